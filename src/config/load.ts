@@ -1,0 +1,371 @@
+// Builds the typed Config from, in order: built-in defaults, a YAML file, REGISTRY_* environment
+// variables. Every key is checked against config/schema.ts; an unknown key or a bad value
+// throws ConfigError naming the key, so start-up stops before anything is opened.
+
+import { existsSync, readFileSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
+import { isLeaf, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
+
+export const DEFAULT_CONFIG_PATH = '/etc/spectro/config.yml'
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
+
+export interface Config {
+  /** Where the config came from, for the start-up log. */
+  source: string
+  log: { level: LogLevel; fields: Record<string, string> }
+  storage: {
+    kind: 'filesystem' | 'inmemory'
+    rootdirectory: string
+    deleteEnabled: boolean
+    uploadPurging: { enabled: boolean; ageMs: number; intervalMs: number }
+  }
+  http: {
+    addr: string
+    host: string
+    port: number
+    headers: Record<string, string[]>
+    drainTimeoutMs: number
+    tls: { certificate: string; key: string; clientcas: string[]; minimumtls: 'tls1.2' | 'tls1.3' } | null
+  }
+  auth: { realm: string; htpasswdPath: string; writers: string[] } | null
+  limits: {
+    archiveSize: number
+    unpackedSize: number
+    entries: number
+    fileSize: number
+    manifestSize: number
+    bodySize: number
+    pageSize: number
+    loginFailures: number
+  }
+  oci: { namespace: string; listParentTags: boolean }
+  /** Keys that were accepted for compatibility but have no effect. */
+  ignoredKeys: string[]
+}
+
+export class ConfigError extends Error {
+  constructor(readonly key: string, message: string) {
+    super(`config: ${key}: ${message}`)
+    this.name = 'ConfigError'
+  }
+}
+
+type Doc = Record<string, unknown>
+
+export interface LoadOptions {
+  /** A YAML file; when absent, /etc/spectro/config.yml if present, else built-in defaults. */
+  file?: string | undefined
+  env?: NodeJS.ProcessEnv
+  /** Parsed YAML document used instead of a file (tests). */
+  doc?: Doc
+}
+
+/** Sections whose presence switches a feature on; the built-in defaults have them. */
+const BUILT_IN_DOC: Doc = { storage: { filesystem: {} }, auth: { htpasswd: {} } }
+
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env
+  let doc: Doc
+  let source: string
+  if (options.doc) {
+    doc = structuredClone(options.doc)
+    source = 'inline'
+  } else {
+    const file = options.file ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined)
+    if (file) {
+      doc = readYamlFile(file)
+      source = file
+    } else {
+      doc = structuredClone(BUILT_IN_DOC)
+      source = 'built-in defaults'
+    }
+  }
+  expandShorthands(doc)
+  applyEnv(doc, env)
+  return resolve(doc, source)
+}
+
+function readYamlFile(file: string): Doc {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError(file, `cannot read the config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
+  }
+  let parsed: unknown
+  try {
+    parsed = parseYaml(text)
+  } catch (err) {
+    throw new ConfigError(file, `not valid YAML: ${(err as Error).message}`)
+  }
+  if (parsed === null || parsed === undefined) return {}
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(file, 'the top level must be a mapping of keys')
+  return parsed as Doc
+}
+
+/** `storage: inmemory` and `auth: htpasswd` are the distribution spellings of `{inmemory: {}}`. */
+function expandShorthands(doc: Doc): void {
+  for (const key of ['storage', 'auth']) {
+    const value = doc[key]
+    if (typeof value === 'string') {
+      if (key === 'auth' && value === 'none') delete doc[key]
+      else doc[key] = { [value]: {} }
+    }
+  }
+}
+
+const ENV_PREFIX = 'REGISTRY_'
+
+/** REGISTRY_HTTP_TLS_CERTIFICATE → ['http','tls','certificate']. Keys never contain `_`. */
+function applyEnv(doc: Doc, env: NodeJS.ProcessEnv): void {
+  const names = Object.keys(env).filter((n) => n.startsWith(ENV_PREFIX)).sort()
+  for (const name of names) {
+    const value = env[name] as string
+    const path = name.slice(ENV_PREFIX.length).toLowerCase().split('_')
+    const node = schemaAt(path)
+    if (node === undefined) throw new ConfigError(name, `unknown environment override (no config key ${path.join('.')})`)
+    if (path.length === 1 && (path[0] === 'auth' || path[0] === 'storage')) {
+      // REGISTRY_AUTH=htpasswd selects the section; its keys come from their own variables.
+      if (path[0] === 'auth' && value === 'none') {
+        delete doc.auth
+        continue
+      }
+      const section = ensureSection(doc, path, name)
+      if (!(value in section)) {
+        for (const k of Object.keys(section)) if (k === 'filesystem' || k === 'inmemory') delete section[k]
+        section[value] = {}
+      }
+      continue
+    }
+    if (isLeaf(node)) {
+      const parent = ensureSection(doc, path.slice(0, -1), name)
+      parent[path[path.length - 1] as string] = fromEnvString(node.type, value)
+    } else {
+      ensureSection(doc, path, name)
+    }
+  }
+}
+
+function schemaAt(path: string[]): Leaf | Section | undefined {
+  let node: Leaf | Section = SCHEMA
+  for (const key of path) {
+    if (isLeaf(node)) return undefined
+    const next: Leaf | Section | undefined = node[key]
+    if (next === undefined) return undefined
+    node = next
+  }
+  return node
+}
+
+function ensureSection(doc: Doc, path: string[], name: string): Doc {
+  let cur = doc
+  for (const key of path) {
+    const next = cur[key]
+    if (next === undefined || next === null || next === '') {
+      cur[key] = {}
+    } else if (typeof next !== 'object' || Array.isArray(next)) {
+      throw new ConfigError(name, `cannot set a key below ${key}, which is not a section`)
+    }
+    cur = cur[key] as Doc
+  }
+  return cur
+}
+
+/** Environment values are strings; lists and maps may be written as YAML flow (`[a, b]`). */
+function fromEnvString(type: LeafType, value: string): unknown {
+  switch (type.kind) {
+    case 'strings':
+      if (value.trim().startsWith('[')) return parseYaml(value)
+      return value.split(',').map((s) => s.trim()).filter((s) => s !== '')
+    case 'stringmap':
+    case 'headers':
+      return parseYaml(value)
+    default:
+      return value
+  }
+}
+
+function resolve(doc: Doc, source: string): Config {
+  const ignoredKeys: string[] = []
+  const values = new Map<string, unknown>()
+  walk(doc, SCHEMA, [], values, ignoredKeys)
+  const get = <T>(key: string): T => (values.has(key) ? values.get(key) : defaultAt(key)) as T
+
+  const storageDoc = (doc.storage ?? {}) as Doc
+  const hasFs = 'filesystem' in storageDoc
+  const hasMem = 'inmemory' in storageDoc
+  if (hasFs && hasMem) throw new ConfigError('storage', 'choose one of filesystem or inmemory, not both')
+
+  const addr = get<string>('http.addr')
+  const { host, port } = parseAddr(addr)
+
+  const cert = get<string>('http.tls.certificate')
+  const key = get<string>('http.tls.key')
+  if ((cert === '') !== (key === '')) {
+    throw new ConfigError(cert === '' ? 'http.tls.certificate' : 'http.tls.key', 'TLS needs both http.tls.certificate and http.tls.key')
+  }
+
+  const hasAuth = doc.auth !== undefined && doc.auth !== null
+  const authDoc = (doc.auth ?? {}) as Doc
+  if (hasAuth && !('htpasswd' in authDoc)) throw new ConfigError('auth', 'auth needs an htpasswd section (or remove auth for an open registry)')
+
+  return {
+    source,
+    log: { level: get('log.level'), fields: get('log.fields') },
+    storage: {
+      kind: hasMem ? 'inmemory' : 'filesystem',
+      rootdirectory: get('storage.filesystem.rootdirectory'),
+      deleteEnabled: get('storage.delete.enabled'),
+      uploadPurging: {
+        enabled: get('storage.maintenance.uploadpurging.enabled'),
+        ageMs: get('storage.maintenance.uploadpurging.age'),
+        intervalMs: get('storage.maintenance.uploadpurging.interval'),
+      },
+    },
+    http: {
+      addr,
+      host,
+      port,
+      headers: get('http.headers'),
+      drainTimeoutMs: get('http.draintimeout'),
+      tls: cert === '' ? null : { certificate: cert, key, clientcas: get('http.tls.clientcas'), minimumtls: get('http.tls.minimumtls') },
+    },
+    auth: hasAuth
+      ? { realm: get('auth.htpasswd.realm'), htpasswdPath: get('auth.htpasswd.path'), writers: get('auth.access.writers') }
+      : null,
+    limits: {
+      archiveSize: get('limits.archivesize'),
+      unpackedSize: get('limits.unpackedsize'),
+      entries: get('limits.entries'),
+      fileSize: get('limits.filesize'),
+      manifestSize: get('limits.manifestsize'),
+      bodySize: get('limits.bodysize'),
+      pageSize: get('limits.pagesize'),
+      loginFailures: get('limits.loginfailures'),
+    },
+    oci: { namespace: validateNamespace(get('oci.namespace')), listParentTags: get('oci.listparenttags') },
+    ignoredKeys,
+  }
+}
+
+function walk(doc: unknown, schema: Section, path: string[], out: Map<string, unknown>, ignored: string[]): void {
+  if (doc === null || doc === undefined) return
+  const here = path.join('.') || '(top level)'
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(here, 'must be a mapping of keys')
+  for (const [key, value] of Object.entries(doc as Doc)) {
+    const node = schema[key]
+    const keyPath = [...path, key]
+    const name = keyPath.join('.')
+    if (node === undefined) {
+      const known = Object.keys(schema).join(', ')
+      throw new ConfigError(name, `unknown key (known keys here: ${known})`)
+    }
+    if (isLeaf(node)) {
+      if (node.type.kind === 'unsupported') throw new ConfigError(name, node.doc)
+      if (node.type.kind === 'ignored') {
+        ignored.push(name)
+        continue
+      }
+      out.set(name, parseLeaf(name, node.type, value))
+    } else {
+      walk(value === '' ? {} : value, node, keyPath, out, ignored)
+    }
+  }
+}
+
+function defaultAt(key: string): unknown {
+  const node = schemaAt(key.split('.'))
+  if (node === undefined || !isLeaf(node)) throw new Error(`no default for ${key}`)
+  return structuredClone(node.default)
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+const SIZE_UNITS: Record<string, number> = {
+  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, k: 1024, m: 1024 ** 2, g: 1024 ** 3,
+}
+
+export function parseLeaf(key: string, type: LeafType, value: unknown): unknown {
+  const bad = (what: string): never => {
+    throw new ConfigError(key, `${what} (got ${JSON.stringify(value)})`)
+  }
+  switch (type.kind) {
+    case 'string':
+      if (typeof value === 'number') value = String(value)
+      if (typeof value !== 'string') return bad('must be a string')
+      if (type.nonEmpty && value.trim() === '') return bad('must not be empty')
+      return value
+    case 'int': {
+      const n = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value
+      if (typeof n !== 'number' || !Number.isInteger(n)) return bad('must be a whole number')
+      if (n < type.min || n > type.max) return bad(`must be between ${type.min} and ${type.max}`)
+      return n
+    }
+    case 'bool':
+      if (typeof value === 'boolean') return value
+      if (value === 'true') return true
+      if (value === 'false') return false
+      return bad('must be true or false')
+    case 'enum':
+      if (typeof value !== 'string' || !type.values.includes(value)) return bad(`must be one of ${type.values.join(', ')}`)
+      return value
+    case 'duration': {
+      if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value * 1000
+      if (typeof value !== 'string') return bad('must be a duration such as 90s, 15m or 24h')
+      const parts = [...value.trim().matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)]
+      if (parts.length === 0 || parts.map((p) => p[0]).join('') !== value.trim()) return bad('must be a duration such as 90s, 15m or 24h')
+      return parts.reduce((ms, p) => ms + Number(p[1]) * (DURATION_UNITS[p[2] as string] as number), 0)
+    }
+    case 'size': {
+      if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value
+      const m = typeof value === 'string' ? /^\s*(\d+)\s*([a-zA-Z]*)\s*$/.exec(value) : null
+      const unit = m ? SIZE_UNITS[(m[2] as string).toLowerCase() || 'b'] : undefined
+      if (!m || unit === undefined || Number(m[1]) <= 0) return bad('must be a size in bytes, or with a unit such as 512MiB or 2GB')
+      return Number(m[1]) * unit
+    }
+    case 'strings':
+      if (typeof value === 'string') return [value]
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return bad('must be a list of strings')
+      return value
+    case 'stringmap': {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('must be a mapping of names to strings')
+      const out: Record<string, string> = {}
+      for (const [k, v] of Object.entries(value)) {
+        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return bad(`${k} must be a string`)
+        out[k] = String(v)
+      }
+      return out
+    }
+    case 'headers': {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('must be a mapping of header names to lists of values')
+      const out: Record<string, string[]> = {}
+      for (const [k, v] of Object.entries(value)) {
+        if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(k)) return bad(`${k} is not a valid header name`)
+        const list = Array.isArray(v) ? v : [v]
+        if (!list.every((x) => typeof x === 'string' && !/[\r\n]/.test(x))) return bad(`${k} must be a string or list of strings`)
+        out[k] = list as string[]
+      }
+      return out
+    }
+    case 'ignored':
+    case 'unsupported':
+      return undefined
+  }
+}
+
+export function parseAddr(addr: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr.trim())
+  if (!m) throw new ConfigError('http.addr', `must be host:port or :port (got ${JSON.stringify(addr)})`)
+  const port = Number(m[3])
+  if (port > 65535) throw new ConfigError('http.addr', `port ${port} is out of range`)
+  const host = m[1] ?? m[2] ?? ''
+  return { host: host === '' ? '0.0.0.0' : host, port }
+}
+
+function validateNamespace(ns: string): string {
+  const component = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*'
+  if (!new RegExp(`^${component}(?:/${component})*$`).test(ns)) {
+    throw new ConfigError('oci.namespace', `must be a valid OCI repository path such as spectro-packs/archive (got ${JSON.stringify(ns)})`)
+  }
+  return ns
+}

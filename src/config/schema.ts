@@ -1,0 +1,114 @@
+// The configuration keys Packyard understands, their types and defaults, as one tree.
+// Keys follow the CNCF distribution / spectro-registry config so an existing config.yml and
+// `docker run -e REGISTRY_...` lines keep working. Leaves parse both YAML values and the
+// strings that come from environment variables.
+
+export type LeafType =
+  | { kind: 'string'; nonEmpty?: boolean }
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'bool' }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'duration' }
+  | { kind: 'size' }
+  | { kind: 'strings' }
+  | { kind: 'stringmap' }
+  | { kind: 'headers' }
+  | { kind: 'ignored' }
+  | { kind: 'unsupported' }
+
+export interface Leaf {
+  leaf: true
+  type: LeafType
+  default: unknown
+  doc: string
+}
+
+export interface Section {
+  [key: string]: Leaf | Section
+}
+
+const leaf = (type: LeafType, def: unknown, doc: string): Leaf => ({ leaf: true, type, default: def, doc })
+
+export const SPECTRO_SECURITY_HEADERS: Record<string, string[]> = {
+  'X-Content-Type-Options': ['nosniff'],
+  'Strict-Transport-Security': ['max-age=63072000; includeSubdomains; preload'],
+  'Content-Security-Policy': ["img-src 'self'; script-src 'self'; style-src 'self'"],
+  'X-Frame-Options': ['DENY'],
+  'X-XSS-Protection': ['1; mode=block'],
+  'Referrer-Policy': ['same-origin'],
+}
+
+const MiB = 1024 * 1024
+
+export const SCHEMA: Section = {
+  version: leaf({ kind: 'string' }, '0.1', 'config format version (accepted for compatibility)'),
+  log: {
+    level: leaf({ kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] }, 'info', 'log level'),
+    fields: leaf({ kind: 'stringmap' }, { service: 'registry' }, 'fields added to every log line'),
+    formatter: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; logs are always JSON'),
+  },
+  storage: {
+    filesystem: {
+      rootdirectory: leaf({ kind: 'string', nonEmpty: true }, './data', 'where blobs, uploads and registry.db live'),
+    },
+    inmemory: leaf({ kind: 'ignored' }, undefined, 'keep everything in memory (tests, demos)'),
+    delete: {
+      enabled: leaf({ kind: 'bool' }, true, 'allow deleting packs, tags, manifests and blobs'),
+    },
+    maintenance: {
+      uploadpurging: {
+        enabled: leaf({ kind: 'bool' }, true, 'remove abandoned upload sessions'),
+        age: leaf({ kind: 'duration' }, 24 * 3600_000, 'an upload idle for longer than this is removed'),
+        interval: leaf({ kind: 'duration' }, 3600_000, 'how often abandoned uploads are looked for'),
+      },
+    },
+    cache: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility (blob descriptors are cached by SQLite)'),
+    s3: leaf({ kind: 'unsupported' }, undefined, 'S3 storage is not supported by Packyard; use storage.filesystem'),
+    azure: leaf({ kind: 'unsupported' }, undefined, 'Azure storage is not supported by Packyard; use storage.filesystem'),
+    gcs: leaf({ kind: 'unsupported' }, undefined, 'GCS storage is not supported by Packyard; use storage.filesystem'),
+  },
+  http: {
+    addr: leaf({ kind: 'string', nonEmpty: true }, ':5000', 'listen address, host:port or :port'),
+    headers: leaf({ kind: 'headers' }, SPECTRO_SECURITY_HEADERS, 'headers added to every response'),
+    draintimeout: leaf({ kind: 'duration' }, 60_000, 'on shutdown, how long in-flight requests may finish'),
+    secret: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
+    relativeurls: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; Location headers are always relative'),
+    host: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
+    tls: {
+      certificate: leaf({ kind: 'string' }, '', 'PEM certificate (chain); enables HTTPS with key'),
+      key: leaf({ kind: 'string' }, '', 'PEM private key'),
+      clientcas: leaf({ kind: 'strings' }, [], 'CA files for client certificates (optional mutual TLS)'),
+      minimumtls: leaf({ kind: 'enum', values: ['tls1.2', 'tls1.3'] }, 'tls1.2', 'lowest TLS version accepted'),
+      letsencrypt: leaf({ kind: 'unsupported' }, undefined, "Let's Encrypt is not supported; give http.tls.certificate and key"),
+    },
+  },
+  auth: {
+    htpasswd: {
+      realm: leaf({ kind: 'string', nonEmpty: true }, 'basic-realm', 'realm of the Basic challenge'),
+      path: leaf({ kind: 'string', nonEmpty: true }, './data/htpasswd', 'htpasswd file with bcrypt entries'),
+    },
+    token: leaf({ kind: 'unsupported' }, undefined, 'token auth is not supported; use auth.htpasswd'),
+    silly: leaf({ kind: 'unsupported' }, undefined, 'silly auth is not supported; use auth.htpasswd'),
+    access: {
+      writers: leaf({ kind: 'strings' }, ['admin'], 'users who may push, tag and delete'),
+    },
+  },
+  limits: {
+    archivesize: leaf({ kind: 'size' }, 1024 * MiB, 'largest pack archive (compressed) accepted'),
+    unpackedsize: leaf({ kind: 'size' }, 4096 * MiB, 'largest total unpacked size of a pack archive'),
+    entries: leaf({ kind: 'int', min: 1, max: 10_000_000 }, 100_000, 'most entries in a pack archive'),
+    filesize: leaf({ kind: 'size' }, 16 * MiB, 'largest pack.json/values.yaml/logo.png/README.md/presets.yaml/schema.yaml'),
+    manifestsize: leaf({ kind: 'size' }, 4 * MiB, 'largest OCI manifest'),
+    bodysize: leaf({ kind: 'size' }, 1 * MiB, 'largest JSON request body'),
+    pagesize: leaf({ kind: 'int', min: 1, max: 100_000 }, 1000, 'most entries in one page of a listing'),
+    loginfailures: leaf({ kind: 'int', min: 1, max: 1_000_000 }, 10, 'failed logins from one address before 429'),
+  },
+  oci: {
+    namespace: leaf({ kind: 'string', nonEmpty: true }, 'spectro-packs/archive', 'where packs appear on /v2'),
+    listparenttags: leaf({ kind: 'bool' }, false, 'list parent tags (1.x, 1.0.x) in /v2 tags/list'),
+  },
+}
+
+export function isLeaf(node: Leaf | Section): node is Leaf {
+  return (node as Leaf).leaf === true
+}

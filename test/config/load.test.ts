@@ -1,0 +1,160 @@
+import t from 'tap'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { readFileSync } from 'node:fs'
+import { ConfigError, loadConfig, parseAddr } from '../../src/config/load.js'
+import { SPECTRO_SECURITY_HEADERS } from '../../src/config/schema.js'
+import { PACKAGE_ROOT } from '../../src/paths.js'
+import { tempDir } from '../helpers.js'
+
+function catchError(fn: () => unknown): unknown {
+  try {
+    fn()
+  } catch (err) {
+    return err
+  }
+  return undefined
+}
+
+t.test('built-in defaults (no file, no env)', async (t) => {
+  const c = loadConfig({ file: undefined, env: {}, doc: { storage: { filesystem: {} }, auth: { htpasswd: {} } } })
+  t.equal(c.http.addr, ':5000')
+  t.equal(c.http.host, '0.0.0.0')
+  t.equal(c.http.port, 5000)
+  t.equal(c.storage.kind, 'filesystem')
+  t.equal(c.storage.rootdirectory, './data')
+  t.same(c.auth, { realm: 'basic-realm', htpasswdPath: './data/htpasswd', writers: ['admin'] })
+  t.same(c.http.headers, SPECTRO_SECURITY_HEADERS)
+  t.equal(c.oci.namespace, 'spectro-packs/archive')
+  t.equal(c.log.level, 'info')
+  t.same(c.log.fields, { service: 'registry' })
+})
+
+t.test('config.example.yaml documents the built-in defaults exactly', async (t) => {
+  const example = loadConfig({ file: join(PACKAGE_ROOT, 'config.example.yaml'), env: {} })
+  const builtIn = loadConfig({ doc: { storage: { filesystem: {} }, auth: { htpasswd: {} } }, env: {} })
+  t.same({ ...example, source: '' }, { ...builtIn, source: '' })
+  const doc = parseYaml(readFileSync(join(PACKAGE_ROOT, 'config.example.yaml'), 'utf8')) as Record<string, unknown>
+  t.ok(doc.limits && doc.oci && doc.http, 'every section is written out')
+})
+
+t.test('YAML file with the spectro-registry keys', async (t) => {
+  const dir = tempDir(t)
+  const file = join(dir, 'config.yml')
+  writeFileSync(
+    file,
+    `version: 0.1
+log:
+  level: debug
+  fields:
+    service: registry
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: /data/.spectro-server
+http:
+  addr: :5001
+  headers:
+    X-Content-Type-Options: [nosniff]
+auth:
+  htpasswd:
+    realm: basic-realm
+    path: /auth/htpasswd-basic
+`,
+  )
+  const c = loadConfig({ file, env: {} })
+  t.equal(c.source, file)
+  t.equal(c.log.level, 'debug')
+  t.equal(c.storage.rootdirectory, '/data/.spectro-server')
+  t.equal(c.http.port, 5001)
+  t.same(c.http.headers, { 'X-Content-Type-Options': ['nosniff'] })
+  t.equal(c.auth?.htpasswdPath, '/auth/htpasswd-basic')
+  t.same(c.ignoredKeys, ['storage.cache'])
+})
+
+t.test('a config file without an auth section means open mode', async (t) => {
+  const c = loadConfig({ doc: { storage: { filesystem: {} } }, env: {} })
+  t.equal(c.auth, null)
+})
+
+t.test('REGISTRY_* environment overrides', async (t) => {
+  const base = { storage: { filesystem: {} } }
+  const cases: Array<[Record<string, string>, (c: ReturnType<typeof loadConfig>) => unknown, unknown]> = [
+    [{ REGISTRY_HTTP_ADDR: ':5055' }, (c) => c.http.port, 5055],
+    [{ REGISTRY_HTTP_ADDR: '127.0.0.1:0' }, (c) => [c.http.host, c.http.port], ['127.0.0.1', 0]],
+    [{ REGISTRY_LOG_LEVEL: 'warn' }, (c) => c.log.level, 'warn'],
+    [{ REGISTRY_AUTH: 'htpasswd' }, (c) => c.auth?.realm, 'basic-realm'],
+    [{ REGISTRY_AUTH: 'htpasswd', REGISTRY_AUTH_HTPASSWD_REALM: 'r', REGISTRY_AUTH_HTPASSWD_PATH: '/auth/h' }, (c) => [c.auth?.realm, c.auth?.htpasswdPath], ['r', '/auth/h']],
+    [{ REGISTRY_AUTH_HTPASSWD_PATH: '/auth/h' }, (c) => c.auth?.htpasswdPath, '/auth/h'],
+    [{ REGISTRY_STORAGE: 'inmemory' }, (c) => c.storage.kind, 'inmemory'],
+    [{ REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: '/srv/p' }, (c) => c.storage.rootdirectory, '/srv/p'],
+    [{ REGISTRY_STORAGE_DELETE_ENABLED: 'false' }, (c) => c.storage.deleteEnabled, false],
+    [{ REGISTRY_AUTH: 'htpasswd', REGISTRY_AUTH_ACCESS_WRITERS: 'admin, ci' }, (c) => c.auth?.writers, ['admin', 'ci']],
+    [{ REGISTRY_LIMITS_ARCHIVESIZE: '2GiB' }, (c) => c.limits.archiveSize, 2 * 1024 ** 3],
+    [{ REGISTRY_LIMITS_ENTRIES: '500' }, (c) => c.limits.entries, 500],
+    [{ REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE: '1h30m' }, (c) => c.storage.uploadPurging.ageMs, 5_400_000],
+    [{ REGISTRY_OCI_NAMESPACE: 'packs' }, (c) => c.oci.namespace, 'packs'],
+    [{ REGISTRY_HTTP_TLS_MINIMUMTLS: 'tls1.3' }, (c) => c.http.tls, null],
+  ]
+  for (const [env, pick, want] of cases) {
+    t.same(pick(loadConfig({ doc: base, env })), want, JSON.stringify(env))
+  }
+  t.equal(loadConfig({ doc: { storage: { filesystem: {} }, auth: { htpasswd: {} } }, env: { REGISTRY_AUTH: 'none' } }).auth, null, 'REGISTRY_AUTH=none turns auth off')
+})
+
+t.test('unknown keys and bad values stop start-up naming the key', async (t) => {
+  const cases: Array<[Record<string, unknown>, Record<string, string>, string, RegExp]> = [
+    [{ htp: {} }, {}, 'htp', /unknown key/],
+    [{ http: { adr: ':1' } }, {}, 'http.adr', /unknown key.*addr/],
+    [{ http: { addr: 'localhost' } }, {}, 'http.addr', /host:port/],
+    [{ http: { addr: ':70000' } }, {}, 'http.addr', /out of range/],
+    [{ log: { level: 'loud' } }, {}, 'log.level', /one of/],
+    [{ storage: { delete: { enabled: 'yes' } } }, {}, 'storage.delete.enabled', /true or false/],
+    [{ storage: { filesystem: {}, inmemory: {} } }, {}, 'storage', /not both/],
+    [{ storage: { s3: { bucket: 'x' } } }, {}, 'storage.s3', /not supported/],
+    [{ limits: { archivesize: '12 parsecs' } }, {}, 'limits.archivesize', /size/],
+    [{ limits: { entries: 0 } }, {}, 'limits.entries', /between/],
+    [{ storage: { maintenance: { uploadpurging: { age: 'soon' } } } }, {}, 'storage.maintenance.uploadpurging.age', /duration/],
+    [{ http: { tls: { certificate: '/x.pem' } } }, {}, 'http.tls.key', /both/],
+    [{ http: { headers: { 'Bad Header': 'x' } } }, {}, 'http.headers', /valid header/],
+    [{ auth: { token: {} } }, {}, 'auth.token', /not supported/],
+    [{ http: { tls: { letsencrypt: {} } } }, {}, 'http.tls.letsencrypt', /not supported/],
+    [{ oci: { namespace: 'Spectro Packs' } }, {}, 'oci.namespace', /repository path/],
+    [{}, { REGISTRY_HTTP_ADR: ':1' }, 'REGISTRY_HTTP_ADR', /unknown environment override/],
+    [{}, { REGISTRY_LOG_LEVEL: 'loud' }, 'log.level', /one of/],
+    [{}, { REGISTRY_AUTH_ACCESS_WRITERS: 'admin' }, 'auth', /needs an htpasswd section/],
+  ]
+  for (const [doc, env, key, message] of cases) {
+    const err = catchError(() => loadConfig({ doc: { storage: { filesystem: {} }, ...doc }, env }))
+    t.type(err, ConfigError)
+    t.equal((err as ConfigError).key, key, `key for ${JSON.stringify(doc)} ${JSON.stringify(env)}`)
+    t.match((err as Error).message, message)
+    t.match((err as Error).message, key)
+  }
+})
+
+t.test('missing and malformed files', async (t) => {
+  const dir = tempDir(t)
+  t.throws(() => loadConfig({ file: join(dir, 'nope.yml'), env: {} }), /cannot read the config file \(ENOENT\)/)
+  const bad = join(dir, 'bad.yml')
+  writeFileSync(bad, 'http: [unclosed')
+  t.throws(() => loadConfig({ file: bad, env: {} }), /not valid YAML/)
+  const list = join(dir, 'list.yml')
+  writeFileSync(list, '- a\n- b\n')
+  t.throws(() => loadConfig({ file: list, env: {} }), /mapping/)
+})
+
+t.test('storage: inmemory shorthand and empty sections', async (t) => {
+  t.equal(loadConfig({ doc: { storage: 'inmemory' }, env: {} }).storage.kind, 'inmemory')
+  t.equal(loadConfig({ doc: { storage: { filesystem: null } }, env: {} }).storage.rootdirectory, './data')
+  t.same(loadConfig({ doc: { storage: { filesystem: {} }, auth: 'htpasswd' }, env: {} }).auth?.writers, ['admin'])
+})
+
+t.test('parseAddr', async (t) => {
+  t.same(parseAddr(':5000'), { host: '0.0.0.0', port: 5000 })
+  t.same(parseAddr('127.0.0.1:80'), { host: '127.0.0.1', port: 80 })
+  t.same(parseAddr('[::1]:443'), { host: '::1', port: 443 })
+  t.throws(() => parseAddr('5000'))
+})

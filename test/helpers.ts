@@ -1,0 +1,138 @@
+// Shared test helpers: a fresh config + temp dir + app per test, real htpasswd files made by
+// Apache's htpasswd, and a way to spawn the real `packyard` binary.
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../src/app.js'
+import { type Config, loadConfig } from '../src/config/load.js'
+import { PACKAGE_ROOT } from '../src/paths.js'
+
+export const BIN = join(PACKAGE_ROOT, 'bin', 'packyard.js')
+
+interface Teardown {
+  teardown(fn: () => void | Promise<void>): void
+}
+
+export function tempDir(t: Teardown, prefix = 'packyard-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** Fails (never skips) under CI when a program the test needs is missing. */
+export function requireProgram(name: string): string {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim()
+  } catch {
+    throw new Error(`${name} is not installed; .ci/run installs it (apt-get install)`)
+  }
+}
+
+/** An htpasswd file made by Apache's own htpasswd -B, the way the Spectro docs make them. */
+export function makeHtpasswd(dir: string, users: Record<string, string>): string {
+  requireProgram('htpasswd')
+  const lines = Object.entries(users).map(([u, p]) => execFileSync('htpasswd', ['-Bbn', u, p], { encoding: 'utf8' }).trim())
+  const path = join(dir, 'htpasswd')
+  writeFileSync(path, `${lines.join('\n')}\n`)
+  return path
+}
+
+export const USERS = { admin: 'admin-secret', reader: 'reader-secret' }
+
+export function basic(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+}
+
+export const ADMIN = basic('admin', USERS.admin)
+export const READER = basic('reader', USERS.reader)
+
+type Doc = Record<string, unknown>
+
+function merge(a: Doc, b: Doc): Doc {
+  const out: Doc = { ...a }
+  for (const [k, v] of Object.entries(b)) {
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && out[k] && typeof out[k] === 'object' ? merge(out[k] as Doc, v as Doc) : v
+  }
+  return out
+}
+
+/**
+ * A config on filesystem storage in a fresh temp dir, with htpasswd auth (admin writer,
+ * reader read-only) unless `auth: false`. `doc` is merged over it.
+ */
+export function testConfig(t: Teardown, doc: Doc = {}, opts: { auth?: boolean; storage?: 'filesystem' | 'inmemory' } = {}): Config {
+  const dir = tempDir(t)
+  const base: Doc = {
+    log: { level: 'silent' },
+    storage: opts.storage === 'inmemory' ? { inmemory: {} } : { filesystem: { rootdirectory: join(dir, 'data') } },
+  }
+  if (opts.auth !== false) {
+    base.auth = { htpasswd: { realm: 'test-realm', path: makeHtpasswd(dir, USERS) } }
+  }
+  return loadConfig({ doc: merge(base, doc), env: {} })
+}
+
+export async function testApp(t: Teardown, doc: Doc = {}, opts: { auth?: boolean; storage?: 'filesystem' | 'inmemory' } = {}): Promise<FastifyInstance> {
+  const app = await buildApp(testConfig(t, doc, opts))
+  t.teardown(() => app.close())
+  return app
+}
+
+export interface Spawned {
+  child: ChildProcess
+  stdout: () => string
+  stderr: () => string
+  exited: Promise<number | null>
+}
+
+export function spawnBin(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Spawned {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd ?? PACKAGE_ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()))
+  if (options.input !== undefined) child.stdin?.end(options.input)
+  else child.stdin?.end()
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+  return { child, stdout: () => out, stderr: () => err, exited }
+}
+
+/** Runs the binary to completion. */
+export async function runBin(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}) {
+  const p = spawnBin(args, options)
+  const code = await p.exited
+  return { code, stdout: p.stdout(), stderr: p.stderr() }
+}
+
+/** Starts `packyard serve` and resolves once its "listening" log line names the address. */
+export async function startServer(t: Teardown, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<Spawned & { url: string; logs: () => Array<Record<string, unknown>> }> {
+  const p = spawnBin(['serve', ...args], { env, ...(cwd ? { cwd } : {}) })
+  t.teardown(async () => {
+    if (p.child.exitCode === null && p.child.signalCode === null) {
+      p.child.kill('SIGKILL')
+      await p.exited
+    }
+  })
+  const logs = () =>
+    p
+      .stdout()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+  const deadline = Date.now() + 15_000
+  for (;;) {
+    const line = logs().find((l) => l.msg === 'listening')
+    if (line) return { ...p, url: String(line.address), logs }
+    if (p.child.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`server did not start (exit ${p.child.exitCode}):\n${p.stdout()}\n${p.stderr()}`)
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
