@@ -1,0 +1,73 @@
+// Opens the metadata database once (WAL, foreign keys, busy timeout, synchronous=FULL) and
+// brings its schema up to date from the numbered files in migrations/. Each migration runs in
+// its own transaction with its version recorded inside it, so a crash mid-migration leaves
+// the previous version; a database written by a newer Packyard is refused.
+
+import Database from 'better-sqlite3'
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { PACKAGE_ROOT } from '../paths.js'
+
+export type Db = Database.Database
+
+export const MIGRATIONS_DIR = join(PACKAGE_ROOT, 'migrations')
+
+export interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+export class SchemaTooNewError extends Error {
+  constructor(readonly found: number, readonly known: number) {
+    super(`the database schema is version ${found}, newer than this Packyard knows (${known}); run a newer Packyard`)
+    this.name = 'SchemaTooNewError'
+  }
+}
+
+export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
+  const migrations = readdirSync(dir)
+    .filter((f) => /^\d{4}-[a-z0-9-]+\.sql$/.test(f))
+    .map((f) => ({ version: Number(f.slice(0, 4)), name: f, sql: readFileSync(join(dir, f), 'utf8') }))
+    .sort((a, b) => a.version - b.version)
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migrations must be numbered 0001, 0002, ... without gaps; found ${m.name}`)
+  })
+  return migrations
+}
+
+/** `file` is a path or ':memory:'. */
+export function openDatabase(file: string, migrations: Migration[] = readMigrations()): Db {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+  const db = new Database(file)
+  try {
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = FULL')
+    db.pragma('foreign_keys = ON')
+    db.pragma('busy_timeout = 5000')
+    migrate(db, migrations)
+  } catch (err) {
+    db.close()
+    throw err
+  }
+  return db
+}
+
+export function schemaVersion(db: Db): number {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)')
+  const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }
+  return row.v ?? 0
+}
+
+export function migrate(db: Db, migrations: Migration[]): void {
+  const current = schemaVersion(db)
+  const known = migrations.length
+  if (current > known) throw new SchemaTooNewError(current, known)
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+  for (const m of migrations.slice(current)) {
+    db.transaction(() => {
+      db.exec(m.sql)
+      record.run(m.version, m.name, Date.now())
+    }).immediate()
+  }
+}
