@@ -1,0 +1,101 @@
+// htpasswd files with bcrypt entries, as `htpasswd -Bbn USER PASSWORD` writes them.
+// Parsing, hashing and the atomic write used by `packyard user add` and the first-start
+// bootstrap. Only bcrypt is accepted: other schemes (MD5 $apr1$, {SHA}, crypt) are weak and
+// are reported, not silently honoured.
+
+import bcrypt from 'bcryptjs'
+import { randomUUID } from 'node:crypto'
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+
+const BCRYPT_RE = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/
+const USER_RE = /^[^:\s]+$/
+
+export interface HtpasswdEntries {
+  users: Map<string, string>
+  /** Lines that were skipped, with why (reported in the log). */
+  problems: string[]
+}
+
+export function parseHtpasswd(text: string): HtpasswdEntries {
+  const users = new Map<string, string>()
+  const problems: string[] = []
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim()
+    if (line === '' || line.startsWith('#')) return
+    const colon = line.indexOf(':')
+    const user = colon > 0 ? line.slice(0, colon) : ''
+    const hash = colon > 0 ? line.slice(colon + 1) : ''
+    if (user === '' || hash === '') {
+      problems.push(`line ${i + 1}: not a user:hash entry`)
+    } else if (!BCRYPT_RE.test(hash)) {
+      problems.push(`line ${i + 1} (${user}): not a bcrypt hash; create it with htpasswd -B or packyard user add`)
+    } else {
+      users.set(user, hash)
+    }
+  })
+  return { users, problems }
+}
+
+export function validateUserName(user: string): void {
+  if (!USER_RE.test(user)) throw new Error(`invalid user name ${JSON.stringify(user)}: it must not be empty or contain ':' or spaces`)
+}
+
+export const BCRYPT_COST = 10
+
+/** A `$2y$` entry, the prefix Apache's htpasswd writes, so either tool can read the file. */
+export async function hashPassword(password: string, cost = BCRYPT_COST): Promise<string> {
+  const hash = await bcrypt.hash(password, cost)
+  return `$2y$${hash.slice(4)}`
+}
+
+export function verifyPassword(password: string, hash: string): Promise<boolean> {
+  // $2y$ and $2b$ are the same algorithm; bcryptjs names it $2b$.
+  return bcrypt.compare(password, hash.startsWith('$2y$') ? `$2b$${hash.slice(4)}` : hash)
+}
+
+/**
+ * Adds or replaces USER's entry, keeping every other line as it was. Written to a temp file,
+ * fsynced and renamed, so a reader never sees a half-written file.
+ */
+export async function setHtpasswdUser(path: string, user: string, password: string): Promise<'added' | 'updated'> {
+  validateUserName(user)
+  const hash = await hashPassword(password)
+  let existing = ''
+  try {
+    existing = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  let found = false
+  const lines = existing
+    .split(/\r?\n/)
+    .filter((l) => l !== '')
+    .map((l) => {
+      if (l.slice(0, l.indexOf(':')) === user) {
+        found = true
+        return `${user}:${hash}`
+      }
+      return l
+    })
+  if (!found) lines.push(`${user}:${hash}`)
+  await writeFileAtomic(path, `${lines.join('\n')}\n`, 0o600)
+  return found ? 'updated' : 'added'
+}
+
+export async function writeFileAtomic(path: string, content: string, mode: number): Promise<void> {
+  await mkdir(dirname(path), { recursive: true })
+  const temp = join(dirname(path), `.${randomUUID()}.tmp`)
+  try {
+    const fh = await open(temp, 'wx', mode)
+    try {
+      await fh.writeFile(content)
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await rename(temp, path)
+  } finally {
+    await unlink(temp).catch(() => undefined)
+  }
+}

@@ -1,0 +1,83 @@
+import t from 'tap'
+import { execFileSync } from 'node:child_process'
+import { appendFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { Authenticator, parseBasic } from '../../src/auth/authenticator.js'
+import type { RegistryError } from '../../src/errors.js'
+import { verifyPassword } from '../../src/auth/htpasswd.js'
+import { basic, makeHtpasswd, tempDir, USERS } from '../helpers.js'
+
+function make(path: string, maxFailures = 5) {
+  return new Authenticator({ realm: 'r', htpasswdPath: path, writers: ['admin'], maxFailures, failureDelayMs: 0 })
+}
+
+t.test('valid users, writers and read-only users', async (t) => {
+  const auth = make(makeHtpasswd(tempDir(t), USERS))
+  await auth.load()
+  t.same(await auth.authenticate(basic('admin', USERS.admin), '10.0.0.1'), { user: 'admin', writer: true })
+  t.same(await auth.authenticate(basic('reader', USERS.reader), '10.0.0.1'), { user: 'reader', writer: false })
+})
+
+t.test('missing, malformed and wrong credentials get a Basic challenge', async (t) => {
+  const auth = make(makeHtpasswd(tempDir(t), USERS), 100)
+  await auth.load()
+  const cases = [undefined, '', 'Bearer abc', 'Basic !!!', `Basic ${Buffer.from('nocolon').toString('base64')}`, basic('admin', 'wrong'), basic('nobody', 'x')]
+  for (const header of cases) {
+    await t.rejects(auth.authenticate(header, '10.0.0.2'), { code: 'UNAUTHORIZED', headers: { 'www-authenticate': 'Basic realm="r"' } }, String(header))
+  }
+})
+
+t.test('verified credentials are cached; a changed password is not', async (t) => {
+  const path = makeHtpasswd(tempDir(t), USERS)
+  let calls = 0
+  const auth = new Authenticator({
+    realm: 'r',
+    htpasswdPath: path,
+    writers: ['admin'],
+    maxFailures: 5,
+    failureDelayMs: 0,
+    verify: (p, h) => {
+      calls++
+      return verifyPassword(p, h)
+    },
+  })
+  await auth.load()
+  await Promise.all(Array.from({ length: 10 }, () => auth.authenticate(basic('admin', USERS.admin), '1.1.1.1')))
+  await auth.authenticate(basic('admin', USERS.admin), '1.1.1.1')
+  t.equal(calls, 1, 'one bcrypt verification for 11 requests, concurrent ones shared')
+  await t.rejects(auth.authenticate(basic('admin', 'nope'), '1.1.1.1'))
+  await t.rejects(auth.authenticate(basic('admin', 'nope'), '1.1.1.1'))
+  t.equal(calls, 3, 'failures are never cached')
+})
+
+t.test('the file is reloaded when it changes', async (t) => {
+  const dir = tempDir(t)
+  const path = makeHtpasswd(dir, { admin: 'one' })
+  const auth = make(path)
+  await auth.load()
+  await t.rejects(auth.authenticate(basic('newbie', 'two'), '2.2.2.2'))
+  appendFileSync(path, execFileSync('htpasswd', ['-Bbn', 'newbie', 'two'], { encoding: 'utf8' }))
+  const later = new Date(Date.now() + 5000)
+  utimesSync(path, later, later)
+  await new Promise((r) => setTimeout(r, 1100))
+  t.same(await auth.authenticate(basic('newbie', 'two'), '2.2.2.2'), { user: 'newbie', writer: false })
+  // A removed user is gone after the next reload, cache or not.
+  writeFileSync(path, execFileSync('htpasswd', ['-Bbn', 'admin', 'one'], { encoding: 'utf8' }))
+  await new Promise((r) => setTimeout(r, 1100))
+  await t.rejects(auth.authenticate(basic('newbie', 'two'), '2.2.2.2'), { code: 'UNAUTHORIZED' })
+})
+
+t.test('repeated failures from one address get 429, other addresses do not', async (t) => {
+  const auth = make(makeHtpasswd(tempDir(t), USERS), 3)
+  await auth.load()
+  for (let i = 0; i < 3; i++) await t.rejects(auth.authenticate(basic('admin', 'guess'), '6.6.6.6'), { code: 'UNAUTHORIZED' })
+  const err = (await auth.authenticate(basic('admin', USERS.admin), '6.6.6.6').catch((e: unknown) => e)) as RegistryError
+  t.equal(err.code, 'TOO_MANY_REQUESTS')
+  t.ok(Number(err.headers['retry-after']) > 0)
+  t.same(await auth.authenticate(basic('admin', USERS.admin), '7.7.7.7'), { user: 'admin', writer: true })
+})
+
+t.test('parseBasic', async (t) => {
+  t.same(parseBasic(basic('u', 'p:q')), { user: 'u', password: 'p:q' })
+  t.same(parseBasic(`basic ${Buffer.from('u:').toString('base64')}`), { user: 'u', password: '' })
+  t.equal(parseBasic('Basic'), null)
+})
