@@ -1,0 +1,87 @@
+// The single error handler: every error leaves as the envelope
+// {"errors":[{"code","message","detail"}]} with the status from errors.ts. Fastify's own
+// errors (schema validation, body limits, bad JSON) are translated here, not in routes.
+// A 5xx never carries internals: the client gets the request id, the log gets the stack.
+
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { type ErrorCode, type ErrorDetail, isRegistryError } from '../errors.js'
+
+export interface ErrorEnvelope {
+  errors: Array<{ code: string; message: string; detail?: ErrorDetail }>
+}
+
+export function envelope(code: ErrorCode, message: string, detail?: ErrorDetail): ErrorEnvelope {
+  return { errors: [detail === undefined ? { code, message } : { code, message, detail }] }
+}
+
+export const errorEnvelopeSchema = {
+  $id: 'ErrorEnvelope',
+  type: 'object',
+  properties: {
+    errors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          code: { type: 'string' },
+          message: { type: 'string' },
+          detail: { type: 'object', additionalProperties: true },
+        },
+        required: ['code', 'message'],
+      },
+    },
+  },
+  required: ['errors'],
+} as const
+
+/** Add to every route's `response` so error bodies are declared and serialized too. */
+export const errorResponses = {
+  '4xx': { $ref: 'ErrorEnvelope#' },
+  '5xx': { $ref: 'ErrorEnvelope#' },
+} as const
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_REQ_FILE_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+}
+
+function statusToCode(status: number): ErrorCode {
+  if (status === 401) return 'UNAUTHORIZED'
+  if (status === 403) return 'DENIED'
+  if (status === 404) return 'NOT_FOUND'
+  if (status === 405) return 'METHOD_NOT_ALLOWED'
+  if (status === 413) return 'PAYLOAD_TOO_LARGE'
+  if (status === 415) return 'UNSUPPORTED_MEDIA_TYPE'
+  if (status === 416) return 'RANGE_INVALID'
+  if (status === 429) return 'TOO_MANY_REQUESTS'
+  return 'BAD_REQUEST'
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.addSchema(errorEnvelopeSchema)
+
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (isRegistryError(err)) {
+      if (err.status >= 500) request.log.error({ err }, 'request failed')
+      for (const [name, value] of Object.entries(err.headers)) reply.header(name, value)
+      return reply.code(err.status).send(envelope(err.code, err.message, err.detail))
+    }
+    if (err.validation) {
+      const where = err.validationContext ?? 'request'
+      return reply.code(400).send(envelope('BAD_REQUEST', `invalid ${where}: ${err.message}`))
+    }
+    const status = err.statusCode ?? 500
+    if (status < 500) {
+      const code = (err.code && FASTIFY_CODES[err.code]) || statusToCode(status)
+      return reply.code(status === 406 ? 415 : status).send(envelope(code, err.message))
+    }
+    request.log.error({ err }, 'request failed')
+    return reply.code(500).send(envelope('INTERNAL', `internal server error (request ${request.id})`))
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(envelope('NOT_FOUND', `no such endpoint: ${request.method} ${request.url.split('?')[0]}`))
+  })
+}

@@ -1,0 +1,98 @@
+// The real server process: start-up from defaults and env, TLS, graceful shutdown.
+
+import t from 'tap'
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { request as httpsRequest } from 'node:https'
+import { join } from 'node:path'
+import { basic, requireProgram, startServer, tempDir } from '../helpers.js'
+
+t.test('starts on built-in defaults, prints the admin password once, REGISTRY_HTTP_ADDR moves it', async (t) => {
+  const cwd = tempDir(t)
+  const server = await startServer(t, [], { REGISTRY_HTTP_ADDR: '127.0.0.1:0' }, cwd)
+  const health = await fetch(`${server.url}/health`)
+  t.equal(health.status, 200)
+  t.same(await health.json(), { status: 'UP' })
+  const created = server.logs().find((l) => String(l.msg).startsWith('created ./data/htpasswd'))
+  t.ok(created, 'the log shows the generated password')
+  const password = readFileSync(join(cwd, 'data', 'initial-admin-password'), 'utf8').trim()
+  t.match(String(created?.msg), password)
+  const ok = await fetch(`${server.url}/v1/`, { headers: { authorization: basic('admin', password) } })
+  t.equal(ok.status, 200)
+  t.same(await ok.json(), {})
+  const bad = await fetch(`${server.url}/v1/`, { headers: { authorization: basic('admin', 'wrong') } })
+  t.equal(bad.status, 401)
+  t.equal(bad.headers.get('www-authenticate'), 'Basic realm="basic-realm"')
+  await new Promise((r) => setTimeout(r, 200)) // the line is written just after the response
+  const requestLine = server.logs().find((l) => l.msg === 'request' && l.status === 401)
+  t.ok(requestLine, 'one JSON log line per request')
+  t.equal(requestLine?.route, '/v1')
+  t.notMatch(server.stdout(), /Basic [A-Za-z0-9+/=]{8,}/, 'no Authorization header in the logs')
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
+
+  const again = await startServer(t, [], { REGISTRY_HTTP_ADDR: '127.0.0.1:0' }, cwd)
+  t.notOk(again.logs().find((l) => String(l.msg).startsWith('created')), 'printed only the first time')
+  again.child.kill('SIGTERM')
+  await again.exited
+})
+
+t.test('a bad config stops start-up with a message naming the key', async (t) => {
+  const cwd = tempDir(t)
+  const p = await import('../helpers.js').then((h) => h.runBin(['serve'], { cwd, env: { REGISTRY_LOG_LEVEL: 'chatty' } }))
+  t.equal(p.code, 1)
+  t.match(p.stderr, /Error: config: log\.level: must be one of/)
+})
+
+t.test('SIGTERM lets an in-flight request finish before exiting', async (t) => {
+  const cwd = tempDir(t)
+  const server = await startServer(t, [], { REGISTRY_HTTP_ADDR: '127.0.0.1:0', REGISTRY_AUTH: 'none' }, cwd)
+  // A slow request: the body trickles in, so the request is in flight when SIGTERM arrives.
+  const { request } = await import('node:http')
+  const url = new URL(`${server.url}/v1/`)
+  const status = new Promise<number>((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path: '/v1/', method: 'GET', headers: { 'content-type': 'application/json', 'content-length': '2' } }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', reject)
+    req.write('{')
+    setTimeout(() => {
+      server.child.kill('SIGTERM')
+      setTimeout(() => req.end('}'), 300)
+    }, 200)
+  })
+  t.equal(await status, 200, 'the in-flight request completed')
+  t.equal(await server.exited, 0)
+  t.ok(server.logs().some((l) => String(l.msg).startsWith('shutting down')))
+})
+
+t.test('TLS with a self-signed certificate made by openssl', async (t) => {
+  requireProgram('openssl')
+  const dir = tempDir(t)
+  const cert = join(dir, 'cert.pem')
+  const key = join(dir, 'key.pem')
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'pipe' })
+  const server = await startServer(t, [], { REGISTRY_HTTP_ADDR: '127.0.0.1:0', REGISTRY_HTTP_TLS_CERTIFICATE: cert, REGISTRY_HTTP_TLS_KEY: key, REGISTRY_HTTP_TLS_MINIMUMTLS: 'tls1.3' }, dir)
+  t.match(server.url, /^https:/)
+  const url = new URL(`${server.url}/health`)
+  const get = (options: object) =>
+    new Promise<{ status: number; body: string; protocol: string }>((resolve, reject) => {
+      const req = httpsRequest({ host: url.hostname, port: url.port, path: url.pathname, ca: readFileSync(cert), ...options }, (res) => {
+        let body = ''
+        const protocol = (res.socket as import('node:tls').TLSSocket).getProtocol() ?? ''
+        res.on('data', (d) => (body += d))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, protocol }))
+      })
+      req.on('error', reject)
+      req.end()
+    })
+  const res = await get({})
+  t.equal(res.status, 200)
+  t.same(JSON.parse(res.body), { status: 'UP' })
+  t.equal(res.protocol, 'TLSv1.3')
+  await t.rejects(get({ maxVersion: 'TLSv1.2' }), 'TLS 1.2 refused when minimumtls is tls1.3')
+  await t.rejects(get({ ca: undefined }), /self.signed/, 'untrusted without the CA')
+  server.child.kill('SIGTERM')
+  await server.exited
+})
