@@ -1,0 +1,319 @@
+// SQL for packs: pack repositories, their versions, tags and history. Statements are prepared
+// once; callers run the write methods inside one db.transaction so a publish, a tag move and
+// the parent-tag recomputation land together or not at all.
+
+import type { Db } from './db.js'
+
+export interface PackRepoRow {
+  id: number
+  name: string
+  created_at: number
+  updated_at: number
+}
+
+export interface TagRow {
+  id: number
+  name: string
+  group_name: string | null
+  label: string
+  kind: 'version' | 'alias' | 'parent'
+  manifest_id: number
+  seq: number
+  updated_at: number
+  manifest_digest: string
+  archive_digest: string
+  version: string
+}
+
+export interface PackVersionRow {
+  manifest_id: number
+  repository_id: number
+  version: string
+  group_name: string | null
+  display_name: string
+  layer: string
+  pack_json: string
+  archive_digest: string
+  archive_size: number
+  content_digest: string
+  unpacked_size: number
+  files: string
+  pushed_at: number
+  pushed_by: string
+  message: string | null
+  manifest_digest: string
+}
+
+export interface PackSummaryRow {
+  id: number
+  name: string
+  updated_at: number
+  display_name: string
+  layer: string
+  pack_json: string
+  files: string
+}
+
+export interface EventRow {
+  id: number
+  at: number
+  actor: string
+  action: string
+  repository: string
+  tag: string | null
+  old_digest: string | null
+  new_digest: string | null
+  forced: number
+  message: string | null
+}
+
+export interface NewEvent {
+  at: number
+  actor: string
+  action: string
+  repository: string
+  tag: string | null
+  oldDigest: string | null
+  newDigest: string | null
+  forced: boolean
+  message: string | null
+}
+
+export interface NewPackVersion {
+  manifestId: number
+  repositoryId: number
+  version: string
+  group: string | null
+  displayName: string
+  layer: string
+  packJson: string
+  archiveDigest: string
+  archiveSize: number
+  contentDigest: string
+  unpackedSize: number
+  files: string
+  pushedAt: number
+  pushedBy: string
+  message: string | null
+}
+
+const TAG_COLUMNS = `t.id, t.name, t.group_name, t.label, t.kind, t.manifest_id, t.seq, t.updated_at,
+  m.digest AS manifest_digest, pv.archive_digest, pv.version`
+const TAG_JOIN = 'tags t JOIN manifests m ON m.id = t.manifest_id JOIN pack_versions pv ON pv.manifest_id = t.manifest_id'
+const VERSION_COLUMNS = 'pv.*, m.digest AS manifest_digest'
+
+/** The latest-pushed version of each pack supplies its display name, layer and logo. */
+const LATEST_VERSION = `pv.manifest_id = (SELECT manifest_id FROM pack_versions WHERE repository_id = r.id ORDER BY pushed_at DESC, manifest_id DESC LIMIT 1)`
+
+export class PackMeta {
+  private readonly s
+
+  constructor(private readonly db: Db) {
+    const p = <T = unknown>(sql: string) => db.prepare<unknown[], T>(sql)
+    this.s = {
+      repoByName: p<PackRepoRow>("SELECT id, name, created_at, updated_at FROM repositories WHERE kind = 'pack' AND name = ?"),
+      insertRepo: p("INSERT INTO repositories (kind, name, created_at, updated_at) VALUES ('pack', ?, ?, ?)"),
+      touchRepo: p('UPDATE repositories SET updated_at = ? WHERE id = ?'),
+      deleteRepo: p('DELETE FROM repositories WHERE id = ?'),
+      countManifests: p<{ n: number }>('SELECT COUNT(*) AS n FROM manifests WHERE repository_id = ?'),
+      catalog: p<{ name: string }>("SELECT name FROM repositories WHERE kind = 'pack' AND name > ? ORDER BY name LIMIT ?"),
+      listPacks: p<PackSummaryRow>(
+        `SELECT r.id, r.name, r.updated_at, pv.display_name, pv.layer, pv.pack_json, pv.files
+         FROM repositories r JOIN pack_versions pv ON ${LATEST_VERSION}
+         WHERE r.kind = 'pack' AND r.name > @last AND (@name IS NULL OR instr(r.name, @name) > 0)
+           AND (@layer IS NULL OR pv.layer = @layer)
+         ORDER BY r.name LIMIT @limit`,
+      ),
+      packSummary: p<PackSummaryRow>(
+        `SELECT r.id, r.name, r.updated_at, pv.display_name, pv.layer, pv.pack_json, pv.files
+         FROM repositories r JOIN pack_versions pv ON ${LATEST_VERSION} WHERE r.id = ?`,
+      ),
+      tagsOfRepo: p<TagRow>(`SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.repository_id = ? ORDER BY t.name`),
+      tagsOfRepos: p<TagRow & { repository_id: number }>(
+        `SELECT t.repository_id, ${TAG_COLUMNS} FROM ${TAG_JOIN}
+         WHERE t.repository_id IN (SELECT value FROM json_each(?)) ORDER BY t.repository_id, t.name`,
+      ),
+      tagByName: p<TagRow>(`SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.repository_id = ? AND t.name = ?`),
+      versionByManifest: p<PackVersionRow>(`SELECT ${VERSION_COLUMNS} FROM pack_versions pv JOIN manifests m ON m.id = pv.manifest_id WHERE pv.manifest_id = ?`),
+      versionByDigest: p<PackVersionRow>(
+        `SELECT ${VERSION_COLUMNS} FROM pack_versions pv JOIN manifests m ON m.id = pv.manifest_id
+         WHERE pv.repository_id = @repo AND (m.digest = @digest OR pv.archive_digest = @digest)
+         ORDER BY pv.pushed_at DESC LIMIT 1`,
+      ),
+      versionsOfRepo: p<PackVersionRow>(
+        `SELECT ${VERSION_COLUMNS} FROM pack_versions pv JOIN manifests m ON m.id = pv.manifest_id
+         WHERE pv.repository_id = ? ORDER BY pv.pushed_at DESC, pv.manifest_id DESC`,
+      ),
+      manifestByDigest: p<{ id: number }>('SELECT id FROM manifests WHERE repository_id = ? AND digest = ?'),
+      manifestContent: p<{ id: number; digest: string; media_type: string; size: number; content: Buffer }>(
+        'SELECT id, digest, media_type, size, content FROM manifests WHERE id = ?',
+      ),
+      insertManifest: p(
+        `INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, content, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertReference: p("INSERT OR IGNORE INTO manifest_references (manifest_id, digest, kind) VALUES (?, ?, 'blob')"),
+      deleteManifest: p('DELETE FROM manifests WHERE id = ?'),
+      userTagsOnManifest: p<{ n: number }>("SELECT COUNT(*) AS n FROM tags WHERE manifest_id = ? AND kind != 'parent'"),
+      insertBlob: p('INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)'),
+      linkBlob: p('INSERT OR IGNORE INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?)'),
+      repoHasBlob: p<{ one: number }>('SELECT 1 AS one FROM repository_blobs WHERE repository_id = ? AND digest = ?'),
+      insertVersion: p(
+        `INSERT INTO pack_versions (manifest_id, repository_id, version, group_name, display_name, layer, pack_json,
+           archive_digest, archive_size, content_digest, unpacked_size, files, pushed_at, pushed_by, message)
+         VALUES (@manifestId, @repositoryId, @version, @group, @displayName, @layer, @packJson,
+           @archiveDigest, @archiveSize, @contentDigest, @unpackedSize, @files, @pushedAt, @pushedBy, @message)`,
+      ),
+      nextSeq: p<{ seq: number }>('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM tags'),
+      insertTag: p(
+        `INSERT INTO tags (repository_id, name, group_name, label, kind, manifest_id, seq, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      moveTag: p('UPDATE tags SET manifest_id = ?, seq = ?, updated_at = ? WHERE id = ?'),
+      deleteTag: p('DELETE FROM tags WHERE id = ?'),
+      deleteTagsOfManifest: p("DELETE FROM tags WHERE manifest_id = ? AND kind != 'parent'"),
+      insertEvent: p(
+        `INSERT INTO events (at, actor, action, repository, tag, old_digest, new_digest, forced, message)
+         VALUES (@at, @actor, @action, @repository, @tag, @oldDigest, @newDigest, @forced, @message)`,
+      ),
+      historyOfTags: p<EventRow>(
+        `SELECT id, at, actor, action, repository, tag, old_digest, new_digest, forced, message FROM events
+         WHERE repository = ? AND (tag IN (SELECT value FROM json_each(?)) OR new_digest = ? OR old_digest = ?) ORDER BY id`,
+      ),
+    }
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate()
+  }
+
+  repoByName(name: string): PackRepoRow | undefined {
+    return this.s.repoByName.get(name)
+  }
+
+  ensureRepo(name: string, now: number): number {
+    const existing = this.s.repoByName.get(name)
+    if (existing) {
+      this.s.touchRepo.run(now, existing.id)
+      return existing.id
+    }
+    return Number(this.s.insertRepo.run(name, now, now).lastInsertRowid)
+  }
+
+  touchRepo(id: number, now: number): void {
+    this.s.touchRepo.run(now, id)
+  }
+
+  /** Removes a pack repository that has no versions left; true when it did. */
+  deleteRepoIfEmpty(id: number): boolean {
+    if ((this.s.countManifests.get(id) as { n: number }).n > 0) return false
+    this.s.deleteRepo.run(id)
+    return true
+  }
+
+  catalog(last: string, limit: number): string[] {
+    return this.s.catalog.all(last, limit).map((r) => r.name)
+  }
+
+  listPacks(filter: { name: string | null; layer: string | null; last: string; limit: number }): PackSummaryRow[] {
+    return this.s.listPacks.all(filter)
+  }
+
+  packSummary(repoId: number): PackSummaryRow | undefined {
+    return this.s.packSummary.get(repoId)
+  }
+
+  tagsOf(repoId: number): TagRow[] {
+    return this.s.tagsOfRepo.all(repoId)
+  }
+
+  tagsOfMany(repoIds: number[]): Map<number, TagRow[]> {
+    const out = new Map<number, TagRow[]>()
+    for (const row of this.s.tagsOfRepos.all(JSON.stringify(repoIds))) {
+      const list = out.get(row.repository_id) ?? []
+      list.push(row)
+      out.set(row.repository_id, list)
+    }
+    return out
+  }
+
+  tag(repoId: number, name: string): TagRow | undefined {
+    return this.s.tagByName.get(repoId, name)
+  }
+
+  version(manifestId: number): PackVersionRow | undefined {
+    return this.s.versionByManifest.get(manifestId)
+  }
+
+  versionByDigest(repoId: number, digest: string): PackVersionRow | undefined {
+    return this.s.versionByDigest.get({ repo: repoId, digest })
+  }
+
+  versionsOf(repoId: number): PackVersionRow[] {
+    return this.s.versionsOfRepo.all(repoId)
+  }
+
+  manifestId(repoId: number, digest: string): number | undefined {
+    return this.s.manifestByDigest.get(repoId, digest)?.id
+  }
+
+  manifest(id: number) {
+    return this.s.manifestContent.get(id)
+  }
+
+  insertManifest(repoId: number, m: { digest: string; mediaType: string; artifactType: string | null; content: Buffer; references: string[] }, now: number): number {
+    const id = Number(this.s.insertManifest.run(repoId, m.digest, m.mediaType, m.artifactType, m.content.length, m.content, now).lastInsertRowid)
+    for (const digest of m.references) this.s.insertReference.run(id, digest)
+    return id
+  }
+
+  deleteManifest(id: number): void {
+    this.s.deleteManifest.run(id)
+  }
+
+  /** Tags other than parent tags still pointing at a manifest. */
+  userTagCount(manifestId: number): number {
+    return (this.s.userTagsOnManifest.get(manifestId) as { n: number }).n
+  }
+
+  recordBlob(repoId: number, digest: string, size: number, now: number): void {
+    this.s.insertBlob.run(digest, size, now)
+    this.s.linkBlob.run(repoId, digest, now)
+  }
+
+  repoHasBlob(repoId: number, digest: string): boolean {
+    return this.s.repoHasBlob.get(repoId, digest) !== undefined
+  }
+
+  insertVersion(v: NewPackVersion): void {
+    this.s.insertVersion.run(v)
+  }
+
+  nextSeq(): number {
+    return (this.s.nextSeq.get() as { seq: number }).seq
+  }
+
+  insertTag(repoId: number, t: { name: string; group: string | null; label: string; kind: TagRow['kind'] }, manifestId: number, seq: number, now: number): void {
+    this.s.insertTag.run(repoId, t.name, t.group, t.label, t.kind, manifestId, seq, now)
+  }
+
+  moveTag(tagId: number, manifestId: number, seq: number, now: number): void {
+    this.s.moveTag.run(manifestId, seq, now, tagId)
+  }
+
+  deleteTag(tagId: number): void {
+    this.s.deleteTag.run(tagId)
+  }
+
+  deleteUserTagsOf(manifestId: number): void {
+    this.s.deleteTagsOfManifest.run(manifestId)
+  }
+
+  appendEvent(e: NewEvent): void {
+    this.s.insertEvent.run({ ...e, forced: e.forced ? 1 : 0 })
+  }
+
+  history(repository: string, tags: string[], digest: string): EventRow[] {
+    return this.s.historyOfTags.all(repository, JSON.stringify(tags), digest, digest)
+  }
+}

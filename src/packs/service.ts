@@ -1,0 +1,410 @@
+// The pack registry's domain operations: publish, tag, untag, delete, resolve. Every write does
+// its async work first (stream the archive into the blob store while reading it, validate,
+// store the small files) and then commits all metadata in ONE synchronous SQLite transaction:
+// the version, the tag move, the recomputed parent tags and the event. A crash leaves the old
+// state or the new one; blobs nobody references are left for garbage collection.
+
+import { PassThrough, Readable } from 'node:stream'
+import type { Config } from '../config/load.js'
+import { RegistryError } from '../errors.js'
+import type { PackMeta, PackRepoRow, PackVersionRow, TagRow } from '../meta/packs.js'
+import { assertDigest } from '../store/digest.js'
+import type { BlobInfo, BlobStore, ByteRange } from '../store/types.js'
+import { type PackArchive, readPackArchive } from './archive-read.js'
+import { validatePackName } from './names.js'
+import { archiveFileName, EMPTY_CONFIG, type PackManifest, packManifest } from './oras-manifest.js'
+import { checkPackFiles, type PackJson, parsePackJson } from './pack-json.js'
+import { computeParentTags, type ParentTag } from './parent-tags.js'
+import { normalizeGroup, parseTag, validateUserTag, versionTagFor } from './tags.js'
+import { parseVersion } from './versions.js'
+
+export interface PublishOptions {
+  force: boolean
+  message: string | null
+  skipDigestCheck: boolean
+  actor: string
+}
+
+export type PublishStatus = 'created' | 'updated' | 'unchanged'
+
+export interface PublishResult {
+  name: string
+  version: string
+  group: string | null
+  tag: string
+  digest: string
+  manifestDigest: string
+  contentDigest: string
+  status: PublishStatus
+  previousDigest?: string
+  parentTags: string[]
+}
+
+/** A validated pack whose bytes are all in the blob store, ready to be committed. */
+export interface ReceivedPack {
+  pack: PackJson
+  group: string | null
+  tag: string
+  archive: PackArchive
+  files: Record<string, BlobInfo>
+  manifest: PackManifest
+}
+
+export interface ResolvedVersion {
+  repo: PackRepoRow
+  version: PackVersionRow
+}
+
+export interface FileEntry {
+  digest: string
+  size: number
+}
+
+export class PackService {
+  constructor(
+    private readonly store: BlobStore,
+    private readonly meta: PackMeta,
+    private readonly config: Config,
+  ) {}
+
+  /** Refuses force without a message before any byte of the archive is read. */
+  static checkForceMessage(options: Pick<PublishOptions, 'force' | 'message'>): void {
+    if (options.force && !options.message?.trim()) {
+      throw new RegistryError('MESSAGE_REQUIRED', 'a forced push needs a message saying what changed (spectro/packyard pack push -f -m "...")')
+    }
+  }
+
+  async publish(upload: Readable, options: PublishOptions): Promise<PublishResult> {
+    PackService.checkForceMessage(options)
+    const received = await this.receive(upload)
+    return this.commit(received, options)
+  }
+
+  /** One streaming pass: the upload goes to the blob store and the archive reader at once. */
+  async receive(upload: Readable): Promise<ReceivedPack> {
+    const { stored, archive } = await this.storeWhileReading(upload)
+    if (stored.digest !== archive.archiveDigest) {
+      throw new RegistryError('INTERNAL', 'the stored archive and the read archive differ')
+    }
+    return this.validateAndStoreFiles(archive)
+  }
+
+  /** For an archive already in the blob store (a pack pushed over /v2). */
+  async receiveStored(digest: string): Promise<ReceivedPack> {
+    const archive = await readPackArchive(await this.store.open(digest), this.limits())
+    return this.validateAndStoreFiles(archive)
+  }
+
+  private limits() {
+    const l = this.config.limits
+    return { maxArchiveBytes: l.archiveSize, maxUnpackedBytes: l.unpackedSize, maxEntries: l.entries, maxExtractedFileBytes: l.fileSize }
+  }
+
+  private async storeWhileReading(upload: Readable): Promise<{ stored: BlobInfo; archive: PackArchive }> {
+    const toStore = new PassThrough({ highWaterMark: 1 << 20 })
+    const toReader = new PassThrough({ highWaterMark: 1 << 20 })
+    let failed = false
+    const fail = (err: Error) => {
+      if (failed) return
+      failed = true
+      // Stop both consumers, then drain what the client still sends so it can read our answer.
+      upload.unpipe(toStore)
+      upload.unpipe(toReader)
+      toStore.destroy(err)
+      toReader.destroy(err)
+      upload.resume()
+    }
+    upload.on('error', fail)
+    upload.pipe(toStore)
+    upload.pipe(toReader)
+    const storing = this.store.put(toStore, { maxSize: this.config.limits.archiveSize })
+    const reading = readPackArchive(toReader, this.limits())
+    let firstError: unknown = null
+    const note = (err: unknown) => {
+      firstError ??= err
+      fail(err as Error)
+      throw err
+    }
+    const [stored, archive] = await Promise.allSettled([storing.catch(note), reading.catch(note)])
+    upload.off('error', fail)
+    if (stored.status === 'rejected' || archive.status === 'rejected') throw firstError
+    return { stored: stored.value, archive: archive.value }
+  }
+
+  private async validateAndStoreFiles(archive: PackArchive): Promise<ReceivedPack> {
+    const packJsonBytes = archive.extracted.get('pack.json')
+    if (!packJsonBytes) throw new RegistryError('PACK_INVALID', 'pack.json is missing from the archive', { file: 'pack.json', field: null })
+    const pack = parsePackJson(packJsonBytes.toString('utf8'))
+    checkPackFiles(pack, new Set(archive.files.map((f) => f.path)))
+    const group = normalizeGroup(pack.group)
+    const tag = versionTagFor(group, pack.version)
+    const files: Record<string, BlobInfo> = {}
+    for (const [name, data] of archive.extracted) {
+      files[name] = await this.store.put(Readable.from([data]), { maxSize: this.config.limits.fileSize })
+    }
+    await this.store.put(Readable.from([EMPTY_CONFIG]))
+    const manifest = packManifest({ digest: archive.archiveDigest, size: archive.archiveSize }, archiveFileName(pack.name, pack.version))
+    return { pack, group, tag, archive, files, manifest }
+  }
+
+  /** The synchronous half of a publish: one transaction, or nothing. */
+  commit(r: ReceivedPack, options: PublishOptions, aliasTag?: string): PublishResult {
+    PackService.checkForceMessage(options)
+    const name = r.pack.name
+    const now = Date.now()
+    return this.meta.transaction(() => {
+      const repo = this.meta.repoByName(name)
+      const existing = repo ? this.meta.tag(repo.id, r.tag) : undefined
+      let previous: PackVersionRow | undefined
+      if (existing) {
+        if (!options.force) {
+          throw new RegistryError('TAG_EXISTS', `${name}:${r.tag} already exists; push with --force and --message to replace it`, {
+            tag: r.tag,
+            digest: existing.archive_digest,
+          })
+        }
+        previous = this.meta.version(existing.manifest_id) as PackVersionRow
+        if (!options.skipDigestCheck && previous.content_digest === r.archive.contentDigest) {
+          return this.result(repo as PackRepoRow, r, previous, 'unchanged')
+        }
+      }
+      const repoId = this.meta.ensureRepo(name, now)
+      const manifestId = this.insertVersion(repoId, r, options, now)
+      const seq = this.meta.nextSeq()
+      if (existing) {
+        this.meta.moveTag(existing.id, manifestId, seq, now)
+      } else {
+        this.meta.insertTag(repoId, { name: r.tag, group: r.group, label: parseTag(r.tag).label, kind: 'version' }, manifestId, seq, now)
+      }
+      if (aliasTag !== undefined && aliasTag !== r.tag) this.setAlias(repoId, aliasTag, manifestId, now)
+      this.recomputeParentTags(repoId, now)
+      if (existing && existing.manifest_id !== manifestId) this.dropIfUntagged(existing.manifest_id)
+      this.meta.appendEvent({
+        at: now,
+        actor: options.actor,
+        action: existing ? 'update' : 'create',
+        repository: name,
+        tag: r.tag,
+        oldDigest: previous?.archive_digest ?? null,
+        newDigest: r.archive.archiveDigest,
+        forced: options.force && existing !== undefined,
+        message: options.message,
+      })
+      const repoRow = this.meta.repoByName(name) as PackRepoRow
+      return this.result(repoRow, r, this.meta.version(manifestId) as PackVersionRow, existing ? 'updated' : 'created', previous?.archive_digest)
+    })
+  }
+
+  private insertVersion(repoId: number, r: ReceivedPack, options: PublishOptions, now: number): number {
+    const known = this.meta.manifestId(repoId, r.manifest.digest)
+    for (const blob of [{ digest: r.archive.archiveDigest, size: r.archive.archiveSize }, ...Object.values(r.files)]) {
+      this.meta.recordBlob(repoId, blob.digest, blob.size, now)
+    }
+    this.meta.recordBlob(repoId, r.manifest.references[0] as string, EMPTY_CONFIG.length, now)
+    if (known !== undefined) return known
+    const manifestId = this.meta.insertManifest(repoId, r.manifest, now)
+    this.meta.insertVersion({
+      manifestId,
+      repositoryId: repoId,
+      version: r.pack.version,
+      group: r.group,
+      displayName: r.pack.displayName,
+      layer: r.pack.layer,
+      packJson: JSON.stringify(r.pack),
+      archiveDigest: r.archive.archiveDigest,
+      archiveSize: r.archive.archiveSize,
+      contentDigest: r.archive.contentDigest,
+      unpackedSize: r.archive.unpackedSize,
+      files: JSON.stringify(r.files),
+      pushedAt: now,
+      pushedBy: options.actor,
+      message: options.message,
+    })
+    return manifestId
+  }
+
+  /** A /v2 push by a tag other than the version tag also keeps that tag (e.g. `latest`). */
+  private setAlias(repoId: number, tag: string, manifestId: number, now: number): void {
+    const parsed = validateUserTag(tag)
+    const current = this.meta.tag(repoId, tag)
+    const seq = this.meta.nextSeq()
+    if (current) {
+      this.meta.moveTag(current.id, manifestId, seq, now)
+      this.dropIfUntagged(current.manifest_id)
+    } else {
+      this.meta.insertTag(repoId, { ...parsed, name: tag, kind: parseVersion(parsed.label) ? 'version' : 'alias' }, manifestId, seq, now)
+    }
+  }
+
+  /**
+   * Makes the stored parent tags equal to what the rules compute from the version tags: new
+   * ones created, moved ones re-linked, empty ones deleted. Runs inside every tag change.
+   */
+  private recomputeParentTags(repoId: number, now: number): ParentTag[] {
+    const tags = this.meta.tagsOf(repoId)
+    const byName = new Map(tags.map((t) => [t.name, t]))
+    const wanted = computeParentTags(
+      tags.filter((t) => t.kind === 'version').map((t) => ({ tag: t.name, group: t.group_name, label: t.label, seq: t.seq })),
+    )
+    const wantedNames = new Set(wanted.map((w) => w.tag))
+    for (const w of wanted) {
+      const target = byName.get(w.target) as TagRow
+      const current = byName.get(w.tag)
+      if (!current) {
+        this.meta.insertTag(repoId, { name: w.tag, group: w.group, label: w.label, kind: 'parent' }, target.manifest_id, this.meta.nextSeq(), now)
+      } else if (current.manifest_id !== target.manifest_id) {
+        this.meta.moveTag(current.id, target.manifest_id, this.meta.nextSeq(), now)
+      }
+    }
+    for (const t of tags) if (t.kind === 'parent' && !wantedNames.has(t.name)) this.meta.deleteTag(t.id)
+    return wanted
+  }
+
+  /** A version no user tag points at is no longer part of the pack. */
+  private dropIfUntagged(manifestId: number): void {
+    if (this.meta.userTagCount(manifestId) === 0) this.meta.deleteManifest(manifestId)
+  }
+
+  private result(repo: PackRepoRow, r: ReceivedPack, version: PackVersionRow, status: PublishStatus, previousDigest?: string): PublishResult {
+    const parents = this.parentTags(repo.id)
+    return {
+      name: repo.name,
+      version: r.pack.version,
+      group: r.group,
+      tag: r.tag,
+      digest: version.archive_digest,
+      manifestDigest: version.manifest_digest,
+      contentDigest: version.content_digest,
+      status,
+      ...(previousDigest !== undefined ? { previousDigest } : {}),
+      parentTags: parents.filter((p) => p.target === r.tag).map((p) => p.tag),
+    }
+  }
+
+  /** Parent tags with the version tag each points at (for `parentTags` in responses). */
+  parentTags(repoId: number, tags: TagRow[] = this.meta.tagsOf(repoId)): ParentTag[] {
+    return computeParentTags(tags.filter((t) => t.kind === 'version').map((t) => ({ tag: t.name, group: t.group_name, label: t.label, seq: t.seq })))
+  }
+
+  // ---- tags and deletes -------------------------------------------------------------------
+
+  addTag(name: string, tag: string, ref: string, actor: string): { status: 'created' | 'unchanged'; tag: TagRow } {
+    const parsed = validateUserTag(tag)
+    const { repo, version } = this.resolve(name, ref)
+    const now = Date.now()
+    return this.meta.transaction(() => {
+      const current = this.meta.tag(repo.id, tag)
+      if (current) {
+        if (current.manifest_id === version.manifest_id) return { status: 'unchanged' as const, tag: current }
+        throw new RegistryError('TAG_EXISTS', `${name}:${tag} already points at version ${current.version} (${current.archive_digest}); delete it first to move it`, {
+          tag,
+          digest: current.archive_digest,
+        })
+      }
+      this.meta.insertTag(repo.id, { ...parsed, name: tag, kind: parseVersion(parsed.label) ? 'version' : 'alias' }, version.manifest_id, this.meta.nextSeq(), now)
+      this.recomputeParentTags(repo.id, now)
+      this.meta.touchRepo(repo.id, now)
+      this.meta.appendEvent({ at: now, actor, action: 'tag', repository: name, tag, oldDigest: null, newDigest: version.archive_digest, forced: false, message: null })
+      return { status: 'created' as const, tag: this.meta.tag(repo.id, tag) as TagRow }
+    })
+  }
+
+  deleteTag(name: string, tag: string, actor: string): TagRow {
+    this.requireDeletes()
+    const parsed = parseTag(tag)
+    const repo = this.repo(name)
+    const now = Date.now()
+    return this.meta.transaction(() => {
+      const current = this.meta.tag(repo.id, tag)
+      if (!current) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${tag}`, { name, tag })
+      if (current.kind === 'parent') {
+        throw new RegistryError('TAG_PROTECTED', `${tag} is a parent tag managed by the registry: it follows the highest ${parsed.label} version and goes away with the last one`, { tag })
+      }
+      this.meta.deleteTag(current.id)
+      this.recomputeParentTags(repo.id, now)
+      this.dropIfUntagged(current.manifest_id)
+      if (!this.meta.deleteRepoIfEmpty(repo.id)) this.meta.touchRepo(repo.id, now)
+      this.meta.appendEvent({ at: now, actor, action: 'untag', repository: name, tag, oldDigest: current.archive_digest, newDigest: null, forced: false, message: null })
+      return current
+    })
+  }
+
+  deleteVersion(name: string, ref: string, actor: string): { version: PackVersionRow; tags: string[] } {
+    this.requireDeletes()
+    const { repo, version } = this.resolve(name, ref)
+    const now = Date.now()
+    return this.meta.transaction(() => {
+      const tags = this.meta.tagsOf(repo.id).filter((t) => t.manifest_id === version.manifest_id && t.kind !== 'parent').map((t) => t.name)
+      this.meta.deleteUserTagsOf(version.manifest_id)
+      this.recomputeParentTags(repo.id, now)
+      this.meta.deleteManifest(version.manifest_id)
+      if (!this.meta.deleteRepoIfEmpty(repo.id)) this.meta.touchRepo(repo.id, now)
+      this.meta.appendEvent({ at: now, actor, action: 'delete', repository: name, tag: tags[0] ?? null, oldDigest: version.archive_digest, newDigest: null, forced: false, message: tags.join(',') })
+      return { version, tags }
+    })
+  }
+
+  private requireDeletes(): void {
+    if (!this.config.storage.deleteEnabled) {
+      throw new RegistryError('UNSUPPORTED', 'deleting is disabled on this registry (storage.delete.enabled is false)')
+    }
+  }
+
+  // ---- reads ------------------------------------------------------------------------------
+
+  repo(name: string): PackRepoRow {
+    validatePackName(name)
+    const repo = this.meta.repoByName(name)
+    if (!repo) throw new RegistryError('NAME_UNKNOWN', `there is no pack named ${name} in this registry`, { name })
+    return repo
+  }
+
+  /** A tag (version, alias or parent) or a digest (archive or manifest) of a pack. */
+  resolve(name: string, ref: string): ResolvedVersion {
+    const repo = this.repo(name)
+    if (ref.includes(':')) {
+      assertDigest(ref)
+      const version = this.meta.versionByDigest(repo.id, ref)
+      if (!version) throw new RegistryError('MANIFEST_UNKNOWN', `${name} has no version with digest ${ref}`, { name, digest: ref })
+      return { repo, version }
+    }
+    parseTag(ref)
+    const tag = this.meta.tag(repo.id, ref)
+    if (!tag) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${ref}`, { name, tag: ref })
+    return { repo, version: this.meta.version(tag.manifest_id) as PackVersionRow }
+  }
+
+  files(version: PackVersionRow): Record<string, FileEntry> {
+    return JSON.parse(version.files) as Record<string, FileEntry>
+  }
+
+  fileEntry(version: PackVersionRow, path: string): FileEntry {
+    const files = this.files(version)
+    const entry = files[path]
+    if (!entry) {
+      throw new RegistryError('FILE_UNKNOWN', `${path} is not served on its own; files served are ${Object.keys(files).sort().join(', ')} (download the archive for the rest)`, { path })
+    }
+    return entry
+  }
+
+  /** A blob of the pack (its archive, config or one of its files). */
+  async blob(name: string, digest: string): Promise<FileEntry> {
+    assertDigest(digest)
+    const repo = this.repo(name)
+    const info = this.meta.repoHasBlob(repo.id, digest) ? await this.store.stat(digest) : null
+    if (!info) throw new RegistryError('BLOB_UNKNOWN', `${name} has no blob ${digest}`, { name, digest })
+    return info
+  }
+
+  open(digest: string, range?: ByteRange): Promise<Readable> {
+    return this.store.open(digest, range)
+  }
+
+  manifest(version: PackVersionRow) {
+    return this.meta.manifest(version.manifest_id) as NonNullable<ReturnType<PackMeta['manifest']>>
+  }
+
+  get metadata(): PackMeta {
+    return this.meta
+  }
+}
