@@ -14,6 +14,8 @@ import { installErrorHandling } from './http/errors.js'
 import { healthPlugin } from './http/health.js'
 import { v1Plugin } from './http/v1/index.js'
 import { type Db, openDatabase } from './meta/db.js'
+import { PackMeta } from './meta/packs.js'
+import { PackService } from './packs/service.js'
 import { openBlobStore } from './store/index.js'
 import type { BlobStore } from './store/types.js'
 
@@ -53,7 +55,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const authenticator = await setUpAuth(app, config)
     await app.register(authPlugin, { authenticator })
     await app.register(healthPlugin, { db, store })
-    await app.register(v1Plugin, { prefix: '/v1' })
+    const packs = new PackService(store, new PackMeta(db), config)
+    await app.register(v1Plugin, { prefix: '/v1', packs })
     await app.ready()
   } catch (err) {
     await app.close()
