@@ -60,6 +60,10 @@ function packHeader(name: string, row: { display_name: string; layer: string; pa
   }
 }
 
+function archiveTooLarge(limit: number): RegistryError {
+  return new RegistryError('PAYLOAD_TOO_LARGE', `the archive is larger than this registry accepts (limits.archivesize: ${limit} bytes)`, { limit })
+}
+
 const TRUE_VALUES = new Set(['true', '1', 'yes', 'on'])
 const FALSE_VALUES = new Set(['false', '0', 'no', 'off', ''])
 
@@ -77,6 +81,7 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
 
   await app.register(import('@fastify/multipart'), {
     limits: { files: 1, fields: 10, fieldSize: 64 * 1024, parts: 12, fileSize: app.registry.config.limits.archiveSize },
+    throwFileSizeLimit: false,
   })
 
   const readText = async (entry: { digest: string } | undefined): Promise<string | null> => {
@@ -129,7 +134,13 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
         }
         // Fields sent before the file are known now: refuse a forced push without a message before reading it.
         PackService.checkForceMessage(options())
-        received = await packs.receive(part.file as Readable)
+        try {
+          received = await packs.receive(part.file as Readable)
+        } catch (err) {
+          // The form parser cuts the file at the limit; say so rather than "truncated archive".
+          if (part.file.truncated) throw archiveTooLarge(app.registry.config.limits.archiveSize)
+          throw err
+        }
       } else {
         fields[part.fieldname] = String(part.value)
       }
