@@ -5,7 +5,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../src/app.js'
 import { type Config, loadConfig } from '../src/config/load.js'
 import { PACKAGE_ROOT } from '../src/paths.js'
@@ -78,6 +78,18 @@ export function testConfig(t: Teardown, doc: Doc = {}, opts: { auth?: boolean; s
 export async function testApp(t: Teardown, doc: Doc = {}, opts: { auth?: boolean; storage?: 'filesystem' | 'inmemory' } = {}): Promise<FastifyInstance> {
   const app = await buildApp(testConfig(t, doc, opts))
   t.teardown(() => app.close())
+  return refuse5xx(app)
+}
+
+/** No request in the test suite may produce a 5xx: every inject through testApp checks it. */
+function refuse5xx(app: FastifyInstance): FastifyInstance {
+  const inject = app.inject.bind(app) as (opts: InjectOptions) => Promise<LightMyRequestResponse>
+  const checked = async (opts: InjectOptions) => {
+    const res = await inject(opts)
+    if (res.statusCode >= 500) throw new Error(`${opts.method ?? 'GET'} ${opts.url} answered ${res.statusCode}: ${res.body}`)
+    return res
+  }
+  ;(app as unknown as { inject: typeof checked }).inject = checked
   return app
 }
 

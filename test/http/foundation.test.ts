@@ -25,7 +25,9 @@ t.test('GET /health answers 503 with a reason when storage is gone', async (t) =
 })
 
 t.test('GET /health answers 503 when the database is closed', async (t) => {
-  const app = await testApp(t, {}, { storage: 'inmemory' })
+  // buildApp, not testApp: this test wants the 503 that testApp refuses.
+  const app = await buildApp(testConfig(t, {}, { storage: 'inmemory' }))
+  t.teardown(() => app.close().catch(() => undefined))
   app.registry.db.close()
   const res = await app.inject({ method: 'GET', url: '/health' })
   t.equal(res.statusCode, 503)
