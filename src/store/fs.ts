@@ -6,7 +6,7 @@
 
 import { randomUUID } from 'node:crypto'
 import { createReadStream, constants as fsConstants } from 'node:fs'
-import { access, type FileHandle, link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises'
+import { access, type FileHandle, link, mkdir, open, readdir, stat, unlink, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -80,18 +80,33 @@ export class FilesystemBlobStore implements BlobStore {
     }
   }
 
-  /** Moves a verified temp file to its content address (used by put and by upload sessions). */
+  /**
+   * Moves a verified temp file to its content address (used by put and by upload sessions).
+   * When the blob is already there its mtime is refreshed: garbage collection only removes
+   * unreferenced blobs older than its grace period, so a blob about to be referenced again
+   * must look new. If collection removed it in between, the temp file is linked after all.
+   */
   async linkIntoPlace(temp: string, digest: string): Promise<void> {
     const target = this.pathOf(digest)
     const dir = join(target, '..')
-    await mkdir(dir, { recursive: true })
-    try {
-      await link(temp, target)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return // same digest, same bytes
-      throw err
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await mkdir(dir, { recursive: true })
+      try {
+        await link(temp, target)
+        await fsyncDir(dir)
+        return
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      }
+      const now = new Date()
+      try {
+        await utimes(target, now, now)
+        return
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      }
     }
-    await fsyncDir(dir)
+    throw new Error(`could not place blob ${digest}: it kept disappearing (is garbage collection running with a zero grace period?)`)
   }
 
   async delete(digest: string): Promise<boolean> {
