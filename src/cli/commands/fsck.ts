@@ -1,0 +1,32 @@
+// packyard fsck [CONFIG]: re-hash every blob and report damage.
+
+import { loadConfig } from '../../config/load.js'
+import { checkStore } from '../../maintenance/fsck.js'
+import { CliError, type Command, parseCommandArgs } from '../command.js'
+import { formatBytes } from '../progress.js'
+import { openStorage } from './garbage-collect.js'
+
+export const fsckCommand: Command = {
+  path: ['fsck'],
+  summary: 'Re-hash every stored blob and report damage',
+  usage: `Usage: packyard fsck [CONFIG]
+
+Reads every blob, checks that its content still hashes to its name, and that every blob
+the metadata records is present. Lists each damaged or missing blob with the packs and
+manifests that use it, and exits 1 when it finds any. Read-only; safe while serving.`,
+  async run(args, io) {
+    const { positionals } = parseCommandArgs(args, {}, { min: 0, max: 1 })
+    const config = loadConfig({ file: positionals[0], env: io.env })
+    const { db, store } = await openStorage(config)
+    try {
+      const report = await checkStore(db, store)
+      for (const p of report.problems) {
+        io.stdout.write(`${p.problem} ${p.digest}: ${p.detail}${p.usedBy.length ? `; used by ${p.usedBy.join(', ')}` : ''}\n`)
+      }
+      io.stdout.write(`checked ${report.blobsChecked} blobs (${formatBytes(report.bytesChecked)}): ${report.problems.length === 0 ? 'no problems' : `${report.problems.length} problems`}\n`)
+      if (report.problems.length > 0) throw new CliError(`${report.problems.length} damaged or missing blobs; re-push the packs listed above`)
+    } finally {
+      db.close()
+    }
+  },
+}

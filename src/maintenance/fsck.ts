@@ -1,0 +1,54 @@
+// fsck: re-hashes every stored blob and cross-checks the metadata. Reports blobs whose bytes
+// no longer match their name (and who uses them), and blobs the metadata records but the
+// store has lost. Read-only: repairing is a matter of re-pushing the packs it names.
+
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import type { Db } from '../meta/db.js'
+import { MaintenanceMeta } from '../meta/maintenance.js'
+import type { FilesystemBlobStore } from '../store/fs.js'
+
+export interface FsckProblem {
+  digest: string
+  problem: 'corrupt' | 'missing' | 'unreadable'
+  detail: string
+  usedBy: string[]
+}
+
+export interface FsckReport {
+  blobsChecked: number
+  bytesChecked: number
+  problems: FsckProblem[]
+}
+
+async function hashFile(path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  return `sha256:${hash.digest('hex')}`
+}
+
+export async function checkStore(db: Db, store: FilesystemBlobStore, onProgress?: (digest: string) => void): Promise<FsckReport> {
+  const meta = new MaintenanceMeta(db)
+  const report: FsckReport = { blobsChecked: 0, bytesChecked: 0, problems: [] }
+  const present = new Set<string>()
+  for await (const blob of store.list()) {
+    present.add(blob.digest)
+    onProgress?.(blob.digest)
+    report.blobsChecked++
+    report.bytesChecked += blob.size
+    try {
+      const actual = await hashFile(store.pathOf(blob.digest))
+      if (actual !== blob.digest) {
+        report.problems.push({ digest: blob.digest, problem: 'corrupt', detail: `content hashes to ${actual}`, usedBy: meta.users(blob.digest) })
+      }
+    } catch (err) {
+      report.problems.push({ digest: blob.digest, problem: 'unreadable', detail: (err as NodeJS.ErrnoException).code ?? String(err), usedBy: meta.users(blob.digest) })
+    }
+  }
+  for (const known of meta.knownBlobs()) {
+    if (!present.has(known.digest)) {
+      report.problems.push({ digest: known.digest, problem: 'missing', detail: 'recorded in the metadata but not in the blob store', usedBy: meta.users(known.digest) })
+    }
+  }
+  return report
+}

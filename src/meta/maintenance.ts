@@ -1,0 +1,58 @@
+// SQL for the operator commands: which blobs the metadata still needs, and forgetting a blob.
+
+import type { Db } from './db.js'
+
+export class MaintenanceMeta {
+  private readonly s
+
+  constructor(private readonly db: Db) {
+    this.s = {
+      packDigests: db.prepare<[], { digest: string }>(
+        `SELECT archive_digest AS digest FROM pack_versions
+         UNION SELECT json_extract(f.value, '$.digest') FROM pack_versions pv, json_each(pv.files) f`,
+      ),
+      manifestReference: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM manifest_references WHERE digest = ? AND kind = 'blob' LIMIT 1"),
+      unlinkBlob: db.prepare<[string]>('DELETE FROM repository_blobs WHERE digest = ?'),
+      forgetBlob: db.prepare<[string]>('DELETE FROM blobs WHERE digest = ?'),
+      knownBlobs: db.prepare<[], { digest: string; size: number }>('SELECT digest, size FROM blobs ORDER BY digest'),
+      versionsUsing: db.prepare<[string, string], { name: string; version: string }>(
+        `SELECT r.name, pv.version FROM pack_versions pv JOIN repositories r ON r.id = pv.repository_id
+         WHERE pv.archive_digest = ? OR EXISTS (SELECT 1 FROM json_each(pv.files) f WHERE json_extract(f.value, '$.digest') = ?)`,
+      ),
+      manifestsUsing: db.prepare<[string], { name: string; digest: string }>(
+        `SELECT r.name, m.digest FROM manifest_references mr JOIN manifests m ON m.id = mr.manifest_id
+         JOIN repositories r ON r.id = m.repository_id WHERE mr.digest = ? AND mr.kind = 'blob'`,
+      ),
+    }
+  }
+
+  /** Digests pack versions use directly (archives and their extracted files). */
+  packDigests(): Set<string> {
+    return new Set(this.s.packDigests.all().map((r) => r.digest))
+  }
+
+  referencedByManifest(digest: string): boolean {
+    return this.s.manifestReference.get(digest) !== undefined
+  }
+
+  /** Runs fn in a write transaction: the server's commits wait while it holds it. */
+  exclusive<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate()
+  }
+
+  forgetBlob(digest: string): void {
+    this.s.unlinkBlob.run(digest)
+    this.s.forgetBlob.run(digest)
+  }
+
+  knownBlobs(): Array<{ digest: string; size: number }> {
+    return this.s.knownBlobs.all()
+  }
+
+  users(digest: string): string[] {
+    return [
+      ...this.s.versionsUsing.all(digest, digest).map((r) => `pack ${r.name} ${r.version}`),
+      ...this.s.manifestsUsing.all(digest).map((r) => `manifest ${r.name}@${r.digest}`),
+    ]
+  }
+}

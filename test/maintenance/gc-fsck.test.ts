@@ -1,0 +1,102 @@
+import t from 'tap'
+import { Readable } from 'node:stream'
+import { existsSync, writeFileSync, utimesSync } from 'node:fs'
+import { join } from 'node:path'
+import { collectGarbage } from '../../src/maintenance/gc.js'
+import { checkStore } from '../../src/maintenance/fsck.js'
+import { FilesystemBlobStore } from '../../src/store/fs.js'
+import type { FilesystemBlobStore as Fs } from '../../src/store/fs.js'
+import { ADMIN, runBin, testApp } from '../helpers.js'
+import { archive, get, packFiles, push, pushPack } from '../pack-fixtures.js'
+
+const LATER = () => Date.now() + 60_000
+
+t.test('garbage collection removes what replaced and deleted packs left, keeps the rest', async (t) => {
+  const app = await testApp(t)
+  const store = app.registry.store as Fs
+  const first = await pushPack(app, {})
+  const second = (await push(app, await archive(packFiles({}, { 'values.yaml': 'changed: true\n' })), { force: 'true', message: 'new values' })).json()
+  const other = await pushPack(app, { name: 'other' })
+  await app.inject({ method: 'DELETE', url: '/v1/_packs/other/1.0.0', headers: { authorization: ADMIN } })
+  const orphan = await store.put(Readable.from([Buffer.from('uploaded, never used')]))
+
+  const dry = await collectGarbage(app.registry.db, store, { dryRun: true, graceMs: 0, now: LATER() })
+  const removed = dry.blobsRemoved.map((b) => b.digest)
+  t.ok(removed.includes(first.digest), 'the replaced archive')
+  t.ok(removed.includes(other.digest), 'the deleted pack archive')
+  t.ok(removed.includes(orphan.digest), 'the orphan upload')
+  t.notOk(removed.includes(second.digest), 'the current archive stays')
+  t.ok(existsSync(store.pathOf(first.digest)), 'dry run removes nothing')
+
+  const real = await collectGarbage(app.registry.db, store, { dryRun: false, graceMs: 0, now: LATER() })
+  t.same(real.blobsRemoved.map((b) => b.digest).sort(), removed.sort())
+  t.notOk(existsSync(store.pathOf(first.digest)))
+  const pulled = await get(app, '/v1/_packs/hellouniverse/1.0.0/archive')
+  t.equal(pulled.statusCode, 200, 'the current version still pulls')
+  t.equal(pulled.headers['docker-content-digest'], second.digest)
+  t.equal((await get(app, '/v1/_packs/hellouniverse/1.0.0/files/values.yaml')).body, 'changed: true\n')
+  const again = await collectGarbage(app.registry.db, store, { dryRun: false, graceMs: 0, now: LATER() })
+  t.equal(again.blobsRemoved.length, 0, 'nothing left to collect')
+  t.same((await checkStore(app.registry.db, store)).problems, [], 'fsck is clean after collection')
+})
+
+t.test('the grace period protects new blobs; reusing an old blob makes it new again', async (t) => {
+  const app = await testApp(t)
+  const store = app.registry.store as Fs
+  const orphan = await store.put(Readable.from([Buffer.from('fresh')]))
+  const report = await collectGarbage(app.registry.db, store, { dryRun: false, graceMs: 3_600_000 })
+  t.equal(report.blobsRemoved.length, 0)
+  t.ok(existsSync(store.pathOf(orphan.digest)))
+  const old = new Date(Date.now() - 7_200_000)
+  utimesSync(store.pathOf(orphan.digest), old, old)
+  await store.put(Readable.from([Buffer.from('fresh')]))
+  t.equal((await collectGarbage(app.registry.db, store, { dryRun: false, graceMs: 3_600_000 })).blobsRemoved.length, 0, 'a put of the same bytes refreshed it')
+})
+
+t.test('stray temp files of interrupted writes are removed after the grace period', async (t) => {
+  const app = await testApp(t)
+  const store = app.registry.store as Fs
+  const temp = join(store.uploadsDir, 'put-abandoned')
+  writeFileSync(temp, 'half a blob')
+  t.equal((await collectGarbage(app.registry.db, store, { dryRun: false, graceMs: 3_600_000 })).tempFilesRemoved.length, 0)
+  const report = await collectGarbage(app.registry.db, store, { dryRun: false, graceMs: 0, now: LATER() })
+  t.same(report.tempFilesRemoved, ['put-abandoned'])
+  t.notOk(existsSync(temp))
+})
+
+t.test('fsck finds corrupt and missing blobs and names their users', async (t) => {
+  const app = await testApp(t)
+  const store = app.registry.store as Fs
+  const pushed = await pushPack(app, {})
+  t.same((await checkStore(app.registry.db, store)).problems, [])
+  writeFileSync(store.pathOf(pushed.digest), 'bit rot')
+  const report = await checkStore(app.registry.db, store)
+  t.equal(report.problems.length, 1)
+  t.match(report.problems[0], { digest: pushed.digest, problem: 'corrupt', usedBy: ['pack hellouniverse 1.0.0', /^manifest hellouniverse@sha256:/] })
+  await store.delete(pushed.digest)
+  t.match((await checkStore(app.registry.db, store)).problems, [{ digest: pushed.digest, problem: 'missing' }])
+})
+
+t.test('the commands against a stopped server\'s data', async (t) => {
+  const app = await testApp(t)
+  const config = app.registry.config
+  await pushPack(app, {})
+  const orphan = await (app.registry.store as FilesystemBlobStore).put(Readable.from([Buffer.from('orphan')]))
+  await app.close()
+  const env = { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: config.storage.rootdirectory, REGISTRY_LOG_LEVEL: 'silent' }
+  const dry = await runBin(['garbage-collect', '--dry-run', '--grace', '0s'], { env, cwd: config.storage.rootdirectory })
+  t.equal(dry.code, 0, dry.stderr)
+  t.match(dry.stdout, orphan.digest)
+  t.match(dry.stdout, /would remove 1 blobs/)
+  const real = await runBin(['garbage-collect', '--grace', '0s'], { env, cwd: config.storage.rootdirectory })
+  t.match(real.stdout, /^removed 1 blobs \(6 B\) and 0 temp files; \d+ blobs in use kept\n$/)
+  const fsck = await runBin(['fsck'], { env, cwd: config.storage.rootdirectory })
+  t.equal(fsck.code, 0, fsck.stderr)
+  t.match(fsck.stdout, /checked \d+ blobs .*: no problems/)
+  const badGrace = await runBin(['garbage-collect', '--grace', 'soon'], { env })
+  t.equal(badGrace.code, 1)
+  t.match(badGrace.stderr, /--grace: must be a duration/)
+  const memory = await runBin(['fsck'], { env: { REGISTRY_STORAGE: 'inmemory' } })
+  t.equal(memory.code, 1)
+  t.match(memory.stderr, /in memory/)
+})
