@@ -1,0 +1,246 @@
+// Upload staging: where the bytes of a chunked (resumable) blob upload wait between requests,
+// next to the BlobStore they end up in. The filesystem staging keeps `<root>/uploads/<id>`
+// and commits by re-hashing the staged file, verifying, fsyncing and linking it into place,
+// so a crash never leaves a partial blob visible; the in-memory staging feeds the in-memory
+// store. Both pass test/store/uploads-conformance.ts. Staging knows nothing of HTTP or
+// sessions' owners; the registry keeps those in upload_sessions.
+
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { open, readdir, stat, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { RegistryError } from '../errors.js'
+import { assertDigest, verifyExpectation } from './digest.js'
+import { FilesystemBlobStore } from './fs.js'
+import type { BlobInfo, BlobStore } from './types.js'
+
+export interface StagedEntry {
+  id: string
+  size: number
+  /** Last write, in ms since the epoch. */
+  modifiedAt: number
+}
+
+export interface ChunkExpectation {
+  offset?: number | undefined
+  length?: number | undefined
+}
+
+export interface CommitExpectation {
+  digest: string
+  size?: number | undefined
+}
+
+export interface UploadStaging {
+  /** Starts an empty upload under `id`. */
+  create(id: string): Promise<void>
+  /** Bytes staged so far; BLOB_UPLOAD_UNKNOWN when there is no such upload. */
+  size(id: string): Promise<number>
+  /**
+   * Appends what `source` delivers and returns the new size. With `offset`, the upload must
+   * hold exactly that many bytes already (else RANGE_INVALID, detail.size = what it holds);
+   * with `length`, the source must deliver exactly that many (else BLOB_UPLOAD_INVALID).
+   * A stream that fails leaves the upload as it was before the call.
+   */
+  append(id: string, source: Readable, chunk?: ChunkExpectation): Promise<number>
+  /**
+   * Hashes the staged bytes, verifies them against `expected`, stores them as a blob and
+   * removes the upload. When verification fails the upload is left for the caller to cancel.
+   */
+  commit(id: string, expected: CommitExpectation): Promise<BlobInfo>
+  /** Removes the upload (or any other entry list() showed); false when it was not there. */
+  cancel(id: string): Promise<boolean>
+  /** Every entry of the staging area, including temp files other writers left (for purging). */
+  list(): AsyncIterable<StagedEntry>
+}
+
+function unknownUpload(id: string): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_UNKNOWN', `blob upload ${id} is not known (finished, cancelled or expired)`, { uuid: id })
+}
+
+function checkOffset(expected: ChunkExpectation, size: number): void {
+  if (expected.offset !== undefined && expected.offset !== size) {
+    throw new RegistryError('RANGE_INVALID', `chunk starts at byte ${expected.offset} but the upload holds ${size} bytes; send the chunk that starts at ${size}`, { offset: expected.offset, size })
+  }
+}
+
+function wrongLength(received: number, length: number): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_INVALID', `the chunk was declared as ${length} bytes but ${received > length ? 'more' : received} arrived`, { declared: length })
+}
+
+// Entry names are UUIDs or the blob store's `put-<uuid>` temp names; anything else could
+// escape the directory and is never touched.
+const ENTRY_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/
+
+export class FilesystemUploadStaging implements UploadStaging {
+  constructor(private readonly store: FilesystemBlobStore) {}
+
+  private pathOf(id: string): string {
+    if (!ENTRY_NAME.test(id)) throw unknownUpload(id)
+    return join(this.store.uploadsDir, id)
+  }
+
+  private async openExisting(id: string, flags: string) {
+    return open(this.pathOf(id), flags).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw unknownUpload(id)
+      throw err
+    })
+  }
+
+  async create(id: string): Promise<void> {
+    const fh = await open(this.pathOf(id), 'wx', 0o644)
+    await fh.close()
+  }
+
+  async size(id: string): Promise<number> {
+    const st = await stat(this.pathOf(id)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw unknownUpload(id)
+      throw err
+    })
+    return st.size
+  }
+
+  async append(id: string, source: Readable, expected: ChunkExpectation = {}): Promise<number> {
+    const fh = await this.openExisting(id, 'r+')
+    try {
+      const start = (await fh.stat()).size
+      // The source is left unread on a bad offset: destroying a request would drop the
+      // connection before the client sees the 416.
+      checkOffset(expected, start)
+      const limit = expected.length === undefined ? Number.POSITIVE_INFINITY : start + expected.length
+      let position = start
+      try {
+        await pipeline(source, async (chunks: AsyncIterable<Buffer>) => {
+          for await (const chunk of chunks) {
+            if (position + chunk.length > limit) throw wrongLength(position + chunk.length - start, expected.length as number)
+            await fh.write(chunk, 0, chunk.length, position)
+            position += chunk.length
+          }
+        })
+        if (expected.length !== undefined && position !== limit) throw wrongLength(position - start, expected.length)
+      } catch (err) {
+        // All or nothing per request: the client resumes from the size it last saw.
+        await fh.truncate(start)
+        throw err
+      }
+      return position
+    } finally {
+      await fh.close()
+    }
+  }
+
+  async commit(id: string, expected: CommitExpectation): Promise<BlobInfo> {
+    assertDigest(expected.digest)
+    const path = this.pathOf(id)
+    const fh = await this.openExisting(id, 'r+')
+    let info: BlobInfo
+    try {
+      // Re-hashed from disk: what is linked into place is exactly what was verified.
+      const hash = createHash('sha256')
+      let size = 0
+      for await (const chunk of createReadStream('', { fd: fh, autoClose: false, start: 0 })) {
+        hash.update(chunk as Buffer)
+        size += (chunk as Buffer).length
+      }
+      info = { digest: `sha256:${hash.digest('hex')}`, size }
+      verifyExpectation(info, expected)
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await this.store.linkIntoPlace(path, info.digest)
+    await unlink(path)
+    return info
+  }
+
+  async cancel(id: string): Promise<boolean> {
+    try {
+      await unlink(this.pathOf(id))
+      return true
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+      throw err
+    }
+  }
+
+  async *list(): AsyncIterable<StagedEntry> {
+    const names = await readdir(this.store.uploadsDir)
+    for (const name of names.sort()) {
+      if (!ENTRY_NAME.test(name)) continue
+      const st = await stat(join(this.store.uploadsDir, name)).catch(() => null)
+      if (st?.isFile()) yield { id: name, size: st.size, modifiedAt: st.mtimeMs }
+    }
+  }
+}
+
+interface MemoryEntry {
+  chunks: Buffer[]
+  size: number
+  modifiedAt: number
+}
+
+export class MemoryUploadStaging implements UploadStaging {
+  private readonly entries = new Map<string, MemoryEntry>()
+
+  constructor(private readonly store: BlobStore) {}
+
+  private get(id: string): MemoryEntry {
+    const entry = this.entries.get(id)
+    if (!entry) throw unknownUpload(id)
+    return entry
+  }
+
+  async create(id: string): Promise<void> {
+    if (this.entries.has(id)) throw new Error(`upload ${id} already exists`)
+    this.entries.set(id, { chunks: [], size: 0, modifiedAt: Date.now() })
+  }
+
+  async size(id: string): Promise<number> {
+    return this.get(id).size
+  }
+
+  async append(id: string, source: Readable, expected: ChunkExpectation = {}): Promise<number> {
+    const entry = this.get(id)
+    checkOffset(expected, entry.size)
+    // Collected aside and added only once the stream ended: a failed stream changes nothing.
+    const received: Buffer[] = []
+    let count = 0
+    for await (const chunk of source) {
+      count += (chunk as Buffer).length
+      if (expected.length !== undefined && count > expected.length) throw wrongLength(count, expected.length)
+      received.push(chunk as Buffer)
+    }
+    if (expected.length !== undefined && count !== expected.length) throw wrongLength(count, expected.length)
+    for (const chunk of received) {
+      entry.chunks.push(chunk)
+      entry.size += chunk.length
+    }
+    entry.modifiedAt = Date.now()
+    return entry.size
+  }
+
+  async commit(id: string, expected: CommitExpectation): Promise<BlobInfo> {
+    assertDigest(expected.digest)
+    const entry = this.get(id)
+    const info = await this.store.put(Readable.from(entry.chunks), expected)
+    this.entries.delete(id)
+    return info
+  }
+
+  async cancel(id: string): Promise<boolean> {
+    return this.entries.delete(id)
+  }
+
+  async *list(): AsyncIterable<StagedEntry> {
+    for (const [id, entry] of [...this.entries].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      yield { id, size: entry.size, modifiedAt: entry.modifiedAt }
+    }
+  }
+}
+
+/** The staging that belongs to `store`: on disk beside a filesystem store, else in memory. */
+export function openUploadStaging(store: BlobStore): UploadStaging {
+  return store instanceof FilesystemBlobStore ? new FilesystemUploadStaging(store) : new MemoryUploadStaging(store)
+}

@@ -1,0 +1,156 @@
+// The one conformance suite every UploadStaging implementation must pass, run against the
+// blob store it commits into.
+
+import { Readable } from 'node:stream'
+import type { Test } from 'tap'
+import type { BlobStore } from '../../src/store/types.js'
+import type { UploadStaging } from '../../src/store/uploads.js'
+import { digestOf } from './conformance.js'
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const c of stream) chunks.push(c as Buffer)
+  return Buffer.concat(chunks)
+}
+
+/** Delivers `first`, then fails like a client that disconnects mid-chunk. */
+function failingStream(first: Buffer): Readable {
+  let sent = false
+  return new Readable({
+    read() {
+      if (!sent) {
+        sent = true
+        this.push(first)
+      } else {
+        this.destroy(new Error('client went away'))
+      }
+    },
+  })
+}
+
+async function listIds(staging: UploadStaging): Promise<string[]> {
+  const ids: string[] = []
+  for await (const entry of staging.list()) ids.push(entry.id)
+  return ids
+}
+
+export interface StagingFixture {
+  staging: UploadStaging
+  store: BlobStore
+}
+
+export function stagingConformance(t: Test, make: (t: Test) => Promise<StagingFixture>): void {
+  const id = '0b8f2c4e-8a11-4c1e-9a43-0d7c7c1f5e10'
+
+  t.test('create, append chunks, size, commit', async (t) => {
+    const { staging, store } = await make(t)
+    await staging.create(id)
+    t.equal(await staging.size(id), 0)
+    t.equal(await staging.append(id, Readable.from([Buffer.from('hello ')]), { offset: 0 }), 6)
+    t.equal(await staging.append(id, Readable.from([Buffer.from('staged '), Buffer.from('world')])), 18, 'without an offset the chunk goes at the end')
+    t.equal(await staging.size(id), 18)
+    const data = Buffer.from('hello staged world')
+    const info = await staging.commit(id, { digest: digestOf(data) })
+    t.same(info, { digest: digestOf(data), size: data.length })
+    t.same(await readAll(await store.open(info.digest)), data, 'the blob store holds the bytes')
+    t.same(await listIds(staging), [], 'a committed upload is gone')
+    await t.rejects(staging.size(id), { code: 'BLOB_UPLOAD_UNKNOWN' })
+  })
+
+  t.test('an empty upload commits as the empty blob', async (t) => {
+    const { staging, store } = await make(t)
+    await staging.create(id)
+    const info = await staging.commit(id, { digest: digestOf('') })
+    t.same(info, { digest: digestOf(''), size: 0 })
+    t.same(await store.stat(digestOf('')), info)
+  })
+
+  t.test('a chunk at the wrong offset is refused and changes nothing', async (t) => {
+    const { staging } = await make(t)
+    await staging.create(id)
+    await staging.append(id, Readable.from([Buffer.from('abc')]), { offset: 0 })
+    await t.rejects(staging.append(id, Readable.from([Buffer.from('xyz')]), { offset: 5 }), { code: 'RANGE_INVALID', detail: { offset: 5, size: 3 } })
+    await t.rejects(staging.append(id, Readable.from([Buffer.from('xyz')]), { offset: 0 }), { code: 'RANGE_INVALID', detail: { offset: 0, size: 3 } })
+    t.equal(await staging.size(id), 3)
+  })
+
+  t.test('a chunk whose length differs from the declared one is refused and rolled back', async (t) => {
+    const { staging } = await make(t)
+    await staging.create(id)
+    await staging.append(id, Readable.from([Buffer.from('abc')]))
+    await t.rejects(staging.append(id, Readable.from([Buffer.from('toolong')]), { offset: 3, length: 4 }), { code: 'BLOB_UPLOAD_INVALID' })
+    await t.rejects(staging.append(id, Readable.from([Buffer.from('ab')]), { offset: 3, length: 4 }), { code: 'BLOB_UPLOAD_INVALID' })
+    t.equal(await staging.size(id), 3)
+    t.equal(await staging.append(id, Readable.from([Buffer.from('defg')]), { offset: 3, length: 4 }), 7)
+  })
+
+  t.test('a stream that fails mid-chunk leaves the upload as it was', async (t) => {
+    const { staging } = await make(t)
+    await staging.create(id)
+    await staging.append(id, Readable.from([Buffer.from('kept')]))
+    await t.rejects(staging.append(id, failingStream(Buffer.from('partial'))), /client went away/)
+    t.equal(await staging.size(id), 4)
+  })
+
+  t.test('commit verifies digest and size; a failed commit leaves the upload and stores nothing', async (t) => {
+    const { staging, store } = await make(t)
+    await staging.create(id)
+    await staging.append(id, Readable.from([Buffer.from('some bytes')]))
+    const wrong = digestOf('other bytes')
+    await t.rejects(staging.commit(id, { digest: wrong }), { code: 'DIGEST_INVALID' })
+    await t.rejects(staging.commit(id, { digest: digestOf('some bytes'), size: 3 }), { code: 'SIZE_INVALID' })
+    await t.rejects(staging.commit(id, { digest: 'md5:abc' }), { code: 'DIGEST_INVALID' })
+    t.equal(await store.stat(wrong), null)
+    t.equal(await store.stat(digestOf('some bytes')), null)
+    t.equal(await staging.size(id), 10, 'still there for the caller to cancel')
+  })
+
+  t.test('cancel removes the upload', async (t) => {
+    const { staging } = await make(t)
+    await staging.create(id)
+    await staging.append(id, Readable.from([Buffer.from('abandoned')]))
+    t.equal(await staging.cancel(id), true)
+    t.equal(await staging.cancel(id), false)
+    await t.rejects(staging.size(id), { code: 'BLOB_UPLOAD_UNKNOWN' })
+    await t.rejects(staging.append(id, Readable.from([Buffer.from('x')])), { code: 'BLOB_UPLOAD_UNKNOWN' })
+    await t.rejects(staging.commit(id, { digest: digestOf('abandoned') }), { code: 'BLOB_UPLOAD_UNKNOWN' })
+  })
+
+  t.test('list shows every upload with its size and last write', async (t) => {
+    const { staging } = await make(t)
+    const before = Date.now() - 1000
+    const other = 'f0e1d2c3-0000-4000-8000-000000000001'
+    await staging.create(id)
+    await staging.create(other)
+    await staging.append(other, Readable.from([Buffer.from('12345')]))
+    const entries = []
+    for await (const entry of staging.list()) entries.push(entry)
+    t.same(
+      entries.map((e) => ({ id: e.id, size: e.size })),
+      [
+        { id, size: 0 },
+        { id: other, size: 5 },
+      ],
+    )
+    for (const e of entries) t.ok(e.modifiedAt >= before && e.modifiedAt <= Date.now() + 1000, 'modifiedAt is a recent time')
+  })
+
+  t.test('ids that could leave the staging area are unknown uploads', async (t) => {
+    const { staging } = await make(t)
+    for (const bad of ['../blobs', 'a/b', '', '.hidden']) {
+      await t.rejects(staging.size(bad), { code: 'BLOB_UPLOAD_UNKNOWN' }, JSON.stringify(bad))
+    }
+  })
+
+  t.test('a large upload in many chunks', async (t) => {
+    const { staging, store } = await make(t)
+    await staging.create(id)
+    const chunk = Buffer.alloc(256 * 1024, 3)
+    let offset = 0
+    for (let i = 0; i < 8; i++) offset = await staging.append(id, Readable.from([chunk]), { offset, length: chunk.length })
+    const whole = Buffer.concat(Array.from({ length: 8 }, () => chunk))
+    const info = await staging.commit(id, { digest: digestOf(whole), size: whole.length })
+    t.equal(info.size, 8 * 256 * 1024)
+    t.same(await readAll(await store.open(info.digest)), whole)
+  })
+}

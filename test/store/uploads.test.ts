@@ -1,0 +1,71 @@
+import t from 'tap'
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { FilesystemBlobStore } from '../../src/store/fs.js'
+import { MemoryBlobStore } from '../../src/store/memory.js'
+import { FilesystemUploadStaging, MemoryUploadStaging, openUploadStaging } from '../../src/store/uploads.js'
+import { tempDir } from '../helpers.js'
+import { digestOf } from './conformance.js'
+import { stagingConformance } from './uploads-conformance.js'
+
+async function fsFixture(t: { teardown(fn: () => void): void }) {
+  const store = new FilesystemBlobStore(join(tempDir(t), 'root'))
+  await store.init()
+  return { store, staging: new FilesystemUploadStaging(store) }
+}
+
+t.test('in-memory staging', async (t) => {
+  stagingConformance(t, async () => {
+    const store = new MemoryBlobStore()
+    return { store, staging: new MemoryUploadStaging(store) }
+  })
+})
+
+t.test('filesystem staging', async (t) => {
+  stagingConformance(t, fsFixture)
+})
+
+t.test('openUploadStaging picks the staging that matches the store', async (t) => {
+  const { store } = await fsFixture(t)
+  t.type(openUploadStaging(store), FilesystemUploadStaging)
+  t.type(openUploadStaging(new MemoryBlobStore()), MemoryUploadStaging)
+})
+
+t.test('filesystem: bytes wait in <root>/uploads/<id> and become a blob only on commit', async (t) => {
+  const { store, staging } = await fsFixture(t)
+  const id = '6a1f0f8e-3c2d-4b5a-9e8f-7d6c5b4a3f21'
+  await staging.create(id)
+  await staging.append(id, Readable.from([Buffer.from('on disk')]))
+  t.equal(readFileSync(join(store.uploadsDir, id), 'utf8'), 'on disk')
+  t.equal(existsSync(store.pathOf(digestOf('on disk'))), false, 'no blob before the commit')
+  await staging.commit(id, { digest: digestOf('on disk') })
+  t.equal(readFileSync(store.pathOf(digestOf('on disk')), 'utf8'), 'on disk')
+  t.same(readdirSync(store.uploadsDir), [], 'the staged file is removed')
+})
+
+t.test('filesystem: committing content the store already has keeps one copy', async (t) => {
+  const { store, staging } = await fsFixture(t)
+  await store.put(Readable.from([Buffer.from('twice')]))
+  const id = '6a1f0f8e-3c2d-4b5a-9e8f-7d6c5b4a3f22'
+  await staging.create(id)
+  await staging.append(id, Readable.from([Buffer.from('twice')]))
+  t.same(await staging.commit(id, { digest: digestOf('twice') }), { digest: digestOf('twice'), size: 5 })
+  t.same(readdirSync(store.uploadsDir), [])
+})
+
+t.test('filesystem: list also shows temp files other writers left, with their mtime', async (t) => {
+  const { store, staging } = await fsFixture(t)
+  const stray = join(store.uploadsDir, 'put-0f0e0d0c-0b0a-4009-8008-070605040302')
+  writeFileSync(stray, 'interrupted put')
+  const old = new Date(Date.now() - 3600_000)
+  utimesSync(stray, old, old)
+  writeFileSync(join(store.uploadsDir, 'not a staged name'), 'ignored')
+  const entries = []
+  for await (const entry of staging.list()) entries.push(entry)
+  t.equal(entries.length, 1)
+  t.equal(entries[0]?.id, 'put-0f0e0d0c-0b0a-4009-8008-070605040302')
+  t.ok(Math.abs((entries[0]?.modifiedAt ?? 0) - old.getTime()) < 1000)
+  t.equal(await staging.cancel('put-0f0e0d0c-0b0a-4009-8008-070605040302'), true)
+  t.equal(existsSync(stray), false)
+})
