@@ -1,0 +1,64 @@
+import t from 'tap'
+import { cpSync, mkdirSync, utimesSync, writeFileSync, chmodSync } from 'node:fs'
+import { join } from 'node:path'
+import { measureArchive, readLocalPack } from '../../src/cli/local-pack.js'
+import { tempDir } from '../helpers.js'
+
+function writePack(dir: string, packJson: object, files: Record<string, string> = { 'values.yaml': 'pack:\n  namespace: hello\n' }) {
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'pack.json'), JSON.stringify(packJson))
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true })
+    writeFileSync(join(dir, path), text)
+  }
+}
+
+const HELLO = { name: 'hello', displayName: 'Hello', version: '1.0.0', layer: 'addon', group: 'lts' }
+
+t.test('a valid folder: tag from group and version, archive folder name-version', async (t) => {
+  const dir = join(tempDir(t), 'hello')
+  writePack(dir, HELLO, { 'values.yaml': 'a: 1\n', 'README.md': '# hi\n', '.DS_Store': 'x', 'notes.tmp': 'x', '.packignore': '*.tmp\n' })
+  const pack = await readLocalPack(dir)
+  t.equal(pack.tag, 'lts__1.0.0')
+  t.equal(pack.folder, 'hello-1.0.0')
+  t.same(pack.files.map((f) => f.path), ['README.md', 'pack.json', 'values.yaml'])
+})
+
+t.test('the same folder gives the same archive digest from any copy, whatever the mtimes', async (t) => {
+  const root = tempDir(t)
+  const a = join(root, 'a', 'hello')
+  writePack(a, HELLO, { 'values.yaml': 'a: 1\n', 'charts/x/templates/cm.yaml': 'kind: ConfigMap\n' })
+  const b = join(root, 'b', 'hello')
+  cpSync(a, b, { recursive: true })
+  utimesSync(join(b, 'values.yaml'), new Date('2001-02-03'), new Date('2001-02-03'))
+  chmodSync(join(b, 'pack.json'), 0o600)
+  const first = await measureArchive(await readLocalPack(a))
+  const second = await measureArchive(await readLocalPack(b))
+  t.same(first, second)
+  t.match(first.digest, /^sha256:[0-9a-f]{64}$/)
+  writeFileSync(join(b, 'values.yaml'), 'a: 2\n')
+  t.not((await measureArchive(await readLocalPack(b))).digest, first.digest, 'a content change changes the digest')
+})
+
+t.test('local mistakes are caught before any upload, naming the folder', async (t) => {
+  const root = tempDir(t)
+  await t.rejects(readLocalPack(join(root, 'missing')), { message: `${join(root, 'missing')} does not exist` })
+  writeFileSync(join(root, 'file'), '')
+  await t.rejects(readLocalPack(join(root, 'file')), { message: /is not a folder; pack push takes the folder holding pack.json/ })
+  mkdirSync(join(root, 'empty'))
+  await t.rejects(readLocalPack(join(root, 'empty')), { message: /has no pack.json, so it is not a pack folder \(packyard pack build NAME DIR makes one/ })
+
+  const bad = (name: string, packJson: object, files?: Record<string, string>) => {
+    const dir = join(root, name)
+    writePack(dir, packJson, files)
+    return readLocalPack(dir)
+  }
+  await t.rejects(bad('nolayer', { ...HELLO, layer: undefined }), { message: `invalid pack in ${join(root, 'nolayer')}: pack.json: layer is required` })
+  await t.rejects(bad('novalues', HELLO, {}), { message: /invalid pack in .*: values.yaml is missing/ })
+  await t.rejects(bad('nochart', { ...HELLO, charts: ['charts/x-1.0.0.tgz'] }), { message: /charts\[0\] names "charts\/x-1.0.0.tgz", which is not in the pack/ })
+  await t.rejects(bad('ignored', HELLO, { 'values.yaml': '', '.packignore': 'pack.json\n' }), { message: /pack.json is left out by .*\.packignore/ })
+  const syntax = join(root, 'syntax')
+  mkdirSync(syntax)
+  writeFileSync(join(syntax, 'pack.json'), '{"name": "x",}')
+  await t.rejects(readLocalPack(syntax), { message: /pack.json: not valid JSON at line 1, column 14/ })
+})
