@@ -30,10 +30,6 @@ export function validateRepositoryName(name: string): void {
   }
 }
 
-export function isTag(reference: string): boolean {
-  return TAG.test(reference)
-}
-
 export function validateTag(tag: string): void {
   if (!TAG.test(tag)) {
     throw new RegistryError('TAG_INVALID', `invalid tag ${JSON.stringify(tag.slice(0, 200))}: a tag matches [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`, { tag: tag.slice(0, 200) })
@@ -110,9 +106,4 @@ export function locateRepository(name: string, namespace: string): RepositoryLoc
     return { kind: 'pack', name: pack, oci: name }
   }
   return { kind: 'oci', name, oci: name }
-}
-
-/** The OCI name of a stored repository (the inverse of locateRepository). */
-export function ociName(kind: 'pack' | 'oci', name: string, namespace: string): string {
-  return kind === 'pack' ? `${namespace}/${name}` : name
 }
