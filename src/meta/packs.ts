@@ -116,7 +116,11 @@ export class PackMeta {
       touchRepo: p('UPDATE repositories SET updated_at = ? WHERE id = ?'),
       deleteRepo: p('DELETE FROM repositories WHERE id = ?'),
       countManifests: p<{ n: number }>('SELECT COUNT(*) AS n FROM manifests WHERE repository_id = ?'),
-      catalog: p<{ name: string }>("SELECT name FROM repositories WHERE kind = 'pack' AND name > ? ORDER BY name LIMIT ?"),
+      // A pack repository can exist with no version yet: /v2 blob uploads come before the manifest.
+      catalog: p<{ name: string }>(
+        `SELECT name FROM repositories r WHERE kind = 'pack' AND name > ?
+         AND EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.repository_id = r.id) ORDER BY name LIMIT ?`,
+      ),
       listPacks: p<PackSummaryRow>(
         `SELECT r.id, r.name, r.updated_at, pv.display_name, pv.layer, pv.pack_json, pv.files
          FROM repositories r JOIN pack_versions pv ON ${LATEST_VERSION}
@@ -261,9 +265,9 @@ export class PackMeta {
     return this.s.manifestContent.get(id)
   }
 
-  insertManifest(repoId: number, m: { digest: string; mediaType: string; artifactType: string | null; content: Buffer; references: string[] }, now: number): number {
+  insertManifest(repoId: number, m: { digest: string; mediaType: string; artifactType: string | null; content: Buffer; blobs: Array<{ digest: string }> }, now: number): number {
     const id = Number(this.s.insertManifest.run(repoId, m.digest, m.mediaType, m.artifactType, m.content.length, m.content, now).lastInsertRowid)
-    for (const digest of m.references) this.s.insertReference.run(id, digest)
+    for (const blob of m.blobs) this.s.insertReference.run(id, blob.digest)
     return id
   }
 

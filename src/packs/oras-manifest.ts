@@ -17,9 +17,9 @@ export interface PackManifest {
   content: Buffer
   digest: string
   mediaType: string
-  artifactType: string
-  /** Blobs the manifest refers to (config and layer). */
-  references: string[]
+  artifactType: string | null
+  /** Blobs the manifest refers to (config and layers). */
+  blobs: Array<{ digest: string; size: number }>
 }
 
 export function archiveFileName(name: string, version: string): string {
@@ -40,6 +40,6 @@ export function packManifest(archive: { digest: string; size: number }, fileName
     digest: sha256Digest(content),
     mediaType: OCI_MANIFEST_MEDIA_TYPE,
     artifactType: ORAS_ARTIFACT_TYPE,
-    references: [EMPTY_CONFIG_DIGEST, archive.digest],
+    blobs: [{ digest: EMPTY_CONFIG_DIGEST, size: EMPTY_CONFIG.length }, archive],
   }
 }

@@ -164,8 +164,12 @@ export class PackService {
           })
         }
         previous = this.meta.version(existing.manifest_id) as PackVersionRow
-        if (!options.skipDigestCheck && previous.content_digest === r.archive.contentDigest) {
-          return this.result(repo as PackRepoRow, r, previous, 'unchanged')
+        const sameContent = !options.skipDigestCheck && previous.content_digest === r.archive.contentDigest
+        // Byte-identical manifests (the same archive again, or a repeated /v2 copy) change nothing either.
+        if (sameContent || previous.manifest_digest === r.manifest.digest) {
+          if (aliasTag === undefined || this.meta.tag((repo as PackRepoRow).id, aliasTag)?.manifest_id === existing.manifest_id) {
+            return this.result(repo as PackRepoRow, r, previous, 'unchanged')
+          }
         }
       }
       const repoId = this.meta.ensureRepo(name, now)
@@ -197,10 +201,7 @@ export class PackService {
 
   private insertVersion(repoId: number, r: ReceivedPack, options: PublishOptions, now: number): number {
     const known = this.meta.manifestId(repoId, r.manifest.digest)
-    for (const blob of [{ digest: r.archive.archiveDigest, size: r.archive.archiveSize }, ...Object.values(r.files)]) {
-      this.meta.recordBlob(repoId, blob.digest, blob.size, now)
-    }
-    this.meta.recordBlob(repoId, r.manifest.references[0] as string, EMPTY_CONFIG.length, now)
+    for (const blob of [...r.manifest.blobs, ...Object.values(r.files)]) this.meta.recordBlob(repoId, blob.digest, blob.size, now)
     if (known !== undefined) return known
     const manifestId = this.meta.insertManifest(repoId, r.manifest, now)
     this.meta.insertVersion({
