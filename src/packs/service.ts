@@ -14,7 +14,7 @@ import { type PackArchive, readPackArchive } from './archive-read.js'
 import { validatePackName } from './names.js'
 import { archiveFileName, EMPTY_CONFIG, type PackManifest, packManifest } from './oras-manifest.js'
 import { checkPackFiles, type PackJson, parsePackJson } from './pack-json.js'
-import { computeParentTags, type ParentTag } from './parent-tags.js'
+import { computeParentTags, type ParentTag, parentTagsOf } from './parent-tags.js'
 import { normalizeGroup, parseTag, validateUserTag, versionTagFor } from './tags.js'
 import { parseVersion } from './versions.js'
 
@@ -278,7 +278,7 @@ export class PackService {
       contentDigest: version.content_digest,
       status,
       ...(previousDigest !== undefined ? { previousDigest } : {}),
-      parentTags: parents.filter((p) => p.target === r.tag).map((p) => p.tag),
+      parentTags: parentTagsOf(r.tag, parents),
     }
   }
 

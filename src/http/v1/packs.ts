@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { RegistryError } from '../../errors.js'
 import type { PackVersionRow, TagRow } from '../../meta/packs.js'
-import type { ParentTag } from '../../packs/parent-tags.js'
+import { type ParentTag, parentTagsOf } from '../../packs/parent-tags.js'
 import { archiveFileName } from '../../packs/oras-manifest.js'
 import { PackService, type PublishOptions } from '../../packs/service.js'
 import { sendBlob } from '../blob-response.js'
@@ -33,7 +33,7 @@ function tagView(t: TagRow, parents: ParentTag[]) {
     version: t.kind === 'version' ? t.label : t.version,
     digest: t.archive_digest,
     manifestDigest: t.manifest_digest,
-    parentTags: t.kind === 'version' ? parents.filter((p) => p.target === t.name).map((p) => p.tag) : [],
+    parentTags: t.kind === 'version' ? parentTagsOf(t.name, parents) : [],
     updatedAt: iso(t.updated_at),
   }
 }
