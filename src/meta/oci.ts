@@ -1,0 +1,302 @@
+// The SQL behind the OCI distribution API: repositories, blob links, manifests and their
+// references, tags, referrers, the catalog, upload sessions and the event log. Statements are
+// prepared once; every state change is one synchronous transaction, so callers do their async
+// work (streaming, hashing, parsing) first and the database moves from one consistent state
+// to the next. Nothing here throws typed errors: results say what was found, and src/oci/
+// decides what that means for a client.
+//
+// manifests.artifact_type holds what the referrers API reports: the manifest's artifactType,
+// else an image manifest's config mediaType, else NULL.
+
+import type { Statement } from 'better-sqlite3'
+import type { Db } from './db.js'
+
+export type RepositoryKind = 'pack' | 'oci'
+
+/** A repository as the caller names it; created on first write. */
+export interface RepositoryKey {
+  kind: RepositoryKind
+  name: string
+}
+
+export interface BlobRow {
+  digest: string
+  size: number
+}
+
+export interface ManifestRow {
+  id: number
+  digest: string
+  media_type: string
+  artifact_type: string | null
+  size: number
+  content: Buffer
+  subject_digest: string | null
+}
+
+export interface SessionRow {
+  id: string
+  repository: string
+  started_at: number
+  updated_at: number
+}
+
+export interface ManifestRecord {
+  digest: string
+  mediaType: string
+  artifactType: string | null
+  content: Buffer
+  subjectDigest: string | null
+  blobs: Array<{ digest: string; size: number }>
+  manifests: Array<{ digest: string; size: number }>
+}
+
+/** A reference of a manifest that the repository cannot satisfy. */
+export interface ReferenceProblem {
+  kind: 'blob' | 'manifest'
+  digest: string
+  declaredSize: number
+  /** null: not in the repository; else the size it has there. */
+  actualSize: number | null
+}
+
+export type PutManifestResult = { ok: true; created: boolean; previousDigest: string | null } | { ok: false; problems: ReferenceProblem[] }
+
+export interface Page {
+  after: string
+  limit: number
+}
+
+const SQL = {
+  repository: 'SELECT id FROM repositories WHERE kind = ? AND name = ?',
+  ensureRepository: `INSERT INTO repositories (kind, name, created_at, updated_at) VALUES (@kind, @name, @now, @now)
+    ON CONFLICT (kind, name) DO UPDATE SET updated_at = excluded.updated_at RETURNING id`,
+  blob: `SELECT b.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+    WHERE rb.repository_id = ? AND rb.digest = ?`,
+  insertBlob: 'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING',
+  linkBlob: 'INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+  unlinkBlob: 'DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?',
+  manifestByDigest: `SELECT id, digest, media_type, artifact_type, size, content, subject_digest FROM manifests
+    WHERE repository_id = ? AND digest = ?`,
+  manifestByTag: `SELECT m.id, m.digest, m.media_type, m.artifact_type, m.size, m.content, m.subject_digest
+    FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ? AND t.name = ?`,
+  insertManifest: `INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, content, subject_digest, created_at)
+    VALUES (@repo, @digest, @mediaType, @artifactType, @size, @content, @subject, @now)
+    ON CONFLICT (repository_id, digest) DO NOTHING`,
+  insertReference: 'INSERT INTO manifest_references (manifest_id, digest, kind) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+  deleteManifest: 'DELETE FROM manifests WHERE id = ?',
+  tagsOfManifest: 'SELECT name FROM tags WHERE manifest_id = ? ORDER BY name',
+  deleteTagsOfManifest: 'DELETE FROM tags WHERE manifest_id = ?',
+  tag: 'SELECT t.id, m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ? AND t.name = ?',
+  upsertTag: `INSERT INTO tags (repository_id, name, group_name, label, kind, manifest_id, seq, updated_at)
+    VALUES (@repo, @name, NULL, @name, 'alias', @manifest, (SELECT COALESCE(MAX(seq), 0) + 1 FROM tags), @now)
+    ON CONFLICT (repository_id, name) DO UPDATE
+    SET manifest_id = excluded.manifest_id, seq = excluded.seq, updated_at = excluded.updated_at`,
+  deleteTag: 'DELETE FROM tags WHERE id = ?',
+  tags: `SELECT name FROM tags WHERE repository_id = @repo AND name > @after AND (@parents = 1 OR kind <> 'parent')
+    ORDER BY name LIMIT @limit`,
+  catalog: `SELECT DISTINCT CASE kind WHEN 'pack' THEN @namespace || '/' || name ELSE name END AS oci
+    FROM repositories WHERE oci > @after ORDER BY oci LIMIT @limit`,
+  referrers: `SELECT id, digest, media_type, artifact_type, size, content, subject_digest FROM manifests
+    WHERE repository_id = @repo AND subject_digest = @subject AND (@artifactType IS NULL OR artifact_type = @artifactType)
+      AND digest > @after
+    ORDER BY digest LIMIT @limit`,
+  event: `INSERT INTO events (at, actor, action, repository, tag, old_digest, new_digest)
+    VALUES (@at, @actor, @action, @repository, @tag, @old, @new)`,
+  createSession: 'INSERT INTO upload_sessions (id, repository, size, started_at, updated_at) VALUES (?, ?, 0, ?, ?)',
+  session: 'SELECT id, repository, started_at, updated_at FROM upload_sessions WHERE id = ?',
+  touchSession: 'UPDATE upload_sessions SET size = ?, updated_at = ? WHERE id = ?',
+  deleteSession: 'DELETE FROM upload_sessions WHERE id = ?',
+  staleSessions: 'SELECT id, repository, started_at, updated_at FROM upload_sessions WHERE updated_at < ? ORDER BY updated_at',
+} as const
+
+type StatementName = keyof typeof SQL
+
+export class OciMeta {
+  private readonly s: Record<StatementName, Statement>
+
+  constructor(private readonly db: Db) {
+    this.s = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Record<StatementName, Statement>
+  }
+
+  private get<T>(name: StatementName, ...params: unknown[]): T | undefined {
+    return this.s[name].get(...params) as T | undefined
+  }
+
+  private all<T>(name: StatementName, ...params: unknown[]): T[] {
+    return this.s[name].all(...params) as T[]
+  }
+
+  private run(name: StatementName, ...params: unknown[]): number {
+    return this.s[name].run(...params).changes
+  }
+
+  private ensureRepository(repo: RepositoryKey, now: number): number {
+    return this.get<{ id: number }>('ensureRepository', { kind: repo.kind, name: repo.name, now })?.id as number
+  }
+
+  private event(e: { at: number; actor: string; action: string; repository: string; tag?: string | null; old?: string | null; new?: string | null }): void {
+    this.run('event', { tag: null, old: null, new: null, ...e })
+  }
+
+  // ---- reads
+
+  repositoryId(repo: RepositoryKey): number | null {
+    return this.get<{ id: number }>('repository', repo.kind, repo.name)?.id ?? null
+  }
+
+  /** The blob when it is linked to the repository. */
+  blob(repositoryId: number, digest: string): BlobRow | null {
+    return this.get<BlobRow>('blob', repositoryId, digest) ?? null
+  }
+
+  manifestByDigest(repositoryId: number, digest: string): ManifestRow | null {
+    return this.get<ManifestRow>('manifestByDigest', repositoryId, digest) ?? null
+  }
+
+  manifestByTag(repositoryId: number, tag: string): ManifestRow | null {
+    return this.get<ManifestRow>('manifestByTag', repositoryId, tag) ?? null
+  }
+
+  /** Tag names after `page.after` in byte order; parent tags only when asked for. */
+  tags(repositoryId: number, page: Page, includeParents: boolean): string[] {
+    return this.all<{ name: string }>('tags', { repo: repositoryId, after: page.after, limit: page.limit, parents: includeParents ? 1 : 0 }).map((r) => r.name)
+  }
+
+  /** OCI names of all repositories (packs as `<namespace>/<name>`) after `page.after`. */
+  catalog(namespace: string, page: Page): string[] {
+    return this.all<{ oci: string }>('catalog', { namespace, after: page.after, limit: page.limit }).map((r) => r.oci)
+  }
+
+  /** Manifests of the repository whose subject is `subject`, by digest after `page.after`. */
+  referrers(repositoryId: number, subject: string, artifactType: string | null, page: Page): ManifestRow[] {
+    return this.all<ManifestRow>('referrers', { repo: repositoryId, subject, artifactType, after: page.after, limit: page.limit })
+  }
+
+  session(id: string): SessionRow | null {
+    return this.get<SessionRow>('session', id) ?? null
+  }
+
+  /** Sessions last touched before `before` (ms since the epoch). */
+  staleSessions(before: number): SessionRow[] {
+    return this.all<SessionRow>('staleSessions', before)
+  }
+
+  // ---- state changes, one transaction each
+
+  createSession(id: string, repository: string, now: number): void {
+    this.run('createSession', id, repository, now, now)
+  }
+
+  touchSession(id: string, size: number, now: number): void {
+    this.run('touchSession', size, now, id)
+  }
+
+  deleteSession(id: string): boolean {
+    return this.run('deleteSession', id) > 0
+  }
+
+  /**
+   * Records a stored blob and links it to the repository (created if new); with `sessionId`,
+   * the upload session that produced it ends in the same transaction.
+   */
+  addBlob(repo: RepositoryKey, blob: BlobRow, now: number, sessionId?: string): void {
+    this.db.transaction(() => {
+      this.run('insertBlob', blob.digest, blob.size, now)
+      this.run('linkBlob', this.ensureRepository(repo, now), blob.digest, now)
+      if (sessionId !== undefined) this.run('deleteSession', sessionId)
+    })()
+  }
+
+  /** Links a blob of repository `fromId` into `repo`; null when `fromId` does not have it. */
+  mountBlob(repo: RepositoryKey, digest: string, fromId: number, now: number): BlobRow | null {
+    return this.db.transaction(() => {
+      const blob = this.blob(fromId, digest)
+      if (!blob) return null
+      this.run('linkBlob', this.ensureRepository(repo, now), digest, now)
+      return blob
+    })()
+  }
+
+  /** Removes a blob from a repository (the bytes stay for garbage collection). */
+  unlinkBlob(repositoryId: number, digest: string, log: { actor: string; repository: string; now: number }): boolean {
+    return this.db.transaction(() => {
+      if (this.run('unlinkBlob', repositoryId, digest) === 0) return false
+      this.event({ at: log.now, actor: log.actor, action: 'blob.delete', repository: log.repository, old: digest })
+      return true
+    })()
+  }
+
+  /**
+   * Stores a manifest (and moves `tag` to it) after checking, in the same transaction, that
+   * every blob and child manifest it names is in the repository with the declared size.
+   */
+  putManifest(repo: RepositoryKey, m: ManifestRecord, tag: string | null, log: { actor: string; repository: string; now: number }): PutManifestResult {
+    return this.db.transaction((): PutManifestResult => {
+      const existingId = this.repositoryId(repo)
+      const problems: ReferenceProblem[] = []
+      for (const ref of m.blobs) {
+        const found = existingId === null ? null : this.blob(existingId, ref.digest)
+        if (found?.size !== ref.size) problems.push({ kind: 'blob', digest: ref.digest, declaredSize: ref.size, actualSize: found?.size ?? null })
+      }
+      for (const ref of m.manifests) {
+        const found = existingId === null ? null : this.manifestByDigest(existingId, ref.digest)
+        if (found?.size !== ref.size) problems.push({ kind: 'manifest', digest: ref.digest, declaredSize: ref.size, actualSize: found?.size ?? null })
+      }
+      if (problems.length > 0) return { ok: false, problems }
+
+      const { now } = log
+      const repoId = this.ensureRepository(repo, now)
+      const created =
+        this.run('insertManifest', {
+          repo: repoId,
+          digest: m.digest,
+          mediaType: m.mediaType,
+          artifactType: m.artifactType,
+          size: m.content.length,
+          content: m.content,
+          subject: m.subjectDigest,
+          now,
+        }) > 0
+      const manifestId = (this.manifestByDigest(repoId, m.digest) as ManifestRow).id
+      if (created) {
+        for (const ref of m.blobs) this.run('insertReference', manifestId, ref.digest, 'blob')
+        for (const ref of m.manifests) this.run('insertReference', manifestId, ref.digest, 'manifest')
+      }
+      let previousDigest: string | null = null
+      if (tag !== null) {
+        previousDigest = this.get<{ digest: string }>('tag', repoId, tag)?.digest ?? null
+        this.run('upsertTag', { repo: repoId, name: tag, manifest: manifestId, now })
+      }
+      if (created || previousDigest !== m.digest) {
+        this.event({ at: now, actor: log.actor, action: 'manifest.put', repository: log.repository, tag, old: previousDigest, new: m.digest })
+      }
+      return { ok: true, created, previousDigest }
+    })()
+  }
+
+  /** Deletes a manifest and every tag on it; null when the repository has no such manifest. */
+  deleteManifest(repositoryId: number, digest: string, log: { actor: string; repository: string; now: number }): { tags: string[] } | null {
+    return this.db.transaction(() => {
+      const manifest = this.manifestByDigest(repositoryId, digest)
+      if (!manifest) return null
+      const tags = this.all<{ name: string }>('tagsOfManifest', manifest.id).map((r) => r.name)
+      this.run('deleteTagsOfManifest', manifest.id)
+      this.run('deleteManifest', manifest.id)
+      for (const tag of tags) this.event({ at: log.now, actor: log.actor, action: 'tag.delete', repository: log.repository, tag, old: digest })
+      this.event({ at: log.now, actor: log.actor, action: 'manifest.delete', repository: log.repository, old: digest })
+      return { tags }
+    })()
+  }
+
+  /** Deletes a tag (the manifest stays); false when there is no such tag. */
+  deleteTag(repositoryId: number, tag: string, log: { actor: string; repository: string; now: number }): boolean {
+    return this.db.transaction(() => {
+      const found = this.get<{ id: number; digest: string }>('tag', repositoryId, tag)
+      if (!found) return false
+      this.run('deleteTag', found.id)
+      this.event({ at: log.now, actor: log.actor, action: 'tag.delete', repository: log.repository, tag, old: found.digest })
+      return true
+    })()
+  }
+}

@@ -1,0 +1,153 @@
+// Blob uploads of the OCI distribution API: monolithic (POST ?digest=), resumable sessions
+// (POST, PATCH chunks, PUT to finish, GET status, DELETE cancel), cross-repository mounts, and
+// the purging of abandoned uploads. Bytes stream through the blob store and the upload
+// staging, never into memory; a blob becomes visible to clients only in the transaction that
+// records it (blobs row + repository link + end of session). Requests on one session are
+// serialized, so chunks cannot interleave and a commit never races an append.
+
+import { randomUUID } from 'node:crypto'
+import type { Readable } from 'node:stream'
+import { isRegistryError, RegistryError } from '../errors.js'
+import type { Db } from '../meta/db.js'
+import { type BlobRow, OciMeta } from '../meta/oci.js'
+import { assertDigest } from '../store/digest.js'
+import type { BlobStore } from '../store/types.js'
+import type { ChunkExpectation, StagedEntry, UploadStaging } from '../store/uploads.js'
+import type { RepositoryLocator } from './names.js'
+
+export interface PurgeResult {
+  /** Upload sessions removed with their bytes. */
+  sessions: string[]
+  /** Staged files without a session (orphans, temp files of interrupted puts). */
+  files: string[]
+}
+
+export class OciUploads {
+  private readonly meta: OciMeta
+  /** Tail of the work queued on each session id. */
+  private readonly busy = new Map<string, Promise<void>>()
+
+  constructor(
+    db: Db,
+    private readonly store: BlobStore,
+    private readonly staging: UploadStaging,
+  ) {
+    this.meta = new OciMeta(db)
+  }
+
+  /** Starts a resumable upload into `repo`; returns its id (the UUID in the Location). */
+  async start(repo: RepositoryLocator): Promise<string> {
+    const id = randomUUID()
+    // File first: a crash before the row leaves an orphan file, which purging removes.
+    await this.staging.create(id)
+    this.meta.createSession(id, repo.oci, Date.now())
+    return id
+  }
+
+  /** POST ?digest=: the whole blob in one request, verified against `digest`. */
+  async monolithic(repo: RepositoryLocator, digest: string, source: Readable, size: number | undefined): Promise<BlobRow> {
+    assertDigest(digest)
+    const info = await this.store.put(source, { digest, size })
+    this.meta.addBlob(repo, info, Date.now())
+    return info
+  }
+
+  /** Links a blob of `from` into `repo`; null when `from` does not have it. */
+  mount(repo: RepositoryLocator, digest: string, from: RepositoryLocator): BlobRow | null {
+    assertDigest(digest)
+    const fromId = this.meta.repositoryId(from)
+    return fromId === null ? null : this.meta.mountBlob(repo, digest, fromId, Date.now())
+  }
+
+  /** Bytes received so far. */
+  async status(repo: RepositoryLocator, id: string): Promise<number> {
+    return this.exclusive(repo, id, () => this.staging.size(id))
+  }
+
+  /** PATCH: appends a chunk; returns the new size. */
+  async append(repo: RepositoryLocator, id: string, source: Readable, chunk: ChunkExpectation): Promise<number> {
+    return this.exclusive(repo, id, async () => {
+      const size = await this.staging.append(id, source, chunk)
+      this.meta.touchSession(id, size, Date.now())
+      return size
+    })
+  }
+
+  /**
+   * PUT ?digest=: appends the last chunk (if any), verifies the whole upload and records the
+   * blob. A digest or size mismatch ends the session, as in distribution: the client starts over.
+   */
+  async finish(repo: RepositoryLocator, id: string, digest: string, source: Readable | null, chunk: ChunkExpectation): Promise<BlobRow> {
+    assertDigest(digest)
+    return this.exclusive(repo, id, async () => {
+      if (source) await this.staging.append(id, source, chunk)
+      let info: BlobRow
+      try {
+        info = await this.staging.commit(id, { digest })
+      } catch (err) {
+        if (isRegistryError(err) && (err.code === 'DIGEST_INVALID' || err.code === 'SIZE_INVALID')) await this.end(id)
+        throw err
+      }
+      this.meta.addBlob(repo, info, Date.now(), id)
+      return info
+    })
+  }
+
+  /** DELETE: abandons the upload and its bytes. */
+  async cancel(repo: RepositoryLocator, id: string): Promise<void> {
+    await this.exclusive(repo, id, () => this.end(id))
+  }
+
+  /**
+   * Removes sessions idle for longer than `ageMs` with their bytes, then staged files no
+   * session owns that were last written before then (left by crashes or interrupted puts).
+   * Work in progress is never touched: a busy session, or a file written within `ageMs`.
+   */
+  async purge(ageMs: number, now = Date.now()): Promise<PurgeResult> {
+    const cutoff = now - ageMs
+    const entries = new Map<string, StagedEntry>()
+    for await (const entry of this.staging.list()) entries.set(entry.id, entry)
+    const sessions: string[] = []
+    for (const session of this.meta.staleSessions(cutoff)) {
+      const entry = entries.get(session.id)
+      if (this.busy.has(session.id) || (entry && entry.modifiedAt >= cutoff)) continue
+      await this.end(session.id)
+      entries.delete(session.id)
+      sessions.push(session.id)
+    }
+    const files: string[] = []
+    for (const entry of entries.values()) {
+      if (entry.modifiedAt >= cutoff || this.busy.has(entry.id) || this.meta.session(entry.id)) continue
+      if (await this.staging.cancel(entry.id)) files.push(entry.id)
+    }
+    return { sessions, files }
+  }
+
+  /** Row first, so no request can continue the session while its bytes go. */
+  private async end(id: string): Promise<void> {
+    this.meta.deleteSession(id)
+    await this.staging.cancel(id)
+  }
+
+  /** Runs `fn` once the session's earlier requests are done, if the session is `repo`'s. */
+  private async exclusive<T>(repo: RepositoryLocator, id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.busy.get(id) ?? Promise.resolve()
+    const run = previous.then(async () => {
+      const session = this.meta.session(id)
+      if (!session || session.repository !== repo.oci) {
+        throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `blob upload ${id} is not known in ${repo.oci} (finished, cancelled or expired)`, { uuid: id })
+      }
+      return fn()
+    })
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    )
+    this.busy.set(id, tail)
+    try {
+      return await run
+    } finally {
+      if (this.busy.get(id) === tail) this.busy.delete(id)
+    }
+  }
+}
