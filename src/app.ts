@@ -13,6 +13,8 @@ import { authPlugin } from './http/auth.js'
 import { installErrorHandling } from './http/errors.js'
 import { healthPlugin } from './http/health.js'
 import { v1Plugin } from './http/v1/index.js'
+import { v2Plugin } from './http/v2/index.js'
+import { ociUploadsPlugin } from './http/v2/service.js'
 import { type Db, openDatabase } from './meta/db.js'
 import { PackMeta } from './meta/packs.js'
 import { PackService } from './packs/service.js'
@@ -57,6 +59,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await app.register(healthPlugin, { db, store })
     const packs = new PackService(store, new PackMeta(db), config)
     await app.register(v1Plugin, { prefix: '/v1', packs })
+    await app.register(ociUploadsPlugin)
+    await app.register(v2Plugin, { prefix: '/v2' })
     await app.ready()
   } catch (err) {
     await app.close()

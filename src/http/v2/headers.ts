@@ -1,0 +1,69 @@
+// The HTTP headers the OCI distribution API reads and writes: Range for blob reads,
+// Content-Range for upload chunks, Accept for manifest negotiation, Link for pagination.
+// Pure functions; bad values become typed errors with the spec's codes.
+
+import { RegistryError } from '../../errors.js'
+import { baseMediaType, MANIFEST_MEDIA_TYPES } from '../../oci/manifests.js'
+import type { ByteRange } from '../../store/types.js'
+
+function unsatisfiable(header: string, size: number): RegistryError {
+  return new RegistryError('RANGE_INVALID', `cannot serve range ${JSON.stringify(header.slice(0, 100))} of a ${size}-byte blob`, { size }, { 'content-range': `bytes */${size}` })
+}
+
+/**
+ * The byte range a `Range` header asks for, or null to send the whole blob. Like Go's
+ * http.ServeContent (what distribution serves blobs with), a malformed or unsatisfiable
+ * single range is a 416; a multi-range request gets the whole blob, which RFC 9110 allows.
+ */
+export function parseRange(header: string | undefined, size: number): ByteRange | null {
+  if (header === undefined) return null
+  const value = header.trim()
+  if (/^bytes=.*,/.test(value)) return null
+  const m = /^bytes=(\d*)-(\d*)$/.exec(value)
+  if (!m || (m[1] === '' && m[2] === '')) throw unsatisfiable(header, size)
+  if (m[1] === '') {
+    const suffix = Number(m[2])
+    if (suffix === 0 || size === 0) throw unsatisfiable(header, size)
+    return { start: Math.max(0, size - suffix), end: size - 1 }
+  }
+  const start = Number(m[1])
+  const end = m[2] === '' ? size - 1 : Number(m[2])
+  if (start >= size || end < start) throw unsatisfiable(header, size)
+  return { start, end: Math.min(end, size - 1) }
+}
+
+/**
+ * An upload chunk's `Content-Range`: `<start>-<end>` as the spec writes it (a `bytes ` or
+ * `bytes=` prefix and a `/<total>` suffix are tolerated). Null when the header is absent.
+ */
+export function parseContentRange(header: string | undefined): ByteRange | null {
+  if (header === undefined) return null
+  const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(header.trim())
+  const range = m ? { start: Number(m[1]), end: Number(m[2]) } : null
+  if (!range || range.end < range.start || !Number.isSafeInteger(range.end)) {
+    throw new RegistryError('BLOB_UPLOAD_INVALID', `invalid Content-Range ${JSON.stringify(header.slice(0, 100))}: expected <start>-<end>, inclusive byte offsets`)
+  }
+  return range
+}
+
+/**
+ * Whether a client's `Accept` lets us send a manifest of `mediaType`. No Accept, a wildcard,
+ * or an Accept that names no manifest type at all accepts anything; an Accept that lists
+ * manifest types but not this one does not (q=0 excludes a type).
+ */
+export function acceptsManifest(accept: string | undefined, mediaType: string): boolean {
+  if (accept === undefined || accept.trim() === '') return true
+  const accepted = accept
+    .split(',')
+    .filter((part) => !/;\s*q\s*=\s*0(?:\.0*)?\s*(?:;|$)/i.test(part))
+    .map((part) => baseMediaType(part))
+  if (accepted.some((t) => t === '*/*' || t === 'application/*' || t === mediaType)) return true
+  return !accepted.some((t) => MANIFEST_MEDIA_TYPES.includes(t))
+}
+
+/** `Link: <path?query>; rel="next"` as distribution sends it. */
+export function nextLink(path: string, query: Record<string, string | number | undefined>): string {
+  const params = new URLSearchParams()
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value))
+  return `<${path}?${params.toString()}>; rel="next"`
+}

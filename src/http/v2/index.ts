@@ -1,0 +1,352 @@
+// The OCI distribution API (spec v1.1) on /v2. Repository names contain slashes, so, like
+// distribution's router, one wildcard route per method takes `/v2/*` and the path is split
+// from its end (parseV2Path). Every response carries `Docker-Distribution-API-Version`, 401s
+// included; every request needs credentials and writes need a writer. Request bodies are not
+// parsed: blob bytes stream from the socket to disk, manifests are read up to the size cap.
+//
+// Choices where the spec leaves one:
+// - Accept: a manifest is served in its stored form only; when the client's Accept lists
+//   manifest types but not that one, the answer is 404 MANIFEST_UNKNOWN, as in distribution
+//   (no Accept, */* or an Accept naming no manifest type takes anything). An index is never
+//   swapped for one of its platform manifests: a tag always means one digest.
+// - DELETE by tag removes only the tag (spec v1.1); by digest, the manifest and its tags.
+// - DELETE of a blob unlinks it from the repository; garbage collection frees the bytes.
+// - Listings are capped at limits.pagesize whether or not `n` is given, with a Link header.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Readable } from 'node:stream'
+import { isRegistryError, RegistryError } from '../../errors.js'
+import { OCI_INDEX } from '../../oci/manifests.js'
+import { type Endpoint, parseV2Path, type RepositoryLocator } from '../../oci/names.js'
+import type { PackOciBridge } from '../../oci/pack-bridge.js'
+import { OciRegistry } from '../../oci/registry.js'
+import type { ChunkExpectation } from '../../store/uploads.js'
+import { acceptsManifest, nextLink, parseContentRange, parseRange } from './headers.js'
+import { catalogSchema, deleteSchema, patchSchema, postSchema, putSchema, readSchema, versionSchema } from './schemas.js'
+
+export interface V2Options {
+  /** Handles writes under oci.namespace (packs); without it they answer 405 UNSUPPORTED. */
+  packBridge?: PackOciBridge
+}
+
+interface WildcardRequest {
+  Params: { '*': string }
+  Querystring: { n?: number; last?: string; artifactType?: string; digest?: string; mount?: string; from?: string }
+}
+
+const IMMUTABLE = 'public, max-age=31536000, immutable'
+
+export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<void> {
+  const { config, db, store } = app.registry
+  const registry = new OciRegistry(
+    db,
+    store,
+    {
+      namespace: config.oci.namespace,
+      listParentTags: config.oci.listParentTags,
+      pageSize: config.limits.pageSize,
+      deleteEnabled: config.storage.deleteEnabled,
+    },
+    opts.packBridge,
+  )
+  const uploads = app.ociUploads
+  const manifestSize = config.limits.manifestSize
+
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('docker-distribution-api-version', 'registry/2.0')
+  })
+  app.addHook('onRequest', app.authenticate)
+  // Bodies reach the handlers as the raw request stream, whatever their Content-Type.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload))
+
+  app.get('/', { schema: versionSchema }, async () => ({}))
+
+  app.get<{ Querystring: { n?: number; last?: string } }>('/_catalog', { schema: catalogSchema }, async (request, reply) => {
+    const page = registry.catalog(request.query)
+    if (page.next !== null) reply.header('link', nextLink('/v2/_catalog', { n: page.n, last: page.next }))
+    return { repositories: page.items }
+  })
+
+  app.route<WildcardRequest>({
+    method: ['GET', 'HEAD'],
+    url: '/*',
+    schema: readSchema,
+    handler: async (request, reply) => {
+      const { endpoint, repo } = route(request)
+      switch (endpoint.kind) {
+        case 'manifest':
+          return sendManifest(request, reply, repo, endpoint.reference)
+        case 'blob':
+          return sendBlob(request, reply, repo, endpoint.digest)
+        case 'tags': {
+          const page = registry.tags(repo, request.query)
+          if (page.next !== null) reply.header('link', nextLink(`/v2/${repo.oci}/tags/list`, { n: page.n, last: page.next }))
+          return { name: repo.oci, tags: page.items }
+        }
+        case 'referrers': {
+          const { artifactType } = request.query
+          const page = registry.referrers(repo, endpoint.digest, artifactType ?? null, request.query)
+          if (artifactType !== undefined) reply.header('oci-filters-applied', 'artifactType')
+          if (page.next !== null) {
+            reply.header('link', nextLink(`/v2/${repo.oci}/referrers/${endpoint.digest}`, { n: page.n, last: page.next, artifactType }))
+          }
+          // Serialized by the route's schema, sent as bytes so the media type stays exact.
+          const body = reply.serialize({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: page.items })
+          return reply.type(OCI_INDEX).send(Buffer.from(body as string))
+        }
+        case 'upload': {
+          const size = await uploads.status(repo, endpoint.id)
+          return uploadAccepted(reply.code(204), repo, endpoint.id, size).send()
+        }
+        default:
+          throw unsupportedMethod(request, endpoint)
+      }
+    },
+  })
+
+  app.route<WildcardRequest>({
+    method: 'POST',
+    url: '/*',
+    schema: postSchema,
+    onRequest: app.requireWriter,
+    handler: async (request, reply) => {
+      const { endpoint, repo } = route(request)
+      if (endpoint.kind !== 'uploads') throw unsupportedMethod(request, endpoint)
+      const { digest, mount, from } = request.query
+      if (mount !== undefined && from !== undefined) {
+        // Not found in `from`: fall back to an ordinary upload session, as the spec says.
+        const mounted = uploads.mount(repo, mount, registry.locate(from))
+        if (mounted) return blobCreated(reply, repo, mounted.digest)
+      }
+      if (digest !== undefined) {
+        const blob = await uploads.monolithic(repo, digest, bodyOf(request), contentLength(request))
+        return blobCreated(reply, repo, blob.digest)
+      }
+      const id = await uploads.start(repo)
+      return uploadAccepted(reply.code(202), repo, id, 0).send()
+    },
+  })
+
+  app.route<WildcardRequest>({
+    method: 'PATCH',
+    url: '/*',
+    schema: patchSchema,
+    onRequest: app.requireWriter,
+    handler: async (request, reply) => {
+      const { endpoint, repo } = route(request)
+      if (endpoint.kind !== 'upload') throw unsupportedMethod(request, endpoint)
+      const size = await withUploadHeaders(repo, endpoint.id, () => uploads.append(repo, endpoint.id, bodyOf(request), chunkOf(request)))
+      return uploadAccepted(reply.code(202), repo, endpoint.id, size).send()
+    },
+  })
+
+  app.route<WildcardRequest>({
+    method: 'PUT',
+    url: '/*',
+    schema: putSchema,
+    onRequest: app.requireWriter,
+    handler: async (request, reply) => {
+      const { endpoint, repo } = route(request)
+      if (endpoint.kind === 'upload') {
+        const { digest } = request.query
+        if (digest === undefined) throw new RegistryError('DIGEST_INVALID', 'finishing an upload needs ?digest=<digest of the whole blob>')
+        const source = request.body === undefined ? null : bodyOf(request)
+        const blob = await withUploadHeaders(repo, endpoint.id, () => uploads.finish(repo, endpoint.id, digest, source, chunkOf(request)))
+        return blobCreated(reply, repo, blob.digest)
+      }
+      if (endpoint.kind !== 'manifest') throw unsupportedMethod(request, endpoint)
+      const body = await readManifestBody(request)
+      const pushed = await registry.putManifest(repo, endpoint.reference, body, request.headers['content-type'], actorOf(request))
+      if (pushed.subject !== null) reply.header('oci-subject', pushed.subject)
+      return reply
+        .code(201)
+        .header('location', `/v2/${repo.oci}/manifests/${pushed.digest}`)
+        .header('docker-content-digest', pushed.digest)
+        .header('content-length', '0')
+        .send()
+    },
+  })
+
+  app.route<WildcardRequest>({
+    method: 'DELETE',
+    url: '/*',
+    schema: deleteSchema,
+    onRequest: app.requireWriter,
+    handler: async (request, reply) => {
+      const { endpoint, repo } = route(request)
+      switch (endpoint.kind) {
+        case 'manifest':
+          await registry.deleteManifest(repo, endpoint.reference, actorOf(request))
+          return reply.code(202).header('content-length', '0').send()
+        case 'blob':
+          registry.deleteBlob(repo, endpoint.digest, actorOf(request))
+          return reply.code(202).header('content-length', '0').send()
+        case 'upload':
+          await uploads.cancel(repo, endpoint.id)
+          return reply.code(204).send()
+        default:
+          throw unsupportedMethod(request, endpoint)
+      }
+    },
+  })
+
+  function route(request: FastifyRequest<WildcardRequest>): { endpoint: Endpoint; repo: RepositoryLocator } {
+    const endpoint = parseV2Path(request.params['*'])
+    if (!endpoint) throw new RegistryError('NOT_FOUND', `no such endpoint: ${request.method} ${request.url.split('?')[0]}`)
+    return { endpoint, repo: registry.locate(endpoint.name) }
+  }
+
+  function sendManifest(request: FastifyRequest<WildcardRequest>, reply: FastifyReply, repo: RepositoryLocator, reference: string) {
+    const manifest = registry.manifest(repo, reference)
+    if (!acceptsManifest(request.headers.accept, manifest.media_type)) {
+      throw new RegistryError(
+        'MANIFEST_UNKNOWN',
+        `manifest ${reference} is stored as ${manifest.media_type}, which the request's Accept header does not include`,
+        { mediaType: manifest.media_type, accept: request.headers.accept },
+      )
+    }
+    reply
+      .header('content-type', manifest.media_type)
+      .header('docker-content-digest', manifest.digest)
+      .header('etag', `"${manifest.digest}"`)
+    if (reference === manifest.digest) reply.header('cache-control', IMMUTABLE)
+    if (notModified(request, manifest.digest)) return reply.code(304).send()
+    reply.header('content-length', String(manifest.size))
+    return request.method === 'HEAD' ? reply.send() : reply.send(manifest.content)
+  }
+
+  async function sendBlob(request: FastifyRequest<WildcardRequest>, reply: FastifyReply, repo: RepositoryLocator, digest: string) {
+    const blob = await registry.blob(repo, digest)
+    reply
+      .header('content-type', 'application/octet-stream')
+      .header('docker-content-digest', blob.digest)
+      .header('etag', `"${blob.digest}"`)
+      .header('accept-ranges', 'bytes')
+      .header('cache-control', IMMUTABLE)
+    if (notModified(request, blob.digest)) return reply.code(304).send()
+    if (request.method === 'HEAD') return reply.header('content-length', String(blob.size)).send()
+    const range = parseRange(request.headers.range, blob.size)
+    if (range) {
+      reply
+        .code(206)
+        .header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`)
+        .header('content-length', String(range.end - range.start + 1))
+      return reply.send(await registry.openBlob(blob.digest, range))
+    }
+    reply.header('content-length', String(blob.size))
+    return reply.send(await registry.openBlob(blob.digest))
+  }
+
+  async function readManifestBody(request: FastifyRequest): Promise<Buffer> {
+    const declared = contentLength(request)
+    if (declared !== undefined && declared > manifestSize) throw manifestTooLarge()
+    if (request.body === undefined) return Buffer.alloc(0)
+    return readCapped(bodyOf(request), manifestSize)
+  }
+
+  function manifestTooLarge(): RegistryError {
+    return new RegistryError('PAYLOAD_TOO_LARGE', `manifest is larger than the limit of ${manifestSize} bytes (limits.manifestsize)`, { limit: manifestSize })
+  }
+
+  /** Reads at most `cap` bytes; past that, stops collecting and lets the rest drain away. */
+  function readCapped(stream: Readable, cap: number): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      const done = () => {
+        stream.off('data', onData).off('end', onEnd).off('error', onError)
+      }
+      const onData = (chunk: Buffer) => {
+        size += chunk.length
+        if (size > cap) {
+          done()
+          // Drained rather than destroyed, so the client still receives the 413.
+          stream.resume()
+          reject(manifestTooLarge())
+          return
+        }
+        chunks.push(chunk)
+      }
+      const onEnd = () => {
+        done()
+        resolve(Buffer.concat(chunks))
+      }
+      const onError = (err: Error) => {
+        done()
+        reject(err)
+      }
+      stream.on('data', onData).on('end', onEnd).on('error', onError)
+    })
+  }
+}
+
+function bodyOf(request: FastifyRequest): Readable {
+  return (request.body as Readable | undefined) ?? request.raw
+}
+
+function contentLength(request: FastifyRequest): number | undefined {
+  const value = request.headers['content-length']
+  return value === undefined ? undefined : Number(value)
+}
+
+function actorOf(request: FastifyRequest): string {
+  return request.identity?.user ?? 'anonymous'
+}
+
+/** Offset and length of an upload chunk from Content-Range and Content-Length. */
+function chunkOf(request: FastifyRequest): ChunkExpectation {
+  const range = parseContentRange(request.headers['content-range'] as string | undefined)
+  const length = contentLength(request)
+  if (!range) return { length }
+  const declared = range.end - range.start + 1
+  if (length !== undefined && length !== declared) {
+    throw new RegistryError('BLOB_UPLOAD_INVALID', `Content-Range covers ${declared} bytes but Content-Length is ${length}`, { contentRange: `${range.start}-${range.end}`, contentLength: length })
+  }
+  return { offset: range.start, length: declared }
+}
+
+function notModified(request: FastifyRequest, digest: string): boolean {
+  const header = request.headers['if-none-match']
+  return header !== undefined && header.split(',').some((tag) => tag.trim() === `"${digest}"` || tag.trim() === '*')
+}
+
+/** Location, Range (distribution's `0-<last byte>`, `0-0` when empty) and the session id. */
+function uploadAccepted(reply: FastifyReply, repo: RepositoryLocator, id: string, size: number): FastifyReply {
+  return reply
+    .header('location', `/v2/${repo.oci}/blobs/uploads/${id}`)
+    .header('range', `0-${Math.max(0, size - 1)}`)
+    .header('docker-upload-uuid', id)
+    .header('content-length', '0')
+}
+
+function blobCreated(reply: FastifyReply, repo: RepositoryLocator, digest: string): FastifyReply {
+  return reply
+    .code(201)
+    .header('location', `/v2/${repo.oci}/blobs/${digest}`)
+    .header('docker-content-digest', digest)
+    .header('content-length', '0')
+    .send()
+}
+
+/** A 416 tells the client where the upload stands, so it can resume from there. */
+async function withUploadHeaders<T>(repo: RepositoryLocator, id: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    if (isRegistryError(err) && err.code === 'RANGE_INVALID' && typeof err.detail?.size === 'number') {
+      const size = err.detail.size
+      throw new RegistryError(err.code, err.message, err.detail, {
+        ...err.headers,
+        location: `/v2/${repo.oci}/blobs/uploads/${id}`,
+        range: `0-${Math.max(0, size - 1)}`,
+        'docker-upload-uuid': id,
+      })
+    }
+    throw err
+  }
+}
+
+function unsupportedMethod(request: FastifyRequest, endpoint: Endpoint): RegistryError {
+  return new RegistryError('UNSUPPORTED', `${request.method} is not supported on ${endpoint.kind} endpoints`, { method: request.method })
+}

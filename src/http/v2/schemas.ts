@@ -1,0 +1,152 @@
+// Request and response schemas of the /v2 routes. The endpoints under a repository share one
+// wildcard route per method (names contain slashes), so each method's schema covers the
+// endpoints it serves; manifest and blob bodies are raw bytes and bypass serialization.
+
+import { errorResponses } from '../errors.js'
+
+const noBody = { type: 'null', description: 'no body' } as const
+
+const wildcardParams = {
+  type: 'object',
+  properties: { '*': { type: 'string', description: '<name>/<endpoint>; the name may contain slashes' } },
+  required: ['*'],
+} as const
+
+const pageQuery = {
+  n: { type: 'integer', minimum: 0, description: 'page size (capped at limits.pagesize)' },
+  last: { type: 'string', maxLength: 1024, description: 'the last entry of the previous page' },
+} as const
+
+const descriptor = {
+  type: 'object',
+  properties: {
+    mediaType: { type: 'string' },
+    digest: { type: 'string' },
+    size: { type: 'integer' },
+    artifactType: { type: 'string' },
+    annotations: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+  required: ['mediaType', 'digest', 'size'],
+  additionalProperties: false,
+} as const
+
+export const tagListSchema = {
+  type: 'object',
+  properties: { name: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } },
+  required: ['name', 'tags'],
+  additionalProperties: false,
+} as const
+
+export const referrersIndexSchema = {
+  type: 'object',
+  properties: {
+    schemaVersion: { type: 'integer' },
+    mediaType: { type: 'string' },
+    manifests: { type: 'array', items: descriptor },
+  },
+  required: ['schemaVersion', 'mediaType', 'manifests'],
+  additionalProperties: false,
+} as const
+
+export const versionSchema = {
+  response: { 200: { type: 'object', additionalProperties: false }, ...errorResponses },
+} as const
+
+export const catalogSchema = {
+  querystring: { type: 'object', properties: pageQuery },
+  response: {
+    200: {
+      type: 'object',
+      properties: { repositories: { type: 'array', items: { type: 'string' } } },
+      required: ['repositories'],
+      additionalProperties: false,
+    },
+    ...errorResponses,
+  },
+} as const
+
+/** GET and HEAD: manifests, blobs, tags/list, referrers, upload status. */
+export const readSchema = {
+  params: wildcardParams,
+  querystring: {
+    type: 'object',
+    properties: { ...pageQuery, artifactType: { type: 'string', maxLength: 255, description: 'referrers filter' } },
+  },
+  headers: {
+    type: 'object',
+    properties: {
+      accept: { type: 'string', description: 'manifest media types the client takes' },
+      range: { type: 'string', description: 'bytes=<start>-<end> for a blob' },
+      'if-none-match': { type: 'string' },
+    },
+  },
+  response: {
+    200: {
+      description: 'a tag list or a referrers index; manifests and blobs are sent as raw bytes',
+      anyOf: [tagListSchema, referrersIndexSchema],
+    },
+    204: { ...noBody, description: 'upload status (Range, Location, Docker-Upload-UUID)' },
+    206: { description: 'a byte range of a blob (raw bytes)' },
+    304: noBody,
+    ...errorResponses,
+  },
+} as const
+
+const uploadHeaders = {
+  type: 'object',
+  properties: {
+    'content-type': { type: 'string' },
+    'content-length': { type: 'string', pattern: '^[0-9]+$' },
+    'content-range': { type: 'string', description: '<start>-<end> of an upload chunk' },
+  },
+} as const
+
+/** POST <name>/blobs/uploads/: a session, a monolithic upload (?digest=), or a mount. */
+export const postSchema = {
+  params: wildcardParams,
+  querystring: {
+    type: 'object',
+    properties: {
+      digest: { type: 'string', maxLength: 256 },
+      mount: { type: 'string', maxLength: 256 },
+      from: { type: 'string', maxLength: 512 },
+    },
+  },
+  headers: uploadHeaders,
+  response: {
+    201: { ...noBody, description: 'blob stored or mounted (Location, Docker-Content-Digest)' },
+    202: { ...noBody, description: 'upload session started (Location, Range, Docker-Upload-UUID)' },
+    ...errorResponses,
+  },
+} as const
+
+/** PATCH <name>/blobs/uploads/<uuid>: one chunk. */
+export const patchSchema = {
+  params: wildcardParams,
+  headers: uploadHeaders,
+  response: {
+    202: { ...noBody, description: 'chunk accepted (Location, Range, Docker-Upload-UUID)' },
+    ...errorResponses,
+  },
+} as const
+
+/** PUT: a manifest, or the end of an upload (?digest=). */
+export const putSchema = {
+  params: wildcardParams,
+  querystring: { type: 'object', properties: { digest: { type: 'string', maxLength: 256 } } },
+  headers: uploadHeaders,
+  response: {
+    201: { ...noBody, description: 'stored (Location, Docker-Content-Digest, OCI-Subject)' },
+    ...errorResponses,
+  },
+} as const
+
+/** DELETE: a manifest or tag, a blob, or an upload session. */
+export const deleteSchema = {
+  params: wildcardParams,
+  response: {
+    202: { ...noBody, description: 'manifest, tag or blob deleted' },
+    204: { ...noBody, description: 'upload cancelled' },
+    ...errorResponses,
+  },
+} as const
