@@ -2,11 +2,37 @@
 // into the exit codes scripts rely on: 0 ok, 1 `Error: <message>` on stderr, 2 usage errors.
 
 import { CliError, type Command, type Io, UsageError } from './command.js'
+import { packBuildCommand } from './commands/pack-build.js'
+import { packDeleteCommand } from './commands/pack-delete.js'
+import { packLsCommand } from './commands/pack-ls.js'
+import { packPullCommand } from './commands/pack-pull.js'
+import { packPushCommand } from './commands/pack-push.js'
+import { packTagAddCommand } from './commands/pack-tag-add.js'
+import { packTagDeleteCommand } from './commands/pack-tag-delete.js'
+import { registryLoginCommand } from './commands/registry-login.js'
+import { registryLogoutCommand } from './commands/registry-logout.js'
+import { fsckCommand } from './commands/fsck.js'
+import { garbageCollectCommand } from './commands/garbage-collect.js'
 import { serveCommand } from './commands/serve.js'
 import { userAddCommand } from './commands/user-add.js'
 import { versionCommand } from './commands/version.js'
 
-export const COMMANDS: Command[] = [serveCommand, userAddCommand, versionCommand]
+export const COMMANDS: Command[] = [
+  serveCommand,
+  userAddCommand,
+  garbageCollectCommand,
+  fsckCommand,
+  versionCommand,
+  registryLoginCommand,
+  registryLogoutCommand,
+  packBuildCommand,
+  packPushCommand,
+  packLsCommand,
+  packPullCommand,
+  packTagAddCommand,
+  packTagDeleteCommand,
+  packDeleteCommand,
+]
 
 const GLOBAL_HELP = () => `Packyard: a pack registry for Spectro Cloud Palette, and its client.
 
