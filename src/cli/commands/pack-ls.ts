@@ -1,0 +1,122 @@
+// packyard pack ls [SERVER]: every tag of every pack on the registry (GET /v1/_packs, all
+// pages), as a table or as JSON.
+
+import { compareVersions, parseVersion } from '../../packs/versions.js'
+import { CliError, type Command, parseCommandArgs, UsageError } from '../command.js'
+import { homeOption, parseServer, registryOption } from '../client-config.js'
+import { connect, nextLink } from '../http-client.js'
+import { formatTable, parseOutput } from '../output.js'
+
+export interface TagInfo {
+  tag: string
+  group: string | null
+  label: string
+  kind: 'version' | 'alias' | 'parent'
+  version: string
+  digest: string
+  parentTags?: string[]
+  updatedAt: string
+}
+
+export interface PackSummary {
+  name: string
+  displayName?: string
+  layer?: string
+  tags: TagInfo[]
+  updatedAt?: string
+}
+
+const HEADER = ['NAME', 'TAG', 'VERSION', 'PARENT TAGS', 'DIGEST', 'UPDATED']
+/** A registry returning the same next link forever must not hang the client. */
+const MAX_PAGES = 10_000
+
+function compareTags(a: TagInfo, b: TagInfo): number {
+  const group = (a.group ?? '').localeCompare(b.group ?? '')
+  if (group !== 0) return group
+  const va = parseVersion(a.version)
+  const vb = parseVersion(b.version)
+  const version = va && vb ? compareVersions(va, vb) : a.version.localeCompare(b.version)
+  if (version !== 0) return version
+  // The version tag itself before aliases pointing at the same version.
+  if (a.kind !== b.kind) return a.kind === 'version' ? -1 : b.kind === 'version' ? 1 : 0
+  return a.tag.localeCompare(b.tag)
+}
+
+function shortDigest(digest: string): string {
+  return digest.replace(/^sha256:/, '').slice(0, 12)
+}
+
+/** `2026-11-23T06:00:00Z`: UTC, to the second, the same on every machine. */
+function formatTime(iso: string | undefined): string {
+  if (!iso) return '-'
+  const time = new Date(iso)
+  return Number.isNaN(time.getTime()) ? iso : `${time.toISOString().slice(0, 19)}Z`
+}
+
+export function packRows(packs: PackSummary[]): string[][] {
+  const rows: string[][] = []
+  for (const pack of [...packs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const tags = pack.tags.filter((t) => t.kind !== 'parent').sort(compareTags)
+    if (tags.length === 0) rows.push([pack.name, '-', '-', '-', '-', formatTime(pack.updatedAt)])
+    for (const t of tags) {
+      const parents = t.parentTags && t.parentTags.length > 0 ? t.parentTags.join(',') : '-'
+      rows.push([pack.name, t.tag, t.version, parents, shortDigest(t.digest), formatTime(t.updatedAt)])
+    }
+  }
+  return rows
+}
+
+export const packLsCommand: Command = {
+  path: ['pack', 'ls'],
+  summary: 'List the packs and their tags',
+  usage: `Usage: packyard pack ls [SERVER] [flags]
+
+Lists every tag of every pack on the registry (SERVER, or -r, or the default registry):
+name, tag ([group__]label), version, the parent tags that point at it (like 1.x, 1.0.x),
+the first 12 hex digits of its archive digest, and when it last changed (UTC).
+
+Flags:
+  -n, --name NAME               only packs whose name contains NAME
+  -r, --registry-server SERVER  the registry (default: the default registry)
+      --output json             print {"packs": [...]} as JSON
+  -s, --home DIR                client home folder (default: $HOME/.spectro)
+
+Examples:
+  packyard pack ls
+  packyard pack ls registry.example.com:5000 --name ubuntu`,
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs(
+      args,
+      { ...homeOption, ...registryOption, name: { type: 'string', short: 'n' }, output: { type: 'string' } },
+      { min: 0, max: 1 },
+    )
+    const json = parseOutput(values.output)
+    const fromArg = positionals[0]
+    const fromFlag = values['registry-server']
+    if (fromArg !== undefined && fromFlag !== undefined && parseServer(fromArg).server !== parseServer(fromFlag).server) {
+      throw new UsageError(`two different registries given: ${fromArg} and --registry-server ${fromFlag}`)
+    }
+    if (values.name === '') throw new UsageError('--name must not be empty')
+    const client = await connect({ home: values.home, server: fromArg ?? fromFlag }, io)
+
+    // No `n`: the registry's own page size (limits.pagesize) is the efficient one.
+    const query = new URLSearchParams()
+    if (values.name !== undefined) query.set('name', values.name)
+    const packs: PackSummary[] = []
+    let path: string | null = `/v1/_packs${query.size > 0 ? `?${query}` : ''}`
+    const seen = new Set<string>()
+    while (path !== null) {
+      if (seen.has(path) || seen.size >= MAX_PAGES) throw new CliError(`${client.server} keeps sending the same next page (${path})`)
+      seen.add(path)
+      const res: { headers: Record<string, string | string[] | undefined>; body: { packs?: PackSummary[] } } = await client.json('GET', path)
+      packs.push(...(res.body.packs ?? []))
+      path = nextLink(res.headers.link)
+    }
+
+    if (json) {
+      io.stdout.write(`${JSON.stringify({ packs }, null, 2)}\n`)
+      return
+    }
+    io.stdout.write(formatTable(HEADER, packRows(packs)))
+  },
+}
