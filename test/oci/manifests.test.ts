@@ -1,3 +1,6 @@
+// Manifest parsing: the four accepted kinds, what each refers to, the media type rules, and
+// MANIFEST_INVALID (with the offending field) for everything else.
+
 import t from 'tap'
 import { createHash } from 'node:crypto'
 import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, parseManifest } from '../../src/oci/manifests.js'

@@ -1,3 +1,6 @@
+// The /v2 grammar: repository names, tags, digests, path splitting, and which stored
+// repository (pack or OCI) a name means.
+
 import t from 'tap'
 import { locateRepository, parseReference, parseV2Path, validateRepositoryName, validateTag } from '../../src/oci/names.js'
 

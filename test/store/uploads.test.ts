@@ -1,3 +1,6 @@
+// Upload staging: both implementations through the conformance suite, plus the on-disk
+// layout and crash-safety of the filesystem one.
+
 import t from 'tap'
 import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
