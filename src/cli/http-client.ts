@@ -182,6 +182,8 @@ export class RegistryClient {
       throw changed ?? err
     } finally {
       progress.done()
+      // The server may have answered (401, 413, ...) before reading it all: stop reading files.
+      body.destroy()
     }
   }
 
