@@ -1,0 +1,126 @@
+// Synthetic packs, deterministic from a seed. Each is a valid pack (pack.json, values.yaml,
+// README.md and the chart its pack.json names) archived with the same reproducible writer
+// `packyard pack push` uses, so both registries receive what a real push sends. The chart is
+// incompressible bytes, as a real chart .tgz is, so the archive sizes are real sizes: mostly
+// 50-300 KB, about one in ten 1-5 MB, about one in a hundred 50 MB. Sets are written to disk
+// before a round and streamed from there, so a push never measures pack generation.
+
+import { createHash } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { join } from 'node:path'
+import { Readable, Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { type ArchiveInput, writeReproducibleArchive } from '../src/packs/archive-write.js'
+import { forEachConcurrent } from './pool.js'
+import { Prng, randomStream } from './random.js'
+
+export interface SyntheticPack {
+  name: string
+  version: string
+  /** the .tar.gz on disk */
+  path: string
+  size: number
+  digest: string
+}
+
+export interface PackSetSpec {
+  seed: string
+  count: number
+  name: (index: number) => string
+  version: (index: number) => string
+}
+
+const KB = 1000
+const MB = 1000 * KB
+
+/** Chart sizes for `count` packs: the mix is fixed by count, only the order and exact sizes vary. */
+export function chartSizes(prng: Prng, count: number): number[] {
+  const huge = Math.max(1, Math.round(count / 100))
+  const large = Math.max(1, Math.round(count / 10))
+  const sizes: number[] = []
+  for (let i = 0; i < count; i++) {
+    if (i < huge) sizes.push(50 * MB)
+    else if (i < huge + large) sizes.push(prng.int(1 * MB, 5 * MB))
+    else sizes.push(prng.int(50 * KB, 300 * KB))
+  }
+  return prng.shuffle(sizes)
+}
+
+function packJson(name: string, version: string, chart: string | null): string {
+  return JSON.stringify(
+    {
+      name,
+      displayName: `Bench ${name}`,
+      version,
+      layer: 'addon',
+      addonType: 'app',
+      cloudTypes: ['all'],
+      ...(chart ? { charts: [chart] } : {}),
+    },
+    null,
+    2,
+  )
+}
+
+/** A values.yaml of a few KB, like a real pack's, with text that compresses as YAML does. */
+function valuesYaml(prng: Prng, name: string): string {
+  const lines = ['pack:', `  namespace: ${name}`, '  content:', '    images:']
+  for (let i = prng.int(5, 20); i > 0; i--) lines.push(`      - image: registry.example.com/${name}/component-${i}:v1.${prng.int(0, 30)}.${prng.int(0, 9)}`)
+  lines.push('charts:', `  ${name}:`)
+  for (let i = prng.int(40, 120); i > 0; i--) lines.push(`    setting${i}: ${prng.next() < 0.5 ? 'true' : `"value-${prng.int(0, 1e6)}"`}`)
+  return `${lines.join('\n')}\n`
+}
+
+function input(path: string, content: Buffer): ArchiveInput {
+  return { path, size: content.length, mode: 0o644, open: () => Readable.from([content]) }
+}
+
+/** Writes one archive to `path`, hashing it on the way. */
+async function writeArchive(path: string, top: string, files: ArchiveInput[]): Promise<{ size: number; digest: string }> {
+  const hash = createHash('sha256')
+  let size = 0
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk)
+      size += chunk.length
+      callback(null, chunk)
+    },
+  })
+  await pipeline(writeReproducibleArchive(top, files), tap, createWriteStream(path))
+  return { size, digest: `sha256:${hash.digest('hex')}` }
+}
+
+/**
+ * Writes the set's archives into `dir`. Two at a time: gzip runs on the libuv thread pool, so
+ * this keeps both cores busy without starving anything else.
+ */
+export async function buildPackSet(dir: string, spec: PackSetSpec): Promise<SyntheticPack[]> {
+  const prng = new Prng(spec.seed)
+  const sizes = chartSizes(prng, spec.count)
+  const plans = sizes.map((chartSize, i) => {
+    const name = spec.name(i)
+    const version = spec.version(i)
+    return { name, version, chartSize, values: valuesYaml(prng, name) }
+  })
+  const packs: SyntheticPack[] = new Array<SyntheticPack>(plans.length)
+  await forEachConcurrent(plans, 2, async ({ name, version, chartSize, values }, i) => {
+    const chart = `charts/${name}-${version}.tgz`
+    const path = join(dir, `${spec.seed}-${i}.tar.gz`.replace(/[^A-Za-z0-9.-]/g, '_'))
+    const files = [
+      input('pack.json', Buffer.from(packJson(name, version, chart))),
+      input('values.yaml', Buffer.from(values)),
+      input('README.md', Buffer.from(`# ${name}\n\nA synthetic pack made by the Packyard benchmark.\n`)),
+      { path: chart, size: chartSize, mode: 0o644, open: () => randomStream(`${spec.seed}:chart:${i}`, chartSize) },
+    ]
+    packs[i] = { name, version, path, ...(await writeArchive(path, `${name}-${version}`, files)) }
+  })
+  return packs
+}
+
+/** The smallest valid pack (pack.json and values.yaml), in memory: for seeding listings. */
+export async function tinyPackArchive(name: string, version: string): Promise<Buffer> {
+  const files = [input('pack.json', Buffer.from(packJson(name, version, null))), input('values.yaml', Buffer.from(`pack:\n  namespace: ${name}\n`))]
+  const chunks: Buffer[] = []
+  for await (const chunk of writeReproducibleArchive(`${name}-${version}`, files)) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
