@@ -1,0 +1,210 @@
+// Starts the two registries side by side, each on its own free loopback port, its own temp
+// storage and the same bcrypt htpasswd file (Basic auth on every request, as operators run
+// them): Packyard as `node bin/packyard.js serve` configured through REGISTRY_* variables, and
+// the CNCF reference registry (`docker-registry`, distribution 2.8) from a YAML config. Both log
+// at warn, so neither pays for a log line per request. Every child is remembered so that the
+// runner can kill it on any exit, and its last output is kept for the error message if it dies.
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { PACKAGE_ROOT } from '../src/paths.js'
+import { type Endpoint, endpoint } from './http.js'
+
+export type RegistryKind = 'packyard' | 'reference'
+
+export interface Registry {
+  kind: RegistryKind
+  pid: number
+  ep: Endpoint
+  /** the directory the registry stores its data in */
+  storage: string
+  /** resident set now and its peak since the last resetPeak(), in MB (10^6 bytes) */
+  memory(): { rssMb: number; peakMb: number }
+  resetPeak(): void
+  stop(): Promise<void>
+}
+
+export interface RegistryOptions {
+  /** scratch directory; each registry gets a folder in it */
+  dir: string
+  /** most sockets the bench opens to one registry at a time */
+  maxSockets: number
+  /** when set, Packyard runs under `node --cpu-prof` and writes its profile here on stop */
+  cpuProfDir: string | null
+}
+
+const USER = 'bench'
+const START_TIMEOUT_MS = 20_000
+const STOP_TIMEOUT_MS = 15_000
+const OUTPUT_KEPT = 16_384
+
+const children = new Set<ChildProcess>()
+
+/** For the runner's exit handler: whatever is still running dies with the bench. */
+export function killAllNow(): void {
+  for (const child of children) child.kill('SIGKILL')
+}
+
+/** Fails with the install command when a program the bench drives is not on PATH. */
+export function requireProgram(name: string, install: string): void {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' })
+  } catch {
+    throw new Error(`${name} is not installed; the bench needs it. Install it with: ${install}`)
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+/** The parent's environment without REGISTRY_* (both registries read those and would obey a stray one). */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('REGISTRY_')) env[k] = v
+  return { ...env, ...extra }
+}
+
+function statusOf(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: false }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', () => resolve(0))
+    req.setTimeout(1000, () => req.destroy())
+  })
+}
+
+function readMemory(pid: number): { rssMb: number; peakMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (field: string) => {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)
+    if (!match) throw new Error(`/proc/${pid}/status has no ${field}`)
+    return Number(match[1])
+  }
+  return { rssMb: (kb('VmRSS') * 1024) / 1e6, peakMb: (kb('VmHWM') * 1024) / 1e6 }
+}
+
+interface Launch {
+  kind: RegistryKind
+  command: string
+  args: string[]
+  env: NodeJS.ProcessEnv
+  storage: string
+  readyUrl: string
+  readyStatus: number
+  ep: Endpoint
+}
+
+async function launch({ kind, command, args, env, storage, readyUrl, readyStatus, ep }: Launch): Promise<Registry> {
+  const child = spawn(command, args, { cwd: storage, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(child)
+  let output = ''
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-OUTPUT_KEPT)
+  }
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
+  const exited = new Promise<void>((resolve) =>
+    child.on('exit', () => {
+      children.delete(child)
+      resolve()
+    }),
+  )
+  const died = () => new Error(`${kind} registry exited (code ${child.exitCode}, signal ${child.signalCode}); its last output:\n${output}`)
+
+  const deadline = Date.now() + START_TIMEOUT_MS
+  while ((await statusOf(readyUrl)) !== readyStatus) {
+    if (child.exitCode !== null || child.signalCode !== null) throw died()
+    if (Date.now() > deadline) throw new Error(`${kind} registry did not answer ${readyUrl} with ${readyStatus} within ${START_TIMEOUT_MS / 1000} s; its output:\n${output}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const pid = child.pid as number
+  return {
+    kind,
+    pid,
+    ep,
+    storage,
+    memory: () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw died()
+      return readMemory(pid)
+    },
+    // Writing 5 to clear_refs resets VmHWM (Linux 4.0+), so a peak belongs to one scenario.
+    resetPeak: () => writeFileSync(`/proc/${pid}/clear_refs`, '5'),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
+
+async function startPackyard(dir: string, htpasswd: string, password: string, opts: RegistryOptions): Promise<Registry> {
+  const root = join(dir, 'packyard')
+  mkdirSync(root, { recursive: true })
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  const env = cleanEnv({
+    REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`,
+    REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root,
+    REGISTRY_AUTH_HTPASSWD_REALM: 'bench',
+    REGISTRY_AUTH_HTPASSWD_PATH: htpasswd,
+    REGISTRY_AUTH_ACCESS_WRITERS: USER,
+    REGISTRY_LOG_LEVEL: 'warn',
+  })
+  const profile = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []
+  const args = [...profile, join(PACKAGE_ROOT, 'bin', 'packyard.js'), 'serve']
+  const ep = endpoint('packyard', base, USER, password, opts.maxSockets)
+  return launch({ kind: 'packyard', command: process.execPath, args, env, storage: root, readyUrl: `${base}/health`, readyStatus: 200, ep })
+}
+
+async function startReference(dir: string, htpasswd: string, password: string, opts: RegistryOptions): Promise<Registry> {
+  const root = join(dir, 'reference')
+  const storage = join(root, 'data')
+  mkdirSync(storage, { recursive: true })
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  const config = join(root, 'config.yml')
+  // JSON is YAML; http.secret is set only to keep distribution from warning that it made one up.
+  const doc = {
+    version: 0.1,
+    log: { level: 'warn' },
+    storage: { filesystem: { rootdirectory: storage }, delete: { enabled: true } },
+    http: { addr: `127.0.0.1:${port}`, secret: randomBytes(16).toString('hex') },
+    auth: { htpasswd: { realm: 'bench', path: htpasswd } },
+  }
+  writeFileSync(config, JSON.stringify(doc, null, 2))
+  const ep = endpoint('reference', base, USER, password, opts.maxSockets)
+  return launch({ kind: 'reference', command: 'docker-registry', args: ['serve', config], env: cleanEnv({}), storage, readyUrl: `${base}/v2/`, readyStatus: 401, ep })
+}
+
+/** Starts both; if the second fails the first is stopped before the error is thrown. */
+export async function startRegistries(opts: RegistryOptions): Promise<{ packyard: Registry; reference: Registry }> {
+  requireProgram('docker-registry', 'sudo apt-get install docker-registry')
+  requireProgram('htpasswd', 'sudo apt-get install apache2-utils')
+  const password = randomBytes(12).toString('hex')
+  const htpasswd = join(opts.dir, 'htpasswd')
+  // Apache's htpasswd -B, as the Spectro and distribution docs make these files.
+  writeFileSync(htpasswd, execFileSync('htpasswd', ['-Bbn', USER, password], { encoding: 'utf8' }))
+  const packyard = await startPackyard(opts.dir, htpasswd, password, opts)
+  try {
+    return { packyard, reference: await startReference(opts.dir, htpasswd, password, opts) }
+  } catch (err) {
+    await packyard.stop()
+    throw err
+  }
+}
