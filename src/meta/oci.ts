@@ -60,7 +60,7 @@ export interface ReferenceProblem {
   actualSize: number | null
 }
 
-export type PutManifestResult = { ok: true; created: boolean; previousDigest: string | null } | { ok: false; problems: ReferenceProblem[] }
+export type PutManifestResult = { ok: true } | { ok: false; problems: ReferenceProblem[] }
 
 export interface Page {
   after: string
@@ -268,10 +268,10 @@ export class OciMeta {
         previousDigest = this.get<{ digest: string }>('tag', repoId, tag)?.digest ?? null
         this.run('upsertTag', { repo: repoId, name: tag, manifest: manifestId, now })
       }
-      if (created || previousDigest !== m.digest) {
+      if (created || (tag !== null && previousDigest !== m.digest)) {
         this.event({ at: now, actor: log.actor, action: 'manifest.put', repository: log.repository, tag, old: previousDigest, new: m.digest })
       }
-      return { ok: true, created, previousDigest }
+      return { ok: true }
     })()
   }
 

@@ -30,14 +30,14 @@ const descriptor = {
   additionalProperties: false,
 } as const
 
-export const tagListSchema = {
+const tagListSchema = {
   type: 'object',
   properties: { name: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } },
   required: ['name', 'tags'],
   additionalProperties: false,
 } as const
 
-export const referrersIndexSchema = {
+const referrersIndexSchema = {
   type: 'object',
   properties: {
     schemaVersion: { type: 'integer' },
