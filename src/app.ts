@@ -17,6 +17,7 @@ import { v2Plugin } from './http/v2/index.js'
 import { ociUploadsPlugin } from './http/v2/service.js'
 import { type Db, openDatabase } from './meta/db.js'
 import { PackMeta } from './meta/packs.js'
+import { PackBridge } from './packs/oci-bridge.js'
 import { PackService } from './packs/service.js'
 import { openBlobStore } from './store/index.js'
 import type { BlobStore } from './store/types.js'
@@ -60,7 +61,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const packs = new PackService(store, new PackMeta(db), config)
     await app.register(v1Plugin, { prefix: '/v1', packs })
     await app.register(ociUploadsPlugin)
-    await app.register(v2Plugin, { prefix: '/v2' })
+    await app.register(v2Plugin, { prefix: '/v2', packBridge: new PackBridge(packs) })
     await app.ready()
   } catch (err) {
     await app.close()

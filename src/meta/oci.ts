@@ -95,8 +95,11 @@ const SQL = {
   deleteTag: 'DELETE FROM tags WHERE id = ?',
   tags: `SELECT name FROM tags WHERE repository_id = @repo AND name > @after AND (@parents = 1 OR kind <> 'parent')
     ORDER BY name LIMIT @limit`,
+  // Only repositories holding a manifest: blobs uploaded ahead of a manifest (or of a pack
+  // that then failed validation) do not make a repository visible.
   catalog: `SELECT DISTINCT CASE kind WHEN 'pack' THEN @namespace || '/' || name ELSE name END AS oci
-    FROM repositories WHERE oci > @after ORDER BY oci LIMIT @limit`,
+    FROM repositories r WHERE oci > @after AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)
+    ORDER BY oci LIMIT @limit`,
   referrers: `SELECT id, digest, media_type, artifact_type, size, content, subject_digest FROM manifests
     WHERE repository_id = @repo AND subject_digest = @subject AND (@artifactType IS NULL OR artifact_type = @artifactType)
       AND digest > @after

@@ -164,12 +164,8 @@ export class PackService {
           })
         }
         previous = this.meta.version(existing.manifest_id) as PackVersionRow
-        const sameContent = !options.skipDigestCheck && previous.content_digest === r.archive.contentDigest
-        // Byte-identical manifests (the same archive again, or a repeated /v2 copy) change nothing either.
-        if (sameContent || previous.manifest_digest === r.manifest.digest) {
-          if (aliasTag === undefined || this.meta.tag((repo as PackRepoRow).id, aliasTag)?.manifest_id === existing.manifest_id) {
-            return this.result(repo as PackRepoRow, r, previous, 'unchanged')
-          }
+        if (!options.skipDigestCheck && previous.content_digest === r.archive.contentDigest) {
+          return this.result(repo as PackRepoRow, r, previous, 'unchanged')
         }
       }
       const repoId = this.meta.ensureRepo(name, now)

@@ -70,9 +70,10 @@ t.test('an existing repository without tags lists none', async (t) => {
   t.same((await app.inject({ url: '/v2/empty/repo/tags/list', headers: auth })).json(), { name: 'empty/repo', tags: [] })
 })
 
-t.test('the catalog: every repository, sorted, paginated', async (t) => {
+t.test('the catalog: every repository holding a manifest, sorted, paginated', async (t) => {
   const app = await testApp(t)
-  for (const name of ['zeta', 'alpha/one', 'alpha/two', 'mid']) await pushBlob(t, app, name, `blob of ${name}`)
+  for (const name of ['zeta', 'alpha/one', 'alpha/two', 'mid']) await pushImage(t, app, name, makeImage(name))
+  await pushBlob(t, app, 'blobs/only', 'a blob uploaded ahead of its manifest')
   const all = await app.inject({ url: '/v2/_catalog', headers: auth })
   t.equal(all.statusCode, 200)
   t.equal(all.headers['docker-distribution-api-version'], 'registry/2.0')

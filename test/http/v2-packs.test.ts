@@ -1,49 +1,24 @@
 // Packs as /v2 sees them: `<oci.namespace>/<pack>` reads from the pack repository (kind
 // 'pack') in the shared tables; parent tags resolve but are listed only when configured; the
 // catalog shows packs under the namespace; blob uploads there link to the pack repository.
-// The pack is laid out in the tables directly, as the pack publisher records it.
+// Packs are published through /v1, as users do.
 
 import t from 'tap'
-import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
-import { OCI_MANIFEST } from '../../src/oci/manifests.js'
 import { ADMIN, testApp } from '../helpers.js'
-import { descriptorOf, digestOf, errorCode, pushBlob } from './v2-helpers.js'
+import { archive, packFiles, push } from '../pack-fixtures.js'
+import { digestOf, errorCode, makeImage, pushBlob, pushImage } from './v2-helpers.js'
 
 const auth = { authorization: ADMIN }
 
-/** A pack version the way ORAS would have pushed it: empty config, one tar.gz layer. */
+/** A pack published through /v1 (the real publisher), with an alias tag `stable`. */
 async function recordPack(app: FastifyInstance, name: string) {
-  const { db, store } = app.registry
-  const config = Buffer.from('{}')
-  const archive = Buffer.from(`pretend this is ${name}-1.0.0.tar.gz`)
-  for (const blob of [config, archive]) await store.put(Readable.from([blob]))
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      artifactType: 'application/vnd.unknown.artifact.v1',
-      config: descriptorOf('application/vnd.oci.empty.v1+json', config),
-      layers: [{ ...descriptorOf('application/vnd.oci.image.layer.v1.tar', archive), annotations: { 'org.opencontainers.image.title': `${name}-1.0.0.tar.gz` } }],
-    }),
-  )
-  const now = Date.now()
-  db.transaction(() => {
-    const repo = db.prepare("INSERT INTO repositories (kind, name, created_at, updated_at) VALUES ('pack', ?, ?, ?)").run(name, now, now).lastInsertRowid
-    for (const blob of [config, archive]) {
-      db.prepare('INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)').run(digestOf(blob), blob.length, now)
-      db.prepare('INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?)').run(repo, digestOf(blob), now)
-    }
-    const manifestId = db
-      .prepare('INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(repo, digestOf(manifest), OCI_MANIFEST, 'application/vnd.unknown.artifact.v1', manifest.length, manifest, now).lastInsertRowid
-    const tag = db.prepare('INSERT INTO tags (repository_id, name, group_name, label, kind, manifest_id, seq, updated_at) VALUES (?, ?, NULL, ?, ?, ?, ?, ?)')
-    tag.run(repo, '1.0.0', '1.0.0', 'version', manifestId, 1, now)
-    tag.run(repo, 'stable', 'stable', 'alias', manifestId, 2, now)
-    tag.run(repo, '1.x', '1.x', 'parent', manifestId, 3, now)
-    tag.run(repo, '1.0.x', '1.0.x', 'parent', manifestId, 4, now)
-  })()
-  return { manifest, archive, digest: digestOf(manifest) }
+  const tgz = await archive(packFiles({ name }))
+  const pushed = await push(app, tgz)
+  if (pushed.statusCode !== 201) throw new Error(pushed.body)
+  await app.inject({ method: 'PUT', url: `/v1/_packs/${name}/_tags/stable`, payload: { ref: '1.0.0' }, headers: auth })
+  const manifest = (await app.inject({ url: `/v1/${name}/manifests/1.0.0`, headers: auth })).rawPayload
+  return { manifest, archive: tgz, digest: pushed.json().manifestDigest as string }
 }
 
 t.test('a pack reads at <namespace>/<name> by every tag kind and by digest', async (t) => {
@@ -78,8 +53,9 @@ t.test('the catalog lists packs under the namespace among OCI repositories', asy
   const app = await testApp(t, { oci: { namespace: 'packs' } })
   await recordPack(app, 'zoo')
   await recordPack(app, 'apache')
-  await pushBlob(t, app, 'library/nginx', 'nginx layer')
-  await pushBlob(t, app, 'team/tool', 'tool layer')
+  await pushImage(t, app, 'library/nginx', makeImage('nginx'))
+  await pushImage(t, app, 'team/tool', makeImage('tool'))
+  await pushBlob(t, app, 'packs/uploading', 'an archive whose manifest has not come yet')
   t.same((await app.inject({ url: '/v2/_catalog', headers: auth })).json().repositories, ['library/nginx', 'packs/apache', 'packs/zoo', 'team/tool'])
   t.same((await app.inject({ url: '/v2/_catalog?n=2&last=library/nginx', headers: auth })).json().repositories, ['packs/apache', 'packs/zoo'])
 })

@@ -1,0 +1,141 @@
+// Packs visible both ways: a /v1 push is an ORAS-shaped artifact on /v2 under oci.namespace,
+// and an ORAS-style push there is validated and becomes a pack on /v1 with the same tags,
+// groups and parent tags. Deletes on either side are seen on the other.
+
+import t from 'tap'
+import { createHash } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { EMPTY_CONFIG, packManifest } from '../../src/packs/oras-manifest.js'
+import { ADMIN, READER, testApp } from '../helpers.js'
+import { archive, get, packFiles, pushPack } from '../pack-fixtures.js'
+
+const NS = 'spectro-packs/archive'
+const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`
+const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json'
+
+async function uploadBlob(app: FastifyInstance, repo: string, data: Buffer, authorization = ADMIN) {
+  return app.inject({
+    method: 'POST',
+    url: `/v2/${repo}/blobs/uploads/?digest=${sha(data)}`,
+    payload: data,
+    headers: { authorization, 'content-type': 'application/octet-stream' },
+  })
+}
+
+/** What `oras push <repo>:<ref> NAME-VERSION.tar.gz` does: blobs, then the manifest. */
+async function orasPush(app: FastifyInstance, repo: string, ref: string, tgz: Buffer, fileName: string, authorization = ADMIN) {
+  for (const blob of [EMPTY_CONFIG, tgz]) {
+    const res = await uploadBlob(app, repo, blob, authorization)
+    if (res.statusCode !== 201) return res
+  }
+  const manifest = packManifest({ digest: sha(tgz), size: tgz.length }, fileName)
+  return app.inject({ method: 'PUT', url: `/v2/${repo}/manifests/${ref}`, payload: manifest.content, headers: { authorization, 'content-type': MANIFEST_TYPE } })
+}
+
+t.test('a /v1 push is readable on /v2 as the ORAS artifact, parent tags resolve but are not listed', async (t) => {
+  const app = await testApp(t)
+  const tgz = await archive(packFiles())
+  const pushed = await pushPack(app, {})
+  const list = await get(app, `/v2/${NS}/hellouniverse/tags/list`)
+  t.same(list.json(), { name: `${NS}/hellouniverse`, tags: ['1.0.0'] })
+  const catalog = await get(app, '/v2/_catalog')
+  t.same(catalog.json(), { repositories: [`${NS}/hellouniverse`] })
+  for (const ref of ['1.0.0', '1.0.x', '1.x', pushed.manifestDigest]) {
+    const res = await app.inject({ url: `/v2/${NS}/hellouniverse/manifests/${ref}`, headers: { authorization: ADMIN, accept: MANIFEST_TYPE } })
+    t.equal(res.statusCode, 200, ref)
+    t.equal(res.headers['docker-content-digest'], pushed.manifestDigest, ref)
+    t.match(res.json(), { layers: [{ digest: pushed.digest, annotations: { 'org.opencontainers.image.title': 'hellouniverse-1.0.0.tar.gz' } }] })
+  }
+  const layer = await get(app, `/v2/${NS}/hellouniverse/blobs/${pushed.digest}`)
+  t.equal(layer.statusCode, 200)
+  t.same(layer.rawPayload, tgz)
+  const config = await get(app, `/v2/${NS}/hellouniverse/blobs/${sha(EMPTY_CONFIG)}`)
+  t.equal(config.body, '{}')
+
+  const listing = await testApp(t, { oci: { listparenttags: true } })
+  await pushPack(listing, {})
+  t.same((await get(listing, `/v2/${NS}/hellouniverse/tags/list`)).json().tags, ['1.0.0', '1.0.x', '1.x'], 'listed when configured')
+})
+
+t.test('an ORAS-style push under the namespace becomes a pack on /v1, with groups and parent tags', async (t) => {
+  const app = await testApp(t)
+  const tgz = await archive(packFiles({ name: 'ubuntu', version: '22.04', group: 'LTS', layer: 'os' }), 'ubuntu-22.04')
+  const res = await orasPush(app, `${NS}/ubuntu`, '22.04', tgz, 'ubuntu-22.04.tar.gz')
+  t.equal(res.statusCode, 201, res.body)
+  const manifestDigest = res.headers['docker-content-digest'] as string
+  const pack = (await get(app, '/v1/_packs/ubuntu')).json()
+  const tags = Object.fromEntries((pack.tags as Array<{ tag: string; kind: string }>).map((x) => [x.tag, x.kind]))
+  t.same(tags, { '22.04': 'version', '22.4.x': 'parent', '22.x': 'parent', 'LTS__22.04': 'version', 'LTS__22.4.x': 'parent', 'LTS__22.x': 'parent' })
+  t.equal(pack.layer, 'os')
+  const version = (await get(app, '/v1/_packs/ubuntu/LTS__22.4.x')).json()
+  t.equal(version.manifestDigest, manifestDigest, 'the client manifest bytes are what is stored')
+  t.equal(version.digest, sha(tgz))
+  t.equal(version.history[0].actor, 'admin')
+  const pulled = await get(app, '/v1/_packs/ubuntu/LTS__22.04/archive')
+  t.same(pulled.rawPayload, tgz)
+
+  const again = await orasPush(app, `${NS}/ubuntu`, '22.04', tgz, 'ubuntu-22.04.tar.gz')
+  t.equal(again.statusCode, 201)
+  t.equal((await get(app, '/v1/_packs/ubuntu/LTS__22.04')).json().history.length, 1, 'an identical copy is not a new event')
+
+  // Push by digest: only the version tag.
+  const v2 = await archive(packFiles({ name: 'ubuntu', version: '22.04.1', group: 'LTS', layer: 'os' }))
+  const m = packManifest({ digest: sha(v2), size: v2.length }, 'ubuntu-22.04.1.tar.gz')
+  await uploadBlob(app, `${NS}/ubuntu`, v2)
+  const byDigest = await app.inject({ method: 'PUT', url: `/v2/${NS}/ubuntu/manifests/${m.digest}`, payload: m.content, headers: { authorization: ADMIN, 'content-type': MANIFEST_TYPE } })
+  t.equal(byDigest.statusCode, 201)
+  const after = (await get(app, '/v1/_packs/ubuntu/LTS__22.4.x')).json()
+  t.equal(after.version, '22.04.1', 'LTS__22.4.x moved to the new version')
+})
+
+t.test('a bad pack pushed over /v2 is MANIFEST_INVALID with the pack error in detail; nothing recorded', async (t) => {
+  const app = await testApp(t)
+  const cases: Array<[string, Buffer, string, string, Record<string, unknown>]> = [
+    ['bad layer', await archive(packFiles({ layer: 'gui' })), 'hellouniverse', '1.0.0', { code: 'PACK_INVALID', field: 'layer' }],
+    ['not a tar.gz', Buffer.from('just bytes'), 'hellouniverse', '1.0.0', { code: 'ARCHIVE_INVALID' }],
+    ['wrong repository', await archive(packFiles()), 'otherpack', '1.0.0', { pack: 'hellouniverse' }],
+  ]
+  for (const [what, tgz, name, ref, detail] of cases) {
+    const res = await orasPush(app, `${NS}/${name}`, ref, tgz, 'x.tar.gz')
+    t.equal(res.statusCode, 400, what)
+    t.equal(res.json().errors[0].code, 'MANIFEST_INVALID', what)
+    t.match(res.json().errors[0].detail, detail, what)
+  }
+  const parent = await orasPush(app, `${NS}/hellouniverse`, '1.x', await archive(packFiles()), 'hellouniverse-1.0.0.tar.gz')
+  t.equal(parent.statusCode, 403, 'a parent tag cannot be pushed to')
+  t.equal(parent.json().errors[0].code, 'TAG_PROTECTED')
+  const index = await app.inject({
+    method: 'PUT',
+    url: `/v2/${NS}/hellouniverse/manifests/1.0.0`,
+    payload: JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }),
+    headers: { authorization: ADMIN, 'content-type': 'application/vnd.oci.image.index.v1+json' },
+  })
+  t.equal(index.statusCode, 400)
+  t.equal(index.json().errors[0].code, 'MANIFEST_INVALID')
+  const missing = await app.inject({
+    method: 'PUT',
+    url: `/v2/${NS}/fresh/manifests/1.0.0`,
+    payload: packManifest({ digest: sha(Buffer.from('never uploaded')), size: 14 }, 'fresh-1.0.0.tar.gz').content,
+    headers: { authorization: ADMIN, 'content-type': MANIFEST_TYPE },
+  })
+  t.equal(missing.json().errors[0].code, 'MANIFEST_BLOB_UNKNOWN')
+  t.same((await get(app, '/v1/_catalog')).json(), { repositories: [] })
+  t.same((await get(app, '/v2/_catalog')).json(), { repositories: [] })
+  const reader = await orasPush(app, `${NS}/hellouniverse`, '1.0.0', await archive(packFiles()), 'hellouniverse-1.0.0.tar.gz', READER)
+  t.equal(reader.statusCode, 403)
+})
+
+t.test('deletes on either side are seen on the other', async (t) => {
+  const app = await testApp(t)
+  const a = await pushPack(app, { version: '1.0.0' })
+  await pushPack(app, { version: '1.1.0' })
+  const del = await app.inject({ method: 'DELETE', url: `/v2/${NS}/hellouniverse/manifests/${a.manifestDigest}`, headers: { authorization: ADMIN } })
+  t.equal(del.statusCode, 202)
+  t.same((await get(app, '/v1/hellouniverse/tags/list')).json().tags, ['1.1.0', '1.1.x', '1.x'], '/v1 sees the /v2 delete, parents relinked')
+  const tagDel = await app.inject({ method: 'DELETE', url: `/v2/${NS}/hellouniverse/manifests/1.x`, headers: { authorization: ADMIN } })
+  t.equal(tagDel.statusCode, 403, 'parent tags are protected on /v2 too')
+  await app.inject({ method: 'DELETE', url: '/v1/_packs/hellouniverse/1.1.0', headers: { authorization: ADMIN } })
+  const gone = await get(app, `/v2/${NS}/hellouniverse/manifests/1.1.0`)
+  t.equal(gone.statusCode, 404)
+  t.same((await get(app, '/v2/_catalog')).json(), { repositories: [] })
+})
