@@ -9,28 +9,30 @@ import type { ByteRange } from '../store/types.js'
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable'
 
-/** Parses a Range header against a size; null means "send it all". Throws RANGE_INVALID. */
+function unsatisfiable(header: string, size: number): RegistryError {
+  return new RegistryError('RANGE_INVALID', `cannot serve range ${JSON.stringify(header.slice(0, 100))} of a ${size}-byte blob`, { size }, { 'content-range': `bytes */${size}` })
+}
+
+/**
+ * The byte range a `Range` header asks for, or null to send the whole blob. Like Go's
+ * http.ServeContent (what distribution serves blobs with), a malformed or unsatisfiable
+ * single range is a 416; a multi-range request gets the whole blob, which RFC 9110 allows.
+ */
 export function parseRange(header: string | undefined, size: number): ByteRange | null {
   if (header === undefined) return null
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
-  if (!m || (m[1] === '' && m[2] === '')) {
-    if (/^bytes=.*,/.test(header)) return null // multiple ranges: answer with the whole blob
-    throw new RegistryError('RANGE_INVALID', `invalid Range header ${JSON.stringify(header)}: expected bytes=START-END`, { range: header }, { 'content-range': `bytes */${size}` })
-  }
-  let start: number
-  let end: number
+  const value = header.trim()
+  if (/^bytes=.*,/.test(value)) return null
+  const m = /^bytes=(\d*)-(\d*)$/.exec(value)
+  if (!m || (m[1] === '' && m[2] === '')) throw unsatisfiable(header, size)
   if (m[1] === '') {
     const suffix = Number(m[2])
-    start = Math.max(0, size - suffix)
-    end = size - 1
-  } else {
-    start = Number(m[1])
-    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1)
+    if (suffix === 0 || size === 0) throw unsatisfiable(header, size)
+    return { start: Math.max(0, size - suffix), end: size - 1 }
   }
-  if (start > end || start >= size) {
-    throw new RegistryError('RANGE_INVALID', `range ${header} is outside the ${size} bytes of this content`, { range: header, size }, { 'content-range': `bytes */${size}` })
-  }
-  return { start, end }
+  const start = Number(m[1])
+  const end = m[2] === '' ? size - 1 : Number(m[2])
+  if (start >= size || end < start) throw unsatisfiable(header, size)
+  return { start, end: Math.min(end, size - 1) }
 }
 
 export interface BlobToSend {

@@ -1,7 +1,8 @@
 // The /v2 header grammar: Range, Content-Range, Accept negotiation and Link.
 
 import t from 'tap'
-import { acceptsManifest, nextLink, parseContentRange, parseRange } from '../../src/http/v2/headers.js'
+import { parseRange } from '../../src/http/blob-response.js'
+import { acceptsManifest, nextLink, parseContentRange } from '../../src/http/v2/headers.js'
 import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../../src/oci/manifests.js'
 
 t.test('Range for blob reads', async (t) => {

@@ -1,36 +1,10 @@
-// The HTTP headers the OCI distribution API reads and writes: Range for blob reads,
-// Content-Range for upload chunks, Accept for manifest negotiation, Link for pagination.
+// The HTTP headers the OCI distribution API reads and writes (Range is shared with /v1, in
+// ../blob-response.ts): Content-Range for upload chunks, Accept for manifest negotiation, Link for pagination.
 // Pure functions; bad values become typed errors with the spec's codes.
 
 import { RegistryError } from '../../errors.js'
 import { baseMediaType, MANIFEST_MEDIA_TYPES } from '../../oci/manifests.js'
 import type { ByteRange } from '../../store/types.js'
-
-function unsatisfiable(header: string, size: number): RegistryError {
-  return new RegistryError('RANGE_INVALID', `cannot serve range ${JSON.stringify(header.slice(0, 100))} of a ${size}-byte blob`, { size }, { 'content-range': `bytes */${size}` })
-}
-
-/**
- * The byte range a `Range` header asks for, or null to send the whole blob. Like Go's
- * http.ServeContent (what distribution serves blobs with), a malformed or unsatisfiable
- * single range is a 416; a multi-range request gets the whole blob, which RFC 9110 allows.
- */
-export function parseRange(header: string | undefined, size: number): ByteRange | null {
-  if (header === undefined) return null
-  const value = header.trim()
-  if (/^bytes=.*,/.test(value)) return null
-  const m = /^bytes=(\d*)-(\d*)$/.exec(value)
-  if (!m || (m[1] === '' && m[2] === '')) throw unsatisfiable(header, size)
-  if (m[1] === '') {
-    const suffix = Number(m[2])
-    if (suffix === 0 || size === 0) throw unsatisfiable(header, size)
-    return { start: Math.max(0, size - suffix), end: size - 1 }
-  }
-  const start = Number(m[1])
-  const end = m[2] === '' ? size - 1 : Number(m[2])
-  if (start >= size || end < start) throw unsatisfiable(header, size)
-  return { start, end: Math.min(end, size - 1) }
-}
 
 /**
  * An upload chunk's `Content-Range`: `<start>-<end>` as the spec writes it (a `bytes ` or

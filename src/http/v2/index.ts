@@ -21,7 +21,8 @@ import { type Endpoint, parseV2Path, type RepositoryLocator } from '../../oci/na
 import type { PackOciBridge } from '../../oci/pack-bridge.js'
 import { OciRegistry } from '../../oci/registry.js'
 import type { ChunkExpectation } from '../../store/uploads.js'
-import { acceptsManifest, nextLink, parseContentRange, parseRange } from './headers.js'
+import { IMMUTABLE, sendBlob } from '../blob-response.js'
+import { acceptsManifest, nextLink, parseContentRange } from './headers.js'
 import { catalogSchema, deleteSchema, patchSchema, postSchema, putSchema, readSchema, versionSchema } from './schemas.js'
 
 export interface V2Options {
@@ -34,7 +35,6 @@ interface WildcardRequest {
   Querystring: { n?: number; last?: string; artifactType?: string; digest?: string; mount?: string; from?: string }
 }
 
-const IMMUTABLE = 'public, max-age=31536000, immutable'
 
 export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<void> {
   const { config, db, store } = app.registry
@@ -78,7 +78,7 @@ export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<v
         case 'manifest':
           return sendManifest(request, reply, repo, endpoint.reference)
         case 'blob':
-          return sendBlob(request, reply, repo, endpoint.digest)
+          return serveBlob(request, reply, repo, endpoint.digest)
         case 'tags': {
           const page = registry.tags(repo, request.query)
           if (page.next !== null) reply.header('link', nextLink(`/v2/${repo.oci}/tags/list`, { n: page.n, last: page.next }))
@@ -216,26 +216,14 @@ export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<v
     return request.method === 'HEAD' ? reply.send() : reply.send(manifest.content)
   }
 
-  async function sendBlob(request: FastifyRequest<WildcardRequest>, reply: FastifyReply, repo: RepositoryLocator, digest: string) {
+  async function serveBlob(request: FastifyRequest<WildcardRequest>, reply: FastifyReply, repo: RepositoryLocator, digest: string) {
     const blob = await registry.blob(repo, digest)
-    reply
-      .header('content-type', 'application/octet-stream')
-      .header('docker-content-digest', blob.digest)
-      .header('etag', `"${blob.digest}"`)
-      .header('accept-ranges', 'bytes')
-      .header('cache-control', IMMUTABLE)
-    if (notModified(request, blob.digest)) return reply.code(304).send()
-    if (request.method === 'HEAD') return reply.header('content-length', String(blob.size)).send()
-    const range = parseRange(request.headers.range, blob.size)
-    if (range) {
-      reply
-        .code(206)
-        .header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`)
-        .header('content-length', String(range.end - range.start + 1))
-      return reply.send(await registry.openBlob(blob.digest, range))
-    }
-    reply.header('content-length', String(blob.size))
-    return reply.send(await registry.openBlob(blob.digest))
+    return sendBlob(request, reply, {
+      digest: blob.digest,
+      size: blob.size,
+      contentType: 'application/octet-stream',
+      open: (range) => registry.openBlob(blob.digest, range),
+    })
   }
 
   async function readManifestBody(request: FastifyRequest): Promise<Buffer> {
