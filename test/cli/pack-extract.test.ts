@@ -6,8 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { buffer as collect } from 'node:stream/consumers'
-import { gzipSync } from 'node:zlib'
-import { pack as tarPack, type Header } from 'tar-stream'
+import { handArchive, type HandEntry } from '../tar-fixtures.js'
 import { extractPackArchive } from '../../src/cli/pack-extract.js'
 import { writeReproducibleArchive, type ArchiveInput } from '../../src/packs/archive-write.js'
 
@@ -16,22 +15,6 @@ function input(path: string, content: string, mode = 0o644): ArchiveInput {
   return { path, size: bytes.length, mode, open: () => Readable.from([bytes]) }
 }
 
-type HandEntry = Partial<Header> & { name: string; content?: string }
-
-async function handArchive(entries: HandEntry[]): Promise<Buffer> {
-  const tar = tarPack()
-  const done = collect(tar)
-  for (const { content, ...header } of entries) {
-    const type = header.type ?? 'file'
-    await new Promise<void>((resolve, reject) => {
-      const cb = (err?: Error | null): void => (err ? reject(err) : resolve())
-      if (type === 'file') tar.entry({ type, ...header }, content ?? '', cb)
-      else tar.entry({ type, ...header }, cb)
-    })
-  }
-  tar.finalize()
-  return gzipSync(await done)
-}
 
 const PACK = [input('pack.json', '{"name":"demo"}'), input('values.yaml', 'a: 1\n'), input('bin/run.sh', '#!/bin/sh\n', 0o755)]
 

@@ -3,10 +3,9 @@
 
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
-import { pack as tarPack } from 'tar-stream'
-import { createGzip } from 'node:zlib'
 import type { FastifyInstance } from 'fastify'
 import { ADMIN, READER, testApp } from '../helpers.js'
+import { handArchive } from '../tar-fixtures.js'
 import { archive, get, multipart, packFiles, push, pushPack } from '../pack-fixtures.js'
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`
@@ -300,15 +299,11 @@ t.test('bad packs are refused with a message naming the file and field; nothing 
     t.equal(res.json().errors[0].code, code, what)
     t.match(res.json().errors[0].detail ?? {}, detail, what)
   }
-  const symlink = await new Promise<Buffer>((resolve) => {
-    const p = tarPack()
-    p.entry({ name: 'pack.json' }, packFiles()['pack.json'] as string)
-    p.entry({ name: 'values.yaml' }, '')
-    p.entry({ name: 'evil', type: 'symlink', linkname: '/etc/passwd' })
-    p.finalize()
-    const chunks: Buffer[] = []
-    p.pipe(createGzip()).on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks)))
-  })
+  const symlink = await handArchive([
+    { name: 'pack.json', content: packFiles()['pack.json'] as string },
+    { name: 'values.yaml', content: '' },
+    { name: 'evil', type: 'symlink', linkname: '/etc/passwd' },
+  ])
   const evil = await push(app, symlink)
   t.equal(evil.statusCode, 400)
   t.match(evil.json().errors[0], { code: 'ARCHIVE_INVALID', detail: { entry: 'evil' } })

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { buffer as collect } from 'node:stream/consumers'
 import { gzipSync } from 'node:zlib'
-import { pack as tarPack, type Header } from 'tar-stream'
+import { handTar, type HandEntry } from '../tar-fixtures.js'
 import { isRegistryError, type RegistryError } from '../../src/errors.js'
 import { EXTRACTED_FILES, readPackArchive, type ArchiveLimits } from '../../src/packs/archive-read.js'
 import { writeReproducibleArchive, type ArchiveInput } from '../../src/packs/archive-write.js'
@@ -22,23 +22,6 @@ const LIMITS: ArchiveLimits = {
   maxExtractedFileBytes: 1024 * 1024,
 }
 
-type HandEntry = Partial<Header> & { name: string; content?: string | Buffer }
-
-/** A tar built entry by entry with tar-stream, so any header (even a hostile one) can be made. */
-async function handTar(entries: HandEntry[]): Promise<Buffer> {
-  const tar = tarPack()
-  const done = collect(tar)
-  for (const { content, ...header } of entries) {
-    const type = header.type ?? 'file'
-    await new Promise<void>((resolve, reject) => {
-      const cb = (err?: Error | null): void => (err ? reject(err) : resolve())
-      if (type === 'file') tar.entry({ type, ...header }, content ?? '', cb)
-      else tar.entry({ type, ...header }, cb)
-    })
-  }
-  tar.finalize()
-  return done
-}
 
 const handArchive = async (entries: HandEntry[]): Promise<Buffer> => gzipSync(await handTar(entries))
 

@@ -9,14 +9,14 @@ export function digestOf(data: Buffer | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
+export async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const c of stream) chunks.push(c as Buffer)
   return Buffer.concat(chunks)
 }
 
 /** A stream that delivers some bytes and then fails, like a client that disconnects. */
-function failingStream(first: Buffer): Readable {
+export function failingStream(first: Buffer): Readable {
   let sent = false
   return new Readable({
     read() {

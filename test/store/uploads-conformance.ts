@@ -5,28 +5,7 @@ import { Readable } from 'node:stream'
 import type { Test } from 'tap'
 import type { BlobStore } from '../../src/store/types.js'
 import type { UploadStaging } from '../../src/store/uploads.js'
-import { digestOf } from './conformance.js'
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const c of stream) chunks.push(c as Buffer)
-  return Buffer.concat(chunks)
-}
-
-/** Delivers `first`, then fails like a client that disconnects mid-chunk. */
-function failingStream(first: Buffer): Readable {
-  let sent = false
-  return new Readable({
-    read() {
-      if (!sent) {
-        sent = true
-        this.push(first)
-      } else {
-        this.destroy(new Error('client went away'))
-      }
-    },
-  })
-}
+import { digestOf, failingStream, readAll } from './conformance.js'
 
 async function listIds(staging: UploadStaging): Promise<string[]> {
   const ids: string[] = []
