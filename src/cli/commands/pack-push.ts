@@ -75,7 +75,6 @@ export async function pushPack(pack: LocalPack, client: RegistryClient, options:
     const previous = result.previousDigest && result.previousDigest !== result.digest ? ` (was ${result.previousDigest})` : ''
     lines.push(`Updated ${ref} on ${client.server}${previous}`)
   } else if (result.digest === digest) {
-    // Byte for byte what the registry holds: --skip-digest-check could not change anything.
     lines.push(`Unchanged ${ref} on ${client.server}: the registry already has this exact archive`)
   } else {
     lines.push(
@@ -102,9 +101,8 @@ Flags:
   -f, --force                   overwrite the pack if its tag already exists
                                 (only when its content differs, see --skip-digest-check)
   -m, --message MSG             what changed; required with --force
-      --skip-digest-check       with --force, replace the pack even when its content
-                                (file names and bytes) is the same; an archive identical
-                                to the registry's is never replaced
+      --skip-digest-check       with --force, push even when the content (file names
+                                and bytes) is the same as the registry's
       --output json             print the registry's answer as JSON
   -s, --home DIR                client home folder (default: $HOME/.spectro)
 
