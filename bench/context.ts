@@ -1,0 +1,58 @@
+// What every scenario gets: the sizes of this run (full or --quick), the running registries,
+// a scratch directory and a progress line. The full sizes are the issue's; the quick ones keep
+// every code path but fit a one-minute CI smoke run.
+//
+// There are two pairs of registries. The main pair stores on disk, as a deployment does, and
+// takes every transfer: pushes, pulls, blobs. The listing pair stores on tmpfs and only serves
+// the listings of 10,000 repositories or packs: listings read from the page cache on any
+// medium, but writing the reference's 670,000 storage files (and removing them) costs minutes
+// on a small VM's disk, which would blow the bench's time budget without measuring anything.
+
+import type { Registry } from './registries.js'
+
+export interface Settings {
+  /** rounds of every scenario; each registry runs once per round */
+  rounds: number
+  push: { packs: number; concurrency: number }
+  manifestGet: { connections: number; seconds: number }
+  blobGet: { bytes: number; connections: number; seconds: number }
+  bigBlob: { bytes: number }
+  listing: { repositories: number; tagsPerRepository: number; pageSize: number; tagSample: number; seedConcurrency: number }
+  v1: { pushes: number; concurrency: number; packs: number; pageSize: number; seedConcurrency: number }
+}
+
+export const FULL: Settings = {
+  rounds: 3,
+  push: { packs: 300, concurrency: 8 },
+  manifestGet: { connections: 32, seconds: 5 },
+  blobGet: { bytes: 1_000_000, connections: 8, seconds: 5 },
+  bigBlob: { bytes: 1_000_000_000 },
+  listing: { repositories: 10_000, tagsPerRepository: 5, pageSize: 1000, tagSample: 1000, seedConcurrency: 16 },
+  v1: { pushes: 300, concurrency: 8, packs: 10_000, pageSize: 1000, seedConcurrency: 16 },
+}
+
+export const QUICK: Settings = {
+  rounds: 2,
+  push: { packs: 30, concurrency: 8 },
+  manifestGet: { connections: 32, seconds: 2 },
+  blobGet: { bytes: 1_000_000, connections: 8, seconds: 2 },
+  bigBlob: { bytes: 100_000_000 },
+  listing: { repositories: 500, tagsPerRepository: 5, pageSize: 100, tagSample: 200, seedConcurrency: 16 },
+  v1: { pushes: 30, concurrency: 8, packs: 500, pageSize: 100, seedConcurrency: 16 },
+}
+
+export interface Pair {
+  packyard: Registry
+  reference: Registry
+  /** both, Packyard first; `roundOrder` flips the order every other round */
+  both: Registry[]
+}
+
+export interface Context {
+  settings: Settings
+  main: Pair
+  listing: Pair
+  /** scratch space for pack sets, emptied by the runner */
+  work: string
+  progress: (message: string) => void
+}

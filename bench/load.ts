@@ -1,0 +1,46 @@
+// Fixed-duration load on one URL. Small answers (manifests) are driven by autocannon, the npm
+// load generator, for req/s and latency percentiles. Large answers (1 MB blobs) are driven by
+// the bench's own keep-alive client instead: autocannon's JS parser tops out near 70 MB/s of
+// 1 MB bodies on the bench machine, below both registries, so it would measure itself. Either
+// runs in the bench process, on the same two cores as the registries, the same way for both.
+// Any error or non-2xx answer fails the bench: throughput of failures is not a figure.
+
+import autocannon from 'autocannon'
+import { type Endpoint, send } from './http.js'
+import { seconds } from './stats.js'
+
+export interface LoadResult {
+  /** successful requests per second over the run */
+  rps: number
+  /** latency percentiles in ms (autocannon's resolution is 1 ms) */
+  p50: number
+  p99: number
+}
+
+export async function load(ep: Endpoint, path: string, opts: { connections: number; seconds: number; headers?: Record<string, string> }): Promise<LoadResult> {
+  const result = await autocannon({
+    url: new URL(path, ep.base).toString(),
+    connections: opts.connections,
+    duration: opts.seconds,
+    headers: { authorization: ep.authorization, ...opts.headers },
+  })
+  if (result.errors > 0 || result.non2xx > 0 || result['2xx'] === 0) {
+    throw new Error(`${ep.label}: load on GET ${path}: ${result['2xx']} ok, ${result.non2xx} non-2xx (${JSON.stringify(result.statusCodeStats)}), ${result.errors} errors, ${result.timeouts} timeouts`)
+  }
+  return { rps: result['2xx'] / result.duration, p50: result.latency.p50, p99: result.latency.p99 }
+}
+
+/** `connections` clients download `path` back to back for `secs`; answers MB/s (10^6 bytes). */
+export async function downloadLoad(ep: Endpoint, path: string, opts: { connections: number; seconds: number; bytes: number }): Promise<number> {
+  const start = process.hrtime.bigint()
+  let received = 0
+  const client = async (): Promise<void> => {
+    while (seconds(start) < opts.seconds) {
+      const answer = await send(ep, { method: 'GET', url: path, expect: [200], discard: true })
+      if (answer.bytes !== opts.bytes) throw new Error(`${ep.label}: GET ${path} gave ${answer.bytes} bytes, expected ${opts.bytes}`)
+      received += answer.bytes
+    }
+  }
+  await Promise.all(Array.from({ length: opts.connections }, client))
+  return received / 1e6 / seconds(start)
+}
