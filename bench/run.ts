@@ -1,0 +1,142 @@
+// `npm run bench [-- --quick] [-- --only=push,listing] [-- --cpu-prof]`: starts Packyard and the
+// CNCF reference registry side by side (a main pair on disk, a listing pair on tmpfs: see
+// context.ts), runs the scenarios against both, prints the table and writes
+// bench/results/latest.json (quick.json for --quick). Any failure exits non-zero with the
+// reason, which is what lets CI run the quick mode as a smoke test. Whatever happens, every
+// server is killed and the scratch directories are removed.
+
+import { execFileSync } from 'node:child_process'
+import { accessSync, constants, mkdtempSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PACKAGE_ROOT } from '../src/paths.js'
+import { type Context, FULL, type Pair, QUICK } from './context.js'
+import { killAllNow, type Registry, startRegistries } from './registries.js'
+import { table, writeResults } from './report.js'
+import { bigBlobScenario } from './scenarios/big-blob.js'
+import { listingScenario } from './scenarios/listing.js'
+import { pullScenario } from './scenarios/pull.js'
+import { pushScenario } from './scenarios/push.js'
+import { v1Scenario } from './scenarios/v1.js'
+import { type Figure, stat } from './stats.js'
+
+// In this order: the listing scenario runs before v1 so that Packyard's /v2 catalog is not
+// inflated by the /v1 listing's packs, which it also serves under spectro-packs/archive.
+const SCENARIOS: Record<string, (ctx: Context) => Promise<Figure[]>> = {
+  push: pushScenario,
+  pull: pullScenario,
+  'big-blob': bigBlobScenario,
+  listing: listingScenario,
+  v1: v1Scenario,
+}
+
+const USAGE = `usage: npm run bench -- [--quick] [--only=${Object.keys(SCENARIOS).join(',')}] [--cpu-prof]
+  --quick     small counts and 2 rounds (about a minute; CI runs this)
+  --only      run only these scenarios
+  --cpu-prof  run Packyard under node --cpu-prof; the profile goes to bench/results/profiles/`
+
+interface Options {
+  quick: boolean
+  only: string[]
+  cpuProf: boolean
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { quick: false, only: Object.keys(SCENARIOS), cpuProf: false }
+  for (const arg of argv) {
+    if (arg === '--quick') options.quick = true
+    else if (arg === '--cpu-prof') options.cpuProf = true
+    else if (arg.startsWith('--only=')) {
+      options.only = arg.slice('--only='.length).split(',').filter(Boolean)
+      const unknown = options.only.filter((s) => !(s in SCENARIOS))
+      if (unknown.length > 0 || options.only.length === 0) throw new UsageError(`unknown scenario ${unknown.join(', ') || '(none given)'}`)
+    } else throw new UsageError(arg === '--help' || arg === '-h' ? '' : `unknown argument ${arg}`)
+  }
+  return options
+}
+
+class UsageError extends Error {}
+
+/** /dev/shm when it is there to write to (Linux): where the listing pair keeps its data. */
+function tmpfsDir(): string | null {
+  try {
+    accessSync('/dev/shm', constants.W_OK)
+    return '/dev/shm'
+  } catch {
+    return null
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const options = parseArgs(argv)
+  const settings = options.quick ? QUICK : FULL
+  const started = process.hrtime.bigint()
+  const startedAt = new Date()
+  const loadAtStart = loadavg()
+  const elapsed = () => (Number(process.hrtime.bigint() - started) / 1e9).toFixed(1).padStart(6)
+  const progress = (message: string) => process.stderr.write(`[${elapsed()} s] ${message}\n`)
+
+  const dir = mkdtempSync(join(tmpdir(), 'packyard-bench-'))
+  const listingDir = mkdtempSync(join(tmpfsDir() ?? tmpdir(), 'packyard-bench-listing-'))
+  // rm(1) because it removes the listing pair's 670,000 files twice as fast as rmSync. Also the
+  // last line of defence: on any exit, even process.exit() from a signal, no server outlives the
+  // bench and no scratch directory is left behind.
+  const cleanUp = () => {
+    killAllNow()
+    execFileSync('rm', ['-rf', dir, listingDir])
+  }
+  process.on('exit', cleanUp)
+  const results = join(PACKAGE_ROOT, 'bench', 'results')
+  const registries: Registry[] = []
+  const pair = async (where: string): Promise<Pair> => {
+    const { packyard, reference } = await startRegistries({ dir: where, maxSockets: 64, cpuProfDir: options.cpuProf ? join(results, 'profiles') : null })
+    registries.push(packyard, reference)
+    return { packyard, reference, both: [packyard, reference] }
+  }
+  try {
+    progress(`starting the main pair of registries in ${dir} and the listing pair in ${listingDir}`)
+    const ctx: Context = { settings, main: await pair(dir), listing: await pair(listingDir), work: dir, progress }
+
+    const figures: Figure[] = []
+    for (const name of options.only) figures.push(...(await (SCENARIOS[name] as (c: Context) => Promise<Figure[]>)(ctx)))
+    figures.push({
+      scenario: '4 packyard /v1',
+      name: 'Packyard server RSS after the run',
+      unit: 'MB',
+      packyard: stat([ctx.main.packyard.memory().rssMb]),
+      reference: null,
+      target: null,
+    })
+
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    const file = join(results, options.quick ? 'quick.json' : 'latest.json')
+    writeResults(file, { mode: options.quick ? 'quick' : 'full', settings, scenarios: options.only, listingStorage: listingDir, startedAt, loadAtStart, seconds }, figures)
+    process.stdout.write(`\n${table(figures)}\n\n`)
+    progress(`done in ${seconds.toFixed(0)} s; figures in ${file}${options.cpuProf ? `, Packyard CPU profile in ${join(results, 'profiles')}` : ''}`)
+  } finally {
+    // Stopped gracefully (SIGTERM) so that a --cpu-prof profile gets written.
+    await Promise.all(registries.map((r) => r.stop()))
+    progress('removing the scratch directories')
+    cleanUp()
+  }
+}
+
+main(process.argv.slice(2)).then(
+  // Explicitly: a keep-alive socket or timer left behind must not keep a finished bench running.
+  () => process.exit(0),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      if (err.message) process.stderr.write(`${err.message}\n`)
+      process.stderr.write(`${USAGE}\n`)
+      process.exit(2)
+    }
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exit(1)
+  },
+)
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    process.stderr.write(`bench interrupted (${signal})\n`)
+    process.exit(1)
+  })
+}
