@@ -2,9 +2,11 @@
 // a scratch directory and a progress line. The full sizes are the issue's; the quick ones keep
 // every code path but fit a one-minute CI smoke run.
 //
-// There are two pairs of registries. The main pair stores on disk, as a deployment does, and
-// takes every transfer: pushes, pulls, blobs. The listing pair stores on tmpfs and only serves
-// the listings of 10,000 repositories or packs: listings read from the page cache on any
+// There are two pairs of registries and a lone Packyard. The main pair stores on disk, as a
+// deployment does, and takes every transfer: pushes, pulls, blobs. The listing pair serves the
+// catalog and tags listings of 10,000 repositories, the lone Packyard the /v1 listing of 10,000
+// packs; each holds only the data its listing is about, so a figure does not depend on which
+// other scenarios ran. Those three store on tmpfs: listings read from the page cache on any
 // medium, but writing the reference's 670,000 storage files (and removing them) costs minutes
 // on a small VM's disk, which would blow the bench's time budget without measuring anything.
 
@@ -52,6 +54,8 @@ export interface Context {
   settings: Settings
   main: Pair
   listing: Pair
+  /** the Packyard of the /v1 listing */
+  packs: Registry
   /** scratch space for pack sets, emptied by the runner */
   work: string
   progress: (message: string) => void

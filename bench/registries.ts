@@ -1,9 +1,9 @@
-// Starts the two registries side by side, each on its own free loopback port, its own temp
-// storage and the same bcrypt htpasswd file (Basic auth on every request, as operators run
-// them): Packyard as `node bin/packyard.js serve` configured through REGISTRY_* variables, and
-// the CNCF reference registry (`docker-registry`, distribution 2.8) from a YAML config. Both log
-// at warn, so neither pays for a log line per request. Every child is remembered so that the
-// runner can kill it on any exit, and its last output is kept for the error message if it dies.
+// Starts the registries, each on its own free loopback port and its own storage directory,
+// all with the same bcrypt htpasswd file (Basic auth on every request, as operators run them):
+// Packyard as `node bin/packyard.js serve` configured through REGISTRY_* variables, and the
+// CNCF reference registry (`docker-registry`, distribution 2.8) from a YAML config. All log at
+// warn and distribution's access log is off, so none pays for a log line per request. Every child is remembered so that the runner
+// can kill it on any exit, and its last output is kept for the error message if it dies.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -25,22 +25,28 @@ export interface Registry {
   /** resident set now and its peak since the last resetPeak(), in MB (10^6 bytes) */
   memory(): { rssMb: number; peakMb: number }
   resetPeak(): void
+  /** why the process is gone, with its last output, if it died */
+  death(): string | null
   stop(): Promise<void>
 }
 
+export interface Credentials {
+  user: string
+  password: string
+  /** the htpasswd file holding them */
+  htpasswd: string
+}
+
 export interface RegistryOptions {
-  /** scratch directory; each registry gets a folder in it */
-  dir: string
   /** most sockets the bench opens to one registry at a time */
   maxSockets: number
   /** when set, Packyard runs under `node --cpu-prof` and writes its profile here on stop */
   cpuProfDir: string | null
 }
 
-const USER = 'bench'
 const START_TIMEOUT_MS = 20_000
 const STOP_TIMEOUT_MS = 15_000
-const OUTPUT_KEPT = 16_384
+const OUTPUT_KEPT = 4096
 
 const children = new Set<ChildProcess>()
 
@@ -49,13 +55,27 @@ export function killAllNow(): void {
   for (const child of children) child.kill('SIGKILL')
 }
 
-/** Fails with the install command when a program the bench drives is not on PATH. */
-export function requireProgram(name: string, install: string): void {
+function requireProgram(name: string, install: string): void {
   try {
     execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' })
   } catch {
     throw new Error(`${name} is not installed; the bench needs it. Install it with: ${install}`)
   }
+}
+
+/** Fails with the install command when a program the bench drives is not on PATH. */
+export function requirePrograms(): void {
+  requireProgram('docker-registry', 'sudo apt-get install docker-registry')
+  requireProgram('htpasswd', 'sudo apt-get install apache2-utils')
+}
+
+/** A random password for user "bench" in `<dir>/htpasswd`, made by Apache's htpasswd -B as the Spectro and distribution docs make them. */
+export function createCredentials(dir: string): Credentials {
+  const user = 'bench'
+  const password = randomBytes(12).toString('hex')
+  const htpasswd = join(dir, 'htpasswd')
+  writeFileSync(htpasswd, execFileSync('htpasswd', ['-Bbn', user, password], { encoding: 'utf8' }))
+  return { user, password, htpasswd }
 }
 
 function freePort(): Promise<number> {
@@ -117,34 +137,41 @@ async function launch({ kind, command, args, env, storage, readyUrl, readyStatus
   }
   child.stdout?.on('data', keep)
   child.stderr?.on('data', keep)
+  // A spawn failure is an 'error' event, not an exit; keep it for the start-up timeout message.
+  child.on('error', (err) => keep(Buffer.from(`\n${String(err)}\n`)))
   const exited = new Promise<void>((resolve) =>
     child.on('exit', () => {
       children.delete(child)
       resolve()
     }),
   )
-  const died = () => new Error(`${kind} registry exited (code ${child.exitCode}, signal ${child.signalCode}); its last output:\n${output}`)
+  const gone = () => child.exitCode !== null || child.signalCode !== null
+  const describeExit = () => `${kind} registry exited (code ${child.exitCode}, signal ${child.signalCode}); its last output:\n${output}`
 
   const deadline = Date.now() + START_TIMEOUT_MS
   while ((await statusOf(readyUrl)) !== readyStatus) {
-    if (child.exitCode !== null || child.signalCode !== null) throw died()
+    if (gone()) throw new Error(describeExit())
     if (Date.now() > deadline) throw new Error(`${kind} registry did not answer ${readyUrl} with ${readyStatus} within ${START_TIMEOUT_MS / 1000} s; its output:\n${output}`)
     await new Promise((r) => setTimeout(r, 50))
   }
   const pid = child.pid as number
+  let stopping = false
   return {
     kind,
     pid,
     ep,
     storage,
     memory: () => {
-      if (child.exitCode !== null || child.signalCode !== null) throw died()
+      if (gone()) throw new Error(describeExit())
       return readMemory(pid)
     },
     // Writing 5 to clear_refs resets VmHWM (Linux 4.0+), so a peak belongs to one scenario.
     resetPeak: () => writeFileSync(`/proc/${pid}/clear_refs`, '5'),
+    // A registry stopped by the bench is not "dead": stopping marks it first.
+    death: () => (gone() && !stopping ? describeExit() : null),
     stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return
+      stopping = true
+      if (gone()) return
       child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS)
       await exited
@@ -153,8 +180,8 @@ async function launch({ kind, command, args, env, storage, readyUrl, readyStatus
   }
 }
 
-async function startPackyard(dir: string, htpasswd: string, password: string, opts: RegistryOptions): Promise<Registry> {
-  const root = join(dir, 'packyard')
+/** Packyard storing in `root`. */
+export async function startPackyard(root: string, credentials: Credentials, opts: RegistryOptions): Promise<Registry> {
   mkdirSync(root, { recursive: true })
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
@@ -162,18 +189,18 @@ async function startPackyard(dir: string, htpasswd: string, password: string, op
     REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`,
     REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root,
     REGISTRY_AUTH_HTPASSWD_REALM: 'bench',
-    REGISTRY_AUTH_HTPASSWD_PATH: htpasswd,
-    REGISTRY_AUTH_ACCESS_WRITERS: USER,
+    REGISTRY_AUTH_HTPASSWD_PATH: credentials.htpasswd,
+    REGISTRY_AUTH_ACCESS_WRITERS: credentials.user,
     REGISTRY_LOG_LEVEL: 'warn',
   })
   const profile = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []
   const args = [...profile, join(PACKAGE_ROOT, 'bin', 'packyard.js'), 'serve']
-  const ep = endpoint('packyard', base, USER, password, opts.maxSockets)
+  const ep = endpoint('packyard', base, credentials.user, credentials.password, opts.maxSockets)
   return launch({ kind: 'packyard', command: process.execPath, args, env, storage: root, readyUrl: `${base}/health`, readyStatus: 200, ep })
 }
 
-async function startReference(dir: string, htpasswd: string, password: string, opts: RegistryOptions): Promise<Registry> {
-  const root = join(dir, 'reference')
+/** The reference registry with its config in `root` and its storage in `root`/data. */
+export async function startReference(root: string, credentials: Credentials, opts: RegistryOptions): Promise<Registry> {
   const storage = join(root, 'data')
   mkdirSync(storage, { recursive: true })
   const port = await freePort()
@@ -182,29 +209,12 @@ async function startReference(dir: string, htpasswd: string, password: string, o
   // JSON is YAML; http.secret is set only to keep distribution from warning that it made one up.
   const doc = {
     version: 0.1,
-    log: { level: 'warn' },
+    log: { level: 'warn', accesslog: { disabled: true } },
     storage: { filesystem: { rootdirectory: storage }, delete: { enabled: true } },
     http: { addr: `127.0.0.1:${port}`, secret: randomBytes(16).toString('hex') },
-    auth: { htpasswd: { realm: 'bench', path: htpasswd } },
+    auth: { htpasswd: { realm: 'bench', path: credentials.htpasswd } },
   }
   writeFileSync(config, JSON.stringify(doc, null, 2))
-  const ep = endpoint('reference', base, USER, password, opts.maxSockets)
+  const ep = endpoint('reference', base, credentials.user, credentials.password, opts.maxSockets)
   return launch({ kind: 'reference', command: 'docker-registry', args: ['serve', config], env: cleanEnv({}), storage, readyUrl: `${base}/v2/`, readyStatus: 401, ep })
-}
-
-/** Starts both; if the second fails the first is stopped before the error is thrown. */
-export async function startRegistries(opts: RegistryOptions): Promise<{ packyard: Registry; reference: Registry }> {
-  requireProgram('docker-registry', 'sudo apt-get install docker-registry')
-  requireProgram('htpasswd', 'sudo apt-get install apache2-utils')
-  const password = randomBytes(12).toString('hex')
-  const htpasswd = join(opts.dir, 'htpasswd')
-  // Apache's htpasswd -B, as the Spectro and distribution docs make these files.
-  writeFileSync(htpasswd, execFileSync('htpasswd', ['-Bbn', USER, password], { encoding: 'utf8' }))
-  const packyard = await startPackyard(opts.dir, htpasswd, password, opts)
-  try {
-    return { packyard, reference: await startReference(opts.dir, htpasswd, password, opts) }
-  } catch (err) {
-    await packyard.stop()
-    throw err
-  }
 }

@@ -1,9 +1,9 @@
 // `npm run bench [-- --quick] [-- --only=push,listing] [-- --cpu-prof]`: starts Packyard and the
-// CNCF reference registry side by side (a main pair on disk, a listing pair on tmpfs: see
+// CNCF reference registry side by side (a main pair on disk, listing registries on tmpfs: see
 // context.ts), runs the scenarios against both, prints the table and writes
-// bench/results/latest.json (quick.json for --quick). Any failure exits non-zero with the
-// reason, which is what lets CI run the quick mode as a smoke test. Whatever happens, every
-// server is killed and the scratch directories are removed.
+// bench/results/latest.json (quick.json for --quick, partial.json for --only). Any failure exits
+// non-zero with the reason, which is what lets CI run the quick mode as a smoke test. Whatever
+// happens, every server is killed and the scratch directories are removed.
 
 import { execFileSync } from 'node:child_process'
 import { accessSync, constants, mkdtempSync } from 'node:fs'
@@ -11,7 +11,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../src/paths.js'
 import { type Context, FULL, type Pair, QUICK } from './context.js'
-import { killAllNow, type Registry, startRegistries } from './registries.js'
+import { createCredentials, killAllNow, type Registry, requirePrograms, startPackyard, startReference } from './registries.js'
 import { table, writeResults } from './report.js'
 import { bigBlobScenario } from './scenarios/big-blob.js'
 import { listingScenario } from './scenarios/listing.js'
@@ -20,8 +20,7 @@ import { pushScenario } from './scenarios/push.js'
 import { v1Scenario } from './scenarios/v1.js'
 import { type Figure, stat } from './stats.js'
 
-// In this order: the listing scenario runs before v1 so that Packyard's /v2 catalog is not
-// inflated by the /v1 listing's packs, which it also serves under spectro-packs/archive.
+// In the issue's order; --only keeps this order whatever order it is given.
 const SCENARIOS: Record<string, (ctx: Context) => Promise<Figure[]>> = {
   push: pushScenario,
   pull: pullScenario,
@@ -32,7 +31,7 @@ const SCENARIOS: Record<string, (ctx: Context) => Promise<Figure[]>> = {
 
 const USAGE = `usage: npm run bench -- [--quick] [--only=${Object.keys(SCENARIOS).join(',')}] [--cpu-prof]
   --quick     small counts and 2 rounds (about a minute; CI runs this)
-  --only      run only these scenarios
+  --only      run only these scenarios (figures go to bench/results/partial.json)
   --cpu-prof  run Packyard under node --cpu-prof; the profile goes to bench/results/profiles/`
 
 interface Options {
@@ -47,9 +46,10 @@ function parseArgs(argv: string[]): Options {
     if (arg === '--quick') options.quick = true
     else if (arg === '--cpu-prof') options.cpuProf = true
     else if (arg.startsWith('--only=')) {
-      options.only = arg.slice('--only='.length).split(',').filter(Boolean)
-      const unknown = options.only.filter((s) => !(s in SCENARIOS))
-      if (unknown.length > 0 || options.only.length === 0) throw new UsageError(`unknown scenario ${unknown.join(', ') || '(none given)'}`)
+      const wanted = arg.slice('--only='.length).split(',').filter(Boolean)
+      const unknown = wanted.filter((s) => !(s in SCENARIOS))
+      if (unknown.length > 0 || wanted.length === 0) throw new UsageError(`unknown scenario ${unknown.join(', ') || '(none given)'}`)
+      options.only = Object.keys(SCENARIOS).filter((s) => wanted.includes(s))
     } else throw new UsageError(arg === '--help' || arg === '-h' ? '' : `unknown argument ${arg}`)
   }
   return options
@@ -57,7 +57,7 @@ function parseArgs(argv: string[]): Options {
 
 class UsageError extends Error {}
 
-/** /dev/shm when it is there to write to (Linux): where the listing pair keeps its data. */
+/** /dev/shm when it is there to write to (Linux): where the listing registries keep their data. */
 function tmpfsDir(): string | null {
   try {
     accessSync('/dev/shm', constants.W_OK)
@@ -88,17 +88,42 @@ async function main(argv: string[]): Promise<void> {
   process.on('exit', cleanUp)
   const results = join(PACKAGE_ROOT, 'bench', 'results')
   const registries: Registry[] = []
-  const pair = async (where: string): Promise<Pair> => {
-    const { packyard, reference } = await startRegistries({ dir: where, maxSockets: 64, cpuProfDir: options.cpuProf ? join(results, 'profiles') : null })
-    registries.push(packyard, reference)
-    return { packyard, reference, both: [packyard, reference] }
-  }
   try {
-    progress(`starting the main pair of registries in ${dir} and the listing pair in ${listingDir}`)
-    const ctx: Context = { settings, main: await pair(dir), listing: await pair(listingDir), work: dir, progress }
+    requirePrograms()
+    const credentials = createCredentials(dir)
+    const registryOptions = { maxSockets: 64, cpuProfDir: options.cpuProf ? join(results, 'profiles') : null }
+    // Each one is listed as soon as it runs, so that the finally below stops it whatever fails next.
+    const start = async (starter: typeof startPackyard, root: string): Promise<Registry> => {
+      const registry = await starter(root, credentials, registryOptions)
+      registries.push(registry)
+      return registry
+    }
+    const pair = async (where: string): Promise<Pair> => {
+      const packyard = await start(startPackyard, join(where, 'packyard'))
+      const reference = await start(startReference, join(where, 'reference'))
+      return { packyard, reference, both: [packyard, reference] }
+    }
+    progress(`starting the main pair of registries in ${dir} and the listing registries in ${listingDir}`)
+    const ctx: Context = {
+      settings,
+      main: await pair(dir),
+      listing: await pair(join(listingDir, 'catalog')),
+      packs: await start(startPackyard, join(listingDir, 'packs')),
+      work: dir,
+      progress,
+    }
 
     const figures: Figure[] = []
-    for (const name of options.only) figures.push(...(await (SCENARIOS[name] as (c: Context) => Promise<Figure[]>)(ctx)))
+    try {
+      for (const name of options.only) figures.push(...(await (SCENARIOS[name] as (c: Context) => Promise<Figure[]>)(ctx)))
+    } catch (err) {
+      // "socket hang up" says little when the cause is a registry that crashed: name it. Its exit
+      // event can arrive just after the failed request's, hence the short wait.
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      const deaths = registries.map((r) => r.death()).filter((d) => d !== null)
+      if (deaths.length > 0) throw new Error([err instanceof Error ? err.message : String(err), ...deaths].join('\n'))
+      throw err
+    }
     figures.push({
       scenario: '4 packyard /v1',
       name: 'Packyard server RSS after the run',
@@ -109,7 +134,8 @@ async function main(argv: string[]): Promise<void> {
     })
 
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
-    const file = join(results, options.quick ? 'quick.json' : 'latest.json')
+    const partial = options.only.length < Object.keys(SCENARIOS).length
+    const file = join(results, options.quick ? 'quick.json' : partial ? 'partial.json' : 'latest.json')
     writeResults(file, { mode: options.quick ? 'quick' : 'full', settings, scenarios: options.only, listingStorage: listingDir, startedAt, loadAtStart, seconds }, figures)
     process.stdout.write(`\n${table(figures)}\n\n`)
     progress(`done in ${seconds.toFixed(0)} s; figures in ${file}${options.cpuProf ? `, Packyard CPU profile in ${join(results, 'profiles')}` : ''}`)

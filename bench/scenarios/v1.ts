@@ -1,7 +1,7 @@
 // Scenario 4, Packyard only: its own /v1 pack API. Pushes/s of POST /v1/_packs on the main
 // Packyard with the same synthetic size mix as scenario 1, several versions per pack so every
-// push also recomputes parent tags. Then the latency of a full paged GET /v1/_packs on the
-// listing Packyard, seeded through the same API with N of the smallest valid packs, each pushed
+// push also recomputes parent tags. Then the latency of a full paged GET /v1/_packs on a
+// Packyard of its own, seeded through the same API with N of the smallest valid packs, each pushed
 // once and given four alias tags (five tags; pushing five versions instead would triple the
 // seeding time for the same number of listed tags).
 
@@ -45,8 +45,8 @@ export async function v1Scenario(ctx: Context): Promise<Figure[]> {
     for (const pack of set) rmSync(pack.path, { force: true })
   }
 
-  const listing = ctx.listing.packyard.ep
-  ctx.progress(`v1: seeding ${packs} packs x ${TAGS_PER_PACK} tags into the listing Packyard`)
+  const listing = ctx.packs.ep
+  ctx.progress(`v1: seeding ${packs} packs x ${TAGS_PER_PACK} tags`)
   const seedStart = process.hrtime.bigint()
   const names = Array.from({ length: packs }, (_, i) => `${LIST_PREFIX}${String(i).padStart(6, '0')}`)
   await forEachConcurrent(names, seedConcurrency, async (name) => {
