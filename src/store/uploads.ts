@@ -1,11 +1,12 @@
 // Upload staging: where the bytes of a chunked (resumable) blob upload wait between requests,
-// next to the BlobStore they end up in. The filesystem staging keeps `<root>/uploads/<id>`
-// and commits by re-hashing the staged file, verifying, fsyncing and linking it into place,
+// next to the BlobStore they end up in. The filesystem staging keeps `<root>/uploads/<id>`,
+// hashes bytes as they are appended (re-hashing the file when it did not see them all), and
+// commits by verifying, fsyncing and linking it into place,
 // so a crash never leaves a partial blob visible; the in-memory staging feeds the in-memory
 // store. Both pass test/store/uploads-conformance.ts. Staging knows nothing of HTTP or
 // sessions' owners; the registry keeps those in upload_sessions.
 
-import { createHash } from 'node:crypto'
+import { createHash, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open, readdir, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -13,7 +14,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { RegistryError } from '../errors.js'
 import { assertDigest, verifyExpectation } from './digest.js'
-import { FilesystemBlobStore } from './fs.js'
+import { FilesystemBlobStore, READ_CHUNK_BYTES, writeBatched } from './fs.js'
 import type { BlobInfo, BlobStore } from './types.js'
 
 export interface StagedEntry {
@@ -74,7 +75,19 @@ function wrongLength(received: number, length: number): RegistryError {
 // escape the directory and is never touched.
 const ENTRY_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/
 
+interface RunningHash {
+  hash: Hash
+  size: number
+}
+
 export class FilesystemUploadStaging implements UploadStaging {
+  /**
+   * sha256 of each upload's bytes as they were appended in this process, so a commit need
+   * not read the file back. Missing after a restart (or an append it did not see): the
+   * commit then re-hashes the file.
+   */
+  private readonly running = new Map<string, RunningHash>()
+
   constructor(private readonly store: FilesystemBlobStore) {}
 
   private pathOf(id: string): string {
@@ -92,6 +105,7 @@ export class FilesystemUploadStaging implements UploadStaging {
   async create(id: string): Promise<void> {
     const fh = await open(this.pathOf(id), 'wx', 0o644)
     await fh.close()
+    this.running.set(id, { hash: createHash('sha256'), size: 0 })
   }
 
   async size(id: string): Promise<number> {
@@ -110,21 +124,27 @@ export class FilesystemUploadStaging implements UploadStaging {
       // connection before the client sees the 416.
       checkOffset(expected, start)
       const limit = expected.length === undefined ? Number.POSITIVE_INFINITY : start + expected.length
+      const known = this.running.get(id)
+      this.running.delete(id)
+      const hashing = known?.size === start ? { hash: known.hash.copy(), size: start } : null
+      let received = start
       let position = start
       try {
         await pipeline(source, async (chunks: AsyncIterable<Buffer>) => {
-          for await (const chunk of chunks) {
-            if (position + chunk.length > limit) throw wrongLength(position + chunk.length - start, expected.length as number)
-            await fh.write(chunk, 0, chunk.length, position)
-            position += chunk.length
-          }
+          position = await writeBatched(fh, chunks, start, (chunk) => {
+            received += chunk.length
+            if (received > limit) throw wrongLength(received - start, expected.length as number)
+            hashing?.hash.update(chunk)
+          })
         })
         if (expected.length !== undefined && position !== limit) throw wrongLength(position - start, expected.length)
       } catch (err) {
         // All or nothing per request: the client resumes from the size it last saw.
         await fh.truncate(start)
+        if (known?.size === start) this.running.set(id, known)
         throw err
       }
+      if (hashing) this.running.set(id, { hash: hashing.hash, size: position })
       return position
     } finally {
       await fh.close()
@@ -137,25 +157,29 @@ export class FilesystemUploadStaging implements UploadStaging {
     const fh = await this.openExisting(id, 'r+')
     let info: BlobInfo
     try {
-      // Re-hashed from disk: what is linked into place is exactly what was verified.
-      const hash = createHash('sha256')
-      let size = 0
-      for await (const chunk of createReadStream('', { fd: fh, autoClose: false, start: 0 })) {
-        hash.update(chunk as Buffer)
-        size += (chunk as Buffer).length
+      const size = (await fh.stat()).size
+      const known = this.running.get(id)
+      if (known?.size === size) {
+        // Hashed as it was written by this process; a copy, so a failed verification keeps it.
+        info = { digest: `sha256:${known.hash.copy().digest('hex')}`, size }
+      } else {
+        const hash = createHash('sha256')
+        for await (const chunk of createReadStream('', { fd: fh, autoClose: false, start: 0, highWaterMark: READ_CHUNK_BYTES })) hash.update(chunk as Buffer)
+        info = { digest: `sha256:${hash.digest('hex')}`, size }
       }
-      info = { digest: `sha256:${hash.digest('hex')}`, size }
       verifyExpectation(info, expected)
       await fh.sync()
     } finally {
       await fh.close()
     }
+    this.running.delete(id)
     await this.store.linkIntoPlace(path, info.digest)
     await unlink(path)
     return info
   }
 
   async cancel(id: string): Promise<boolean> {
+    this.running.delete(id)
     try {
       await unlink(this.pathOf(id))
       return true

@@ -72,3 +72,31 @@ t.test('filesystem: list also shows temp files other writers left, with their mt
   t.equal(await staging.cancel('put-0f0e0d0c-0b0a-4009-8008-070605040302'), true)
   t.equal(existsSync(stray), false)
 })
+
+t.test('filesystem: an upload continued by another process (after a restart) is re-hashed right', async (t) => {
+  const { store, staging } = await fsFixture(t)
+  const id = '0b1e2d3c-4f5a-4b6c-8d7e-9f0a1b2c3d4e'
+  await staging.create(id)
+  await staging.append(id, Readable.from([Buffer.from('first half, ')]))
+  const restarted = new FilesystemUploadStaging(store)
+  await restarted.append(id, Readable.from([Buffer.from('second half')]))
+  t.same(await restarted.commit(id, { digest: digestOf('first half, second half') }), { digest: digestOf('first half, second half'), size: 23 })
+
+  const other = '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f'
+  await staging.create(other)
+  await staging.append(other, Readable.from([Buffer.from('abc')]))
+  // Another process appended without this one seeing it: its running hash no longer fits.
+  writeFileSync(join(store.uploadsDir, other), 'abcdef')
+  await t.rejects(staging.commit(other, { digest: digestOf('abc') }), { code: 'DIGEST_INVALID' })
+  t.same(await staging.commit(other, { digest: digestOf('abcdef') }), { digest: digestOf('abcdef'), size: 6 })
+})
+
+t.test('filesystem: a failed append keeps the running hash of what came before', async (t) => {
+  const { staging } = await fsFixture(t)
+  const id = '2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f60'
+  await staging.create(id)
+  await staging.append(id, Readable.from([Buffer.from('kept ')]))
+  await t.rejects(staging.append(id, Readable.from([Buffer.from('too long')]), { length: 3 }), { code: 'BLOB_UPLOAD_INVALID' })
+  await staging.append(id, Readable.from([Buffer.from('then more')]))
+  t.same(await staging.commit(id, { digest: digestOf('kept then more') }), { digest: digestOf('kept then more'), size: 14 })
+})
