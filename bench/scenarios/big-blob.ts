@@ -7,6 +7,7 @@
 import type { Context } from '../context.js'
 import { downloadBlob, uploadBlob } from '../oci-client.js'
 import { randomStream, randomStreamDigest } from '../random.js'
+import { settleDisk } from '../settle.js'
 import { type Figure, roundOrder, Samples, seconds } from '../stats.js'
 
 const REPO = 'bench/big'
@@ -20,11 +21,13 @@ export async function bigBlobScenario(ctx: Context): Promise<Figure[]> {
     ctx.progress(`big blob: hashing ${mb} MB for round ${round + 1}`)
     const digest = await randomStreamDigest(seed, bytes)
     for (const registry of roundOrder(ctx.main.both, round)) {
+      settleDisk()
       registry.resetPeak()
       ctx.progress(`big blob: round ${round + 1}, ${registry.kind}, upload ${mb} MB`)
       const up = process.hrtime.bigint()
       await uploadBlob(registry.ep, REPO, digest, randomStream(seed, bytes), bytes)
       samples.add('upload', registry.kind, mb / seconds(up))
+      settleDisk()
       ctx.progress(`big blob: round ${round + 1}, ${registry.kind}, download ${mb} MB`)
       const down = process.hrtime.bigint()
       await downloadBlob(registry.ep, REPO, digest, bytes)

@@ -8,6 +8,7 @@ import type { Context } from '../context.js'
 import { pushPackOci } from '../oci-client.js'
 import { buildPackSet, type SyntheticPack } from '../packs.js'
 import { forEachConcurrent } from '../pool.js'
+import { settleDisk } from '../settle.js'
 import { type Figure, roundOrder, Samples, seconds } from '../stats.js'
 
 export async function pushScenario(ctx: Context): Promise<Figure[]> {
@@ -34,6 +35,7 @@ export async function pushScenario(ctx: Context): Promise<Figure[]> {
     for (const registry of roundOrder(ctx.main.both, round)) {
       for (const mode of modes) {
         const set = sets.get(mode.key) as SyntheticPack[]
+        settleDisk()
         ctx.progress(`push: round ${round + 1}, ${registry.kind}, ${count} packs (${megabytes.toFixed(0)} MB), ${mode.clients} client(s)`)
         const start = process.hrtime.bigint()
         await forEachConcurrent(set, mode.clients, (pack) => pushPackOci(registry.ep, pack))

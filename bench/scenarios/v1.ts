@@ -10,6 +10,7 @@ import type { Context } from '../context.js'
 import { listAllPages, send } from '../http.js'
 import { buildPackSet, tinyPackArchive } from '../packs.js'
 import { forEachConcurrent } from '../pool.js'
+import { settleDisk } from '../settle.js'
 import { type Figure, Samples, seconds } from '../stats.js'
 import { pushPackV1 } from '../v1-client.js'
 
@@ -38,6 +39,7 @@ export async function v1Scenario(ctx: Context): Promise<Figure[]> {
       name: (i) => `bench-v1-${String(i % pushNames).padStart(3, '0')}`,
       version: (i) => `${round + 1}.${Math.floor(i / pushNames)}.0`,
     })
+    settleDisk()
     ctx.progress(`v1: round ${round + 1}, POST /v1/_packs x ${pushes}, ${concurrency} clients`)
     const start = process.hrtime.bigint()
     await forEachConcurrent(set, concurrency, (pack) => pushPackV1(ep, pack))
