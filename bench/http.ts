@@ -86,7 +86,7 @@ export function send(ep: Endpoint, call: Call): Promise<Answer> {
 }
 
 /** The target of a `Link: <...>; rel="next"` header, if there is one. */
-export function nextLink(headers: http.IncomingHttpHeaders): string | null {
+function nextLink(headers: http.IncomingHttpHeaders): string | null {
   const link = headers.link
   if (typeof link !== 'string') return null
   const match = /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)

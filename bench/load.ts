@@ -30,7 +30,7 @@ export async function load(ep: Endpoint, path: string, opts: { connections: numb
   return { rps: result['2xx'] / result.duration, p50: result.latency.p50, p99: result.latency.p99 }
 }
 
-/** `connections` clients download `path` back to back for `secs`; answers MB/s (10^6 bytes). */
+/** `connections` clients download `path` back to back for `opts.seconds`; answers MB/s (10^6 bytes). */
 export async function downloadLoad(ep: Endpoint, path: string, opts: { connections: number; seconds: number; bytes: number }): Promise<number> {
   const start = process.hrtime.bigint()
   let received = 0

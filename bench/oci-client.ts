@@ -15,7 +15,7 @@ export const PACK_NAMESPACE = 'spectro-packs/archive'
 
 export const MANIFEST_ACCEPT = OCI_MANIFEST_MEDIA_TYPE
 
-export async function blobExists(ep: Endpoint, repo: string, digest: string): Promise<boolean> {
+async function blobExists(ep: Endpoint, repo: string, digest: string): Promise<boolean> {
   const answer = await send(ep, { method: 'HEAD', url: `/v2/${repo}/blobs/${digest}`, expect: [200, 404] })
   return answer.status === 200
 }

@@ -34,7 +34,7 @@ const KB = 1000
 const MB = 1000 * KB
 
 /** Chart sizes for `count` packs: the mix is fixed by count, only the order and exact sizes vary. */
-export function chartSizes(prng: Prng, count: number): number[] {
+function chartSizes(prng: Prng, count: number): number[] {
   const huge = Math.max(1, Math.round(count / 100))
   const large = Math.max(1, Math.round(count / 10))
   const sizes: number[] = []

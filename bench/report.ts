@@ -11,7 +11,7 @@ import { VERSION } from '../src/version.js'
 import type { Settings } from './context.js'
 import { type Figure, ratio, type Stat, type Target, targetMet } from './stats.js'
 
-export function formatNumber(n: number): string {
+function formatNumber(n: number): string {
   const abs = Math.abs(n)
   if (abs >= 100) return Math.round(n).toLocaleString('en-US')
   if (abs >= 10) return n.toFixed(1)

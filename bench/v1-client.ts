@@ -1,5 +1,6 @@
-// The /v1 calls of the Packyard-only scenario: a push as `packyard pack push` sends it (one
-// multipart form, file part "archive", streamed with a known length) and the packs listing.
+// The /v1 push of the Packyard-only scenario, as `packyard pack push` sends it: one multipart
+// form with the file part "archive", streamed with a known length. (Its listing is paged like
+// the OCI ones and goes through http.ts.)
 
 import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'

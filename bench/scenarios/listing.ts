@@ -7,6 +7,7 @@
 // headers to the end) and the full tags listing of a sample of repositories, one at a time.
 
 import { EMPTY_CONFIG, EMPTY_CONFIG_DIGEST } from '../../src/packs/oras-manifest.js'
+import { sha256Digest } from '../../src/store/digest.js'
 import type { Context } from '../context.js'
 import { type Endpoint, listAllPages, send } from '../http.js'
 import { MANIFEST_ACCEPT, mountBlob, putManifest, tinyManifest, uploadBlob } from '../oci-client.js'
@@ -14,7 +15,6 @@ import { forEachConcurrent } from '../pool.js'
 import { ReferenceStorage } from '../reference-seed.js'
 import type { Registry } from '../registries.js'
 import { type Figure, roundOrder, Samples, seconds } from '../stats.js'
-import { sha256Digest } from '../../src/store/digest.js'
 
 const PREFIX = 'bench/catalog'
 const SOURCE = `${PREFIX}/source`

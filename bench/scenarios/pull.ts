@@ -1,6 +1,7 @@
 // Scenario 2a: reads under load. Manifest GET by tag of a pack at 32 connections from
-// autocannon (req/s and p99), and GET of a 1 MB blob by concurrent clients (MB/s). The pack and the blob are pushed
-// first, identically to both registries, so the reads hit real stored content.
+// autocannon (req/s and p99), and GET of a 1 MB blob by concurrent clients (MB/s). The pack
+// and the blob are pushed first, identically to both registries, so the reads hit real stored
+// content.
 
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
