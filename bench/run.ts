@@ -6,7 +6,7 @@
 // happens, every server is killed and the scratch directories are removed.
 
 import { execFileSync } from 'node:child_process'
-import { accessSync, constants, mkdtempSync } from 'node:fs'
+import { accessSync, constants, mkdtempSync, statfsSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../src/paths.js'
@@ -57,11 +57,18 @@ function parseArgs(argv: string[]): Options {
 
 class UsageError extends Error {}
 
-/** /dev/shm when it is there to write to (Linux): where the listing registries keep their data. */
+// The full run's listing registries hold about 1 GB on tmpfs; twice that leaves room.
+const TMPFS_NEEDED_BYTES = 2e9
+
+/**
+ * /dev/shm when it is there to write to (Linux) with room for the listings (a container's
+ * default 64 MB is not): where the listing registries keep their data.
+ */
 function tmpfsDir(): string | null {
   try {
     accessSync('/dev/shm', constants.W_OK)
-    return '/dev/shm'
+    const fs = statfsSync('/dev/shm')
+    return fs.bavail * fs.bsize >= TMPFS_NEEDED_BYTES ? '/dev/shm' : null
   } catch {
     return null
   }
