@@ -34,6 +34,8 @@ declare module 'fastify' {
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  // Read the certificate files first: a bad path must fail before anything is opened.
+  const https = config.http.tls ? tlsOptions(config.http.tls) : null
   const store = await openBlobStore(config)
   const dbFile = config.storage.kind === 'inmemory' ? ':memory:' : join(config.storage.rootdirectory, 'registry.db')
   const db = openDatabase(dbFile)
@@ -44,7 +46,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     genReqId: () => randomUUID(),
     bodyLimit: config.limits.bodySize,
     return503OnClosing: true,
-    ...(config.http.tls ? { https: tlsOptions(config.http.tls) } : {}),
+    ...(https ? { https } : {}),
   }) as unknown as FastifyInstance
   app.decorate('registry', { config, db, store })
   app.addHook('onClose', async () => {

@@ -105,3 +105,8 @@ t.test('5xx never leaks internals; typed errors keep their status and detail', a
   t.equal(typed.statusCode, 409)
   t.same(typed.json(), { errors: [{ code: 'TAG_EXISTS', message: 'tag 1.0.0 exists', detail: { tag: '1.0.0' } }] })
 })
+
+t.test('a TLS file that cannot be read stops buildApp with the key named', async (t) => {
+  const config = testConfig(t, { http: { tls: { certificate: '/nonexistent/cert.pem', key: '/nonexistent/key.pem' } } })
+  await t.rejects(buildApp(config), /config: http\.tls\.certificate: cannot read \/nonexistent\/cert\.pem \(ENOENT\)/)
+})
