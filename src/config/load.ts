@@ -3,6 +3,7 @@
 // throws ConfigError naming the key, so start-up stops before anything is opened.
 
 import { existsSync, readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { parse as parseYaml } from 'yaml'
 import { isLeaf, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
 
@@ -26,6 +27,9 @@ export interface Config {
     port: number
     headers: Record<string, string[]>
     drainTimeoutMs: number
+    bodyIdleTimeoutMs: number
+    /** Addresses and CIDRs whose X-Forwarded-For is believed. */
+    trustedProxies: string[]
     tls: { certificate: string; key: string; clientcas: string[]; minimumtls: 'tls1.2' | 'tls1.3' } | null
   }
   auth: { realm: string; htpasswdPath: string; writers: string[] } | null
@@ -38,6 +42,9 @@ export interface Config {
     bodySize: number
     pageSize: number
     loginFailures: number
+    addressLoginFailures: number
+    loginLockoutMs: number
+    maxCompressionRatio: number
   }
   oci: { namespace: string; listParentTags: boolean }
   /** Keys that were accepted for compatibility but have no effect. */
@@ -229,6 +236,8 @@ function resolve(doc: Doc, source: string): Config {
       port,
       headers: get('http.headers'),
       drainTimeoutMs: get('http.draintimeout'),
+      bodyIdleTimeoutMs: get('http.bodyidletimeout'),
+      trustedProxies: validateProxies(get('http.trustedproxies')),
       tls: cert === '' ? null : { certificate: cert, key, clientcas: get('http.tls.clientcas'), minimumtls: get('http.tls.minimumtls') },
     },
     auth: hasAuth
@@ -243,6 +252,9 @@ function resolve(doc: Doc, source: string): Config {
       bodySize: get('limits.bodysize'),
       pageSize: get('limits.pagesize'),
       loginFailures: get('limits.loginfailures'),
+      addressLoginFailures: get('limits.addressloginfailures'),
+      loginLockoutMs: get('limits.loginlockout'),
+      maxCompressionRatio: get('limits.maxcompressionratio'),
     },
     oci: { namespace: validateNamespace(get('oci.namespace')), listParentTags: get('oci.listparenttags') },
     ignoredKeys,
@@ -360,6 +372,20 @@ export function parseAddr(addr: string): { host: string; port: number } {
   if (port > 65535) throw new ConfigError('http.addr', `port ${port} is out of range`)
   const host = m[1] ?? m[2] ?? ''
   return { host: host === '' ? '0.0.0.0' : host, port }
+}
+
+/** Each entry is an IP address or a CIDR block (`10.0.0.0/8`, `fd00::/8`). */
+function validateProxies(entries: string[]): string[] {
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/')
+    const family = isIP(address ?? '')
+    const maxBits = family === 6 ? 128 : 32
+    const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits)
+    if (family === 0 || !validBits || extra !== undefined) {
+      throw new ConfigError('http.trustedproxies', `${JSON.stringify(entry)} is not an IP address or CIDR block such as 10.0.0.0/8`)
+    }
+  }
+  return entries
 }
 
 function validateNamespace(ns: string): string {
