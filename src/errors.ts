@@ -17,6 +17,7 @@ export const ERROR_STATUS = {
   MANIFEST_BLOB_UNKNOWN: 400,
   BLOB_UPLOAD_INVALID: 400,
   RANGE_INVALID: 416,
+  REQUEST_TIMEOUT: 408,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   // who you are
@@ -39,6 +40,7 @@ export const ERROR_STATUS = {
   // the server
   INTERNAL: 500,
   UNAVAILABLE: 503,
+  INSUFFICIENT_STORAGE: 507,
 } as const
 
 export type ErrorCode = keyof typeof ERROR_STATUS

@@ -24,6 +24,8 @@ export interface ArchiveLimits {
   maxUnpackedBytes: number
   maxEntries: number
   maxExtractedFileBytes: number
+  /** Largest ratio of tar bytes to compressed bytes, checked once the tar passes RATIO_GRACE_BYTES. */
+  maxCompressionRatio: number
 }
 
 export interface ArchiveFile {
@@ -62,6 +64,11 @@ const TAR_BLOCK = 512
 // trailer allowance covers the end-of-archive blocks and record padding.
 const TAR_OVERHEAD_PER_ENTRY = 16 * 1024
 const TAR_TRAILER_ALLOWANCE = 1024 * 1024
+// The end-of-archive marker: two zero blocks where the next header would be.
+const END_MARKER = 2 * TAR_BLOCK
+// Small archives (a pack.json and some YAML) compress far beyond any sane ratio; only the
+// ratio of an archive that has unpacked to more than this is judged.
+export const RATIO_GRACE_BYTES = 1024 * 1024
 
 /**
  * Checks one tar header against the pack rules and returns its normalised path (no leading
@@ -134,8 +141,8 @@ export const PACK_ROOT_NOT_FOUND = 'pack.json not found at the archive root or i
 export async function readPackArchive(source: NodeJS.ReadableStream | Readable, limits: ArchiveLimits): Promise<PackArchive> {
   const compressed = new CompressedMeter(limits.maxArchiveBytes)
   const tarLimit = limits.maxUnpackedBytes + (limits.maxEntries + 1) * TAR_OVERHEAD_PER_ENTRY + TAR_TRAILER_ALLOWANCE
-  const tarStream = new TarMeter(tarLimit, limits.maxUnpackedBytes)
   const walk = new ArchiveWalk(limits)
+  const tarStream = new TarMeter(tarLimit, limits, compressed, walk)
   const tar = extract()
   // The first error we raise ourselves wins; the pipeline may see a follow-on error first.
   let failure: RegistryError | undefined
@@ -319,12 +326,7 @@ class CompressedMeter extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length
     if (this.bytes > this.limit) {
-      callback(
-        new RegistryError('ARCHIVE_INVALID', `the archive is larger than ${this.limit} bytes`, {
-          reason: 'archive size limit',
-          limit: this.limit,
-        }),
-      )
+      callback(archiveTooLarge(this.limit))
       return
     }
     this.hash.update(chunk)
@@ -333,10 +335,14 @@ class CompressedMeter extends Transform {
 }
 
 /**
- * Counts the decompressed tar bytes and how many zero bytes end it. The count bounds what a
- * small "gzip bomb" can make us churn through; the zero tail tells a complete archive (its data
- * followed by zero end-of-archive blocks) from one cut off between two entries, which the tar
- * parser alone would accept.
+ * Counts the decompressed tar bytes and how many zero bytes end them, and stops the two kinds of
+ * bomb as soon as they show: a ratio of tar bytes to compressed bytes beyond the limit, and an
+ * archive that goes on after its end-of-archive marker (more than the usual zero padding, or
+ * any non-zero byte), which tar readers would never look at but we would have to inflate. The
+ * zero tail also tells a complete archive from one cut off between two entries, which the tar
+ * parser alone would accept. It runs ahead of the parser by at most a buffer, so "the end of
+ * the last entry's data" may be stale; bytes after it that are all zeros can hold no header
+ * either way.
  */
 class TarMeter extends Transform {
   private bytes = 0
@@ -344,26 +350,58 @@ class TarMeter extends Transform {
 
   constructor(
     private readonly limit: number,
-    private readonly unpackedLimit: number,
+    private readonly limits: ArchiveLimits,
+    private readonly compressed: CompressedMeter,
+    private readonly walk: ArchiveWalk,
   ) {
     super()
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const zerosSinceData = this.zeroRunAfter(this.walk.dataEnd)
     this.bytes += chunk.length
     if (this.bytes > this.limit) {
       callback(
-        new RegistryError('ARCHIVE_INVALID', `the archive unpacks to more than ${this.unpackedLimit} bytes`, {
+        new RegistryError('ARCHIVE_INVALID', `the archive unpacks to more than ${this.limits.maxUnpackedBytes} bytes`, {
           reason: 'unpacked size limit',
-          limit: this.unpackedLimit,
+          limit: this.limits.maxUnpackedBytes,
         }),
+      )
+      return
+    }
+    if (this.bytes > RATIO_GRACE_BYTES && this.bytes > this.compressed.bytes * this.limits.maxCompressionRatio) {
+      callback(
+        new RegistryError(
+          'ARCHIVE_INVALID',
+          `the archive unpacks to more than ${this.limits.maxCompressionRatio} times its compressed size (limits.maxcompressionratio); refusing a likely decompression bomb`,
+          { reason: 'compression ratio', limit: this.limits.maxCompressionRatio },
+        ),
       )
       return
     }
     let last = chunk.length - 1
     while (last >= 0 && chunk[last] === 0) last--
     this.trailingZeros = last === -1 ? this.trailingZeros + chunk.length : chunk.length - 1 - last
+    if (zerosSinceData !== null && zerosSinceData >= END_MARKER && last !== -1) {
+      callback(new RegistryError('ARCHIVE_INVALID', 'the archive has data after its end-of-archive marker', { reason: 'data after end of archive' }))
+      return
+    }
+    const zerosNow = this.zeroRunAfter(this.walk.dataEnd)
+    if (zerosNow !== null && zerosNow > END_MARKER + TAR_TRAILER_ALLOWANCE) {
+      callback(
+        new RegistryError('ARCHIVE_INVALID', `the archive goes on with more than ${TAR_TRAILER_ALLOWANCE} zero bytes after its end-of-archive marker`, {
+          reason: 'data after end of archive',
+        }),
+      )
+      return
+    }
     callback(null, chunk)
+  }
+
+  /** How many bytes follow `dataEnd`, when all of them are zeros; else null. */
+  private zeroRunAfter(dataEnd: number): number | null {
+    const rest = this.bytes - dataEnd
+    return rest > 0 && this.trailingZeros >= rest ? rest : null
   }
 
   /** True when at least one zero block follows `dataEnd` and nothing but zeros does. */
@@ -388,6 +426,11 @@ function dataOffset(header: Header): number {
  */
 export function asNodeWritable(writable: Extract): NodeJS.WritableStream {
   return writable as unknown as NodeJS.WritableStream
+}
+
+/** One limit, one error: what the push route, the /v2 bridge and the CLI all report. */
+export function archiveTooLarge(limit: number): RegistryError {
+  return new RegistryError('PAYLOAD_TOO_LARGE', `the archive is larger than this registry accepts (limits.archivesize: ${limit} bytes)`, { limit })
 }
 
 function entryError(entry: string, reason: string): RegistryError {

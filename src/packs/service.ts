@@ -97,7 +97,13 @@ export class PackService {
 
   private limits() {
     const l = this.config.limits
-    return { maxArchiveBytes: l.archiveSize, maxUnpackedBytes: l.unpackedSize, maxEntries: l.entries, maxExtractedFileBytes: l.fileSize }
+    return {
+      maxArchiveBytes: l.archiveSize,
+      maxUnpackedBytes: l.unpackedSize,
+      maxEntries: l.entries,
+      maxExtractedFileBytes: l.fileSize,
+      maxCompressionRatio: l.maxCompressionRatio,
+    }
   }
 
   private async storeWhileReading(upload: Readable): Promise<{ stored: BlobInfo; archive: PackArchive }> {
@@ -117,7 +123,7 @@ export class PackService {
     upload.on('error', fail)
     upload.pipe(toStore)
     upload.pipe(toReader)
-    const storing = this.store.put(toStore, { maxSize: this.config.limits.archiveSize })
+    const storing = this.store.put(toStore)
     const reading = readPackArchive(toReader, this.limits())
     let firstError: unknown = null
     const note = (err: unknown) => {

@@ -57,6 +57,9 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async put(source: Readable, expected: PutExpectation = {}): Promise<BlobInfo> {
+    // The source may fail while the temp file is being opened, before the pipeline listens:
+    // that error must not go unhandled (the pipeline then reports it from source.errored).
+    source.on('error', ignoreEarlyError)
     if (expected.digest !== undefined) assertDigest(expected.digest)
     const temp = join(this.uploadsDir, `${PUT_TEMP_PREFIX}${randomUUID()}`)
     try {
@@ -136,6 +139,8 @@ export class FilesystemBlobStore implements BlobStore {
     await access(this.uploadsDir, fsConstants.R_OK | fsConstants.W_OK)
   }
 }
+
+function ignoreEarlyError(): void {}
 
 /** Socket reads arrive in ~64 KiB pieces; writing them 1 MiB at a time saves syscalls. */
 export const WRITE_BATCH_BYTES = 1 << 20

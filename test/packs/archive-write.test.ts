@@ -12,7 +12,7 @@ import { extract, type Header } from 'tar-stream'
 import { comparePaths, writeReproducibleArchive, type ArchiveInput } from '../../src/packs/archive-write.js'
 import { readPackArchive } from '../../src/packs/archive-read.js'
 
-const LIMITS = { maxArchiveBytes: 1 << 30, maxUnpackedBytes: 1 << 30, maxEntries: 10000, maxExtractedFileBytes: 1 << 20 }
+const LIMITS = { maxArchiveBytes: 1 << 30, maxUnpackedBytes: 1 << 30, maxEntries: 10000, maxExtractedFileBytes: 1 << 20, maxCompressionRatio: 200 }
 
 function input(path: string, content: string | Buffer, mode = 0o644): ArchiveInput {
   const bytes = Buffer.from(content)

@@ -3,13 +3,13 @@
 // JSON; every rule and every write is in packs/service.ts.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { Readable } from 'node:stream'
 import { RegistryError } from '../../errors.js'
 import type { PackVersionRow, TagRow } from '../../meta/packs.js'
 import { type ParentTag, parentTagsOf } from '../../packs/parent-tags.js'
 import { archiveFileName } from '../../packs/oras-manifest.js'
 import { PackService, type PublishOptions } from '../../packs/service.js'
 import { sendBlob } from '../blob-response.js'
+import { readForm } from '../multipart.js'
 import { pageSize, setNextLink } from '../pagination.js'
 import * as S from './schemas.js'
 
@@ -60,10 +60,6 @@ function packHeader(name: string, row: { display_name: string; layer: string; pa
   }
 }
 
-function archiveTooLarge(limit: number): RegistryError {
-  return new RegistryError('PAYLOAD_TOO_LARGE', `the archive is larger than this registry accepts (limits.archivesize: ${limit} bytes)`, { limit })
-}
-
 const TRUE_VALUES = new Set(['true', '1', 'yes', 'on'])
 const FALSE_VALUES = new Set(['false', '0', 'no', 'off', ''])
 
@@ -74,15 +70,25 @@ function flag(fields: Record<string, string>, name: string): boolean {
   throw new RegistryError('BAD_REQUEST', `form field ${name} must be true or false (got ${JSON.stringify(fields[name])})`, { field: name })
 }
 
+const FORM_LIMITS = { fields: 10, fieldBytes: 64 * 1024 }
+
+function publishOptions(fields: Record<string, string>, actor: string): PublishOptions {
+  return {
+    force: flag(fields, 'force'),
+    message: fields.message?.trim() || null,
+    skipDigestCheck: flag(fields, 'skipDigestCheck'),
+    actor,
+  }
+}
+
 export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackService }): Promise<void> {
   const { packs } = opts
   const meta = packs.metadata
   const maxPage = app.registry.config.limits.pageSize
 
-  await app.register(import('@fastify/multipart'), {
-    limits: { files: 1, fields: 10, fieldSize: 64 * 1024, parts: 12, fileSize: app.registry.config.limits.archiveSize },
-    throwFileSizeLimit: false,
-  })
+  const bodyIdleMs = app.registry.config.http.bodyIdleTimeoutMs
+  // The push form is read by readForm as it streams; Fastify must not parse it first.
+  app.addContentTypeParser('multipart/form-data', (_request, _payload, done) => done(null))
 
   const readText = async (entry: { digest: string } | undefined): Promise<string | null> => {
     if (!entry) return null
@@ -115,38 +121,14 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
   })
 
   app.post('/_packs', { schema: S.pushSchema, onRequest: app.requireWriter }, async (request, reply) => {
-    if (!request.isMultipart()) {
-      throw new RegistryError('UNSUPPORTED_MEDIA_TYPE', 'push with multipart/form-data: a file part "archive" (the pack .tar.gz) and fields force, message, skipDigestCheck')
-    }
-    const fields: Record<string, string> = {}
-    const options = (): PublishOptions => ({
-      force: flag(fields, 'force'),
-      message: fields.message?.trim() || null,
-      skipDigestCheck: flag(fields, 'skipDigestCheck'),
-      actor: request.identity?.user ?? 'anonymous',
+    const actor = request.identity?.user ?? 'anonymous'
+    const form = await readForm(request, bodyIdleMs, 'archive', FORM_LIMITS, async (file, fieldsBefore) => {
+      // Fields sent before the file are known now: refuse a forced push without a message before reading it.
+      PackService.checkForceMessage(publishOptions(fieldsBefore, actor))
+      return packs.receive(file)
     })
-    let received: Awaited<ReturnType<PackService['receive']>> | null = null
-    for await (const part of request.parts()) {
-      if (part.type === 'file') {
-        if (part.fieldname !== 'archive' || received) {
-          part.file.resume()
-          throw new RegistryError('BAD_REQUEST', `unexpected file part ${JSON.stringify(part.fieldname)}: send exactly one file part named "archive"`)
-        }
-        // Fields sent before the file are known now: refuse a forced push without a message before reading it.
-        PackService.checkForceMessage(options())
-        try {
-          received = await packs.receive(part.file as Readable)
-        } catch (err) {
-          // The form parser cuts the file at the limit; say so rather than "truncated archive".
-          if (part.file.truncated) throw archiveTooLarge(app.registry.config.limits.archiveSize)
-          throw err
-        }
-      } else {
-        fields[part.fieldname] = String(part.value)
-      }
-    }
-    if (!received) throw new RegistryError('BAD_REQUEST', 'the form has no file part named "archive" (the pack .tar.gz)')
-    const result = packs.commit(received, options())
+    if (!form.file) throw new RegistryError('BAD_REQUEST', 'the form has no file part named "archive" (the pack .tar.gz)')
+    const result = packs.commit(form.file, publishOptions(form.fields, actor))
     return reply.code(result.status === 'created' ? 201 : 200).send(result)
   })
 

@@ -22,6 +22,7 @@ import type { PackOciBridge } from '../../oci/pack-bridge.js'
 import { OciRegistry } from '../../oci/registry.js'
 import type { ChunkExpectation } from '../../store/uploads.js'
 import { IMMUTABLE, sendBlob } from '../blob-response.js'
+import { requestBody } from '../request-body.js'
 import { acceptsManifest, nextLink, parseContentRange } from './headers.js'
 import { catalogSchema, deleteSchema, patchSchema, postSchema, putSchema, readSchema, versionSchema } from './schemas.js'
 
@@ -51,6 +52,7 @@ export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<v
   )
   const uploads = app.ociUploads
   const manifestSize = config.limits.manifestSize
+  const bodyOf = (request: FastifyRequest): Readable => requestBody(request, config.http.bodyIdleTimeoutMs)
 
   app.addHook('onRequest', async (_request, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0')
@@ -267,10 +269,6 @@ export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<v
       stream.on('data', onData).on('end', onEnd).on('error', onError)
     })
   }
-}
-
-function bodyOf(request: FastifyRequest): Readable {
-  return (request.body as Readable | undefined) ?? request.raw
 }
 
 function contentLength(request: FastifyRequest): number | undefined {
