@@ -5,7 +5,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { Authenticator } from './auth/authenticator.js'
 import { bootstrapHtpasswd } from './auth/bootstrap.js'
 import type { Config } from './config/load.js'
@@ -15,12 +14,16 @@ import { healthPlugin } from './http/health.js'
 import { v1Plugin } from './http/v1/index.js'
 import { v2Plugin } from './http/v2/index.js'
 import { ociUploadsPlugin } from './http/v2/service.js'
-import { type Db, openDatabase } from './meta/db.js'
+import { type Db, onStorageFull, openDatabase } from './meta/db.js'
+import { BlobIntake } from './blobs/intake.js'
+import { BlobMeta } from './meta/blobs.js'
 import { PackMeta } from './meta/packs.js'
+import { OciUploads } from './oci/uploads.js'
 import { PackBridge } from './packs/oci-bridge.js'
 import { PackService } from './packs/service.js'
-import { openBlobStore } from './store/index.js'
+import { openStorage } from './store/index.js'
 import type { BlobStore } from './store/types.js'
+import type { UploadStaging } from './store/uploads.js'
 
 export interface BuildOptions {
   /** The pino logger server.ts made; tests leave it out and get a silent one. */
@@ -29,26 +32,33 @@ export interface BuildOptions {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    registry: { config: Config; db: Db; store: BlobStore }
+    registry: { config: Config; db: Db; store: BlobStore; staging: UploadStaging }
   }
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   // Read the certificate files first: a bad path must fail before anything is opened.
   const https = config.http.tls ? tlsOptions(config.http.tls) : null
-  const store = await openBlobStore(config)
-  const dbFile = config.storage.kind === 'inmemory' ? ':memory:' : join(config.storage.rootdirectory, 'registry.db')
-  const db = openDatabase(dbFile)
+  const storage = await openStorage(config.storage)
+  const { store } = storage
+  const db = openDatabase(storage.databaseFile)
+  onStorageFull(db, () => {
+    const freed = storage.releaseReserve()
+    if (freed) app.log.warn('storage full: released the space reserve so this delete can go through; delete what is no longer needed and run garbage-collect')
+    return freed
+  })
 
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     bodyLimit: config.limits.bodySize,
+    // Behind these proxies, X-Forwarded-For names the client (request.ip), for throttling and logs.
+    ...(config.http.trustedProxies.length > 0 ? { trustProxy: config.http.trustedProxies } : {}),
     return503OnClosing: true,
     ...(https ? { https } : {}),
   }) as unknown as FastifyInstance
-  app.decorate('registry', { config, db, store })
+  app.decorate('registry', { config, db, store, staging: storage.staging })
   app.addHook('onClose', async () => {
     db.close()
   })
@@ -60,9 +70,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const authenticator = await setUpAuth(app, config)
     await app.register(authPlugin, { authenticator })
     await app.register(healthPlugin, { db, store })
-    const packs = new PackService(store, new PackMeta(db), config)
+    const intake = new BlobIntake(store, new BlobMeta(db))
+    const packs = new PackService(store, intake, new PackMeta(db), config)
     await app.register(v1Plugin, { prefix: '/v1', packs })
-    await app.register(ociUploadsPlugin)
+    await app.register(ociUploadsPlugin, { uploads: new OciUploads(db, intake, storage.staging) })
     await app.register(v2Plugin, { prefix: '/v2', packBridge: new PackBridge(packs) })
     await app.ready()
   } catch (err) {
@@ -138,7 +149,14 @@ async function setUpAuth(app: FastifyInstance, config: Config): Promise<Authenti
     htpasswdPath,
     writers,
     maxFailures: config.limits.loginFailures,
+    maxAddressFailures: config.limits.addressLoginFailures,
+    failureWindowMs: config.limits.loginLockoutMs,
     onProblem: (message) => app.log.warn(message),
+    onLockout: ({ address, user, failures, forMs }) =>
+      app.log.warn(
+        { address, user, failures, lockoutSeconds: forMs / 1000 },
+        `login locked for ${user === null ? address : `${address}/${user}`} after ${failures} failures, for ${Math.round(forMs / 60_000)} min (restart the registry to lift it)`,
+      ),
   })
   try {
     await authenticator.load()

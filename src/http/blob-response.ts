@@ -9,6 +9,32 @@ import type { ByteRange } from '../store/types.js'
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable'
 
+/**
+ * The media types a client may ask a blob to be served as (`?type=`, as Spectro's logo URLs
+ * do). Blobs are author-supplied bytes: only images are shown inline; everything a browser
+ * would render as a document is an attachment, and nothing is ever served as HTML.
+ */
+const SERVABLE_TYPES: Record<string, { inline: boolean }> = {
+  'image/png': { inline: true },
+  'image/svg+xml': { inline: true },
+  'application/json': { inline: false },
+  'application/yaml': { inline: false },
+  'text/markdown': { inline: false },
+  'text/plain': { inline: false },
+  'application/gzip': { inline: false },
+  'application/octet-stream': { inline: false },
+}
+
+/** Checks a requested `?type=`; 400 naming the allowed ones otherwise. */
+export function servableType(type: string | undefined): string {
+  if (type === undefined) return 'application/octet-stream'
+  const base = type.toLowerCase()
+  if (!(base in SERVABLE_TYPES)) {
+    throw new RegistryError('BAD_REQUEST', `type=${type} cannot be served; ask for one of ${Object.keys(SERVABLE_TYPES).join(', ')}`, { type })
+  }
+  return base
+}
+
 function unsatisfiable(header: string, size: number): RegistryError {
   return new RegistryError('RANGE_INVALID', `cannot serve range ${JSON.stringify(header.slice(0, 100))} of a ${size}-byte blob`, { size }, { 'content-range': `bytes */${size}` })
 }
@@ -50,7 +76,12 @@ export async function sendBlob(request: FastifyRequest, reply: FastifyReply, blo
   reply.header('cache-control', IMMUTABLE)
   reply.header('accept-ranges', 'bytes')
   reply.type(blob.contentType)
+  // Author-supplied bytes never run as a page of this origin, whatever a browser makes of them.
+  reply.header('x-content-type-options', 'nosniff')
+  reply.header('content-security-policy', "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'")
+  const inline = SERVABLE_TYPES[blob.contentType.split(';')[0]?.trim() ?? '']?.inline === true
   if (blob.fileName) reply.header('content-disposition', `attachment; filename="${blob.fileName}"`)
+  else if (!inline) reply.header('content-disposition', 'attachment')
   const inm = request.headers['if-none-match']
   if (inm && inm.split(',').some((v) => v.trim() === etag || v.trim() === '*')) return reply.code(304).send()
   const range = parseRange(request.headers.range, blob.size)

@@ -9,7 +9,8 @@
 // else an image manifest's config mediaType, else NULL.
 
 import type { Statement } from 'better-sqlite3'
-import type { Db } from './db.js'
+import { BlobMeta } from './blobs.js'
+import { type Db, writeTransaction } from './db.js'
 
 export type RepositoryKind = 'pack' | 'oci'
 
@@ -117,8 +118,10 @@ type StatementName = keyof typeof SQL
 
 export class OciMeta {
   private readonly s: Record<StatementName, Statement>
+  private readonly blobs: BlobMeta
 
   constructor(private readonly db: Db) {
+    this.blobs = new BlobMeta(db)
     this.s = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Record<StatementName, Statement>
   }
 
@@ -200,34 +203,35 @@ export class OciMeta {
   }
 
   /**
-   * Records a stored blob and links it to the repository (created if new); with `sessionId`,
-   * the upload session that produced it ends in the same transaction.
+   * Records a stored blob and links it to the repository (created if new); in the same
+   * transaction the upload session that produced it ends and the lease that protected it.
    */
-  addBlob(repo: RepositoryKey, blob: BlobRow, now: number, sessionId?: string): void {
-    this.db.transaction(() => {
+  addBlob(repo: RepositoryKey, blob: BlobRow, now: number, done: { sessionId?: string; leaseId: string }): void {
+    writeTransaction(this.db, () => {
       this.run('insertBlob', blob.digest, blob.size, now)
       this.run('linkBlob', this.ensureRepository(repo, now), blob.digest, now)
-      if (sessionId !== undefined) this.run('deleteSession', sessionId)
-    })()
+      if (done.sessionId !== undefined) this.run('deleteSession', done.sessionId)
+      this.blobs.releaseLease(done.leaseId)
+    })
   }
 
   /** Links a blob of repository `fromId` into `repo`; null when `fromId` does not have it. */
   mountBlob(repo: RepositoryKey, digest: string, fromId: number, now: number): BlobRow | null {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const blob = this.blob(fromId, digest)
       if (!blob) return null
       this.run('linkBlob', this.ensureRepository(repo, now), digest, now)
       return blob
-    })()
+    })
   }
 
   /** Removes a blob from a repository (the bytes stay for garbage collection). */
   unlinkBlob(repositoryId: number, digest: string, log: { actor: string; repository: string; now: number }): boolean {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       if (this.run('unlinkBlob', repositoryId, digest) === 0) return false
       this.event({ at: log.now, actor: log.actor, action: 'blob.delete', repository: log.repository, old: digest })
       return true
-    })()
+    })
   }
 
   /**
@@ -235,7 +239,7 @@ export class OciMeta {
    * every blob and child manifest it names is in the repository with the declared size.
    */
   putManifest(repo: RepositoryKey, m: ManifestRecord, tag: string | null, log: { actor: string; repository: string; now: number }): PutManifestResult {
-    return this.db.transaction((): PutManifestResult => {
+    return writeTransaction(this.db, (): PutManifestResult => {
       const existingId = this.repositoryId(repo)
       const problems: ReferenceProblem[] = []
       for (const ref of m.blobs) {
@@ -275,12 +279,12 @@ export class OciMeta {
         this.event({ at: now, actor: log.actor, action: 'manifest.put', repository: log.repository, tag, old: previousDigest, new: m.digest })
       }
       return { ok: true }
-    })()
+    })
   }
 
   /** Deletes a manifest and every tag on it; null when the repository has no such manifest. */
   deleteManifest(repositoryId: number, digest: string, log: { actor: string; repository: string; now: number }): { tags: string[] } | null {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const manifest = this.manifestByDigest(repositoryId, digest)
       if (!manifest) return null
       const tags = this.all<{ name: string }>('tagsOfManifest', manifest.id).map((r) => r.name)
@@ -289,17 +293,17 @@ export class OciMeta {
       for (const tag of tags) this.event({ at: log.now, actor: log.actor, action: 'tag.delete', repository: log.repository, tag, old: digest })
       this.event({ at: log.now, actor: log.actor, action: 'manifest.delete', repository: log.repository, old: digest })
       return { tags }
-    })()
+    })
   }
 
   /** Deletes a tag (the manifest stays); false when there is no such tag. */
   deleteTag(repositoryId: number, tag: string, log: { actor: string; repository: string; now: number }): boolean {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const found = this.get<{ id: number; digest: string }>('tag', repositoryId, tag)
       if (!found) return false
       this.run('deleteTag', found.id)
       this.event({ at: log.now, actor: log.actor, action: 'tag.delete', repository: log.repository, tag, old: found.digest })
       return true
-    })()
+    })
   }
 }

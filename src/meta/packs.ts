@@ -2,7 +2,8 @@
 // once; callers run the write methods inside one db.transaction so a publish, a tag move and
 // the parent-tag recomputation land together or not at all.
 
-import type { Db } from './db.js'
+import { BlobMeta } from './blobs.js'
+import { type Db, writeTransaction } from './db.js'
 
 export interface PackRepoRow {
   id: number
@@ -107,8 +108,10 @@ const LATEST_VERSION = `pv.manifest_id = (SELECT manifest_id FROM pack_versions 
 
 export class PackMeta {
   private readonly s
+  private readonly blobs: BlobMeta
 
   constructor(private readonly db: Db) {
+    this.blobs = new BlobMeta(db)
     const p = <T = unknown>(sql: string) => db.prepare<unknown[], T>(sql)
     this.s = {
       repoByName: p<PackRepoRow>("SELECT id, name, created_at, updated_at FROM repositories WHERE kind = 'pack' AND name = ?"),
@@ -162,6 +165,7 @@ export class PackMeta {
       insertBlob: p('INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)'),
       linkBlob: p('INSERT OR IGNORE INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?)'),
       repoHasBlob: p<{ one: number }>('SELECT 1 AS one FROM repository_blobs WHERE repository_id = ? AND digest = ?'),
+      repoBlobSize: p<{ size: number }>('SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest WHERE rb.repository_id = ? AND rb.digest = ?'),
       insertVersion: p(
         `INSERT INTO pack_versions (manifest_id, repository_id, version, group_name, display_name, layer, pack_json,
            archive_digest, archive_size, content_digest, unpacked_size, files, pushed_at, pushed_by, message)
@@ -188,7 +192,12 @@ export class PackMeta {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate()
+    return writeTransaction(this.db, fn)
+  }
+
+  /** Inside the transaction that records what the lease protected. */
+  releaseLease(leaseId: string): void {
+    this.blobs.releaseLease(leaseId)
   }
 
   repoByName(name: string): PackRepoRow | undefined {
@@ -287,6 +296,11 @@ export class PackMeta {
 
   repoHasBlob(repoId: number, digest: string): boolean {
     return this.s.repoHasBlob.get(repoId, digest) !== undefined
+  }
+
+  /** The size of a blob linked to the repository; null when it is not linked. */
+  repoBlobSize(repoId: number, digest: string): number | null {
+    return this.s.repoBlobSize.get(repoId, digest)?.size ?? null
   }
 
   insertVersion(v: NewPackVersion): void {

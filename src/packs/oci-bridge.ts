@@ -41,23 +41,19 @@ export class PackBridge implements PackOciBridge {
       throw new RegistryError('MANIFEST_INVALID', `${parsed.mediaType} cannot be a pack: push an image manifest with the pack archive as its layer`, { mediaType: parsed.mediaType })
     }
     const layer = packLayer(body)
-    const meta = this.packs.metadata
-    const repo = meta.repoByName(packName)
-    for (const blob of parsed.blobs) {
-      if (!repo || !meta.repoHasBlob(repo.id, blob.digest)) {
-        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${blob.digest} is not in ${packName}; push it first`, { digest: blob.digest })
-      }
-    }
+    const lease = await this.packs.holdManifestBlobs(packName, parsed.blobs)
     let received
     try {
-      received = await this.packs.receiveStored(layer.digest)
+      received = await this.packs.receiveStored(layer.digest, lease)
     } catch (err) {
+      lease.release()
       if (isRegistryError(err) && err.status < 500) {
         throw new RegistryError('MANIFEST_INVALID', `the layer is not a valid pack: ${err.message}`, { code: err.code, ...err.detail })
       }
       throw err
     }
     if (received.pack.name !== packName) {
+      lease.release()
       throw new RegistryError('MANIFEST_INVALID', `the archive holds pack ${received.pack.name}, not ${packName}; push it to the repository named after the pack`, {
         pack: received.pack.name,
       })
@@ -65,9 +61,12 @@ export class PackBridge implements PackOciBridge {
     received.manifest = { content: body, digest: parsed.digest, mediaType: parsed.mediaType, artifactType: parsed.artifactType, blobs: parsed.blobs }
     const byTag = !reference.includes(':')
     // A repeated copy of the same manifest (skopeo, oras) is a no-op, not a new event.
+    const meta = this.packs.metadata
+    const repo = meta.repoByName(packName)
     const current = repo && meta.tag(repo.id, received.tag)
     const alias = byTag && repo ? meta.tag(repo.id, reference) : undefined
     if (current && current.manifest_digest === parsed.digest && (!byTag || alias?.manifest_id === current.manifest_id)) {
+      lease.release()
       return { digest: parsed.digest, created: false }
     }
     const result = this.packs.commit(received, { force: true, message: `pushed over /v2 as ${reference}`, skipDigestCheck: true, actor }, byTag ? reference : undefined)

@@ -5,6 +5,7 @@
 // state or the new one; blobs nobody references are left for garbage collection.
 
 import { PassThrough, Readable } from 'node:stream'
+import type { BlobIntake, Lease } from '../blobs/intake.js'
 import type { Config } from '../config/load.js'
 import { RegistryError } from '../errors.js'
 import type { PackMeta, PackRepoRow, PackVersionRow, TagRow } from '../meta/packs.js'
@@ -40,8 +41,12 @@ export interface PublishResult {
   parentTags: string[]
 }
 
-/** A validated pack whose bytes are all in the blob store, ready to be committed. */
+/**
+ * A validated pack whose bytes are all in the blob store, ready to be committed. The lease
+ * keeps garbage collection off its blobs until commit() records them (or releases it).
+ */
 export interface ReceivedPack {
+  lease: Lease
   pack: PackJson
   group: string | null
   tag: string
@@ -63,6 +68,7 @@ export interface FileEntry {
 export class PackService {
   constructor(
     private readonly store: BlobStore,
+    private readonly intake: BlobIntake,
     private readonly meta: PackMeta,
     private readonly config: Config,
   ) {}
@@ -82,17 +88,56 @@ export class PackService {
 
   /** One streaming pass: the upload goes to the blob store and the archive reader at once. */
   async receive(upload: Readable): Promise<ReceivedPack> {
-    const { stored, archive } = await this.storeWhileReading(upload)
-    if (stored.digest !== archive.archiveDigest) {
-      throw new RegistryError('INTERNAL', 'the stored archive and the read archive differ')
+    const lease = this.intake.newLease()
+    try {
+      const { stored, archive } = await this.storeWhileReading(upload, lease)
+      if (stored.digest !== archive.archiveDigest) {
+        throw new RegistryError('INTERNAL', 'the stored archive and the read archive differ')
+      }
+      return await this.validateAndStoreFiles(archive, lease)
+    } catch (err) {
+      lease.release()
+      throw err
     }
-    return this.validateAndStoreFiles(archive)
   }
 
-  /** For an archive already in the blob store (a pack pushed over /v2). */
-  async receiveStored(digest: string): Promise<ReceivedPack> {
+  /**
+   * Leases the blobs a manifest pushed over /v2 names, then checks that each is in the pack's
+   * repository with the size the manifest declares (a client verifying sizes could not pull
+   * it otherwise). The lease goes to receiveStored and ends with the commit.
+   */
+  async holdManifestBlobs(name: string, blobs: Array<{ digest: string; size: number }>): Promise<Lease> {
+    const lease = this.intake.newLease()
+    lease.take(blobs.map((b) => b.digest))
+    try {
+      const repo = this.meta.repoByName(name)
+      for (const [i, blob] of blobs.entries()) {
+        const size = repo ? this.meta.repoBlobSize(repo.id, blob.digest) : null
+        if (size === null || !(await this.store.stat(blob.digest))) {
+          throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${blob.digest} is not in ${name}; push it first`, { digest: blob.digest })
+        }
+        if (size !== blob.size) {
+          throw new RegistryError('MANIFEST_INVALID', `manifest invalid: ${i === 0 ? 'the config' : `layer ${i - 1}`} declares ${blob.digest} as ${blob.size} bytes, but it has ${size}`, {
+            digest: blob.digest,
+            declaredSize: blob.size,
+            actualSize: size,
+          })
+        }
+      }
+    } catch (err) {
+      lease.release()
+      throw err
+    }
+    return lease
+  }
+
+  /**
+   * For an archive already in the blob store (a pack pushed over /v2); `lease` already holds
+   * the manifest's blobs and takes the pack's files too.
+   */
+  async receiveStored(digest: string, lease: Lease): Promise<ReceivedPack> {
     const archive = await readPackArchive(await this.store.open(digest), this.limits())
-    return this.validateAndStoreFiles(archive)
+    return this.validateAndStoreFiles(archive, lease)
   }
 
   private limits() {
@@ -106,7 +151,7 @@ export class PackService {
     }
   }
 
-  private async storeWhileReading(upload: Readable): Promise<{ stored: BlobInfo; archive: PackArchive }> {
+  private async storeWhileReading(upload: Readable, lease: Lease): Promise<{ stored: BlobInfo; archive: PackArchive }> {
     const toStore = new PassThrough({ highWaterMark: 1 << 20 })
     const toReader = new PassThrough({ highWaterMark: 1 << 20 })
     let failed = false
@@ -123,7 +168,7 @@ export class PackService {
     upload.on('error', fail)
     upload.pipe(toStore)
     upload.pipe(toReader)
-    const storing = this.store.put(toStore)
+    const storing = this.intake.put(toStore, lease)
     const reading = readPackArchive(toReader, this.limits())
     let firstError: unknown = null
     const note = (err: unknown) => {
@@ -137,28 +182,38 @@ export class PackService {
     return { stored: stored.value, archive: archive.value }
   }
 
-  private async validateAndStoreFiles(archive: PackArchive): Promise<ReceivedPack> {
+  private async validateAndStoreFiles(archive: PackArchive, lease: Lease): Promise<ReceivedPack> {
     const packJsonBytes = archive.extracted.get('pack.json')
     if (!packJsonBytes) throw new RegistryError('PACK_INVALID', 'pack.json is missing from the archive', { file: 'pack.json', field: null })
     const pack = parsePackJson(packJsonBytes.toString('utf8'))
     checkPackFiles(pack, new Set(archive.files.map((f) => f.path)))
     const group = normalizeGroup(pack.group)
     const tag = versionTagFor(group, pack.version)
+    const names = [...archive.extracted.keys()]
+    const staged = await Promise.all([...archive.extracted.values(), EMPTY_CONFIG].map((data) => this.store.stage(Readable.from([data]))))
+    const placed = await this.intake.placeAll(staged, lease)
     const files: Record<string, BlobInfo> = {}
-    for (const [name, data] of archive.extracted) {
-      files[name] = await this.store.put(Readable.from([data]), { maxSize: this.config.limits.fileSize })
-    }
-    await this.store.put(Readable.from([EMPTY_CONFIG]))
+    names.forEach((name, i) => (files[name] = placed[i] as BlobInfo))
     const manifest = packManifest({ digest: archive.archiveDigest, size: archive.archiveSize }, archiveFileName(pack.name, pack.version))
-    return { pack, group, tag, archive, files, manifest }
+    return { lease, pack, group, tag, archive, files, manifest }
   }
 
-  /** The synchronous half of a publish: one transaction, or nothing. */
+  /** The synchronous half of a publish: one transaction, or nothing. The lease ends either way. */
   commit(r: ReceivedPack, options: PublishOptions, aliasTag?: string): PublishResult {
+    try {
+      return this.commitOnce(r, options, aliasTag)
+    } catch (err) {
+      r.lease.release()
+      throw err
+    }
+  }
+
+  private commitOnce(r: ReceivedPack, options: PublishOptions, aliasTag?: string): PublishResult {
     PackService.checkForceMessage(options)
     const name = r.pack.name
     const now = Date.now()
     return this.meta.transaction(() => {
+      this.meta.releaseLease(r.lease.id)
       const repo = this.meta.repoByName(name)
       const existing = repo ? this.meta.tag(repo.id, r.tag) : undefined
       let previous: PackVersionRow | undefined
@@ -332,9 +387,26 @@ export class PackService {
     })
   }
 
+  /**
+   * Deletes a version named by its version tag or a digest. A parent tag or an alias moves
+   * (or may be moved by someone else), so a destructive call refuses them and names the
+   * version tag to use instead.
+   */
   deleteVersion(name: string, ref: string, actor: string): { version: PackVersionRow; tags: string[] } {
     this.requireDeletes()
     const { repo, version } = this.resolve(name, ref)
+    if (!ref.includes(':')) {
+      const tag = this.meta.tag(repo.id, ref) as TagRow
+      if (tag.kind !== 'version') {
+        const versionTag = this.meta.tagsOf(repo.id).find((t) => t.manifest_id === tag.manifest_id && t.kind === 'version')?.name ?? version.version
+        const what = tag.kind === 'parent' ? 'a parent tag, which follows the highest version' : 'an alias, which can be moved'
+        throw new RegistryError(
+          'BAD_REQUEST',
+          `${name}:${ref} is ${what}; to delete the version it points at now, name it by its version tag ${versionTag} (or its digest ${version.archive_digest})`,
+          { tag: ref, kind: tag.kind, versionTag, digest: version.archive_digest },
+        )
+      }
+    }
     const now = Date.now()
     return this.meta.transaction(() => {
       const tags = this.meta.tagsOf(repo.id).filter((t) => t.manifest_id === version.manifest_id && t.kind !== 'parent').map((t) => t.name)

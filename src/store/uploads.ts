@@ -14,8 +14,9 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { RegistryError } from '../errors.js'
 import { assertDigest, verifyExpectation } from './digest.js'
-import { FilesystemBlobStore, READ_CHUNK_BYTES, writeBatched } from './fs.js'
-import type { BlobInfo, BlobStore } from './types.js'
+import { writeBatched } from './file-writes.js'
+import { FilesystemBlobStore, READ_CHUNK_BYTES } from './fs.js'
+import type { BlobInfo, BlobStore, StagedBlob } from './types.js'
 
 export interface StagedEntry {
   id: string
@@ -47,10 +48,11 @@ export interface UploadStaging {
    */
   append(id: string, source: Readable, chunk?: ChunkExpectation): Promise<number>
   /**
-   * Hashes the staged bytes, verifies them against `expected`, stores them as a blob and
-   * removes the upload. When verification fails the upload is left for the caller to cancel.
+   * Hashes the staged bytes and verifies them against `expected`; the result places them as a
+   * blob (and its discard() removes the upload). When verification fails the upload is left
+   * for the caller to cancel.
    */
-  commit(id: string, expected: CommitExpectation): Promise<BlobInfo>
+  commit(id: string, expected: CommitExpectation): Promise<StagedBlob>
   /** Removes the upload (or any other entry list() showed); false when it was not there. */
   cancel(id: string): Promise<boolean>
   /** Every entry of the staging area, including temp files other writers left (for purging). */
@@ -117,6 +119,7 @@ export class FilesystemUploadStaging implements UploadStaging {
   }
 
   async append(id: string, source: Readable, expected: ChunkExpectation = {}): Promise<number> {
+    await this.store.reserve.ensure()
     const fh = await this.openExisting(id, 'r+')
     try {
       const start = (await fh.stat()).size
@@ -151,7 +154,7 @@ export class FilesystemUploadStaging implements UploadStaging {
     }
   }
 
-  async commit(id: string, expected: CommitExpectation): Promise<BlobInfo> {
+  async commit(id: string, expected: CommitExpectation): Promise<StagedBlob> {
     assertDigest(expected.digest)
     const path = this.pathOf(id)
     const fh = await this.openExisting(id, 'r+')
@@ -173,9 +176,7 @@ export class FilesystemUploadStaging implements UploadStaging {
       await fh.close()
     }
     this.running.delete(id)
-    await this.store.linkIntoPlace(path, info.digest)
-    await unlink(path)
-    return info
+    return this.store.stagedFile(path, info)
   }
 
   async cancel(id: string): Promise<boolean> {
@@ -245,12 +246,12 @@ export class MemoryUploadStaging implements UploadStaging {
     return entry.size
   }
 
-  async commit(id: string, expected: CommitExpectation): Promise<BlobInfo> {
+  async commit(id: string, expected: CommitExpectation): Promise<StagedBlob> {
     assertDigest(expected.digest)
     const entry = this.get(id)
-    const info = await this.store.put(Readable.from(entry.chunks), expected)
+    const staged = await this.store.stage(Readable.from(entry.chunks), expected)
     this.entries.delete(id)
-    return info
+    return staged
   }
 
   async cancel(id: string): Promise<boolean> {

@@ -8,7 +8,7 @@ import type { PackVersionRow, TagRow } from '../../meta/packs.js'
 import { type ParentTag, parentTagsOf } from '../../packs/parent-tags.js'
 import { archiveFileName } from '../../packs/oras-manifest.js'
 import { PackService, type PublishOptions } from '../../packs/service.js'
-import { sendBlob } from '../blob-response.js'
+import { sendBlob, servableType } from '../blob-response.js'
 import { readForm } from '../multipart.js'
 import { pageSize, setNextLink } from '../pagination.js'
 import * as S from './schemas.js'
@@ -271,11 +271,12 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
   app.get('/:name/blobs/:digest', { schema: S.blobSchema }, async (request, reply) => {
     const { name, digest } = request.params as { name: string; digest: string }
     const { type } = request.query as { type?: string }
+    const contentType = servableType(type)
     const { size } = await packs.blob(name, digest)
     return sendBlob(request, reply, {
       digest,
       size,
-      contentType: type ?? 'application/octet-stream',
+      contentType,
       open: (range) => packs.open(digest, range),
     })
   })

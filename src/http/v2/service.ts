@@ -6,8 +6,7 @@
 
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { OciUploads } from '../../oci/uploads.js'
-import { openUploadStaging } from '../../store/uploads.js'
+import type { OciUploads } from '../../oci/uploads.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,9 +15,9 @@ declare module 'fastify' {
 }
 
 export const ociUploadsPlugin = fp(
-  async (app: FastifyInstance) => {
-    const { config, db, store } = app.registry
-    const uploads = new OciUploads(db, store, openUploadStaging(store))
+  async (app: FastifyInstance, opts: { uploads: OciUploads }) => {
+    const { config } = app.registry
+    const { uploads } = opts
     app.decorate('ociUploads', uploads)
 
     const { enabled, ageMs, intervalMs } = config.storage.uploadPurging
