@@ -13,14 +13,17 @@ import { installErrorHandling } from './http/errors.js'
 import { healthPlugin } from './http/health.js'
 import { v1Plugin } from './http/v1/index.js'
 import { v2Plugin } from './http/v2/index.js'
-import { ociUploadsPlugin } from './http/v2/service.js'
-import { type Db, onStorageFull, openDatabase } from './meta/db.js'
+import { uploadPurgingPlugin } from './http/v2/upload-purging.js'
+import { type Db, onStorageFull, openDatabase, pingDatabase } from './meta/db.js'
 import { BlobIntake } from './blobs/intake.js'
 import { BlobMeta } from './meta/blobs.js'
 import { PackMeta } from './meta/packs.js'
 import { OciUploads } from './oci/uploads.js'
 import { PackBridge } from './packs/oci-bridge.js'
 import { PackService } from './packs/service.js'
+import { PackViews } from './packs/views.js'
+import { validatePackName } from './packs/names.js'
+import { OciRegistry } from './oci/registry.js'
 import { openStorage } from './store/index.js'
 import type { BlobStore } from './store/types.js'
 import type { UploadStaging } from './store/uploads.js'
@@ -69,12 +72,35 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     installRequestLog(app)
     const authenticator = await setUpAuth(app, config)
     await app.register(authPlugin, { authenticator })
-    await app.register(healthPlugin, { db, store })
+    await app.register(healthPlugin, { checkDatabase: () => pingDatabase(db), checkStorage: () => store.check() })
+
+    // Every service, each given only its own settings.
+    const { limits } = config
     const intake = new BlobIntake(store, new BlobMeta(db))
-    const packs = new PackService(store, intake, new PackMeta(db), config)
-    await app.register(v1Plugin, { prefix: '/v1', packs })
-    await app.register(ociUploadsPlugin, { uploads: new OciUploads(db, intake, storage.staging) })
-    await app.register(v2Plugin, { prefix: '/v2', packBridge: new PackBridge(packs) })
+    const packMeta = new PackMeta(db)
+    const views = new PackViews(packMeta, store, limits.pageSize)
+    const packs = new PackService(store, intake, packMeta, views, {
+      archive: {
+        maxArchiveBytes: limits.archiveSize,
+        maxUnpackedBytes: limits.unpackedSize,
+        maxEntries: limits.entries,
+        maxExtractedFileBytes: limits.fileSize,
+        maxCompressionRatio: limits.maxCompressionRatio,
+      },
+      deleteEnabled: config.storage.deleteEnabled,
+    })
+    const registry = new OciRegistry(
+      db,
+      store,
+      { namespace: config.oci.namespace, checkPackName: validatePackName, listParentTags: config.oci.listParentTags, pageSize: limits.pageSize, deleteEnabled: config.storage.deleteEnabled },
+      new PackBridge(packs),
+    )
+    const uploads = new OciUploads(db, intake, storage.staging)
+    const bodyIdleMs = config.http.bodyIdleTimeoutMs
+
+    await app.register(v1Plugin, { prefix: '/v1', packs, views, bodyIdleMs })
+    await app.register(uploadPurgingPlugin, { uploads, ...config.storage.uploadPurging })
+    await app.register(v2Plugin, { prefix: '/v2', registry, uploads, manifestSize: limits.manifestSize, bodyIdleMs })
     await app.ready()
   } catch (err) {
     await app.close()

@@ -1,10 +1,12 @@
 // Sending content-addressed bytes: ETag and Docker-Content-Digest from the digest, immutable
-// caching, If-None-Match → 304, a single `Range: bytes=...` → 206 (416 when unsatisfiable).
-// Shared by every route that serves a blob or an archive.
+// caching, If-None-Match → 304, a single `Range: bytes=...` → 206 (416 when unsatisfiable);
+// and manifests, with the Accept negotiation of the distribution API. Shared by every route
+// that serves a blob, an archive or a manifest, on /v1 and /v2.
 
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { RegistryError } from '../errors.js'
+import { acceptsManifest } from './v2/headers.js'
 import type { ByteRange } from '../store/types.js'
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable'
@@ -69,6 +71,37 @@ export interface BlobToSend {
   fileName?: string
 }
 
+/** Whether the client already has the content with this digest (If-None-Match). */
+export function notModified(request: FastifyRequest, digest: string): boolean {
+  const header = request.headers['if-none-match']
+  return header !== undefined && header.split(',').some((tag) => tag.trim() === `"${digest}"` || tag.trim() === '*')
+}
+
+export interface ManifestToSend {
+  digest: string
+  media_type: string
+  size: number
+  content: Buffer
+}
+
+/**
+ * A stored manifest, exactly as pushed. A client whose Accept lists manifest types but not
+ * this one gets 404 MANIFEST_UNKNOWN, as from distribution; by digest it is immutable.
+ */
+export function sendManifest(request: FastifyRequest, reply: FastifyReply, manifest: ManifestToSend, reference: string): FastifyReply {
+  if (!acceptsManifest(request.headers.accept, manifest.media_type)) {
+    throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is stored as ${manifest.media_type}, which the request's Accept header does not include`, {
+      mediaType: manifest.media_type,
+      accept: request.headers.accept,
+    })
+  }
+  reply.header('content-type', manifest.media_type).header('docker-content-digest', manifest.digest).header('etag', `"${manifest.digest}"`)
+  if (reference === manifest.digest) reply.header('cache-control', IMMUTABLE)
+  if (notModified(request, manifest.digest)) return reply.code(304).send()
+  reply.header('content-length', String(manifest.size))
+  return request.method === 'HEAD' ? reply.send() : reply.send(manifest.content)
+}
+
 export async function sendBlob(request: FastifyRequest, reply: FastifyReply, blob: BlobToSend): Promise<FastifyReply> {
   const etag = `"${blob.digest}"`
   reply.header('docker-content-digest', blob.digest)
@@ -82,8 +115,7 @@ export async function sendBlob(request: FastifyRequest, reply: FastifyReply, blo
   const inline = SERVABLE_TYPES[blob.contentType.split(';')[0]?.trim() ?? '']?.inline === true
   if (blob.fileName) reply.header('content-disposition', `attachment; filename="${blob.fileName}"`)
   else if (!inline) reply.header('content-disposition', 'attachment')
-  const inm = request.headers['if-none-match']
-  if (inm && inm.split(',').some((v) => v.trim() === etag || v.trim() === '*')) return reply.code(304).send()
+  if (notModified(request, blob.digest)) return reply.code(304).send()
   const range = parseRange(request.headers.range, blob.size)
   if (range) {
     reply.code(206)

@@ -1,12 +1,18 @@
-// SQL for what protects blobs while the store and the metadata disagree for a moment: leases
-// (a request is about to reference a blob) and deletions in progress (garbage collection is
-// removing a blob's bytes). Both live in the database so that a `packyard garbage-collect` in
-// another process sees the server's leases, and the server sees its deletions.
+// The one owner of the blob tables: which blobs the registry has accepted (blobs), which a
+// repository may serve (repository_blobs), and what protects blobs while the store and the
+// metadata disagree for a moment: leases (a request is about to reference a blob) and deletions
+// in progress (garbage collection is removing a blob's bytes). Leases and deletions live in the
+// database so that a `packyard garbage-collect` in another process sees the server's leases,
+// and the server sees its deletions.
 
 import type { Statement } from 'better-sqlite3'
 import { type Db, writeTransaction } from './db.js'
 
 const SQL = {
+  record: 'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING',
+  link: 'INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+  unlink: 'DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?',
+  inRepository: 'SELECT b.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest WHERE rb.repository_id = ? AND rb.digest = ?',
   takeLease: 'INSERT OR IGNORE INTO blob_leases (lease_id, digest, taken_at) VALUES (?, ?, ?)',
   releaseLease: 'DELETE FROM blob_leases WHERE lease_id = ?',
   leasedSince: 'SELECT 1 AS one FROM blob_leases WHERE digest = ? AND taken_at >= ? LIMIT 1',
@@ -23,6 +29,27 @@ export class BlobMeta {
 
   constructor(private readonly db: Db) {
     this.s = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Record<keyof typeof SQL, Statement>
+  }
+
+  /** Records an accepted blob and links it to a repository (inside the caller's transaction). */
+  recordInRepository(repositoryId: number, blob: { digest: string; size: number }, now: number): void {
+    this.s.record.run(blob.digest, blob.size, now)
+    this.s.link.run(repositoryId, blob.digest, now)
+  }
+
+  /** Links a blob the registry already has to another repository. */
+  link(repositoryId: number, digest: string, now: number): void {
+    this.s.link.run(repositoryId, digest, now)
+  }
+
+  /** Unlinks a blob from a repository; false when it was not linked. */
+  unlink(repositoryId: number, digest: string): boolean {
+    return this.s.unlink.run(repositoryId, digest).changes > 0
+  }
+
+  /** The blob when the repository may serve it. */
+  inRepository(repositoryId: number, digest: string): { digest: string; size: number } | null {
+    return (this.s.inRepository.get(repositoryId, digest) as { digest: string; size: number } | undefined) ?? null
   }
 
   /**

@@ -81,6 +81,11 @@ export function writeTransaction<T>(db: Db, fn: () => T): T {
   }
 }
 
+/** Throws when the database cannot answer (for /health). */
+export function pingDatabase(db: Db): void {
+  db.prepare('SELECT 1').get()
+}
+
 export function schemaVersion(db: Db): number {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)')
   const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }

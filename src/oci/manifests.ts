@@ -31,6 +31,10 @@ export interface Descriptor {
   size: number
 }
 
+export interface LayerDescriptor extends Descriptor {
+  annotations: Record<string, string> | null
+}
+
 export interface ParsedManifest {
   mediaType: string
   digest: string
@@ -42,6 +46,10 @@ export interface ParsedManifest {
   artifactType: string | null
   subject: Descriptor | null
   annotations: Record<string, string> | null
+  /** An image manifest's config; null for an index. */
+  config: Descriptor | null
+  /** An image manifest's layers, foreign ones included; empty for an index. */
+  layers: LayerDescriptor[]
   /** Config and layers that must be blobs of the repository (foreign layers excluded). */
   blobs: Descriptor[]
   /** Index entries that must be manifests of the repository. */
@@ -170,10 +178,12 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
     return {
       ...parsed,
       artifactType: artifactType ?? config.mediaType,
+      config,
+      layers: layers.map((l, i) => ({ ...l.descriptor, annotations: annotations(l.raw.annotations, `layers[${i}].annotations`) })),
       blobs: [config, ...layers.filter((l) => !isForeign(l.raw)).map((l) => l.descriptor)],
       manifests: [],
     }
   }
   if (doc.config !== undefined || doc.layers !== undefined) throw invalid(`an index (${mediaType}) has "manifests", not "config" or "layers"`, { field: 'config' })
-  return { ...parsed, artifactType, blobs: [], manifests: descriptors(doc.manifests, 'manifests').map((m) => m.descriptor) }
+  return { ...parsed, artifactType, config: null, layers: [], blobs: [], manifests: descriptors(doc.manifests, 'manifests').map((m) => m.descriptor) }
 }

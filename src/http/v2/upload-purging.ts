@@ -1,8 +1,9 @@
-// The blob-upload service the /v2 routes share, tied to the app's lifecycle: it is decorated
-// on the root instance as `ociUploads` (so operators' code and tests can run a purge), and
-// when storage.maintenance.uploadpurging is enabled a timer purges abandoned uploads every
-// interval. The timer is unref'd (it never keeps the process alive) and stopped on close,
-// after any purge in progress, before the database closes.
+// The timer that purges abandoned blob uploads, tied to the app's lifecycle. When
+// storage.maintenance.uploadpurging is enabled, every interval it removes upload sessions idle
+// for longer than the age, and staged files nobody owns. The timer is unref'd (it never keeps
+// the process alive) and stopped on close, after any purge in progress, before the database
+// closes. The uploads service is decorated on the root instance as `ociUploads`, so tests and
+// operators' code can run a purge by hand.
 
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
@@ -14,13 +15,17 @@ declare module 'fastify' {
   }
 }
 
-export const ociUploadsPlugin = fp(
-  async (app: FastifyInstance, opts: { uploads: OciUploads }) => {
-    const { config } = app.registry
-    const { uploads } = opts
-    app.decorate('ociUploads', uploads)
+export interface UploadPurgingOptions {
+  uploads: OciUploads
+  enabled: boolean
+  ageMs: number
+  intervalMs: number
+}
 
-    const { enabled, ageMs, intervalMs } = config.storage.uploadPurging
+export const uploadPurgingPlugin = fp(
+  async (app: FastifyInstance, opts: UploadPurgingOptions) => {
+    const { uploads, enabled, ageMs, intervalMs } = opts
+    app.decorate('ociUploads', uploads)
     if (!enabled) return
     let timer: NodeJS.Timeout | undefined
     let running: Promise<void> | null = null
@@ -46,5 +51,5 @@ export const ociUploadsPlugin = fp(
       await running
     })
   },
-  { name: 'packyard-oci-uploads' },
+  { name: 'packyard-upload-purging' },
 )
