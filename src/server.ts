@@ -52,7 +52,7 @@ export async function serve(configPath: string | undefined): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   process.on('SIGINT', () => shutdown('SIGINT'))
   process.on('SIGHUP', () => {
-    if (tls) void tls.reload()
+    if (tls) tls.reload().catch((err: unknown) => logger.error({ err }, 'SIGHUP: reloading the certificate failed'))
     else logger.info('SIGHUP: nothing to reload (no http.tls section)')
   })
 

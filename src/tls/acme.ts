@@ -49,6 +49,7 @@ export class AcmeFailure extends Error {
 // acme-client reports only the detail of a problem document; the type is picked up here from
 // every response its HTTP client receives, into the order that is running.
 const orderProblems = new AsyncLocalStorage<AcmeProblem[]>()
+// A hung ACME server must fail the attempt (which is then retried), not stall renewals forever.
 acme.axios.defaults.timeout = 60_000
 acme.axios.interceptors.response.use((response) => {
   const found = orderProblems.getStore()

@@ -8,6 +8,7 @@
 import { createHash, createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import tls from 'node:tls'
 import type { FastifyBaseLogger } from 'fastify'
 import { type CertificateFiles, ConfigError } from '../config/load.js'
 import type { TlsServers, TlsService } from './index.js'
@@ -58,6 +59,12 @@ export function checkPair(cert: Buffer, key: Buffer, from: { certificate: PemSou
       `the private key in ${from.key.path} does not match the certificate in ${from.certificate.setting} (${from.certificate.path}, issued to ${describeSubject(leaf)})`,
     )
   }
+  try {
+    // What OpenSSL itself refuses to serve (a key too small for its security level, ...).
+    tls.createSecureContext({ cert, key })
+  } catch (err) {
+    throw new ConfigError(from.certificate.setting, `${from.certificate.path} cannot be served: ${(err as Error).message}`)
+  }
   return { cert, key, leaf, notAfter: new Date(leaf.validTo) }
 }
 
@@ -74,7 +81,8 @@ export function certificateFields(pair: CertificatePair): Record<string, string>
 export class FileCertificates implements TlsService {
   readonly httpHandler = null
   private readonly sources: { certificate: PemSource; key: PemSource }
-  /** Digest of the file contents last looked at, served or refused: unchanged files are not checked again. */
+  /** Digests of the file contents being served, and of those last looked at (served or refused). */
+  private served: string
   private seen: string
   private timer: NodeJS.Timeout | null = null
   private reloading: Promise<void> | null = null
@@ -94,7 +102,7 @@ export class FileCertificates implements TlsService {
     if (pair.notAfter.getTime() < Date.now()) {
       log.warn({ ...certificateFields(pair), certificate: files.certificate }, 'the certificate in http.tls.certificate has expired; clients will refuse it')
     }
-    this.seen = digest(cert, key)
+    this.served = this.seen = digest(cert, key)
     servers.serve(pair)
   }
 
@@ -135,10 +143,13 @@ export class FileCertificates implements TlsService {
       return
     }
     const now = digest(cert, key)
-    if (now === this.seen) {
+    if (now === this.served) {
       if (reason === 'SIGHUP') this.log.info({ reason }, 'certificate files unchanged')
+      this.seen = now
       return
     }
+    // The poll reports a refused pair once; SIGHUP asks again.
+    if (now === this.seen && reason === 'poll') return
     this.seen = now
     let pair: CertificatePair
     try {
@@ -146,11 +157,12 @@ export class FileCertificates implements TlsService {
       if (pair.notAfter.getTime() < Date.now()) {
         throw new ConfigError(this.sources.certificate.setting, `the certificate in ${this.sources.certificate.path} expired on ${pair.notAfter.toISOString()}`)
       }
+      this.servers.serve(pair)
+      this.served = now
     } catch (err) {
       this.log.warn({ reason, error: (err as Error).message }, 'refused the new certificate files; still serving the previous certificate')
       return
     }
-    this.servers.serve(pair)
     this.log.info({ reason, ...certificateFields(pair) }, 'certificate reloaded from http.tls.certificate and http.tls.key')
   }
 }

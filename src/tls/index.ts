@@ -53,14 +53,13 @@ export interface TlsSettings {
 
 /** The HTTPS servers made for Fastify (one in practice) and the certificate they serve. */
 export class TlsServers {
+  /** The certificate being served, or null before the first one. */
+  current: CertificatePair | null = null
   private readonly servers: https.Server[] = []
   private options: tls.SecureContextOptions | null = null
   private context: tls.SecureContext | null = null
 
   constructor(private readonly settings: TlsSettings) {}
-
-  /** The certificate being served, or null before the first one. */
-  current: CertificatePair | null = null
 
   readonly serverFactory = (handler: RequestListener, fastifyOptions: Record<string, unknown>): https.Server => {
     const { clientCas, serverNames } = this.settings
