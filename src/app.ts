@@ -1,10 +1,11 @@
-// buildApp(config): opens storage and metadata, then registers the plugins in a fixed order
+// buildApp(config): builds the TLS service from config.http.tls (its HTTPS server is what
+// Fastify listens on), opens storage and metadata, then registers the plugins in a fixed order
 // (errors, headers, request log, auth, health, /v1, /v2). It never listens; server.ts does,
-// and tests use app.inject(). Closing the app closes the database.
+// and tests use app.inject(). Closing the app closes the database and stops the TLS service.
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import pino from 'pino'
 import { Authenticator } from './auth/authenticator.js'
 import { bootstrapHtpasswd } from './auth/bootstrap.js'
 import type { Config } from './config/load.js'
@@ -27,6 +28,7 @@ import { OciRegistry } from './oci/registry.js'
 import { openStorage } from './store/index.js'
 import type { BlobStore } from './store/types.js'
 import type { UploadStaging } from './store/uploads.js'
+import { createTlsService, type TlsService } from './tls/index.js'
 
 export interface BuildOptions {
   /** The pino logger server.ts made; tests leave it out and get a silent one. */
@@ -35,13 +37,13 @@ export interface BuildOptions {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    registry: { config: Config; db: Db; store: BlobStore; staging: UploadStaging }
+    registry: { config: Config; db: Db; store: BlobStore; staging: UploadStaging; tls: TlsService | null }
   }
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
-  // Read the certificate files first: a bad path must fail before anything is opened.
-  const https = config.http.tls ? tlsOptions(config.http.tls) : null
+  // Read the certificate files (or the ACME cache) first: a bad one must fail before anything is opened.
+  const tls = config.http.tls ? await createTlsService(config.http.tls, options.logger ?? pino({ level: 'silent' })) : null
   const storage = await openStorage(config.storage)
   const { store } = storage
   const db = openDatabase(storage.databaseFile)
@@ -59,10 +61,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Behind these proxies, X-Forwarded-For names the client (request.ip), for throttling and logs.
     ...(config.http.trustedProxies.length > 0 ? { trustProxy: config.http.trustedProxies } : {}),
     return503OnClosing: true,
-    ...(https ? { https } : {}),
+    // The server comes from the TLS service; `https: true` only makes Fastify name it https://.
+    ...(tls ? { https: true, serverFactory: tls.serverFactory } : {}),
   }) as unknown as FastifyInstance
-  app.decorate('registry', { config, db, store, staging: storage.staging })
+  app.decorate('registry', { config, db, store, staging: storage.staging, tls })
   app.addHook('onClose', async () => {
+    tls?.close()
     db.close()
   })
 
@@ -107,23 +111,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     throw err
   }
   return app
-}
-
-function tlsOptions(tls: NonNullable<Config['http']['tls']>) {
-  const read = (key: string, path: string) => {
-    try {
-      return readFileSync(path)
-    } catch (err) {
-      throw new Error(`config: ${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
-    }
-  }
-  const clientCas = tls.clientcas.map((p) => read('http.tls.clientcas', p))
-  return {
-    cert: read('http.tls.certificate', tls.certificate),
-    key: read('http.tls.key', tls.key),
-    minVersion: tls.minimumtls === 'tls1.3' ? ('TLSv1.3' as const) : ('TLSv1.2' as const),
-    ...(clientCas.length > 0 ? { ca: clientCas, requestCert: true, rejectUnauthorized: true } : {}),
-  }
 }
 
 function installResponseHeaders(app: FastifyInstance, headers: Record<string, string[]>): void {

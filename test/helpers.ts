@@ -3,6 +3,7 @@
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
@@ -29,6 +30,18 @@ export function requireProgram(name: string): string {
   } catch {
     throw new Error(`${name} is not installed; .ci/run installs it (apt-get install)`)
   }
+}
+
+/** A loopback port nothing listens on right now, for programs that must be told their port. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
 }
 
 /** An htpasswd file made by Apache's own htpasswd -B, the way the Spectro docs make them. */
