@@ -26,6 +26,7 @@ import { PackViews } from './packs/views.js'
 import { validatePackName } from './packs/names.js'
 import { OciRegistry } from './oci/registry.js'
 import { openStorage } from './store/index.js'
+import { rootLayout } from './store/layout.js'
 import type { BlobStore } from './store/types.js'
 import type { UploadStaging } from './store/uploads.js'
 import { createTlsService, type TlsService } from './tls/index.js'
@@ -149,7 +150,7 @@ async function setUpAuth(app: FastifyInstance, config: Config): Promise<Authenti
     return null
   }
   const { realm, htpasswdPath, writers } = config.auth
-  const created = await bootstrapHtpasswd(htpasswdPath, config.storage.kind === 'filesystem' ? config.storage.rootdirectory : null)
+  const created = await bootstrapHtpasswd(htpasswdPath, config.storage.kind === 'filesystem' ? rootLayout(config.storage.rootdirectory).initialAdminPassword : null)
   if (created) {
     app.log.warn(
       { htpasswd: htpasswdPath, savedTo: created.savedTo },

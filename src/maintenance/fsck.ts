@@ -2,7 +2,7 @@
 // no longer match their name (and who uses them), and blobs the metadata records but the
 // store has lost. Read-only: repairing is a matter of re-pushing the packs it names.
 
-import { createHash } from 'node:crypto'
+import { digestOfStream } from '../store/digest.js'
 import type { Db } from '../meta/db.js'
 import { MaintenanceMeta } from '../meta/maintenance.js'
 import type { BlobStore } from '../store/types.js'
@@ -20,12 +20,6 @@ export interface FsckReport {
   problems: FsckProblem[]
 }
 
-async function hashBlob(store: BlobStore, digest: string): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const chunk of await store.open(digest)) hash.update(chunk as Buffer)
-  return `sha256:${hash.digest('hex')}`
-}
-
 export async function checkStore(db: Db, store: BlobStore, onProgress?: (digest: string) => void): Promise<FsckReport> {
   const meta = new MaintenanceMeta(db)
   const report: FsckReport = { blobsChecked: 0, bytesChecked: 0, problems: [] }
@@ -36,7 +30,7 @@ export async function checkStore(db: Db, store: BlobStore, onProgress?: (digest:
     report.blobsChecked++
     report.bytesChecked += blob.size
     try {
-      const actual = await hashBlob(store, blob.digest)
+      const actual = (await digestOfStream(await store.open(blob.digest))).digest
       if (actual !== blob.digest) {
         report.problems.push({ digest: blob.digest, problem: 'corrupt', detail: `content hashes to ${actual}`, usedBy: meta.users(blob.digest) })
       }

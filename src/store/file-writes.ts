@@ -2,7 +2,7 @@
 // byte written (a short write is continued, a write that stores nothing is a full disk), the
 // size on disk checked against what was hashed, and directory entries fsynced after a link.
 
-import { type FileHandle, open } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 
 /** Socket reads arrive in ~64 KiB pieces; writing them 1 MiB at a time saves syscalls. */
 export const WRITE_BATCH_BYTES = 1 << 20
@@ -59,12 +59,4 @@ export function writeTo(fh: FileHandle) {
   }
 }
 
-/** Makes a rename/link durable: the directory entry itself must reach the disk. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-}
+

@@ -16,7 +16,8 @@ import { isStorageFull, RegistryError, storageFull } from '../errors.js'
 import { assertDigest, HashingStream, verifyExpectation } from './digest.js'
 import { blobPath, PUT_TEMP_PREFIX, type RootLayout, rootLayout } from './layout.js'
 import { SpaceReserve } from './reserve.js'
-import { checkWritten, fsyncDir, writeTo } from './file-writes.js'
+import { fsyncDir, removeFile, unlessMissing } from '../files.js'
+import { checkWritten, writeTo } from './file-writes.js'
 import type { BlobInfo, BlobStore, ByteRange, PutExpectation, StagedBlob, StoredBlob } from './types.js'
 
 export class FilesystemBlobStore implements BlobStore {
@@ -47,21 +48,14 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async stat(digest: string): Promise<BlobInfo | null> {
-    try {
-      const st = await stat(this.pathOf(digest))
-      return { digest, size: st.size }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-      throw err
-    }
+    const st = await unlessMissing(stat(this.pathOf(digest)))
+    return st && { digest, size: st.size }
   }
 
   async open(digest: string, range?: ByteRange): Promise<Readable> {
     const path = this.pathOf(digest)
-    const fh = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not stored`, { digest })
-      throw err
-    })
+    const fh = await unlessMissing(open(path, 'r'))
+    if (!fh) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not stored`, { digest })
     return createReadStream('', { fd: fh, highWaterMark: READ_CHUNK_BYTES, ...(range ? { start: range.start, end: range.end } : {}) })
   }
 
@@ -108,7 +102,9 @@ export class FilesystemBlobStore implements BlobStore {
     return {
       ...info,
       place: () => this.placeFile(path, info),
-      discard: () => unlink(path).catch(ignoreMissing),
+      discard: async () => {
+        await removeFile(path)
+      },
     }
   }
 
@@ -130,32 +126,21 @@ export class FilesystemBlobStore implements BlobStore {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       }
-      const existing = await stat(target).catch(ignoreMissing)
-      if (existing === undefined) continue
+      const existing = await unlessMissing(stat(target))
+      if (existing === null) continue
       if (existing.size !== info.size) {
         await rename(path, target)
         await fsyncDir(dir)
         return
       }
       const now = new Date()
-      try {
-        await utimes(target, now, now)
-        return
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      }
+      if ((await unlessMissing(utimes(target, now, now))) !== null) return
     }
     throw new Error(`could not place blob ${info.digest}: it kept disappearing while garbage collection ran`)
   }
 
   async delete(digest: string): Promise<boolean> {
-    try {
-      await unlink(this.pathOf(digest))
-      return true
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-      throw err
-    }
+    return removeFile(this.pathOf(digest))
   }
 
   async *list(): AsyncIterable<StoredBlob> {
@@ -181,7 +166,3 @@ export const READ_CHUNK_BYTES = 1 << 20
 
 function ignoreEarlyError(): void {}
 
-function ignoreMissing(err: NodeJS.ErrnoException): undefined {
-  if (err.code === 'ENOENT') return undefined
-  throw err
-}

@@ -8,12 +8,13 @@
 
 import { createHash, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { open, readdir, stat, unlink } from 'node:fs/promises'
+import { open, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { RegistryError } from '../errors.js'
-import { assertDigest, verifyExpectation } from './digest.js'
+import { assertDigest, digestOfStream, verifyExpectation } from './digest.js'
+import { removeFile, unlessMissing } from '../files.js'
 import { writeBatched } from './file-writes.js'
 import { FilesystemBlobStore, READ_CHUNK_BYTES } from './fs.js'
 import type { BlobInfo, BlobStore, StagedBlob } from './types.js'
@@ -98,10 +99,9 @@ export class FilesystemUploadStaging implements UploadStaging {
   }
 
   private async openExisting(id: string, flags: string) {
-    return open(this.pathOf(id), flags).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') throw unknownUpload(id)
-      throw err
-    })
+    const fh = await unlessMissing(open(this.pathOf(id), flags))
+    if (!fh) throw unknownUpload(id)
+    return fh
   }
 
   async create(id: string): Promise<void> {
@@ -111,10 +111,8 @@ export class FilesystemUploadStaging implements UploadStaging {
   }
 
   async size(id: string): Promise<number> {
-    const st = await stat(this.pathOf(id)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') throw unknownUpload(id)
-      throw err
-    })
+    const st = await unlessMissing(stat(this.pathOf(id)))
+    if (!st) throw unknownUpload(id)
     return st.size
   }
 
@@ -166,9 +164,7 @@ export class FilesystemUploadStaging implements UploadStaging {
         // Hashed as it was written by this process; a copy, so a failed verification keeps it.
         info = { digest: `sha256:${known.hash.copy().digest('hex')}`, size }
       } else {
-        const hash = createHash('sha256')
-        for await (const chunk of createReadStream('', { fd: fh, autoClose: false, start: 0, highWaterMark: READ_CHUNK_BYTES })) hash.update(chunk as Buffer)
-        info = { digest: `sha256:${hash.digest('hex')}`, size }
+        info = await digestOfStream(createReadStream('', { fd: fh, autoClose: false, start: 0, highWaterMark: READ_CHUNK_BYTES }))
       }
       verifyExpectation(info, expected)
       await fh.sync()
@@ -181,13 +177,7 @@ export class FilesystemUploadStaging implements UploadStaging {
 
   async cancel(id: string): Promise<boolean> {
     this.running.delete(id)
-    try {
-      await unlink(this.pathOf(id))
-      return true
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-      throw err
-    }
+    return removeFile(this.pathOf(id))
   }
 
   async *list(): AsyncIterable<StagedEntry> {

@@ -4,7 +4,7 @@
 // since it holds private keys. A file this code did not write is never overwritten.
 
 import { readFile, stat } from 'node:fs/promises'
-import { writeFileAtomic } from '../auth/htpasswd.js'
+import { isMissing, writeFileAtomic } from '../files.js'
 import { ConfigError } from '../config/load.js'
 
 const FORMAT = 'packyard-acme-cache/1'
@@ -34,7 +34,7 @@ export async function readAcmeCache(path: string): Promise<AcmeCache> {
     text = await readFile(path, 'utf8')
   } catch (err) {
     if (err instanceof ConfigError) throw err
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return structuredClone(EMPTY)
+    if (isMissing(err)) return structuredClone(EMPTY)
     throw new ConfigError(SETTING, `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
   }
   if (text.trim() === '') return structuredClone(EMPTY)
