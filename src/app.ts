@@ -93,6 +93,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         maxCompressionRatio: limits.maxCompressionRatio,
       },
       deleteEnabled: config.storage.deleteEnabled,
+      strictValidation: config.packs.strictValidation,
     })
     const registry = new OciRegistry(
       db,

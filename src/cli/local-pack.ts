@@ -9,8 +9,7 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { isRegistryError } from '../errors.js'
 import { writeReproducibleArchive } from '../packs/archive-write.js'
-import { checkPackFiles, parsePackJson, type PackJson } from '../packs/pack-json.js'
-import { normalizeGroup, versionTagFor } from '../packs/tags.js'
+import { checkPack, type PackJson, type PackProblem } from '../packs/pack-json.js'
 import { CliError } from './command.js'
 import { collectPackFiles, type PackFile } from './pack-folder.js'
 
@@ -20,12 +19,15 @@ export interface LocalPack {
   group: string | null
   /** The tag the registry will give this version: `[group__]version`. */
   tag: string
+  /** What the registry will accept but warn about (validation's second column). */
+  warnings: PackProblem[]
   /** `<name>-<version>`: the archive's top folder, and the file name without `.tar.gz`. */
   folder: string
   files: PackFile[]
 }
 
-export async function readLocalPack(dir: string): Promise<LocalPack> {
+/** `strict`: warnings refuse the pack too (pack push --strict). */
+export async function readLocalPack(dir: string, options: { strict: boolean } = { strict: false }): Promise<LocalPack> {
   let isDir: boolean
   try {
     isDir = (await stat(dir)).isDirectory()
@@ -44,13 +46,12 @@ export async function readLocalPack(dir: string): Promise<LocalPack> {
     throw new CliError(`cannot read ${join(dir, 'pack.json')}: ${(err as Error).message}`)
   }
   try {
-    const packJson = parsePackJson(text)
     const files = await collectPackFiles(dir)
     const paths = new Set(files.map((f) => f.path))
     if (!paths.has('pack.json')) throw new CliError(`pack.json is left out by ${join(dir, '.packignore')}; a pack cannot go without it`)
-    checkPackFiles(packJson, paths)
-    const group = normalizeGroup(packJson.group)
-    return { dir, packJson, group, tag: versionTagFor(group, packJson.version), folder: `${packJson.name}-${packJson.version}`, files }
+    const checked = checkPack(text, paths, options)
+    const packJson = checked.pack
+    return { dir, packJson, group: checked.group, tag: checked.tag, warnings: checked.warnings, folder: `${packJson.name}-${packJson.version}`, files }
   } catch (err) {
     if (err instanceof CliError) throw err
     throw new CliError(`invalid pack in ${dir}: ${isRegistryError(err) ? err.message : (err as Error).message}`)

@@ -74,6 +74,7 @@ export interface Config {
     loginLockoutMs: number
     maxCompressionRatio: number
   }
+  packs: { strictValidation: boolean }
   oci: { namespace: string; listParentTags: boolean }
   /** Keys that were accepted for compatibility but have no effect. */
   ignoredKeys: string[]
@@ -280,6 +281,7 @@ function resolve(doc: Doc, source: string): Config {
       loginLockoutMs: get('limits.loginlockout'),
       maxCompressionRatio: get('limits.maxcompressionratio'),
     },
+    packs: { strictValidation: get<string>('packs.validation') === 'strict' },
     oci: { namespace: validateNamespace(get('oci.namespace')), listParentTags: get('oci.listparenttags') },
     ignoredKeys,
   }
