@@ -28,6 +28,7 @@ function targetText(t: Target | null): string {
   if (!t) return ''
   if (t.kind === 'ratio-at-least') return `ratio >= ${t.ratio}`
   if (t.kind === 'ratio-at-most') return `ratio <= ${t.ratio}`
+  if (t.kind === 'packyard-at-least') return `Packyard >= ${t.value}`
   return `Packyard < ${t.value}`
 }
 
