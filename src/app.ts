@@ -1,6 +1,6 @@
 // buildApp(config): opens storage and metadata, then registers the plugins in a fixed order
-// (errors, headers, request log, auth, health, /v1, /v2). It never listens; server.ts does,
-// and tests use app.inject(). Closing the app closes the database.
+// (errors, headers, request log, Expect: 100-continue, auth, health, /v1, /v2). It never
+// listens; server.ts does, and tests use app.inject(). Closing the app closes the database.
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import { randomUUID } from 'node:crypto'
@@ -11,6 +11,7 @@ import { bootstrapHtpasswd } from './auth/bootstrap.js'
 import type { Config } from './config/load.js'
 import { authPlugin } from './http/auth.js'
 import { installErrorHandling } from './http/errors.js'
+import { honourExpectContinue } from './http/expect-continue.js'
 import { healthPlugin } from './http/health.js'
 import { v1Plugin } from './http/v1/index.js'
 import { v2Plugin } from './http/v2/index.js'
@@ -57,6 +58,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     installErrorHandling(app)
     installResponseHeaders(app, config.http.headers)
     installRequestLog(app)
+    honourExpectContinue(app)
     const authenticator = await setUpAuth(app, config)
     await app.register(authPlugin, { authenticator })
     await app.register(healthPlugin, { db, store })
