@@ -5,12 +5,10 @@ import { type Config, loadConfig, parseLeaf } from '../../config/load.js'
 import { collectGarbage } from '../../maintenance/gc.js'
 import { openDatabase } from '../../meta/db.js'
 import { FilesystemBlobStore } from '../../store/fs.js'
-import { CliError, type Command, parseCommandArgs } from '../command.js'
+import { CliError, type Command, parseCommandArgs, parseFlagValue } from '../command.js'
 import { formatBytes } from '../progress.js'
 
 export const garbageCollectCommand: Command = {
-  path: ['garbage-collect'],
-  summary: 'Remove blobs and temp files nothing refers to',
   usage: `Usage: packyard garbage-collect [CONFIG] [--dry-run] [--grace DURATION]
 
 Removes stored blobs that no pack version or manifest refers to (left by replaced or
@@ -21,7 +19,7 @@ CONFIG is the server's config (default as for serve).`,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, { 'dry-run': { type: 'boolean' }, grace: { type: 'string' } }, { min: 0, max: 1 })
     const config = loadConfig({ file: positionals[0], env: io.env })
-    const graceMs = values.grace === undefined ? 3_600_000 : (parseLeaf('--grace', { kind: 'duration' }, values.grace) as number)
+    const graceMs = values.grace === undefined ? 3_600_000 : parseFlagValue('--grace', values.grace, (v) => parseLeaf('--grace', { kind: 'duration' }, v) as number)
     const { db, store } = await openStorage(config)
     try {
       const report = await collectGarbage(db, store, { dryRun: values['dry-run'] === true, graceMs })

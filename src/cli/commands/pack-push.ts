@@ -3,7 +3,7 @@
 // unchanged because the content is already there.
 
 import { type Command, type Io, CliError, parseCommandArgs, UsageError } from '../command.js'
-import { homeOption, registryOption } from '../client-config.js'
+import { registryOption } from '../client-config.js'
 import { ApiError, connect, type RegistryClient } from '../http-client.js'
 import { type LocalPack, measureArchive, packArchive, readLocalPack } from '../local-pack.js'
 import { parseOutput } from '../output.js'
@@ -87,8 +87,6 @@ export async function pushPack(pack: LocalPack, client: RegistryClient, options:
 }
 
 export const packPushCommand: Command = {
-  path: ['pack', 'push'],
-  summary: 'Upload a pack folder to the registry',
   usage: `Usage: packyard pack push PACK_SOURCE_DIR [flags]
 
 Checks the pack in PACK_SOURCE_DIR (pack.json, values.yaml, the files pack.json names)
@@ -104,7 +102,6 @@ Flags:
       --skip-digest-check       with --force, push even when the content (file names
                                 and bytes) is the same as the registry's
       --output json             print the registry's answer as JSON
-  -s, --home DIR                client home folder (default: $HOME/.spectro)
 
 Examples:
   packyard pack push /tmp/packs/nginx-1.16.1
@@ -114,7 +111,6 @@ Examples:
     const { values, positionals } = parseCommandArgs(
       args,
       {
-        ...homeOption,
         ...registryOption,
         force: { type: 'boolean', short: 'f' },
         message: { type: 'string', short: 'm' },
