@@ -1,7 +1,8 @@
 import t from 'tap'
-import { cpSync, mkdirSync, utimesSync, writeFileSync, chmodSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { measureArchive, readLocalPack } from '../../src/cli/local-pack.js'
+import { readLocalPack, stageArchive } from '../../src/cli/local-pack.js'
 import { tempDir } from '../helpers.js'
 
 function writePack(dir: string, packJson: object, files: Record<string, string> = { 'values.yaml': 'pack:\n  namespace: hello\n' }) {
@@ -32,12 +33,20 @@ t.test('the same folder gives the same archive digest from any copy, whatever th
   cpSync(a, b, { recursive: true })
   utimesSync(join(b, 'values.yaml'), new Date('2001-02-03'), new Date('2001-02-03'))
   chmodSync(join(b, 'pack.json'), 0o600)
-  const first = await measureArchive(await readLocalPack(a))
-  const second = await measureArchive(await readLocalPack(b))
-  t.same(first, second)
+  const staged = async (dir: string) => {
+    const archive = await stageArchive(await readLocalPack(dir))
+    const bytes = readFileSync(archive.path)
+    await archive.remove()
+    t.notOk(existsSync(archive.path), 'remove() deletes the temp file')
+    t.equal(archive.size, bytes.length)
+    t.equal(archive.digest, `sha256:${createHash('sha256').update(bytes).digest('hex')}`, 'the digest is that of the bytes staged')
+    return { digest: archive.digest, size: archive.size }
+  }
+  const first = await staged(a)
+  t.same(await staged(b), first)
   t.match(first.digest, /^sha256:[0-9a-f]{64}$/)
   writeFileSync(join(b, 'values.yaml'), 'a: 2\n')
-  t.not((await measureArchive(await readLocalPack(b))).digest, first.digest, 'a content change changes the digest')
+  t.not((await staged(b)).digest, first.digest, 'a content change changes the digest')
 })
 
 t.test('local mistakes are caught before any upload, naming the folder', async (t) => {
