@@ -24,8 +24,9 @@ Flags:
       --password PASS    password (visible to other local users; prefer --password-stdin)
       --password-stdin   read the password from standard input
 
-Without --insecure the registry must present a certificate trusted by the system, or
-by /etc/spectro/certs.d/SERVER/ca.crt or <home>/certs.d/SERVER/ca.crt.
+Without --insecure the registry must present a certificate trusted by the system's
+store (update-ca-certificates; SSL_CERT_FILE, SSL_CERT_DIR), by Node's own roots, or by
+a .crt file in /etc/spectro/certs.d/SERVER/ or <home>/certs.d/SERVER/ (e.g. ca.crt).
 
 Examples:
   packyard registry login registry.example.com:5000
