@@ -4,11 +4,11 @@
 // the same files give the same bytes, hence the same digest, from any clone on any machine.
 
 import { createHash } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
+import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Transform, type TransformCallback } from 'node:stream'
+import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { isRegistryError } from '../errors.js'
 import { writeReproducibleArchive } from '../packs/archive-write.js'
@@ -60,38 +60,60 @@ export async function readLocalPack(dir: string): Promise<LocalPack> {
   }
 }
 
+/** Archives up to this size are kept in memory; a bigger one goes to a temp file. */
+export const IN_MEMORY_ARCHIVE_MAX = 32 * 1024 * 1024
+
 export interface StagedArchive {
-  /** a private temp file holding the archive */
-  path: string
   digest: string
   size: number
-  /** deletes the temp file */
+  /** a new stream of the archive's bytes */
+  open(): Readable
+  /** frees what holds the archive (the temp file of a big one) */
   remove(): Promise<void>
 }
 
 /**
- * Builds the archive once into a private temp file, hashing it on the way. The upload needs its
- * digest and size before it starts (the body has a Content-Length), and building it a second time
- * to send it would double the gzip work, which is most of a push's CPU for a pack of charts.
+ * Builds the archive once, hashing it on the way: in memory, or past `inMemoryMax` bytes in a
+ * private temp file. The upload needs its digest and size before it starts (the body has a
+ * Content-Length), and building it a second time to send it would double the gzip work, which
+ * is most of a push's CPU for a pack of charts.
  */
-export async function stageArchive(pack: LocalPack): Promise<StagedArchive> {
+export async function stageArchive(pack: LocalPack, inMemoryMax = IN_MEMORY_ARCHIVE_MAX): Promise<StagedArchive> {
+  const hash = createHash('sha256')
+  let size = 0
+  const chunks = writeReproducibleArchive(pack.folder, pack.files)[Symbol.asyncIterator]()
+  const next = async (): Promise<Buffer | undefined> => {
+    const { value, done } = await chunks.next()
+    if (done) return undefined
+    hash.update(value as Buffer)
+    size += (value as Buffer).length
+    return value as Buffer
+  }
+  const failed = (err: unknown) => new CliError(`cannot archive ${pack.dir}: ${(err as Error).message}`)
+  const head: Buffer[] = []
+  try {
+    for (let chunk = await next(); chunk !== undefined; chunk = await next()) {
+      head.push(chunk)
+      if (size > inMemoryMax) break
+    }
+  } catch (err) {
+    throw failed(err)
+  }
+  if (size <= inMemoryMax) {
+    const digest = `sha256:${hash.digest('hex')}`
+    return { digest, size, open: () => Readable.from(head, { objectMode: false }), remove: async () => {} }
+  }
   const dir = await mkdtemp(join(tmpdir(), 'packyard-push-'))
   const path = join(dir, 'archive.tar.gz')
   const remove = () => rm(dir, { recursive: true, force: true })
-  const hash = createHash('sha256')
-  let size = 0
-  const measure = new Transform({
-    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
-      hash.update(chunk)
-      size += chunk.length
-      callback(null, chunk)
-    },
-  })
   try {
-    await pipeline(writeReproducibleArchive(pack.folder, pack.files), measure, createWriteStream(path, { flags: 'wx', mode: 0o600 }))
+    await pipeline(async function* () {
+      yield* head.splice(0)
+      for (let chunk = await next(); chunk !== undefined; chunk = await next()) yield chunk
+    }, createWriteStream(path, { flags: 'wx', mode: 0o600 }))
   } catch (err) {
     await remove()
-    throw new CliError(`cannot archive ${pack.dir}: ${(err as Error).message}`)
+    throw failed(err)
   }
-  return { path, digest: `sha256:${hash.digest('hex')}`, size, remove }
+  return { digest: `sha256:${hash.digest('hex')}`, size, open: () => createReadStream(path), remove }
 }

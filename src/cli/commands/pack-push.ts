@@ -3,7 +3,6 @@
 // and uploads it (POST /v1/_packs), then says what the registry did: created, updated, or
 // unchanged because the content is already there.
 
-import { createReadStream } from 'node:fs'
 import { type Command, type Io, CliError, parseCommandArgs, UsageError } from '../command.js'
 import { registryOption } from '../client-config.js'
 import { ApiError, connect, type RegistryClient } from '../http-client.js'
@@ -83,7 +82,7 @@ export async function pushPack(pack: LocalPack, client: RegistryClient, options:
       contentType: 'application/gzip',
       size: archive.size,
       digest,
-      open: () => createReadStream(archive.path),
+      open: archive.open,
     })
     result = res.body
   } catch (err) {
