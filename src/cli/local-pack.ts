@@ -76,13 +76,18 @@ export interface StagedArchive {
  * Builds the archive once, hashing it on the way: in memory, or past `inMemoryMax` bytes in a
  * private temp file. The upload needs its digest and size before it starts (the body has a
  * Content-Length), and building it a second time to send it would double the gzip work, which
- * is most of a push's CPU for a pack of charts.
+ * is most of a push's CPU for a pack of charts. `signal` stops the build (the push was refused).
  */
-export async function stageArchive(pack: LocalPack, inMemoryMax = IN_MEMORY_ARCHIVE_MAX): Promise<StagedArchive> {
+export async function stageArchive(pack: LocalPack, options: { inMemoryMax?: number; signal?: AbortSignal } = {}): Promise<StagedArchive> {
+  const inMemoryMax = options.inMemoryMax ?? IN_MEMORY_ARCHIVE_MAX
   const hash = createHash('sha256')
   let size = 0
   const chunks = writeReproducibleArchive(pack.folder, pack.files)[Symbol.asyncIterator]()
   const next = async (): Promise<Buffer | undefined> => {
+    if (options.signal?.aborted) {
+      await chunks.return?.()
+      throw options.signal.reason
+    }
     const { value, done } = await chunks.next()
     if (done) return undefined
     hash.update(value as Buffer)

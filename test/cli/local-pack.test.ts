@@ -64,7 +64,7 @@ t.test('an archive too big to keep in memory goes through a private temp file, r
   const pack = await readLocalPack(dir)
   const inMemory = await stageArchive(pack)
   t.same(readdirSync(tmp), [], 'a small archive stays in memory')
-  const spilled = await stageArchive(pack, 100)
+  const spilled = await stageArchive(pack, { inMemoryMax: 100 })
   const [folder] = readdirSync(tmp)
   t.match(folder, /^packyard-push-/)
   t.equal(statSync(join(tmp, folder as string, 'archive.tar.gz')).mode & 0o777, 0o600)
@@ -72,6 +72,11 @@ t.test('an archive too big to keep in memory goes through a private temp file, r
   t.ok((await collect(spilled.open())).equals(await collect(inMemory.open())), 'the same bytes either way')
   await spilled.remove()
   t.same(readdirSync(tmp), [], 'remove() deletes the temp folder')
+
+  const abort = new AbortController()
+  abort.abort(new Error('refused'))
+  await t.rejects(stageArchive(pack, { inMemoryMax: 100, signal: abort.signal }), { message: `cannot archive ${dir}: refused` })
+  t.same(readdirSync(tmp), [], 'a stopped build leaves nothing behind')
 })
 
 t.test('local mistakes are caught before any upload, naming the folder', async (t) => {

@@ -65,14 +65,24 @@ async function checkBeforeUpload(pack: LocalPack, client: RegistryClient, option
 }
 
 export async function pushPack(pack: LocalPack, client: RegistryClient, options: PushOptions, io: Io): Promise<void> {
-  await checkBeforeUpload(pack, client, options)
+  // The archive is built while the registry answers the checks; a refusal stops the build.
+  const abort = new AbortController()
+  const staging = stageArchive(pack, { signal: abort.signal })
+  staging.catch(() => {}) // awaited below, once the checks have passed
+  try {
+    await checkBeforeUpload(pack, client, options)
+  } catch (err) {
+    abort.abort(err)
+    await staging.then((archive) => archive.remove(), () => {})
+    throw err
+  }
   const fields: Array<[string, string]> = [
     ['force', String(options.force)],
     ['skipDigestCheck', String(options.skipDigestCheck)],
   ]
   if (options.message !== undefined) fields.push(['message', options.message])
   const ref = `${pack.packJson.name}:${pack.tag}`
-  const archive = await stageArchive(pack)
+  const archive = await staging
   const { digest } = archive
   let result: PushResult
   try {
