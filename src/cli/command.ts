@@ -49,7 +49,7 @@ export class UsageError extends Error {
 type Options = NonNullable<ParseArgsConfig['options']>
 
 /** Accepted by every command, before or after its words: `packyard -s DIR pack push ...`. */
-export const GLOBAL_OPTIONS = {
+const GLOBAL_OPTIONS = {
   home: { type: 'string', short: 's' },
   help: { type: 'boolean', short: 'h' },
 } as const

@@ -61,7 +61,7 @@ export async function readLocalPack(dir: string): Promise<LocalPack> {
 }
 
 /** Archives up to this size are kept in memory; a bigger one goes to a temp file. */
-export const IN_MEMORY_ARCHIVE_MAX = 32 * 1024 * 1024
+const IN_MEMORY_ARCHIVE_MAX = 32 * 1024 * 1024
 
 export interface StagedArchive {
   digest: string
