@@ -1,11 +1,12 @@
-// buildApp(config): opens storage and metadata, then registers the plugins in a fixed order
+// buildApp(config): builds the TLS service from config.http.tls (its HTTPS server is what
+// Fastify listens on), opens storage and metadata, then registers the plugins in a fixed order
 // (errors, headers, request log, Expect: 100-continue, auth, health, /v1, /v2). It never
-// listens; server.ts does, and tests use app.inject(). Closing the app closes the database.
+// listens; server.ts does, and tests use app.inject(). Closing the app closes the database
+// and stops the TLS service.
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import pino from 'pino'
 import { Authenticator } from './auth/authenticator.js'
 import { bootstrapHtpasswd } from './auth/bootstrap.js'
 import type { Config } from './config/load.js'
@@ -15,13 +16,22 @@ import { honourExpectContinue } from './http/expect-continue.js'
 import { healthPlugin } from './http/health.js'
 import { v1Plugin } from './http/v1/index.js'
 import { v2Plugin } from './http/v2/index.js'
-import { ociUploadsPlugin } from './http/v2/service.js'
-import { type Db, openDatabase } from './meta/db.js'
+import { uploadPurgingPlugin } from './http/v2/upload-purging.js'
+import { type Db, onStorageFull, openDatabase, pingDatabase } from './meta/db.js'
+import { BlobIntake } from './blobs/intake.js'
+import { BlobMeta } from './meta/blobs.js'
 import { PackMeta } from './meta/packs.js'
+import { OciUploads } from './oci/uploads.js'
 import { PackBridge } from './packs/oci-bridge.js'
 import { PackService } from './packs/service.js'
-import { openBlobStore } from './store/index.js'
+import { PackViews } from './packs/views.js'
+import { validatePackName } from './packs/names.js'
+import { OciRegistry } from './oci/registry.js'
+import { openStorage } from './store/index.js'
+import { rootLayout } from './store/layout.js'
 import type { BlobStore } from './store/types.js'
+import type { UploadStaging } from './store/uploads.js'
+import { createTlsService, type TlsService } from './tls/index.js'
 
 export interface BuildOptions {
   /** The pino logger server.ts made; tests leave it out and get a silent one. */
@@ -30,27 +40,36 @@ export interface BuildOptions {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    registry: { config: Config; db: Db; store: BlobStore }
+    registry: { config: Config; db: Db; store: BlobStore; staging: UploadStaging; tls: TlsService | null }
   }
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
-  // Read the certificate files first: a bad path must fail before anything is opened.
-  const https = config.http.tls ? tlsOptions(config.http.tls) : null
-  const store = await openBlobStore(config)
-  const dbFile = config.storage.kind === 'inmemory' ? ':memory:' : join(config.storage.rootdirectory, 'registry.db')
-  const db = openDatabase(dbFile)
+  // Read the certificate files (or the ACME cache) first: a bad one must fail before anything is opened.
+  const tls = config.http.tls ? await createTlsService(config.http.tls, options.logger ?? pino({ level: 'silent' })) : null
+  const storage = await openStorage(config.storage)
+  const { store } = storage
+  const db = openDatabase(storage.databaseFile)
+  onStorageFull(db, () => {
+    const freed = storage.releaseReserve()
+    if (freed) app.log.warn('storage full: released the space reserve so this delete can go through; delete what is no longer needed and run garbage-collect')
+    return freed
+  })
 
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     bodyLimit: config.limits.bodySize,
+    // Behind these proxies, X-Forwarded-For names the client (request.ip), for throttling and logs.
+    ...(config.http.trustedProxies.length > 0 ? { trustProxy: config.http.trustedProxies } : {}),
     return503OnClosing: true,
-    ...(https ? { https } : {}),
+    // The server comes from the TLS service; `https: true` only makes Fastify name it https://.
+    ...(tls ? { https: true, serverFactory: tls.serverFactory } : {}),
   }) as unknown as FastifyInstance
-  app.decorate('registry', { config, db, store })
+  app.decorate('registry', { config, db, store, staging: storage.staging, tls })
   app.addHook('onClose', async () => {
+    tls?.close()
     db.close()
   })
 
@@ -61,34 +80,41 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     honourExpectContinue(app)
     const authenticator = await setUpAuth(app, config)
     await app.register(authPlugin, { authenticator })
-    await app.register(healthPlugin, { db, store })
-    const packs = new PackService(store, new PackMeta(db), config)
-    await app.register(v1Plugin, { prefix: '/v1', packs })
-    await app.register(ociUploadsPlugin)
-    await app.register(v2Plugin, { prefix: '/v2', packBridge: new PackBridge(packs) })
+    await app.register(healthPlugin, { checkDatabase: () => pingDatabase(db), checkStorage: () => store.check() })
+
+    // Every service, each given only its own settings.
+    const { limits } = config
+    const intake = new BlobIntake(store, new BlobMeta(db))
+    const packMeta = new PackMeta(db)
+    const views = new PackViews(packMeta, store, limits.pageSize)
+    const packs = new PackService(store, intake, packMeta, views, {
+      archive: {
+        maxArchiveBytes: limits.archiveSize,
+        maxUnpackedBytes: limits.unpackedSize,
+        maxEntries: limits.entries,
+        maxExtractedFileBytes: limits.fileSize,
+        maxCompressionRatio: limits.maxCompressionRatio,
+      },
+      deleteEnabled: config.storage.deleteEnabled,
+    })
+    const registry = new OciRegistry(
+      db,
+      store,
+      { namespace: config.oci.namespace, checkPackName: validatePackName, listParentTags: config.oci.listParentTags, pageSize: limits.pageSize, deleteEnabled: config.storage.deleteEnabled },
+      new PackBridge(packs),
+    )
+    const uploads = new OciUploads(db, intake, storage.staging)
+    const bodyIdleMs = config.http.bodyIdleTimeoutMs
+
+    await app.register(v1Plugin, { prefix: '/v1', packs, views, bodyIdleMs })
+    await app.register(uploadPurgingPlugin, { uploads, ...config.storage.uploadPurging })
+    await app.register(v2Plugin, { prefix: '/v2', registry, uploads, manifestSize: limits.manifestSize, bodyIdleMs })
     await app.ready()
   } catch (err) {
     await app.close()
     throw err
   }
   return app
-}
-
-function tlsOptions(tls: NonNullable<Config['http']['tls']>) {
-  const read = (key: string, path: string) => {
-    try {
-      return readFileSync(path)
-    } catch (err) {
-      throw new Error(`config: ${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
-    }
-  }
-  const clientCas = tls.clientcas.map((p) => read('http.tls.clientcas', p))
-  return {
-    cert: read('http.tls.certificate', tls.certificate),
-    key: read('http.tls.key', tls.key),
-    minVersion: tls.minimumtls === 'tls1.3' ? ('TLSv1.3' as const) : ('TLSv1.2' as const),
-    ...(clientCas.length > 0 ? { ca: clientCas, requestCert: true, rejectUnauthorized: true } : {}),
-  }
 }
 
 function installResponseHeaders(app: FastifyInstance, headers: Record<string, string[]>): void {
@@ -127,7 +153,7 @@ async function setUpAuth(app: FastifyInstance, config: Config): Promise<Authenti
     return null
   }
   const { realm, htpasswdPath, writers } = config.auth
-  const created = await bootstrapHtpasswd(htpasswdPath, config.storage.kind === 'filesystem' ? config.storage.rootdirectory : null)
+  const created = await bootstrapHtpasswd(htpasswdPath, config.storage.kind === 'filesystem' ? rootLayout(config.storage.rootdirectory).initialAdminPassword : null)
   if (created) {
     app.log.warn(
       { htpasswd: htpasswdPath, savedTo: created.savedTo },
@@ -140,7 +166,14 @@ async function setUpAuth(app: FastifyInstance, config: Config): Promise<Authenti
     htpasswdPath,
     writers,
     maxFailures: config.limits.loginFailures,
+    maxAddressFailures: config.limits.addressLoginFailures,
+    failureWindowMs: config.limits.loginLockoutMs,
     onProblem: (message) => app.log.warn(message),
+    onLockout: ({ address, user, failures, forMs }) =>
+      app.log.warn(
+        { address, user, failures, lockoutSeconds: forMs / 1000 },
+        `login locked for ${user === null ? address : `${address}/${user}`} after ${failures} failures, for ${Math.round(forMs / 60_000)} min (restart the registry to lift it)`,
+      ),
   })
   try {
     await authenticator.load()

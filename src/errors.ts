@@ -67,3 +67,20 @@ export class RegistryError extends Error {
 export function isRegistryError(err: unknown): err is RegistryError {
   return err instanceof RegistryError
 }
+
+// What the operating system and SQLite say when the disk (or a quota) is full.
+const STORAGE_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL'])
+
+export function isStorageFull(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && STORAGE_FULL_CODES.has(String((err as { code?: unknown }).code))
+}
+
+/** 507: the write did not fit. Reads, deletes and garbage collection keep working. */
+export function storageFull(neededBytes?: number): RegistryError {
+  const needed = neededBytes === undefined ? '' : ` (this write needed at least ${neededBytes} bytes)`
+  return new RegistryError(
+    'INSUFFICIENT_STORAGE',
+    `the registry's storage is full${needed}; delete packs or tags you no longer need and run garbage-collect, or give the storage more space`,
+    neededBytes === undefined ? undefined : { neededBytes },
+  )
+}

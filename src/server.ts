@@ -1,7 +1,10 @@
-// Runs the registry: load config, build the logger and the app, listen, and shut down
-// gracefully on SIGTERM/SIGINT (stop accepting, let in-flight requests finish within
-// http.draintimeout, close the database). The only file that listens on a port.
+// Runs the registry: load config, build the logger and the app, listen (plus the HTTP-01 and
+// redirect listener of http.tls.letsencrypt.httpaddr), start the TLS service (which may wait
+// for a first ACME certificate), reload certificates on SIGHUP, and shut down gracefully on
+// SIGTERM/SIGINT (stop accepting, let in-flight requests finish within http.draintimeout,
+// close the database). The only file that listens on a port.
 
+import { createServer, type RequestListener, type Server } from 'node:http'
 import pino from 'pino'
 import { buildApp } from './app.js'
 import { type Config, loadConfig } from './config/load.js'
@@ -23,6 +26,8 @@ export async function serve(configPath: string | undefined): Promise<void> {
   logger.info({ config: config.source, storage: config.storage.kind, root: config.storage.rootdirectory, version: VERSION }, 'starting packyard')
   if (config.ignoredKeys.length > 0) logger.warn({ keys: config.ignoredKeys }, 'config keys accepted for compatibility but without effect')
 
+  const tls = app.registry.tls
+  let challengeListener: Server | null = null
   let closing = false
   const shutdown = (signal: string) => {
     if (closing) return
@@ -32,6 +37,7 @@ export async function serve(configPath: string | undefined): Promise<void> {
       logger.error({ drainTimeoutMs: config.http.drainTimeoutMs }, 'in-flight requests did not finish in time; exiting')
       process.exit(1)
     }, config.http.drainTimeoutMs).unref()
+    challengeListener?.close()
     app.close().then(
       () => {
         logger.info('stopped')
@@ -45,7 +51,35 @@ export async function serve(configPath: string | undefined): Promise<void> {
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   process.on('SIGINT', () => shutdown('SIGINT'))
+  process.on('SIGHUP', () => {
+    if (tls) tls.reload().catch((err: unknown) => logger.error({ err }, 'SIGHUP: reloading the certificate failed'))
+    else logger.info('SIGHUP: nothing to reload (no http.tls section)')
+  })
 
   const address = await app.listen({ host: config.http.host, port: config.http.port })
-  logger.info({ address, tls: config.http.tls !== null }, 'listening')
+  const certificates = config.http.tls?.certificates
+  try {
+    if (tls?.httpHandler && certificates?.kind === 'letsencrypt' && certificates.httpAddr) {
+      challengeListener = await listenPlain(tls.httpHandler, certificates.httpAddr)
+      logger.info({ address: certificates.httpAddr.addr }, 'answering ACME HTTP-01 challenges and redirecting to HTTPS (http.tls.letsencrypt.httpaddr)')
+    }
+    await tls?.start()
+  } catch (err) {
+    challengeListener?.close()
+    await app.close()
+    throw err
+  }
+  if (!closing) logger.info({ address, tls: certificates?.kind ?? false }, 'listening')
+}
+
+function listenPlain(handler: RequestListener, at: { addr: string; host: string; port: number }): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer(handler)
+    const fail = (err: NodeJS.ErrnoException) => reject(new Error(`http.tls.letsencrypt.httpaddr: cannot listen on ${at.addr} (${err.code ?? err.message})`))
+    server.once('error', fail)
+    server.listen({ host: at.host, port: at.port }, () => {
+      server.off('error', fail)
+      resolve(server)
+    })
+  })
 }

@@ -3,6 +3,8 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { writeReproducibleArchive } from '../src/packs/archive-write.js'
+import { EMPTY_CONFIG, packManifest } from '../src/packs/oras-manifest.js'
+import { sha256Digest as sha } from '../src/store/digest.js'
 import { ADMIN } from './helpers.js'
 
 export type PackFiles = Record<string, string | Buffer>
@@ -54,4 +56,23 @@ export async function pushPack(app: FastifyInstance, fields: Record<string, unkn
 
 export async function get(app: FastifyInstance, url: string, authorization = ADMIN) {
   return app.inject({ method: 'GET', url, headers: { authorization } })
+}
+
+export async function uploadBlob(app: FastifyInstance, repo: string, data: Buffer, authorization = ADMIN) {
+  return app.inject({
+    method: 'POST',
+    url: `/v2/${repo}/blobs/uploads/?digest=${sha(data)}`,
+    payload: data,
+    headers: { authorization, 'content-type': 'application/octet-stream' },
+  })
+}
+
+/** What `oras push <repo>:<ref> NAME-VERSION.tar.gz` does: blobs, then the manifest. */
+export async function orasPush(app: FastifyInstance, repo: string, ref: string, tgz: Buffer, fileName: string, authorization = ADMIN) {
+  for (const blob of [EMPTY_CONFIG, tgz]) {
+    const res = await uploadBlob(app, repo, blob, authorization)
+    if (res.statusCode !== 201) return res
+  }
+  const manifest = packManifest({ digest: sha(tgz), size: tgz.length }, fileName)
+  return app.inject({ method: 'PUT', url: `/v2/${repo}/manifests/${ref}`, payload: manifest.content, headers: { authorization, 'content-type': 'application/vnd.oci.image.manifest.v1+json' } })
 }

@@ -2,13 +2,19 @@
 // bcrypt is deliberately slow, so verified credentials are cached in memory under a sha256 of
 // (user, password, stored hash): the plain password is never kept, and a changed entry
 // invalidates the cache by itself. The file is re-read when its mtime, size or inode change
-// (checked at most once a second). Failed attempts are counted per client address: after a
-// few the answer is delayed, past `limits.loginfailures` it is 429 until the window passes.
+// (checked at most once a second).
+//
+// Failed attempts are counted per (client address, user name): after a few the answer is
+// delayed, past `limits.loginfailures` that pair gets 429 until the lockout passes. Behind NAT
+// or a proxy many clients share an address, so one misconfigured job must not lock out Palette:
+// a separate, much higher ceiling (`limits.addressloginfailures`) applies to the address as a
+// whole. An unknown user name is checked against a dummy hash of the same bcrypt cost, so
+// timing does not tell which names exist.
 
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import { RegistryError } from '../errors.js'
-import { parseHtpasswd, verifyPassword } from './htpasswd.js'
+import { hashPassword, parseHtpasswd, verifyPassword } from './htpasswd.js'
 
 export interface Identity {
   user: string
@@ -19,12 +25,17 @@ export interface AuthenticatorOptions {
   realm: string
   htpasswdPath: string
   writers: string[]
+  /** Failures of one user name from one address before 429. */
   maxFailures: number
-  /** Failures are forgotten after this long without a new one. */
+  /** Failures from one address, whatever the user names, before 429. */
+  maxAddressFailures?: number
+  /** Failures are forgotten (and a lockout lifted) this long after the last one. */
   failureWindowMs?: number
   /** Delay added per failure beyond the third, capped at 2 s; tests set 0. */
   failureDelayMs?: number
   onProblem?: (message: string) => void
+  /** Called once when an address, or a user name from an address, becomes locked out. */
+  onLockout?: (lockout: { address: string; user: string | null; failures: number; forMs: number }) => void
   /** The bcrypt check; tests wrap it to count calls. */
   verify?: (password: string, hash: string) => Promise<boolean>
 }
@@ -44,15 +55,20 @@ export class Authenticator {
   private reloading: Promise<void> | null = null
   private readonly verified = new Map<string, string>()
   private readonly inFlight = new Map<string, Promise<boolean>>()
+  /** Keyed by address, and by address + NUL + user name. */
   private readonly failures = new Map<string, FailureRecord>()
   private readonly writers: Set<string>
   private readonly windowMs: number
   private readonly delayMs: number
+  private readonly maxAddressFailures: number
+  /** A hash of the file's usual bcrypt cost, for user names that are not in the file. */
+  private dummyHash: string | null = null
 
   constructor(private readonly options: AuthenticatorOptions) {
     this.writers = new Set(options.writers)
     this.windowMs = options.failureWindowMs ?? 15 * 60_000
     this.delayMs = options.failureDelayMs ?? 250
+    this.maxAddressFailures = options.maxAddressFailures ?? options.maxFailures * 10
   }
 
   get realm(): string {
@@ -67,6 +83,7 @@ export class Authenticator {
     if (stamp === this.fileStamp) return
     const parsed = parseHtpasswd(await readFile(this.options.htpasswdPath, 'utf8'))
     for (const p of parsed.problems) this.options.onProblem?.(`${this.options.htpasswdPath}: ${p}`)
+    this.dummyHash = await dummyHashFor([...parsed.users.values()], this.dummyHash)
     this.users = parsed.users
     this.fileStamp = stamp
   }
@@ -86,17 +103,26 @@ export class Authenticator {
 
   /** Returns the identity for an Authorization header, or throws UNAUTHORIZED / TOO_MANY_REQUESTS. */
   async authenticate(authorization: string | undefined, address: string): Promise<Identity> {
-    this.refuseIfThrottled(address)
+    this.refuseIfLocked(address, this.maxAddressFailures, address)
     const credentials = parseBasic(authorization)
     if (!credentials) throw this.challenge('authentication required')
+    const pair = `${address}\0${credentials.user}`
+    this.refuseIfLocked(pair, this.options.maxFailures, `${address} as ${credentials.user}`)
     await this.maybeReload()
     const hash = this.users.get(credentials.user)
-    const ok = hash !== undefined && (await this.verify(credentials.user, credentials.password, hash))
+    let ok: boolean
+    if (hash === undefined) {
+      // The same bcrypt work as a wrong password, then no.
+      if (this.dummyHash) await (this.options.verify ?? verifyPassword)(credentials.password, this.dummyHash)
+      ok = false
+    } else {
+      ok = await this.verify(credentials.user, credentials.password, hash)
+    }
     if (!ok) {
-      await this.recordFailure(address)
+      await this.recordFailure(address, credentials.user)
       throw this.challenge('invalid username or password')
     }
-    this.failures.delete(address)
+    this.failures.delete(pair)
     return { user: credentials.user, writer: this.writers.has(credentials.user) }
   }
 
@@ -116,33 +142,46 @@ export class Authenticator {
     return ok
   }
 
-  private refuseIfThrottled(address: string): void {
-    const record = this.failures.get(address)
+  private refuseIfLocked(key: string, max: number, who: string): void {
+    const record = this.failures.get(key)
     if (!record) return
     const now = Date.now()
     if (now - record.last > this.windowMs) {
-      this.failures.delete(address)
+      this.failures.delete(key)
       return
     }
-    if (record.count >= this.options.maxFailures) {
+    if (record.count >= max) {
       const retryAfter = Math.ceil((record.last + this.windowMs - now) / 1000)
       throw new RegistryError(
         'TOO_MANY_REQUESTS',
-        `too many failed logins from ${address}; try again in ${retryAfter} s`,
+        `too many failed logins from ${who}; try again in ${retryAfter} s`,
         { retryAfterSeconds: retryAfter },
         { 'retry-after': String(retryAfter) },
       )
     }
   }
 
-  private async recordFailure(address: string): Promise<void> {
-    const record = this.failures.get(address) ?? { count: 0, last: 0 }
-    record.count += 1
-    record.last = Date.now()
-    this.failures.set(address, record)
-    if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value as string)
-    const delay = Math.min(2000, Math.max(0, record.count - 3) * this.delayMs)
+  private async recordFailure(address: string, user: string): Promise<void> {
+    const pair = this.count(`${address}\0${user}`)
+    const whole = this.count(address)
+    if (pair === this.options.maxFailures) this.options.onLockout?.({ address, user, failures: pair, forMs: this.windowMs })
+    if (whole === this.maxAddressFailures) this.options.onLockout?.({ address, user: null, failures: whole, forMs: this.windowMs })
+    const delay = Math.min(2000, Math.max(0, pair - 3) * this.delayMs)
     if (delay > 0) await new Promise((r) => setTimeout(r, delay))
+  }
+
+  /** Counts one more failure under `key` and returns the count. */
+  private count(key: string): number {
+    const now = Date.now()
+    const record = this.failures.get(key)
+    const fresh = record && now - record.last <= this.windowMs ? record : { count: 0, last: 0 }
+    fresh.count += 1
+    fresh.last = now
+    this.failures.delete(key)
+    this.failures.set(key, fresh)
+    // Bounded memory: the oldest record goes first (the map keeps insertion order).
+    if (this.failures.size > 100_000) this.failures.delete(this.failures.keys().next().value as string)
+    return fresh.count
   }
 
   private challenge(message: string): RegistryError {
@@ -158,4 +197,22 @@ export function parseBasic(header: string | undefined): { user: string; password
   const colon = decoded.indexOf(':')
   if (colon <= 0) return null
   return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) }
+}
+
+const BCRYPT_COST_RE = /^\$2[abxy]?\$(\d{2})\$/
+
+/**
+ * A hash of a random password at the cost most entries use, made once per cost (bcrypt at
+ * the cost of the real entries is what makes an unknown name take as long as a known one).
+ */
+async function dummyHashFor(hashes: string[], previous: string | null): Promise<string | null> {
+  const costs = new Map<number, number>()
+  for (const hash of hashes) {
+    const cost = Number(BCRYPT_COST_RE.exec(hash)?.[1])
+    if (Number.isInteger(cost)) costs.set(cost, (costs.get(cost) ?? 0) + 1)
+  }
+  const usual = [...costs].sort((a, b) => b[1] - a[1])[0]?.[0]
+  if (usual === undefined) return previous
+  if (previous && BCRYPT_COST_RE.exec(previous)?.[1] === String(usual).padStart(2, '0')) return previous
+  return hashPassword(randomBytes(16).toString('hex'), usual)
 }

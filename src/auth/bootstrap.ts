@@ -1,11 +1,11 @@
 // First start with an htpasswd path that does not exist yet: create it with user `admin` and a
 // random password, so a fresh registry is never open by accident. The password is returned
-// for the start-up log (printed once) and saved to <root>/initial-admin-password (0600).
+// for the start-up log (printed once) and saved to the root's initial-admin-password (0600).
 
 import { randomBytes } from 'node:crypto'
-import { access } from 'node:fs/promises'
-import { join } from 'node:path'
-import { setHtpasswdUser, writeFileAtomic } from './htpasswd.js'
+import { stat } from 'node:fs/promises'
+import { unlessMissing, writeFileAtomic } from '../files.js'
+import { setHtpasswdUser } from './htpasswd.js'
 
 export interface BootstrapResult {
   user: string
@@ -16,19 +16,11 @@ export interface BootstrapResult {
 
 export const BOOTSTRAP_USER = 'admin'
 
-export async function bootstrapHtpasswd(htpasswdPath: string, rootDirectory: string | null): Promise<BootstrapResult | null> {
-  try {
-    await access(htpasswdPath)
-    return null
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  }
+/** `passwordFile`: where to save the password too (null with in-memory storage). */
+export async function bootstrapHtpasswd(htpasswdPath: string, passwordFile: string | null): Promise<BootstrapResult | null> {
+  if ((await unlessMissing(stat(htpasswdPath))) !== null) return null
   const password = randomBytes(18).toString('base64url')
-  let savedTo: string | null = null
-  if (rootDirectory !== null) {
-    savedTo = join(rootDirectory, 'initial-admin-password')
-    await writeFileAtomic(savedTo, `${password}\n`, 0o600)
-  }
+  if (passwordFile !== null) await writeFileAtomic(passwordFile, `${password}\n`, 0o600)
   await setHtpasswdUser(htpasswdPath, BOOTSTRAP_USER, password)
-  return { user: BOOTSTRAP_USER, password, savedTo }
+  return { user: BOOTSTRAP_USER, password, savedTo: passwordFile }
 }

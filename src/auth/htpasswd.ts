@@ -1,12 +1,10 @@
 // htpasswd files with bcrypt entries, as `htpasswd -Bbn USER PASSWORD` writes them.
-// Parsing, hashing and the atomic write used by `packyard user add` and the first-start
-// bootstrap. Only bcrypt is accepted: other schemes (MD5 $apr1$, {SHA}, crypt) are weak and
+// Parsing, hashing and adding a user, for `packyard user add` and the first-start bootstrap. Only bcrypt is accepted: other schemes (MD5 $apr1$, {SHA}, crypt) are weak and
 // are reported, not silently honoured.
 
 import bcrypt from 'bcryptjs'
-import { randomUUID } from 'node:crypto'
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { unlessMissing, writeFileAtomic } from '../files.js'
 
 const BCRYPT_RE = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/
 const USER_RE = /^[^:\s]+$/
@@ -61,12 +59,7 @@ export function verifyPassword(password: string, hash: string): Promise<boolean>
 export async function setHtpasswdUser(path: string, user: string, password: string): Promise<'added' | 'updated'> {
   validateUserName(user)
   const hash = await hashPassword(password)
-  let existing = ''
-  try {
-    existing = await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  }
+  const existing = (await unlessMissing(readFile(path, 'utf8'))) ?? ''
   let found = false
   const lines = existing
     .split(/\r?\n/)
@@ -83,19 +76,4 @@ export async function setHtpasswdUser(path: string, user: string, password: stri
   return found ? 'updated' : 'added'
 }
 
-export async function writeFileAtomic(path: string, content: string, mode: number): Promise<void> {
-  await mkdir(dirname(path), { recursive: true })
-  const temp = join(dirname(path), `.${randomUUID()}.tmp`)
-  try {
-    const fh = await open(temp, 'wx', mode)
-    try {
-      await fh.writeFile(content)
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await rename(temp, path)
-  } finally {
-    await unlink(temp).catch(() => undefined)
-  }
-}
+

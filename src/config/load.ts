@@ -5,11 +5,39 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { parse as parseYaml } from 'yaml'
-import { isLeaf, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
+import { isLeaf, LETS_ENCRYPT_DIRECTORY, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
 
 export const DEFAULT_CONFIG_PATH = '/etc/spectro/config.yml'
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
+
+/** HTTPS: where the certificate comes from, plus what applies to either source. */
+export interface TlsConfig {
+  certificates: CertificateFiles | LetsEncrypt
+  /** CA files for client certificates; empty means no mutual TLS. */
+  clientcas: string[]
+  minimumtls: 'tls1.2' | 'tls1.3'
+}
+
+/** http.tls.certificate and http.tls.key: PEM files kept up to date by someone else. */
+export interface CertificateFiles {
+  kind: 'files'
+  certificate: string
+  key: string
+}
+
+/** http.tls.letsencrypt: certificates obtained and renewed over ACME. */
+export interface LetsEncrypt {
+  kind: 'letsencrypt'
+  cachefile: string
+  email: string
+  /** Lower-case DNS names; the certificate covers all of them. */
+  hosts: string[]
+  directoryUrl: string
+  /** Where HTTP-01 challenges are answered (and everything else redirected to HTTPS); null: TLS-ALPN-01 only. */
+  httpAddr: { addr: string; host: string; port: number } | null
+  startTimeoutMs: number
+}
 
 export interface Config {
   /** Where the config came from, for the start-up log. */
@@ -30,7 +58,7 @@ export interface Config {
     bodyIdleTimeoutMs: number
     /** Addresses and CIDRs whose X-Forwarded-For is believed. */
     trustedProxies: string[]
-    tls: { certificate: string; key: string; clientcas: string[]; minimumtls: 'tls1.2' | 'tls1.3' } | null
+    tls: TlsConfig | null
   }
   auth: { realm: string; htpasswdPath: string; writers: string[] } | null
   limits: {
@@ -211,11 +239,7 @@ function resolve(doc: Doc, source: string): Config {
   const addr = get<string>('http.addr')
   const { host, port } = parseAddr(addr)
 
-  const cert = get<string>('http.tls.certificate')
-  const key = get<string>('http.tls.key')
-  if ((cert === '') !== (key === '')) {
-    throw new ConfigError(cert === '' ? 'http.tls.certificate' : 'http.tls.key', 'TLS needs both http.tls.certificate and http.tls.key')
-  }
+  const certificates = resolveCertificates(get)
 
   const hasAuth = doc.auth !== undefined && doc.auth !== null
   const authDoc = (doc.auth ?? {}) as Doc
@@ -242,7 +266,7 @@ function resolve(doc: Doc, source: string): Config {
       drainTimeoutMs: get('http.draintimeout'),
       bodyIdleTimeoutMs: get('http.bodyidletimeout'),
       trustedProxies: validateProxies(get('http.trustedproxies')),
-      tls: cert === '' ? null : { certificate: cert, key, clientcas: get('http.tls.clientcas'), minimumtls: get('http.tls.minimumtls') },
+      tls: certificates && { certificates, clientcas: get('http.tls.clientcas'), minimumtls: get('http.tls.minimumtls') },
     },
     auth: hasAuth
       ? { realm: get('auth.htpasswd.realm'), htpasswdPath: get('auth.htpasswd.path'), writers: get('auth.access.writers') }
@@ -263,6 +287,51 @@ function resolve(doc: Doc, source: string): Config {
     oci: { namespace: validateNamespace(get('oci.namespace')), listParentTags: get('oci.listparenttags') },
     ignoredKeys,
   }
+}
+
+/** Files or Let's Encrypt (never both), as distribution decides: a cachefile turns ACME on. */
+function resolveCertificates(get: <T>(key: string) => T): CertificateFiles | LetsEncrypt | null {
+  const certificate = get<string>('http.tls.certificate')
+  const key = get<string>('http.tls.key')
+  if ((certificate === '') !== (key === '')) {
+    throw new ConfigError(certificate === '' ? 'http.tls.certificate' : 'http.tls.key', 'TLS needs both http.tls.certificate and http.tls.key')
+  }
+  const cachefile = get<string>('http.tls.letsencrypt.cachefile')
+  if (cachefile === '') {
+    const set = ['email', 'hosts', 'httpaddr'].filter((k) => get<string | string[]>(`http.tls.letsencrypt.${k}`).length > 0)
+    if (get('http.tls.letsencrypt.directoryurl') !== LETS_ENCRYPT_DIRECTORY) set.push('directoryurl')
+    if (set.length > 0) {
+      throw new ConfigError('http.tls.letsencrypt.cachefile', `Let's Encrypt needs a cache file (where the account key and certificates are kept); ${set.map((k) => `http.tls.letsencrypt.${k}`).join(', ')} is set without it`)
+    }
+    return certificate === '' ? null : { kind: 'files', certificate, key }
+  }
+  if (certificate !== '') {
+    throw new ConfigError('http.tls.letsencrypt.cachefile', 'choose http.tls.certificate and key, or Let\'s Encrypt, not both')
+  }
+  const hosts = get<string[]>('http.tls.letsencrypt.hosts').map((h) => h.trim().toLowerCase().replace(/\.$/, ''))
+  if (hosts.length === 0) throw new ConfigError('http.tls.letsencrypt.hosts', 'name the hosts to get a certificate for (the registry\'s DNS names)')
+  for (const host of hosts) {
+    if (!isDnsName(host)) {
+      throw new ConfigError('http.tls.letsencrypt.hosts', `${JSON.stringify(host)} is not a DNS name (IP addresses and wildcards cannot be validated over HTTP-01 or TLS-ALPN-01)`)
+    }
+  }
+  const directoryUrl = get<string>('http.tls.letsencrypt.directoryurl')
+  if (!/^https:\/\/[^/]/.test(directoryUrl)) throw new ConfigError('http.tls.letsencrypt.directoryurl', `must be an https:// URL (got ${JSON.stringify(directoryUrl)})`)
+  const httpAddr = get<string>('http.tls.letsencrypt.httpaddr')
+  return {
+    kind: 'letsencrypt',
+    cachefile,
+    email: get('http.tls.letsencrypt.email'),
+    hosts: [...new Set(hosts)],
+    directoryUrl,
+    httpAddr: httpAddr === '' ? null : { addr: httpAddr, ...parseAddr(httpAddr, 'http.tls.letsencrypt.httpaddr') },
+    startTimeoutMs: get('http.tls.letsencrypt.starttimeout'),
+  }
+}
+
+function isDnsName(host: string): boolean {
+  const label = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?'
+  return host.length <= 253 && new RegExp(`^${label}(?:\\.${label})*$`).test(host) && !/^[0-9.]+$/.test(host)
 }
 
 function walk(doc: unknown, schema: Section, path: string[], out: Map<string, unknown>, ignored: string[]): void {
@@ -369,11 +438,11 @@ export function parseLeaf(key: string, type: LeafType, value: unknown): unknown 
   }
 }
 
-export function parseAddr(addr: string): { host: string; port: number } {
+export function parseAddr(addr: string, key = 'http.addr'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr.trim())
-  if (!m) throw new ConfigError('http.addr', `must be host:port or :port (got ${JSON.stringify(addr)})`)
+  if (!m) throw new ConfigError(key, `must be host:port or :port (got ${JSON.stringify(addr)})`)
   const port = Number(m[3])
-  if (port > 65535) throw new ConfigError('http.addr', `port ${port} is out of range`)
+  if (port > 65535) throw new ConfigError(key, `port ${port} is out of range`)
   const host = m[1] ?? m[2] ?? ''
   return { host: host === '' ? '0.0.0.0' : host, port }
 }

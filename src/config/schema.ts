@@ -40,6 +40,9 @@ export const SPECTRO_SECURITY_HEADERS: Record<string, string[]> = {
 
 const MiB = 1024 * 1024
 
+/** Let's Encrypt's production ACME directory, the default of http.tls.letsencrypt.directoryurl. */
+export const LETS_ENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory'
+
 export const SCHEMA: Section = {
   version: leaf({ kind: 'string' }, '0.1', 'config format version (accepted for compatibility)'),
   log: {
@@ -81,7 +84,14 @@ export const SCHEMA: Section = {
       key: leaf({ kind: 'string' }, '', 'PEM private key'),
       clientcas: leaf({ kind: 'strings' }, [], 'CA files for client certificates (optional mutual TLS)'),
       minimumtls: leaf({ kind: 'enum', values: ['tls1.2', 'tls1.3'] }, 'tls1.2', 'lowest TLS version accepted'),
-      letsencrypt: leaf({ kind: 'unsupported' }, undefined, "Let's Encrypt is not supported; give http.tls.certificate and key"),
+      letsencrypt: {
+        cachefile: leaf({ kind: 'string' }, '', "ACME account key, certificate and key (mode 0600); setting it turns Let's Encrypt on"),
+        email: leaf({ kind: 'string' }, '', 'contact address of the ACME account'),
+        hosts: leaf({ kind: 'strings' }, [], 'names to get the certificate for; handshakes for any other name are refused'),
+        directoryurl: leaf({ kind: 'string', nonEmpty: true }, LETS_ENCRYPT_DIRECTORY, 'ACME directory (a staging or private ACME server for tests)'),
+        httpaddr: leaf({ kind: 'string' }, '', 'host:port answering HTTP-01 challenges and redirecting to HTTPS (empty: TLS-ALPN-01 only)'),
+        starttimeout: leaf({ kind: 'duration' }, 5 * 60_000, 'how long start-up waits for the first certificate'),
+      },
     },
   },
   auth: {

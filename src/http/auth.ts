@@ -19,6 +19,11 @@ declare module 'fastify' {
 
 const ANONYMOUS: Identity = { user: 'anonymous', writer: true }
 
+/** Who did it, for the event log: the authenticated user, or anonymous on an open registry. */
+export function actorOf(request: FastifyRequest): string {
+  return request.identity?.user ?? 'anonymous'
+}
+
 export const authPlugin = fp(
   async (app: FastifyInstance, opts: { authenticator: Authenticator | null }) => {
     const authenticator = opts.authenticator

@@ -1,13 +1,41 @@
 // Sending content-addressed bytes: ETag and Docker-Content-Digest from the digest, immutable
-// caching, If-None-Match → 304, a single `Range: bytes=...` → 206 (416 when unsatisfiable).
-// Shared by every route that serves a blob or an archive.
+// caching, If-None-Match → 304, a single `Range: bytes=...` → 206 (416 when unsatisfiable);
+// and manifests, with the Accept negotiation of the distribution API. Shared by every route
+// that serves a blob, an archive or a manifest, on /v1 and /v2.
 
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { RegistryError } from '../errors.js'
+import { acceptsManifest } from './v2/headers.js'
 import type { ByteRange } from '../store/types.js'
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable'
+
+/**
+ * The media types a client may ask a blob to be served as (`?type=`, as Spectro's logo URLs
+ * do). Blobs are author-supplied bytes: only images are shown inline; everything a browser
+ * would render as a document is an attachment, and nothing is ever served as HTML.
+ */
+const SERVABLE_TYPES: Record<string, { inline: boolean }> = {
+  'image/png': { inline: true },
+  'image/svg+xml': { inline: true },
+  'application/json': { inline: false },
+  'application/yaml': { inline: false },
+  'text/markdown': { inline: false },
+  'text/plain': { inline: false },
+  'application/gzip': { inline: false },
+  'application/octet-stream': { inline: false },
+}
+
+/** Checks a requested `?type=`; 400 naming the allowed ones otherwise. */
+export function servableType(type: string | undefined): string {
+  if (type === undefined) return 'application/octet-stream'
+  const base = type.toLowerCase()
+  if (!(base in SERVABLE_TYPES)) {
+    throw new RegistryError('BAD_REQUEST', `type=${type} cannot be served; ask for one of ${Object.keys(SERVABLE_TYPES).join(', ')}`, { type })
+  }
+  return base
+}
 
 function unsatisfiable(header: string, size: number): RegistryError {
   return new RegistryError('RANGE_INVALID', `cannot serve range ${JSON.stringify(header.slice(0, 100))} of a ${size}-byte blob`, { size }, { 'content-range': `bytes */${size}` })
@@ -43,6 +71,37 @@ export interface BlobToSend {
   fileName?: string
 }
 
+/** Whether the client already has the content with this digest (If-None-Match). */
+export function notModified(request: FastifyRequest, digest: string): boolean {
+  const header = request.headers['if-none-match']
+  return header !== undefined && header.split(',').some((tag) => tag.trim() === `"${digest}"` || tag.trim() === '*')
+}
+
+export interface ManifestToSend {
+  digest: string
+  media_type: string
+  size: number
+  content: Buffer
+}
+
+/**
+ * A stored manifest, exactly as pushed. A client whose Accept lists manifest types but not
+ * this one gets 404 MANIFEST_UNKNOWN, as from distribution; by digest it is immutable.
+ */
+export function sendManifest(request: FastifyRequest, reply: FastifyReply, manifest: ManifestToSend, reference: string): FastifyReply {
+  if (!acceptsManifest(request.headers.accept, manifest.media_type)) {
+    throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is stored as ${manifest.media_type}, which the request's Accept header does not include`, {
+      mediaType: manifest.media_type,
+      accept: request.headers.accept,
+    })
+  }
+  reply.header('content-type', manifest.media_type).header('docker-content-digest', manifest.digest).header('etag', `"${manifest.digest}"`)
+  if (reference === manifest.digest) reply.header('cache-control', IMMUTABLE)
+  if (notModified(request, manifest.digest)) return reply.code(304).send()
+  reply.header('content-length', String(manifest.size))
+  return request.method === 'HEAD' ? reply.send() : reply.send(manifest.content)
+}
+
 export async function sendBlob(request: FastifyRequest, reply: FastifyReply, blob: BlobToSend): Promise<FastifyReply> {
   const etag = `"${blob.digest}"`
   reply.header('docker-content-digest', blob.digest)
@@ -50,9 +109,13 @@ export async function sendBlob(request: FastifyRequest, reply: FastifyReply, blo
   reply.header('cache-control', IMMUTABLE)
   reply.header('accept-ranges', 'bytes')
   reply.type(blob.contentType)
+  // Author-supplied bytes never run as a page of this origin, whatever a browser makes of them.
+  reply.header('x-content-type-options', 'nosniff')
+  reply.header('content-security-policy', "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'")
+  const inline = SERVABLE_TYPES[blob.contentType.split(';')[0]?.trim() ?? '']?.inline === true
   if (blob.fileName) reply.header('content-disposition', `attachment; filename="${blob.fileName}"`)
-  const inm = request.headers['if-none-match']
-  if (inm && inm.split(',').some((v) => v.trim() === etag || v.trim() === '*')) return reply.code(304).send()
+  else if (!inline) reply.header('content-disposition', 'attachment')
+  if (notModified(request, blob.digest)) return reply.code(304).send()
   const range = parseRange(request.headers.range, blob.size)
   if (range) {
     reply.code(206)

@@ -4,7 +4,7 @@
 // A 5xx never carries internals: the client gets the request id, the log gets the stack.
 
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { type ErrorCode, type ErrorDetail, isRegistryError } from '../errors.js'
+import { type ErrorCode, type ErrorDetail, isRegistryError, isStorageFull, storageFull } from '../errors.js'
 
 export interface ErrorEnvelope {
   errors: Array<{ code: string; message: string; detail?: ErrorDetail }>
@@ -63,6 +63,11 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.addSchema(errorEnvelopeSchema)
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (isStorageFull(err)) {
+      request.log.warn({ err: { code: err.code, message: err.message } }, 'storage full: write refused')
+      const full = storageFull()
+      return reply.code(full.status).send(envelope(full.code, full.message))
+    }
     if (isRegistryError(err)) {
       if (err.status >= 500) request.log.error({ err }, 'request failed')
       for (const [name, value] of Object.entries(err.headers)) reply.header(name, value)

@@ -3,8 +3,6 @@
 // HEALTHCHECK poll).
 
 import type { FastifyInstance } from 'fastify'
-import type { Db } from '../meta/db.js'
-import type { BlobStore } from '../store/types.js'
 
 const healthSchema = {
   response: {
@@ -13,17 +11,23 @@ const healthSchema = {
   },
 } as const
 
-export async function healthPlugin(app: FastifyInstance, opts: { db: Db; store: BlobStore }): Promise<void> {
-  const ping = opts.db.prepare('SELECT 1 AS ok')
+export interface HealthChecks {
+  /** Throws when the metadata database cannot answer. */
+  checkDatabase: () => void
+  /** Rejects when the blob storage cannot be used. */
+  checkStorage: () => Promise<void>
+}
+
+export async function healthPlugin(app: FastifyInstance, opts: HealthChecks): Promise<void> {
   app.get('/health', { schema: healthSchema }, async (request, reply) => {
     try {
-      ping.get()
+      opts.checkDatabase()
     } catch (err) {
       request.log.error({ err }, 'health: database check failed')
       return reply.code(503).send({ status: 'DOWN', reason: 'database unavailable' })
     }
     try {
-      await opts.store.check()
+      await opts.checkStorage()
     } catch (err) {
       request.log.error({ err }, 'health: storage check failed')
       return reply.code(503).send({ status: 'DOWN', reason: 'storage unavailable' })

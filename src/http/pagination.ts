@@ -1,17 +1,20 @@
-// `n`/`last` pagination as in the distribution API: at most `limits.pagesize` per page, and a
-// `Link: <...>; rel="next"` header when the page is full.
+// Paged listings over HTTP, as the distribution API does them: the domain returns a Page (see
+// meta/pages.ts) and the route adds `Link: <path?n=..&last=..>; rel="next"` when there is a next
+// page, keeping the request's other query parameters.
 
 import type { FastifyReply } from 'fastify'
+import type { Page } from '../pages.js'
 
-export function pageSize(requested: number | undefined, max: number): number {
-  return requested === undefined ? max : Math.min(requested, max)
+/** `<path?query>; rel="next"`, parameters in the order given, empty ones left out. */
+export function nextLink(path: string, query: Record<string, string | number | undefined>): string {
+  const params = new URLSearchParams()
+  for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== '') params.set(key, String(value))
+  return `<${path}?${params.toString()}>; rel="next"`
 }
 
-export function setNextLink(reply: FastifyReply, path: string, query: Record<string, string | number | undefined>, items: string[], n: number): void {
-  if (items.length < n || items.length === 0) return
-  const params = new URLSearchParams()
-  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '' && k !== 'last' && k !== 'n') params.set(k, String(v))
-  params.set('n', String(n))
-  params.set('last', items[items.length - 1] as string)
-  reply.header('link', `<${path}?${params.toString()}>; rel="next"`)
+/** Adds the Link header when `page` has a next page; `query` holds the request's filters. */
+export function setNextLink(reply: FastifyReply, path: string, query: Record<string, string | number | undefined>, page: Page<unknown>): void {
+  if (page.next === null) return
+  const filters = Object.fromEntries(Object.entries(query).filter(([key]) => key !== 'n' && key !== 'last'))
+  reply.header('link', nextLink(path, { n: page.n, last: page.next, ...filters }))
 }

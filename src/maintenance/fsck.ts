@@ -2,11 +2,10 @@
 // no longer match their name (and who uses them), and blobs the metadata records but the
 // store has lost. Read-only: repairing is a matter of re-pushing the packs it names.
 
-import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
+import { digestOfStream } from '../store/digest.js'
 import type { Db } from '../meta/db.js'
 import { MaintenanceMeta } from '../meta/maintenance.js'
-import type { FilesystemBlobStore } from '../store/fs.js'
+import type { BlobStore } from '../store/types.js'
 
 export interface FsckProblem {
   digest: string
@@ -21,13 +20,7 @@ export interface FsckReport {
   problems: FsckProblem[]
 }
 
-async function hashFile(path: string): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
-  return `sha256:${hash.digest('hex')}`
-}
-
-export async function checkStore(db: Db, store: FilesystemBlobStore, onProgress?: (digest: string) => void): Promise<FsckReport> {
+export async function checkStore(db: Db, store: BlobStore, onProgress?: (digest: string) => void): Promise<FsckReport> {
   const meta = new MaintenanceMeta(db)
   const report: FsckReport = { blobsChecked: 0, bytesChecked: 0, problems: [] }
   const present = new Set<string>()
@@ -37,7 +30,7 @@ export async function checkStore(db: Db, store: FilesystemBlobStore, onProgress?
     report.blobsChecked++
     report.bytesChecked += blob.size
     try {
-      const actual = await hashFile(store.pathOf(blob.digest))
+      const actual = (await digestOfStream(await store.open(blob.digest))).digest
       if (actual !== blob.digest) {
         report.problems.push({ digest: blob.digest, problem: 'corrupt', detail: `content hashes to ${actual}`, usedBy: meta.users(blob.digest) })
       }

@@ -1,15 +1,28 @@
-// Garbage collection: removes blobs no manifest or pack version refers to, and stray temp
-// files, while the server keeps serving. Safe because (1) only blobs older than the grace
-// period are candidates, and the store refreshes a blob's mtime whenever a write reuses it;
-// (2) each batch re-checks references and deletes rows and files inside one SQLite write
-// transaction, which the server's commits wait for. Blobs are never removed by a request path.
+// Garbage collection: removes blobs no manifest or pack version refers to, and staged files
+// nobody owns, while the server keeps serving (in the server's process or as the
+// `packyard garbage-collect` command in another). Backend-neutral: it sees the store only
+// through BlobStore (list, delete) and the staging through UploadStaging (list, cancel).
+//
+// Why it is safe whatever the grace period:
+// - A request leases a blob in the database before it makes it visible or relies on it, and
+//   releases the lease in the transaction that records the reference (src/blobs/intake.ts).
+// - Each batch is decided in one write transaction: still unreferenced, not leased, older than
+//   the grace period. Those blobs are forgotten (rows gone) and marked as being deleted in the
+//   same transaction, then their bytes are deleted, then the marks are removed. A writer that
+//   leases a marked blob waits for the deletion and then places its own verified copy.
+// The grace period only limits how long an upload that no manifest has referenced yet lives.
 
-import { statSync, unlinkSync } from 'node:fs'
-import { readdir, stat, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { LEASE_TTL_MS } from '../blobs/intake.js'
+import { BlobMeta } from '../meta/blobs.js'
+import { type Db, writeTransaction } from '../meta/db.js'
 import { MaintenanceMeta } from '../meta/maintenance.js'
-import type { Db } from '../meta/db.js'
-import { type FilesystemBlobStore, PUT_TEMP_PREFIX } from '../store/fs.js'
+import type { BlobStore, StoredBlob } from '../store/types.js'
+import type { UploadStaging } from '../store/uploads.js'
+
+/** A grace period under this is refused unless forced: an upload waits that long for its manifest. */
+export const SAFE_GRACE_MS = 60_000
+/** Staged files younger than this are never touched: an upload in progress writes to them. */
+export const STAGED_FILE_MIN_AGE_MS = 60 * 60_000
 
 export interface GcOptions {
   dryRun: boolean
@@ -25,56 +38,61 @@ export interface GcReport {
   tempFilesRemoved: string[]
 }
 
-export async function collectGarbage(db: Db, store: FilesystemBlobStore, options: GcOptions): Promise<GcReport> {
+export async function collectGarbage(db: Db, store: BlobStore, staging: UploadStaging, options: GcOptions): Promise<GcReport> {
   const meta = new MaintenanceMeta(db)
-  const cutoff = (options.now ?? Date.now()) - options.graceMs
+  const blobs = new BlobMeta(db)
+  const now = options.now ?? Date.now()
+  const cutoff = now - options.graceMs
+  const leaseCutoff = Date.now() - LEASE_TTL_MS
   const report: GcReport = { blobsRemoved: [], bytesFreed: 0, blobsKept: 0, tempFilesRemoved: [] }
   const batchSize = options.batchSize ?? 500
+  if (!options.dryRun) writeTransaction(db, () => blobs.dropExpiredLeases(leaseCutoff))
 
-  let batch: Array<{ digest: string; size: number }> = []
-  const flush = () => {
-    if (batch.length === 0) return
-    const candidates = batch
-    batch = []
-    meta.exclusive(() => {
+  const collect = async (candidates: StoredBlob[]) => {
+    const condemned = writeTransaction(db, () => {
       const packDigests = meta.packDigests()
+      const chosen: StoredBlob[] = []
       for (const blob of candidates) {
-        const path = store.pathOf(blob.digest)
-        const mtime = statSync(path, { throwIfNoEntry: false })?.mtimeMs
-        const stillGarbage = mtime !== undefined && mtime < cutoff && !packDigests.has(blob.digest) && !meta.referencedByManifest(blob.digest)
-        if (!stillGarbage) {
+        if (packDigests.has(blob.digest) || meta.referencedByManifest(blob.digest) || blobs.isLeased(blob.digest, leaseCutoff)) {
           report.blobsKept++
           continue
         }
-        if (!options.dryRun) {
-          meta.forgetBlob(blob.digest)
-          unlinkSync(path)
-        }
-        report.blobsRemoved.push(blob)
-        report.bytesFreed += blob.size
+        if (!options.dryRun) blobs.startDeletion(blob.digest, Date.now())
+        chosen.push(blob)
       }
+      return chosen
     })
+    for (const blob of condemned) {
+      if (!options.dryRun) await store.delete(blob.digest)
+      report.blobsRemoved.push({ digest: blob.digest, size: blob.size })
+      report.bytesFreed += blob.size
+    }
+    if (!options.dryRun && condemned.length > 0) writeTransaction(db, () => condemned.forEach((b) => blobs.finishDeletion(b.digest)))
   }
 
-  const packDigests = meta.packDigests()
+  let batch: StoredBlob[] = []
+  let packDigests = meta.packDigests()
   for await (const blob of store.list()) {
-    if (packDigests.has(blob.digest) || meta.referencedByManifest(blob.digest)) {
+    if (blob.modifiedAt >= cutoff || packDigests.has(blob.digest) || meta.referencedByManifest(blob.digest)) {
       report.blobsKept++
       continue
     }
     batch.push(blob)
-    if (batch.length >= batchSize) flush()
+    if (batch.length >= batchSize) {
+      await collect(batch)
+      batch = []
+      packDigests = meta.packDigests()
+    }
   }
-  flush()
+  await collect(batch)
 
-  // Temp files of blob writes that never finished (a crash, a cut connection).
-  for (const name of await readdir(store.uploadsDir)) {
-    if (!name.startsWith(PUT_TEMP_PREFIX)) continue
-    const path = join(store.uploadsDir, name)
-    const st = await stat(path).catch(() => null)
-    if (!st || st.mtimeMs >= cutoff) continue
-    if (!options.dryRun) await unlink(path).catch(() => undefined)
-    report.tempFilesRemoved.push(name)
+  // Staged files no upload session owns (a crash, a cut connection), idle long enough that no
+  // request can still be writing them.
+  const stagedCutoff = Math.min(cutoff, now - STAGED_FILE_MIN_AGE_MS)
+  for await (const entry of staging.list()) {
+    if (entry.modifiedAt >= stagedCutoff || meta.hasUploadSession(entry.id)) continue
+    if (!options.dryRun) await staging.cancel(entry.id)
+    report.tempFilesRemoved.push(entry.id)
   }
   return report
 }

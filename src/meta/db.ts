@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3'
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { isStorageFull } from '../errors.js'
 import { PACKAGE_ROOT } from '../paths.js'
 
 export type Db = Database.Database
@@ -51,6 +52,38 @@ export function openDatabase(file: string, migrations: Migration[] = readMigrati
     throw err
   }
   return db
+}
+
+/**
+ * What to do when a write transaction fails because the disk is full: return true when space
+ * was freed (the space reserve released) and the transaction should be tried once more.
+ */
+export type StorageFullHandler = () => boolean
+
+const fullHandlers = new WeakMap<Db, StorageFullHandler>()
+
+export function onStorageFull(db: Db, handler: StorageFullHandler): void {
+  fullHandlers.set(db, handler)
+}
+
+/**
+ * The one way to write: an immediate transaction (the write lock is taken at BEGIN, so it can
+ * never fail half-way with SQLITE_BUSY on an upgrade). On a full disk the registered handler
+ * may free the space reserve and the transaction runs once more, so deletes and garbage
+ * collection still work when pushes no longer fit.
+ */
+export function writeTransaction<T>(db: Db, fn: () => T): T {
+  try {
+    return db.transaction(fn).immediate()
+  } catch (err) {
+    if (!isStorageFull(err) || !fullHandlers.get(db)?.()) throw err
+    return db.transaction(fn).immediate()
+  }
+}
+
+/** Throws when the database cannot answer (for /health). */
+export function pingDatabase(db: Db): void {
+  db.prepare('SELECT 1').get()
 }
 
 export function schemaVersion(db: Db): number {

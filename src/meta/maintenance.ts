@@ -5,15 +5,14 @@ import type { Db } from './db.js'
 export class MaintenanceMeta {
   private readonly s
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     this.s = {
       packDigests: db.prepare<[], { digest: string }>(
         `SELECT archive_digest AS digest FROM pack_versions
          UNION SELECT json_extract(f.value, '$.digest') FROM pack_versions pv, json_each(pv.files) f`,
       ),
       manifestReference: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM manifest_references WHERE digest = ? AND kind = 'blob' LIMIT 1"),
-      unlinkBlob: db.prepare<[string]>('DELETE FROM repository_blobs WHERE digest = ?'),
-      forgetBlob: db.prepare<[string]>('DELETE FROM blobs WHERE digest = ?'),
+      uploadSession: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM upload_sessions WHERE id = ?'),
       knownBlobs: db.prepare<[], { digest: string; size: number }>('SELECT digest, size FROM blobs ORDER BY digest'),
       versionsUsing: db.prepare<[string, string], { name: string; version: string }>(
         `SELECT r.name, pv.version FROM pack_versions pv JOIN repositories r ON r.id = pv.repository_id
@@ -35,14 +34,8 @@ export class MaintenanceMeta {
     return this.s.manifestReference.get(digest) !== undefined
   }
 
-  /** Runs fn in a write transaction: the server's commits wait while it holds it. */
-  exclusive<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate()
-  }
-
-  forgetBlob(digest: string): void {
-    this.s.unlinkBlob.run(digest)
-    this.s.forgetBlob.run(digest)
+  hasUploadSession(id: string): boolean {
+    return this.s.uploadSession.get(id) !== undefined
   }
 
   knownBlobs(): Array<{ digest: string; size: number }> {

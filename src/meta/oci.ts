@@ -9,7 +9,10 @@
 // else an image manifest's config mediaType, else NULL.
 
 import type { Statement } from 'better-sqlite3'
-import type { Db } from './db.js'
+import { BlobMeta } from './blobs.js'
+import { type Db, writeTransaction } from './db.js'
+import { type EventAction, EventLog } from './events.js'
+import { TagSequence } from './sequence.js'
 
 export type RepositoryKind = 'pack' | 'oci'
 
@@ -71,11 +74,6 @@ const SQL = {
   repository: 'SELECT id FROM repositories WHERE kind = ? AND name = ?',
   ensureRepository: `INSERT INTO repositories (kind, name, created_at, updated_at) VALUES (@kind, @name, @now, @now)
     ON CONFLICT (kind, name) DO UPDATE SET updated_at = excluded.updated_at RETURNING id`,
-  blob: `SELECT b.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
-    WHERE rb.repository_id = ? AND rb.digest = ?`,
-  insertBlob: 'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING',
-  linkBlob: 'INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
-  unlinkBlob: 'DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?',
   manifestByDigest: `SELECT id, digest, media_type, artifact_type, size, content, subject_digest FROM manifests
     WHERE repository_id = ? AND digest = ?`,
   manifestByTag: `SELECT m.id, m.digest, m.media_type, m.artifact_type, m.size, m.content, m.subject_digest
@@ -89,7 +87,7 @@ const SQL = {
   deleteTagsOfManifest: 'DELETE FROM tags WHERE manifest_id = ?',
   tag: 'SELECT t.id, m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ? AND t.name = ?',
   upsertTag: `INSERT INTO tags (repository_id, name, group_name, label, kind, manifest_id, seq, updated_at)
-    VALUES (@repo, @name, NULL, @name, 'alias', @manifest, (SELECT COALESCE(MAX(seq), 0) + 1 FROM tags), @now)
+    VALUES (@repo, @name, NULL, @name, 'alias', @manifest, @seq, @now)
     ON CONFLICT (repository_id, name) DO UPDATE
     SET manifest_id = excluded.manifest_id, seq = excluded.seq, updated_at = excluded.updated_at`,
   deleteTag: 'DELETE FROM tags WHERE id = ?',
@@ -104,8 +102,6 @@ const SQL = {
     WHERE repository_id = @repo AND subject_digest = @subject AND (@artifactType IS NULL OR artifact_type = @artifactType)
       AND digest > @after
     ORDER BY digest LIMIT @limit`,
-  event: `INSERT INTO events (at, actor, action, repository, tag, old_digest, new_digest)
-    VALUES (@at, @actor, @action, @repository, @tag, @old, @new)`,
   createSession: 'INSERT INTO upload_sessions (id, repository, size, started_at, updated_at) VALUES (?, ?, 0, ?, ?)',
   session: 'SELECT id, repository, started_at, updated_at FROM upload_sessions WHERE id = ?',
   touchSession: 'UPDATE upload_sessions SET size = ?, updated_at = ? WHERE id = ?',
@@ -117,8 +113,14 @@ type StatementName = keyof typeof SQL
 
 export class OciMeta {
   private readonly s: Record<StatementName, Statement>
+  private readonly blobs: BlobMeta
+  private readonly events: EventLog
+  private readonly seq: TagSequence
 
   constructor(private readonly db: Db) {
+    this.blobs = new BlobMeta(db)
+    this.events = new EventLog(db)
+    this.seq = new TagSequence(db)
     this.s = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Record<StatementName, Statement>
   }
 
@@ -138,8 +140,18 @@ export class OciMeta {
     return this.get<{ id: number }>('ensureRepository', { kind: repo.kind, name: repo.name, now })?.id as number
   }
 
-  private event(e: { at: number; actor: string; action: string; repository: string; tag?: string | null; old?: string | null; new?: string | null }): void {
-    this.run('event', { tag: null, old: null, new: null, ...e })
+  private event(e: { at: number; actor: string; action: EventAction; repository: string; tag?: string | null; old?: string | null; new?: string | null; message?: string }): void {
+    this.events.append({
+      at: e.at,
+      actor: e.actor,
+      action: e.action,
+      repository: e.repository,
+      tag: e.tag ?? null,
+      oldDigest: e.old ?? null,
+      newDigest: e.new ?? null,
+      forced: false,
+      message: e.message ?? null,
+    })
   }
 
   // ---- reads
@@ -150,7 +162,7 @@ export class OciMeta {
 
   /** The blob when it is linked to the repository. */
   blob(repositoryId: number, digest: string): BlobRow | null {
-    return this.get<BlobRow>('blob', repositoryId, digest) ?? null
+    return this.blobs.inRepository(repositoryId, digest)
   }
 
   manifestByDigest(repositoryId: number, digest: string): ManifestRow | null {
@@ -200,34 +212,34 @@ export class OciMeta {
   }
 
   /**
-   * Records a stored blob and links it to the repository (created if new); with `sessionId`,
-   * the upload session that produced it ends in the same transaction.
+   * Records a stored blob and links it to the repository (created if new); in the same
+   * transaction the upload session that produced it ends and the lease that protected it.
    */
-  addBlob(repo: RepositoryKey, blob: BlobRow, now: number, sessionId?: string): void {
-    this.db.transaction(() => {
-      this.run('insertBlob', blob.digest, blob.size, now)
-      this.run('linkBlob', this.ensureRepository(repo, now), blob.digest, now)
-      if (sessionId !== undefined) this.run('deleteSession', sessionId)
-    })()
+  addBlob(repo: RepositoryKey, blob: BlobRow, now: number, done: { sessionId?: string; leaseId: string }): void {
+    writeTransaction(this.db, () => {
+      this.blobs.recordInRepository(this.ensureRepository(repo, now), blob, now)
+      if (done.sessionId !== undefined) this.run('deleteSession', done.sessionId)
+      this.blobs.releaseLease(done.leaseId)
+    })
   }
 
   /** Links a blob of repository `fromId` into `repo`; null when `fromId` does not have it. */
   mountBlob(repo: RepositoryKey, digest: string, fromId: number, now: number): BlobRow | null {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const blob = this.blob(fromId, digest)
       if (!blob) return null
-      this.run('linkBlob', this.ensureRepository(repo, now), digest, now)
+      this.blobs.link(this.ensureRepository(repo, now), digest, now)
       return blob
-    })()
+    })
   }
 
   /** Removes a blob from a repository (the bytes stay for garbage collection). */
   unlinkBlob(repositoryId: number, digest: string, log: { actor: string; repository: string; now: number }): boolean {
-    return this.db.transaction(() => {
-      if (this.run('unlinkBlob', repositoryId, digest) === 0) return false
+    return writeTransaction(this.db, () => {
+      if (!this.blobs.unlink(repositoryId, digest)) return false
       this.event({ at: log.now, actor: log.actor, action: 'blob.delete', repository: log.repository, old: digest })
       return true
-    })()
+    })
   }
 
   /**
@@ -235,7 +247,7 @@ export class OciMeta {
    * every blob and child manifest it names is in the repository with the declared size.
    */
   putManifest(repo: RepositoryKey, m: ManifestRecord, tag: string | null, log: { actor: string; repository: string; now: number }): PutManifestResult {
-    return this.db.transaction((): PutManifestResult => {
+    return writeTransaction(this.db, (): PutManifestResult => {
       const existingId = this.repositoryId(repo)
       const problems: ReferenceProblem[] = []
       for (const ref of m.blobs) {
@@ -269,37 +281,38 @@ export class OciMeta {
       let previousDigest: string | null = null
       if (tag !== null) {
         previousDigest = this.get<{ digest: string }>('tag', repoId, tag)?.digest ?? null
-        this.run('upsertTag', { repo: repoId, name: tag, manifest: manifestId, now })
+        this.run('upsertTag', { repo: repoId, name: tag, manifest: manifestId, seq: this.seq.next(), now })
       }
       if (created || (tag !== null && previousDigest !== m.digest)) {
-        this.event({ at: now, actor: log.actor, action: 'manifest.put', repository: log.repository, tag, old: previousDigest, new: m.digest })
+        const action: EventAction = tag === null || previousDigest === null ? (created ? 'create' : 'tag') : 'update'
+        this.event({ at: now, actor: log.actor, action, repository: log.repository, tag, old: previousDigest, new: m.digest })
       }
       return { ok: true }
-    })()
+    })
   }
 
   /** Deletes a manifest and every tag on it; null when the repository has no such manifest. */
   deleteManifest(repositoryId: number, digest: string, log: { actor: string; repository: string; now: number }): { tags: string[] } | null {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const manifest = this.manifestByDigest(repositoryId, digest)
       if (!manifest) return null
       const tags = this.all<{ name: string }>('tagsOfManifest', manifest.id).map((r) => r.name)
       this.run('deleteTagsOfManifest', manifest.id)
       this.run('deleteManifest', manifest.id)
-      for (const tag of tags) this.event({ at: log.now, actor: log.actor, action: 'tag.delete', repository: log.repository, tag, old: digest })
-      this.event({ at: log.now, actor: log.actor, action: 'manifest.delete', repository: log.repository, old: digest })
+      // As for a pack version: the first tag, and all of them in the message.
+      this.event({ at: log.now, actor: log.actor, action: 'delete', repository: log.repository, tag: tags[0] ?? null, old: digest, message: tags.join(',') })
       return { tags }
-    })()
+    })
   }
 
   /** Deletes a tag (the manifest stays); false when there is no such tag. */
   deleteTag(repositoryId: number, tag: string, log: { actor: string; repository: string; now: number }): boolean {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const found = this.get<{ id: number; digest: string }>('tag', repositoryId, tag)
       if (!found) return false
       this.run('deleteTag', found.id)
-      this.event({ at: log.now, actor: log.actor, action: 'tag.delete', repository: log.repository, tag, old: found.digest })
+      this.event({ at: log.now, actor: log.actor, action: 'untag', repository: log.repository, tag, old: found.digest })
       return true
-    })()
+    })
   }
 }

@@ -2,7 +2,10 @@
 // once; callers run the write methods inside one db.transaction so a publish, a tag move and
 // the parent-tag recomputation land together or not at all.
 
-import type { Db } from './db.js'
+import { BlobMeta } from './blobs.js'
+import { type Db, writeTransaction } from './db.js'
+import { type EventRow, EventLog, type NewEvent } from './events.js'
+import { TagSequence } from './sequence.js'
 
 export interface PackRepoRow {
   id: number
@@ -54,29 +57,12 @@ export interface PackSummaryRow {
   files: string
 }
 
-export interface EventRow {
+export interface ManifestContent {
   id: number
-  at: number
-  actor: string
-  action: string
-  repository: string
-  tag: string | null
-  old_digest: string | null
-  new_digest: string | null
-  forced: number
-  message: string | null
-}
-
-export interface NewEvent {
-  at: number
-  actor: string
-  action: string
-  repository: string
-  tag: string | null
-  oldDigest: string | null
-  newDigest: string | null
-  forced: boolean
-  message: string | null
+  digest: string
+  media_type: string
+  size: number
+  content: Buffer
 }
 
 export interface NewPackVersion {
@@ -107,8 +93,14 @@ const LATEST_VERSION = `pv.manifest_id = (SELECT manifest_id FROM pack_versions 
 
 export class PackMeta {
   private readonly s
+  private readonly blobs: BlobMeta
+  private readonly events: EventLog
+  private readonly seq: TagSequence
 
   constructor(private readonly db: Db) {
+    this.blobs = new BlobMeta(db)
+    this.events = new EventLog(db)
+    this.seq = new TagSequence(db)
     const p = <T = unknown>(sql: string) => db.prepare<unknown[], T>(sql)
     this.s = {
       repoByName: p<PackRepoRow>("SELECT id, name, created_at, updated_at FROM repositories WHERE kind = 'pack' AND name = ?"),
@@ -149,7 +141,7 @@ export class PackMeta {
          WHERE pv.repository_id = ? ORDER BY pv.pushed_at DESC, pv.manifest_id DESC`,
       ),
       manifestByDigest: p<{ id: number }>('SELECT id FROM manifests WHERE repository_id = ? AND digest = ?'),
-      manifestContent: p<{ id: number; digest: string; media_type: string; size: number; content: Buffer }>(
+      manifestContent: p<ManifestContent>(
         'SELECT id, digest, media_type, size, content FROM manifests WHERE id = ?',
       ),
       insertManifest: p(
@@ -159,16 +151,12 @@ export class PackMeta {
       insertReference: p("INSERT OR IGNORE INTO manifest_references (manifest_id, digest, kind) VALUES (?, ?, 'blob')"),
       deleteManifest: p('DELETE FROM manifests WHERE id = ?'),
       userTagsOnManifest: p<{ n: number }>("SELECT COUNT(*) AS n FROM tags WHERE manifest_id = ? AND kind != 'parent'"),
-      insertBlob: p('INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)'),
-      linkBlob: p('INSERT OR IGNORE INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?)'),
-      repoHasBlob: p<{ one: number }>('SELECT 1 AS one FROM repository_blobs WHERE repository_id = ? AND digest = ?'),
       insertVersion: p(
         `INSERT INTO pack_versions (manifest_id, repository_id, version, group_name, display_name, layer, pack_json,
            archive_digest, archive_size, content_digest, unpacked_size, files, pushed_at, pushed_by, message)
          VALUES (@manifestId, @repositoryId, @version, @group, @displayName, @layer, @packJson,
            @archiveDigest, @archiveSize, @contentDigest, @unpackedSize, @files, @pushedAt, @pushedBy, @message)`,
       ),
-      nextSeq: p<{ seq: number }>('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM tags'),
       insertTag: p(
         `INSERT INTO tags (repository_id, name, group_name, label, kind, manifest_id, seq, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -176,19 +164,16 @@ export class PackMeta {
       moveTag: p('UPDATE tags SET manifest_id = ?, seq = ?, updated_at = ? WHERE id = ?'),
       deleteTag: p('DELETE FROM tags WHERE id = ?'),
       deleteTagsOfManifest: p("DELETE FROM tags WHERE manifest_id = ? AND kind != 'parent'"),
-      insertEvent: p(
-        `INSERT INTO events (at, actor, action, repository, tag, old_digest, new_digest, forced, message)
-         VALUES (@at, @actor, @action, @repository, @tag, @oldDigest, @newDigest, @forced, @message)`,
-      ),
-      historyOfTags: p<EventRow>(
-        `SELECT id, at, actor, action, repository, tag, old_digest, new_digest, forced, message FROM events
-         WHERE repository = ? AND (tag IN (SELECT value FROM json_each(?)) OR new_digest = ? OR old_digest = ?) ORDER BY id`,
-      ),
     }
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate()
+    return writeTransaction(this.db, fn)
+  }
+
+  /** Inside the transaction that records what the lease protected. */
+  releaseLease(leaseId: string): void {
+    this.blobs.releaseLease(leaseId)
   }
 
   repoByName(name: string): PackRepoRow | undefined {
@@ -281,12 +266,12 @@ export class PackMeta {
   }
 
   recordBlob(repoId: number, digest: string, size: number, now: number): void {
-    this.s.insertBlob.run(digest, size, now)
-    this.s.linkBlob.run(repoId, digest, now)
+    this.blobs.recordInRepository(repoId, { digest, size }, now)
   }
 
-  repoHasBlob(repoId: number, digest: string): boolean {
-    return this.s.repoHasBlob.get(repoId, digest) !== undefined
+  /** The size of a blob linked to the repository; null when it is not linked. */
+  repoBlobSize(repoId: number, digest: string): number | null {
+    return this.blobs.inRepository(repoId, digest)?.size ?? null
   }
 
   insertVersion(v: NewPackVersion): void {
@@ -294,7 +279,7 @@ export class PackMeta {
   }
 
   nextSeq(): number {
-    return (this.s.nextSeq.get() as { seq: number }).seq
+    return this.seq.next()
   }
 
   insertTag(repoId: number, t: { name: string; group: string | null; label: string; kind: TagRow['kind'] }, manifestId: number, seq: number, now: number): void {
@@ -314,10 +299,10 @@ export class PackMeta {
   }
 
   appendEvent(e: NewEvent): void {
-    this.s.insertEvent.run({ ...e, forced: e.forced ? 1 : 0 })
+    this.events.append(e)
   }
 
   history(repository: string, tags: string[], digest: string): EventRow[] {
-    return this.s.historyOfTags.all(repository, JSON.stringify(tags), digest, digest)
+    return this.events.history(repository, tags, digest)
   }
 }

@@ -6,6 +6,7 @@
 
 import { RegistryError } from '../errors.js'
 import { isSha256Digest, sha256Digest } from '../store/digest.js'
+import { isJsonObject, type JsonObject } from '../json.js'
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json'
@@ -31,6 +32,10 @@ export interface Descriptor {
   size: number
 }
 
+export interface LayerDescriptor extends Descriptor {
+  annotations: Record<string, string> | null
+}
+
 export interface ParsedManifest {
   mediaType: string
   digest: string
@@ -42,6 +47,10 @@ export interface ParsedManifest {
   artifactType: string | null
   subject: Descriptor | null
   annotations: Record<string, string> | null
+  /** An image manifest's config; null for an index. */
+  config: Descriptor | null
+  /** An image manifest's layers, foreign ones included; empty for an index. */
+  layers: LayerDescriptor[]
   /** Config and layers that must be blobs of the repository (foreign layers excluded). */
   blobs: Descriptor[]
   /** Index entries that must be manifests of the repository. */
@@ -57,14 +66,10 @@ export function baseMediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
 }
 
-type Json = Record<string, unknown>
 
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 function descriptor(value: unknown, field: string): Descriptor {
-  if (!isObject(value)) throw invalid(`${field} must be a descriptor object`, { field })
+  if (!isJsonObject(value)) throw invalid(`${field} must be a descriptor object`, { field })
   const { mediaType, digest, size, artifactType } = value
   if (typeof mediaType !== 'string' || !MEDIA_TYPE.test(mediaType)) {
     throw invalid(`${field}.mediaType must be a media type such as application/vnd.oci.image.layer.v1.tar+gzip`, { field: `${field}.mediaType` })
@@ -87,27 +92,27 @@ function descriptor(value: unknown, field: string): Descriptor {
 
 function annotations(value: unknown, field: string): Record<string, string> | null {
   if (value === undefined) return null
-  if (!isObject(value) || !Object.values(value).every((v) => typeof v === 'string')) {
+  if (!isJsonObject(value) || !Object.values(value).every((v) => typeof v === 'string')) {
     throw invalid(`${field} must be an object of strings`, { field })
   }
   return value as Record<string, string>
 }
 
-function descriptors(value: unknown, field: string): Array<{ raw: Json; descriptor: Descriptor }> {
+function descriptors(value: unknown, field: string): Array<{ raw: JsonObject; descriptor: Descriptor }> {
   if (!Array.isArray(value)) throw invalid(`${field} must be a list of descriptors`, { field })
-  return value.map((item, i) => ({ raw: item as Json, descriptor: descriptor(item, `${field}[${i}]`) }))
+  return value.map((item, i) => ({ raw: item as JsonObject, descriptor: descriptor(item, `${field}[${i}]`) }))
 }
 
 /**
  * A layer that lives elsewhere (Docker's foreign layers, OCI non-distributable layers, both
  * with `urls`) is not required to be in the repository, as in distribution.
  */
-function isForeign(raw: Json): boolean {
+function isForeign(raw: JsonObject): boolean {
   return Array.isArray(raw.urls) && raw.urls.length > 0 && /foreign|nondistributable/.test(String(raw.mediaType))
 }
 
 /** Which manifest kind the request carries: the Content-Type, checked against the body. */
-function resolveMediaType(contentType: string, doc: Json): string {
+function resolveMediaType(contentType: string, doc: JsonObject): string {
   const declared = typeof doc.mediaType === 'string' ? doc.mediaType : undefined
   if (doc.mediaType !== undefined && declared === undefined) throw invalid('mediaType must be a string', { field: 'mediaType' })
   let mediaType: string
@@ -137,7 +142,7 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
   } catch (err) {
     throw invalid(`not JSON (${(err as Error).message})`)
   }
-  if (!isObject(doc)) throw invalid('the manifest must be a JSON object')
+  if (!isJsonObject(doc)) throw invalid('the manifest must be a JSON object')
   const mediaType = resolveMediaType(baseMediaType(contentType), doc)
   if (doc.schemaVersion !== 2) throw invalid('schemaVersion must be 2', { field: 'schemaVersion' })
   const oci = mediaType === OCI_MANIFEST || mediaType === OCI_INDEX
@@ -170,10 +175,12 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
     return {
       ...parsed,
       artifactType: artifactType ?? config.mediaType,
+      config,
+      layers: layers.map((l, i) => ({ ...l.descriptor, annotations: annotations(l.raw.annotations, `layers[${i}].annotations`) })),
       blobs: [config, ...layers.filter((l) => !isForeign(l.raw)).map((l) => l.descriptor)],
       manifests: [],
     }
   }
   if (doc.config !== undefined || doc.layers !== undefined) throw invalid(`an index (${mediaType}) has "manifests", not "config" or "layers"`, { field: 'config' })
-  return { ...parsed, artifactType, blobs: [], manifests: descriptors(doc.manifests, 'manifests').map((m) => m.descriptor) }
+  return { ...parsed, artifactType, config: null, layers: [], blobs: [], manifests: descriptors(doc.manifests, 'manifests').map((m) => m.descriptor) }
 }

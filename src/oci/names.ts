@@ -4,7 +4,6 @@
 // the configured namespace, else a plain OCI repository). Pure functions, typed errors.
 
 import { RegistryError } from '../errors.js'
-import { validatePackName } from '../packs/names.js'
 import { assertDigest } from '../store/digest.js'
 
 /** Distribution's limit; clients cap `<host>/<name>` at 255 too. */
@@ -94,7 +93,11 @@ export interface RepositoryLocator {
   oci: string
 }
 
-export function locateRepository(name: string, namespace: string): RepositoryLocator {
+/**
+ * `checkPackName` is the pack layer's name rule (stricter than an OCI path component); it is
+ * handed down so this module knows nothing of packs but their place in the namespace.
+ */
+export function locateRepository(name: string, namespace: string, checkPackName: (name: string) => void): RepositoryLocator {
   validateRepositoryName(name)
   const prefix = `${namespace}/`
   if (name.startsWith(prefix)) {
@@ -102,7 +105,7 @@ export function locateRepository(name: string, namespace: string): RepositoryLoc
     if (pack.includes('/')) {
       throw new RegistryError('NAME_INVALID', `${JSON.stringify(name)}: repositories under ${namespace}/ are packs, named by a single pack name`, { name })
     }
-    validatePackName(pack)
+    checkPackName(pack)
     return { kind: 'pack', name: pack, oci: name }
   }
   return { kind: 'oci', name, oci: name }

@@ -3,13 +3,15 @@
 // there must go through pack validation, tag and parent-tag rules, so the /v2 surface hands
 // them to this bridge. Without a bridge those writes answer 405 UNSUPPORTED.
 
+import type { ParsedManifest } from './manifests.js'
+
 export interface PackOciBridge {
   /**
    * Stores a manifest pushed to `<namespace>/<packName>:<reference>` (a tag or the body's
-   * digest). The body has passed the generic manifest checks and the size cap; the bridge
-   * checks that it is a pack, records it, and throws RegistryErrors for clients.
+   * digest). The body has passed the generic manifest checks and the size cap and comes
+   * parsed; the bridge checks that it is a pack, records it, and throws RegistryErrors.
    */
-  putManifest(packName: string, reference: string, body: Buffer, mediaType: string, actor: string): Promise<{ digest: string; created: boolean }>
+  putManifest(packName: string, reference: string, body: Buffer, manifest: ParsedManifest, actor: string): Promise<{ digest: string; created: boolean }>
   /** Deletes the pack version whose manifest has `digest`, with its tags. */
   deleteManifest(packName: string, digest: string, actor: string): Promise<void>
   /** Deletes one tag of the pack (parent tags are refused by the bridge). */

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream'
 import { RegistryError } from '../errors.js'
 import type { Db } from '../meta/db.js'
 import { type BlobRow, type ManifestRow, OciMeta } from '../meta/oci.js'
+import { fetchPage, type Page, type PageRequest } from '../pages.js'
 import { assertDigest } from '../store/digest.js'
 import type { BlobStore, ByteRange } from '../store/types.js'
 import { parseManifest } from './manifests.js'
@@ -15,21 +16,11 @@ import type { PackOciBridge } from './pack-bridge.js'
 
 export interface OciRegistrySettings {
   namespace: string
+  /** The pack name rule, for names under the namespace (throws NAME_INVALID). */
+  checkPackName: (name: string) => void
   listParentTags: boolean
   pageSize: number
   deleteEnabled: boolean
-}
-
-export interface PageRequest {
-  n?: number | undefined
-  last?: string | undefined
-}
-
-/** One page of a listing; `next` is the `last` to ask for the following page, if any. */
-export interface Page<T> {
-  items: T[]
-  n: number
-  next: string | null
 }
 
 export interface ReferrerDescriptor {
@@ -60,7 +51,7 @@ export class OciRegistry {
 
   /** Validates an OCI name and says which stored repository it means. */
   locate(name: string): RepositoryLocator {
-    return locateRepository(name, this.settings.namespace)
+    return locateRepository(name, this.settings.namespace, this.settings.checkPackName)
   }
 
   private repositoryId(repo: RepositoryLocator): number {
@@ -69,17 +60,8 @@ export class OciRegistry {
     return id
   }
 
-  private page(request: PageRequest): { n: number; after: string } {
-    return { n: Math.min(request.n ?? this.settings.pageSize, this.settings.pageSize), after: request.last ?? '' }
-  }
-
-  /** Runs a listing query for one more row than asked, to know whether a next page exists. */
   private paged<T>(request: PageRequest, key: (item: T) => string, query: (after: string, limit: number) => T[]): Page<T> {
-    const { n, after } = this.page(request)
-    if (n === 0) return { items: [], n, next: null }
-    const rows = query(after, n + 1)
-    const items = rows.slice(0, n)
-    return { items, n, next: rows.length > n ? key(items[items.length - 1] as T) : null }
+    return fetchPage(request, this.settings.pageSize, key, query)
   }
 
   // ---- reads
@@ -142,7 +124,7 @@ export class OciRegistry {
     }
     const subject = parsed.subject?.digest ?? null
     if (bridge) {
-      const stored = await bridge.putManifest(repo.name, reference, body, parsed.mediaType, actor)
+      const stored = await bridge.putManifest(repo.name, reference, body, parsed, actor)
       return { digest: stored.digest, subject }
     }
     const result = this.meta.putManifest(

@@ -7,11 +7,11 @@
 
 import { randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
+import type { BlobIntake } from '../blobs/intake.js'
 import { isRegistryError, RegistryError } from '../errors.js'
 import type { Db } from '../meta/db.js'
 import { type BlobRow, OciMeta } from '../meta/oci.js'
 import { assertDigest } from '../store/digest.js'
-import type { BlobStore } from '../store/types.js'
 import type { ChunkExpectation, StagedEntry, UploadStaging } from '../store/uploads.js'
 import type { RepositoryLocator } from './names.js'
 
@@ -29,7 +29,7 @@ export class OciUploads {
 
   constructor(
     db: Db,
-    private readonly store: BlobStore,
+    private readonly intake: BlobIntake,
     private readonly staging: UploadStaging,
   ) {
     this.meta = new OciMeta(db)
@@ -47,9 +47,15 @@ export class OciUploads {
   /** POST ?digest=: the whole blob in one request, verified against `digest`. */
   async monolithic(repo: RepositoryLocator, digest: string, source: Readable, size: number | undefined): Promise<BlobRow> {
     assertDigest(digest)
-    const info = await this.store.put(source, { digest, size })
-    this.meta.addBlob(repo, info, Date.now())
-    return info
+    const lease = this.intake.newLease()
+    try {
+      const info = await this.intake.put(source, lease, { digest, size })
+      this.meta.addBlob(repo, info, Date.now(), { leaseId: lease.id })
+      return info
+    } catch (err) {
+      lease.release()
+      throw err
+    }
   }
 
   /** Links a blob of `from` into `repo`; null when `from` does not have it. */
@@ -81,15 +87,22 @@ export class OciUploads {
     assertDigest(digest)
     return this.exclusive(repo, id, async () => {
       if (source) await this.staging.append(id, source, chunk)
-      let info: BlobRow
+      let staged
       try {
-        info = await this.staging.commit(id, { digest })
+        staged = await this.staging.commit(id, { digest })
       } catch (err) {
         if (isRegistryError(err) && (err.code === 'DIGEST_INVALID' || err.code === 'SIZE_INVALID')) await this.end(id)
         throw err
       }
-      this.meta.addBlob(repo, info, Date.now(), id)
-      return info
+      const lease = this.intake.newLease()
+      try {
+        const [info] = (await this.intake.placeAll([staged], lease)) as [BlobRow]
+        this.meta.addBlob(repo, info, Date.now(), { sessionId: id, leaseId: lease.id })
+        return info
+      } catch (err) {
+        lease.release()
+        throw err
+      }
     })
   }
 

@@ -4,60 +4,46 @@
 // are what is stored, so digests survive copies between registries (skopeo, oras, crane).
 
 import { RegistryError, isRegistryError } from '../errors.js'
-import { DOCKER_MANIFEST, OCI_MANIFEST, parseManifest } from '../oci/manifests.js'
+import { DOCKER_MANIFEST, type LayerDescriptor, OCI_MANIFEST, type ParsedManifest } from '../oci/manifests.js'
 import type { PackOciBridge } from '../oci/pack-bridge.js'
 import { TITLE_ANNOTATION } from './oras-manifest.js'
 import type { PackService } from './service.js'
 
-interface LayerJson {
-  digest?: unknown
-  size?: unknown
-  annotations?: Record<string, unknown>
-}
-
 const ARCHIVE_NAME = /\.(tar\.gz|tgz)$/
 
 /** The layer holding the pack: the one titled *.tar.gz / *.tgz, or the only layer. */
-function packLayer(body: Buffer): { digest: string; size: number } {
-  const layers = ((JSON.parse(body.toString('utf8')) as { layers?: LayerJson[] }).layers ?? []).filter(
-    (l): l is LayerJson & { digest: string; size: number } => typeof l.digest === 'string' && typeof l.size === 'number',
-  )
-  const titled = layers.filter((l) => ARCHIVE_NAME.test(String(l.annotations?.[TITLE_ANNOTATION] ?? '')))
-  const chosen = titled.length === 1 ? titled[0] : layers.length === 1 ? layers[0] : undefined
+function packLayer(manifest: ParsedManifest): LayerDescriptor {
+  const titled = manifest.layers.filter((l) => ARCHIVE_NAME.test(l.annotations?.[TITLE_ANNOTATION] ?? ''))
+  const chosen = titled.length === 1 ? titled[0] : manifest.layers.length === 1 ? manifest.layers[0] : undefined
   if (!chosen) {
     throw new RegistryError('MANIFEST_INVALID', 'a pack manifest must have one layer holding the pack archive (NAME-VERSION.tar.gz, as `oras push` makes it)', {
-      layers: layers.length,
+      layers: manifest.layers.length,
     })
   }
-  return { digest: chosen.digest, size: chosen.size }
+  return chosen
 }
 
 export class PackBridge implements PackOciBridge {
   constructor(private readonly packs: PackService) {}
 
-  async putManifest(packName: string, reference: string, body: Buffer, mediaType: string, actor: string): Promise<{ digest: string; created: boolean }> {
-    const parsed = parseManifest(body, mediaType)
+  async putManifest(packName: string, reference: string, body: Buffer, parsed: ParsedManifest, actor: string): Promise<{ digest: string; created: boolean }> {
     if (parsed.mediaType !== OCI_MANIFEST && parsed.mediaType !== DOCKER_MANIFEST) {
       throw new RegistryError('MANIFEST_INVALID', `${parsed.mediaType} cannot be a pack: push an image manifest with the pack archive as its layer`, { mediaType: parsed.mediaType })
     }
-    const layer = packLayer(body)
-    const meta = this.packs.metadata
-    const repo = meta.repoByName(packName)
-    for (const blob of parsed.blobs) {
-      if (!repo || !meta.repoHasBlob(repo.id, blob.digest)) {
-        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${blob.digest} is not in ${packName}; push it first`, { digest: blob.digest })
-      }
-    }
+    const layer = packLayer(parsed)
+    const lease = await this.packs.holdManifestBlobs(packName, parsed.blobs)
     let received
     try {
-      received = await this.packs.receiveStored(layer.digest)
+      received = await this.packs.receiveStored(layer.digest, lease)
     } catch (err) {
+      lease.release()
       if (isRegistryError(err) && err.status < 500) {
         throw new RegistryError('MANIFEST_INVALID', `the layer is not a valid pack: ${err.message}`, { code: err.code, ...err.detail })
       }
       throw err
     }
     if (received.pack.name !== packName) {
+      lease.release()
       throw new RegistryError('MANIFEST_INVALID', `the archive holds pack ${received.pack.name}, not ${packName}; push it to the repository named after the pack`, {
         pack: received.pack.name,
       })
@@ -65,9 +51,8 @@ export class PackBridge implements PackOciBridge {
     received.manifest = { content: body, digest: parsed.digest, mediaType: parsed.mediaType, artifactType: parsed.artifactType, blobs: parsed.blobs }
     const byTag = !reference.includes(':')
     // A repeated copy of the same manifest (skopeo, oras) is a no-op, not a new event.
-    const current = repo && meta.tag(repo.id, received.tag)
-    const alias = byTag && repo ? meta.tag(repo.id, reference) : undefined
-    if (current && current.manifest_digest === parsed.digest && (!byTag || alias?.manifest_id === current.manifest_id)) {
+    if (this.packs.alreadyTagged(packName, [received.tag, ...(byTag ? [reference] : [])], parsed.digest)) {
+      lease.release()
       return { digest: parsed.digest, created: false }
     }
     const result = this.packs.commit(received, { force: true, message: `pushed over /v2 as ${reference}`, skipDigestCheck: true, actor }, byTag ? reference : undefined)

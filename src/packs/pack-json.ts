@@ -6,6 +6,7 @@
 import { RegistryError } from '../errors.js'
 import { packNameProblem } from './names.js'
 import { normalizeGroup, versionTagFor } from './tags.js'
+import { isJsonObject, type JsonObject } from '../json.js'
 
 export const LAYERS = ['kernel', 'os', 'k8s', 'cni', 'csi', 'addon'] as const
 export type Layer = (typeof LAYERS)[number]
@@ -82,7 +83,6 @@ export interface PackJson {
   [extra: string]: unknown
 }
 
-type JsonObject = Record<string, unknown>
 
 function invalid(field: string, problem: string): RegistryError {
   return new RegistryError('PACK_INVALID', `pack.json: ${field} ${problem}`, { file: 'pack.json', field })
@@ -95,9 +95,6 @@ function kindOf(value: unknown): string {
   return `a ${typeof value}`
 }
 
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 // -- JSON syntax errors ------------------------------------------------------------------
 // JSON.parse's messages differ between Node versions and only sometimes carry a position, so
@@ -245,7 +242,7 @@ function checkArray(obj: JsonObject, key: string, path: string, item: (value: un
 }
 
 function checkObject(value: unknown, path: string): JsonObject {
-  if (!isObject(value)) throw invalid(path, `must be an object, got ${kindOf(value)}`)
+  if (!isJsonObject(value)) throw invalid(path, `must be an object, got ${kindOf(value)}`)
   return value
 }
 
@@ -320,7 +317,7 @@ export function parsePackJson(text: string): PackJson {
       column,
     })
   }
-  if (!isObject(value)) {
+  if (!isJsonObject(value)) {
     throw new RegistryError('PACK_INVALID', `pack.json: must be a JSON object, got ${kindOf(value)}`, {
       file: 'pack.json',
       field: null,

@@ -5,18 +5,23 @@
 // state or the new one; blobs nobody references are left for garbage collection.
 
 import { PassThrough, Readable } from 'node:stream'
-import type { Config } from '../config/load.js'
+import type { BlobIntake, Lease } from '../blobs/intake.js'
 import { RegistryError } from '../errors.js'
-import type { PackMeta, PackRepoRow, PackVersionRow, TagRow } from '../meta/packs.js'
-import { assertDigest } from '../store/digest.js'
-import type { BlobInfo, BlobStore, ByteRange } from '../store/types.js'
-import { type PackArchive, readPackArchive } from './archive-read.js'
-import { validatePackName } from './names.js'
+import type { PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
+import type { BlobInfo, BlobStore } from '../store/types.js'
+import { type ArchiveLimits, type PackArchive, readPackArchive } from './archive-read.js'
 import { archiveFileName, EMPTY_CONFIG, type PackManifest, packManifest } from './oras-manifest.js'
 import { checkPackFiles, type PackJson, parsePackJson } from './pack-json.js'
 import { computeParentTags, type ParentTag, parentTagsOf } from './parent-tags.js'
 import { normalizeGroup, parseTag, validateUserTag, versionTagFor } from './tags.js'
 import { parseVersion } from './versions.js'
+import { type PackViews, parentTagsFor, type TagView } from './views.js'
+
+/** What the pack service is told by the config, and nothing more. */
+export interface PackSettings {
+  archive: ArchiveLimits
+  deleteEnabled: boolean
+}
 
 export interface PublishOptions {
   force: boolean
@@ -40,8 +45,12 @@ export interface PublishResult {
   parentTags: string[]
 }
 
-/** A validated pack whose bytes are all in the blob store, ready to be committed. */
+/**
+ * A validated pack whose bytes are all in the blob store, ready to be committed. The lease
+ * keeps garbage collection off its blobs until commit() records them (or releases it).
+ */
 export interface ReceivedPack {
+  lease: Lease
   pack: PackJson
   group: string | null
   tag: string
@@ -50,21 +59,13 @@ export interface ReceivedPack {
   manifest: PackManifest
 }
 
-export interface ResolvedVersion {
-  repo: PackRepoRow
-  version: PackVersionRow
-}
-
-export interface FileEntry {
-  digest: string
-  size: number
-}
-
 export class PackService {
   constructor(
     private readonly store: BlobStore,
+    private readonly intake: BlobIntake,
     private readonly meta: PackMeta,
-    private readonly config: Config,
+    private readonly views: PackViews,
+    private readonly settings: PackSettings,
   ) {}
 
   /** Refuses force without a message before any byte of the archive is read. */
@@ -82,31 +83,59 @@ export class PackService {
 
   /** One streaming pass: the upload goes to the blob store and the archive reader at once. */
   async receive(upload: Readable): Promise<ReceivedPack> {
-    const { stored, archive } = await this.storeWhileReading(upload)
-    if (stored.digest !== archive.archiveDigest) {
-      throw new RegistryError('INTERNAL', 'the stored archive and the read archive differ')
-    }
-    return this.validateAndStoreFiles(archive)
-  }
-
-  /** For an archive already in the blob store (a pack pushed over /v2). */
-  async receiveStored(digest: string): Promise<ReceivedPack> {
-    const archive = await readPackArchive(await this.store.open(digest), this.limits())
-    return this.validateAndStoreFiles(archive)
-  }
-
-  private limits() {
-    const l = this.config.limits
-    return {
-      maxArchiveBytes: l.archiveSize,
-      maxUnpackedBytes: l.unpackedSize,
-      maxEntries: l.entries,
-      maxExtractedFileBytes: l.fileSize,
-      maxCompressionRatio: l.maxCompressionRatio,
+    const lease = this.intake.newLease()
+    try {
+      const { stored, archive } = await this.storeWhileReading(upload, lease)
+      if (stored.digest !== archive.archiveDigest) {
+        throw new RegistryError('INTERNAL', 'the stored archive and the read archive differ')
+      }
+      return await this.validateAndStoreFiles(archive, lease)
+    } catch (err) {
+      lease.release()
+      throw err
     }
   }
 
-  private async storeWhileReading(upload: Readable): Promise<{ stored: BlobInfo; archive: PackArchive }> {
+  /**
+   * Leases the blobs a manifest pushed over /v2 names, then checks that each is in the pack's
+   * repository with the size the manifest declares (a client verifying sizes could not pull
+   * it otherwise). The lease goes to receiveStored and ends with the commit.
+   */
+  async holdManifestBlobs(name: string, blobs: Array<{ digest: string; size: number }>): Promise<Lease> {
+    const lease = this.intake.newLease()
+    lease.take(blobs.map((b) => b.digest))
+    try {
+      const repo = this.meta.repoByName(name)
+      for (const [i, blob] of blobs.entries()) {
+        const size = repo ? this.meta.repoBlobSize(repo.id, blob.digest) : null
+        if (size === null || !(await this.store.stat(blob.digest))) {
+          throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${blob.digest} is not in ${name}; push it first`, { digest: blob.digest })
+        }
+        if (size !== blob.size) {
+          throw new RegistryError('MANIFEST_INVALID', `manifest invalid: ${i === 0 ? 'the config' : `layer ${i - 1}`} declares ${blob.digest} as ${blob.size} bytes, but it has ${size}`, {
+            digest: blob.digest,
+            declaredSize: blob.size,
+            actualSize: size,
+          })
+        }
+      }
+    } catch (err) {
+      lease.release()
+      throw err
+    }
+    return lease
+  }
+
+  /**
+   * For an archive already in the blob store (a pack pushed over /v2); `lease` already holds
+   * the manifest's blobs and takes the pack's files too.
+   */
+  async receiveStored(digest: string, lease: Lease): Promise<ReceivedPack> {
+    const archive = await readPackArchive(await this.store.open(digest), this.settings.archive)
+    return this.validateAndStoreFiles(archive, lease)
+  }
+
+  private async storeWhileReading(upload: Readable, lease: Lease): Promise<{ stored: BlobInfo; archive: PackArchive }> {
     const toStore = new PassThrough({ highWaterMark: 1 << 20 })
     const toReader = new PassThrough({ highWaterMark: 1 << 20 })
     let failed = false
@@ -123,8 +152,8 @@ export class PackService {
     upload.on('error', fail)
     upload.pipe(toStore)
     upload.pipe(toReader)
-    const storing = this.store.put(toStore)
-    const reading = readPackArchive(toReader, this.limits())
+    const storing = this.intake.put(toStore, lease)
+    const reading = readPackArchive(toReader, this.settings.archive)
     let firstError: unknown = null
     const note = (err: unknown) => {
       firstError ??= err
@@ -137,28 +166,38 @@ export class PackService {
     return { stored: stored.value, archive: archive.value }
   }
 
-  private async validateAndStoreFiles(archive: PackArchive): Promise<ReceivedPack> {
+  private async validateAndStoreFiles(archive: PackArchive, lease: Lease): Promise<ReceivedPack> {
     const packJsonBytes = archive.extracted.get('pack.json')
     if (!packJsonBytes) throw new RegistryError('PACK_INVALID', 'pack.json is missing from the archive', { file: 'pack.json', field: null })
     const pack = parsePackJson(packJsonBytes.toString('utf8'))
     checkPackFiles(pack, new Set(archive.files.map((f) => f.path)))
     const group = normalizeGroup(pack.group)
     const tag = versionTagFor(group, pack.version)
+    const names = [...archive.extracted.keys()]
+    const staged = await Promise.all([...archive.extracted.values(), EMPTY_CONFIG].map((data) => this.store.stage(Readable.from([data]))))
+    const placed = await this.intake.placeAll(staged, lease)
     const files: Record<string, BlobInfo> = {}
-    for (const [name, data] of archive.extracted) {
-      files[name] = await this.store.put(Readable.from([data]), { maxSize: this.config.limits.fileSize })
-    }
-    await this.store.put(Readable.from([EMPTY_CONFIG]))
+    names.forEach((name, i) => (files[name] = placed[i] as BlobInfo))
     const manifest = packManifest({ digest: archive.archiveDigest, size: archive.archiveSize }, archiveFileName(pack.name, pack.version))
-    return { pack, group, tag, archive, files, manifest }
+    return { lease, pack, group, tag, archive, files, manifest }
   }
 
-  /** The synchronous half of a publish: one transaction, or nothing. */
+  /** The synchronous half of a publish: one transaction, or nothing. The lease ends either way. */
   commit(r: ReceivedPack, options: PublishOptions, aliasTag?: string): PublishResult {
+    try {
+      return this.commitOnce(r, options, aliasTag)
+    } catch (err) {
+      r.lease.release()
+      throw err
+    }
+  }
+
+  private commitOnce(r: ReceivedPack, options: PublishOptions, aliasTag?: string): PublishResult {
     PackService.checkForceMessage(options)
     const name = r.pack.name
     const now = Date.now()
     return this.meta.transaction(() => {
+      this.meta.releaseLease(r.lease.id)
       const repo = this.meta.repoByName(name)
       const existing = repo ? this.meta.tag(repo.id, r.tag) : undefined
       let previous: PackVersionRow | undefined
@@ -171,7 +210,7 @@ export class PackService {
         }
         previous = this.meta.version(existing.manifest_id) as PackVersionRow
         if (!options.skipDigestCheck && previous.content_digest === r.archive.contentDigest) {
-          return this.result(repo as PackRepoRow, r, previous, 'unchanged')
+          return this.result((repo as { id: number }).id, r, previous, 'unchanged')
         }
       }
       const repoId = this.meta.ensureRepo(name, now)
@@ -196,8 +235,7 @@ export class PackService {
         forced: options.force && existing !== undefined,
         message: options.message,
       })
-      const repoRow = this.meta.repoByName(name) as PackRepoRow
-      return this.result(repoRow, r, this.meta.version(manifestId) as PackVersionRow, existing ? 'updated' : 'created', previous?.archive_digest)
+      return this.result(repoId, r, this.meta.version(manifestId) as PackVersionRow, existing ? 'updated' : 'created', previous?.archive_digest)
     })
   }
 
@@ -268,10 +306,10 @@ export class PackService {
     if (this.meta.userTagCount(manifestId) === 0) this.meta.deleteManifest(manifestId)
   }
 
-  private result(repo: PackRepoRow, r: ReceivedPack, version: PackVersionRow, status: PublishStatus, previousDigest?: string): PublishResult {
-    const parents = this.parentTags(repo.id)
+  private result(repoId: number, r: ReceivedPack, version: PackVersionRow, status: PublishStatus, previousDigest?: string): PublishResult {
+    const parents = parentTagsFor(this.meta.tagsOf(repoId))
     return {
-      name: repo.name,
+      name: r.pack.name,
       version: r.pack.version,
       group: r.group,
       tag: r.tag,
@@ -284,130 +322,90 @@ export class PackService {
     }
   }
 
-  /** Parent tags with the version tag each points at (for `parentTags` in responses). */
-  parentTags(repoId: number, tags: TagRow[] = this.meta.tagsOf(repoId)): ParentTag[] {
-    return computeParentTags(tags.filter((t) => t.kind === 'version').map((t) => ({ tag: t.name, group: t.group_name, label: t.label, seq: t.seq })))
+  /** Whether every one of `tags` already points at the manifest `manifestDigest`. */
+  alreadyTagged(name: string, tags: string[], manifestDigest: string): boolean {
+    const repo = this.meta.repoByName(name)
+    return repo !== undefined && tags.every((tag) => this.meta.tag(repo.id, tag)?.manifest_digest === manifestDigest)
   }
 
   // ---- tags and deletes -------------------------------------------------------------------
 
-  addTag(name: string, tag: string, ref: string, actor: string): { status: 'created' | 'unchanged'; tag: TagRow } {
+  addTag(name: string, tag: string, ref: string, actor: string): { status: 'created' | 'unchanged'; tag: TagView } {
     const parsed = validateUserTag(tag)
-    const { repo, version } = this.resolve(name, ref)
+    const { repoId, version } = this.views.resolve(name, ref)
     const now = Date.now()
-    return this.meta.transaction(() => {
-      const current = this.meta.tag(repo.id, tag)
+    const status = this.meta.transaction(() => {
+      const current = this.meta.tag(repoId, tag)
       if (current) {
-        if (current.manifest_id === version.manifest_id) return { status: 'unchanged' as const, tag: current }
+        if (current.manifest_id === version.manifest_id) return 'unchanged' as const
         throw new RegistryError('TAG_EXISTS', `${name}:${tag} already points at version ${current.version} (${current.archive_digest}); delete it first to move it`, {
           tag,
           digest: current.archive_digest,
         })
       }
-      this.meta.insertTag(repo.id, { ...parsed, name: tag, kind: parseVersion(parsed.label) ? 'version' : 'alias' }, version.manifest_id, this.meta.nextSeq(), now)
-      this.recomputeParentTags(repo.id, now)
-      this.meta.touchRepo(repo.id, now)
+      this.meta.insertTag(repoId, { ...parsed, name: tag, kind: parseVersion(parsed.label) ? 'version' : 'alias' }, version.manifest_id, this.meta.nextSeq(), now)
+      this.recomputeParentTags(repoId, now)
+      this.meta.touchRepo(repoId, now)
       this.meta.appendEvent({ at: now, actor, action: 'tag', repository: name, tag, oldDigest: null, newDigest: version.archive_digest, forced: false, message: null })
-      return { status: 'created' as const, tag: this.meta.tag(repo.id, tag) as TagRow }
+      return 'created' as const
     })
+    return { status, tag: this.views.tag(name, tag) }
   }
 
   deleteTag(name: string, tag: string, actor: string): TagRow {
     this.requireDeletes()
     const parsed = parseTag(tag)
-    const repo = this.repo(name)
+    const repoId = this.views.repoId(name)
     const now = Date.now()
     return this.meta.transaction(() => {
-      const current = this.meta.tag(repo.id, tag)
+      const current = this.meta.tag(repoId, tag)
       if (!current) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${tag}`, { name, tag })
       if (current.kind === 'parent') {
         throw new RegistryError('TAG_PROTECTED', `${tag} is a parent tag managed by the registry: it follows the highest ${parsed.label} version and goes away with the last one`, { tag })
       }
       this.meta.deleteTag(current.id)
-      this.recomputeParentTags(repo.id, now)
+      this.recomputeParentTags(repoId, now)
       this.dropIfUntagged(current.manifest_id)
-      if (!this.meta.deleteRepoIfEmpty(repo.id)) this.meta.touchRepo(repo.id, now)
+      if (!this.meta.deleteRepoIfEmpty(repoId)) this.meta.touchRepo(repoId, now)
       this.meta.appendEvent({ at: now, actor, action: 'untag', repository: name, tag, oldDigest: current.archive_digest, newDigest: null, forced: false, message: null })
       return current
     })
   }
 
+  /**
+   * Deletes a version named by its version tag or a digest. A parent tag or an alias moves
+   * (or may be moved by someone else), so a destructive call refuses them and names the
+   * version tag to use instead.
+   */
   deleteVersion(name: string, ref: string, actor: string): { version: PackVersionRow; tags: string[] } {
     this.requireDeletes()
-    const { repo, version } = this.resolve(name, ref)
+    const { repoId, version, tag } = this.views.resolve(name, ref)
+    if (tag !== null) {
+      if (tag.kind !== 'version') {
+        const versionTag = this.meta.tagsOf(repoId).find((t) => t.manifest_id === tag.manifest_id && t.kind === 'version')?.name ?? version.version
+        const what = tag.kind === 'parent' ? 'a parent tag, which follows the highest version' : 'an alias, which can be moved'
+        throw new RegistryError(
+          'BAD_REQUEST',
+          `${name}:${ref} is ${what}; to delete the version it points at now, name it by its version tag ${versionTag} (or its digest ${version.archive_digest})`,
+          { tag: ref, kind: tag.kind, versionTag, digest: version.archive_digest },
+        )
+      }
+    }
     const now = Date.now()
     return this.meta.transaction(() => {
-      const tags = this.meta.tagsOf(repo.id).filter((t) => t.manifest_id === version.manifest_id && t.kind !== 'parent').map((t) => t.name)
+      const tags = this.meta.tagsOf(repoId).filter((t) => t.manifest_id === version.manifest_id && t.kind !== 'parent').map((t) => t.name)
       this.meta.deleteUserTagsOf(version.manifest_id)
-      this.recomputeParentTags(repo.id, now)
+      this.recomputeParentTags(repoId, now)
       this.meta.deleteManifest(version.manifest_id)
-      if (!this.meta.deleteRepoIfEmpty(repo.id)) this.meta.touchRepo(repo.id, now)
+      if (!this.meta.deleteRepoIfEmpty(repoId)) this.meta.touchRepo(repoId, now)
       this.meta.appendEvent({ at: now, actor, action: 'delete', repository: name, tag: tags[0] ?? null, oldDigest: version.archive_digest, newDigest: null, forced: false, message: tags.join(',') })
       return { version, tags }
     })
   }
 
   private requireDeletes(): void {
-    if (!this.config.storage.deleteEnabled) {
+    if (!this.settings.deleteEnabled) {
       throw new RegistryError('UNSUPPORTED', 'deleting is disabled on this registry (storage.delete.enabled is false)')
     }
-  }
-
-  // ---- reads ------------------------------------------------------------------------------
-
-  repo(name: string): PackRepoRow {
-    validatePackName(name)
-    const repo = this.meta.repoByName(name)
-    if (!repo) throw new RegistryError('NAME_UNKNOWN', `there is no pack named ${name} in this registry`, { name })
-    return repo
-  }
-
-  /** A tag (version, alias or parent) or a digest (archive or manifest) of a pack. */
-  resolve(name: string, ref: string): ResolvedVersion {
-    const repo = this.repo(name)
-    if (ref.includes(':')) {
-      assertDigest(ref)
-      const version = this.meta.versionByDigest(repo.id, ref)
-      if (!version) throw new RegistryError('MANIFEST_UNKNOWN', `${name} has no version with digest ${ref}`, { name, digest: ref })
-      return { repo, version }
-    }
-    parseTag(ref)
-    const tag = this.meta.tag(repo.id, ref)
-    if (!tag) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${ref}`, { name, tag: ref })
-    return { repo, version: this.meta.version(tag.manifest_id) as PackVersionRow }
-  }
-
-  files(version: PackVersionRow): Record<string, FileEntry> {
-    return JSON.parse(version.files) as Record<string, FileEntry>
-  }
-
-  fileEntry(version: PackVersionRow, path: string): FileEntry {
-    const files = this.files(version)
-    const entry = files[path]
-    if (!entry) {
-      throw new RegistryError('FILE_UNKNOWN', `${path} is not served on its own; files served are ${Object.keys(files).sort().join(', ')} (download the archive for the rest)`, { path })
-    }
-    return entry
-  }
-
-  /** A blob of the pack (its archive, config or one of its files). */
-  async blob(name: string, digest: string): Promise<FileEntry> {
-    assertDigest(digest)
-    const repo = this.repo(name)
-    const info = this.meta.repoHasBlob(repo.id, digest) ? await this.store.stat(digest) : null
-    if (!info) throw new RegistryError('BLOB_UNKNOWN', `${name} has no blob ${digest}`, { name, digest })
-    return info
-  }
-
-  open(digest: string, range?: ByteRange): Promise<Readable> {
-    return this.store.open(digest, range)
-  }
-
-  manifest(version: PackVersionRow) {
-    return this.meta.manifest(version.manifest_id) as NonNullable<ReturnType<PackMeta['manifest']>>
-  }
-
-  get metadata(): PackMeta {
-    return this.meta
   }
 }

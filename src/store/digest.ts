@@ -28,6 +28,17 @@ export function sha256Digest(data: Buffer | string): string {
   return `sha256:${sha256Hex(data)}`
 }
 
+/** Reads a stream to its end: its sha256 digest and its size. */
+export async function digestOfStream(source: AsyncIterable<unknown>): Promise<{ digest: string; size: number }> {
+  const hash = createHash('sha256')
+  let size = 0
+  for await (const chunk of source) {
+    hash.update(chunk as Buffer)
+    size += (chunk as Buffer).length
+  }
+  return { digest: `sha256:${hash.digest('hex')}`, size }
+}
+
 /** Passes bytes through while hashing and counting them; stops the stream past `maxSize`. */
 export class HashingStream extends Transform {
   private readonly hash: Hash = createHash('sha256')

@@ -8,6 +8,11 @@ export interface BlobInfo {
   size: number
 }
 
+/** A blob as listed: with when it was last written (or reused), for garbage collection's grace period. */
+export interface StoredBlob extends BlobInfo {
+  modifiedAt: number
+}
+
 /** Inclusive byte range, as in an HTTP Range header. */
 export interface ByteRange {
   start: number
@@ -22,19 +27,38 @@ export interface PutExpectation {
   maxSize?: number | undefined
 }
 
+/**
+ * Verified bytes waiting to become visible at their address. Writing a blob is two steps so
+ * that the metadata can protect it from garbage collection (a lease) between the moment its
+ * digest is known and the moment it is visible.
+ */
+export interface StagedBlob extends BlobInfo {
+  /**
+   * Makes the bytes visible at their address. A blob already there with the right size is
+   * kept (its bytes were verified when it was written); one with the wrong size (damage) is
+   * replaced by these verified bytes.
+   */
+  place(): Promise<void>
+  /** Removes whatever is left of the staged bytes; safe after place() and twice. */
+  discard(): Promise<void>
+}
+
 export interface BlobStore {
   stat(digest: string): Promise<BlobInfo | null>
   /** A stream of the blob (or the range); throws BLOB_UNKNOWN when absent. */
   open(digest: string, range?: ByteRange): Promise<Readable>
   /**
-   * Stores what the stream delivers under its sha256. Verifies the expected digest and size,
-   * never overwrites, and leaves nothing behind when the stream fails or verification fails.
+   * Receives what the stream delivers, hashing it, and verifies the expected digest and size.
+   * Nothing is visible until place(); nothing is left behind when the stream or verification
+   * fails (or after discard()).
    */
+  stage(source: Readable, expected?: PutExpectation): Promise<StagedBlob>
+  /** stage() then place(), for callers that need no lease (tests, tools). */
   put(source: Readable, expected?: PutExpectation): Promise<BlobInfo>
   /** Removes the blob; false when it was not there. */
   delete(digest: string): Promise<boolean>
   /** Every stored blob, for garbage collection and fsck. */
-  list(): AsyncIterable<BlobInfo>
+  list(): AsyncIterable<StoredBlob>
   /** Throws when the storage cannot be used (for /health). */
   check(): Promise<void>
 }

@@ -8,14 +8,16 @@
 
 import { createHash, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { open, readdir, stat, unlink } from 'node:fs/promises'
+import { open, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { RegistryError } from '../errors.js'
-import { assertDigest, verifyExpectation } from './digest.js'
-import { FilesystemBlobStore, READ_CHUNK_BYTES, writeBatched } from './fs.js'
-import type { BlobInfo, BlobStore } from './types.js'
+import { assertDigest, digestOfStream, verifyExpectation } from './digest.js'
+import { removeFile, unlessMissing } from '../files.js'
+import { writeBatched } from './file-writes.js'
+import { FilesystemBlobStore, READ_CHUNK_BYTES } from './fs.js'
+import type { BlobInfo, BlobStore, StagedBlob } from './types.js'
 
 export interface StagedEntry {
   id: string
@@ -47,10 +49,11 @@ export interface UploadStaging {
    */
   append(id: string, source: Readable, chunk?: ChunkExpectation): Promise<number>
   /**
-   * Hashes the staged bytes, verifies them against `expected`, stores them as a blob and
-   * removes the upload. When verification fails the upload is left for the caller to cancel.
+   * Hashes the staged bytes and verifies them against `expected`; the result places them as a
+   * blob (and its discard() removes the upload). When verification fails the upload is left
+   * for the caller to cancel.
    */
-  commit(id: string, expected: CommitExpectation): Promise<BlobInfo>
+  commit(id: string, expected: CommitExpectation): Promise<StagedBlob>
   /** Removes the upload (or any other entry list() showed); false when it was not there. */
   cancel(id: string): Promise<boolean>
   /** Every entry of the staging area, including temp files other writers left (for purging). */
@@ -96,10 +99,9 @@ export class FilesystemUploadStaging implements UploadStaging {
   }
 
   private async openExisting(id: string, flags: string) {
-    return open(this.pathOf(id), flags).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') throw unknownUpload(id)
-      throw err
-    })
+    const fh = await unlessMissing(open(this.pathOf(id), flags))
+    if (!fh) throw unknownUpload(id)
+    return fh
   }
 
   async create(id: string): Promise<void> {
@@ -109,14 +111,13 @@ export class FilesystemUploadStaging implements UploadStaging {
   }
 
   async size(id: string): Promise<number> {
-    const st = await stat(this.pathOf(id)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') throw unknownUpload(id)
-      throw err
-    })
+    const st = await unlessMissing(stat(this.pathOf(id)))
+    if (!st) throw unknownUpload(id)
     return st.size
   }
 
   async append(id: string, source: Readable, expected: ChunkExpectation = {}): Promise<number> {
+    await this.store.reserve.ensure()
     const fh = await this.openExisting(id, 'r+')
     try {
       const start = (await fh.stat()).size
@@ -151,7 +152,7 @@ export class FilesystemUploadStaging implements UploadStaging {
     }
   }
 
-  async commit(id: string, expected: CommitExpectation): Promise<BlobInfo> {
+  async commit(id: string, expected: CommitExpectation): Promise<StagedBlob> {
     assertDigest(expected.digest)
     const path = this.pathOf(id)
     const fh = await this.openExisting(id, 'r+')
@@ -163,9 +164,7 @@ export class FilesystemUploadStaging implements UploadStaging {
         // Hashed as it was written by this process; a copy, so a failed verification keeps it.
         info = { digest: `sha256:${known.hash.copy().digest('hex')}`, size }
       } else {
-        const hash = createHash('sha256')
-        for await (const chunk of createReadStream('', { fd: fh, autoClose: false, start: 0, highWaterMark: READ_CHUNK_BYTES })) hash.update(chunk as Buffer)
-        info = { digest: `sha256:${hash.digest('hex')}`, size }
+        info = await digestOfStream(createReadStream('', { fd: fh, autoClose: false, start: 0, highWaterMark: READ_CHUNK_BYTES }))
       }
       verifyExpectation(info, expected)
       await fh.sync()
@@ -173,20 +172,12 @@ export class FilesystemUploadStaging implements UploadStaging {
       await fh.close()
     }
     this.running.delete(id)
-    await this.store.linkIntoPlace(path, info.digest)
-    await unlink(path)
-    return info
+    return this.store.stagedFile(path, info)
   }
 
   async cancel(id: string): Promise<boolean> {
     this.running.delete(id)
-    try {
-      await unlink(this.pathOf(id))
-      return true
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-      throw err
-    }
+    return removeFile(this.pathOf(id))
   }
 
   async *list(): AsyncIterable<StagedEntry> {
@@ -245,12 +236,12 @@ export class MemoryUploadStaging implements UploadStaging {
     return entry.size
   }
 
-  async commit(id: string, expected: CommitExpectation): Promise<BlobInfo> {
+  async commit(id: string, expected: CommitExpectation): Promise<StagedBlob> {
     assertDigest(expected.digest)
     const entry = this.get(id)
-    const info = await this.store.put(Readable.from(entry.chunks), expected)
+    const staged = await this.store.stage(Readable.from(entry.chunks), expected)
     this.entries.delete(id)
-    return info
+    return staged
   }
 
   async cancel(id: string): Promise<boolean> {

@@ -66,14 +66,52 @@ t.test('the file is reloaded when it changes', async (t) => {
   await t.rejects(auth.authenticate(basic('newbie', 'two'), '2.2.2.2'), { code: 'UNAUTHORIZED' })
 })
 
-t.test('repeated failures from one address get 429, other addresses do not', async (t) => {
-  const auth = make(makeHtpasswd(tempDir(t), USERS), 3)
+t.test('failures lock out one user name from one address; other users and addresses keep working', async (t) => {
+  const lockouts: unknown[] = []
+  const auth = new Authenticator({
+    realm: 'r',
+    htpasswdPath: makeHtpasswd(tempDir(t), USERS),
+    writers: ['admin'],
+    maxFailures: 3,
+    maxAddressFailures: 5,
+    failureDelayMs: 0,
+    onLockout: (l) => lockouts.push(l),
+  })
   await auth.load()
   for (let i = 0; i < 3; i++) await t.rejects(auth.authenticate(basic('admin', 'guess'), '6.6.6.6'), { code: 'UNAUTHORIZED' })
   const err = (await auth.authenticate(basic('admin', USERS.admin), '6.6.6.6').catch((e: unknown) => e)) as RegistryError
-  t.equal(err.code, 'TOO_MANY_REQUESTS')
+  t.equal(err.code, 'TOO_MANY_REQUESTS', 'the locked pair is refused even with the right password')
+  t.match(err.message, /from 6\.6\.6\.6 as admin/)
   t.ok(Number(err.headers['retry-after']) > 0)
-  t.same(await auth.authenticate(basic('admin', USERS.admin), '7.7.7.7'), { user: 'admin', writer: true })
+  t.same(await auth.authenticate(basic('reader', USERS.reader), '6.6.6.6'), { user: 'reader', writer: false }, "another user's correct password from the same address works")
+  t.same(await auth.authenticate(basic('admin', USERS.admin), '7.7.7.7'), { user: 'admin', writer: true }, 'the same user from another address works')
+  t.same(lockouts, [{ address: '6.6.6.6', user: 'admin', failures: 3, forMs: 15 * 60_000 }])
+
+  // Many names guessed from one address reach the address's own ceiling.
+  for (const name of ['a', 'b']) await t.rejects(auth.authenticate(basic(name, 'x'), '6.6.6.6'), { code: 'UNAUTHORIZED' })
+  const whole = (await auth.authenticate(basic('reader', USERS.reader), '6.6.6.6').catch((e: unknown) => e)) as RegistryError
+  t.equal(whole.code, 'TOO_MANY_REQUESTS', 'past the per-address ceiling the whole address waits')
+  t.match(lockouts[1], { address: '6.6.6.6', user: null, failures: 5 })
+})
+
+t.test('an unknown user name costs the same bcrypt work as a wrong password', async (t) => {
+  const hashesChecked: string[] = []
+  const auth = new Authenticator({
+    realm: 'r',
+    htpasswdPath: makeHtpasswd(tempDir(t), USERS),
+    writers: ['admin'],
+    maxFailures: 100,
+    failureDelayMs: 0,
+    verify: (p, h) => {
+      hashesChecked.push(h)
+      return verifyPassword(p, h)
+    },
+  })
+  await auth.load()
+  await t.rejects(auth.authenticate(basic('admin', 'wrong'), '1.2.3.4'), { code: 'UNAUTHORIZED' })
+  await t.rejects(auth.authenticate(basic('nobody', 'wrong'), '1.2.3.4'), { code: 'UNAUTHORIZED' })
+  t.equal(hashesChecked.length, 2, 'one bcrypt check each')
+  t.equal(hashesChecked[1]?.slice(4, 7), hashesChecked[0]?.slice(4, 7), 'the dummy hash has the cost of the real entries')
 })
 
 t.test('parseBasic', async (t) => {

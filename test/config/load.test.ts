@@ -120,7 +120,15 @@ t.test('unknown keys and bad values stop start-up naming the key', async (t) => 
     [{ http: { tls: { certificate: '/x.pem' } } }, {}, 'http.tls.key', /both/],
     [{ http: { headers: { 'Bad Header': 'x' } } }, {}, 'http.headers', /valid header/],
     [{ auth: { token: {} } }, {}, 'auth.token', /not supported/],
-    [{ http: { tls: { letsencrypt: {} } } }, {}, 'http.tls.letsencrypt', /not supported/],
+    [{ http: { tls: { letsencrypt: { hosts: ['r.example.com'] } } } }, {}, 'http.tls.letsencrypt.cachefile', /needs a cache file.*http\.tls\.letsencrypt\.hosts is set without it/],
+    [{}, { REGISTRY_HTTP_TLS_LETSENCRYPT_EMAIL: 'a@b.c' }, 'http.tls.letsencrypt.cachefile', /http\.tls\.letsencrypt\.email is set without it/],
+    [{ http: { tls: { certificate: '/c.pem', key: '/k.pem', letsencrypt: { cachefile: '/c.json', hosts: 'r.example.com' } } } }, {}, 'http.tls.letsencrypt.cachefile', /not both/],
+    [{ http: { tls: { letsencrypt: { cachefile: '/c.json' } } } }, {}, 'http.tls.letsencrypt.hosts', /name the hosts/],
+    [{ http: { tls: { letsencrypt: { cachefile: '/c.json', hosts: ['192.0.2.1'] } } } }, {}, 'http.tls.letsencrypt.hosts', /not a DNS name/],
+    [{ http: { tls: { letsencrypt: { cachefile: '/c.json', hosts: ['*.example.com'] } } } }, {}, 'http.tls.letsencrypt.hosts', /not a DNS name.*wildcards/],
+    [{ http: { tls: { letsencrypt: { cachefile: '/c.json', hosts: ['r.example.com'], directoryurl: 'http://acme.local/dir' } } } }, {}, 'http.tls.letsencrypt.directoryurl', /https:\/\//],
+    [{ http: { tls: { letsencrypt: { cachefile: '/c.json', hosts: ['r.example.com'], httpaddr: '80' } } } }, {}, 'http.tls.letsencrypt.httpaddr', /host:port/],
+    [{ http: { tls: { letsencrypt: { cachefile: '/c.json', hosts: ['r.example.com'], starttimeout: 'a while' } } } }, {}, 'http.tls.letsencrypt.starttimeout', /duration/],
     [{ oci: { namespace: 'Spectro Packs' } }, {}, 'oci.namespace', /repository path/],
     [{}, { REGISTRY_HTTP_ADR: ':1' }, 'REGISTRY_HTTP_ADR', /unknown environment override/],
     [{}, { REGISTRY_LOG_LEVEL: 'loud' }, 'log.level', /one of/],
@@ -133,6 +141,62 @@ t.test('unknown keys and bad values stop start-up naming the key', async (t) => 
     t.match((err as Error).message, message)
     t.match((err as Error).message, key)
   }
+})
+
+t.test('http.tls: certificate files, or Let\'s Encrypt with the keys of Spectro\'s guide', async (t) => {
+  const files = loadConfig({ doc: { storage: { filesystem: {} }, http: { tls: { certificate: '/certs/tls.crt', key: '/certs/tls.key', clientcas: '/certs/ca.crt' } } }, env: {} })
+  t.same(files.http.tls, { certificates: { kind: 'files', certificate: '/certs/tls.crt', key: '/certs/tls.key' }, clientcas: ['/certs/ca.crt'], minimumtls: 'tls1.2' })
+
+  const dir = tempDir(t)
+  const file = join(dir, 'config.yml')
+  writeFileSync(
+    file,
+    `version: 0.1
+storage:
+  filesystem:
+    rootdirectory: /data/.spectro-server
+http:
+  addr: :443
+  tls:
+    letsencrypt:
+      cachefile: /etc/spectro/letsencrypt.json
+      email: ops@example.com
+      hosts:
+        - Registry.Example.com
+`,
+  )
+  const guide = loadConfig({ file, env: {} })
+  t.same(guide.http.tls, {
+    certificates: {
+      kind: 'letsencrypt',
+      cachefile: '/etc/spectro/letsencrypt.json',
+      email: 'ops@example.com',
+      hosts: ['registry.example.com'],
+      directoryUrl: 'https://acme-v02.api.letsencrypt.org/directory',
+      httpAddr: null,
+      startTimeoutMs: 300_000,
+    },
+    clientcas: [],
+    minimumtls: 'tls1.2',
+  })
+
+  const env = loadConfig({
+    doc: { storage: { filesystem: {} } },
+    env: {
+      REGISTRY_HTTP_TLS_LETSENCRYPT_CACHEFILE: '/data/acme.json',
+      REGISTRY_HTTP_TLS_LETSENCRYPT_HOSTS: 'a.example.com, b.example.com',
+      REGISTRY_HTTP_TLS_LETSENCRYPT_DIRECTORYURL: 'https://acme-staging-v02.api.letsencrypt.org/directory',
+      REGISTRY_HTTP_TLS_LETSENCRYPT_HTTPADDR: ':80',
+      REGISTRY_HTTP_TLS_LETSENCRYPT_STARTTIMEOUT: '90s',
+    },
+  })
+  t.match(env.http.tls?.certificates, {
+    kind: 'letsencrypt',
+    hosts: ['a.example.com', 'b.example.com'],
+    directoryUrl: 'https://acme-staging-v02.api.letsencrypt.org/directory',
+    httpAddr: { addr: ':80', host: '0.0.0.0', port: 80 },
+    startTimeoutMs: 90_000,
+  })
 })
 
 t.test('missing and malformed files', async (t) => {

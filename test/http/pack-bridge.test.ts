@@ -3,34 +3,13 @@
 // groups and parent tags. Deletes on either side are seen on the other.
 
 import t from 'tap'
-import { createHash } from 'node:crypto'
-import type { FastifyInstance } from 'fastify'
 import { EMPTY_CONFIG, packManifest } from '../../src/packs/oras-manifest.js'
+import { sha256Digest as sha } from '../../src/store/digest.js'
 import { ADMIN, READER, testApp } from '../helpers.js'
-import { archive, get, packFiles, pushPack } from '../pack-fixtures.js'
+import { archive, get, orasPush, packFiles, pushPack, uploadBlob } from '../pack-fixtures.js'
 
 const NS = 'spectro-packs/archive'
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json'
-
-async function uploadBlob(app: FastifyInstance, repo: string, data: Buffer, authorization = ADMIN) {
-  return app.inject({
-    method: 'POST',
-    url: `/v2/${repo}/blobs/uploads/?digest=${sha(data)}`,
-    payload: data,
-    headers: { authorization, 'content-type': 'application/octet-stream' },
-  })
-}
-
-/** What `oras push <repo>:<ref> NAME-VERSION.tar.gz` does: blobs, then the manifest. */
-async function orasPush(app: FastifyInstance, repo: string, ref: string, tgz: Buffer, fileName: string, authorization = ADMIN) {
-  for (const blob of [EMPTY_CONFIG, tgz]) {
-    const res = await uploadBlob(app, repo, blob, authorization)
-    if (res.statusCode !== 201) return res
-  }
-  const manifest = packManifest({ digest: sha(tgz), size: tgz.length }, fileName)
-  return app.inject({ method: 'PUT', url: `/v2/${repo}/manifests/${ref}`, payload: manifest.content, headers: { authorization, 'content-type': MANIFEST_TYPE } })
-}
 
 t.test('a /v1 push is readable on /v2 as the ORAS artifact, parent tags resolve but are not listed', async (t) => {
   const app = await testApp(t)

@@ -2,7 +2,8 @@
 
 import t from 'tap'
 import { parseRange } from '../../src/http/blob-response.js'
-import { acceptsManifest, nextLink, parseContentRange } from '../../src/http/v2/headers.js'
+import { acceptsManifest, parseContentRange } from '../../src/http/v2/headers.js'
+import { nextLink } from '../../src/http/pagination.js'
 import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../../src/oci/manifests.js'
 
 t.test('Range for blob reads', async (t) => {

@@ -237,8 +237,8 @@ t.test('moving a tag, and the event log', async (t) => {
   t.equal(got.headers['docker-content-digest'], two.digest)
   const events = app.registry.db.prepare('SELECT actor, action, repository, tag, old_digest, new_digest FROM events ORDER BY id').all()
   t.same(events, [
-    { actor: 'admin', action: 'manifest.put', repository: 'a', tag: 'latest', old_digest: null, new_digest: one.digest },
-    { actor: 'admin', action: 'manifest.put', repository: 'a', tag: 'latest', old_digest: one.digest, new_digest: two.digest },
+    { actor: 'admin', action: 'create', repository: 'a', tag: 'latest', old_digest: null, new_digest: one.digest },
+    { actor: 'admin', action: 'update', repository: 'a', tag: 'latest', old_digest: one.digest, new_digest: two.digest },
   ])
 })
 

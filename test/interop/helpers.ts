@@ -6,11 +6,10 @@
 import { execFile, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { pack as tarPack } from 'tar-stream'
-import { makeHtpasswd, requireProgram, startServer, tempDir } from '../helpers.js'
+import { freePort, makeHtpasswd, requireProgram, startServer, tempDir } from '../helpers.js'
 
 interface Teardown {
   teardown(fn: () => void | Promise<void>): void
@@ -184,17 +183,6 @@ export async function startPackyard(t: Teardown, env: NodeJS.ProcessEnv = {}): P
     serverErrors: () => server.logs().filter((l) => l.msg === 'request' && Number(l.status) >= 500),
     requests: () => server.logs().filter((l) => l.msg === 'request').map((l) => `${l.method} ${String(l.url).split('?')[0]} ${l.status}`),
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
 }
 
 /** The CNCF reference registry (distribution 2.8) on a free loopback port, deletes enabled. */

@@ -3,6 +3,7 @@
 
 import t from 'tap'
 import { locateRepository, parseReference, parseV2Path, validateRepositoryName, validateTag } from '../../src/oci/names.js'
+import { validatePackName } from '../../src/packs/names.js'
 
 const HEX = 'a'.repeat(64)
 
@@ -42,12 +43,12 @@ t.test('a /v2 path splits into a name and an endpoint, recognised from its end',
 
 t.test('names under the namespace are packs; everything else is an OCI repository', async (t) => {
   const ns = 'spectro-packs/archive'
-  t.same(locateRepository('spectro-packs/archive/hello-universe', ns), { kind: 'pack', name: 'hello-universe', oci: 'spectro-packs/archive/hello-universe' })
-  t.same(locateRepository('library/nginx', ns), { kind: 'oci', name: 'library/nginx', oci: 'library/nginx' })
-  t.same(locateRepository('spectro-packs/archive', ns), { kind: 'oci', name: 'spectro-packs/archive', oci: 'spectro-packs/archive' }, 'the namespace itself is no pack')
-  t.same(locateRepository('spectro-packs/archived/x', ns), { kind: 'oci', name: 'spectro-packs/archived/x', oci: 'spectro-packs/archived/x' })
-  t.throws(() => locateRepository('spectro-packs/archive/a/b', ns), { code: 'NAME_INVALID', message: /single pack name/ })
-  t.throws(() => locateRepository('spectro-packs/archive/a__b', ns), { code: 'NAME_INVALID', message: /pack name/ })
-  t.throws(() => locateRepository('Bad', ns), { code: 'NAME_INVALID' })
-  t.same(locateRepository('mine/hello', 'mine'), { kind: 'pack', name: 'hello', oci: 'mine/hello' }, 'the namespace is configurable')
+  t.same(locateRepository('spectro-packs/archive/hello-universe', ns, validatePackName), { kind: 'pack', name: 'hello-universe', oci: 'spectro-packs/archive/hello-universe' })
+  t.same(locateRepository('library/nginx', ns, validatePackName), { kind: 'oci', name: 'library/nginx', oci: 'library/nginx' })
+  t.same(locateRepository('spectro-packs/archive', ns, validatePackName), { kind: 'oci', name: 'spectro-packs/archive', oci: 'spectro-packs/archive' }, 'the namespace itself is no pack')
+  t.same(locateRepository('spectro-packs/archived/x', ns, validatePackName), { kind: 'oci', name: 'spectro-packs/archived/x', oci: 'spectro-packs/archived/x' })
+  t.throws(() => locateRepository('spectro-packs/archive/a/b', ns, validatePackName), { code: 'NAME_INVALID', message: /single pack name/ })
+  t.throws(() => locateRepository('spectro-packs/archive/a__b', ns, validatePackName), { code: 'NAME_INVALID', message: /pack name/ })
+  t.throws(() => locateRepository('Bad', ns, validatePackName), { code: 'NAME_INVALID' })
+  t.same(locateRepository('mine/hello', 'mine', validatePackName), { kind: 'pack', name: 'hello', oci: 'mine/hello' }, 'the namespace is configurable')
 })

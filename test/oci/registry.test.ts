@@ -5,17 +5,18 @@
 import t from 'tap'
 import { createHash } from 'node:crypto'
 import { type Db, openDatabase } from '../../src/meta/db.js'
-import { OCI_INDEX, OCI_MANIFEST } from '../../src/oci/manifests.js'
+import { OCI_INDEX, OCI_MANIFEST, type ParsedManifest } from '../../src/oci/manifests.js'
 import type { PackOciBridge } from '../../src/oci/pack-bridge.js'
 import { OciRegistry, type OciRegistrySettings } from '../../src/oci/registry.js'
 import { MemoryBlobStore } from '../../src/store/memory.js'
+import { validatePackName } from '../../src/packs/names.js'
 
 const d = (s: string | Buffer) => `sha256:${createHash('sha256').update(s).digest('hex')}`
 
 class RecordingBridge implements PackOciBridge {
   calls: unknown[][] = []
-  async putManifest(packName: string, reference: string, body: Buffer, mediaType: string, actor: string) {
-    this.calls.push(['putManifest', packName, reference, body.toString(), mediaType, actor])
+  async putManifest(packName: string, reference: string, body: Buffer, manifest: ParsedManifest, actor: string) {
+    this.calls.push(['putManifest', packName, reference, body.toString(), manifest.mediaType, actor])
     return { digest: d(body), created: true }
   }
   async deleteManifest(packName: string, digest: string, actor: string) {
@@ -26,7 +27,7 @@ class RecordingBridge implements PackOciBridge {
   }
 }
 
-const settings: OciRegistrySettings = { namespace: 'spectro-packs/archive', listParentTags: false, pageSize: 100, deleteEnabled: true }
+const settings: OciRegistrySettings = { namespace: 'spectro-packs/archive', checkPackName: validatePackName, listParentTags: false, pageSize: 100, deleteEnabled: true }
 
 function setUp(t: { teardown(fn: () => void): void }, bridge?: PackOciBridge, overrides: Partial<OciRegistrySettings> = {}) {
   const db: Db = openDatabase(':memory:')

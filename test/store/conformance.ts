@@ -33,6 +33,8 @@ export function failingStream(first: Buffer): Readable {
 export interface ConformanceOptions {
   /** What else a failed put may have left behind (temp files), checked to be empty. */
   leftovers?: () => Promise<string[]>
+  /** Cuts a stored blob short, as a full disk once did (backends that can be damaged). */
+  truncate?: (store: BlobStore, digest: string, size: number) => Promise<void>
 }
 
 export function storeConformance(t: Test, makeStore: (t: Test) => Promise<BlobStore>, options: ConformanceOptions = {}): void {
@@ -49,7 +51,8 @@ export function storeConformance(t: Test, makeStore: (t: Test) => Promise<BlobSt
     t.same(await readAll(await store.open(info.digest)), data)
     const listed = []
     for await (const b of store.list()) listed.push(b)
-    t.same(listed, [info])
+    t.match(listed, [{ ...info, modifiedAt: Number }])
+    t.ok(Math.abs((listed[0]?.modifiedAt ?? 0) - Date.now()) < 60_000, 'modifiedAt is when it was written')
     t.equal(await store.delete(info.digest), true)
     t.equal(await store.delete(info.digest), false)
     t.equal(await store.stat(info.digest), null)
@@ -124,6 +127,37 @@ export function storeConformance(t: Test, makeStore: (t: Test) => Promise<BlobSt
     await t.rejects(store.open('sha256:ABC'), { code: 'DIGEST_INVALID' })
     await t.rejects(store.delete('nope'), { code: 'DIGEST_INVALID' })
   })
+
+  t.test('stage shows nothing until place; discard leaves nothing', async (t) => {
+    const store = await makeStore(t)
+    const data = Buffer.from('staged bytes')
+    const staged = await store.stage(Readable.from([data]), { digest: digestOf(data) })
+    t.same({ digest: staged.digest, size: staged.size }, { digest: digestOf(data), size: data.length })
+    t.equal(await store.stat(staged.digest), null, 'not visible before place()')
+    await staged.place()
+    await staged.place()
+    t.same(await readAll(await store.open(staged.digest)), data)
+    await staged.discard()
+    await staged.discard()
+    const other = await store.stage(Readable.from([Buffer.from('never placed')]))
+    await other.discard()
+    t.equal(await store.stat(other.digest), null)
+    await noLeftovers(t)
+  })
+
+  if (options.truncate) {
+    const truncate = options.truncate
+    t.test('a damaged blob of the wrong size is replaced by verified bytes, never trusted', async (t) => {
+      const store = await makeStore(t)
+      const data = Buffer.alloc(64 * 1024, 9)
+      const { digest } = await store.put(Readable.from([data]))
+      await truncate(store, digest, 1000)
+      t.equal((await store.stat(digest))?.size, 1000)
+      t.same(await store.put(Readable.from([data])), { digest, size: data.length })
+      t.same(await readAll(await store.open(digest)), data, 'the verified bytes replaced the damaged ones')
+      await noLeftovers(t)
+    })
+  }
 
   t.test('check passes on a working store', async (t) => {
     const store = await makeStore(t)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { readdirSync, rmSync, statSync } from 'node:fs'
+import { readdirSync, rmSync, statSync, truncateSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { FilesystemBlobStore } from '../../src/store/fs.js'
@@ -21,17 +21,21 @@ t.test('filesystem store', async (t) => {
       current = store
       return store
     },
-    { leftovers: async () => readdirSync((current as FilesystemBlobStore).uploadsDir) },
+    {
+      leftovers: async () => readdirSync((current as FilesystemBlobStore).uploadsDir),
+      truncate: async (store, digest, size) => truncateSync((store as FilesystemBlobStore).pathOf(digest), size),
+    },
   )
 })
 
-t.test('filesystem layout is <root>/blobs/sha256/<2 hex>/<64 hex>', async (t) => {
+t.test('filesystem layout is <root>/blobs/sha256/<2 hex>/<64 hex>, with the space reserve beside it', async (t) => {
   const root = join(tempDir(t), 'root')
   const store = new FilesystemBlobStore(root)
   await store.init()
   const { digest } = await store.put(Readable.from([Buffer.from('layout')]))
   const hex = digest.slice(7)
   t.same(readdirSync(join(root, 'blobs', 'sha256', hex.slice(0, 2))), [hex])
+  t.equal(statSync(join(root, 'reserved-space')).size, 8 * 1024 * 1024)
 })
 
 t.test('filesystem check fails when the storage is gone', async (t) => {

@@ -3,8 +3,8 @@
 
 import { Readable } from 'node:stream'
 import type { Test } from 'tap'
-import type { BlobStore } from '../../src/store/types.js'
-import type { UploadStaging } from '../../src/store/uploads.js'
+import type { BlobInfo, BlobStore } from '../../src/store/types.js'
+import type { CommitExpectation, UploadStaging } from '../../src/store/uploads.js'
 import { digestOf, failingStream, readAll } from './conformance.js'
 
 async function listIds(staging: UploadStaging): Promise<string[]> {
@@ -18,6 +18,17 @@ export interface StagingFixture {
   store: BlobStore
 }
 
+/** A commit as the registry does it: verify, place the blob, remove what is left. */
+export async function commitPlaced(staging: UploadStaging, id: string, expected: CommitExpectation): Promise<BlobInfo> {
+  const staged = await staging.commit(id, expected)
+  try {
+    await staged.place()
+  } finally {
+    await staged.discard()
+  }
+  return { digest: staged.digest, size: staged.size }
+}
+
 export function stagingConformance(t: Test, make: (t: Test) => Promise<StagingFixture>): void {
   const id = '0b8f2c4e-8a11-4c1e-9a43-0d7c7c1f5e10'
 
@@ -29,7 +40,7 @@ export function stagingConformance(t: Test, make: (t: Test) => Promise<StagingFi
     t.equal(await staging.append(id, Readable.from([Buffer.from('staged '), Buffer.from('world')])), 18, 'without an offset the chunk goes at the end')
     t.equal(await staging.size(id), 18)
     const data = Buffer.from('hello staged world')
-    const info = await staging.commit(id, { digest: digestOf(data) })
+    const info = await commitPlaced(staging, id, { digest: digestOf(data) })
     t.same(info, { digest: digestOf(data), size: data.length })
     t.same(await readAll(await store.open(info.digest)), data, 'the blob store holds the bytes')
     t.same(await listIds(staging), [], 'a committed upload is gone')
@@ -39,7 +50,7 @@ export function stagingConformance(t: Test, make: (t: Test) => Promise<StagingFi
   t.test('an empty upload commits as the empty blob', async (t) => {
     const { staging, store } = await make(t)
     await staging.create(id)
-    const info = await staging.commit(id, { digest: digestOf('') })
+    const info = await commitPlaced(staging, id, { digest: digestOf('') })
     t.same(info, { digest: digestOf(''), size: 0 })
     t.same(await store.stat(digestOf('')), info)
   })
@@ -76,9 +87,9 @@ export function stagingConformance(t: Test, make: (t: Test) => Promise<StagingFi
     await staging.create(id)
     await staging.append(id, Readable.from([Buffer.from('some bytes')]))
     const wrong = digestOf('other bytes')
-    await t.rejects(staging.commit(id, { digest: wrong }), { code: 'DIGEST_INVALID' })
-    await t.rejects(staging.commit(id, { digest: digestOf('some bytes'), size: 3 }), { code: 'SIZE_INVALID' })
-    await t.rejects(staging.commit(id, { digest: 'md5:abc' }), { code: 'DIGEST_INVALID' })
+    await t.rejects(commitPlaced(staging, id, { digest: wrong }), { code: 'DIGEST_INVALID' })
+    await t.rejects(commitPlaced(staging, id, { digest: digestOf('some bytes'), size: 3 }), { code: 'SIZE_INVALID' })
+    await t.rejects(commitPlaced(staging, id, { digest: 'md5:abc' }), { code: 'DIGEST_INVALID' })
     t.equal(await store.stat(wrong), null)
     t.equal(await store.stat(digestOf('some bytes')), null)
     t.equal(await staging.size(id), 10, 'still there for the caller to cancel')
@@ -92,7 +103,7 @@ export function stagingConformance(t: Test, make: (t: Test) => Promise<StagingFi
     t.equal(await staging.cancel(id), false)
     await t.rejects(staging.size(id), { code: 'BLOB_UPLOAD_UNKNOWN' })
     await t.rejects(staging.append(id, Readable.from([Buffer.from('x')])), { code: 'BLOB_UPLOAD_UNKNOWN' })
-    await t.rejects(staging.commit(id, { digest: digestOf('abandoned') }), { code: 'BLOB_UPLOAD_UNKNOWN' })
+    await t.rejects(commitPlaced(staging, id, { digest: digestOf('abandoned') }), { code: 'BLOB_UPLOAD_UNKNOWN' })
   })
 
   t.test('list shows every upload with its size and last write', async (t) => {
@@ -128,7 +139,7 @@ export function stagingConformance(t: Test, make: (t: Test) => Promise<StagingFi
     let offset = 0
     for (let i = 0; i < 8; i++) offset = await staging.append(id, Readable.from([chunk]), { offset, length: chunk.length })
     const whole = Buffer.concat(Array.from({ length: 8 }, () => chunk))
-    const info = await staging.commit(id, { digest: digestOf(whole), size: whole.length })
+    const info = await commitPlaced(staging, id, { digest: digestOf(whole), size: whole.length })
     t.equal(info.size, 8 * 256 * 1024)
     t.same(await readAll(await store.open(info.digest)), whole)
   })

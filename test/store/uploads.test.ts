@@ -10,7 +10,7 @@ import { MemoryBlobStore } from '../../src/store/memory.js'
 import { FilesystemUploadStaging, MemoryUploadStaging, openUploadStaging } from '../../src/store/uploads.js'
 import { tempDir } from '../helpers.js'
 import { digestOf } from './conformance.js'
-import { stagingConformance } from './uploads-conformance.js'
+import { commitPlaced, stagingConformance } from './uploads-conformance.js'
 
 async function fsFixture(t: { teardown(fn: () => void): void }) {
   const store = new FilesystemBlobStore(join(tempDir(t), 'root'))
@@ -42,7 +42,7 @@ t.test('filesystem: bytes wait in <root>/uploads/<id> and become a blob only on 
   await staging.append(id, Readable.from([Buffer.from('on disk')]))
   t.equal(readFileSync(join(store.uploadsDir, id), 'utf8'), 'on disk')
   t.equal(existsSync(store.pathOf(digestOf('on disk'))), false, 'no blob before the commit')
-  await staging.commit(id, { digest: digestOf('on disk') })
+  await commitPlaced(staging, id, { digest: digestOf('on disk') })
   t.equal(readFileSync(store.pathOf(digestOf('on disk')), 'utf8'), 'on disk')
   t.same(readdirSync(store.uploadsDir), [], 'the staged file is removed')
 })
@@ -53,7 +53,7 @@ t.test('filesystem: committing content the store already has keeps one copy', as
   const id = '6a1f0f8e-3c2d-4b5a-9e8f-7d6c5b4a3f22'
   await staging.create(id)
   await staging.append(id, Readable.from([Buffer.from('twice')]))
-  t.same(await staging.commit(id, { digest: digestOf('twice') }), { digest: digestOf('twice'), size: 5 })
+  t.same(await commitPlaced(staging, id, { digest: digestOf('twice') }), { digest: digestOf('twice'), size: 5 })
   t.same(readdirSync(store.uploadsDir), [])
 })
 
@@ -80,15 +80,15 @@ t.test('filesystem: an upload continued by another process (after a restart) is 
   await staging.append(id, Readable.from([Buffer.from('first half, ')]))
   const restarted = new FilesystemUploadStaging(store)
   await restarted.append(id, Readable.from([Buffer.from('second half')]))
-  t.same(await restarted.commit(id, { digest: digestOf('first half, second half') }), { digest: digestOf('first half, second half'), size: 23 })
+  t.same(await commitPlaced(restarted, id, { digest: digestOf('first half, second half') }), { digest: digestOf('first half, second half'), size: 23 })
 
   const other = '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f'
   await staging.create(other)
   await staging.append(other, Readable.from([Buffer.from('abc')]))
   // Another process appended without this one seeing it: its running hash no longer fits.
   writeFileSync(join(store.uploadsDir, other), 'abcdef')
-  await t.rejects(staging.commit(other, { digest: digestOf('abc') }), { code: 'DIGEST_INVALID' })
-  t.same(await staging.commit(other, { digest: digestOf('abcdef') }), { digest: digestOf('abcdef'), size: 6 })
+  await t.rejects(commitPlaced(staging, other, { digest: digestOf('abc') }), { code: 'DIGEST_INVALID' })
+  t.same(await commitPlaced(staging, other, { digest: digestOf('abcdef') }), { digest: digestOf('abcdef'), size: 6 })
 })
 
 t.test('filesystem: a failed append keeps the running hash of what came before', async (t) => {
@@ -98,5 +98,5 @@ t.test('filesystem: a failed append keeps the running hash of what came before',
   await staging.append(id, Readable.from([Buffer.from('kept ')]))
   await t.rejects(staging.append(id, Readable.from([Buffer.from('too long')]), { length: 3 }), { code: 'BLOB_UPLOAD_INVALID' })
   await staging.append(id, Readable.from([Buffer.from('then more')]))
-  t.same(await staging.commit(id, { digest: digestOf('kept then more') }), { digest: digestOf('kept then more'), size: 14 })
+  t.same(await commitPlaced(staging, id, { digest: digestOf('kept then more') }), { digest: digestOf('kept then more'), size: 14 })
 })

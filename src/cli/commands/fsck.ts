@@ -4,7 +4,7 @@ import { loadConfig } from '../../config/load.js'
 import { checkStore } from '../../maintenance/fsck.js'
 import { CliError, type Command, parseCommandArgs } from '../command.js'
 import { formatBytes } from '../progress.js'
-import { openStorage } from './garbage-collect.js'
+import { openMaintenanceStorage } from './garbage-collect.js'
 
 export const fsckCommand: Command = {
   usage: `Usage: packyard fsck [CONFIG]
@@ -15,9 +15,9 @@ manifests that use it, and exits 1 when it finds any. Read-only; safe while serv
   async run(args, io) {
     const { positionals } = parseCommandArgs(args, {}, { min: 0, max: 1 })
     const config = loadConfig({ file: positionals[0], env: io.env })
-    const { db, store } = await openStorage(config)
+    const { db, storage } = await openMaintenanceStorage(config)
     try {
-      const report = await checkStore(db, store)
+      const report = await checkStore(db, storage.store)
       for (const p of report.problems) {
         io.stdout.write(`${p.problem} ${p.digest}: ${p.detail}${p.usedBy.length ? `; used by ${p.usedBy.join(', ')}` : ''}\n`)
       }

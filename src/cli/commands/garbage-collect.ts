@@ -1,28 +1,34 @@
 // packyard garbage-collect [CONFIG]: reclaim blobs nothing refers to, safely while serving.
 
-import { join } from 'node:path'
 import { type Config, loadConfig, parseLeaf } from '../../config/load.js'
-import { collectGarbage } from '../../maintenance/gc.js'
-import { openDatabase } from '../../meta/db.js'
-import { FilesystemBlobStore } from '../../store/fs.js'
+import { collectGarbage, SAFE_GRACE_MS } from '../../maintenance/gc.js'
+import { onStorageFull, openDatabase } from '../../meta/db.js'
+import { openStorage } from '../../store/index.js'
 import { CliError, type Command, parseCommandArgs, parseFlagValue } from '../command.js'
 import { formatBytes } from '../progress.js'
 
 export const garbageCollectCommand: Command = {
-  usage: `Usage: packyard garbage-collect [CONFIG] [--dry-run] [--grace DURATION]
+  usage: `Usage: packyard garbage-collect [CONFIG] [--dry-run] [--grace DURATION] [--force]
 
 Removes stored blobs that no pack version or manifest refers to (left by replaced or
 deleted packs and abandoned uploads), and temp files of interrupted writes. Safe while
-the server runs: only blobs older than the grace period (default 1h) are touched, and
-each batch is re-checked inside a database transaction. --dry-run lists what would go.
+the server runs, whatever the grace period: a blob a request is about to reference is
+leased in the database and never removed. The grace period (default 1h) is how long an
+uploaded blob may wait for the manifest that references it; under 1m it is refused
+unless --force. --dry-run lists what would go. Works on a full disk.
 CONFIG is the server's config (default as for serve).`,
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs(args, { 'dry-run': { type: 'boolean' }, grace: { type: 'string' } }, { min: 0, max: 1 })
+    const { values, positionals } = parseCommandArgs(args, { 'dry-run': { type: 'boolean' }, grace: { type: 'string' }, force: { type: 'boolean' } }, { min: 0, max: 1 })
     const config = loadConfig({ file: positionals[0], env: io.env })
     const graceMs = values.grace === undefined ? 3_600_000 : parseFlagValue('--grace', values.grace, (v) => parseLeaf('--grace', { kind: 'duration' }, v) as number)
-    const { db, store } = await openStorage(config)
+    if (graceMs < SAFE_GRACE_MS && values.force !== true) {
+      throw new CliError(
+        `--grace ${values.grace} is shorter than 1m: a blob uploaded ahead of its manifest could be removed before the manifest arrives (that push would then fail and be retried). Add --force to collect anyway`,
+      )
+    }
+    const { db, storage } = await openMaintenanceStorage(config)
     try {
-      const report = await collectGarbage(db, store, { dryRun: values['dry-run'] === true, graceMs })
+      const report = await collectGarbage(db, storage.store, storage.staging, { dryRun: values['dry-run'] === true, graceMs })
       const verb = values['dry-run'] ? 'would remove' : 'removed'
       if (values['dry-run']) for (const b of report.blobsRemoved) io.stdout.write(`${b.digest} ${formatBytes(b.size)}\n`)
       io.stdout.write(
@@ -34,11 +40,11 @@ CONFIG is the server's config (default as for serve).`,
   },
 }
 
-/** The server's filesystem storage, opened by an operator command next to a running server. */
-export async function openStorage(config: Config) {
+/** The server's storage, opened by an operator command next to a running server. */
+export async function openMaintenanceStorage(config: Config) {
   if (config.storage.kind !== 'filesystem') throw new CliError('this registry keeps its data in memory; there is nothing on disk to check or collect')
-  const store = new FilesystemBlobStore(config.storage.rootdirectory)
-  await store.init()
-  const db = openDatabase(join(config.storage.rootdirectory, 'registry.db'))
-  return { db, store }
+  const storage = await openStorage(config.storage)
+  const db = openDatabase(storage.databaseFile)
+  onStorageFull(db, storage.releaseReserve)
+  return { db, storage }
 }

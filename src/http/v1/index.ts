@@ -4,6 +4,7 @@
 
 import type { FastifyInstance } from 'fastify'
 import type { PackService } from '../../packs/service.js'
+import type { PackViews } from '../../packs/views.js'
 import { errorResponses } from '../errors.js'
 import { v1PacksPlugin } from './packs.js'
 
@@ -22,8 +23,14 @@ const rootSchema = {
   },
 } as const
 
-export async function v1Plugin(app: FastifyInstance, opts: { packs: PackService }): Promise<void> {
+export interface V1Options {
+  packs: PackService
+  views: PackViews
+  bodyIdleMs: number
+}
+
+export async function v1Plugin(app: FastifyInstance, opts: V1Options): Promise<void> {
   app.addHook('onRequest', app.authenticate)
   app.get('/', { schema: rootSchema }, async (request) => ({ user: request.identity?.user ?? 'anonymous', canPush: request.identity?.writer === true }))
-  await app.register(v1PacksPlugin, { packs: opts.packs })
+  await app.register(v1PacksPlugin, { packs: opts.packs, views: opts.views, bodyIdleMs: opts.bodyIdleMs })
 }

@@ -220,7 +220,7 @@ export const deleteVersionSchema = {
 
 export const blobSchema = {
   params: { type: 'object', properties: { name: packName, digest }, required: ['name', 'digest'] },
-  querystring: { type: 'object', properties: { type: { type: 'string', maxLength: 128, pattern: '^[\\w.+-]+/[\\w.+-]+$' } }, additionalProperties: false },
+  querystring: { type: 'object', properties: { type: { type: 'string', maxLength: 128 } }, additionalProperties: false },
   response: { 200: { type: 'string', format: 'binary' }, ...errorResponses },
 } as const
 

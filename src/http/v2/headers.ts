@@ -1,5 +1,5 @@
 // The HTTP headers the OCI distribution API reads and writes (Range is shared with /v1, in
-// ../blob-response.ts): Content-Range for upload chunks, Accept for manifest negotiation, Link for pagination.
+// ../blob-response.ts; Link in ../pagination.ts): Content-Range for upload chunks, Accept for manifest negotiation.
 // Pure functions; bad values become typed errors with the spec's codes.
 
 import { RegistryError } from '../../errors.js'
@@ -33,11 +33,4 @@ export function acceptsManifest(accept: string | undefined, mediaType: string): 
     .map((part) => baseMediaType(part))
   if (accepted.some((t) => t === '*/*' || t === 'application/*' || t === mediaType)) return true
   return !accepted.some((t) => MANIFEST_MEDIA_TYPES.includes(t))
-}
-
-/** `Link: <path?query>; rel="next"` as distribution sends it. */
-export function nextLink(path: string, query: Record<string, string | number | undefined>): string {
-  const params = new URLSearchParams()
-  for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value))
-  return `<${path}?${params.toString()}>; rel="next"`
 }

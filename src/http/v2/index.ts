@@ -18,17 +18,23 @@ import type { Readable } from 'node:stream'
 import { isRegistryError, RegistryError } from '../../errors.js'
 import { OCI_INDEX } from '../../oci/manifests.js'
 import { type Endpoint, parseV2Path, type RepositoryLocator } from '../../oci/names.js'
-import type { PackOciBridge } from '../../oci/pack-bridge.js'
-import { OciRegistry } from '../../oci/registry.js'
+import type { OciRegistry } from '../../oci/registry.js'
+import type { OciUploads } from '../../oci/uploads.js'
 import type { ChunkExpectation } from '../../store/uploads.js'
-import { IMMUTABLE, sendBlob } from '../blob-response.js'
+import { sendBlob, sendManifest } from '../blob-response.js'
 import { requestBody } from '../request-body.js'
-import { acceptsManifest, nextLink, parseContentRange } from './headers.js'
+import { actorOf } from '../auth.js'
+import { setNextLink } from '../pagination.js'
+import { parseContentRange } from './headers.js'
 import { catalogSchema, deleteSchema, patchSchema, postSchema, putSchema, readSchema, versionSchema } from './schemas.js'
 
 export interface V2Options {
-  /** Handles writes under oci.namespace (packs); without it they answer 405 UNSUPPORTED. */
-  packBridge?: PackOciBridge
+  registry: OciRegistry
+  uploads: OciUploads
+  /** limits.manifestsize */
+  manifestSize: number
+  /** http.bodyidletimeout */
+  bodyIdleMs: number
 }
 
 interface WildcardRequest {
@@ -38,21 +44,8 @@ interface WildcardRequest {
 
 
 export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<void> {
-  const { config, db, store } = app.registry
-  const registry = new OciRegistry(
-    db,
-    store,
-    {
-      namespace: config.oci.namespace,
-      listParentTags: config.oci.listParentTags,
-      pageSize: config.limits.pageSize,
-      deleteEnabled: config.storage.deleteEnabled,
-    },
-    opts.packBridge,
-  )
-  const uploads = app.ociUploads
-  const manifestSize = config.limits.manifestSize
-  const bodyOf = (request: FastifyRequest): Readable => requestBody(request, config.http.bodyIdleTimeoutMs)
+  const { registry, uploads, manifestSize } = opts
+  const bodyOf = (request: FastifyRequest): Readable => requestBody(request, opts.bodyIdleMs)
 
   app.addHook('onRequest', async (_request, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0')
@@ -66,7 +59,7 @@ export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<v
 
   app.get<{ Querystring: { n?: number; last?: string } }>('/_catalog', { schema: catalogSchema }, async (request, reply) => {
     const page = registry.catalog(request.query)
-    if (page.next !== null) reply.header('link', nextLink('/v2/_catalog', { n: page.n, last: page.next }))
+    setNextLink(reply, '/v2/_catalog', {}, page)
     return { repositories: page.items }
   })
 
@@ -78,21 +71,19 @@ export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<v
       const { endpoint, repo } = route(request)
       switch (endpoint.kind) {
         case 'manifest':
-          return sendManifest(request, reply, repo, endpoint.reference)
+          return sendManifest(request, reply, registry.manifest(repo, endpoint.reference), endpoint.reference)
         case 'blob':
           return serveBlob(request, reply, repo, endpoint.digest)
         case 'tags': {
           const page = registry.tags(repo, request.query)
-          if (page.next !== null) reply.header('link', nextLink(`/v2/${repo.oci}/tags/list`, { n: page.n, last: page.next }))
+          setNextLink(reply, `/v2/${repo.oci}/tags/list`, {}, page)
           return { name: repo.oci, tags: page.items }
         }
         case 'referrers': {
           const { artifactType } = request.query
           const page = registry.referrers(repo, endpoint.digest, artifactType ?? null, request.query)
           if (artifactType !== undefined) reply.header('oci-filters-applied', 'artifactType')
-          if (page.next !== null) {
-            reply.header('link', nextLink(`/v2/${repo.oci}/referrers/${endpoint.digest}`, { n: page.n, last: page.next, artifactType }))
-          }
+          setNextLink(reply, `/v2/${repo.oci}/referrers/${endpoint.digest}`, { artifactType }, page)
           // Serialized by the route's schema, sent as bytes so the media type stays exact.
           const body = reply.serialize({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: page.items })
           return reply.type(OCI_INDEX).send(Buffer.from(body as string))
@@ -199,25 +190,6 @@ export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<v
     return { endpoint, repo: registry.locate(endpoint.name) }
   }
 
-  function sendManifest(request: FastifyRequest<WildcardRequest>, reply: FastifyReply, repo: RepositoryLocator, reference: string) {
-    const manifest = registry.manifest(repo, reference)
-    if (!acceptsManifest(request.headers.accept, manifest.media_type)) {
-      throw new RegistryError(
-        'MANIFEST_UNKNOWN',
-        `manifest ${reference} is stored as ${manifest.media_type}, which the request's Accept header does not include`,
-        { mediaType: manifest.media_type, accept: request.headers.accept },
-      )
-    }
-    reply
-      .header('content-type', manifest.media_type)
-      .header('docker-content-digest', manifest.digest)
-      .header('etag', `"${manifest.digest}"`)
-    if (reference === manifest.digest) reply.header('cache-control', IMMUTABLE)
-    if (notModified(request, manifest.digest)) return reply.code(304).send()
-    reply.header('content-length', String(manifest.size))
-    return request.method === 'HEAD' ? reply.send() : reply.send(manifest.content)
-  }
-
   async function serveBlob(request: FastifyRequest<WildcardRequest>, reply: FastifyReply, repo: RepositoryLocator, digest: string) {
     const blob = await registry.blob(repo, digest)
     return sendBlob(request, reply, {
@@ -276,10 +248,6 @@ function contentLength(request: FastifyRequest): number | undefined {
   return value === undefined ? undefined : Number(value)
 }
 
-function actorOf(request: FastifyRequest): string {
-  return request.identity?.user ?? 'anonymous'
-}
-
 /** Offset and length of an upload chunk from Content-Range and Content-Length. */
 function chunkOf(request: FastifyRequest): ChunkExpectation {
   const range = parseContentRange(request.headers['content-range'] as string | undefined)
@@ -290,11 +258,6 @@ function chunkOf(request: FastifyRequest): ChunkExpectation {
     throw new RegistryError('BLOB_UPLOAD_INVALID', `Content-Range covers ${declared} bytes but Content-Length is ${length}`, { contentRange: `${range.start}-${range.end}`, contentLength: length })
   }
   return { offset: range.start, length: declared }
-}
-
-function notModified(request: FastifyRequest, digest: string): boolean {
-  const header = request.headers['if-none-match']
-  return header !== undefined && header.split(',').some((tag) => tag.trim() === `"${digest}"` || tag.trim() === '*')
 }
 
 /** Location, Range (distribution's `0-<last byte>`, `0-0` when empty) and the session id. */

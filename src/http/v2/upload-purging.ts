@@ -1,13 +1,13 @@
-// The blob-upload service the /v2 routes share, tied to the app's lifecycle: it is decorated
-// on the root instance as `ociUploads` (so operators' code and tests can run a purge), and
-// when storage.maintenance.uploadpurging is enabled a timer purges abandoned uploads every
-// interval. The timer is unref'd (it never keeps the process alive) and stopped on close,
-// after any purge in progress, before the database closes.
+// The timer that purges abandoned blob uploads, tied to the app's lifecycle. When
+// storage.maintenance.uploadpurging is enabled, every interval it removes upload sessions idle
+// for longer than the age, and staged files nobody owns. The timer is unref'd (it never keeps
+// the process alive) and stopped on close, after any purge in progress, before the database
+// closes. The uploads service is decorated on the root instance as `ociUploads`, so tests and
+// operators' code can run a purge by hand.
 
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { OciUploads } from '../../oci/uploads.js'
-import { openUploadStaging } from '../../store/uploads.js'
+import type { OciUploads } from '../../oci/uploads.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,13 +15,17 @@ declare module 'fastify' {
   }
 }
 
-export const ociUploadsPlugin = fp(
-  async (app: FastifyInstance) => {
-    const { config, db, store } = app.registry
-    const uploads = new OciUploads(db, store, openUploadStaging(store))
-    app.decorate('ociUploads', uploads)
+export interface UploadPurgingOptions {
+  uploads: OciUploads
+  enabled: boolean
+  ageMs: number
+  intervalMs: number
+}
 
-    const { enabled, ageMs, intervalMs } = config.storage.uploadPurging
+export const uploadPurgingPlugin = fp(
+  async (app: FastifyInstance, opts: UploadPurgingOptions) => {
+    const { uploads, enabled, ageMs, intervalMs } = opts
+    app.decorate('ociUploads', uploads)
     if (!enabled) return
     let timer: NodeJS.Timeout | undefined
     let running: Promise<void> | null = null
@@ -47,5 +51,5 @@ export const ociUploadsPlugin = fp(
       await running
     })
   },
-  { name: 'packyard-oci-uploads' },
+  { name: 'packyard-upload-purging' },
 )

@@ -1,0 +1,90 @@
+// Every blob a request writes or relies on comes in through here, so that garbage collection can
+// never remove it between the moment its digest is known and the commit that references it.
+// The order is: verified bytes staged (nothing visible), a lease committed in the database, then
+// the bytes placed; the lease ends inside the metadata transaction that records the reference
+// (or when the request fails). Garbage collection skips leased blobs and marks the blobs it
+// deletes; a writer that leases a blob being deleted waits for the deletion to finish and then
+// places its own verified copy. Whatever the grace period, an acknowledged push keeps its bytes.
+
+import { randomUUID } from 'node:crypto'
+import type { Readable } from 'node:stream'
+import type { BlobMeta } from '../meta/blobs.js'
+import type { BlobInfo, BlobStore, PutExpectation, StagedBlob } from '../store/types.js'
+
+/** A lease older than this is a crashed request's; garbage collection ignores it. */
+export const LEASE_TTL_MS = 60 * 60_000
+/** A deletion marked longer ago than this belongs to a collection that died. */
+const DELETION_STALE_MS = 10 * 60_000
+const DELETION_POLL_MS = 25
+
+/** The blobs one request is about to reference. */
+export class Lease {
+  readonly id = randomUUID()
+  private taken = false
+
+  constructor(private readonly meta: BlobMeta) {}
+
+  /** Leases more digests; returns those being deleted right now (with when that started). */
+  take(digests: string[], now = Date.now()): Map<string, number> {
+    if (digests.length === 0) return new Map()
+    this.taken = true
+    return this.meta.takeLease(this.id, digests, now)
+  }
+
+  /** Inside the transaction that records the references. */
+  releaseIn(): void {
+    if (this.taken) this.meta.releaseLease(this.id)
+  }
+
+  /**
+   * After a failed request. A lease that cannot be released now (the disk is full) expires
+   * by itself, so the request's own error is what the client hears.
+   */
+  release(): void {
+    try {
+      this.releaseIn()
+    } catch {
+      // expires after LEASE_TTL_MS
+    }
+  }
+}
+
+export class BlobIntake {
+  constructor(
+    private readonly store: BlobStore,
+    private readonly meta: BlobMeta,
+  ) {}
+
+  newLease(): Lease {
+    return new Lease(this.meta)
+  }
+
+  /** Receives a stream as a blob held by `lease`. */
+  async put(source: Readable, lease: Lease, expected?: PutExpectation): Promise<BlobInfo> {
+    const [blob] = await this.placeAll([await this.store.stage(source, expected)], lease)
+    return blob as BlobInfo
+  }
+
+  /**
+   * Leases the staged blobs in one commit, waits out any deletion of the same digests, and
+   * places them. The staged bytes are discarded afterwards whatever happens.
+   */
+  async placeAll(staged: StagedBlob[], lease: Lease): Promise<BlobInfo[]> {
+    try {
+      const deleting = lease.take(staged.map((s) => s.digest))
+      for (const [digest, startedAt] of deleting) await this.waitForDeletion(digest, startedAt)
+      for (const blob of staged) await blob.place()
+      return staged.map((s) => ({ digest: s.digest, size: s.size }))
+    } finally {
+      for (const blob of staged) await blob.discard()
+    }
+  }
+
+  private async waitForDeletion(digest: string, startedAt: number): Promise<void> {
+    let since = startedAt
+    while (since !== null && Date.now() - since < DELETION_STALE_MS) {
+      await new Promise((resolve) => setTimeout(resolve, DELETION_POLL_MS))
+      since = this.meta.deletionStartedAt(digest) as number
+    }
+  }
+}

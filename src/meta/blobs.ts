@@ -1,0 +1,103 @@
+// The one owner of the blob tables: which blobs the registry has accepted (blobs), which a
+// repository may serve (repository_blobs), and what protects blobs while the store and the
+// metadata disagree for a moment: leases (a request is about to reference a blob) and deletions
+// in progress (garbage collection is removing a blob's bytes). Leases and deletions live in the
+// database so that a `packyard garbage-collect` in another process sees the server's leases,
+// and the server sees its deletions.
+
+import type { Statement } from 'better-sqlite3'
+import { type Db, writeTransaction } from './db.js'
+
+const SQL = {
+  record: 'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING',
+  link: 'INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+  unlink: 'DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?',
+  inRepository: 'SELECT b.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest WHERE rb.repository_id = ? AND rb.digest = ?',
+  takeLease: 'INSERT OR IGNORE INTO blob_leases (lease_id, digest, taken_at) VALUES (?, ?, ?)',
+  releaseLease: 'DELETE FROM blob_leases WHERE lease_id = ?',
+  leasedSince: 'SELECT 1 AS one FROM blob_leases WHERE digest = ? AND taken_at >= ? LIMIT 1',
+  dropExpiredLeases: 'DELETE FROM blob_leases WHERE taken_at < ?',
+  deletion: 'SELECT started_at FROM blob_deletions WHERE digest = ?',
+  startDeletion: 'INSERT OR REPLACE INTO blob_deletions (digest, started_at) VALUES (?, ?)',
+  finishDeletion: 'DELETE FROM blob_deletions WHERE digest = ?',
+  unlinkEverywhere: 'DELETE FROM repository_blobs WHERE digest = ?',
+  forget: 'DELETE FROM blobs WHERE digest = ?',
+} as const
+
+export class BlobMeta {
+  private readonly s: Record<keyof typeof SQL, Statement>
+
+  constructor(private readonly db: Db) {
+    this.s = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Record<keyof typeof SQL, Statement>
+  }
+
+  /** Records an accepted blob and links it to a repository (inside the caller's transaction). */
+  recordInRepository(repositoryId: number, blob: { digest: string; size: number }, now: number): void {
+    this.s.record.run(blob.digest, blob.size, now)
+    this.s.link.run(repositoryId, blob.digest, now)
+  }
+
+  /** Links a blob the registry already has to another repository. */
+  link(repositoryId: number, digest: string, now: number): void {
+    this.s.link.run(repositoryId, digest, now)
+  }
+
+  /** Unlinks a blob from a repository; false when it was not linked. */
+  unlink(repositoryId: number, digest: string): boolean {
+    return this.s.unlink.run(repositoryId, digest).changes > 0
+  }
+
+  /** The blob when the repository may serve it. */
+  inRepository(repositoryId: number, digest: string): { digest: string; size: number } | null {
+    return (this.s.inRepository.get(repositoryId, digest) as { digest: string; size: number } | undefined) ?? null
+  }
+
+  /**
+   * Leases `digests` under `leaseId` (committed at once) and returns those garbage collection
+   * is deleting right now, with when it started.
+   */
+  takeLease(leaseId: string, digests: string[], now: number): Map<string, number> {
+    return writeTransaction(this.db, () => {
+      const deleting = new Map<string, number>()
+      for (const digest of digests) {
+        this.s.takeLease.run(leaseId, digest, now)
+        const row = this.s.deletion.get(digest) as { started_at: number } | undefined
+        if (row) deleting.set(digest, row.started_at)
+      }
+      return deleting
+    })
+  }
+
+  /** Ends a lease; inside the transaction that records the references, or on its own. */
+  releaseLease(leaseId: string): void {
+    this.s.releaseLease.run(leaseId)
+  }
+
+  /** When garbage collection started deleting `digest`, or null when it is not. */
+  deletionStartedAt(digest: string): number | null {
+    return (this.s.deletion.get(digest) as { started_at: number } | undefined)?.started_at ?? null
+  }
+
+  // ---- for garbage collection, inside its transaction
+
+  /** Whether a lease taken at or after `since` holds the blob. */
+  isLeased(digest: string, since: number): boolean {
+    return this.s.leasedSince.get(digest, since) !== undefined
+  }
+
+  /** Forgets leases a crashed request left behind. */
+  dropExpiredLeases(before: number): void {
+    this.s.dropExpiredLeases.run(before)
+  }
+
+  /** Forgets the blob everywhere and marks its bytes as being deleted. */
+  startDeletion(digest: string, now: number): void {
+    this.s.unlinkEverywhere.run(digest)
+    this.s.forget.run(digest)
+    this.s.startDeletion.run(digest, now)
+  }
+
+  finishDeletion(digest: string): void {
+    this.s.finishDeletion.run(digest)
+  }
+}

@@ -1,0 +1,18 @@
+// The write order of tags (tags.seq), shared by every writer of tags: the parent-tag rule "on a
+// tie, the most recently written version wins" compares it. Read inside the writing transaction,
+// so two writers never get the same number (the index of migration 0002 keeps it cheap).
+
+import type { Statement } from 'better-sqlite3'
+import type { Db } from './db.js'
+
+export class TagSequence {
+  private readonly nextStatement: Statement
+
+  constructor(db: Db) {
+    this.nextStatement = db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM tags')
+  }
+
+  next(): number {
+    return (this.nextStatement.get() as { seq: number }).seq
+  }
+}

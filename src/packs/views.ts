@@ -1,0 +1,323 @@
+// The query side of packs: what the /v1 pack routes (and the pack browser) show, in the API's own
+// shapes. Rows become views here and nowhere else, so a route only parses its request and picks
+// the view; the rules for what a tag "is" (its parent tags, its version) come from the pure
+// modules beside this one.
+
+import { RegistryError } from '../errors.js'
+import type { Readable } from 'node:stream'
+import type { EventRow } from '../meta/events.js'
+import type { ManifestContent, PackMeta, PackSummaryRow, PackVersionRow, TagRow } from '../meta/packs.js'
+import { fetchPage, type Page, type PageRequest } from '../pages.js'
+import { assertDigest } from '../store/digest.js'
+import type { BlobInfo, BlobStore, ByteRange } from '../store/types.js'
+import { validatePackName } from './names.js'
+import { archiveFileName } from './oras-manifest.js'
+import { computeParentTags, type ParentTag, parentTagsOf } from './parent-tags.js'
+import { parseTag } from './tags.js'
+
+export interface TagView {
+  tag: string
+  group: string | null
+  label: string
+  kind: TagRow['kind']
+  version: string
+  digest: string
+  manifestDigest: string
+  parentTags: string[]
+  updatedAt: string
+}
+
+export interface PackHeaderView {
+  name: string
+  displayName: string
+  layer: string
+  addonType: string | null
+  addonSubType: string | null
+  cloudTypes: string[]
+  logoUrl: string | null
+  updatedAt: string
+}
+
+export interface PackListItem extends PackHeaderView {
+  tags: TagView[]
+}
+
+export interface VersionSummaryView {
+  version: string
+  group: string | null
+  digest: string
+  manifestDigest: string
+  contentDigest: string
+  tags: string[]
+  pushedAt: string
+  pushedBy: string
+  packJson: object
+  values: string
+  readme: string | null
+  presets: string | null
+  schema: string | null
+}
+
+export interface PackDetailView extends PackHeaderView {
+  tags: TagView[]
+  versions: VersionSummaryView[]
+}
+
+export interface HistoryView {
+  at: string
+  actor: string
+  action: string
+  tag: string | null
+  oldDigest: string | null
+  newDigest: string | null
+  forced: boolean
+  message: string | null
+}
+
+export interface VersionDetailView {
+  name: string
+  version: string
+  group: string | null
+  digest: string
+  manifestDigest: string
+  contentDigest: string
+  size: number
+  unpackedSize: number
+  packJson: object
+  files: Record<string, BlobInfo>
+  tags: TagView[]
+  pushedAt: string
+  pushedBy: string
+  message: string | null
+  history: HistoryView[]
+}
+
+/** A pack version found by a tag (of any kind) or a digest (archive or manifest). */
+export interface ResolvedVersion {
+  repoId: number
+  version: PackVersionRow
+  /** The tag the reference named, when it was a tag. */
+  tag: TagRow | null
+}
+
+export interface PackListFilter {
+  name?: string | undefined
+  layer?: string | undefined
+}
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+interface PackJsonExtras {
+  addonType?: string
+  addonSubType?: string
+  cloudTypes?: string[]
+}
+
+/** The files a version serves on its own (pack.json, values.yaml, logo.png, ...). */
+export function filesOf(version: PackVersionRow): Record<string, BlobInfo> {
+  return JSON.parse(version.files) as Record<string, BlobInfo>
+}
+
+export function parentTagsFor(tags: TagRow[]): ParentTag[] {
+  return computeParentTags(tags.filter((t) => t.kind === 'version').map((t) => ({ tag: t.name, group: t.group_name, label: t.label, seq: t.seq })))
+}
+
+export function tagView(t: TagRow, parents: ParentTag[]): TagView {
+  return {
+    tag: t.name,
+    group: t.group_name,
+    label: t.label,
+    kind: t.kind,
+    version: t.kind === 'version' ? t.label : t.version,
+    digest: t.archive_digest,
+    manifestDigest: t.manifest_digest,
+    parentTags: t.kind === 'version' ? parentTagsOf(t.name, parents) : [],
+    updatedAt: iso(t.updated_at),
+  }
+}
+
+function packHeader(name: string, row: Pick<PackSummaryRow, 'display_name' | 'layer' | 'pack_json' | 'files' | 'updated_at'>): PackHeaderView {
+  const pack = JSON.parse(row.pack_json) as PackJsonExtras
+  const logo = (JSON.parse(row.files) as Record<string, BlobInfo>)['logo.png']
+  return {
+    name,
+    displayName: row.display_name,
+    layer: row.layer,
+    addonType: pack.addonType ?? null,
+    addonSubType: pack.addonSubType ?? null,
+    cloudTypes: pack.cloudTypes ?? [],
+    logoUrl: logo ? `/v1/${name}/blobs/${logo.digest}?type=image/png` : null,
+    updatedAt: iso(row.updated_at),
+  }
+}
+
+function historyView(e: EventRow): HistoryView {
+  return {
+    at: iso(e.at),
+    actor: e.actor,
+    action: e.action,
+    tag: e.tag,
+    oldDigest: e.old_digest,
+    newDigest: e.new_digest,
+    forced: e.forced === 1,
+    message: e.message,
+  }
+}
+
+export class PackViews {
+  constructor(
+    private readonly meta: PackMeta,
+    private readonly store: BlobStore,
+    private readonly maxPageSize: number,
+  ) {}
+
+  /** The pack repository's id; NAME_UNKNOWN when there is no such pack. */
+  repoId(name: string): number {
+    validatePackName(name)
+    const repo = this.meta.repoByName(name)
+    if (!repo) throw new RegistryError('NAME_UNKNOWN', `there is no pack named ${name} in this registry`, { name })
+    return repo.id
+  }
+
+  resolve(name: string, ref: string): ResolvedVersion {
+    const repoId = this.repoId(name)
+    if (ref.includes(':')) {
+      assertDigest(ref)
+      const version = this.meta.versionByDigest(repoId, ref)
+      if (!version) throw new RegistryError('MANIFEST_UNKNOWN', `${name} has no version with digest ${ref}`, { name, digest: ref })
+      return { repoId, version, tag: null }
+    }
+    parseTag(ref)
+    const tag = this.meta.tag(repoId, ref)
+    if (!tag) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${ref}`, { name, tag: ref })
+    return { repoId, version: this.meta.version(tag.manifest_id) as PackVersionRow, tag }
+  }
+
+  catalog(request: PageRequest): Page<string> {
+    return fetchPage(request, this.maxPageSize, (name) => name, (after, limit) => this.meta.catalog(after, limit))
+  }
+
+  listPacks(filter: PackListFilter, request: PageRequest): Page<PackListItem> {
+    const page = fetchPage(request, this.maxPageSize, (row: PackSummaryRow) => row.name, (after, limit) =>
+      this.meta.listPacks({ name: filter.name || null, layer: filter.layer || null, last: after, limit }),
+    )
+    const tagsByRepo = this.meta.tagsOfMany(page.items.map((r) => r.id))
+    return {
+      ...page,
+      items: page.items.map((row) => {
+        const tags = tagsByRepo.get(row.id) ?? []
+        const parents = parentTagsFor(tags)
+        return { ...packHeader(row.name, row), tags: tags.filter((t) => t.kind !== 'parent').map((t) => tagView(t, parents)) }
+      }),
+    }
+  }
+
+  async packDetail(name: string): Promise<PackDetailView> {
+    const repoId = this.repoId(name)
+    const summary = this.meta.packSummary(repoId)
+    if (!summary) throw new RegistryError('NAME_UNKNOWN', `there is no pack named ${name} in this registry`, { name })
+    const tags = this.meta.tagsOf(repoId)
+    const parents = parentTagsFor(tags)
+    const versions = await Promise.all(
+      this.meta.versionsOf(repoId).map(async (v) => {
+        const files = filesOf(v)
+        return {
+          version: v.version,
+          group: v.group_name,
+          digest: v.archive_digest,
+          manifestDigest: v.manifest_digest,
+          contentDigest: v.content_digest,
+          tags: tags.filter((t) => t.manifest_id === v.manifest_id).map((t) => t.name),
+          pushedAt: iso(v.pushed_at),
+          pushedBy: v.pushed_by,
+          packJson: JSON.parse(v.pack_json) as object,
+          values: (await this.text(files['values.yaml'])) ?? '',
+          readme: await this.text(files['README.md']),
+          presets: await this.text(files['presets.yaml']),
+          schema: await this.text(files['schema.yaml']),
+        }
+      }),
+    )
+    return { ...packHeader(name, summary), tags: tags.map((t) => tagView(t, parents)), versions }
+  }
+
+  versionDetail(name: string, ref: string): VersionDetailView {
+    const { repoId, version } = this.resolve(name, ref)
+    const tags = this.meta.tagsOf(repoId)
+    const parents = parentTagsFor(tags)
+    const mine = tags.filter((t) => t.manifest_id === version.manifest_id)
+    const userTags = mine.filter((t) => t.kind !== 'parent').map((t) => t.name)
+    return {
+      name,
+      version: version.version,
+      group: version.group_name,
+      digest: version.archive_digest,
+      manifestDigest: version.manifest_digest,
+      contentDigest: version.content_digest,
+      size: version.archive_size,
+      unpackedSize: version.unpacked_size,
+      packJson: JSON.parse(version.pack_json) as object,
+      files: filesOf(version),
+      tags: mine.map((t) => tagView(t, parents)),
+      pushedAt: iso(version.pushed_at),
+      pushedBy: version.pushed_by,
+      message: version.message,
+      history: this.meta.history(name, userTags, version.archive_digest).map(historyView),
+    }
+  }
+
+  /** One tag of a pack as the API shows it. */
+  tag(name: string, tag: string): TagView {
+    const repoId = this.repoId(name)
+    const tags = this.meta.tagsOf(repoId)
+    const row = tags.find((t) => t.name === tag)
+    if (!row) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${tag}`, { name, tag })
+    return tagView(row, parentTagsFor(tags))
+  }
+
+  /** What a pull of the archive sends. */
+  archive(name: string, ref: string): BlobInfo & { fileName: string } {
+    const { version } = this.resolve(name, ref)
+    return { digest: version.archive_digest, size: version.archive_size, fileName: archiveFileName(name, version.version) }
+  }
+
+  /** One of the files a version serves on its own. */
+  file(name: string, ref: string, path: string): BlobInfo {
+    const files = filesOf(this.resolve(name, ref).version)
+    const entry = files[path]
+    if (!entry) {
+      throw new RegistryError('FILE_UNKNOWN', `${path} is not served on its own; files served are ${Object.keys(files).sort().join(', ')} (download the archive for the rest)`, { path })
+    }
+    return entry
+  }
+
+  /** A blob of the pack (its archive, config or one of its files). */
+  async blob(name: string, digest: string): Promise<BlobInfo> {
+    assertDigest(digest)
+    const repoId = this.repoId(name)
+    const info = this.meta.repoBlobSize(repoId, digest) !== null ? await this.store.stat(digest) : null
+    if (!info) throw new RegistryError('BLOB_UNKNOWN', `${name} has no blob ${digest}`, { name, digest })
+    return info
+  }
+
+  open(digest: string, range?: ByteRange): Promise<Readable> {
+    return this.store.open(digest, range)
+  }
+
+  /** The stored manifest of the version a tag or digest names. */
+  manifest(name: string, ref: string): ManifestContent {
+    return this.meta.manifest(this.resolve(name, ref).version.manifest_id) as ManifestContent
+  }
+
+  /** Tag names of a pack, parent tags included. */
+  tagNames(name: string): string[] {
+    return this.meta.tagsOf(this.repoId(name)).map((t) => t.name)
+  }
+
+  private async text(entry: BlobInfo | undefined): Promise<string | null> {
+    if (!entry) return null
+    const chunks: Buffer[] = []
+    for await (const chunk of await this.store.open(entry.digest)) chunks.push(chunk as Buffer)
+    return Buffer.concat(chunks).toString('utf8')
+  }
+}

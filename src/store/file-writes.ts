@@ -1,0 +1,62 @@
+// Writing files durably, shared by the blob store, upload staging and the space reserve: every
+// byte written (a short write is continued, a write that stores nothing is a full disk), the
+// size on disk checked against what was hashed, and directory entries fsynced after a link.
+
+import type { FileHandle } from 'node:fs/promises'
+
+/** Socket reads arrive in ~64 KiB pieces; writing them 1 MiB at a time saves syscalls. */
+export const WRITE_BATCH_BYTES = 1 << 20
+
+/**
+ * Writes all of `data` at `position`: a write may store fewer bytes than asked (a full disk
+ * does that before it fails), so it loops until every byte is written or the write fails.
+ */
+export async function writeFully(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+  let done = 0
+  while (done < data.length) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done)
+    if (bytesWritten === 0) throw Object.assign(new Error(`no space to write ${data.length - done} more bytes`), { code: 'ENOSPC' })
+    done += bytesWritten
+  }
+}
+
+/** The file must hold exactly what was hashed before it may be linked anywhere. */
+export async function checkWritten(fh: FileHandle, size: number): Promise<void> {
+  const onDisk = (await fh.stat()).size
+  if (onDisk !== size) throw new Error(`wrote ${size} bytes but the file holds ${onDisk}; refusing to store it`)
+}
+
+/**
+ * Writes chunks at `position` onwards in batches of about WRITE_BATCH_BYTES; `onWrite` sees
+ * each chunk first (to hash or count it, or to refuse it by throwing). Returns the position
+ * after the last byte.
+ */
+export async function writeBatched(fh: FileHandle, chunks: AsyncIterable<Buffer>, position: number, onWrite?: (chunk: Buffer) => void): Promise<number> {
+  let pending: Buffer[] = []
+  let pendingBytes = 0
+  const flush = async () => {
+    if (pendingBytes === 0) return
+    const data = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes)
+    pending = []
+    pendingBytes = 0
+    await writeFully(fh, data, position)
+    position += data.length
+  }
+  for await (const chunk of chunks) {
+    onWrite?.(chunk)
+    pending.push(chunk)
+    pendingBytes += chunk.length
+    if (pendingBytes >= WRITE_BATCH_BYTES) await flush()
+  }
+  await flush()
+  return position
+}
+
+/** A pipeline sink writing into an open file we still need afterwards (to fsync it). */
+export function writeTo(fh: FileHandle) {
+  return async (chunks: AsyncIterable<Buffer>): Promise<void> => {
+    await writeBatched(fh, chunks, 0)
+  }
+}
+
+

@@ -1,0 +1,39 @@
+// The storage root, drawn once (as distribution's paths.go). Everything that needs a path under
+// the root asks here; nothing else spells these names.
+//
+//   <root>/
+//     blobs/sha256/<2 hex>/<64 hex>   content-addressed blobs (filesystem storage)
+//     uploads/<uuid>                   chunked upload sessions in progress
+//     uploads/put-<uuid>               a blob being received, until verified and linked
+//     registry.db (+ -wal, -shm)       the metadata (SQLite)
+//     reserved-space                   space kept back so deletes work on a full disk
+//     initial-admin-password           the first admin password (0600), until changed
+
+import { join } from 'node:path'
+
+export const PUT_TEMP_PREFIX = 'put-'
+
+export interface RootLayout {
+  root: string
+  blobs: string
+  uploads: string
+  database: string
+  reservedSpace: string
+  initialAdminPassword: string
+}
+
+export function rootLayout(root: string): RootLayout {
+  return {
+    root,
+    blobs: join(root, 'blobs', 'sha256'),
+    uploads: join(root, 'uploads'),
+    database: join(root, 'registry.db'),
+    reservedSpace: join(root, 'reserved-space'),
+    initialAdminPassword: join(root, 'initial-admin-password'),
+  }
+}
+
+/** Where a blob's bytes live: `<blobs>/<2 hex>/<64 hex>`; `hex` is already validated. */
+export function blobPath(layout: RootLayout, hex: string): string {
+  return join(layout.blobs, hex.slice(0, 2), hex)
+}
