@@ -1,7 +1,8 @@
 // buildApp(config): builds the TLS service from config.http.tls (its HTTPS server is what
 // Fastify listens on), opens storage and metadata, then registers the plugins in a fixed order
-// (errors, headers, request log, auth, health, /v1, /v2). It never listens; server.ts does,
-// and tests use app.inject(). Closing the app closes the database and stops the TLS service.
+// (errors, headers, request log, Expect: 100-continue, auth, health, /v1, /v2). It never
+// listens; server.ts does, and tests use app.inject(). Closing the app closes the database
+// and stops the TLS service.
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import { randomUUID } from 'node:crypto'
@@ -11,6 +12,7 @@ import { bootstrapHtpasswd } from './auth/bootstrap.js'
 import type { Config } from './config/load.js'
 import { authPlugin } from './http/auth.js'
 import { installErrorHandling } from './http/errors.js'
+import { honourExpectContinue } from './http/expect-continue.js'
 import { healthPlugin } from './http/health.js'
 import { v1Plugin } from './http/v1/index.js'
 import { v2Plugin } from './http/v2/index.js'
@@ -75,6 +77,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     installErrorHandling(app)
     installResponseHeaders(app, config.http.headers)
     installRequestLog(app)
+    honourExpectContinue(app)
     const authenticator = await setUpAuth(app, config)
     await app.register(authPlugin, { authenticator })
     await app.register(healthPlugin, { checkDatabase: () => pingDatabase(db), checkStorage: () => store.check() })

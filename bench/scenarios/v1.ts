@@ -28,7 +28,7 @@ interface PackEntry {
 
 export async function v1Scenario(ctx: Context): Promise<Figure[]> {
   const { pushes, concurrency, packs, pageSize, seedConcurrency } = ctx.settings.v1
-  const ep = ctx.main.packyard.ep
+  const ep = (await ctx.main()).packyard.ep
   const samples = new Samples()
   const pushNames = Math.ceil(pushes / VERSIONS_PER_ROUND)
   for (let round = 0; round < ctx.settings.rounds; round++) {
@@ -47,7 +47,7 @@ export async function v1Scenario(ctx: Context): Promise<Figure[]> {
     for (const pack of set) rmSync(pack.path, { force: true })
   }
 
-  const listing = ctx.packs.ep
+  const listing = (await ctx.packs()).ep
   ctx.progress(`v1: seeding ${packs} packs x ${TAGS_PER_PACK} tags`)
   const seedStart = process.hrtime.bigint()
   const names = Array.from({ length: packs }, (_, i) => `${LIST_PREFIX}${String(i).padStart(6, '0')}`)

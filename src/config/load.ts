@@ -81,8 +81,12 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly key: string, message: string) {
-    super(`config: ${key}: ${message}`)
+  constructor(
+    readonly key: string,
+    /** What is wrong with the value, without the key: for a command-line flag checked by the same rule. */
+    readonly reason: string,
+  ) {
+    super(`config: ${key}: ${reason}`)
     this.name = 'ConfigError'
   }
 }
