@@ -32,8 +32,8 @@ export const FULL: Settings = {
 
 export const QUICK: Settings = {
   badInput: { fuzzArchives: 30, fuzzManifests: 20, bombBytes: 200 * MiB },
-  kill: { rounds: 5, writers: 4, minMs: 400, maxMs: 2000 },
-  gc: { writers: 4, graceZeroSeconds: 12, defaultGraceSeconds: 5 },
+  kill: { rounds: 5, writers: 4, minMs: 400, maxMs: 1500 },
+  gc: { writers: 4, graceZeroSeconds: 8, defaultGraceSeconds: 4 },
   fullDisk: { tmpfsMb: 48 },
   auth: { timingSamples: 30, maxAttempts: 60 },
 }

@@ -19,7 +19,8 @@ import { send } from '../http.js'
 import { seededPackArchive } from '../packs.js'
 import type { ChaosContext } from './context.js'
 import { type Figure, INFO, POSITIVE, TRUE, ZERO } from './report.js'
-import { ChaosServer, fsck, runCli } from './server.js'
+import { describe, probe } from './probe.js'
+import { authorization, ChaosServer, fsck, runCli } from './server.js'
 import { ANY_STATUS, type PackToPush, pushArchive, sha256, type Surface } from './workload.js'
 
 const CATEGORY = 'full disk'
@@ -138,7 +139,8 @@ async function fillAndRecover(ctx: ChaosContext, server: ChaosServer, mountPoint
       if (await push(pack, true)) refused.pop()
     }
   }
-  ctx.progress(`full disk: ${acked.length} pushes acknowledged, ${refused507} refused with 507, ${other5xx} other 5xx; ${freeMb(mountPoint).toFixed(1)} MB free`)
+  const ackedUntilFull = acked.length
+  ctx.progress(`full disk: ${ackedUntilFull} pushes acknowledged, ${refused507} refused with 507, ${other5xx} other 5xx; ${freeMb(mountPoint).toFixed(1)} MB free`)
 
   let corrupt = 0
   const checkFsck = async (when: string) => {
@@ -152,14 +154,15 @@ async function fillAndRecover(ctx: ChaosContext, server: ChaosServer, mountPoint
     let served = 0
     let failed = 0
     for (const p of acked) {
-      const answer = await send(ep(), { method: 'GET', url: `/v1/_packs/${p.name}/${p.version}/archive`, expect: ANY_STATUS })
-      if (answer.status === 200 && sha256(answer.body) === p.digest) served++
-      else if (answer.status === 200) {
+      // probe.ts, not a keep-alive client: a truncated blob is served short and must not stall the rest.
+      const o = await probe(server.base, { method: 'GET', path: `/v1/_packs/${p.name}/${p.version}/archive`, headers: { authorization: authorization(ctx.users.admin) }, keep: 0 })
+      if (o.kind === 'answered' && o.status === 200 && o.digest === p.digest) served++
+      else if (o.kind === 'answered' && o.status === 200) {
         corrupt++
-        ctx.detail(`full disk, ${when}: ${p.name}:${p.version} served ${answer.body.length} bytes that do not hash to ${p.digest} (${p.archive.length} bytes)`)
+        ctx.detail(`full disk, ${when}: ${p.name}:${p.version} served ${o.bytes} bytes that do not hash to ${p.digest} (${p.archive.length} bytes)`)
       } else {
         failed++
-        ctx.detail(`full disk, ${when}: GET ${p.name}:${p.version} archive answered ${answer.status}`)
+        ctx.detail(`full disk, ${when}: GET ${p.name}:${p.version} archive: ${describe(o)}`)
       }
     }
     return { served, failed }
@@ -199,7 +202,7 @@ async function fillAndRecover(ctx: ChaosContext, server: ChaosServer, mountPoint
 
   const figure = (name: string, value: number | boolean, rule = ZERO): Figure => ({ category: CATEGORY, name, value, rule })
   return [
-    figure('pushes acknowledged until full', acked.length + doomed.length, INFO),
+    figure('pushes acknowledged until full', ackedUntilFull, INFO),
     figure('writes refused with 507', refused507, POSITIVE),
     figure('writes answered another 5xx (or no answer)', other5xx),
     figure('writes refused with another 4xx', other4xx, INFO),

@@ -61,7 +61,7 @@ export async function gcRaceCategory(ctx: ChaosContext): Promise<Figure[]> {
       stop = true
       await Promise.all([pushing, collecting])
       const findings = new Findings(ctx.detail)
-      await verifyLedger(server.admin, ledger, new Map(), findings)
+      await verifyLedger(server, ledger, new Map(), findings)
       const check = await fsck(server)
       if (check.problems !== 0) ctx.detail(`fsck after the ${phase.label} race${check.problems === null ? ' could not run' : ''}: ${check.output.slice(0, 1000)}`)
       const crash = server.death()

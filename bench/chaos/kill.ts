@@ -51,12 +51,12 @@ export async function killCategory(ctx: ChaosContext): Promise<Figure[]> {
       await running
       await runFsck(`after kill ${round}`)
       await server.restart()
-      await verifyLedger(server.admin, ledger, cache, findings)
+      await verifyLedger(server, ledger, cache, findings)
       ctx.progress(
         `kill round ${round}/${rounds}: ${ledger.acknowledged} acknowledged so far; ${findings.lost} lost, ${findings.dangling.size} dangling, ${findings.corrupt.size} corrupt, ${findings.wrongParents.size} wrong parent tags`,
       )
     }
-    await verifyLedger(server.admin, ledger, new Map(), findings)
+    await verifyLedger(server, ledger, new Map(), findings)
     await runFsck('after the last restart')
     const figures = (name: string, value: number, rule = ZERO): Figure => ({ category: CATEGORY, name, value, rule })
     return [
@@ -65,7 +65,7 @@ export async function killCategory(ctx: ChaosContext): Promise<Figure[]> {
       figures('pushes cut off by a kill (no answer)', ledger.unanswered, INFO),
       figures('acknowledged pushes lost', findings.lost),
       figures('corrupt archives', findings.corrupt.size),
-      figures('dangling tags (archive, manifest or blob missing)', findings.dangling.size),
+      figures('dangling tags (archives whose bytes, manifest or blobs are missing)', findings.dangling.size),
       figures('wrong parent tags', findings.wrongParents.size),
       figures('fsck problems', fsckProblems),
       figures('fsck runs that failed', fsckFailures),

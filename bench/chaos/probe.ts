@@ -5,8 +5,10 @@
 // stalled or aborted request never holds up the next one, and may come from any loopback
 // address (127.x.y.z), so failed logins can be spread over many client addresses or kept on
 // one. A probe can also misbehave on purpose: send only part of its body and then stall
-// (keeping the socket open), or send part of it and then drop the connection.
+// (keeping the socket open), or send part of it and then drop the connection. Every body is
+// hashed as it arrives, so a download can be checked against its digest without keeping it.
 
+import { createHash } from 'node:crypto'
 import http from 'node:http'
 
 export interface Probe {
@@ -21,10 +23,12 @@ export interface Probe {
   abortAfter?: number
   /** the client address (any 127.x.y.z); 127.0.0.1 when absent */
   localAddress?: string
+  /** how much of the answer's body to keep (default 1 MiB); the rest is only counted and hashed */
+  keep?: number
 }
 
 export type Outcome =
-  | { kind: 'answered'; status: number; headers: http.IncomingHttpHeaders; body: Buffer; ms: number }
+  | { kind: 'answered'; status: number; headers: http.IncomingHttpHeaders; body: Buffer; bytes: number; digest: string; ms: number }
   | { kind: 'closed'; error: string; ms: number }
   | { kind: 'hang'; ms: number }
   | { kind: 'aborted'; ms: number }
@@ -61,14 +65,16 @@ export function probe(base: string, p: Probe, limitMs = HANG_MS): Promise<Outcom
     const timer = setTimeout(() => settle({ kind: 'hang', ms: ms() }), limitMs)
     req.on('response', (res) => {
       const chunks: Buffer[] = []
-      let kept = 0
+      const hash = createHash('sha256')
+      let bytes = 0
       res.on('data', (chunk: Buffer) => {
-        if (kept < BODY_KEPT) {
-          chunks.push(chunk)
-          kept += chunk.length
-        }
+        if (bytes < (p.keep ?? BODY_KEPT)) chunks.push(chunk)
+        bytes += chunk.length
+        hash.update(chunk)
       })
-      const done = () => settle({ kind: 'answered', status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), ms: ms() })
+      const done = () =>
+        settled ||
+        settle({ kind: 'answered', status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), bytes, digest: `sha256:${hash.digest('hex')}`, ms: ms() })
       res.on('end', done)
       // The server may close right after its headers (an early error answer): keep what came.
       res.on('error', done)

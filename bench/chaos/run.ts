@@ -89,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
   // What lies behind the figures: the first findings of each category (all are in the JSON file).
   for (const [name, lines] of Object.entries(details)) {
     if (lines.length === 0) continue
-    process.stderr.write(`\n${name}: ${lines.length} findings, the first ones:\n${lines.slice(0, 15).map((l) => `  ${l.slice(0, 400)}`).join('\n')}\n`)
+    process.stderr.write(`\n${name}: ${lines.length} findings, the first ones:\n${lines.slice(0, 15).map((l) => `  ${l.replace(/\s+/g, ' ').slice(0, 400)}`).join('\n')}\n`)
   }
   progress(`done in ${seconds.toFixed(0)} s; ${failures.length === 0 ? 'every figure holds' : `${failures.length} figures FAIL`}; figures and findings in ${file}`)
   return failures.length === 0 ? 0 : 1

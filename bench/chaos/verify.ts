@@ -3,8 +3,8 @@
 //   archive nor one of the pushes still in flight after it;
 // - dangling: a tag (version, alias or parent) whose archive, OCI manifest or manifest blobs
 //   cannot be fetched, or a pack whose detail page cannot be served (it reads the stored
-//   values.yaml, README.md, ... blobs);
-// - corrupt: a fetched archive whose bytes do not hash to the digest the tag names;
+//   values.yaml, README.md, ... blobs); counted once per archive, not per tag pointing at it;
+// - corrupt: a fetched archive whose bytes do not hash to the digest the tag names (per archive);
 // - wrong parent tags: the parent tags differ from what src/packs/parent-tags.ts computes from
 //   the version tags (a missing, extra or misdirected `M.x` / `M.m.x`).
 // After a check the ledger holds what the server holds, so the next round starts from there.
@@ -12,12 +12,11 @@
 // keeps between rounds; a new one re-fetches everything). A problem seen in several rounds is
 // counted once.
 
-import { createHash } from 'node:crypto'
 import { computeParentTags } from '../../src/packs/parent-tags.js'
 import { MANIFEST_ACCEPT, PACK_NAMESPACE } from '../oci-client.js'
-import { type Endpoint, json, send } from '../http.js'
+import { describe, type Outcome, probe } from './probe.js'
+import { authorization, type ChaosServer } from './server.js'
 import type { Ledger } from './workload.js'
-import { ANY_STATUS } from './workload.js'
 
 /** What the checks of one category found, each problem once, each reported once through `detail`. */
 export class Findings {
@@ -29,9 +28,10 @@ export class Findings {
 
   constructor(private readonly detail: (line: string) => void) {}
 
-  note(kind: 'dangling' | 'corrupt' | 'wrongParents', text: string): void {
-    if (this[kind].has(text)) return
-    this[kind].add(text)
+  /** Counts a problem once per `key` (default: its text), however many rounds or tags show it. */
+  note(kind: 'dangling' | 'corrupt' | 'wrongParents', text: string, key = text): void {
+    if (this[kind].has(key)) return
+    this[kind].add(key)
     this.detail(text)
   }
 
@@ -52,28 +52,40 @@ interface TagView {
 /** Tags proven intact (name:tag → archive digest), carried between rounds. */
 export type IntactCache = Map<string, string>
 
-function sha256(data: Buffer): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`
-}
+type Answered = Extract<Outcome, { kind: 'answered' }>
 
-async function get(ep: Endpoint, url: string, headers: Record<string, string> = {}) {
-  return send(ep, { method: 'GET', url, headers, expect: ANY_STATUS })
+/**
+ * Fetches through probe.ts rather than a keep-alive client: a damaged blob can make the server
+ * send more or fewer bytes than it announced, which must count against that blob only, and a
+ * short body must be a hang of 10 s, not of a minute.
+ */
+class Fetcher {
+  constructor(private readonly server: ChaosServer) {}
+
+  async fetch(method: string, path: string, headers: Record<string, string> = {}): Promise<Answered | string> {
+    const o = await probe(this.server.base, { method, path, headers: { authorization: authorization(this.server.spec.users.admin), ...headers }, keep: 64 << 20 })
+    return o.kind === 'answered' ? o : `${method} ${path}: ${describe(o)}`
+  }
 }
 
 /** A tag's archive over /v1 and its manifest and blobs over /v2; returns what is wrong, or null. */
-async function checkTag(ep: Endpoint, name: string, t: TagView): Promise<{ problem: 'dangling' | 'corrupt'; text: string } | null> {
-  const archive = await get(ep, `/v1/_packs/${name}/${t.tag}/archive`)
-  if (archive.status !== 200) return { problem: 'dangling', text: `GET /v1/_packs/${name}/${t.tag}/archive answered ${archive.status}` }
-  const actual = sha256(archive.body)
-  if (actual !== t.digest) return { problem: 'corrupt', text: `${name}:${t.tag}: ${archive.body.length} bytes hashing to ${actual}, not ${t.digest}` }
+async function checkTag(http: Fetcher, name: string, t: TagView): Promise<{ problem: 'dangling' | 'corrupt'; text: string } | null> {
+  const archivePath = `/v1/_packs/${name}/${t.tag}/archive`
+  const archive = await http.fetch('GET', archivePath)
+  if (typeof archive === 'string') return { problem: 'corrupt', text: archive }
+  if (archive.status !== 200) return { problem: 'dangling', text: `GET ${archivePath} answered ${describe(archive)}` }
+  if (archive.digest !== t.digest) return { problem: 'corrupt', text: `${name}:${t.tag}: ${archive.bytes} bytes hashing to ${archive.digest}, not ${t.digest}` }
   const repo = `${PACK_NAMESPACE}/${name}`
-  const manifest = await get(ep, `/v2/${repo}/manifests/${t.tag}`, { accept: MANIFEST_ACCEPT })
-  if (manifest.status !== 200) return { problem: 'dangling', text: `GET /v2/${repo}/manifests/${t.tag} answered ${manifest.status}` }
-  const doc = json<{ config?: { digest: string }; layers?: Array<{ digest: string }> }>(manifest)
+  const manifest = await http.fetch('GET', `/v2/${repo}/manifests/${t.tag}`, { accept: MANIFEST_ACCEPT })
+  if (typeof manifest === 'string') return { problem: 'dangling', text: manifest }
+  if (manifest.status !== 200) return { problem: 'dangling', text: `GET /v2/${repo}/manifests/${t.tag} answered ${describe(manifest)}` }
+  const doc = JSON.parse(manifest.body.toString('utf8')) as { config?: { digest: string }; layers?: Array<{ digest: string }> }
   for (const d of [doc.config, ...(doc.layers ?? [])]) {
     if (!d) continue
-    const blob = await send(ep, { method: 'HEAD', url: `/v2/${repo}/blobs/${d.digest}`, expect: ANY_STATUS })
-    if (blob.status !== 200) return { problem: 'dangling', text: `HEAD /v2/${repo}/blobs/${d.digest} (in the manifest of ${t.tag}) answered ${blob.status}` }
+    const blob = await http.fetch('HEAD', `/v2/${repo}/blobs/${d.digest}`)
+    if (typeof blob === 'string' || blob.status !== 200) {
+      return { problem: 'dangling', text: `HEAD /v2/${repo}/blobs/${d.digest} (in the manifest of ${t.tag}): ${typeof blob === 'string' ? blob : describe(blob)}` }
+    }
   }
   return null
 }
@@ -95,17 +107,21 @@ function parentProblems(name: string, tags: TagView[]): string[] {
   return problems
 }
 
-export async function verifyLedger(ep: Endpoint, ledger: Ledger, cache: IntactCache, findings: Findings): Promise<void> {
+export async function verifyLedger(server: ChaosServer, ledger: Ledger, cache: IntactCache, findings: Findings): Promise<void> {
+  const http = new Fetcher(server)
   for (const name of [...ledger.names].sort()) {
-    const pack = await get(ep, `/v1/_packs/${name}`)
+    const pack = await http.fetch('GET', `/v1/_packs/${name}`)
     const states = [...ledger.tags.values()].filter((s) => s.name === name)
     let tags: TagView[] = []
-    if (pack.status === 200) tags = json<{ tags: TagView[] }>(pack).tags
-    else if (pack.status !== 404) {
-      findings.note('dangling', `GET /v1/_packs/${name} answered ${pack.status}: ${pack.body.toString('utf8', 0, 200)}`)
+    const found = typeof pack !== 'string' && pack.status === 200
+    if (found) tags = (JSON.parse(pack.body.toString('utf8')) as { tags: TagView[] }).tags
+    else if (typeof pack === 'string' || pack.status !== 404) {
+      findings.note('dangling', typeof pack === 'string' ? pack : `GET /v1/_packs/${name} answered ${describe(pack)}`)
       // Still judge the tags, from the listing of this one pack.
-      const listing = await get(ep, `/v1/_packs?name=${name}`)
-      if (listing.status === 200) tags = json<{ packs: Array<{ name: string; tags: TagView[] }> }>(listing).packs.find((p) => p.name === name)?.tags ?? []
+      const listing = await http.fetch('GET', `/v1/_packs?name=${name}`)
+      if (typeof listing !== 'string' && listing.status === 200) {
+        tags = (JSON.parse(listing.body.toString('utf8')) as { packs: Array<{ name: string; tags: TagView[] }> }).packs.find((p) => p.name === name)?.tags ?? []
+      }
     }
     const byTag = new Map(tags.map((t) => [t.tag, t]))
     for (const s of states) {
@@ -123,14 +139,15 @@ export async function verifyLedger(ep: Endpoint, ledger: Ledger, cache: IntactCa
       findings.tagsChecked++
       const key = `${name}:${t.tag}`
       if (cache.get(key) === t.digest) continue
-      const problem = await checkTag(ep, name, t)
+      const problem = await checkTag(http, name, t)
       if (problem) {
-        findings.note(problem.problem, problem.text)
+        // Keyed by archive: a version tag and its parent tags pointing at one lost blob are one problem.
+        findings.note(problem.problem, problem.text, `${name}@${t.digest}`)
         cache.delete(key)
       } else {
         cache.set(key, t.digest)
       }
     }
-    if (pack.status === 200) for (const p of parentProblems(name, tags)) findings.note('wrongParents', p)
+    if (found) for (const p of parentProblems(name, tags)) findings.note('wrongParents', p)
   }
 }
