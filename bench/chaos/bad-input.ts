@@ -938,7 +938,7 @@ class Tally {
       this.slowestLabel = c.label
     }
     this.timings.set(c.label, o.ms)
-    if (o.ms > 2000) this.detail(`bad input [${c.family}] ${c.label}: (informative) slow: ${describe(o)}`)
+    if (o.ms > 2000 && c.expect !== 'stall') this.detail(`bad input [${c.family}] ${c.label}: (informative) slow: ${describe(o)}`)
     if (o.kind === 'closed') {
       this.closed++
       if (c.expect !== 'stall') this.detail(`bad input [${c.family}] ${c.label}: (informative) ${describe(o)}`)
@@ -1020,14 +1020,18 @@ export async function badInputCategory(ctx: ChaosContext): Promise<Figure[]> {
     const stalls = stallCases(f, users)
     ctx.progress(`bad input: ${sequential.length + stalls.length} cases`)
     let peak = server.samplePeak()
+    // A server may die of an earlier request (a timer firing after the answer): name the last few.
+    const recent: string[] = []
     const afterCase = async (c: Case, o: Outcome) => {
       // A crash shows as a dropped connection; its exit event may trail the socket's by a little.
       if (o.kind !== 'answered') await new Promise((resolve) => setTimeout(resolve, 300))
       tally.record(c, o)
+      recent.push(c.label)
+      if (recent.length > 4) recent.shift()
       const death = server.death()
       if (death !== null) {
         tally.crashes++
-        ctx.detail(`bad input [${c.family}] ${c.label}: the server died: ${death.slice(-600)}`)
+        ctx.detail(`bad input [${c.family}] the server died during or after one of: ${recent.join(' | ')}: ${death.slice(-600)}`)
         await server.restart()
       }
       const now = server.samplePeak()
