@@ -1031,7 +1031,7 @@ export async function badInputCategory(ctx: ChaosContext): Promise<Figure[]> {
       const death = server.death()
       if (death !== null) {
         tally.crashes++
-        ctx.detail(`bad input [${c.family}] the server died during or after one of: ${recent.join(' | ')}: ${death.slice(-600)}`)
+        ctx.detail(`bad input [${c.family}] the server died during or after one of: ${recent.join(' | ')}: ${death.slice(-2000)}`)
         await server.restart()
       }
       const now = server.samplePeak()
@@ -1079,7 +1079,7 @@ export async function badInputCategory(ctx: ChaosContext): Promise<Figure[]> {
     const death = server.death()
     if (death !== null) {
       tally.crashes++
-      ctx.detail(`bad input: the server died after the last case: ${death.slice(-600)}`)
+      ctx.detail(`bad input: the server died after the last case: ${death.slice(-2000)}`)
     }
 
     const bomb = [...tally.timings.entries()].filter(([label]) => label.includes('gzip bomb')).map(([, ms]) => ms)

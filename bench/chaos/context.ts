@@ -24,8 +24,8 @@ const MiB = 1 << 20
 
 export const FULL: Settings = {
   badInput: { fuzzArchives: 250, fuzzManifests: 100, bombBytes: 1024 * MiB },
-  kill: { rounds: 25, writers: 8, minMs: 500, maxMs: 4000 },
-  gc: { writers: 6, graceZeroSeconds: 60, defaultGraceSeconds: 20 },
+  kill: { rounds: 20, writers: 8, minMs: 500, maxMs: 3000 },
+  gc: { writers: 6, graceZeroSeconds: 40, defaultGraceSeconds: 15 },
   fullDisk: { tmpfsMb: 48 },
   auth: { timingSamples: 50, maxAttempts: 60 },
 }
