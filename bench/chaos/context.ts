@@ -39,7 +39,6 @@ export const QUICK: Settings = {
 }
 
 export interface ChaosContext {
-  quick: boolean
   settings: Settings
   /** a directory of the category's own, removed after the run */
   dir: string

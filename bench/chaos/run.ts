@@ -75,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
     const lines: string[] = []
     details[name] = lines
     progress(`${name}: starting`)
-    const ctx: ChaosContext = { quick: options.quick, settings, dir, users, detail: (line) => lines.push(line), progress }
+    const ctx: ChaosContext = { settings, dir, users, detail: (line) => lines.push(line), progress }
     const category = CATEGORIES[name] as (c: ChaosContext) => Promise<Figure[]>
     figures.push(...(await category(ctx)))
   }
