@@ -21,7 +21,6 @@ import type { Ledger } from './workload.js'
 /** What the checks of one category found, each problem once, each reported once through `detail`. */
 export class Findings {
   lost = 0
-  tagsChecked = 0
   readonly dangling = new Set<string>()
   readonly corrupt = new Set<string>()
   readonly wrongParents = new Set<string>()
@@ -136,7 +135,6 @@ export async function verifyLedger(server: ChaosServer, ledger: Ledger, cache: I
       s.pending.clear()
     }
     for (const t of tags) {
-      findings.tagsChecked++
       const key = `${name}:${t.tag}`
       if (cache.get(key) === t.digest) continue
       const problem = await checkTag(http, name, t)
