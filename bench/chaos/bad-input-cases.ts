@@ -52,6 +52,8 @@ export interface Fixture {
   /** an ORAS-pushed pack, which also holds the plain blob and chaos-good's archive as loose blobs */
   oras: string
   orasArchive: { digest: string; size: number }
+  /** chaos-oras 1.5.0, uploaded as a loose blob: a newer version someone might push to a parent tag */
+  orasNewer: { digest: string; size: number }
   goodArchiveSize: number
   session: (repo: string) => Promise<string>
   marker: string
@@ -98,6 +100,9 @@ export async function setUp(server: ChaosServer, ctx: ChaosContext): Promise<Fix
   const oras = `${PACK_NAMESPACE}/chaos-oras`
   await uploadBlob(ep, oras, blob.digest, bytes, bytes.length)
   await uploadBlob(ep, oras, detail.digest, good, good.length)
+  const newer = await seededPackArchive('chaos-oras', '1.5.0', 'bad-input:oras-newer', 2000)
+  const orasNewer = { digest: sha256(newer), size: newer.length }
+  await uploadBlob(ep, oras, orasNewer.digest, newer, newer.length)
   return {
     pack: 'chaos-good',
     archiveDigest: detail.digest,
@@ -109,6 +114,7 @@ export async function setUp(server: ChaosServer, ctx: ChaosContext): Promise<Fix
     plainManifestDigest: sha256(plainManifest),
     oras,
     orasArchive,
+    orasNewer,
     goodArchiveSize: good.length,
     session: async (repo) => {
       const answer = await send(ep, { method: 'POST', url: `/v2/${repo}/blobs/uploads/`, expect: [202] })
@@ -652,7 +658,8 @@ function manifestCases(f: Fixture, users: { admin: User }): Case[] {
     ['pack: the archive layer\'s size 1', 'refuse', put(f.oras, packManifest({ digest: f.orasArchive.digest, size: 1 }, 'chaos-oras-1.0.0.tar.gz').content)],
     ['pack: the archive of another pack', 'refuse', put(f.oras, packManifest({ digest: f.archiveDigest, size: f.goodArchiveSize }, 'chaos-good-1.0.0.tar.gz').content)],
     ['pack: an image index', 'refuse', put(f.oras, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: INDEX_MEDIA_TYPE, manifests: [] })), INDEX_MEDIA_TYPE)],
-    ['pack: a parent tag as the reference', 'refuse', put(f.oras, packManifest(f.orasArchive, 'chaos-oras-1.0.0.tar.gz').content, OCI_MANIFEST_MEDIA_TYPE, {}, '1.x')],
+    // Parent tags are the registry's on /v2 too: pushing a newer version to one must not move it.
+    ['pack: chaos-oras 1.5.0 pushed to the parent tag 1.x', 'refuse', put(f.oras, packManifest(f.orasNewer, 'chaos-oras-1.5.0.tar.gz').content, OCI_MANIFEST_MEDIA_TYPE, {}, '1.x')],
   ]
   return cases.map(([label, expect, make, status]) => ({ family: 'manifests', label: `PUT /v2/{name}/manifests/{ref}: ${label}`, expect, make, ...(status ? { status } : {}) }))
 }
@@ -708,6 +715,7 @@ function specialCases(f: Fixture, users: { admin: User }): Case[] {
   add({ label: 'DELETE /v1/_packs/{name}/1.x (a parent tag)', expect: 'refuse', status: [400], make: () => ({ method: 'DELETE', path: '/v1/_packs/chaos-del-a/1.x', headers: admin(users) }) })
   add({ label: 'DELETE /v1/_packs/{name}/1.0.x (a parent tag)', expect: 'refuse', status: [400], make: () => ({ method: 'DELETE', path: '/v1/_packs/chaos-del-b/1.0.x', headers: admin(users) }) })
   add({ label: 'DELETE /v1/_packs/{name}/stable (an alias)', expect: 'refuse', status: [400], make: () => ({ method: 'DELETE', path: '/v1/_packs/chaos-del-c/stable', headers: admin(users) }) })
+  add({ label: 'DELETE /v2/{pack}/manifests/1.x (a parent tag)', expect: 'refuse', make: () => ({ method: 'DELETE', path: `/v2/${f.oras}/manifests/1.x`, headers: admin(users) }) })
   for (const [method, path] of [
     ['PUT', '/v1/_catalog'],
     ['DELETE', '/v1/_packs'],
