@@ -18,7 +18,7 @@ import { type ChaosContext, FULL, QUICK } from './context.js'
 import { fullDiskCategory, unmountAllNow } from './full-disk.js'
 import { gcRaceCategory } from './gc-race.js'
 import { killCategory } from './kill.js'
-import { failed, type Figure, table, writeResults } from './report.js'
+import { failed, type Figure, table, TRUE, writeResults } from './report.js'
 import { createUsers } from './server.js'
 
 // In the issue's order; --only keeps this order whatever order it is given.
@@ -77,7 +77,15 @@ async function main(argv: string[]): Promise<number> {
     progress(`${name}: starting`)
     const ctx: ChaosContext = { settings, dir, users, detail: (line) => lines.push(line), progress }
     const category = CATEGORIES[name] as (c: ChaosContext) => Promise<Figure[]>
-    figures.push(...(await category(ctx)))
+    try {
+      figures.push(...(await category(ctx)))
+    } catch (err) {
+      // A category that cannot finish (its server would not start, its setup was refused) is a
+      // failure of its own; the other categories still run and the table still prints.
+      lines.push(`the category stopped: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+      figures.push({ category: name, name: 'category completed', value: false, rule: TRUE })
+      progress(`${name}: stopped: ${err instanceof Error ? err.message : String(err)}`)
+    }
   }
 
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
