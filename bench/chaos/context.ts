@@ -27,15 +27,15 @@ export const FULL: Settings = {
   kill: { rounds: 20, writers: 8, minMs: 500, maxMs: 3000 },
   gc: { writers: 6, graceZeroSeconds: 40, defaultGraceSeconds: 15 },
   fullDisk: { tmpfsMb: 48 },
-  auth: { timingSamples: 50, maxAttempts: 60 },
+  auth: { timingSamples: 60, maxAttempts: 60 },
 }
 
 export const QUICK: Settings = {
   badInput: { fuzzArchives: 30, fuzzManifests: 20, bombBytes: 200 * MiB },
-  kill: { rounds: 5, writers: 4, minMs: 400, maxMs: 1500 },
-  gc: { writers: 4, graceZeroSeconds: 8, defaultGraceSeconds: 4 },
+  kill: { rounds: 5, writers: 4, minMs: 400, maxMs: 1200 },
+  gc: { writers: 4, graceZeroSeconds: 6, defaultGraceSeconds: 3 },
   fullDisk: { tmpfsMb: 48 },
-  auth: { timingSamples: 30, maxAttempts: 60 },
+  auth: { timingSamples: 40, maxAttempts: 60 },
 }
 
 export interface ChaosContext {
