@@ -17,7 +17,7 @@ import { honourExpectContinue } from './http/expect-continue.js'
 import { healthPlugin } from './http/health.js'
 import { v1Plugin } from './http/v1/index.js'
 import { v2Plugin } from './http/v2/index.js'
-import { uploadPurgingPlugin } from './http/v2/upload-purging.js'
+import { uploadPurgingPlugin } from './http/distribution/upload-purging.js'
 import { type Db, onStorageFull, openDatabase, pingDatabase } from './meta/db.js'
 import { BlobIntake } from './blobs/intake.js'
 import { BlobMeta } from './meta/blobs.js'
@@ -103,15 +103,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const registry = new OciRegistry(
       db,
       store,
-      { namespace: config.oci.namespace, checkPackName: validatePackName, listParentTags: config.oci.listParentTags, pageSize: limits.pageSize, deleteEnabled: config.storage.deleteEnabled },
+      { namespace: config.oci.namespace, checkPackName: validatePackName, pageSize: limits.pageSize, deleteEnabled: config.storage.deleteEnabled },
       new PackBridge(packs),
     )
     const uploads = new OciUploads(db, intake, storage.staging)
     const bodyIdleMs = config.http.bodyIdleTimeoutMs
 
-    await app.register(v1Plugin, { prefix: '/v1', packs, views, bodyIdleMs })
+    const manifestSize = limits.manifestSize
+    await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, manifestSize, bodyIdleMs })
     await app.register(uploadPurgingPlugin, { uploads, ...config.storage.uploadPurging })
-    await app.register(v2Plugin, { prefix: '/v2', registry, uploads, manifestSize: limits.manifestSize, bodyIdleMs })
+    await app.register(v2Plugin, { prefix: '/v2', registry, uploads, listParentTags: config.oci.listParentTags, manifestSize, bodyIdleMs })
     await app.ready()
   } catch (err) {
     await app.close()

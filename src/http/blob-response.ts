@@ -6,7 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { RegistryError } from '../errors.js'
-import { acceptsManifest } from './v2/headers.js'
+import { acceptsManifest } from './distribution/headers.js'
 import type { ByteRange } from '../store/types.js'
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable'
