@@ -35,6 +35,8 @@ export interface V2Options {
   manifestSize: number
   /** http.bodyidletimeout */
   bodyIdleMs: number
+  /** A pre-signed download URL for a blob, when blob GETs redirect to the storage (S3); else null. */
+  blobRedirect: ((digest: string) => Promise<string>) | null
 }
 
 interface WildcardRequest {
@@ -44,7 +46,7 @@ interface WildcardRequest {
 
 
 export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<void> {
-  const { registry, uploads, manifestSize } = opts
+  const { registry, uploads, manifestSize, blobRedirect } = opts
   const bodyOf = (request: FastifyRequest): Readable => requestBody(request, opts.bodyIdleMs)
 
   app.addHook('onRequest', async (_request, reply) => {
@@ -197,6 +199,7 @@ export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<v
       size: blob.size,
       contentType: 'application/octet-stream',
       open: (range) => registry.openBlob(blob.digest, range),
+      redirect: blobRedirect && (() => blobRedirect(blob.digest)),
     })
   }
 
