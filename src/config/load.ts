@@ -258,7 +258,7 @@ function resolve(doc: Doc, source: string): Config {
 
   const storageDoc = (doc.storage ?? {}) as Doc
   const drivers = STORAGE_DRIVERS.filter((d) => d in storageDoc)
-  if (drivers.length > 1) throw new ConfigError('storage', `choose one of filesystem, inmemory or s3, not ${drivers.join(' and ')} (REGISTRY_STORAGE=s3 selects s3 in place of the file's driver)`)
+  if (drivers.length > 1) throw new ConfigError('storage', `choose one of filesystem, inmemory or s3, not ${drivers.length === 2 ? 'both ' : ''}${drivers.join(' and ')} (REGISTRY_STORAGE=s3 selects s3 in place of the file's driver)`)
   const kind = (drivers[0] ?? 'filesystem') as Config['storage']['kind']
   const storage = resolveStorage(kind, get)
 
