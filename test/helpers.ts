@@ -95,9 +95,11 @@ function defaultStorage(dir: string): Doc {
  */
 export function testConfig(t: Teardown, doc: Doc = {}, opts: { auth?: boolean; storage?: 'filesystem' | 'inmemory' } = {}): Config {
   const dir = tempDir(t)
+  const docStorage = (doc.storage ?? {}) as Doc
+  const driverGiven = ['filesystem', 'inmemory', 's3'].some((driver) => driver in docStorage)
   const base: Doc = {
     log: { level: 'silent' },
-    ...(opts.storage === 'inmemory' ? { storage: { inmemory: {} } } : opts.storage === 'filesystem' ? { storage: { filesystem: { rootdirectory: join(dir, 'data') } } } : defaultStorage(dir)),
+    ...(driverGiven ? {} : opts.storage === 'inmemory' ? { storage: { inmemory: {} } } : opts.storage === 'filesystem' ? { storage: { filesystem: { rootdirectory: join(dir, 'data') } } } : defaultStorage(dir)),
   }
   if (opts.auth !== false) {
     base.auth = { htpasswd: { realm: 'test-realm', path: makeHtpasswd(dir, USERS) } }
