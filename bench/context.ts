@@ -10,7 +10,7 @@
 // medium, but writing the reference's 670,000 storage files (and removing them) costs minutes
 // on a small VM's disk, which would blow the bench's time budget without measuring anything.
 
-import type { Registry } from './registries.js'
+import type { Credentials, Registry, RegistryOptions } from './registries.js'
 
 export interface Settings {
   /** rounds of every scenario; each registry runs once per round */
@@ -21,6 +21,7 @@ export interface Settings {
   bigBlob: { bytes: number }
   listing: { repositories: number; tagsPerRepository: number; pageSize: number; tagSample: number; seedConcurrency: number }
   v1: { pushes: number; concurrency: number; packs: number; pageSize: number; seedConcurrency: number }
+  s3: { packs: number; blobBytes: number }
 }
 
 export const FULL: Settings = {
@@ -31,6 +32,7 @@ export const FULL: Settings = {
   bigBlob: { bytes: 1_000_000_000 },
   listing: { repositories: 10_000, tagsPerRepository: 5, pageSize: 1000, tagSample: 1000, seedConcurrency: 16 },
   v1: { pushes: 300, concurrency: 8, packs: 10_000, pageSize: 1000, seedConcurrency: 16 },
+  s3: { packs: 100, blobBytes: 100_000_000 },
 }
 
 export const QUICK: Settings = {
@@ -41,6 +43,7 @@ export const QUICK: Settings = {
   bigBlob: { bytes: 100_000_000 },
   listing: { repositories: 500, tagsPerRepository: 5, pageSize: 100, tagSample: 200, seedConcurrency: 16 },
   v1: { pushes: 30, concurrency: 8, packs: 500, pageSize: 100, seedConcurrency: 16 },
+  s3: { packs: 10, blobBytes: 10_000_000 },
 }
 
 export interface Pair {
@@ -59,4 +62,9 @@ export interface Context {
   /** scratch space for pack sets, emptied by the runner */
   work: string
   progress: (message: string) => void
+  /** for scenarios that start registries of their own (s3) */
+  credentials: Credentials
+  registryOptions: RegistryOptions
+  /** hands a registry a scenario started to the runner, which stops it at the end whatever happens */
+  adopt: (registry: Registry) => Registry
 }

@@ -17,6 +17,7 @@ import { bigBlobScenario } from './scenarios/big-blob.js'
 import { listingScenario } from './scenarios/listing.js'
 import { pullScenario } from './scenarios/pull.js'
 import { pushScenario } from './scenarios/push.js'
+import { s3Scenario } from './scenarios/s3.js'
 import { v1Scenario } from './scenarios/v1.js'
 import { type Figure, stat } from './stats.js'
 
@@ -27,6 +28,7 @@ const SCENARIOS: Record<string, (ctx: Context) => Promise<Figure[]>> = {
   'big-blob': bigBlobScenario,
   listing: listingScenario,
   v1: v1Scenario,
+  s3: s3Scenario,
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--only=${Object.keys(SCENARIOS).join(',')}] [--cpu-prof]
@@ -118,6 +120,12 @@ async function main(argv: string[]): Promise<void> {
       packs: await start(startPackyard, join(listingDir, 'packs')),
       work: dir,
       progress,
+      credentials,
+      registryOptions,
+      adopt: (registry) => {
+        registries.push(registry)
+        return registry
+      },
     }
 
     const figures: Figure[] = []
