@@ -88,7 +88,9 @@ export async function s3Scenario(ctx: Context): Promise<Figure[]> {
       samples.figure('manifest-rps', { scenario, name: `manifest GET by tag, ${manifestGet.connections} connections (${versus})`, unit: 'req/s', target }),
       samples.figure('upload', { scenario, name: `${mb} MB blob upload (${versus})`, unit: 'MB/s', target }),
       samples.figure('download', { scenario, name: `${mb} MB blob download (${versus})`, unit: 'MB/s', target }),
-      samples.figure('peak-rss', { scenario, name: `peak server RSS moving the ${mb} MB blob (${versus})`, unit: 'MB', target: { kind: 'packyard-below', value: 200 } }),
+      // No ceiling here: the peak includes the AWS SDK and the scenario's pushes; the RSS growth
+      // bound of S3 transfers is checked by test/interop/s3-large-upload.test.ts.
+      samples.figure('peak-rss', { scenario, name: `peak server RSS moving the ${mb} MB blob (${versus})`, unit: 'MB', target: null }),
     ]
     return [
       ...figures(versusDisk, 'Packyard on S3; reference column: Packyard on the filesystem', null),

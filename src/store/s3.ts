@@ -339,7 +339,7 @@ export class S3BlobStore implements BlobStore {
         )
         return
       } catch (err) {
-        if (isNotFound(err) || (err as { name?: string }).name === 'NoSuchKey') continue
+        if (isNotFound(err)) continue
         throw this.unavailable(`store blob ${info.digest}`, err)
       }
     }

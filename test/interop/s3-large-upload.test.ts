@@ -59,6 +59,9 @@ function send(url: string, method: string, headers: Record<string, string>, body
   })
 }
 
+// About 45 s alone on two cores; more when other test files run beside it.
+t.setTimeout(10 * 60_000)
+
 t.test('a 1 GiB chunked upload onto S3 and back keeps the server RSS bounded', async (t) => {
   const s3 = await startS3Server(t)
   const dir = tempDir(t)
