@@ -29,7 +29,6 @@ import { PackViews } from './packs/views.js'
 import { validatePackName } from './packs/names.js'
 import { OciRegistry } from './oci/registry.js'
 import { openStorage } from './store/index.js'
-import { rootLayout } from './store/layout.js'
 import type { BlobStore } from './store/types.js'
 import type { UploadStaging } from './store/uploads.js'
 import { createTlsService, type TlsService } from './tls/index.js'
@@ -48,7 +47,8 @@ declare module 'fastify' {
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   // Read the certificate files (or the ACME cache) first: a bad one must fail before anything is opened.
   const tls = config.http.tls ? await createTlsService(config.http.tls, options.logger ?? pino({ level: 'silent' })) : null
-  const storage = await openStorage(config.storage)
+  const storageLog = options.logger ?? pino({ level: 'silent' })
+  const storage = await openStorage(config.storage, { warn: (message) => storageLog.warn(message) })
   const { store } = storage
   const db = openDatabase(storage.databaseFile)
   onStorageFull(db, () => {
@@ -80,7 +80,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     installResponseHeaders(app, config.http.headers)
     installRequestLog(app)
     honourExpectContinue(app)
-    const authenticator = await setUpAuth(app, config)
+    const authenticator = await setUpAuth(app, config, storage.initialAdminPasswordFile)
     await app.register(authPlugin, { authenticator })
     await app.register(healthPlugin, { checkDatabase: () => pingDatabase(db), checkStorage: () => store.check() })
 
@@ -110,9 +110,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const bodyIdleMs = config.http.bodyIdleTimeoutMs
 
     const manifestSize = limits.manifestSize
-    await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, manifestSize, bodyIdleMs })
+    // storage.redirect.disable: false, on a store that can hand out download URLs (S3).
+    const blobRedirect = config.storage.redirect && store.redirectUrl ? store.redirectUrl.bind(store) : null
+    await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, manifestSize, bodyIdleMs, blobRedirect })
     await app.register(uploadPurgingPlugin, { uploads, ...config.storage.uploadPurging })
-    await app.register(v2Plugin, { prefix: '/v2', registry, uploads, listParentTags: config.oci.listParentTags, manifestSize, bodyIdleMs })
+    await app.register(v2Plugin, { prefix: '/v2', registry, uploads, listParentTags: config.oci.listParentTags, manifestSize, bodyIdleMs, blobRedirect })
     await app.ready()
   } catch (err) {
     await app.close()
@@ -148,7 +150,7 @@ function installRequestLog(app: FastifyInstance): void {
   })
 }
 
-async function setUpAuth(app: FastifyInstance, config: Config): Promise<Authenticator | null> {
+async function setUpAuth(app: FastifyInstance, config: Config, initialAdminPasswordFile: string | null): Promise<Authenticator | null> {
   if (!config.auth) {
     const loopback = /^(127\.|::1$|localhost$)/.test(config.http.host)
     const message = 'AUTHENTICATION IS OFF: there is no auth section in the config, so anyone who can reach this registry may push, tag and delete packs'
@@ -157,7 +159,7 @@ async function setUpAuth(app: FastifyInstance, config: Config): Promise<Authenti
     return null
   }
   const { realm, htpasswdPath, writers } = config.auth
-  const created = await bootstrapHtpasswd(htpasswdPath, config.storage.kind === 'filesystem' ? rootLayout(config.storage.rootdirectory).initialAdminPassword : null)
+  const created = await bootstrapHtpasswd(htpasswdPath, initialAdminPasswordFile)
   if (created) {
     app.log.warn(
       { htpasswd: htpasswdPath, savedTo: created.savedTo },

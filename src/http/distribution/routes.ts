@@ -38,6 +38,8 @@ export interface DistributionOptions {
   manifestSize: number
   /** http.bodyidletimeout */
   bodyIdleMs: number
+  /** A pre-signed download URL for a blob, when blob GETs redirect to the storage (S3); else null. */
+  blobRedirect: ((digest: string) => Promise<string>) | null
 }
 
 interface WildcardRequest {
@@ -204,6 +206,7 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
       size: blob.size,
       contentType,
       open: (range) => registry.openBlob(blob.digest, range),
+      redirect: opts.blobRedirect && (() => (opts.blobRedirect as (digest: string) => Promise<string>)(blob.digest)),
     })
   }
 

@@ -38,6 +38,8 @@ export interface V1Options {
   manifestSize: number
   /** http.bodyidletimeout */
   bodyIdleMs: number
+  /** A pre-signed download URL for a blob, when blob GETs redirect to the storage (S3); else null. */
+  blobRedirect: ((digest: string) => Promise<string>) | null
 }
 
 export async function v1Plugin(app: FastifyInstance, opts: V1Options): Promise<void> {
@@ -51,5 +53,6 @@ export async function v1Plugin(app: FastifyInstance, opts: V1Options): Promise<v
     surface: v1Surface(opts.registry, (request) => opts.views.catalog(request)),
     manifestSize: opts.manifestSize,
     bodyIdleMs: opts.bodyIdleMs,
+    blobRedirect: opts.blobRedirect,
   })
 }

@@ -17,6 +17,8 @@ export interface V2Options {
   manifestSize: number
   /** http.bodyidletimeout */
   bodyIdleMs: number
+  /** A pre-signed download URL for a blob, when blob GETs redirect to the storage (S3); else null. */
+  blobRedirect: ((digest: string) => Promise<string>) | null
 }
 
 export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<void> {
@@ -29,5 +31,6 @@ export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<v
     surface: v2Surface(opts.registry, opts.listParentTags),
     manifestSize: opts.manifestSize,
     bodyIdleMs: opts.bodyIdleMs,
+    blobRedirect: opts.blobRedirect,
   })
 }
