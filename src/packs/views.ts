@@ -136,7 +136,7 @@ export function tagView(t: TagRow, parents: ParentTag[]): TagView {
   }
 }
 
-function packHeader(name: string, row: Pick<PackSummaryRow, 'display_name' | 'layer' | 'pack_json' | 'files' | 'updated_at'>): PackHeaderView {
+export function packHeader(name: string, row: Pick<PackSummaryRow, 'display_name' | 'layer' | 'pack_json' | 'files' | 'updated_at'>): PackHeaderView {
   const pack = JSON.parse(row.pack_json) as PackJsonExtras
   const logo = (JSON.parse(row.files) as Record<string, BlobInfo>)['logo.png']
   return {
