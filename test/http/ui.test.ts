@@ -188,7 +188,7 @@ t.test('a pack: README, values, presets, schema, pack.json, files, digests and a
   t.equal(forced.statusCode, 200)
 
   const { html } = await page(app, '/packs/hellouniverse/1.0.0')
-  t.match(html, /<div class="readme"><h1>Hello Universe<\/h1>\n<p>A <strong>demo<\/strong> pack.<\/p>/, 'README rendered')
+  t.match(html, /<div class="readme"><h4>Hello Universe<\/h4>\n<p>A <strong>demo<\/strong> pack.<\/p>/, 'README rendered, its headings below the page\'s')
   t.match(html, /<th class="align-left">key<\/th>\n<th class="align-right">default<\/th>/, 'table alignment as classes, not inline style')
   t.notMatch(html, /style=/, 'no inline style anywhere')
   t.match(html, /<pre><code class="language-yaml"><span class="hljs-attr">replicas:<\/span> <span class="hljs-number">1<\/span>/, 'fenced YAML highlighted')

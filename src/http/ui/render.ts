@@ -1,7 +1,7 @@
 // Author-supplied text made safe to show: README.md through markdown-it with raw HTML off (tags
 // in it are shown as text), links only with the schemes markdown-it allows and rel=nofollow,
 // images turned into links (the pages' CSP loads images from the registry only), table
-// alignment as classes (the CSP allows no inline style); YAML and JSON highlighted by
+// alignment as classes (the CSP allows no inline style), headings below the page's; YAML and JSON highlighted by
 // highlight.js, which escapes what it does not mark up. Each result is cached under the
 // digest of the blob it came from, since a blob never changes. Plus the formatting helpers
 // the templates use.
@@ -49,6 +49,16 @@ markdown.renderer.rules.image = (tokens, idx) => {
   const src = String(token.attrGet('src') ?? '')
   const alt = token.content || src
   return `<a class="image-link" href="${escapeHtml(src)}" rel="nofollow noopener noreferrer">${escapeHtml(`image: ${alt}`)}</a>`
+}
+
+// The README sits under the page's own headings (h1 the pack, h3 "README"): its headings move
+// down three levels, so a README's h1 is the page's h4.
+for (const rule of ['heading_open', 'heading_close'] as const) {
+  markdown.renderer.rules[rule] = (tokens, idx, options, _env, self) => {
+    const token = tokens[idx] as (typeof tokens)[number]
+    token.tag = `h${Math.min(6, Number(token.tag.slice(1)) + 3)}`
+    return self.renderToken(tokens, idx, options)
+  }
 }
 
 for (const cell of ['th_open', 'td_open'] as const) {
