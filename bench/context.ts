@@ -4,8 +4,8 @@
 //
 // There are two pairs of registries and a lone Packyard. The main pair stores on disk, as a
 // deployment does, and takes every transfer: pushes, pulls, blobs. The listing pair serves the
-// catalog and tags listings of 10,000 repositories, the lone Packyard the /v1 listing of 10,000
-// packs; each holds only the data its listing is about, so a figure does not depend on which
+// catalog and tags listings of 10,000 repositories, the lone Packyard the /v1 listing and the
+// pack browser's pages of 10,000 packs; each holds only the data its listing is about, so a figure does not depend on which
 // other scenarios ran. Those three store on tmpfs: listings read from the page cache on any
 // medium, but writing the reference's 670,000 storage files (and removing them) costs minutes
 // on a small VM's disk, which would blow the bench's time budget without measuring anything.
@@ -21,6 +21,8 @@ export interface Settings {
   bigBlob: { bytes: number }
   listing: { repositories: number; tagsPerRepository: number; pageSize: number; tagSample: number; seedConcurrency: number }
   v1: { pushes: number; concurrency: number; packs: number; pageSize: number; seedConcurrency: number }
+  /** requests per page per round of the pack browser (on the /v1 listing's packs) */
+  ui: { requests: number }
 }
 
 export const FULL: Settings = {
@@ -31,6 +33,7 @@ export const FULL: Settings = {
   bigBlob: { bytes: 1_000_000_000 },
   listing: { repositories: 10_000, tagsPerRepository: 5, pageSize: 1000, tagSample: 1000, seedConcurrency: 16 },
   v1: { pushes: 300, concurrency: 8, packs: 10_000, pageSize: 1000, seedConcurrency: 16 },
+  ui: { requests: 100 },
 }
 
 export const QUICK: Settings = {
@@ -41,6 +44,7 @@ export const QUICK: Settings = {
   bigBlob: { bytes: 100_000_000 },
   listing: { repositories: 500, tagsPerRepository: 5, pageSize: 100, tagSample: 200, seedConcurrency: 16 },
   v1: { pushes: 30, concurrency: 8, packs: 500, pageSize: 100, seedConcurrency: 16 },
+  ui: { requests: 20 },
 }
 
 export interface Pair {
@@ -54,7 +58,7 @@ export interface Context {
   settings: Settings
   main: Pair
   listing: Pair
-  /** the Packyard of the /v1 listing */
+  /** the Packyard of the /v1 listing and the pack browser (see pack-listing.ts) */
   packs: Registry
   /** scratch space for pack sets, emptied by the runner */
   work: string

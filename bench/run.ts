@@ -17,6 +17,7 @@ import { bigBlobScenario } from './scenarios/big-blob.js'
 import { listingScenario } from './scenarios/listing.js'
 import { pullScenario } from './scenarios/pull.js'
 import { pushScenario } from './scenarios/push.js'
+import { uiScenario } from './scenarios/ui.js'
 import { v1Scenario } from './scenarios/v1.js'
 import { type Figure, stat } from './stats.js'
 
@@ -27,6 +28,7 @@ const SCENARIOS: Record<string, (ctx: Context) => Promise<Figure[]>> = {
   'big-blob': bigBlobScenario,
   listing: listingScenario,
   v1: v1Scenario,
+  ui: uiScenario,
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--only=${Object.keys(SCENARIOS).join(',')}] [--cpu-prof]

@@ -129,7 +129,7 @@ const SQL = {
   packsAfterByChange: packListSql('changed', 'after'),
   packsBeforeByChange: packListSql('changed', 'before'),
   packCount: `SELECT COUNT(*) AS n FROM ${PACK_FROM} WHERE ${PACK_FILTERS}`,
-  // Without filters: every pack repository with a version (only packs have pack versions).
+  // Without filters: every pack repository with a version.
   allPacksCount: 'SELECT COUNT(DISTINCT repository_id) AS n FROM pack_versions',
   packLayers: 'SELECT DISTINCT layer FROM pack_versions ORDER BY layer',
 
@@ -155,11 +155,12 @@ const SQL = {
         WHERE mr.digest = m.digest AND mr.kind = 'manifest' AND parent.repository_id = m.repository_id)
     ORDER BY m.created_at DESC, m.digest LIMIT @limit`,
 
+  // Only packs have pack versions; a repository counts once it holds a manifest.
   counts: `SELECT
-      (SELECT COUNT(*) FROM repositories r WHERE r.kind = 'pack' AND EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.repository_id = r.id)) AS packs,
+      (SELECT COUNT(DISTINCT repository_id) FROM pack_versions) AS packs,
       (SELECT COUNT(*) FROM pack_versions) AS versions,
-      (SELECT COUNT(*) FROM repositories r WHERE EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)) AS repositories,
-      (SELECT COUNT(*) FROM repositories r WHERE r.kind = 'oci' AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)) AS oci_repositories,
+      (SELECT COUNT(DISTINCT repository_id) FROM manifests) AS repositories,
+      (SELECT COUNT(DISTINCT m.repository_id) FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.kind = 'oci') AS oci_repositories,
       (SELECT COUNT(*) FROM manifests) AS manifests,
       (SELECT COUNT(*) FROM tags WHERE kind <> 'parent') AS tags,
       (SELECT COUNT(*) FROM blobs) AS blobs,

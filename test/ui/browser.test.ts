@@ -163,6 +163,7 @@ t.test('a reader browses packs in chromium', async (t) => {
   await Promise.all([page.waitForURL(/\/registry$/), page.click('nav >> text=Registry')])
   t.match(await page.locator('.stats').innerText(), /3\s+packs/)
   t.match(await page.locator('table.history').innerText(), /two replicas/)
+  await page.screenshot({ path: join(shots, 'registry.png'), fullPage: true })
   await Promise.all([page.waitForURL(/\/oci$/), page.click('nav >> text=Other OCI content')])
   t.match(await page.locator('h1').innerText(), /Other OCI content 0/)
 
