@@ -9,8 +9,12 @@
 // other scenarios ran. Those three store on tmpfs: listings read from the page cache on any
 // medium, but writing the reference's 670,000 storage files (and removing them) costs minutes
 // on a small VM's disk, which would blow the bench's time budget without measuring anything.
+// The CLI scenario has a Packyard of its own on disk and needs no reference registry.
+//
+// Each registry starts when a scenario first asks for it, so a run of some scenarios starts
+// only the registries those need.
 
-import type { Registry } from './registries.js'
+import type { Credentials, Registry } from './registries.js'
 
 export interface Settings {
   /** rounds of every scenario; each registry runs once per round */
@@ -23,6 +27,8 @@ export interface Settings {
   v1: { pushes: number; concurrency: number; packs: number; pageSize: number; seedConcurrency: number }
   /** requests per page per round of the pack browser (on the /v1 listing's packs) */
   ui: { requests: number }
+  /** `packyard` processes: `version` runs timed per round, and packs published one process each */
+  cli: { versionRuns: number; packs: number }
 }
 
 export const FULL: Settings = {
@@ -34,6 +40,7 @@ export const FULL: Settings = {
   listing: { repositories: 10_000, tagsPerRepository: 5, pageSize: 1000, tagSample: 1000, seedConcurrency: 16 },
   v1: { pushes: 300, concurrency: 8, packs: 10_000, pageSize: 1000, seedConcurrency: 16 },
   ui: { requests: 100 },
+  cli: { versionRuns: 21, packs: 200 },
 }
 
 export const QUICK: Settings = {
@@ -45,6 +52,7 @@ export const QUICK: Settings = {
   listing: { repositories: 500, tagsPerRepository: 5, pageSize: 100, tagSample: 200, seedConcurrency: 16 },
   v1: { pushes: 30, concurrency: 8, packs: 500, pageSize: 100, seedConcurrency: 16 },
   ui: { requests: 20 },
+  cli: { versionRuns: 5, packs: 20 },
 }
 
 export interface Pair {
@@ -56,10 +64,14 @@ export interface Pair {
 
 export interface Context {
   settings: Settings
-  main: Pair
-  listing: Pair
+  main: () => Promise<Pair>
+  listing: () => Promise<Pair>
   /** the Packyard of the /v1 listing and the pack browser (see pack-listing.ts) */
-  packs: Registry
+  packs: () => Promise<Registry>
+  /** the Packyard the CLI scenario publishes to */
+  cli: () => Promise<Registry>
+  /** the credentials every registry accepts (a writer) */
+  credentials: Credentials
   /** scratch space for pack sets, emptied by the runner */
   work: string
   progress: (message: string) => void

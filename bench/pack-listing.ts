@@ -23,19 +23,20 @@ export function listedPackName(index: number): string {
 
 const seeding = new WeakMap<Registry, Promise<void>>()
 
-/** Seeds ctx.packs with settings.v1.packs packs the first time it is called in a run. */
-export function seedPackListing(ctx: Context): Promise<void> {
-  let done = seeding.get(ctx.packs)
+/** Seeds ctx.packs() with settings.v1.packs packs the first time it is called in a run. */
+export async function seedPackListing(ctx: Context): Promise<void> {
+  const registry = await ctx.packs()
+  let done = seeding.get(registry)
   if (!done) {
-    done = seed(ctx)
-    seeding.set(ctx.packs, done)
+    done = seed(ctx, registry)
+    seeding.set(registry, done)
   }
   return done
 }
 
-async function seed(ctx: Context): Promise<void> {
+async function seed(ctx: Context, registry: Registry): Promise<void> {
   const { packs, seedConcurrency } = ctx.settings.v1
-  const listing = ctx.packs.ep
+  const listing = registry.ep
   ctx.progress(`pack listing: seeding ${packs} packs x ${TAGS_PER_PACK} tags`)
   const start = process.hrtime.bigint()
   const names = Array.from({ length: packs }, (_, i) => listedPackName(i))

@@ -3,11 +3,14 @@
 // `packyard pack push` uses, so both registries receive what a real push sends. The chart is
 // incompressible bytes, as a real chart .tgz is, so the archive sizes are real sizes: mostly
 // 50-300 KB, about one in ten 1-5 MB, about one in a hundred 50 MB. Sets are written to disk
-// before a round and streamed from there, so a push never measures pack generation.
+// before a round and streamed from there, so a push never measures pack generation: as
+// archives for the HTTP clients, or as pack folders for the `packyard pack push` of the CLI
+// scenario.
 
 import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { join } from 'node:path'
+import { mkdir } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { type ArchiveInput, writeReproducibleArchive } from '../src/packs/archive-write.js'
@@ -90,31 +93,69 @@ async function writeArchive(path: string, top: string, files: ArchiveInput[]): P
   return { size, digest: `sha256:${hash.digest('hex')}` }
 }
 
+interface PackPlan {
+  name: string
+  version: string
+  files: ArchiveInput[]
+}
+
+/** What each pack of the set holds: its name, version and files, the chart streamed on demand. */
+function planPackSet(spec: PackSetSpec): PackPlan[] {
+  const prng = new Prng(spec.seed)
+  return chartSizes(prng, spec.count).map((chartSize, i) => {
+    const name = spec.name(i)
+    const version = spec.version(i)
+    const chart = `charts/${name}-${version}.tgz`
+    const files = [
+      input('pack.json', Buffer.from(packJson(name, version, chart))),
+      input('values.yaml', Buffer.from(valuesYaml(prng, name))),
+      input('README.md', Buffer.from(`# ${name}\n\nA synthetic pack made by the Packyard benchmark.\n`)),
+      { path: chart, size: chartSize, mode: 0o644, open: () => randomStream(`${spec.seed}:chart:${i}`, chartSize) },
+    ]
+    return { name, version, files }
+  })
+}
+
+function fileName(spec: PackSetSpec, index: number, suffix: string): string {
+  return `${spec.seed}-${index}${suffix}`.replace(/[^A-Za-z0-9.-]/g, '_')
+}
+
 /**
  * Writes the set's archives into `dir`. Two at a time: gzip runs on the libuv thread pool, so
  * this keeps both cores busy without starving anything else.
  */
 export async function buildPackSet(dir: string, spec: PackSetSpec): Promise<SyntheticPack[]> {
-  const prng = new Prng(spec.seed)
-  const sizes = chartSizes(prng, spec.count)
-  const plans = sizes.map((chartSize, i) => {
-    const name = spec.name(i)
-    const version = spec.version(i)
-    return { name, version, chartSize, values: valuesYaml(prng, name) }
-  })
+  const plans = planPackSet(spec)
   const packs: SyntheticPack[] = new Array<SyntheticPack>(plans.length)
-  await forEachConcurrent(plans, 2, async ({ name, version, chartSize, values }, i) => {
-    const chart = `charts/${name}-${version}.tgz`
-    const path = join(dir, `${spec.seed}-${i}.tar.gz`.replace(/[^A-Za-z0-9.-]/g, '_'))
-    const files = [
-      input('pack.json', Buffer.from(packJson(name, version, chart))),
-      input('values.yaml', Buffer.from(values)),
-      input('README.md', Buffer.from(`# ${name}\n\nA synthetic pack made by the Packyard benchmark.\n`)),
-      { path: chart, size: chartSize, mode: 0o644, open: () => randomStream(`${spec.seed}:chart:${i}`, chartSize) },
-    ]
+  await forEachConcurrent(plans, 2, async ({ name, version, files }, i) => {
+    const path = join(dir, fileName(spec, i, '.tar.gz'))
     packs[i] = { name, version, path, ...(await writeArchive(path, `${name}-${version}`, files)) }
   })
   return packs
+}
+
+export interface PackFolder {
+  name: string
+  version: string
+  /** the folder holding pack.json */
+  dir: string
+  /** the bytes of its files */
+  size: number
+}
+
+/** Writes the set as pack folders under `dir`, one per pack, as a pack repository holds them. */
+export async function buildPackFolders(dir: string, spec: PackSetSpec): Promise<PackFolder[]> {
+  const plans = planPackSet(spec)
+  const folders: PackFolder[] = new Array<PackFolder>(plans.length)
+  await forEachConcurrent(plans, 2, async ({ name, version, files }, i) => {
+    const folder = join(dir, fileName(spec, i, ''))
+    for (const file of files) {
+      await mkdir(dirname(join(folder, file.path)), { recursive: true })
+      await pipeline(file.open(), createWriteStream(join(folder, file.path)))
+    }
+    folders[i] = { name, version, dir: folder, size: files.reduce((sum, f) => sum + f.size, 0) }
+  })
+  return folders
 }
 
 /** The smallest valid pack (pack.json and values.yaml), in memory: for seeding listings. */

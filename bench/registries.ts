@@ -64,8 +64,8 @@ function requireProgram(name: string, install: string): void {
 }
 
 /** Fails with the install command when a program the bench drives is not on PATH. */
-export function requirePrograms(): void {
-  requireProgram('docker-registry', 'sudo apt-get install docker-registry')
+export function requirePrograms(needs: { reference: boolean }): void {
+  if (needs.reference) requireProgram('docker-registry', 'sudo apt-get install docker-registry')
   requireProgram('htpasswd', 'sudo apt-get install apache2-utils')
 }
 

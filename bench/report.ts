@@ -28,6 +28,8 @@ function targetText(t: Target | null): string {
   if (!t) return ''
   if (t.kind === 'ratio-at-least') return `ratio >= ${t.ratio}`
   if (t.kind === 'ratio-at-most') return `ratio <= ${t.ratio}`
+  if (t.kind === 'median-below') return `median < ${t.value}`
+  if (t.kind === 'median-at-least') return `median >= ${t.value}`
   return `Packyard < ${t.value}`
 }
 

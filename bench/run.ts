@@ -1,6 +1,7 @@
 // `npm run bench [-- --quick] [-- --only=push,listing] [-- --cpu-prof]`: starts Packyard and the
 // CNCF reference registry side by side (a main pair on disk, listing registries on tmpfs: see
-// context.ts), runs the scenarios against both, prints the table and writes
+// context.ts; each started when a scenario first needs it), runs the scenarios against both
+// (the CLI scenario against Packyard alone), prints the table and writes
 // bench/results/latest.json (quick.json for --quick, partial.json for --only). Any failure exits
 // non-zero with the reason, which is what lets CI run the quick mode as a smoke test. Whatever
 // happens, every server is killed and the scratch directories are removed.
@@ -14,6 +15,7 @@ import { type Context, FULL, type Pair, QUICK } from './context.js'
 import { createCredentials, killAllNow, type Registry, requirePrograms, startPackyard, startReference } from './registries.js'
 import { table, writeResults } from './report.js'
 import { bigBlobScenario } from './scenarios/big-blob.js'
+import { cliScenario } from './scenarios/cli.js'
 import { listingScenario } from './scenarios/listing.js'
 import { pullScenario } from './scenarios/pull.js'
 import { pushScenario } from './scenarios/push.js'
@@ -29,7 +31,10 @@ const SCENARIOS: Record<string, (ctx: Context) => Promise<Figure[]>> = {
   listing: listingScenario,
   v1: v1Scenario,
   ui: uiScenario,
+  cli: cliScenario,
 }
+/** The scenarios that run against Packyard alone, so need no reference registry installed. */
+const PACKYARD_ONLY = new Set(['cli', 'ui'])
 
 const USAGE = `usage: npm run bench -- [--quick] [--only=${Object.keys(SCENARIOS).join(',')}] [--cpu-prof]
   --quick     small counts and 2 rounds (about a minute; CI runs this)
@@ -58,6 +63,12 @@ function parseArgs(argv: string[]): Options {
 }
 
 class UsageError extends Error {}
+
+/** Starts on the first get(), once; current() is what has been started, if anything. */
+function lazy<T>(start: () => Promise<T>): { get: () => Promise<T>; current: () => Promise<T> | null } {
+  let started: Promise<T> | null = null
+  return { get: () => (started ??= start()), current: () => started }
+}
 
 // The full run's listing registries hold about 1 GB on tmpfs; twice that leaves room.
 const TMPFS_NEEDED_BYTES = 2e9
@@ -98,7 +109,7 @@ async function main(argv: string[]): Promise<void> {
   const results = join(PACKAGE_ROOT, 'bench', 'results')
   const registries: Registry[] = []
   try {
-    requirePrograms()
+    requirePrograms({ reference: options.only.some((s) => !PACKYARD_ONLY.has(s)) })
     const credentials = createCredentials(dir)
     const registryOptions = { maxSockets: 64, cpuProfDir: options.cpuProf ? join(results, 'profiles') : null }
     // Each one is listed as soon as it runs, so that the finally below stops it whatever fails next.
@@ -107,17 +118,24 @@ async function main(argv: string[]): Promise<void> {
       registries.push(registry)
       return registry
     }
-    const pair = async (where: string): Promise<Pair> => {
+    const pair = async (what: string, where: string): Promise<Pair> => {
+      progress(`starting the ${what} pair of registries in ${where}`)
       const packyard = await start(startPackyard, join(where, 'packyard'))
       const reference = await start(startReference, join(where, 'reference'))
       return { packyard, reference, both: [packyard, reference] }
     }
-    progress(`starting the main pair of registries in ${dir} and the listing registries in ${listingDir}`)
+    const lone = async (what: string, where: string): Promise<Registry> => {
+      progress(`starting the ${what} Packyard in ${where}`)
+      return start(startPackyard, where)
+    }
+    const main = lazy(() => pair('main', dir))
     const ctx: Context = {
       settings,
-      main: await pair(dir),
-      listing: await pair(join(listingDir, 'catalog')),
-      packs: await start(startPackyard, join(listingDir, 'packs')),
+      main: main.get,
+      listing: lazy(() => pair('listing', join(listingDir, 'catalog'))).get,
+      packs: lazy(() => lone('pack listing', join(listingDir, 'packs'))).get,
+      cli: lazy(() => lone('CLI', join(dir, 'cli'))).get,
+      credentials,
       work: dir,
       progress,
     }
@@ -133,14 +151,17 @@ async function main(argv: string[]): Promise<void> {
       if (deaths.length > 0) throw new Error([err instanceof Error ? err.message : String(err), ...deaths].join('\n'))
       throw err
     }
-    figures.push({
-      scenario: '4 packyard /v1',
-      name: 'Packyard server RSS after the run',
-      unit: 'MB',
-      packyard: stat([ctx.main.packyard.memory().rssMb]),
-      reference: null,
-      target: null,
-    })
+    const mainPair = main.current()
+    if (mainPair !== null) {
+      figures.push({
+        scenario: '4 packyard /v1',
+        name: 'Packyard server RSS after the run',
+        unit: 'MB',
+        packyard: stat([(await mainPair).packyard.memory().rssMb]),
+        reference: null,
+        target: null,
+      })
+    }
 
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
     const partial = options.only.length < Object.keys(SCENARIOS).length

@@ -1,7 +1,8 @@
 // buildApp(config): builds the TLS service from config.http.tls (its HTTPS server is what
 // Fastify listens on), opens storage and metadata, then registers the plugins in a fixed order
-// (errors, headers, request log, auth, health, /v1, /v2, the pack browser). It never listens; server.ts does,
-// and tests use app.inject(). Closing the app closes the database and stops the TLS service.
+// (errors, headers, request log, Expect: 100-continue, auth, health, /v1, /v2, the pack
+// browser). It never listens; server.ts does, and tests use app.inject(). Closing the app closes
+// the database and stops the TLS service.
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import { randomUUID } from 'node:crypto'
@@ -11,6 +12,7 @@ import { bootstrapHtpasswd } from './auth/bootstrap.js'
 import type { Config } from './config/load.js'
 import { authPlugin } from './http/auth.js'
 import { installErrorHandling } from './http/errors.js'
+import { honourExpectContinue } from './http/expect-continue.js'
 import { healthPlugin } from './http/health.js'
 import { v1Plugin } from './http/v1/index.js'
 import { type UiOptions, uiPlugin } from './http/ui/index.js'
@@ -45,6 +47,7 @@ const UI_PAGES = {
   maxListedArchiveBytes: 64 * 1024 * 1024,
   maxListedFiles: 2000,
   maxShownFileBytes: 1024 * 1024,
+  maxArtifacts: 50,
 }
 
 export interface BuildOptions {
@@ -91,6 +94,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     installErrorHandling(app)
     installResponseHeaders(app, config.http.headers)
     installRequestLog(app)
+    honourExpectContinue(app)
     const authenticator = await setUpAuth(app, config)
     await app.register(authPlugin, { authenticator })
     await app.register(healthPlugin, { checkDatabase: () => pingDatabase(db), checkStorage: () => store.check() })
@@ -107,7 +111,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       maxExtractedFileBytes: limits.fileSize,
       maxCompressionRatio: limits.maxCompressionRatio,
     }
-    const packs = new PackService(store, intake, packMeta, views, { archive: archiveLimits, deleteEnabled: config.storage.deleteEnabled })
+    const packs = new PackService(store, intake, packMeta, views, {
+      archive: archiveLimits,
+      deleteEnabled: config.storage.deleteEnabled,
+      strictValidation: config.packs.strictValidation,
+    })
     const registry = new OciRegistry(
       db,
       store,

@@ -1,13 +1,17 @@
-// Shared test helpers: a fresh config + temp dir + app per test, real htpasswd files made by
-// Apache's htpasswd, and a way to spawn the real `packyard` binary.
+// Shared test helpers: a fresh config + temp dir + app per test (injected, or listening on a
+// loopback port where a real client must talk to it), real htpasswd files made by Apache's
+// htpasswd, the CLI run in this process through runCli, and a way to spawn the real `packyard`
+// binary.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Readable, Writable } from 'node:stream'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../src/app.js'
+import { runCli } from '../src/cli/main.js'
 import { type Config, loadConfig } from '../src/config/load.js'
 import { PACKAGE_ROOT } from '../src/paths.js'
 
@@ -92,6 +96,59 @@ export async function testApp(t: Teardown, doc: Doc = {}, opts: { auth?: boolean
   const app = await buildApp(testConfig(t, doc, opts))
   t.teardown(() => app.close())
   return refuse5xx(app)
+}
+
+/**
+ * testApp listening on an ephemeral loopback port, for the tests where a real client talks to it
+ * (the CLI, raw sockets). A 5xx answered to any request fails the test, as with inject.
+ */
+export async function listeningApp(
+  t: Teardown,
+  doc: Doc = {},
+  opts: { auth?: boolean; storage?: 'filesystem' | 'inmemory' } = {},
+): Promise<{ app: FastifyInstance; server: string; requests: string[] }> {
+  const app = await testApp(t, doc, opts)
+  const requests: string[] = []
+  const failures: string[] = []
+  app.server.on('request', (req, res) => {
+    requests.push(`${req.method} ${req.url}`)
+    res.on('finish', () => {
+      if (res.statusCode >= 500 && res.statusCode !== 507) failures.push(`${req.method} ${req.url} answered ${res.statusCode}`)
+    })
+  })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  t.teardown(() => {
+    if (failures.length > 0) throw new Error(failures.join('\n'))
+  })
+  return { app, server: `127.0.0.1:${(app.server.address() as AddressInfo).port}`, requests }
+}
+
+/** A stream that keeps what is written to it; `tty` makes it look like a terminal that wide. */
+export function captureStream(tty?: { columns: number }): Writable & { text: () => string } {
+  let text = ''
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      text += chunk.toString('utf8')
+      callback()
+    },
+  })
+  if (tty) Object.assign(stream, { isTTY: true, columns: tty.columns })
+  return Object.assign(stream, { text: () => text })
+}
+
+export interface CliRun {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs the CLI in this process (runCli, what bin/packyard.js calls), with `input` as its stdin. */
+export async function runCliHere(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; stderrTty?: { columns: number } } = {}): Promise<CliRun> {
+  const stdout = captureStream()
+  const stderr = captureStream(options.stderrTty)
+  const stdin = Readable.from(options.input === undefined ? [] : [Buffer.from(options.input)], { objectMode: false })
+  const code = await runCli(args, { stdout, stderr, stdin, env: options.env ?? {} })
+  return { code, stdout: stdout.text(), stderr: stderr.text() }
 }
 
 /**

@@ -15,12 +15,13 @@ const REPO = 'bench/big'
 export async function bigBlobScenario(ctx: Context): Promise<Figure[]> {
   const { bytes } = ctx.settings.bigBlob
   const mb = bytes / 1e6
+  const { both } = await ctx.main()
   const samples = new Samples()
   for (let round = 0; round < ctx.settings.rounds; round++) {
     const seed = `big-blob-${round}`
     ctx.progress(`big blob: hashing ${mb} MB for round ${round + 1}`)
     const digest = await randomStreamDigest(seed, bytes)
-    for (const registry of roundOrder(ctx.main.both, round)) {
+    for (const registry of roundOrder(both, round)) {
       settleDisk()
       registry.resetPeak()
       ctx.progress(`big blob: round ${round + 1}, ${registry.kind}, upload ${mb} MB`)

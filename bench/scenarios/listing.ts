@@ -68,7 +68,8 @@ function percentile(sorted: number[], p: number): number {
 
 export async function listingScenario(ctx: Context): Promise<Figure[]> {
   const { repositories, tagsPerRepository, pageSize, tagSample, seedConcurrency } = ctx.settings.listing
-  for (const registry of ctx.listing.both) {
+  const { both } = await ctx.listing()
+  for (const registry of both) {
     const how = registry.kind === 'packyard' ? 'through the API' : 'on disk'
     ctx.progress(`listing: seeding ${repositories} repositories x ${tagsPerRepository} tags into ${registry.kind}, ${how}`)
     const start = process.hrtime.bigint()
@@ -81,7 +82,7 @@ export async function listingScenario(ctx: Context): Promise<Figure[]> {
   const samples = new Samples()
   const stride = Math.max(1, Math.floor(repositories / tagSample))
   for (let round = 0; round < ctx.settings.rounds; round++) {
-    for (const registry of roundOrder(ctx.listing.both, round)) {
+    for (const registry of roundOrder(both, round)) {
       ctx.progress(`listing: round ${round + 1}, ${registry.kind}, full catalog and ${tagSample} tags lists`)
       const start = process.hrtime.bigint()
       const catalog = await listAllPages(registry.ep, `/v2/_catalog?n=${pageSize}`, 'repositories')

@@ -24,14 +24,15 @@ export async function pullScenario(ctx: Context): Promise<Figure[]> {
   const pack = { ...PACK, path, size: archive.length, digest: sha256Digest(archive) }
   const blob = randomBytes('blob-get', blobGet.bytes)
   const blobDigest = sha256Digest(blob)
-  for (const registry of ctx.main.both) {
+  const { both } = await ctx.main()
+  for (const registry of both) {
     await pushPackOci(registry.ep, pack)
     await uploadBlob(registry.ep, BLOB_REPO, blobDigest, blob, blob.length)
   }
 
   const samples = new Samples()
   for (let round = 0; round < ctx.settings.rounds; round++) {
-    for (const registry of roundOrder(ctx.main.both, round)) {
+    for (const registry of roundOrder(both, round)) {
       ctx.progress(`pull: round ${round + 1}, ${registry.kind}, manifest GET at ${manifestGet.connections} connections for ${manifestGet.seconds} s`)
       const manifests = await load(registry.ep, `/v2/${PACK_NAMESPACE}/${PACK.name}/manifests/${PACK.version}`, {
         connections: manifestGet.connections,

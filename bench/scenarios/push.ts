@@ -17,6 +17,7 @@ export async function pushScenario(ctx: Context): Promise<Figure[]> {
     { key: 'sequential', clients: 1 },
     { key: 'concurrent', clients: concurrency },
   ]
+  const { both } = await ctx.main()
   const samples = new Samples()
   let megabytes = 0
   for (let round = 0; round < ctx.settings.rounds; round++) {
@@ -32,7 +33,7 @@ export async function pushScenario(ctx: Context): Promise<Figure[]> {
       sets.set(mode.key, set)
       megabytes = set.reduce((sum, p) => sum + p.size, 0) / 1e6
     }
-    for (const registry of roundOrder(ctx.main.both, round)) {
+    for (const registry of roundOrder(both, round)) {
       for (const mode of modes) {
         const set = sets.get(mode.key) as SyntheticPack[]
         settleDisk()

@@ -34,7 +34,7 @@ export async function uiScenario(ctx: Context): Promise<Figure[]> {
     { key: 'registry', url: '/registry', name: 'registry page (counts, garbage estimate)', target: null },
   ]
 
-  const ep = ctx.packs.ep
+  const ep = (await ctx.packs()).ep
   const first = await send(ep, { method: 'GET', url: '/', expect: [200] })
   const count = `Packs <span class="count">${packs.toLocaleString('en-US')}</span>`
   if (!first.body.toString('utf8').includes(count)) throw new Error(`packyard: the packs page does not say ${count}`)

@@ -23,7 +23,7 @@ interface PackEntry {
 
 export async function v1Scenario(ctx: Context): Promise<Figure[]> {
   const { pushes, concurrency, packs, pageSize } = ctx.settings.v1
-  const ep = ctx.main.packyard.ep
+  const ep = (await ctx.main()).packyard.ep
   const samples = new Samples()
   const pushNames = Math.ceil(pushes / VERSIONS_PER_ROUND)
   for (let round = 0; round < ctx.settings.rounds; round++) {
@@ -42,7 +42,7 @@ export async function v1Scenario(ctx: Context): Promise<Figure[]> {
     for (const pack of set) rmSync(pack.path, { force: true })
   }
 
-  const listing = ctx.packs.ep
+  const listing = (await ctx.packs()).ep
   await seedPackListing(ctx)
 
   for (let round = 0; round < ctx.settings.rounds; round++) {

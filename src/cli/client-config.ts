@@ -17,8 +17,6 @@ import { CliError, UsageError } from './command.js'
 
 export const CONFIG_FILE = 'config.json'
 
-/** `-s/--home`, accepted by every client command. */
-export const homeOption = { home: { type: 'string', short: 's' } } as const
 /** `-r/--registry-server`, accepted by every command that talks to a registry. */
 export const registryOption = { 'registry-server': { type: 'string', short: 'r' } } as const
 

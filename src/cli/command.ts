@@ -1,5 +1,9 @@
-// What every CLI command file exports, and the two failures a command may end with:
-// CliError (exit 1, "Error: <message>") and UsageError (exit 2, with the command's usage).
+// What every CLI command file exports, how the router knows a command before loading it, and
+// the two failures a command may end with: CliError (exit 1, "Error: <message>") and UsageError
+// (exit 2, with the command's usage). Also the argument parser every command uses: node's
+// parseArgs with the global flags (-s/--home, -h/--help) accepted everywhere, as cobra's
+// persistent flags are, and its complaints turned into lowercase usage errors that suggest the
+// nearest valid option.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 
@@ -10,12 +14,22 @@ export interface Io {
   env: NodeJS.ProcessEnv
 }
 
+/** A command file's export: its usage text and what it does. */
 export interface Command {
+  usage: string
+  run(args: string[], io: Io): Promise<void>
+}
+
+/**
+ * What the router knows of a command without loading its file: the words that select it, its
+ * one-line summary, and how to load the rest. Loading on demand keeps `packyard version` or
+ * `pack push` from paying for the server's modules.
+ */
+export interface CommandEntry {
   /** Words that select it, e.g. ['pack', 'push']. */
   path: string[]
   summary: string
-  usage: string
-  run(args: string[], io: Io): Promise<void>
+  load: () => Command
 }
 
 export class CliError extends Error {
@@ -34,13 +48,20 @@ export class UsageError extends Error {
 
 type Options = NonNullable<ParseArgsConfig['options']>
 
-/** node:util parseArgs, with its errors turned into UsageErrors. */
+/** Accepted by every command, before or after its words: `packyard -s DIR pack push ...`. */
+const GLOBAL_OPTIONS = {
+  home: { type: 'string', short: 's' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+/** node:util parseArgs with the global flags added, its errors turned into UsageErrors. */
 export function parseCommandArgs<O extends Options>(args: string[], options: O, positionals: { min: number; max: number }) {
+  const all = { ...GLOBAL_OPTIONS, ...options }
   let parsed
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true })
+    parsed = parseArgs({ args, options: all, allowPositionals: true, strict: true })
   } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''))
+    throw new UsageError(parseArgsProblem(err as Error & { code?: string }, all))
   }
   const n = parsed.positionals.length
   if (n < positionals.min) throw new UsageError('missing arguments')
@@ -48,4 +69,59 @@ export function parseCommandArgs<O extends Options>(args: string[], options: O, 
   return parsed
 }
 
-export const helpOption = { help: { type: 'boolean', short: 'h' } } as const
+/** A flag's value checked by `parse`; whatever it rejects becomes a usage error naming the flag. */
+export function parseFlagValue<T>(flag: string, value: string, parse: (value: string) => T): T {
+  try {
+    return parse(value)
+  } catch (err) {
+    const reason = (err as { reason?: unknown }).reason
+    throw new UsageError(`${flag} ${typeof reason === 'string' ? reason : lowerFirst((err as Error).message)}`)
+  }
+}
+
+function parseArgsProblem(err: Error & { code?: string }, options: Options): string {
+  const unknown = err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'([^']+)'/.exec(err.message)?.[1] : undefined
+  if (unknown !== undefined) {
+    const longs = Object.keys(options).map((name) => `--${name}`)
+    const nearest = unknown.startsWith('--') ? closest(unknown, longs) : undefined
+    return `unknown option ${JSON.stringify(unknown)}${nearest ? `; did you mean ${JSON.stringify(nearest)}?` : ''}`
+  }
+  // node's own wording ("Option '-m, --message <value>' argument missing"), without its advice
+  // about positionals, which rarely applies to a typo.
+  return lowerFirst(err.message.replace(/\. To specify a positional argument.*$/s, ''))
+}
+
+function lowerFirst(message: string): string {
+  return message.charAt(0).toLowerCase() + message.slice(1)
+}
+
+/**
+ * The candidate nearest to `typed`: one that starts with it (an abbreviation), else the one
+ * within a third of its length in edits (a typo), else none.
+ */
+export function closest(typed: string, candidates: string[]): string | undefined {
+  const prefixed = candidates.filter((c) => c.startsWith(typed))
+  if (prefixed.length === 1) return prefixed[0]
+  let best: { candidate: string; distance: number } | undefined
+  for (const candidate of candidates) {
+    const distance = editDistance(typed, candidate)
+    if (best === undefined || distance < best.distance) best = { candidate, distance }
+  }
+  return best !== undefined && best.distance <= Math.max(1, Math.floor(typed.length / 3)) ? best.candidate : undefined
+}
+
+/** Levenshtein distance with adjacent transpositions counted as one edit (optimal string alignment). */
+export function editDistance(a: string, b: string): number {
+  const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  const at = (i: number, j: number) => (rows[i] as number[])[j] as number
+  for (let i = 1; i <= a.length; i++) {
+    const row = rows[i] as number[]
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let d = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, at(i - 2, j - 2) + 1)
+      row[j] = d
+    }
+  }
+  return at(a.length, b.length)
+}

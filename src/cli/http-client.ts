@@ -4,8 +4,8 @@
 // to check, and streams multipart uploads with a progress bar.
 //
 // Transport:
-//   - a normal login is HTTPS only, trusting the system CAs plus, when present,
-//     /etc/spectro/certs.d/<server>/ca.crt and <home>/certs.d/<server>/ca.crt;
+//   - a normal login is HTTPS only, trusting what Go clients trust (the system store) plus
+//     Node's roots and the registry's certs.d folders (see trust.ts);
 //   - an `insecure` login means "plain HTTP, or HTTPS with a certificate nobody vouches for".
 //     The client first tries a bare TLS handshake without verification; if the server answers
 //     it, HTTPS is used, and if the server turns out not to speak TLS at all, plain HTTP is.
@@ -14,18 +14,17 @@
 //     credentials) is ever sent twice.
 
 import { randomBytes, createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
 import { request as httpsRequest } from 'node:https'
+import { isIP } from 'node:net'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { connect as tlsConnect, rootCertificates } from 'node:tls'
+import { type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { VERSION } from '../version.js'
 import { CliError, type Io } from './command.js'
 import { parseServer, readClientConfig, resolveHome, selectEntry, type ServerEntry } from './client-config.js'
 import { startProgress } from './progress.js'
-
-export const SYSTEM_CERTS_DIR = '/etc/spectro/certs.d'
+import { SYSTEM_CERTS_DIR, trustedCertificates } from './trust.js'
 
 /** How long a silent connection may stay open (no bytes either way) before giving up. */
 const IDLE_TIMEOUT_MS = 120_000
@@ -57,7 +56,7 @@ export interface Login {
 export interface ClientOptions {
   home: string
   io: Io
-  /** Folders holding `<server>/ca.crt`; defaults to /etc/spectro/certs.d and <home>/certs.d. */
+  /** Folders holding `<server>/*.crt`; defaults to /etc/spectro/certs.d and <home>/certs.d. */
   certDirs?: string[]
 }
 
@@ -99,6 +98,7 @@ export class RegistryClient {
   private readonly host: string
   private readonly port: number | null
   private transport: Promise<Transport> | undefined
+  private certificateChecked = false
 
   constructor(
     private readonly login: Login,
@@ -162,7 +162,7 @@ export class RegistryClient {
         }
         const digest = `sha256:${hash.digest('hex')}`
         if (digest !== file.digest || sent !== file.size) {
-          changed = new CliError(`${file.filename} changed while it was being uploaded (did a file in the pack folder change?); push again`)
+          changed = new CliError(`${file.filename} changed while it was being uploaded; push again`)
           throw changed
         }
         yield tail
@@ -202,6 +202,7 @@ export class RegistryClient {
       let answered = false
       req.on('response', (r) => {
         answered = true
+        if (transport.scheme === 'https') this.checkCertificateNames(r.socket as TLSSocket)
         resolve(r)
       })
       req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })))
@@ -234,28 +235,40 @@ export class RegistryClient {
     return this.transport
   }
 
-  /** System CAs plus any ca.crt for this server; Node only looks at the system ones by default. */
+  private certDirs(): string[] {
+    return this.options.certDirs ?? [SYSTEM_CERTS_DIR, join(this.options.home, 'certs.d')]
+  }
+
   private trustedTls(): Transport['tls'] {
-    const dirs = this.options.certDirs ?? [SYSTEM_CERTS_DIR, join(this.options.home, 'certs.d')]
-    const extra: string[] = []
-    for (const dir of dirs) {
-      const file = join(dir, this.server, 'ca.crt')
-      try {
-        extra.push(readFileSync(file, 'utf8'))
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code
-        if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new CliError(`cannot read the CA certificate ${file}: ${(err as Error).message}`)
-      }
-    }
-    return extra.length === 0 ? { rejectUnauthorized: true } : { rejectUnauthorized: true, ca: [...rootCertificates, ...extra] }
+    return { rejectUnauthorized: true, ca: trustedCertificates(this.server, this.certDirs(), this.options.io.env) }
+  }
+
+  /**
+   * Go (since 1.15) ignores a certificate's Common Name: one that names its host only there is
+   * refused by Palette and the spectro CLI, even where Node, hence this CLI, accepts it. Say so
+   * once, while the registry is still easy to fix.
+   */
+  private checkCertificateNames(socket: TLSSocket): void {
+    if (this.certificateChecked) return
+    this.certificateChecked = true
+    const certificate = socket.getPeerCertificate()
+    if (Object.keys(certificate).length === 0 || certificate.subjectaltname) return
+    this.options.io.stderr.write(
+      `Warning: the TLS certificate of ${this.server} has no subjectAltName and names its host only in the legacy Common Name ` +
+        `(CN=${certificate.subject?.CN ?? ''}); Palette and other Go clients will reject it ("x509: certificate relies on legacy Common Name field"). ` +
+        `Issue it again with a subjectAltName, e.g. openssl req ... -addext "subjectAltName=${isIP(this.host) ? 'IP' : 'DNS'}:${this.host}"\n`,
+    )
   }
 
   /** For insecure logins: HTTPS (unverified) if the server completes a TLS handshake, else HTTP. */
   private probe(): Promise<Transport> {
-    const insecureTls = { scheme: 'https' as const, tls: { rejectUnauthorized: false } }
-    const plain = { scheme: 'http' as const, tls: { rejectUnauthorized: false } }
+    // Nothing is verified, so no CA list is loaded: parsing Node's own takes tens of
+    // milliseconds, which every command against a plain-HTTP registry would pay for nothing.
+    const unverified = { rejectUnauthorized: false, ca: [] }
+    const insecureTls = { scheme: 'https' as const, tls: unverified }
+    const plain = { scheme: 'http' as const, tls: unverified }
     return new Promise<Transport>((resolve, reject) => {
-      const socket = tlsConnect({ host: this.host, port: this.port ?? 443, rejectUnauthorized: false, ...(/^[\d.]+$|:/.test(this.host) ? {} : { servername: this.host }) })
+      const socket = tlsConnect({ host: this.host, port: this.port ?? 443, ...unverified, ...(isIP(this.host) ? {} : { servername: this.host }) })
       socket.setTimeout(PROBE_TIMEOUT_MS, () => {
         // Some plain-HTTP servers just wait for a request that makes sense; try them as such.
         socket.destroy()
@@ -331,8 +344,9 @@ export class RegistryClient {
       return new CliError(`the TLS certificate of ${this.server} is not valid for this address (${err.message}); use the name the certificate was issued for, or log in with --insecure`)
     }
     if (TLS_TRUST_CODES.has(code)) {
+      const [system, home] = [SYSTEM_CERTS_DIR, join(this.options.home, 'certs.d')].map((dir) => join(dir, this.server, 'ca.crt'))
       return new CliError(
-        `the TLS certificate of ${this.server} is not trusted (${err.message}); put the registry's CA certificate in ${join(SYSTEM_CERTS_DIR, this.server, 'ca.crt')} or ${join(this.options.home, 'certs.d', this.server, 'ca.crt')}, or log in with --insecure`,
+        `the TLS certificate of ${this.server} is not trusted (${err.message}); add the registry's CA certificate to the system's store (update-ca-certificates, or SSL_CERT_FILE), or put it in ${system} or ${home} (any .crt file name), or log in with --insecure`,
       )
     }
     if (isNotTls(err)) {

@@ -74,6 +74,7 @@ export interface Config {
     loginLockoutMs: number
     maxCompressionRatio: number
   }
+  packs: { strictValidation: boolean }
   oci: { namespace: string; listParentTags: boolean }
   /** The pack browser; path is `/` or a path without a trailing slash (`/ui`). */
   ui: { enabled: boolean; path: string }
@@ -82,8 +83,12 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly key: string, message: string) {
-    super(`config: ${key}: ${message}`)
+  constructor(
+    readonly key: string,
+    /** What is wrong with the value, without the key: for a command-line flag checked by the same rule. */
+    readonly reason: string,
+  ) {
+    super(`config: ${key}: ${reason}`)
     this.name = 'ConfigError'
   }
 }
@@ -282,6 +287,7 @@ function resolve(doc: Doc, source: string): Config {
       loginLockoutMs: get('limits.loginlockout'),
       maxCompressionRatio: get('limits.maxcompressionratio'),
     },
+    packs: { strictValidation: get<string>('packs.validation') === 'strict' },
     oci: { namespace: validateNamespace(get('oci.namespace')), listParentTags: get('oci.listparenttags') },
     ui: { enabled: get('ui.enabled'), path: validateUiPath(get('ui.path')) },
     ignoredKeys,

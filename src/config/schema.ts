@@ -118,6 +118,13 @@ export const SCHEMA: Section = {
     loginlockout: leaf({ kind: 'duration' }, 15 * 60_000, 'how long a login lockout lasts after the last failure'),
     maxcompressionratio: leaf({ kind: 'int', min: 2, max: 1_000_000 }, 200, 'largest unpacked:compressed ratio of a pack archive (checked after its first MiB)'),
   },
+  packs: {
+    validation: leaf(
+      { kind: 'enum', values: ['lenient', 'strict'] },
+      'lenient',
+      'lenient: a pack with warnings (what the stock registry serves anyway) is accepted and its warnings returned; strict: warnings refuse the push',
+    ),
+  },
   oci: {
     namespace: leaf({ kind: 'string', nonEmpty: true }, 'spectro-packs/archive', 'where packs appear on /v2'),
     listparenttags: leaf({ kind: 'bool' }, false, 'list parent tags (1.x, 1.0.x) in /v2 tags/list'),

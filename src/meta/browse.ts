@@ -5,7 +5,7 @@
 
 import type { Statement } from 'better-sqlite3'
 import type { Db } from './db.js'
-import { LATEST_VERSION, type PackSummaryRow } from './packs.js'
+import { LATEST_VERSION } from './packs.js'
 
 export type PackSort = 'name' | 'changed'
 export type PageDirection = 'after' | 'before'
@@ -16,6 +16,20 @@ export interface PackFilterParams {
   layer: string | null
   /** a cloud type; packs for `all` clouds match every one */
   cloud: string | null
+}
+
+/**
+ * A pack repository as listed, with its latest-pushed pack version; the version's columns are
+ * null for a repository that holds only artifacts (manifests that are not packs).
+ */
+export interface PackListRow {
+  id: number
+  name: string
+  updated_at: number
+  display_name: string | null
+  layer: string | null
+  pack_json: string | null
+  files: string | null
 }
 
 /** Where a page starts: after (or before) this pack in the chosen order. */
@@ -89,8 +103,11 @@ export interface PushEventRow {
 }
 
 const PACK_COLUMNS = 'r.id, r.name, r.updated_at, pv.display_name, pv.layer, pv.pack_json, pv.files'
-const PACK_FROM = `repositories r JOIN pack_versions pv ON ${LATEST_VERSION}`
+// Pack repositories holding a manifest: a pack version, or only artifacts a distribution client
+// pushed (then pv is null). Blobs uploaded ahead of a manifest do not make a pack.
+const PACK_FROM = `repositories r LEFT JOIN pack_versions pv ON ${LATEST_VERSION}`
 const PACK_FILTERS = `r.kind = 'pack'
+  AND (pv.manifest_id IS NOT NULL OR EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id))
   AND (@q IS NULL OR instr(lower(r.name), @q) > 0 OR instr(lower(pv.display_name), @q) > 0)
   AND (@layer IS NULL OR pv.layer = @layer)
   AND (@cloud IS NULL OR EXISTS (SELECT 1 FROM json_each(pv.pack_json, '$.cloudTypes') c WHERE c.value IN (@cloud, 'all')))`
@@ -129,8 +146,8 @@ const SQL = {
   packsAfterByChange: packListSql('changed', 'after'),
   packsBeforeByChange: packListSql('changed', 'before'),
   packCount: `SELECT COUNT(*) AS n FROM ${PACK_FROM} WHERE ${PACK_FILTERS}`,
-  // Without filters: every pack repository with a version.
-  allPacksCount: 'SELECT COUNT(DISTINCT repository_id) AS n FROM pack_versions',
+  // Without filters: every pack repository with a manifest.
+  allPacksCount: "SELECT COUNT(DISTINCT m.repository_id) AS n FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.kind = 'pack'",
   packLayers: 'SELECT DISTINCT layer FROM pack_versions ORDER BY layer',
 
   ociRepositoriesAfter: `SELECT ${OCI_REPOSITORY_COLUMNS} FROM repositories r
@@ -147,6 +164,10 @@ const SQL = {
     WHERE t.repository_id = @repo AND (@after IS NULL OR t.name > @after) ORDER BY t.name LIMIT @limit`,
   referrersOf: `SELECT id, digest, media_type, artifact_type, size, created_at, subject_digest FROM manifests
     WHERE repository_id = ? AND subject_digest IN (SELECT value FROM json_each(?)) ORDER BY subject_digest, created_at, digest`,
+  // The manifests of a pack repository that are not pack versions: artifacts, signatures...
+  packArtifacts: `SELECT id, digest, media_type, artifact_type, size, created_at, subject_digest FROM manifests m
+    WHERE m.repository_id = ? AND NOT EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.manifest_id = m.id)
+    ORDER BY m.created_at DESC, m.id DESC LIMIT ?`,
   // Neither tagged, nor a referrer, nor the child of an index: what only a digest reaches.
   untaggedManifests: `SELECT id, digest, media_type, artifact_type, size, created_at, subject_digest FROM manifests m
     WHERE m.repository_id = @repo AND m.subject_digest IS NULL
@@ -196,8 +217,13 @@ export class BrowseMeta {
   }
 
   /** Up to `limit` packs after (or, read backwards, before) the cursor in the chosen order. */
-  packs(filter: PackFilterParams, sort: PackSort, direction: PageDirection, cursor: PackCursor | null, limit: number): PackSummaryRow[] {
-    return this.s[PACK_LISTS[sort][direction]].all({ ...filter, name: cursor?.name ?? null, at: cursor?.at ?? null, limit }) as PackSummaryRow[]
+  packs(filter: PackFilterParams, sort: PackSort, direction: PageDirection, cursor: PackCursor | null, limit: number): PackListRow[] {
+    return this.s[PACK_LISTS[sort][direction]].all({ ...filter, name: cursor?.name ?? null, at: cursor?.at ?? null, limit }) as PackListRow[]
+  }
+
+  /** The newest `limit` manifests of a pack repository that are not pack versions. */
+  packArtifacts(repositoryId: number, limit: number): OciManifestRow[] {
+    return this.s.packArtifacts.all(repositoryId, limit) as OciManifestRow[]
   }
 
   packCount(filter: PackFilterParams): number {

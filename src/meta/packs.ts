@@ -24,8 +24,10 @@ export interface TagRow {
   seq: number
   updated_at: number
   manifest_digest: string
-  archive_digest: string
-  version: string
+  /** The pack version's archive; null when the tag is on an artifact (not a pack). */
+  archive_digest: string | null
+  /** The pack version's version; null on an artifact. */
+  version: string | null
 }
 
 export interface PackVersionRow {
@@ -44,6 +46,8 @@ export interface PackVersionRow {
   pushed_at: number
   pushed_by: string
   message: string | null
+  /** JSON array of the validation warnings it was accepted with. */
+  warnings: string
   manifest_digest: string
 }
 
@@ -81,11 +85,25 @@ export interface NewPackVersion {
   pushedAt: number
   pushedBy: string
   message: string | null
+  warnings: string
+}
+
+/** A manifest to store, with everything it refers to. */
+export interface NewManifest {
+  digest: string
+  mediaType: string
+  artifactType: string | null
+  content: Buffer
+  subjectDigest: string | null
+  blobs: Array<{ digest: string }>
+  manifests: Array<{ digest: string }>
 }
 
 const TAG_COLUMNS = `t.id, t.name, t.group_name, t.label, t.kind, t.manifest_id, t.seq, t.updated_at,
   m.digest AS manifest_digest, pv.archive_digest, pv.version`
-const TAG_JOIN = 'tags t JOIN manifests m ON m.id = t.manifest_id JOIN pack_versions pv ON pv.manifest_id = t.manifest_id'
+// A pack repository may hold artifacts (any manifest a distribution client pushed) next to
+// pack versions; their tags come with no archive and no version.
+const TAG_JOIN = 'tags t JOIN manifests m ON m.id = t.manifest_id LEFT JOIN pack_versions pv ON pv.manifest_id = t.manifest_id'
 const VERSION_COLUMNS = 'pv.*, m.digest AS manifest_digest'
 
 /** The latest-pushed version of each pack supplies its display name, layer and logo. */
@@ -108,10 +126,10 @@ export class PackMeta {
       touchRepo: p('UPDATE repositories SET updated_at = ? WHERE id = ?'),
       deleteRepo: p('DELETE FROM repositories WHERE id = ?'),
       countManifests: p<{ n: number }>('SELECT COUNT(*) AS n FROM manifests WHERE repository_id = ?'),
-      // A pack repository can exist with no version yet: /v2 blob uploads come before the manifest.
+      // A pack repository can exist with nothing in it yet: blob uploads come before the manifest.
       catalog: p<{ name: string }>(
         `SELECT name FROM repositories r WHERE kind = 'pack' AND name > ?
-         AND EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.repository_id = r.id) ORDER BY name LIMIT ?`,
+         AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id) ORDER BY name LIMIT ?`,
       ),
       listPacks: p<PackSummaryRow>(
         `SELECT r.id, r.name, r.updated_at, pv.display_name, pv.layer, pv.pack_json, pv.files
@@ -140,22 +158,24 @@ export class PackMeta {
         `SELECT ${VERSION_COLUMNS} FROM pack_versions pv JOIN manifests m ON m.id = pv.manifest_id
          WHERE pv.repository_id = ? ORDER BY pv.pushed_at DESC, pv.manifest_id DESC`,
       ),
-      manifestByDigest: p<{ id: number }>('SELECT id FROM manifests WHERE repository_id = ? AND digest = ?'),
+      manifestByDigest: p<{ id: number; size: number }>('SELECT id, size FROM manifests WHERE repository_id = ? AND digest = ?'),
+      isPackVersion: p<{ one: number }>('SELECT 1 AS one FROM pack_versions WHERE manifest_id = ?'),
+      tagsOfManifest: p<{ id: number; name: string; kind: TagRow['kind'] }>('SELECT id, name, kind FROM tags WHERE manifest_id = ? ORDER BY name'),
       manifestContent: p<ManifestContent>(
         'SELECT id, digest, media_type, size, content FROM manifests WHERE id = ?',
       ),
       insertManifest: p(
-        `INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, content, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, content, subject_digest, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      insertReference: p("INSERT OR IGNORE INTO manifest_references (manifest_id, digest, kind) VALUES (?, ?, 'blob')"),
+      insertReference: p('INSERT OR IGNORE INTO manifest_references (manifest_id, digest, kind) VALUES (?, ?, ?)'),
       deleteManifest: p('DELETE FROM manifests WHERE id = ?'),
       userTagsOnManifest: p<{ n: number }>("SELECT COUNT(*) AS n FROM tags WHERE manifest_id = ? AND kind != 'parent'"),
       insertVersion: p(
         `INSERT INTO pack_versions (manifest_id, repository_id, version, group_name, display_name, layer, pack_json,
-           archive_digest, archive_size, content_digest, unpacked_size, files, pushed_at, pushed_by, message)
+           archive_digest, archive_size, content_digest, unpacked_size, files, pushed_at, pushed_by, message, warnings)
          VALUES (@manifestId, @repositoryId, @version, @group, @displayName, @layer, @packJson,
-           @archiveDigest, @archiveSize, @contentDigest, @unpackedSize, @files, @pushedAt, @pushedBy, @message)`,
+           @archiveDigest, @archiveSize, @contentDigest, @unpackedSize, @files, @pushedAt, @pushedBy, @message, @warnings)`,
       ),
       insertTag: p(
         `INSERT INTO tags (repository_id, name, group_name, label, kind, manifest_id, seq, updated_at)
@@ -246,13 +266,28 @@ export class PackMeta {
     return this.s.manifestByDigest.get(repoId, digest)?.id
   }
 
+  /** The size of a manifest of the repository; null when it has no such manifest. */
+  manifestSize(repoId: number, digest: string): number | null {
+    return this.s.manifestByDigest.get(repoId, digest)?.size ?? null
+  }
+
+  /** Whether the manifest is a pack version (else it is an artifact). */
+  isPackVersion(manifestId: number): boolean {
+    return this.s.isPackVersion.get(manifestId) !== undefined
+  }
+
+  tagsOfManifest(manifestId: number): Array<{ id: number; name: string; kind: TagRow['kind'] }> {
+    return this.s.tagsOfManifest.all(manifestId)
+  }
+
   manifest(id: number) {
     return this.s.manifestContent.get(id)
   }
 
-  insertManifest(repoId: number, m: { digest: string; mediaType: string; artifactType: string | null; content: Buffer; blobs: Array<{ digest: string }> }, now: number): number {
-    const id = Number(this.s.insertManifest.run(repoId, m.digest, m.mediaType, m.artifactType, m.content.length, m.content, now).lastInsertRowid)
-    for (const blob of m.blobs) this.s.insertReference.run(id, blob.digest)
+  insertManifest(repoId: number, m: NewManifest, now: number): number {
+    const id = Number(this.s.insertManifest.run(repoId, m.digest, m.mediaType, m.artifactType, m.content.length, m.content, m.subjectDigest, now).lastInsertRowid)
+    for (const blob of m.blobs) this.s.insertReference.run(id, blob.digest, 'blob')
+    for (const child of m.manifests) this.s.insertReference.run(id, child.digest, 'manifest')
     return id
   }
 

@@ -186,6 +186,41 @@ export async function readPackArchive(source: NodeJS.ReadableStream | Readable, 
   return walk.result(`sha256:${compressed.hash.digest('hex')}`, compressed.bytes)
 }
 
+/**
+ * Whether a stream is a gzip tar with pack.json at its root or inside one top-level folder:
+ * how a layer pushed into a pack repository is recognised as a pack (then read for real with
+ * readPackArchive). Reads only headers, stops at the first pack.json, and answers false for
+ * anything that is not a gzip tar, or that holds more than `maxEntries` entries before one.
+ */
+export async function containsPackJson(source: Readable, maxEntries: number): Promise<boolean> {
+  const tar = extract()
+  let found = false
+  let entries = 0
+  tar.on('entry', (header, stream, next) => {
+    stream.on('error', ignore)
+    entries++
+    const name = header.name.replace(/^(\.\/)+/, '')
+    if (/^([^/]+\/)?pack\.json$/.test(name) && header.type === 'file') {
+      found = true
+      next(new Error('found'))
+      return
+    }
+    if (entries >= maxEntries) {
+      next(new Error('too many entries'))
+      return
+    }
+    stream.on('end', () => next())
+    stream.resume()
+  })
+  try {
+    await pipeline(source, createGunzip(), asNodeWritable(tar))
+  } catch {
+    // Not a gzip tar, cut short, or stopped on purpose: `found` says which.
+  }
+  source.destroy()
+  return found
+}
+
 /** All the state of one pass over the entries. */
 class ArchiveWalk {
   private readonly files = new Map<string, { size: number; sha256: string }>()

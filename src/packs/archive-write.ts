@@ -8,11 +8,14 @@
 // top folder included); entries are sorted by the UTF-8 bytes of their path, so the order does
 // not depend on a directory listing. Headers carry fixed owners, times and modes; only the exec
 // bit of a file survives. File contents are streamed, never buffered whole.
+//
+// The tar is written here rather than by tar-stream's packer, whose modules cost `pack push`
+// more start-up time than all the rest of its work on a small pack. The bytes are exactly those
+// tar-stream wrote (ustar headers; a name too long for name + prefix, or not ASCII, goes in a
+// pax header), so every digest stays what it was; a test compares the two.
 
 import { createGzip } from 'node:zlib'
-import { pipeline as pipelineWithCallback, Transform, type Readable, type TransformCallback } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { pack as tarPack, type Pack } from 'tar-stream'
+import { pipeline as pipelineWithCallback, Readable, Transform, type TransformCallback } from 'node:stream'
 
 export interface ArchiveInput {
   /** posix, relative to the pack folder */
@@ -61,12 +64,9 @@ export function writeReproducibleArchive(topFolder: string, files: ArchiveInput[
   checkSegment(top, 'top folder')
   const plan = planEntries(top, files)
 
-  const tar = tarPack()
-  const out = pipelineWithCallback(tar, createGzip(GZIP_OPTIONS), unixOsByte(), () => {
+  return pipelineWithCallback(Readable.from(tarBlocks(plan), { objectMode: false }), createGzip(GZIP_OPTIONS), unixOsByte(), () => {
     // Errors reach the consumer as an 'error' on the returned stream; nothing else to do here.
   })
-  writeEntries(tar, plan).catch((err: unknown) => tar.destroy(err instanceof Error ? err : new Error(String(err))))
-  return out
 }
 
 function planEntries(top: string, files: ArchiveInput[]): PlannedEntry[] {
@@ -94,36 +94,100 @@ function planEntries(top: string, files: ArchiveInput[]): PlannedEntry[] {
   return plan.sort((a, b) => comparePaths(a.name, b.name))
 }
 
-async function writeEntries(tar: Pack, plan: PlannedEntry[]): Promise<void> {
+const BLOCK = 512
+const TYPE_FILE = 0
+const TYPE_DIRECTORY = 5
+const TYPE_PAX = 72
+
+/** The tar stream: each entry's header, its bytes padded to a whole block, then two empty blocks. */
+async function* tarBlocks(plan: PlannedEntry[]): AsyncGenerator<Buffer> {
   for (const { name, input } of plan) {
-    const header = { name, mtime: FIXED_MTIME, uid: 0, gid: 0, uname: '', gname: '' }
     if (input === undefined) {
-      tar.entry({ ...header, type: 'directory', mode: DIR_MODE })
+      yield* header(name, DIR_MODE, 0, TYPE_DIRECTORY)
       continue
     }
-    const mode = (input.mode & 0o111) !== 0 ? EXEC_FILE_MODE : FILE_MODE
-    const sink = tar.entry({ ...header, type: 'file', mode, size: input.size })
+    yield* header(name, (input.mode & 0o111) !== 0 ? EXEC_FILE_MODE : FILE_MODE, input.size, TYPE_FILE)
     // One file at a time: the next file is opened only once this one is fully written.
-    await pipeline(input.open(), exactSize(input.path, input.size), sink)
+    let seen = 0
+    const mismatch = (): Error => new Error(`${input.path} changed while it was being archived: expected ${input.size} bytes, got ${seen > input.size ? 'more' : seen}`)
+    for await (const chunk of input.open()) {
+      seen += (chunk as Buffer).length
+      if (seen > input.size) throw mismatch()
+      yield chunk as Buffer
+    }
+    if (seen !== input.size) throw mismatch()
+    yield* padding(input.size)
   }
-  tar.finalize()
+  yield Buffer.alloc(2 * BLOCK)
 }
 
-/** Passes bytes through, failing as soon as more than `size` arrive or when fewer did. */
-function exactSize(path: string, size: number): Transform {
-  let seen = 0
-  const mismatch = (): Error =>
-    new Error(`${path} changed while it was being archived: expected ${size} bytes, got ${seen > size ? 'more' : seen}`)
-  return new Transform({
-    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
-      seen += chunk.length
-      if (seen > size) callback(mismatch())
-      else callback(null, chunk)
-    },
-    flush(callback: TransformCallback) {
-      callback(seen === size ? null : mismatch())
-    },
-  })
+function* padding(size: number): Generator<Buffer> {
+  if (size % BLOCK !== 0) yield Buffer.alloc(BLOCK - (size % BLOCK))
+}
+
+/** A ustar header, preceded by a pax header carrying the name when ustar cannot hold it. */
+function* header(name: string, mode: number, size: number, type: number): Generator<Buffer> {
+  const ustar = ustarHeader(name, mode, size, type)
+  if (ustar !== null) {
+    yield ustar
+    return
+  }
+  const pax = Buffer.from(paxRecord('path', name))
+  yield ustarHeader('PaxHeader', mode, pax.length, TYPE_PAX) as Buffer
+  yield pax
+  yield* padding(pax.length)
+  yield ustarHeader('PaxHeader', mode, size, type) as Buffer
+}
+
+/** `<length> <key>=<value>\n`, the length counting its own digits. */
+function paxRecord(key: string, value: string): string {
+  const record = ` ${key}=${value}\n`
+  const length = Buffer.byteLength(record)
+  let digits = String(length).length
+  if (length + digits >= 10 ** digits) digits++
+  return `${length + digits}${record}`
+}
+
+function octal(value: number, digits: number): string {
+  const text = value.toString(8)
+  return text.length > digits ? `${'7'.repeat(digits)} ` : `${text.padStart(digits, '0')} `
+}
+
+/** The 512-byte ustar header, or null when the name does not fit in name + prefix as ASCII. */
+function ustarHeader(path: string, mode: number, size: number, type: number): Buffer | null {
+  if (Buffer.byteLength(path) !== path.length) return null
+  let name = path
+  let prefix = ''
+  while (name.length > 100) {
+    const slash = name.indexOf('/')
+    if (slash === -1) return null
+    prefix += prefix ? `/${name.slice(0, slash)}` : name.slice(0, slash)
+    name = name.slice(slash + 1)
+  }
+  if (prefix.length > 155) return null
+  const block = Buffer.alloc(BLOCK)
+  block.write(name, 0, 'latin1')
+  block.write(octal(mode & 0o7777, 6), 100, 'latin1')
+  block.write(octal(0, 6), 108, 'latin1') // uid
+  block.write(octal(0, 6), 116, 'latin1') // gid
+  if (size.toString(8).length > 11) {
+    // Base-256, for files of 8 GiB and more.
+    block[124] = 0x80
+    for (let i = 11, rest = size; i > 0; i--, rest = Math.floor(rest / 0x100)) block[124 + i] = rest % 0x100
+  } else {
+    block.write(octal(size, 11), 124, 'latin1')
+  }
+  block.write(octal(Math.floor(FIXED_MTIME.getTime() / 1000), 11), 136, 'latin1')
+  block[156] = 0x30 + type
+  block.write('ustar\u000000', 257, 'latin1')
+  block.write(octal(0, 6), 329, 'latin1') // device major
+  block.write(octal(0, 6), 337, 'latin1') // device minor
+  block.write(prefix, 345, 'latin1')
+  // The checksum counts its own 8 bytes as spaces.
+  let sum = 8 * 0x20
+  for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += block[i] as number
+  block.write(octal(sum, 6), 148, 'latin1')
+  return block
 }
 
 function unixOsByte(): Transform {

@@ -1,20 +1,24 @@
 // The pack browser's questions about packs: the listing with its filters (name or display
 // name, layer, cloud type), its two orders (name, last change) and paging both ways; and one
 // pack as a person looks at it: versions by group, newest first, with their tags and the
-// parent tags pointing at them; the selected version's details (from the pack views, the
-// same answer as GET /v1/_packs/NAME/REF), its served files as text and the list of files in
-// its archive. Knows nothing of HTML.
+// parent tags pointing at them, the artifacts a distribution client pushed next to them (not
+// packs: signatures, SBOMs, unrecognised formats), and what is selected: a version's details
+// (from the pack views, the same answer as GET /v1/_packs/NAME/REF), its served files as text
+// and the files in its archive, or an artifact with its history. Knows nothing of HTML.
 
 import { RegistryError } from '../errors.js'
 import { LruMap } from '../lru.js'
-import type { BrowseMeta, PackCursor, PackFilterParams, PackSort } from '../meta/browse.js'
-import type { PackMeta, PackSummaryRow, PackVersionRow, TagRow } from '../meta/packs.js'
+import type { BrowseMeta, OciManifestRow, PackCursor, PackFilterParams, PackListRow, PackSort } from '../meta/browse.js'
+import type { PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
 import { fetchTwoWayPage, type TwoWayPage } from '../pages.js'
+import { assertDigest } from '../store/digest.js'
 import type { BlobInfo } from '../store/types.js'
 import { type ArchiveLimits, readPackArchive } from './archive-read.js'
 import { archiveFileName } from './oras-manifest.js'
+import type { ParentTag } from './parent-tags.js'
+import { parseTag } from './tags.js'
 import { groupVersions, newestVersion, type VersionGroup } from './version-order.js'
-import { packHeader, type PackHeaderView, parentTagsFor, type PackViews, type VersionDetailView } from './views.js'
+import { type HistoryView, historyView, packHeader, type PackHeaderView, parentTagsFor, type PackViews, type VersionDetailView } from './views.js'
 
 export interface PackBrowserSettings {
   /** the largest page of the listing (the default page is smaller) */
@@ -27,6 +31,8 @@ export interface PackBrowserSettings {
   maxListedFiles: number
   /** served files (README.md, values.yaml, ...) are shown up to this size */
   maxShownFileBytes: number
+  /** the newest artifacts of a pack repository shown on its page */
+  maxArtifacts: number
 }
 
 export interface PackListRequest {
@@ -41,7 +47,9 @@ export interface PackListRequest {
 
 export interface PackListEntry extends PackHeaderView {
   newest: { version: string; group: string | null; tag: string } | null
+  /** tagged pack versions, and tagged artifacts (manifests that are not packs) */
   versions: number
+  artifacts: number
   tags: number
 }
 
@@ -59,7 +67,9 @@ export interface VersionEntry {
   group: string | null
   /** the tag (or digest) that names this version in a link */
   ref: string
+  /** the archive's digest */
   digest: string
+  manifestDigest: string
   /** user tags: the version tag and aliases */
   tags: string[]
   /** parent tags pointing at this version */
@@ -82,17 +92,47 @@ export type ArchiveListing =
   | { kind: 'too-large'; size: number; limit: number }
   | { kind: 'unreadable'; reason: string }
 
-export interface PackPage {
-  pack: PackHeaderView
-  groups: VersionGroup<VersionEntry>[]
-  /** every parent tag and the tag it points at */
-  parentTags: Array<{ tag: string; target: string }>
-  selected: VersionDetailView
-  /** the ref the page was asked for; null for the default (newest) version */
-  ref: string | null
+/** A manifest of a pack repository that is not a pack: an artifact, a signature, an SBOM. */
+export interface ArtifactEntry {
+  manifestId: number
+  /** the manifest's digest */
+  digest: string
+  mediaType: string
+  artifactType: string | null
+  size: number
+  createdAt: string
+  tags: string[]
+  parentTags: string[]
+  /** the tag (or digest) that names it in a link */
+  ref: string
+  /** what it refers to (OCI subject), with the ref of that pack version when it is one */
+  subject: { digest: string; ref: string | null } | null
+  selected: boolean
+}
+
+export interface SelectedVersion {
+  kind: 'version'
+  detail: VersionDetailView
   archiveFileName: string
   files: { readme: ShownFile | null; values: ShownFile | null; presets: ShownFile | null; schema: ShownFile | null }
   archive: ArchiveListing
+}
+
+export interface SelectedArtifact {
+  kind: 'artifact'
+  artifact: ArtifactEntry
+  history: HistoryView[]
+}
+
+export interface PackPage {
+  pack: PackHeaderView
+  groups: VersionGroup<VersionEntry>[]
+  artifacts: ArtifactEntry[]
+  /** every parent tag and the tag it points at */
+  parentTags: Array<{ tag: string; target: string }>
+  selected: SelectedVersion | SelectedArtifact
+  /** the ref the page was asked for; null for the default (newest) version */
+  ref: string | null
 }
 
 const SHOWN_FILES = { readme: 'README.md', values: 'values.yaml', presets: 'presets.yaml', schema: 'schema.yaml' } as const
@@ -108,7 +148,7 @@ function blankToNull(value: string | undefined): string | null {
   return trimmed === '' ? null : trimmed
 }
 
-function versionTagsByManifest(tags: TagRow[]): Map<number, TagRow[]> {
+function tagsByManifest(tags: TagRow[]): Map<number, TagRow[]> {
   const out = new Map<number, TagRow[]>()
   for (const t of tags) {
     const list = out.get(t.manifest_id)
@@ -147,7 +187,7 @@ export class PackBrowser {
     if (after !== undefined && before !== undefined) throw new RegistryError('BAD_REQUEST', 'ask for the page after or before a pack, not both')
     if (after !== undefined) parse('after', after)
     if (before !== undefined) parse('before', before)
-    const key = (row: PackSummaryRow) => (sort === 'name' ? row.name : `${row.updated_at}:${row.name}`)
+    const key = (row: PackListRow) => (sort === 'name' ? row.name : `${row.updated_at}:${row.name}`)
     const page = fetchTwoWayPage(
       { n: request.n ?? this.settings.defaultPageSize, after, before },
       this.settings.maxPageSize,
@@ -164,66 +204,77 @@ export class PackBrowser {
     }
   }
 
-  private listEntry(row: PackSummaryRow, tags: TagRow[]): PackListEntry {
-    const versionTags = tags.filter((t) => t.kind === 'version')
-    const newest = newestVersion(versionTags.map((t) => ({ version: t.label, group: t.group_name, written: t.seq, tag: t.name })))
+  private listEntry(row: PackListRow, tags: TagRow[]): PackListEntry {
+    const own = tags.filter((t) => t.kind !== 'parent')
+    // Version-named tags of artifacts count too: a repository of artifacts has versions by name.
+    const newest = newestVersion(own.filter((t) => t.kind === 'version').map((t) => ({ version: t.label, group: t.group_name, written: t.seq, tag: t.name })))
+    const manifests = (packs: boolean) => new Set(own.filter((t) => (t.archive_digest !== null) === packs).map((t) => t.manifest_id)).size
     return {
       ...header(row.name, row),
       newest: newest ? { version: newest.version, group: newest.group, tag: newest.tag } : null,
-      versions: new Set(tags.filter((t) => t.kind !== 'parent').map((t) => t.manifest_id)).size,
-      tags: tags.filter((t) => t.kind !== 'parent').length,
+      versions: manifests(true),
+      artifacts: manifests(false),
+      tags: own.length,
     }
   }
 
-  /** One pack with `ref` (a tag or digest) selected, or its newest version. */
+  /** One pack with `ref` (a tag or digest) selected, or its newest version (or artifact). */
   async pack(name: string, ref: string | null): Promise<PackPage> {
     const repoId = this.views.repoId(name)
     const summary = this.packs.packSummary(repoId)
-    if (!summary) throw new RegistryError('NAME_UNKNOWN', `there is no pack named ${name} in this registry`, { name })
     const tags = this.packs.tagsOf(repoId)
     const parents = parentTagsFor(tags)
-    const tagsOnManifest = versionTagsByManifest(tags)
-    const selectedId = ref === null ? null : this.views.resolve(name, ref).version.manifest_id
-    const entries = this.packs.versionsOf(repoId).map((v) => this.versionEntry(v, tagsOnManifest.get(v.manifest_id) ?? [], parents))
-    const selectedEntry = selectedId === null ? newestVersion(entries) : entries.find((e) => e.manifestId === selectedId)
-    if (!selectedEntry) throw new RegistryError('NAME_UNKNOWN', `there is no pack named ${name} in this registry`, { name })
-    selectedEntry.selected = true
-    const selected = this.views.versionDetail(name, ref ?? selectedEntry.ref)
-    const [readme, values, presets, schema, archive] = await Promise.all([
-      this.shownFile(selected.files[SHOWN_FILES.readme]),
-      this.shownFile(selected.files[SHOWN_FILES.values]),
-      this.shownFile(selected.files[SHOWN_FILES.presets]),
-      this.shownFile(selected.files[SHOWN_FILES.schema]),
-      this.archiveListing(selected.digest, selected.size),
-    ])
-    return {
-      pack: header(name, summary),
-      groups: groupVersions(entries),
+    const onManifest = tagsByManifest(tags)
+    const versions = this.packs.versionsOf(repoId).map((v) => versionEntry(v, onManifest.get(v.manifest_id) ?? [], parents))
+    const artifacts = this.browse.packArtifacts(repoId, this.settings.maxArtifacts).map((m) => artifactEntry(m, onManifest.get(m.id) ?? [], parents, versions))
+    // Blobs uploaded ahead of a manifest make a repository, not a pack.
+    if (versions.length === 0 && artifacts.length === 0) throw new RegistryError('NAME_UNKNOWN', `there is no pack named ${name} in this registry`, { name })
+
+    const chosen: VersionEntry | ArtifactEntry = ref === null ? (newestVersion(versions) ?? (artifacts[0] as ArtifactEntry)) : this.find(name, ref, tags, versions, artifacts)
+    chosen.selected = true
+    const updatedAt = this.packs.repoByName(name)?.updated_at ?? 0
+    const base = {
+      pack: header(name, summary ?? { id: repoId, name, updated_at: updatedAt, display_name: null, layer: null, pack_json: null, files: null }),
+      groups: groupVersions(versions),
+      artifacts,
       parentTags: parents.map((p) => ({ tag: p.tag, target: p.target })),
-      selected,
       ref,
-      archiveFileName: archiveFileName(name, selected.version),
-      files: { readme, values, presets, schema },
-      archive,
     }
+    if ('version' in chosen) return { ...base, selected: await this.selectedVersion(name, chosen) }
+    const history = this.packs.history(name, chosen.tags, chosen.digest).map(historyView)
+    return { ...base, selected: { kind: 'artifact', artifact: chosen, history } }
   }
 
-  private versionEntry(v: PackVersionRow, tags: TagRow[], parents: ReturnType<typeof parentTagsFor>): VersionEntry {
-    const own = tags.filter((t) => t.kind !== 'parent')
-    const versionTag = own.find((t) => t.kind === 'version')
-    const names = new Set(own.map((t) => t.name))
-    return {
-      manifestId: v.manifest_id,
-      version: v.version,
-      group: v.group_name,
-      ref: versionTag?.name ?? own[0]?.name ?? v.archive_digest,
-      digest: v.archive_digest,
-      tags: own.map((t) => t.name),
-      parentTags: parents.filter((p) => names.has(p.target)).map((p) => p.tag),
-      pushedAt: new Date(v.pushed_at).toISOString(),
-      written: v.pushed_at,
-      selected: false,
+  /** The version or artifact a tag (any kind) or a digest (archive or manifest) names. */
+  private find(name: string, ref: string, tags: TagRow[], versions: VersionEntry[], artifacts: ArtifactEntry[]): VersionEntry | ArtifactEntry {
+    let manifestId: number | undefined
+    if (ref.includes(':')) {
+      assertDigest(ref)
+      manifestId = versions.find((v) => v.digest === ref || v.manifestDigest === ref)?.manifestId ?? artifacts.find((a) => a.digest === ref)?.manifestId
+      if (manifestId === undefined) throw new RegistryError('MANIFEST_UNKNOWN', `${name} has no version or artifact with digest ${ref}`, { name, digest: ref })
+    } else {
+      parseTag(ref)
+      manifestId = tags.find((t) => t.name === ref)?.manifest_id
+      if (manifestId === undefined) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${ref}`, { name, tag: ref })
     }
+    const found = versions.find((v) => v.manifestId === manifestId) ?? artifacts.find((a) => a.manifestId === manifestId)
+    // Only the newest artifacts are listed; an older one is reached through the API.
+    if (!found) {
+      throw new RegistryError('MANIFEST_UNKNOWN', `${ref} of ${name} is not among the ${this.settings.maxArtifacts} newest artifacts shown here; GET /v1/${name}/manifests/${ref} has it`, { name, reference: ref })
+    }
+    return found
+  }
+
+  private async selectedVersion(name: string, entry: VersionEntry): Promise<SelectedVersion> {
+    const detail = this.views.versionDetail(name, entry.ref)
+    const [readme, values, presets, schema, archive] = await Promise.all([
+      this.shownFile(detail.files[SHOWN_FILES.readme]),
+      this.shownFile(detail.files[SHOWN_FILES.values]),
+      this.shownFile(detail.files[SHOWN_FILES.presets]),
+      this.shownFile(detail.files[SHOWN_FILES.schema]),
+      this.archiveListing(detail.digest, detail.size),
+    ])
+    return { kind: 'version', detail, archiveFileName: archiveFileName(name, detail.version), files: { readme, values, presets, schema }, archive }
   }
 
   private async shownFile(entry: BlobInfo | undefined): Promise<ShownFile | null> {
@@ -259,9 +310,52 @@ export class PackBrowser {
   }
 }
 
-/** The pack's header with cloud types as a list of strings, whatever pack.json held. */
-function header(name: string, row: PackSummaryRow): PackHeaderView {
-  const view = packHeader(name, row)
+function versionEntry(v: PackVersionRow, tags: TagRow[], parents: ParentTag[]): VersionEntry {
+  const own = tags.filter((t) => t.kind !== 'parent')
+  const versionTag = own.find((t) => t.kind === 'version')
+  const names = new Set(own.map((t) => t.name))
+  return {
+    manifestId: v.manifest_id,
+    version: v.version,
+    group: v.group_name,
+    ref: versionTag?.name ?? own[0]?.name ?? v.archive_digest,
+    digest: v.archive_digest,
+    manifestDigest: v.manifest_digest,
+    tags: own.map((t) => t.name),
+    parentTags: parents.filter((p) => names.has(p.target)).map((p) => p.tag),
+    pushedAt: new Date(v.pushed_at).toISOString(),
+    written: v.pushed_at,
+    selected: false,
+  }
+}
+
+function artifactEntry(m: OciManifestRow, tags: TagRow[], parents: ParentTag[], versions: VersionEntry[]): ArtifactEntry {
+  const own = tags.filter((t) => t.kind !== 'parent')
+  const names = new Set(own.map((t) => t.name))
+  return {
+    manifestId: m.id,
+    digest: m.digest,
+    mediaType: m.media_type,
+    artifactType: m.artifact_type,
+    size: m.size,
+    createdAt: new Date(m.created_at).toISOString(),
+    tags: own.map((t) => t.name),
+    parentTags: parents.filter((p) => names.has(p.target)).map((p) => p.tag),
+    ref: own[0]?.name ?? m.digest,
+    subject: m.subject_digest === null ? null : { digest: m.subject_digest, ref: versions.find((v) => v.manifestDigest === m.subject_digest)?.ref ?? null },
+    selected: false,
+  }
+}
+
+/**
+ * The pack's header from its latest-pushed version, with cloud types as a list of strings
+ * whatever pack.json held; a repository of artifacts only is shown by its name.
+ */
+function header(name: string, row: PackListRow): PackHeaderView {
+  if (row.display_name === null || row.layer === null || row.pack_json === null || row.files === null) {
+    return { name, displayName: name, layer: '', addonType: null, addonSubType: null, cloudTypes: [], logoUrl: null, updatedAt: new Date(row.updated_at).toISOString() }
+  }
+  const view = packHeader(name, { display_name: row.display_name, layer: row.layer, pack_json: row.pack_json, files: row.files, updated_at: row.updated_at })
   const cloudTypes: unknown = view.cloudTypes
   return {
     ...view,

@@ -1,11 +1,19 @@
-// pack.json: parses it, validates it against Spectro Cloud's published pack schema (extra
-// keys allowed, as real packs carry them), and checks that the files it names are in the
-// pack. Every failure is a PACK_INVALID naming the file and the field, first error only, in a
-// fixed order, so a user fixing a pack sees the same message on every push.
+// A pack's validation, the one used by the server (every surface) and by the CLI before it
+// uploads: pack.json parsed and checked against Spectro Cloud's published pack schema (extra
+// keys allowed, as real packs carry them), and the files it names looked up in the pack.
+//
+// Problems fall in two columns. Errors are what the registry cannot store or serve correctly:
+// no or unparsable pack.json, a missing or malformed name or version (they make the tag), a
+// group that cannot be part of a tag. Warnings are everything the stock registry serves anyway
+// (files named in charts/kubeManifests that are missing, incomplete dependency or resource
+// entries, an unknown layer or cloud type, no values.yaml or logo, a version that is not
+// semantic and so gets no parent tags...). Every problem is reported at once, in a fixed
+// order; strict validation turns warnings into errors.
 
 import { RegistryError } from '../errors.js'
 import { packNameProblem } from './names.js'
 import { normalizeGroup, versionTagFor } from './tags.js'
+import { parseVersion } from './versions.js'
 import { isJsonObject, type JsonObject } from '../json.js'
 
 export const LAYERS = ['kernel', 'os', 'k8s', 'cni', 'csi', 'addon'] as const
@@ -64,28 +72,62 @@ export interface PackConstraints {
   [extra: string]: unknown
 }
 
+/**
+ * pack.json as pushed. Only `name` and `version` are guaranteed (they are errors when wrong);
+ * the other fields are what the schema says when the pack has no warnings about them.
+ */
 export interface PackJson {
   name: string
-  displayName: string
   version: string
-  layer: Layer
-  group?: string
-  cloudTypes?: string[]
-  cloudType?: string
-  eol?: string
-  addonType?: string
-  addonSubType?: string
-  ansibleRoles?: string[]
-  charts?: string[]
-  kubeManifests?: string[]
-  annotations?: Record<string, string>
-  constraints?: PackConstraints
+  displayName?: unknown
+  layer?: unknown
+  group?: unknown
+  cloudTypes?: unknown
+  addonType?: unknown
+  addonSubType?: unknown
+  charts?: unknown
+  kubeManifests?: unknown
   [extra: string]: unknown
 }
 
+export interface PackProblem {
+  /** The file the problem is in (pack.json, values.yaml, a chart...). */
+  file: string
+  /** The pack.json field, when there is one. */
+  field: string | null
+  message: string
+}
 
-function invalid(field: string, problem: string): RegistryError {
-  return new RegistryError('PACK_INVALID', `pack.json: ${field} ${problem}`, { file: 'pack.json', field })
+export interface CheckedPack {
+  pack: PackJson
+  /** The tag the version gets: `[group__]version`. */
+  tag: string
+  group: string | null
+  /** What is shown for the pack: displayName, else the name. */
+  displayName: string
+  /** layer as written when it is a string, else ''. */
+  layer: string
+  warnings: PackProblem[]
+}
+
+export interface CheckOptions {
+  /** Warnings are errors too (packs.validation: strict, pack push --strict). */
+  strict: boolean
+}
+
+
+/** A problem found while checking, thrown to stop checking the value it is about. */
+class Problem extends Error {
+  constructor(
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super(`pack.json: ${field} ${problem}`)
+  }
+}
+
+function invalid(field: string, problem: string): Problem {
+  return new Problem(field, problem)
 }
 
 function kindOf(value: unknown): string {
@@ -234,75 +276,125 @@ function checkEnum(value: unknown, path: string, allowed: readonly string[]): vo
   }
 }
 
-function checkArray(obj: JsonObject, key: string, path: string, item: (value: unknown, path: string) => void): void {
-  const value = obj[key]
-  if (value === undefined) return
-  if (!Array.isArray(value)) throw invalid(path, `must be an array, got ${kindOf(value)}`)
-  value.forEach((v, i) => item(v, `${path}[${i}]`))
-}
-
 function checkObject(value: unknown, path: string): JsonObject {
   if (!isJsonObject(value)) throw invalid(path, `must be an object, got ${kindOf(value)}`)
   return value
 }
 
-function checkDependency(value: unknown, path: string): void {
+function checkDependency(value: unknown, path: string, found: Collector): void {
   const dep = checkObject(value, path)
-  checkRequiredString(dep, 'packName', `${path}.packName`)
-  checkEnum(dep.layer, `${path}.layer`, LAYERS)
-  checkOptionalString(dep, 'minVersion', `${path}.minVersion`)
-  checkOptionalString(dep, 'maxVersion', `${path}.maxVersion`)
-  checkEnum(dep.type, `${path}.type`, DEPENDENCY_TYPES)
+  found.warn(() => checkRequiredString(dep, 'packName', `${path}.packName`))
+  found.warn(() => checkEnum(dep.layer, `${path}.layer`, LAYERS))
+  found.warn(() => checkOptionalString(dep, 'minVersion', `${path}.minVersion`))
+  found.warn(() => checkOptionalString(dep, 'maxVersion', `${path}.maxVersion`))
+  found.warn(() => checkEnum(dep.type, `${path}.type`, DEPENDENCY_TYPES))
 }
 
-function checkComponent(value: unknown, path: string): void {
+function checkComponent(value: unknown, path: string, found: Collector): void {
   const component = checkObject(value, path)
-  checkEnum(component.scheduleType, `${path}.scheduleType`, SCHEDULE_TYPES)
-  checkOptionalString(component, 'resourceRequestParamRef', `${path}.resourceRequestParamRef`)
-  checkOptionalString(component, 'replicaCountParamRef', `${path}.replicaCountParamRef`)
+  found.warn(() => checkEnum(component.scheduleType, `${path}.scheduleType`, SCHEDULE_TYPES))
+  found.warn(() => checkOptionalString(component, 'resourceRequestParamRef', `${path}.resourceRequestParamRef`))
+  found.warn(() => checkOptionalString(component, 'replicaCountParamRef', `${path}.replicaCountParamRef`))
 }
 
-function checkResource(value: unknown, path: string): void {
+function checkResource(value: unknown, path: string, found: Collector): void {
   const resource = checkObject(value, path)
-  checkEnum(resource.type, `${path}.type`, RESOURCE_TYPES)
+  found.warn(() => checkEnum(resource.type, `${path}.type`, RESOURCE_TYPES))
   const minLimit = resource.minLimit
   if (minLimit !== undefined && typeof minLimit !== 'number') {
-    throw invalid(`${path}.minLimit`, `must be a number, got ${kindOf(minLimit)}`)
+    found.warn(() => {
+      throw invalid(`${path}.minLimit`, `must be a number, got ${kindOf(minLimit)}`)
+    })
   }
-  checkArray(resource, 'components', `${path}.components`, checkComponent)
+  found.warn(() => eachItem(resource, 'components', `${path}.components`, found, checkComponent))
 }
 
-function checkPackJson(pack: JsonObject): void {
-  checkRequiredString(pack, 'name', 'name')
-  const nameProblem = packNameProblem(pack.name as string)
-  if (nameProblem !== null) throw invalid('name', `${JSON.stringify(pack.name)} ${nameProblem}`)
-  checkRequiredString(pack, 'displayName', 'displayName')
-  checkRequiredString(pack, 'version', 'version')
-  checkEnum(pack.layer, 'layer', LAYERS)
-  checkOptionalString(pack, 'group', 'group')
-  normalizeGroup(pack.group)
-  checkArray(pack, 'cloudTypes', 'cloudTypes', (v, path) => checkEnum(v, path, CLOUD_TYPES))
-  if (pack.cloudType !== undefined) checkEnum(pack.cloudType, 'cloudType', CLOUD_TYPES)
-  for (const key of ['eol', 'addonType', 'addonSubType']) checkOptionalString(pack, key, key)
-  for (const key of ['ansibleRoles', 'charts', 'kubeManifests']) {
-    checkArray(pack, key, key, (v, path) => checkString(v, path))
+/** Runs one check; a problem it throws is recorded and checking goes on with the next. */
+class Collector {
+  readonly errors: PackProblem[] = []
+  readonly warnings: PackProblem[] = []
+
+  private run(into: PackProblem[], check: () => void): boolean {
+    try {
+      check()
+      return true
+    } catch (err) {
+      if (err instanceof Problem) into.push({ file: 'pack.json', field: err.field, message: err.message })
+      else if (err instanceof RegistryError && err.code === 'PACK_INVALID') {
+        into.push({ file: String(err.detail?.file ?? 'pack.json'), field: (err.detail?.field as string | null | undefined) ?? null, message: err.message })
+      } else throw err
+      return false
+    }
   }
+
+  error(check: () => void): boolean {
+    return this.run(this.errors, check)
+  }
+
+  warn(check: () => void): boolean {
+    return this.run(this.warnings, check)
+  }
+
+  add(severity: 'error' | 'warning', problem: PackProblem): void {
+    ;(severity === 'error' ? this.errors : this.warnings).push(problem)
+  }
+}
+
+function checkPackJson(pack: JsonObject, found: Collector): void {
+  found.error(() => {
+    checkRequiredString(pack, 'name', 'name')
+    const nameProblem = packNameProblem(pack.name as string)
+    if (nameProblem !== null) throw invalid('name', `${JSON.stringify(pack.name)} ${nameProblem}`)
+  })
+  found.warn(() => checkRequiredString(pack, 'displayName', 'displayName'))
+  const versionOk = found.error(() => checkRequiredString(pack, 'version', 'version'))
+  found.warn(() => checkEnum(pack.layer, 'layer', LAYERS))
+  const groupOk = found.error(() => {
+    checkOptionalString(pack, 'group', 'group')
+    normalizeGroup(pack.group)
+  })
+  found.warn(() => eachItem(pack, 'cloudTypes', 'cloudTypes', found, (v, path) => checkEnum(v, path, CLOUD_TYPES)))
+  if (pack.cloudType !== undefined) found.warn(() => checkEnum(pack.cloudType, 'cloudType', CLOUD_TYPES))
+  for (const key of ['eol', 'addonType', 'addonSubType']) found.warn(() => checkOptionalString(pack, key, key))
+  for (const key of ['ansibleRoles', 'charts', 'kubeManifests']) found.warn(() => eachItem(pack, key, key, found, (v, path) => checkString(v, path)))
   const annotations = pack.annotations
   if (annotations !== undefined) {
-    const obj = checkObject(annotations, 'annotations')
-    for (const key of Object.keys(obj)) checkString(obj[key], child('annotations', key))
+    found.warn(() => {
+      const obj = checkObject(annotations, 'annotations')
+      for (const key of Object.keys(obj)) found.warn(() => checkString(obj[key], child('annotations', key)))
+    })
   }
   const constraints = pack.constraints
   if (constraints !== undefined) {
-    const obj = checkObject(constraints, 'constraints')
-    checkArray(obj, 'dependencies', 'constraints.dependencies', checkDependency)
-    checkArray(obj, 'resources', 'constraints.resources', checkResource)
+    found.warn(() => {
+      const obj = checkObject(constraints, 'constraints')
+      eachItem(obj, 'dependencies', 'constraints.dependencies', found, checkDependency)
+      eachItem(obj, 'resources', 'constraints.resources', found, checkResource)
+    })
   }
-  // Last, because it needs both group and version: the tag this pack would be pushed as.
-  versionTagFor((pack.group as string | undefined) ?? null, pack.version as string)
+  if (versionOk && groupOk) {
+    // Needs both group and version: the tag this pack would be pushed as.
+    const tagOk = found.error(() => versionTagFor(normalizeGroup(pack.group), pack.version as string))
+    if (tagOk && parseVersion(pack.version as string) === null) {
+      found.add('warning', {
+        file: 'pack.json',
+        field: 'version',
+        message: `pack.json: version ${JSON.stringify(pack.version)} is not a semantic version (MAJOR[.MINOR[.PATCH]]), so it gets no parent tags such as 1.x`,
+      })
+    }
+  }
 }
 
-export function parsePackJson(text: string): PackJson {
+/** Checks each item of an optional array on its own, so every bad entry is reported. */
+function eachItem(obj: JsonObject, key: string, path: string, found: Collector, check: (value: unknown, path: string, found: Collector) => void): void {
+  const value = obj[key]
+  if (value === undefined) return
+  if (!Array.isArray(value)) throw invalid(path, `must be an array, got ${kindOf(value)}`)
+  value.forEach((item, i) => found.warn(() => check(item, `${path}[${i}]`, found)))
+}
+
+/** JSON text to an object, or PACK_INVALID saying where the syntax breaks. */
+export function parsePackJsonText(text: string): JsonObject {
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -323,9 +415,44 @@ export function parsePackJson(text: string): PackJson {
       field: null,
     })
   }
-  checkPackJson(value)
-  // Every typed field was checked above; other keys stay as they were.
-  return value as PackJson
+  return value
+}
+
+/**
+ * Validates a pack: its pack.json text (undefined when the pack has none) and the paths of its
+ * regular files (relative to the pack root, posix, no leading `./`). Throws PACK_INVALID listing
+ * every error (and every warning when strict); returns the pack with its warnings otherwise.
+ */
+export function checkPack(text: string | undefined, paths: ReadonlySet<string>, options: CheckOptions): CheckedPack {
+  if (text === undefined) throw new RegistryError('PACK_INVALID', 'pack.json is missing from the archive', { file: 'pack.json', field: null })
+  const doc = parsePackJsonText(text)
+  const found = new Collector()
+  checkPackJson(doc, found)
+  checkPackFiles(doc, paths, found)
+  const refused = options.strict ? [...found.errors, ...found.warnings] : found.errors
+  if (refused.length > 0) throw packInvalid(refused, options.strict && found.warnings.length > 0)
+  const pack = doc as PackJson
+  const group = normalizeGroup(pack.group)
+  return {
+    pack,
+    tag: versionTagFor(group, pack.version),
+    group,
+    displayName: typeof pack.displayName === 'string' && pack.displayName !== '' ? pack.displayName : pack.name,
+    layer: typeof pack.layer === 'string' ? pack.layer : '',
+    warnings: found.warnings,
+  }
+}
+
+/** Strict validation: a pack with warnings is refused, every warning named. */
+export function warningsRefused(warnings: PackProblem[]): RegistryError {
+  return packInvalid(warnings, true)
+}
+
+function packInvalid(problems: PackProblem[], strict: boolean): RegistryError {
+  const first = problems[0] as PackProblem
+  const how = strict ? ' (strict validation: warnings are errors)' : ''
+  const message = problems.length === 1 ? `${first.message}${how}` : `${problems.length} problems in the pack${how}: ${problems.map((p) => p.message).join('; ')}`
+  return new RegistryError('PACK_INVALID', message, { file: first.file, field: first.field, problems })
 }
 
 // -- files named by pack.json ---------------------------------------------------------------
@@ -340,16 +467,16 @@ function packPath(raw: string): { path: string } | { problem: string } {
 }
 
 /**
- * Checks that the files pack.json relies on are in the pack. `paths` are the pack's regular
- * files, relative to its root, posix, without a leading `./`.
+ * Looks up the files pack.json relies on, and the ones every pack is expected to have. All of
+ * these are warnings: the stock registry serves such packs (a chart shipped unpacked, a
+ * manifest list that went stale).
  */
-export function checkPackFiles(pack: PackJson, paths: ReadonlySet<string>): void {
+function checkPackFiles(pack: JsonObject, paths: ReadonlySet<string>, found: Collector): void {
   if (!paths.has('values.yaml')) {
-    throw new RegistryError(
-      'PACK_INVALID',
-      'values.yaml is missing: every pack needs one at its root, even an empty one',
-      { file: 'values.yaml', field: null },
-    )
+    found.add('warning', { file: 'values.yaml', field: null, message: 'values.yaml is missing: Palette expects one at the pack root, even an empty one' })
+  }
+  if (!paths.has('logo.png')) {
+    found.add('warning', { file: 'logo.png', field: null, message: 'logo.png is missing: Palette shows a placeholder instead' })
   }
   let directories: Set<string> | undefined
   const isDirectory = (path: string): boolean => {
@@ -362,19 +489,22 @@ export function checkPackFiles(pack: PackJson, paths: ReadonlySet<string>): void
     return directories.has(path)
   }
   for (const field of ['charts', 'kubeManifests'] as const) {
+    const names = pack[field]
+    if (!Array.isArray(names)) continue
     // Helm charts may be shipped unpacked as a folder; manifests are always single files.
     const folderAllowed = field === 'charts'
-    for (const [i, raw] of (pack[field] ?? []).entries()) {
+    names.forEach((raw: unknown, i) => {
+      if (typeof raw !== 'string') return
       const name = `${field}[${i}]`
       const resolved = packPath(raw)
-      if ('problem' in resolved) throw invalid(name, `${JSON.stringify(raw)} ${resolved.problem}`)
+      if ('problem' in resolved) {
+        found.add('warning', { file: 'pack.json', field: name, message: `pack.json: ${name} ${JSON.stringify(raw)} ${resolved.problem}` })
+        return
+      }
       const { path } = resolved
       if (!paths.has(path) && !(folderAllowed && isDirectory(path))) {
-        throw new RegistryError('PACK_INVALID', `pack.json: ${name} names ${JSON.stringify(path)}, which is not in the pack`, {
-          file: path,
-          field: name,
-        })
+        found.add('warning', { file: path, field: name, message: `pack.json: ${name} names ${JSON.stringify(path)}, which is not in the pack` })
       }
-    }
+    })
   }
 }

@@ -1,19 +1,27 @@
-// The pack registry's domain operations: publish, tag, untag, delete, resolve. Every write does
-// its async work first (stream the archive into the blob store while reading it, validate,
-// store the small files) and then commits all metadata in ONE synchronous SQLite transaction:
-// the version, the tag move, the recomputed parent tags and the event. A crash leaves the old
-// state or the new one; blobs nobody references are left for garbage collection.
+// The pack registry's writes: publishing packs (from /v1/_packs, or recognised in a manifest a
+// distribution client pushed), storing artifacts in pack repositories, tags, untags, deletes.
+// Every write does its async work first (stream the archive into the blob store while reading
+// it, validate, store the small files) and then commits all metadata in ONE synchronous SQLite
+// transaction: the manifest, the version, the tag moves, the recomputed parent tags and the
+// event. A crash leaves the old state or the new one; the blobs are leased until that commit.
+//
+// Tag rules are the same whatever the manifest: a tag named `[group__]version` is a version tag
+// and gets parent tags (`M.x`, `M.m.x`), which clients can never write or delete.
 
 import { PassThrough, Readable } from 'node:stream'
 import type { BlobIntake, Lease } from '../blobs/intake.js'
-import { RegistryError } from '../errors.js'
-import type { PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
+import { type ErrorCode, RegistryError } from '../errors.js'
+import type { NewManifest, PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
 import type { BlobInfo, BlobStore } from '../store/types.js'
-import { type ArchiveLimits, type PackArchive, readPackArchive } from './archive-read.js'
-import { archiveFileName, EMPTY_CONFIG, type PackManifest, packManifest } from './oras-manifest.js'
-import { checkPackFiles, type PackJson, parsePackJson } from './pack-json.js'
-import { computeParentTags, type ParentTag, parentTagsOf } from './parent-tags.js'
-import { normalizeGroup, parseTag, validateUserTag, versionTagFor } from './tags.js'
+import { isJsonObject, type JsonObject } from '../json.js'
+import type { ParsedManifest } from '../oci/manifests.js'
+import { type ArchiveLimits, containsPackJson, type PackArchive, readPackArchive } from './archive-read.js'
+import { writeReproducibleArchive } from './archive-write.js'
+import { archiveFileName, EMPTY_CONFIG, packManifest } from './oras-manifest.js'
+import { type CheckedPack, checkPack, type PackProblem, warningsRefused } from './pack-json.js'
+import { computeParentTags, parentTagsOf } from './parent-tags.js'
+import { isParentLabel, parseTag, validateUserTag } from './tags.js'
+import { packShapeOf } from './recognize.js'
 import { parseVersion } from './versions.js'
 import { type PackViews, parentTagsFor, type TagView } from './views.js'
 
@@ -21,12 +29,16 @@ import { type PackViews, parentTagsFor, type TagView } from './views.js'
 export interface PackSettings {
   archive: ArchiveLimits
   deleteEnabled: boolean
+  /** packs.validation: strict — validation warnings refuse a push. */
+  strictValidation: boolean
 }
 
 export interface PublishOptions {
   force: boolean
   message: string | null
   skipDigestCheck: boolean
+  /** This push asks for strict validation (pack push --strict). */
+  strict: boolean
   actor: string
 }
 
@@ -43,6 +55,7 @@ export interface PublishResult {
   status: PublishStatus
   previousDigest?: string
   parentTags: string[]
+  warnings: PackProblem[]
 }
 
 /**
@@ -51,12 +64,33 @@ export interface PublishResult {
  */
 export interface ReceivedPack {
   lease: Lease
-  pack: PackJson
-  group: string | null
-  tag: string
+  checked: CheckedPack
   archive: PackArchive
   files: Record<string, BlobInfo>
-  manifest: PackManifest
+  /** The manifest the version has on the distribution surfaces. */
+  manifest: NewManifest
+}
+
+/** An artifact for a pack repository: any manifest that is not a pack. */
+export interface ArtifactPush {
+  manifest: NewManifest
+  /** The tag it is pushed under, or null when pushed by digest. */
+  tag: string | null
+  lease: Lease
+  actor: string
+  /** The change message (the manifest's org.opencontainers.image.description), if any. */
+  message: string | null
+}
+
+/** How a write that targets a parent tag is refused: the code of the surface asking. */
+export type ParentTagCode = Extract<ErrorCode, 'TAG_PROTECTED' | 'DENIED'>
+
+export function parentTagRefused(tag: string, code: ParentTagCode): RegistryError {
+  return new RegistryError(
+    code,
+    `${tag} is a parent tag managed by the registry: parent tags (M.x, M.m.x, per group) follow the highest version under them; they cannot be pushed, moved or deleted`,
+    { tag },
+  )
 }
 
 export class PackService {
@@ -75,12 +109,6 @@ export class PackService {
     }
   }
 
-  async publish(upload: Readable, options: PublishOptions): Promise<PublishResult> {
-    PackService.checkForceMessage(options)
-    const received = await this.receive(upload)
-    return this.commit(received, options)
-  }
-
   /** One streaming pass: the upload goes to the blob store and the archive reader at once. */
   async receive(upload: Readable): Promise<ReceivedPack> {
     const lease = this.intake.newLease()
@@ -89,7 +117,10 @@ export class PackService {
       if (stored.digest !== archive.archiveDigest) {
         throw new RegistryError('INTERNAL', 'the stored archive and the read archive differ')
       }
-      return await this.validateAndStoreFiles(archive, lease)
+      const received = await this.validateAndStoreFiles(archive, lease)
+      // A pack pushed as an archive is served as ORAS 1.0 pushes it (what Palette scans for).
+      const served = packManifest({ digest: archive.archiveDigest, size: archive.archiveSize }, archiveFileName(received.checked.pack.name, received.checked.pack.version))
+      return { ...received, manifest: { ...served, subjectDigest: null, manifests: [] } }
     } catch (err) {
       lease.release()
       throw err
@@ -97,16 +128,66 @@ export class PackService {
   }
 
   /**
-   * Leases the blobs a manifest pushed over /v2 names, then checks that each is in the pack's
-   * repository with the size the manifest declares (a client verifying sizes could not pull
-   * it otherwise). The lease goes to receiveStored and ends with the commit.
+   * A pack whose archive is already a blob of the repository (a manifest pushed by a
+   * distribution client): read, validated, its files stored under `lease`. The manifest is the
+   * one the client sent.
    */
-  async holdManifestBlobs(name: string, blobs: Array<{ digest: string; size: number }>): Promise<Lease> {
+  async receiveStored(archiveDigest: string, manifest: NewManifest, lease: Lease): Promise<ReceivedPack> {
+    const archive = await readPackArchive(await this.store.open(archiveDigest), this.settings.archive)
+    return { ...(await this.validateAndStoreFiles(archive, lease)), manifest }
+  }
+
+  /**
+   * A pack made of separate files (pack.json and titled layers): archived reproducibly, as
+   * `packyard pack push` would have, and received like an upload. The manifest stays the
+   * client's; the archive is what pulls of the version send.
+   */
+  async receiveBuilt(archive: Readable, manifest: NewManifest, lease: Lease): Promise<ReceivedPack> {
+    const { stored, archive: read } = await this.storeWhileReading(archive, lease)
+    if (stored.digest !== read.archiveDigest) throw new RegistryError('INTERNAL', 'the stored archive and the read archive differ')
+    return { ...(await this.validateAndStoreFiles(read, lease)), manifest }
+  }
+
+  /**
+   * Whether a manifest pushed into a pack repository holds a pack, decided by the shape of the
+   * manifest (recognize.ts) and then by the bytes it points at. A pack is read, validated and
+   * its files stored under `lease` (errors are the pack's: PACK_INVALID, ARCHIVE_INVALID...);
+   * anything else is null, an artifact.
+   */
+  async recognise(parsed: ParsedManifest, manifest: NewManifest, lease: Lease): Promise<ReceivedPack | null> {
+    const shape = packShapeOf(parsed)
+    if (shape.kind === 'archive') {
+      const isPack = await containsPackJson(await this.store.open(shape.layer.digest), this.settings.archive.maxEntries)
+      return isPack ? this.receiveStored(shape.layer.digest, manifest, lease) : null
+    }
+    if (shape.kind === 'files') {
+      if (shape.packJson.size > this.settings.archive.maxExtractedFileBytes) return null
+      const text = (await readAll(await this.store.open(shape.packJson.digest))).toString('utf8')
+      const doc = parseJsonOrNull(text)
+      if (!doc || typeof doc.name !== 'string' || typeof doc.version !== 'string') return null
+      const blobInput = (path: string, blob: { digest: string; size: number }) => ({
+        path,
+        size: blob.size,
+        mode: 0o644,
+        open: () => Readable.from(openLazily(() => this.store.open(blob.digest))),
+      })
+      const inputs = [blobInput('pack.json', shape.packJson), ...shape.files.map((f) => blobInput(f.path, f.blob))]
+      return this.receiveBuilt(writeReproducibleArchive(`${doc.name}-${doc.version}`, inputs), manifest, lease)
+    }
+    return null
+  }
+
+  /**
+   * Leases the blobs and child manifests a manifest names, then checks that each is in the
+   * repository with the size the manifest declares (a client verifying sizes could not pull it
+   * otherwise). The caller passes the lease on to the commit, which ends it.
+   */
+  async holdReferences(name: string, refs: { blobs: Array<{ digest: string; size: number }>; manifests: Array<{ digest: string; size: number }> }): Promise<Lease> {
     const lease = this.intake.newLease()
-    lease.take(blobs.map((b) => b.digest))
+    lease.take(refs.blobs.map((b) => b.digest))
     try {
       const repo = this.meta.repoByName(name)
-      for (const [i, blob] of blobs.entries()) {
+      for (const [i, blob] of refs.blobs.entries()) {
         const size = repo ? this.meta.repoBlobSize(repo.id, blob.digest) : null
         if (size === null || !(await this.store.stat(blob.digest))) {
           throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${blob.digest} is not in ${name}; push it first`, { digest: blob.digest })
@@ -119,20 +200,22 @@ export class PackService {
           })
         }
       }
+      for (const child of refs.manifests) {
+        const size = repo ? this.meta.manifestSize(repo.id, child.digest) : null
+        if (size === null) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${child.digest} is not in ${name}; push it first`, { digest: child.digest })
+        if (size !== child.size) {
+          throw new RegistryError('MANIFEST_INVALID', `manifest invalid: it declares manifest ${child.digest} as ${child.size} bytes, but it has ${size}`, {
+            digest: child.digest,
+            declaredSize: child.size,
+            actualSize: size,
+          })
+        }
+      }
     } catch (err) {
       lease.release()
       throw err
     }
     return lease
-  }
-
-  /**
-   * For an archive already in the blob store (a pack pushed over /v2); `lease` already holds
-   * the manifest's blobs and takes the pack's files too.
-   */
-  async receiveStored(digest: string, lease: Lease): Promise<ReceivedPack> {
-    const archive = await readPackArchive(await this.store.open(digest), this.settings.archive)
-    return this.validateAndStoreFiles(archive, lease)
   }
 
   private async storeWhileReading(upload: Readable, lease: Lease): Promise<{ stored: BlobInfo; archive: PackArchive }> {
@@ -166,25 +249,20 @@ export class PackService {
     return { stored: stored.value, archive: archive.value }
   }
 
-  private async validateAndStoreFiles(archive: PackArchive, lease: Lease): Promise<ReceivedPack> {
-    const packJsonBytes = archive.extracted.get('pack.json')
-    if (!packJsonBytes) throw new RegistryError('PACK_INVALID', 'pack.json is missing from the archive', { file: 'pack.json', field: null })
-    const pack = parsePackJson(packJsonBytes.toString('utf8'))
-    checkPackFiles(pack, new Set(archive.files.map((f) => f.path)))
-    const group = normalizeGroup(pack.group)
-    const tag = versionTagFor(group, pack.version)
+  private async validateAndStoreFiles(archive: PackArchive, lease: Lease): Promise<Omit<ReceivedPack, 'manifest'>> {
+    const checked = checkPack(archive.extracted.get('pack.json')?.toString('utf8'), new Set(archive.files.map((f) => f.path)), { strict: false })
     const names = [...archive.extracted.keys()]
     const staged = await Promise.all([...archive.extracted.values(), EMPTY_CONFIG].map((data) => this.store.stage(Readable.from([data]))))
     const placed = await this.intake.placeAll(staged, lease)
     const files: Record<string, BlobInfo> = {}
     names.forEach((name, i) => (files[name] = placed[i] as BlobInfo))
-    const manifest = packManifest({ digest: archive.archiveDigest, size: archive.archiveSize }, archiveFileName(pack.name, pack.version))
-    return { lease, pack, group, tag, archive, files, manifest }
+    return { lease, checked, archive, files }
   }
 
   /** The synchronous half of a publish: one transaction, or nothing. The lease ends either way. */
   commit(r: ReceivedPack, options: PublishOptions, aliasTag?: string): PublishResult {
     try {
+      if ((options.strict || this.settings.strictValidation) && r.checked.warnings.length > 0) throw warningsRefused(r.checked.warnings)
       return this.commitOnce(r, options, aliasTag)
     } catch (err) {
       r.lease.release()
@@ -194,64 +272,61 @@ export class PackService {
 
   private commitOnce(r: ReceivedPack, options: PublishOptions, aliasTag?: string): PublishResult {
     PackService.checkForceMessage(options)
-    const name = r.pack.name
+    const { pack, tag } = r.checked
+    const name = pack.name
     const now = Date.now()
     return this.meta.transaction(() => {
       this.meta.releaseLease(r.lease.id)
       const repo = this.meta.repoByName(name)
-      const existing = repo ? this.meta.tag(repo.id, r.tag) : undefined
-      let previous: PackVersionRow | undefined
-      if (existing) {
+      const existing = repo ? this.meta.tag(repo.id, tag) : undefined
+      let previousDigest: string | undefined
+      if (repo && existing) {
         if (!options.force) {
-          throw new RegistryError('TAG_EXISTS', `${name}:${r.tag} already exists; push with --force and --message to replace it`, {
-            tag: r.tag,
-            digest: existing.archive_digest,
+          throw new RegistryError('TAG_EXISTS', `${name}:${tag} already exists; push with --force and --message to replace it`, {
+            tag,
+            digest: existing.archive_digest ?? existing.manifest_digest,
           })
         }
-        previous = this.meta.version(existing.manifest_id) as PackVersionRow
-        if (!options.skipDigestCheck && previous.content_digest === r.archive.contentDigest) {
-          return this.result((repo as { id: number }).id, r, previous, 'unchanged')
+        previousDigest = existing.archive_digest ?? existing.manifest_digest
+        const previous = this.meta.version(existing.manifest_id)
+        if (previous && !options.skipDigestCheck && previous.content_digest === r.archive.contentDigest) {
+          return this.result(repo.id, r, previous, 'unchanged')
         }
       }
       const repoId = this.meta.ensureRepo(name, now)
       const manifestId = this.insertVersion(repoId, r, options, now)
-      const seq = this.meta.nextSeq()
-      if (existing) {
-        this.meta.moveTag(existing.id, manifestId, seq, now)
-      } else {
-        this.meta.insertTag(repoId, { name: r.tag, group: r.group, label: parseTag(r.tag).label, kind: 'version' }, manifestId, seq, now)
-      }
-      if (aliasTag !== undefined && aliasTag !== r.tag) this.setAlias(repoId, aliasTag, manifestId, now)
-      this.recomputeParentTags(repoId, now)
-      if (existing && existing.manifest_id !== manifestId) this.dropIfUntagged(existing.manifest_id)
+      const left = [this.writeTag(repoId, tag, manifestId, now)]
+      if (aliasTag !== undefined && aliasTag !== tag) left.push(this.writeTag(repoId, aliasTag, manifestId, now))
+      this.settleTags(repoId, left, now)
       this.meta.appendEvent({
         at: now,
         actor: options.actor,
         action: existing ? 'update' : 'create',
         repository: name,
-        tag: r.tag,
-        oldDigest: previous?.archive_digest ?? null,
+        tag,
+        oldDigest: previousDigest ?? null,
         newDigest: r.archive.archiveDigest,
         forced: options.force && existing !== undefined,
         message: options.message,
       })
-      return this.result(repoId, r, this.meta.version(manifestId) as PackVersionRow, existing ? 'updated' : 'created', previous?.archive_digest)
+      return this.result(repoId, r, this.meta.version(manifestId) as PackVersionRow, existing ? 'updated' : 'created', previousDigest)
     })
   }
 
   private insertVersion(repoId: number, r: ReceivedPack, options: PublishOptions, now: number): number {
     const known = this.meta.manifestId(repoId, r.manifest.digest)
-    for (const blob of [...r.manifest.blobs, ...Object.values(r.files)]) this.meta.recordBlob(repoId, blob.digest, blob.size, now)
-    if (known !== undefined) return known
-    const manifestId = this.meta.insertManifest(repoId, r.manifest, now)
+    for (const blob of [...r.manifest.blobs, ...Object.values(r.files)]) this.meta.recordBlob(repoId, blob.digest, (blob as BlobInfo).size, now)
+    if (known !== undefined && this.meta.isPackVersion(known)) return known
+    const manifestId = known ?? this.meta.insertManifest(repoId, r.manifest, now)
+    const { checked } = r
     this.meta.insertVersion({
       manifestId,
       repositoryId: repoId,
-      version: r.pack.version,
-      group: r.group,
-      displayName: r.pack.displayName,
-      layer: r.pack.layer,
-      packJson: JSON.stringify(r.pack),
+      version: checked.pack.version,
+      group: checked.group,
+      displayName: checked.displayName,
+      layer: checked.layer,
+      packJson: JSON.stringify(checked.pack),
       archiveDigest: r.archive.archiveDigest,
       archiveSize: r.archive.archiveSize,
       contentDigest: r.archive.contentDigest,
@@ -260,28 +335,81 @@ export class PackService {
       pushedAt: now,
       pushedBy: options.actor,
       message: options.message,
+      warnings: JSON.stringify(checked.warnings),
     })
     return manifestId
   }
 
-  /** A /v2 push by a tag other than the version tag also keeps that tag (e.g. `latest`). */
-  private setAlias(repoId: number, tag: string, manifestId: number, now: number): void {
-    const parsed = validateUserTag(tag)
+  /**
+   * Stores a manifest that is not a pack in a pack repository (an opaque artifact, or a
+   * signature or SBOM whose subject is a version), and moves its tag by the pack tag rules.
+   * Overwriting an existing tag is recorded like a forced push. The lease ends either way.
+   */
+  commitArtifact(name: string, push: ArtifactPush): { created: boolean } {
+    try {
+      if (push.tag !== null) checkPushedTag(push.tag)
+      const now = Date.now()
+      return this.meta.transaction(() => {
+        this.meta.releaseLease(push.lease.id)
+        const repoId = this.meta.ensureRepo(name, now)
+        const known = this.meta.manifestId(repoId, push.manifest.digest)
+        const manifestId = known ?? this.meta.insertManifest(repoId, push.manifest, now)
+        let previous: TagRow | undefined
+        if (push.tag !== null) {
+          previous = this.meta.tag(repoId, push.tag)
+          if (previous?.manifest_id === manifestId) return { created: false }
+          this.settleTags(repoId, [this.writeTag(repoId, push.tag, manifestId, now)], now)
+        } else if (known !== undefined) {
+          return { created: false }
+        }
+        this.meta.appendEvent({
+          at: now,
+          actor: push.actor,
+          action: previous ? 'update' : known === undefined ? 'create' : 'tag',
+          repository: name,
+          tag: push.tag,
+          oldDigest: previous ? (previous.archive_digest ?? previous.manifest_digest) : null,
+          newDigest: push.manifest.digest,
+          forced: previous !== undefined,
+          message: push.message,
+        })
+        return { created: known === undefined }
+      })
+    } catch (err) {
+      push.lease.release()
+      throw err
+    }
+  }
+
+  /**
+   * Points `tag` at `manifestId` (creating or moving it). Its kind follows its name: a label that
+   * is a version makes a version tag (with parent tags), anything else an alias. Returns the
+   * manifest the tag left, for settleTags.
+   */
+  private writeTag(repoId: number, tag: string, manifestId: number, now: number): number | null {
     const current = this.meta.tag(repoId, tag)
     const seq = this.meta.nextSeq()
     if (current) {
+      if (current.manifest_id === manifestId) return null
       this.meta.moveTag(current.id, manifestId, seq, now)
-      this.dropIfUntagged(current.manifest_id)
-    } else {
-      this.meta.insertTag(repoId, { ...parsed, name: tag, kind: parseVersion(parsed.label) ? 'version' : 'alias' }, manifestId, seq, now)
+      return current.manifest_id
     }
+    const parsed = tagParts(tag)
+    this.meta.insertTag(repoId, { name: tag, group: parsed.group, label: parsed.label, kind: parseVersion(parsed.label) ? 'version' : 'alias' }, manifestId, seq, now)
+    return null
+  }
+
+  /** After tags moved: parent tags follow, then versions the moves left untagged go. */
+  private settleTags(repoId: number, left: Array<number | null>, now: number): void {
+    this.recomputeParentTags(repoId, now)
+    for (const manifestId of left) if (manifestId !== null) this.dropIfUntagged(manifestId)
   }
 
   /**
    * Makes the stored parent tags equal to what the rules compute from the version tags: new
    * ones created, moved ones re-linked, empty ones deleted. Runs inside every tag change.
    */
-  private recomputeParentTags(repoId: number, now: number): ParentTag[] {
+  private recomputeParentTags(repoId: number, now: number): void {
     const tags = this.meta.tagsOf(repoId)
     const byName = new Map(tags.map((t) => [t.name, t]))
     const wanted = computeParentTags(
@@ -298,27 +426,28 @@ export class PackService {
       }
     }
     for (const t of tags) if (t.kind === 'parent' && !wantedNames.has(t.name)) this.meta.deleteTag(t.id)
-    return wanted
   }
 
-  /** A version no user tag points at is no longer part of the pack. */
+  /** A pack version no user tag points at is no longer part of the pack; an artifact stays. */
   private dropIfUntagged(manifestId: number): void {
-    if (this.meta.userTagCount(manifestId) === 0) this.meta.deleteManifest(manifestId)
+    if (this.meta.isPackVersion(manifestId) && this.meta.userTagCount(manifestId) === 0) this.meta.deleteManifest(manifestId)
   }
 
   private result(repoId: number, r: ReceivedPack, version: PackVersionRow, status: PublishStatus, previousDigest?: string): PublishResult {
     const parents = parentTagsFor(this.meta.tagsOf(repoId))
+    const { pack, group, tag, warnings } = r.checked
     return {
-      name: r.pack.name,
-      version: r.pack.version,
-      group: r.group,
-      tag: r.tag,
+      name: pack.name,
+      version: pack.version,
+      group,
+      tag,
       digest: version.archive_digest,
       manifestDigest: version.manifest_digest,
       contentDigest: version.content_digest,
       status,
       ...(previousDigest !== undefined ? { previousDigest } : {}),
-      parentTags: parentTagsOf(r.tag, parents),
+      parentTags: parentTagsOf(tag, parents),
+      warnings,
     }
   }
 
@@ -331,7 +460,7 @@ export class PackService {
   // ---- tags and deletes -------------------------------------------------------------------
 
   addTag(name: string, tag: string, ref: string, actor: string): { status: 'created' | 'unchanged'; tag: TagView } {
-    const parsed = validateUserTag(tag)
+    validateUserTag(tag)
     const { repoId, version } = this.views.resolve(name, ref)
     const now = Date.now()
     const status = this.meta.transaction(() => {
@@ -340,11 +469,10 @@ export class PackService {
         if (current.manifest_id === version.manifest_id) return 'unchanged' as const
         throw new RegistryError('TAG_EXISTS', `${name}:${tag} already points at version ${current.version} (${current.archive_digest}); delete it first to move it`, {
           tag,
-          digest: current.archive_digest,
+          digest: current.archive_digest ?? current.manifest_digest,
         })
       }
-      this.meta.insertTag(repoId, { ...parsed, name: tag, kind: parseVersion(parsed.label) ? 'version' : 'alias' }, version.manifest_id, this.meta.nextSeq(), now)
-      this.recomputeParentTags(repoId, now)
+      this.settleTags(repoId, [this.writeTag(repoId, tag, version.manifest_id, now)], now)
       this.meta.touchRepo(repoId, now)
       this.meta.appendEvent({ at: now, actor, action: 'tag', repository: name, tag, oldDigest: null, newDigest: version.archive_digest, forced: false, message: null })
       return 'created' as const
@@ -352,22 +480,22 @@ export class PackService {
     return { status, tag: this.views.tag(name, tag) }
   }
 
-  deleteTag(name: string, tag: string, actor: string): TagRow {
+  /** Deletes a tag (never a parent tag: `parentCode` says how the asking surface refuses it). */
+  deleteTag(name: string, tag: string, actor: string, parentCode: ParentTagCode = 'TAG_PROTECTED'): TagRow {
     this.requireDeletes()
-    const parsed = parseTag(tag)
     const repoId = this.views.repoId(name)
+    if (isParentLabel(tagParts(tag).label)) throw parentTagRefused(tag, parentCode)
     const now = Date.now()
     return this.meta.transaction(() => {
       const current = this.meta.tag(repoId, tag)
       if (!current) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${tag}`, { name, tag })
-      if (current.kind === 'parent') {
-        throw new RegistryError('TAG_PROTECTED', `${tag} is a parent tag managed by the registry: it follows the highest ${parsed.label} version and goes away with the last one`, { tag })
-      }
+      if (current.kind === 'parent') throw parentTagRefused(tag, parentCode)
       this.meta.deleteTag(current.id)
       this.recomputeParentTags(repoId, now)
       this.dropIfUntagged(current.manifest_id)
       if (!this.meta.deleteRepoIfEmpty(repoId)) this.meta.touchRepo(repoId, now)
-      this.meta.appendEvent({ at: now, actor, action: 'untag', repository: name, tag, oldDigest: current.archive_digest, newDigest: null, forced: false, message: null })
+      const digest = current.archive_digest ?? current.manifest_digest
+      this.meta.appendEvent({ at: now, actor, action: 'untag', repository: name, tag, oldDigest: digest, newDigest: null, forced: false, message: null })
       return current
     })
   }
@@ -380,26 +508,43 @@ export class PackService {
   deleteVersion(name: string, ref: string, actor: string): { version: PackVersionRow; tags: string[] } {
     this.requireDeletes()
     const { repoId, version, tag } = this.views.resolve(name, ref)
-    if (tag !== null) {
-      if (tag.kind !== 'version') {
-        const versionTag = this.meta.tagsOf(repoId).find((t) => t.manifest_id === tag.manifest_id && t.kind === 'version')?.name ?? version.version
-        const what = tag.kind === 'parent' ? 'a parent tag, which follows the highest version' : 'an alias, which can be moved'
-        throw new RegistryError(
-          'BAD_REQUEST',
-          `${name}:${ref} is ${what}; to delete the version it points at now, name it by its version tag ${versionTag} (or its digest ${version.archive_digest})`,
-          { tag: ref, kind: tag.kind, versionTag, digest: version.archive_digest },
-        )
-      }
+    if (tag !== null && tag.kind !== 'version') {
+      const versionTag = this.meta.tagsOf(repoId).find((t) => t.manifest_id === tag.manifest_id && t.kind === 'version')?.name ?? version.version
+      const what = tag.kind === 'parent' ? 'a parent tag, which follows the highest version' : 'an alias, which can be moved'
+      throw new RegistryError(
+        'BAD_REQUEST',
+        `${name}:${ref} is ${what}; to delete the version it points at now, name it by its version tag ${versionTag} (or its digest ${version.archive_digest})`,
+        { tag: ref, kind: tag.kind, versionTag, digest: version.archive_digest },
+      )
     }
+    const tags = this.deleteManifestAndTags(name, repoId, version.manifest_id, version.archive_digest, actor)
+    return { version, tags }
+  }
+
+  /**
+   * Deletes a manifest of a pack repository by its digest, from a distribution client: a pack
+   * version with its tags, or an artifact with its tags. Parent tags are re-linked to what
+   * remains.
+   */
+  deleteManifest(name: string, digest: string, actor: string): void {
+    this.requireDeletes()
+    const repoId = this.views.repoId(name)
+    const manifestId = this.meta.manifestId(repoId, digest)
+    if (manifestId === undefined) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${digest} is not in ${name}`, { name, digest })
+    const version = this.meta.version(manifestId)
+    this.deleteManifestAndTags(name, repoId, manifestId, version?.archive_digest ?? digest, actor)
+  }
+
+  private deleteManifestAndTags(name: string, repoId: number, manifestId: number, digest: string, actor: string): string[] {
     const now = Date.now()
     return this.meta.transaction(() => {
-      const tags = this.meta.tagsOf(repoId).filter((t) => t.manifest_id === version.manifest_id && t.kind !== 'parent').map((t) => t.name)
-      this.meta.deleteUserTagsOf(version.manifest_id)
+      const tags = this.meta.tagsOfManifest(manifestId).filter((t) => t.kind !== 'parent').map((t) => t.name)
+      this.meta.deleteUserTagsOf(manifestId)
       this.recomputeParentTags(repoId, now)
-      this.meta.deleteManifest(version.manifest_id)
+      this.meta.deleteManifest(manifestId)
       if (!this.meta.deleteRepoIfEmpty(repoId)) this.meta.touchRepo(repoId, now)
-      this.meta.appendEvent({ at: now, actor, action: 'delete', repository: name, tag: tags[0] ?? null, oldDigest: version.archive_digest, newDigest: null, forced: false, message: tags.join(',') })
-      return { version, tags }
+      this.meta.appendEvent({ at: now, actor, action: 'delete', repository: name, tag: tags[0] ?? null, oldDigest: digest, newDigest: null, forced: false, message: tags.join(',') })
+      return tags
     })
   }
 
@@ -408,4 +553,38 @@ export class PackService {
       throw new RegistryError('UNSUPPORTED', 'deleting is disabled on this registry (storage.delete.enabled is false)')
     }
   }
+}
+
+/** A tag's group and label, also for tags that are not in the pack grammar (any OCI tag). */
+export function tagParts(tag: string): { group: string | null; label: string } {
+  try {
+    return parseTag(tag)
+  } catch {
+    return { group: null, label: tag }
+  }
+}
+
+/** A client may push any tag of the distribution grammar but a parent tag. */
+export function checkPushedTag(tag: string): void {
+  if (isParentLabel(tagParts(tag).label)) throw parentTagRefused(tag, 'DENIED')
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
+function parseJsonOrNull(text: string): JsonObject | null {
+  try {
+    const value: unknown = JSON.parse(text)
+    return isJsonObject(value) ? value : null
+  } catch {
+    return null
+  }
+}
+
+/** A stream opened only when it is first read (the archive writer reads its files in turn). */
+async function* openLazily(open: () => Promise<Readable>): AsyncIterable<Buffer> {
+  for await (const chunk of await open()) yield chunk as Buffer
 }

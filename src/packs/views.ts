@@ -12,6 +12,7 @@ import { assertDigest } from '../store/digest.js'
 import type { BlobInfo, BlobStore, ByteRange } from '../store/types.js'
 import { validatePackName } from './names.js'
 import { archiveFileName } from './oras-manifest.js'
+import type { PackProblem } from './pack-json.js'
 import { computeParentTags, type ParentTag, parentTagsOf } from './parent-tags.js'
 import { parseTag } from './tags.js'
 
@@ -19,7 +20,8 @@ export interface TagView {
   tag: string
   group: string | null
   label: string
-  kind: TagRow['kind']
+  /** A tag on something that is not a pack (an opaque artifact) is of kind artifact. */
+  kind: TagRow['kind'] | 'artifact'
   version: string
   digest: string
   manifestDigest: string
@@ -89,6 +91,8 @@ export interface VersionDetailView {
   pushedAt: string
   pushedBy: string
   message: string | null
+  /** The validation warnings it was accepted with. */
+  warnings: PackProblem[]
   history: HistoryView[]
 }
 
@@ -127,9 +131,10 @@ export function tagView(t: TagRow, parents: ParentTag[]): TagView {
     tag: t.name,
     group: t.group_name,
     label: t.label,
-    kind: t.kind,
-    version: t.kind === 'version' ? t.label : t.version,
-    digest: t.archive_digest,
+    kind: t.archive_digest === null && t.kind !== 'parent' ? 'artifact' : t.kind,
+    version: t.kind === 'version' ? t.label : (t.version ?? t.label),
+    // A pack is pulled by its archive; an artifact only by its manifest.
+    digest: t.archive_digest ?? t.manifest_digest,
     manifestDigest: t.manifest_digest,
     parentTags: t.kind === 'version' ? parentTagsOf(t.name, parents) : [],
     updatedAt: iso(t.updated_at),
@@ -151,7 +156,11 @@ export function packHeader(name: string, row: Pick<PackSummaryRow, 'display_name
   }
 }
 
-function historyView(e: EventRow): HistoryView {
+function artifactsHeader(name: string, updatedAt: number): PackHeaderView {
+  return { name, displayName: name, layer: '', addonType: null, addonSubType: null, cloudTypes: [], logoUrl: null, updatedAt: iso(updatedAt) }
+}
+
+export function historyView(e: EventRow): HistoryView {
   return {
     at: iso(e.at),
     actor: e.actor,
@@ -212,11 +221,17 @@ export class PackViews {
     }
   }
 
+  /**
+   * A pack with every tag and version. A pack repository that holds only artifacts (pushed by a
+   * distribution client, not packs) shows its tags, of kind artifact, and no versions.
+   */
   async packDetail(name: string): Promise<PackDetailView> {
     const repoId = this.repoId(name)
     const summary = this.meta.packSummary(repoId)
-    if (!summary) throw new RegistryError('NAME_UNKNOWN', `there is no pack named ${name} in this registry`, { name })
     const tags = this.meta.tagsOf(repoId)
+    // Blobs uploaded ahead of a manifest make a repository, not a pack.
+    if (!summary && tags.length === 0) throw new RegistryError('NAME_UNKNOWN', `there is no pack named ${name} in this registry`, { name })
+    const header = summary ? packHeader(name, summary) : artifactsHeader(name, this.meta.repoByName(name)?.updated_at ?? 0)
     const parents = parentTagsFor(tags)
     const versions = await Promise.all(
       this.meta.versionsOf(repoId).map(async (v) => {
@@ -238,7 +253,7 @@ export class PackViews {
         }
       }),
     )
-    return { ...packHeader(name, summary), tags: tags.map((t) => tagView(t, parents)), versions }
+    return { ...header, tags: tags.map((t) => tagView(t, parents)), versions }
   }
 
   versionDetail(name: string, ref: string): VersionDetailView {
@@ -262,6 +277,7 @@ export class PackViews {
       pushedAt: iso(version.pushed_at),
       pushedBy: version.pushed_by,
       message: version.message,
+      warnings: JSON.parse(version.warnings) as PackProblem[],
       history: this.meta.history(name, userTags, version.archive_digest).map(historyView),
     }
   }

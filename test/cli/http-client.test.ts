@@ -149,7 +149,7 @@ t.test('HTTPS: untrusted unless insecure or its CA is in certs.d', async (t) => 
   })
   const home = join(dir, 'home')
   await t.rejects(client(server, { insecure: false, home, certDirs: [join(home, 'certs.d')] }).json('GET', '/v1/'), {
-    message: `the TLS certificate of ${server} is not trusted (self-signed certificate); put the registry's CA certificate in /etc/spectro/certs.d/${server}/ca.crt or ${home}/certs.d/${server}/ca.crt, or log in with --insecure`,
+    message: `the TLS certificate of ${server} is not trusted (self-signed certificate); add the registry's CA certificate to the system's store (update-ca-certificates, or SSL_CERT_FILE), or put it in /etc/spectro/certs.d/${server}/ca.crt or ${home}/certs.d/${server}/ca.crt (any .crt file name), or log in with --insecure`,
   })
   t.same((await client(server, { insecure: true }).json('GET', '/v1/')).body, { ok: true }, 'insecure: HTTPS without verification')
   t.equal(schemeSeen, 'https', 'insecure prefers HTTPS when the server speaks it')

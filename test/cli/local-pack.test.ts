@@ -1,7 +1,9 @@
 import t from 'tap'
-import { cpSync, mkdirSync, utimesSync, writeFileSync, chmodSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { chmodSync, cpSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { buffer as collect } from 'node:stream/consumers'
 import { join } from 'node:path'
-import { measureArchive, readLocalPack } from '../../src/cli/local-pack.js'
+import { readLocalPack, stageArchive } from '../../src/cli/local-pack.js'
 import { tempDir } from '../helpers.js'
 
 function writePack(dir: string, packJson: object, files: Record<string, string> = { 'values.yaml': 'pack:\n  namespace: hello\n' }) {
@@ -32,12 +34,49 @@ t.test('the same folder gives the same archive digest from any copy, whatever th
   cpSync(a, b, { recursive: true })
   utimesSync(join(b, 'values.yaml'), new Date('2001-02-03'), new Date('2001-02-03'))
   chmodSync(join(b, 'pack.json'), 0o600)
-  const first = await measureArchive(await readLocalPack(a))
-  const second = await measureArchive(await readLocalPack(b))
-  t.same(first, second)
+  const staged = async (dir: string) => {
+    const archive = await stageArchive(await readLocalPack(dir))
+    const bytes = await collect(archive.open())
+    t.ok((await collect(archive.open())).equals(bytes), 'it can be read again, for another attempt')
+    await archive.remove()
+    t.equal(archive.size, bytes.length)
+    t.equal(archive.digest, `sha256:${createHash('sha256').update(bytes).digest('hex')}`, 'the digest is that of the bytes staged')
+    return { digest: archive.digest, size: archive.size }
+  }
+  const first = await staged(a)
+  t.same(await staged(b), first)
   t.match(first.digest, /^sha256:[0-9a-f]{64}$/)
   writeFileSync(join(b, 'values.yaml'), 'a: 2\n')
-  t.not((await measureArchive(await readLocalPack(b))).digest, first.digest, 'a content change changes the digest')
+  t.not((await staged(b)).digest, first.digest, 'a content change changes the digest')
+})
+
+t.test('an archive too big to keep in memory goes through a private temp file, removed afterwards', async (t) => {
+  const root = tempDir(t)
+  const tmp = tempDir(t)
+  const saved = process.env.TMPDIR
+  process.env.TMPDIR = tmp
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.TMPDIR
+    else process.env.TMPDIR = saved
+  })
+  const dir = join(root, 'hello')
+  writePack(dir, HELLO, { 'values.yaml': 'a: 1\n', 'charts/big.tgz': 'x'.repeat(100_000) })
+  const pack = await readLocalPack(dir)
+  const inMemory = await stageArchive(pack)
+  t.same(readdirSync(tmp), [], 'a small archive stays in memory')
+  const spilled = await stageArchive(pack, { inMemoryMax: 100 })
+  const [folder] = readdirSync(tmp)
+  t.match(folder, /^packyard-push-/)
+  t.equal(statSync(join(tmp, folder as string, 'archive.tar.gz')).mode & 0o777, 0o600)
+  t.same({ digest: spilled.digest, size: spilled.size }, { digest: inMemory.digest, size: inMemory.size })
+  t.ok((await collect(spilled.open())).equals(await collect(inMemory.open())), 'the same bytes either way')
+  await spilled.remove()
+  t.same(readdirSync(tmp), [], 'remove() deletes the temp folder')
+
+  const abort = new AbortController()
+  abort.abort(new Error('refused'))
+  await t.rejects(stageArchive(pack, { inMemoryMax: 100, signal: abort.signal }), { message: `cannot archive ${dir}: refused` })
+  t.same(readdirSync(tmp), [], 'a stopped build leaves nothing behind')
 })
 
 t.test('local mistakes are caught before any upload, naming the folder', async (t) => {

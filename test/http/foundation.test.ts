@@ -34,13 +34,14 @@ t.test('GET /health answers 503 when the database is closed', async (t) => {
   t.same(res.json(), { status: 'DOWN', reason: 'database unavailable' })
 })
 
-t.test('GET /v1/ is the login check', async (t) => {
+t.test('GET /v1/ is the login check, and says who may push', async (t) => {
   const app = await testApp(t)
   const ok = await app.inject({ method: 'GET', url: '/v1/', headers: { authorization: ADMIN } })
   t.equal(ok.statusCode, 200)
-  t.same(ok.json(), {})
+  t.same(ok.json(), { user: 'admin', canPush: true })
   const reader = await app.inject({ method: 'GET', url: '/v1/', headers: { authorization: READER } })
   t.equal(reader.statusCode, 200, 'read-only users may log in')
+  t.same(reader.json(), { user: 'reader', canPush: false })
   for (const authorization of [undefined, basic('admin', 'wrong'), basic('ghost', 'x')]) {
     const res = await app.inject({ method: 'GET', url: '/v1/', headers: authorization ? { authorization } : {} })
     t.equal(res.statusCode, 401)
@@ -64,6 +65,7 @@ t.test('open mode: no auth section, no credentials needed', async (t) => {
   const app = await testApp(t, {}, { auth: false })
   const res = await app.inject({ method: 'GET', url: '/v1/' })
   t.equal(res.statusCode, 200)
+  t.same(res.json(), { user: 'anonymous', canPush: true })
 })
 
 t.test('Spectro security headers on every response, configurable', async (t) => {

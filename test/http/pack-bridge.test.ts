@@ -7,6 +7,7 @@ import { EMPTY_CONFIG, packManifest } from '../../src/packs/oras-manifest.js'
 import { sha256Digest as sha } from '../../src/store/digest.js'
 import { ADMIN, READER, testApp } from '../helpers.js'
 import { archive, get, orasPush, packFiles, pushPack, uploadBlob } from '../pack-fixtures.js'
+import { handArchive } from '../tar-fixtures.js'
 
 const NS = 'spectro-packs/archive'
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json'
@@ -67,30 +68,42 @@ t.test('an ORAS-style push under the namespace becomes a pack on /v1, with group
   t.equal(after.version, '22.04.1', 'LTS__22.4.x moved to the new version')
 })
 
-t.test('a bad pack pushed over /v2 is MANIFEST_INVALID with the pack error in detail; nothing recorded', async (t) => {
+t.test('into a pack repository: a broken pack is MANIFEST_INVALID; a pack with warnings and anything else are accepted', async (t) => {
   const app = await testApp(t)
-  const cases: Array<[string, Buffer, string, string, Record<string, unknown>]> = [
-    ['bad layer', await archive(packFiles({ layer: 'gui' })), 'hellouniverse', '1.0.0', { code: 'PACK_INVALID', field: 'layer' }],
-    ['not a tar.gz', Buffer.from('just bytes'), 'hellouniverse', '1.0.0', { code: 'ARCHIVE_INVALID' }],
+  const refused: Array<[string, Buffer, string, string, Record<string, unknown>]> = [
+    ['a version that cannot be a tag', await archive(packFiles({ version: '1.0.0+build' })), 'hellouniverse', '1.0.0', { code: 'PACK_INVALID', field: 'version' }],
+    [
+      'an unsafe archive entry',
+      await handArchive([{ name: 'pack.json', content: packFiles()['pack.json'] as string }, { name: 'evil', type: 'symlink', linkname: '/etc/passwd' }]),
+      'hellouniverse',
+      '1.0.0',
+      { code: 'ARCHIVE_INVALID' },
+    ],
     ['wrong repository', await archive(packFiles()), 'otherpack', '1.0.0', { pack: 'hellouniverse' }],
+    ['a version tag that is not the pack\'s', await archive(packFiles()), 'hellouniverse', '2.0.0', { versionTag: '1.0.0' }],
   ]
-  for (const [what, tgz, name, ref, detail] of cases) {
+  for (const [what, tgz, name, ref, detail] of refused) {
     const res = await orasPush(app, `${NS}/${name}`, ref, tgz, 'x.tar.gz')
     t.equal(res.statusCode, 400, what)
     t.equal(res.json().errors[0].code, 'MANIFEST_INVALID', what)
     t.match(res.json().errors[0].detail, detail, what)
   }
+  t.same((await get(app, '/v1/_catalog')).json(), { repositories: [] }, 'nothing was recorded')
+
+  const warned = await orasPush(app, `${NS}/warned`, '1.0.0', await archive(packFiles({ name: 'warned', layer: 'gui' })), 'warned-1.0.0.tar.gz')
+  t.equal(warned.statusCode, 201, 'an unknown layer is a warning, as the stock registry serves such packs')
+  t.match((await get(app, '/v1/_packs/warned/1.0.0')).json().warnings, [{ field: 'layer' }])
+
+  const bytes = await orasPush(app, `${NS}/opaque`, '3.1.0', Buffer.from('just bytes'), 'notes.tar.gz')
+  t.equal(bytes.statusCode, 201, 'a layer that is no pack makes an artifact')
+  const opaque = (await get(app, '/v1/_packs/opaque')).json()
+  t.same(opaque.tags.map((x: { tag: string; kind: string }) => [x.tag, x.kind]), [['3.1.0', 'artifact'], ['3.1.x', 'parent'], ['3.x', 'parent']], 'its version tag still gets parent tags')
+  t.same(opaque.versions, [])
+
   const parent = await orasPush(app, `${NS}/hellouniverse`, '1.x', await archive(packFiles()), 'hellouniverse-1.0.0.tar.gz')
   t.equal(parent.statusCode, 403, 'a parent tag cannot be pushed to')
-  t.equal(parent.json().errors[0].code, 'TAG_PROTECTED')
-  const index = await app.inject({
-    method: 'PUT',
-    url: `/v2/${NS}/hellouniverse/manifests/1.0.0`,
-    payload: JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }),
-    headers: { authorization: ADMIN, 'content-type': 'application/vnd.oci.image.index.v1+json' },
-  })
-  t.equal(index.statusCode, 400)
-  t.equal(index.json().errors[0].code, 'MANIFEST_INVALID')
+  t.equal(parent.json().errors[0].code, 'DENIED')
+  t.match(parent.json().errors[0].message, /1\.x is a parent tag managed by the registry/)
   const missing = await app.inject({
     method: 'PUT',
     url: `/v2/${NS}/fresh/manifests/1.0.0`,
@@ -98,8 +111,6 @@ t.test('a bad pack pushed over /v2 is MANIFEST_INVALID with the pack error in de
     headers: { authorization: ADMIN, 'content-type': MANIFEST_TYPE },
   })
   t.equal(missing.json().errors[0].code, 'MANIFEST_BLOB_UNKNOWN')
-  t.same((await get(app, '/v1/_catalog')).json(), { repositories: [] })
-  t.same((await get(app, '/v2/_catalog')).json(), { repositories: [] })
   const reader = await orasPush(app, `${NS}/hellouniverse`, '1.0.0', await archive(packFiles()), 'hellouniverse-1.0.0.tar.gz', READER)
   t.equal(reader.statusCode, 403)
 })
@@ -113,6 +124,7 @@ t.test('deletes on either side are seen on the other', async (t) => {
   t.same((await get(app, '/v1/hellouniverse/tags/list')).json().tags, ['1.1.0', '1.1.x', '1.x'], '/v1 sees the /v2 delete, parents relinked')
   const tagDel = await app.inject({ method: 'DELETE', url: `/v2/${NS}/hellouniverse/manifests/1.x`, headers: { authorization: ADMIN } })
   t.equal(tagDel.statusCode, 403, 'parent tags are protected on /v2 too')
+  t.equal(tagDel.json().errors[0].code, 'DENIED')
   await app.inject({ method: 'DELETE', url: '/v1/_packs/hellouniverse/1.1.0', headers: { authorization: ADMIN } })
   const gone = await get(app, `/v2/${NS}/hellouniverse/manifests/1.1.0`)
   t.equal(gone.statusCode, 404)

@@ -19,7 +19,7 @@ t.test('starts on built-in defaults, prints the admin password once, REGISTRY_HT
   t.match(String(created?.msg), password)
   const ok = await fetch(`${server.url}/v1/`, { headers: { authorization: basic('admin', password) } })
   t.equal(ok.status, 200)
-  t.same(await ok.json(), {})
+  t.same(await ok.json(), { user: 'admin', canPush: true })
   const bad = await fetch(`${server.url}/v1/`, { headers: { authorization: basic('admin', 'wrong') } })
   t.equal(bad.status, 401)
   t.equal(bad.headers.get('www-authenticate'), 'Basic realm="basic-realm"')

@@ -436,3 +436,62 @@ t.test('ui.enabled: false leaves / to the API; ui.path moves the browser and eve
   t.equal((await get(moved, '/ui/packs')).headers.location, '/ui/')
   t.equal((await moved.inject({ url: '/ui/packs/hellouniverse' })).statusCode, 401)
 })
+
+t.test('a pack with warnings recorded at push shows them; a layer outside the known ones is offered in the filter', async (t) => {
+  const app = await testApp(t)
+  const res = await push(app, await archive(packFiles({ name: 'warned', layer: 'gui', charts: ['charts/nginx-1.0.0.tgz'] })))
+  t.equal(res.statusCode, 201)
+  const { html } = await page(app, '/packs/warned')
+  t.match(html, /<h3>Warnings recorded at push<\/h3>/)
+  for (const w of res.json().warnings as Array<{ file: string; field: string | null; message: string }>) {
+    t.match(html, `<li><code>${w.file}</code>${w.field ? ` <code>${w.field}</code>` : ''}: ${w.message.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/'/g, '&#39;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}</li>`)
+  }
+  const list = await page(app, '/')
+  t.match(list.html, /<option value="gui">gui<\/option>/)
+  t.same(listed((await page(app, '/?layer=gui')).html), ['warned'])
+  const clean = await push(app, await archive(packFiles({}, { 'logo.png': Buffer.from('89504e470d0a1a0a', 'hex') })))
+  t.same(clean.json().warnings, [])
+  t.notMatch((await page(app, '/packs/hellouniverse')).html, /Warnings recorded/, 'a pack without warnings shows none')
+})
+
+t.test('artifacts in pack repositories: a repository of artifacts only, and a signature of a pack version', async (t) => {
+  const app = await testApp(t)
+  const ns = 'spectro-packs/archive'
+  const pushed = await pushPack(app, {})
+  const opaque = makeImage('opaque')
+  await pushImage(t, app, `${ns}/opaque`, opaque, '3.1.0')
+  const signed = makeImage('signed', 1, {
+    artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+    subject: { mediaType: OCI_MANIFEST, digest: pushed.manifestDigest, size: (await get(app, `/v2/${ns}/hellouniverse/manifests/1.0.0`)).rawPayload.length },
+  })
+  await pushImage(t, app, `${ns}/hellouniverse`, signed)
+
+  const list = await page(app, '/')
+  t.same(listed(list.html), ['hellouniverse', 'opaque'], 'a repository of artifacts is listed with the packs')
+  t.match(list.html, /<span class="badge" title="this repository holds manifests that are not packs">artifacts only<\/span>/)
+  t.match(list.html, /<a href="\/packs\/opaque\/3.1.0">3.1.0<\/a>/, 'its version-named tag is its newest version')
+  t.match(list.html, /<div class="muted">0 versions, 1 artifact, 1 tag<\/div>/, 'counted apart')
+  t.match(list.html, /<div class="muted">1 version, 1 tag<\/div>/, 'an untagged signature is not counted in the list')
+  t.same(listed((await page(app, '/?layer=addon')).html), ['hellouniverse'], 'layer filters leave artifacts out')
+
+  const artifacts = await page(app, '/packs/opaque')
+  t.equal(artifacts.status, 200)
+  t.match(artifacts.html, /<h2 id="version-title">Artifact 3.1.0<\/h2>/)
+  t.match(artifacts.html, `<dt>Manifest digest</dt><dd><code class="digest">${opaque.digest}</code>`)
+  t.match(artifacts.html, `oras pull --plain-http localhost:80/${ns}/opaque:3.1.0`)
+  t.match(artifacts.html, /<a href="\/packs\/opaque\/3.x">3.x<\/a><\/th><td>→ <a href="\/packs\/opaque\/3.1.0">3.1.0<\/a>/, 'parent tags by name, as for packs')
+  t.match(artifacts.html, /create <code>3.1.0<\/code>/, 'its history')
+  t.notMatch(artifacts.html, /<h2>Versions<\/h2>/)
+  t.match((await page(app, '/packs/opaque/3.x')).html, /<h2 id="version-title">Artifact 3.1.0<\/h2>/, 'a parent tag selects the artifact')
+  t.equal((await page(app, `/packs/opaque/${opaque.digest}`)).status, 200, 'and so does its digest')
+  t.equal((await get(app, `/oci/${ns}/opaque`)).headers.location, '/packs/opaque')
+
+  const pack = await page(app, '/packs/hellouniverse')
+  t.match(pack.html, /<h2 id="version-title">Version 1.0.0<\/h2>/, 'the pack version stays the default')
+  t.match(pack.html, /<h2>Artifacts<\/h2>/)
+  t.match(pack.html, `<a href="/packs/hellouniverse/${signed.digest}">`, 'an untagged artifact is reached by its digest')
+  const sig = await page(app, `/packs/hellouniverse/${signed.digest}`)
+  t.match(sig.html, /It refers to version <a href="\/packs\/hellouniverse\/1.0.0">1.0.0<\/a> \(its OCI subject\)/)
+  t.match(sig.html, /<dt>Artifact type<\/dt><dd><code>application\/vnd.dev.cosign.artifact.sig.v1\+json<\/code>/)
+  t.match(sig.html, `oras pull --plain-http localhost:80/${ns}/hellouniverse@${signed.digest}`)
+})

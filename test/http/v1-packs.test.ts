@@ -285,13 +285,11 @@ t.test('listing: filters, pagination, catalog', async (t) => {
 t.test('bad packs are refused with a message naming the file and field; nothing stored', async (t) => {
   const app = await testApp(t)
   const cases: Array<[string, Buffer | Promise<Buffer>, string, Record<string, unknown>]> = [
-    ['no values.yaml', archive({ 'pack.json': JSON.stringify({ name: 'x', displayName: 'X', version: '1.0.0', layer: 'addon' }) }), 'PACK_INVALID', { file: 'values.yaml' }],
-    ['bad layer', archive(packFiles({ layer: 'gui' })), 'PACK_INVALID', { file: 'pack.json', field: 'layer' }],
-    ['missing chart', archive(packFiles({ charts: ['charts/nginx-1.0.0.tgz'] })), 'PACK_INVALID', { field: 'charts[0]' }],
     ['pack.json not JSON', archive({ 'pack.json': '{nope', 'values.yaml': '' }), 'PACK_INVALID', { file: 'pack.json' }],
     ['no pack.json', archive({ 'values.yaml': '' }), 'ARCHIVE_INVALID', {}],
     ['not gzip', Buffer.from('plain text, not an archive'), 'ARCHIVE_INVALID', {}],
     ['bad name', archive(packFiles({ name: 'Hello World' })), 'PACK_INVALID', { field: 'name' }],
+    ['no version', archive(packFiles({ version: undefined })), 'PACK_INVALID', { field: 'version' }],
   ]
   for (const [what, tgzOrPromise, code, detail] of cases) {
     const res = await push(app, await tgzOrPromise)
@@ -352,4 +350,25 @@ t.test('reads need credentials; unknown packs and bad names are clear', async (t
   t.equal((await get(app, '/v1/_packs/hellouniverse/9.9.9')).json().errors[0].code, 'TAG_UNKNOWN')
   t.equal((await get(app, '/v1/_packs/hellouniverse/sha256:abc')).json().errors[0].code, 'DIGEST_INVALID')
   t.equal((await get(app, '/v1/nope/tags/list')).statusCode, 404)
+})
+
+t.test('packs the stock registry serves are accepted with warnings, recorded with the version; strict refuses them', async (t) => {
+  const app = await testApp(t)
+  // Real published packs: a chart named as a .tgz but shipped unpacked, a dependency without type.
+  const real = await archive(
+    packFiles(
+      { name: 'real', charts: ['charts/nginx-1.0.0.tgz'], constraints: { dependencies: [{ packName: 'k8s', layer: 'k8s' }] } },
+      { 'charts/nginx/Chart.yaml': 'name: nginx\n' },
+    ),
+  )
+  const strict = await push(app, real, { strict: 'true' })
+  t.equal(strict.statusCode, 400, 'pack push --strict refuses warnings')
+  t.match(strict.json().errors[0], { code: 'PACK_INVALID', message: /^3 problems in the pack \(strict validation: warnings are errors\)/ })
+  const res = await push(app, real)
+  t.equal(res.statusCode, 201)
+  const fields = (res.json().warnings as Array<{ field: string | null; file: string }>).map((w) => w.field ?? w.file)
+  t.same(fields, ['constraints.dependencies[0].type', 'logo.png', 'charts[0]'], 'every warning at once, in the push answer')
+  t.same((await get(app, '/v1/_packs/real/1.0.0')).json().warnings, res.json().warnings, 'and kept with the version')
+  const strictRegistry = await testApp(t, { packs: { validation: 'strict' } })
+  t.equal((await push(strictRegistry, real)).statusCode, 400, 'packs.validation: strict refuses them for every push')
 })

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { buffer as collect } from 'node:stream/consumers'
 import { gunzipSync } from 'node:zlib'
-import { extract, type Header } from 'tar-stream'
+import { extract, type Header, pack as tarStreamPack } from 'tar-stream'
 import { comparePaths, writeReproducibleArchive, type ArchiveInput } from '../../src/packs/archive-write.js'
 import { readPackArchive } from '../../src/packs/archive-read.js'
 
@@ -179,4 +179,49 @@ t.test('bad input throws at once', async (t) => {
 
 t.test('comparePaths orders by UTF-8 bytes', async (t) => {
   t.same(['b', 'a/', 'a-b', 'B', '\u{1F600}', '\uFFFD'].sort(comparePaths), ['B', 'a-b', 'a/', 'b', '\uFFFD', '\u{1F600}'])
+})
+
+/**
+ * The tar that tar-stream's packer wrote for the same entries, the way this module used it before
+ * it wrote its own headers: the oracle that keeps every archive digest what it was.
+ */
+async function tarStreamTar(top: string, files: ArchiveInput[]): Promise<Buffer> {
+  const dirs = new Set<string>([`${top}/`])
+  for (const f of files) {
+    const parts = f.path.split('/')
+    for (let i = 1; i < parts.length; i++) dirs.add(`${top}/${parts.slice(0, i).join('/')}/`)
+  }
+  const entries = [...[...dirs].map((name) => ({ name, file: undefined as ArchiveInput | undefined })), ...files.map((file) => ({ name: `${top}/${file.path}`, file }))].sort((a, b) =>
+    comparePaths(a.name, b.name),
+  )
+  const tar = tarStreamPack()
+  const collected = collect(tar)
+  for (const { name, file } of entries) {
+    const header = { name, mtime: new Date(Date.UTC(2000, 0, 1)), uid: 0, gid: 0, uname: '', gname: '' }
+    if (file === undefined) {
+      tar.entry({ ...header, type: 'directory', mode: 0o755 })
+      continue
+    }
+    const sink = tar.entry({ ...header, type: 'file', mode: (file.mode & 0o111) !== 0 ? 0o755 : 0o644, size: file.size })
+    for await (const chunk of file.open()) sink.write(chunk as Buffer)
+    await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())))
+  }
+  tar.finalize()
+  return collected
+}
+
+t.test('the tar bytes are those tar-stream wrote: long, deep, non-ASCII names, exec bits, sizes', async (t) => {
+  const cases: Array<[string, ArchiveInput[]]> = [
+    ['a pack', PACK_FILES],
+    ['empty and block-sized files', [input('empty.txt', ''), input('block.bin', Buffer.alloc(512, 7)), input('odd.bin', Buffer.alloc(1000, 9))]],
+    ['a path split into prefix and name', [input(`${'d'.repeat(60)}/${'e'.repeat(60)}/f.txt`, 'split')]],
+    ['a segment longer than 100 characters (pax)', [input(`${'x'.repeat(101)}.yaml`, 'pax')]],
+    ['a prefix longer than 155 characters (pax)', [input(`${Array.from({ length: 12 }, (_, i) => `folder-${i}-${'p'.repeat(8)}`).join('/')}/leaf.txt`, 'deep')]],
+    ['a name that is not ASCII (pax)', [input('charts/ünïcode-värden.yaml', 'utf-8'), input('日本.txt', 'x', 0o755)]],
+    ['a pax record whose length gains a digit', [input(`${'y'.repeat(92)}/${'z'.repeat(101)}`, 'digits')]],
+  ]
+  for (const [what, files] of cases) {
+    const ours = gunzipSync(await collect(writeReproducibleArchive('top-1.0.0', files)))
+    t.ok(ours.equals(await tarStreamTar('top-1.0.0', files)), what)
+  }
 })

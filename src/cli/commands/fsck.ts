@@ -7,8 +7,6 @@ import { formatBytes } from '../progress.js'
 import { openMaintenanceStorage } from './garbage-collect.js'
 
 export const fsckCommand: Command = {
-  path: ['fsck'],
-  summary: 'Re-hash every stored blob and report damage',
   usage: `Usage: packyard fsck [CONFIG]
 
 Reads every blob, checks that its content still hashes to its name, and that every blob

@@ -4,12 +4,10 @@ import { type Config, loadConfig, parseLeaf } from '../../config/load.js'
 import { collectGarbage, SAFE_GRACE_MS } from '../../maintenance/gc.js'
 import { onStorageFull, openDatabase } from '../../meta/db.js'
 import { openStorage } from '../../store/index.js'
-import { CliError, type Command, parseCommandArgs } from '../command.js'
+import { CliError, type Command, parseCommandArgs, parseFlagValue } from '../command.js'
 import { formatBytes } from '../progress.js'
 
 export const garbageCollectCommand: Command = {
-  path: ['garbage-collect'],
-  summary: 'Remove blobs and temp files nothing refers to',
   usage: `Usage: packyard garbage-collect [CONFIG] [--dry-run] [--grace DURATION] [--force]
 
 Removes stored blobs that no pack version or manifest refers to (left by replaced or
@@ -22,7 +20,7 @@ CONFIG is the server's config (default as for serve).`,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, { 'dry-run': { type: 'boolean' }, grace: { type: 'string' }, force: { type: 'boolean' } }, { min: 0, max: 1 })
     const config = loadConfig({ file: positionals[0], env: io.env })
-    const graceMs = values.grace === undefined ? 3_600_000 : (parseLeaf('--grace', { kind: 'duration' }, values.grace) as number)
+    const graceMs = values.grace === undefined ? 3_600_000 : parseFlagValue('--grace', values.grace, (v) => parseLeaf('--grace', { kind: 'duration' }, v) as number)
     if (graceMs < SAFE_GRACE_MS && values.force !== true) {
       throw new CliError(
         `--grace ${values.grace} is shorter than 1m: a blob uploaded ahead of its manifest could be removed before the manifest arrives (that push would then fail and be retried). Add --force to collect anyway`,

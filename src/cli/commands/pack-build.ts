@@ -12,7 +12,7 @@ import { writeReproducibleArchive } from '../../packs/archive-write.js'
 import { validatePackName } from '../../packs/names.js'
 import { versionTagFor } from '../../packs/tags.js'
 import { CliError, type Command, parseCommandArgs, UsageError } from '../command.js'
-import { homeOption, registryOption } from '../client-config.js'
+import { registryOption } from '../client-config.js'
 import { type Chart, chartArchiveName, collectChartFiles, findCharts, packValuesYaml, readChart } from '../helm-chart.js'
 import { connect, type RegistryClient } from '../http-client.js'
 import { readLocalPack } from '../local-pack.js'
@@ -84,8 +84,6 @@ async function ignoreSources(dir: string, charts: Chart[]): Promise<string[]> {
 }
 
 export const packBuildCommand: Command = {
-  path: ['pack', 'build'],
-  summary: 'Make a pack from a Helm chart',
   usage: `Usage: packyard pack build PACK_NAME TARGET_DIR [flags]
 
 Generates a pack in TARGET_DIR from a Helm chart: a chart folder or a chart .tgz lying
@@ -108,7 +106,6 @@ Flags:
       --force                   replace an existing pack.json and values.yaml
   -p, --push                    push the pack once it is built
   -r, --registry-server SERVER  with --push: the registry (default: the default registry)
-  -s, --home DIR                client home folder (default: $HOME/.spectro)
 
 Examples:
   helm pull oci://registry-1.docker.io/bitnamicharts/nginx --destination ./nginx-pack
@@ -118,7 +115,6 @@ Examples:
     const { values, positionals } = parseCommandArgs(
       args,
       {
-        ...homeOption,
         ...registryOption,
         chart: { type: 'string', multiple: true },
         version: { type: 'string' },

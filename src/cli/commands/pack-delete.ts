@@ -3,7 +3,7 @@
 
 import { isParentLabel, parseTag } from '../../packs/tags.js'
 import { CliError, type Command, parseCommandArgs } from '../command.js'
-import { homeOption, registryOption } from '../client-config.js'
+import { registryOption } from '../client-config.js'
 import { connect } from '../http-client.js'
 import { parsePackRef } from '../pack-ref.js'
 
@@ -14,8 +14,6 @@ interface DeleteResult {
 }
 
 export const packDeleteCommand: Command = {
-  path: ['pack', 'delete'],
-  summary: 'Delete a pack version and all its tags',
   usage: `Usage: packyard pack delete NAME:TAG|NAME@DIGEST [flags]
 
 Deletes the pack version that TAG or DIGEST (sha256:<64 hex>) names, with every tag
@@ -25,13 +23,12 @@ versions come and go, so name the version by its own tag or digest.
 
 Flags:
   -r, --registry-server SERVER  the registry (default: the default registry)
-  -s, --home DIR                client home folder (default: $HOME/.spectro)
 
 Examples:
   packyard pack delete nginx:1.16.1
   packyard pack delete nginx@sha256:5269f073ac8e3c2536270b496ca1cc537e32e44186a5a014b8c48cddca3c6e87`,
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs(args, { ...homeOption, ...registryOption }, { min: 1, max: 1 })
+    const { values, positionals } = parseCommandArgs(args, { ...registryOption }, { min: 1, max: 1 })
     const ref = parsePackRef(positionals[0] as string, { digestAllowed: true, what: 'NAME:TAG or NAME@sha256:DIGEST' })
     if (ref.kind === 'tag' && isParentLabel(parseTag(ref.ref).label)) {
       throw new CliError(`${ref.name}:${ref.ref} is a parent tag, which follows the newest matching version; name the version by its own tag or digest`)

@@ -3,7 +3,7 @@
 
 import { compareVersions, parseVersion } from '../../packs/versions.js'
 import { CliError, type Command, parseCommandArgs, UsageError } from '../command.js'
-import { homeOption, parseServer, registryOption } from '../client-config.js'
+import { parseServer, registryOption } from '../client-config.js'
 import { connect, nextLink } from '../http-client.js'
 import { formatTable, parseOutput } from '../output.js'
 
@@ -67,8 +67,6 @@ export function packRows(packs: PackSummary[]): string[][] {
 }
 
 export const packLsCommand: Command = {
-  path: ['pack', 'ls'],
-  summary: 'List the packs and their tags',
   usage: `Usage: packyard pack ls [SERVER] [flags]
 
 Lists every tag of every pack on the registry (SERVER, or -r, or the default registry):
@@ -79,7 +77,6 @@ Flags:
   -n, --name NAME               only packs whose name contains NAME
   -r, --registry-server SERVER  the registry (default: the default registry)
       --output json             print {"packs": [...]} as JSON
-  -s, --home DIR                client home folder (default: $HOME/.spectro)
 
 Examples:
   packyard pack ls
@@ -87,7 +84,7 @@ Examples:
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(
       args,
-      { ...homeOption, ...registryOption, name: { type: 'string', short: 'n' }, output: { type: 'string' } },
+      { ...registryOption, name: { type: 'string', short: 'n' }, output: { type: 'string' } },
       { min: 0, max: 1 },
     )
     const json = parseOutput(values.output)

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { Transform, type TransformCallback } from 'node:stream'
 import { CliError, type Command, parseCommandArgs } from '../command.js'
-import { homeOption, registryOption } from '../client-config.js'
+import { registryOption } from '../client-config.js'
 import { connect } from '../http-client.js'
 import { extractPackArchive } from '../pack-extract.js'
 import { DIGEST, parsePackRef } from '../pack-ref.js'
@@ -34,8 +34,6 @@ function verifyDigest(expected: string): Transform {
 }
 
 export const packPullCommand: Command = {
-  path: ['pack', 'pull'],
-  summary: 'Download a pack into a folder',
   usage: `Usage: packyard pack pull NAME[:TAG|@DIGEST] TARGET_DIR [flags]
 
 Downloads the pack version that TAG (e.g. 1.0.0, stable, 1.x) or DIGEST
@@ -44,13 +42,12 @@ Downloads the pack version that TAG (e.g. 1.0.0, stable, 1.x) or DIGEST
 
 Flags:
   -r, --registry-server SERVER  the registry (default: the default registry)
-  -s, --home DIR                client home folder (default: $HOME/.spectro)
 
 Examples:
   packyard pack pull nginx:1.16.1 /tmp/packs
   packyard pack pull nginx@sha256:5269f073ac8e3c2536270b496ca1cc537e32e44186a5a014b8c48cddca3c6e87 /tmp/packs`,
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs(args, { ...homeOption, ...registryOption }, { min: 2, max: 2 })
+    const { values, positionals } = parseCommandArgs(args, { ...registryOption }, { min: 2, max: 2 })
     const ref = parsePackRef(positionals[0] as string, { digestAllowed: true, what: 'NAME:TAG or NAME@sha256:DIGEST' })
     const target = positionals[1] as string
     const client = await connect({ home: values.home, server: values['registry-server'] }, io)

@@ -1,11 +1,12 @@
-// packyard pack push DIR: validates a pack folder locally, builds its reproducible archive and
-// uploads it (POST /v1/_packs), then says what the registry did: created, updated, or
+// packyard pack push DIR: validates a pack folder locally, asks the registry whether the push
+// can succeed (the user may push; the tag is free, or --force), builds its reproducible archive
+// and uploads it (POST /v1/_packs), then says what the registry did: created, updated, or
 // unchanged because the content is already there.
 
 import { type Command, type Io, CliError, parseCommandArgs, UsageError } from '../command.js'
-import { homeOption, registryOption } from '../client-config.js'
+import { registryOption } from '../client-config.js'
 import { ApiError, connect, type RegistryClient } from '../http-client.js'
-import { type LocalPack, measureArchive, packArchive, readLocalPack } from '../local-pack.js'
+import { type LocalPack, readLocalPack, stageArchive } from '../local-pack.js'
 import { parseOutput } from '../output.js'
 
 export interface PushOptions {
@@ -33,33 +34,72 @@ export function checkPushOptions(options: PushOptions): void {
   if (options.skipDigestCheck && !options.force) throw new UsageError('--skip-digest-check only applies with --force')
 }
 
+function tagExists(pack: LocalPack, server: string, digest: unknown): CliError {
+  const existing = typeof digest === 'string' ? ` (digest ${digest})` : ''
+  return new CliError(
+    `${pack.packJson.name}:${pack.tag} already exists on ${server}${existing}; to overwrite it: packyard pack push ${pack.dir} --force --message "what changed"`,
+  )
+}
+
+/**
+ * Refuses what the registry would refuse before the archive, which may be large, is built and
+ * sent: a user who may not push, or a tag that exists without --force. A registry that does not
+ * say (an older one answers GET /v1/ with {}) decides at upload time, as it always does, which
+ * also covers a tag pushed by someone else in between.
+ */
+async function checkBeforeUpload(pack: LocalPack, client: RegistryClient, options: PushOptions): Promise<void> {
+  const { body: caller } = await client.json<{ user?: unknown; canPush?: unknown }>('GET', '/v1/')
+  if (caller.canPush === false) {
+    const user = typeof caller.user === 'string' ? caller.user : client.user
+    throw new CliError(`user ${user} may read but not push to ${client.server}; ask an operator to add it to auth.access.writers`)
+  }
+  if (options.force) return
+  let existing: { digest?: unknown }
+  try {
+    existing = (await client.json<{ digest?: unknown }>('GET', `/v1/_packs/${encodeURIComponent(pack.packJson.name)}/${encodeURIComponent(pack.tag)}`)).body
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return
+    throw err
+  }
+  throw tagExists(pack, client.server, existing.digest)
+}
+
 export async function pushPack(pack: LocalPack, client: RegistryClient, options: PushOptions, io: Io): Promise<void> {
-  const { digest, size } = await measureArchive(pack)
+  // The archive is built while the registry answers the checks; a refusal stops the build.
+  const abort = new AbortController()
+  const staging = stageArchive(pack, { signal: abort.signal })
+  staging.catch(() => {}) // awaited below, once the checks have passed
+  try {
+    await checkBeforeUpload(pack, client, options)
+  } catch (err) {
+    abort.abort(err)
+    await staging.then((archive) => archive.remove(), () => {})
+    throw err
+  }
   const fields: Array<[string, string]> = [
     ['force', String(options.force)],
     ['skipDigestCheck', String(options.skipDigestCheck)],
   ]
   if (options.message !== undefined) fields.push(['message', options.message])
   const ref = `${pack.packJson.name}:${pack.tag}`
+  const archive = await staging
+  const { digest } = archive
   let result: PushResult
   try {
     const res = await client.upload<PushResult>('/v1/_packs', fields, {
       field: 'archive',
       filename: `${pack.folder}.tar.gz`,
       contentType: 'application/gzip',
-      size,
+      size: archive.size,
       digest,
-      open: () => packArchive(pack),
+      open: archive.open,
     })
     result = res.body
   } catch (err) {
-    if (err instanceof ApiError && err.code === 'TAG_EXISTS') {
-      const existing = typeof err.detail?.digest === 'string' ? ` (digest ${err.detail.digest})` : ''
-      throw new CliError(
-        `${ref} already exists on ${client.server}${existing}; to overwrite it: packyard pack push ${pack.dir} --force --message "what changed"`,
-      )
-    }
+    if (err instanceof ApiError && err.code === 'TAG_EXISTS') throw tagExists(pack, client.server, err.detail?.digest)
     throw err
+  } finally {
+    await archive.remove()
   }
   if (result.status !== 'unchanged' && result.digest !== digest) {
     throw new CliError(`${client.server} recorded ${ref} with digest ${result.digest}, but the archive sent has ${digest}; push again`)
@@ -87,14 +127,14 @@ export async function pushPack(pack: LocalPack, client: RegistryClient, options:
 }
 
 export const packPushCommand: Command = {
-  path: ['pack', 'push'],
-  summary: 'Upload a pack folder to the registry',
   usage: `Usage: packyard pack push PACK_SOURCE_DIR [flags]
 
 Checks the pack in PACK_SOURCE_DIR (pack.json, values.yaml, the files pack.json names)
 with the registry's own rules, then uploads it as a reproducible archive: the same
 files always give the same digest. .DS_Store, .git and the patterns listed in the
 folder's .packignore are left out. The pack gets the tag [group__]version from pack.json.
+Before anything is uploaded, the registry is asked whether the user may push and, without
+--force, whether the tag exists, so a push that would be refused sends nothing.
 
 Flags:
   -r, --registry-server SERVER  the registry (default: the default registry)
@@ -104,7 +144,6 @@ Flags:
       --skip-digest-check       with --force, push even when the content (file names
                                 and bytes) is the same as the registry's
       --output json             print the registry's answer as JSON
-  -s, --home DIR                client home folder (default: $HOME/.spectro)
 
 Examples:
   packyard pack push /tmp/packs/nginx-1.16.1
@@ -114,7 +153,6 @@ Examples:
     const { values, positionals } = parseCommandArgs(
       args,
       {
-        ...homeOption,
         ...registryOption,
         force: { type: 'boolean', short: 'f' },
         message: { type: 'string', short: 'm' },

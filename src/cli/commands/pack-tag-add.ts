@@ -4,7 +4,7 @@
 import { isRegistryError } from '../../errors.js'
 import { formatTag, validateUserTag } from '../../packs/tags.js'
 import { CliError, type Command, parseCommandArgs, UsageError } from '../command.js'
-import { homeOption, registryOption } from '../client-config.js'
+import { registryOption } from '../client-config.js'
 import { ApiError, connect } from '../http-client.js'
 import { parsePackRef } from '../pack-ref.js'
 
@@ -14,8 +14,6 @@ interface TagResult {
 }
 
 export const packTagAddCommand: Command = {
-  path: ['pack', 'tag', 'add'],
-  summary: 'Add a tag to a pack version',
   usage: `Usage: packyard pack tag add SOURCE_PACK:TAG TARGET_LABEL [flags]
 
 Tags the version that SOURCE_PACK:TAG points at (TAG may also be @sha256:DIGEST) with
@@ -27,7 +25,6 @@ delete it first.
 Flags:
   -g, --group GROUP             the group of the new tag
   -r, --registry-server SERVER  the registry (default: the default registry)
-  -s, --home DIR                client home folder (default: $HOME/.spectro)
 
 Examples:
   packyard pack tag add ubuntu:lts__14.4.3 stable
@@ -35,7 +32,7 @@ Examples:
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(
       args,
-      { ...homeOption, ...registryOption, group: { type: 'string', short: 'g' } },
+      { ...registryOption, group: { type: 'string', short: 'g' } },
       { min: 2, max: 2 },
     )
     const source = parsePackRef(positionals[0] as string, { digestAllowed: true, what: 'SOURCE_PACK:TAG' })

@@ -2,13 +2,11 @@
 // saves them in <home>/config.json in the spectro CLI's format, like `spectro registry login`.
 
 import { CliError, type Command, parseCommandArgs, UsageError } from '../command.js'
-import { defaultServer, homeOption, parseServer, readClientConfig, resolveHome, setEntry, writeClientConfig } from '../client-config.js'
+import { defaultServer, parseServer, readClientConfig, resolveHome, setEntry, writeClientConfig } from '../client-config.js'
 import { ApiError, RegistryClient } from '../http-client.js'
 import { readPassword, readUser } from '../prompt.js'
 
 export const registryLoginCommand: Command = {
-  path: ['registry', 'login'],
-  summary: 'Log in to a pack registry and save the login',
   usage: `Usage: packyard registry login [SERVER] [flags]
 
 Checks the user name and password against the registry, then saves them in
@@ -25,10 +23,10 @@ Flags:
       --username USER    user name
       --password PASS    password (visible to other local users; prefer --password-stdin)
       --password-stdin   read the password from standard input
-  -s, --home DIR         client home folder (default: $HOME/.spectro)
 
-Without --insecure the registry must present a certificate trusted by the system, or
-by /etc/spectro/certs.d/SERVER/ca.crt or <home>/certs.d/SERVER/ca.crt.
+Without --insecure the registry must present a certificate trusted by the system's
+store (update-ca-certificates; SSL_CERT_FILE, SSL_CERT_DIR), by Node's own roots, or by
+a .crt file in /etc/spectro/certs.d/SERVER/ or <home>/certs.d/SERVER/ (e.g. ca.crt).
 
 Examples:
   packyard registry login registry.example.com:5000
@@ -38,7 +36,6 @@ Examples:
     const { values, positionals } = parseCommandArgs(
       args,
       {
-        ...homeOption,
         insecure: { type: 'boolean', short: 'i' },
         default: { type: 'boolean', short: 'd' },
         username: { type: 'string' },

@@ -4,8 +4,6 @@ import { serve } from '../../server.js'
 import { type Command, parseCommandArgs } from '../command.js'
 
 export const serveCommand: Command = {
-  path: ['serve'],
-  summary: 'Run the registry server',
   usage: `Usage: packyard serve [CONFIG]
 
 Runs the registry. CONFIG is a YAML file (see config.example.yaml); without it,

@@ -6,8 +6,6 @@ import { CliError, type Command, parseCommandArgs } from '../command.js'
 import { readPassword } from '../prompt.js'
 
 export const userAddCommand: Command = {
-  path: ['user', 'add'],
-  summary: 'Add a user to the htpasswd file, or change its password',
   usage: `Usage: packyard user add NAME [--password-stdin] [--htpasswd PATH] [--config CONFIG]
 
 Writes a bcrypt entry for NAME (the format of htpasswd -B) that the server accepts.

@@ -4,8 +4,6 @@ import { VERSION } from '../../version.js'
 import { type Command, parseCommandArgs } from '../command.js'
 
 export const versionCommand: Command = {
-  path: ['version'],
-  summary: 'Print the version',
   usage: 'Usage: packyard version',
   async run(args, io) {
     parseCommandArgs(args, {}, { min: 0, max: 0 })

@@ -26,7 +26,7 @@ import { describeError } from '../errors.js'
 import { TEMPLATES_DIR, UiAssets } from './assets.js'
 import { format, renderHighlighted, renderMarkdown } from './render.js'
 import * as S from './schemas.js'
-import { paletteSettings, pullCommands, siteOf } from './site.js'
+import { artifactCommands, paletteSettings, pullCommands, siteOf } from './site.js'
 
 export interface UiOptions {
   packs: PackBrowser
@@ -137,33 +137,36 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
   })
 
   function packView(page: PackPage, request: FastifyRequest) {
-    const { selected } = page
-    const entry = page.groups.flatMap((g) => g.versions).find((v) => v.selected)
     const site = siteOf(request)
-    const packJsonDigest = selected.files['pack.json']?.digest ?? selected.digest
-    const { readme, values, presets, schema } = page.files
-    // Recorded at push by packs that validate with warnings; absent on versions pushed before that.
-    const warnings = (selected as { warnings?: Array<{ field: string; message: string }> }).warnings ?? []
+    const palette = paletteSettings(site, ociNamespace)
+    const name = page.pack.name
+    const { selected } = page
+    if (selected.kind === 'artifact') {
+      const { artifact } = selected
+      return { page, palette, history: [...selected.history].reverse(), commands: artifactCommands(site, ociNamespace, name, artifact.tags[0] ?? null, artifact.digest) }
+    }
+    const { detail, files } = selected
+    const entry = page.groups.flatMap((g) => g.versions).find((v) => v.selected)
+    const packJsonDigest = detail.files['pack.json']?.digest ?? detail.digest
     return {
       page,
-      entry,
-      warnings,
-      history: [...selected.history].reverse(),
+      palette,
+      detail,
+      history: [...detail.history].reverse(),
       html: {
-        readme: readme && renderMarkdown(readme.text, readme.digest),
-        values: values && renderHighlighted(values.text, 'yaml', values.digest),
-        presets: presets && renderHighlighted(presets.text, 'yaml', presets.digest),
-        schema: schema && renderHighlighted(schema.text, 'yaml', schema.digest),
-        packJson: renderHighlighted(JSON.stringify(selected.packJson, null, 2), 'json', packJsonDigest),
+        readme: files.readme && renderMarkdown(files.readme.text, files.readme.digest),
+        values: files.values && renderHighlighted(files.values.text, 'yaml', files.values.digest),
+        presets: files.presets && renderHighlighted(files.presets.text, 'yaml', files.presets.digest),
+        schema: files.schema && renderHighlighted(files.schema.text, 'yaml', files.schema.digest),
+        packJson: renderHighlighted(JSON.stringify(detail.packJson, null, 2), 'json', packJsonDigest),
       },
       commands: pullCommands(site, ociNamespace, {
-        name: selected.name,
-        tag: entry?.ref ?? selected.digest,
-        archiveDigest: selected.digest,
-        manifestDigest: selected.manifestDigest,
+        name,
+        tag: entry?.ref ?? detail.digest,
+        archiveDigest: detail.digest,
+        manifestDigest: detail.manifestDigest,
         user: authenticated ? (request.identity?.user ?? null) : null,
       }),
-      palette: paletteSettings(site, ociNamespace),
     }
   }
 }

@@ -1,7 +1,7 @@
 // What a reader copies from the pack browser to reach this registry from elsewhere, built from
 // the address the browser used (Host and scheme, X-Forwarded-* behind trusted proxies): the
-// commands that pull one pack version (packyard, oras over /v2, curl of the /v1 archive), and
-// the fields Palette asks for when the registry is added in either mode.
+// commands that pull one pack version (packyard, oras over /v2, curl of the /v1 archive) or an
+// artifact (oras), and the fields Palette asks for when the registry is added in either mode.
 
 import type { FastifyRequest } from 'fastify'
 
@@ -69,6 +69,12 @@ export function pullCommands(site: Site, namespace: string, target: PullTarget):
       { label: 'curl', command: curl(target.archiveDigest) },
     ],
   }
+}
+
+/** Commands that fetch an artifact of a pack repository (it has no archive): by tag and digest. */
+export function artifactCommands(site: Site, namespace: string, name: string, tag: string | null, digest: string): { byTag: Command[]; pinned: Command[] } {
+  const oras = (ref: string) => ({ label: 'oras', command: `oras pull${site.secure ? '' : ' --plain-http'} ${site.host}/${namespace}/${name}${ref}` })
+  return { byTag: tag === null ? [] : [oras(`:${tag}`)], pinned: [oras(`@${digest}`)] }
 }
 
 /** The Pack Registry endpoint (legacy mode) and the OCI registry fields (recommended mode). */

@@ -1,5 +1,6 @@
 // The /v1 API surface: the login check `GET /v1/`, then the pack routes. Every route here needs
-// credentials; state-changing routes also need a writer.
+// credentials; state-changing routes also need a writer. `GET /v1/` also says who the caller is
+// and whether it may push, so a client can refuse before uploading anything.
 
 import type { FastifyInstance } from 'fastify'
 import type { PackService } from '../../packs/service.js'
@@ -8,7 +9,18 @@ import { errorResponses } from '../errors.js'
 import { v1PacksPlugin } from './packs.js'
 
 const rootSchema = {
-  response: { 200: { type: 'object', additionalProperties: false }, ...errorResponses },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        user: { type: 'string', description: 'the authenticated user ("anonymous" on a registry without auth)' },
+        canPush: { type: 'boolean', description: 'whether the user may push, tag and delete' },
+      },
+      required: ['user', 'canPush'],
+      additionalProperties: false,
+    },
+    ...errorResponses,
+  },
 } as const
 
 export interface V1Options {
@@ -19,6 +31,6 @@ export interface V1Options {
 
 export async function v1Plugin(app: FastifyInstance, opts: V1Options): Promise<void> {
   app.addHook('onRequest', app.authenticate)
-  app.get('/', { schema: rootSchema }, async () => ({}))
+  app.get('/', { schema: rootSchema }, async (request) => ({ user: request.identity?.user ?? 'anonymous', canPush: request.identity?.writer === true }))
   await app.register(v1PacksPlugin, { packs: opts.packs, views: opts.views, bodyIdleMs: opts.bodyIdleMs })
 }

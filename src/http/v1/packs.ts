@@ -49,6 +49,7 @@ function publishOptions(fields: Record<string, string>, actor: string): PublishO
     force: flag(fields, 'force'),
     message: fields.message?.trim() || null,
     skipDigestCheck: flag(fields, 'skipDigestCheck'),
+    strict: flag(fields, 'strict'),
     actor,
   }
 }

@@ -8,6 +8,15 @@ const digest = { type: 'string', pattern: '^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-
 const packName = { type: 'string', minLength: 1, maxLength: 128 } as const
 const tagOrDigest = { type: 'string', minLength: 1, maxLength: 200 } as const
 const anyObject = { type: 'object', additionalProperties: true } as const
+/** What a pack was accepted with but the stock registry would also have served. */
+const warnings = {
+  type: 'array',
+  items: {
+    type: 'object',
+    properties: { file: { type: 'string' }, field: nullableString, message: { type: 'string' } },
+    required: ['file', 'field', 'message'],
+  },
+} as const
 
 export const tagView = {
   type: 'object',
@@ -15,7 +24,7 @@ export const tagView = {
     tag: { type: 'string' },
     group: nullableString,
     label: { type: 'string' },
-    kind: { type: 'string', enum: ['version', 'alias', 'parent'] },
+    kind: { type: 'string', enum: ['version', 'alias', 'parent', 'artifact'] },
     version: { type: 'string' },
     digest: { type: 'string' },
     manifestDigest: { type: 'string' },
@@ -83,8 +92,9 @@ const publishResult = {
     status: { type: 'string', enum: ['created', 'updated', 'unchanged'] },
     previousDigest: { type: 'string' },
     parentTags: { type: 'array', items: { type: 'string' } },
+    warnings,
   },
-  required: ['name', 'version', 'group', 'tag', 'digest', 'manifestDigest', 'contentDigest', 'status', 'parentTags'],
+  required: ['name', 'version', 'group', 'tag', 'digest', 'manifestDigest', 'contentDigest', 'status', 'parentTags', 'warnings'],
 } as const
 
 export const pushSchema = {
@@ -153,6 +163,7 @@ export const versionDetailSchema = {
         pushedAt: { type: 'string' },
         pushedBy: { type: 'string' },
         message: nullableString,
+        warnings,
         history: {
           type: 'array',
           items: {
