@@ -1,7 +1,8 @@
 // The pack browser over app.inject: every page (packs, a pack, other OCI content, the registry),
 // its filters, orders and paging edges, the HTML error pages (401 with the Basic challenge,
-// helpful 404s, 400s), author content rendered inert, the CSP, the static files, read-only
-// users, an open registry, and ui.enabled / ui.path.
+// helpful 404s, 400s), author content rendered inert, warnings recorded at push, artifacts in
+// pack repositories, the CSP, the static files, read-only users, an open registry, and
+// ui.enabled / ui.path.
 
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
