@@ -15,7 +15,7 @@ import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { type ArchiveInput, writeReproducibleArchive } from '../src/packs/archive-write.js'
 import { forEachConcurrent } from './pool.js'
-import { Prng, randomStream } from './random.js'
+import { Prng, randomBytes, randomStream } from './random.js'
 
 export interface SyntheticPack {
   name: string
@@ -49,7 +49,8 @@ function chartSizes(prng: Prng, count: number): number[] {
   return prng.shuffle(sizes)
 }
 
-function packJson(name: string, version: string, chart: string | null): string {
+/** The pack.json of a synthetic pack, naming `chart` when given. */
+export function packJson(name: string, version: string, chart: string | null): string {
   return JSON.stringify(
     {
       name,
@@ -158,10 +159,29 @@ export async function buildPackFolders(dir: string, spec: PackSetSpec): Promise<
   return folders
 }
 
+async function archiveInMemory(top: string, files: ArchiveInput[]): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of writeReproducibleArchive(top, files)) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
 /** The smallest valid pack (pack.json and values.yaml), in memory: for seeding listings. */
 export async function tinyPackArchive(name: string, version: string): Promise<Buffer> {
   const files = [input('pack.json', Buffer.from(packJson(name, version, null))), input('values.yaml', Buffer.from(`pack:\n  namespace: ${name}\n`))]
-  const chunks: Buffer[] = []
-  for await (const chunk of writeReproducibleArchive(`${name}-${version}`, files)) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
+  return archiveInMemory(`${name}-${version}`, files)
+}
+
+/**
+ * A valid pack in memory whose chart is `chartSize` pseudo-random bytes drawn from `seed`: the
+ * same name and version with another seed is other content, which is what a forced re-push
+ * that really changes the pack needs (the chaos campaign's writers).
+ */
+export async function seededPackArchive(name: string, version: string, seed: string, chartSize: number): Promise<Buffer> {
+  const chart = `charts/${name}-${version}.tgz`
+  const files = [
+    input('pack.json', Buffer.from(packJson(name, version, chart))),
+    input('values.yaml', Buffer.from(`pack:\n  namespace: ${name}\n  seed: "${seed}"\n`)),
+    input(chart, randomBytes(seed, chartSize)),
+  ]
+  return archiveInMemory(`${name}-${version}`, files)
 }

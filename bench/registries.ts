@@ -28,6 +28,8 @@ export interface Registry {
   /** why the process is gone, with its last output, if it died */
   death(): string | null
   stop(): Promise<void>
+  /** SIGKILL, as a crash would; resolves once the process is gone */
+  kill(): Promise<void>
 }
 
 export interface Credentials {
@@ -55,7 +57,8 @@ export function killAllNow(): void {
   for (const child of children) child.kill('SIGKILL')
 }
 
-function requireProgram(name: string, install: string): void {
+/** Fails with the install command when `name` is not on PATH. */
+export function requireProgram(name: string, install: string): void {
   try {
     execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' })
   } catch {
@@ -78,7 +81,7 @@ export function createCredentials(dir: string): Credentials {
   return { user, password, htpasswd }
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.on('error', reject)
@@ -90,7 +93,7 @@ function freePort(): Promise<number> {
 }
 
 /** The parent's environment without REGISTRY_* (both registries read those and would obey a stray one). */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('REGISTRY_')) env[k] = v
   return { ...env, ...extra }
@@ -117,7 +120,7 @@ function readMemory(pid: number): { rssMb: number; peakMb: number } {
   return { rssMb: (kb('VmRSS') * 1024) / 1e6, peakMb: (kb('VmHWM') * 1024) / 1e6 }
 }
 
-interface Launch {
+export interface Launch {
   kind: RegistryKind
   command: string
   args: string[]
@@ -128,7 +131,7 @@ interface Launch {
   ep: Endpoint
 }
 
-async function launch({ kind, command, args, env, storage, readyUrl, readyStatus, ep }: Launch): Promise<Registry> {
+export async function launch({ kind, command, args, env, storage, readyUrl, readyStatus, ep }: Launch): Promise<Registry> {
   const child = spawn(command, args, { cwd: storage, env, stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)
   let output = ''
@@ -176,6 +179,12 @@ async function launch({ kind, command, args, env, storage, readyUrl, readyStatus
       const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS)
       await exited
       clearTimeout(timer)
+    },
+    kill: async () => {
+      stopping = true
+      if (gone()) return
+      child.kill('SIGKILL')
+      await exited
     },
   }
 }

@@ -12,6 +12,7 @@ import { bootstrapHtpasswd } from './auth/bootstrap.js'
 import type { Config } from './config/load.js'
 import { authPlugin } from './http/auth.js'
 import { installErrorHandling } from './http/errors.js'
+import { parseJsonBodies } from './http/request-body.js'
 import { honourExpectContinue } from './http/expect-continue.js'
 import { healthPlugin } from './http/health.js'
 import { v1Plugin } from './http/v1/index.js'
@@ -92,6 +93,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   try {
     installErrorHandling(app)
+    parseJsonBodies(app, config.http.bodyIdleTimeoutMs, config.limits.bodySize)
     installResponseHeaders(app, config.http.headers)
     installRequestLog(app)
     honourExpectContinue(app)

@@ -37,7 +37,9 @@ export async function v1Scenario(ctx: Context): Promise<Figure[]> {
     settleDisk()
     ctx.progress(`v1: round ${round + 1}, POST /v1/_packs x ${pushes}, ${concurrency} clients`)
     const start = process.hrtime.bigint()
-    await forEachConcurrent(set, concurrency, (pack) => pushPackV1(ep, pack))
+    await forEachConcurrent(set, concurrency, async (pack) => {
+      await pushPackV1(ep, pack)
+    })
     samples.add('push', 'packyard', pushes / seconds(start))
     for (const pack of set) rmSync(pack.path, { force: true })
   }

@@ -1,11 +1,11 @@
-// The one way routes read a request body as a stream. Whatever consumes it (the blob store, the
-// upload staging, the multipart parser, the manifest reader) sees a typed error instead of a
-// stream that never ends: 408 REQUEST_TIMEOUT when the client sends nothing for
+// The one way request bodies are read: as a stream by the upload routes, or parsed as JSON.
+// Whatever consumes one (the blob store, the upload staging, the multipart parser, the manifest
+// reader, the JSON parser) sees a typed error instead of a stream that never ends: 408 REQUEST_TIMEOUT when the client sends nothing for
 // `http.bodyidletimeout`, 400 BAD_REQUEST when the client closes the connection mid-body.
 // Consumers already clean up on a stream error (temp files removed, chunks truncated back), so
 // a stalled or aborted upload leaves nothing behind.
 
-import type { FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { PassThrough, type Readable } from 'node:stream'
 import { RegistryError } from '../errors.js'
 
@@ -49,6 +49,35 @@ export function requestBody(request: FastifyRequest, idleMs: number): Readable {
   }
   raw.on('data', arm).on('end', onEnd).on('error', onAbort).on('close', onClose)
   body.on('close', stop)
+  // Consumers listen while they read; one that has already given up (and answered, say 413)
+  // must not leave a later timeout or abort error unhandled.
+  body.on('error', () => undefined)
   raw.pipe(body)
   return body
+}
+
+/**
+ * Fastify's own JSON body parser, replaced by one that reads through requestBody, so a JSON
+ * body that stalls is answered 408 like every other body; the size cap stays limits.bodysize.
+ */
+export function parseJsonBodies(app: FastifyInstance, idleMs: number, maxBytes: number): void {
+  app.removeContentTypeParser(['application/json', 'text/plain'])
+  app.addContentTypeParser('application/json', async (request: FastifyRequest) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const chunk of requestBody(request, idleMs)) {
+      size += (chunk as Buffer).length
+      if (size > maxBytes) {
+        throw new RegistryError('PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBytes} bytes (limits.bodysize)`, { limit: maxBytes })
+      }
+      chunks.push(chunk as Buffer)
+    }
+    const text = Buffer.concat(chunks).toString('utf8')
+    if (text.trim() === '') return undefined
+    try {
+      return JSON.parse(text) as unknown
+    } catch (err) {
+      throw new RegistryError('BAD_REQUEST', `the request body is not valid JSON: ${(err as Error).message}`)
+    }
+  })
 }

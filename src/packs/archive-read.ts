@@ -64,6 +64,8 @@ const TAR_BLOCK = 512
 // trailer allowance covers the end-of-archive blocks and record padding.
 const TAR_OVERHEAD_PER_ENTRY = 16 * 1024
 const TAR_TRAILER_ALLOWANCE = 1024 * 1024
+const PATH_MAX_BYTES = 4096
+const PATH_MAX_DEPTH = 256
 // The end-of-archive marker: two zero blocks where the next header would be.
 const END_MARKER = 2 * TAR_BLOCK
 // Small archives (a pack.json and some YAML) compress far beyond any sane ratio; only the
@@ -90,7 +92,10 @@ export function checkEntry(header: Header): SafeEntry | undefined {
     if (kind === 'directory') return undefined
     throw entryError(raw, 'empty file name')
   }
+  // Far beyond any real pack (Linux's PATH_MAX), and what keeps a hostile path cheap to check.
+  if (name.length > PATH_MAX_BYTES) throw entryError(raw.slice(0, 200), `path longer than ${PATH_MAX_BYTES} characters`)
   const segments = name.split('/')
+  if (segments.length > PATH_MAX_DEPTH) throw entryError(raw.slice(0, 200), `path more than ${PATH_MAX_DEPTH} folders deep`)
   if (segments.includes('..')) throw entryError(raw, 'parent directory (..) in path')
   if (segments.some((segment) => segment === '' || segment === '.')) throw entryError(raw, 'empty or "." segment in path')
   return { path: name, kind }
@@ -281,11 +286,13 @@ class ArchiveWalk {
     if (kind === 'file' && parts.length === 1) this.fileAtTop = true
     if (kind === 'file' && this.files.has(path)) throw entryError(raw, 'duplicate file')
     if (kind === 'file' ? this.dirs.has(path) : this.files.has(path)) throw entryError(raw, 'path is both a file and a directory')
-    const ancestors = kind === 'directory' ? parts.length : parts.length - 1
-    for (let i = 1; i <= ancestors; i++) {
-      const dir = parts.slice(0, i).join('/')
+    // Deepest folder first, stopping at one already known: its own ancestors were checked and
+    // added when it was, so every folder is visited once over the whole archive.
+    let dir = kind === 'directory' ? path : path.slice(0, Math.max(0, path.lastIndexOf('/')))
+    while (dir !== '' && !this.dirs.has(dir)) {
       if (this.files.has(dir)) throw entryError(raw, 'path is both a file and a directory')
       this.dirs.add(dir)
+      dir = dir.slice(0, Math.max(0, dir.lastIndexOf('/')))
     }
     if (!this.singleFolderPossible()) {
       for (const candidate of this.candidates.keys()) if (candidate.includes('/')) this.candidates.delete(candidate)

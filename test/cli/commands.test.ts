@@ -96,6 +96,7 @@ t.test("Spectro's CLI reference, command by command", async (t) => {
     'pack.json': JSON.stringify({ name: 'hello', displayName: 'Hello', version: '1.0.0', layer: 'addon', cloudTypes: ['all'], kubeManifests: ['manifests/cm.yaml'] }, null, 2),
     'values.yaml': 'pack:\n  namespace: hello\n',
     'README.md': '# Hello\n',
+    'logo.png': 'PNG',
     'manifests/cm.yaml': 'kind: ConfigMap\n',
     '.packignore': '*.tmp\n',
     'scratch.tmp': 'left out',
@@ -171,10 +172,24 @@ t.test("Spectro's CLI reference, command by command", async (t) => {
     t.match(readerNew.stderr, /^Error: user reader may read but not push to /)
     t.equal(uploads(), beforeReader, 'a read-only user uploads nothing')
 
-    const invalid = writeTree(join(root, 'src', 'broken'), { 'pack.json': '{"name":"broken","displayName":"B","version":"1.0.0","layer":"addons"}', 'values.yaml': '' })
+    const invalid = writeTree(join(root, 'src', 'broken'), { 'pack.json': '{"name":"broken","displayName":"B","version":"1.0.0+x","layer":"addon"}', 'values.yaml': '' })
     const bad = await cli(['pack', 'push', invalid])
     t.equal(bad.code, 1)
-    t.equal(bad.stderr, `Error: invalid pack in ${invalid}: pack.json: layer must be one of kernel, os, k8s, cni, csi, addon; got "addons"\n`)
+    t.equal(bad.stderr, `Error: invalid pack in ${invalid}: pack.json: version "1.0.0+x" cannot be used as a tag: it contains "+"; only letters, digits, ".", "_" and "-" are allowed\n`)
+
+    // What the stock registry serves anyway is a warning: printed, the push goes through; --strict refuses it.
+    const warned = writeTree(join(root, 'src', 'warned'), { 'pack.json': '{"name":"warned","displayName":"W","version":"1.0.0","layer":"addons"}', 'values.yaml': '' })
+    const strict = await cli(['pack', 'push', warned, '--strict'])
+    t.equal(strict.code, 1)
+    t.match(strict.stderr, /^Error: invalid pack in .*: 2 problems in the pack \(strict validation: warnings are errors\): pack\.json: layer must be one of .*; logo\.png is missing/)
+    const lenient = await cli(['pack', 'push', warned])
+    t.equal(lenient.code, 0, lenient.stderr)
+    t.equal(
+      lenient.stderr,
+      'Warning: pack.json: layer must be one of kernel, os, k8s, cni, csi, addon; got "addons"\nWarning: logo.png is missing: Palette shows a placeholder instead\n',
+    )
+    t.match(lenient.stdout, /^Created warned:1\.0\.0/)
+    t.equal((await cli(['pack', 'delete', 'warned:1.0.0'])).code, 0, 'and it goes again, so the listings below stay as they were')
     const badFlag = await cli(['pack', 'push', hello, '--output', 'yaml'])
     t.equal(badFlag.code, 2)
     t.match(badFlag.stderr, /^Error: --output takes "json", not "yaml"\n/)

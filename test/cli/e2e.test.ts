@@ -30,6 +30,7 @@ t.test('the binary, with -s HOME before the command words', async (t) => {
   mkdirSync(pack)
   writeFileSync(join(pack, 'pack.json'), JSON.stringify({ name: 'hello', displayName: 'Hello', version: '1.0.0', layer: 'addon' }))
   writeFileSync(join(pack, 'values.yaml'), 'pack:\n  namespace: hello\n')
+  writeFileSync(join(pack, 'logo.png'), 'PNG')
   const modules = join(root, 'modules.txt')
   const recorder = join(PACKAGE_ROOT, 'dist', 'test', 'cli', 'record-modules.js')
   const created = await cli(['pack', 'push', pack], { env: { NODE_OPTIONS: `--require ${recorder}`, PACKYARD_TEST_MODULES: modules } })

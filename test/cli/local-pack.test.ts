@@ -92,9 +92,15 @@ t.test('local mistakes are caught before any upload, naming the folder', async (
     writePack(dir, packJson, files)
     return readLocalPack(dir)
   }
-  await t.rejects(bad('nolayer', { ...HELLO, layer: undefined }), { message: `invalid pack in ${join(root, 'nolayer')}: pack.json: layer is required` })
-  await t.rejects(bad('novalues', HELLO, {}), { message: /invalid pack in .*: values.yaml is missing/ })
-  await t.rejects(bad('nochart', { ...HELLO, charts: ['charts/x-1.0.0.tgz'] }), { message: /charts\[0\] names "charts\/x-1.0.0.tgz", which is not in the pack/ })
+  await t.rejects(bad('noversion', { ...HELLO, version: undefined }), { message: `invalid pack in ${join(root, 'noversion')}: pack.json: version is required` })
+  // What the registry accepts with a warning is a warning here too, and an error when strict.
+  // (These test packs have no logo, a warning of its own left out here.)
+  const warnings = async (name: string, packJson: object, files?: Record<string, string>) =>
+    (await bad(name, packJson, files)).warnings.filter((w) => w.file !== 'logo.png').map((w) => w.message)
+  t.match(await warnings('nolayer', { ...HELLO, layer: undefined }), ['pack.json: layer is required'])
+  t.match(await warnings('novalues', HELLO, {}), [/^values.yaml is missing/])
+  t.match(await warnings('nochart', { ...HELLO, charts: ['charts/x-1.0.0.tgz'] }), [/charts\[0\] names "charts\/x-1.0.0.tgz", which is not in the pack/])
+  await t.rejects(readLocalPack(join(root, 'nochart'), { strict: true }), { message: /strict validation: warnings are errors.*charts\[0\] names/ })
   await t.rejects(bad('ignored', HELLO, { 'values.yaml': '', '.packignore': 'pack.json\n' }), { message: /pack.json is left out by .*\.packignore/ })
   const syntax = join(root, 'syntax')
   mkdirSync(syntax)

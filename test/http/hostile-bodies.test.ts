@@ -94,6 +94,22 @@ t.test('a request body that stalls is answered 408 and cleaned up; an upload ses
   push.socket.destroy()
   await noTempFiles(t, join(cwd, 'data'))
 
+  // A JSON body (a tag to add) that stalls.
+  const tagHead = `PUT /v1/_packs/stalled/_tags/stable HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n`
+  const tag = rawRequest(server.url, tagHead, Buffer.from('{"ref":'))
+  t.match(await tag.status, /^HTTP\/1\.1 408 /, 'a stalled JSON body is a 408 too')
+  tag.socket.destroy()
+
+  // A manifest answered 413 early, whose chunked body then stalls: the timeout after the answer
+  // must not bring the server down.
+  const manifestHead = `PUT /v2/images/app/manifests/big HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nTransfer-Encoding: chunked\r\n\r\n`
+  const chunk = Buffer.alloc(5 * 1024 * 1024, 0x20)
+  const manifest = rawRequest(server.url, manifestHead, Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]))
+  t.match(await manifest.status, /^HTTP\/1\.1 413 /)
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  t.equal(server.child.exitCode, null, 'still up after the idle timeout of the abandoned body')
+  manifest.socket.destroy()
+
   // A chunked OCI upload: one chunk lands, the next stalls; the session still holds the first.
   const start = await fetch(`${server.url}/v2/images/app/blobs/uploads/`, { method: 'POST', headers: { authorization: auth } })
   const location = start.headers.get('location') as string

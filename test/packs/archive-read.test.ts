@@ -217,6 +217,9 @@ const unsafe: Array<{ name: string; entries: HandEntry[]; entry: string; reason:
   { name: 'character device', entries: [{ name: 'null', type: 'character-device', devmajor: 1, devminor: 3 }], entry: 'null', reason: /device/ },
   { name: 'block device', entries: [{ name: 'sda', type: 'block-device', devmajor: 8 }], entry: 'sda', reason: /device/ },
   { name: 'fifo', entries: [{ name: 'pipe', type: 'fifo' }], entry: 'pipe', reason: /fifo/ },
+  // 64 KB of path in a pax header cost seconds of CPU and a gigabyte before the caps.
+  { name: 'a 64 KB path', entries: [{ name: 'a/'.repeat(32768) + 'f', content: 'x' }], entry: 'a/'.repeat(100), reason: /longer than 4096 characters/ },
+  { name: 'a path 300 folders deep', entries: [{ name: 'd/'.repeat(300) + 'f', content: 'x' }], entry: 'd/'.repeat(100), reason: /more than 256 folders deep/ },
   {
     name: 'duplicate file',
     entries: [

@@ -204,6 +204,6 @@ Examples:
     // The same validation push applies: a build that could not be pushed is a failed build.
     const pack = await readLocalPack(dir)
     io.stdout.write(`Built pack ${name}:${pack.tag} in ${dir}: ${written.join(', ')}\n`)
-    if (client !== undefined) await pushPack(pack, client, { force: false, message: undefined, skipDigestCheck: false, json: false }, io)
+    if (client !== undefined) await pushPack(pack, client, { force: false, message: undefined, skipDigestCheck: false, strict: false, json: false }, io)
   },
 }

@@ -13,6 +13,8 @@ export interface PushOptions {
   force: boolean
   message: string | undefined
   skipDigestCheck: boolean
+  /** Validation warnings refuse the push, here and on the registry. */
+  strict: boolean
   json: boolean
 }
 
@@ -24,6 +26,7 @@ interface PushResult {
   status: 'created' | 'updated' | 'unchanged'
   previousDigest?: string
   parentTags?: string[]
+  warnings?: Array<{ message: string }>
 }
 
 /** Checks the push flags before anything is read or sent. */
@@ -79,6 +82,7 @@ export async function pushPack(pack: LocalPack, client: RegistryClient, options:
   const fields: Array<[string, string]> = [
     ['force', String(options.force)],
     ['skipDigestCheck', String(options.skipDigestCheck)],
+    ['strict', String(options.strict)],
   ]
   if (options.message !== undefined) fields.push(['message', options.message])
   const ref = `${pack.packJson.name}:${pack.tag}`
@@ -108,6 +112,8 @@ export async function pushPack(pack: LocalPack, client: RegistryClient, options:
     io.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
     return
   }
+  // The registry's own list: it may know more than the local check (it is the one that counts).
+  for (const warning of result.warnings ?? []) io.stderr.write(`Warning: ${warning.message}\n`)
   const lines: string[] = []
   if (result.status === 'created') {
     lines.push(`Created ${ref} on ${client.server}`)
@@ -143,6 +149,9 @@ Flags:
   -m, --message MSG             what changed; required with --force
       --skip-digest-check       with --force, push even when the content (file names
                                 and bytes) is the same as the registry's
+      --strict                  refuse the pack for what would otherwise be warnings
+                                (a file pack.json names that is missing, no logo,
+                                an unknown layer...)
       --output json             print the registry's answer as JSON
 
 Examples:
@@ -157,6 +166,7 @@ Examples:
         force: { type: 'boolean', short: 'f' },
         message: { type: 'string', short: 'm' },
         'skip-digest-check': { type: 'boolean' },
+        strict: { type: 'boolean' },
         output: { type: 'string' },
       },
       { min: 1, max: 1 },
@@ -166,10 +176,11 @@ Examples:
       force: values.force === true,
       message: values.message,
       skipDigestCheck: values['skip-digest-check'] === true,
+      strict: values.strict === true,
       json,
     }
     checkPushOptions(options)
-    const pack = await readLocalPack(positionals[0] as string)
+    const pack = await readLocalPack(positionals[0] as string, { strict: options.strict })
     const client = await connect({ home: values.home, server: values['registry-server'] }, io)
     await pushPack(pack, client, options, io)
   },

@@ -1,0 +1,49 @@
+// What every category of the campaign gets: the sizes of this run (full or --quick), a scratch
+// directory of its own, the users, a place for the details behind its figures, and a progress
+// line. The quick sizes keep every kind of probe (at least 300 bad-input cases, kill rounds,
+// both GC races, the full disk, the auth checks) but fit CI's two-minute budget on two cores.
+
+import type { Users } from './server.js'
+
+export interface Settings {
+  badInput: {
+    /** randomly mutated pack archives pushed on top of the fixed cases */
+    fuzzArchives: number
+    /** randomly mutated manifests */
+    fuzzManifests: number
+    /** uncompressed size of the zeros inside the largest gzip bomb */
+    bombBytes: number
+  }
+  kill: { rounds: number; writers: number; minMs: number; maxMs: number }
+  gc: { writers: number; graceZeroSeconds: number; defaultGraceSeconds: number }
+  fullDisk: { tmpfsMb: number }
+  auth: { timingSamples: number; maxAttempts: number }
+}
+
+const MiB = 1 << 20
+
+export const FULL: Settings = {
+  badInput: { fuzzArchives: 250, fuzzManifests: 100, bombBytes: 1024 * MiB },
+  kill: { rounds: 20, writers: 8, minMs: 500, maxMs: 3000 },
+  gc: { writers: 6, graceZeroSeconds: 40, defaultGraceSeconds: 15 },
+  fullDisk: { tmpfsMb: 48 },
+  auth: { timingSamples: 60, maxAttempts: 60 },
+}
+
+export const QUICK: Settings = {
+  badInput: { fuzzArchives: 30, fuzzManifests: 20, bombBytes: 200 * MiB },
+  kill: { rounds: 5, writers: 4, minMs: 400, maxMs: 1200 },
+  gc: { writers: 4, graceZeroSeconds: 6, defaultGraceSeconds: 3 },
+  fullDisk: { tmpfsMb: 48 },
+  auth: { timingSamples: 40, maxAttempts: 60 },
+}
+
+export interface ChaosContext {
+  settings: Settings
+  /** a directory of the category's own, removed after the run */
+  dir: string
+  users: Users
+  /** why a must-be-0 figure is not 0: one line per offending request or check */
+  detail: (line: string) => void
+  progress: (message: string) => void
+}

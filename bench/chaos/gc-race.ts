@@ -1,0 +1,88 @@
+// Garbage collection racing pushes. The mixed /v1 and /v2 writers of the kill rounds push (new
+// versions, and forced re-pushes that leave the replaced archives as garbage) while
+// `packyard garbage-collect CONFIG` runs again and again in another process, as an operator's
+// cron job would: first with `--grace 0s --force` (the most aggressive collection there is),
+// then with the default grace. Afterwards every acknowledged push must pull back intact
+// (verify.ts), `packyard fsck` must find every recorded blob, and no push may have been answered
+// 5xx. A /v2 push refused with a 4xx is counted but allowed: with no grace, a blob uploaded but
+// not yet referenced by a manifest is garbage by definition, and the client is told so.
+
+import { join } from 'node:path'
+import type { ChaosContext } from './context.js'
+import { type Figure, INFO, POSITIVE, ZERO } from './report.js'
+import { ChaosServer, fsck, runCli } from './server.js'
+import { Findings, verifyLedger } from './verify.js'
+import { Ledger, Writers } from './workload.js'
+
+const CATEGORY = 'GC racing pushes'
+
+interface Phase {
+  label: string
+  args: string[]
+  seconds: number
+}
+
+export async function gcRaceCategory(ctx: ChaosContext): Promise<Figure[]> {
+  const { writers: writerCount, graceZeroSeconds, defaultGraceSeconds } = ctx.settings.gc
+  const server = await ChaosServer.start({ dir: ctx.dir, root: join(ctx.dir, 'root'), users: ctx.users })
+  const figures: Figure[] = []
+  const figure = (name: string, value: number, rule = ZERO) => figures.push({ category: CATEGORY, name, value, rule })
+  try {
+    const phases: Phase[] = [
+      { label: 'grace 0', args: ['--grace', '0s', '--force'], seconds: graceZeroSeconds },
+      { label: 'default grace', args: [], seconds: defaultGraceSeconds },
+    ]
+    for (const phase of phases) {
+      // A ledger and pack names per phase, so each phase's figures are its own.
+      const ledger = new Ledger(ctx.detail)
+      const writers = new Writers(ledger, ctx.dir, phase.label === 'grace 0' ? 'gc0' : 'gcd', writerCount)
+      let stop = false
+      let runs = 0
+      let failures = 0
+      let blobsRemoved = 0
+      const collect = async () => {
+        while (!stop) {
+          const run = await runCli(['garbage-collect', server.config, ...phase.args], ctx.dir)
+          runs++
+          const removed = /removed (\d+) blobs/.exec(run.stdout)
+          if (run.code !== 0 || !removed) {
+            failures++
+            if (failures <= 3) ctx.detail(`garbage-collect ${phase.args.join(' ')} exited ${run.code}: ${`${run.stdout}${run.stderr}`.trim().slice(0, 300)}`)
+            // A command that cannot run at all would otherwise spin; wait as a cron job would.
+            await new Promise((resolve) => setTimeout(resolve, 500))
+          } else {
+            blobsRemoved += Number(removed[1])
+          }
+        }
+      }
+      const pushing = writers.run(server, () => stop || server.death() !== null)
+      const collecting = collect()
+      await new Promise((resolve) => setTimeout(resolve, phase.seconds * 1000))
+      stop = true
+      await Promise.all([pushing, collecting])
+      const findings = new Findings(ctx.detail)
+      await verifyLedger(server, ledger, new Map(), findings)
+      const check = await fsck(server)
+      if (check.problems !== 0) ctx.detail(`fsck after the ${phase.label} race${check.problems === null ? ' could not run' : ''}: ${check.output.slice(0, 1000)}`)
+      const crash = server.death()
+      if (crash !== null) ctx.detail(`the server died during the ${phase.label} race: ${crash.slice(-500)}`)
+      ctx.progress(`GC race, ${phase.label}: ${ledger.acknowledged} acknowledged, ${runs} collections removed ${blobsRemoved} blobs; ${findings.lost} lost`)
+      figure(`${phase.label}: pushes acknowledged`, ledger.acknowledged, POSITIVE)
+      figure(`${phase.label}: acknowledged pushes lost`, findings.lost)
+      figure(`${phase.label}: acknowledged pushes that do not pull back intact`, findings.dangling.size + findings.corrupt.size)
+      figure(`${phase.label}: wrong parent tags`, findings.wrongParents.size)
+      figure(`${phase.label}: pushes answered 5xx`, ledger.serverErrors)
+      figure(`${phase.label}: pushes refused with 4xx`, ledger.refused, INFO)
+      // fsck failing to run at all counts as a problem: the store could not be checked.
+      figure(`${phase.label}: fsck problems`, check.problems ?? 1)
+      figure(`${phase.label}: garbage-collect runs`, runs, INFO)
+      figure(`${phase.label}: garbage-collect runs that failed`, failures)
+      figure(`${phase.label}: blobs collected`, blobsRemoved, INFO)
+      figure(`${phase.label}: crashes`, crash === null ? 0 : 1)
+      if (crash !== null) await server.restart()
+    }
+    return figures
+  } finally {
+    await server.stop()
+  }
+}
