@@ -118,6 +118,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       deleteEnabled: config.storage.deleteEnabled,
       strictValidation: config.packs.strictValidation,
     })
+    packs.fillMissingListings()
     const registry = new OciRegistry(
       db,
       store,

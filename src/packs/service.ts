@@ -332,6 +332,7 @@ export class PackService {
         forced: options.force && existing !== undefined,
         message: options.message,
       })
+      this.relist(repoId)
       return this.result(repoId, r, this.meta.version(manifestId) as PackVersionRow, existing ? 'updated' : 'created', previousDigest)
     })
   }
@@ -396,6 +397,7 @@ export class PackService {
           forced: previous !== undefined,
           message: push.message,
         })
+        this.relist(repoId)
         return { created: known === undefined }
       })
     } catch (err) {
@@ -498,6 +500,7 @@ export class PackService {
       this.settleTags(repoId, [this.writeTag(repoId, tag, version.manifest_id, now)], now)
       this.meta.touchRepo(repoId, now)
       this.meta.appendEvent({ at: now, actor, action: 'tag', repository: name, tag, oldDigest: null, newDigest: version.archive_digest, forced: false, message: null })
+      this.relist(repoId)
       return 'created' as const
     })
     return { status, tag: this.views.tag(name, tag) }
@@ -519,6 +522,7 @@ export class PackService {
       if (!this.meta.deleteRepoIfEmpty(repoId)) this.meta.touchRepo(repoId, now)
       const digest = current.archive_digest ?? current.manifest_digest
       this.meta.appendEvent({ at: now, actor, action: 'untag', repository: name, tag, oldDigest: digest, newDigest: null, forced: false, message: null })
+      this.relist(repoId)
       return current
     })
   }
@@ -567,7 +571,22 @@ export class PackService {
       this.meta.deleteManifest(manifestId)
       if (!this.meta.deleteRepoIfEmpty(repoId)) this.meta.touchRepo(repoId, now)
       this.meta.appendEvent({ at: now, actor, action: 'delete', repository: name, tag: tags[0] ?? null, oldDigest: digest, newDigest: null, forced: false, message: tags.join(',') })
+      this.relist(repoId)
       return tags
+    })
+  }
+
+  /** Inside every transaction that changes a pack: its stored listing follows (see views.ts). */
+  private relist(repoId: number): void {
+    this.meta.saveListing(repoId, this.views.listingOf(repoId))
+  }
+
+  /** At start-up: stores the listings of packs written before listings were stored. */
+  fillMissingListings(): number {
+    return this.meta.transaction(() => {
+      const missing = this.meta.reposWithoutListing()
+      for (const repoId of missing) this.relist(repoId)
+      return missing.length
     })
   }
 
