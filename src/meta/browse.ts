@@ -6,6 +6,7 @@
 import type { Statement } from 'better-sqlite3'
 import type { Db } from './db.js'
 import { LATEST_VERSION } from './packs.js'
+import type { EventRow } from './events.js'
 
 export type PackSort = 'name' | 'changed'
 export type PageDirection = 'after' | 'before'
@@ -87,17 +88,7 @@ export interface RegistryCountsRow {
   database_bytes: number
 }
 
-export interface PushEventRow {
-  id: number
-  at: number
-  actor: string
-  action: string
-  repository: string
-  tag: string | null
-  old_digest: string | null
-  new_digest: string | null
-  forced: number
-  message: string | null
+export interface PushEventRow extends EventRow {
   is_pack: number
   is_oci: number
 }

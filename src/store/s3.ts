@@ -295,16 +295,6 @@ export class S3BlobStore implements BlobStore {
     return this.stagedObject(key, info, () => this.deleteKey(key))
   }
 
-  async put(source: Readable, expected?: PutExpectation): Promise<BlobInfo> {
-    const staged = await this.stage(source, expected)
-    try {
-      await staged.place()
-    } finally {
-      await staged.discard()
-    }
-    return { digest: staged.digest, size: staged.size }
-  }
-
   /** Verified bytes in the temp object `key` as a StagedBlob; `discard` removes what is left. */
   stagedObject(key: string, info: BlobInfo, discard: () => Promise<unknown>): StagedBlob {
     return {
