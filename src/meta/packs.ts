@@ -123,7 +123,7 @@ export class PackMeta {
         `SELECT name FROM repositories r WHERE kind = 'pack' AND name > ?
          AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id) ORDER BY name LIMIT ?`,
       ),
-      listings: p<{ name: string; listing: string }>(
+      listings: p<{ name: string; listing: Buffer }>(
         `SELECT name, listing FROM pack_listings
          WHERE name > @last AND (@name IS NULL OR instr(name, @name) > 0) AND (@layer IS NULL OR layer = @layer)
          ORDER BY name LIMIT @limit`,
@@ -220,15 +220,15 @@ export class PackMeta {
     return this.s.catalog.all(last, limit).map((r) => r.name)
   }
 
-  /** A page of the stored listings (JSON text), by name. */
-  listings(filter: { name: string | null; layer: string | null; last: string; limit: number }): Array<{ name: string; listing: string }> {
+  /** A page of the stored listings (UTF-8 JSON), by name. */
+  listings(filter: { name: string | null; layer: string | null; last: string; limit: number }): Array<{ name: string; listing: Buffer }> {
     return this.s.listings.all(filter)
   }
 
   /** Keeps a pack's stored listing; null drops it (the repository holds no pack version). */
   saveListing(repoId: number, listing: { name: string; layer: string; json: string } | null): void {
     if (listing === null) this.s.dropListing.run(repoId)
-    else this.s.saveListing.run(repoId, listing.name, listing.layer, listing.json)
+    else this.s.saveListing.run(repoId, listing.name, listing.layer, Buffer.from(listing.json))
   }
 
   /** Pack repositories whose listing was never stored (written before the table existed). */

@@ -215,10 +215,10 @@ export class PackViews {
   }
 
   /**
-   * A page of packs as JSON text, each as listingOf made it when the pack last changed: the
+   * A page of packs as UTF-8 JSON, each as listingOf made it when the pack last changed: the
    * listing is read, not computed, so a page of 1,000 packs costs one index range read.
    */
-  listPacks(filter: PackListFilter, request: PageRequest): Page<string> {
+  listPacks(filter: PackListFilter, request: PageRequest): Page<Buffer> {
     const page = fetchPage(request, this.maxPageSize, (row: { name: string }) => row.name, (after, limit) =>
       this.meta.listings({ name: filter.name || null, layer: filter.layer || null, last: after, limit }),
     )
