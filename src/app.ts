@@ -8,7 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { randomUUID } from 'node:crypto'
 import pino from 'pino'
 import { Authenticator } from './auth/authenticator.js'
-import { bootstrapHtpasswd } from './auth/bootstrap.js'
+import { BOOTSTRAP_USER, bootstrapHtpasswd, inMemoryAdmin, retireInitialPassword } from './auth/bootstrap.js'
 import type { Config } from './config/load.js'
 import { authPlugin } from './http/auth.js'
 import { installErrorHandling } from './http/errors.js'
@@ -156,17 +156,42 @@ async function setUpAuth(app: FastifyInstance, config: Config): Promise<Authenti
     return null
   }
   const { realm, htpasswdPath, writers } = config.auth
-  const created = await bootstrapHtpasswd(htpasswdPath, config.storage.kind === 'filesystem' ? rootLayout(config.storage.rootdirectory).initialAdminPassword : null)
-  if (created) {
-    app.log.warn(
-      { htpasswd: htpasswdPath, savedTo: created.savedTo },
-      `created ${htpasswdPath} with user "${created.user}" and password "${created.password}"` +
-        (created.savedTo ? ` (also saved to ${created.savedTo}); this is the only time it is printed` : ''),
+  // The root keeps the generated password only when the root is on disk.
+  const passwordFile = config.storage.kind === 'inmemory' ? null : rootLayout(config.storage.rootdirectory).initialAdminPassword
+  let inMemoryUsers: Map<string, string> | undefined
+  if (htpasswdPath === null) {
+    const admin = await inMemoryAdmin()
+    inMemoryUsers = admin.users
+    app.log.warn(`in-memory storage without auth.htpasswd.path: user "${admin.user}" has password "${admin.password}" until the registry stops (nothing is written to disk)`)
+  } else {
+    const created = await bootstrapHtpasswd(htpasswdPath, passwordFile)
+    if (created) {
+      app.log.warn(
+        { htpasswd: htpasswdPath, savedTo: created.savedTo },
+        `created ${htpasswdPath} with user "${created.user}" and password "${created.password}"` +
+          (created.savedTo ? ` (also saved to ${created.savedTo}); this is the only time it is printed` : ''),
+      )
+    }
+  }
+  let adminHash: string | undefined | null = null
+  const onUsersLoaded = (users: ReadonlyMap<string, string>) => {
+    const hash = users.get(BOOTSTRAP_USER)
+    if (passwordFile === null || hash === adminHash) return
+    adminHash = hash
+    retireInitialPassword(passwordFile, hash).then(
+      (removed) => {
+        if (!removed) return
+        const why = hash === undefined ? `user ${BOOTSTRAP_USER} was removed` : `the ${BOOTSTRAP_USER} password was changed`
+        app.log.info({ file: passwordFile }, `removed ${passwordFile}: ${why}, so the initial password no longer works`)
+      },
+      (err: unknown) => app.log.warn({ err, file: passwordFile }, `cannot remove ${passwordFile}; delete it by hand`),
     )
   }
   const authenticator = new Authenticator({
     realm,
     htpasswdPath,
+    ...(inMemoryUsers ? { inMemoryUsers } : {}),
+    onUsersLoaded,
     writers,
     maxFailures: config.limits.loginFailures,
     maxAddressFailures: config.limits.addressLoginFailures,

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { parse as parseYaml } from 'yaml'
+import { rootLayout } from '../store/layout.js'
 import { isLeaf, LETS_ENCRYPT_DIRECTORY, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
 
 export const DEFAULT_CONFIG_PATH = '/etc/spectro/config.yml'
@@ -60,7 +61,15 @@ export interface Config {
     trustedProxies: string[]
     tls: TlsConfig | null
   }
-  auth: { realm: string; htpasswdPath: string; writers: string[] } | null
+  auth: {
+    realm: string
+    /**
+     * The htpasswd file: auth.htpasswd.path, else `<root>/htpasswd`; null with in-memory storage
+     * and no path, where the users (the generated admin) live in memory only.
+     */
+    htpasswdPath: string | null
+    writers: string[]
+  } | null
   limits: {
     archiveSize: number
     unpackedSize: number
@@ -112,7 +121,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     doc = structuredClone(options.doc)
     source = 'inline'
   } else {
-    const file = options.file ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined)
+    const file = configFileFor(options.file)
     if (file) {
       doc = readYamlFile(file)
       source = file
@@ -124,6 +133,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
   expandShorthands(doc)
   applyEnv(doc, env)
   return resolve(doc, source)
+}
+
+/** The config file a command reads: the one named, else /etc/spectro/config.yml when present; undefined means the built-in defaults. */
+export function configFileFor(file: string | undefined): string | undefined {
+  return file ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined)
 }
 
 function readYamlFile(file: string): Doc {
@@ -270,7 +284,7 @@ function resolve(doc: Doc, source: string): Config {
       tls: certificates && { certificates, clientcas: get('http.tls.clientcas'), minimumtls: get('http.tls.minimumtls') },
     },
     auth: hasAuth
-      ? { realm: get('auth.htpasswd.realm'), htpasswdPath: get('auth.htpasswd.path'), writers: get('auth.access.writers') }
+      ? { realm: get('auth.htpasswd.realm'), htpasswdPath: htpasswdPathFor(get('auth.htpasswd.path'), hasMem, get('storage.filesystem.rootdirectory')), writers: get('auth.access.writers') }
       : null,
     limits: {
       archiveSize: get('limits.archivesize'),
@@ -289,6 +303,12 @@ function resolve(doc: Doc, source: string): Config {
     oci: { namespace: validateNamespace(get('oci.namespace')), listParentTags: get('oci.listparenttags') },
     ignoredKeys,
   }
+}
+
+/** An unset auth.htpasswd.path means the storage root's htpasswd: one data directory holds everything. */
+function htpasswdPathFor(configured: string, inMemory: boolean, root: string): string | null {
+  if (configured.trim() !== '') return configured
+  return inMemory ? null : rootLayout(root).htpasswd
 }
 
 /** Files or Let's Encrypt (never both), as distribution decides: a cachefile turns ACME on. */
