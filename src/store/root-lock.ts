@@ -67,19 +67,30 @@ export async function lockRoot(root: string, options: LockOptions): Promise<Root
   await mkdir(root, { recursive: true })
   const holder: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), purpose: options.purpose, token: randomUUID() }
   const content = `${JSON.stringify(holder)}\n`
-  for (let attempt = 0; attempt < 5; attempt++) {
-    if (await createExclusive(file, content)) return heldLock(file, holder)
-    const found = await unlessMissing(readFile(file, 'utf8'))
-    if (found === null) continue
-    const st = await unlessMissing(stat(file))
-    if (st === null) continue
-    const other = parseHolder(found)
-    const refreshedAgoMs = Date.now() - st.mtimeMs
-    if (other !== null && (await isAlive(other, refreshedAgoMs))) throw new RootInUseError(root, file, other, refreshedAgoMs)
-    if (await removeIfStill(file, found)) options.onStale?.(other)
+  // Known as ours from the moment the file may exist, so another lockRoot here never takes it for a stale one.
+  heldHere.add(holder.token)
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (await createExclusive(file, content)) return heldLock(file, holder)
+      const found = await unlessMissing(readFile(file, 'utf8'))
+      if (found === null) continue
+      const st = await unlessMissing(stat(file))
+      if (st === null) continue
+      const other = parseHolder(found)
+      const refreshedAgoMs = Date.now() - st.mtimeMs
+      if (other !== null && (await isAlive(other, refreshedAgoMs))) throw new RootInUseError(root, file, other, refreshedAgoMs)
+      if (await removeIfStill(file, found)) options.onStale?.(other)
+    }
+  } catch (err) {
+    heldHere.delete(holder.token)
+    throw err
   }
+  heldHere.delete(holder.token)
   throw new Error(`could not take ${file}: other processes keep creating it`)
 }
+
+/** Tokens of the locks this process holds. */
+const heldHere = new Set<string>()
 
 function heldLock(file: string, holder: LockHolder): RootLock {
   const heartbeat = setInterval(() => {
@@ -95,6 +106,7 @@ function heldLock(file: string, holder: LockHolder): RootLock {
       if (released) return
       released = true
       clearInterval(heartbeat)
+      heldHere.delete(holder.token)
       const current = await unlessMissing(readFile(file, 'utf8'))
       if (current !== null && parseHolder(current)?.token === holder.token) await removeFile(file)
     },
@@ -161,7 +173,8 @@ function parseHolder(text: string): LockHolder | null {
 
 async function isAlive(holder: LockHolder, refreshedAgoMs: number): Promise<boolean> {
   if (holder.host !== hostname()) return refreshedAgoMs < STALE_AFTER_MS
-  if (holder.pid === process.pid) return false
+  // Our own pid: held right now by this process, or left by an earlier life with the same pid.
+  if (holder.pid === process.pid) return heldHere.has(holder.token)
   try {
     process.kill(holder.pid, 0)
   } catch (err) {
