@@ -31,6 +31,11 @@ export class Lease {
     return this.meta.takeLease(this.id, digests, now)
   }
 
+  /** Keeps a lease held for longer than LEASE_TTL_MS alive; call well within that. */
+  renew(now = Date.now()): void {
+    if (this.taken) this.meta.renewLease(this.id, now)
+  }
+
   /** Inside the transaction that records the references. */
   releaseIn(): void {
     if (this.taken) this.meta.releaseLease(this.id)
