@@ -10,6 +10,8 @@ import { createServer, type RequestListener, type Server } from 'node:http'
 import pino from 'pino'
 import { buildApp } from './app.js'
 import { type Config, loadConfig } from './config/load.js'
+import { rootLayout } from './store/layout.js'
+import { SpaceReserve } from './store/reserve.js'
 import { lockRoot, type RootLock } from './store/root-lock.js'
 import { VERSION } from './version.js'
 
@@ -32,6 +34,7 @@ export async function serve(configPath: string | undefined): Promise<void> {
       : await lockRoot(config.storage.rootdirectory, {
           purpose: `serve on ${config.http.addr}`,
           onStale: (holder) => logger.warn({ previous: holder }, `took over the lock of ${config.storage.rootdirectory} from a server that is gone`),
+          onStorageFull: () => new SpaceReserve(rootLayout(config.storage.rootdirectory).reservedSpace).release(),
         })
   try {
     await run(config, logger, lock)

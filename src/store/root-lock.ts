@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto'
 import { link, mkdir, open, readFile, rename, stat, utimes } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { dirname } from 'node:path'
+import { isStorageFull } from '../errors.js'
 import { fsyncDir, isMissing, removeFile, unlessMissing } from '../files.js'
 import { rootLayout } from './layout.js'
 
@@ -60,6 +61,11 @@ export interface LockOptions {
   purpose: string
   /** Told about a stale lock that was taken over (for the log). */
   onStale?: (holder: LockHolder | null) => void
+  /**
+   * The disk is too full even for the lock file: free space (the root's space reserve) and
+   * return true to try again. A full disk must not keep the registry from starting.
+   */
+  onStorageFull?: () => boolean
 }
 
 export async function lockRoot(root: string, options: LockOptions): Promise<RootLock> {
@@ -71,7 +77,7 @@ export async function lockRoot(root: string, options: LockOptions): Promise<Root
   heldHere.add(holder.token)
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
-      if (await createExclusive(file, content)) return heldLock(file, holder)
+      if (await createFreeingSpace(file, content, options.onStorageFull)) return heldLock(file, holder)
       const found = await unlessMissing(readFile(file, 'utf8'))
       if (found === null) continue
       const st = await unlessMissing(stat(file))
@@ -110,6 +116,15 @@ function heldLock(file: string, holder: LockHolder): RootLock {
       const current = await unlessMissing(readFile(file, 'utf8'))
       if (current !== null && parseHolder(current)?.token === holder.token) await removeFile(file)
     },
+  }
+}
+
+async function createFreeingSpace(file: string, content: string, onStorageFull: (() => boolean) | undefined): Promise<boolean> {
+  try {
+    return await createExclusive(file, content)
+  } catch (err) {
+    if (!isStorageFull(err) || !onStorageFull?.()) throw err
+    return createExclusive(file, content)
   }
 }
 

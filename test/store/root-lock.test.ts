@@ -1,11 +1,15 @@
 // The root lock's rules, in process: locks from other hosts live while refreshed, this process's
 // own pid from an earlier life is stale, junk is stale, release removes only our own lock, and
-// of several processes taking over one stale lock exactly one wins.
+// of several processes taking over one stale lock exactly one wins; a full disk does not keep the
+// lock from being taken (the space reserve is freed for it).
 
 import t from 'tap'
-import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, openSync, readFileSync, utimesSync, writeFileSync, writeSync, closeSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
+import { rootLayout } from '../../src/store/layout.js'
+import { SpaceReserve } from '../../src/store/reserve.js'
 import { lockRoot, RootInUseError, STALE_AFTER_MS } from '../../src/store/root-lock.js'
 import { tempDir } from '../helpers.js'
 
@@ -68,4 +72,32 @@ t.test('several takers of one stale lock: exactly one wins', async (t) => {
     const holder = JSON.parse(readFileSync(join(root, 'packyard.lock'), 'utf8')) as { purpose: string }
     t.equal(holder.purpose, (won[0] as PromiseFulfilledResult<{ holder: { purpose: string } }>).value.holder.purpose)
   }
+})
+
+const smallDisk = join(tempDir(t), 'small-disk')
+mkdirSync(smallDisk)
+let mounted = false
+try {
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', smallDisk], { stdio: 'pipe' })
+  mounted = true
+  t.teardown(() => execFileSync('umount', ['-l', smallDisk]))
+} catch (err) {
+  if (process.env.CI === 'true') throw new Error(`cannot mount a tmpfs (CI runs as root): ${(err as Error).message}`)
+}
+
+t.test('a full disk: the space reserve is freed for the lock file', { skip: mounted ? false : 'mounting a tmpfs needs root; CI runs this test' }, async (t) => {
+  const reserve = new SpaceReserve(rootLayout(smallDisk).reservedSpace, 256 * 1024)
+  await reserve.ensure()
+  const filler = openSync(join(smallDisk, 'filler'), 'w')
+  try {
+    for (;;) writeSync(filler, Buffer.alloc(4096))
+  } catch (err) {
+    t.equal((err as NodeJS.ErrnoException).code, 'ENOSPC', 'the disk is full')
+  } finally {
+    closeSync(filler)
+  }
+  await t.rejects(lockRoot(smallDisk, { purpose: 'serve' }), { code: 'ENOSPC' }, 'no room for the lock')
+  const lock = await lockRoot(smallDisk, { purpose: 'serve', onStorageFull: () => reserve.release() })
+  t.match(JSON.parse(readFileSync(lock.file, 'utf8')), { purpose: 'serve' })
+  await lock.release()
 })
