@@ -3,7 +3,8 @@
 
 FROM node:24-bookworm-slim AS build
 WORKDIR /src
-# better-sqlite3 compiles its native addon here.
+# A native addon without a prebuilt binary for the platform is compiled here (better-sqlite3
+# ships its own for linux x64 and arm64).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
@@ -18,6 +19,9 @@ ENV NODE_ENV=production
 WORKDIR /opt/packyard
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+# The pack browser's templates and static files are read from the source tree at run time.
+COPY src/http/ui/templates ./src/http/ui/templates
+COPY src/http/ui/static ./src/http/ui/static
 COPY package.json config.example.yaml ./
 COPY bin ./bin
 COPY migrations ./migrations

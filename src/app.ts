@@ -1,8 +1,8 @@
 // buildApp(config): builds the TLS service from config.http.tls (its HTTPS server is what
 // Fastify listens on), opens storage and metadata, then registers the plugins in a fixed order
-// (errors, headers, request log, Expect: 100-continue, auth, health, /v1, /v2). It never
-// listens; server.ts does, and tests use app.inject(). Closing the app closes the database
-// and stops the TLS service.
+// (errors, headers, request log, Expect: 100-continue, auth, health, /v1, /v2, the pack
+// browser). It never listens; server.ts does, and tests use app.inject(). Closing the app closes
+// the database and stops the TLS service.
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import { randomUUID } from 'node:crypto'
@@ -16,12 +16,17 @@ import { parseJsonBodies } from './http/request-body.js'
 import { honourExpectContinue } from './http/expect-continue.js'
 import { healthPlugin } from './http/health.js'
 import { v1Plugin } from './http/v1/index.js'
+import { type UiOptions, uiPlugin } from './http/ui/index.js'
 import { v2Plugin } from './http/v2/index.js'
-import { uploadPurgingPlugin } from './http/v2/upload-purging.js'
+import { uploadPurgingPlugin } from './http/distribution/upload-purging.js'
 import { type Db, onStorageFull, openDatabase, pingDatabase } from './meta/db.js'
 import { BlobIntake } from './blobs/intake.js'
 import { BlobMeta } from './meta/blobs.js'
 import { PackMeta } from './meta/packs.js'
+import { BrowseMeta } from './meta/browse.js'
+import { RegistryOverview } from './maintenance/overview.js'
+import { OciBrowser } from './oci/browse.js'
+import { PackBrowser } from './packs/browse.js'
 import { OciUploads } from './oci/uploads.js'
 import { PackBridge } from './packs/oci-bridge.js'
 import { PackService } from './packs/service.js'
@@ -29,10 +34,21 @@ import { PackViews } from './packs/views.js'
 import { validatePackName } from './packs/names.js'
 import { OciRegistry } from './oci/registry.js'
 import { openStorage } from './store/index.js'
-import { rootLayout } from './store/layout.js'
 import type { BlobStore } from './store/types.js'
 import type { UploadStaging } from './store/uploads.js'
 import { createTlsService, type TlsService } from './tls/index.js'
+import { VERSION } from './version.js'
+
+/** The pack browser's page sizes and how much of a pack version's files it shows. */
+const UI_PAGES = {
+  defaultPageSize: 50,
+  maxPageSize: 200,
+  maxUntagged: 50,
+  maxListedArchiveBytes: 64 * 1024 * 1024,
+  maxListedFiles: 2000,
+  maxShownFileBytes: 1024 * 1024,
+  maxArtifacts: 50,
+}
 
 export interface BuildOptions {
   /** The pino logger server.ts made; tests leave it out and get a silent one. */
@@ -48,7 +64,8 @@ declare module 'fastify' {
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   // Read the certificate files (or the ACME cache) first: a bad one must fail before anything is opened.
   const tls = config.http.tls ? await createTlsService(config.http.tls, options.logger ?? pino({ level: 'silent' })) : null
-  const storage = await openStorage(config.storage)
+  const storageLog = options.logger ?? pino({ level: 'silent' })
+  const storage = await openStorage(config.storage, { warn: (message) => storageLog.warn(message) })
   const { store } = storage
   const db = openDatabase(storage.databaseFile)
   onStorageFull(db, () => {
@@ -80,7 +97,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     installResponseHeaders(app, config.http.headers)
     installRequestLog(app)
     honourExpectContinue(app)
-    const authenticator = await setUpAuth(app, config)
+    const authenticator = await setUpAuth(app, config, storage.initialAdminPasswordFile)
     await app.register(authPlugin, { authenticator })
     await app.register(healthPlugin, { checkDatabase: () => pingDatabase(db), checkStorage: () => store.check() })
 
@@ -89,29 +106,45 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const intake = new BlobIntake(store, new BlobMeta(db))
     const packMeta = new PackMeta(db)
     const views = new PackViews(packMeta, store, limits.pageSize)
+    const archiveLimits = {
+      maxArchiveBytes: limits.archiveSize,
+      maxUnpackedBytes: limits.unpackedSize,
+      maxEntries: limits.entries,
+      maxExtractedFileBytes: limits.fileSize,
+      maxCompressionRatio: limits.maxCompressionRatio,
+    }
     const packs = new PackService(store, intake, packMeta, views, {
-      archive: {
-        maxArchiveBytes: limits.archiveSize,
-        maxUnpackedBytes: limits.unpackedSize,
-        maxEntries: limits.entries,
-        maxExtractedFileBytes: limits.fileSize,
-        maxCompressionRatio: limits.maxCompressionRatio,
-      },
+      archive: archiveLimits,
       deleteEnabled: config.storage.deleteEnabled,
       strictValidation: config.packs.strictValidation,
     })
     const registry = new OciRegistry(
       db,
       store,
-      { namespace: config.oci.namespace, checkPackName: validatePackName, listParentTags: config.oci.listParentTags, pageSize: limits.pageSize, deleteEnabled: config.storage.deleteEnabled },
+      { namespace: config.oci.namespace, checkPackName: validatePackName, pageSize: limits.pageSize, deleteEnabled: config.storage.deleteEnabled },
       new PackBridge(packs),
     )
     const uploads = new OciUploads(db, intake, storage.staging)
     const bodyIdleMs = config.http.bodyIdleTimeoutMs
 
-    await app.register(v1Plugin, { prefix: '/v1', packs, views, bodyIdleMs })
+    const manifestSize = limits.manifestSize
+    // storage.redirect.disable: false, on a store that can hand out download URLs (S3).
+    const blobRedirect = config.storage.redirect && store.redirectUrl ? store.redirectUrl.bind(store) : null
+    await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, manifestSize, bodyIdleMs, blobRedirect })
     await app.register(uploadPurgingPlugin, { uploads, ...config.storage.uploadPurging })
-    await app.register(v2Plugin, { prefix: '/v2', registry, uploads, manifestSize: limits.manifestSize, bodyIdleMs })
+    await app.register(v2Plugin, { prefix: '/v2', registry, uploads, listParentTags: config.oci.listParentTags, manifestSize, bodyIdleMs, blobRedirect })
+    if (config.ui.enabled) {
+      const browseMeta = new BrowseMeta(db)
+      const ui: UiOptions = {
+        packs: new PackBrowser(browseMeta, packMeta, views, { ...UI_PAGES, archive: archiveLimits }),
+        oci: new OciBrowser(browseMeta, (name) => registry.locate(name), UI_PAGES),
+        overview: new RegistryOverview(browseMeta, { version: VERSION, storage: config.storage.kind, ociNamespace: config.oci.namespace, latestPushes: 20 }),
+        ociNamespace: config.oci.namespace,
+        authenticated: config.auth !== null,
+        base: config.ui.path === '/' ? '' : config.ui.path,
+      }
+      await app.register(uiPlugin, { ...(ui.base ? { prefix: ui.base } : {}), ...ui })
+    }
     await app.ready()
   } catch (err) {
     await app.close()
@@ -147,7 +180,7 @@ function installRequestLog(app: FastifyInstance): void {
   })
 }
 
-async function setUpAuth(app: FastifyInstance, config: Config): Promise<Authenticator | null> {
+async function setUpAuth(app: FastifyInstance, config: Config, passwordFile: string | null): Promise<Authenticator | null> {
   if (!config.auth) {
     const loopback = /^(127\.|::1$|localhost$)/.test(config.http.host)
     const message = 'AUTHENTICATION IS OFF: there is no auth section in the config, so anyone who can reach this registry may push, tag and delete packs'
@@ -156,8 +189,6 @@ async function setUpAuth(app: FastifyInstance, config: Config): Promise<Authenti
     return null
   }
   const { realm, htpasswdPath, writers } = config.auth
-  // The root keeps the generated password only when the root is on disk.
-  const passwordFile = config.storage.kind === 'inmemory' ? null : rootLayout(config.storage.rootdirectory).initialAdminPassword
   let inMemoryUsers: Map<string, string> | undefined
   if (htpasswdPath === null) {
     const admin = await inMemoryAdmin()

@@ -67,9 +67,42 @@ export const SCHEMA: Section = {
       },
     },
     cache: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility (blob descriptors are cached by SQLite)'),
-    s3: leaf({ kind: 'unsupported' }, undefined, 'S3 storage is not supported by Packyard; use storage.filesystem'),
-    azure: leaf({ kind: 'unsupported' }, undefined, 'Azure storage is not supported by Packyard; use storage.filesystem'),
-    gcs: leaf({ kind: 'unsupported' }, undefined, 'GCS storage is not supported by Packyard; use storage.filesystem'),
+    // distribution's s3 driver keys, plus Spectro's host and port. Present means S3 storage.
+    s3: {
+      accesskey: leaf({ kind: 'string' }, '', 'access key id; empty: the AWS SDK default credential chain (environment, shared profile, instance or pod role)'),
+      secretkey: leaf({ kind: 'string' }, '', 'secret access key (with accesskey)'),
+      sessiontoken: leaf({ kind: 'string' }, '', 'session token of temporary credentials (with accesskey)'),
+      region: leaf({ kind: 'string', nonEmpty: true }, 'us-east-1', 'the bucket\'s region'),
+      regionendpoint: leaf({ kind: 'string' }, '', 'endpoint URL of an S3-compatible server (MinIO, Ceph RGW, R2...); empty: AWS'),
+      host: leaf({ kind: 'string' }, '', "Spectro's spelling of the endpoint: host name, with port and secure"),
+      port: leaf({ kind: 'int', min: 0, max: 65535 }, 0, 'port of host (0: 443, or 80 when secure is false)'),
+      forcepathstyle: leaf({ kind: 'bool' }, false, 'path-style URLs (always used with regionendpoint or host)'),
+      bucket: leaf({ kind: 'string' }, '', 'the bucket (must exist)'),
+      rootdirectory: leaf({ kind: 'string' }, '', 'key prefix under which everything is stored'),
+      secure: leaf({ kind: 'bool' }, true, 'HTTPS to host (false: HTTP)'),
+      skipverify: leaf({ kind: 'bool' }, false, "do not verify the server's TLS certificate"),
+      v4auth: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; requests are always signed with Signature Version 4'),
+      chunksize: leaf({ kind: 'size' }, 10 * MiB, 'size of the parts of multipart uploads (at least 5MiB)'),
+      encrypt: leaf({ kind: 'bool' }, false, 'server-side encryption (AES256, or aws:kms with keyid)'),
+      keyid: leaf({ kind: 'string' }, '', 'KMS key for encrypt'),
+      storageclass: leaf({ kind: 'enum', values: ['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER_IR', 'NONE'] }, 'STANDARD', 'storage class of blobs (NONE: the bucket default)'),
+      objectacl: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; objects get the bucket default ACL'),
+      multipartcopythresholdsize: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; blobs are copied with one CopyObject call'),
+      multipartcopychunksize: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
+      multipartcopymaxconcurrency: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
+      loglevel: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
+      useragent: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
+      usedualstack: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
+      accelerate: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
+    },
+    redirect: {
+      disable: leaf({ kind: 'bool' }, true, 'false: blob GETs on S3 storage answer 307 to a short-lived pre-signed URL of the bucket'),
+    },
+    azure: leaf({ kind: 'unsupported' }, undefined, 'Azure storage is not supported by Packyard; use storage.filesystem or storage.s3'),
+    gcs: leaf({ kind: 'unsupported' }, undefined, 'GCS storage is not supported by Packyard; use storage.filesystem or storage.s3'),
+  },
+  database: {
+    path: leaf({ kind: 'string' }, '', 'the metadata database (SQLite); empty: <storage.filesystem.rootdirectory>/registry.db, or ./data/registry.db with storage.s3'),
   },
   http: {
     addr: leaf({ kind: 'string', nonEmpty: true }, ':5000', 'listen address, host:port or :port'),
@@ -129,6 +162,10 @@ export const SCHEMA: Section = {
   oci: {
     namespace: leaf({ kind: 'string', nonEmpty: true }, 'spectro-packs/archive', 'where packs appear on /v2'),
     listparenttags: leaf({ kind: 'bool' }, false, 'list parent tags (1.x, 1.0.x) in /v2 tags/list'),
+  },
+  ui: {
+    enabled: leaf({ kind: 'bool' }, true, 'serve the pack browser (HTML pages, same Basic auth as the API)'),
+    path: leaf({ kind: 'string', nonEmpty: true }, '/', 'where the pack browser is served: / or a path such as /ui'),
   },
 }
 

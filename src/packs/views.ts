@@ -6,7 +6,7 @@
 import { RegistryError } from '../errors.js'
 import type { Readable } from 'node:stream'
 import type { EventRow } from '../meta/events.js'
-import type { ManifestContent, PackMeta, PackSummaryRow, PackVersionRow, TagRow } from '../meta/packs.js'
+import type { PackMeta, PackSummaryRow, PackVersionRow, TagRow } from '../meta/packs.js'
 import { fetchPage, type Page, type PageRequest } from '../pages.js'
 import { assertDigest } from '../store/digest.js'
 import type { BlobInfo, BlobStore, ByteRange } from '../store/types.js'
@@ -141,7 +141,7 @@ export function tagView(t: TagRow, parents: ParentTag[]): TagView {
   }
 }
 
-function packHeader(name: string, row: Pick<PackSummaryRow, 'display_name' | 'layer' | 'pack_json' | 'files' | 'updated_at'>): PackHeaderView {
+export function packHeader(name: string, row: Pick<PackSummaryRow, 'display_name' | 'layer' | 'pack_json' | 'files' | 'updated_at'>): PackHeaderView {
   const pack = JSON.parse(row.pack_json) as PackJsonExtras
   const logo = (JSON.parse(row.files) as Record<string, BlobInfo>)['logo.png']
   return {
@@ -160,7 +160,7 @@ function artifactsHeader(name: string, updatedAt: number): PackHeaderView {
   return { name, displayName: name, layer: '', addonType: null, addonSubType: null, cloudTypes: [], logoUrl: null, updatedAt: iso(updatedAt) }
 }
 
-function historyView(e: EventRow): HistoryView {
+export function historyView(e: EventRow): HistoryView {
   return {
     at: iso(e.at),
     actor: e.actor,
@@ -199,7 +199,15 @@ export class PackViews {
     parseTag(ref)
     const tag = this.meta.tag(repoId, ref)
     if (!tag) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${ref}`, { name, tag: ref })
-    return { repoId, version: this.meta.version(tag.manifest_id) as PackVersionRow, tag }
+    const version = this.meta.version(tag.manifest_id)
+    if (!version) {
+      throw new RegistryError('MANIFEST_UNKNOWN', `${name}:${ref} is an artifact a distribution client pushed, not a pack version; read it at /v1/${name}/manifests/${ref}`, {
+        name,
+        tag: ref,
+        digest: tag.manifest_digest,
+      })
+    }
+    return { repoId, version, tag }
   }
 
   catalog(request: PageRequest): Page<string> {
@@ -307,27 +315,8 @@ export class PackViews {
     return entry
   }
 
-  /** A blob of the pack (its archive, config or one of its files). */
-  async blob(name: string, digest: string): Promise<BlobInfo> {
-    assertDigest(digest)
-    const repoId = this.repoId(name)
-    const info = this.meta.repoBlobSize(repoId, digest) !== null ? await this.store.stat(digest) : null
-    if (!info) throw new RegistryError('BLOB_UNKNOWN', `${name} has no blob ${digest}`, { name, digest })
-    return info
-  }
-
   open(digest: string, range?: ByteRange): Promise<Readable> {
     return this.store.open(digest, range)
-  }
-
-  /** The stored manifest of the version a tag or digest names. */
-  manifest(name: string, ref: string): ManifestContent {
-    return this.meta.manifest(this.resolve(name, ref).version.manifest_id) as ManifestContent
-  }
-
-  /** Tag names of a pack, parent tags included. */
-  tagNames(name: string): string[] {
-    return this.meta.tagsOf(this.repoId(name)).map((t) => t.name)
   }
 
   private async text(entry: BlobInfo | undefined): Promise<string | null> {

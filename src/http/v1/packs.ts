@@ -1,13 +1,13 @@
-// The /v1 pack routes (`/v1/_catalog`, `/v1/_packs...`) and the distribution-shaped read view
-// (`/v1/{name}/tags/list`, `/manifests/{ref}`, `/blobs/{digest}`). Routes only parse the
-// request and pick a view (packs/views.ts) or an operation (packs/service.ts).
+// The /v1 pack routes (`/v1/_packs...`): list, push, read, tag, delete packs. Routes only parse
+// the request and pick a view (packs/views.ts) or an operation (packs/service.ts). The rest of
+// /v1 is the distribution API (../distribution/).
 
 import type { FastifyInstance } from 'fastify'
 import { RegistryError } from '../../errors.js'
 import type { PageRequest } from '../../pages.js'
 import { PackService, type PublishOptions } from '../../packs/service.js'
 import type { PackViews } from '../../packs/views.js'
-import { sendBlob, sendManifest, servableType } from '../blob-response.js'
+import { sendBlob } from '../blob-response.js'
 import { actorOf } from '../auth.js'
 import { readForm } from '../multipart.js'
 import { setNextLink } from '../pagination.js'
@@ -59,12 +59,6 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
   // The push form is read by readForm as it streams; Fastify must not parse it first.
   app.addContentTypeParser('multipart/form-data', (_request, _payload, done) => done(null))
 
-  app.get<{ Querystring: PageRequest }>('/_catalog', { schema: S.catalogSchema }, async (request, reply) => {
-    const page = views.catalog(request.query)
-    setNextLink(reply, '/v1/_catalog', {}, page)
-    return { repositories: page.items }
-  })
-
   app.get<{ Querystring: PageRequest & { name?: string; layer?: string } }>('/_packs', { schema: S.listPacksSchema }, async (request, reply) => {
     const { name, layer } = request.query
     const page = views.listPacks({ name, layer }, request.query)
@@ -115,26 +109,5 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
     const { name, ref } = request.params
     const { version, tags } = packs.deleteVersion(name, ref, actorOf(request))
     return { name, version: version.version, digest: version.archive_digest, tags }
-  })
-
-  // The distribution-shaped read view of packs on /v1.
-
-  app.get<NameParams>('/:name/tags/list', { schema: S.tagsListSchema }, async (request) => {
-    const { name } = request.params
-    return { name, tags: views.tagNames(name) }
-  })
-
-  app.route<RefParams>({
-    method: ['GET', 'HEAD'],
-    url: '/:name/manifests/:ref',
-    schema: S.manifestSchema,
-    handler: async (request, reply) => sendManifest(request, reply, views.manifest(request.params.name, request.params.ref), request.params.ref),
-  })
-
-  app.get<{ Params: { name: string; digest: string }; Querystring: { type?: string } }>('/:name/blobs/:digest', { schema: S.blobSchema }, async (request, reply) => {
-    const { name, digest } = request.params
-    const contentType = servableType(request.query.type)
-    const blob = await views.blob(name, digest)
-    return sendBlob(request, reply, { ...blob, contentType, open: (range) => views.open(digest, range) })
   })
 }

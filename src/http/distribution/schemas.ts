@@ -70,7 +70,11 @@ export const readSchema = {
   params: wildcardParams,
   querystring: {
     type: 'object',
-    properties: { ...pageQuery, artifactType: { type: 'string', maxLength: 255, description: 'referrers filter' } },
+    properties: {
+      ...pageQuery,
+      artifactType: { type: 'string', maxLength: 255, description: 'referrers filter' },
+      type: { type: 'string', maxLength: 128, description: 'a blob: the media type to serve it as (image/png, ...)' },
+    },
   },
   headers: {
     type: 'object',
