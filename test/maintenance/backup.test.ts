@@ -3,7 +3,8 @@
 // runs beside it and garbage collection runs at grace 0; the backup is restored into a fresh
 // root, a server started on it, and every pack acknowledged before the snapshot pulls back byte
 // for byte, with fsck clean. In process: garbage collection during the copy cannot take a blob
-// the snapshot needs; a long copy renews its lease; restore refuses what it must.
+// the snapshot needs; a long copy renews its lease; restore refuses what it must; and on S3
+// storage the blobs come out of one bucket prefix and go back into another through BlobStore.
 
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
@@ -19,6 +20,7 @@ import { sha256Digest } from '../../src/store/digest.js'
 import { lockRoot } from '../../src/store/root-lock.js'
 import { ADMIN, basic, runCliHere, startServer, tempDir, testApp } from '../helpers.js'
 import { archive, get, multipart, packFiles, pushPack } from '../pack-fixtures.js'
+import { s3ConfigDoc, s3Env, startS3Server } from '../s3-helpers.js'
 
 const FAR_FUTURE = () => Date.now() + 24 * 3600_000
 
@@ -213,4 +215,29 @@ t.test('backup and restore refuse what they must, changing nothing', async (t) =
   const restoredApp = await testApp(t, { storage: { filesystem: { rootdirectory: join(dir, 'target') } } })
   t.equal((await get(restoredApp, '/v1/_packs/kept/2.0.0')).statusCode, 200)
   t.same(loadConfig({ file: target, env: {} }).auth?.htpasswdPath, join(dir, 'target', 'htpasswd'))
+})
+
+t.test('on S3 storage: out of one bucket prefix, back into another, through the store interface', async (t) => {
+  const s3 = await startS3Server(t)
+  const dir = tempDir(t)
+  const live = await testApp(t, s3ConfigDoc(s3.endpoint, join(dir, 'live'), 'live'))
+  const pushed = await pushPack(live, { name: 'cloudy', version: '3.1.0' }, { 'charts/data.bin': randomBytes(300 * 1024) })
+  const original = (await get(live, '/v1/_packs/cloudy/3.1.0/archive')).rawPayload
+
+  const dest = join(dir, 'backup')
+  const backup = await runCliHere(['backup', dest], { env: s3Env(s3.endpoint, join(dir, 'live'), 'live') })
+  t.equal(backup.code, 0, backup.stderr)
+  t.match(backup.stdout, /Copied [1-9]\d* blobs/)
+  const restore = await runCliHere(['restore', dest], { env: s3Env(s3.endpoint, join(dir, 'restored'), 'restored') })
+  t.equal(restore.code, 0, restore.stderr)
+  t.match(restore.stdout, /fsck: checked [1-9]\d* blobs .*: no problems\n$/)
+  const again = await runCliHere(['restore', dest], { env: s3Env(s3.endpoint, join(dir, 'elsewhere'), 'restored') })
+  t.equal(again.code, 1, 'a prefix that holds blobs is not empty')
+  t.match(again.stderr, /the target storage already holds blobs/)
+
+  const restored = await testApp(t, s3ConfigDoc(s3.endpoint, join(dir, 'restored'), 'restored'))
+  const pulled = await get(restored, '/v1/_packs/cloudy/3.1.0/archive')
+  t.equal(pulled.statusCode, 200)
+  t.ok(pulled.rawPayload.equals(original), 'byte for byte')
+  t.equal(pulled.headers['docker-content-digest'], pushed.digest)
 })
