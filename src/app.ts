@@ -118,13 +118,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       deleteEnabled: config.storage.deleteEnabled,
       strictValidation: config.packs.strictValidation,
     })
+    packs.fillMissingListings()
     const registry = new OciRegistry(
       db,
       store,
       { namespace: config.oci.namespace, checkPackName: validatePackName, pageSize: limits.pageSize, deleteEnabled: config.storage.deleteEnabled },
       new PackBridge(packs),
     )
-    const uploads = new OciUploads(db, intake, storage.staging)
+    const uploads = new OciUploads(db, intake, storage.staging, (source) => packs.watchUpload(source))
     const bodyIdleMs = config.http.bodyIdleTimeoutMs
 
     const manifestSize = limits.manifestSize

@@ -63,7 +63,8 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
     const { name, layer } = request.query
     const page = views.listPacks({ name, layer }, request.query)
     setNextLink(reply, '/v1/_packs', { name, layer }, page)
-    return { packs: page.items }
+    // Each pack is stored as the JSON listPacksSchema describes: joined, not parsed and re-serialized.
+    return reply.type('application/json; charset=utf-8').send(`{"packs":[${page.items.join(',')}]}`)
   })
 
   app.post('/_packs', { schema: S.pushSchema, onRequest: app.requireWriter }, async (request, reply) => {
