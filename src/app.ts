@@ -8,7 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { randomUUID } from 'node:crypto'
 import pino from 'pino'
 import { Authenticator } from './auth/authenticator.js'
-import { bootstrapHtpasswd } from './auth/bootstrap.js'
+import { BOOTSTRAP_USER, bootstrapHtpasswd, inMemoryAdmin, retireInitialPassword } from './auth/bootstrap.js'
 import type { Config } from './config/load.js'
 import { authPlugin } from './http/auth.js'
 import { installErrorHandling } from './http/errors.js'
@@ -181,7 +181,7 @@ function installRequestLog(app: FastifyInstance): void {
   })
 }
 
-async function setUpAuth(app: FastifyInstance, config: Config, initialAdminPasswordFile: string | null): Promise<Authenticator | null> {
+async function setUpAuth(app: FastifyInstance, config: Config, passwordFile: string | null): Promise<Authenticator | null> {
   if (!config.auth) {
     const loopback = /^(127\.|::1$|localhost$)/.test(config.http.host)
     const message = 'AUTHENTICATION IS OFF: there is no auth section in the config, so anyone who can reach this registry may push, tag and delete packs'
@@ -190,17 +190,40 @@ async function setUpAuth(app: FastifyInstance, config: Config, initialAdminPassw
     return null
   }
   const { realm, htpasswdPath, writers } = config.auth
-  const created = await bootstrapHtpasswd(htpasswdPath, initialAdminPasswordFile)
-  if (created) {
-    app.log.warn(
-      { htpasswd: htpasswdPath, savedTo: created.savedTo },
-      `created ${htpasswdPath} with user "${created.user}" and password "${created.password}"` +
-        (created.savedTo ? ` (also saved to ${created.savedTo}); this is the only time it is printed` : ''),
+  let inMemoryUsers: Map<string, string> | undefined
+  if (htpasswdPath === null) {
+    const admin = await inMemoryAdmin()
+    inMemoryUsers = admin.users
+    app.log.warn(`in-memory storage without auth.htpasswd.path: user "${admin.user}" has password "${admin.password}" until the registry stops (nothing is written to disk)`)
+  } else {
+    const created = await bootstrapHtpasswd(htpasswdPath, passwordFile)
+    if (created) {
+      app.log.warn(
+        { htpasswd: htpasswdPath, savedTo: created.savedTo },
+        `created ${htpasswdPath} with user "${created.user}" and password "${created.password}"` +
+          (created.savedTo ? ` (also saved to ${created.savedTo}); this is the only time it is printed` : ''),
+      )
+    }
+  }
+  let adminHash: string | undefined | null = null
+  const onUsersLoaded = (users: ReadonlyMap<string, string>) => {
+    const hash = users.get(BOOTSTRAP_USER)
+    if (passwordFile === null || hash === adminHash) return
+    adminHash = hash
+    retireInitialPassword(passwordFile, hash).then(
+      (removed) => {
+        if (!removed) return
+        const why = hash === undefined ? `user ${BOOTSTRAP_USER} was removed` : `the ${BOOTSTRAP_USER} password was changed`
+        app.log.info({ file: passwordFile }, `removed ${passwordFile}: ${why}, so the initial password no longer works`)
+      },
+      (err: unknown) => app.log.warn({ err, file: passwordFile }, `cannot remove ${passwordFile}; delete it by hand`),
     )
   }
   const authenticator = new Authenticator({
     realm,
     htpasswdPath,
+    ...(inMemoryUsers ? { inMemoryUsers } : {}),
+    onUsersLoaded,
     writers,
     maxFailures: config.limits.loginFailures,
     maxAddressFailures: config.limits.addressLoginFailures,
