@@ -27,7 +27,7 @@ import { MaintenanceMeta } from '../meta/maintenance.js'
 import { FilesystemBlobStore } from '../store/fs.js'
 import type { Storage } from '../store/index.js'
 import { rootLayout } from '../store/layout.js'
-import type { BlobStore } from '../store/types.js'
+import { type BlobStore, putBlob } from '../store/types.js'
 import { VERSION } from '../version.js'
 import { checkStore, type FsckReport } from './fsck.js'
 
@@ -109,7 +109,7 @@ export async function backupRegistry(source: BackupSource, dest: string, progres
         lease.renew()
       }
       try {
-        const blob = await target.put(await source.store.open(digest), { digest })
+        const blob = await putBlob(target, await source.store.open(digest), { digest })
         copied.blobs++
         copied.bytes += blob.size
       } catch (err) {
@@ -189,7 +189,7 @@ export async function restoreRegistry(src: string, target: RestoreTarget): Promi
   const digests: string[] = []
   for await (const blob of from.list()) digests.push(blob.digest)
   await eachConcurrently(digests, COPY_CONCURRENCY, async (digest) => {
-    const blob = await store.put(await from.open(digest), { digest })
+    const blob = await putBlob(store, await from.open(digest), { digest })
     blobs++
     bytes += blob.size
   })

@@ -18,6 +18,7 @@ import { collectGarbage } from '../../src/maintenance/gc.js'
 import { BlobMeta } from '../../src/meta/blobs.js'
 import { sha256Digest } from '../../src/store/digest.js'
 import { lockRoot } from '../../src/store/root-lock.js'
+import { putBlob } from '../../src/store/types.js'
 import { ADMIN, basic, runCliHere, startServer, tempDir, testApp } from '../helpers.js'
 import { archive, get, multipart, packFiles, pushPack } from '../pack-fixtures.js'
 import { s3ConfigDoc, s3Env, startS3Server } from '../s3-helpers.js'
@@ -160,7 +161,7 @@ t.test('a lease renewed while a long copy runs is never taken for a crashed requ
   const { db, store, staging } = app.registry
   const intake = new BlobIntake(store, new BlobMeta(db))
   const lease = intake.newLease()
-  const blob = await store.put(Readable.from([Buffer.from('held for hours')]))
+  const blob = await putBlob(store, Readable.from([Buffer.from('held for hours')]))
   lease.take([blob.digest], Date.now() - 2 * 3600_000)
   lease.renew()
   await collectGarbage(db, store, staging, { dryRun: false, graceMs: 0, now: FAR_FUTURE() })
