@@ -381,8 +381,8 @@ export function nextLink(header: string | string[] | undefined): string | null {
   const value = Array.isArray(header) ? header.join(', ') : header
   if (!value) return null
   for (const part of value.split(/,(?=\s*<)/)) {
-    const m = /^\s*<([^>]*)>\s*;(.*)$/.exec(part)
-    if (m && /(?:^|;)\s*rel="?next"?\s*(?:;|$)/.test(m[2]) && m[1].startsWith('/')) return m[1]
+    const [, target, params] = /^\s*<([^>]*)>\s*;(.*)$/.exec(part) ?? []
+    if (target?.startsWith('/') && params !== undefined && /(?:^|;)\s*rel="?next"?\s*(?:;|$)/.test(params)) return target
   }
   return null
 }
