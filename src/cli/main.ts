@@ -13,6 +13,7 @@ export const COMMANDS: CommandEntry[] = [
   { path: ['user', 'add'], summary: 'Add a user to the htpasswd file, or change its password', load: () => (require('./commands/user-add.js') as typeof import('./commands/user-add.js')).userAddCommand },
   { path: ['garbage-collect'], summary: 'Remove blobs and temp files nothing refers to', load: () => (require('./commands/garbage-collect.js') as typeof import('./commands/garbage-collect.js')).garbageCollectCommand },
   { path: ['fsck'], summary: 'Re-hash every stored blob and report damage', load: () => (require('./commands/fsck.js') as typeof import('./commands/fsck.js')).fsckCommand },
+  { path: ['events'], summary: 'Show the audit trail: pushes, tag changes, deletes, collections, lockouts', load: () => (require('./commands/events.js') as typeof import('./commands/events.js')).eventsCommand },
   { path: ['version'], summary: 'Print the version', load: () => (require('./commands/version.js') as typeof import('./commands/version.js')).versionCommand },
   { path: ['registry', 'login'], summary: 'Log in to a pack registry and save the login', load: () => (require('./commands/registry-login.js') as typeof import('./commands/registry-login.js')).registryLoginCommand },
   { path: ['registry', 'logout'], summary: 'Remove a saved registry login', load: () => (require('./commands/registry-logout.js') as typeof import('./commands/registry-logout.js')).registryLogoutCommand },

@@ -2,9 +2,17 @@
 // {"errors":[{"code","message","detail"}]} with the status from errors.ts. Fastify's own
 // errors (schema validation, body limits, bad JSON) are translated here, not in routes.
 // A 5xx never carries internals: the client gets the request id, the log gets the stack.
+// What was answered is kept on the request (`failure`) for its log line.
 
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type ErrorCode, type ErrorDetail, isRegistryError, isStorageFull, storageFull } from '../errors.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The error this request was answered with, if any (for the request's log line). */
+    failure: { code: string; message: string } | null
+  }
+}
 
 export interface ErrorEnvelope {
   errors: Array<{ code: string; message: string; detail?: ErrorDetail }>
@@ -59,34 +67,40 @@ function statusToCode(status: number): ErrorCode {
   return 'BAD_REQUEST'
 }
 
+function answer(request: FastifyRequest, reply: FastifyReply, status: number, code: ErrorCode, message: string, detail?: ErrorDetail): FastifyReply {
+  request.failure = { code, message }
+  return reply.code(status).send(envelope(code, message, detail))
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.addSchema(errorEnvelopeSchema)
+  app.decorateRequest('failure', null)
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (isStorageFull(err)) {
       request.log.warn({ err: { code: err.code, message: err.message } }, 'storage full: write refused')
       const full = storageFull()
-      return reply.code(full.status).send(envelope(full.code, full.message))
+      return answer(request, reply, full.status, full.code, full.message)
     }
     if (isRegistryError(err)) {
       if (err.status >= 500) request.log.error({ err }, 'request failed')
       for (const [name, value] of Object.entries(err.headers)) reply.header(name, value)
-      return reply.code(err.status).send(envelope(err.code, err.message, err.detail))
+      return answer(request, reply, err.status, err.code, err.message, err.detail)
     }
     if (err.validation) {
       const where = err.validationContext ?? 'request'
-      return reply.code(400).send(envelope('BAD_REQUEST', `invalid ${where}: ${err.message}`))
+      return answer(request, reply, 400, 'BAD_REQUEST', `invalid ${where}: ${err.message}`)
     }
     const status = err.statusCode ?? 500
     if (status < 500) {
       const code = (err.code && FASTIFY_CODES[err.code]) || statusToCode(status)
-      return reply.code(status === 406 ? 415 : status).send(envelope(code, err.message))
+      return answer(request, reply, status === 406 ? 415 : status, code, err.message)
     }
     request.log.error({ err }, 'request failed')
-    return reply.code(500).send(envelope('INTERNAL', `internal server error (request ${request.id})`))
+    return answer(request, reply, 500, 'INTERNAL', `internal server error (request ${request.id})`)
   })
 
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send(envelope('NOT_FOUND', `no such endpoint: ${request.method} ${request.url.split('?')[0]}`))
+    answer(request, reply, 404, 'NOT_FOUND', `no such endpoint: ${request.method} ${request.url.split('?')[0]}`)
   })
 }

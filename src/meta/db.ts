@@ -73,12 +73,27 @@ export function onStorageFull(db: Db, handler: StorageFullHandler): void {
  * collection still work when pushes no longer fit.
  */
 export function writeTransaction<T>(db: Db, fn: () => T): T {
+  const observe = durationObservers.get(db)
+  const started = observe ? process.hrtime.bigint() : 0n
   try {
     return db.transaction(fn).immediate()
   } catch (err) {
     if (!isStorageFull(err) || !fullHandlers.get(db)?.()) throw err
     return db.transaction(fn).immediate()
+  } finally {
+    observe?.(Number(process.hrtime.bigint() - started) / 1e9)
   }
+}
+
+const durationObservers = new WeakMap<Db, (seconds: number) => void>()
+
+/**
+ * Called with the duration of every write transaction of `db`, from BEGIN IMMEDIATE (waiting
+ * for the write lock included) to COMMIT (the fsync included) or rollback: the metrics' view
+ * of how long writers hold and wait for the database.
+ */
+export function observeWriteTransactions(db: Db, observer: (seconds: number) => void): void {
+  durationObservers.set(db, observer)
 }
 
 /** Throws when the database cannot answer (for /health). */

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { request as httpsRequest } from 'node:https'
 import { join } from 'node:path'
-import { basic, requireProgram, startServer, tempDir } from '../helpers.js'
+import { basic, isRequestLine, requireProgram, startServer, tempDir } from '../helpers.js'
 
 t.test('starts on built-in defaults, prints the admin password once, REGISTRY_HTTP_ADDR moves it', async (t) => {
   const cwd = tempDir(t)
@@ -24,7 +24,7 @@ t.test('starts on built-in defaults, prints the admin password once, REGISTRY_HT
   t.equal(bad.status, 401)
   t.equal(bad.headers.get('www-authenticate'), 'Basic realm="basic-realm"')
   await new Promise((r) => setTimeout(r, 200)) // the line is written just after the response
-  const requestLine = server.logs().find((l) => l.msg === 'request' && l.status === 401)
+  const requestLine = server.logs().find((l) => isRequestLine(l) && l.status === 401)
   t.ok(requestLine, 'one JSON log line per request')
   t.equal(requestLine?.route, '/v1')
   t.notMatch(server.stdout(), /Basic [A-Za-z0-9+/=]{8,}/, 'no Authorization header in the logs')

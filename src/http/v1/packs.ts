@@ -1,6 +1,7 @@
 // The /v1 pack routes (`/v1/_catalog`, `/v1/_packs...`) and the distribution-shaped read view
 // (`/v1/{name}/tags/list`, `/manifests/{ref}`, `/blobs/{digest}`). Routes only parse the
-// request and pick a view (packs/views.ts) or an operation (packs/service.ts).
+// request and pick a view (packs/views.ts) or an operation (packs/service.ts), and note what
+// the answer says happened for the request's log line (activity.ts).
 
 import type { FastifyInstance } from 'fastify'
 import { RegistryError } from '../../errors.js'
@@ -8,6 +9,7 @@ import type { PageRequest } from '../../pages.js'
 import { PackService, type PublishOptions } from '../../packs/service.js'
 import type { PackViews } from '../../packs/views.js'
 import { sendBlob, sendManifest, servableType } from '../blob-response.js'
+import { notePull, notePush, notePushAttempt, noteChange, shortDigest } from '../activity.js'
 import { actorOf } from '../auth.js'
 import { readForm } from '../multipart.js'
 import { setNextLink } from '../pagination.js'
@@ -74,6 +76,7 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
 
   app.post('/_packs', { schema: S.pushSchema, onRequest: app.requireWriter }, async (request, reply) => {
     const actor = actorOf(request)
+    notePushAttempt(request, null)
     const form = await readForm(request, bodyIdleMs, 'archive', FORM_LIMITS, async (file, fieldsBefore) => {
       // Fields sent before the file are known now: refuse a forced push without a message before reading it.
       PackService.checkForceMessage(publishOptions(fieldsBefore, actor))
@@ -81,6 +84,7 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
     })
     if (!form.file) throw new RegistryError('BAD_REQUEST', 'the form has no file part named "archive" (the pack .tar.gz)')
     const result = packs.commit(form.file, publishOptions(form.fields, actor))
+    notePush(request, { what: `${result.name}:${result.tag}`, outcome: result.status, size: result.size, digest: result.digest })
     return reply.code(result.status === 'created' ? 201 : 200).send(result)
   })
 
@@ -89,7 +93,9 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
   app.get<RefParams>('/_packs/:name/:ref', { schema: S.versionDetailSchema }, async (request) => views.versionDetail(request.params.name, request.params.ref))
 
   app.get<RefParams>('/_packs/:name/:ref/archive', { schema: S.archiveSchema }, async (request, reply) => {
-    const archive = views.archive(request.params.name, request.params.ref)
+    const { name, ref } = request.params
+    const archive = views.archive(name, ref)
+    notePull(request, `${name}:${ref}`, archive.digest)
     return sendBlob(request, reply, { ...archive, contentType: 'application/gzip', open: (range) => views.open(archive.digest, range) })
   })
 
@@ -102,18 +108,21 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
   app.put<TagParams & { Body: { ref: string } }>('/_packs/:name/_tags/:tag', { schema: S.addTagSchema, onRequest: app.requireWriter }, async (request, reply) => {
     const { name, tag } = request.params
     const result = packs.addTag(name, tag, request.body.ref, actorOf(request))
+    noteChange(request, `tagged ${name}:${request.body.ref} as ${name}:${tag}${result.status === 'unchanged' ? ' (it already was)' : ''}`)
     return reply.code(result.status === 'created' ? 201 : 200).send({ name, status: result.status, ...result.tag })
   })
 
   app.delete<TagParams>('/_packs/:name/_tags/:tag', { schema: S.deleteTagSchema, onRequest: app.requireWriter }, async (request) => {
     const { name, tag } = request.params
     const removed = packs.deleteTag(name, tag, actorOf(request))
+    noteChange(request, `deleted tag ${name}:${tag} (was ${shortDigest(removed.archive_digest ?? removed.manifest_digest)})`)
     return { name, tag, digest: removed.archive_digest }
   })
 
   app.delete<RefParams>('/_packs/:name/:ref', { schema: S.deleteVersionSchema, onRequest: app.requireWriter }, async (request) => {
     const { name, ref } = request.params
     const { version, tags } = packs.deleteVersion(name, ref, actorOf(request))
+    noteChange(request, `deleted ${name} ${version.version} (${shortDigest(version.archive_digest)}) and its tags ${tags.join(', ')}`)
     return { name, version: version.version, digest: version.archive_digest, tags }
   })
 
@@ -128,7 +137,12 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
     method: ['GET', 'HEAD'],
     url: '/:name/manifests/:ref',
     schema: S.manifestSchema,
-    handler: async (request, reply) => sendManifest(request, reply, views.manifest(request.params.name, request.params.ref), request.params.ref),
+    handler: async (request, reply) => {
+      const { name, ref } = request.params
+      const manifest = views.manifest(name, ref)
+      notePull(request, `${name}:${ref}`, manifest.digest)
+      return sendManifest(request, reply, manifest, ref)
+    },
   })
 
   app.get<{ Params: { name: string; digest: string }; Querystring: { type?: string } }>('/:name/blobs/:digest', { schema: S.blobSchema }, async (request, reply) => {

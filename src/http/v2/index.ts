@@ -21,6 +21,8 @@ import { type Endpoint, parseV2Path, type RepositoryLocator } from '../../oci/na
 import type { OciRegistry } from '../../oci/registry.js'
 import type { OciUploads } from '../../oci/uploads.js'
 import type { ChunkExpectation } from '../../store/uploads.js'
+import { formatBytes } from '../../format.js'
+import { noteChange, notePull, notePush, notePushAttempt, shortDigest } from '../activity.js'
 import { sendBlob, sendManifest } from '../blob-response.js'
 import { requestBody } from '../request-body.js'
 import { actorOf } from '../auth.js'
@@ -70,8 +72,11 @@ export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<v
     handler: async (request, reply) => {
       const { endpoint, repo } = route(request)
       switch (endpoint.kind) {
-        case 'manifest':
-          return sendManifest(request, reply, registry.manifest(repo, endpoint.reference), endpoint.reference)
+        case 'manifest': {
+          const manifest = registry.manifest(repo, endpoint.reference)
+          notePull(request, `${repo.oci}${referenceSeparator(endpoint.reference)}${endpoint.reference}`, manifest.digest)
+          return sendManifest(request, reply, manifest, endpoint.reference)
+        }
         case 'blob':
           return serveBlob(request, reply, repo, endpoint.digest)
         case 'tags': {
@@ -110,10 +115,14 @@ export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<v
       if (mount !== undefined && from !== undefined) {
         // Not found in `from`: fall back to an ordinary upload session, as the spec says.
         const mounted = uploads.mount(repo, mount, registry.locate(from))
-        if (mounted) return blobCreated(reply, repo, mounted.digest)
+        if (mounted) {
+          noteChange(request, `mounted blob ${shortDigest(mounted.digest)} (${formatBytes(mounted.size)}) from ${from} into ${repo.oci}`)
+          return blobCreated(reply, repo, mounted.digest)
+        }
       }
       if (digest !== undefined) {
         const blob = await uploads.monolithic(repo, digest, bodyOf(request), contentLength(request))
+        noteChange(request, `stored blob ${shortDigest(blob.digest)} (${formatBytes(blob.size)}) in ${repo.oci}`)
         return blobCreated(reply, repo, blob.digest)
       }
       const id = await uploads.start(repo)
@@ -146,11 +155,15 @@ export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<v
         if (digest === undefined) throw new RegistryError('DIGEST_INVALID', 'finishing an upload needs ?digest=<digest of the whole blob>')
         const source = request.body === undefined ? null : bodyOf(request)
         const blob = await withUploadHeaders(repo, endpoint.id, () => uploads.finish(repo, endpoint.id, digest, source, chunkOf(request)))
+        noteChange(request, `stored blob ${shortDigest(blob.digest)} (${formatBytes(blob.size)}) in ${repo.oci}`)
         return blobCreated(reply, repo, blob.digest)
       }
       if (endpoint.kind !== 'manifest') throw unsupportedMethod(request, endpoint)
+      const what = `${repo.oci}${referenceSeparator(endpoint.reference)}${endpoint.reference}`
+      notePushAttempt(request, what)
       const body = await readManifestBody(request)
       const pushed = await registry.putManifest(repo, endpoint.reference, body, request.headers['content-type'], actorOf(request))
+      notePush(request, { what, outcome: pushed.outcome, size: pushed.size, digest: pushed.digest })
       if (pushed.subject !== null) reply.header('oci-subject', pushed.subject)
       return reply
         .code(201)
@@ -169,14 +182,19 @@ export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<v
     handler: async (request, reply) => {
       const { endpoint, repo } = route(request)
       switch (endpoint.kind) {
-        case 'manifest':
-          await registry.deleteManifest(repo, endpoint.reference, actorOf(request))
+        case 'manifest': {
+          const { reference } = endpoint
+          await registry.deleteManifest(repo, reference, actorOf(request))
+          noteChange(request, reference.includes(':') ? `deleted manifest ${repo.oci}@${shortDigest(reference)} and its tags` : `deleted tag ${repo.oci}:${reference}`)
           return reply.code(202).header('content-length', '0').send()
+        }
         case 'blob':
           registry.deleteBlob(repo, endpoint.digest, actorOf(request))
+          noteChange(request, `unlinked blob ${shortDigest(endpoint.digest)} from ${repo.oci}`)
           return reply.code(202).header('content-length', '0').send()
         case 'upload':
           await uploads.cancel(repo, endpoint.id)
+          noteChange(request, `cancelled upload ${endpoint.id} to ${repo.oci}`)
           return reply.code(204).send()
         default:
           throw unsupportedMethod(request, endpoint)
@@ -241,6 +259,11 @@ export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<v
       stream.on('data', onData).on('end', onEnd).on('error', onError)
     })
   }
+}
+
+/** `repo:tag`, but `repo@sha256:...`. */
+function referenceSeparator(reference: string): string {
+  return reference.includes(':') ? '@' : ':'
 }
 
 function contentLength(request: FastifyRequest): number | undefined {

@@ -49,10 +49,14 @@ const referrersIndexSchema = {
 } as const
 
 export const versionSchema = {
+  summary: 'The API version check (200 with credentials)',
+  tags: ['distribution'],
   response: { 200: { type: 'object', additionalProperties: false }, ...errorResponses },
 } as const
 
 export const catalogSchema = {
+  summary: 'Every repository, packs under oci.namespace, paginated',
+  tags: ['distribution'],
   querystring: { type: 'object', properties: pageQuery },
   response: {
     200: {
@@ -67,6 +71,8 @@ export const catalogSchema = {
 
 /** GET and HEAD: manifests, blobs, tags/list, referrers, upload status. */
 export const readSchema = {
+  summary: 'Manifests (by tag or digest), blobs, tags/list, referrers and upload status under <name>/',
+  tags: ['distribution'],
   params: wildcardParams,
   querystring: {
     type: 'object',
@@ -103,6 +109,8 @@ const uploadHeaders = {
 
 /** POST <name>/blobs/uploads/: a session, a monolithic upload (?digest=), or a mount. */
 export const postSchema = {
+  summary: 'Start a blob upload, upload a blob at once (?digest=) or mount one (?mount=&from=)',
+  tags: ['distribution'],
   params: wildcardParams,
   querystring: {
     type: 'object',
@@ -122,6 +130,8 @@ export const postSchema = {
 
 /** PATCH <name>/blobs/uploads/<uuid>: one chunk. */
 export const patchSchema = {
+  summary: 'Append a chunk to a blob upload',
+  tags: ['distribution'],
   params: wildcardParams,
   headers: uploadHeaders,
   response: {
@@ -132,6 +142,8 @@ export const patchSchema = {
 
 /** PUT: a manifest, or the end of an upload (?digest=). */
 export const putSchema = {
+  summary: 'Push a manifest, or finish a blob upload (?digest=)',
+  tags: ['distribution'],
   params: wildcardParams,
   querystring: { type: 'object', properties: { digest: { type: 'string', maxLength: 256 } } },
   headers: uploadHeaders,
@@ -143,6 +155,8 @@ export const putSchema = {
 
 /** DELETE: a manifest or tag, a blob, or an upload session. */
 export const deleteSchema = {
+  summary: 'Delete a manifest or tag, unlink a blob, or cancel an upload',
+  tags: ['distribution'],
   params: wildcardParams,
   response: {
     202: { ...noBody, description: 'manifest, tag or blob deleted' },
