@@ -9,7 +9,7 @@ import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable, Writable } from 'node:stream'
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../src/app.js'
 import { runCli } from '../src/cli/main.js'
 import { type Config, loadConfig } from '../src/config/load.js'
@@ -92,8 +92,12 @@ export function testConfig(t: Teardown, doc: Doc = {}, opts: { auth?: boolean; s
   return loadConfig({ doc: merge(base, doc), env: {} })
 }
 
-export async function testApp(t: Teardown, doc: Doc = {}, opts: { auth?: boolean; storage?: 'filesystem' | 'inmemory' } = {}): Promise<FastifyInstance> {
-  const app = await buildApp(testConfig(t, doc, opts))
+export async function testApp(
+  t: Teardown,
+  doc: Doc = {},
+  opts: { auth?: boolean; storage?: 'filesystem' | 'inmemory'; logger?: FastifyBaseLogger } = {},
+): Promise<FastifyInstance> {
+  const app = await buildApp(testConfig(t, doc, opts), opts.logger ? { logger: opts.logger } : {})
   t.teardown(() => app.close())
   return refuse5xx(app)
 }
