@@ -3,9 +3,12 @@
 // the API's address, none on metrics.addr (server.test.ts starts that listener for real).
 
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { collectGarbage } from '../../src/maintenance/gc.js'
+import { PACKAGE_ROOT } from '../../src/paths.js'
 import { ADMIN, basic, listeningApp, READER, testApp } from '../helpers.js'
 import { archive, get, packFiles, push } from '../pack-fixtures.js'
 import { makeImage, OCTET, pushImage, putManifest } from './v2-helpers.js'
@@ -65,6 +68,19 @@ t.test('every metric family is exposed, to any user with credentials', async (t)
   for (const surface of ['v1-packs', 'v1-distribution', 'v2']) {
     for (const outcome of ['created', 'updated', 'unchanged', 'refused']) t.equal(sample(res.body, 'packyard_pushes_total', { surface, outcome }), 0, `${surface} ${outcome} starts at 0`)
   }
+})
+
+t.test('the Grafana dashboard in docs/ queries only metrics the registry exposes', async (t) => {
+  const dashboard = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'docs', 'grafana-dashboard.json'), 'utf8')) as {
+    __inputs: Array<{ pluginId: string }>
+    panels: Array<{ type: string; targets?: Array<{ expr: string }> }>
+  }
+  t.same(dashboard.__inputs.map((i) => i.pluginId), ['prometheus'], 'importable: asks for a Prometheus data source')
+  const app = await testApp(t)
+  const families = new Set([...(await scrape(app)).matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]))
+  const queried = new Set(dashboard.panels.flatMap((p) => p.targets ?? []).flatMap((target) => [...target.expr.matchAll(/\b((?:packyard|process|nodejs)_\w+)/g)].map((m) => m[1] as string)))
+  t.ok(queried.size > 15, `${queried.size} metrics queried`)
+  for (const name of queried) t.ok(families.has(name.replace(/_(bucket|count|sum)$/, '')), name)
 })
 
 t.test('a scrape counts pushes by surface and outcome, pulls, requests, bytes and logins', async (t) => {

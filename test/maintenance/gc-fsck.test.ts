@@ -1,9 +1,12 @@
 import t from 'tap'
 import { Readable } from 'node:stream'
 import { existsSync, writeFileSync, utimesSync } from 'node:fs'
+import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { collectGarbage } from '../../src/maintenance/gc.js'
 import { checkStore } from '../../src/maintenance/fsck.js'
+import { openDatabase } from '../../src/meta/db.js'
+import { rootLayout } from '../../src/store/layout.js'
 import { FilesystemBlobStore } from '../../src/store/fs.js'
 import type { FilesystemBlobStore as Fs } from '../../src/store/fs.js'
 import { ADMIN, runBin, testApp } from '../helpers.js'
@@ -96,6 +99,12 @@ t.test('the commands against a stopped server\'s data', async (t) => {
   t.match(dry.stdout, /would remove 1 blobs/)
   const real = await runBin(['garbage-collect', '--grace', '0s', '--force'], { env, cwd: config.storage.rootdirectory })
   t.match(real.stdout, /^removed 1 blobs \(6 B\) and 0 temp files; \d+ blobs in use kept\n$/)
+  const db = openDatabase(rootLayout(config.storage.rootdirectory).database)
+  const runs = db.prepare("SELECT actor, repository, detail FROM events WHERE action = 'gc'").all() as Array<{ actor: string; repository: string; detail: string }>
+  db.close()
+  t.equal(runs.length, 1, 'the run is in the event log; the dry run is not')
+  t.match(runs[0], { actor: userInfo().username, repository: '' })
+  t.match(JSON.parse(runs[0]?.detail ?? '{}'), { blobsRemoved: 1, bytesFreed: 6, tempFilesRemoved: 0, graceSeconds: 0 })
   const fsck = await runBin(['fsck'], { env, cwd: config.storage.rootdirectory })
   t.equal(fsck.code, 0, fsck.stderr)
   t.match(fsck.stdout, /checked \d+ blobs .*: no problems/)

@@ -3,6 +3,8 @@
 // from its end (parseV2Path). Every response carries `Docker-Distribution-API-Version`, 401s
 // included; every request needs credentials and writes need a writer. Request bodies are not
 // parsed: blob bytes stream from the socket to disk, manifests are read up to the size cap.
+// Handlers note what a request did (a push and its outcome, a pull, a delete) for its log line
+// and the metrics (activity.ts).
 //
 // Choices where the spec leaves one:
 // - Accept: a manifest is served in its stored form only; when the client's Accept lists
