@@ -14,7 +14,7 @@
 // Each registry starts when a scenario first asks for it, so a run of some scenarios starts
 // only the registries those need.
 
-import type { Credentials, Registry } from './registries.js'
+import type { Credentials, Registry, RegistryOptions } from './registries.js'
 
 export interface Settings {
   /** rounds of every scenario; each registry runs once per round */
@@ -27,6 +27,7 @@ export interface Settings {
   v1: { pushes: number; concurrency: number; packs: number; pageSize: number; seedConcurrency: number }
   /** `packyard` processes: `version` runs timed per round, and packs published one process each */
   cli: { versionRuns: number; packs: number }
+  s3: { packs: number; blobBytes: number }
 }
 
 export const FULL: Settings = {
@@ -38,6 +39,7 @@ export const FULL: Settings = {
   listing: { repositories: 10_000, tagsPerRepository: 5, pageSize: 1000, tagSample: 1000, seedConcurrency: 16 },
   v1: { pushes: 300, concurrency: 8, packs: 10_000, pageSize: 1000, seedConcurrency: 16 },
   cli: { versionRuns: 21, packs: 200 },
+  s3: { packs: 100, blobBytes: 100_000_000 },
 }
 
 export const QUICK: Settings = {
@@ -49,6 +51,7 @@ export const QUICK: Settings = {
   listing: { repositories: 500, tagsPerRepository: 5, pageSize: 100, tagSample: 200, seedConcurrency: 16 },
   v1: { pushes: 30, concurrency: 8, packs: 500, pageSize: 100, seedConcurrency: 16 },
   cli: { versionRuns: 5, packs: 20 },
+  s3: { packs: 10, blobBytes: 10_000_000 },
 }
 
 export interface Pair {
@@ -71,4 +74,8 @@ export interface Context {
   /** scratch space for pack sets, emptied by the runner */
   work: string
   progress: (message: string) => void
+  /** for scenarios that start registries of their own (s3) */
+  registryOptions: RegistryOptions
+  /** hands a registry a scenario started to the runner, which stops it at the end whatever happens */
+  adopt: (registry: Registry) => Registry
 }

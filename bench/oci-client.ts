@@ -6,7 +6,7 @@
 
 import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
-import { EMPTY_CONFIG, EMPTY_CONFIG_DIGEST, EMPTY_CONFIG_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, archiveFileName, packManifest } from '../src/packs/oras-manifest.js'
+import { EMPTY_CONFIG, EMPTY_CONFIG_DIGEST, ORAS_CONFIG_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, archiveFileName, packManifest } from '../src/packs/oras-manifest.js'
 import { type Endpoint, send } from './http.js'
 import type { SyntheticPack } from './packs.js'
 
@@ -82,7 +82,7 @@ export async function pushPackOci(ep: Endpoint, pack: SyntheticPack): Promise<vo
  * image-spec 1.1 guidance for artifacts without content), made distinct by an annotation.
  */
 export function tinyManifest(label: string): Buffer {
-  const empty = { mediaType: EMPTY_CONFIG_MEDIA_TYPE, digest: EMPTY_CONFIG_DIGEST, size: EMPTY_CONFIG.length }
+  const empty = { mediaType: ORAS_CONFIG_MEDIA_TYPE, digest: EMPTY_CONFIG_DIGEST, size: EMPTY_CONFIG.length }
   return Buffer.from(
     JSON.stringify({
       schemaVersion: 2,

@@ -92,10 +92,14 @@ export function freePort(): Promise<number> {
   })
 }
 
-/** The parent's environment without REGISTRY_* (both registries read those and would obey a stray one). */
+/**
+ * The parent's environment without REGISTRY_* (both registries read those and would obey a stray
+ * one) and without AWS_* (both AWS SDKs read AWS_CA_BUNDLE, AWS_PROFILE... from it: distribution
+ * even panics at start-up on an AWS_CA_BUNDLE, "LoadCustomCABundleError").
+ */
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('REGISTRY_')) env[k] = v
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('REGISTRY_') && !k.startsWith('AWS_')) env[k] = v
   return { ...env, ...extra }
 }
 
@@ -189,14 +193,62 @@ export async function launch({ kind, command, args, env, storage, readyUrl, read
   }
 }
 
-/** Packyard storing in `root`. */
-export async function startPackyard(root: string, credentials: Credentials, opts: RegistryOptions): Promise<Registry> {
+/** A local S3 server: its endpoint, its account, and one bucket per registry that uses it. */
+export interface S3Endpoint {
+  endpoint: string
+  accessKey: string
+  secretKey: string
+}
+
+/**
+ * s3rver (the npm package the tests use too) on a free loopback port, keeping its objects in
+ * `root`, with the given buckets. OpenSSL's legacy provider: it signs ListObjectsV2 continuation
+ * tokens with DES. Killed with the other children on any exit.
+ */
+export async function startS3rver(root: string, buckets: string[]): Promise<S3Endpoint & { stop: () => Promise<void> }> {
+  mkdirSync(root, { recursive: true })
+  const port = await freePort()
+  const bin = join(PACKAGE_ROOT, 'node_modules', 's3rver', 'bin', 's3rver.js')
+  const args = ['--openssl-legacy-provider', bin, '-d', root, '-a', '127.0.0.1', '-p', String(port), '-s', '--no-vhost-buckets', ...buckets.flatMap((b) => ['--configure-bucket', b])]
+  const child = spawn(process.execPath, args, { env: cleanEnv({}), stdio: ['ignore', 'ignore', 'inherit'] })
+  children.add(child)
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
+  child.on('exit', () => children.delete(child))
+  const endpoint = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + START_TIMEOUT_MS
+  while ((await statusOf(`${endpoint}/`)) === 0) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`s3rver did not start on ${endpoint}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return {
+    endpoint,
+    accessKey: 'S3RVER',
+    secretKey: 'S3RVER',
+    stop: async () => {
+      child.kill('SIGTERM')
+      await exited
+    },
+  }
+}
+
+/** Packyard storing in `root`, or with its blobs in `s3.bucket` and its database in `root`. */
+export async function startPackyard(root: string, credentials: Credentials, opts: RegistryOptions, s3?: S3Endpoint & { bucket: string }): Promise<Registry> {
   mkdirSync(root, { recursive: true })
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
+  const storage: Record<string, string> = s3
+    ? {
+        REGISTRY_STORAGE: 's3',
+        REGISTRY_STORAGE_S3_BUCKET: s3.bucket,
+        REGISTRY_STORAGE_S3_REGIONENDPOINT: s3.endpoint,
+        REGISTRY_STORAGE_S3_ACCESSKEY: s3.accessKey,
+        REGISTRY_STORAGE_S3_SECRETKEY: s3.secretKey,
+        REGISTRY_DATABASE_PATH: join(root, 'registry.db'),
+      }
+    : { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root }
   const env = cleanEnv({
     REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`,
-    REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root,
+    ...storage,
     REGISTRY_AUTH_HTPASSWD_REALM: 'bench',
     REGISTRY_AUTH_HTPASSWD_PATH: credentials.htpasswd,
     REGISTRY_AUTH_ACCESS_WRITERS: credentials.user,
@@ -208,18 +260,24 @@ export async function startPackyard(root: string, credentials: Credentials, opts
   return launch({ kind: 'packyard', command: process.execPath, args, env, storage: root, readyUrl: `${base}/health`, readyStatus: 200, ep })
 }
 
-/** The reference registry with its config in `root` and its storage in `root`/data. */
-export async function startReference(root: string, credentials: Credentials, opts: RegistryOptions): Promise<Registry> {
+/**
+ * The reference registry with its config in `root` and its storage in `root`/data, or with its s3
+ * driver on `s3.bucket` (regionendpoint at the local server, redirects off like Packyard's).
+ */
+export async function startReference(root: string, credentials: Credentials, opts: RegistryOptions, s3?: S3Endpoint & { bucket: string }): Promise<Registry> {
   const storage = join(root, 'data')
   mkdirSync(storage, { recursive: true })
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
   const config = join(root, 'config.yml')
+  const driver = s3
+    ? { s3: { region: 'us-east-1', regionendpoint: s3.endpoint, bucket: s3.bucket, accesskey: s3.accessKey, secretkey: s3.secretKey, secure: false, v4auth: true }, redirect: { disable: true } }
+    : { filesystem: { rootdirectory: storage } }
   // JSON is YAML; http.secret is set only to keep distribution from warning that it made one up.
   const doc = {
     version: 0.1,
     log: { level: 'warn', accesslog: { disabled: true } },
-    storage: { filesystem: { rootdirectory: storage }, delete: { enabled: true } },
+    storage: { ...driver, delete: { enabled: true } },
     http: { addr: `127.0.0.1:${port}`, secret: randomBytes(16).toString('hex') },
     auth: { htpasswd: { realm: 'bench', path: credentials.htpasswd } },
   }

@@ -19,6 +19,7 @@ import { cliScenario } from './scenarios/cli.js'
 import { listingScenario } from './scenarios/listing.js'
 import { pullScenario } from './scenarios/pull.js'
 import { pushScenario } from './scenarios/push.js'
+import { s3Scenario } from './scenarios/s3.js'
 import { v1Scenario } from './scenarios/v1.js'
 import { type Figure, stat } from './stats.js'
 
@@ -30,6 +31,7 @@ const SCENARIOS: Record<string, (ctx: Context) => Promise<Figure[]>> = {
   listing: listingScenario,
   v1: v1Scenario,
   cli: cliScenario,
+  s3: s3Scenario,
 }
 /** The scenarios that run against Packyard alone, so need no reference registry installed. */
 const PACKYARD_ONLY = new Set(['cli'])
@@ -136,6 +138,11 @@ async function main(argv: string[]): Promise<void> {
       credentials,
       work: dir,
       progress,
+      registryOptions,
+      adopt: (registry) => {
+        registries.push(registry)
+        return registry
+      },
     }
 
     const figures: Figure[] = []

@@ -22,7 +22,7 @@ import { metricsPlugin } from './http/metrics.js'
 import { openApiPlugin } from './http/openapi.js'
 import { v1Plugin } from './http/v1/index.js'
 import { v2Plugin } from './http/v2/index.js'
-import { uploadPurgingPlugin } from './http/v2/upload-purging.js'
+import { uploadPurgingPlugin } from './http/distribution/upload-purging.js'
 import { type Db, observeWriteTransactions, onStorageFull, openDatabase, pingDatabase } from './meta/db.js'
 import { BlobIntake } from './blobs/intake.js'
 import { BlobMeta } from './meta/blobs.js'
@@ -36,7 +36,6 @@ import { PackViews } from './packs/views.js'
 import { validatePackName } from './packs/names.js'
 import { OciRegistry } from './oci/registry.js'
 import { openStorage } from './store/index.js'
-import { rootLayout } from './store/layout.js'
 import type { BlobStore } from './store/types.js'
 import type { UploadStaging } from './store/uploads.js'
 import { createTlsService, type TlsService } from './tls/index.js'
@@ -60,7 +59,8 @@ declare module 'fastify' {
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   // Read the certificate files (or the ACME cache) first: a bad one must fail before anything is opened.
   const tls = config.http.tls ? await createTlsService(config.http.tls, options.logger ?? pino({ level: 'silent' })) : null
-  const storage = await openStorage(config.storage)
+  const storageLog = options.logger ?? pino({ level: 'silent' })
+  const storage = await openStorage(config.storage, { warn: (message) => storageLog.warn(message) })
   const { store } = storage
   const db = openDatabase(storage.databaseFile)
   onStorageFull(db, () => {
@@ -107,7 +107,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     installRequestLog(app, metrics)
     honourExpectContinue(app)
     await openApiPlugin(app)
-    const authenticator = await setUpAuth(app, config, audit, metrics)
+    const authenticator = await setUpAuth(app, config, storage.initialAdminPasswordFile, audit, metrics)
     await app.register(authPlugin, { authenticator })
     await app.register(healthPlugin, { checkDatabase: () => pingDatabase(db), checkStorage: () => store.check() })
     // With metrics.addr, /metrics is served by server.ts on that address instead.
@@ -130,18 +130,21 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const registry = new OciRegistry(
       db,
       store,
-      { namespace: config.oci.namespace, checkPackName: validatePackName, listParentTags: config.oci.listParentTags, pageSize: limits.pageSize, deleteEnabled: config.storage.deleteEnabled },
+      { namespace: config.oci.namespace, checkPackName: validatePackName, pageSize: limits.pageSize, deleteEnabled: config.storage.deleteEnabled },
       new PackBridge(packs),
     )
     const bodyIdleMs = config.http.bodyIdleTimeoutMs
 
-    await app.register(v1Plugin, { prefix: '/v1', packs, views, audit, bodyIdleMs })
+    const manifestSize = limits.manifestSize
+    // storage.redirect.disable: false, on a store that can hand out download URLs (S3).
+    const blobRedirect = config.storage.redirect && store.redirectUrl ? store.redirectUrl.bind(store) : null
+    await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, audit, manifestSize, bodyIdleMs, blobRedirect })
     await app.register(uploadPurgingPlugin, {
       uploads,
       ...config.storage.uploadPurging,
       ...(metrics ? { onPurged: (r: PurgeResult) => metrics.uploadsPurged({ sessions: r.sessions.length, files: r.files.length, bytes: r.bytes }) } : {}),
     })
-    await app.register(v2Plugin, { prefix: '/v2', registry, uploads, manifestSize: limits.manifestSize, bodyIdleMs })
+    await app.register(v2Plugin, { prefix: '/v2', registry, uploads, listParentTags: config.oci.listParentTags, manifestSize, bodyIdleMs, blobRedirect })
     await app.ready()
   } catch (err) {
     await app.close()
@@ -161,7 +164,13 @@ function installResponseHeaders(app: FastifyInstance, headers: Record<string, st
  * The authenticator of the htpasswd file (null: no auth section, an open registry). Its
  * failures and lockouts go to the metrics; a lockout also to the log and the event log.
  */
-async function setUpAuth(app: FastifyInstance, config: Config, audit: AuditTrail, metrics: RegistryMetrics | null): Promise<Authenticator | null> {
+async function setUpAuth(
+  app: FastifyInstance,
+  config: Config,
+  initialAdminPasswordFile: string | null,
+  audit: AuditTrail,
+  metrics: RegistryMetrics | null,
+): Promise<Authenticator | null> {
   if (!config.auth) {
     const loopback = /^(127\.|::1$|localhost$)/.test(config.http.host)
     const message = 'AUTHENTICATION IS OFF: there is no auth section in the config, so anyone who can reach this registry may push, tag and delete packs'
@@ -170,7 +179,7 @@ async function setUpAuth(app: FastifyInstance, config: Config, audit: AuditTrail
     return null
   }
   const { realm, htpasswdPath, writers } = config.auth
-  const created = await bootstrapHtpasswd(htpasswdPath, config.storage.kind === 'filesystem' ? rootLayout(config.storage.rootdirectory).initialAdminPassword : null)
+  const created = await bootstrapHtpasswd(htpasswdPath, initialAdminPasswordFile)
   if (created) {
     app.log.warn(
       { htpasswd: htpasswdPath, savedTo: created.savedTo },

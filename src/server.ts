@@ -37,7 +37,8 @@ export async function serve(configPath: string | undefined): Promise<void> {
   const config = loadConfig({ file: configPath })
   const logger = createLogger(config)
   const app = await buildApp(config, { logger })
-  logger.info({ config: config.source, storage: config.storage.kind, root: config.storage.rootdirectory, version: VERSION }, 'starting packyard')
+  const bucket = config.storage.s3 ? { bucket: config.storage.s3.bucket, endpoint: config.storage.s3.endpoint ?? 'AWS' } : {}
+  logger.info({ config: config.source, storage: config.storage.kind, root: config.storage.rootdirectory, ...bucket, version: VERSION }, 'starting packyard')
   if (config.ignoredKeys.length > 0) logger.warn({ keys: config.ignoredKeys }, 'config keys accepted for compatibility but without effect')
 
   const tls = app.registry.tls

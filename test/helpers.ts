@@ -4,6 +4,7 @@
 // binary.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -77,14 +78,32 @@ function merge(a: Doc, b: Doc): Doc {
 }
 
 /**
- * A config on filesystem storage in a fresh temp dir, with htpasswd auth (admin writer,
- * reader read-only) unless `auth: false`. `doc` is merged over it.
+ * Set by test/http/s3-storage.test.ts for the suites it runs again: the endpoint of an S3 server
+ * with bucket `packyard` (s3rver's account), which then stores the blobs of every testConfig
+ * that names no storage of its own, each under a fresh key prefix.
+ */
+export const TEST_S3_ENDPOINT_VARIABLE = 'PACKYARD_TEST_S3_ENDPOINT'
+
+function defaultStorage(dir: string): Doc {
+  const endpoint = process.env[TEST_S3_ENDPOINT_VARIABLE]
+  if (!endpoint) return { storage: { filesystem: { rootdirectory: join(dir, 'data') } } }
+  return {
+    storage: { s3: { bucket: 'packyard', regionendpoint: endpoint, accesskey: 'S3RVER', secretkey: 'S3RVER', rootdirectory: `test-${randomUUID()}`, chunksize: '5MiB' } },
+    database: { path: join(dir, 'data', 'registry.db') },
+  }
+}
+
+/**
+ * A config on filesystem storage in a fresh temp dir (S3 when the storage matrix says so), with
+ * htpasswd auth (admin writer, reader read-only) unless `auth: false`. `doc` is merged over it.
  */
 export function testConfig(t: Teardown, doc: Doc = {}, opts: { auth?: boolean; storage?: 'filesystem' | 'inmemory' } = {}): Config {
   const dir = tempDir(t)
+  const docStorage = (doc.storage ?? {}) as Doc
+  const driverGiven = ['filesystem', 'inmemory', 's3'].some((driver) => driver in docStorage)
   const base: Doc = {
     log: { level: 'silent' },
-    storage: opts.storage === 'inmemory' ? { inmemory: {} } : { filesystem: { rootdirectory: join(dir, 'data') } },
+    ...(driverGiven ? {} : opts.storage === 'inmemory' ? { storage: { inmemory: {} } } : opts.storage === 'filesystem' ? { storage: { filesystem: { rootdirectory: join(dir, 'data') } } } : defaultStorage(dir)),
   }
   if (opts.auth !== false) {
     base.auth = { htpasswd: { realm: 'test-realm', path: makeHtpasswd(dir, USERS) } }

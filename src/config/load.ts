@@ -4,6 +4,7 @@
 
 import { existsSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
+import { dirname, join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { DURATION_HINT, parseDuration } from './duration.js'
 import { isLeaf, LETS_ENCRYPT_DIRECTORY, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
@@ -43,13 +44,40 @@ export interface LetsEncrypt {
 /** How log lines are written: `auto` is text on a terminal and JSON otherwise. */
 export type LogFormat = 'auto' | 'text' | 'json'
 
+/** storage.s3: the bucket and how to reach it, as distribution's s3 driver takes them. */
+export interface S3Config {
+  bucket: string
+  region: string
+  /** An S3-compatible server's URL (from regionendpoint, or host/port/secure); null: AWS. */
+  endpoint: string | null
+  forcePathStyle: boolean
+  /** Static credentials; null: the SDK's default credential chain. */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | null
+  /** Key prefix, without leading or trailing slashes ('' for the bucket root). */
+  rootdirectory: string
+  skipVerify: boolean
+  partSize: number
+  encryption: { kind: 'AES256' } | { kind: 'aws:kms'; keyId: string } | null
+  /** null: the bucket's default. */
+  storageClass: string | null
+}
+
 export interface Config {
   /** Where the config came from, for the start-up log. */
   source: string
   log: { level: LogLevel; fields: Record<string, string>; formatter: LogFormat }
   storage: {
-    kind: 'filesystem' | 'inmemory'
+    kind: 'filesystem' | 'inmemory' | 's3'
+    /**
+     * The local data directory: the filesystem storage's root, or with S3 the folder of the
+     * database (upload staging, initial-admin-password).
+     */
     rootdirectory: string
+    /** The SQLite metadata database (':memory:' for inmemory). */
+    databasePath: string
+    s3: S3Config | null
+    /** storage.redirect.disable: false (S3 only): blob GETs answer 307 to a pre-signed URL. */
+    redirect: boolean
     deleteEnabled: boolean
     uploadPurging: { enabled: boolean; ageMs: number; intervalMs: number }
   }
@@ -165,6 +193,7 @@ function expandShorthands(doc: Doc): void {
 }
 
 const ENV_PREFIX = 'REGISTRY_'
+const STORAGE_DRIVERS = ['filesystem', 'inmemory', 's3']
 
 /** REGISTRY_HTTP_TLS_CERTIFICATE → ['http','tls','certificate']. Keys never contain `_`. */
 function applyEnv(doc: Doc, env: NodeJS.ProcessEnv): void {
@@ -182,7 +211,7 @@ function applyEnv(doc: Doc, env: NodeJS.ProcessEnv): void {
       }
       const section = ensureSection(doc, path, name)
       if (!(value in section)) {
-        for (const k of Object.keys(section)) if (k === 'filesystem' || k === 'inmemory') delete section[k]
+        for (const k of Object.keys(section)) if (STORAGE_DRIVERS.includes(k)) delete section[k]
         section[value] = {}
       }
       continue
@@ -242,9 +271,10 @@ function resolve(doc: Doc, source: string): Config {
   const get = <T>(key: string): T => (values.has(key) ? values.get(key) : defaultAt(key)) as T
 
   const storageDoc = (doc.storage ?? {}) as Doc
-  const hasFs = 'filesystem' in storageDoc
-  const hasMem = 'inmemory' in storageDoc
-  if (hasFs && hasMem) throw new ConfigError('storage', 'choose one of filesystem or inmemory, not both')
+  const drivers = STORAGE_DRIVERS.filter((d) => d in storageDoc)
+  if (drivers.length > 1) throw new ConfigError('storage', `choose one of filesystem, inmemory or s3, not ${drivers.length === 2 ? 'both ' : ''}${drivers.join(' and ')} (REGISTRY_STORAGE=s3 selects s3 in place of the file's driver)`)
+  const kind = (drivers[0] ?? 'filesystem') as Config['storage']['kind']
+  const storage = resolveStorage(kind, get)
 
   const addr = get<string>('http.addr')
   const { host, port } = parseAddr(addr)
@@ -263,8 +293,7 @@ function resolve(doc: Doc, source: string): Config {
     source,
     log: { level: get('log.level'), fields: get('log.fields'), formatter: logFormat(get('log.formatter')) },
     storage: {
-      kind: hasMem ? 'inmemory' : 'filesystem',
-      rootdirectory: get('storage.filesystem.rootdirectory'),
+      ...storage,
       deleteEnabled: get('storage.delete.enabled'),
       uploadPurging: {
         enabled: get('storage.maintenance.uploadpurging.enabled'),
@@ -308,6 +337,64 @@ function resolve(doc: Doc, source: string): Config {
 /** distribution's `logstash` formatter writes JSON lines; so does `json`. */
 function logFormat(value: string): LogFormat {
   return value === 'logstash' ? 'json' : (value as LogFormat)
+}
+
+/** Where the local files and the database live, and the S3 settings when S3 stores the blobs. */
+function resolveStorage(kind: Config['storage']['kind'], get: <T>(key: string) => T): Pick<Config['storage'], 'kind' | 'rootdirectory' | 'databasePath' | 's3' | 'redirect'> {
+  const databasePath = get<string>('database.path')
+  const redirect = !get<boolean>('storage.redirect.disable')
+  if (kind === 'inmemory') return { kind, rootdirectory: get('storage.filesystem.rootdirectory'), databasePath: ':memory:', s3: null, redirect: false }
+  if (kind === 'filesystem') {
+    const rootdirectory = get<string>('storage.filesystem.rootdirectory')
+    return { kind, rootdirectory, databasePath: databasePath === '' ? join(rootdirectory, 'registry.db') : databasePath, s3: null, redirect: false }
+  }
+  const path = databasePath === '' ? join('.', 'data', 'registry.db') : databasePath
+  return { kind, rootdirectory: dirname(path), databasePath: path, s3: resolveS3(get), redirect }
+}
+
+function resolveS3(get: <T>(key: string) => T): S3Config {
+  const s = <T>(key: string) => get<T>(`storage.s3.${key}`)
+  const bucket = s<string>('bucket').trim()
+  if (bucket === '') throw new ConfigError('storage.s3.bucket', 'name the bucket to store blobs in')
+  const regionEndpoint = s<string>('regionendpoint').trim()
+  const host = s<string>('host').trim()
+  if (regionEndpoint !== '' && host !== '') throw new ConfigError('storage.s3.host', 'set regionendpoint or host (with port and secure), not both')
+  let endpoint: string | null = null
+  if (regionEndpoint !== '') {
+    endpoint = /^[a-z][a-z0-9+.-]*:\/\//i.test(regionEndpoint) ? regionEndpoint : `${s('secure') ? 'https' : 'http'}://${regionEndpoint}`
+  } else if (host !== '') {
+    const port = s<number>('port')
+    endpoint = `${s('secure') ? 'https' : 'http'}://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}${port === 0 ? '' : `:${port}`}`
+  }
+  if (endpoint !== null) {
+    try {
+      new URL(endpoint)
+    } catch {
+      throw new ConfigError(regionEndpoint !== '' ? 'storage.s3.regionendpoint' : 'storage.s3.host', `${JSON.stringify(endpoint)} is not a URL such as https://minio.example.com:9000`)
+    }
+  }
+  const accessKeyId = s<string>('accesskey')
+  const secretAccessKey = s<string>('secretkey')
+  if ((accessKeyId === '') !== (secretAccessKey === '')) {
+    throw new ConfigError(accessKeyId === '' ? 'storage.s3.accesskey' : 'storage.s3.secretkey', 'set both accesskey and secretkey, or neither (the AWS default credential chain)')
+  }
+  const sessionToken = s<string>('sessiontoken')
+  const partSize = s<number>('chunksize')
+  if (partSize < 5 * 1024 * 1024) throw new ConfigError('storage.s3.chunksize', `must be at least 5MiB, the smallest part S3 accepts (got ${partSize} bytes)`)
+  const keyId = s<string>('keyid')
+  const storageClass = s<string>('storageclass')
+  return {
+    bucket,
+    region: s('region'),
+    endpoint,
+    forcePathStyle: s<boolean>('forcepathstyle') || endpoint !== null,
+    credentials: accessKeyId === '' ? null : { accessKeyId, secretAccessKey, ...(sessionToken === '' ? {} : { sessionToken }) },
+    rootdirectory: s<string>('rootdirectory').replace(/^\/+|\/+$/g, ''),
+    skipVerify: s('skipverify'),
+    partSize,
+    encryption: s('encrypt') ? (keyId === '' ? { kind: 'AES256' } : { kind: 'aws:kms', keyId }) : null,
+    storageClass: storageClass === 'NONE' ? null : storageClass,
+  }
 }
 
 /** Files or Let's Encrypt (never both), as distribution decides: a cachefile turns ACME on. */

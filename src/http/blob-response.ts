@@ -1,12 +1,13 @@
 // Sending content-addressed bytes: ETag and Docker-Content-Digest from the digest, immutable
-// caching, If-None-Match → 304, a single `Range: bytes=...` → 206 (416 when unsatisfiable);
+// caching, If-None-Match → 304, a single `Range: bytes=...` → 206 (416 when unsatisfiable), or
+// a 307 to the storage's own download URL when the route offers one (S3 with redirects on);
 // and manifests, with the Accept negotiation of the distribution API. Shared by every route
 // that serves a blob, an archive or a manifest, on /v1 and /v2.
 
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { RegistryError } from '../errors.js'
-import { acceptsManifest } from './v2/headers.js'
+import { acceptsManifest } from './distribution/headers.js'
 import type { ByteRange } from '../store/types.js'
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable'
@@ -69,6 +70,8 @@ export interface BlobToSend {
   contentType: string
   open: (range?: ByteRange) => Promise<Readable>
   fileName?: string
+  /** Where a GET may download the bytes straight from the storage instead (307); null: serve them. */
+  redirect?: (() => Promise<string>) | null
 }
 
 /** Whether the client already has the content with this digest (If-None-Match). */
@@ -116,6 +119,10 @@ export async function sendBlob(request: FastifyRequest, reply: FastifyReply, blo
   if (blob.fileName) reply.header('content-disposition', `attachment; filename="${blob.fileName}"`)
   else if (!inline) reply.header('content-disposition', 'attachment')
   if (notModified(request, blob.digest)) return reply.code(304).send()
+  if (blob.redirect && request.method === 'GET') {
+    // The client follows it with its Range header; the URL expires, so it is never cached.
+    return reply.code(307).header('cache-control', 'no-store').header('location', await blob.redirect()).send()
+  }
   const range = parseRange(request.headers.range, blob.size)
   if (range) {
     reply.code(206)

@@ -61,14 +61,6 @@ export interface PackSummaryRow {
   files: string
 }
 
-export interface ManifestContent {
-  id: number
-  digest: string
-  media_type: string
-  size: number
-  content: Buffer
-}
-
 export interface NewPackVersion {
   manifestId: number
   repositoryId: number
@@ -161,9 +153,6 @@ export class PackMeta {
       manifestByDigest: p<{ id: number; size: number }>('SELECT id, size FROM manifests WHERE repository_id = ? AND digest = ?'),
       isPackVersion: p<{ one: number }>('SELECT 1 AS one FROM pack_versions WHERE manifest_id = ?'),
       tagsOfManifest: p<{ id: number; name: string; kind: TagRow['kind'] }>('SELECT id, name, kind FROM tags WHERE manifest_id = ? ORDER BY name'),
-      manifestContent: p<ManifestContent>(
-        'SELECT id, digest, media_type, size, content FROM manifests WHERE id = ?',
-      ),
       insertManifest: p(
         `INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, content, subject_digest, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -278,10 +267,6 @@ export class PackMeta {
 
   tagsOfManifest(manifestId: number): Array<{ id: number; name: string; kind: TagRow['kind'] }> {
     return this.s.tagsOfManifest.all(manifestId)
-  }
-
-  manifest(id: number) {
-    return this.s.manifestContent.get(id)
   }
 
   insertManifest(repoId: number, m: NewManifest, now: number): number {

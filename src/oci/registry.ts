@@ -18,7 +18,6 @@ export interface OciRegistrySettings {
   namespace: string
   /** The pack name rule, for names under the namespace (throws NAME_INVALID). */
   checkPackName: (name: string) => void
-  listParentTags: boolean
   pageSize: number
   deleteEnabled: boolean
 }
@@ -57,6 +56,12 @@ export class OciRegistry {
     return locateRepository(name, this.settings.namespace, this.settings.checkPackName)
   }
 
+  /** A pack repository by its pack name (how /v1 names repositories). */
+  locatePack(name: string): RepositoryLocator {
+    this.settings.checkPackName(name)
+    return { kind: 'pack', name, oci: `${this.settings.namespace}/${name}` }
+  }
+
   private repositoryId(repo: RepositoryLocator): number {
     const id = this.meta.repositoryId(repo)
     if (id === null) throw new RegistryError('NAME_UNKNOWN', `repository ${repo.oci} is not known to this registry`, { name: repo.oci })
@@ -91,11 +96,10 @@ export class OciRegistry {
     return this.store.open(digest, range)
   }
 
-  /** Tags in byte order; a pack's parent tags (1.x, 1.0.x) only when configured. */
-  tags(repo: RepositoryLocator, request: PageRequest): Page<string> {
+  /** Tags in byte order; the parent tags (1.x, 1.0.x) of a pack repository when `withParents`. */
+  tags(repo: RepositoryLocator, request: PageRequest, withParents: boolean): Page<string> {
     const id = this.repositoryId(repo)
-    const parents = repo.kind === 'oci' || this.settings.listParentTags
-    return this.paged(request, (t) => t, (after, limit) => this.meta.tags(id, { after, limit }, parents))
+    return this.paged(request, (t) => t, (after, limit) => this.meta.tags(id, { after, limit }, withParents))
   }
 
   /** Every repository by OCI name, packs under the namespace. */

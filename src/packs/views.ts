@@ -6,7 +6,7 @@
 import { RegistryError } from '../errors.js'
 import type { Readable } from 'node:stream'
 import type { EventRow } from '../meta/events.js'
-import type { ManifestContent, PackMeta, PackSummaryRow, PackVersionRow, TagRow } from '../meta/packs.js'
+import type { PackMeta, PackSummaryRow, PackVersionRow, TagRow } from '../meta/packs.js'
 import { fetchPage, type Page, type PageRequest } from '../pages.js'
 import { assertDigest } from '../store/digest.js'
 import type { BlobInfo, BlobStore, ByteRange } from '../store/types.js'
@@ -307,27 +307,8 @@ export class PackViews {
     return entry
   }
 
-  /** A blob of the pack (its archive, config or one of its files). */
-  async blob(name: string, digest: string): Promise<BlobInfo> {
-    assertDigest(digest)
-    const repoId = this.repoId(name)
-    const info = this.meta.repoBlobSize(repoId, digest) !== null ? await this.store.stat(digest) : null
-    if (!info) throw new RegistryError('BLOB_UNKNOWN', `${name} has no blob ${digest}`, { name, digest })
-    return info
-  }
-
   open(digest: string, range?: ByteRange): Promise<Readable> {
     return this.store.open(digest, range)
-  }
-
-  /** The stored manifest of the version a tag or digest names. */
-  manifest(name: string, ref: string): ManifestContent {
-    return this.meta.manifest(this.resolve(name, ref).version.manifest_id) as ManifestContent
-  }
-
-  /** Tag names of a pack, parent tags included. */
-  tagNames(name: string): string[] {
-    return this.meta.tagsOf(this.repoId(name)).map((t) => t.name)
   }
 
   private async text(entry: BlobInfo | undefined): Promise<string | null> {

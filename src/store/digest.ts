@@ -44,14 +44,18 @@ export class HashingStream extends Transform {
   private readonly hash: Hash = createHash('sha256')
   size = 0
 
-  constructor(private readonly maxSize = Number.POSITIVE_INFINITY) {
+  /** `tooLarge` names the limit when it is the storage's rather than the request's. */
+  constructor(
+    private readonly maxSize = Number.POSITIVE_INFINITY,
+    private readonly tooLarge: () => RegistryError = () => new RegistryError('PAYLOAD_TOO_LARGE', `content is larger than the limit of ${maxSize} bytes`, { limit: maxSize }),
+  ) {
     super()
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.size += chunk.length
     if (this.size > this.maxSize) {
-      done(new RegistryError('PAYLOAD_TOO_LARGE', `content is larger than the limit of ${this.maxSize} bytes`, { limit: this.maxSize }))
+      done(this.tooLarge())
       return
     }
     this.hash.update(chunk)

@@ -1,11 +1,15 @@
 // The storage root, drawn once (as distribution's paths.go). Everything that needs a path under
-// the root asks here; nothing else spells these names.
+// the root asks here; nothing else spells these names. With S3 storage this is the local data
+// directory (the database's folder); the bucket's keys mirror it under storage.s3.rootdirectory:
+// `blobs/sha256/<2 hex>/<64 hex>` and `uploads/` (temp objects, assembled uploads).
 //
 //   <root>/
 //     blobs/sha256/<2 hex>/<64 hex>   content-addressed blobs (filesystem storage)
 //     uploads/<uuid>                   chunked upload sessions in progress
 //     uploads/put-<uuid>               a blob being received, until verified and linked
-//     registry.db (+ -wal, -shm)       the metadata (SQLite)
+//     uploads/<uuid>.json, .<n>.tail   with S3 storage: a chunked upload's state and the bytes
+//                                      after its last full part (the parts are in the bucket)
+//     registry.db (+ -wal, -shm)       the metadata (SQLite), unless database.path says otherwise
 //     reserved-space                   space kept back so deletes work on a full disk
 //     initial-admin-password           the first admin password (0600), until changed
 

@@ -61,4 +61,15 @@ export interface BlobStore {
   list(): AsyncIterable<StoredBlob>
   /** Throws when the storage cannot be used (for /health). */
   check(): Promise<void>
+  /**
+   * A short-lived URL from which clients can download the blob straight from the storage
+   * (object storage); absent on backends that have none.
+   */
+  redirectUrl?(digest: string): Promise<string>
+  /**
+   * The sha256 digest the storage itself computed and verified when the bytes were written
+   * (S3's stored SHA-256 checksum), or null when it has none for this blob; absent on
+   * backends that never record one. fsck compares it instead of reading the bytes back.
+   */
+  storedDigest?(digest: string): Promise<string | null>
 }

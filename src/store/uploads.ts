@@ -60,23 +60,23 @@ export interface UploadStaging {
   list(): AsyncIterable<StagedEntry>
 }
 
-function unknownUpload(id: string): RegistryError {
+export function unknownUpload(id: string): RegistryError {
   return new RegistryError('BLOB_UPLOAD_UNKNOWN', `blob upload ${id} is not known (finished, cancelled or expired)`, { uuid: id })
 }
 
-function checkOffset(expected: ChunkExpectation, size: number): void {
+export function checkOffset(expected: ChunkExpectation, size: number): void {
   if (expected.offset !== undefined && expected.offset !== size) {
     throw new RegistryError('RANGE_INVALID', `chunk starts at byte ${expected.offset} but the upload holds ${size} bytes; send the chunk that starts at ${size}`, { offset: expected.offset, size })
   }
 }
 
-function wrongLength(received: number, length: number): RegistryError {
+export function wrongLength(received: number, length: number): RegistryError {
   return new RegistryError('BLOB_UPLOAD_INVALID', `the chunk was declared as ${length} bytes but ${received > length ? 'more' : received} arrived`, { declared: length })
 }
 
 // Entry names are UUIDs or the blob store's `put-<uuid>` temp names; anything else could
 // escape the directory and is never touched.
-const ENTRY_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/
+export const ENTRY_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/
 
 interface RunningHash {
   hash: Hash

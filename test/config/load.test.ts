@@ -74,6 +74,46 @@ auth:
   t.same(c.ignoredKeys, ['storage.cache'])
 })
 
+t.test('storage.s3 with distribution\'s keys, Spectro\'s host and port, and REGISTRY_STORAGE_S3_*', async (t) => {
+  const minio = loadConfig({
+    doc: { storage: { s3: { bucket: 'packs', regionendpoint: 'http://minio:9000', accesskey: 'AK', secretkey: 'SK', rootdirectory: '/registry/', chunksize: '16MiB', v4auth: true, multipartcopythresholdsize: 33554432 }, redirect: { disable: false } } },
+    env: {},
+  })
+  t.equal(minio.storage.kind, 's3')
+  t.same(minio.storage.s3, {
+    bucket: 'packs',
+    region: 'us-east-1',
+    endpoint: 'http://minio:9000',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' },
+    rootdirectory: 'registry',
+    skipVerify: false,
+    partSize: 16 * 1024 * 1024,
+    encryption: null,
+    storageClass: 'STANDARD',
+  })
+  t.equal(minio.storage.redirect, true)
+  t.equal(minio.storage.databasePath, join('data', 'registry.db'))
+  t.equal(minio.storage.rootdirectory, 'data', 'the local data directory is the database\'s folder')
+  t.same(minio.ignoredKeys, ['storage.s3.v4auth', 'storage.s3.multipartcopythresholdsize'])
+
+  const spectro = loadConfig({ doc: { storage: { s3: { bucket: 'b', host: 'ceph.local', port: 7480, secure: false, encrypt: true, keyid: 'k1', storageclass: 'NONE' } }, database: { path: '/var/lib/packyard/meta.db' } }, env: {} })
+  t.match(spectro.storage, { databasePath: '/var/lib/packyard/meta.db', rootdirectory: '/var/lib/packyard', redirect: false })
+  t.match(spectro.storage.s3, { endpoint: 'http://ceph.local:7480', credentials: null, encryption: { kind: 'aws:kms', keyId: 'k1' }, storageClass: null })
+
+  const aws = loadConfig({ doc: { storage: { s3: { bucket: 'b', region: 'eu-west-1', encrypt: true } } }, env: {} })
+  t.match(aws.storage.s3, { endpoint: null, region: 'eu-west-1', forcePathStyle: false, encryption: { kind: 'AES256' } })
+
+  const fromEnv = loadConfig({
+    file: join(PACKAGE_ROOT, 'config.example.yaml'),
+    env: { REGISTRY_STORAGE: 's3', REGISTRY_STORAGE_S3_BUCKET: 'envbucket', REGISTRY_STORAGE_S3_REGIONENDPOINT: 'https://r2.example.com', REGISTRY_STORAGE_S3_ACCESSKEY: 'a', REGISTRY_STORAGE_S3_SECRETKEY: 's', REGISTRY_STORAGE_REDIRECT_DISABLE: 'false', REGISTRY_DATABASE_PATH: '/data/registry.db' },
+  })
+  t.match(fromEnv.storage, { kind: 's3', databasePath: '/data/registry.db', redirect: true, s3: { bucket: 'envbucket', endpoint: 'https://r2.example.com' } })
+
+  const fs = loadConfig({ doc: { storage: { filesystem: { rootdirectory: '/srv/p' }, redirect: { disable: false } } }, env: {} })
+  t.match(fs.storage, { kind: 'filesystem', databasePath: join('/srv/p', 'registry.db'), redirect: false, s3: null })
+})
+
 t.test('a config file without an auth section means open mode', async (t) => {
   const c = loadConfig({ doc: { storage: { filesystem: {} } }, env: {} })
   t.equal(c.auth, null)
@@ -121,7 +161,13 @@ t.test('unknown keys and bad values stop start-up naming the key', async (t) => 
     [{ log: { level: 'loud' } }, {}, 'log.level', /one of/],
     [{ storage: { delete: { enabled: 'yes' } } }, {}, 'storage.delete.enabled', /true or false/],
     [{ storage: { filesystem: {}, inmemory: {} } }, {}, 'storage', /not both/],
-    [{ storage: { s3: { bucket: 'x' } } }, {}, 'storage.s3', /not supported/],
+    [{ storage: { s3: {} } }, {}, 'storage.s3.bucket', /name the bucket/],
+    [{ storage: { s3: { bucket: 'b' }, filesystem: {} } }, {}, 'storage', /not both filesystem and s3.*REGISTRY_STORAGE=s3/],
+    [{ storage: { s3: { bucket: 'b', chunksize: '1MiB' } } }, {}, 'storage.s3.chunksize', /at least 5MiB/],
+    [{ storage: { s3: { bucket: 'b', accesskey: 'AK' } } }, {}, 'storage.s3.secretkey', /both accesskey and secretkey/],
+    [{ storage: { s3: { bucket: 'b', host: 'h', regionendpoint: 'http://h' } } }, {}, 'storage.s3.host', /not both/],
+    [{ storage: { s3: { bucket: 'b', storageclass: 'CHEAP' } } }, {}, 'storage.s3.storageclass', /one of/],
+    [{ storage: { azure: {} } }, {}, 'storage.azure', /not supported/],
     [{ limits: { archivesize: '12 parsecs' } }, {}, 'limits.archivesize', /size/],
     [{ limits: { entries: 0 } }, {}, 'limits.entries', /between/],
     [{ storage: { maintenance: { uploadpurging: { age: 'soon' } } } }, {}, 'storage.maintenance.uploadpurging.age', /duration/],

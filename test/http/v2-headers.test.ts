@@ -2,7 +2,7 @@
 
 import t from 'tap'
 import { parseRange } from '../../src/http/blob-response.js'
-import { acceptsManifest, parseContentRange } from '../../src/http/v2/headers.js'
+import { acceptsManifest, parseContentRange } from '../../src/http/distribution/headers.js'
 import { nextLink } from '../../src/http/pagination.js'
 import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../../src/oci/manifests.js'
 

@@ -122,6 +122,20 @@ export function layoutDigest(dir: string, tag: string): string | undefined {
   return index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag)?.digest
 }
 
+/** An OCI layout holding one manifest under `tag`, with its blobs (how `oras push` lays a pack out). */
+export function writePackLayout(dir: string, tag: string, blobs: Buffer[], manifest: Buffer): void {
+  mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true })
+  for (const blob of [...blobs, manifest]) writeFileSync(join(dir, 'blobs', 'sha256', sha256(blob).slice(7)), blob)
+  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }))
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: OCI_MANIFEST, digest: sha256(manifest), size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+    }),
+  )
+}
+
 export interface Run {
   code: number
   stdout: string

@@ -4,25 +4,12 @@
 // listed, copied back out byte-identical, and deleted (and gone from /v1 too).
 
 import t from 'tap'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { EMPTY_CONFIG, packManifest } from '../../src/packs/oras-manifest.js'
 import { tempDir } from '../helpers.js'
 import { archive, packFiles } from '../pack-fixtures.js'
-import { layoutDigest, OCI_MANIFEST, sha256, skopeo, startPackyard } from './helpers.js'
-
-function writePackLayout(dir: string, tag: string, blobs: Buffer[], manifest: Buffer): void {
-  mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true })
-  for (const blob of [...blobs, manifest]) writeFileSync(join(dir, 'blobs', 'sha256', sha256(blob).slice(7)), blob)
-  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }))
-  writeFileSync(
-    join(dir, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [{ mediaType: OCI_MANIFEST, digest: sha256(manifest), size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }],
-    }),
-  )
-}
+import { layoutDigest, sha256, skopeo, startPackyard, writePackLayout } from './helpers.js'
 
 t.test('skopeo copies a pack into spectro-packs/archive and back out', async (t) => {
   const registry = await startPackyard(t)

@@ -27,7 +27,7 @@ class RecordingBridge implements PackOciBridge {
   }
 }
 
-const settings: OciRegistrySettings = { namespace: 'spectro-packs/archive', checkPackName: validatePackName, listParentTags: false, pageSize: 100, deleteEnabled: true }
+const settings: OciRegistrySettings = { namespace: 'spectro-packs/archive', checkPackName: validatePackName, pageSize: 100, deleteEnabled: true }
 
 function setUp(t: { teardown(fn: () => void): void }, bridge?: PackOciBridge, overrides: Partial<OciRegistrySettings> = {}) {
   const db: Db = openDatabase(':memory:')

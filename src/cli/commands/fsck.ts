@@ -10,7 +10,9 @@ export const fsckCommand: Command = {
   usage: `Usage: packyard fsck [CONFIG]
 
 Reads every blob, checks that its content still hashes to its name, and that every blob
-the metadata records is present. Lists each damaged or missing blob with the packs and
+the metadata records is present. On S3 a blob whose SHA-256 checksum S3 recorded (and
+verified) when it was written is checked by comparing that checksum instead of reading it;
+the summary says how many blobs were checked each way. Lists each damaged or missing blob with the packs and
 manifests that use it, and exits 1 when it finds any. Read-only; safe while serving.`,
   async run(args, io) {
     const { positionals } = parseCommandArgs(args, {}, { min: 0, max: 1 })
@@ -21,7 +23,8 @@ manifests that use it, and exits 1 when it finds any. Read-only; safe while serv
       for (const p of report.problems) {
         io.stdout.write(`${p.problem} ${p.digest}: ${p.detail}${p.usedBy.length ? `; used by ${p.usedBy.join(', ')}` : ''}\n`)
       }
-      io.stdout.write(`checked ${report.blobsChecked} blobs (${formatBytes(report.bytesChecked)}): ${report.problems.length === 0 ? 'no problems' : `${report.problems.length} problems`}\n`)
+      const how = `${report.rehashed} re-hashed, ${report.comparedChecksums} compared with the storage's SHA-256 checksum`
+      io.stdout.write(`checked ${report.blobsChecked} blobs (${formatBytes(report.bytesChecked)}; ${how}): ${report.problems.length === 0 ? 'no problems' : `${report.problems.length} problems`}\n`)
       if (report.problems.length > 0) throw new CliError(`${report.problems.length} damaged or missing blobs; re-push the packs listed above`)
     } finally {
       db.close()

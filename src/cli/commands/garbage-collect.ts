@@ -52,7 +52,7 @@ function operatingSystemUser(): string {
 
 /** The server's storage, opened by an operator command next to a running server. */
 export async function openMaintenanceStorage(config: Config) {
-  if (config.storage.kind !== 'filesystem') throw new CliError('this registry keeps its data in memory; there is nothing on disk to check or collect')
+  if (config.storage.kind === 'inmemory') throw new CliError('this registry keeps its data in memory; there is nothing on disk to check or collect')
   const storage = await openStorage(config.storage)
   const db = openDatabase(storage.databaseFile)
   onStorageFull(db, storage.releaseReserve)

@@ -1,12 +1,18 @@
-// The /v1 API surface: the login check `GET /v1/`, the pack routes and the event log. Every
-// route here needs credentials; state-changing routes (and the event log) also need a writer.
-// `GET /v1/` also says who the caller is and whether it may push, so a client can refuse before
-// uploading anything.
+// The /v1 API surface: the login check `GET /v1/`, the pack routes (`/v1/_packs...`), the event
+// log (`/v1/_events`), and the distribution API as spectro-registry serves it
+// (`/v1/<pack>/manifests/...`, blobs, uploads, tags/list, referrers, `/v1/_catalog`), the same
+// handlers as /v2. Every route here needs credentials; state-changing routes (and the event log)
+// also need a writer. `GET /v1/` also says who the caller is and whether it may push, so a
+// client can refuse before uploading anything.
 
 import type { FastifyInstance } from 'fastify'
 import type { AuditTrail } from '../../audit.js'
+import type { OciRegistry } from '../../oci/registry.js'
+import type { OciUploads } from '../../oci/uploads.js'
 import type { PackService } from '../../packs/service.js'
 import type { PackViews } from '../../packs/views.js'
+import { apiVersionHeader, distributionRoutes } from '../distribution/routes.js'
+import { v1Surface } from '../distribution/surface.js'
 import { errorResponses } from '../errors.js'
 import { v1EventsPlugin } from './events.js'
 import { v1PacksPlugin } from './packs.js'
@@ -32,12 +38,28 @@ export interface V1Options {
   packs: PackService
   views: PackViews
   audit: AuditTrail
+  registry: OciRegistry
+  uploads: OciUploads
+  /** limits.manifestsize */
+  manifestSize: number
+  /** http.bodyidletimeout */
   bodyIdleMs: number
+  /** A pre-signed download URL for a blob, when blob GETs redirect to the storage (S3); else null. */
+  blobRedirect: ((digest: string) => Promise<string>) | null
 }
 
 export async function v1Plugin(app: FastifyInstance, opts: V1Options): Promise<void> {
+  apiVersionHeader(app)
   app.addHook('onRequest', app.authenticate)
   app.get('/', { schema: rootSchema }, async (request) => ({ user: request.identity?.user ?? 'anonymous', canPush: request.identity?.writer === true }))
   await app.register(v1PacksPlugin, { packs: opts.packs, views: opts.views, bodyIdleMs: opts.bodyIdleMs })
   await app.register(v1EventsPlugin, { audit: opts.audit })
+  await app.register(distributionRoutes, {
+    registry: opts.registry,
+    uploads: opts.uploads,
+    surface: v1Surface(opts.registry, (request) => opts.views.catalog(request)),
+    manifestSize: opts.manifestSize,
+    bodyIdleMs: opts.bodyIdleMs,
+    blobRedirect: opts.blobRedirect,
+  })
 }

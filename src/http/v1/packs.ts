@@ -1,14 +1,14 @@
-// The /v1 pack routes (`/v1/_catalog`, `/v1/_packs...`) and the distribution-shaped read view
-// (`/v1/{name}/tags/list`, `/manifests/{ref}`, `/blobs/{digest}`). Routes only parse the
-// request and pick a view (packs/views.ts) or an operation (packs/service.ts), and note what
-// the answer says happened for the request's log line (activity.ts).
+// The /v1 pack routes (`/v1/_packs...`): list, push, read, tag, delete packs. Routes only parse
+// the request and pick a view (packs/views.ts) or an operation (packs/service.ts), and note what
+// the answer says happened for the request's log line (activity.ts). The rest of /v1 is the
+// distribution API (../distribution/).
 
 import type { FastifyInstance } from 'fastify'
 import { RegistryError } from '../../errors.js'
 import type { PageRequest } from '../../pages.js'
 import { PackService, type PublishOptions } from '../../packs/service.js'
 import type { PackViews } from '../../packs/views.js'
-import { sendBlob, sendManifest, servableType } from '../blob-response.js'
+import { sendBlob } from '../blob-response.js'
 import { notePull, notePush, notePushAttempt, noteChange, shortDigest } from '../activity.js'
 import { actorOf } from '../auth.js'
 import { readForm } from '../multipart.js'
@@ -60,12 +60,6 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
   const { packs, views, bodyIdleMs } = opts
   // The push form is read by readForm as it streams; Fastify must not parse it first.
   app.addContentTypeParser('multipart/form-data', (_request, _payload, done) => done(null))
-
-  app.get<{ Querystring: PageRequest }>('/_catalog', { schema: S.catalogSchema }, async (request, reply) => {
-    const page = views.catalog(request.query)
-    setNextLink(reply, '/v1/_catalog', {}, page)
-    return { repositories: page.items }
-  })
 
   app.get<{ Querystring: PageRequest & { name?: string; layer?: string } }>('/_packs', { schema: S.listPacksSchema }, async (request, reply) => {
     const { name, layer } = request.query
@@ -124,31 +118,5 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
     const { version, tags } = packs.deleteVersion(name, ref, actorOf(request))
     noteChange(request, `deleted ${name} ${version.version} (${shortDigest(version.archive_digest)}) and its tags ${tags.join(', ')}`)
     return { name, version: version.version, digest: version.archive_digest, tags }
-  })
-
-  // The distribution-shaped read view of packs on /v1.
-
-  app.get<NameParams>('/:name/tags/list', { schema: S.tagsListSchema }, async (request) => {
-    const { name } = request.params
-    return { name, tags: views.tagNames(name) }
-  })
-
-  app.route<RefParams>({
-    method: ['GET', 'HEAD'],
-    url: '/:name/manifests/:ref',
-    schema: S.manifestSchema,
-    handler: async (request, reply) => {
-      const { name, ref } = request.params
-      const manifest = views.manifest(name, ref)
-      notePull(request, `${name}:${ref}`, manifest.digest)
-      return sendManifest(request, reply, manifest, ref)
-    },
-  })
-
-  app.get<{ Params: { name: string; digest: string }; Querystring: { type?: string } }>('/:name/blobs/:digest', { schema: S.blobSchema }, async (request, reply) => {
-    const { name, digest } = request.params
-    const contentType = servableType(request.query.type)
-    const blob = await views.blob(name, digest)
-    return sendBlob(request, reply, { ...blob, contentType, open: (range) => views.open(digest, range) })
   })
 }

@@ -4,7 +4,6 @@
 import { errorResponses } from '../errors.js'
 
 const nullableString = { type: ['string', 'null'] } as const
-const digest = { type: 'string', pattern: '^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$', maxLength: 200 } as const
 const packName = { type: 'string', minLength: 1, maxLength: 128 } as const
 const tagOrDigest = { type: 'string', minLength: 1, maxLength: 200 } as const
 const anyObject = { type: 'object', additionalProperties: true } as const
@@ -48,16 +47,6 @@ const packHeader = {
 const paging = {
   n: { type: 'integer', minimum: 1 },
   last: { type: 'string', maxLength: 200, default: '' },
-} as const
-
-export const catalogSchema = {
-  summary: 'Pack names, paginated',
-  tags: ['packs'],
-  querystring: { type: 'object', properties: paging, additionalProperties: false },
-  response: {
-    200: { type: 'object', properties: { repositories: { type: 'array', items: { type: 'string' } } }, required: ['repositories'] },
-    ...errorResponses,
-  },
 } as const
 
 export const listPacksSchema = {
@@ -250,31 +239,6 @@ export const deleteVersionSchema = {
     },
     ...errorResponses,
   },
-} as const
-
-export const blobSchema = {
-  summary: 'A blob of a pack, with the Content-Type given in ?type=',
-  tags: ['distribution'],
-  params: { type: 'object', properties: { name: packName, digest }, required: ['name', 'digest'] },
-  querystring: { type: 'object', properties: { type: { type: 'string', maxLength: 128 } }, additionalProperties: false },
-  response: { 200: { type: 'string', format: 'binary' }, ...errorResponses },
-} as const
-
-export const tagsListSchema = {
-  summary: 'Every tag of a pack, parent tags included',
-  tags: ['distribution'],
-  params: nameParams,
-  response: {
-    200: { type: 'object', properties: { name: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } }, required: ['name', 'tags'] },
-    ...errorResponses,
-  },
-} as const
-
-export const manifestSchema = {
-  summary: 'The OCI manifest of a pack version',
-  tags: ['distribution'],
-  params: refParams,
-  response: { 200: { type: 'string', format: 'binary' }, ...errorResponses },
 } as const
 
 const eventView = {

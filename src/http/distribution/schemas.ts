@@ -55,7 +55,7 @@ export const versionSchema = {
 } as const
 
 export const catalogSchema = {
-  summary: 'Every repository, packs under oci.namespace, paginated',
+  summary: 'The repositories, paginated: on /v2 every one (packs under oci.namespace), on /v1 the packs',
   tags: ['distribution'],
   querystring: { type: 'object', properties: pageQuery },
   response: {
@@ -76,7 +76,11 @@ export const readSchema = {
   params: wildcardParams,
   querystring: {
     type: 'object',
-    properties: { ...pageQuery, artifactType: { type: 'string', maxLength: 255, description: 'referrers filter' } },
+    properties: {
+      ...pageQuery,
+      artifactType: { type: 'string', maxLength: 255, description: 'referrers filter' },
+      type: { type: 'string', maxLength: 128, description: 'a blob: the media type to serve it as (image/png, ...)' },
+    },
   },
   headers: {
     type: 'object',
