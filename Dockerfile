@@ -18,6 +18,9 @@ ENV NODE_ENV=production
 WORKDIR /opt/packyard
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+# The pack browser's templates and static files are read from the source tree at run time.
+COPY src/http/ui/templates ./src/http/ui/templates
+COPY src/http/ui/static ./src/http/ui/static
 COPY package.json config.example.yaml ./
 COPY bin ./bin
 COPY migrations ./migrations

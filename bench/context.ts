@@ -4,8 +4,8 @@
 //
 // There are two pairs of registries and a lone Packyard. The main pair stores on disk, as a
 // deployment does, and takes every transfer: pushes, pulls, blobs. The listing pair serves the
-// catalog and tags listings of 10,000 repositories, the lone Packyard the /v1 listing of 10,000
-// packs; each holds only the data its listing is about, so a figure does not depend on which
+// catalog and tags listings of 10,000 repositories, the lone Packyard the /v1 listing and the
+// pack browser's pages of 10,000 packs; each holds only the data its listing is about, so a figure does not depend on which
 // other scenarios ran. Those three store on tmpfs: listings read from the page cache on any
 // medium, but writing the reference's 670,000 storage files (and removing them) costs minutes
 // on a small VM's disk, which would blow the bench's time budget without measuring anything.
@@ -25,6 +25,8 @@ export interface Settings {
   bigBlob: { bytes: number }
   listing: { repositories: number; tagsPerRepository: number; pageSize: number; tagSample: number; seedConcurrency: number }
   v1: { pushes: number; concurrency: number; packs: number; pageSize: number; seedConcurrency: number }
+  /** requests per page per round of the pack browser (on the /v1 listing's packs) */
+  ui: { requests: number }
   /** `packyard` processes: `version` runs timed per round, and packs published one process each */
   cli: { versionRuns: number; packs: number }
   s3: { packs: number; blobBytes: number }
@@ -38,6 +40,7 @@ export const FULL: Settings = {
   bigBlob: { bytes: 1_000_000_000 },
   listing: { repositories: 10_000, tagsPerRepository: 5, pageSize: 1000, tagSample: 1000, seedConcurrency: 16 },
   v1: { pushes: 300, concurrency: 8, packs: 10_000, pageSize: 1000, seedConcurrency: 16 },
+  ui: { requests: 100 },
   cli: { versionRuns: 21, packs: 200 },
   s3: { packs: 100, blobBytes: 100_000_000 },
 }
@@ -50,6 +53,7 @@ export const QUICK: Settings = {
   bigBlob: { bytes: 100_000_000 },
   listing: { repositories: 500, tagsPerRepository: 5, pageSize: 100, tagSample: 200, seedConcurrency: 16 },
   v1: { pushes: 30, concurrency: 8, packs: 500, pageSize: 100, seedConcurrency: 16 },
+  ui: { requests: 20 },
   cli: { versionRuns: 5, packs: 20 },
   s3: { packs: 10, blobBytes: 10_000_000 },
 }
@@ -65,7 +69,7 @@ export interface Context {
   settings: Settings
   main: () => Promise<Pair>
   listing: () => Promise<Pair>
-  /** the Packyard of the /v1 listing */
+  /** the Packyard of the /v1 listing and the pack browser (see pack-listing.ts) */
   packs: () => Promise<Registry>
   /** the Packyard the CLI scenario publishes to */
   cli: () => Promise<Registry>

@@ -1,9 +1,9 @@
 // buildApp(config): builds the TLS service from config.http.tls (its HTTPS server is what
 // Fastify listens on), opens storage and metadata, builds every service and the metrics, then
 // registers the plugins in a fixed order (errors, headers, request log, Expect: 100-continue,
-// OpenAPI, auth, health, metrics, /v1, /v2). It never listens; server.ts does (also the
-// metrics.addr listener, with the handler built here), and tests use app.inject(). Closing the
-// app closes the database and stops the TLS service and the metrics refresh.
+// OpenAPI, auth, health, metrics, /v1, /v2, the pack browser). It never listens; server.ts does
+// (also the metrics.addr listener, with the handler built here), and tests use app.inject().
+// Closing the app closes the database and stops the TLS service and the metrics refresh.
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RouteOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
@@ -21,6 +21,7 @@ import { installRequestLog } from './http/activity.js'
 import { metricsPlugin } from './http/metrics.js'
 import { openApiPlugin } from './http/openapi.js'
 import { v1Plugin } from './http/v1/index.js'
+import { type UiOptions, uiPlugin } from './http/ui/index.js'
 import { v2Plugin } from './http/v2/index.js'
 import { uploadPurgingPlugin } from './http/distribution/upload-purging.js'
 import { type Db, observeWriteTransactions, onStorageFull, openDatabase, pingDatabase } from './meta/db.js'
@@ -29,6 +30,10 @@ import { BlobMeta } from './meta/blobs.js'
 import { EventLog } from './meta/events.js'
 import { RegistryMetrics } from './metrics.js'
 import { PackMeta } from './meta/packs.js'
+import { BrowseMeta } from './meta/browse.js'
+import { RegistryOverview } from './maintenance/overview.js'
+import { OciBrowser } from './oci/browse.js'
+import { PackBrowser } from './packs/browse.js'
 import { OciUploads, type PurgeResult } from './oci/uploads.js'
 import { PackBridge } from './packs/oci-bridge.js'
 import { PackService } from './packs/service.js'
@@ -39,6 +44,18 @@ import { openStorage } from './store/index.js'
 import type { BlobStore } from './store/types.js'
 import type { UploadStaging } from './store/uploads.js'
 import { createTlsService, type TlsService } from './tls/index.js'
+import { VERSION } from './version.js'
+
+/** The pack browser's page sizes and how much of a pack version's files it shows. */
+const UI_PAGES = {
+  defaultPageSize: 50,
+  maxPageSize: 200,
+  maxUntagged: 50,
+  maxListedArchiveBytes: 64 * 1024 * 1024,
+  maxListedFiles: 2000,
+  maxShownFileBytes: 1024 * 1024,
+  maxArtifacts: 50,
+}
 
 export interface BuildOptions {
   /** The pino logger server.ts made; tests leave it out and get a silent one. */
@@ -116,14 +133,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Every service, each given only its own settings.
     const packMeta = new PackMeta(db)
     const views = new PackViews(packMeta, store, limits.pageSize)
+    const archiveLimits = {
+      maxArchiveBytes: limits.archiveSize,
+      maxUnpackedBytes: limits.unpackedSize,
+      maxEntries: limits.entries,
+      maxExtractedFileBytes: limits.fileSize,
+      maxCompressionRatio: limits.maxCompressionRatio,
+    }
     const packs = new PackService(store, intake, packMeta, views, {
-      archive: {
-        maxArchiveBytes: limits.archiveSize,
-        maxUnpackedBytes: limits.unpackedSize,
-        maxEntries: limits.entries,
-        maxExtractedFileBytes: limits.fileSize,
-        maxCompressionRatio: limits.maxCompressionRatio,
-      },
+      archive: archiveLimits,
       deleteEnabled: config.storage.deleteEnabled,
       strictValidation: config.packs.strictValidation,
     })
@@ -145,6 +163,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       ...(metrics ? { onPurged: (r: PurgeResult) => metrics.uploadsPurged({ sessions: r.sessions.length, files: r.files.length, bytes: r.bytes }) } : {}),
     })
     await app.register(v2Plugin, { prefix: '/v2', registry, uploads, listParentTags: config.oci.listParentTags, manifestSize, bodyIdleMs, blobRedirect })
+    if (config.ui.enabled) {
+      const browseMeta = new BrowseMeta(db)
+      const ui: UiOptions = {
+        packs: new PackBrowser(browseMeta, packMeta, views, { ...UI_PAGES, archive: archiveLimits }),
+        oci: new OciBrowser(browseMeta, (name) => registry.locate(name), UI_PAGES),
+        overview: new RegistryOverview(browseMeta, { version: VERSION, storage: config.storage.kind, ociNamespace: config.oci.namespace, latestPushes: 20 }),
+        ociNamespace: config.oci.namespace,
+        authenticated: config.auth !== null,
+        base: config.ui.path === '/' ? '' : config.ui.path,
+      }
+      await app.register(uiPlugin, { ...(ui.base ? { prefix: ui.base } : {}), ...ui })
+    }
     await app.ready()
   } catch (err) {
     await app.close()

@@ -21,6 +21,9 @@ t.test('Dockerfile: entrypoint, command, port, volumes, user, healthcheck', asyn
   t.match(finalStage, /^HEALTHCHECK .*\n?.*\/health/m)
   t.match(finalStage, /^COPY config.example.yaml \/etc\/spectro\/config.yml$/m)
   t.match(dockerfile, /^RUN npm ci/m, 'built with the same npm ci as a user')
+  for (const folder of ['src/http/ui/templates', 'src/http/ui/static']) {
+    t.match(finalStage, new RegExp(`^COPY ${folder} \\./${folder}$`, 'm'), `the image has the pack browser's ${folder}`)
+  }
 })
 
 t.test('docker-compose.yml is valid and runs the image command with the example config', async (t) => {

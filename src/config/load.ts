@@ -113,6 +113,8 @@ export interface Config {
     addr: { addr: string; host: string; port: number } | null
   }
   oci: { namespace: string; listParentTags: boolean }
+  /** The pack browser; path is `/` or a path without a trailing slash (`/ui`). */
+  ui: { enabled: boolean; path: string }
   /** Keys that were accepted for compatibility but have no effect. */
   ignoredKeys: string[]
 }
@@ -330,6 +332,7 @@ function resolve(doc: Doc, source: string): Config {
     packs: { strictValidation: get<string>('packs.validation') === 'strict' },
     metrics: { enabled: metricsEnabled, addr: metricsEnabled ? metricsAt : null },
     oci: { namespace: validateNamespace(get('oci.namespace')), listParentTags: get('oci.listparenttags') },
+    ui: { enabled: get('ui.enabled'), path: validateUiPath(get('ui.path')) },
     ignoredKeys,
   }
 }
@@ -564,6 +567,21 @@ function validateProxies(entries: string[]): string[] {
     }
   }
   return entries
+}
+
+// The API's own top-level paths: the pack browser cannot live under them.
+const API_PATHS = ['/v1', '/v2', '/health', '/metrics', '/openapi.json']
+
+/** `/`, or a path such as `/ui` (a trailing slash is dropped); never one of the API's paths. */
+function validateUiPath(path: string): string {
+  const trimmed = path.trim()
+  const normalized = trimmed.length > 1 ? trimmed.replace(/\/+$/, '') : trimmed
+  if (!/^\/(?:[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*)?$/.test(normalized)) {
+    throw new ConfigError('ui.path', `must be / or a path such as /ui made of letters, digits and . _ ~ - (got ${JSON.stringify(path)})`)
+  }
+  const clash = API_PATHS.find((api) => normalized === api || normalized.startsWith(`${api}/`))
+  if (clash) throw new ConfigError('ui.path', `${normalized} is inside ${clash}, which the API serves; choose another path such as /ui`)
+  return normalized
 }
 
 function validateNamespace(ns: string): string {

@@ -170,6 +170,10 @@ export const SCHEMA: Section = {
     namespace: leaf({ kind: 'string', nonEmpty: true }, 'spectro-packs/archive', 'where packs appear on /v2'),
     listparenttags: leaf({ kind: 'bool' }, false, 'list parent tags (1.x, 1.0.x) in /v2 tags/list'),
   },
+  ui: {
+    enabled: leaf({ kind: 'bool' }, true, 'serve the pack browser (HTML pages, same Basic auth as the API)'),
+    path: leaf({ kind: 'string', nonEmpty: true }, '/', 'where the pack browser is served: / or a path such as /ui'),
+  },
 }
 
 export function isLeaf(node: Leaf | Section): node is Leaf {

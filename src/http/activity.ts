@@ -4,8 +4,10 @@
 // any) into the line: `pushed hello:1.0.0 (created, 1.2 MiB) by admin`, `deleted tag
 // hello:stable (was sha256:...) by admin`, or for anything else `GET /v1/_packs 200 in 3.1 ms
 // by admin`. Every line carries the request fields (request id, user, method, route, URL,
-// status, bytes in and out, duration, client address). Health checks and metrics scrapes are
-// logged at debug, server errors at error. The Authorization header is never logged.
+// status, bytes in and out, duration, client address). Routes polled by machines or fetched
+// with every page (health checks, metrics scrapes, the browser's static files: route config
+// `logAtDebug`) are logged at debug, server errors at error. The Authorization header is never
+// logged.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Socket } from 'node:net'
@@ -24,6 +26,10 @@ export type Activity =
 declare module 'fastify' {
   interface FastifyRequest {
     activity: Activity | null
+  }
+  interface FastifyContextConfig {
+    /** This route's request lines are debug, so the info log is about what people do. */
+    logAtDebug?: boolean
   }
 }
 
@@ -59,9 +65,6 @@ export function surfaceOf(route: string): Surface {
   return 'v2'
 }
 
-/** Routes polled by machines: their lines are debug, so the info log is about people. */
-const PROBES = new Set(['/health', '/metrics'])
-
 export function installRequestLog(app: FastifyInstance, metrics: RegistryMetrics | null): void {
   app.decorateRequest('activity', null)
   app.addHook('onResponse', async (request, reply) => {
@@ -85,7 +88,7 @@ export function installRequestLog(app: FastifyInstance, metrics: RegistryMetrics
     }
     const message = describe(request, activity, status, ms)
     if (status >= 500) request.log.error(fields, message)
-    else if (PROBES.has(route)) request.log.debug(fields, message)
+    else if (request.routeOptions.config.logAtDebug === true) request.log.debug(fields, message)
     else request.log.info(fields, message)
 
     if (!metrics) return

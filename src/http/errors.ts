@@ -2,7 +2,8 @@
 // {"errors":[{"code","message","detail"}]} with the status from errors.ts. Fastify's own
 // errors (schema validation, body limits, bad JSON) are translated here, not in routes.
 // A 5xx never carries internals: the client gets the request id, the log gets the stack.
-// What was answered is kept on the request (`failure`) for its log line.
+// The pack browser shows the same described error as an HTML page (describeError). What was
+// answered is kept on the request (`failure`) for its log line.
 
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type ErrorCode, type ErrorDetail, isRegistryError, isStorageFull, storageFull } from '../errors.js'
@@ -67,9 +68,46 @@ function statusToCode(status: number): ErrorCode {
   return 'BAD_REQUEST'
 }
 
-function answer(request: FastifyRequest, reply: FastifyReply, status: number, code: ErrorCode, message: string, detail?: ErrorDetail): FastifyReply {
-  request.failure = { code, message }
-  return reply.code(status).send(envelope(code, message, detail))
+/** What an error means for the client: the status, code and message it gets, and extra headers. */
+export interface DescribedError {
+  status: number
+  code: ErrorCode
+  message: string
+  detail: ErrorDetail | undefined
+  headers: Record<string, string>
+}
+
+/**
+ * The one mapping from anything thrown to what the client is told, logging what it must. The
+ * JSON handler below sends it as the envelope; the pack browser renders the same as a page.
+ */
+export function describeError(err: FastifyError, request: FastifyRequest): DescribedError {
+  const described = describe(err, request)
+  request.failure = { code: described.code, message: described.message }
+  return described
+}
+
+function describe(err: FastifyError, request: FastifyRequest): DescribedError {
+  if (isStorageFull(err)) {
+    request.log.warn({ err: { code: err.code, message: err.message } }, 'storage full: write refused')
+    const full = storageFull()
+    return { status: full.status, code: full.code, message: full.message, detail: undefined, headers: {} }
+  }
+  if (isRegistryError(err)) {
+    if (err.status >= 500) request.log.error({ err }, 'request failed')
+    return { status: err.status, code: err.code, message: err.message, detail: err.detail, headers: err.headers }
+  }
+  if (err.validation) {
+    const where = err.validationContext ?? 'request'
+    return { status: 400, code: 'BAD_REQUEST', message: `invalid ${where}: ${err.message}`, detail: undefined, headers: {} }
+  }
+  const status = err.statusCode ?? 500
+  if (status < 500) {
+    const code = (err.code && FASTIFY_CODES[err.code]) || statusToCode(status)
+    return { status: status === 406 ? 415 : status, code, message: err.message, detail: undefined, headers: {} }
+  }
+  request.log.error({ err }, 'request failed')
+  return { status: 500, code: 'INTERNAL', message: `internal server error (request ${request.id})`, detail: undefined, headers: {} }
 }
 
 export function installErrorHandling(app: FastifyInstance): void {
@@ -77,30 +115,14 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.decorateRequest('failure', null)
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    if (isStorageFull(err)) {
-      request.log.warn({ err: { code: err.code, message: err.message } }, 'storage full: write refused')
-      const full = storageFull()
-      return answer(request, reply, full.status, full.code, full.message)
-    }
-    if (isRegistryError(err)) {
-      if (err.status >= 500) request.log.error({ err }, 'request failed')
-      for (const [name, value] of Object.entries(err.headers)) reply.header(name, value)
-      return answer(request, reply, err.status, err.code, err.message, err.detail)
-    }
-    if (err.validation) {
-      const where = err.validationContext ?? 'request'
-      return answer(request, reply, 400, 'BAD_REQUEST', `invalid ${where}: ${err.message}`)
-    }
-    const status = err.statusCode ?? 500
-    if (status < 500) {
-      const code = (err.code && FASTIFY_CODES[err.code]) || statusToCode(status)
-      return answer(request, reply, status === 406 ? 415 : status, code, err.message)
-    }
-    request.log.error({ err }, 'request failed')
-    return answer(request, reply, 500, 'INTERNAL', `internal server error (request ${request.id})`)
+    const described = describeError(err, request)
+    for (const [name, value] of Object.entries(described.headers)) reply.header(name, value)
+    return reply.code(described.status).send(envelope(described.code, described.message, described.detail))
   })
 
   app.setNotFoundHandler((request, reply) => {
-    answer(request, reply, 404, 'NOT_FOUND', `no such endpoint: ${request.method} ${request.url.split('?')[0]}`)
+    const message = `no such endpoint: ${request.method} ${request.url.split('?')[0]}`
+    request.failure = { code: 'NOT_FOUND', message }
+    reply.code(404).send(envelope('NOT_FOUND', message))
   })
 }

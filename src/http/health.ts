@@ -22,7 +22,7 @@ export interface HealthChecks {
 }
 
 export async function healthPlugin(app: FastifyInstance, opts: HealthChecks): Promise<void> {
-  app.get('/health', { schema: healthSchema }, async (request, reply) => {
+  app.get('/health', { schema: healthSchema, config: { logAtDebug: true } }, async (request, reply) => {
     try {
       opts.checkDatabase()
     } catch (err) {

@@ -21,7 +21,7 @@ const metricsSchema = {
 } as const
 
 export async function metricsPlugin(app: FastifyInstance, opts: { metrics: RegistryMetrics }): Promise<void> {
-  app.get('/metrics', { schema: metricsSchema, onRequest: app.authenticate }, async (_request, reply) => {
+  app.get('/metrics', { schema: metricsSchema, onRequest: app.authenticate, config: { logAtDebug: true } }, async (_request, reply) => {
     const text = await opts.metrics.text()
     return reply.type(opts.metrics.contentType).send(text)
   })

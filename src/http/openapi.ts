@@ -12,7 +12,7 @@ import { VERSION } from '../version.js'
 
 const DESCRIPTION = `A pack registry for Spectro Cloud Palette: the /v1 pack API (what packyard and spectro pack commands use), \
 the OCI distribution API on /v2 (and on /v1, as spectro-registry serves it), and the operator routes. \
-Every route but /health and /openapi.json needs HTTP Basic credentials; pushes, tags, deletes and the event log need a writer. \
+Every route but /health, /openapi.json and the pack browser's static files needs HTTP Basic credentials; pushes, tags, deletes and the event log need a writer. \
 Errors are {"errors":[{"code","message","detail"}]}.`
 
 export async function openApiPlugin(app: FastifyInstance): Promise<void> {
@@ -24,6 +24,7 @@ export async function openApiPlugin(app: FastifyInstance): Promise<void> {
         { name: 'packs', description: 'The /v1 pack API' },
         { name: 'distribution', description: 'The OCI distribution API (/v2, and the same routes on /v1)' },
         { name: 'operations', description: 'Health, metrics, the event log and this description' },
+        { name: 'pages', description: 'The pack browser: HTML pages for people (ui.path)' },
       ],
       components: { securitySchemes: { basic: { type: 'http', scheme: 'basic' } } },
       security: [{ basic: [] }],

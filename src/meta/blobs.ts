@@ -63,6 +63,7 @@ export class BlobMeta {
    * is deleting right now, with when it started.
    */
   takeLease(leaseId: string, digests: string[], now: number): Map<string, number> {
+    // Not durable: a lease only matters while the process that took it lives.
     return writeTransaction(this.db, () => {
       const deleting = new Map<string, number>()
       for (const digest of digests) {
@@ -71,12 +72,17 @@ export class BlobMeta {
         if (row) deleting.set(digest, row.started_at)
       }
       return deleting
-    })
+    }, { durable: false })
   }
 
-  /** Ends a lease; inside the transaction that records the references, or on its own. */
+  /** Ends a lease, inside the transaction that records the references it protected. */
   releaseLease(leaseId: string): void {
     this.s.releaseLease.run(leaseId)
+  }
+
+  /** Ends a lease on its own (the request failed); not durable, like taking it. */
+  dropLease(leaseId: string): void {
+    writeTransaction(this.db, () => this.s.releaseLease.run(leaseId), { durable: false })
   }
 
   /** When garbage collection started deleting `digest`, or null when it is not. */

@@ -99,7 +99,7 @@ const TAG_JOIN = 'tags t JOIN manifests m ON m.id = t.manifest_id LEFT JOIN pack
 const VERSION_COLUMNS = 'pv.*, m.digest AS manifest_digest'
 
 /** The latest-pushed version of each pack supplies its display name, layer and logo. */
-const LATEST_VERSION = `pv.manifest_id = (SELECT manifest_id FROM pack_versions WHERE repository_id = r.id ORDER BY pushed_at DESC, manifest_id DESC LIMIT 1)`
+export const LATEST_VERSION = `pv.manifest_id = (SELECT manifest_id FROM pack_versions WHERE repository_id = r.id ORDER BY pushed_at DESC, manifest_id DESC LIMIT 1)`
 
 export class PackMeta {
   private readonly s

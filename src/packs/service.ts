@@ -254,8 +254,7 @@ export class PackService {
   private async validateAndStoreFiles(archive: PackArchive, lease: Lease): Promise<Omit<ReceivedPack, 'manifest'>> {
     const checked = checkPack(archive.extracted.get('pack.json')?.toString('utf8'), new Set(archive.files.map((f) => f.path)), { strict: false })
     const names = [...archive.extracted.keys()]
-    const staged = await Promise.all([...archive.extracted.values(), EMPTY_CONFIG].map((data) => this.store.stage(Readable.from([data]))))
-    const placed = await this.intake.placeAll(staged, lease)
+    const placed = await this.intake.placeBuffers([...archive.extracted.values(), EMPTY_CONFIG], lease)
     const files: Record<string, BlobInfo> = {}
     names.forEach((name, i) => (files[name] = placed[i] as BlobInfo))
     return { lease, checked, archive, files }

@@ -141,7 +141,7 @@ export function tagView(t: TagRow, parents: ParentTag[]): TagView {
   }
 }
 
-function packHeader(name: string, row: Pick<PackSummaryRow, 'display_name' | 'layer' | 'pack_json' | 'files' | 'updated_at'>): PackHeaderView {
+export function packHeader(name: string, row: Pick<PackSummaryRow, 'display_name' | 'layer' | 'pack_json' | 'files' | 'updated_at'>): PackHeaderView {
   const pack = JSON.parse(row.pack_json) as PackJsonExtras
   const logo = (JSON.parse(row.files) as Record<string, BlobInfo>)['logo.png']
   return {
@@ -160,7 +160,7 @@ function artifactsHeader(name: string, updatedAt: number): PackHeaderView {
   return { name, displayName: name, layer: '', addonType: null, addonSubType: null, cloudTypes: [], logoUrl: null, updatedAt: iso(updatedAt) }
 }
 
-function historyView(e: EventRow): HistoryView {
+export function historyView(e: EventRow): HistoryView {
   return {
     at: iso(e.at),
     actor: e.actor,
@@ -199,7 +199,15 @@ export class PackViews {
     parseTag(ref)
     const tag = this.meta.tag(repoId, ref)
     if (!tag) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${ref}`, { name, tag: ref })
-    return { repoId, version: this.meta.version(tag.manifest_id) as PackVersionRow, tag }
+    const version = this.meta.version(tag.manifest_id)
+    if (!version) {
+      throw new RegistryError('MANIFEST_UNKNOWN', `${name}:${ref} is an artifact a distribution client pushed, not a pack version; read it at /v1/${name}/manifests/${ref}`, {
+        name,
+        tag: ref,
+        digest: tag.manifest_digest,
+      })
+    }
+    return { repoId, version, tag }
   }
 
   catalog(request: PageRequest): Page<string> {

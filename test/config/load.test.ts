@@ -184,6 +184,11 @@ t.test('unknown keys and bad values stop start-up naming the key', async (t) => 
     [{ http: { tls: { letsencrypt: { cachefile: '/c.json', hosts: ['r.example.com'], httpaddr: '80' } } } }, {}, 'http.tls.letsencrypt.httpaddr', /host:port/],
     [{ http: { tls: { letsencrypt: { cachefile: '/c.json', hosts: ['r.example.com'], starttimeout: 'a while' } } } }, {}, 'http.tls.letsencrypt.starttimeout', /duration/],
     [{ oci: { namespace: 'Spectro Packs' } }, {}, 'oci.namespace', /repository path/],
+    [{ ui: { path: 'ui' } }, {}, 'ui.path', /must be \/ or a path such as \/ui/],
+    [{ ui: { path: '/a b' } }, {}, 'ui.path', /letters, digits/],
+    [{ ui: { path: '/v2' } }, {}, 'ui.path', /inside \/v2, which the API serves/],
+    [{}, { REGISTRY_UI_PATH: '/v1/browse' }, 'ui.path', /inside \/v1/],
+    [{}, { REGISTRY_UI_ENABLED: 'sometimes' }, 'ui.enabled', /true or false/],
     [{}, { REGISTRY_HTTP_ADR: ':1' }, 'REGISTRY_HTTP_ADR', /unknown environment override/],
     [{}, { REGISTRY_LOG_LEVEL: 'loud' }, 'log.level', /one of/],
     [{}, { REGISTRY_AUTH_ACCESS_WRITERS: 'admin' }, 'auth', /needs an htpasswd section/],
@@ -195,6 +200,14 @@ t.test('unknown keys and bad values stop start-up naming the key', async (t) => 
     t.match((err as Error).message, message)
     t.match((err as Error).message, key)
   }
+})
+
+t.test('ui: on at / by default; another path, trailing slash dropped; off', async (t) => {
+  const doc = { storage: { filesystem: {} } }
+  t.same(loadConfig({ doc, env: {} }).ui, { enabled: true, path: '/' })
+  t.same(loadConfig({ doc: { ...doc, ui: { path: '/browse/packs/' } }, env: {} }).ui, { enabled: true, path: '/browse/packs' })
+  t.same(loadConfig({ doc, env: { REGISTRY_UI_ENABLED: 'false', REGISTRY_UI_PATH: '/ui' } }).ui, { enabled: false, path: '/ui' })
+  t.same(loadConfig({ doc: { ...doc, ui: { path: '/v10' } }, env: {} }).ui.path, '/v10', 'only the API paths themselves are refused')
 })
 
 t.test('http.tls: certificate files, or Let\'s Encrypt with the keys of Spectro\'s guide', async (t) => {

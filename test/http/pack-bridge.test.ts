@@ -99,6 +99,9 @@ t.test('into a pack repository: a broken pack is MANIFEST_INVALID; a pack with w
   const opaque = (await get(app, '/v1/_packs/opaque')).json()
   t.same(opaque.tags.map((x: { tag: string; kind: string }) => [x.tag, x.kind]), [['3.1.0', 'artifact'], ['3.1.x', 'parent'], ['3.x', 'parent']], 'its version tag still gets parent tags')
   t.same(opaque.versions, [])
+  const asVersion = await get(app, '/v1/_packs/opaque/3.1.0')
+  t.equal(asVersion.statusCode, 404, 'an artifact is no pack version')
+  t.match(asVersion.json().errors[0].message, /is an artifact .* read it at \/v1\/opaque\/manifests\/3\.1\.0/)
 
   const parent = await orasPush(app, `${NS}/hellouniverse`, '1.x', await archive(packFiles()), 'hellouniverse-1.0.0.tar.gz')
   t.equal(parent.statusCode, 403, 'a parent tag cannot be pushed to')
