@@ -54,6 +54,7 @@ export const ociRepositorySchema = {
 
 export const staticSchema = {
   summary: 'The pages\' stylesheet, script and images (no credentials)',
+  security: [],
   tags: ['pages'],
   params: { type: 'object', properties: { file: { type: 'string', maxLength: 100 } }, required: ['file'] },
 } as const
