@@ -28,6 +28,7 @@ import { type Db, observeWriteTransactions, onStorageFull, openDatabase, pingDat
 import { BlobIntake } from './blobs/intake.js'
 import { BlobMeta } from './meta/blobs.js'
 import { EventLog } from './meta/events.js'
+import { OciMeta } from './meta/oci.js'
 import { RegistryMetrics } from './metrics.js'
 import { PackMeta } from './meta/packs.js'
 import { BrowseMeta } from './meta/browse.js'
@@ -89,11 +90,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const { limits } = config
   const blobMeta = new BlobMeta(db)
   const intake = new BlobIntake(store, blobMeta)
-  const uploads = new OciUploads(db, intake, storage.staging)
   const events = new EventLog(db)
+  const ociMeta = new OciMeta(db)
   const audit = new AuditTrail(db, limits.pageSize)
   const metrics = config.metrics.enabled
-    ? new RegistryMetrics({ storedBlobs: () => blobMeta.totals(), gcTotals: () => events.gcTotals(), openUploads: () => uploads.openSessions() })
+    ? new RegistryMetrics({ storedBlobs: () => blobMeta.totals(), gcTotals: () => events.gcTotals(), openUploads: () => ociMeta.openSessions() })
     : null
   if (metrics) observeWriteTransactions(db, (seconds) => metrics.writeTransaction(seconds))
 
@@ -145,12 +146,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       deleteEnabled: config.storage.deleteEnabled,
       strictValidation: config.packs.strictValidation,
     })
+    packs.fillMissingListings()
     const registry = new OciRegistry(
       db,
       store,
       { namespace: config.oci.namespace, checkPackName: validatePackName, pageSize: limits.pageSize, deleteEnabled: config.storage.deleteEnabled },
       new PackBridge(packs),
     )
+    const uploads = new OciUploads(db, intake, storage.staging, (source) => packs.watchUpload(source))
     const bodyIdleMs = config.http.bodyIdleTimeoutMs
 
     const manifestSize = limits.manifestSize

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { DURATION_HINT, parseDuration } from './duration.js'
 import { isLeaf, LETS_ENCRYPT_DIRECTORY, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
+import type { S3Settings } from '../store/s3.js'
 
 export const DEFAULT_CONFIG_PATH = '/etc/spectro/config.yml'
 
@@ -44,23 +45,8 @@ export interface LetsEncrypt {
 /** How log lines are written: `auto` is text on a terminal and JSON otherwise. */
 export type LogFormat = 'auto' | 'text' | 'json'
 
-/** storage.s3: the bucket and how to reach it, as distribution's s3 driver takes them. */
-export interface S3Config {
-  bucket: string
-  region: string
-  /** An S3-compatible server's URL (from regionendpoint, or host/port/secure); null: AWS. */
-  endpoint: string | null
-  forcePathStyle: boolean
-  /** Static credentials; null: the SDK's default credential chain. */
-  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | null
-  /** Key prefix, without leading or trailing slashes ('' for the bucket root). */
-  rootdirectory: string
-  skipVerify: boolean
-  partSize: number
-  encryption: { kind: 'AES256' } | { kind: 'aws:kms'; keyId: string } | null
-  /** null: the bucket's default. */
-  storageClass: string | null
-}
+/** storage.s3: the bucket and how to reach it, in the shape the S3 store takes. */
+export type S3Config = S3Settings
 
 export interface Config {
   /** Where the config came from, for the start-up log. */

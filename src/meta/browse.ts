@@ -6,6 +6,7 @@
 import type { Statement } from 'better-sqlite3'
 import type { Db } from './db.js'
 import { LATEST_VERSION } from './packs.js'
+import type { EventRow } from './events.js'
 
 export type PackSort = 'name' | 'changed'
 export type PageDirection = 'after' | 'before'
@@ -87,17 +88,7 @@ export interface RegistryCountsRow {
   database_bytes: number
 }
 
-export interface PushEventRow {
-  id: number
-  at: number
-  actor: string
-  action: string
-  repository: string
-  tag: string | null
-  old_digest: string | null
-  new_digest: string | null
-  forced: number
-  message: string | null
+export interface PushEventRow extends EventRow {
   is_pack: number
   is_oci: number
 }
@@ -198,7 +189,7 @@ const SQL = {
     WHERE NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.digest = b.digest AND mr.kind = 'blob')
       AND NOT EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.archive_digest = b.digest)
       AND b.digest NOT IN (SELECT json_extract(f.value, '$.digest') FROM pack_versions pv, json_each(pv.files) f)`,
-  latestPushes: `SELECT e.id, e.at, e.actor, e.action, e.repository, e.tag, e.old_digest, e.new_digest, e.forced, e.message,
+  latestPushes: `SELECT e.id, e.at, e.actor, e.action, e.repository, e.tag, e.old_digest, e.new_digest, e.forced, e.message, e.detail,
       EXISTS (SELECT 1 FROM repositories r WHERE r.kind = 'pack' AND r.name = e.repository) AS is_pack,
       EXISTS (SELECT 1 FROM repositories r WHERE r.kind = 'oci' AND r.name = e.repository) AS is_oci
     FROM events e WHERE e.action IN ('create', 'update') ORDER BY e.id DESC LIMIT ?`,

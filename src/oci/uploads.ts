@@ -24,6 +24,13 @@ export interface PurgeResult {
   bytes: number
 }
 
+/**
+ * Sees the bytes of a blob uploaded in one request into a pack repository as they stream, and
+ * returns the stream to store (the pack layer reads a pack archive on the way, so the manifest
+ * PUT that follows need not read it again).
+ */
+export type PackUploadWatcher = (source: Readable) => Readable
+
 export class OciUploads {
   private readonly meta: OciMeta
   /** Tail of the work queued on each session id. */
@@ -33,6 +40,7 @@ export class OciUploads {
     db: Db,
     private readonly intake: BlobIntake,
     private readonly staging: UploadStaging,
+    private readonly watchPackUpload: PackUploadWatcher | null = null,
   ) {
     this.meta = new OciMeta(db)
   }
@@ -51,7 +59,7 @@ export class OciUploads {
     assertDigest(digest)
     const lease = this.intake.newLease()
     try {
-      const info = await this.intake.put(source, lease, { digest, size })
+      const info = await this.intake.put(this.watched(repo, source), lease, { digest, size })
       this.meta.addBlob(repo, info, Date.now(), { leaseId: lease.id })
       return info
     } catch (err) {
@@ -65,11 +73,6 @@ export class OciUploads {
     assertDigest(digest)
     const fromId = this.meta.repositoryId(from)
     return fromId === null ? null : this.meta.mountBlob(repo, digest, fromId, Date.now())
-  }
-
-  /** How many upload sessions are open, for the metrics. */
-  openSessions(): number {
-    return this.meta.openSessions()
   }
 
   /** Bytes received so far. */
@@ -93,7 +96,8 @@ export class OciUploads {
   async finish(repo: RepositoryLocator, id: string, digest: string, source: Readable | null, chunk: ChunkExpectation): Promise<BlobRow> {
     assertDigest(digest)
     return this.exclusive(repo, id, async () => {
-      if (source) await this.staging.append(id, source, chunk)
+      // The whole blob in this request (ORAS and most clients upload that way): watch it.
+      if (source) await this.staging.append(id, (await this.staging.size(id)) === 0 ? this.watched(repo, source) : source, chunk)
       let staged
       try {
         staged = await this.staging.commit(id, { digest })
@@ -146,6 +150,10 @@ export class OciUploads {
       }
     }
     return { sessions, files, bytes }
+  }
+
+  private watched(repo: RepositoryLocator, source: Readable): Readable {
+    return repo.kind === 'pack' && this.watchPackUpload ? this.watchPackUpload(source) : source
   }
 
   /** Row first, so no request can continue the session while its bytes go. */

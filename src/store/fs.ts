@@ -91,16 +91,6 @@ export class FilesystemBlobStore implements BlobStore {
     }
   }
 
-  async put(source: Readable, expected?: PutExpectation): Promise<BlobInfo> {
-    const staged = await this.stage(source, expected)
-    try {
-      await staged.place()
-    } finally {
-      await staged.discard()
-    }
-    return { digest: staged.digest, size: staged.size }
-  }
-
   /** A verified file (a put's temp file or a finished upload) as a StagedBlob. */
   stagedFile(path: string, info: BlobInfo): StagedBlob {
     return {

@@ -133,3 +133,19 @@ t.test('deletes on either side are seen on the other', async (t) => {
   t.equal(gone.statusCode, 404)
   t.same((await get(app, '/v2/_catalog')).json(), { repositories: [] })
 })
+
+t.test('a pack archive uploaded in one request is read on the way: the manifest PUT does not read it again', async (t) => {
+  const app = await testApp(t)
+  const tgz = await archive(packFiles({ name: 'onepass' }))
+  const store = app.registry.store
+  const opened: string[] = []
+  const open = store.open.bind(store)
+  store.open = (digest, range) => {
+    opened.push(digest)
+    return open(digest, range)
+  }
+  const res = await orasPush(app, `${NS}/onepass`, '1.0.0', tgz, 'onepass-1.0.0.tar.gz')
+  t.equal(res.statusCode, 201)
+  t.same(opened, [], 'nothing was read back from the store')
+  t.equal((await get(app, '/v1/_packs/onepass/1.0.0/files/values.yaml')).statusCode, 200)
+})
