@@ -29,7 +29,8 @@ export function createLogger(config: Config, destination: pino.DestinationStream
     formatters: { level: (label) => ({ level: label }) },
   }
   if (!text) return pino(options, destination)
-  const prettify = prettyFactory({ colorize: terminal, singleLine: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid,hostname' })
+  // Only `err` holds an Error; a request line's `error` is the code it was answered with.
+  const prettify = prettyFactory({ colorize: terminal, singleLine: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid,hostname', errorLikeObjectKeys: ['err'] })
   return pino(options, { write: (line: string) => destination.write(prettify(line)) })
 }
 

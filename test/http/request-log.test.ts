@@ -92,6 +92,10 @@ t.test('log.formatter: text writes readable lines; auto follows the terminal; js
     .find((l) => l.includes('pushed '))
   t.match(pushed, /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] INFO: pushed hellouniverse:1\.0\.0 \(created, \d+ B\) by admin \{.*"status":201/)
   t.notMatch(text.output.text(), /\x1b\[/, 'no colours when the output is not a terminal')
+  t.equal((await push(app, await archive(packFiles()))).statusCode, 409)
+  const refused = text.output.text().split('\n').filter((l) => l.includes('push refused'))
+  t.equal(refused.length, 1)
+  t.match(refused[0], /INFO: push refused by admin: 409 TAG_EXISTS: .*"error":"TAG_EXISTS"/, 'one line, the error code among the fields')
 
   for (const [formatter, terminal, json] of [
     ['auto', true, false],
