@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto'
 import pino from 'pino'
 import { AuditTrail } from './audit.js'
 import { Authenticator } from './auth/authenticator.js'
-import { bootstrapHtpasswd } from './auth/bootstrap.js'
+import { BOOTSTRAP_USER, bootstrapHtpasswd, inMemoryAdmin, retireInitialPassword } from './auth/bootstrap.js'
 import type { Config } from './config/load.js'
 import { authPlugin } from './http/auth.js'
 import { installErrorHandling } from './http/errors.js'
@@ -200,7 +200,7 @@ function installResponseHeaders(app: FastifyInstance, headers: Record<string, st
 async function setUpAuth(
   app: FastifyInstance,
   config: Config,
-  initialAdminPasswordFile: string | null,
+  passwordFile: string | null,
   audit: AuditTrail,
   metrics: RegistryMetrics | null,
 ): Promise<Authenticator | null> {
@@ -212,17 +212,40 @@ async function setUpAuth(
     return null
   }
   const { realm, htpasswdPath, writers } = config.auth
-  const created = await bootstrapHtpasswd(htpasswdPath, initialAdminPasswordFile)
-  if (created) {
-    app.log.warn(
-      { htpasswd: htpasswdPath, savedTo: created.savedTo },
-      `created ${htpasswdPath} with user "${created.user}" and password "${created.password}"` +
-        (created.savedTo ? ` (also saved to ${created.savedTo}); this is the only time it is printed` : ''),
+  let inMemoryUsers: Map<string, string> | undefined
+  if (htpasswdPath === null) {
+    const admin = await inMemoryAdmin()
+    inMemoryUsers = admin.users
+    app.log.warn(`in-memory storage without auth.htpasswd.path: user "${admin.user}" has password "${admin.password}" until the registry stops (nothing is written to disk)`)
+  } else {
+    const created = await bootstrapHtpasswd(htpasswdPath, passwordFile)
+    if (created) {
+      app.log.warn(
+        { htpasswd: htpasswdPath, savedTo: created.savedTo },
+        `created ${htpasswdPath} with user "${created.user}" and password "${created.password}"` +
+          (created.savedTo ? ` (also saved to ${created.savedTo}); this is the only time it is printed` : ''),
+      )
+    }
+  }
+  let adminHash: string | undefined | null = null
+  const onUsersLoaded = (users: ReadonlyMap<string, string>) => {
+    const hash = users.get(BOOTSTRAP_USER)
+    if (passwordFile === null || hash === adminHash) return
+    adminHash = hash
+    retireInitialPassword(passwordFile, hash).then(
+      (removed) => {
+        if (!removed) return
+        const why = hash === undefined ? `user ${BOOTSTRAP_USER} was removed` : `the ${BOOTSTRAP_USER} password was changed`
+        app.log.info({ file: passwordFile }, `removed ${passwordFile}: ${why}, so the initial password no longer works`)
+      },
+      (err: unknown) => app.log.warn({ err, file: passwordFile }, `cannot remove ${passwordFile}; delete it by hand`),
     )
   }
   const authenticator = new Authenticator({
     realm,
     htpasswdPath,
+    ...(inMemoryUsers ? { inMemoryUsers } : {}),
+    onUsersLoaded,
     writers,
     maxFailures: config.limits.loginFailures,
     maxAddressFailures: config.limits.addressLoginFailures,

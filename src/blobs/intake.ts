@@ -32,6 +32,11 @@ export class Lease {
     return this.meta.takeLease(this.id, digests, now)
   }
 
+  /** Keeps a lease held for longer than LEASE_TTL_MS alive; call well within that. */
+  renew(now = Date.now()): void {
+    if (this.taken) this.meta.renewLease(this.id, now)
+  }
+
   /**
    * After a failed request (a commit ends the lease itself, by its id, in its transaction). A
    * lease that cannot be released now (the disk is full) expires by itself, so the request's

@@ -55,14 +55,14 @@ export function resolveHome(home: string | undefined, env: NodeJS.ProcessEnv): s
  */
 export function parseServer(raw: string): { server: string; host: string; port: number | null; scheme: 'http' | 'https' | null } {
   const prefix = /^(https?):\/\//i.exec(raw)
-  const scheme = prefix ? (prefix[1].toLowerCase() as 'http' | 'https') : null
+  const scheme = prefix?.[1] ? (prefix[1].toLowerCase() as 'http' | 'https') : null
   const rest = (prefix ? raw.slice(prefix[0].length) : raw).replace(/\/+$/, '')
   const bad = (why: string) => new UsageError(`invalid server ${JSON.stringify(raw)}: ${why}; expected host:port, e.g. registry.example.com:5000`)
   if (rest === '') throw bad('no host')
   if (rest.includes('/')) throw bad('a server is host:port, without a path')
   // [v6 address] or host, then an optional :port.
   const m = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]@\s]+)(?::(\d{1,5}))?$/.exec(rest)
-  if (m === null) throw bad('not a host with an optional :port')
+  if (m?.[1] === undefined) throw bad('not a host with an optional :port')
   const port = m[2] === undefined ? null : Number(m[2])
   if (port !== null && (port < 1 || port > 65535)) throw bad(`port ${m[2]} is out of range`)
   const host = m[1].toLowerCase()
@@ -112,6 +112,7 @@ function findKey(config: ClientConfig, server: string): string | undefined {
 function decodeEntry(config: ClientConfig, key: string, server: string): ServerEntry {
   const entry = config.doc.auths[key]
   const where = `${config.path}: auths[${JSON.stringify(key)}]`
+  if (entry === undefined) throw new CliError(`${where} is missing; log in with: packyard registry login ${server}`)
   if (typeof entry.auth !== 'string' || entry.auth === '') {
     throw new CliError(`${where} has no "auth"; log in again with: packyard registry login ${server}`)
   }

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { dirname, join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { rootLayout } from '../store/layout.js'
 import { DURATION_HINT, parseDuration } from './duration.js'
 import { isLeaf, LETS_ENCRYPT_DIRECTORY, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
 import type { S3Settings } from '../store/s3.js'
@@ -78,7 +79,15 @@ export interface Config {
     trustedProxies: string[]
     tls: TlsConfig | null
   }
-  auth: { realm: string; htpasswdPath: string; writers: string[] } | null
+  auth: {
+    realm: string
+    /**
+     * The htpasswd file: auth.htpasswd.path, else `<root>/htpasswd`; null with in-memory storage
+     * and no path, where the users (the generated admin) live in memory only.
+     */
+    htpasswdPath: string | null
+    writers: string[]
+  } | null
   limits: {
     archiveSize: number
     unpackedSize: number
@@ -137,7 +146,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     doc = structuredClone(options.doc)
     source = 'inline'
   } else {
-    const file = options.file ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined)
+    const file = configFileFor(options.file)
     if (file) {
       doc = readYamlFile(file)
       source = file
@@ -149,6 +158,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
   expandShorthands(doc)
   applyEnv(doc, env)
   return resolve(doc, source)
+}
+
+/** The config file a command reads: the one named, else /etc/spectro/config.yml when present; undefined means the built-in defaults. */
+export function configFileFor(file: string | undefined): string | undefined {
+  return file ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined)
 }
 
 function readYamlFile(file: string): Doc {
@@ -300,7 +314,7 @@ function resolve(doc: Doc, source: string): Config {
       tls: certificates && { certificates, clientcas: get('http.tls.clientcas'), minimumtls: get('http.tls.minimumtls') },
     },
     auth: hasAuth
-      ? { realm: get('auth.htpasswd.realm'), htpasswdPath: get('auth.htpasswd.path'), writers: get('auth.access.writers') }
+      ? { realm: get('auth.htpasswd.realm'), htpasswdPath: htpasswdPathFor(get('auth.htpasswd.path'), kind === 'inmemory', storage.rootdirectory), writers: get('auth.access.writers') }
       : null,
     limits: {
       archiveSize: get('limits.archivesize'),
@@ -326,6 +340,15 @@ function resolve(doc: Doc, source: string): Config {
 /** distribution's `logstash` formatter writes JSON lines; so does `json`. */
 function logFormat(value: string): LogFormat {
   return value === 'logstash' ? 'json' : (value as LogFormat)
+}
+
+/**
+ * An unset auth.htpasswd.path means the htpasswd of the storage root (with S3, of the local data
+ * directory): one data directory holds everything.
+ */
+function htpasswdPathFor(configured: string, inMemory: boolean, root: string): string | null {
+  if (configured.trim() !== '') return configured
+  return inMemory ? null : rootLayout(root).htpasswd
 }
 
 /** Where the local files and the database live, and the S3 settings when S3 stores the blobs. */

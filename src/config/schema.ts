@@ -58,7 +58,8 @@ export const SCHEMA: Section = {
     filesystem: {
       rootdirectory: leaf({ kind: 'string', nonEmpty: true }, './data', 'where blobs, uploads and registry.db live'),
     },
-    inmemory: leaf({ kind: 'ignored' }, undefined, 'keep everything in memory (tests, demos)'),
+    // Keep everything in memory (tests, demos): a driver without settings, selected by its presence.
+    inmemory: {},
     delete: {
       enabled: leaf({ kind: 'bool' }, true, 'allow deleting packs, tags, manifests and blobs'),
     },
@@ -134,7 +135,7 @@ export const SCHEMA: Section = {
   auth: {
     htpasswd: {
       realm: leaf({ kind: 'string', nonEmpty: true }, 'basic-realm', 'realm of the Basic challenge'),
-      path: leaf({ kind: 'string', nonEmpty: true }, './data/htpasswd', 'htpasswd file with bcrypt entries'),
+      path: leaf({ kind: 'string' }, '', 'htpasswd file with bcrypt entries; empty: <storage root>/htpasswd (in memory with storage: inmemory)'),
     },
     token: leaf({ kind: 'unsupported' }, undefined, 'token auth is not supported; use auth.htpasswd'),
     silly: leaf({ kind: 'unsupported' }, undefined, 'silly auth is not supported; use auth.htpasswd'),

@@ -24,7 +24,7 @@ t.test('built-in defaults (no file, no env)', async (t) => {
   t.equal(c.http.port, 5000)
   t.equal(c.storage.kind, 'filesystem')
   t.equal(c.storage.rootdirectory, './data')
-  t.same(c.auth, { realm: 'basic-realm', htpasswdPath: './data/htpasswd', writers: ['admin'] })
+  t.same(c.auth, { realm: 'basic-realm', htpasswdPath: join('data', 'htpasswd'), writers: ['admin'] })
   t.same(c.http.headers, SPECTRO_SECURITY_HEADERS)
   t.equal(c.oci.namespace, 'spectro-packs/archive')
   t.equal(c.log.level, 'info')
@@ -281,6 +281,25 @@ t.test('storage: inmemory shorthand and empty sections', async (t) => {
   t.equal(loadConfig({ doc: { storage: 'inmemory' }, env: {} }).storage.kind, 'inmemory')
   t.equal(loadConfig({ doc: { storage: { filesystem: null } }, env: {} }).storage.rootdirectory, './data')
   t.same(loadConfig({ doc: { storage: { filesystem: {} }, auth: 'htpasswd' }, env: {} }).auth?.writers, ['admin'])
+})
+
+t.test('one data directory: the htpasswd lives under the storage root unless auth.htpasswd.path says otherwise', async (t) => {
+  const htpasswd = (doc: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => loadConfig({ doc, env }).auth?.htpasswdPath
+  t.equal(htpasswd({ storage: { filesystem: { rootdirectory: '/srv/packyard' } }, auth: { htpasswd: {} } }), '/srv/packyard/htpasswd')
+  t.equal(htpasswd({ storage: { filesystem: {} }, auth: { htpasswd: { path: '' } } }, { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: '/var/lib/p' }), '/var/lib/p/htpasswd')
+  t.equal(htpasswd({ storage: { filesystem: { rootdirectory: '/srv/packyard' } }, auth: { htpasswd: { path: '/auth/htpasswd-basic' } } }), '/auth/htpasswd-basic')
+  t.equal(htpasswd({ storage: { filesystem: {} }, auth: { htpasswd: {} } }, { REGISTRY_AUTH_HTPASSWD_PATH: '/auth/h' }), '/auth/h')
+  t.equal(htpasswd({ storage: 'inmemory', auth: { htpasswd: {} } }), null, 'in memory: no file at all')
+  t.equal(htpasswd({ storage: 'inmemory', auth: { htpasswd: { path: '/auth/h' } } }), '/auth/h', 'in memory with a file named: that file')
+})
+
+t.test('REGISTRY_STORAGE=inmemory over the built-in defaults: in memory, no warning about its own key', async (t) => {
+  const c = loadConfig({ doc: { storage: { filesystem: {} }, auth: { htpasswd: {} } }, env: { REGISTRY_STORAGE: 'inmemory' } })
+  t.equal(c.storage.kind, 'inmemory')
+  t.same(c.ignoredKeys, [])
+  t.equal(c.auth?.htpasswdPath, null)
+  t.same(loadConfig({ doc: { storage: { inmemory: null } }, env: {} }).ignoredKeys, [])
+  t.throws(() => loadConfig({ doc: { storage: { inmemory: { size: 1 } } }, env: {} }), { message: /storage\.inmemory\.size: unknown key/ })
 })
 
 t.test('parseAddr', async (t) => {
