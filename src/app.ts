@@ -1,12 +1,14 @@
 // buildApp(config): builds the TLS service from config.http.tls (its HTTPS server is what
-// Fastify listens on), opens storage and metadata, then registers the plugins in a fixed order
-// (errors, headers, request log, Expect: 100-continue, auth, health, /v1, /v2, the pack
-// browser). It never listens; server.ts does, and tests use app.inject(). Closing the app closes
-// the database and stops the TLS service.
+// Fastify listens on), opens storage and metadata, builds every service and the metrics, then
+// registers the plugins in a fixed order (errors, headers, request log, Expect: 100-continue,
+// OpenAPI, auth, health, metrics, /v1, /v2, the pack browser). It never listens; server.ts does
+// (also the metrics.addr listener, with the handler built here), and tests use app.inject().
+// Closing the app closes the database and stops the TLS service and the metrics refresh.
 
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RouteOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import pino from 'pino'
+import { AuditTrail } from './audit.js'
 import { Authenticator } from './auth/authenticator.js'
 import { BOOTSTRAP_USER, bootstrapHtpasswd, inMemoryAdmin, retireInitialPassword } from './auth/bootstrap.js'
 import type { Config } from './config/load.js'
@@ -15,19 +17,25 @@ import { installErrorHandling } from './http/errors.js'
 import { parseJsonBodies } from './http/request-body.js'
 import { honourExpectContinue } from './http/expect-continue.js'
 import { healthPlugin } from './http/health.js'
+import { installRequestLog } from './http/activity.js'
+import { metricsPlugin } from './http/metrics.js'
+import { openApiPlugin } from './http/openapi.js'
 import { v1Plugin } from './http/v1/index.js'
 import { type UiOptions, uiPlugin } from './http/ui/index.js'
 import { v2Plugin } from './http/v2/index.js'
 import { uploadPurgingPlugin } from './http/distribution/upload-purging.js'
-import { type Db, onStorageFull, openDatabase, pingDatabase } from './meta/db.js'
+import { type Db, observeWriteTransactions, onStorageFull, openDatabase, pingDatabase } from './meta/db.js'
 import { BlobIntake } from './blobs/intake.js'
 import { BlobMeta } from './meta/blobs.js'
+import { EventLog } from './meta/events.js'
+import { OciMeta } from './meta/oci.js'
+import { RegistryMetrics } from './metrics.js'
 import { PackMeta } from './meta/packs.js'
 import { BrowseMeta } from './meta/browse.js'
 import { RegistryOverview } from './maintenance/overview.js'
 import { OciBrowser } from './oci/browse.js'
 import { PackBrowser } from './packs/browse.js'
-import { OciUploads } from './oci/uploads.js'
+import { OciUploads, type PurgeResult } from './oci/uploads.js'
 import { PackBridge } from './packs/oci-bridge.js'
 import { PackService } from './packs/service.js'
 import { PackViews } from './packs/views.js'
@@ -53,11 +61,16 @@ const UI_PAGES = {
 export interface BuildOptions {
   /** The pino logger server.ts made; tests leave it out and get a silent one. */
   logger?: FastifyBaseLogger
+  /** Told of every route as it is registered, from the first (the OpenAPI completeness test lists them so). */
+  onRoute?: (route: RouteOptions) => void
 }
+
+/** How often the metrics re-read what the metadata says about stored blobs and collections. */
+const METRICS_REFRESH_MS = 60_000
 
 declare module 'fastify' {
   interface FastifyInstance {
-    registry: { config: Config; db: Db; store: BlobStore; staging: UploadStaging; tls: TlsService | null }
+    registry: { config: Config; db: Db; store: BlobStore; staging: UploadStaging; tls: TlsService | null; metrics: RegistryMetrics | null }
   }
 }
 
@@ -74,6 +87,17 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     return freed
   })
 
+  const { limits } = config
+  const blobMeta = new BlobMeta(db)
+  const intake = new BlobIntake(store, blobMeta)
+  const events = new EventLog(db)
+  const ociMeta = new OciMeta(db)
+  const audit = new AuditTrail(db, limits.pageSize)
+  const metrics = config.metrics.enabled
+    ? new RegistryMetrics({ storedBlobs: () => blobMeta.totals(), gcTotals: () => events.gcTotals(), openUploads: () => ociMeta.openSessions() })
+    : null
+  if (metrics) observeWriteTransactions(db, (seconds) => metrics.writeTransaction(seconds))
+
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     logController: new LogController({ disableRequestLogging: true }),
@@ -85,8 +109,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // The server comes from the TLS service; `https: true` only makes Fastify name it https://.
     ...(tls ? { https: true, serverFactory: tls.serverFactory } : {}),
   }) as unknown as FastifyInstance
-  app.decorate('registry', { config, db, store, staging: storage.staging, tls })
+  if (options.onRoute) app.addHook('onRoute', options.onRoute)
+  app.decorate('registry', { config, db, store, staging: storage.staging, tls, metrics })
+  app.addHook('onReady', async () => metrics?.start(METRICS_REFRESH_MS, (err) => app.log.error({ err }, 'metrics: reading the blob and garbage-collection totals failed')))
   app.addHook('onClose', async () => {
+    metrics?.stop()
     tls?.close()
     db.close()
   })
@@ -95,15 +122,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     installErrorHandling(app)
     parseJsonBodies(app, config.http.bodyIdleTimeoutMs, config.limits.bodySize)
     installResponseHeaders(app, config.http.headers)
-    installRequestLog(app)
+    installRequestLog(app, metrics)
     honourExpectContinue(app)
-    const authenticator = await setUpAuth(app, config, storage.initialAdminPasswordFile)
+    await openApiPlugin(app)
+    const authenticator = await setUpAuth(app, config, storage.initialAdminPasswordFile, audit, metrics)
     await app.register(authPlugin, { authenticator })
     await app.register(healthPlugin, { checkDatabase: () => pingDatabase(db), checkStorage: () => store.check() })
+    // With metrics.addr, /metrics is served by server.ts on that address instead.
+    if (metrics && !config.metrics.addr) await app.register(metricsPlugin, { metrics })
 
     // Every service, each given only its own settings.
-    const { limits } = config
-    const intake = new BlobIntake(store, new BlobMeta(db))
     const packMeta = new PackMeta(db)
     const views = new PackViews(packMeta, store, limits.pageSize)
     const archiveLimits = {
@@ -131,8 +159,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const manifestSize = limits.manifestSize
     // storage.redirect.disable: false, on a store that can hand out download URLs (S3).
     const blobRedirect = config.storage.redirect && store.redirectUrl ? store.redirectUrl.bind(store) : null
-    await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, manifestSize, bodyIdleMs, blobRedirect })
-    await app.register(uploadPurgingPlugin, { uploads, ...config.storage.uploadPurging })
+    await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, audit, manifestSize, bodyIdleMs, blobRedirect })
+    await app.register(uploadPurgingPlugin, {
+      uploads,
+      ...config.storage.uploadPurging,
+      ...(metrics ? { onPurged: (r: PurgeResult) => metrics.uploadsPurged({ sessions: r.sessions.length, files: r.files.length, bytes: r.bytes }) } : {}),
+    })
     await app.register(v2Plugin, { prefix: '/v2', registry, uploads, listParentTags: config.oci.listParentTags, manifestSize, bodyIdleMs, blobRedirect })
     if (config.ui.enabled) {
       const browseMeta = new BrowseMeta(db)
@@ -161,27 +193,17 @@ function installResponseHeaders(app: FastifyInstance, headers: Record<string, st
   })
 }
 
-/** One JSON line per request; the Authorization header is never logged. */
-function installRequestLog(app: FastifyInstance): void {
-  app.addHook('onResponse', async (request, reply) => {
-    const length = reply.getHeader('content-length')
-    request.log.info(
-      {
-        user: request.identity?.user,
-        method: request.method,
-        route: request.routeOptions.url,
-        url: request.url,
-        status: reply.statusCode,
-        bytes: length === undefined ? undefined : Number(length),
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-        ip: request.ip,
-      },
-      'request',
-    )
-  })
-}
-
-async function setUpAuth(app: FastifyInstance, config: Config, passwordFile: string | null): Promise<Authenticator | null> {
+/**
+ * The authenticator of the htpasswd file (null: no auth section, an open registry). Its
+ * failures and lockouts go to the metrics; a lockout also to the log and the event log.
+ */
+async function setUpAuth(
+  app: FastifyInstance,
+  config: Config,
+  passwordFile: string | null,
+  audit: AuditTrail,
+  metrics: RegistryMetrics | null,
+): Promise<Authenticator | null> {
   if (!config.auth) {
     const loopback = /^(127\.|::1$|localhost$)/.test(config.http.host)
     const message = 'AUTHENTICATION IS OFF: there is no auth section in the config, so anyone who can reach this registry may push, tag and delete packs'
@@ -229,11 +251,21 @@ async function setUpAuth(app: FastifyInstance, config: Config, passwordFile: str
     maxAddressFailures: config.limits.addressLoginFailures,
     failureWindowMs: config.limits.loginLockoutMs,
     onProblem: (message) => app.log.warn(message),
-    onLockout: ({ address, user, failures, forMs }) =>
+    onFailure: () => metrics?.authFailure(),
+    onLockout: (lockout) => {
+      const { address, user, failures, forMs } = lockout
       app.log.warn(
         { address, user, failures, lockoutSeconds: forMs / 1000 },
         `login locked for ${user === null ? address : `${address}/${user}`} after ${failures} failures, for ${Math.round(forMs / 60_000)} min (restart the registry to lift it)`,
-      ),
+      )
+      metrics?.lockout(user === null ? 'address' : 'user')
+      try {
+        audit.recordLockout(lockout)
+      } catch (err) {
+        // The lockout holds whether or not the event log can take it.
+        app.log.error({ err }, 'the lockout could not be written to the event log')
+      }
+    },
   })
   try {
     await authenticator.load()

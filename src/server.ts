@@ -1,27 +1,42 @@
 // Runs the registry: load config, build the logger and the app, listen (plus the HTTP-01 and
-// redirect listener of http.tls.letsencrypt.httpaddr), start the TLS service (which may wait
-// for a first ACME certificate), reload certificates on SIGHUP, and shut down gracefully on
-// SIGTERM/SIGINT (stop accepting, let in-flight requests finish within http.draintimeout,
-// close the database). Holds the storage root's lock from before the database is opened until
-// it is closed, so a second server on the same root refuses to start. The only file that
-// listens on a port.
+// redirect listener of http.tls.letsencrypt.httpaddr, and the metrics.addr listener), start the
+// TLS service (which may wait for a first ACME certificate), reload certificates on SIGHUP, and
+// shut down gracefully on SIGTERM/SIGINT (stop accepting, let in-flight requests finish within
+// http.draintimeout, close the database). Holds the storage root's lock from before the database
+// is opened until it is closed, so a second server on the same root refuses to start. The only
+// file that listens on a port.
 
+import type { FastifyInstance } from 'fastify'
 import { createServer, type RequestListener, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import pino from 'pino'
+import { prettyFactory } from 'pino-pretty'
 import { buildApp } from './app.js'
 import { type Config, loadConfig } from './config/load.js'
+import { metricsListener } from './http/metrics.js'
 import { rootLayout } from './store/layout.js'
 import { SpaceReserve } from './store/reserve.js'
 import { lockRoot, type RootLock } from './store/root-lock.js'
 import { VERSION } from './version.js'
 
-export function createLogger(config: Config): pino.Logger {
-  return pino({
+/**
+ * The server's logger: JSON lines with the level as a word, or readable text lines (pino-pretty)
+ * with log.formatter text, or auto on a terminal. Text is formatted synchronously, so the last
+ * lines before an exit are not lost. Passwords and Authorization headers are redacted either way.
+ */
+export function createLogger(config: Config, destination: pino.DestinationStream = pino.destination(), terminal = process.stdout.isTTY === true): pino.Logger {
+  const text = config.log.formatter === 'text' || (config.log.formatter === 'auto' && terminal)
+  const options: pino.LoggerOptions = {
     level: config.log.level,
     base: { ...config.log.fields },
     redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.password', 'password'], censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  })
+    formatters: { level: (label) => ({ level: label }) },
+  }
+  if (!text) return pino(options, destination)
+  // Only `err` holds an Error; a request line's `error` is the code it was answered with.
+  const prettify = prettyFactory({ colorize: terminal, singleLine: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid,hostname', errorLikeObjectKeys: ['err'] })
+  return pino(options, { write: (line: string) => destination.write(prettify(line)) })
 }
 
 export async function serve(configPath: string | undefined): Promise<void> {
@@ -52,6 +67,7 @@ async function run(config: Config, logger: pino.Logger, lock: RootLock | null): 
 
   const tls = app.registry.tls
   let challengeListener: Server | null = null
+  let metricsServer: Server | null = null
   let closing = false
   const shutdown = (signal: string) => {
     if (closing) return
@@ -62,6 +78,7 @@ async function run(config: Config, logger: pino.Logger, lock: RootLock | null): 
       process.exit(1)
     }, config.http.drainTimeoutMs).unref()
     challengeListener?.close()
+    metricsServer?.close()
     app.close().then(
       async () => {
         await lock?.release()
@@ -83,26 +100,55 @@ async function run(config: Config, logger: pino.Logger, lock: RootLock | null): 
   })
 
   const certificates = config.http.tls?.certificates
-  let address: string
   try {
-    address = await app.listen({ host: config.http.host, port: config.http.port })
+    await listenQuietly(app, { host: config.http.host, port: config.http.port })
     if (tls?.httpHandler && certificates?.kind === 'letsencrypt' && certificates.httpAddr) {
-      challengeListener = await listenPlain(tls.httpHandler, certificates.httpAddr)
+      challengeListener = await listenPlain(tls.httpHandler, certificates.httpAddr, 'http.tls.letsencrypt.httpaddr')
       logger.info({ address: certificates.httpAddr.addr }, 'answering ACME HTTP-01 challenges and redirecting to HTTPS (http.tls.letsencrypt.httpaddr)')
+    }
+    const { metrics } = app.registry
+    if (metrics && config.metrics.addr) {
+      const handler = metricsListener(metrics, (err) => logger.error({ err }, 'metrics: collecting for a scrape failed'))
+      metricsServer = await listenPlain(handler, config.metrics.addr, 'metrics.addr')
+      const metricsUrl = `${urlOf(metricsServer.address() as AddressInfo, false)}/metrics`
+      logger.info({ address: metricsUrl }, `serving metrics on ${metricsUrl} (metrics.addr, no credentials)`)
     }
     await tls?.start()
   } catch (err) {
     challengeListener?.close()
+    metricsServer?.close()
     await app.close()
     throw err
   }
-  if (!closing) logger.info({ address, tls: certificates?.kind ?? false }, 'listening')
+  const address = urlOf(app.server.address() as AddressInfo, tls !== null)
+  const everywhere = /^(0\.0\.0\.0|::)$/.test((app.server.address() as AddressInfo).address)
+  if (!closing) logger.info({ address, tls: certificates?.kind ?? false }, `listening on ${address}${everywhere ? ' (all addresses)' : ''}`)
 }
 
-function listenPlain(handler: RequestListener, at: { addr: string; host: string; port: number }): Promise<Server> {
+/** `http://127.0.0.1:5000`, `https://[::1]:443`. */
+function urlOf(address: AddressInfo, https: boolean): string {
+  const host = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address
+  return `http${https ? 's' : ''}://${host}:${address.port}`
+}
+
+/**
+ * app.listen, without Fastify's own "Server listening at" lines (one per network interface on
+ * 0.0.0.0, naming addresses nobody configured): serve() logs the address it bound, once.
+ */
+async function listenQuietly(app: FastifyInstance, at: { host: string; port: number }): Promise<void> {
+  const level = app.log.level
+  app.log.level = 'warn'
+  try {
+    await app.listen(at)
+  } finally {
+    app.log.level = level
+  }
+}
+
+function listenPlain(handler: RequestListener, at: { addr: string; host: string; port: number }, key: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer(handler)
-    const fail = (err: NodeJS.ErrnoException) => reject(new Error(`http.tls.letsencrypt.httpaddr: cannot listen on ${at.addr} (${err.code ?? err.message})`))
+    const fail = (err: NodeJS.ErrnoException) => reject(new Error(`${key}: cannot listen on ${at.addr} (${err.code ?? err.message})`))
     server.once('error', fail)
     server.listen({ host: at.host, port: at.port }, () => {
       server.off('error', fail)

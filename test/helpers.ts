@@ -10,7 +10,7 @@ import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable, Writable } from 'node:stream'
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../src/app.js'
 import { runCli } from '../src/cli/main.js'
 import { type Config, loadConfig } from '../src/config/load.js'
@@ -111,8 +111,12 @@ export function testConfig(t: Teardown, doc: Doc = {}, opts: { auth?: boolean; s
   return loadConfig({ doc: merge(base, doc), env: {} })
 }
 
-export async function testApp(t: Teardown, doc: Doc = {}, opts: { auth?: boolean; storage?: 'filesystem' | 'inmemory' } = {}): Promise<FastifyInstance> {
-  const app = await buildApp(testConfig(t, doc, opts))
+export async function testApp(
+  t: Teardown,
+  doc: Doc = {},
+  opts: { auth?: boolean; storage?: 'filesystem' | 'inmemory'; logger?: FastifyBaseLogger } = {},
+): Promise<FastifyInstance> {
+  const app = await buildApp(testConfig(t, doc, opts), opts.logger ? { logger: opts.logger } : {})
   t.teardown(() => app.close())
   return refuse5xx(app)
 }
@@ -215,7 +219,12 @@ export async function runBin(args: string[], options: { env?: NodeJS.ProcessEnv;
   return { code, stdout: p.stdout(), stderr: p.stderr() }
 }
 
-/** Starts `packyard serve` and resolves once its "listening" log line names the address. */
+/** Whether a JSON log line is a request's (one per request, with its method and status). */
+export function isRequestLine(line: Record<string, unknown>): boolean {
+  return typeof line.method === 'string' && typeof line.status === 'number' && typeof line.reqId === 'string'
+}
+
+/** Starts `packyard serve` and resolves once its "listening on" log line names the address. */
 export async function startServer(t: Teardown, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<Spawned & { url: string; logs: () => Array<Record<string, unknown>> }> {
   const p = spawnBin(['serve', ...args], { env, ...(cwd ? { cwd } : {}) })
   t.teardown(async () => {
@@ -232,7 +241,7 @@ export async function startServer(t: Teardown, args: string[], env: NodeJS.Proce
       .map((l) => JSON.parse(l) as Record<string, unknown>)
   const deadline = Date.now() + 15_000
   for (;;) {
-    const line = logs().find((l) => l.msg === 'listening')
+    const line = logs().find((l) => String(l.msg).startsWith('listening on '))
     if (line) return { ...p, url: String(line.address), logs }
     if (p.child.exitCode !== null || Date.now() > deadline) {
       throw new Error(`server did not start (exit ${p.child.exitCode}):\n${p.stdout()}\n${p.stderr()}`)

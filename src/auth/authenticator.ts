@@ -37,6 +37,8 @@ export interface AuthenticatorOptions {
   /** Delay added per failure beyond the third, capped at 2 s; tests set 0. */
   failureDelayMs?: number
   onProblem?: (message: string) => void
+  /** Called for every credential refused (wrong password or unknown user; not a missing one). */
+  onFailure?: (failure: { address: string; user: string }) => void
   /** Called once when an address, or a user name from an address, becomes locked out. */
   onLockout?: (lockout: { address: string; user: string | null; failures: number; forMs: number }) => void
   /** Called with the users after every load that found the file changed (start-up included). */
@@ -175,6 +177,7 @@ export class Authenticator {
   }
 
   private async recordFailure(address: string, user: string): Promise<void> {
+    this.options.onFailure?.({ address, user })
     const pair = this.count(`${address}\0${user}`)
     const whole = this.count(address)
     if (pair === this.options.maxFailures) this.options.onLockout?.({ address, user, failures: pair, forMs: this.windowMs })

@@ -1,5 +1,6 @@
-// What client commands print for people and for scripts: `--output json` parsing and plain
-// text tables (columns padded to their widest cell, two spaces apart, like docker's lists).
+// What client commands print for people and for scripts: `--output json` parsing, plain text
+// tables (columns padded to their widest cell, two spaces apart, like docker's lists) and the
+// short forms of digests and times in their cells.
 
 import { UsageError } from './command.js'
 
@@ -18,4 +19,16 @@ export function formatTable(header: string[], rows: string[][]): string {
       .join('  ')
       .trimEnd()
   return [header, ...rows].map(line).join('\n') + '\n'
+}
+
+/** The first 12 hex digits, as docker shows image ids. */
+export function shortDigest(digest: string): string {
+  return digest.replace(/^sha256:/, '').slice(0, 12)
+}
+
+/** `2026-11-23T06:00:00Z`: UTC, to the second, the same on every machine. */
+export function formatTime(iso: string | undefined): string {
+  if (!iso) return '-'
+  const time = new Date(iso)
+  return Number.isNaN(time.getTime()) ? iso : `${time.toISOString().slice(0, 19)}Z`
 }

@@ -4,6 +4,7 @@
 // (where some terminals wrap at once). It is redrawn in place (carriage return, then erase to
 // the end of the line) at most ten times a second, and finishes as one line.
 
+import { formatBytes } from '../format.js'
 import type { Io } from './command.js'
 
 export interface Progress {
@@ -16,18 +17,6 @@ const MIN_BAR = 10
 const MIN_LABEL = 12
 const MAX_BAR = 40
 const DEFAULT_COLUMNS = 80
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`
-  const units = ['KiB', 'MiB', 'GiB', 'TiB']
-  let value = n / 1024
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value.toFixed(1)} ${units[unit]}`
-}
 
 /** `text`, cut to `width` characters with an ellipsis when it is longer. */
 function fit(text: string, width: number): string {

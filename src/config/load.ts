@@ -7,6 +7,7 @@ import { isIP } from 'node:net'
 import { dirname, join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { rootLayout } from '../store/layout.js'
+import { DURATION_HINT, parseDuration } from './duration.js'
 import { isLeaf, LETS_ENCRYPT_DIRECTORY, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
 import type { S3Settings } from '../store/s3.js'
 
@@ -42,13 +43,16 @@ export interface LetsEncrypt {
   startTimeoutMs: number
 }
 
+/** How log lines are written: `auto` is text on a terminal and JSON otherwise. */
+export type LogFormat = 'auto' | 'text' | 'json'
+
 /** storage.s3: the bucket and how to reach it, in the shape the S3 store takes. */
 export type S3Config = S3Settings
 
 export interface Config {
   /** Where the config came from, for the start-up log. */
   source: string
-  log: { level: LogLevel; fields: Record<string, string> }
+  log: { level: LogLevel; fields: Record<string, string>; formatter: LogFormat }
   storage: {
     kind: 'filesystem' | 'inmemory' | 's3'
     /**
@@ -98,6 +102,11 @@ export interface Config {
     maxCompressionRatio: number
   }
   packs: { strictValidation: boolean }
+  metrics: {
+    enabled: boolean
+    /** metrics.addr: a listener of its own for /metrics (no credentials); null: /metrics on http.addr, with credentials. */
+    addr: { addr: string; host: string; port: number } | null
+  }
   oci: { namespace: string; listParentTags: boolean }
   /** The pack browser; path is `/` or a path without a trailing slash (`/ui`). */
   ui: { enabled: boolean; path: string }
@@ -273,6 +282,10 @@ function resolve(doc: Doc, source: string): Config {
   const { host, port } = parseAddr(addr)
 
   const certificates = resolveCertificates(get)
+  // Checked even when metrics are off, so turning them back on cannot reveal a typo.
+  const metricsAddr = get<string>('metrics.addr')
+  const metricsAt = metricsAddr === '' ? null : { addr: metricsAddr, ...parseAddr(metricsAddr, 'metrics.addr') }
+  const metricsEnabled = get<boolean>('metrics.enabled')
 
   const hasAuth = doc.auth !== undefined && doc.auth !== null
   const authDoc = (doc.auth ?? {}) as Doc
@@ -280,7 +293,7 @@ function resolve(doc: Doc, source: string): Config {
 
   return {
     source,
-    log: { level: get('log.level'), fields: get('log.fields') },
+    log: { level: get('log.level'), fields: get('log.fields'), formatter: logFormat(get('log.formatter')) },
     storage: {
       ...storage,
       deleteEnabled: get('storage.delete.enabled'),
@@ -317,10 +330,16 @@ function resolve(doc: Doc, source: string): Config {
       maxCompressionRatio: get('limits.maxcompressionratio'),
     },
     packs: { strictValidation: get<string>('packs.validation') === 'strict' },
+    metrics: { enabled: metricsEnabled, addr: metricsEnabled ? metricsAt : null },
     oci: { namespace: validateNamespace(get('oci.namespace')), listParentTags: get('oci.listparenttags') },
     ui: { enabled: get('ui.enabled'), path: validateUiPath(get('ui.path')) },
     ignoredKeys,
   }
+}
+
+/** distribution's `logstash` formatter writes JSON lines; so does `json`. */
+function logFormat(value: string): LogFormat {
+  return value === 'logstash' ? 'json' : (value as LogFormat)
 }
 
 /**
@@ -466,7 +485,6 @@ function defaultAt(key: string): unknown {
   return structuredClone(node.default)
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
 const SIZE_UNITS: Record<string, number> = {
   b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, k: 1024, m: 1024 ** 2, g: 1024 ** 3,
 }
@@ -497,10 +515,8 @@ export function parseLeaf(key: string, type: LeafType, value: unknown): unknown 
       return value
     case 'duration': {
       if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value * 1000
-      if (typeof value !== 'string') return bad('must be a duration such as 90s, 15m or 24h')
-      const parts = [...value.trim().matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)]
-      if (parts.length === 0 || parts.map((p) => p[0]).join('') !== value.trim()) return bad('must be a duration such as 90s, 15m or 24h')
-      return parts.reduce((ms, p) => ms + Number(p[1]) * (DURATION_UNITS[p[2] as string] as number), 0)
+      const ms = typeof value === 'string' ? parseDuration(value) : null
+      return ms === null ? bad(DURATION_HINT) : ms
     }
     case 'size': {
       if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value

@@ -48,7 +48,11 @@ export const SCHEMA: Section = {
   log: {
     level: leaf({ kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] }, 'info', 'log level'),
     fields: leaf({ kind: 'stringmap' }, { service: 'registry' }, 'fields added to every log line'),
-    formatter: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; logs are always JSON'),
+    formatter: leaf(
+      { kind: 'enum', values: ['auto', 'text', 'json', 'logstash'] },
+      'auto',
+      'text: readable lines; json (or logstash): one JSON object per line; auto: text on a terminal, JSON otherwise',
+    ),
   },
   storage: {
     filesystem: {
@@ -158,6 +162,10 @@ export const SCHEMA: Section = {
       'lenient',
       'lenient: a pack with warnings (what the stock registry serves anyway) is accepted and its warnings returned; strict: warnings refuse the push',
     ),
+  },
+  metrics: {
+    enabled: leaf({ kind: 'bool' }, true, 'serve Prometheus metrics at /metrics'),
+    addr: leaf({ kind: 'string' }, '', 'host:port of a separate listener for /metrics, without credentials (empty: on http.addr, with credentials)'),
   },
   oci: {
     namespace: leaf({ kind: 'string', nonEmpty: true }, 'spectro-packs/archive', 'where packs appear on /v2'),

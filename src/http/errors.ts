@@ -2,10 +2,18 @@
 // {"errors":[{"code","message","detail"}]} with the status from errors.ts. Fastify's own
 // errors (schema validation, body limits, bad JSON) are translated here, not in routes.
 // A 5xx never carries internals: the client gets the request id, the log gets the stack.
-// The pack browser shows the same described error as an HTML page (describeError).
+// The pack browser shows the same described error as an HTML page (describeError). What was
+// answered is kept on the request (`failure`) for its log line.
 
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type ErrorCode, type ErrorDetail, isRegistryError, isStorageFull, storageFull } from '../errors.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The error this request was answered with, if any (for the request's log line). */
+    failure: { code: string; message: string } | null
+  }
+}
 
 export interface ErrorEnvelope {
   errors: Array<{ code: string; message: string; detail?: ErrorDetail }>
@@ -74,6 +82,12 @@ export interface DescribedError {
  * JSON handler below sends it as the envelope; the pack browser renders the same as a page.
  */
 export function describeError(err: FastifyError, request: FastifyRequest): DescribedError {
+  const described = describe(err, request)
+  request.failure = { code: described.code, message: described.message }
+  return described
+}
+
+function describe(err: FastifyError, request: FastifyRequest): DescribedError {
   if (isStorageFull(err)) {
     request.log.warn({ err: { code: err.code, message: err.message } }, 'storage full: write refused')
     const full = storageFull()
@@ -98,6 +112,7 @@ export function describeError(err: FastifyError, request: FastifyRequest): Descr
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.addSchema(errorEnvelopeSchema)
+  app.decorateRequest('failure', null)
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const described = describeError(err, request)
@@ -106,6 +121,8 @@ export function installErrorHandling(app: FastifyInstance): void {
   })
 
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send(envelope('NOT_FOUND', `no such endpoint: ${request.method} ${request.url.split('?')[0]}`))
+    const message = `no such endpoint: ${request.method} ${request.url.split('?')[0]}`
+    request.failure = { code: 'NOT_FOUND', message }
+    reply.code(404).send(envelope('NOT_FOUND', message))
   })
 }

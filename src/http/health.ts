@@ -5,6 +5,9 @@
 import type { FastifyInstance } from 'fastify'
 
 const healthSchema = {
+  summary: 'Whether the database and the blob storage answer (no credentials)',
+  tags: ['operations'],
+  security: [],
   response: {
     200: { type: 'object', properties: { status: { type: 'string' } }, required: ['status'] },
     503: { type: 'object', properties: { status: { type: 'string' }, reason: { type: 'string' } }, required: ['status', 'reason'] },
@@ -19,7 +22,7 @@ export interface HealthChecks {
 }
 
 export async function healthPlugin(app: FastifyInstance, opts: HealthChecks): Promise<void> {
-  app.get('/health', { schema: healthSchema }, async (request, reply) => {
+  app.get('/health', { schema: healthSchema, config: { logAtDebug: true } }, async (request, reply) => {
     try {
       opts.checkDatabase()
     } catch (err) {

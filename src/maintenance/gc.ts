@@ -11,10 +11,14 @@
 //   same transaction, then their bytes are deleted, then the marks are removed. A writer that
 //   leases a marked blob waits for the deletion and then places its own verified copy.
 // The grace period only limits how long an upload that no manifest has referenced yet lives.
+//
+// A run that is not a dry run ends with a `gc` event in the event log (what it removed, who ran
+// it), which the audit trail shows and the server's metrics count, whichever process ran it.
 
 import { LEASE_TTL_MS } from '../blobs/intake.js'
 import { BlobMeta } from '../meta/blobs.js'
 import { type Db, writeTransaction } from '../meta/db.js'
+import { EventLog, NO_REPOSITORY } from '../meta/events.js'
 import { MaintenanceMeta } from '../meta/maintenance.js'
 import type { BlobStore, StoredBlob } from '../store/types.js'
 import type { UploadStaging } from '../store/uploads.js'
@@ -27,6 +31,8 @@ export const STAGED_FILE_MIN_AGE_MS = 60 * 60_000
 export interface GcOptions {
   dryRun: boolean
   graceMs: number
+  /** Who runs it, for the event log (the CLI: the operating-system account). */
+  actor: string
   now?: number
   batchSize?: number
 }
@@ -94,5 +100,30 @@ export async function collectGarbage(db: Db, store: BlobStore, staging: UploadSt
     if (!options.dryRun) await staging.cancel(entry.id)
     report.tempFilesRemoved.push(entry.id)
   }
+  if (!options.dryRun) recordRun(db, report, options)
   return report
+}
+
+function recordRun(db: Db, report: GcReport, options: GcOptions): void {
+  const events = new EventLog(db)
+  writeTransaction(db, () =>
+    events.append({
+      at: Date.now(),
+      actor: options.actor,
+      action: 'gc',
+      repository: NO_REPOSITORY,
+      tag: null,
+      oldDigest: null,
+      newDigest: null,
+      forced: false,
+      message: null,
+      detail: {
+        blobsRemoved: report.blobsRemoved.length,
+        bytesFreed: report.bytesFreed,
+        tempFilesRemoved: report.tempFilesRemoved.length,
+        blobsKept: report.blobsKept,
+        graceSeconds: Math.round(options.graceMs / 1000),
+      },
+    }),
+  )
 }

@@ -23,6 +23,7 @@ const SQL = {
   finishDeletion: 'DELETE FROM blob_deletions WHERE digest = ?',
   unlinkEverywhere: 'DELETE FROM repository_blobs WHERE digest = ?',
   forget: 'DELETE FROM blobs WHERE digest = ?',
+  totals: 'SELECT COUNT(*) AS count, COALESCE(SUM(size), 0) AS bytes FROM blobs',
 } as const
 
 export class BlobMeta {
@@ -36,6 +37,11 @@ export class BlobMeta {
   recordInRepository(repositoryId: number, blob: { digest: string; size: number }, now: number): void {
     this.s.record.run(blob.digest, blob.size, now)
     this.s.link.run(repositoryId, blob.digest, now)
+  }
+
+  /** How many blobs the registry has accepted, and their bytes (one scan of the table, for the metrics). */
+  totals(): { count: number; bytes: number } {
+    return this.s.totals.get() as { count: number; bytes: number }
   }
 
   /** Links a blob the registry already has to another repository. */

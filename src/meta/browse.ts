@@ -189,7 +189,7 @@ const SQL = {
     WHERE NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.digest = b.digest AND mr.kind = 'blob')
       AND NOT EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.archive_digest = b.digest)
       AND b.digest NOT IN (SELECT json_extract(f.value, '$.digest') FROM pack_versions pv, json_each(pv.files) f)`,
-  latestPushes: `SELECT e.id, e.at, e.actor, e.action, e.repository, e.tag, e.old_digest, e.new_digest, e.forced, e.message,
+  latestPushes: `SELECT e.id, e.at, e.actor, e.action, e.repository, e.tag, e.old_digest, e.new_digest, e.forced, e.message, e.detail,
       EXISTS (SELECT 1 FROM repositories r WHERE r.kind = 'pack' AND r.name = e.repository) AS is_pack,
       EXISTS (SELECT 1 FROM repositories r WHERE r.kind = 'oci' AND r.name = e.repository) AS is_oci
     FROM events e WHERE e.action IN ('create', 'update') ORDER BY e.id DESC LIMIT ?`,

@@ -78,6 +78,8 @@ export function onStorageFull(db: Db, handler: StorageFullHandler): void {
  * fsynced, so it does not stall the event loop the way each FULL commit's fsync does.
  */
 export function writeTransaction<T>(db: Db, fn: () => T, options: { durable: boolean } = { durable: true }): T {
+  const observe = durationObservers.get(db)
+  const started = observe ? process.hrtime.bigint() : 0n
   if (!options.durable) db.pragma('synchronous = NORMAL')
   try {
     try {
@@ -88,7 +90,19 @@ export function writeTransaction<T>(db: Db, fn: () => T, options: { durable: boo
     }
   } finally {
     if (!options.durable) db.pragma('synchronous = FULL')
+    observe?.(Number(process.hrtime.bigint() - started) / 1e9)
   }
+}
+
+const durationObservers = new WeakMap<Db, (seconds: number) => void>()
+
+/**
+ * Called with the duration of every write transaction of `db`, from BEGIN IMMEDIATE (waiting
+ * for the write lock included) to COMMIT (the fsync included) or rollback: the metrics' view
+ * of how long writers hold and wait for the database.
+ */
+export function observeWriteTransactions(db: Db, observer: (seconds: number) => void): void {
+  durationObservers.set(db, observer)
 }
 
 /** Throws when the database cannot answer (for /health). */

@@ -1,6 +1,8 @@
 // The append-only event log (migration 0001 forbids updates and deletes by trigger), and the one
 // vocabulary every writer records in it. Written inside the transaction of the change it
-// describes, so the log never disagrees with the state.
+// describes, so the log never disagrees with the state. Read back three ways: the history of
+// a pack version, pages of the audit trail (GET /v1/_events), and the totals of garbage
+// collection for the metrics.
 
 import type { Statement } from 'better-sqlite3'
 import type { Db } from './db.js'
@@ -12,8 +14,14 @@ import type { Db } from './db.js'
  * - untag: a tag was deleted
  * - delete: a version / manifest was deleted with its tags
  * - blob.delete: a blob was unlinked from a repository
+ * - gc: garbage collection removed blobs and temp files (repository ''; detail: what it removed)
+ * - lockout: repeated failed logins locked out a user name from an address, or a whole address
+ *   (repository ''; actor: the user name tried, '' for an address; detail: address, failures)
  */
-export type EventAction = 'create' | 'update' | 'tag' | 'untag' | 'delete' | 'blob.delete'
+export type EventAction = 'create' | 'update' | 'tag' | 'untag' | 'delete' | 'blob.delete' | 'gc' | 'lockout'
+
+/** The repository of events about the registry as a whole (gc, lockout). */
+export const NO_REPOSITORY = ''
 
 export interface NewEvent {
   at: number
@@ -25,6 +33,8 @@ export interface NewEvent {
   newDigest: string | null
   forced: boolean
   message: string | null
+  /** Extras of the action, stored as JSON. */
+  detail?: Record<string, unknown>
 }
 
 export interface EventRow {
@@ -38,30 +48,85 @@ export interface EventRow {
   new_digest: string | null
   forced: number
   message: string | null
+  /** JSON, or null. */
+  detail: string | null
 }
+
+/** Which events a page of the audit trail holds; every field is optional. */
+export interface EventFilter {
+  /** Only events at or after this time (ms since the epoch). */
+  since?: number | undefined
+  repository?: string | undefined
+  actor?: string | undefined
+}
+
+export interface GcTotals {
+  runs: number
+  blobsRemoved: number
+  bytesFreed: number
+}
+
+const COLUMNS = 'id, at, actor, action, repository, tag, old_digest, new_digest, forced, message, detail'
 
 export class EventLog {
   private readonly insert: Statement
   private readonly historyOfTags: Statement
+  private readonly gc: Statement
+  /** One statement per combination of filters, prepared on first use. */
+  private readonly pages = new Map<string, Statement>()
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.insert = db.prepare(
-      `INSERT INTO events (at, actor, action, repository, tag, old_digest, new_digest, forced, message)
-       VALUES (@at, @actor, @action, @repository, @tag, @oldDigest, @newDigest, @forced, @message)`,
+      `INSERT INTO events (at, actor, action, repository, tag, old_digest, new_digest, forced, message, detail)
+       VALUES (@at, @actor, @action, @repository, @tag, @oldDigest, @newDigest, @forced, @message, @detail)`,
     )
     this.historyOfTags = db.prepare(
-      `SELECT id, at, actor, action, repository, tag, old_digest, new_digest, forced, message FROM events
+      `SELECT ${COLUMNS} FROM events
        WHERE repository = ? AND (tag IN (SELECT value FROM json_each(?)) OR new_digest = ? OR old_digest = ?) ORDER BY id`,
+    )
+    this.gc = db.prepare(
+      `SELECT COUNT(*) AS runs,
+              COALESCE(SUM(json_extract(detail, '$.blobsRemoved')), 0) AS blobsRemoved,
+              COALESCE(SUM(json_extract(detail, '$.bytesFreed')), 0) AS bytesFreed
+       FROM events WHERE action = 'gc'`,
     )
   }
 
   /** Inside the transaction of the change it records. */
   append(e: NewEvent): void {
-    this.insert.run({ ...e, forced: e.forced ? 1 : 0 })
+    this.insert.run({ ...e, forced: e.forced ? 1 : 0, detail: e.detail === undefined ? null : JSON.stringify(e.detail) })
   }
 
   /** What happened to these tags of a repository, or to content with `digest`, oldest first. */
   history(repository: string, tags: string[], digest: string): EventRow[] {
     return this.historyOfTags.all(repository, JSON.stringify(tags), digest, digest) as EventRow[]
+  }
+
+  /** Up to `limit` events after the event with id `afterId`, oldest first. */
+  list(filter: EventFilter, afterId: number, limit: number): EventRow[] {
+    // With `since`, the rows are read in id order from the first event at or after that time (found
+    // through the index on `at`; none: from past the last one), not from the start of the log. One
+    // lower bound on the id, so SQLite can seek to it.
+    const firstSince = 'COALESCE((SELECT MIN(id) FROM events INDEXED BY events_at WHERE at >= @since) - 1, (SELECT COALESCE(MAX(id), 0) FROM events))'
+    const where = [filter.since === undefined ? 'id > @afterId' : `id > MAX(@afterId, ${firstSince})`]
+    if (filter.since !== undefined) where.push('at >= @since')
+    if (filter.repository !== undefined) where.push('repository = @repository')
+    if (filter.actor !== undefined) where.push('actor = @actor')
+    const key = where.join(' AND ')
+    let statement = this.pages.get(key)
+    if (!statement) {
+      statement = this.db.prepare(`SELECT ${COLUMNS} FROM events WHERE ${key} ORDER BY id LIMIT @limit`)
+      this.pages.set(key, statement)
+    }
+    const params: Record<string, unknown> = { afterId, limit }
+    if (filter.since !== undefined) params.since = filter.since
+    if (filter.repository !== undefined) params.repository = filter.repository
+    if (filter.actor !== undefined) params.actor = filter.actor
+    return statement.all(params) as EventRow[]
+  }
+
+  /** Every garbage-collection run recorded, whichever process ran it. */
+  gcTotals(): GcTotals {
+    return this.gc.get() as GcTotals
   }
 }

@@ -63,7 +63,8 @@ export interface ReferenceProblem {
   actualSize: number | null
 }
 
-export type PutManifestResult = { ok: true } | { ok: false; problems: ReferenceProblem[] }
+/** outcome: what happened to the tag (pushed by digest: to the manifest). */
+export type PutManifestResult = { ok: true; outcome: 'created' | 'updated' | 'unchanged' } | { ok: false; problems: ReferenceProblem[] }
 
 export interface Page {
   after: string
@@ -107,6 +108,7 @@ const SQL = {
   touchSession: 'UPDATE upload_sessions SET size = ?, updated_at = ? WHERE id = ?',
   deleteSession: 'DELETE FROM upload_sessions WHERE id = ?',
   staleSessions: 'SELECT id, repository, started_at, updated_at FROM upload_sessions WHERE updated_at < ? ORDER BY updated_at',
+  openSessions: 'SELECT COUNT(*) AS n FROM upload_sessions',
 } as const
 
 type StatementName = keyof typeof SQL
@@ -192,6 +194,11 @@ export class OciMeta {
 
   session(id: string): SessionRow | null {
     return this.get<SessionRow>('session', id) ?? null
+  }
+
+  /** How many upload sessions are open. */
+  openSessions(): number {
+    return (this.get<{ n: number }>('openSessions') as { n: number }).n
   }
 
   /** Sessions last touched before `before` (ms since the epoch). */
@@ -292,7 +299,8 @@ export class OciMeta {
         const action: EventAction = tag === null || previousDigest === null ? (created ? 'create' : 'tag') : 'update'
         this.event({ at: now, actor: log.actor, action, repository: log.repository, tag, old: previousDigest, new: m.digest })
       }
-      return { ok: true }
+      if (tag === null) return { ok: true, outcome: created ? 'created' : 'unchanged' }
+      return { ok: true, outcome: previousDigest === null ? 'created' : previousDigest === m.digest ? 'unchanged' : 'updated' }
     })
   }
 

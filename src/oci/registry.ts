@@ -12,7 +12,7 @@ import { assertDigest } from '../store/digest.js'
 import type { BlobStore, ByteRange } from '../store/types.js'
 import { parseManifest } from './manifests.js'
 import { locateRepository, parseReference, type RepositoryLocator } from './names.js'
-import type { PackOciBridge } from './pack-bridge.js'
+import type { ManifestOutcome, PackOciBridge } from './pack-bridge.js'
 
 export interface OciRegistrySettings {
   namespace: string
@@ -34,6 +34,9 @@ export interface PushedManifest {
   digest: string
   /** The subject's digest, for the OCI-Subject header. */
   subject: string | null
+  outcome: ManifestOutcome
+  /** Bytes of the manifest and of the blobs and manifests it refers to directly. */
+  size: number
 }
 
 export class OciRegistry {
@@ -127,9 +130,10 @@ export class OciRegistry {
       throw new RegistryError('DIGEST_INVALID', `the manifest's digest is ${parsed.digest}, not ${ref.digest} as in the URL`, { expected: ref.digest, actual: parsed.digest })
     }
     const subject = parsed.subject?.digest ?? null
+    const size = [...parsed.blobs, ...parsed.manifests].reduce((sum, ref) => sum + ref.size, body.length)
     if (bridge) {
       const stored = await bridge.putManifest(repo.name, reference, body, parsed, actor)
-      return { digest: stored.digest, subject }
+      return { digest: stored.digest, subject, outcome: stored.outcome, size }
     }
     const result = this.meta.putManifest(
       repo,
@@ -162,7 +166,7 @@ export class OciRegistry {
         actualSize: first.actualSize,
       })
     }
-    return { digest: parsed.digest, subject }
+    return { digest: parsed.digest, subject, outcome: result.outcome, size }
   }
 
   /** By digest: the manifest and its tags. By tag: only the tag. */

@@ -20,6 +20,8 @@ export interface PurgeResult {
   sessions: string[]
   /** Staged files without a session (orphans, temp files of interrupted puts). */
   files: string[]
+  /** Staged bytes removed with them. */
+  bytes: number
 }
 
 /**
@@ -130,19 +132,24 @@ export class OciUploads {
     const entries = new Map<string, StagedEntry>()
     for await (const entry of this.staging.list()) entries.set(entry.id, entry)
     const sessions: string[] = []
+    let bytes = 0
     for (const session of this.meta.staleSessions(cutoff)) {
       const entry = entries.get(session.id)
       if (this.busy.has(session.id) || (entry && entry.modifiedAt >= cutoff)) continue
       await this.end(session.id)
       entries.delete(session.id)
       sessions.push(session.id)
+      bytes += entry?.size ?? 0
     }
     const files: string[] = []
     for (const entry of entries.values()) {
       if (entry.modifiedAt >= cutoff || this.busy.has(entry.id) || this.meta.session(entry.id)) continue
-      if (await this.staging.cancel(entry.id)) files.push(entry.id)
+      if (await this.staging.cancel(entry.id)) {
+        files.push(entry.id)
+        bytes += entry.size
+      }
     }
-    return { sessions, files }
+    return { sessions, files, bytes }
   }
 
   private watched(repo: RepositoryLocator, source: Readable): Readable {

@@ -9,7 +9,7 @@
 import { isRegistryError, RegistryError } from '../errors.js'
 import type { NewManifest } from '../meta/packs.js'
 import type { ParsedManifest } from '../oci/manifests.js'
-import type { PackOciBridge } from '../oci/pack-bridge.js'
+import type { ManifestOutcome, PackOciBridge } from '../oci/pack-bridge.js'
 import { checkPushedTag, type PackService, type ReceivedPack, tagParts } from './service.js'
 import { parseVersion } from './versions.js'
 
@@ -18,7 +18,7 @@ const DESCRIPTION = 'org.opencontainers.image.description'
 export class PackBridge implements PackOciBridge {
   constructor(private readonly packs: PackService) {}
 
-  async putManifest(packName: string, reference: string, body: Buffer, parsed: ParsedManifest, actor: string): Promise<{ digest: string; created: boolean }> {
+  async putManifest(packName: string, reference: string, body: Buffer, parsed: ParsedManifest, actor: string): Promise<{ digest: string; outcome: ManifestOutcome }> {
     const byTag = !reference.includes(':')
     if (byTag) checkPushedTag(reference)
     const manifest: NewManifest = {
@@ -44,7 +44,7 @@ export class PackBridge implements PackOciBridge {
     }
     if (received === null) {
       const stored = this.packs.commitArtifact(packName, { manifest, tag: byTag ? reference : null, lease, actor, message })
-      return { digest: parsed.digest, created: stored.created }
+      return { digest: parsed.digest, outcome: stored.outcome }
     }
 
     const { pack, tag } = received.checked
@@ -62,14 +62,14 @@ export class PackBridge implements PackOciBridge {
     // A repeated copy of the same manifest (skopeo, oras) is a no-op, not a new event.
     if (this.packs.alreadyTagged(packName, [tag, ...(byTag ? [reference] : [])], parsed.digest)) {
       lease.release()
-      return { digest: parsed.digest, created: false }
+      return { digest: parsed.digest, outcome: 'unchanged' }
     }
     const result = this.packs.commit(
       received,
       { force: true, message: message ?? `pushed with a distribution client as ${reference}`, skipDigestCheck: true, strict: false, actor },
       byTag ? reference : undefined,
     )
-    return { digest: parsed.digest, created: result.status === 'created' }
+    return { digest: parsed.digest, outcome: result.status }
   }
 
   async deleteManifest(packName: string, digest: string, actor: string): Promise<void> {

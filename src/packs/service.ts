@@ -50,6 +50,8 @@ export interface PublishResult {
   group: string | null
   tag: string
   digest: string
+  /** Bytes of the archive. */
+  size: number
   manifestDigest: string
   contentDigest: string
   status: PublishStatus
@@ -369,7 +371,7 @@ export class PackService {
    * signature or SBOM whose subject is a version), and moves its tag by the pack tag rules.
    * Overwriting an existing tag is recorded like a forced push. The lease ends either way.
    */
-  commitArtifact(name: string, push: ArtifactPush): { created: boolean } {
+  commitArtifact(name: string, push: ArtifactPush): { outcome: PublishStatus } {
     try {
       if (push.tag !== null) checkPushedTag(push.tag)
       const now = Date.now()
@@ -381,10 +383,10 @@ export class PackService {
         let previous: TagRow | undefined
         if (push.tag !== null) {
           previous = this.meta.tag(repoId, push.tag)
-          if (previous?.manifest_id === manifestId) return { created: false }
+          if (previous?.manifest_id === manifestId) return { outcome: 'unchanged' as const }
           this.settleTags(repoId, [this.writeTag(repoId, push.tag, manifestId, now)], now)
         } else if (known !== undefined) {
-          return { created: false }
+          return { outcome: 'unchanged' as const }
         }
         this.meta.appendEvent({
           at: now,
@@ -398,7 +400,7 @@ export class PackService {
           message: push.message,
         })
         this.relist(repoId)
-        return { created: known === undefined }
+        return { outcome: previous ? ('updated' as const) : ('created' as const) }
       })
     } catch (err) {
       push.lease.release()
@@ -467,6 +469,7 @@ export class PackService {
       group,
       tag,
       digest: version.archive_digest,
+      size: version.archive_size,
       manifestDigest: version.manifest_digest,
       contentDigest: version.content_digest,
       status,

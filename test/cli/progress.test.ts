@@ -1,6 +1,7 @@
 import t from 'tap'
 import { Readable } from 'node:stream'
-import { formatBytes, renderBar, startProgress } from '../../src/cli/progress.js'
+import { formatBytes } from '../../src/format.js'
+import { renderBar, startProgress } from '../../src/cli/progress.js'
 import { captureStream } from '../helpers.js'
 
 /** The terminal's view of what was drawn: lines, each as it ends up after its carriage returns. */

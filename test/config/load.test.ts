@@ -137,6 +137,11 @@ t.test('REGISTRY_* environment overrides', async (t) => {
     [{ REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE: '1h30m' }, (c) => c.storage.uploadPurging.ageMs, 5_400_000],
     [{ REGISTRY_OCI_NAMESPACE: 'packs' }, (c) => c.oci.namespace, 'packs'],
     [{ REGISTRY_HTTP_TLS_MINIMUMTLS: 'tls1.3' }, (c) => c.http.tls, null],
+    [{}, (c) => [c.log.formatter, c.metrics], ['auto', { enabled: true, addr: null }]],
+    [{ REGISTRY_LOG_FORMATTER: 'text' }, (c) => c.log.formatter, 'text'],
+    [{ REGISTRY_LOG_FORMATTER: 'logstash' }, (c) => c.log.formatter, 'json'],
+    [{ REGISTRY_METRICS_ADDR: ':9090' }, (c) => c.metrics.addr, { addr: ':9090', host: '0.0.0.0', port: 9090 }],
+    [{ REGISTRY_METRICS_ENABLED: 'false', REGISTRY_METRICS_ADDR: ':9090' }, (c) => c.metrics, { enabled: false, addr: null }],
   ]
   for (const [env, pick, want] of cases) {
     t.same(pick(loadConfig({ doc: base, env })), want, JSON.stringify(env))
@@ -148,6 +153,9 @@ t.test('unknown keys and bad values stop start-up naming the key', async (t) => 
   const cases: Array<[Record<string, unknown>, Record<string, string>, string, RegExp]> = [
     [{ htp: {} }, {}, 'htp', /unknown key/],
     [{ http: { adr: ':1' } }, {}, 'http.adr', /unknown key.*addr/],
+    [{ log: { formatter: 'fancy' } }, {}, 'log.formatter', /must be one of auto, text, json, logstash/],
+    [{ metrics: { addr: '9090' } }, {}, 'metrics.addr', /host:port/],
+    [{ metrics: { enabled: false, addr: 'localhost' } }, {}, 'metrics.addr', /host:port/],
     [{ http: { addr: 'localhost' } }, {}, 'http.addr', /host:port/],
     [{ http: { addr: ':70000' } }, {}, 'http.addr', /out of range/],
     [{ log: { level: 'loud' } }, {}, 'log.level', /one of/],

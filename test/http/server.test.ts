@@ -5,11 +5,18 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { request as httpsRequest } from 'node:https'
 import { join } from 'node:path'
-import { basic, requireProgram, startServer, tempDir } from '../helpers.js'
+import { basic, isRequestLine, requireProgram, startServer, tempDir } from '../helpers.js'
 
 t.test('starts on built-in defaults, prints the admin password once, REGISTRY_HTTP_ADDR moves it', async (t) => {
   const cwd = tempDir(t)
   const server = await startServer(t, [], { REGISTRY_HTTP_ADDR: '127.0.0.1:0' }, cwd)
+  t.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+  const listening = server.logs().filter((l) => /listening/i.test(String(l.msg)))
+  t.same(
+    listening.map((l) => [l.level, l.msg, l.address]),
+    [['info', `listening on ${server.url}`, server.url]],
+    'the address is logged once, as bound (not once per interface by Fastify too)',
+  )
   const health = await fetch(`${server.url}/health`)
   t.equal(health.status, 200)
   t.same(await health.json(), { status: 'UP' })
@@ -24,7 +31,7 @@ t.test('starts on built-in defaults, prints the admin password once, REGISTRY_HT
   t.equal(bad.status, 401)
   t.equal(bad.headers.get('www-authenticate'), 'Basic realm="basic-realm"')
   await new Promise((r) => setTimeout(r, 200)) // the line is written just after the response
-  const requestLine = server.logs().find((l) => l.msg === 'request' && l.status === 401)
+  const requestLine = server.logs().find((l) => isRequestLine(l) && l.status === 401)
   t.ok(requestLine, 'one JSON log line per request')
   t.equal(requestLine?.route, '/v1')
   t.notMatch(server.stdout(), /Basic [A-Za-z0-9+/=]{8,}/, 'no Authorization header in the logs')
@@ -35,6 +42,26 @@ t.test('starts on built-in defaults, prints the admin password once, REGISTRY_HT
   t.notOk(again.logs().find((l) => String(l.msg).startsWith('created')), 'printed only the first time')
   again.child.kill('SIGTERM')
   await again.exited
+})
+
+t.test('metrics.addr: /metrics on a listener of its own, without credentials', async (t) => {
+  const cwd = tempDir(t)
+  const server = await startServer(t, [], { REGISTRY_HTTP_ADDR: '127.0.0.1:0', REGISTRY_METRICS_ADDR: '127.0.0.1:0' }, cwd)
+  const line = server.logs().find((l) => String(l.msg).startsWith('serving metrics on '))
+  t.match(line?.address, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/)
+  const metricsUrl = String(line?.address)
+  t.not(new URL(metricsUrl).port, new URL(server.url).port)
+  t.equal((await fetch(`${server.url}/health`)).status, 200)
+  const scrape = await fetch(metricsUrl)
+  t.equal(scrape.status, 200)
+  t.match(scrape.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
+  const text = await scrape.text()
+  t.match(text, /^packyard_http_requests_total\{method="GET",route="\/health",status="200"\} 1$/m)
+  t.match(text, /^process_resident_memory_bytes \d+/m)
+  t.equal((await fetch(metricsUrl.replace(/\/metrics$/, '/v1/'))).status, 404, 'nothing else is served there')
+  t.equal((await fetch(`${server.url}/metrics`)).status, 404, 'the API address does not serve it')
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
 })
 
 t.test('a bad config stops start-up with a message naming the key', async (t) => {

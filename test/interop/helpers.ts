@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { pack as tarPack } from 'tar-stream'
-import { freePort, makeHtpasswd, requireProgram, startServer, tempDir } from '../helpers.js'
+import { freePort, isRequestLine, makeHtpasswd, requireProgram, startServer, tempDir } from '../helpers.js'
 
 interface Teardown {
   teardown(fn: () => void | Promise<void>): void
@@ -194,8 +194,8 @@ export async function startPackyard(t: Teardown, env: NodeJS.ProcessEnv = {}): P
     pid: server.child.pid as number,
     creds: `admin:${ADMIN_PASSWORD}`,
     authorization: `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`,
-    serverErrors: () => server.logs().filter((l) => l.msg === 'request' && Number(l.status) >= 500),
-    requests: () => server.logs().filter((l) => l.msg === 'request').map((l) => `${l.method} ${String(l.url).split('?')[0]} ${l.status}`),
+    serverErrors: () => server.logs().filter((l) => isRequestLine(l) && Number(l.status) >= 500),
+    requests: () => server.logs().filter((l) => isRequestLine(l)).map((l) => `${l.method} ${String(l.url).split('?')[0]} ${l.status}`),
   }
 }
 

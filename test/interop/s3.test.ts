@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { S3BlobStore } from '../../src/store/s3.js'
-import { ADMIN, makeHtpasswd, runBin, startServer, tempDir, testApp, USERS } from '../helpers.js'
+import { ADMIN, isRequestLine, makeHtpasswd, runBin, startServer, tempDir, testApp, USERS } from '../helpers.js'
 import { pushPack, uploadBlob } from '../pack-fixtures.js'
 import { s3ConfigDoc, s3Env, startFaultProxy, startS3Server } from '../s3-helpers.js'
 import { digestOf } from '../store/conformance.js'
@@ -122,7 +122,7 @@ t.test('Packyard on S3', async (t) => {
       REGISTRY_LOG_LEVEL: 'info',
     }
     const server = await startServer(t, [], env, dir)
-    const serverErrors = () => server.logs().filter((l) => l.msg === 'request' && Number(l.status) >= 500)
+    const serverErrors = () => server.logs().filter((l) => isRequestLine(l) && Number(l.status) >= 500)
 
     // Every third request to S3 fails: the SDK's retries carry every push through.
     let n = 0

@@ -145,14 +145,14 @@ t.test('garbage collection during the copy cannot take a blob the snapshot needs
     onSnapshot: async () => {
       // After the snapshot, the version goes and the collector runs with no grace at all.
       t.equal((await app.inject({ method: 'DELETE', url: '/v1/_packs/doomed/1.0.0', headers: { authorization: ADMIN } })).statusCode, 200)
-      await collectGarbage(db, store, staging, { dryRun: false, graceMs: 0, now: FAR_FUTURE() })
+      await collectGarbage(db, store, staging, { actor: 'test', dryRun: false, graceMs: 0, now: FAR_FUTURE() })
       t.ok(await store.stat(doomed.digest), 'leased by the backup: kept')
     },
   })
   t.same(report.problems, [])
   t.ok(existsSync(join(dest, 'blobs', 'sha256', doomed.digest.slice(7, 9), doomed.digest.slice(7))), 'in the backup')
   t.same(readdirSync(dest).sort(), ['backup.json', 'blobs', 'registry.db'], 'no upload area, no space reserve, nothing left over')
-  await collectGarbage(db, store, staging, { dryRun: false, graceMs: 0, now: FAR_FUTURE() })
+  await collectGarbage(db, store, staging, { actor: 'test', dryRun: false, graceMs: 0, now: FAR_FUTURE() })
   t.equal(await store.stat(doomed.digest), null, 'collected once the backup let go')
 })
 
@@ -164,10 +164,10 @@ t.test('a lease renewed while a long copy runs is never taken for a crashed requ
   const blob = await putBlob(store, Readable.from([Buffer.from('held for hours')]))
   lease.take([blob.digest], Date.now() - 2 * 3600_000)
   lease.renew()
-  await collectGarbage(db, store, staging, { dryRun: false, graceMs: 0, now: FAR_FUTURE() })
+  await collectGarbage(db, store, staging, { actor: 'test', dryRun: false, graceMs: 0, now: FAR_FUTURE() })
   t.ok(await store.stat(blob.digest), 'kept: the renewed lease counts')
   lease.release()
-  await collectGarbage(db, store, staging, { dryRun: false, graceMs: 0, now: FAR_FUTURE() })
+  await collectGarbage(db, store, staging, { actor: 'test', dryRun: false, graceMs: 0, now: FAR_FUTURE() })
   t.equal(await store.stat(blob.digest), null)
 })
 

@@ -1,9 +1,12 @@
 import t from 'tap'
 import { Readable } from 'node:stream'
 import { existsSync, writeFileSync, utimesSync } from 'node:fs'
+import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { collectGarbage } from '../../src/maintenance/gc.js'
 import { checkStore } from '../../src/maintenance/fsck.js'
+import { openDatabase } from '../../src/meta/db.js'
+import { rootLayout } from '../../src/store/layout.js'
 import type { FilesystemBlobStore as Fs } from '../../src/store/fs.js'
 import { ADMIN, runBin, testApp } from '../helpers.js'
 import { archive, get, packFiles, push, pushPack } from '../pack-fixtures.js'
@@ -20,7 +23,7 @@ t.test('garbage collection removes what replaced and deleted packs left, keeps t
   await app.inject({ method: 'DELETE', url: '/v1/_packs/other/1.0.0', headers: { authorization: ADMIN } })
   const orphan = await putBlob(store, Readable.from([Buffer.from('uploaded, never used')]))
 
-  const dry = await collectGarbage(app.registry.db, store, app.registry.staging, { dryRun: true, graceMs: 0, now: LATER() })
+  const dry = await collectGarbage(app.registry.db, store, app.registry.staging, { actor: 'test', dryRun: true, graceMs: 0, now: LATER() })
   const removed = dry.blobsRemoved.map((b) => b.digest)
   t.ok(removed.includes(first.digest), 'the replaced archive')
   t.ok(removed.includes(other.digest), 'the deleted pack archive')
@@ -28,14 +31,14 @@ t.test('garbage collection removes what replaced and deleted packs left, keeps t
   t.notOk(removed.includes(second.digest), 'the current archive stays')
   t.ok(existsSync(store.pathOf(first.digest)), 'dry run removes nothing')
 
-  const real = await collectGarbage(app.registry.db, store, app.registry.staging, { dryRun: false, graceMs: 0, now: LATER() })
+  const real = await collectGarbage(app.registry.db, store, app.registry.staging, { actor: 'test', dryRun: false, graceMs: 0, now: LATER() })
   t.same(real.blobsRemoved.map((b) => b.digest).sort(), removed.sort())
   t.notOk(existsSync(store.pathOf(first.digest)))
   const pulled = await get(app, '/v1/_packs/hellouniverse/1.0.0/archive')
   t.equal(pulled.statusCode, 200, 'the current version still pulls')
   t.equal(pulled.headers['docker-content-digest'], second.digest)
   t.equal((await get(app, '/v1/_packs/hellouniverse/1.0.0/files/values.yaml')).body, 'changed: true\n')
-  const again = await collectGarbage(app.registry.db, store, app.registry.staging, { dryRun: false, graceMs: 0, now: LATER() })
+  const again = await collectGarbage(app.registry.db, store, app.registry.staging, { actor: 'test', dryRun: false, graceMs: 0, now: LATER() })
   t.equal(again.blobsRemoved.length, 0, 'nothing left to collect')
   t.same((await checkStore(app.registry.db, store)).problems, [], 'fsck is clean after collection')
 })
@@ -44,13 +47,13 @@ t.test('the grace period protects new blobs; reusing an old blob makes it new ag
   const app = await testApp(t)
   const store = app.registry.store as Fs
   const orphan = await putBlob(store, Readable.from([Buffer.from('fresh')]))
-  const report = await collectGarbage(app.registry.db, store, app.registry.staging, { dryRun: false, graceMs: 3_600_000 })
+  const report = await collectGarbage(app.registry.db, store, app.registry.staging, { actor: 'test', dryRun: false, graceMs: 3_600_000 })
   t.equal(report.blobsRemoved.length, 0)
   t.ok(existsSync(store.pathOf(orphan.digest)))
   const old = new Date(Date.now() - 7_200_000)
   utimesSync(store.pathOf(orphan.digest), old, old)
   await putBlob(store, Readable.from([Buffer.from('fresh')]))
-  t.equal((await collectGarbage(app.registry.db, store, app.registry.staging, { dryRun: false, graceMs: 3_600_000 })).blobsRemoved.length, 0, 'a put of the same bytes refreshed it')
+  t.equal((await collectGarbage(app.registry.db, store, app.registry.staging, { actor: 'test', dryRun: false, graceMs: 3_600_000 })).blobsRemoved.length, 0, 'a put of the same bytes refreshed it')
 })
 
 t.test('staged files nobody owns are removed once idle for an hour, whatever the grace', async (t) => {
@@ -58,11 +61,11 @@ t.test('staged files nobody owns are removed once idle for an hour, whatever the
   const store = app.registry.store as Fs
   const temp = join(store.uploadsDir, 'put-abandoned')
   writeFileSync(temp, 'half a blob')
-  const report = await collectGarbage(app.registry.db, store, app.registry.staging, { dryRun: false, graceMs: 0, now: LATER() })
+  const report = await collectGarbage(app.registry.db, store, app.registry.staging, { actor: 'test', dryRun: false, graceMs: 0, now: LATER() })
   t.same(report.tempFilesRemoved, [], 'a write in progress (written within the hour) is never touched, even at grace 0')
   const old = new Date(Date.now() - 2 * 3600_000)
   utimesSync(temp, old, old)
-  const later = await collectGarbage(app.registry.db, store, app.registry.staging, { dryRun: false, graceMs: 3_600_000 })
+  const later = await collectGarbage(app.registry.db, store, app.registry.staging, { actor: 'test', dryRun: false, graceMs: 3_600_000 })
   t.same(later.tempFilesRemoved, ['put-abandoned'])
   t.notOk(existsSync(temp))
 })
@@ -96,6 +99,12 @@ t.test('the commands against a stopped server\'s data', async (t) => {
   t.match(dry.stdout, /would remove 1 blobs/)
   const real = await runBin(['garbage-collect', '--grace', '0s', '--force'], { env, cwd: config.storage.rootdirectory })
   t.match(real.stdout, /^removed 1 blobs \(6 B\) and 0 temp files; \d+ blobs in use kept\n$/)
+  const db = openDatabase(rootLayout(config.storage.rootdirectory).database)
+  const runs = db.prepare("SELECT actor, repository, detail FROM events WHERE action = 'gc'").all() as Array<{ actor: string; repository: string; detail: string }>
+  db.close()
+  t.equal(runs.length, 1, 'the run is in the event log; the dry run is not')
+  t.match(runs[0], { actor: userInfo().username, repository: '' })
+  t.match(JSON.parse(runs[0]?.detail ?? '{}'), { blobsRemoved: 1, bytesFreed: 6, tempFilesRemoved: 0, graceSeconds: 0 })
   const fsck = await runBin(['fsck'], { env, cwd: config.storage.rootdirectory })
   t.equal(fsck.code, 0, fsck.stderr)
   t.match(fsck.stdout, /checked \d+ blobs .*: no problems/)

@@ -25,10 +25,10 @@ t.test('a leased blob survives collection at grace 0 until the lease ends', asyn
   const intake = new BlobIntake(store, new BlobMeta(db))
   const lease = intake.newLease()
   const blob = await intake.put(Readable.from([Buffer.from('about to be referenced')]), lease)
-  await collectGarbage(db, store, staging, { dryRun: false, graceMs: 0, now: FAR_FUTURE() })
+  await collectGarbage(db, store, staging, { actor: 'test', dryRun: false, graceMs: 0, now: FAR_FUTURE() })
   t.ok(await store.stat(blob.digest), 'kept while leased')
   lease.release()
-  await collectGarbage(db, store, staging, { dryRun: false, graceMs: 0, now: FAR_FUTURE() })
+  await collectGarbage(db, store, staging, { actor: 'test', dryRun: false, graceMs: 0, now: FAR_FUTURE() })
   t.equal(await store.stat(blob.digest), null, 'collected once the lease ended with nothing referencing it')
 })
 
@@ -60,7 +60,7 @@ t.test('pushes over /v1 and /v2 racing collection at grace 0: every acknowledged
   const collector = (async () => {
     let runs = 0
     while (collecting) {
-      await collectGarbage(db, store, staging, { dryRun: false, graceMs: 0 })
+      await collectGarbage(db, store, staging, { actor: 'test', dryRun: false, graceMs: 0 })
       runs++
       await new Promise((resolve) => setImmediate(resolve))
     }

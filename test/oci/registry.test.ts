@@ -17,7 +17,7 @@ class RecordingBridge implements PackOciBridge {
   calls: unknown[][] = []
   async putManifest(packName: string, reference: string, body: Buffer, manifest: ParsedManifest, actor: string) {
     this.calls.push(['putManifest', packName, reference, body.toString(), manifest.mediaType, actor])
-    return { digest: d(body), created: true }
+    return { digest: d(body), outcome: 'created' as const }
   }
   async deleteManifest(packName: string, digest: string, actor: string) {
     this.calls.push(['deleteManifest', packName, digest, actor])
@@ -50,7 +50,7 @@ t.test('writes under the namespace go to the bridge with the pack name', async (
   const registry = setUp(t, bridge)
   const repo = registry.locate('spectro-packs/archive/hello')
   const pushed = await registry.putManifest(repo, '1.0.0', manifest, `${OCI_MANIFEST}; charset=utf-8`, 'admin')
-  t.same(pushed, { digest: d(manifest), subject: d('subject') }, 'the subject is reported for OCI-Subject')
+  t.same(pushed, { digest: d(manifest), subject: d('subject'), outcome: 'created', size: manifest.length + 2 + 7 }, 'the subject is reported for OCI-Subject; the size counts the config and layer')
   await registry.putManifest(repo, d(manifest), manifest, OCI_MANIFEST, 'admin')
   await registry.deleteManifest(repo, d(manifest), 'admin')
   await registry.deleteManifest(repo, '1.0.x', 'admin')
@@ -82,5 +82,8 @@ t.test('without a bridge, writes under the namespace are 405 UNSUPPORTED; plain 
   await t.rejects(registry.putManifest(repo, '1.0.0', manifest, OCI_MANIFEST, 'admin'), { code: 'UNSUPPORTED', status: 405, message: /spectro-packs\/archive/ })
   await t.rejects(registry.deleteManifest(repo, '1.0.0', 'admin'), { code: 'UNSUPPORTED' })
   const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] }))
-  t.same(await registry.putManifest(registry.locate('plain/repo'), 'empty', index, OCI_INDEX, 'admin'), { digest: d(index), subject: null })
+  const plain = registry.locate('plain/repo')
+  t.same(await registry.putManifest(plain, 'empty', index, OCI_INDEX, 'admin'), { digest: d(index), subject: null, outcome: 'created', size: index.length })
+  t.same(await registry.putManifest(plain, 'empty', index, OCI_INDEX, 'admin'), { digest: d(index), subject: null, outcome: 'unchanged', size: index.length }, 'the same again')
+  t.equal((await registry.putManifest(plain, d(index), index, OCI_INDEX, 'admin')).outcome, 'unchanged', 'by digest, known')
 })

@@ -45,6 +45,7 @@ t.test('purge removes idle sessions and stray files, and keeps what is recent', 
   const result = await app.ociUploads.purge(hour)
   t.same(result.sessions, [abandonedId])
   t.same(result.files.sort(), ['77777777-2222-4333-8444-555555555555', 'put-11111111-2222-4333-8444-555555555555'])
+  t.equal(result.bytes, '0123456789'.length + 'interrupted put'.length + 'a session file whose row is gone'.length, 'the bytes of all three')
 
   const gone = await app.inject({ url: abandoned, headers: auth })
   t.equal(gone.statusCode, 404)
@@ -52,7 +53,7 @@ t.test('purge removes idle sessions and stray files, and keeps what is recent', 
   t.equal((await app.inject({ url: active, headers: auth })).statusCode, 204, 'a recent session survives')
   t.equal(existsSync(freshPut), true, 'a recent temp file survives')
   t.same(readdirSync(uploadsDir).sort(), [active.split('/').pop(), 'put-66666666-2222-4333-8444-555555555555'].sort())
-  t.same(await app.ociUploads.purge(hour), { sessions: [], files: [] }, 'nothing left to purge')
+  t.same(await app.ociUploads.purge(hour), { sessions: [], files: [], bytes: 0 }, 'nothing left to purge')
 })
 
 t.test('a session whose row is old but whose file is being written is kept', async (t) => {
@@ -60,7 +61,7 @@ t.test('a session whose row is old but whose file is being written is kept', asy
   const location = await abandonUpload(app, 'a')
   const id = location.split('/').pop() as string
   app.registry.db.prepare('UPDATE upload_sessions SET updated_at = ? WHERE id = ?').run(Date.now() - 7200_000, id)
-  t.same(await app.ociUploads.purge(3600_000), { sessions: [], files: [] })
+  t.same(await app.ociUploads.purge(3600_000), { sessions: [], files: [], bytes: 0 })
   t.equal((await app.inject({ url: location, headers: auth })).statusCode, 204)
 })
 

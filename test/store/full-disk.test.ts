@@ -69,7 +69,7 @@ t.test('a full disk: 507, nothing corrupt, reads and deletes work, collection fr
     const del = await app.inject({ method: 'DELETE', url: `/v1/_packs/${p.name}/1.0.0`, headers: { authorization: ADMIN } })
     t.equal(del.statusCode, 200, `deleting ${p.name} works on a full disk`)
   }
-  const report = await collectGarbage(db, store, staging, { dryRun: false, graceMs: 0 })
+  const report = await collectGarbage(db, store, staging, { actor: 'test', dryRun: false, graceMs: 0 })
   t.ok(report.bytesFreed > 2 * 700 * 1024, `garbage collection freed ${report.bytesFreed} bytes`)
 
   const again = await push(app, await archive(packFiles({ name: 'after' }, { 'charts/data.bin': randomBytes(700 * 1024) })))

@@ -3,7 +3,7 @@
 import { loadConfig } from '../../config/load.js'
 import { checkStore } from '../../maintenance/fsck.js'
 import { CliError, type Command, parseCommandArgs } from '../command.js'
-import { formatBytes } from '../progress.js'
+import { formatBytes } from '../../format.js'
 import { openMaintenanceStorage } from './garbage-collect.js'
 
 export const fsckCommand: Command = {

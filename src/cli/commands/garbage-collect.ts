@@ -1,11 +1,12 @@
 // packyard garbage-collect [CONFIG]: reclaim blobs nothing refers to, safely while serving.
 
+import { userInfo } from 'node:os'
 import { type Config, loadConfig, parseLeaf } from '../../config/load.js'
 import { collectGarbage, SAFE_GRACE_MS } from '../../maintenance/gc.js'
 import { onStorageFull, openDatabase } from '../../meta/db.js'
 import { openStorage } from '../../store/index.js'
 import { CliError, type Command, parseCommandArgs, parseFlagValue } from '../command.js'
-import { formatBytes } from '../progress.js'
+import { formatBytes } from '../../format.js'
 
 export const garbageCollectCommand: Command = {
   usage: `Usage: packyard garbage-collect [CONFIG] [--dry-run] [--grace DURATION] [--force]
@@ -28,7 +29,7 @@ CONFIG is the server's config (default as for serve).`,
     }
     const { db, storage } = await openMaintenanceStorage(config)
     try {
-      const report = await collectGarbage(db, storage.store, storage.staging, { dryRun: values['dry-run'] === true, graceMs })
+      const report = await collectGarbage(db, storage.store, storage.staging, { dryRun: values['dry-run'] === true, graceMs, actor: operatingSystemUser() })
       const verb = values['dry-run'] ? 'would remove' : 'removed'
       if (values['dry-run']) for (const b of report.blobsRemoved) io.stdout.write(`${b.digest} ${formatBytes(b.size)}\n`)
       io.stdout.write(
@@ -38,6 +39,15 @@ CONFIG is the server's config (default as for serve).`,
       db.close()
     }
   },
+}
+
+/** Who ran the command, for the event log; a container may run under a uid with no name. */
+function operatingSystemUser(): string {
+  try {
+    return userInfo().username
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`
+  }
 }
 
 /** The server's storage, opened by an operator command next to a running server. */

@@ -5,7 +5,7 @@ import { compareVersions, parseVersion } from '../../packs/versions.js'
 import { CliError, type Command, parseCommandArgs, UsageError } from '../command.js'
 import { parseServer, registryOption } from '../client-config.js'
 import { connect, nextLink } from '../http-client.js'
-import { formatTable, parseOutput } from '../output.js'
+import { formatTable, formatTime, parseOutput, shortDigest } from '../output.js'
 
 export interface TagInfo {
   tag: string
@@ -40,17 +40,6 @@ function compareTags(a: TagInfo, b: TagInfo): number {
   // The version tag itself before aliases pointing at the same version.
   if (a.kind !== b.kind) return a.kind === 'version' ? -1 : b.kind === 'version' ? 1 : 0
   return a.tag.localeCompare(b.tag)
-}
-
-function shortDigest(digest: string): string {
-  return digest.replace(/^sha256:/, '').slice(0, 12)
-}
-
-/** `2026-11-23T06:00:00Z`: UTC, to the second, the same on every machine. */
-function formatTime(iso: string | undefined): string {
-  if (!iso) return '-'
-  const time = new Date(iso)
-  return Number.isNaN(time.getTime()) ? iso : `${time.toISOString().slice(0, 19)}Z`
 }
 
 export function packRows(packs: PackSummary[]): string[][] {

@@ -7,7 +7,7 @@ import { openStorage } from '../../store/index.js'
 import { rootLayout } from '../../store/layout.js'
 import { lockRoot } from '../../store/root-lock.js'
 import { CliError, type Command, parseCommandArgs } from '../command.js'
-import { formatBytes } from '../progress.js'
+import { formatBytes } from '../../format.js'
 
 export const restoreCommand: Command = {
   usage: `Usage: packyard restore SRC [CONFIG]

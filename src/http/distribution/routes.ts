@@ -3,7 +3,8 @@
 // method takes `<prefix>/*` and the path is split from its end (parseV2Path). Every response
 // carries `Docker-Distribution-API-Version`, 401s included, and every request is authenticated
 // (both by the mounting plugin, apiVersionHeader below); writes need a writer. Request bodies are not parsed: blob bytes stream
-// from the socket to disk, manifests are read up to the size cap.
+// from the socket to disk, manifests are read up to the size cap. Handlers note what a request
+// did (a push and its outcome, a pull, a delete) for its log line and the metrics (activity.ts).
 //
 // Choices where the spec leaves one:
 // - Accept: a manifest is served in its stored form only; when the client's Accept lists
@@ -22,6 +23,8 @@ import { type Endpoint, parseV2Path, type RepositoryLocator } from '../../oci/na
 import type { OciRegistry } from '../../oci/registry.js'
 import type { OciUploads } from '../../oci/uploads.js'
 import type { ChunkExpectation } from '../../store/uploads.js'
+import { formatBytes } from '../../format.js'
+import { noteChange, notePull, notePush, notePushAttempt, shortDigest } from '../activity.js'
 import { sendBlob, sendManifest, servableType } from '../blob-response.js'
 import { requestBody } from '../request-body.js'
 import { actorOf } from '../auth.js'
@@ -59,6 +62,8 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
   const bodyOf = (request: FastifyRequest): Readable => requestBody(request, opts.bodyIdleMs)
   /** `<prefix>/<name on this surface><rest>`, for Location and Link headers. */
   const pathOf = (repo: RepositoryLocator, rest: string) => `${surface.prefix}/${surface.nameOf(repo)}${rest}`
+  /** `name:tag` or `name@sha256:...`, as the log names what a request pushed or pulled. */
+  const refOf = (repo: RepositoryLocator, reference: string) => `${surface.nameOf(repo)}${reference.includes(':') ? '@' : ':'}${reference}`
 
   // Bodies reach the handlers as the raw request stream, whatever their Content-Type.
   app.removeAllContentTypeParsers()
@@ -77,8 +82,11 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
     handler: async (request, reply) => {
       const { endpoint, repo } = route(request)
       switch (endpoint.kind) {
-        case 'manifest':
-          return sendManifest(request, reply, registry.manifest(repo, endpoint.reference), endpoint.reference)
+        case 'manifest': {
+          const manifest = registry.manifest(repo, endpoint.reference)
+          notePull(request, refOf(repo, endpoint.reference), manifest.digest)
+          return sendManifest(request, reply, manifest, endpoint.reference)
+        }
         case 'blob':
           return serveBlob(request, reply, repo, endpoint.digest)
         case 'tags': {
@@ -117,10 +125,14 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
       if (mount !== undefined && from !== undefined) {
         // Not found in `from`: fall back to an ordinary upload session, as the spec says.
         const mounted = uploads.mount(repo, mount, surface.locate(from))
-        if (mounted) return blobCreated(reply, pathOf(repo, `/blobs/${mounted.digest}`), mounted.digest)
+        if (mounted) {
+          noteChange(request, `mounted blob ${shortDigest(mounted.digest)} (${formatBytes(mounted.size)}) from ${from} into ${surface.nameOf(repo)}`)
+          return blobCreated(reply, pathOf(repo, `/blobs/${mounted.digest}`), mounted.digest)
+        }
       }
       if (digest !== undefined) {
         const blob = await uploads.monolithic(repo, digest, bodyOf(request), contentLength(request))
+        noteChange(request, `stored blob ${shortDigest(blob.digest)} (${formatBytes(blob.size)}) in ${surface.nameOf(repo)}`)
         return blobCreated(reply, pathOf(repo, `/blobs/${blob.digest}`), blob.digest)
       }
       const id = await uploads.start(repo)
@@ -153,11 +165,15 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
         if (digest === undefined) throw new RegistryError('DIGEST_INVALID', 'finishing an upload needs ?digest=<digest of the whole blob>')
         const source = request.body === undefined ? null : bodyOf(request)
         const blob = await withUploadHeaders(pathOf(repo, `/blobs/uploads/${endpoint.id}`), endpoint.id, () => uploads.finish(repo, endpoint.id, digest, source, chunkOf(request)))
+        noteChange(request, `stored blob ${shortDigest(blob.digest)} (${formatBytes(blob.size)}) in ${surface.nameOf(repo)}`)
         return blobCreated(reply, pathOf(repo, `/blobs/${blob.digest}`), blob.digest)
       }
       if (endpoint.kind !== 'manifest') throw unsupportedMethod(request, endpoint)
+      const what = refOf(repo, endpoint.reference)
+      notePushAttempt(request, what)
       const body = await readManifestBody(request)
       const pushed = await registry.putManifest(repo, endpoint.reference, body, request.headers['content-type'], actorOf(request))
+      notePush(request, { what, outcome: pushed.outcome, size: pushed.size, digest: pushed.digest })
       if (pushed.subject !== null) reply.header('oci-subject', pushed.subject)
       return reply
         .code(201)
@@ -176,14 +192,19 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
     handler: async (request, reply) => {
       const { endpoint, repo } = route(request)
       switch (endpoint.kind) {
-        case 'manifest':
-          await registry.deleteManifest(repo, endpoint.reference, actorOf(request))
+        case 'manifest': {
+          const { reference } = endpoint
+          await registry.deleteManifest(repo, reference, actorOf(request))
+          noteChange(request, reference.includes(':') ? `deleted manifest ${surface.nameOf(repo)}@${shortDigest(reference)} and its tags` : `deleted tag ${refOf(repo, reference)}`)
           return reply.code(202).header('content-length', '0').send()
+        }
         case 'blob':
           registry.deleteBlob(repo, endpoint.digest, actorOf(request))
+          noteChange(request, `unlinked blob ${shortDigest(endpoint.digest)} from ${surface.nameOf(repo)}`)
           return reply.code(202).header('content-length', '0').send()
         case 'upload':
           await uploads.cancel(repo, endpoint.id)
+          noteChange(request, `cancelled upload ${endpoint.id} to ${surface.nameOf(repo)}`)
           return reply.code(204).send()
         default:
           throw unsupportedMethod(request, endpoint)

@@ -49,10 +49,14 @@ const referrersIndexSchema = {
 } as const
 
 export const versionSchema = {
+  summary: 'The API version check (200 with credentials)',
+  tags: ['distribution'],
   response: { 200: { type: 'object', additionalProperties: false }, ...errorResponses },
 } as const
 
 export const catalogSchema = {
+  summary: 'The repositories, paginated: on /v2 every one (packs under oci.namespace), on /v1 the packs',
+  tags: ['distribution'],
   querystring: { type: 'object', properties: pageQuery },
   response: {
     200: {
@@ -67,6 +71,8 @@ export const catalogSchema = {
 
 /** GET and HEAD: manifests, blobs, tags/list, referrers, upload status. */
 export const readSchema = {
+  summary: 'Manifests (by tag or digest), blobs, tags/list, referrers and upload status under <name>/',
+  tags: ['distribution'],
   params: wildcardParams,
   querystring: {
     type: 'object',
@@ -107,6 +113,8 @@ const uploadHeaders = {
 
 /** POST <name>/blobs/uploads/: a session, a monolithic upload (?digest=), or a mount. */
 export const postSchema = {
+  summary: 'Start a blob upload, upload a blob at once (?digest=) or mount one (?mount=&from=)',
+  tags: ['distribution'],
   params: wildcardParams,
   querystring: {
     type: 'object',
@@ -126,6 +134,8 @@ export const postSchema = {
 
 /** PATCH <name>/blobs/uploads/<uuid>: one chunk. */
 export const patchSchema = {
+  summary: 'Append a chunk to a blob upload',
+  tags: ['distribution'],
   params: wildcardParams,
   headers: uploadHeaders,
   response: {
@@ -136,6 +146,8 @@ export const patchSchema = {
 
 /** PUT: a manifest, or the end of an upload (?digest=). */
 export const putSchema = {
+  summary: 'Push a manifest, or finish a blob upload (?digest=)',
+  tags: ['distribution'],
   params: wildcardParams,
   querystring: { type: 'object', properties: { digest: { type: 'string', maxLength: 256 } } },
   headers: uploadHeaders,
@@ -147,6 +159,8 @@ export const putSchema = {
 
 /** DELETE: a manifest or tag, a blob, or an upload session. */
 export const deleteSchema = {
+  summary: 'Delete a manifest or tag, unlink a blob, or cancel an upload',
+  tags: ['distribution'],
   params: wildcardParams,
   response: {
     202: { ...noBody, description: 'manifest, tag or blob deleted' },

@@ -7,7 +7,8 @@
 
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import type { OciUploads } from '../../oci/uploads.js'
+import type { OciUploads, PurgeResult } from '../../oci/uploads.js'
+import { formatBytes } from '../../format.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -20,11 +21,13 @@ export interface UploadPurgingOptions {
   enabled: boolean
   ageMs: number
   intervalMs: number
+  /** Told of every purge that ran (the metrics count them). */
+  onPurged?: (result: PurgeResult) => void
 }
 
 export const uploadPurgingPlugin = fp(
   async (app: FastifyInstance, opts: UploadPurgingOptions) => {
-    const { uploads, enabled, ageMs, intervalMs } = opts
+    const { uploads, enabled, ageMs, intervalMs, onPurged } = opts
     app.decorate('ociUploads', uploads)
     if (!enabled) return
     let timer: NodeJS.Timeout | undefined
@@ -34,7 +37,13 @@ export const uploadPurgingPlugin = fp(
         .purge(ageMs)
         .then(
           (result) => {
-            if (result.sessions.length + result.files.length > 0) app.log.info({ ...result, ageMs }, 'purged abandoned uploads')
+            onPurged?.(result)
+            if (result.sessions.length + result.files.length > 0) {
+              app.log.info(
+                { ...result, ageMs },
+                `purged ${result.sessions.length} abandoned upload sessions and ${result.files.length} stray staged files (${formatBytes(result.bytes)}), idle for more than ${Math.round(ageMs / 60_000)} min`,
+              )
+            }
           },
           (err: unknown) => app.log.error({ err }, 'purging abandoned uploads failed'),
         )

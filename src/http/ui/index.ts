@@ -84,7 +84,7 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
   })
 
   // Static files need no credentials: they are the same in every registry, and the 401 page uses them.
-  app.get<{ Params: { file: string } }>('/_static/:file', { schema: S.staticSchema }, async (request, reply) => {
+  app.get<{ Params: { file: string } }>('/_static/:file', { schema: S.staticSchema, config: { logAtDebug: true } }, async (request, reply) => {
     const found = assets.find(request.params.file)
     if (!found) throw new RegistryError('NOT_FOUND', `no static file ${request.params.file} (it may be from an older release; reload the page)`)
     reply.header('cache-control', IMMUTABLE).header('etag', found.etag).type(found.type)
@@ -103,7 +103,7 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
       return render(request, reply, 'packs', 'packs', 'Packs', { page, filters, layers, clouds: CLOUD_TYPES, filtered: Boolean(query.q || query.layer || query.cloud) })
     })
 
-    pages.get('/packs', async (_request, reply) => reply.redirect(`${base}/`))
+    pages.get('/packs', { schema: S.packsRedirectSchema }, async (_request, reply) => reply.redirect(`${base}/`))
 
     const packPage = async (request: FastifyRequest<{ Params: { name: string; ref?: string } }>, reply: FastifyReply) => {
       const { name, ref } = request.params
@@ -125,13 +125,13 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
       return render(request, reply, 'oci-repository', 'oci', name, { ...page, site: siteOf(request), n: request.query.n })
     })
 
-    pages.get('/registry', async (request, reply) => {
+    pages.get('/registry', { schema: S.registrySchema }, async (request, reply) => {
       const summary = overview.summary()
       return render(request, reply, 'registry', 'registry', 'Registry', { summary, palette: paletteSettings(siteOf(request), ociNamespace) })
     })
 
     // Anything else under the browser's own paths is a page that does not exist (HTML, not JSON).
-    pages.get(base === '' ? '/packs/*' : '/*', async (request) => {
+    pages.get(base === '' ? '/packs/*' : '/*', { schema: S.noPageSchema }, async (request) => {
       throw new RegistryError('NOT_FOUND', `there is no page at ${request.url.split('?')[0]}`)
     })
   })

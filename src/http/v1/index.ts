@@ -1,10 +1,12 @@
-// The /v1 API surface: the login check `GET /v1/`, the pack routes (`/v1/_packs...`), and the
-// distribution API as spectro-registry serves it (`/v1/<pack>/manifests/...`, blobs, uploads,
-// tags/list, referrers, `/v1/_catalog`), the same handlers as /v2. Every route here needs
-// credentials; state-changing routes also need a writer. `GET /v1/` also says who the caller is
-// and whether it may push, so a client can refuse before uploading anything.
+// The /v1 API surface: the login check `GET /v1/`, the pack routes (`/v1/_packs...`), the event
+// log (`/v1/_events`), and the distribution API as spectro-registry serves it
+// (`/v1/<pack>/manifests/...`, blobs, uploads, tags/list, referrers, `/v1/_catalog`), the same
+// handlers as /v2. Every route here needs credentials; state-changing routes (and the event log)
+// also need a writer. `GET /v1/` also says who the caller is and whether it may push, so a
+// client can refuse before uploading anything.
 
 import type { FastifyInstance } from 'fastify'
+import type { AuditTrail } from '../../audit.js'
 import type { OciRegistry } from '../../oci/registry.js'
 import type { OciUploads } from '../../oci/uploads.js'
 import type { PackService } from '../../packs/service.js'
@@ -12,9 +14,12 @@ import type { PackViews } from '../../packs/views.js'
 import { apiVersionHeader, distributionRoutes } from '../distribution/routes.js'
 import { v1Surface } from '../distribution/surface.js'
 import { errorResponses } from '../errors.js'
+import { v1EventsPlugin } from './events.js'
 import { v1PacksPlugin } from './packs.js'
 
 const rootSchema = {
+  summary: 'The login check: who the credentials are, and whether they may push',
+  tags: ['packs'],
   response: {
     200: {
       type: 'object',
@@ -32,6 +37,7 @@ const rootSchema = {
 export interface V1Options {
   packs: PackService
   views: PackViews
+  audit: AuditTrail
   registry: OciRegistry
   uploads: OciUploads
   /** limits.manifestsize */
@@ -47,6 +53,7 @@ export async function v1Plugin(app: FastifyInstance, opts: V1Options): Promise<v
   app.addHook('onRequest', app.authenticate)
   app.get('/', { schema: rootSchema }, async (request) => ({ user: request.identity?.user ?? 'anonymous', canPush: request.identity?.writer === true }))
   await app.register(v1PacksPlugin, { packs: opts.packs, views: opts.views, bodyIdleMs: opts.bodyIdleMs })
+  await app.register(v1EventsPlugin, { audit: opts.audit })
   await app.register(distributionRoutes, {
     registry: opts.registry,
     uploads: opts.uploads,

@@ -1,6 +1,7 @@
 // The /v1 pack routes (`/v1/_packs...`): list, push, read, tag, delete packs. Routes only parse
-// the request and pick a view (packs/views.ts) or an operation (packs/service.ts). The rest of
-// /v1 is the distribution API (../distribution/).
+// the request and pick a view (packs/views.ts) or an operation (packs/service.ts), and note what
+// the answer says happened for the request's log line (activity.ts). The rest of /v1 is the
+// distribution API (../distribution/).
 
 import type { FastifyInstance } from 'fastify'
 import { RegistryError } from '../../errors.js'
@@ -8,6 +9,7 @@ import type { PageRequest } from '../../pages.js'
 import { PackService, type PublishOptions } from '../../packs/service.js'
 import type { PackViews } from '../../packs/views.js'
 import { sendBlob } from '../blob-response.js'
+import { notePull, notePush, notePushAttempt, noteChange, shortDigest } from '../activity.js'
 import { actorOf } from '../auth.js'
 import { readForm } from '../multipart.js'
 import { setNextLink } from '../pagination.js'
@@ -76,6 +78,7 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
 
   app.post('/_packs', { schema: S.pushSchema, onRequest: app.requireWriter }, async (request, reply) => {
     const actor = actorOf(request)
+    notePushAttempt(request, null)
     const form = await readForm(request, bodyIdleMs, 'archive', FORM_LIMITS, async (file, fieldsBefore) => {
       // Fields sent before the file are known now: refuse a forced push without a message before reading it.
       PackService.checkForceMessage(publishOptions(fieldsBefore, actor))
@@ -83,6 +86,7 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
     })
     if (!form.file) throw new RegistryError('BAD_REQUEST', 'the form has no file part named "archive" (the pack .tar.gz)')
     const result = packs.commit(form.file, publishOptions(form.fields, actor))
+    notePush(request, { what: `${result.name}:${result.tag}`, outcome: result.status, size: result.size, digest: result.digest })
     return reply.code(result.status === 'created' ? 201 : 200).send(result)
   })
 
@@ -91,7 +95,9 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
   app.get<RefParams>('/_packs/:name/:ref', { schema: S.versionDetailSchema }, async (request) => views.versionDetail(request.params.name, request.params.ref))
 
   app.get<RefParams>('/_packs/:name/:ref/archive', { schema: S.archiveSchema }, async (request, reply) => {
-    const archive = views.archive(request.params.name, request.params.ref)
+    const { name, ref } = request.params
+    const archive = views.archive(name, ref)
+    notePull(request, `${name}:${ref}`, archive.digest)
     return sendBlob(request, reply, { ...archive, contentType: 'application/gzip', open: (range) => views.open(archive.digest, range) })
   })
 
@@ -104,18 +110,21 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
   app.put<TagParams & { Body: { ref: string } }>('/_packs/:name/_tags/:tag', { schema: S.addTagSchema, onRequest: app.requireWriter }, async (request, reply) => {
     const { name, tag } = request.params
     const result = packs.addTag(name, tag, request.body.ref, actorOf(request))
+    noteChange(request, `tagged ${name}:${request.body.ref} as ${name}:${tag}${result.status === 'unchanged' ? ' (it already was)' : ''}`)
     return reply.code(result.status === 'created' ? 201 : 200).send({ name, status: result.status, ...result.tag })
   })
 
   app.delete<TagParams>('/_packs/:name/_tags/:tag', { schema: S.deleteTagSchema, onRequest: app.requireWriter }, async (request) => {
     const { name, tag } = request.params
     const removed = packs.deleteTag(name, tag, actorOf(request))
+    noteChange(request, `deleted tag ${name}:${tag} (was ${shortDigest(removed.archive_digest ?? removed.manifest_digest)})`)
     return { name, tag, digest: removed.archive_digest }
   })
 
   app.delete<RefParams>('/_packs/:name/:ref', { schema: S.deleteVersionSchema, onRequest: app.requireWriter }, async (request) => {
     const { name, ref } = request.params
     const { version, tags } = packs.deleteVersion(name, ref, actorOf(request))
+    noteChange(request, `deleted ${name} ${version.version} (${shortDigest(version.archive_digest)}) and its tags ${tags.join(', ')}`)
     return { name, version: version.version, digest: version.archive_digest, tags }
   })
 }

@@ -50,6 +50,8 @@ const paging = {
 } as const
 
 export const listPacksSchema = {
+  summary: 'Packs with every tag, filtered by name and layer, paginated',
+  tags: ['packs'],
   querystring: {
     type: 'object',
     properties: { ...paging, name: { type: 'string', maxLength: 128 }, layer: { type: 'string', maxLength: 32 } },
@@ -78,6 +80,7 @@ const publishResult = {
     group: nullableString,
     tag: { type: 'string' },
     digest: { type: 'string' },
+    size: { type: 'integer', description: 'bytes of the archive' },
     manifestDigest: { type: 'string' },
     contentDigest: { type: 'string' },
     status: { type: 'string', enum: ['created', 'updated', 'unchanged'] },
@@ -89,6 +92,10 @@ const publishResult = {
 } as const
 
 export const pushSchema = {
+  summary: 'Push a pack: a multipart form with the archive (writers only)',
+  description:
+    'multipart/form-data: the file part `archive` (the pack .tar.gz) and the text fields `force`, `message` (required with force), `skipDigestCheck` and `strict` (true or false), best sent before the file. 201 created, 200 updated or unchanged.',
+  tags: ['packs'],
   consumes: ['multipart/form-data'],
   response: { 200: publishResult, 201: publishResult, ...errorResponses },
 } as const
@@ -97,6 +104,8 @@ const nameParams = { type: 'object', properties: { name: packName }, required: [
 const refParams = { type: 'object', properties: { name: packName, ref: tagOrDigest }, required: ['name', 'ref'] } as const
 
 export const packDetailSchema = {
+  summary: 'One pack in Palette\'s shape, with every version',
+  tags: ['packs'],
   params: nameParams,
   response: {
     200: {
@@ -135,6 +144,8 @@ export const packDetailSchema = {
 const fileEntry = { type: 'object', properties: { digest: { type: 'string' }, size: { type: 'integer' } } } as const
 
 export const versionDetailSchema = {
+  summary: 'One version (by tag or digest) with its files, tags and history',
+  tags: ['packs'],
   params: refParams,
   response: {
     200: {
@@ -179,11 +190,15 @@ export const versionDetailSchema = {
 } as const
 
 export const archiveSchema = {
+  summary: 'The archive of a version (Range and If-None-Match supported)',
+  tags: ['packs'],
   params: refParams,
   response: { 200: { type: 'string', format: 'binary' }, ...errorResponses },
 } as const
 
 export const fileSchema = {
+  summary: 'One file of a version: pack.json, values.yaml, README.md, logo.png, presets.yaml, schema.yaml',
+  tags: ['packs'],
   params: { type: 'object', properties: { name: packName, ref: tagOrDigest, '*': { type: 'string', minLength: 1, maxLength: 256 } }, required: ['name', 'ref', '*'] },
   response: { 200: { type: 'string', format: 'binary' }, ...errorResponses },
 } as const
@@ -191,6 +206,8 @@ export const fileSchema = {
 const tagParams = { type: 'object', properties: { name: packName, tag: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['name', 'tag'] } as const
 
 export const addTagSchema = {
+  summary: 'Add a tag to a version (writers only)',
+  tags: ['packs'],
   params: tagParams,
   body: { type: 'object', properties: { ref: tagOrDigest }, required: ['ref'], additionalProperties: false },
   response: {
@@ -201,6 +218,8 @@ export const addTagSchema = {
 } as const
 
 export const deleteTagSchema = {
+  summary: 'Delete a tag; parent tags are refused (writers only)',
+  tags: ['packs'],
   params: tagParams,
   response: {
     200: { type: 'object', properties: { name: { type: 'string' }, tag: { type: 'string' }, digest: { type: 'string' } }, required: ['name', 'tag', 'digest'] },
@@ -209,6 +228,8 @@ export const deleteTagSchema = {
 } as const
 
 export const deleteVersionSchema = {
+  summary: 'Delete a version and every tag on it (writers only)',
+  tags: ['packs'],
   params: refParams,
   response: {
     200: {
@@ -220,3 +241,40 @@ export const deleteVersionSchema = {
   },
 } as const
 
+const eventView = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    at: { type: 'string', format: 'date-time' },
+    action: { type: 'string', enum: ['create', 'update', 'tag', 'untag', 'delete', 'blob.delete', 'gc', 'lockout'] },
+    user: { type: 'string' },
+    repository: nullableString,
+    tag: nullableString,
+    oldDigest: nullableString,
+    newDigest: nullableString,
+    forced: { type: 'boolean' },
+    message: nullableString,
+    detail: { type: ['object', 'null'], additionalProperties: true },
+  },
+  required: ['id', 'at', 'action', 'user', 'repository', 'tag', 'oldDigest', 'newDigest', 'forced', 'message', 'detail'],
+} as const
+
+export const eventsSchema = {
+  summary: 'The audit trail: every push, tag change, delete, garbage collection and login lockout, oldest first (writers only)',
+  tags: ['operations'],
+  querystring: {
+    type: 'object',
+    properties: {
+      since: { type: 'string', format: 'date-time', description: 'only events at or after this time (RFC 3339, e.g. 2026-11-23T06:00:00Z)' },
+      pack: { type: 'string', minLength: 1, maxLength: 256, description: 'only events of this pack (or OCI repository)' },
+      user: { type: 'string', minLength: 1, maxLength: 256, description: 'only events by this user (for a lockout: the user name tried)' },
+      n: paging.n,
+      last: { type: 'string', pattern: '^[0-9]{0,15}$', description: 'the id of the last event of the previous page' },
+    },
+    additionalProperties: false,
+  },
+  response: {
+    200: { type: 'object', properties: { events: { type: 'array', items: eventView } }, required: ['events'] },
+    ...errorResponses,
+  },
+} as const

@@ -1,0 +1,123 @@
+// packyard events [SERVER]: the registry's audit trail (GET /v1/_events, all pages), oldest
+// first, as a table or as JSON. Writers only, as on the server.
+
+import { DURATION_HINT, parseDuration } from '../../config/duration.js'
+import { formatBytes } from '../../format.js'
+import { CliError, type Command, parseCommandArgs, parseFlagValue, UsageError } from '../command.js'
+import { parseServer, registryOption } from '../client-config.js'
+import { connect, nextLink } from '../http-client.js'
+import { formatTable, formatTime, parseOutput, shortDigest } from '../output.js'
+
+/** An event as GET /v1/_events returns it. */
+export interface EventInfo {
+  id: number
+  at: string
+  action: string
+  user: string
+  repository: string | null
+  tag: string | null
+  oldDigest: string | null
+  newDigest: string | null
+  forced: boolean
+  message: string | null
+  detail: Record<string, unknown> | null
+}
+
+const HEADER = ['TIME', 'USER', 'ACTION', 'PACK', 'TAG', 'DIGEST', 'DETAIL']
+/** A registry returning the same next link forever must not hang the client. */
+const MAX_PAGES = 100_000
+
+/** What the DETAIL column says about an event. */
+function detailOf(e: EventInfo): string {
+  const d = e.detail ?? {}
+  const num = (key: string) => (typeof d[key] === 'number' ? d[key] : 0)
+  switch (e.action) {
+    case 'gc':
+      return `removed ${num('blobsRemoved')} blobs (${formatBytes(num('bytesFreed'))}) and ${num('tempFilesRemoved')} temp files`
+    case 'lockout':
+      return `${num('failures')} failed logins from ${String(d.address ?? '?')}; locked for ${Math.round(num('lockoutSeconds') / 60)} min`
+    case 'delete':
+      return e.message ? `tags: ${e.message}` : ''
+    case 'update':
+      return `${e.forced ? 'forced' : 'moved'}${e.oldDigest ? ` from ${shortDigest(e.oldDigest)}` : ''}${e.message ? `: ${e.message}` : ''}`
+    default:
+      return e.message ?? ''
+  }
+}
+
+export function eventRows(events: EventInfo[]): string[][] {
+  return events.map((e) => {
+    const digest = e.newDigest ?? e.oldDigest
+    return [formatTime(e.at), e.user || '-', e.action, e.repository ?? '-', e.tag ?? '-', digest ? shortDigest(digest) : '-', detailOf(e) || '-']
+  })
+}
+
+/** `--since`: a duration back from now (`90m`, `24h`) or a time (`2026-11-23`, `2026-11-23T06:00:00Z`). */
+function parseSince(value: string, now: number): string {
+  if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value.trim())) {
+    const time = Date.parse(value.trim())
+    if (Number.isNaN(time)) throw new Error(`${JSON.stringify(value)} is not a valid time`)
+    return new Date(time).toISOString()
+  }
+  const ms = parseDuration(value)
+  if (ms === null) throw new Error(`${DURATION_HINT}, or a time such as 2026-11-23T06:00:00Z (got ${JSON.stringify(value)})`)
+  return new Date(now - ms).toISOString()
+}
+
+export const eventsCommand: Command = {
+  usage: `Usage: packyard events [SERVER] [flags]
+
+Prints the audit trail of the registry (SERVER, or -r, or the default registry), oldest
+first: every push and forced push (create, update), tag change (tag, untag), delete,
+garbage collection (gc) and login lockout (lockout), with when and by whom. Only users
+in the registry's auth.access.writers may read it.
+
+Flags:
+      --since WHEN              only events since WHEN: a duration back from now (30m,
+                                24h) or a time (2026-11-23, 2026-11-23T06:00:00Z)
+  -p, --pack NAME               only events of pack NAME
+  -u, --user NAME               only events by user NAME
+  -r, --registry-server SERVER  the registry (default: the default registry)
+      --output json             print {"events": [...]} as JSON
+
+Examples:
+  packyard events --since 24h
+  packyard events --pack hello --output json`,
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs(
+      args,
+      { ...registryOption, since: { type: 'string' }, pack: { type: 'string', short: 'p' }, user: { type: 'string', short: 'u' }, output: { type: 'string' } },
+      { min: 0, max: 1 },
+    )
+    const json = parseOutput(values.output)
+    const fromArg = positionals[0]
+    const fromFlag = values['registry-server']
+    if (fromArg !== undefined && fromFlag !== undefined && parseServer(fromArg).server !== parseServer(fromFlag).server) {
+      throw new UsageError(`two different registries given: ${fromArg} and --registry-server ${fromFlag}`)
+    }
+    if (values.pack === '') throw new UsageError('--pack must not be empty')
+    if (values.user === '') throw new UsageError('--user must not be empty')
+    const query = new URLSearchParams()
+    if (values.since !== undefined) query.set('since', parseFlagValue('--since', values.since, (v) => parseSince(v, Date.now())))
+    if (values.pack !== undefined) query.set('pack', values.pack)
+    if (values.user !== undefined) query.set('user', values.user)
+    const client = await connect({ home: values.home, server: fromArg ?? fromFlag }, io)
+
+    const events: EventInfo[] = []
+    let path: string | null = `/v1/_events${query.size > 0 ? `?${query}` : ''}`
+    const seen = new Set<string>()
+    while (path !== null) {
+      if (seen.has(path) || seen.size >= MAX_PAGES) throw new CliError(`${client.server} keeps sending the same next page (${path})`)
+      seen.add(path)
+      const res: { headers: Record<string, string | string[] | undefined>; body: { events?: EventInfo[] } } = await client.json('GET', path)
+      events.push(...(res.body.events ?? []))
+      path = nextLink(res.headers.link)
+    }
+
+    if (json) {
+      io.stdout.write(`${JSON.stringify({ events }, null, 2)}\n`)
+      return
+    }
+    io.stdout.write(formatTable(HEADER, eventRows(events)))
+  },
+}

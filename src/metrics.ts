@@ -1,0 +1,233 @@
+// The registry's Prometheus metrics (prom-client), in one registry of their own. app.ts builds
+// it and hands each part only the method it reports through: the request observer (requests,
+// latency, bytes, pushes, pulls), the authenticator's callbacks (failures, lockouts), the
+// database's transaction observer (commit latency), the upload purging (purges). What is a
+// count of stored things (blobs, bytes, open uploads, garbage-collection runs recorded by any
+// process) is read from the metadata: blobs and collections every refresh interval (a
+// database scan per scrape would let the scrape rate decide the load), open uploads at scrape
+// time (one indexed count). Process metrics (collectDefaultMetrics) belong to the process, not
+// to one app: they are collected once, in a registry of their own, and scraped with each app's.
+
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { GcTotals } from './meta/events.js'
+
+/** Where a push or pull came in: the /v1 pack API, the distribution API on /v1, or /v2. */
+export type Surface = 'v1-packs' | 'v1-distribution' | 'v2'
+export const SURFACES: readonly Surface[] = ['v1-packs', 'v1-distribution', 'v2']
+
+/** created / updated / unchanged as the push answered; refused: the push was answered 4xx. */
+export type PushOutcome = 'created' | 'updated' | 'unchanged' | 'refused'
+const PUSH_OUTCOMES: readonly PushOutcome[] = ['created', 'updated', 'unchanged', 'refused']
+
+/** What the metadata says about stored things, read on each refresh or scrape. */
+export interface MetricSources {
+  storedBlobs(): { count: number; bytes: number }
+  gcTotals(): GcTotals
+  openUploads(): number
+}
+
+export interface FinishedRequest {
+  method: string
+  /** The route's pattern (`/v1/_packs/:name`), never the raw URL, so the series stay few. */
+  route: string
+  status: number
+  seconds: number
+  bytesIn: number
+  bytesOut: number
+}
+
+/** HTTP latency: from a cached manifest (a millisecond) to a gigabyte upload (a minute). */
+const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
+/** A write transaction: a fsync or two, unless it waited for the write lock. */
+const TRANSACTION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5]
+
+let processRegistry: Registry | undefined
+
+/** CPU, memory, event loop, garbage collector of this process; its observers are started once. */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry })
+  }
+  return processRegistry
+}
+
+export class RegistryMetrics {
+  readonly registry = new Registry()
+  private readonly requests: Counter<'method' | 'route' | 'status'>
+  private readonly latency: Histogram<'method' | 'route'>
+  private readonly received: Counter<'route'>
+  private readonly sent: Counter<'route'>
+  private readonly pushes: Counter<'surface' | 'outcome'>
+  private readonly pulls: Counter<'surface'>
+  private readonly authFailures: Counter
+  private readonly lockouts: Counter<'scope'>
+  private readonly transactions: Histogram
+  private readonly purgeRuns: Counter
+  private readonly purgedUploads: Counter<'what'>
+  private readonly purgedBytes: Counter
+  private stored = { count: 0, bytes: 0 }
+  private gc: GcTotals = { runs: 0, blobsRemoved: 0, bytesFreed: 0 }
+  private timer: NodeJS.Timeout | undefined
+
+  constructor(private readonly sources: MetricSources) {
+    const registers = [this.registry]
+    this.requests = new Counter({ name: 'packyard_http_requests_total', help: 'HTTP requests answered, by method, route pattern and status', labelNames: ['method', 'route', 'status'], registers })
+    this.latency = new Histogram({
+      name: 'packyard_http_request_duration_seconds',
+      help: 'Time from a request arriving to its response being sent, by method and route pattern',
+      labelNames: ['method', 'route'],
+      buckets: HTTP_BUCKETS,
+      registers,
+    })
+    this.received = new Counter({ name: 'packyard_http_received_bytes_total', help: 'Bytes received from clients (headers and bodies), by route pattern', labelNames: ['route'], registers })
+    this.sent = new Counter({ name: 'packyard_http_sent_bytes_total', help: 'Bytes sent to clients (headers and bodies), by route pattern', labelNames: ['route'], registers })
+    this.pushes = new Counter({
+      name: 'packyard_pushes_total',
+      help: 'Pushes of packs and manifests, by surface (v1-packs: POST /v1/_packs; v1-distribution, v2: manifest PUTs) and outcome',
+      labelNames: ['surface', 'outcome'],
+      registers,
+    })
+    this.pulls = new Counter({
+      name: 'packyard_pulls_total',
+      help: 'Pulls: pack archives downloaded (v1-packs) and manifests fetched with GET (v1-distribution, v2), by surface',
+      labelNames: ['surface'],
+      registers,
+    })
+    this.authFailures = new Counter({ name: 'packyard_auth_failures_total', help: 'Credentials refused (wrong password or unknown user)', registers })
+    this.lockouts = new Counter({
+      name: 'packyard_auth_lockouts_total',
+      help: 'Login lockouts: a user name from one address (scope user) or a whole address (scope address)',
+      labelNames: ['scope'],
+      registers,
+    })
+    this.transactions = new Histogram({
+      name: 'packyard_db_write_transaction_seconds',
+      help: 'SQLite write transactions, from BEGIN IMMEDIATE (waiting for the lock included) to COMMIT',
+      buckets: TRANSACTION_BUCKETS,
+      registers,
+    })
+    this.purgeRuns = new Counter({ name: 'packyard_upload_purge_runs_total', help: 'Runs of the purging of abandoned uploads (storage.maintenance.uploadpurging)', registers })
+    this.purgedUploads = new Counter({
+      name: 'packyard_upload_purged_total',
+      help: 'Abandoned uploads removed by the purging: upload sessions, and staged files no session owned',
+      labelNames: ['what'],
+      registers,
+    })
+    this.purgedBytes = new Counter({ name: 'packyard_upload_purged_bytes_total', help: 'Bytes of abandoned uploads removed by the purging', registers })
+
+    const metrics = this
+    new Gauge({
+      name: 'packyard_upload_sessions_open',
+      help: 'OCI upload sessions started and not yet finished, cancelled or purged',
+      registers,
+      collect() {
+        this.set(metrics.sources.openUploads())
+      },
+    })
+    new Gauge({
+      name: 'packyard_blobs',
+      help: 'Blobs in the store (as the metadata records them; refreshed every minute)',
+      registers,
+      collect() {
+        this.set(metrics.stored.count)
+      },
+    })
+    new Gauge({
+      name: 'packyard_blob_bytes',
+      help: 'Bytes of the blobs in the store (as the metadata records them; refreshed every minute)',
+      registers,
+      collect() {
+        this.set(metrics.stored.bytes)
+      },
+    })
+    const gcCounter = (name: string, help: string, value: (totals: GcTotals) => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset()
+          this.inc(value(metrics.gc))
+        },
+      })
+    gcCounter('packyard_gc_runs_total', 'Garbage-collection runs (packyard garbage-collect) recorded in the event log; refreshed every minute', (g) => g.runs)
+    gcCounter('packyard_gc_removed_blobs_total', 'Blobs removed by garbage collection; refreshed every minute', (g) => g.blobsRemoved)
+    gcCounter('packyard_gc_reclaimed_bytes_total', 'Bytes reclaimed by garbage collection; refreshed every minute', (g) => g.bytesFreed)
+
+    // Every series of a fixed label set exists from the start, so rate() sees the first event.
+    for (const surface of SURFACES) {
+      this.pulls.inc({ surface }, 0)
+      for (const outcome of PUSH_OUTCOMES) this.pushes.inc({ surface, outcome }, 0)
+    }
+    for (const scope of ['user', 'address']) this.lockouts.inc({ scope }, 0)
+    for (const what of ['sessions', 'files']) this.purgedUploads.inc({ what }, 0)
+  }
+
+  get contentType(): string {
+    return this.registry.contentType
+  }
+
+  /** The Prometheus text exposition of every metric, the process's included. */
+  async text(): Promise<string> {
+    return `${await processMetrics().metrics()}\n${await this.registry.metrics()}`
+  }
+
+  request(r: FinishedRequest): void {
+    this.requests.inc({ method: r.method, route: r.route, status: String(r.status) })
+    this.latency.observe({ method: r.method, route: r.route }, r.seconds)
+    if (r.bytesIn > 0) this.received.inc({ route: r.route }, r.bytesIn)
+    if (r.bytesOut > 0) this.sent.inc({ route: r.route }, r.bytesOut)
+  }
+
+  push(surface: Surface, outcome: PushOutcome): void {
+    this.pushes.inc({ surface, outcome })
+  }
+
+  pull(surface: Surface): void {
+    this.pulls.inc({ surface })
+  }
+
+  authFailure(): void {
+    this.authFailures.inc()
+  }
+
+  lockout(scope: 'user' | 'address'): void {
+    this.lockouts.inc({ scope })
+  }
+
+  writeTransaction(seconds: number): void {
+    this.transactions.observe(seconds)
+  }
+
+  uploadsPurged(result: { sessions: number; files: number; bytes: number }): void {
+    this.purgeRuns.inc()
+    this.purgedUploads.inc({ what: 'sessions' }, result.sessions)
+    this.purgedUploads.inc({ what: 'files' }, result.files)
+    this.purgedBytes.inc(result.bytes)
+  }
+
+  /** Reads the stored blobs and the garbage-collection totals from the metadata. */
+  refresh(): void {
+    this.stored = this.sources.storedBlobs()
+    this.gc = this.sources.gcTotals()
+  }
+
+  /** Refreshes now, then every `intervalMs` until stop(); the timer never keeps the process alive. */
+  start(intervalMs: number, onError: (err: unknown) => void): void {
+    const refresh = () => {
+      try {
+        this.refresh()
+      } catch (err) {
+        onError(err)
+      }
+    }
+    refresh()
+    this.timer = setInterval(refresh, intervalMs)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+  }
+}
