@@ -1,4 +1,4 @@
-// Scenario 5: S3 storage. A local S3 server (s3rver, the one the tests use) with a bucket per
+// S3 storage. A local S3 server (s3rver, the one the tests use) with a bucket per
 // registry; Packyard with its blobs there runs the push / manifest GET / big blob work of the
 // filesystem scenarios beside the main Packyard on the filesystem, and beside the reference
 // registry with its s3 driver (regionendpoint at the local server, a bucket of its own) when
@@ -7,13 +7,12 @@
 // the scenario says so on stderr and leaves that column out. In the table the reference column
 // of the "vs filesystem" figures is Packyard on the filesystem.
 
-import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { sha256Digest } from '../../src/store/digest.js'
 import type { Context } from '../context.js'
 import { load } from '../load.js'
 import { downloadBlob, MANIFEST_ACCEPT, PACK_NAMESPACE, pushPackOci, uploadBlob } from '../oci-client.js'
-import { buildPackSet, tinyPackArchive } from '../packs.js'
+import { buildPackSet, writeTinyPack } from '../packs.js'
 import { forEachConcurrent } from '../pool.js'
 import { randomBytes, randomStream, randomStreamDigest } from '../random.js'
 import { type Registry, startPackyard, startReference, startS3rver } from '../registries.js'
@@ -44,10 +43,7 @@ export async function s3Scenario(ctx: Context): Promise<Figure[]> {
       else versusReference.add(key, 'reference', value)
     }
 
-    const archive = await tinyPackArchive(PACK.name, PACK.version)
-    const archivePath = join(ctx.work, 's3-bench-pull.tar.gz')
-    writeFileSync(archivePath, archive)
-    const pack = { ...PACK, path: archivePath, size: archive.length, digest: sha256Digest(archive) }
+    const pack = await writeTinyPack(ctx.work, PACK.name, PACK.version)
     for (const registry of registries) await pushPackOci(registry.ep, pack)
 
     const mb = blobBytes / 1e6
@@ -82,7 +78,7 @@ export async function s3Scenario(ctx: Context): Promise<Figure[]> {
       }
     }
 
-    const scenario = '5 s3'
+    const scenario = 's3'
     const figures = (samples: Samples, versus: string, target: Target | null): Figure[] => [
       samples.figure('push', { scenario, name: `push ${count} packs, one client (${versus})`, unit: 'packs/s', target }),
       samples.figure('manifest-rps', { scenario, name: `manifest GET by tag, ${manifestGet.connections} connections (${versus})`, unit: 'req/s', target }),
