@@ -16,6 +16,7 @@
 // Each registry starts when a scenario first asks for it, so a run of some scenarios starts
 // only the registries those need.
 
+import type { SizeMix } from './packs.js'
 import type { Credentials, Registry, RegistryOptions } from './registries.js'
 
 export interface Settings {
@@ -25,8 +26,8 @@ export interface Settings {
   push: { packs: number; concurrency: number }
   manifestGet: { connections: number; seconds: number }
   blobGet: { bytes: number; connections: number; seconds: number }
-  /** manifest GETs (manifestGet.connections) while `concurrency` clients push `packs` packs */
-  mixed: { packs: number; concurrency: number }
+  /** manifest GETs (manifestGet.connections) while `concurrency` clients push `packs` packs of `sizes` */
+  mixed: { packs: number; concurrency: number; sizes: SizeMix }
   /** one blob of `bytes` up and down, then one of `alsoBytes` */
   bigBlob: { bytes: number; alsoBytes: number }
   /** `clients` downloading one blob of `bytes` at once */
@@ -43,7 +44,7 @@ export const FULL: Settings = {
   push: { packs: 300, concurrency: 8 },
   manifestGet: { connections: 32, seconds: 5 },
   blobGet: { bytes: 1_000_000, connections: 8, seconds: 5 },
-  mixed: { packs: 200, concurrency: 8 },
+  mixed: { packs: 100, concurrency: 8, sizes: 'mixed' },
   bigBlob: { bytes: 1_000_000_000, alsoBytes: 256_000_000 },
   downloads: { bytes: 100_000_000, clients: 32 },
   listing: { repositories: 10_000, tagsPerRepository: 5, pageSize: 1000, tagSample: 1000, seedConcurrency: 16 },
@@ -57,7 +58,8 @@ export const QUICK: Settings = {
   push: { packs: 20, concurrency: 8 },
   manifestGet: { connections: 32, seconds: 2 },
   blobGet: { bytes: 1_000_000, connections: 8, seconds: 2 },
-  mixed: { packs: 12, concurrency: 8 },
+  // small packs: under a GET load a 50 MB pack alone takes most of a minute on a busy machine
+  mixed: { packs: 16, concurrency: 8, sizes: 'small' },
   bigBlob: { bytes: 100_000_000, alsoBytes: 25_000_000 },
   downloads: { bytes: 10_000_000, clients: 32 },
   listing: { repositories: 500, tagsPerRepository: 5, pageSize: 100, tagSample: 200, seedConcurrency: 16 },

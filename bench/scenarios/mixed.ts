@@ -1,5 +1,6 @@
 // Reads under writes: manifest GET by tag of a pack at 32 connections (autocannon) while 8
-// clients push packs of the bench's mixed sizes the way `oras push` does, both at once. The GET
+// clients push packs (the push scenario's mixed sizes; small ones in --quick) the way `oras
+// push` does, both at once. The GET
 // load starts just before the pushes and stops when the last push is answered, so req/s and p99
 // cover exactly the time the pushes take; the pushes' packs/s meanwhile is a figure too, so a
 // registry cannot look good by starving its writers. The push clients run on a thread of their
@@ -17,7 +18,7 @@ import { type Figure, roundOrder, Samples, seconds } from '../stats.js'
 const PACK = { name: 'bench-mixed-get', version: '1.0.0' }
 
 export async function mixedScenario(ctx: Context): Promise<Figure[]> {
-  const { packs: count, concurrency } = ctx.settings.mixed
+  const { packs: count, concurrency, sizes } = ctx.settings.mixed
   const { connections } = ctx.settings.manifestGet
   const { both } = await ctx.main()
   const read = await writeTinyPack(ctx.work, PACK.name, PACK.version)
@@ -33,6 +34,7 @@ export async function mixedScenario(ctx: Context): Promise<Figure[]> {
       count,
       name: (i) => `bench-mixed-${String(i).padStart(4, '0')}`,
       version: () => `${round + 1}.0.0`,
+      sizes,
     })
     megabytes = set.reduce((sum, p) => sum + p.size, 0) / 1e6
     for (const registry of roundOrder(both, round)) {
@@ -59,7 +61,7 @@ export async function mixedScenario(ctx: Context): Promise<Figure[]> {
     for (const pack of set) rmSync(pack.path, { force: true })
   }
   const scenario = 'mixed'
-  const pushes = `while ${concurrency} clients push ${count} packs of mixed sizes (~${megabytes.toFixed(0)} MB)`
+  const pushes = `while ${concurrency} clients push ${count} ${sizes === 'small' ? 'small packs' : 'packs of mixed sizes'} (~${megabytes.toFixed(0)} MB)`
   return [
     samples.figure('get-rps', { scenario, name: `manifest GET by tag, ${connections} connections, ${pushes}`, unit: 'req/s', target: { kind: 'ratio-at-least', ratio: 14 } }),
     samples.figure('get-p99', { scenario, name: `manifest GET by tag, ${connections} connections, ${pushes}, p99`, unit: 'ms', target: null }),
