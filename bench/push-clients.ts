@@ -29,8 +29,10 @@ export interface PushClients {
 
 export function startPushClients(job: PushJob): Promise<PushClients> {
   const worker = new Worker(join(__dirname, 'push-clients-worker.js'), { workerData: job })
+  // The current wait's handlers; a failure between two waits is kept for the next one.
   let onMessage: (message: PushMessage) => void = () => undefined
-  let onFailure: (err: Error) => void = () => undefined
+  let failed: Error | null = null
+  let onFailure = (err: Error) => void (failed ??= err)
   worker.on('message', (message: PushMessage) => {
     if ('error' in message) onFailure(new Error(message.error))
     else onMessage(message)
@@ -39,8 +41,12 @@ export function startPushClients(job: PushJob): Promise<PushClients> {
   worker.on('exit', (code) => onFailure(new Error(`${job.label}: the push clients' thread exited (code ${code}) before finishing`)))
   const next = (expected: 'ready' | 'done') =>
     new Promise<void>((resolve, reject) => {
+      if (failed) return reject(failed)
       onMessage = (message) => (expected in message ? resolve() : reject(new Error(`${job.label}: push clients said ${JSON.stringify(message)}, expected ${expected}`)))
-      onFailure = reject
+      onFailure = (err) => {
+        failed ??= err
+        reject(err)
+      }
     })
   return next('ready').then(() => ({
     go: async () => {
