@@ -1,9 +1,10 @@
 # Packyard registry image. Build: docker build -t packyard .
 # Same start command and config as `npm start` with config.example.yaml; see README.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /src
-# better-sqlite3 compiles its native addon here.
+# A native addon without a prebuilt binary for the platform is compiled here (better-sqlite3
+# ships its own for linux x64 and arm64).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
@@ -13,17 +14,22 @@ COPY src ./src
 COPY migrations ./migrations
 RUN npm ci && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /opt/packyard
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+# The pack browser's templates and static files are read from the source tree at run time.
+COPY src/http/ui/templates ./src/http/ui/templates
+COPY src/http/ui/static ./src/http/ui/static
 COPY package.json config.example.yaml ./
 COPY bin ./bin
 COPY migrations ./migrations
-# The example config is the image's default: data under /data (relative to WORKDIR /),
-# htpasswd at /data/htpasswd, created with a random admin password on first start.
+# The example config is the image's default: everything under /data (relative to WORKDIR /),
+# users in /data/htpasswd, created with a random admin password on first start.
 COPY config.example.yaml /etc/spectro/config.yml
+# The server runs as the image's `node` user, uid 1000 / gid 1000: bind-mounted folders for
+# /data (and /auth when users are added from inside) must belong to it (chown 1000:1000).
 RUN ln -s /opt/packyard/bin/packyard.js /usr/local/bin/packyard \
  && mkdir -p /data /auth /certs \
  && chown node:node /data /auth /certs
@@ -31,7 +37,10 @@ USER node
 WORKDIR /
 EXPOSE 5000
 VOLUME ["/data", "/auth", "/certs"]
+# Probes /health where the config (and REGISTRY_* variables) say the server listens, over
+# HTTPS when http.tls is set. A container started with another config path needs
+# --health-cmd "packyard healthcheck /that/config.yml".
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
-  CMD ["node", "-e", "const u=(s)=>fetch(s+'://127.0.0.1:5000/health').then(r=>r.ok);process.env.NODE_TLS_REJECT_UNAUTHORIZED='0';u('http').catch(()=>u('https')).then(ok=>process.exit(ok?0:1),()=>process.exit(1))"]
+  CMD ["packyard", "healthcheck"]
 ENTRYPOINT ["packyard"]
 CMD ["serve", "/etc/spectro/config.yml"]

@@ -6,11 +6,11 @@
 // deployment does, and takes every transfer: pushes, pulls, blobs. The downloads pair, on disk
 // too, serves only the many-clients download, so the memory it measures does not depend on
 // what the main pair did before. The listing pair serves the catalog and tags listings of
-// 10,000 repositories, the lone Packyard the /v1 listing of 10,000 packs; each holds only the
-// data its listing is about, so a figure does not depend on which other scenarios ran. Those
-// three store on tmpfs: listings read from the page cache on any medium, but writing the
-// reference's 670,000 storage files (and removing them) costs minutes on a small VM's disk,
-// which would blow the bench's time budget without measuring anything.
+// 10,000 repositories, the lone Packyard the /v1 listing and the pack browser's pages of 10,000
+// packs; each holds only the data its listing is about, so a figure does not depend on which
+// other scenarios ran. Those three store on tmpfs: listings read from the page cache on any
+// medium, but writing the reference's 670,000 storage files (and removing them) costs minutes
+// on a small VM's disk, which would blow the bench's time budget without measuring anything.
 // The CLI scenario has a Packyard of its own on disk and needs no reference registry.
 //
 // Each registry starts when a scenario first asks for it, so a run of some scenarios starts
@@ -34,6 +34,8 @@ export interface Settings {
   downloads: { bytes: number; clients: number }
   listing: { repositories: number; tagsPerRepository: number; pageSize: number; tagSample: number; seedConcurrency: number }
   v1: { pushes: number; concurrency: number; packs: number; pageSize: number; seedConcurrency: number }
+  /** requests per page per round of the pack browser (on the /v1 listing's packs) */
+  ui: { requests: number }
   /** `packyard` processes: `version` runs timed per round, and packs published one process each */
   cli: { versionRuns: number; packs: number }
   s3: { packs: number; blobBytes: number }
@@ -49,6 +51,7 @@ export const FULL: Settings = {
   downloads: { bytes: 100_000_000, clients: 32 },
   listing: { repositories: 10_000, tagsPerRepository: 5, pageSize: 1000, tagSample: 1000, seedConcurrency: 16 },
   v1: { pushes: 300, concurrency: 8, packs: 10_000, pageSize: 1000, seedConcurrency: 16 },
+  ui: { requests: 100 },
   cli: { versionRuns: 21, packs: 200 },
   s3: { packs: 100, blobBytes: 100_000_000 },
 }
@@ -64,6 +67,7 @@ export const QUICK: Settings = {
   downloads: { bytes: 10_000_000, clients: 32 },
   listing: { repositories: 500, tagsPerRepository: 5, pageSize: 100, tagSample: 200, seedConcurrency: 16 },
   v1: { pushes: 24, concurrency: 8, packs: 500, pageSize: 100, seedConcurrency: 16 },
+  ui: { requests: 20 },
   cli: { versionRuns: 5, packs: 20 },
   s3: { packs: 10, blobBytes: 10_000_000 },
 }
@@ -81,7 +85,7 @@ export interface Context {
   /** the pair of the many-clients download */
   downloads: () => Promise<Pair>
   listing: () => Promise<Pair>
-  /** the Packyard of the /v1 listing */
+  /** the Packyard of the /v1 listing and the pack browser (see pack-listing.ts) */
   packs: () => Promise<Registry>
   /** the Packyard the CLI scenario publishes to */
   cli: () => Promise<Registry>

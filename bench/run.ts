@@ -23,6 +23,7 @@ import { mixedScenario } from './scenarios/mixed.js'
 import { pullScenario } from './scenarios/pull.js'
 import { pushScenario } from './scenarios/push.js'
 import { s3Scenario } from './scenarios/s3.js'
+import { uiScenario } from './scenarios/ui.js'
 import { v1Scenario } from './scenarios/v1.js'
 import { type Figure, stat } from './stats.js'
 
@@ -36,11 +37,12 @@ const SCENARIOS: Record<string, (ctx: Context) => Promise<Figure[]>> = {
   downloads: downloadsScenario,
   listing: listingScenario,
   v1: v1Scenario,
+  ui: uiScenario,
   cli: cliScenario,
   s3: s3Scenario,
 }
 /** The scenarios that run against Packyard alone, so need no reference registry installed. */
-const PACKYARD_ONLY = new Set(['cli'])
+const PACKYARD_ONLY = new Set(['cli', 'ui'])
 
 const USAGE = `usage: npm run bench -- [--quick] [--only=${Object.keys(SCENARIOS).join(',')}] [--cpu-prof]
   --quick     small counts and 2 rounds (about a minute; CI runs this)
@@ -140,7 +142,7 @@ async function main(argv: string[]): Promise<void> {
       main: main.get,
       downloads: lazy(() => pair('downloads', join(dir, 'downloads'))).get,
       listing: lazy(() => pair('listing', join(listingDir, 'catalog'))).get,
-      packs: lazy(() => lone('/v1 listing', join(listingDir, 'packs'))).get,
+      packs: lazy(() => lone('pack listing', join(listingDir, 'packs'))).get,
       cli: lazy(() => lone('CLI', join(dir, 'cli'))).get,
       credentials,
       work: dir,

@@ -1,14 +1,14 @@
 // buildApp(config): builds the TLS service from config.http.tls (its HTTPS server is what
 // Fastify listens on), opens storage and metadata, then registers the plugins in a fixed order
-// (errors, headers, request log, Expect: 100-continue, auth, health, /v1, /v2). It never
-// listens; server.ts does, and tests use app.inject(). Closing the app closes the database
-// and stops the TLS service.
+// (errors, headers, request log, Expect: 100-continue, auth, health, /v1, /v2, the pack
+// browser). It never listens; server.ts does, and tests use app.inject(). Closing the app closes
+// the database and stops the TLS service.
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import pino from 'pino'
 import { Authenticator } from './auth/authenticator.js'
-import { bootstrapHtpasswd } from './auth/bootstrap.js'
+import { BOOTSTRAP_USER, bootstrapHtpasswd, inMemoryAdmin, retireInitialPassword } from './auth/bootstrap.js'
 import type { Config } from './config/load.js'
 import { authPlugin } from './http/auth.js'
 import { installErrorHandling } from './http/errors.js'
@@ -16,12 +16,17 @@ import { parseJsonBodies } from './http/request-body.js'
 import { honourExpectContinue } from './http/expect-continue.js'
 import { healthPlugin } from './http/health.js'
 import { v1Plugin } from './http/v1/index.js'
+import { type UiOptions, uiPlugin } from './http/ui/index.js'
 import { v2Plugin } from './http/v2/index.js'
 import { uploadPurgingPlugin } from './http/distribution/upload-purging.js'
 import { type Db, onStorageFull, openDatabase, pingDatabase } from './meta/db.js'
 import { BlobIntake } from './blobs/intake.js'
 import { BlobMeta } from './meta/blobs.js'
 import { PackMeta } from './meta/packs.js'
+import { BrowseMeta } from './meta/browse.js'
+import { RegistryOverview } from './maintenance/overview.js'
+import { OciBrowser } from './oci/browse.js'
+import { PackBrowser } from './packs/browse.js'
 import { OciUploads } from './oci/uploads.js'
 import { PackBridge } from './packs/oci-bridge.js'
 import { PackService } from './packs/service.js'
@@ -32,6 +37,18 @@ import { openStorage } from './store/index.js'
 import type { BlobStore } from './store/types.js'
 import type { UploadStaging } from './store/uploads.js'
 import { createTlsService, type TlsService } from './tls/index.js'
+import { VERSION } from './version.js'
+
+/** The pack browser's page sizes and how much of a pack version's files it shows. */
+const UI_PAGES = {
+  defaultPageSize: 50,
+  maxPageSize: 200,
+  maxUntagged: 50,
+  maxListedArchiveBytes: 64 * 1024 * 1024,
+  maxListedFiles: 2000,
+  maxShownFileBytes: 1024 * 1024,
+  maxArtifacts: 50,
+}
 
 export interface BuildOptions {
   /** The pino logger server.ts made; tests leave it out and get a silent one. */
@@ -89,24 +106,26 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const intake = new BlobIntake(store, new BlobMeta(db))
     const packMeta = new PackMeta(db)
     const views = new PackViews(packMeta, store, limits.pageSize)
+    const archiveLimits = {
+      maxArchiveBytes: limits.archiveSize,
+      maxUnpackedBytes: limits.unpackedSize,
+      maxEntries: limits.entries,
+      maxExtractedFileBytes: limits.fileSize,
+      maxCompressionRatio: limits.maxCompressionRatio,
+    }
     const packs = new PackService(store, intake, packMeta, views, {
-      archive: {
-        maxArchiveBytes: limits.archiveSize,
-        maxUnpackedBytes: limits.unpackedSize,
-        maxEntries: limits.entries,
-        maxExtractedFileBytes: limits.fileSize,
-        maxCompressionRatio: limits.maxCompressionRatio,
-      },
+      archive: archiveLimits,
       deleteEnabled: config.storage.deleteEnabled,
       strictValidation: config.packs.strictValidation,
     })
+    packs.fillMissingListings()
     const registry = new OciRegistry(
       db,
       store,
       { namespace: config.oci.namespace, checkPackName: validatePackName, pageSize: limits.pageSize, deleteEnabled: config.storage.deleteEnabled },
       new PackBridge(packs),
     )
-    const uploads = new OciUploads(db, intake, storage.staging)
+    const uploads = new OciUploads(db, intake, storage.staging, (source) => packs.watchUpload(source))
     const bodyIdleMs = config.http.bodyIdleTimeoutMs
 
     const manifestSize = limits.manifestSize
@@ -115,6 +134,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, manifestSize, bodyIdleMs, blobRedirect })
     await app.register(uploadPurgingPlugin, { uploads, ...config.storage.uploadPurging })
     await app.register(v2Plugin, { prefix: '/v2', registry, uploads, listParentTags: config.oci.listParentTags, manifestSize, bodyIdleMs, blobRedirect })
+    if (config.ui.enabled) {
+      const browseMeta = new BrowseMeta(db)
+      const ui: UiOptions = {
+        packs: new PackBrowser(browseMeta, packMeta, views, { ...UI_PAGES, archive: archiveLimits }),
+        oci: new OciBrowser(browseMeta, (name) => registry.locate(name), UI_PAGES),
+        overview: new RegistryOverview(browseMeta, { version: VERSION, storage: config.storage.kind, ociNamespace: config.oci.namespace, latestPushes: 20 }),
+        ociNamespace: config.oci.namespace,
+        authenticated: config.auth !== null,
+        base: config.ui.path === '/' ? '' : config.ui.path,
+      }
+      await app.register(uiPlugin, { ...(ui.base ? { prefix: ui.base } : {}), ...ui })
+    }
     await app.ready()
   } catch (err) {
     await app.close()
@@ -150,7 +181,7 @@ function installRequestLog(app: FastifyInstance): void {
   })
 }
 
-async function setUpAuth(app: FastifyInstance, config: Config, initialAdminPasswordFile: string | null): Promise<Authenticator | null> {
+async function setUpAuth(app: FastifyInstance, config: Config, passwordFile: string | null): Promise<Authenticator | null> {
   if (!config.auth) {
     const loopback = /^(127\.|::1$|localhost$)/.test(config.http.host)
     const message = 'AUTHENTICATION IS OFF: there is no auth section in the config, so anyone who can reach this registry may push, tag and delete packs'
@@ -159,17 +190,40 @@ async function setUpAuth(app: FastifyInstance, config: Config, initialAdminPassw
     return null
   }
   const { realm, htpasswdPath, writers } = config.auth
-  const created = await bootstrapHtpasswd(htpasswdPath, initialAdminPasswordFile)
-  if (created) {
-    app.log.warn(
-      { htpasswd: htpasswdPath, savedTo: created.savedTo },
-      `created ${htpasswdPath} with user "${created.user}" and password "${created.password}"` +
-        (created.savedTo ? ` (also saved to ${created.savedTo}); this is the only time it is printed` : ''),
+  let inMemoryUsers: Map<string, string> | undefined
+  if (htpasswdPath === null) {
+    const admin = await inMemoryAdmin()
+    inMemoryUsers = admin.users
+    app.log.warn(`in-memory storage without auth.htpasswd.path: user "${admin.user}" has password "${admin.password}" until the registry stops (nothing is written to disk)`)
+  } else {
+    const created = await bootstrapHtpasswd(htpasswdPath, passwordFile)
+    if (created) {
+      app.log.warn(
+        { htpasswd: htpasswdPath, savedTo: created.savedTo },
+        `created ${htpasswdPath} with user "${created.user}" and password "${created.password}"` +
+          (created.savedTo ? ` (also saved to ${created.savedTo}); this is the only time it is printed` : ''),
+      )
+    }
+  }
+  let adminHash: string | undefined | null = null
+  const onUsersLoaded = (users: ReadonlyMap<string, string>) => {
+    const hash = users.get(BOOTSTRAP_USER)
+    if (passwordFile === null || hash === adminHash) return
+    adminHash = hash
+    retireInitialPassword(passwordFile, hash).then(
+      (removed) => {
+        if (!removed) return
+        const why = hash === undefined ? `user ${BOOTSTRAP_USER} was removed` : `the ${BOOTSTRAP_USER} password was changed`
+        app.log.info({ file: passwordFile }, `removed ${passwordFile}: ${why}, so the initial password no longer works`)
+      },
+      (err: unknown) => app.log.warn({ err, file: passwordFile }, `cannot remove ${passwordFile}; delete it by hand`),
     )
   }
   const authenticator = new Authenticator({
     realm,
     htpasswdPath,
+    ...(inMemoryUsers ? { inMemoryUsers } : {}),
+    onUsersLoaded,
     writers,
     maxFailures: config.limits.loginFailures,
     maxAddressFailures: config.limits.addressLoginFailures,

@@ -24,3 +24,45 @@ export function fetchPage<T>(request: PageRequest, maxPageSize: number, key: (it
   const last = items[items.length - 1]
   return { items, n, next: rows.length > n && last !== undefined ? key(last) : null }
 }
+
+/** A page that can also be read backwards (the pack browser's Previous link). */
+export interface TwoWayPageRequest {
+  n?: number | undefined
+  /** items after this key */
+  after?: string | undefined
+  /** items before this key; the page then ends just before it */
+  before?: string | undefined
+}
+
+export interface TwoWayPage<T> extends Page<T> {
+  /** The `before` to ask for the preceding page; null on the first page. */
+  previous: string | null
+}
+
+/**
+ * The same meaning read in either direction. `query(direction, key, limit)` returns up to
+ * `limit` items after `key` in the listing's order, or before it in reverse order (nearest
+ * first); a null key starts at that end. Links only lead to pages with items: the extra row
+ * says whether there is more ahead, and one row looked up behind says whether there is more
+ * behind.
+ */
+export function fetchTwoWayPage<T>(
+  request: TwoWayPageRequest,
+  maxPageSize: number,
+  key: (item: T) => string,
+  query: (direction: 'after' | 'before', key: string | null, limit: number) => T[],
+): TwoWayPage<T> {
+  const n = Math.min(request.n ?? maxPageSize, maxPageSize)
+  if (n <= 0) return { items: [], n, next: null, previous: null }
+  const backwards = request.before !== undefined
+  const rows = backwards ? query('before', request.before ?? null, n + 1) : query('after', request.after ?? null, n + 1)
+  const items = rows.slice(0, n)
+  if (backwards) items.reverse()
+  const first = items[0]
+  const last = items[items.length - 1]
+  if (first === undefined || last === undefined) return { items, n, next: null, previous: null }
+  const more = rows.length > n
+  const hasBefore = backwards ? more : request.after !== undefined && query('before', key(first), 1).length > 0
+  const hasAfter = backwards ? query('after', key(last), 1).length > 0 : more
+  return { items, n, next: hasAfter ? key(last) : null, previous: hasBefore ? key(first) : null }
+}

@@ -2,12 +2,17 @@
 // redirect listener of http.tls.letsencrypt.httpaddr), start the TLS service (which may wait
 // for a first ACME certificate), reload certificates on SIGHUP, and shut down gracefully on
 // SIGTERM/SIGINT (stop accepting, let in-flight requests finish within http.draintimeout,
-// close the database). The only file that listens on a port.
+// close the database). Holds the storage root's lock from before the database is opened until
+// it is closed, so a second server on the same root refuses to start. The only file that
+// listens on a port.
 
 import { createServer, type RequestListener, type Server } from 'node:http'
 import pino from 'pino'
 import { buildApp } from './app.js'
 import { type Config, loadConfig } from './config/load.js'
+import { rootLayout } from './store/layout.js'
+import { SpaceReserve } from './store/reserve.js'
+import { lockRoot, type RootLock } from './store/root-lock.js'
 import { VERSION } from './version.js'
 
 export function createLogger(config: Config): pino.Logger {
@@ -22,6 +27,24 @@ export function createLogger(config: Config): pino.Logger {
 export async function serve(configPath: string | undefined): Promise<void> {
   const config = loadConfig({ file: configPath })
   const logger = createLogger(config)
+  // One server per root, taken before the database is opened; in-memory storage has no root.
+  const lock =
+    config.storage.kind === 'inmemory'
+      ? null
+      : await lockRoot(config.storage.rootdirectory, {
+          purpose: `serve on ${config.http.addr}`,
+          onStale: (holder) => logger.warn({ previous: holder }, `took over the lock of ${config.storage.rootdirectory} from a server that is gone`),
+          onStorageFull: () => new SpaceReserve(rootLayout(config.storage.rootdirectory).reservedSpace).release(),
+        })
+  try {
+    await run(config, logger, lock)
+  } catch (err) {
+    await lock?.release()
+    throw err
+  }
+}
+
+async function run(config: Config, logger: pino.Logger, lock: RootLock | null): Promise<void> {
   const app = await buildApp(config, { logger })
   const bucket = config.storage.s3 ? { bucket: config.storage.s3.bucket, endpoint: config.storage.s3.endpoint ?? 'AWS' } : {}
   logger.info({ config: config.source, storage: config.storage.kind, root: config.storage.rootdirectory, ...bucket, version: VERSION }, 'starting packyard')
@@ -40,12 +63,14 @@ export async function serve(configPath: string | undefined): Promise<void> {
     }, config.http.drainTimeoutMs).unref()
     challengeListener?.close()
     app.close().then(
-      () => {
+      async () => {
+        await lock?.release()
         logger.info('stopped')
         process.exit(0)
       },
-      (err: unknown) => {
+      async (err: unknown) => {
         logger.error({ err }, 'error while shutting down')
+        await lock?.release()
         process.exit(1)
       },
     )
@@ -57,9 +82,10 @@ export async function serve(configPath: string | undefined): Promise<void> {
     else logger.info('SIGHUP: nothing to reload (no http.tls section)')
   })
 
-  const address = await app.listen({ host: config.http.host, port: config.http.port })
   const certificates = config.http.tls?.certificates
+  let address: string
   try {
+    address = await app.listen({ host: config.http.host, port: config.http.port })
     if (tls?.httpHandler && certificates?.kind === 'letsencrypt' && certificates.httpAddr) {
       challengeListener = await listenPlain(tls.httpHandler, certificates.httpAddr)
       logger.info({ address: certificates.httpAddr.addr }, 'answering ACME HTTP-01 challenges and redirecting to HTTPS (http.tls.letsencrypt.httpaddr)')

@@ -1,26 +1,34 @@
-// The Dockerfile and compose file cannot be run here (no Docker engine), so this keeps them in
-// step with what the other tests exercise: the same command, config, port and volumes.
+// The Dockerfile and compose files cannot be run here (no Docker engine), so this keeps them in
+// step with what the other tests exercise: the same command, config, port and volumes, the
+// TLS override's environment, and the healthcheck command the image's HEALTHCHECK runs.
 
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { PACKAGE_ROOT } from '../src/paths.js'
-import { basic, requireProgram, startServer, tempDir } from './helpers.js'
+import { COMMANDS } from '../src/cli/main.js'
+import { basic, freePort, makeHtpasswd, requireProgram, runBin, runCliHere, startServer, tempDir } from './helpers.js'
 
 const dockerfile = readFileSync(join(PACKAGE_ROOT, 'Dockerfile'), 'utf8')
 const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
 
-t.test('Dockerfile: entrypoint, command, port, volumes, user, healthcheck', async (t) => {
+t.test('Dockerfile: entrypoint, command, port, volumes, user, healthcheck, Node 24', async (t) => {
+  t.same(dockerfile.match(/^FROM .*/gm), ['FROM node:24-bookworm-slim AS build', 'FROM node:24-bookworm-slim'])
   t.match(finalStage, /^ENTRYPOINT \["packyard"\]$/m)
   t.match(finalStage, /^CMD \["serve", "\/etc\/spectro\/config.yml"\]$/m)
   t.match(finalStage, /^EXPOSE 5000$/m)
   t.match(finalStage, /^VOLUME \["\/data", "\/auth", "\/certs"\]$/m)
   t.match(finalStage, /^USER node$/m)
-  t.match(finalStage, /^HEALTHCHECK .*\n?.*\/health/m)
+  t.match(finalStage, /^HEALTHCHECK .*\\\n {2}CMD \["packyard", "healthcheck"\]$/m, 'the probe follows the config, see the healthcheck tests below')
+  t.ok(COMMANDS.some((c) => c.path.join(' ') === 'healthcheck'), 'a registered command')
+  t.match(finalStage, /chown node:node \/data \/auth \/certs\nUSER node$/m)
   t.match(finalStage, /^COPY config.example.yaml \/etc\/spectro\/config.yml$/m)
   t.match(dockerfile, /^RUN npm ci/m, 'built with the same npm ci as a user')
+  for (const folder of ['src/http/ui/templates', 'src/http/ui/static']) {
+    t.match(finalStage, new RegExp(`^COPY ${folder} \\./${folder}$`, 'm'), `the image has the pack browser's ${folder}`)
+  }
 })
 
 t.test('docker-compose.yml is valid and runs the image command with the example config', async (t) => {
@@ -35,6 +43,67 @@ t.test('docker-compose.yml is valid and runs the image command with the example 
   t.match(volumes, /config\.example\.yaml/)
   t.match(volumes, /\/etc\/spectro\/config\.yml/)
   t.match(volumes, /"\/data"|:\/data/)
+})
+
+t.test('docker-compose.tls.yml: a certificate and an htpasswd mounted, the server pointed at them', async (t) => {
+  requireProgram('docker-compose')
+  const resolved = parseYaml(
+    execFileSync('docker-compose', ['-f', join(PACKAGE_ROOT, 'docker-compose.yml'), '-f', join(PACKAGE_ROOT, 'docker-compose.tls.yml'), 'config'], { encoding: 'utf8', cwd: PACKAGE_ROOT }),
+  ) as { services: { packyard: { command: string[]; environment: Record<string, string>; volumes: string[] } } }
+  const svc = resolved.services.packyard
+  t.same(svc.command, ['serve', '/etc/spectro/config.yml'])
+  t.same(svc.environment, { REGISTRY_AUTH_HTPASSWD_PATH: '/auth/htpasswd', REGISTRY_HTTP_TLS_CERTIFICATE: '/certs/tls.crt', REGISTRY_HTTP_TLS_KEY: '/certs/tls.key' })
+  const targets = svc.volumes.map((v) => v.split(':')[1])
+  t.same(targets.sort(), ['/auth', '/certs', '/data', '/etc/spectro/config.yml'])
+})
+
+t.test('what the TLS override runs: the example config with its environment, probed by packyard healthcheck', async (t) => {
+  requireProgram('openssl')
+  const cwd = tempDir(t)
+  const auth = join(cwd, 'auth')
+  const certs = join(cwd, 'certs')
+  mkdirSync(auth)
+  mkdirSync(certs)
+  makeHtpasswd(auth, { admin: 'compose-secret' })
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(certs, 'tls.key'), '-out', join(certs, 'tls.crt'), '-days', '1', '-subj', '/CN=registry.example.com'], { stdio: 'pipe' })
+  const port = await freePort()
+  // The override's environment with /auth and /certs where this test keeps them, on another port than 5000.
+  const env = {
+    REGISTRY_AUTH_HTPASSWD_PATH: join(auth, 'htpasswd'),
+    REGISTRY_HTTP_TLS_CERTIFICATE: join(certs, 'tls.crt'),
+    REGISTRY_HTTP_TLS_KEY: join(certs, 'tls.key'),
+    REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`,
+  }
+  const example = join(PACKAGE_ROOT, 'config.example.yaml')
+  const server = await startServer(t, [example], env, cwd)
+  t.match(server.url, /^https:/)
+  const health = await runCliHere(['healthcheck', example], { env })
+  t.equal(health.code, 0, health.stderr)
+  t.equal(health.stdout, `UP: https://127.0.0.1:${port}/health answered {"status":"UP"}\n`)
+  const asBinary = await runBin(['healthcheck', example], { env, cwd })
+  t.equal(asBinary.code, 0, 'the image runs it as a program: exit 0')
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
+  const down = await runCliHere(['healthcheck', example], { env })
+  t.equal(down.code, 1)
+  t.equal(down.stderr, `Error: cannot reach the registry at https://127.0.0.1:${port}/health: ECONNREFUSED\n`)
+})
+
+t.test('packyard healthcheck follows http.addr over plain HTTP and reports what is wrong', async (t) => {
+  const cwd = tempDir(t)
+  const port = await freePort()
+  const server = await startServer(t, [], { REGISTRY_HTTP_ADDR: `:${port}`, REGISTRY_STORAGE: 'inmemory' }, cwd)
+  const ok = await runCliHere(['healthcheck'], { env: { REGISTRY_HTTP_ADDR: `:${port}` } })
+  t.equal(ok.code, 0, ok.stderr)
+  t.equal(ok.stdout, `UP: http://127.0.0.1:${port}/health answered {"status":"UP"}\n`)
+  const wrongPort = await runCliHere(['healthcheck'], { env: { REGISTRY_HTTP_ADDR: `127.0.0.1:${await freePort()}` } })
+  t.equal(wrongPort.code, 1)
+  t.match(wrongPort.stderr, /^Error: cannot reach the registry at http:\/\/127\.0\.0\.1:\d+\/health: ECONNREFUSED\n$/)
+  const badTimeout = await runCliHere(['healthcheck', '--timeout', 'soon'])
+  t.equal(badTimeout.code, 2)
+  t.match(badTimeout.stderr, /^Error: --timeout must be a duration/)
+  server.child.kill('SIGTERM')
+  await server.exited
 })
 
 t.test('the compose/image start command works: serve /etc/spectro/config.yml = config.example.yaml', async (t) => {

@@ -2,17 +2,16 @@
 // scenario's mixed sizes, several versions per pack so every push also recomputes parent tags;
 // beside it the same packs (the same bytes but for the pack name) pushed over /v2 the ORAS way,
 // to Packyard and to the reference registry, with as many clients. Then the latency of a full
-// paged GET /v1/_packs on a Packyard of its own, seeded through the same API with N of the
-// smallest valid packs, each pushed once and given four alias tags (five tags; pushing five
-// versions instead would triple the seeding time for the same number of listed tags), and the
-// full paged /v2/_catalog of that Packyard for comparison.
+// paged GET /v1/_packs on the pack-listing Packyard (N packs x 5 tags, see pack-listing.ts),
+// and the full paged /v2/_catalog of that Packyard for comparison.
 
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Context } from '../context.js'
-import { type Endpoint, listAllPages, send } from '../http.js'
+import { type Endpoint, listAllPages } from '../http.js'
 import { pushPackOci } from '../oci-client.js'
-import { buildPackSet, type PackSetSpec, type SyntheticPack, tinyPackArchive } from '../packs.js'
+import { LIST_PREFIX, seedPackListing, TAGS_PER_PACK } from '../pack-listing.js'
+import { buildPackSet, type PackSetSpec, type SyntheticPack } from '../packs.js'
 import { forEachConcurrent } from '../pool.js'
 import type { RegistryKind } from '../registries.js'
 import { settleDisk } from '../settle.js'
@@ -21,10 +20,6 @@ import { pushPackV1 } from '../v1-client.js'
 
 // Each pack gets this many new versions per round, so parent tags move on every push.
 const VERSIONS_PER_ROUND = 6
-const LIST_PREFIX = 'bench-list-'
-// Every listed pack has five tags: its version and these.
-const ALIASES = ['stable', 'latest', 'edge', 'lts']
-const TAGS_PER_PACK = 1 + ALIASES.length
 
 interface PackEntry {
   name: string
@@ -42,7 +37,7 @@ interface Pusher {
 }
 
 export async function v1Scenario(ctx: Context): Promise<Figure[]> {
-  const { pushes, concurrency, packs, pageSize, seedConcurrency } = ctx.settings.v1
+  const { pushes, concurrency, packs, pageSize } = ctx.settings.v1
   const { packyard, reference } = await ctx.main()
   const samples = new Samples()
   const versusV2 = new Samples()
@@ -90,16 +85,7 @@ export async function v1Scenario(ctx: Context): Promise<Figure[]> {
   }
 
   const listing = (await ctx.packs()).ep
-  ctx.progress(`v1: seeding ${packs} packs x ${TAGS_PER_PACK} tags`)
-  const seedStart = process.hrtime.bigint()
-  const names = Array.from({ length: packs }, (_, i) => `${LIST_PREFIX}${String(i).padStart(6, '0')}`)
-  await forEachConcurrent(names, seedConcurrency, async (name) => {
-    await pushPackV1(listing, await tinyPackArchive(name, '1.0.0'))
-    for (const alias of ALIASES) {
-      await send(listing, { method: 'PUT', url: `/v1/_packs/${name}/_tags/${alias}`, headers: { 'content-type': 'application/json' }, body: '{"ref":"1.0.0"}', expect: [201] })
-    }
-  })
-  ctx.progress(`v1: seeded in ${seconds(seedStart).toFixed(1)} s`)
+  await seedPackListing(ctx)
 
   for (let round = 0; round < ctx.settings.rounds; round++) {
     ctx.progress(`v1: round ${round + 1}, full GET /v1/_packs and /v2/_catalog`)

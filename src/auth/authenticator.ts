@@ -2,7 +2,7 @@
 // bcrypt is deliberately slow, so verified credentials are cached in memory under a sha256 of
 // (user, password, stored hash): the plain password is never kept, and a changed entry
 // invalidates the cache by itself. The file is re-read when its mtime, size or inode change
-// (checked at most once a second).
+// (checked at most once a second). With in-memory storage and no file, the users are given.
 //
 // Failed attempts are counted per (client address, user name): after a few the answer is
 // delayed, past `limits.loginfailures` that pair gets 429 until the lockout passes. Behind NAT
@@ -23,7 +23,10 @@ export interface Identity {
 
 export interface AuthenticatorOptions {
   realm: string
-  htpasswdPath: string
+  /** The htpasswd file, or null: the users are `inMemoryUsers` (in-memory storage). */
+  htpasswdPath: string | null
+  /** user → bcrypt hash, when there is no file. */
+  inMemoryUsers?: ReadonlyMap<string, string>
   writers: string[]
   /** Failures of one user name from one address before 429. */
   maxFailures: number
@@ -36,6 +39,8 @@ export interface AuthenticatorOptions {
   onProblem?: (message: string) => void
   /** Called once when an address, or a user name from an address, becomes locked out. */
   onLockout?: (lockout: { address: string; user: string | null; failures: number; forMs: number }) => void
+  /** Called with the users after every load that found the file changed (start-up included). */
+  onUsersLoaded?: (users: ReadonlyMap<string, string>) => void
   /** The bcrypt check; tests wrap it to count calls. */
   verify?: (password: string, hash: string) => Promise<boolean>
 }
@@ -78,18 +83,26 @@ export class Authenticator {
   /** Reads the file now; start-up calls this so a broken file is reported at once. */
   async load(): Promise<void> {
     this.lastCheck = Date.now()
-    const st = await stat(this.options.htpasswdPath)
+    const path = this.options.htpasswdPath
+    if (path === null) {
+      this.users = new Map(this.options.inMemoryUsers)
+      this.dummyHash = await dummyHashFor([...this.users.values()], this.dummyHash)
+      this.options.onUsersLoaded?.(this.users)
+      return
+    }
+    const st = await stat(path)
     const stamp = `${st.mtimeMs}:${st.size}:${st.ino}`
     if (stamp === this.fileStamp) return
-    const parsed = parseHtpasswd(await readFile(this.options.htpasswdPath, 'utf8'))
-    for (const p of parsed.problems) this.options.onProblem?.(`${this.options.htpasswdPath}: ${p}`)
+    const parsed = parseHtpasswd(await readFile(path, 'utf8'))
+    for (const p of parsed.problems) this.options.onProblem?.(`${path}: ${p}`)
     this.dummyHash = await dummyHashFor([...parsed.users.values()], this.dummyHash)
     this.users = parsed.users
     this.fileStamp = stamp
+    this.options.onUsersLoaded?.(this.users)
   }
 
   private async maybeReload(): Promise<void> {
-    if (Date.now() - this.lastCheck < RELOAD_CHECK_MS) return
+    if (this.options.htpasswdPath === null || Date.now() - this.lastCheck < RELOAD_CHECK_MS) return
     this.reloading ??= this.load()
       .catch((err: NodeJS.ErrnoException) => {
         // Keep serving with the last good copy; an operator mid-edit must not lock everyone out.

@@ -1,6 +1,7 @@
 // htpasswd files with bcrypt entries, as `htpasswd -Bbn USER PASSWORD` writes them.
-// Parsing, hashing and adding a user, for `packyard user add` and the first-start bootstrap. Only bcrypt is accepted: other schemes (MD5 $apr1$, {SHA}, crypt) are weak and
-// are reported, not silently honoured.
+// Parsing, hashing, adding and removing users, for the `packyard user` commands and the
+// first-start bootstrap. Only bcrypt is accepted: other schemes (MD5 $apr1$, {SHA},
+// crypt) are weak and are reported, not silently honoured.
 
 import bcrypt from 'bcryptjs'
 import { readFile } from 'node:fs/promises'
@@ -52,6 +53,11 @@ export function verifyPassword(password: string, hash: string): Promise<boolean>
   return bcrypt.compare(password, hash.startsWith('$2y$') ? `$2b$${hash.slice(4)}` : hash)
 }
 
+/** The users of an htpasswd file, with the lines that were skipped; throws ENOENT when there is no file. */
+export async function readHtpasswd(path: string): Promise<HtpasswdEntries> {
+  return parseHtpasswd(await readFile(path, 'utf8'))
+}
+
 /**
  * Adds or replaces USER's entry, keeping every other line as it was. Written to a temp file,
  * fsynced and renamed, so a reader never sees a half-written file.
@@ -59,21 +65,38 @@ export function verifyPassword(password: string, hash: string): Promise<boolean>
 export async function setHtpasswdUser(path: string, user: string, password: string): Promise<'added' | 'updated'> {
   validateUserName(user)
   const hash = await hashPassword(password)
-  const existing = (await unlessMissing(readFile(path, 'utf8'))) ?? ''
   let found = false
-  const lines = existing
-    .split(/\r?\n/)
-    .filter((l) => l !== '')
-    .map((l) => {
-      if (l.slice(0, l.indexOf(':')) === user) {
-        found = true
-        return `${user}:${hash}`
-      }
-      return l
+  await rewriteHtpasswd(path, (lines) => {
+    const out = lines.map((l) => {
+      if (userOf(l) !== user) return l
+      found = true
+      return `${user}:${hash}`
     })
-  if (!found) lines.push(`${user}:${hash}`)
-  await writeFileAtomic(path, `${lines.join('\n')}\n`, 0o600)
+    return found ? out : [...out, `${user}:${hash}`]
+  })
   return found ? 'updated' : 'added'
 }
 
+/** Removes USER's entry (every line naming it); false when the file has no such user. */
+export async function removeHtpasswdUser(path: string, user: string): Promise<boolean> {
+  let found = false
+  await rewriteHtpasswd(path, (lines) => {
+    const out = lines.filter((l) => userOf(l) !== user)
+    found = out.length < lines.length
+    return out
+  })
+  return found
+}
 
+function userOf(line: string): string {
+  return line.slice(0, line.indexOf(':'))
+}
+
+/** Replaces the file's lines (blank ones dropped) with what `edit` makes of them, atomically; no change, no write. */
+async function rewriteHtpasswd(path: string, edit: (lines: string[]) => string[]): Promise<void> {
+  const existing = (await unlessMissing(readFile(path, 'utf8'))) ?? ''
+  const before = existing.split(/\r?\n/).filter((l) => l !== '')
+  const after = edit(before)
+  if (after.length === before.length && after.every((l, i) => l === before[i])) return
+  await writeFileAtomic(path, after.length === 0 ? '' : `${after.join('\n')}\n`, 0o600)
+}

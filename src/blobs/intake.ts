@@ -7,8 +7,9 @@
 // places its own verified copy. Whatever the grace period, an acknowledged push keeps its bytes.
 
 import { randomUUID } from 'node:crypto'
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import type { BlobMeta } from '../meta/blobs.js'
+import { sha256Digest } from '../store/digest.js'
 import type { BlobInfo, BlobStore, PutExpectation, StagedBlob } from '../store/types.js'
 
 /** A lease older than this is a crashed request's; garbage collection ignores it. */
@@ -31,18 +32,19 @@ export class Lease {
     return this.meta.takeLease(this.id, digests, now)
   }
 
-  /** Inside the transaction that records the references. */
-  releaseIn(): void {
-    if (this.taken) this.meta.releaseLease(this.id)
+  /** Keeps a lease held for longer than LEASE_TTL_MS alive; call well within that. */
+  renew(now = Date.now()): void {
+    if (this.taken) this.meta.renewLease(this.id, now)
   }
 
   /**
-   * After a failed request. A lease that cannot be released now (the disk is full) expires
-   * by itself, so the request's own error is what the client hears.
+   * After a failed request (a commit ends the lease itself, by its id, in its transaction). A
+   * lease that cannot be released now (the disk is full) expires by itself, so the request's
+   * own error is what the client hears.
    */
   release(): void {
     try {
-      this.releaseIn()
+      if (this.taken) this.meta.dropLease(this.id)
     } catch {
       // expires after LEASE_TTL_MS
     }
@@ -78,6 +80,30 @@ export class BlobIntake {
     } finally {
       for (const blob of staged) await blob.discard()
     }
+  }
+
+  /**
+   * Small blobs already in memory (a pack's pack.json, values.yaml, logo...): hashed in memory
+   * and leased first, so one already stored with the right size is not written again (most of a
+   * new version's small files, and the empty config, are); only the rest are staged and placed.
+   */
+  async placeBuffers(buffers: Buffer[], lease: Lease): Promise<BlobInfo[]> {
+    const infos = buffers.map((data) => ({ digest: sha256Digest(data), size: data.length }))
+    const deleting = lease.take(infos.map((i) => i.digest))
+    for (const [digest, startedAt] of deleting) await this.waitForDeletion(digest, startedAt)
+    const missing: Buffer[] = []
+    await Promise.all(
+      infos.map(async (info, i) => {
+        if ((await this.store.stat(info.digest))?.size !== info.size) missing.push(buffers[i] as Buffer)
+      }),
+    )
+    const staged = await Promise.all(missing.map((data) => this.store.stage(Readable.from([data]))))
+    try {
+      for (const blob of staged) await blob.place()
+    } finally {
+      for (const blob of staged) await blob.discard()
+    }
+    return infos
   }
 
   private async waitForDeletion(digest: string, startedAt: number): Promise<void> {

@@ -9,11 +9,12 @@
 // because another tool may have put them there. Writes are atomic and the file is mode 0600:
 // it holds passwords.
 
-import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, open, readFile, realpath, rename, rm } from 'node:fs/promises'
+import { mkdir, readFile, realpath } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { CliError, UsageError } from './command.js'
+import { writeFileAtomic } from '../files.js'
+import { isJsonObject, type JsonObject as Json } from '../json.js'
 
 export const CONFIG_FILE = 'config.json'
 
@@ -30,7 +31,6 @@ export interface ServerEntry {
   insecure: boolean
 }
 
-type Json = Record<string, unknown>
 
 export interface ClientConfig {
   /** The home folder, as given (not resolved). */
@@ -55,22 +55,18 @@ export function resolveHome(home: string | undefined, env: NodeJS.ProcessEnv): s
  */
 export function parseServer(raw: string): { server: string; host: string; port: number | null; scheme: 'http' | 'https' | null } {
   const prefix = /^(https?):\/\//i.exec(raw)
-  const scheme = prefix ? (prefix[1].toLowerCase() as 'http' | 'https') : null
+  const scheme = prefix?.[1] ? (prefix[1].toLowerCase() as 'http' | 'https') : null
   const rest = (prefix ? raw.slice(prefix[0].length) : raw).replace(/\/+$/, '')
   const bad = (why: string) => new UsageError(`invalid server ${JSON.stringify(raw)}: ${why}; expected host:port, e.g. registry.example.com:5000`)
   if (rest === '') throw bad('no host')
   if (rest.includes('/')) throw bad('a server is host:port, without a path')
   // [v6 address] or host, then an optional :port.
   const m = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]@\s]+)(?::(\d{1,5}))?$/.exec(rest)
-  if (m === null) throw bad('not a host with an optional :port')
+  if (m?.[1] === undefined) throw bad('not a host with an optional :port')
   const port = m[2] === undefined ? null : Number(m[2])
   if (port !== null && (port < 1 || port > 65535)) throw bad(`port ${m[2]} is out of range`)
   const host = m[1].toLowerCase()
   return { server: port === null ? host : `${host}:${port}`, host: host.replace(/^\[|\]$/g, ''), port, scheme }
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 export async function readClientConfig(home: string): Promise<ClientConfig> {
@@ -89,11 +85,11 @@ export async function readClientConfig(home: string): Promise<ClientConfig> {
   } catch (err) {
     throw new CliError(`${path} is not valid JSON (${(err as Error).message}); fix it or delete it and log in again`)
   }
-  if (!isObject(doc)) throw new CliError(`${path} must hold a JSON object like {"auths": {...}}`)
+  if (!isJsonObject(doc)) throw new CliError(`${path} must hold a JSON object like {"auths": {...}}`)
   const auths = doc.auths ?? {}
-  if (!isObject(auths)) throw new CliError(`${path}: "auths" must be an object keyed by host:port`)
+  if (!isJsonObject(auths)) throw new CliError(`${path}: "auths" must be an object keyed by host:port`)
   for (const [key, entry] of Object.entries(auths)) {
-    if (!isObject(entry)) throw new CliError(`${path}: auths[${JSON.stringify(key)}] must be an object like {"auth": "..."}`)
+    if (!isJsonObject(entry)) throw new CliError(`${path}: auths[${JSON.stringify(key)}] must be an object like {"auth": "..."}`)
   }
   if (doc.defaultRegistry !== undefined && typeof doc.defaultRegistry !== 'string') {
     throw new CliError(`${path}: "defaultRegistry" must be a string (host:port)`)
@@ -116,6 +112,7 @@ function findKey(config: ClientConfig, server: string): string | undefined {
 function decodeEntry(config: ClientConfig, key: string, server: string): ServerEntry {
   const entry = config.doc.auths[key]
   const where = `${config.path}: auths[${JSON.stringify(key)}]`
+  if (entry === undefined) throw new CliError(`${where} is missing; log in with: packyard registry login ${server}`)
   if (typeof entry.auth !== 'string' || entry.auth === '') {
     throw new CliError(`${where} has no "auth"; log in again with: packyard registry login ${server}`)
   }
@@ -215,22 +212,9 @@ export function removeEntry(config: ClientConfig, server: string): boolean {
  */
 export async function writeClientConfig(config: ClientConfig): Promise<string> {
   try {
+    // The home first, with its own mode: writeFileAtomic would make it with the default one.
     await mkdir(config.home, { recursive: true, mode: 0o700 })
-    const temp = join(config.home, `.${CONFIG_FILE}.${randomBytes(6).toString('hex')}.tmp`)
-    try {
-      const file = await open(temp, 'wx', 0o600)
-      try {
-        await file.writeFile(`${JSON.stringify(config.doc, null, 2)}\n`)
-        await file.sync()
-      } finally {
-        await file.close()
-      }
-      // The umask may have narrowed the mode on open; make it exactly 0600.
-      await chmod(temp, 0o600)
-      await rename(temp, config.path)
-    } finally {
-      await rm(temp, { force: true })
-    }
+    await writeFileAtomic(config.path, `${JSON.stringify(config.doc, null, 2)}\n`, 0o600)
     return join(await realpath(config.home), CONFIG_FILE)
   } catch (err) {
     throw new CliError(`cannot write ${config.path}: ${(err as Error).message}`)

@@ -20,6 +20,7 @@ import { asNodeWritable } from '../packs/archive-read.js'
 import { comparePaths, type ArchiveInput } from '../packs/archive-write.js'
 import { CliError } from './command.js'
 import { packIgnoreMatcher } from './pack-folder.js'
+import { isJsonObject } from '../json.js'
 
 export interface Chart {
   /** Where it was read from. */
@@ -40,10 +41,6 @@ const ALWAYS_LEFT_OUT: ReadonlySet<string> = new Set(['.git', '.DS_Store'])
 const CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 const CHART_VERSION = /^[A-Za-z0-9][A-Za-z0-9.+_-]*$/
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
 /** Name, version and description from Chart.yaml text. Every scalar is read as a string, so `version: 1.10` stays "1.10". */
 export function parseChartYaml(text: string, where: string): { name: string; version: string; description: string | undefined } {
   let doc: unknown
@@ -52,7 +49,7 @@ export function parseChartYaml(text: string, where: string): { name: string; ver
   } catch (err) {
     throw new CliError(`${where} is not valid YAML: ${(err as Error).message.split('\n')[0]}`)
   }
-  if (!isObject(doc)) throw new CliError(`${where} must be a YAML mapping with name and version`)
+  if (!isJsonObject(doc)) throw new CliError(`${where} must be a YAML mapping with name and version`)
   const field = (key: string, pattern: RegExp): string => {
     const value = doc[key]
     if (typeof value !== 'string' || value.trim() === '') throw new CliError(`${where} has no ${key}`)
@@ -210,7 +207,7 @@ export function packValuesYaml(packName: string, charts: Chart[]): string {
   let out = `pack:\n  namespace: ${JSON.stringify(namespaceFor(packName))}\n\ncharts:\n`
   for (const chart of charts) {
     const values = parseValues(chart)
-    if (values !== null && values !== undefined && !isObject(values)) {
+    if (values !== null && values !== undefined && !isJsonObject(values)) {
       throw new CliError(`values.yaml of chart ${chart.name} (${chart.source}) must be a mapping of values`)
     }
     const key = `  ${yamlKey(chart.name)}:`

@@ -346,7 +346,7 @@ export class RegistryClient {
     if (TLS_TRUST_CODES.has(code)) {
       const [system, home] = [SYSTEM_CERTS_DIR, join(this.options.home, 'certs.d')].map((dir) => join(dir, this.server, 'ca.crt'))
       return new CliError(
-        `the TLS certificate of ${this.server} is not trusted (${err.message}); add the registry's CA certificate to the system's store (update-ca-certificates, or SSL_CERT_FILE), or put it in ${system} or ${home} (any .crt file name), or log in with --insecure`,
+        `the TLS certificate of ${this.server} is not trusted (${withoutNodeAdvice(err.message)}); add the registry's CA certificate to the system's store (update-ca-certificates, or SSL_CERT_FILE), or put it in ${system} or ${home} (any .crt file name), or log in with --insecure`,
       )
     }
     if (isNotTls(err)) {
@@ -381,8 +381,17 @@ export function nextLink(header: string | string[] | undefined): string | null {
   const value = Array.isArray(header) ? header.join(', ') : header
   if (!value) return null
   for (const part of value.split(/,(?=\s*<)/)) {
-    const m = /^\s*<([^>]*)>\s*;(.*)$/.exec(part)
-    if (m && /(?:^|;)\s*rel="?next"?\s*(?:;|$)/.test(m[2]) && m[1].startsWith('/')) return m[1]
+    const [, target, params] = /^\s*<([^>]*)>\s*;(.*)$/.exec(part) ?? []
+    if (target?.startsWith('/') && params !== undefined && /(?:^|;)\s*rel="?next"?\s*(?:;|$)/.test(params)) return target
   }
   return null
+}
+
+/**
+ * Node 24 appends "; if the root CA is installed locally, try running Node.js with
+ * --use-system-ca" to certificate errors. The CLI reads the system's store itself and gives
+ * its own advice, so that hint would only mislead.
+ */
+function withoutNodeAdvice(message: string): string {
+  return message.replace(/; if the root CA is installed locally, try running Node\.js with --use-system-ca$/, '')
 }

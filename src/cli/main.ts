@@ -11,8 +11,13 @@ import { CliError, closest, type Command, type CommandEntry, editDistance, type 
 export const COMMANDS: CommandEntry[] = [
   { path: ['serve'], summary: 'Run the registry server', load: () => (require('./commands/serve.js') as typeof import('./commands/serve.js')).serveCommand },
   { path: ['user', 'add'], summary: 'Add a user to the htpasswd file, or change its password', load: () => (require('./commands/user-add.js') as typeof import('./commands/user-add.js')).userAddCommand },
+  { path: ['user', 'ls'], summary: 'List the users and what each may do', load: () => (require('./commands/user-ls.js') as typeof import('./commands/user-ls.js')).userLsCommand },
+  { path: ['user', 'delete'], summary: 'Remove a user from the htpasswd file', load: () => (require('./commands/user-delete.js') as typeof import('./commands/user-delete.js')).userDeleteCommand },
   { path: ['garbage-collect'], summary: 'Remove blobs and temp files nothing refers to', load: () => (require('./commands/garbage-collect.js') as typeof import('./commands/garbage-collect.js')).garbageCollectCommand },
   { path: ['fsck'], summary: 'Re-hash every stored blob and report damage', load: () => (require('./commands/fsck.js') as typeof import('./commands/fsck.js')).fsckCommand },
+  { path: ['healthcheck'], summary: 'Check that the configured registry answers /health (the image\'s HEALTHCHECK)', load: () => (require('./commands/healthcheck.js') as typeof import('./commands/healthcheck.js')).healthcheckCommand },
+  { path: ['backup'], summary: 'Copy the whole registry into a folder while it serves', load: () => (require('./commands/backup.js') as typeof import('./commands/backup.js')).backupCommand },
+  { path: ['restore'], summary: 'Restore a backup into an empty root, then check it', load: () => (require('./commands/restore.js') as typeof import('./commands/restore.js')).restoreCommand },
   { path: ['version'], summary: 'Print the version', load: () => (require('./commands/version.js') as typeof import('./commands/version.js')).versionCommand },
   { path: ['registry', 'login'], summary: 'Log in to a pack registry and save the login', load: () => (require('./commands/registry-login.js') as typeof import('./commands/registry-login.js')).registryLoginCommand },
   { path: ['registry', 'logout'], summary: 'Remove a saved registry login', load: () => (require('./commands/registry-logout.js') as typeof import('./commands/registry-logout.js')).registryLogoutCommand },

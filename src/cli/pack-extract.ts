@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import { extract, type Header } from 'tar-stream'
 import { asNodeWritable, checkEntry, findPackRoot, PACK_ROOT_NOT_FOUND } from '../packs/archive-read.js'
+import { unlessMissing } from '../files.js'
 
 export async function extractPackArchive(archive: Readable, targetDir: string, folderName: string): Promise<string> {
   try {
@@ -47,12 +48,7 @@ export async function extractPackArchive(archive: Readable, targetDir: string, f
 }
 
 async function refuseExisting(path: string): Promise<void> {
-  try {
-    await lstat(path)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
-    throw err
-  }
+  if ((await unlessMissing(lstat(path))) === null) return
   throw new Error(`${path} already exists`)
 }
 

@@ -25,6 +25,7 @@ import { createReadStream } from 'node:fs'
 import { lstat, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { comparePaths, type ArchiveInput } from '../packs/archive-write.js'
+import { unlessMissing } from '../files.js'
 
 const IGNORE_FILE = '.packignore'
 const ALWAYS_LEFT_OUT: ReadonlySet<string> = new Set(['.DS_Store', '.git'])
@@ -58,12 +59,7 @@ export async function collectPackFiles(dir: string): Promise<PackFile[]> {
 }
 
 async function readIgnoreFile(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return ''
-    throw err
-  }
+  return (await unlessMissing(readFile(path, 'utf8'))) ?? ''
 }
 
 interface IgnoreRule {

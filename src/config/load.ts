@@ -6,7 +6,9 @@ import { existsSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { dirname, join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { rootLayout } from '../store/layout.js'
 import { isLeaf, LETS_ENCRYPT_DIRECTORY, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
+import type { S3Settings } from '../store/s3.js'
 
 export const DEFAULT_CONFIG_PATH = '/etc/spectro/config.yml'
 
@@ -40,23 +42,8 @@ export interface LetsEncrypt {
   startTimeoutMs: number
 }
 
-/** storage.s3: the bucket and how to reach it, as distribution's s3 driver takes them. */
-export interface S3Config {
-  bucket: string
-  region: string
-  /** An S3-compatible server's URL (from regionendpoint, or host/port/secure); null: AWS. */
-  endpoint: string | null
-  forcePathStyle: boolean
-  /** Static credentials; null: the SDK's default credential chain. */
-  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | null
-  /** Key prefix, without leading or trailing slashes ('' for the bucket root). */
-  rootdirectory: string
-  skipVerify: boolean
-  partSize: number
-  encryption: { kind: 'AES256' } | { kind: 'aws:kms'; keyId: string } | null
-  /** null: the bucket's default. */
-  storageClass: string | null
-}
+/** storage.s3: the bucket and how to reach it, in the shape the S3 store takes. */
+export type S3Config = S3Settings
 
 export interface Config {
   /** Where the config came from, for the start-up log. */
@@ -88,7 +75,15 @@ export interface Config {
     trustedProxies: string[]
     tls: TlsConfig | null
   }
-  auth: { realm: string; htpasswdPath: string; writers: string[] } | null
+  auth: {
+    realm: string
+    /**
+     * The htpasswd file: auth.htpasswd.path, else `<root>/htpasswd`; null with in-memory storage
+     * and no path, where the users (the generated admin) live in memory only.
+     */
+    htpasswdPath: string | null
+    writers: string[]
+  } | null
   limits: {
     archiveSize: number
     unpackedSize: number
@@ -104,6 +99,8 @@ export interface Config {
   }
   packs: { strictValidation: boolean }
   oci: { namespace: string; listParentTags: boolean }
+  /** The pack browser; path is `/` or a path without a trailing slash (`/ui`). */
+  ui: { enabled: boolean; path: string }
   /** Keys that were accepted for compatibility but have no effect. */
   ignoredKeys: string[]
 }
@@ -140,7 +137,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     doc = structuredClone(options.doc)
     source = 'inline'
   } else {
-    const file = options.file ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined)
+    const file = configFileFor(options.file)
     if (file) {
       doc = readYamlFile(file)
       source = file
@@ -152,6 +149,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
   expandShorthands(doc)
   applyEnv(doc, env)
   return resolve(doc, source)
+}
+
+/** The config file a command reads: the one named, else /etc/spectro/config.yml when present; undefined means the built-in defaults. */
+export function configFileFor(file: string | undefined): string | undefined {
+  return file ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined)
 }
 
 function readYamlFile(file: string): Doc {
@@ -299,7 +301,7 @@ function resolve(doc: Doc, source: string): Config {
       tls: certificates && { certificates, clientcas: get('http.tls.clientcas'), minimumtls: get('http.tls.minimumtls') },
     },
     auth: hasAuth
-      ? { realm: get('auth.htpasswd.realm'), htpasswdPath: get('auth.htpasswd.path'), writers: get('auth.access.writers') }
+      ? { realm: get('auth.htpasswd.realm'), htpasswdPath: htpasswdPathFor(get('auth.htpasswd.path'), kind === 'inmemory', storage.rootdirectory), writers: get('auth.access.writers') }
       : null,
     limits: {
       archiveSize: get('limits.archivesize'),
@@ -316,8 +318,18 @@ function resolve(doc: Doc, source: string): Config {
     },
     packs: { strictValidation: get<string>('packs.validation') === 'strict' },
     oci: { namespace: validateNamespace(get('oci.namespace')), listParentTags: get('oci.listparenttags') },
+    ui: { enabled: get('ui.enabled'), path: validateUiPath(get('ui.path')) },
     ignoredKeys,
   }
+}
+
+/**
+ * An unset auth.htpasswd.path means the htpasswd of the storage root (with S3, of the local data
+ * directory): one data directory holds everything.
+ */
+function htpasswdPathFor(configured: string, inMemory: boolean, root: string): string | null {
+  if (configured.trim() !== '') return configured
+  return inMemory ? null : rootLayout(root).htpasswd
 }
 
 /** Where the local files and the database live, and the S3 settings when S3 stores the blobs. */
@@ -548,6 +560,21 @@ function validateProxies(entries: string[]): string[] {
     }
   }
   return entries
+}
+
+// The API's own top-level paths: the pack browser cannot live under them.
+const API_PATHS = ['/v1', '/v2', '/health', '/metrics', '/openapi.json']
+
+/** `/`, or a path such as `/ui` (a trailing slash is dropped); never one of the API's paths. */
+function validateUiPath(path: string): string {
+  const trimmed = path.trim()
+  const normalized = trimmed.length > 1 ? trimmed.replace(/\/+$/, '') : trimmed
+  if (!/^\/(?:[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*)?$/.test(normalized)) {
+    throw new ConfigError('ui.path', `must be / or a path such as /ui made of letters, digits and . _ ~ - (got ${JSON.stringify(path)})`)
+  }
+  const clash = API_PATHS.find((api) => normalized === api || normalized.startsWith(`${api}/`))
+  if (clash) throw new ConfigError('ui.path', `${normalized} is inside ${clash}, which the API serves; choose another path such as /ui`)
+  return normalized
 }
 
 function validateNamespace(ns: string): string {

@@ -54,7 +54,8 @@ export const SCHEMA: Section = {
     filesystem: {
       rootdirectory: leaf({ kind: 'string', nonEmpty: true }, './data', 'where blobs, uploads and registry.db live'),
     },
-    inmemory: leaf({ kind: 'ignored' }, undefined, 'keep everything in memory (tests, demos)'),
+    // Keep everything in memory (tests, demos): a driver without settings, selected by its presence.
+    inmemory: {},
     delete: {
       enabled: leaf({ kind: 'bool' }, true, 'allow deleting packs, tags, manifests and blobs'),
     },
@@ -130,7 +131,7 @@ export const SCHEMA: Section = {
   auth: {
     htpasswd: {
       realm: leaf({ kind: 'string', nonEmpty: true }, 'basic-realm', 'realm of the Basic challenge'),
-      path: leaf({ kind: 'string', nonEmpty: true }, './data/htpasswd', 'htpasswd file with bcrypt entries'),
+      path: leaf({ kind: 'string' }, '', 'htpasswd file with bcrypt entries; empty: <storage root>/htpasswd (in memory with storage: inmemory)'),
     },
     token: leaf({ kind: 'unsupported' }, undefined, 'token auth is not supported; use auth.htpasswd'),
     silly: leaf({ kind: 'unsupported' }, undefined, 'silly auth is not supported; use auth.htpasswd'),
@@ -161,6 +162,10 @@ export const SCHEMA: Section = {
   oci: {
     namespace: leaf({ kind: 'string', nonEmpty: true }, 'spectro-packs/archive', 'where packs appear on /v2'),
     listparenttags: leaf({ kind: 'bool' }, false, 'list parent tags (1.x, 1.0.x) in /v2 tags/list'),
+  },
+  ui: {
+    enabled: leaf({ kind: 'bool' }, true, 'serve the pack browser (HTML pages, same Basic auth as the API)'),
+    path: leaf({ kind: 'string', nonEmpty: true }, '/', 'where the pack browser is served: / or a path such as /ui'),
   },
 }
 

@@ -2,6 +2,7 @@
 // {"errors":[{"code","message","detail"}]} with the status from errors.ts. Fastify's own
 // errors (schema validation, body limits, bad JSON) are translated here, not in routes.
 // A 5xx never carries internals: the client gets the request id, the log gets the stack.
+// The pack browser shows the same described error as an HTML page (describeError).
 
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type ErrorCode, type ErrorDetail, isRegistryError, isStorageFull, storageFull } from '../errors.js'
@@ -59,31 +60,49 @@ function statusToCode(status: number): ErrorCode {
   return 'BAD_REQUEST'
 }
 
+/** What an error means for the client: the status, code and message it gets, and extra headers. */
+export interface DescribedError {
+  status: number
+  code: ErrorCode
+  message: string
+  detail: ErrorDetail | undefined
+  headers: Record<string, string>
+}
+
+/**
+ * The one mapping from anything thrown to what the client is told, logging what it must. The
+ * JSON handler below sends it as the envelope; the pack browser renders the same as a page.
+ */
+export function describeError(err: FastifyError, request: FastifyRequest): DescribedError {
+  if (isStorageFull(err)) {
+    request.log.warn({ err: { code: err.code, message: err.message } }, 'storage full: write refused')
+    const full = storageFull()
+    return { status: full.status, code: full.code, message: full.message, detail: undefined, headers: {} }
+  }
+  if (isRegistryError(err)) {
+    if (err.status >= 500) request.log.error({ err }, 'request failed')
+    return { status: err.status, code: err.code, message: err.message, detail: err.detail, headers: err.headers }
+  }
+  if (err.validation) {
+    const where = err.validationContext ?? 'request'
+    return { status: 400, code: 'BAD_REQUEST', message: `invalid ${where}: ${err.message}`, detail: undefined, headers: {} }
+  }
+  const status = err.statusCode ?? 500
+  if (status < 500) {
+    const code = (err.code && FASTIFY_CODES[err.code]) || statusToCode(status)
+    return { status: status === 406 ? 415 : status, code, message: err.message, detail: undefined, headers: {} }
+  }
+  request.log.error({ err }, 'request failed')
+  return { status: 500, code: 'INTERNAL', message: `internal server error (request ${request.id})`, detail: undefined, headers: {} }
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.addSchema(errorEnvelopeSchema)
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    if (isStorageFull(err)) {
-      request.log.warn({ err: { code: err.code, message: err.message } }, 'storage full: write refused')
-      const full = storageFull()
-      return reply.code(full.status).send(envelope(full.code, full.message))
-    }
-    if (isRegistryError(err)) {
-      if (err.status >= 500) request.log.error({ err }, 'request failed')
-      for (const [name, value] of Object.entries(err.headers)) reply.header(name, value)
-      return reply.code(err.status).send(envelope(err.code, err.message, err.detail))
-    }
-    if (err.validation) {
-      const where = err.validationContext ?? 'request'
-      return reply.code(400).send(envelope('BAD_REQUEST', `invalid ${where}: ${err.message}`))
-    }
-    const status = err.statusCode ?? 500
-    if (status < 500) {
-      const code = (err.code && FASTIFY_CODES[err.code]) || statusToCode(status)
-      return reply.code(status === 406 ? 415 : status).send(envelope(code, err.message))
-    }
-    request.log.error({ err }, 'request failed')
-    return reply.code(500).send(envelope('INTERNAL', `internal server error (request ${request.id})`))
+    const described = describeError(err, request)
+    for (const [name, value] of Object.entries(described.headers)) reply.header(name, value)
+    return reply.code(described.status).send(envelope(described.code, described.message, described.detail))
   })
 
   app.setNotFoundHandler((request, reply) => {

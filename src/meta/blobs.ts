@@ -15,6 +15,7 @@ const SQL = {
   inRepository: 'SELECT b.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest WHERE rb.repository_id = ? AND rb.digest = ?',
   takeLease: 'INSERT OR IGNORE INTO blob_leases (lease_id, digest, taken_at) VALUES (?, ?, ?)',
   releaseLease: 'DELETE FROM blob_leases WHERE lease_id = ?',
+  renewLease: 'UPDATE blob_leases SET taken_at = ? WHERE lease_id = ?',
   leasedSince: 'SELECT 1 AS one FROM blob_leases WHERE digest = ? AND taken_at >= ? LIMIT 1',
   dropExpiredLeases: 'DELETE FROM blob_leases WHERE taken_at < ?',
   deletion: 'SELECT started_at FROM blob_deletions WHERE digest = ?',
@@ -57,6 +58,7 @@ export class BlobMeta {
    * is deleting right now, with when it started.
    */
   takeLease(leaseId: string, digests: string[], now: number): Map<string, number> {
+    // Not durable: a lease only matters while the process that took it lives.
     return writeTransaction(this.db, () => {
       const deleting = new Map<string, number>()
       for (const digest of digests) {
@@ -65,12 +67,22 @@ export class BlobMeta {
         if (row) deleting.set(digest, row.started_at)
       }
       return deleting
-    })
+    }, { durable: false })
   }
 
-  /** Ends a lease; inside the transaction that records the references, or on its own. */
+  /** Ends a lease, inside the transaction that records the references it protected. */
   releaseLease(leaseId: string): void {
     this.s.releaseLease.run(leaseId)
+  }
+
+  /** Ends a lease on its own (the request failed); not durable, like taking it. */
+  dropLease(leaseId: string): void {
+    writeTransaction(this.db, () => this.s.releaseLease.run(leaseId), { durable: false })
+  }
+
+  /** Restarts a long-held lease's clock (a backup copying for hours), so it never counts as a crashed request's. */
+  renewLease(leaseId: string, now: number): void {
+    writeTransaction(this.db, () => this.s.renewLease.run(now, leaseId), { durable: false })
   }
 
   /** When garbage collection started deleting `digest`, or null when it is not. */

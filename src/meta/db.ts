@@ -71,13 +71,23 @@ export function onStorageFull(db: Db, handler: StorageFullHandler): void {
  * never fail half-way with SQLITE_BUSY on an upgrade). On a full disk the registered handler
  * may free the space reserve and the transaction runs once more, so deletes and garbage
  * collection still work when pushes no longer fit.
+ *
+ * `durable: false` is for bookkeeping a crash may lose without harm (upload sessions: staging
+ * is purged and blobs are content-addressed; leases: the request they protect dies with the
+ * process). It commits with synchronous=NORMAL: visible to every connection at once, only not
+ * fsynced, so it does not stall the event loop the way each FULL commit's fsync does.
  */
-export function writeTransaction<T>(db: Db, fn: () => T): T {
+export function writeTransaction<T>(db: Db, fn: () => T, options: { durable: boolean } = { durable: true }): T {
+  if (!options.durable) db.pragma('synchronous = NORMAL')
   try {
-    return db.transaction(fn).immediate()
-  } catch (err) {
-    if (!isStorageFull(err) || !fullHandlers.get(db)?.()) throw err
-    return db.transaction(fn).immediate()
+    try {
+      return db.transaction(fn).immediate()
+    } catch (err) {
+      if (!isStorageFull(err) || !fullHandlers.get(db)?.()) throw err
+      return db.transaction(fn).immediate()
+    }
+  } finally {
+    if (!options.durable) db.pragma('synchronous = FULL')
   }
 }
 

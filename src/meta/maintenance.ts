@@ -1,4 +1,5 @@
-// SQL for the operator commands: which blobs the metadata still needs, and forgetting a blob.
+// SQL for the operator commands: which blobs the metadata still needs (garbage collection, fsck,
+// backup), and who uses a blob.
 
 import type { Db } from './db.js'
 
@@ -14,6 +15,12 @@ export class MaintenanceMeta {
       manifestReference: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM manifest_references WHERE digest = ? AND kind = 'blob' LIMIT 1"),
       uploadSession: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM upload_sessions WHERE id = ?'),
       knownBlobs: db.prepare<[], { digest: string; size: number }>('SELECT digest, size FROM blobs ORDER BY digest'),
+      everyDigest: db.prepare<[], { digest: string }>(
+        `SELECT digest FROM blobs
+         UNION SELECT archive_digest FROM pack_versions
+         UNION SELECT json_extract(f.value, '$.digest') FROM pack_versions pv, json_each(pv.files) f
+         UNION SELECT digest FROM manifest_references WHERE kind = 'blob'`,
+      ),
       versionsUsing: db.prepare<[string, string], { name: string; version: string }>(
         `SELECT r.name, pv.version FROM pack_versions pv JOIN repositories r ON r.id = pv.repository_id
          WHERE pv.archive_digest = ? OR EXISTS (SELECT 1 FROM json_each(pv.files) f WHERE json_extract(f.value, '$.digest') = ?)`,
@@ -40,6 +47,11 @@ export class MaintenanceMeta {
 
   knownBlobs(): Array<{ digest: string; size: number }> {
     return this.s.knownBlobs.all()
+  }
+
+  /** Every blob the metadata has accepted or refers to: what a backup must hold. */
+  everyDigest(): string[] {
+    return this.s.everyDigest.all().map((r) => r.digest)
   }
 
   users(digest: string): string[] {

@@ -111,6 +111,8 @@ const SQL = {
 
 type StatementName = keyof typeof SQL
 
+const NOT_DURABLE = { durable: false }
+
 export class OciMeta {
   private readonly s: Record<StatementName, Statement>
   private readonly blobs: BlobMeta
@@ -199,16 +201,19 @@ export class OciMeta {
 
   // ---- state changes, one transaction each
 
+  // Session bookkeeping is not durable (see writeTransaction): a session lost in a crash costs
+  // the client a restart of that one upload, and its staged bytes are purged.
+
   createSession(id: string, repository: string, now: number): void {
-    this.run('createSession', id, repository, now, now)
+    writeTransaction(this.db, () => this.run('createSession', id, repository, now, now), NOT_DURABLE)
   }
 
   touchSession(id: string, size: number, now: number): void {
-    this.run('touchSession', size, now, id)
+    writeTransaction(this.db, () => this.run('touchSession', size, now, id), NOT_DURABLE)
   }
 
   deleteSession(id: string): boolean {
-    return this.run('deleteSession', id) > 0
+    return writeTransaction(this.db, () => this.run('deleteSession', id) > 0, NOT_DURABLE)
   }
 
   /**

@@ -99,7 +99,7 @@ const TAG_JOIN = 'tags t JOIN manifests m ON m.id = t.manifest_id LEFT JOIN pack
 const VERSION_COLUMNS = 'pv.*, m.digest AS manifest_digest'
 
 /** The latest-pushed version of each pack supplies its display name, layer and logo. */
-const LATEST_VERSION = `pv.manifest_id = (SELECT manifest_id FROM pack_versions WHERE repository_id = r.id ORDER BY pushed_at DESC, manifest_id DESC LIMIT 1)`
+export const LATEST_VERSION = `pv.manifest_id = (SELECT manifest_id FROM pack_versions WHERE repository_id = r.id ORDER BY pushed_at DESC, manifest_id DESC LIMIT 1)`
 
 export class PackMeta {
   private readonly s
@@ -123,12 +123,19 @@ export class PackMeta {
         `SELECT name FROM repositories r WHERE kind = 'pack' AND name > ?
          AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id) ORDER BY name LIMIT ?`,
       ),
-      listPacks: p<PackSummaryRow>(
-        `SELECT r.id, r.name, r.updated_at, pv.display_name, pv.layer, pv.pack_json, pv.files
-         FROM repositories r JOIN pack_versions pv ON ${LATEST_VERSION}
-         WHERE r.kind = 'pack' AND r.name > @last AND (@name IS NULL OR instr(r.name, @name) > 0)
-           AND (@layer IS NULL OR pv.layer = @layer)
-         ORDER BY r.name LIMIT @limit`,
+      listings: p<{ name: string; listing: Buffer }>(
+        `SELECT name, listing FROM pack_listings
+         WHERE name > @last AND (@name IS NULL OR instr(name, @name) > 0) AND (@layer IS NULL OR layer = @layer)
+         ORDER BY name LIMIT @limit`,
+      ),
+      saveListing: p(
+        `INSERT INTO pack_listings (repository_id, name, layer, listing) VALUES (?, ?, ?, ?)
+         ON CONFLICT (repository_id) DO UPDATE SET name = excluded.name, layer = excluded.layer, listing = excluded.listing`,
+      ),
+      dropListing: p('DELETE FROM pack_listings WHERE repository_id = ?'),
+      reposWithoutListing: p<{ id: number }>(
+        `SELECT r.id FROM repositories r WHERE r.kind = 'pack' AND NOT EXISTS (SELECT 1 FROM pack_listings l WHERE l.repository_id = r.id)
+           AND EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.repository_id = r.id)`,
       ),
       packSummary: p<PackSummaryRow>(
         `SELECT r.id, r.name, r.updated_at, pv.display_name, pv.layer, pv.pack_json, pv.files
@@ -213,8 +220,20 @@ export class PackMeta {
     return this.s.catalog.all(last, limit).map((r) => r.name)
   }
 
-  listPacks(filter: { name: string | null; layer: string | null; last: string; limit: number }): PackSummaryRow[] {
-    return this.s.listPacks.all(filter)
+  /** A page of the stored listings (UTF-8 JSON), by name. */
+  listings(filter: { name: string | null; layer: string | null; last: string; limit: number }): Array<{ name: string; listing: Buffer }> {
+    return this.s.listings.all(filter)
+  }
+
+  /** Keeps a pack's stored listing; null drops it (the repository holds no pack version). */
+  saveListing(repoId: number, listing: { name: string; layer: string; json: string } | null): void {
+    if (listing === null) this.s.dropListing.run(repoId)
+    else this.s.saveListing.run(repoId, listing.name, listing.layer, Buffer.from(listing.json))
+  }
+
+  /** Pack repositories whose listing was never stored (written before the table existed). */
+  reposWithoutListing(): number[] {
+    return this.s.reposWithoutListing.all().map((r) => r.id)
   }
 
   packSummary(repoId: number): PackSummaryRow | undefined {

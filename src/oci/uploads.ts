@@ -22,6 +22,13 @@ export interface PurgeResult {
   files: string[]
 }
 
+/**
+ * Sees the bytes of a blob uploaded in one request into a pack repository as they stream, and
+ * returns the stream to store (the pack layer reads a pack archive on the way, so the manifest
+ * PUT that follows need not read it again).
+ */
+export type PackUploadWatcher = (source: Readable) => Readable
+
 export class OciUploads {
   private readonly meta: OciMeta
   /** Tail of the work queued on each session id. */
@@ -31,6 +38,7 @@ export class OciUploads {
     db: Db,
     private readonly intake: BlobIntake,
     private readonly staging: UploadStaging,
+    private readonly watchPackUpload: PackUploadWatcher | null = null,
   ) {
     this.meta = new OciMeta(db)
   }
@@ -49,7 +57,7 @@ export class OciUploads {
     assertDigest(digest)
     const lease = this.intake.newLease()
     try {
-      const info = await this.intake.put(source, lease, { digest, size })
+      const info = await this.intake.put(this.watched(repo, source), lease, { digest, size })
       this.meta.addBlob(repo, info, Date.now(), { leaseId: lease.id })
       return info
     } catch (err) {
@@ -86,7 +94,8 @@ export class OciUploads {
   async finish(repo: RepositoryLocator, id: string, digest: string, source: Readable | null, chunk: ChunkExpectation): Promise<BlobRow> {
     assertDigest(digest)
     return this.exclusive(repo, id, async () => {
-      if (source) await this.staging.append(id, source, chunk)
+      // The whole blob in this request (ORAS and most clients upload that way): watch it.
+      if (source) await this.staging.append(id, (await this.staging.size(id)) === 0 ? this.watched(repo, source) : source, chunk)
       let staged
       try {
         staged = await this.staging.commit(id, { digest })
@@ -134,6 +143,10 @@ export class OciUploads {
       if (await this.staging.cancel(entry.id)) files.push(entry.id)
     }
     return { sessions, files }
+  }
+
+  private watched(repo: RepositoryLocator, source: Readable): Readable {
+    return repo.kind === 'pack' && this.watchPackUpload ? this.watchPackUpload(source) : source
   }
 
   /** Row first, so no request can continue the session while its bytes go. */

@@ -32,7 +32,8 @@ export function contentDigest(files: Iterable<{ path: string; sha256: string }>)
   entries.forEach((entry, i) => {
     // Two entries for one path would make the digest depend on input order. Bytes, not
     // strings, are compared: distinct lone surrogates encode to the same bytes.
-    if (i > 0 && Buffer.compare(entry.bytes, entries[i - 1].bytes) === 0) {
+    const previous = entries[i - 1]
+    if (previous !== undefined && Buffer.compare(entry.bytes, previous.bytes) === 0) {
       throw new RegistryError('ARCHIVE_INVALID', `file path ${JSON.stringify(entry.path)} appears more than once`, {
         path: entry.path,
       })

@@ -166,7 +166,7 @@ function findSyntaxProblem(text: string): SyntaxProblem {
     problem: problem ?? (i < text.length ? `unexpected character ${describeCharacter(text, i)}` : 'unexpected end of input'),
   })
   const skipSpace = () => {
-    while (i < text.length && ' \t\n\r'.includes(text[i])) i++
+    while (i < text.length && ' \t\n\r'.includes(text.charAt(i))) i++
   }
   const match = (re: RegExp): boolean => {
     re.lastIndex = i

@@ -94,6 +94,9 @@ export function parentTagRefused(tag: string, code: ParentTagCode): RegistryErro
 }
 
 export class PackService {
+  /** Pack archives read while they were uploaded, waiting for their manifest PUT. */
+  private readonly analysed = new AnalysedArchives()
+
   constructor(
     private readonly store: BlobStore,
     private readonly intake: BlobIntake,
@@ -149,6 +152,25 @@ export class PackService {
   }
 
   /**
+   * Watches a blob uploaded into a pack repository (see OciUploads): the upload goes on to the
+   * blob store through the returned stream while a second branch reads it as a pack archive.
+   * What it reads is kept by the archive's digest for the manifest PUT that references it; a
+   * blob that is no pack archive just stops the reading branch, never the upload.
+   */
+  watchUpload(source: Readable): Readable {
+    const toStore = new PassThrough({ highWaterMark: 1 << 20 })
+    const toReader = new PassThrough({ highWaterMark: 1 << 20 })
+    source.on('error', (err) => toStore.destroy(err))
+    source.pipe(toStore)
+    source.pipe(toReader)
+    readPackArchive(toReader, this.settings.archive).then(
+      (archive) => this.analysed.add(archive),
+      () => source.unpipe(toReader),
+    )
+    return toStore
+  }
+
+  /**
    * Whether a manifest pushed into a pack repository holds a pack, decided by the shape of the
    * manifest (recognize.ts) and then by the bytes it points at. A pack is read, validated and
    * its files stored under `lease` (errors are the pack's: PACK_INVALID, ARCHIVE_INVALID...);
@@ -157,6 +179,8 @@ export class PackService {
   async recognise(parsed: ParsedManifest, manifest: NewManifest, lease: Lease): Promise<ReceivedPack | null> {
     const shape = packShapeOf(parsed)
     if (shape.kind === 'archive') {
+      const known = this.analysed.take(shape.layer.digest)
+      if (known) return { ...(await this.validateAndStoreFiles(known, lease)), manifest }
       const isPack = await containsPackJson(await this.store.open(shape.layer.digest), this.settings.archive.maxEntries)
       return isPack ? this.receiveStored(shape.layer.digest, manifest, lease) : null
     }
@@ -252,8 +276,7 @@ export class PackService {
   private async validateAndStoreFiles(archive: PackArchive, lease: Lease): Promise<Omit<ReceivedPack, 'manifest'>> {
     const checked = checkPack(archive.extracted.get('pack.json')?.toString('utf8'), new Set(archive.files.map((f) => f.path)), { strict: false })
     const names = [...archive.extracted.keys()]
-    const staged = await Promise.all([...archive.extracted.values(), EMPTY_CONFIG].map((data) => this.store.stage(Readable.from([data]))))
-    const placed = await this.intake.placeAll(staged, lease)
+    const placed = await this.intake.placeBuffers([...archive.extracted.values(), EMPTY_CONFIG], lease)
     const files: Record<string, BlobInfo> = {}
     names.forEach((name, i) => (files[name] = placed[i] as BlobInfo))
     return { lease, checked, archive, files }
@@ -309,6 +332,7 @@ export class PackService {
         forced: options.force && existing !== undefined,
         message: options.message,
       })
+      this.relist(repoId)
       return this.result(repoId, r, this.meta.version(manifestId) as PackVersionRow, existing ? 'updated' : 'created', previousDigest)
     })
   }
@@ -373,6 +397,7 @@ export class PackService {
           forced: previous !== undefined,
           message: push.message,
         })
+        this.relist(repoId)
         return { created: known === undefined }
       })
     } catch (err) {
@@ -475,6 +500,7 @@ export class PackService {
       this.settleTags(repoId, [this.writeTag(repoId, tag, version.manifest_id, now)], now)
       this.meta.touchRepo(repoId, now)
       this.meta.appendEvent({ at: now, actor, action: 'tag', repository: name, tag, oldDigest: null, newDigest: version.archive_digest, forced: false, message: null })
+      this.relist(repoId)
       return 'created' as const
     })
     return { status, tag: this.views.tag(name, tag) }
@@ -496,6 +522,7 @@ export class PackService {
       if (!this.meta.deleteRepoIfEmpty(repoId)) this.meta.touchRepo(repoId, now)
       const digest = current.archive_digest ?? current.manifest_digest
       this.meta.appendEvent({ at: now, actor, action: 'untag', repository: name, tag, oldDigest: digest, newDigest: null, forced: false, message: null })
+      this.relist(repoId)
       return current
     })
   }
@@ -544,7 +571,22 @@ export class PackService {
       this.meta.deleteManifest(manifestId)
       if (!this.meta.deleteRepoIfEmpty(repoId)) this.meta.touchRepo(repoId, now)
       this.meta.appendEvent({ at: now, actor, action: 'delete', repository: name, tag: tags[0] ?? null, oldDigest: digest, newDigest: null, forced: false, message: tags.join(',') })
+      this.relist(repoId)
       return tags
+    })
+  }
+
+  /** Inside every transaction that changes a pack: its stored listing follows (see views.ts). */
+  private relist(repoId: number): void {
+    this.meta.saveListing(repoId, this.views.listingOf(repoId))
+  }
+
+  /** At start-up: stores the listings of packs written before listings were stored. */
+  fillMissingListings(): number {
+    return this.meta.transaction(() => {
+      const missing = this.meta.reposWithoutListing()
+      for (const repoId of missing) this.relist(repoId)
+      return missing.length
     })
   }
 
@@ -587,4 +629,43 @@ function parseJsonOrNull(text: string): JsonObject | null {
 /** A stream opened only when it is first read (the archive writer reads its files in turn). */
 async function* openLazily(open: () => Promise<Readable>): AsyncIterable<Buffer> {
   for await (const chunk of await open()) yield chunk as Buffer
+}
+
+/**
+ * Archives read during upload, by digest, until the manifest that references them arrives.
+ * Bounded: the oldest go first past 64 entries or 64 MiB of extracted small files (a miss only
+ * means the manifest PUT reads the archive again).
+ */
+class AnalysedArchives {
+  private readonly byDigest = new Map<string, PackArchive>()
+  private bytes = 0
+
+  add(archive: PackArchive): void {
+    this.remove(archive.archiveDigest)
+    this.byDigest.set(archive.archiveDigest, archive)
+    this.bytes += extractedBytes(archive)
+    for (const [digest] of this.byDigest) {
+      if (this.byDigest.size <= 64 && this.bytes <= 64 * 1024 * 1024) break
+      this.remove(digest)
+    }
+  }
+
+  take(digest: string): PackArchive | undefined {
+    const archive = this.byDigest.get(digest)
+    this.remove(digest)
+    return archive
+  }
+
+  private remove(digest: string): void {
+    const archive = this.byDigest.get(digest)
+    if (!archive) return
+    this.byDigest.delete(digest)
+    this.bytes -= extractedBytes(archive)
+  }
+}
+
+function extractedBytes(archive: PackArchive): number {
+  let total = 0
+  for (const data of archive.extracted.values()) total += data.length
+  return total
 }

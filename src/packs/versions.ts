@@ -72,9 +72,10 @@ export function compareVersions(a: PackVersion, b: PackVersion): number {
   if (a.prerelease.length === 0 || b.prerelease.length === 0) {
     return sign(b.prerelease.length - a.prerelease.length)
   }
-  const shared = Math.min(a.prerelease.length, b.prerelease.length)
-  for (let i = 0; i < shared; i++) {
-    const c = compareIdentifiers(a.prerelease[i], b.prerelease[i])
+  for (const [i, left] of a.prerelease.entries()) {
+    const right = b.prerelease[i]
+    if (right === undefined) break
+    const c = compareIdentifiers(left, right)
     if (c !== 0) return c
   }
   return sign(a.prerelease.length - b.prerelease.length)

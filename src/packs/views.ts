@@ -141,7 +141,7 @@ export function tagView(t: TagRow, parents: ParentTag[]): TagView {
   }
 }
 
-function packHeader(name: string, row: Pick<PackSummaryRow, 'display_name' | 'layer' | 'pack_json' | 'files' | 'updated_at'>): PackHeaderView {
+export function packHeader(name: string, row: Pick<PackSummaryRow, 'display_name' | 'layer' | 'pack_json' | 'files' | 'updated_at'>): PackHeaderView {
   const pack = JSON.parse(row.pack_json) as PackJsonExtras
   const logo = (JSON.parse(row.files) as Record<string, BlobInfo>)['logo.png']
   return {
@@ -160,7 +160,7 @@ function artifactsHeader(name: string, updatedAt: number): PackHeaderView {
   return { name, displayName: name, layer: '', addonType: null, addonSubType: null, cloudTypes: [], logoUrl: null, updatedAt: iso(updatedAt) }
 }
 
-function historyView(e: EventRow): HistoryView {
+export function historyView(e: EventRow): HistoryView {
   return {
     at: iso(e.at),
     actor: e.actor,
@@ -199,26 +199,43 @@ export class PackViews {
     parseTag(ref)
     const tag = this.meta.tag(repoId, ref)
     if (!tag) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${ref}`, { name, tag: ref })
-    return { repoId, version: this.meta.version(tag.manifest_id) as PackVersionRow, tag }
+    const version = this.meta.version(tag.manifest_id)
+    if (!version) {
+      throw new RegistryError('MANIFEST_UNKNOWN', `${name}:${ref} is an artifact a distribution client pushed, not a pack version; read it at /v1/${name}/manifests/${ref}`, {
+        name,
+        tag: ref,
+        digest: tag.manifest_digest,
+      })
+    }
+    return { repoId, version, tag }
   }
 
   catalog(request: PageRequest): Page<string> {
     return fetchPage(request, this.maxPageSize, (name) => name, (after, limit) => this.meta.catalog(after, limit))
   }
 
-  listPacks(filter: PackListFilter, request: PageRequest): Page<PackListItem> {
-    const page = fetchPage(request, this.maxPageSize, (row: PackSummaryRow) => row.name, (after, limit) =>
-      this.meta.listPacks({ name: filter.name || null, layer: filter.layer || null, last: after, limit }),
+  /**
+   * A page of packs as UTF-8 JSON, each as listingOf made it when the pack last changed: the
+   * listing is read, not computed, so a page of 1,000 packs costs one index range read.
+   */
+  listPacks(filter: PackListFilter, request: PageRequest): Page<Buffer> {
+    const page = fetchPage(request, this.maxPageSize, (row: { name: string }) => row.name, (after, limit) =>
+      this.meta.listings({ name: filter.name || null, layer: filter.layer || null, last: after, limit }),
     )
-    const tagsByRepo = this.meta.tagsOfMany(page.items.map((r) => r.id))
-    return {
-      ...page,
-      items: page.items.map((row) => {
-        const tags = tagsByRepo.get(row.id) ?? []
-        const parents = parentTagsFor(tags)
-        return { ...packHeader(row.name, row), tags: tags.filter((t) => t.kind !== 'parent').map((t) => tagView(t, parents)) }
-      }),
-    }
+    return { ...page, items: page.items.map((row) => row.listing) }
+  }
+
+  /**
+   * What GET /v1/_packs lists for a pack, computed inside every transaction that changes it
+   * (after the change); null when the repository holds no pack version.
+   */
+  listingOf(repoId: number): { name: string; layer: string; json: string } | null {
+    const summary = this.meta.packSummary(repoId)
+    if (!summary) return null
+    const tags = this.meta.tagsOf(repoId)
+    const parents = parentTagsFor(tags)
+    const item: PackListItem = { ...packHeader(summary.name, summary), tags: tags.filter((t) => t.kind !== 'parent').map((t) => tagView(t, parents)) }
+    return { name: summary.name, layer: summary.layer, json: JSON.stringify(item) }
   }
 
   /**

@@ -56,7 +56,11 @@ export class FilesystemBlobStore implements BlobStore {
     const path = this.pathOf(digest)
     const fh = await unlessMissing(open(path, 'r'))
     if (!fh) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not stored`, { digest })
-    return createReadStream('', { fd: fh, highWaterMark: READ_CHUNK_BYTES, ...(range ? { start: range.start, end: range.end } : {}) })
+    // Read buffers as large as what is read, up to READ_CHUNK_BYTES: a 1 MiB buffer for every
+    // small manifest layer or pack file was most of the garbage the collector had to clear.
+    const length = range ? range.end - range.start + 1 : (await fh.stat()).size
+    const highWaterMark = Math.max(1, Math.min(length, READ_CHUNK_BYTES))
+    return createReadStream('', { fd: fh, highWaterMark, ...(range ? { start: range.start, end: range.end } : {}) })
   }
 
   async stage(source: Readable, expected: PutExpectation = {}): Promise<StagedBlob> {
@@ -85,16 +89,6 @@ export class FilesystemBlobStore implements BlobStore {
       if (isStorageFull(err)) throw storageFull(Math.max(expected.size ?? 0, hashing.size))
       throw err
     }
-  }
-
-  async put(source: Readable, expected?: PutExpectation): Promise<BlobInfo> {
-    const staged = await this.stage(source, expected)
-    try {
-      await staged.place()
-    } finally {
-      await staged.discard()
-    }
-    return { digest: staged.digest, size: staged.size }
   }
 
   /** A verified file (a put's temp file or a finished upload) as a StagedBlob. */

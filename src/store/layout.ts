@@ -12,6 +12,8 @@
 //     registry.db (+ -wal, -shm)       the metadata (SQLite), unless database.path says otherwise
 //     reserved-space                   space kept back so deletes work on a full disk
 //     initial-admin-password           the first admin password (0600), until changed
+//     htpasswd                         the users, when auth.htpasswd.path is not set
+//     packyard.lock                    which server uses this root (pid, host, start time)
 
 import { join } from 'node:path'
 
@@ -24,6 +26,8 @@ export interface RootLayout {
   database: string
   reservedSpace: string
   initialAdminPassword: string
+  htpasswd: string
+  lock: string
 }
 
 export function rootLayout(root: string): RootLayout {
@@ -34,6 +38,8 @@ export function rootLayout(root: string): RootLayout {
     database: join(root, 'registry.db'),
     reservedSpace: join(root, 'reserved-space'),
     initialAdminPassword: join(root, 'initial-admin-password'),
+    htpasswd: join(root, 'htpasswd'),
+    lock: join(root, 'packyard.lock'),
   }
 }
 

@@ -47,12 +47,6 @@ export class MemoryBlobStore implements BlobStore {
     }
   }
 
-  async put(source: Readable, expected?: PutExpectation): Promise<BlobInfo> {
-    const staged = await this.stage(source, expected)
-    await staged.place()
-    await staged.discard()
-    return { digest: staged.digest, size: staged.size }
-  }
 
   async delete(digest: string): Promise<boolean> {
     assertDigest(digest)

@@ -115,6 +115,8 @@ function isNotFound(err: unknown): boolean {
 function ignoreEarlyError(): void {}
 
 export class S3BlobStore implements BlobStore {
+  /** The copy into place in progress for each digest (see placeObject). */
+  private readonly placing = new Map<string, Promise<void>>()
   readonly client: S3Client
   readonly bucket: string
   /** `<rootdirectory>/` or '' */
@@ -293,16 +295,6 @@ export class S3BlobStore implements BlobStore {
     return this.stagedObject(key, info, () => this.deleteKey(key))
   }
 
-  async put(source: Readable, expected?: PutExpectation): Promise<BlobInfo> {
-    const staged = await this.stage(source, expected)
-    try {
-      await staged.place()
-    } finally {
-      await staged.discard()
-    }
-    return { digest: staged.digest, size: staged.size }
-  }
-
   /** Verified bytes in the temp object `key` as a StagedBlob; `discard` removes what is left. */
   stagedObject(key: string, info: BlobInfo, discard: () => Promise<unknown>): StagedBlob {
     return {
@@ -321,6 +313,23 @@ export class S3BlobStore implements BlobStore {
    * is replaced. If collection removed it between our look and our copy, we look again.
    */
   private async placeObject(tempKey: string, info: BlobInfo): Promise<void> {
+    // One copy onto an address at a time in this process: concurrent pushes of the same bytes
+    // wait for each other rather than race copies of one key (which some S3 servers fail).
+    const before = this.placing.get(info.digest) ?? Promise.resolve()
+    const mine = before.then(() => this.copyIntoPlace(tempKey, info))
+    const settled = mine.then(
+      () => undefined,
+      () => undefined,
+    )
+    this.placing.set(info.digest, settled)
+    try {
+      await mine
+    } finally {
+      if (this.placing.get(info.digest) === settled) this.placing.delete(info.digest)
+    }
+  }
+
+  private async copyIntoPlace(tempKey: string, info: BlobInfo): Promise<void> {
     const target = this.blobKey(info.digest)
     for (let attempt = 0; attempt < 3; attempt++) {
       const existing = await this.head(target, `look up blob ${info.digest}`)

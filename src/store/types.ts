@@ -53,8 +53,6 @@ export interface BlobStore {
    * fails (or after discard()).
    */
   stage(source: Readable, expected?: PutExpectation): Promise<StagedBlob>
-  /** stage() then place(), for callers that need no lease (tests, tools). */
-  put(source: Readable, expected?: PutExpectation): Promise<BlobInfo>
   /** Removes the blob; false when it was not there. */
   delete(digest: string): Promise<boolean>
   /** Every stored blob, for garbage collection and fsck. */
@@ -72,4 +70,15 @@ export interface BlobStore {
    * backends that never record one. fsck compares it instead of reading the bytes back.
    */
   storedDigest?(digest: string): Promise<string | null>
+}
+
+/** stage() then place(): a whole write, for callers that need no lease (tests, tools). */
+export async function putBlob(store: Pick<BlobStore, 'stage'>, source: Readable, expected?: PutExpectation): Promise<BlobInfo> {
+  const staged = await store.stage(source, expected)
+  try {
+    await staged.place()
+  } finally {
+    await staged.discard()
+  }
+  return { digest: staged.digest, size: staged.size }
 }

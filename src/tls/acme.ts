@@ -17,9 +17,9 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { LetsEncrypt } from '../config/load.js'
 import { type AcmeCache, readAcmeCache, writeAcmeCache } from './acme-cache.js'
 import { answerTlsAlpnChallenges } from './alpn-challenge.js'
-import { type CertificatePair, certificateFields, checkPair } from './certificates.js'
+import { certificateFields, checkPair } from './certificates.js'
 import { httpChallengeHandler } from './http-challenge.js'
-import type { TlsServers, TlsService } from './index.js'
+import type { CertificatePair, TlsServers, TlsService } from './servers.js'
 
 const DAY_MS = 24 * 3600_000
 /** Renew when this much (or a third of the lifetime, if less) remains. */

@@ -11,20 +11,12 @@ import { readFile } from 'node:fs/promises'
 import tls from 'node:tls'
 import type { FastifyBaseLogger } from 'fastify'
 import { type CertificateFiles, ConfigError } from '../config/load.js'
-import type { TlsServers, TlsService } from './index.js'
+import type { CertificatePair, TlsServers, TlsService } from './servers.js'
 
 /** Where a PEM came from, for error messages: the setting and the file it names. */
 export interface PemSource {
   setting: string
   path: string
-}
-
-export interface CertificatePair {
-  /** The PEM chain as served: leaf first, then intermediates. */
-  cert: Buffer
-  key: Buffer
-  leaf: X509Certificate
-  notAfter: Date
 }
 
 /** How often the files are compared with what is served. */

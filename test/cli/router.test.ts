@@ -31,7 +31,7 @@ t.test('group help: pack, pack tag, registry, user', async (t) => {
     [['pack'], ['build', 'push', 'ls', 'pull', 'tag add', 'tag delete', 'delete']],
     [['pack', 'tag'], ['add', 'delete']],
     [['registry'], ['login', 'logout']],
-    [['user'], ['add']],
+    [['user'], ['add', 'ls', 'delete']],
   ]
   for (const [group, commands] of groups) {
     for (const args of [[...group, '--help'], ['-h', ...group], ['help', ...group]]) {

@@ -24,7 +24,7 @@ t.test('built-in defaults (no file, no env)', async (t) => {
   t.equal(c.http.port, 5000)
   t.equal(c.storage.kind, 'filesystem')
   t.equal(c.storage.rootdirectory, './data')
-  t.same(c.auth, { realm: 'basic-realm', htpasswdPath: './data/htpasswd', writers: ['admin'] })
+  t.same(c.auth, { realm: 'basic-realm', htpasswdPath: join('data', 'htpasswd'), writers: ['admin'] })
   t.same(c.http.headers, SPECTRO_SECURITY_HEADERS)
   t.equal(c.oci.namespace, 'spectro-packs/archive')
   t.equal(c.log.level, 'info')
@@ -176,6 +176,11 @@ t.test('unknown keys and bad values stop start-up naming the key', async (t) => 
     [{ http: { tls: { letsencrypt: { cachefile: '/c.json', hosts: ['r.example.com'], httpaddr: '80' } } } }, {}, 'http.tls.letsencrypt.httpaddr', /host:port/],
     [{ http: { tls: { letsencrypt: { cachefile: '/c.json', hosts: ['r.example.com'], starttimeout: 'a while' } } } }, {}, 'http.tls.letsencrypt.starttimeout', /duration/],
     [{ oci: { namespace: 'Spectro Packs' } }, {}, 'oci.namespace', /repository path/],
+    [{ ui: { path: 'ui' } }, {}, 'ui.path', /must be \/ or a path such as \/ui/],
+    [{ ui: { path: '/a b' } }, {}, 'ui.path', /letters, digits/],
+    [{ ui: { path: '/v2' } }, {}, 'ui.path', /inside \/v2, which the API serves/],
+    [{}, { REGISTRY_UI_PATH: '/v1/browse' }, 'ui.path', /inside \/v1/],
+    [{}, { REGISTRY_UI_ENABLED: 'sometimes' }, 'ui.enabled', /true or false/],
     [{}, { REGISTRY_HTTP_ADR: ':1' }, 'REGISTRY_HTTP_ADR', /unknown environment override/],
     [{}, { REGISTRY_LOG_LEVEL: 'loud' }, 'log.level', /one of/],
     [{}, { REGISTRY_AUTH_ACCESS_WRITERS: 'admin' }, 'auth', /needs an htpasswd section/],
@@ -187,6 +192,14 @@ t.test('unknown keys and bad values stop start-up naming the key', async (t) => 
     t.match((err as Error).message, message)
     t.match((err as Error).message, key)
   }
+})
+
+t.test('ui: on at / by default; another path, trailing slash dropped; off', async (t) => {
+  const doc = { storage: { filesystem: {} } }
+  t.same(loadConfig({ doc, env: {} }).ui, { enabled: true, path: '/' })
+  t.same(loadConfig({ doc: { ...doc, ui: { path: '/browse/packs/' } }, env: {} }).ui, { enabled: true, path: '/browse/packs' })
+  t.same(loadConfig({ doc, env: { REGISTRY_UI_ENABLED: 'false', REGISTRY_UI_PATH: '/ui' } }).ui, { enabled: false, path: '/ui' })
+  t.same(loadConfig({ doc: { ...doc, ui: { path: '/v10' } }, env: {} }).ui.path, '/v10', 'only the API paths themselves are refused')
 })
 
 t.test('http.tls: certificate files, or Let\'s Encrypt with the keys of Spectro\'s guide', async (t) => {
@@ -260,6 +273,25 @@ t.test('storage: inmemory shorthand and empty sections', async (t) => {
   t.equal(loadConfig({ doc: { storage: 'inmemory' }, env: {} }).storage.kind, 'inmemory')
   t.equal(loadConfig({ doc: { storage: { filesystem: null } }, env: {} }).storage.rootdirectory, './data')
   t.same(loadConfig({ doc: { storage: { filesystem: {} }, auth: 'htpasswd' }, env: {} }).auth?.writers, ['admin'])
+})
+
+t.test('one data directory: the htpasswd lives under the storage root unless auth.htpasswd.path says otherwise', async (t) => {
+  const htpasswd = (doc: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => loadConfig({ doc, env }).auth?.htpasswdPath
+  t.equal(htpasswd({ storage: { filesystem: { rootdirectory: '/srv/packyard' } }, auth: { htpasswd: {} } }), '/srv/packyard/htpasswd')
+  t.equal(htpasswd({ storage: { filesystem: {} }, auth: { htpasswd: { path: '' } } }, { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: '/var/lib/p' }), '/var/lib/p/htpasswd')
+  t.equal(htpasswd({ storage: { filesystem: { rootdirectory: '/srv/packyard' } }, auth: { htpasswd: { path: '/auth/htpasswd-basic' } } }), '/auth/htpasswd-basic')
+  t.equal(htpasswd({ storage: { filesystem: {} }, auth: { htpasswd: {} } }, { REGISTRY_AUTH_HTPASSWD_PATH: '/auth/h' }), '/auth/h')
+  t.equal(htpasswd({ storage: 'inmemory', auth: { htpasswd: {} } }), null, 'in memory: no file at all')
+  t.equal(htpasswd({ storage: 'inmemory', auth: { htpasswd: { path: '/auth/h' } } }), '/auth/h', 'in memory with a file named: that file')
+})
+
+t.test('REGISTRY_STORAGE=inmemory over the built-in defaults: in memory, no warning about its own key', async (t) => {
+  const c = loadConfig({ doc: { storage: { filesystem: {} }, auth: { htpasswd: {} } }, env: { REGISTRY_STORAGE: 'inmemory' } })
+  t.equal(c.storage.kind, 'inmemory')
+  t.same(c.ignoredKeys, [])
+  t.equal(c.auth?.htpasswdPath, null)
+  t.same(loadConfig({ doc: { storage: { inmemory: null } }, env: {} }).ignoredKeys, [])
+  t.throws(() => loadConfig({ doc: { storage: { inmemory: { size: 1 } } }, env: {} }), { message: /storage\.inmemory\.size: unknown key/ })
 })
 
 t.test('parseAddr', async (t) => {

@@ -99,6 +99,9 @@ t.test('into a pack repository: a broken pack is MANIFEST_INVALID; a pack with w
   const opaque = (await get(app, '/v1/_packs/opaque')).json()
   t.same(opaque.tags.map((x: { tag: string; kind: string }) => [x.tag, x.kind]), [['3.1.0', 'artifact'], ['3.1.x', 'parent'], ['3.x', 'parent']], 'its version tag still gets parent tags')
   t.same(opaque.versions, [])
+  const asVersion = await get(app, '/v1/_packs/opaque/3.1.0')
+  t.equal(asVersion.statusCode, 404, 'an artifact is no pack version')
+  t.match(asVersion.json().errors[0].message, /is an artifact .* read it at \/v1\/opaque\/manifests\/3\.1\.0/)
 
   const parent = await orasPush(app, `${NS}/hellouniverse`, '1.x', await archive(packFiles()), 'hellouniverse-1.0.0.tar.gz')
   t.equal(parent.statusCode, 403, 'a parent tag cannot be pushed to')
@@ -129,4 +132,20 @@ t.test('deletes on either side are seen on the other', async (t) => {
   const gone = await get(app, `/v2/${NS}/hellouniverse/manifests/1.1.0`)
   t.equal(gone.statusCode, 404)
   t.same((await get(app, '/v2/_catalog')).json(), { repositories: [] })
+})
+
+t.test('a pack archive uploaded in one request is read on the way: the manifest PUT does not read it again', async (t) => {
+  const app = await testApp(t)
+  const tgz = await archive(packFiles({ name: 'onepass' }))
+  const store = app.registry.store
+  const opened: string[] = []
+  const open = store.open.bind(store)
+  store.open = (digest, range) => {
+    opened.push(digest)
+    return open(digest, range)
+  }
+  const res = await orasPush(app, `${NS}/onepass`, '1.0.0', tgz, 'onepass-1.0.0.tar.gz')
+  t.equal(res.statusCode, 201)
+  t.same(opened, [], 'nothing was read back from the store')
+  t.equal((await get(app, '/v1/_packs/onepass/1.0.0/files/values.yaml')).statusCode, 200)
 })

@@ -13,7 +13,7 @@ t.test('starts on built-in defaults, prints the admin password once, REGISTRY_HT
   const health = await fetch(`${server.url}/health`)
   t.equal(health.status, 200)
   t.same(await health.json(), { status: 'UP' })
-  const created = server.logs().find((l) => String(l.msg).startsWith('created ./data/htpasswd'))
+  const created = server.logs().find((l) => String(l.msg).startsWith('created data/htpasswd with user "admin"'))
   t.ok(created, 'the log shows the generated password')
   const password = readFileSync(join(cwd, 'data', 'initial-admin-password'), 'utf8').trim()
   t.match(String(created?.msg), password)

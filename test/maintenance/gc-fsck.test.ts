@@ -4,10 +4,10 @@ import { existsSync, writeFileSync, utimesSync } from 'node:fs'
 import { join } from 'node:path'
 import { collectGarbage } from '../../src/maintenance/gc.js'
 import { checkStore } from '../../src/maintenance/fsck.js'
-import { FilesystemBlobStore } from '../../src/store/fs.js'
 import type { FilesystemBlobStore as Fs } from '../../src/store/fs.js'
 import { ADMIN, runBin, testApp } from '../helpers.js'
 import { archive, get, packFiles, push, pushPack } from '../pack-fixtures.js'
+import { putBlob } from '../../src/store/types.js'
 
 const LATER = () => Date.now() + 60_000
 
@@ -18,7 +18,7 @@ t.test('garbage collection removes what replaced and deleted packs left, keeps t
   const second = (await push(app, await archive(packFiles({}, { 'values.yaml': 'changed: true\n' })), { force: 'true', message: 'new values' })).json()
   const other = await pushPack(app, { name: 'other' })
   await app.inject({ method: 'DELETE', url: '/v1/_packs/other/1.0.0', headers: { authorization: ADMIN } })
-  const orphan = await store.put(Readable.from([Buffer.from('uploaded, never used')]))
+  const orphan = await putBlob(store, Readable.from([Buffer.from('uploaded, never used')]))
 
   const dry = await collectGarbage(app.registry.db, store, app.registry.staging, { dryRun: true, graceMs: 0, now: LATER() })
   const removed = dry.blobsRemoved.map((b) => b.digest)
@@ -43,13 +43,13 @@ t.test('garbage collection removes what replaced and deleted packs left, keeps t
 t.test('the grace period protects new blobs; reusing an old blob makes it new again', async (t) => {
   const app = await testApp(t)
   const store = app.registry.store as Fs
-  const orphan = await store.put(Readable.from([Buffer.from('fresh')]))
+  const orphan = await putBlob(store, Readable.from([Buffer.from('fresh')]))
   const report = await collectGarbage(app.registry.db, store, app.registry.staging, { dryRun: false, graceMs: 3_600_000 })
   t.equal(report.blobsRemoved.length, 0)
   t.ok(existsSync(store.pathOf(orphan.digest)))
   const old = new Date(Date.now() - 7_200_000)
   utimesSync(store.pathOf(orphan.digest), old, old)
-  await store.put(Readable.from([Buffer.from('fresh')]))
+  await putBlob(store, Readable.from([Buffer.from('fresh')]))
   t.equal((await collectGarbage(app.registry.db, store, app.registry.staging, { dryRun: false, graceMs: 3_600_000 })).blobsRemoved.length, 0, 'a put of the same bytes refreshed it')
 })
 
@@ -84,7 +84,7 @@ t.test('the commands against a stopped server\'s data', async (t) => {
   const app = await testApp(t)
   const config = app.registry.config
   await pushPack(app, {})
-  const orphan = await (app.registry.store as FilesystemBlobStore).put(Readable.from([Buffer.from('orphan')]))
+  const orphan = await putBlob(app.registry.store, Readable.from([Buffer.from('orphan')]))
   await app.close()
   const env = { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: config.storage.rootdirectory, REGISTRY_LOG_LEVEL: 'silent' }
   const unsafe = await runBin(['garbage-collect', '--grace', '30s'], { env, cwd: config.storage.rootdirectory })

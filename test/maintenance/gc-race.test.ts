@@ -15,6 +15,7 @@ import type { FilesystemBlobStore } from '../../src/store/fs.js'
 import { sha256Digest } from '../../src/store/digest.js'
 import { testApp } from '../helpers.js'
 import { archive, get, orasPush, packFiles, push } from '../pack-fixtures.js'
+import { putBlob } from '../../src/store/types.js'
 
 const FAR_FUTURE = () => Date.now() + 24 * 3600_000
 
@@ -38,7 +39,7 @@ t.test('a writer that leases a blob being deleted waits and places its own copy'
   const intake = new BlobIntake(store, meta)
   const data = Buffer.from('condemned, then wanted again')
   const digest = sha256Digest(data)
-  await store.put(Readable.from([data]))
+  await putBlob(store, Readable.from([data]))
   // Collection has condemned the blob and is about to delete its bytes.
   writeTransaction(db, () => meta.startDeletion(digest, Date.now()))
   const lease = intake.newLease()

@@ -35,7 +35,7 @@ t.test('the order files are given in does not matter', async (t) => {
   ]
   const expected = contentDigest(files)
   const orders = [[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2], [2, 0, 3, 1]]
-  for (const order of orders) t.equal(contentDigest(order.map((i) => files[i])), expected, order.join(','))
+  for (const order of orders) t.equal(contentDigest(order.map((i) => files[i] as (typeof files)[number])), expected, order.join(','))
   t.equal(contentDigest(new Set(files)), expected, 'any iterable')
   t.equal(contentDigest((function* () { yield* files })()), expected, 'a generator')
 })
@@ -56,15 +56,14 @@ t.test('lines are sorted by UTF-8 bytes', async (t) => {
 })
 
 t.test('any change to a path or a file changes the digest', async (t) => {
-  const base = [
-    { path: 'pack.json', sha256: NAME },
-    { path: 'values.yaml', sha256: EMPTY },
-  ]
+  const packJson = { path: 'pack.json', sha256: NAME }
+  const values = { path: 'values.yaml', sha256: EMPTY }
+  const base = [packJson, values]
   const digest = contentDigest(base)
   const variants = [
-    [{ path: 'pack.json', sha256: EMPTY }, base[1]],
-    [base[0], { path: 'Values.yaml', sha256: EMPTY }],
-    [base[0]],
+    [{ path: 'pack.json', sha256: EMPTY }, values],
+    [packJson, { path: 'Values.yaml', sha256: EMPTY }],
+    [packJson],
     [...base, { path: 'README.md', sha256: EMPTY }],
   ]
   for (const variant of variants) t.not(contentDigest(variant), digest)

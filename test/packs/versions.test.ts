@@ -97,12 +97,12 @@ t.test('orders by semver precedence', async (t) => {
     '22.04',
     '100.0.0',
   ]
-  for (let i = 0; i < ordered.length; i++) {
-    for (let j = 0; j < ordered.length; j++) {
+  for (const [i, left] of ordered.entries()) {
+    for (const [j, right] of ordered.entries()) {
       const expected = Math.sign(i - j)
-      const a = version(ordered[i])
-      const b = version(ordered[j])
-      t.equal(compareVersions(a, b), expected, `${ordered[i]} vs ${ordered[j]}`)
+      const a = version(left)
+      const b = version(right)
+      t.equal(compareVersions(a, b), expected, `${left} vs ${right}`)
       t.equal(semver.compare(a.normalized, b.normalized), expected, `semver agrees: ${ordered[i]} vs ${ordered[j]}`)
     }
   }

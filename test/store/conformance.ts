@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import type { Test } from 'tap'
 import type { BlobStore } from '../../src/store/types.js'
+import { putBlob } from '../../src/store/types.js'
 
 export function digestOf(data: Buffer | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`
@@ -45,7 +46,7 @@ export function storeConformance(t: Test, makeStore: (t: Test) => Promise<BlobSt
   t.test('put, stat, open, list, delete', async (t) => {
     const store = await makeStore(t)
     const data = Buffer.from('hello packyard')
-    const info = await store.put(Readable.from([data]))
+    const info = await putBlob(store, Readable.from([data]))
     t.same(info, { digest: digestOf(data), size: data.length })
     t.same(await store.stat(info.digest), info)
     t.same(await readAll(await store.open(info.digest)), data)
@@ -61,7 +62,7 @@ export function storeConformance(t: Test, makeStore: (t: Test) => Promise<BlobSt
 
   t.test('an empty blob', async (t) => {
     const store = await makeStore(t)
-    const info = await store.put(Readable.from([]))
+    const info = await putBlob(store, Readable.from([]))
     t.same(info, { digest: digestOf(''), size: 0 })
     t.same(await readAll(await store.open(info.digest)), Buffer.alloc(0))
   })
@@ -70,27 +71,27 @@ export function storeConformance(t: Test, makeStore: (t: Test) => Promise<BlobSt
     const store = await makeStore(t)
     const data = Buffer.from('some bytes')
     const right = digestOf(data)
-    t.same(await store.put(Readable.from([data]), { digest: right, size: data.length }), { digest: right, size: data.length })
+    t.same(await putBlob(store, Readable.from([data]), { digest: right, size: data.length }), { digest: right, size: data.length })
     const wrong = digestOf('other bytes')
-    await t.rejects(store.put(Readable.from([Buffer.from('not those')]), { digest: wrong }), { code: 'DIGEST_INVALID' })
+    await t.rejects(putBlob(store, Readable.from([Buffer.from('not those')]), { digest: wrong }), { code: 'DIGEST_INVALID' })
     t.equal(await store.stat(wrong), null, 'nothing stored under the claimed digest')
     t.equal(await store.stat(digestOf('not those')), null, 'nothing stored under the real digest')
-    await t.rejects(store.put(Readable.from([Buffer.from('abc')]), { size: 4 }), { code: 'SIZE_INVALID' })
+    await t.rejects(putBlob(store, Readable.from([Buffer.from('abc')]), { size: 4 }), { code: 'SIZE_INVALID' })
     t.equal(await store.stat(digestOf('abc')), null)
-    await t.rejects(store.put(Readable.from([Buffer.from('abc')]), { digest: 'md5:abc' }), { code: 'DIGEST_INVALID' })
+    await t.rejects(putBlob(store, Readable.from([Buffer.from('abc')]), { digest: 'md5:abc' }), { code: 'DIGEST_INVALID' })
     await noLeftovers(t)
   })
 
   t.test('maxSize stops an oversized stream', async (t) => {
     const store = await makeStore(t)
-    await t.rejects(store.put(Readable.from([Buffer.alloc(100), Buffer.alloc(100)]), { maxSize: 150 }), { code: 'PAYLOAD_TOO_LARGE' })
+    await t.rejects(putBlob(store, Readable.from([Buffer.alloc(100), Buffer.alloc(100)]), { maxSize: 150 }), { code: 'PAYLOAD_TOO_LARGE' })
     t.equal(await store.stat(digestOf(Buffer.alloc(200))), null)
     await noLeftovers(t)
   })
 
   t.test('a stream that errors mid-way stores nothing', async (t) => {
     const store = await makeStore(t)
-    await t.rejects(store.put(failingStream(Buffer.from('partial'))), /client went away/)
+    await t.rejects(putBlob(store, failingStream(Buffer.from('partial'))), /client went away/)
     const listed = []
     for await (const b of store.list()) listed.push(b)
     t.same(listed, [])
@@ -100,7 +101,7 @@ export function storeConformance(t: Test, makeStore: (t: Test) => Promise<BlobSt
   t.test('concurrent puts of the same content', async (t) => {
     const store = await makeStore(t)
     const data = Buffer.alloc(256 * 1024, 7)
-    const results = await Promise.all(Array.from({ length: 8 }, () => store.put(Readable.from([data.subarray(0, 1000), data.subarray(1000)]))))
+    const results = await Promise.all(Array.from({ length: 8 }, () => putBlob(store, Readable.from([data.subarray(0, 1000), data.subarray(1000)]))))
     for (const r of results) t.same(r, { digest: digestOf(data), size: data.length })
     t.same(await readAll(await store.open(digestOf(data))), data)
     const listed = []
@@ -112,7 +113,7 @@ export function storeConformance(t: Test, makeStore: (t: Test) => Promise<BlobSt
   t.test('reading a range', async (t) => {
     const store = await makeStore(t)
     const data = Buffer.from('0123456789abcdef')
-    const { digest } = await store.put(Readable.from([data]))
+    const { digest } = await putBlob(store, Readable.from([data]))
     t.equal((await readAll(await store.open(digest, { start: 3, end: 6 }))).toString(), '3456')
     t.equal((await readAll(await store.open(digest, { start: 15, end: 15 }))).toString(), 'f')
     t.equal((await readAll(await store.open(digest, { start: 0, end: 15 }))).toString(), data.toString())
@@ -150,10 +151,10 @@ export function storeConformance(t: Test, makeStore: (t: Test) => Promise<BlobSt
     t.test('a damaged blob of the wrong size is replaced by verified bytes, never trusted', async (t) => {
       const store = await makeStore(t)
       const data = Buffer.alloc(64 * 1024, 9)
-      const { digest } = await store.put(Readable.from([data]))
+      const { digest } = await putBlob(store, Readable.from([data]))
       await truncate(store, digest, 1000)
       t.equal((await store.stat(digest))?.size, 1000)
-      t.same(await store.put(Readable.from([data])), { digest, size: data.length })
+      t.same(await putBlob(store, Readable.from([data])), { digest, size: data.length })
       t.same(await readAll(await store.open(digest)), data, 'the verified bytes replaced the damaged ones')
       await noLeftovers(t)
     })

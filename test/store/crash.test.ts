@@ -24,7 +24,7 @@ const endless = new Readable({ read() {
   if (sent === 65536 * 32) process.stdout.write('writing\\n')
   setTimeout(() => this.push(Buffer.alloc(65536, 1)), 1)
 } })
-store.init().then(() => store.put(endless))
+store.init().then(() => store.stage(endless))
 `
 
 t.test('SIGKILL mid-write leaves no visible blob and a clean database', async (t) => {

@@ -15,6 +15,7 @@ import { tempDir } from '../helpers.js'
 import { s3Settings, startFaultProxy, startS3Server } from '../s3-helpers.js'
 import { digestOf, readAll, storeConformance } from './conformance.js'
 import { commitPlaced, stagingConformance } from './uploads-conformance.js'
+import { putBlob } from '../../src/store/types.js'
 
 const MiB = 1024 * 1024
 
@@ -28,8 +29,14 @@ t.test('S3', async (t) => {
     return keys
   }
 
+  /**
+   * Through the fault proxy, two attempts keep the injected failures quick to see. Straight to
+   * s3rver, the store's own retries, as in production: s3rver answers 500 now and then when
+   * requests on one key overlap (its files trip over each other; seen more often under Node 24),
+   * and the retry absorbs that as it absorbs S3's own occasional 500s.
+   */
   async function fixture(t: { teardown(fn: () => void): void }, options: { endpoint?: string; warn?: (m: string) => void } = {}) {
-    const store = new S3BlobStore(s3Settings(options.endpoint ?? s3.endpoint), { maxAttempts: 2, ...(options.warn ? { warn: options.warn } : {}) })
+    const store = new S3BlobStore(s3Settings(options.endpoint ?? s3.endpoint), { ...(options.endpoint ? { maxAttempts: 2 } : {}), ...(options.warn ? { warn: options.warn } : {}) })
     const dir = join(tempDir(t), 'uploads')
     const staging = new S3UploadStaging(store, dir)
     await staging.init()
@@ -61,7 +68,7 @@ t.test('S3', async (t) => {
 
   t.test('blobs are at <rootdirectory>/blobs/sha256/<2 hex>/<64 hex>', async (t) => {
     const { store } = await fixture(t)
-    const { digest } = await store.put(Readable.from([Buffer.from('layout')]))
+    const { digest } = await putBlob(store, Readable.from([Buffer.from('layout')]))
     const hex = digest.slice(7)
     const listed = await store.client.send(new ListObjectsV2Command({ Bucket: store.bucket, Prefix: store.settings.rootdirectory }))
     t.same(listed.Contents?.map((c) => c.Key), [`${store.settings.rootdirectory}/blobs/sha256/${hex.slice(0, 2)}/${hex}`])
@@ -71,7 +78,7 @@ t.test('S3', async (t) => {
     const { store } = await fixture(t)
     const data = Buffer.alloc(13 * MiB)
     for (let i = 0; i < data.length; i += 4) data.writeUInt32BE(i, i)
-    const info = await store.put(Readable.from([data.subarray(0, 7 * MiB), data.subarray(7 * MiB)]))
+    const info = await putBlob(store, Readable.from([data.subarray(0, 7 * MiB), data.subarray(7 * MiB)]))
     t.same(info, { digest: digestOf(data), size: data.length })
     t.ok((await readAll(await store.open(info.digest))).equals(data))
     t.ok((await readAll(await store.open(info.digest, { start: 6 * MiB - 3, end: 11 * MiB }))).equals(data.subarray(6 * MiB - 3, 11 * MiB + 1)))
@@ -130,7 +137,7 @@ t.test('S3', async (t) => {
 
   t.test('blobs larger than one CopyObject can copy are refused with 413', async (t) => {
     const store = new S3BlobStore(s3Settings(s3.endpoint), { maxBlobBytes: 1000 })
-    await t.rejects(store.put(Readable.from([Buffer.alloc(600), Buffer.alloc(600)])), { code: 'PAYLOAD_TOO_LARGE', message: /S3 storage keeps blobs of at most 1000 bytes/ })
+    await t.rejects(putBlob(store, Readable.from([Buffer.alloc(600), Buffer.alloc(600)])), { code: 'PAYLOAD_TOO_LARGE', message: /S3 storage keeps blobs of at most 1000 bytes/ })
     const staging = new S3UploadStaging(store, join(tempDir(t), 'uploads'))
     await staging.init()
     const id = '5b3f4e5d-6c7b-4a98-9b26-c5d4e3f2a1b0'
@@ -143,7 +150,7 @@ t.test('S3', async (t) => {
 
   t.test('a pre-signed URL downloads the blob straight from the bucket', async (t) => {
     const { store } = await fixture(t)
-    const { digest } = await store.put(Readable.from([Buffer.from('straight from S3')]))
+    const { digest } = await putBlob(store, Readable.from([Buffer.from('straight from S3')]))
     const url = await store.redirectUrl(digest)
     t.match(url, /X-Amz-Signature=/)
     const answer = await fetch(url, { headers: { range: 'bytes=9-' } })
@@ -157,7 +164,7 @@ t.test('S3', async (t) => {
     const { store } = await fixture(t, { endpoint: proxy.endpoint })
     const data = Buffer.alloc(8 * MiB)
     for (let i = 0; i < data.length; i += 4) data.writeUInt32BE(i, i)
-    const { digest } = await store.put(Readable.from([data]))
+    const { digest } = await putBlob(store, Readable.from([data]))
     const chunks: Buffer[] = []
     for await (const chunk of await store.open(digest)) {
       // The connection carrying the body is cut after its first chunk.
@@ -172,7 +179,7 @@ t.test('S3', async (t) => {
     const proxy = await startFaultProxy(t, s3.endpoint)
     const { store, staging } = await fixture(t, { endpoint: proxy.endpoint })
     proxy.rule = () => 'slowdown'
-    await t.rejects(store.put(Readable.from([Buffer.from('throttled')])), { code: 'UNAVAILABLE', status: 503, message: /storage backend S3 \(bucket "packyard" at http:\/\/127\.0\.0\.1:\d+\) failed to store a blob: SlowDown \(HTTP 503\) after 2 attempts/ })
+    await t.rejects(putBlob(store, Readable.from([Buffer.from('throttled')])), { code: 'UNAVAILABLE', status: 503, message: /storage backend S3 \(bucket "packyard" at http:\/\/127\.0\.0\.1:\d+\) failed to store a blob: SlowDown \(HTTP 503\) after 2 attempts/ })
     proxy.rule = () => 'reset'
     await t.rejects(store.stat(digestOf('x')), { code: 'UNAVAILABLE' })
     proxy.rule = () => 'pass'
@@ -194,7 +201,7 @@ t.test('S3', async (t) => {
     t.equal(storage.databaseFile, join(dir, 'registry.db'))
     t.equal(storage.initialAdminPasswordFile, join(dir, 'initial-admin-password'))
     await t.resolves(storage.store.check())
-    const { digest } = await storage.store.put(Readable.from([Buffer.from('opened')]))
+    const { digest } = await putBlob(storage.store, Readable.from([Buffer.from('opened')]))
     t.equal((await readAll(await storage.store.open(digest))).toString(), 'opened')
     const got = await (storage.store as S3BlobStore).client.send(new GetObjectCommand({ Bucket: 'packyard', Key: (storage.store as S3BlobStore).blobKey(digest) }))
     t.equal(got.ContentType, 'application/octet-stream')

@@ -17,6 +17,7 @@ import { type Chart, chartArchiveName, collectChartFiles, findCharts, packValues
 import { connect, type RegistryClient } from '../http-client.js'
 import { readLocalPack } from '../local-pack.js'
 import { pushPack } from './pack-push.js'
+import { unlessMissing } from '../../files.js'
 
 /**
  * Palette groups add-ons by addonType. Helm charts carry nothing that maps onto Palette's
@@ -26,13 +27,7 @@ import { pushPack } from './pack-push.js'
 export const DEFAULT_ADDON_TYPE = 'system app'
 
 async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path)
-    return true
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-    throw err
-  }
+  return (await unlessMissing(lstat(path))) !== null
 }
 
 /** Writes next to `path` and renames into place, so a failed build never leaves half a file. */
@@ -68,12 +63,7 @@ async function ignoreSources(dir: string, charts: Chart[]): Promise<string[]> {
   }
   if (lines.length === 0) return []
   const path = join(dir, '.packignore')
-  let current = ''
-  try {
-    current = await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  }
+  const current = (await unlessMissing(readFile(path, 'utf8'))) ?? ''
   const present = new Set(current.split(/\r?\n/).map((l) => l.trim()))
   const missing = lines.filter((l) => !present.has(l))
   if (missing.length > 0) {

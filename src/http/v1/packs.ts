@@ -42,6 +42,10 @@ function flag(fields: Record<string, string>, name: string): boolean {
   throw new RegistryError('BAD_REQUEST', `form field ${name} must be true or false (got ${JSON.stringify(fields[name])})`, { field: name })
 }
 
+const PACKS_OPEN = Buffer.from('{"packs":[')
+const COMMA = Buffer.from(',')
+const PACKS_CLOSE = Buffer.from(']}')
+
 const FORM_LIMITS = { fields: 10, fieldBytes: 64 * 1024 }
 
 function publishOptions(fields: Record<string, string>, actor: string): PublishOptions {
@@ -63,7 +67,11 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
     const { name, layer } = request.query
     const page = views.listPacks({ name, layer }, request.query)
     setNextLink(reply, '/v1/_packs', { name, layer }, page)
-    return { packs: page.items }
+    // Each pack is stored as the JSON listPacksSchema describes: joined as bytes, not parsed and re-serialized.
+    const parts: Buffer[] = [PACKS_OPEN]
+    page.items.forEach((item, i) => parts.push(...(i === 0 ? [item] : [COMMA, item])))
+    parts.push(PACKS_CLOSE)
+    return reply.type('application/json; charset=utf-8').send(Buffer.concat(parts))
   })
 
   app.post('/_packs', { schema: S.pushSchema, onRequest: app.requireWriter }, async (request, reply) => {

@@ -1,0 +1,49 @@
+// packyard restore SRC [CONFIG]: a backup made by packyard backup, into an empty root, then fsck.
+
+import { basename } from 'node:path'
+import { configFileFor, loadConfig } from '../../config/load.js'
+import { assertEmptyRoot, readBackupManifest, restoreRegistry } from '../../maintenance/backup.js'
+import { openStorage } from '../../store/index.js'
+import { rootLayout } from '../../store/layout.js'
+import { lockRoot } from '../../store/root-lock.js'
+import { CliError, type Command, parseCommandArgs } from '../command.js'
+import { formatBytes } from '../progress.js'
+
+export const restoreCommand: Command = {
+  usage: `Usage: packyard restore SRC [CONFIG]
+
+Restores the backup in the folder SRC (made by packyard backup) into the storage of
+CONFIG (default as for serve), which must be empty: the blobs (each verified as it
+is written), the metadata, and the users (to the config's htpasswd file, unless one
+is already there). Then checks every blob as packyard fsck does. No server may run
+on that root meanwhile (restore holds its lock). The backup's config file is not
+installed: compare SRC/config.yml with yours.`,
+  async run(args, io) {
+    const { positionals } = parseCommandArgs(args, {}, { min: 1, max: 2 })
+    const src = positionals[0] as string
+    const config = loadConfig({ file: configFileFor(positionals[1]), env: io.env })
+    if (config.storage.kind === 'inmemory') throw new CliError('the config keeps the registry in memory; restore into storage on disk')
+    const root = config.storage.rootdirectory
+    const manifest = await readBackupManifest(src)
+    // A lock file alone is not data: lockRoot tells a live holder (refused) from a stale one.
+    const lockName = basename(rootLayout(root).lock)
+    await assertEmptyRoot(root, [lockName])
+    const lock = await lockRoot(root, { purpose: 'restore' })
+    try {
+      await assertEmptyRoot(root, [lockName])
+      const storage = await openStorage(config.storage)
+      const report = await restoreRegistry(src, { storage, htpasswd: config.auth?.htpasswdPath ?? null }).catch((err: unknown) => {
+        throw new CliError(`${(err as Error).message}; ${root} now holds part of the backup: empty it before trying again`)
+      })
+      io.stdout.write(`Restored ${report.blobs} blobs (${formatBytes(report.bytes)}) and the metadata (snapshot of ${manifest.snapshotAt}) into ${root}\n`)
+      if (report.users && 'restoredTo' in report.users) io.stdout.write(`Restored the users to ${report.users.restoredTo}\n`)
+      if (report.users && 'kept' in report.users) io.stdout.write(`Kept the users already in ${report.users.kept} (the backup's are in ${src}/${manifest.htpasswd})\n`)
+      const { fsck } = report
+      for (const p of fsck.problems) io.stdout.write(`${p.problem} ${p.digest}: ${p.detail}${p.usedBy.length ? `; used by ${p.usedBy.join(', ')}` : ''}\n`)
+      io.stdout.write(`fsck: checked ${fsck.blobsChecked} blobs (${formatBytes(fsck.bytesChecked)}): ${fsck.problems.length === 0 ? 'no problems' : `${fsck.problems.length} problems`}\n`)
+      if (fsck.problems.length > 0) throw new CliError(`the restored registry has ${fsck.problems.length} damaged or missing blobs (listed above)`)
+    } finally {
+      await lock.release()
+    }
+  },
+}

@@ -1,0 +1,63 @@
+// What the `packyard user` commands work on: the htpasswd file (--htpasswd PATH, or the one the
+// config names: auth.htpasswd.path, else <root>/htpasswd), the config's writers, and the root's
+// initial-admin-password, which is deleted once it no longer opens the admin account.
+
+import { resolve } from 'node:path'
+import { BOOTSTRAP_USER, retireInitialPassword } from '../auth/bootstrap.js'
+import { readHtpasswd } from '../auth/htpasswd.js'
+import { type Config, configFileFor, loadConfig } from '../config/load.js'
+import { isMissing } from '../files.js'
+import { rootLayout } from '../store/layout.js'
+import { CliError, type Io } from './command.js'
+
+export const USER_FILE_FLAGS = { htpasswd: { type: 'string' }, config: { type: 'string' } } as const
+
+export const USER_FILE_USAGE = `The file is auth.htpasswd.path of the config (CONFIG: --config, else
+/etc/spectro/config.yml when present, else the built-in defaults, where it is
+<storage root>/htpasswd), or --htpasswd PATH.`
+
+export interface UserFiles {
+  /** The config file, undefined for the built-in defaults. */
+  configFile: string | undefined
+  config: Config
+  htpasswd: string
+}
+
+export function userFiles(values: { htpasswd?: string | undefined; config?: string | undefined }, io: Io): UserFiles {
+  const configFile = configFileFor(values.config)
+  const config = loadConfig({ file: configFile, env: io.env })
+  let htpasswd = values.htpasswd
+  if (!htpasswd) {
+    if (!config.auth) throw new CliError(`${configFile ?? 'the configuration'} has no auth section; pass --htpasswd PATH`)
+    if (config.auth.htpasswdPath === null) {
+      throw new CliError('with storage: inmemory and no auth.htpasswd.path the users live in the server\'s memory; set auth.htpasswd.path or pass --htpasswd PATH')
+    }
+    htpasswd = config.auth.htpasswdPath
+  }
+  return { configFile, config, htpasswd }
+}
+
+/** The users of the file; a missing file is an error that says who creates it. */
+export async function readUsers(path: string): Promise<{ users: Map<string, string>; problems: string[] }> {
+  try {
+    return await readHtpasswd(path)
+  } catch (err) {
+    if (isMissing(err)) throw new CliError(`${path} does not exist yet (the server creates it with user ${BOOTSTRAP_USER} on its first start, or packyard user add does)`)
+    throw err
+  }
+}
+
+/**
+ * After `user` changed in `files.htpasswd`: when that is the config's own htpasswd and admin's
+ * entry no longer opens with the saved initial password, deletes the saved copy and says so.
+ */
+export async function retireInitialPasswordAfter(user: string, files: UserFiles, io: Io): Promise<void> {
+  const { config } = files
+  if (user !== BOOTSTRAP_USER || config.storage.kind === 'inmemory' || !config.auth?.htpasswdPath) return
+  if (resolve(config.auth.htpasswdPath) !== resolve(files.htpasswd)) return
+  const passwordFile = rootLayout(config.storage.rootdirectory).initialAdminPassword
+  const { users } = await readUsers(files.htpasswd)
+  if (await retireInitialPassword(passwordFile, users.get(BOOTSTRAP_USER))) {
+    io.stdout.write(`Removed ${passwordFile}: the initial ${BOOTSTRAP_USER} password no longer works\n`)
+  }
+}

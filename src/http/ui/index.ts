@@ -1,0 +1,172 @@
+// The pack browser: server-rendered HTML pages under ui.path (packs, one pack, other OCI
+// content, the registry), behind the same Basic auth as the API, so the browser shows its own
+// login prompt and read-only users browse what they can pull. Routes only parse the request,
+// ask a browsing service (packs/browse.ts, oci/browse.ts, maintenance/overview.ts) and render
+// an Eta template through @fastify/view; author-supplied text is made safe in render.ts.
+//
+// Every answer here carries a strict Content-Security-Policy of its own (scripts, styles and
+// images from the registry only, nothing inline) next to the configured security headers.
+// Errors on these routes are rendered as HTML pages by a handler scoped to this plugin, from
+// the same description the JSON handler uses (describeError), 401 challenge included.
+
+import fastifyCompress from '@fastify/compress'
+import fastifyView from '@fastify/view'
+import { Eta } from 'eta'
+import { constants } from 'node:zlib'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { RegistryError } from '../../errors.js'
+import type { RegistryOverview } from '../../maintenance/overview.js'
+import type { OciBrowser } from '../../oci/browse.js'
+import type { PageRequest, TwoWayPageRequest } from '../../pages.js'
+import type { PackBrowser, PackListRequest, PackPage } from '../../packs/browse.js'
+import { CLOUD_TYPES, LAYERS } from '../../packs/pack-json.js'
+import { VERSION } from '../../version.js'
+import { IMMUTABLE } from '../blob-response.js'
+import { describeError } from '../errors.js'
+import { TEMPLATES_DIR, UiAssets } from './assets.js'
+import { format, renderHighlighted, renderMarkdown } from './render.js'
+import * as S from './schemas.js'
+import { artifactCommands, paletteSettings, pullCommands, siteOf } from './site.js'
+
+export interface UiOptions {
+  packs: PackBrowser
+  oci: OciBrowser
+  overview: RegistryOverview
+  ociNamespace: string
+  /** whether the registry asks for credentials (the curl command then names the user) */
+  authenticated: boolean
+  /** '' when the browser is the registry's home page, else ui.path (`/ui`) */
+  base: string
+}
+
+/**
+ * Nothing inline, nothing from elsewhere: the pages' script, stylesheet and images (logos
+ * included) come from the registry, and no other site may frame or receive a form from them.
+ */
+export const UI_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+type Section = 'packs' | 'oci' | 'registry' | null
+
+/** Builds `path?query`, leaving out empty values. */
+function href(path: string, query: Record<string, string | number | null | undefined>): string {
+  const params = new URLSearchParams()
+  for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== null && value !== '') params.set(key, String(value))
+  const search = params.toString()
+  return search === '' ? path : `${path}?${search}`
+}
+
+export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<void> {
+  const { packs, oci, overview, ociNamespace, authenticated, base } = opts
+  const assets = new UiAssets()
+  const asset = (name: string) => `${base}/_static/${assets.servedName(name)}`
+  const common = { base, version: VERSION, format, href, css: asset('app.css'), script: asset('app.js'), icon: asset('icon.svg') }
+
+  await app.register(fastifyCompress, { encodings: ['br', 'gzip'], threshold: 1024, brotliOptions: { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } } })
+  await app.register(fastifyView, { engine: { eta: new Eta({ views: TEMPLATES_DIR, cache: true }) }, templates: TEMPLATES_DIR, production: true })
+
+  async function render(request: FastifyRequest, reply: FastifyReply, template: string, section: Section, title: string, data: object) {
+    const html = await reply.viewAsync(template, { ...common, user: authenticated ? (request.identity?.user ?? null) : null, section, title, ...data })
+    return reply.header('cache-control', 'private, no-cache').type('text/html; charset=utf-8').send(html)
+  }
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    const configured = reply.getHeader('content-security-policy')
+    const policies = configured === undefined ? [] : Array.isArray(configured) ? configured.map(String) : [String(configured)]
+    reply.header('content-security-policy', [...policies, UI_CSP])
+    return payload
+  })
+
+  app.setErrorHandler(async (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const described = describeError(err, request)
+    for (const [name, value] of Object.entries(described.headers)) reply.header(name, value)
+    reply.code(described.status)
+    return render(request, reply, 'error', null, described.status === 401 ? 'Sign in' : `Error ${described.status}`, { error: described })
+  })
+
+  // Static files need no credentials: they are the same in every registry, and the 401 page uses them.
+  app.get<{ Params: { file: string } }>('/_static/:file', { schema: S.staticSchema }, async (request, reply) => {
+    const found = assets.find(request.params.file)
+    if (!found) throw new RegistryError('NOT_FOUND', `no static file ${request.params.file} (it may be from an older release; reload the page)`)
+    reply.header('cache-control', IMMUTABLE).header('etag', found.etag).type(found.type)
+    if (request.headers['if-none-match'] === found.etag) return reply.code(304).send()
+    return reply.send(found.body)
+  })
+
+  await app.register(async (pages) => {
+    pages.addHook('onRequest', app.authenticate)
+
+    pages.get<{ Querystring: PackListRequest }>('/', { schema: S.packsSchema }, async (request, reply) => {
+      const query = request.query
+      const page = packs.listPacks(query)
+      const filters = { q: query.q, layer: query.layer, cloud: query.cloud, sort: page.sort === 'name' ? undefined : page.sort, n: query.n }
+      const layers = [...new Set([...LAYERS, ...page.layers])]
+      return render(request, reply, 'packs', 'packs', 'Packs', { page, filters, layers, clouds: CLOUD_TYPES, filtered: Boolean(query.q || query.layer || query.cloud) })
+    })
+
+    pages.get('/packs', async (_request, reply) => reply.redirect(`${base}/`))
+
+    const packPage = async (request: FastifyRequest<{ Params: { name: string; ref?: string } }>, reply: FastifyReply) => {
+      const { name, ref } = request.params
+      const page = await packs.pack(name, ref ?? null)
+      return render(request, reply, 'pack', 'packs', page.pack.displayName, packView(page, request))
+    }
+    pages.get<{ Params: { name: string } }>('/packs/:name', { schema: S.packSchema }, packPage)
+    pages.get<{ Params: { name: string; ref: string } }>('/packs/:name/:ref', { schema: S.packSchema }, packPage)
+
+    pages.get<{ Querystring: TwoWayPageRequest & { q?: string } }>('/oci', { schema: S.ociRepositoriesSchema }, async (request, reply) => {
+      const page = oci.repositories(request.query)
+      return render(request, reply, 'oci', 'oci', 'Other OCI content', { page, q: request.query.q ?? '', n: request.query.n, namespace: ociNamespace })
+    })
+
+    pages.get<{ Params: { '*': string }; Querystring: PageRequest }>('/oci/*', { schema: S.ociRepositorySchema }, async (request, reply) => {
+      const name = request.params['*']
+      const page = oci.repository(name, request.query)
+      if (page.kind === 'pack') return reply.redirect(`${base}/packs/${page.name}`)
+      return render(request, reply, 'oci-repository', 'oci', name, { ...page, site: siteOf(request), n: request.query.n })
+    })
+
+    pages.get('/registry', async (request, reply) => {
+      const summary = overview.summary()
+      return render(request, reply, 'registry', 'registry', 'Registry', { summary, palette: paletteSettings(siteOf(request), ociNamespace) })
+    })
+
+    // Anything else under the browser's own paths is a page that does not exist (HTML, not JSON).
+    pages.get(base === '' ? '/packs/*' : '/*', async (request) => {
+      throw new RegistryError('NOT_FOUND', `there is no page at ${request.url.split('?')[0]}`)
+    })
+  })
+
+  function packView(page: PackPage, request: FastifyRequest) {
+    const site = siteOf(request)
+    const palette = paletteSettings(site, ociNamespace)
+    const name = page.pack.name
+    const { selected } = page
+    if (selected.kind === 'artifact') {
+      const { artifact } = selected
+      return { page, palette, history: [...selected.history].reverse(), commands: artifactCommands(site, ociNamespace, name, artifact.tags[0] ?? null, artifact.digest) }
+    }
+    const { detail, files } = selected
+    const entry = page.groups.flatMap((g) => g.versions).find((v) => v.selected)
+    const packJsonDigest = detail.files['pack.json']?.digest ?? detail.digest
+    return {
+      page,
+      palette,
+      detail,
+      history: [...detail.history].reverse(),
+      html: {
+        readme: files.readme && renderMarkdown(files.readme.text, files.readme.digest),
+        values: files.values && renderHighlighted(files.values.text, 'yaml', files.values.digest),
+        presets: files.presets && renderHighlighted(files.presets.text, 'yaml', files.presets.digest),
+        schema: files.schema && renderHighlighted(files.schema.text, 'yaml', files.schema.digest),
+        packJson: renderHighlighted(JSON.stringify(detail.packJson, null, 2), 'json', packJsonDigest),
+      },
+      commands: pullCommands(site, ociNamespace, {
+        name,
+        tag: entry?.ref ?? detail.digest,
+        archiveDigest: detail.digest,
+        manifestDigest: detail.manifestDigest,
+        user: authenticated ? (request.identity?.user ?? null) : null,
+      }),
+    }
+  }
+}

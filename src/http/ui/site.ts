@@ -1,0 +1,86 @@
+// What a reader copies from the pack browser to reach this registry from elsewhere, built from
+// the address the browser used (Host and scheme, X-Forwarded-* behind trusted proxies): the
+// commands that pull one pack version (packyard, oras over /v2, curl of the /v1 archive) or an
+// artifact (oras), and the fields Palette asks for when the registry is added in either mode.
+
+import type { FastifyRequest } from 'fastify'
+
+export interface Site {
+  /** `https://registry.example.com:5000` */
+  origin: string
+  /** `registry.example.com:5000`, as OCI references and the packyard CLI name a registry */
+  host: string
+  secure: boolean
+}
+
+export interface Command {
+  label: string
+  command: string
+}
+
+export interface PaletteSettings {
+  endpoint: string
+  /** the OCI registry's base content path; null when the namespace cannot be reached as Palette looks for it */
+  basePath: string | null
+  namespace: string
+}
+
+/** The path Palette's OCI mode looks under, below the base content path. */
+const PALETTE_NAMESPACE = 'spectro-packs/archive'
+
+export function siteOf(request: FastifyRequest): Site {
+  const secure = request.protocol === 'https'
+  return { origin: `${request.protocol}://${request.host}`, host: request.host, secure }
+}
+
+/** Quotes a shell word when it needs it (user names are the only free text here). */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9@%+=:,./_-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+}
+
+export interface PullTarget {
+  name: string
+  /** a tag, or the archive digest for a version without tags */
+  tag: string
+  archiveDigest: string
+  manifestDigest: string
+  user: string | null
+}
+
+/** Commands that fetch this pack version, by tag and pinned to its digests. */
+export function pullCommands(site: Site, namespace: string, target: PullTarget): { byTag: Command[]; pinned: Command[] } {
+  const { name, tag } = target
+  const plain = site.secure ? '' : ' --plain-http'
+  const credentials = target.user === null ? '' : ` -u ${shellWord(target.user)}`
+  const ociRepository = `${site.host}/${namespace}/${name}`
+  const curl = (ref: string) => `curl${credentials} -fOJ ${site.origin}/v1/_packs/${name}/${ref}/archive`
+  const tagged = !tag.includes(':')
+  return {
+    byTag: tagged
+      ? [
+          { label: 'packyard', command: `packyard pack pull ${name}:${tag} ./packs -r ${site.host}` },
+          { label: 'oras', command: `oras pull${plain} ${ociRepository}:${tag}` },
+          { label: 'curl', command: curl(tag) },
+        ]
+      : [],
+    pinned: [
+      { label: 'packyard', command: `packyard pack pull ${name}@${target.archiveDigest} ./packs -r ${site.host}` },
+      { label: 'oras', command: `oras pull${plain} ${ociRepository}@${target.manifestDigest}` },
+      { label: 'curl', command: curl(target.archiveDigest) },
+    ],
+  }
+}
+
+/** Commands that fetch an artifact of a pack repository (it has no archive): by tag and digest. */
+export function artifactCommands(site: Site, namespace: string, name: string, tag: string | null, digest: string): { byTag: Command[]; pinned: Command[] } {
+  const oras = (ref: string) => ({ label: 'oras', command: `oras pull${site.secure ? '' : ' --plain-http'} ${site.host}/${namespace}/${name}${ref}` })
+  return { byTag: tag === null ? [] : [oras(`:${tag}`)], pinned: [oras(`@${digest}`)] }
+}
+
+/** The Pack Registry endpoint (legacy mode) and the OCI registry fields (recommended mode). */
+export function paletteSettings(site: Site, namespace: string): PaletteSettings {
+  let basePath: string | null = null
+  if (namespace === PALETTE_NAMESPACE) basePath = ''
+  else if (namespace.endsWith(`/${PALETTE_NAMESPACE}`)) basePath = namespace.slice(0, -PALETTE_NAMESPACE.length - 1)
+  return { endpoint: site.origin, basePath, namespace }
+}

@@ -1,0 +1,78 @@
+// The registry page's figures: version, storage backend, bytes and counts, the latest pushes,
+// and what garbage collection would reclaim, estimated from the metadata alone (a dry run of
+// garbage collection lists the whole store, too slow for a page view).
+
+import type { BrowseMeta } from '../meta/browse.js'
+
+export interface OverviewSettings {
+  version: string
+  storage: 'filesystem' | 'inmemory' | 's3'
+  /** the OCI namespace packs appear under, to name a push's repository */
+  ociNamespace: string
+  latestPushes: number
+}
+
+export interface PushView {
+  at: string
+  actor: string
+  action: string
+  /** a pack name, or an OCI repository name */
+  repository: string
+  /** what the repository is now: a pack, an OCI repository, or gone */
+  kind: 'pack' | 'oci' | 'deleted'
+  tag: string | null
+  oldDigest: string | null
+  newDigest: string | null
+  forced: boolean
+  message: string | null
+}
+
+export interface RegistrySummary {
+  version: string
+  storage: string
+  ociNamespace: string
+  bytes: { blobs: number; database: number; uploads: number }
+  counts: { packs: number; versions: number; repositories: number; ociRepositories: number; manifests: number; tags: number; blobs: number; uploads: number }
+  garbage: { blobs: number; bytes: number }
+  latestPushes: PushView[]
+}
+
+export class RegistryOverview {
+  constructor(
+    private readonly browse: BrowseMeta,
+    private readonly settings: OverviewSettings,
+  ) {}
+
+  summary(): RegistrySummary {
+    const c = this.browse.counts()
+    return {
+      version: this.settings.version,
+      storage: this.settings.storage,
+      ociNamespace: this.settings.ociNamespace,
+      bytes: { blobs: c.blob_bytes, database: c.database_bytes, uploads: c.upload_bytes },
+      counts: {
+        packs: c.packs,
+        versions: c.versions,
+        repositories: c.repositories,
+        ociRepositories: c.oci_repositories,
+        manifests: c.manifests,
+        tags: c.tags,
+        blobs: c.blobs,
+        uploads: c.uploads,
+      },
+      garbage: this.browse.unreferencedBlobs(),
+      latestPushes: this.browse.latestPushes(this.settings.latestPushes).map((e) => ({
+        at: new Date(e.at).toISOString(),
+        actor: e.actor,
+        action: e.action,
+        repository: e.repository,
+        kind: e.is_pack === 1 ? 'pack' : e.is_oci === 1 ? 'oci' : 'deleted',
+        tag: e.tag,
+        oldDigest: e.old_digest,
+        newDigest: e.new_digest,
+        forced: e.forced === 1,
+        message: e.message,
+      })),
+    }
+  }
+}

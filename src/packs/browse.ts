@@ -1,0 +1,364 @@
+// The pack browser's questions about packs: the listing with its filters (name or display
+// name, layer, cloud type), its two orders (name, last change) and paging both ways; and one
+// pack as a person looks at it: versions by group, newest first, with their tags and the
+// parent tags pointing at them, the artifacts a distribution client pushed next to them (not
+// packs: signatures, SBOMs, unrecognised formats), and what is selected: a version's details
+// (from the pack views, the same answer as GET /v1/_packs/NAME/REF), its served files as text
+// and the files in its archive, or an artifact with its history. Knows nothing of HTML.
+
+import { RegistryError } from '../errors.js'
+import { LruMap } from '../lru.js'
+import type { BrowseMeta, OciManifestRow, PackCursor, PackFilterParams, PackListRow, PackSort } from '../meta/browse.js'
+import type { PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
+import { fetchTwoWayPage, type TwoWayPage } from '../pages.js'
+import { assertDigest } from '../store/digest.js'
+import type { BlobInfo } from '../store/types.js'
+import { type ArchiveLimits, readPackArchive } from './archive-read.js'
+import { archiveFileName } from './oras-manifest.js'
+import type { ParentTag } from './parent-tags.js'
+import { parseTag } from './tags.js'
+import { groupVersions, newestVersion, type VersionGroup } from './version-order.js'
+import { type HistoryView, historyView, packHeader, type PackHeaderView, parentTagsFor, type PackViews, type VersionDetailView } from './views.js'
+
+export interface PackBrowserSettings {
+  /** the largest page of the listing (the default page is smaller) */
+  maxPageSize: number
+  defaultPageSize: number
+  archive: ArchiveLimits
+  /** archives larger than this are not unpacked to list their files */
+  maxListedArchiveBytes: number
+  /** at most this many files of an archive are listed */
+  maxListedFiles: number
+  /** served files (README.md, values.yaml, ...) are shown up to this size */
+  maxShownFileBytes: number
+  /** the newest artifacts of a pack repository shown on its page */
+  maxArtifacts: number
+}
+
+export interface PackListRequest {
+  q?: string | undefined
+  layer?: string | undefined
+  cloud?: string | undefined
+  sort?: PackSort | undefined
+  n?: number | undefined
+  after?: string | undefined
+  before?: string | undefined
+}
+
+export interface PackListEntry extends PackHeaderView {
+  newest: { version: string; group: string | null; tag: string } | null
+  /** tagged pack versions, and tagged artifacts (manifests that are not packs) */
+  versions: number
+  artifacts: number
+  tags: number
+}
+
+export interface PackListPage extends TwoWayPage<PackListEntry> {
+  sort: PackSort
+  /** packs matching the filters, over all pages */
+  total: number
+  /** layers present in the registry, for the filter */
+  layers: string[]
+}
+
+export interface VersionEntry {
+  manifestId: number
+  version: string
+  group: string | null
+  /** the tag (or digest) that names this version in a link */
+  ref: string
+  /** the archive's digest */
+  digest: string
+  manifestDigest: string
+  /** user tags: the version tag and aliases */
+  tags: string[]
+  /** parent tags pointing at this version */
+  parentTags: string[]
+  pushedAt: string
+  written: number
+  selected: boolean
+}
+
+export interface ShownFile {
+  text: string
+  size: number
+  digest: string
+  /** only the first maxShownFileBytes are in `text` */
+  truncated: boolean
+}
+
+export type ArchiveListing =
+  | { kind: 'listed'; files: Array<{ path: string; size: number }>; total: number; unpackedSize: number }
+  | { kind: 'too-large'; size: number; limit: number }
+  | { kind: 'unreadable'; reason: string }
+
+/** A manifest of a pack repository that is not a pack: an artifact, a signature, an SBOM. */
+export interface ArtifactEntry {
+  manifestId: number
+  /** the manifest's digest */
+  digest: string
+  mediaType: string
+  artifactType: string | null
+  size: number
+  createdAt: string
+  tags: string[]
+  parentTags: string[]
+  /** the tag (or digest) that names it in a link */
+  ref: string
+  /** what it refers to (OCI subject), with the ref of that pack version when it is one */
+  subject: { digest: string; ref: string | null } | null
+  selected: boolean
+}
+
+export interface SelectedVersion {
+  kind: 'version'
+  detail: VersionDetailView
+  archiveFileName: string
+  files: { readme: ShownFile | null; values: ShownFile | null; presets: ShownFile | null; schema: ShownFile | null }
+  archive: ArchiveListing
+}
+
+export interface SelectedArtifact {
+  kind: 'artifact'
+  artifact: ArtifactEntry
+  history: HistoryView[]
+}
+
+export interface PackPage {
+  pack: PackHeaderView
+  groups: VersionGroup<VersionEntry>[]
+  artifacts: ArtifactEntry[]
+  /** every parent tag and the tag it points at */
+  parentTags: Array<{ tag: string; target: string }>
+  selected: SelectedVersion | SelectedArtifact
+  /** the ref the page was asked for; null for the default (newest) version */
+  ref: string | null
+}
+
+const SHOWN_FILES = { readme: 'README.md', values: 'values.yaml', presets: 'presets.yaml', schema: 'schema.yaml' } as const
+
+const CHANGED_CURSOR = /^(\d{1,15}):([a-z0-9._-]{1,128})$/
+
+function badCursor(which: string): RegistryError {
+  return new RegistryError('BAD_REQUEST', `${which} is not a position in this listing; follow the Next and Previous links, or start again from the first page`, { [which]: true })
+}
+
+function blankToNull(value: string | undefined): string | null {
+  const trimmed = value?.trim() ?? ''
+  return trimmed === '' ? null : trimmed
+}
+
+function tagsByManifest(tags: TagRow[]): Map<number, TagRow[]> {
+  const out = new Map<number, TagRow[]>()
+  for (const t of tags) {
+    const list = out.get(t.manifest_id)
+    if (list) list.push(t)
+    else out.set(t.manifest_id, [t])
+  }
+  return out
+}
+
+export class PackBrowser {
+  /** Archive listings by digest: an archive never changes under its digest. */
+  private readonly listings = new LruMap<string, ArchiveListing>(64)
+
+  constructor(
+    private readonly browse: BrowseMeta,
+    private readonly packs: PackMeta,
+    private readonly views: PackViews,
+    private readonly settings: PackBrowserSettings,
+  ) {}
+
+  listPacks(request: PackListRequest): PackListPage {
+    const sort = request.sort ?? 'name'
+    const filter: PackFilterParams = {
+      q: blankToNull(request.q)?.toLowerCase() ?? null,
+      layer: blankToNull(request.layer),
+      cloud: blankToNull(request.cloud),
+    }
+    const parse = (which: string, value: string): PackCursor => {
+      if (sort === 'name') return { name: value, at: 0 }
+      const m = CHANGED_CURSOR.exec(value)
+      if (!m) throw badCursor(which)
+      return { at: Number(m[1]), name: m[2] as string }
+    }
+    const after = blankToNull(request.after) ?? undefined
+    const before = blankToNull(request.before) ?? undefined
+    if (after !== undefined && before !== undefined) throw new RegistryError('BAD_REQUEST', 'ask for the page after or before a pack, not both')
+    if (after !== undefined) parse('after', after)
+    if (before !== undefined) parse('before', before)
+    const key = (row: PackListRow) => (sort === 'name' ? row.name : `${row.updated_at}:${row.name}`)
+    const page = fetchTwoWayPage(
+      { n: request.n ?? this.settings.defaultPageSize, after, before },
+      this.settings.maxPageSize,
+      key,
+      (direction, cursor, limit) => this.browse.packs(filter, sort, direction, cursor === null ? null : parse(direction, cursor), limit),
+    )
+    const tagsByRepo = this.packs.tagsOfMany(page.items.map((r) => r.id))
+    return {
+      ...page,
+      items: page.items.map((row) => this.listEntry(row, tagsByRepo.get(row.id) ?? [])),
+      sort,
+      total: this.browse.packCount(filter),
+      layers: this.browse.packLayers(),
+    }
+  }
+
+  private listEntry(row: PackListRow, tags: TagRow[]): PackListEntry {
+    const own = tags.filter((t) => t.kind !== 'parent')
+    // Version-named tags of artifacts count too: a repository of artifacts has versions by name.
+    const newest = newestVersion(own.filter((t) => t.kind === 'version').map((t) => ({ version: t.label, group: t.group_name, written: t.seq, tag: t.name })))
+    const manifests = (packs: boolean) => new Set(own.filter((t) => (t.archive_digest !== null) === packs).map((t) => t.manifest_id)).size
+    return {
+      ...header(row.name, row),
+      newest: newest ? { version: newest.version, group: newest.group, tag: newest.tag } : null,
+      versions: manifests(true),
+      artifacts: manifests(false),
+      tags: own.length,
+    }
+  }
+
+  /** One pack with `ref` (a tag or digest) selected, or its newest version (or artifact). */
+  async pack(name: string, ref: string | null): Promise<PackPage> {
+    const repoId = this.views.repoId(name)
+    const summary = this.packs.packSummary(repoId)
+    const tags = this.packs.tagsOf(repoId)
+    const parents = parentTagsFor(tags)
+    const onManifest = tagsByManifest(tags)
+    const versions = this.packs.versionsOf(repoId).map((v) => versionEntry(v, onManifest.get(v.manifest_id) ?? [], parents))
+    const artifacts = this.browse.packArtifacts(repoId, this.settings.maxArtifacts).map((m) => artifactEntry(m, onManifest.get(m.id) ?? [], parents, versions))
+    // Blobs uploaded ahead of a manifest make a repository, not a pack.
+    if (versions.length === 0 && artifacts.length === 0) throw new RegistryError('NAME_UNKNOWN', `there is no pack named ${name} in this registry`, { name })
+
+    const chosen: VersionEntry | ArtifactEntry = ref === null ? (newestVersion(versions) ?? (artifacts[0] as ArtifactEntry)) : this.find(name, ref, tags, versions, artifacts)
+    chosen.selected = true
+    const updatedAt = this.packs.repoByName(name)?.updated_at ?? 0
+    const base = {
+      pack: header(name, summary ?? { id: repoId, name, updated_at: updatedAt, display_name: null, layer: null, pack_json: null, files: null }),
+      groups: groupVersions(versions),
+      artifacts,
+      parentTags: parents.map((p) => ({ tag: p.tag, target: p.target })),
+      ref,
+    }
+    if ('version' in chosen) return { ...base, selected: await this.selectedVersion(name, chosen) }
+    const history = this.packs.history(name, chosen.tags, chosen.digest).map(historyView)
+    return { ...base, selected: { kind: 'artifact', artifact: chosen, history } }
+  }
+
+  /** The version or artifact a tag (any kind) or a digest (archive or manifest) names. */
+  private find(name: string, ref: string, tags: TagRow[], versions: VersionEntry[], artifacts: ArtifactEntry[]): VersionEntry | ArtifactEntry {
+    let manifestId: number | undefined
+    if (ref.includes(':')) {
+      assertDigest(ref)
+      manifestId = versions.find((v) => v.digest === ref || v.manifestDigest === ref)?.manifestId ?? artifacts.find((a) => a.digest === ref)?.manifestId
+      if (manifestId === undefined) throw new RegistryError('MANIFEST_UNKNOWN', `${name} has no version or artifact with digest ${ref}`, { name, digest: ref })
+    } else {
+      parseTag(ref)
+      manifestId = tags.find((t) => t.name === ref)?.manifest_id
+      if (manifestId === undefined) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${ref}`, { name, tag: ref })
+    }
+    const found = versions.find((v) => v.manifestId === manifestId) ?? artifacts.find((a) => a.manifestId === manifestId)
+    // Only the newest artifacts are listed; an older one is reached through the API.
+    if (!found) {
+      throw new RegistryError('MANIFEST_UNKNOWN', `${ref} of ${name} is not among the ${this.settings.maxArtifacts} newest artifacts shown here; GET /v1/${name}/manifests/${ref} has it`, { name, reference: ref })
+    }
+    return found
+  }
+
+  private async selectedVersion(name: string, entry: VersionEntry): Promise<SelectedVersion> {
+    const detail = this.views.versionDetail(name, entry.ref)
+    const [readme, values, presets, schema, archive] = await Promise.all([
+      this.shownFile(detail.files[SHOWN_FILES.readme]),
+      this.shownFile(detail.files[SHOWN_FILES.values]),
+      this.shownFile(detail.files[SHOWN_FILES.presets]),
+      this.shownFile(detail.files[SHOWN_FILES.schema]),
+      this.archiveListing(detail.digest, detail.size),
+    ])
+    return { kind: 'version', detail, archiveFileName: archiveFileName(name, detail.version), files: { readme, values, presets, schema }, archive }
+  }
+
+  private async shownFile(entry: BlobInfo | undefined): Promise<ShownFile | null> {
+    if (!entry) return null
+    const limit = this.settings.maxShownFileBytes
+    const truncated = entry.size > limit
+    const chunks: Buffer[] = []
+    const stream = await this.views.open(entry.digest, truncated ? { start: 0, end: limit - 1 } : undefined)
+    for await (const chunk of stream) chunks.push(chunk as Buffer)
+    return { text: Buffer.concat(chunks).toString('utf8'), size: entry.size, digest: entry.digest, truncated }
+  }
+
+  /** The files in the archive, read once per archive digest (the archive was checked at push). */
+  private async archiveListing(digest: string, size: number): Promise<ArchiveListing> {
+    if (size > this.settings.maxListedArchiveBytes) return { kind: 'too-large', size, limit: this.settings.maxListedArchiveBytes }
+    const cached = this.listings.get(digest)
+    if (cached) return cached
+    let listing: ArchiveListing
+    try {
+      const archive = await readPackArchive(await this.views.open(digest), this.settings.archive)
+      listing = {
+        kind: 'listed',
+        files: archive.files.slice(0, this.settings.maxListedFiles).map((f) => ({ path: f.path, size: f.size })),
+        total: archive.files.length,
+        unpackedSize: archive.unpackedSize,
+      }
+    } catch (err) {
+      // The page stays useful without the list; the reason is shown instead (fsck finds damage).
+      return { kind: 'unreadable', reason: err instanceof Error ? err.message : String(err) }
+    }
+    this.listings.set(digest, listing)
+    return listing
+  }
+}
+
+function versionEntry(v: PackVersionRow, tags: TagRow[], parents: ParentTag[]): VersionEntry {
+  const own = tags.filter((t) => t.kind !== 'parent')
+  const versionTag = own.find((t) => t.kind === 'version')
+  const names = new Set(own.map((t) => t.name))
+  return {
+    manifestId: v.manifest_id,
+    version: v.version,
+    group: v.group_name,
+    ref: versionTag?.name ?? own[0]?.name ?? v.archive_digest,
+    digest: v.archive_digest,
+    manifestDigest: v.manifest_digest,
+    tags: own.map((t) => t.name),
+    parentTags: parents.filter((p) => names.has(p.target)).map((p) => p.tag),
+    pushedAt: new Date(v.pushed_at).toISOString(),
+    written: v.pushed_at,
+    selected: false,
+  }
+}
+
+function artifactEntry(m: OciManifestRow, tags: TagRow[], parents: ParentTag[], versions: VersionEntry[]): ArtifactEntry {
+  const own = tags.filter((t) => t.kind !== 'parent')
+  const names = new Set(own.map((t) => t.name))
+  return {
+    manifestId: m.id,
+    digest: m.digest,
+    mediaType: m.media_type,
+    artifactType: m.artifact_type,
+    size: m.size,
+    createdAt: new Date(m.created_at).toISOString(),
+    tags: own.map((t) => t.name),
+    parentTags: parents.filter((p) => names.has(p.target)).map((p) => p.tag),
+    ref: own[0]?.name ?? m.digest,
+    subject: m.subject_digest === null ? null : { digest: m.subject_digest, ref: versions.find((v) => v.manifestDigest === m.subject_digest)?.ref ?? null },
+    selected: false,
+  }
+}
+
+/**
+ * The pack's header from its latest-pushed version, with cloud types as a list of strings
+ * whatever pack.json held; a repository of artifacts only is shown by its name.
+ */
+function header(name: string, row: PackListRow): PackHeaderView {
+  if (row.display_name === null || row.layer === null || row.pack_json === null || row.files === null) {
+    return { name, displayName: name, layer: '', addonType: null, addonSubType: null, cloudTypes: [], logoUrl: null, updatedAt: new Date(row.updated_at).toISOString() }
+  }
+  const view = packHeader(name, { display_name: row.display_name, layer: row.layer, pack_json: row.pack_json, files: row.files, updated_at: row.updated_at })
+  const cloudTypes: unknown = view.cloudTypes
+  return {
+    ...view,
+    cloudTypes: Array.isArray(cloudTypes) ? cloudTypes.filter((c): c is string => typeof c === 'string') : typeof cloudTypes === 'string' ? [cloudTypes] : [],
+  }
+}
