@@ -2,10 +2,12 @@
 // a scratch directory and a progress line. The full sizes are the issue's; the quick ones keep
 // every code path but fit a one-minute CI smoke run.
 //
-// There are two pairs of registries and a lone Packyard. The main pair stores on disk, as a
-// deployment does, and takes every transfer: pushes, pulls, blobs. The listing pair serves the
-// catalog and tags listings of 10,000 repositories, the lone Packyard the /v1 listing and the
-// pack browser's pages of 10,000 packs; each holds only the data its listing is about, so a figure does not depend on which
+// There are three pairs of registries and a lone Packyard. The main pair stores on disk, as a
+// deployment does, and takes every transfer: pushes, pulls, blobs. The downloads pair, on disk
+// too, serves only the many-clients download, so the memory it measures does not depend on
+// what the main pair did before. The listing pair serves the catalog and tags listings of
+// 10,000 repositories, the lone Packyard the /v1 listing and the pack browser's pages of 10,000
+// packs; each holds only the data its listing is about, so a figure does not depend on which
 // other scenarios ran. Those three store on tmpfs: listings read from the page cache on any
 // medium, but writing the reference's 670,000 storage files (and removing them) costs minutes
 // on a small VM's disk, which would blow the bench's time budget without measuring anything.
@@ -14,15 +16,22 @@
 // Each registry starts when a scenario first asks for it, so a run of some scenarios starts
 // only the registries those need.
 
+import type { SizeMix } from './packs.js'
 import type { Credentials, Registry, RegistryOptions } from './registries.js'
 
 export interface Settings {
   /** rounds of every scenario; each registry runs once per round */
   rounds: number
+  /** each of the push figures pushes this many packs */
   push: { packs: number; concurrency: number }
   manifestGet: { connections: number; seconds: number }
   blobGet: { bytes: number; connections: number; seconds: number }
-  bigBlob: { bytes: number }
+  /** manifest GETs (manifestGet.connections) while `concurrency` clients push `packs` packs of `sizes` */
+  mixed: { packs: number; concurrency: number; sizes: SizeMix }
+  /** one blob of `bytes` up and down, then one of `alsoBytes` */
+  bigBlob: { bytes: number; alsoBytes: number }
+  /** `clients` downloading one blob of `bytes` at once */
+  downloads: { bytes: number; clients: number }
   listing: { repositories: number; tagsPerRepository: number; pageSize: number; tagSample: number; seedConcurrency: number }
   v1: { pushes: number; concurrency: number; packs: number; pageSize: number; seedConcurrency: number }
   /** requests per page per round of the pack browser (on the /v1 listing's packs) */
@@ -37,7 +46,9 @@ export const FULL: Settings = {
   push: { packs: 300, concurrency: 8 },
   manifestGet: { connections: 32, seconds: 5 },
   blobGet: { bytes: 1_000_000, connections: 8, seconds: 5 },
-  bigBlob: { bytes: 1_000_000_000 },
+  mixed: { packs: 100, concurrency: 8, sizes: 'mixed' },
+  bigBlob: { bytes: 1_000_000_000, alsoBytes: 256_000_000 },
+  downloads: { bytes: 100_000_000, clients: 32 },
   listing: { repositories: 10_000, tagsPerRepository: 5, pageSize: 1000, tagSample: 1000, seedConcurrency: 16 },
   v1: { pushes: 300, concurrency: 8, packs: 10_000, pageSize: 1000, seedConcurrency: 16 },
   ui: { requests: 100 },
@@ -47,12 +58,15 @@ export const FULL: Settings = {
 
 export const QUICK: Settings = {
   rounds: 2,
-  push: { packs: 30, concurrency: 8 },
+  push: { packs: 20, concurrency: 8 },
   manifestGet: { connections: 32, seconds: 2 },
   blobGet: { bytes: 1_000_000, connections: 8, seconds: 2 },
-  bigBlob: { bytes: 100_000_000 },
+  // small packs: under a GET load a 50 MB pack alone takes most of a minute on a busy machine
+  mixed: { packs: 16, concurrency: 8, sizes: 'small' },
+  bigBlob: { bytes: 100_000_000, alsoBytes: 25_000_000 },
+  downloads: { bytes: 10_000_000, clients: 32 },
   listing: { repositories: 500, tagsPerRepository: 5, pageSize: 100, tagSample: 200, seedConcurrency: 16 },
-  v1: { pushes: 30, concurrency: 8, packs: 500, pageSize: 100, seedConcurrency: 16 },
+  v1: { pushes: 24, concurrency: 8, packs: 500, pageSize: 100, seedConcurrency: 16 },
   ui: { requests: 20 },
   cli: { versionRuns: 5, packs: 20 },
   s3: { packs: 10, blobBytes: 10_000_000 },
@@ -68,6 +82,8 @@ export interface Pair {
 export interface Context {
   settings: Settings
   main: () => Promise<Pair>
+  /** the pair of the many-clients download */
+  downloads: () => Promise<Pair>
   listing: () => Promise<Pair>
   /** the Packyard of the /v1 listing and the pack browser (see pack-listing.ts) */
   packs: () => Promise<Registry>

@@ -1,8 +1,8 @@
 // The lone Packyard of the pack listings (ctx.packs), seeded once per run through the /v1 API
 // with N of the smallest valid packs, each pushed once and given four alias tags (five tags;
 // pushing five versions instead would triple the seeding time for the same number of listed
-// tags). Scenario 4 times the full paged GET /v1/_packs on it, scenario 5 the pack browser's
-// pages; whichever runs first seeds it, and seeding is never timed.
+// tags). The v1 scenario times the full paged GET /v1/_packs on it, the ui scenario the pack
+// browser's pages; whichever runs first seeds it, and seeding is never timed.
 
 import type { Context } from './context.js'
 import { send } from './http.js'

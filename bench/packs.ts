@@ -1,19 +1,21 @@
 // Synthetic packs, deterministic from a seed. Each is a valid pack (pack.json, values.yaml,
 // README.md and the chart its pack.json names) archived with the same reproducible writer
 // `packyard pack push` uses, so both registries receive what a real push sends. The chart is
-// incompressible bytes, as a real chart .tgz is, so the archive sizes are real sizes: mostly
-// 50-300 KB, about one in ten 1-5 MB, about one in a hundred 50 MB. Sets are written to disk
+// incompressible bytes, as a real chart .tgz is, so the archive sizes are real sizes. A set has
+// the mixed sizes of a real pack repository (mostly 50-300 KB, about one in ten 1-5 MB, about
+// one in a hundred 50 MB) or only the small ones (50-300 KB). Sets are written to disk
 // before a round and streamed from there, so a push never measures pack generation: as
 // archives for the HTTP clients, or as pack folders for the `packyard pack push` of the CLI
 // scenario.
 
 import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { type ArchiveInput, writeReproducibleArchive } from '../src/packs/archive-write.js'
+import { sha256Digest } from '../src/store/digest.js'
 import { forEachConcurrent } from './pool.js'
 import { Prng, randomBytes, randomStream } from './random.js'
 
@@ -26,20 +28,25 @@ export interface SyntheticPack {
   digest: string
 }
 
+/** `mixed`: the sizes of a real pack repository, 1-5 MB and 50 MB packs included; `small`: only 50-300 KB */
+export type SizeMix = 'mixed' | 'small'
+
 export interface PackSetSpec {
   seed: string
   count: number
   name: (index: number) => string
   version: (index: number) => string
+  /** mixed unless said */
+  sizes?: SizeMix
 }
 
 const KB = 1000
 const MB = 1000 * KB
 
 /** Chart sizes for `count` packs: the mix is fixed by count, only the order and exact sizes vary. */
-function chartSizes(prng: Prng, count: number): number[] {
-  const huge = Math.max(1, Math.round(count / 100))
-  const large = Math.max(1, Math.round(count / 10))
+function chartSizes(prng: Prng, count: number, mix: SizeMix): number[] {
+  const huge = mix === 'mixed' ? Math.max(1, Math.round(count / 100)) : 0
+  const large = mix === 'mixed' ? Math.max(1, Math.round(count / 10)) : 0
   const sizes: number[] = []
   for (let i = 0; i < count; i++) {
     if (i < huge) sizes.push(50 * MB)
@@ -103,7 +110,7 @@ interface PackPlan {
 /** What each pack of the set holds: its name, version and files, the chart streamed on demand. */
 function planPackSet(spec: PackSetSpec): PackPlan[] {
   const prng = new Prng(spec.seed)
-  return chartSizes(prng, spec.count).map((chartSize, i) => {
+  return chartSizes(prng, spec.count, spec.sizes ?? 'mixed').map((chartSize, i) => {
     const name = spec.name(i)
     const version = spec.version(i)
     const chart = `charts/${name}-${version}.tgz`
@@ -169,6 +176,14 @@ async function archiveInMemory(top: string, files: ArchiveInput[]): Promise<Buff
 export async function tinyPackArchive(name: string, version: string): Promise<Buffer> {
   const files = [input('pack.json', Buffer.from(packJson(name, version, null))), input('values.yaml', Buffer.from(`pack:\n  namespace: ${name}\n`))]
   return archiveInMemory(`${name}-${version}`, files)
+}
+
+/** The smallest valid pack written to `dir` as an archive to push: the pack the read scenarios GET. */
+export async function writeTinyPack(dir: string, name: string, version: string): Promise<SyntheticPack> {
+  const archive = await tinyPackArchive(name, version)
+  const path = join(dir, `${name}-${version}.tar.gz`)
+  await writeFile(path, archive)
+  return { name, version, path, size: archive.length, digest: sha256Digest(archive) }
 }
 
 /**

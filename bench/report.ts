@@ -9,7 +9,7 @@ import { cpus, loadavg, release, totalmem } from 'node:os'
 import { dirname } from 'node:path'
 import { VERSION } from '../src/version.js'
 import type { Settings } from './context.js'
-import { type Figure, ratio, type Stat, type Target, targetMet } from './stats.js'
+import { type Figure, ratio, type Stat, targetMet } from './stats.js'
 
 function formatNumber(n: number): string {
   const abs = Math.abs(n)
@@ -24,29 +24,27 @@ function cell(s: Stat | null): string {
   return `${formatNumber(s.median)} (${formatNumber(s.min)}-${formatNumber(s.max)})`
 }
 
-function targetText(t: Target | null): string {
+function targetText(f: Figure): string {
+  const t = f.target
   if (!t) return ''
-  if (t.kind === 'ratio-at-least') return `ratio >= ${t.ratio}`
-  if (t.kind === 'ratio-at-most') return `ratio <= ${t.ratio}`
-  if (t.kind === 'median-below') return `median < ${t.value}`
-  if (t.kind === 'median-at-least') return `median >= ${t.value}`
-  return `Packyard < ${t.value}`
+  if (t.kind === 'ratio-at-least') return `>= ${t.ratio}x ref`
+  if (t.kind === 'ratio-at-most') return `<= ${t.ratio}x ref`
+  const value = `${t.value.toLocaleString('en-US')} ${f.unit}`
+  if (t.kind === 'max-at-most') return `<= ${value} every round`
+  if (t.kind === 'median-at-most') return `<= ${value}`
+  return `>= ${value}`
+}
+
+function metText(met: boolean | null): string {
+  if (met === null) return ''
+  return met ? 'met' : 'MISSED'
 }
 
 export function table(figures: Figure[]): string {
-  const rows = [['scenario', 'figure', 'unit', 'Packyard median (min-max)', 'reference median (min-max)', 'Packyard/ref', 'target']]
+  const rows = [['scenario', 'figure', 'unit', 'Packyard median (min-max)', 'reference median (min-max)', 'Packyard/ref', 'target', 'met']]
   for (const f of figures) {
     const r = ratio(f)
-    const met = targetMet(f)
-    rows.push([
-      f.scenario,
-      f.name,
-      f.unit,
-      cell(f.packyard),
-      cell(f.reference),
-      r === null ? '-' : `${formatNumber(r)}x`,
-      f.target ? `${targetText(f.target)}: ${met ? 'met' : 'MISSED'}` : '',
-    ])
+    rows.push([f.scenario, f.name, f.unit, cell(f.packyard), cell(f.reference), r === null ? '-' : `${formatNumber(r)}x`, targetText(f), metText(targetMet(f))])
   }
   const widths = (rows[0] as string[]).map((_, c) => Math.max(...rows.map((row) => (row[c] as string).length)))
   const line = (row: string[]) => `| ${row.map((v, c) => v.padEnd(widths[c] as number)).join(' | ')} |`

@@ -1,7 +1,8 @@
 // `npm run bench [-- --quick] [-- --only=push,listing] [-- --cpu-prof]`: starts Packyard and the
-// CNCF reference registry side by side (a main pair on disk, listing registries on tmpfs: see
+// CNCF reference registry side by side (pairs on disk, listing registries on tmpfs: see
 // context.ts; each started when a scenario first needs it), runs the scenarios against both
-// (the CLI scenario against Packyard alone), prints the table and writes
+// (the CLI scenario against Packyard alone), prints the table (its scenario column is the
+// `--only` name that reproduces the figure) and writes
 // bench/results/latest.json (quick.json for --quick, partial.json for --only). Any failure exits
 // non-zero with the reason, which is what lets CI run the quick mode as a smoke test. Whatever
 // happens, every server is killed and the scratch directories are removed.
@@ -16,7 +17,9 @@ import { createCredentials, killAllNow, type Registry, requirePrograms, startPac
 import { table, writeResults } from './report.js'
 import { bigBlobScenario } from './scenarios/big-blob.js'
 import { cliScenario } from './scenarios/cli.js'
+import { downloadsScenario } from './scenarios/downloads.js'
 import { listingScenario } from './scenarios/listing.js'
+import { mixedScenario } from './scenarios/mixed.js'
 import { pullScenario } from './scenarios/pull.js'
 import { pushScenario } from './scenarios/push.js'
 import { s3Scenario } from './scenarios/s3.js'
@@ -24,11 +27,14 @@ import { uiScenario } from './scenarios/ui.js'
 import { v1Scenario } from './scenarios/v1.js'
 import { type Figure, stat } from './stats.js'
 
-// In the issue's order; --only keeps this order whatever order it is given.
+// Pushes, reads, transfers, listings, then Packyard's own surfaces; --only keeps this order
+// whatever order it is given.
 const SCENARIOS: Record<string, (ctx: Context) => Promise<Figure[]>> = {
   push: pushScenario,
   pull: pullScenario,
+  mixed: mixedScenario,
   'big-blob': bigBlobScenario,
+  downloads: downloadsScenario,
   listing: listingScenario,
   v1: v1Scenario,
   ui: uiScenario,
@@ -134,6 +140,7 @@ async function main(argv: string[]): Promise<void> {
     const ctx: Context = {
       settings,
       main: main.get,
+      downloads: lazy(() => pair('downloads', join(dir, 'downloads'))).get,
       listing: lazy(() => pair('listing', join(listingDir, 'catalog'))).get,
       packs: lazy(() => lone('pack listing', join(listingDir, 'packs'))).get,
       cli: lazy(() => lone('CLI', join(dir, 'cli'))).get,
@@ -161,8 +168,8 @@ async function main(argv: string[]): Promise<void> {
     const mainPair = main.current()
     if (mainPair !== null) {
       figures.push({
-        scenario: '4 packyard /v1',
-        name: 'Packyard server RSS after the run',
+        scenario: '(end of run)',
+        name: 'RSS of the main Packyard after the scenarios run',
         unit: 'MB',
         packyard: stat([(await mainPair).packyard.memory().rssMb]),
         reference: null,
@@ -175,6 +182,7 @@ async function main(argv: string[]): Promise<void> {
     const file = join(results, options.quick ? 'quick.json' : partial ? 'partial.json' : 'latest.json')
     writeResults(file, { mode: options.quick ? 'quick' : 'full', settings, scenarios: options.only, listingStorage: listingDir, startedAt, loadAtStart, seconds }, figures)
     process.stdout.write(`\n${table(figures)}\n\n`)
+    if (options.quick) process.stdout.write('Quick mode: small counts and sizes, so the targets (set for the full run) say little here.\n\n')
     progress(`done in ${seconds.toFixed(0)} s; figures in ${file}${options.cpuProf ? `, Packyard CPU profile in ${join(results, 'profiles')}` : ''}`)
   } finally {
     // Stopped gracefully (SIGTERM) so that a --cpu-prof profile gets written.

@@ -2,7 +2,7 @@
 // registry. Rounds alternate which registry goes first, so drift on the machine (page cache,
 // thermal state, a neighbour's job) lands on both rather than on whoever always runs second.
 
-import type { Registry, RegistryKind } from './registries.js'
+import type { RegistryKind } from './registries.js'
 
 export interface Stat {
   median: number
@@ -12,15 +12,15 @@ export interface Stat {
 }
 
 /**
- * What the issue asks of a figure: the Packyard/reference ratio at least (throughput) or at
- * most (latency) some value, a Packyard-only ceiling on every round (memory), or a ceiling or
- * floor on the median of the rounds (the CLI's start-up time and publishing rate).
+ * What is asked of a figure: the Packyard/reference ratio at least (throughput) or at most
+ * (latency) some value, a Packyard-only ceiling every round must stay under (memory), or a
+ * ceiling or floor on the median of the rounds (latencies and rates without a reference).
  */
 export type Target =
   | { kind: 'ratio-at-least'; ratio: number }
   | { kind: 'ratio-at-most'; ratio: number }
-  | { kind: 'packyard-below'; value: number }
-  | { kind: 'median-below'; value: number }
+  | { kind: 'max-at-most'; value: number }
+  | { kind: 'median-at-most'; value: number }
   | { kind: 'median-at-least'; value: number }
 
 export interface Figure {
@@ -48,8 +48,8 @@ export function ratio(figure: Figure): number | null {
 export function targetMet(figure: Figure): boolean | null {
   const t = figure.target
   if (!t) return null
-  if (t.kind === 'packyard-below') return figure.packyard.max < t.value
-  if (t.kind === 'median-below') return figure.packyard.median < t.value
+  if (t.kind === 'max-at-most') return figure.packyard.max <= t.value
+  if (t.kind === 'median-at-most') return figure.packyard.median <= t.value
   if (t.kind === 'median-at-least') return figure.packyard.median >= t.value
   const r = ratio(figure)
   if (r === null) return null
@@ -77,9 +77,9 @@ export class Samples {
   }
 }
 
-/** The registries in the order they run in `round`: as given in even rounds, reversed in odd ones. */
-export function roundOrder(registries: readonly Registry[], round: number): Registry[] {
-  return round % 2 === 0 ? [...registries] : [...registries].reverse()
+/** The registries (or whatever takes turns) in the order they run in `round`: as given in even rounds, reversed in odd ones. */
+export function roundOrder<T>(turns: readonly T[], round: number): T[] {
+  return round % 2 === 0 ? [...turns] : [...turns].reverse()
 }
 
 export function seconds(since: bigint): number {

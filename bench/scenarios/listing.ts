@@ -1,4 +1,4 @@
-// Scenario 3: listings of a big registry. N repositories with 5 tags each, the same content on
+// Listings of a big registry. N repositories with 5 tags each, the same content on
 // both registries: one shared 2-byte blob and five tiny manifests per repository. Packyard is
 // seeded through its API as cheaply as a client fairly can (the blob mounted, not re-sent;
 // many clients at once); the reference registry's storage is written directly, in the layout
@@ -103,11 +103,11 @@ export async function listingScenario(ctx: Context): Promise<Figure[]> {
       samples.add('tags-p99', registry.kind, percentile(latencies, 99))
     }
   }
-  const scenario = '3 listing'
+  const scenario = 'listing'
   const size = `${repositories.toLocaleString('en-US')} repos x ${tagsPerRepository} tags`
   return [
     samples.figure('catalog', { scenario, name: `full paged catalog (${size}, n=${pageSize})`, unit: 'ms', target: { kind: 'ratio-at-most', ratio: 0.1 } }),
-    samples.figure('tags-p50', { scenario, name: `full tags list of one repo (${size}), p50 of ${tagSample}`, unit: 'ms', target: { kind: 'ratio-at-most', ratio: 0.1 } }),
+    samples.figure('tags-p50', { scenario, name: `full tags list of one repo (${size}), p50 of ${tagSample}`, unit: 'ms', target: { kind: 'ratio-at-most', ratio: 0.07 } }),
     samples.figure('tags-p99', { scenario, name: `full tags list of one repo (${size}), p99 of ${tagSample}`, unit: 'ms', target: null }),
   ]
 }
