@@ -45,6 +45,18 @@ export const LETS_ENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/dire
 
 export const SCHEMA: Section = {
   version: leaf({ kind: 'string' }, '0.1', 'config format version (accepted for compatibility)'),
+  // distribution's other sections: a spectro-registry config that has them must still start
+  // (they are listed in the start-up warning as having no effect here).
+  loglevel: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; log.level sets the level'),
+  middleware: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; storage.redirect covers S3 redirects'),
+  reporting: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
+  notifications: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; GET /v1/_events is the audit trail'),
+  redis: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; blob descriptors are cached by SQLite'),
+  health: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; /health always answers'),
+  proxy: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; Packyard is not a pull-through cache'),
+  compatibility: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
+  validation: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; packs.validation sets pack validation'),
+  policy: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
   log: {
     level: leaf({ kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] }, 'info', 'log level'),
     fields: leaf({ kind: 'stringmap' }, { service: 'registry' }, 'fields added to every log line'),
@@ -53,6 +65,9 @@ export const SCHEMA: Section = {
       'auto',
       'text: readable lines; json (or logstash): one JSON object per line; auto: text on a terminal, JSON otherwise',
     ),
+    accesslog: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; every request is logged at info'),
+    hooks: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
+    reportcaller: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
   },
   storage: {
     filesystem: {
@@ -117,6 +132,11 @@ export const SCHEMA: Section = {
     secret: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
     relativeurls: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; Location headers are always relative'),
     host: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
+    prefix: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; routes are always at /v1 and /v2'),
+    debug: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; metrics.addr serves /metrics on its own address'),
+    http2: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
+    h2c: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
+    net: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; http.addr is TCP'),
     tls: {
       certificate: leaf({ kind: 'string' }, '', 'PEM certificate (chain); enables HTTPS with key'),
       key: leaf({ kind: 'string' }, '', 'PEM private key'),

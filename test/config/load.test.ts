@@ -74,6 +74,48 @@ auth:
   t.same(c.ignoredKeys, ['storage.cache'])
 })
 
+t.test("distribution's other sections are accepted and named as having no effect", async (t) => {
+  const dir = tempDir(t)
+  const file = join(dir, 'config.yml')
+  writeFileSync(
+    file,
+    `version: 0.1
+loglevel: info
+log:
+  accesslog:
+    disabled: true
+http:
+  addr: :5000
+  debug:
+    addr: :5001
+    prometheus:
+      enabled: true
+  http2:
+    disabled: false
+redis:
+  addr: localhost:6379
+notifications:
+  endpoints:
+    - name: alistener
+      url: https://listener.example.com/event
+health:
+  storagedriver:
+    enabled: true
+    interval: 10s
+middleware:
+  storage:
+    - name: cloudfront
+proxy:
+  remoteurl: https://registry-1.docker.io
+validation:
+  disabled: true
+`,
+  )
+  const c = loadConfig({ file, env: {} })
+  t.equal(c.http.port, 5000)
+  t.same([...c.ignoredKeys].sort(), ['health', 'http.debug', 'http.http2', 'log.accesslog', 'loglevel', 'middleware', 'notifications', 'proxy', 'redis', 'validation'])
+})
+
 t.test('storage.s3 with distribution\'s keys, Spectro\'s host and port, and REGISTRY_STORAGE_S3_*', async (t) => {
   const minio = loadConfig({
     doc: { storage: { s3: { bucket: 'packs', regionendpoint: 'http://minio:9000', accesskey: 'AK', secretkey: 'SK', rootdirectory: '/registry/', chunksize: '16MiB', v4auth: true, multipartcopythresholdsize: 33554432 }, redirect: { disable: false } } },
