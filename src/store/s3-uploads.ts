@@ -160,40 +160,57 @@ export class S3UploadStaging implements UploadStaging {
     const known = this.running.get(id)
     this.running.delete(id)
     const hashing = known?.size === start ? { hash: known.hash.copy(), size: start } : null
-    let pending: Buffer[] = [await this.readTail(id, state)]
-    let pendingBytes = state.tailSize
+    // Bytes are copied into a part-sized buffer as they arrive; a full one is sent while the
+    // next fills the other buffer, so an append holds two parts whatever the blob's size. A
+    // chunk of known length smaller than a part gets a buffer of its size.
+    let filling: Buffer = Buffer.allocUnsafe(expected.length === undefined ? partSize : Math.min(partSize, state.tailSize + expected.length))
+    let spare: Buffer | null = null
+    let filled = 0
     let received = 0
     const sent: Part[] = []
-    let sending: Promise<void> | null = null
+    // Assigned in sendFilled(), which the compiler's narrowing does not follow.
+    let sending = null as Promise<void> | null
     let uploadId = state.uploadId
+    const sendFilled = async (): Promise<void> => {
+      if (uploadId === null) {
+        uploadId = await this.startMultipart(id)
+        // Recorded at once, so that a cancel can abort it whatever happens next.
+        await this.save(id, { ...state, uploadId })
+      }
+      // One part in flight while the next one is read; once it is sent its buffer is free.
+      await sending
+      const part = filling
+      filling = spare ?? Buffer.allocUnsafe(partSize)
+      spare = part
+      filled = 0
+      const number = state.parts.length + sent.length + 1
+      sending = this.sendPart(id, uploadId, number, part).then((p) => {
+        sent.push(p)
+      })
+      // A failure surfaces at the next await; until then it must not count as unhandled.
+      sending.catch(() => undefined)
+    }
+    const take = async (bytes: Buffer): Promise<void> => {
+      for (let offset = 0; offset < bytes.length; ) {
+        // A buffer sized to a declared length fills up only if more arrives than declared, which
+        // the length check refuses first; should that order ever change, grow, never spin.
+        if (filled === filling.length) filling = Buffer.concat([filling], partSize)
+        const n = Math.min(filling.length - filled, bytes.length - offset)
+        bytes.copy(filling, filled, offset, offset + n)
+        filled += n
+        offset += n
+        if (filled === partSize) await sendFilled()
+      }
+    }
     try {
+      // The last partial part of earlier appends first (already hashed with them).
+      await take(await this.readTail(id, state))
       for await (const chunk of source as AsyncIterable<Buffer>) {
         received += chunk.length
         if (expected.length !== undefined && received > expected.length) throw wrongLength(received, expected.length)
         if (start + received > this.store.maxBlobBytes) throw this.store.tooLarge()
         hashing?.hash.update(chunk)
-        pending.push(chunk)
-        pendingBytes += chunk.length
-        while (pendingBytes >= partSize) {
-          const whole = Buffer.concat(pending, pendingBytes)
-          const part = whole.subarray(0, partSize)
-          pending = [whole.subarray(partSize)]
-          pendingBytes -= partSize
-          if (uploadId === null) {
-            uploadId = await this.startMultipart(id)
-            // Recorded at once, so that a cancel can abort it whatever happens next.
-            await this.save(id, { ...state, uploadId })
-          }
-          // One part in flight while the next one is read.
-          await sending
-          const number = state.parts.length + sent.length + 1
-          const target = uploadId
-          sending = this.sendPart(id, target, number, part).then((p) => {
-            sent.push(p)
-          })
-          // A failure surfaces at the next await; until then it must not count as unhandled.
-          sending.catch(() => undefined)
-        }
+        await take(chunk)
       }
       if (expected.length !== undefined && received !== expected.length) throw wrongLength(received, expected.length)
       await sending
@@ -202,7 +219,7 @@ export class S3UploadStaging implements UploadStaging {
       if (known?.size === start) this.running.set(id, known)
       throw err
     }
-    const tail = pendingBytes === 0 ? Buffer.alloc(0) : Buffer.concat(pending, pendingBytes)
+    const tail = filling.subarray(0, filled)
     const next: UploadState = { uploadId, parts: [...state.parts, ...sent], tail: state.tail + 1, tailSize: tail.length, assembled: false }
     if (tail.length > 0) await writeFileAtomic(this.tailPath(id, next.tail), tail, 0o644)
     await this.save(id, next)
