@@ -37,10 +37,7 @@ export class PackBridge implements PackOciBridge {
       received = await this.packs.recognise(parsed, manifest, lease)
     } catch (err) {
       lease.release()
-      if (isRegistryError(err) && err.status < 500) {
-        throw new RegistryError('MANIFEST_INVALID', `the manifest holds a pack that is not valid: ${err.message}`, { code: err.code, ...err.detail })
-      }
-      throw err
+      throw asManifestInvalid(err, (e) => e.status < 500)
     }
     if (received === null) {
       const stored = this.packs.commitArtifact(packName, { manifest, tag: byTag ? reference : null, lease, actor, message })
@@ -64,11 +61,17 @@ export class PackBridge implements PackOciBridge {
       lease.release()
       return { digest: parsed.digest, outcome: 'unchanged' }
     }
-    const result = this.packs.commit(
-      received,
-      { force: true, message: message ?? `pushed with a distribution client as ${reference}`, skipDigestCheck: true, strict: false, actor },
-      byTag ? reference : undefined,
-    )
+    let result
+    try {
+      result = this.packs.commit(
+        received,
+        { force: true, message: message ?? `pushed with a distribution client as ${reference}`, skipDigestCheck: true, strict: false, actor },
+        byTag ? reference : undefined,
+      )
+    } catch (err) {
+      // Warnings refused by packs.validation: strict, said in the distribution API's terms.
+      throw asManifestInvalid(err, (e) => e.code === 'PACK_INVALID')
+    }
     return { digest: parsed.digest, outcome: result.status }
   }
 
@@ -79,4 +82,10 @@ export class PackBridge implements PackOciBridge {
   async deleteTag(packName: string, tag: string, actor: string): Promise<void> {
     this.packs.deleteTag(packName, tag, actor, 'DENIED')
   }
+}
+
+/** A pack error that `matches`, as the MANIFEST_INVALID a distribution client understands. */
+function asManifestInvalid(err: unknown, matches: (err: RegistryError) => boolean): unknown {
+  if (!isRegistryError(err) || !matches(err)) return err
+  return new RegistryError('MANIFEST_INVALID', `the manifest holds a pack that is not valid: ${err.message}`, { code: err.code, ...err.detail })
 }

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { ADMIN, READER, testApp } from '../helpers.js'
 import { handArchive } from '../tar-fixtures.js'
-import { archive, get, multipart, packFiles, push, pushPack } from '../pack-fixtures.js'
+import { archive, get, multipart, orasPush, packFiles, push, pushPack } from '../pack-fixtures.js'
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`
 
@@ -377,4 +377,8 @@ t.test('packs the stock registry serves are accepted with warnings, recorded wit
   t.same((await get(app, '/v1/_packs/real/1.0.0')).json().warnings, res.json().warnings, 'and kept with the version')
   const strictRegistry = await testApp(t, { packs: { validation: 'strict' } })
   t.equal((await push(strictRegistry, real)).statusCode, 400, 'packs.validation: strict refuses them for every push')
+  const overOci = await orasPush(strictRegistry, 'spectro-packs/archive/real', '1.0.0', real, 'real-1.0.0.tar.gz')
+  t.equal(overOci.statusCode, 400, 'and over the distribution API')
+  t.match(overOci.json().errors[0], { code: 'MANIFEST_INVALID', message: /strict validation: warnings are errors/, detail: { code: 'PACK_INVALID' } })
+  t.equal((await get(strictRegistry, '/v1/_packs/real/1.0.0')).statusCode, 404, 'no version was stored')
 })
