@@ -8,7 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { RegistryError } from '../errors.js'
 import { acceptsManifest } from './distribution/headers.js'
-import type { ByteRange } from '../store/types.js'
+import type { ByteRange, DownloadHeaders } from '../store/types.js'
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable'
 
@@ -70,9 +70,15 @@ export interface BlobToSend {
   contentType: string
   open: (range?: ByteRange) => Promise<Readable>
   fileName?: string
-  /** Where a GET may download the bytes straight from the storage instead (307); null: serve them. */
-  redirect?: (() => Promise<string>) | null
+  /**
+   * Where a GET may download the bytes straight from the storage instead (307), answered with
+   * these headers; null: serve them.
+   */
+  redirect?: ((headers: DownloadHeaders) => Promise<string>) | null
 }
+
+/** A blob store's redirectUrl: a download URL for `digest` answered with `headers`. */
+export type BlobRedirect = (digest: string, headers: DownloadHeaders) => Promise<string>
 
 /** Whether the client already has the content with this digest (If-None-Match). */
 export function notModified(request: FastifyRequest, digest: string): boolean {
@@ -116,12 +122,13 @@ export async function sendBlob(request: FastifyRequest, reply: FastifyReply, blo
   reply.header('x-content-type-options', 'nosniff')
   reply.header('content-security-policy', "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'")
   const inline = SERVABLE_TYPES[blob.contentType.split(';')[0]?.trim() ?? '']?.inline === true
-  if (blob.fileName) reply.header('content-disposition', `attachment; filename="${blob.fileName}"`)
-  else if (!inline) reply.header('content-disposition', 'attachment')
+  const disposition = blob.fileName ? `attachment; filename="${blob.fileName}"` : inline ? null : 'attachment'
+  if (disposition) reply.header('content-disposition', disposition)
   if (notModified(request, blob.digest)) return reply.code(304).send()
   if (blob.redirect && request.method === 'GET') {
     // The client follows it with its Range header; the URL expires, so it is never cached.
-    return reply.code(307).header('cache-control', 'no-store').header('location', await blob.redirect()).send()
+    const location = await blob.redirect({ contentType: blob.contentType, contentDisposition: disposition })
+    return reply.code(307).header('cache-control', 'no-store').header('location', location).send()
   }
   const range = parseRange(request.headers.range, blob.size)
   if (range) {

@@ -36,7 +36,7 @@ import { PassThrough, Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { isRegistryError, RegistryError } from '../errors.js'
 import { assertDigest, HashingStream, verifyExpectation } from './digest.js'
-import type { BlobInfo, BlobStore, ByteRange, PutExpectation, StagedBlob, StoredBlob } from './types.js'
+import type { BlobInfo, BlobStore, ByteRange, DownloadHeaders, PutExpectation, StagedBlob, StoredBlob } from './types.js'
 
 /** What the S3 store needs of storage.s3 (built by the config loader). */
 export interface S3Settings {
@@ -409,8 +409,10 @@ export class S3BlobStore implements BlobStore {
     await this.call('reach the bucket', () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })))
   }
 
-  async redirectUrl(digest: string): Promise<string> {
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.blobKey(digest) }), { expiresIn: REDIRECT_SECONDS })
+  async redirectUrl(digest: string, headers: DownloadHeaders): Promise<string> {
+    // S3 answers the download with these instead of the object's own (the URL signs them).
+    const response = { ResponseContentType: headers.contentType, ...(headers.contentDisposition ? { ResponseContentDisposition: headers.contentDisposition } : {}) }
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.blobKey(digest), ...response }), { expiresIn: REDIRECT_SECONDS })
   }
 
   async storedDigest(digest: string): Promise<string | null> {

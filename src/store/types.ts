@@ -61,9 +61,9 @@ export interface BlobStore {
   check(): Promise<void>
   /**
    * A short-lived URL from which clients can download the blob straight from the storage
-   * (object storage); absent on backends that have none.
+   * (object storage), answered with `headers`; absent on backends that have none.
    */
-  redirectUrl?(digest: string): Promise<string>
+  redirectUrl?(digest: string, headers: DownloadHeaders): Promise<string>
   /**
    * The sha256 digest the storage itself computed and verified when the bytes were written
    * (S3's stored SHA-256 checksum), or null when it has none for this blob; absent on
@@ -81,4 +81,10 @@ export async function putBlob(store: Pick<BlobStore, 'stage'>, source: Readable,
     await staged.discard()
   }
   return { digest: staged.digest, size: staged.size }
+}
+
+/** What a download is answered with besides the bytes, when the storage answers it itself. */
+export interface DownloadHeaders {
+  contentType: string
+  contentDisposition: string | null
 }

@@ -148,14 +148,17 @@ t.test('S3', async (t) => {
     t.same(await leftovers(store), [])
   })
 
-  t.test('a pre-signed URL downloads the blob straight from the bucket', async (t) => {
+  t.test('a pre-signed URL downloads the blob straight from the bucket, with the headers asked for', async (t) => {
     const { store } = await fixture(t)
     const { digest } = await putBlob(store, Readable.from([Buffer.from('straight from S3')]))
-    const url = await store.redirectUrl(digest)
+    const url = await store.redirectUrl(digest, { contentType: 'image/png', contentDisposition: null })
     t.match(url, /X-Amz-Signature=/)
     const answer = await fetch(url, { headers: { range: 'bytes=9-' } })
     t.equal(answer.status, 206)
     t.equal(await answer.text(), 'from S3')
+    t.equal(answer.headers.get('content-type'), 'image/png', "a logo's ?type= survives the redirect")
+    const attachment = await fetch(await store.redirectUrl(digest, { contentType: 'application/octet-stream', contentDisposition: 'attachment' }))
+    t.equal(attachment.headers.get('content-disposition'), 'attachment')
     t.equal(await store.storedDigest(digest), null, 's3rver records no SHA-256 checksum')
   })
 

@@ -25,7 +25,7 @@ import type { OciUploads } from '../../oci/uploads.js'
 import type { ChunkExpectation } from '../../store/uploads.js'
 import { formatBytes } from '../../format.js'
 import { noteChange, notePull, notePush, notePushAttempt, shortDigest } from '../activity.js'
-import { sendBlob, sendManifest, servableType } from '../blob-response.js'
+import { type BlobRedirect, sendBlob, sendManifest, servableType } from '../blob-response.js'
 import { requestBody } from '../request-body.js'
 import { actorOf } from '../auth.js'
 import { setNextLink } from '../pagination.js'
@@ -42,7 +42,7 @@ export interface DistributionOptions {
   /** http.bodyidletimeout */
   bodyIdleMs: number
   /** A pre-signed download URL for a blob, when blob GETs redirect to the storage (S3); else null. */
-  blobRedirect: ((digest: string) => Promise<string>) | null
+  blobRedirect: BlobRedirect | null
 }
 
 interface WildcardRequest {
@@ -227,7 +227,7 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
       size: blob.size,
       contentType,
       open: (range) => registry.openBlob(blob.digest, range),
-      redirect: opts.blobRedirect && (() => (opts.blobRedirect as (digest: string) => Promise<string>)(blob.digest)),
+      redirect: opts.blobRedirect && ((headers) => (opts.blobRedirect as BlobRedirect)(blob.digest, headers)),
     })
   }
 

@@ -6,6 +6,7 @@
 // client can refuse before uploading anything.
 
 import type { FastifyInstance } from 'fastify'
+import type { BlobRedirect } from '../blob-response.js'
 import type { AuditTrail } from '../../audit.js'
 import type { OciRegistry } from '../../oci/registry.js'
 import type { OciUploads } from '../../oci/uploads.js'
@@ -45,7 +46,7 @@ export interface V1Options {
   /** http.bodyidletimeout */
   bodyIdleMs: number
   /** A pre-signed download URL for a blob, when blob GETs redirect to the storage (S3); else null. */
-  blobRedirect: ((digest: string) => Promise<string>) | null
+  blobRedirect: BlobRedirect | null
 }
 
 export async function v1Plugin(app: FastifyInstance, opts: V1Options): Promise<void> {

@@ -2,6 +2,7 @@
 // oci.namespace). Every request needs credentials; `GET /v2/` is the version check.
 
 import type { FastifyInstance } from 'fastify'
+import type { BlobRedirect } from '../blob-response.js'
 import type { OciRegistry } from '../../oci/registry.js'
 import type { OciUploads } from '../../oci/uploads.js'
 import { apiVersionHeader, distributionRoutes } from '../distribution/routes.js'
@@ -18,7 +19,7 @@ export interface V2Options {
   /** http.bodyidletimeout */
   bodyIdleMs: number
   /** A pre-signed download URL for a blob, when blob GETs redirect to the storage (S3); else null. */
-  blobRedirect: ((digest: string) => Promise<string>) | null
+  blobRedirect: BlobRedirect | null
 }
 
 export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<void> {
