@@ -63,6 +63,9 @@ export async function writeAcmeCache(path: string, cache: AcmeCache): Promise<vo
   try {
     await writeFileAtomic(path, `${JSON.stringify({ format: FORMAT, ...cache }, null, 2)}\n`, 0o600)
   } catch (err) {
-    throw new ConfigError(SETTING, `cannot write ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
+    const code = (err as NodeJS.ErrnoException).code ?? String(err)
+    // The Docker image runs as uid 1000; a folder mounted from the host often belongs to root.
+    const hint = ['EACCES', 'EPERM', 'EROFS'].includes(code) ? `; this process (uid ${process.getuid?.() ?? '?'}) must be able to create files in its folder` : ''
+    throw new ConfigError(SETTING, `cannot write ${path} (${code})${hint}`)
   }
 }

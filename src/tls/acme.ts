@@ -85,7 +85,11 @@ export class LetsEncryptCertificates implements TlsService {
   private closed = false
 
   static async load(config: LetsEncrypt, servers: TlsServers, log: FastifyBaseLogger): Promise<LetsEncryptCertificates> {
-    return new LetsEncryptCertificates(config, servers, log, await readAcmeCache(config.cachefile))
+    const cache = await readAcmeCache(config.cachefile)
+    // Written back at once: a cache file that cannot be written stops start-up here, naming
+    // it, instead of failing every ACME order until http.tls.letsencrypt.starttimeout.
+    await writeAcmeCache(config.cachefile, cache)
+    return new LetsEncryptCertificates(config, servers, log, cache)
   }
 
   private constructor(

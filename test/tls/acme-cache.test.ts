@@ -1,6 +1,6 @@
 // The Let's Encrypt cache file: absent or empty is an empty cache, a round trip keeps
 // everything with mode 0600 (whatever the old file's mode), and a folder or another program's
-// file is refused naming http.tls.letsencrypt.cachefile, at start-up too.
+// file is refused naming http.tls.letsencrypt.cachefile, at start-up too, as is one that cannot be written.
 
 import t from 'tap'
 import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
@@ -45,4 +45,11 @@ t.test('a folder or a foreign file is refused naming the setting', async (t) => 
     const config = testConfig(t, { http: { tls: { letsencrypt: { cachefile: path, hosts: ['registry.test'] } } } })
     await t.rejects(buildApp(config), { message }, `${path}: at start-up`)
   }
+})
+
+t.test('a cache file that cannot be written stops start-up naming it, before any ACME order', async (t) => {
+  // Nobody, root included, creates files in /proc.
+  const path = '/proc/packyard-acme-cache.json'
+  const config = testConfig(t, { http: { tls: { letsencrypt: { cachefile: path, hosts: ['registry.test'], directoryurl: 'https://acme.invalid/directory' } } } })
+  await t.rejects(buildApp(config), { message: /^config: http\.tls\.letsencrypt\.cachefile: cannot write \/proc\/packyard-acme-cache\.json \(E[A-Z]+\)/ })
 })
