@@ -21,7 +21,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { VERSION } from '../version.js'
-import { CliError, type Io } from './command.js'
+import { CliError, type Io, UsageError } from './command.js'
 import { parseServer, readClientConfig, resolveHome, selectEntry, type ServerEntry } from './client-config.js'
 import { startProgress } from './progress.js'
 import { SYSTEM_CERTS_DIR, trustedCertificates } from './trust.js'
@@ -92,6 +92,9 @@ function isNotTls(err: NodeJS.ErrnoException): boolean {
   return err.code === 'EPROTO' || (err.code ?? '').startsWith('ERR_SSL_') || /wrong version number|packet length too long|unknown protocol/i.test(err.message)
 }
 
+/** More pages than any registry holds: past this, a listing is refused as endless. */
+const MAX_PAGES = 100_000
+
 export class RegistryClient {
   readonly server: string
   readonly user: string
@@ -125,6 +128,23 @@ export class RegistryClient {
     }
     const res = await this.send(method, path, headers, payload)
     return { status: res.statusCode ?? 0, headers: res.headers, body: (await this.readJson(res)) as T }
+  }
+
+  /**
+   * Every item under `key` of every page of a paged listing, following the Link headers from
+   * `path`. A registry that sends a page twice (or endless pages) is refused, not followed.
+   */
+  async allPages<T>(path: string, key: string): Promise<T[]> {
+    const items: T[] = []
+    const seen = new Set<string>()
+    for (let next: string | null = path; next !== null; ) {
+      if (seen.has(next) || seen.size >= MAX_PAGES) throw new CliError(`${this.server} keeps sending the same next page (${next})`)
+      seen.add(next)
+      const res: { headers: IncomingMessage['headers']; body: Record<string, T[] | undefined> } = await this.json('GET', next)
+      items.push(...(res.body[key] ?? []))
+      next = nextLink(res.headers.link)
+    }
+    return items
   }
 
   /** A successful GET whose body the caller streams (archives). */
@@ -357,6 +377,17 @@ export class RegistryClient {
     }
     return new CliError(`cannot reach ${where}: ${err.message}`)
   }
+}
+
+/**
+ * The registry a command names, as a positional SERVER or -r/--registry-server (or neither:
+ * the default registry); naming two different ones is a usage mistake.
+ */
+export function chosenServer(positional: string | undefined, flag: string | undefined): string | undefined {
+  if (positional !== undefined && flag !== undefined && parseServer(positional).server !== parseServer(flag).server) {
+    throw new UsageError(`two different registries given: ${positional} and --registry-server ${flag}`)
+  }
+  return positional ?? flag
 }
 
 /** The client for `-r SERVER` (or the default registry) from the login store in `-s HOME`. */

@@ -1,34 +1,18 @@
 // packyard events [SERVER]: the registry's audit trail (GET /v1/_events, all pages), oldest
 // first, as a table or as JSON. Writers only, as on the server.
 
+import type { EventView } from '../../audit.js'
 import { DURATION_HINT, parseDuration } from '../../config/duration.js'
 import { formatBytes } from '../../format.js'
-import { CliError, type Command, parseCommandArgs, parseFlagValue, UsageError } from '../command.js'
-import { parseServer, registryOption } from '../client-config.js'
-import { connect, nextLink } from '../http-client.js'
+import { type Command, parseCommandArgs, parseFlagValue, UsageError } from '../command.js'
+import { registryOption } from '../client-config.js'
+import { chosenServer, connect } from '../http-client.js'
 import { formatTable, formatTime, parseOutput, shortDigest } from '../output.js'
 
-/** An event as GET /v1/_events returns it. */
-export interface EventInfo {
-  id: number
-  at: string
-  action: string
-  user: string
-  repository: string | null
-  tag: string | null
-  oldDigest: string | null
-  newDigest: string | null
-  forced: boolean
-  message: string | null
-  detail: Record<string, unknown> | null
-}
-
 const HEADER = ['TIME', 'USER', 'ACTION', 'PACK', 'TAG', 'DIGEST', 'DETAIL']
-/** A registry returning the same next link forever must not hang the client. */
-const MAX_PAGES = 100_000
 
 /** What the DETAIL column says about an event. */
-function detailOf(e: EventInfo): string {
+function detailOf(e: EventView): string {
   const d = e.detail ?? {}
   const num = (key: string) => (typeof d[key] === 'number' ? d[key] : 0)
   switch (e.action) {
@@ -45,7 +29,7 @@ function detailOf(e: EventInfo): string {
   }
 }
 
-export function eventRows(events: EventInfo[]): string[][] {
+export function eventRows(events: EventView[]): string[][] {
   return events.map((e) => {
     const digest = e.newDigest ?? e.oldDigest
     return [formatTime(e.at), e.user || '-', e.action, e.repository ?? '-', e.tag ?? '-', digest ? shortDigest(digest) : '-', detailOf(e) || '-']
@@ -90,29 +74,15 @@ Examples:
       { min: 0, max: 1 },
     )
     const json = parseOutput(values.output)
-    const fromArg = positionals[0]
-    const fromFlag = values['registry-server']
-    if (fromArg !== undefined && fromFlag !== undefined && parseServer(fromArg).server !== parseServer(fromFlag).server) {
-      throw new UsageError(`two different registries given: ${fromArg} and --registry-server ${fromFlag}`)
-    }
+    const server = chosenServer(positionals[0], values['registry-server'])
     if (values.pack === '') throw new UsageError('--pack must not be empty')
     if (values.user === '') throw new UsageError('--user must not be empty')
     const query = new URLSearchParams()
     if (values.since !== undefined) query.set('since', parseFlagValue('--since', values.since, (v) => parseSince(v, Date.now())))
     if (values.pack !== undefined) query.set('pack', values.pack)
     if (values.user !== undefined) query.set('user', values.user)
-    const client = await connect({ home: values.home, server: fromArg ?? fromFlag }, io)
-
-    const events: EventInfo[] = []
-    let path: string | null = `/v1/_events${query.size > 0 ? `?${query}` : ''}`
-    const seen = new Set<string>()
-    while (path !== null) {
-      if (seen.has(path) || seen.size >= MAX_PAGES) throw new CliError(`${client.server} keeps sending the same next page (${path})`)
-      seen.add(path)
-      const res: { headers: Record<string, string | string[] | undefined>; body: { events?: EventInfo[] } } = await client.json('GET', path)
-      events.push(...(res.body.events ?? []))
-      path = nextLink(res.headers.link)
-    }
+    const client = await connect({ home: values.home, server }, io)
+    const events = await client.allPages<EventView>(`/v1/_events${query.size > 0 ? `?${query}` : ''}`, 'events')
 
     if (json) {
       io.stdout.write(`${JSON.stringify({ events }, null, 2)}\n`)

@@ -2,11 +2,9 @@
 // build`: charts/<chart>-<version>.tgz, pack.json and values.yaml (plus README.md from the
 // chart's description when there is none), then optionally pushes it (-p).
 
-import { randomBytes } from 'node:crypto'
-import { copyFile, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
-import { createWriteStream } from 'node:fs'
+import { lstat, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { isAbsolute, join, relative, resolve, sep } from 'node:path'
-import { pipeline } from 'node:stream/promises'
+import { buffer } from 'node:stream/consumers'
 import { isRegistryError } from '../../errors.js'
 import { writeReproducibleArchive } from '../../packs/archive-write.js'
 import { validatePackName } from '../../packs/names.js'
@@ -17,7 +15,7 @@ import { type Chart, chartArchiveName, collectChartFiles, findCharts, packValues
 import { connect, type RegistryClient } from '../http-client.js'
 import { readLocalPack } from '../local-pack.js'
 import { pushPack } from './pack-push.js'
-import { unlessMissing } from '../../files.js'
+import { unlessMissing, writeFileAtomic } from '../../files.js'
 
 /**
  * Palette groups add-ons by addonType. Helm charts carry nothing that maps onto Palette's
@@ -26,27 +24,18 @@ import { unlessMissing } from '../../files.js'
  */
 export const DEFAULT_ADDON_TYPE = 'system app'
 
+/** What the files pack build writes get: the pack author's to edit, everyone's to read. */
+const FILE_MODE = 0o644
+
 async function exists(path: string): Promise<boolean> {
   return (await unlessMissing(lstat(path))) !== null
 }
 
-/** Writes next to `path` and renames into place, so a failed build never leaves half a file. */
-async function writeAtomically(path: string, write: (temp: string) => Promise<void>): Promise<void> {
-  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`
-  try {
-    await write(temp)
-    await rename(temp, path)
-  } finally {
-    await rm(temp, { force: true })
-  }
-}
-
 async function writeChart(chart: Chart, destination: string): Promise<void> {
   if (resolve(chart.source) === resolve(destination)) return
-  await writeAtomically(destination, async (temp) => {
-    if (chart.kind === 'tgz') await copyFile(chart.source, temp)
-    else await pipeline(writeReproducibleArchive(chart.name, await collectChartFiles(chart.source)), createWriteStream(temp, { flags: 'wx' }))
-  })
+  // Whole or not at all (temp file, rename), so a failed build never leaves half a file.
+  const archive = chart.kind === 'tgz' ? await readFile(chart.source) : await buffer(writeReproducibleArchive(chart.name, await collectChartFiles(chart.source)))
+  await writeFileAtomic(destination, archive, FILE_MODE)
 }
 
 /**
@@ -179,8 +168,8 @@ Examples:
       cloudTypes: ['all'],
       charts: chartPaths,
     }
-    await writeAtomically(join(dir, 'pack.json'), (temp) => writeFile(temp, `${JSON.stringify(packJson, null, 2)}\n`, { flag: 'wx' }))
-    await writeAtomically(join(dir, 'values.yaml'), (temp) => writeFile(temp, valuesYaml, { flag: 'wx' }))
+    await writeFileAtomic(join(dir, 'pack.json'), `${JSON.stringify(packJson, null, 2)}\n`, FILE_MODE)
+    await writeFileAtomic(join(dir, 'values.yaml'), valuesYaml, FILE_MODE)
     const written = [...chartPaths, 'pack.json', 'values.yaml']
     const descriptions = charts.filter((c) => c.description !== undefined)
     if (descriptions.length > 0 && !(await exists(join(dir, 'README.md')))) {

@@ -2,9 +2,9 @@
 // pages), as a table or as JSON.
 
 import { compareVersions, parseVersion } from '../../packs/versions.js'
-import { CliError, type Command, parseCommandArgs, UsageError } from '../command.js'
-import { parseServer, registryOption } from '../client-config.js'
-import { connect, nextLink } from '../http-client.js'
+import { type Command, parseCommandArgs, UsageError } from '../command.js'
+import { registryOption } from '../client-config.js'
+import { chosenServer, connect } from '../http-client.js'
 import { formatTable, formatTime, parseOutput, shortDigest } from '../output.js'
 
 export interface TagInfo {
@@ -27,8 +27,6 @@ export interface PackSummary {
 }
 
 const HEADER = ['NAME', 'TAG', 'VERSION', 'PARENT TAGS', 'DIGEST', 'UPDATED']
-/** A registry returning the same next link forever must not hang the client. */
-const MAX_PAGES = 10_000
 
 function compareTags(a: TagInfo, b: TagInfo): number {
   const group = (a.group ?? '').localeCompare(b.group ?? '')
@@ -77,27 +75,14 @@ Examples:
       { min: 0, max: 1 },
     )
     const json = parseOutput(values.output)
-    const fromArg = positionals[0]
-    const fromFlag = values['registry-server']
-    if (fromArg !== undefined && fromFlag !== undefined && parseServer(fromArg).server !== parseServer(fromFlag).server) {
-      throw new UsageError(`two different registries given: ${fromArg} and --registry-server ${fromFlag}`)
-    }
+    const server = chosenServer(positionals[0], values['registry-server'])
     if (values.name === '') throw new UsageError('--name must not be empty')
-    const client = await connect({ home: values.home, server: fromArg ?? fromFlag }, io)
+    const client = await connect({ home: values.home, server }, io)
 
     // No `n`: the registry's own page size (limits.pagesize) is the efficient one.
     const query = new URLSearchParams()
     if (values.name !== undefined) query.set('name', values.name)
-    const packs: PackSummary[] = []
-    let path: string | null = `/v1/_packs${query.size > 0 ? `?${query}` : ''}`
-    const seen = new Set<string>()
-    while (path !== null) {
-      if (seen.has(path) || seen.size >= MAX_PAGES) throw new CliError(`${client.server} keeps sending the same next page (${path})`)
-      seen.add(path)
-      const res: { headers: Record<string, string | string[] | undefined>; body: { packs?: PackSummary[] } } = await client.json('GET', path)
-      packs.push(...(res.body.packs ?? []))
-      path = nextLink(res.headers.link)
-    }
+    const packs = await client.allPages<PackSummary>(`/v1/_packs${query.size > 0 ? `?${query}` : ''}`, 'packs')
 
     if (json) {
       io.stdout.write(`${JSON.stringify({ packs }, null, 2)}\n`)
