@@ -358,9 +358,9 @@ function resolveStorage(kind: Config['storage']['kind'], get: <T>(key: string) =
   if (kind === 'inmemory') return { kind, rootdirectory: get('storage.filesystem.rootdirectory'), databasePath: ':memory:', s3: null, redirect: false }
   if (kind === 'filesystem') {
     const rootdirectory = get<string>('storage.filesystem.rootdirectory')
-    return { kind, rootdirectory, databasePath: databasePath === '' ? join(rootdirectory, 'registry.db') : databasePath, s3: null, redirect: false }
+    return { kind, rootdirectory, databasePath: databasePath === '' ? rootLayout(rootdirectory).database : databasePath, s3: null, redirect: false }
   }
-  const path = databasePath === '' ? join('.', 'data', 'registry.db') : databasePath
+  const path = databasePath === '' ? rootLayout(join('.', 'data')).database : databasePath
   return { kind, rootdirectory: dirname(path), databasePath: path, s3: resolveS3(get), redirect }
 }
 
