@@ -9,6 +9,7 @@
 import swagger from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
 import { VERSION } from '../version.js'
+import { ENDPOINT_PATHS } from './distribution/schemas.js'
 
 const DESCRIPTION = `A pack registry for Spectro Cloud Palette: the /v1 pack API (what packyard and spectro pack commands use), \
 the OCI distribution API on /v2 (and on /v1, as spectro-registry serves it), and the operator routes. \
@@ -33,6 +34,7 @@ export async function openApiPlugin(app: FastifyInstance): Promise<void> {
     exposeHeadRoutes: true,
     // Shared schemas keep their names (ErrorEnvelope) instead of def-0, def-1...
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    transformObject: (doc) => ('openapiObject' in doc ? withDistributionEndpoints(doc.openapiObject) : doc.swaggerObject),
   })
   app.get(
     '/openapi.json',
@@ -46,4 +48,33 @@ export async function openApiPlugin(app: FastifyInstance): Promise<void> {
     },
     async () => app.swagger(),
   )
+}
+
+/**
+ * The distribution API is one wildcard route per method under each root (`/v2/{*}`), since
+ * repository names contain slashes; beside each root's wildcard, its endpoints are listed
+ * as the paths clients call (`/v2/{name}/manifests/{reference}`), answered by those routes.
+ */
+function withDistributionEndpoints<Doc extends { paths?: unknown }>(doc: Doc): Doc {
+  const paths: Record<string, Record<string, Operation> | undefined> = {}
+  for (const [path, item] of Object.entries((doc.paths ?? {}) as typeof paths)) {
+    paths[path] = item
+    if (!path.endsWith('/{*}') || !item?.get?.tags?.includes('distribution')) continue
+    const root = path.slice(0, -'{*}'.length)
+    for (const { path: endpoint, operations } of Object.values(ENDPOINT_PATHS)) {
+      const parameters = [...endpoint.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } }))
+      paths[`${root}${endpoint}`] = Object.fromEntries(
+        Object.entries(operations).map(([method, summary]) => [method, { summary, tags: ['distribution'], parameters, description: `Served by ${method.toUpperCase()} ${path}.`, responses: (item[method] ?? item.get)?.responses ?? {} }]),
+      )
+    }
+  }
+  return { ...doc, paths }
+}
+
+/** The parts of an OpenAPI operation this file reads or writes. */
+interface Operation {
+  summary?: string
+  tags?: string[]
+  responses?: unknown
+  [key: string]: unknown
 }

@@ -1,5 +1,6 @@
 // GET /openapi.json: every route the app registers (seen through an onRoute hook from the very
-// first) appears in the document with each of its methods, whatever routes are added later.
+// first) appears in the document with each of its methods, whatever routes are added later;
+// the distribution endpoints behind the wildcard routes are listed as clients call them.
 
 import t from 'tap'
 import type { RouteOptions } from 'fastify'
@@ -46,6 +47,15 @@ t.test('every registered route and method is in /openapi.json, with a summary', 
   t.same(doc.paths['/v1/_packs']?.post?.tags, ['packs'])
   t.same(doc.paths['/v2/{*}']?.put?.tags, ['distribution'])
   t.ok(doc.paths['/v2/{*}']?.head, 'HEAD routes are listed')
+  // The endpoints behind the wildcards, on both roots, as clients call them.
+  for (const root of ['/v1', '/v2']) {
+    t.same(Object.keys(doc.paths[`${root}/{name}/manifests/{reference}`] ?? {}).sort(), ['delete', 'get', 'head', 'put'], `${root} manifests`)
+    t.same(Object.keys(doc.paths[`${root}/{name}/blobs/uploads/{uuid}`] ?? {}).sort(), ['delete', 'get', 'patch', 'put'], `${root} an upload`)
+    t.ok(doc.paths[`${root}/{name}/blobs/uploads/`]?.post, `${root} starting an upload`)
+    t.ok(doc.paths[`${root}/{name}/tags/list`]?.get, `${root} tags/list`)
+    t.ok(doc.paths[`${root}/{name}/referrers/{digest}`]?.get, `${root} referrers`)
+  }
+  t.same(doc.paths['/v2/{name}/blobs/{digest}']?.get?.tags, ['distribution'])
 
   const again = await app.inject({ url: '/openapi.json', headers: { authorization: ADMIN } })
   t.equal(again.body, res.body, 'the same document for everyone')

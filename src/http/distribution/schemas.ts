@@ -2,6 +2,7 @@
 // wildcard route per method (names contain slashes), so each method's schema covers the
 // endpoints it serves; manifest and blob bodies are raw bytes and bypass serialization.
 
+import type { Endpoint } from '../../oci/names.js'
 import { errorResponses } from '../errors.js'
 
 const noBody = { type: 'null', description: 'no body' } as const
@@ -168,3 +169,36 @@ export const deleteSchema = {
     ...errorResponses,
   },
 } as const
+
+type Method = 'get' | 'head' | 'put' | 'post' | 'patch' | 'delete'
+
+/**
+ * The endpoints behind the wildcard routes as OpenAPI paths under a surface's root, for the
+ * description only (the router is parseV2Path). Keyed by every endpoint kind, so a new kind
+ * cannot go undocumented.
+ */
+export const ENDPOINT_PATHS: Record<Endpoint['kind'], { path: string; operations: Partial<Record<Method, string>> }> = {
+  manifest: {
+    path: '{name}/manifests/{reference}',
+    operations: {
+      get: 'A manifest by tag or digest, exactly as pushed',
+      head: "A manifest's digest, type and size",
+      put: 'Push a manifest (a pack manifest under oci.namespace, or on /v1, becomes a pack version)',
+      delete: 'Delete a manifest (by digest) or a tag',
+    },
+  },
+  blob: {
+    path: '{name}/blobs/{digest}',
+    operations: { get: 'A blob, whole or a Range (?type= sets the Content-Type of a pack file)', head: "A blob's size", delete: 'Unlink a blob from the repository' },
+  },
+  uploads: {
+    path: '{name}/blobs/uploads/',
+    operations: { post: 'Start an upload, upload a blob in one request (?digest=), or mount one (?mount=&from=)' },
+  },
+  upload: {
+    path: '{name}/blobs/uploads/{uuid}',
+    operations: { get: "An upload's progress", patch: 'Append a chunk', put: 'Finish the upload (?digest=), with an optional last chunk', delete: 'Cancel the upload' },
+  },
+  tags: { path: '{name}/tags/list', operations: { get: 'The tags of a repository, paginated' } },
+  referrers: { path: '{name}/referrers/{digest}', operations: { get: 'The manifests whose subject is this digest (?artifactType= filters)' } },
+}
