@@ -10,7 +10,7 @@ import { TEST_S3_ENDPOINT_VARIABLE } from '../helpers.js'
 import { startS3Server } from '../s3-helpers.js'
 
 /** The suites about the HTTP API whatever stores the blobs (foundation.test.ts looks at the disk). */
-const SUITES = ['v1-packs', 'pack-bridge', 'v2-push', 'v2-pull', 'v2-packs', 'v2-management', 'v2-discovery', 'v2-auth', 'refusals', 'hostile-bodies']
+const SUITES = ['v1-packs', 'pack-bridge', 'v2-push', 'v2-pull', 'v2-packs', 'v2-management', 'v2-discovery', 'v2-auth', 'refusals', 'hostile-bodies', 'distribution-walk']
 
 // The suites run one after another: about a minute and a half on two cores.
 t.setTimeout(15 * 60_000)
