@@ -255,7 +255,8 @@ export async function startPackyard(root: string, credentials: Credentials, opts
     REGISTRY_LOG_LEVEL: 'warn',
   })
   const profile = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []
-  const args = [...profile, join(PACKAGE_ROOT, 'bin', 'packyard.js'), 'serve']
+  // The young-generation cap that bin/packyard.js's shebang and npm start give the server.
+  const args = [...profile, '--max-semi-space-size=16', join(PACKAGE_ROOT, 'bin', 'packyard.js'), 'serve']
   const ep = endpoint('packyard', base, credentials.user, credentials.password, opts.maxSockets)
   return launch({ kind: 'packyard', command: process.execPath, args, env, storage: root, readyUrl: `${base}/health`, readyStatus: 200, ep })
 }
