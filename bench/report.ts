@@ -46,12 +46,18 @@ export function table(figures: Figure[]): string {
     const r = ratio(f)
     rows.push([f.scenario, f.name, f.unit, cell(f.packyard), cell(f.reference), r === null ? '-' : `${formatNumber(r)}x`, targetText(f), metText(targetMet(f))])
   }
+  return markdownTable(rows)
+}
+
+/** Rows (the first is the header) as a Markdown table with aligned columns: it pastes into the README as it is. */
+export function markdownTable(rows: string[][]): string {
   const widths = (rows[0] as string[]).map((_, c) => Math.max(...rows.map((row) => (row[c] as string).length)))
   const line = (row: string[]) => `| ${row.map((v, c) => v.padEnd(widths[c] as number)).join(' | ')} |`
   return [line(rows[0] as string[]), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n')
 }
 
-function commandOutput(command: string, args: string[]): string | null {
+/** What a command prints, trimmed; null when it cannot run or fails. */
+export function commandOutput(command: string, args: string[]): string | null {
   try {
     return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
   } catch {

@@ -197,7 +197,8 @@ export interface Spawned {
 }
 
 export function spawnBin(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Spawned {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  // With the V8 flag of bin/packyard.js's shebang, so the server runs as users run it.
+  const child = spawn(process.execPath, ['--max-semi-space-size=16', BIN, ...args], {
     cwd: options.cwd ?? PACKAGE_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],

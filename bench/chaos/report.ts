@@ -4,11 +4,11 @@
 // FAIL, NOT RUN); the JSON file keeps the same figures with the machine, date and commit, plus
 // the details behind every non-zero must-be-0 figure (which request, what it got).
 
-import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, release, totalmem } from 'node:os'
 import { dirname } from 'node:path'
 import { VERSION } from '../../src/version.js'
+import { commandOutput, markdownTable } from '../report.js'
 
 export type Rule = { kind: 'zero' } | { kind: 'true' } | { kind: 'positive' } | { kind: 'below'; bound: number } | { kind: 'atLeast'; bound: number } | { kind: 'info' }
 
@@ -75,21 +75,11 @@ function valueText(f: Figure): string {
 export function table(figures: Figure[]): string {
   const rows = [['category', 'figure', 'value', 'rule', 'verdict']]
   for (const f of figures) rows.push([f.category, f.name, valueText(f), ruleText(f.rule, f.unit), verdict(f)])
-  const widths = (rows[0] as string[]).map((_, c) => Math.max(...rows.map((row) => (row[c] as string).length)))
-  const line = (row: string[]) => `| ${row.map((v, c) => v.padEnd(widths[c] as number)).join(' | ')} |`
-  return [line(rows[0] as string[]), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n')
+  return markdownTable(rows)
 }
 
 export function failed(figures: Figure[]): Figure[] {
   return figures.filter((f) => verdict(f) === 'FAIL')
-}
-
-function commandOutput(command: string, args: string[]): string | null {
-  try {
-    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
-  } catch {
-    return null
-  }
 }
 
 export interface RunInfo {

@@ -4,24 +4,13 @@
 
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
+import type { EventView } from '../../src/audit.js'
 import { collectGarbage } from '../../src/maintenance/gc.js'
 import { ADMIN, basic, READER, testApp } from '../helpers.js'
 import { archive, get, packFiles, push } from '../pack-fixtures.js'
 import { makeImage, pushImage } from './v2-helpers.js'
 
-interface Event {
-  id: number
-  at: string
-  action: string
-  user: string
-  repository: string | null
-  tag: string | null
-  oldDigest: string | null
-  newDigest: string | null
-  forced: boolean
-  message: string | null
-  detail: Record<string, unknown> | null
-}
+type Event = EventView
 
 async function events(app: FastifyInstance, query = ''): Promise<Event[]> {
   const res = await get(app, `/v1/_events${query}`)

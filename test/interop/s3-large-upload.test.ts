@@ -11,11 +11,10 @@
 import t from 'tap'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { request } from 'node:http'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
 import { ADMIN, isRequestLine, makeHtpasswd, startServer, tempDir, USERS } from '../helpers.js'
 import { s3Env, startS3Server } from '../s3-helpers.js'
+import { generatedBytes, sendHashed } from './helpers.js'
 
 const MiB = 1024 * 1024
 const TOTAL = 1024 * MiB
@@ -26,43 +25,6 @@ const RSS_BOUND = TOTAL / 4
 function rss(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m ? Number(m[1]) * 1024 : Number.NaN
-}
-
-/** `bytes` varied bytes starting at `offset` of the blob, generated 1 MiB at a time. */
-function generated(offset: number, bytes: number, hash: ReturnType<typeof createHash>): Readable {
-  let sent = 0
-  return new Readable({
-    read() {
-      if (sent >= bytes) {
-        this.push(null)
-        return
-      }
-      const at = offset + sent
-      const chunk = Buffer.alloc(Math.min(MiB, bytes - sent), (at / MiB) % 251)
-      chunk.writeUInt32BE(at / MiB, 0)
-      hash.update(chunk)
-      sent += chunk.length
-      this.push(chunk)
-    },
-  })
-}
-
-function send(url: string, method: string, headers: Record<string, string>, body?: Readable): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; digest: string; size: number }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers }, (res) => {
-      const hash = createHash('sha256')
-      let size = 0
-      res.on('data', (c: Buffer) => {
-        hash.update(c)
-        size += c.length
-      })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, digest: `sha256:${hash.digest('hex')}`, size }))
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    if (body) body.pipe(req)
-    else req.end()
-  })
 }
 
 // About 45 s alone on two cores; more when other test files run beside it.
@@ -76,31 +38,31 @@ t.test('a 1 GiB chunked upload onto S3 and back keeps the server RSS bounded', a
   const pid = server.child.pid as number
   const auth = { authorization: ADMIN }
   // Warm up (a request of each kind), then measure from there.
-  await send(`${server.url}/v2/`, 'GET', auth)
+  await sendHashed(`${server.url}/v2/`, 'GET', auth)
   const baseline = rss(pid)
   let peak = baseline
   const sampler = setInterval(() => (peak = Math.max(peak, rss(pid))), 50)
   t.teardown(() => clearInterval(sampler))
 
-  const start = await send(`${server.url}/v2/big/blob/blobs/uploads/`, 'POST', auth)
+  const start = await sendHashed(`${server.url}/v2/big/blob/blobs/uploads/`, 'POST', auth)
   t.equal(start.status, 202)
   const location = `${server.url}${start.headers.location}`
   const hash = createHash('sha256')
   for (let offset = 0; offset < TOTAL; offset += CHUNK) {
-    const patch = await send(
+    const patch = await sendHashed(
       location,
       'PATCH',
       { ...auth, 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + CHUNK - 1}`, 'content-length': String(CHUNK) },
-      generated(offset, CHUNK, hash),
+      generatedBytes(offset, CHUNK, hash),
     )
     if (patch.status !== 202) t.fail(`PATCH at ${offset} answered ${patch.status}`)
   }
   const digest = `sha256:${hash.digest('hex')}`
-  const put = await send(`${location}?digest=${digest}`, 'PUT', auth)
+  const put = await sendHashed(`${location}?digest=${digest}`, 'PUT', auth)
   t.equal(put.status, 201)
   t.equal(put.headers['docker-content-digest'], digest)
 
-  const get = await send(`${server.url}/v2/big/blob/blobs/${digest}`, 'GET', auth)
+  const get = await sendHashed(`${server.url}/v2/big/blob/blobs/${digest}`, 'GET', auth)
   t.equal(get.status, 200)
   t.equal(get.size, TOTAL)
   t.equal(get.digest, digest, 'pulled back intact')
