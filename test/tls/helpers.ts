@@ -149,7 +149,10 @@ export async function startPebble(t: Teardown, options: { validitySeconds?: numb
 
   // No default addresses: a name resolves only once a test adds it.
   const dns = run(t, challtestsrvBin, ['-defaultIPv4', '', '-defaultIPv6', '', '-dns01', `127.0.0.1:${dnsPort}`, '-http01', '', '-https01', '', '-tlsalpn01', '', '-management', `127.0.0.1:${dnsManagementPort}`], {})
-  const env: NodeJS.ProcessEnv = { ...process.env, PEBBLE_VA_NOSLEEP: '1' }
+  // Pebble rejects 5% of nonces by default (PEBBLE_WFE_NONCEREJECT) to exercise clients'
+  // badNonce retries; acme-client retries them, but a retried POST /order-plz would count as a
+  // second order in orders(), so the tests that count orders turn it off.
+  const env: NodeJS.ProcessEnv = { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' }
   delete env.PEBBLE_VA_ALWAYS_VALID
   const pebble = run(t, pebbleBin, ['-config', config, '-dnsserver', `127.0.0.1:${dnsPort}`], env)
 
