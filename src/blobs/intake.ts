@@ -75,10 +75,10 @@ export class BlobIntake {
     try {
       const deleting = lease.take(staged.map((s) => s.digest))
       for (const [digest, startedAt] of deleting) await this.waitForDeletion(digest, startedAt)
-      for (const blob of staged) await blob.place()
+      await placeTogether(staged)
       return staged.map((s) => ({ digest: s.digest, size: s.size }))
     } finally {
-      for (const blob of staged) await blob.discard()
+      await discardAll(staged)
     }
   }
 
@@ -97,11 +97,13 @@ export class BlobIntake {
         if ((await this.store.stat(info.digest))?.size !== info.size) missing.push(buffers[i] as Buffer)
       }),
     )
-    const staged = await Promise.all(missing.map((data) => this.store.stage(Readable.from([data]))))
+    const staging = await Promise.allSettled(missing.map((data) => this.store.stage(Readable.from([data]))))
+    const staged = staging.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))
     try {
-      for (const blob of staged) await blob.place()
+      for (const s of staging) if (s.status === 'rejected') throw s.reason
+      await placeTogether(staged)
     } finally {
-      for (const blob of staged) await blob.discard()
+      await discardAll(staged)
     }
     return infos
   }
@@ -113,4 +115,19 @@ export class BlobIntake {
       since = this.meta.deletionStartedAt(digest) as number
     }
   }
+}
+
+/**
+ * Places blobs at the same time: each is a link and a directory fsync, and concurrent fsyncs
+ * share the file system's journal commits, where one after another each waits for its own.
+ * The first failure is thrown once every placement has ended.
+ */
+async function placeTogether(staged: StagedBlob[]): Promise<void> {
+  const placed = await Promise.allSettled(staged.map((blob) => blob.place()))
+  for (const p of placed) if (p.status === 'rejected') throw p.reason
+}
+
+/** Removes what is left of staged blobs (temp files of those not placed), all of them. */
+async function discardAll(staged: StagedBlob[]): Promise<void> {
+  await Promise.allSettled(staged.map((blob) => blob.discard()))
 }
