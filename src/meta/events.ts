@@ -104,11 +104,12 @@ export class EventLog {
 
   /** Up to `limit` events after the event with id `afterId`, oldest first. */
   list(filter: EventFilter, afterId: number, limit: number): EventRow[] {
-    // With `since`, the rows are read in id order from the first event at or after that time (found
-    // through the index on `at`; none: from past the last one), not from the start of the log. One
-    // lower bound on the id, so SQLite can seek to it.
+    // With `since`, the first page is read in id order from the first event at or after that time
+    // (found through the index on `at`; none: from past the last one), not from the start of the
+    // log: one lower bound on the id, so SQLite can seek to it. Later pages start after the last
+    // id they were given, which is past that bound already.
     const firstSince = 'COALESCE((SELECT MIN(id) FROM events INDEXED BY events_at WHERE at >= @since) - 1, (SELECT COALESCE(MAX(id), 0) FROM events))'
-    const where = [filter.since === undefined ? 'id > @afterId' : `id > MAX(@afterId, ${firstSince})`]
+    const where = [filter.since === undefined || afterId > 0 ? 'id > @afterId' : `id > ${firstSince}`]
     if (filter.since !== undefined) where.push('at >= @since')
     if (filter.repository !== undefined) where.push('repository = @repository')
     if (filter.actor !== undefined) where.push('actor = @actor')

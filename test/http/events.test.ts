@@ -94,6 +94,11 @@ t.test('filters by pack, user and time; pages follow the Link header', async (t)
   const bad = await get(app, '/v1/_events?since=yesterday')
   t.equal(bad.statusCode, 400)
   t.match(bad.json().errors[0].message, /since/)
+  // Valid date-times to the schema that Date.parse cannot read: refused, never "no events".
+  for (const unreadable of ['2026-11-23T06:00:00+01', '2026-12-31T23:59:60Z']) {
+    const res = await get(app, `/v1/_events?since=${encodeURIComponent(unreadable)}`)
+    t.equal(res.statusCode, 400, unreadable)
+  }
 
   const seen: Event[] = []
   let url: string | null = '/v1/_events?n=3&pack=hellouniverse'
@@ -112,4 +117,13 @@ t.test('filters by pack, user and time; pages follow the Link header', async (t)
     seen.map((e) => e.id),
     all.filter((e) => e.repository === 'hellouniverse').map((e) => e.id),
   )
+  // Pages of a time filter: the first seeks to `since`, the next ones continue after `last`.
+  const sincePages: Event[] = []
+  for (let next: string | null = `/v1/_events?n=2&since=${encodeURIComponent(third.at)}`; next !== null; ) {
+    const res = await get(app, next)
+    sincePages.push(...(res.json().events as Event[]))
+    const link = res.headers.link as string | undefined
+    next = link ? (/^<([^>]+)>; rel="next"$/.exec(link)?.[1] ?? null) : null
+  }
+  t.same(sincePages.map((e) => e.id), since.map((e) => e.id), 'paging a time filter gives the same events')
 })

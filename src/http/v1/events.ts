@@ -21,7 +21,13 @@ async function requireWriterForEvents(request: FastifyRequest): Promise<void> {
 export async function v1EventsPlugin(app: FastifyInstance, opts: { audit: AuditTrail }): Promise<void> {
   app.get<EventsRequest>('/_events', { schema: eventsSchema, onRequest: requireWriterForEvents }, async (request, reply) => {
     const { since, pack, user } = request.query
-    const page = opts.audit.page({ since: since === undefined ? undefined : Date.parse(since), repository: pack, user }, request.query)
+    const sinceMs = since === undefined ? undefined : Date.parse(since)
+    // The schema's date-time format admits a few forms Date.parse does not read (an offset of
+    // hours only, a leap second): refused, never taken as "no events".
+    if (sinceMs !== undefined && !Number.isFinite(sinceMs)) {
+      throw new RegistryError('BAD_REQUEST', `since=${since} is not a time this registry can read; use the form 2026-11-23T06:00:00Z`, { since })
+    }
+    const page = opts.audit.page({ since: sinceMs, repository: pack, user }, request.query)
     setNextLink(reply, '/v1/_events', { since, pack, user }, page)
     return { events: page.items }
   })
