@@ -15,9 +15,12 @@ import type { GcTotals } from './meta/events.js'
 export type Surface = 'v1-packs' | 'v1-distribution' | 'v2'
 export const SURFACES: readonly Surface[] = ['v1-packs', 'v1-distribution', 'v2']
 
-/** created / updated / unchanged as the push answered; refused: the push was answered 4xx. */
-export type PushOutcome = 'created' | 'updated' | 'unchanged' | 'refused'
-const PUSH_OUTCOMES: readonly PushOutcome[] = ['created', 'updated', 'unchanged', 'refused']
+/**
+ * created / updated / unchanged as the push answered; refused: the push was answered 4xx (the
+ * client's mistake); failed: answered 5xx (507 storage full, an unreachable bucket).
+ */
+export type PushOutcome = 'created' | 'updated' | 'unchanged' | 'refused' | 'failed'
+const PUSH_OUTCOMES: readonly PushOutcome[] = ['created', 'updated', 'unchanged', 'refused', 'failed']
 
 /** What the metadata says about stored things, read on each refresh or scrape. */
 export interface MetricSources {

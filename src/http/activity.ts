@@ -95,6 +95,7 @@ export function installRequestLog(app: FastifyInstance, metrics: RegistryMetrics
     metrics.request({ method: request.method, route, status, seconds: reply.elapsedTime / 1000, bytesIn, bytesOut })
     if (activity?.kind === 'push') {
       if (activity.outcome !== undefined) metrics.push(surfaceOf(route), activity.outcome)
+      else if (status >= 500) metrics.push(surfaceOf(route), 'failed')
       else if (status >= 400) metrics.push(surfaceOf(route), 'refused')
     } else if (activity?.kind === 'pull' && status < 400) {
       metrics.pull(surfaceOf(route))

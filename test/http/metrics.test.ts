@@ -66,7 +66,7 @@ t.test('every metric family is exposed, to any user with credentials', async (t)
   const families = new Set([...res.body.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]))
   for (const family of FAMILIES) t.ok(families.has(family), family)
   for (const surface of ['v1-packs', 'v1-distribution', 'v2']) {
-    for (const outcome of ['created', 'updated', 'unchanged', 'refused']) t.equal(sample(res.body, 'packyard_pushes_total', { surface, outcome }), 0, `${surface} ${outcome} starts at 0`)
+    for (const outcome of ['created', 'updated', 'unchanged', 'refused', 'failed']) t.equal(sample(res.body, 'packyard_pushes_total', { surface, outcome }), 0, `${surface} ${outcome} starts at 0`)
   }
 })
 

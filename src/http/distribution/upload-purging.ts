@@ -37,7 +37,12 @@ export const uploadPurgingPlugin = fp(
         .purge(ageMs)
         .then(
           (result) => {
-            onPurged?.(result)
+            try {
+              onPurged?.(result)
+            } catch (err) {
+              // Counting the purge must never fail it (nor reject the chain the close awaits).
+              app.log.error({ err }, 'recording an upload purge failed')
+            }
             if (result.sessions.length + result.files.length > 0) {
               app.log.info(
                 { ...result, ageMs },
