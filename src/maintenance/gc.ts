@@ -54,57 +54,72 @@ export async function collectGarbage(db: Db, store: BlobStore, staging: UploadSt
   const batchSize = options.batchSize ?? 500
   if (!options.dryRun) writeTransaction(db, () => blobs.dropExpiredLeases(leaseCutoff))
 
-  const collect = async (candidates: StoredBlob[]) => {
-    const condemned = writeTransaction(db, () => {
-      const packDigests = meta.packDigests()
-      const chosen: StoredBlob[] = []
-      for (const blob of candidates) {
-        if (packDigests.has(blob.digest) || meta.referencedByManifest(blob.digest) || blobs.isLeased(blob.digest, leaseCutoff)) {
-          report.blobsKept++
-          continue
+  // A run that fails partway is recorded too, with what it removed until then: the audit trail
+  // and the metrics (read from it) must show every deletion.
+  let failure: unknown = null
+  try {
+    const collect = async (candidates: StoredBlob[]) => {
+      const condemned = writeTransaction(db, () => {
+        const packDigests = meta.packDigests()
+        const chosen: StoredBlob[] = []
+        for (const blob of candidates) {
+          if (packDigests.has(blob.digest) || meta.referencedByManifest(blob.digest) || blobs.isLeased(blob.digest, leaseCutoff)) {
+            report.blobsKept++
+            continue
+          }
+          if (!options.dryRun) blobs.startDeletion(blob.digest, Date.now())
+          chosen.push(blob)
         }
-        if (!options.dryRun) blobs.startDeletion(blob.digest, Date.now())
-        chosen.push(blob)
+        return chosen
+      })
+      for (const blob of condemned) {
+        if (!options.dryRun) await store.delete(blob.digest)
+        report.blobsRemoved.push({ digest: blob.digest, size: blob.size })
+        report.bytesFreed += blob.size
       }
-      return chosen
-    })
-    for (const blob of condemned) {
-      if (!options.dryRun) await store.delete(blob.digest)
-      report.blobsRemoved.push({ digest: blob.digest, size: blob.size })
-      report.bytesFreed += blob.size
+      if (!options.dryRun && condemned.length > 0) writeTransaction(db, () => condemned.forEach((b) => blobs.finishDeletion(b.digest)))
     }
-    if (!options.dryRun && condemned.length > 0) writeTransaction(db, () => condemned.forEach((b) => blobs.finishDeletion(b.digest)))
-  }
 
-  let batch: StoredBlob[] = []
-  let packDigests = meta.packDigests()
-  for await (const blob of store.list()) {
-    if (blob.modifiedAt >= cutoff || packDigests.has(blob.digest) || meta.referencedByManifest(blob.digest)) {
-      report.blobsKept++
-      continue
+    let batch: StoredBlob[] = []
+    let packDigests = meta.packDigests()
+    for await (const blob of store.list()) {
+      if (blob.modifiedAt >= cutoff || packDigests.has(blob.digest) || meta.referencedByManifest(blob.digest)) {
+        report.blobsKept++
+        continue
+      }
+      batch.push(blob)
+      if (batch.length >= batchSize) {
+        await collect(batch)
+        batch = []
+        packDigests = meta.packDigests()
+      }
     }
-    batch.push(blob)
-    if (batch.length >= batchSize) {
-      await collect(batch)
-      batch = []
-      packDigests = meta.packDigests()
-    }
-  }
-  await collect(batch)
+    await collect(batch)
 
-  // Staged files no upload session owns (a crash, a cut connection), idle long enough that no
-  // request can still be writing them.
-  const stagedCutoff = Math.min(cutoff, now - STAGED_FILE_MIN_AGE_MS)
-  for await (const entry of staging.list()) {
-    if (entry.modifiedAt >= stagedCutoff || meta.hasUploadSession(entry.id)) continue
-    if (!options.dryRun) await staging.cancel(entry.id)
-    report.tempFilesRemoved.push(entry.id)
+    // Staged files no upload session owns (a crash, a cut connection), idle long enough that no
+    // request can still be writing them.
+    const stagedCutoff = Math.min(cutoff, now - STAGED_FILE_MIN_AGE_MS)
+    for await (const entry of staging.list()) {
+      if (entry.modifiedAt >= stagedCutoff || meta.hasUploadSession(entry.id)) continue
+      if (!options.dryRun) await staging.cancel(entry.id)
+      report.tempFilesRemoved.push(entry.id)
+    }
+  } catch (err) {
+    failure = err
+    throw err
+  } finally {
+    if (!options.dryRun) {
+      try {
+        recordRun(db, report, options, failure)
+      } catch (recordFailure) {
+        if (failure === null) throw recordFailure
+      }
+    }
   }
-  if (!options.dryRun) recordRun(db, report, options)
   return report
 }
 
-function recordRun(db: Db, report: GcReport, options: GcOptions): void {
+function recordRun(db: Db, report: GcReport, options: GcOptions, failure: unknown): void {
   const events = new EventLog(db)
   writeTransaction(db, () =>
     events.append({
@@ -123,6 +138,7 @@ function recordRun(db: Db, report: GcReport, options: GcOptions): void {
         tempFilesRemoved: report.tempFilesRemoved.length,
         blobsKept: report.blobsKept,
         graceSeconds: Math.round(options.graceMs / 1000),
+        ...(failure === null ? {} : { failed: failure instanceof Error ? failure.message : String(failure) }),
       },
     }),
   )

@@ -70,6 +70,26 @@ t.test('staged files nobody owns are removed once idle for an hour, whatever the
   t.notOk(existsSync(temp))
 })
 
+t.test('a run that fails partway is recorded with what it removed until then', async (t) => {
+  const app = await testApp(t)
+  const store = app.registry.store
+  for (const text of ['one', 'two', 'three']) await putBlob(store, Readable.from([Buffer.from(`orphan ${text}`)]))
+  // The storage fails on the second deletion (a full disk, a lost mount).
+  let deletions = 0
+  const failing = Object.create(store, {
+    delete: {
+      value: async (digest: string) => {
+        if (++deletions === 2) throw new Error('the storage went away')
+        return store.delete(digest)
+      },
+    },
+  })
+  await t.rejects(collectGarbage(app.registry.db, failing, app.registry.staging, { actor: 'ops', dryRun: false, graceMs: 0, now: LATER() }), /the storage went away/)
+  const gc = (await get(app, '/v1/_events?user=ops')).json().events as Array<{ action: string; detail: Record<string, unknown> }>
+  t.equal(gc.length, 1)
+  t.match(gc[0], { action: 'gc', detail: { blobsRemoved: 1, failed: 'the storage went away' } })
+})
+
 t.test('fsck finds corrupt and missing blobs and names their users', async (t) => {
   const app = await testApp(t)
   const store = app.registry.store as Fs
