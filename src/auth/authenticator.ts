@@ -39,7 +39,10 @@ export interface AuthenticatorOptions {
   onProblem?: (message: string) => void
   /** Called for every credential refused (wrong password or unknown user; not a missing one). */
   onFailure?: (failure: { address: string; user: string }) => void
-  /** Called once when an address, or a user name from an address, becomes locked out. */
+  /**
+   * Called once when an address, or a user name from an address, becomes locked out; `user` as
+   * nameToRecord gives it (a hash label for a name that is not a user), null for the address.
+   */
   onLockout?: (lockout: { address: string; user: string | null; failures: number; forMs: number }) => void
   /** Called with the users after every load that found the file changed (start-up included). */
   onUsersLoaded?: (users: ReadonlyMap<string, string>) => void
@@ -180,10 +183,20 @@ export class Authenticator {
     this.options.onFailure?.({ address, user })
     const pair = this.count(`${address}\0${user}`)
     const whole = this.count(address)
-    if (pair === this.options.maxFailures) this.options.onLockout?.({ address, user, failures: pair, forMs: this.windowMs })
+    if (pair === this.options.maxFailures) this.options.onLockout?.({ address, user: this.nameToRecord(user), failures: pair, forMs: this.windowMs })
     if (whole === this.maxAddressFailures) this.options.onLockout?.({ address, user: null, failures: whole, forMs: this.windowMs })
     const delay = Math.min(2000, Math.max(0, pair - 3) * this.delayMs)
     if (delay > 0) await new Promise((r) => setTimeout(r, delay))
+  }
+
+  /**
+   * A user name as logs and the event log may keep it: a known user's name; for any other, a
+   * label with a hash, since what was typed there is the client's (sometimes a password) and
+   * the event log keeps it for good.
+   */
+  private nameToRecord(user: string): string {
+    if (this.users.has(user)) return user
+    return `(unknown user ${createHash('sha256').update(user).digest('hex').slice(0, 12)})`
   }
 
   /** Counts one more failure under `key` and returns the count. */

@@ -92,6 +92,11 @@ t.test('failures lock out one user name from one address; other users and addres
   const whole = (await auth.authenticate(basic('reader', USERS.reader), '6.6.6.6').catch((e: unknown) => e)) as RegistryError
   t.equal(whole.code, 'TOO_MANY_REQUESTS', 'past the per-address ceiling the whole address waits')
   t.match(lockouts[1], { address: '6.6.6.6', user: null, failures: 5 })
+
+  // A name that is no user (often a password typed in the wrong field) is never passed on as typed.
+  for (let i = 0; i < 3; i++) await t.rejects(auth.authenticate(basic('hunter2-secret', 'x'), '8.8.8.8'), { code: 'UNAUTHORIZED' })
+  t.match(lockouts[2], { address: '8.8.8.8', user: /^\(unknown user [0-9a-f]{12}\)$/, failures: 3 })
+  t.notMatch(JSON.stringify(lockouts), /hunter2/)
 })
 
 t.test('an unknown user name costs the same bcrypt work as a wrong password', async (t) => {
