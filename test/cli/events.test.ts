@@ -21,7 +21,7 @@ t.test('packyard events: every page, as a table or JSON, filtered', async (t) =>
   const digest = created.json().digest as string
   t.equal((await push(app, await archive(packFiles({}, { 'values.yaml': 'replicas: 2\n' })), { force: 'true', message: 'two replicas' })).statusCode, 200)
   t.equal((await app.inject({ method: 'PUT', url: '/v1/_packs/hellouniverse/_tags/stable', headers: { authorization: ADMIN }, payload: { ref: '1.0.0' } })).statusCode, 201)
-  const wrong = { url: '/v1/', remoteAddress: '10.0.0.7', headers: { authorization: basic('ci-bot', 'wrong') } }
+  const wrong = { url: '/v1/', remoteAddress: '10.0.0.7', headers: { authorization: basic('reader', 'wrong') } }
   for (let i = 0; i < 2; i++) t.equal((await app.inject(wrong)).statusCode, 401)
 
   const table = await cli(['events'])
@@ -33,7 +33,7 @@ t.test('packyard events: every page, as a table or JSON, filtered', async (t) =>
   t.match(lines[1], new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\s+admin\\s+create\\s+hellouniverse\\s+1\\.0\\.0\\s+${digest.slice(7, 19)}\\s+-$`))
   t.match(lines[2], new RegExp(`\\s+admin\\s+update\\s+hellouniverse\\s+1\\.0\\.0\\s+[0-9a-f]{12}\\s+forced from ${digest.slice(7, 19)}: two replicas$`))
   t.match(lines[3], /\s+admin\s+tag\s+hellouniverse\s+stable\s+[0-9a-f]{12}\s+-$/)
-  t.match(lines[4], /\s+ci-bot\s+lockout\s+-\s+-\s+-\s+2 failed logins from 10\.0\.0\.7; locked for 15 min$/)
+  t.match(lines[4], /\s+reader\s+lockout\s+-\s+-\s+-\s+2 failed logins from 10\.0\.0\.7; locked for 15 min$/)
 
   const json = await cli(['events', '--output', 'json', '--pack', 'hellouniverse', '--since', '1h'])
   t.equal(json.code, 0, json.stderr)
@@ -46,7 +46,7 @@ t.test('packyard events: every page, as a table or JSON, filtered', async (t) =>
       ['tag', 'hellouniverse', false, null],
     ],
   )
-  const byUser = await cli(['events', '-u', 'ci-bot', '--output', 'json'])
+  const byUser = await cli(['events', '-u', 'reader', '--output', 'json'])
   t.same((JSON.parse(byUser.stdout) as { events: Array<{ action: string }> }).events.map((e) => e.action), ['lockout'])
   const future = await cli(['events', '--since', '2099-01-01', '--output', 'json'])
   t.same(JSON.parse(future.stdout), { events: [] })
