@@ -4,7 +4,7 @@
 // appended while a client pages through are never skipped or repeated.
 
 import { EventLog, type EventRow, NO_REPOSITORY } from './meta/events.js'
-import { type Db, writeTransaction } from './meta/db.js'
+import type { Db } from './meta/db.js'
 import { fetchPage, type Page, type PageRequest } from './pages.js'
 
 export interface EventView {
@@ -44,7 +44,7 @@ export class AuditTrail {
   private readonly events: EventLog
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly maxPageSize: number,
   ) {
     this.events = new EventLog(db)
@@ -57,20 +57,12 @@ export class AuditTrail {
   }
 
   recordLockout(lockout: Lockout): void {
-    writeTransaction(this.db, () =>
-      this.events.append({
-        at: Date.now(),
-        actor: lockout.user ?? '',
-        action: 'lockout',
-        repository: NO_REPOSITORY,
-        tag: null,
-        oldDigest: null,
-        newDigest: null,
-        forced: false,
-        message: null,
-        detail: { address: lockout.address, scope: lockout.user === null ? 'address' : 'user', failures: lockout.failures, lockoutSeconds: Math.round(lockout.forMs / 1000) },
-      }),
-    )
+    this.events.appendRegistryEvent(lockout.user ?? '', 'lockout', {
+      address: lockout.address,
+      scope: lockout.user === null ? 'address' : 'user',
+      failures: lockout.failures,
+      lockoutSeconds: Math.round(lockout.forMs / 1000),
+    })
   }
 }
 

@@ -18,7 +18,7 @@
 import { LEASE_TTL_MS } from '../blobs/intake.js'
 import { BlobMeta } from '../meta/blobs.js'
 import { type Db, writeTransaction } from '../meta/db.js'
-import { EventLog, NO_REPOSITORY } from '../meta/events.js'
+import { EventLog } from '../meta/events.js'
 import { MaintenanceMeta } from '../meta/maintenance.js'
 import type { BlobStore, StoredBlob } from '../store/types.js'
 import type { UploadStaging } from '../store/uploads.js'
@@ -120,26 +120,12 @@ export async function collectGarbage(db: Db, store: BlobStore, staging: UploadSt
 }
 
 function recordRun(db: Db, report: GcReport, options: GcOptions, failure: unknown): void {
-  const events = new EventLog(db)
-  writeTransaction(db, () =>
-    events.append({
-      at: Date.now(),
-      actor: options.actor,
-      action: 'gc',
-      repository: NO_REPOSITORY,
-      tag: null,
-      oldDigest: null,
-      newDigest: null,
-      forced: false,
-      message: null,
-      detail: {
-        blobsRemoved: report.blobsRemoved.length,
-        bytesFreed: report.bytesFreed,
-        tempFilesRemoved: report.tempFilesRemoved.length,
-        blobsKept: report.blobsKept,
-        graceSeconds: Math.round(options.graceMs / 1000),
-        ...(failure === null ? {} : { failed: failure instanceof Error ? failure.message : String(failure) }),
-      },
-    }),
-  )
+  new EventLog(db).appendRegistryEvent(options.actor, 'gc', {
+    blobsRemoved: report.blobsRemoved.length,
+    bytesFreed: report.bytesFreed,
+    tempFilesRemoved: report.tempFilesRemoved.length,
+    blobsKept: report.blobsKept,
+    graceSeconds: Math.round(options.graceMs / 1000),
+    ...(failure === null ? {} : { failed: failure instanceof Error ? failure.message : String(failure) }),
+  })
 }

@@ -5,7 +5,7 @@
 // collection for the metrics.
 
 import type { Statement } from 'better-sqlite3'
-import type { Db } from './db.js'
+import { type Db, writeTransaction } from './db.js'
 
 /**
  * - create: a tag that did not exist now points at pushed content
@@ -95,6 +95,16 @@ export class EventLog {
   /** Inside the transaction of the change it records. */
   append(e: NewEvent): void {
     this.insert.run({ ...e, forced: e.forced ? 1 : 0, detail: e.detail === undefined ? null : JSON.stringify(e.detail) })
+  }
+
+  /**
+   * An event about the registry as a whole (a collection, a lockout): no repository, tag or
+   * digest, and a write transaction of its own, since no other change goes with it.
+   */
+  appendRegistryEvent(actor: string, action: 'gc' | 'lockout', detail: Record<string, unknown>): void {
+    writeTransaction(this.db, () =>
+      this.append({ at: Date.now(), actor, action, repository: NO_REPOSITORY, tag: null, oldDigest: null, newDigest: null, forced: false, message: null, detail }),
+    )
   }
 
   /** What happened to these tags of a repository, or to content with `digest`, oldest first. */
