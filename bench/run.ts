@@ -12,6 +12,7 @@ import { accessSync, constants, mkdtempSync, statfsSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../src/paths.js'
+import { onlyParts, unknownArgument, UsageError } from './args.js'
 import { type Context, FULL, type Pair, QUICK } from './context.js'
 import { createCredentials, killAllNow, type Registry, requirePrograms, startPackyard, startReference } from './registries.js'
 import { table, writeResults } from './report.js'
@@ -60,17 +61,11 @@ function parseArgs(argv: string[]): Options {
   for (const arg of argv) {
     if (arg === '--quick') options.quick = true
     else if (arg === '--cpu-prof') options.cpuProf = true
-    else if (arg.startsWith('--only=')) {
-      const wanted = arg.slice('--only='.length).split(',').filter(Boolean)
-      const unknown = wanted.filter((s) => !(s in SCENARIOS))
-      if (unknown.length > 0 || wanted.length === 0) throw new UsageError(`unknown scenario ${unknown.join(', ') || '(none given)'}`)
-      options.only = Object.keys(SCENARIOS).filter((s) => wanted.includes(s))
-    } else throw new UsageError(arg === '--help' || arg === '-h' ? '' : `unknown argument ${arg}`)
+    else if (arg.startsWith('--only=')) options.only = onlyParts(arg.slice('--only='.length), Object.keys(SCENARIOS), 'scenario')
+    else throw unknownArgument(arg)
   }
   return options
 }
-
-class UsageError extends Error {}
 
 /** Starts on the first get(), once; current() is what has been started, if anything. */
 function lazy<T>(start: () => Promise<T>): { get: () => Promise<T>; current: () => Promise<T> | null } {

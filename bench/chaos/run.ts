@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../src/paths.js'
+import { onlyParts, unknownArgument, UsageError } from '../args.js'
 import { killAllNow, requireProgram } from '../registries.js'
 import { authCategory } from './auth.js'
 import { badInputCategory } from './bad-input.js'
@@ -34,18 +35,13 @@ const USAGE = `usage: npm run chaos -- [--quick] [--only=${Object.keys(CATEGORIE
   --quick  smaller counts, under two minutes (CI runs this)
   --only   run only these categories (figures go to bench/results/chaos-partial.json)`
 
-class UsageError extends Error {}
 
 function parseArgs(argv: string[]): { quick: boolean; only: string[] } {
   const options = { quick: false, only: Object.keys(CATEGORIES) }
   for (const arg of argv) {
     if (arg === '--quick') options.quick = true
-    else if (arg.startsWith('--only=')) {
-      const wanted = arg.slice('--only='.length).split(',').filter(Boolean)
-      const unknown = wanted.filter((c) => !(c in CATEGORIES))
-      if (unknown.length > 0 || wanted.length === 0) throw new UsageError(`unknown category ${unknown.join(', ') || '(none given)'}`)
-      options.only = Object.keys(CATEGORIES).filter((c) => wanted.includes(c))
-    } else throw new UsageError(arg === '--help' || arg === '-h' ? '' : `unknown argument ${arg}`)
+    else if (arg.startsWith('--only=')) options.only = onlyParts(arg.slice('--only='.length), Object.keys(CATEGORIES), 'category')
+    else throw unknownArgument(arg)
   }
   return options
 }
