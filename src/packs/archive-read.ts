@@ -5,6 +5,11 @@
 // (pack.json, values.yaml, ...). Nothing else is buffered, so an archive of any size allowed by
 // the limits costs a bounded amount of memory.
 //
+// Every archive anyone inflates goes through inflateTar, the metered pass under the archive
+// limits (compressed size, unpacked size, entries, compression ratio): this reader, the
+// recognition of a layer pushed into a pack repository (containsPackJson, which stops at the
+// first pack.json), and the client's `pack pull` and chart reading.
+//
 // It only reads: whether pack.json is a valid pack is decided elsewhere. The path and root rules
 // are exported because the client's `pack pull` unpacks with exactly the same rules.
 
@@ -144,19 +149,101 @@ export function findPackRoot(files: ReadonlySet<string>, dirs: Iterable<string>)
 export const PACK_ROOT_NOT_FOUND = 'pack.json not found at the archive root or inside a single top-level folder'
 
 export async function readPackArchive(source: NodeJS.ReadableStream | Readable, limits: ArchiveLimits): Promise<PackArchive> {
+  const walk = new ArchiveWalk(limits)
+  const pass = await inflateTar(source, limits, async (header, stream) => {
+    await walk.entry(header, stream)
+    return 'next'
+  })
+  return walk.result(pass.archiveDigest, pass.archiveSize)
+}
+
+/**
+ * Whether a stream is a gzip tar with pack.json at its root or inside one top-level folder:
+ * how a layer pushed into a pack repository is recognised as a pack (then read for real with
+ * readPackArchive). Reads only headers and stops at the first pack.json. Anything that is not
+ * a gzip tar (or is cut short or corrupt) is not a pack: false. A gzip tar that breaks one of
+ * `limits` before a pack.json shows throws that limit's error, as a push of it would: it cannot
+ * be told from a pack without reading more than a pack may hold. The stream's `size` decides
+ * limits.archivesize at the first entry, once the bytes are known to be a gzip tar.
+ */
+export async function containsPackJson(source: Readable, limits: ArchiveLimits, size: number): Promise<boolean> {
+  let entries = 0
+  let unpacked = 0
+  try {
+    const pass = await inflateTar(source, { ...limits, maxArchiveBytes: Number.POSITIVE_INFINITY }, async (header, stream) => {
+      if (size > limits.maxArchiveBytes) throw archiveTooLarge(limits.maxArchiveBytes)
+      entries++
+      if (entries > limits.maxEntries) throw tooManyEntries(header.name, limits.maxEntries)
+      const name = header.name.replace(/^(\.\/)+/, '')
+      if (/^([^/]+\/)?pack\.json$/.test(name) && header.type === 'file') return 'stop'
+      if (header.type !== 'directory') unpacked += header.size ?? 0
+      if (unpacked > limits.maxUnpackedBytes) throw unpackedTooLarge(limits.maxUnpackedBytes, header.name)
+      await drain(stream)
+      return 'next'
+    })
+    return pass.stopped
+  } catch (err) {
+    if (isArchiveLimit(err)) throw err
+    return false
+  }
+}
+
+/** Whether an error is one of the archive limits (limits.archivesize, entries, unpacked size, ratio, file size). */
+export function isArchiveLimit(err: unknown): err is RegistryError {
+  return isRegistryError(err) && (err.code === 'PAYLOAD_TOO_LARGE' || (err.code === 'ARCHIVE_INVALID' && err.detail?.limit !== undefined))
+}
+
+/** What an entry handler tells the pass: go on with the next entry, or stop reading here. */
+export type EntryVerdict = 'next' | 'stop'
+
+export interface TarPass {
+  /** sha256:<hex> of the compressed bytes read */
+  archiveDigest: string
+  archiveSize: number
+  /** true when the handler stopped the pass before the end of the archive */
+  stopped: boolean
+}
+
+/**
+ * The one way an archive is inflated, on the server and in the client: `source` (a gzip tar)
+ * is hashed, inflated and split into entries, each handed to `onEntry`, which must consume the
+ * entry's stream (or drain() it) before it resolves. Every archive limit is checked as the
+ * bytes come: compressed size, unpacked size, the compression ratio, and data after the
+ * end-of-archive marker; a pass that reaches the end also checks that the marker is there. The
+ * first RegistryError raised by `onEntry` or a limit is what the pass throws; what zlib and
+ * tar-stream throw becomes ARCHIVE_INVALID naming the fault. On failure or when stopped, the
+ * source is destroyed, so it stops promptly (and cannot stall a tee by filling up unread).
+ */
+export async function inflateTar(
+  source: NodeJS.ReadableStream | Readable,
+  limits: ArchiveLimits,
+  onEntry: (header: Header, stream: AsyncIterable<unknown> & Pick<Readable, 'resume' | 'on'>) => Promise<EntryVerdict>,
+): Promise<TarPass> {
   const compressed = new CompressedMeter(limits.maxArchiveBytes)
   const tarLimit = limits.maxUnpackedBytes + (limits.maxEntries + 1) * TAR_OVERHEAD_PER_ENTRY + TAR_TRAILER_ALLOWANCE
-  const walk = new ArchiveWalk(limits)
-  const tarStream = new TarMeter(tarLimit, limits, compressed, walk)
+  const position = { dataEnd: 0 }
+  const gunzip = createGunzip()
+  // The ratio is judged against what the inflater has consumed, not what was handed to it: a
+  // store read of 1 MiB would otherwise buy 200 MiB of zeros before the first check.
+  const tarStream = new TarMeter(tarLimit, limits, () => gunzip.bytesWritten, position)
   const tar = extract()
   // The first error we raise ourselves wins; the pipeline may see a follow-on error first.
   let failure: RegistryError | undefined
+  let stopped = false
   tar.on('entry', (header, stream, next) => {
     // An entry stream that errors also destroys the extractor, and that is where the pipeline
     // sees it; this listener only keeps the entry's copy of the error from being unhandled.
     stream.on('error', ignore)
-    walk.entry(header, stream).then(
-      () => next(),
+    position.dataEnd = dataOffset(header) + (header.type === 'directory' ? 0 : Math.ceil((header.size ?? 0) / TAR_BLOCK) * TAR_BLOCK)
+    onEntry(header, stream as unknown as AsyncIterable<unknown> & Pick<Readable, 'resume' | 'on'>).then(
+      (verdict) => {
+        if (verdict === 'next') {
+          next()
+          return
+        }
+        stopped = true
+        next(STOP)
+      },
       (err: unknown) => {
         if (isRegistryError(err)) failure ??= err
         next(err as Error)
@@ -167,9 +254,8 @@ export async function readPackArchive(source: NodeJS.ReadableStream | Readable, 
   // The source is the caller's (often one branch of an upload being tee'd into the blob store),
   // so it is attached by hand rather than handed to pipeline(), which would leave its listeners
   // on it: pipe() feeds the chain with backpressure, finished() reports a source error or an
-  // aborted upload, and both are detached again whatever happens. On failure the source is
-  // destroyed, so it stops promptly and cannot stall a tee by filling up unread.
-  const chain = pipeline(compressed, createGunzip(), tarStream, asNodeWritable(tar))
+  // aborted upload, and both are detached again whatever happens.
+  const chain = pipeline(compressed, gunzip, tarStream, asNodeWritable(tar))
   const stopWatching = finished(source, (err) => {
     if (err) compressed.destroy(err)
   })
@@ -179,51 +265,27 @@ export async function readPackArchive(source: NodeJS.ReadableStream | Readable, 
   } catch (err) {
     source.unpipe(compressed)
     if ('destroy' in source && typeof source.destroy === 'function') source.destroy()
+    if (stopped && failure === undefined) return { archiveDigest: `sha256:${compressed.hash.digest('hex')}`, archiveSize: compressed.bytes, stopped }
     throw failure ?? streamFailure(err, compressed.bytes)
   } finally {
     stopWatching()
   }
-  if (!tarStream.endsCleanlyAfter(walk.dataEnd)) {
+  if (!tarStream.endsCleanlyAfter(position.dataEnd)) {
     throw new RegistryError('ARCHIVE_INVALID', 'the upload is truncated: the tar archive has no end-of-archive marker', {
       reason: 'truncated',
     })
   }
-  return walk.result(`sha256:${compressed.hash.digest('hex')}`, compressed.bytes)
+  return { archiveDigest: `sha256:${compressed.hash.digest('hex')}`, archiveSize: compressed.bytes, stopped: false }
 }
 
-/**
- * Whether a stream is a gzip tar with pack.json at its root or inside one top-level folder:
- * how a layer pushed into a pack repository is recognised as a pack (then read for real with
- * readPackArchive). Reads only headers, stops at the first pack.json, and answers false for
- * anything that is not a gzip tar, or that holds more than `maxEntries` entries before one.
- */
-export async function containsPackJson(source: Readable, maxEntries: number): Promise<boolean> {
-  const tar = extract()
-  let found = false
-  let entries = 0
-  tar.on('entry', (header, stream, next) => {
-    stream.on('error', ignore)
-    entries++
-    const name = header.name.replace(/^(\.\/)+/, '')
-    if (/^([^/]+\/)?pack\.json$/.test(name) && header.type === 'file') {
-      found = true
-      next(new Error('found'))
-      return
-    }
-    if (entries >= maxEntries) {
-      next(new Error('too many entries'))
-      return
-    }
-    stream.on('end', () => next())
+/** Reads an entry's data to its end, unlooked at. */
+export async function drain(stream: Pick<Readable, 'resume' | 'on'>): Promise<void> {
+  await new Promise<void>((resolve) => {
+    // An entry that fails fails the whole pass, which reports it; here it only ends the wait.
+    stream.on('end', resolve)
+    stream.on('error', () => resolve())
     stream.resume()
   })
-  try {
-    await pipeline(source, createGunzip(), asNodeWritable(tar))
-  } catch {
-    // Not a gzip tar, cut short, or stopped on purpose: `found` says which.
-  }
-  source.destroy()
-  return found
 }
 
 /** All the state of one pass over the entries. */
@@ -238,35 +300,20 @@ class ArchiveWalk {
   private readonly candidates = new Map<string, Buffer>()
   /** depth-1 candidates too large to keep; only an error if that folder turns out to be the root */
   private readonly oversized = new Set<string>()
-  /** offset in the tar stream just past the last entry's data */
-  dataEnd = 0
 
   constructor(private readonly limits: ArchiveLimits) {}
 
   async entry(header: Header, stream: AsyncIterable<unknown>): Promise<void> {
     this.entries += 1
-    if (this.entries > this.limits.maxEntries) {
-      throw new RegistryError('ARCHIVE_INVALID', `the archive has more than ${this.limits.maxEntries} entries`, {
-        entry: header.name,
-        reason: 'too many entries',
-        limit: this.limits.maxEntries,
-      })
-    }
+    if (this.entries > this.limits.maxEntries) throw tooManyEntries(header.name, this.limits.maxEntries)
     const safe = checkEntry(header)
-    const size = safe?.kind === 'file' ? header.size : 0
-    this.dataEnd = dataOffset(header) + Math.ceil(size / TAR_BLOCK) * TAR_BLOCK
     if (safe === undefined) return
     this.place(header.name, safe)
     if (safe.kind === 'directory') return
 
+    const size = header.size ?? 0
     this.unpacked += size
-    if (this.unpacked > this.limits.maxUnpackedBytes) {
-      throw new RegistryError('ARCHIVE_INVALID', `the archive unpacks to more than ${this.limits.maxUnpackedBytes} bytes`, {
-        entry: header.name,
-        reason: 'unpacked size limit',
-        limit: this.limits.maxUnpackedBytes,
-      })
-    }
+    if (this.unpacked > this.limits.maxUnpackedBytes) throw unpackedTooLarge(this.limits.maxUnpackedBytes, header.name)
     const keep = this.shouldKeep(header.name, safe.path, size)
     const hash = createHash('sha256')
     const chunks: Buffer[] = []
@@ -393,25 +440,22 @@ class TarMeter extends Transform {
   constructor(
     private readonly limit: number,
     private readonly limits: ArchiveLimits,
-    private readonly compressed: CompressedMeter,
-    private readonly walk: ArchiveWalk,
+    /** compressed bytes the inflater has consumed so far */
+    private readonly consumed: () => number,
+    /** where the last entry's data ends in the tar stream, as the parser last saw it */
+    private readonly position: { readonly dataEnd: number },
   ) {
     super()
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const zerosSinceData = this.zeroRunAfter(this.walk.dataEnd)
+    const zerosSinceData = this.zeroRunAfter(this.position.dataEnd)
     this.bytes += chunk.length
     if (this.bytes > this.limit) {
-      callback(
-        new RegistryError('ARCHIVE_INVALID', `the archive unpacks to more than ${this.limits.maxUnpackedBytes} bytes`, {
-          reason: 'unpacked size limit',
-          limit: this.limits.maxUnpackedBytes,
-        }),
-      )
+      callback(unpackedTooLarge(this.limits.maxUnpackedBytes))
       return
     }
-    if (this.bytes > RATIO_GRACE_BYTES && this.bytes > this.compressed.bytes * this.limits.maxCompressionRatio) {
+    if (this.bytes > RATIO_GRACE_BYTES && this.bytes > this.consumed() * this.limits.maxCompressionRatio) {
       callback(
         new RegistryError(
           'ARCHIVE_INVALID',
@@ -428,7 +472,7 @@ class TarMeter extends Transform {
       callback(new RegistryError('ARCHIVE_INVALID', 'the archive has data after its end-of-archive marker', { reason: 'data after end of archive' }))
       return
     }
-    const zerosNow = this.zeroRunAfter(this.walk.dataEnd)
+    const zerosNow = this.zeroRunAfter(this.position.dataEnd)
     if (zerosNow !== null && zerosNow > END_MARKER + TAR_TRAILER_ALLOWANCE) {
       callback(
         new RegistryError('ARCHIVE_INVALID', `the archive goes on with more than ${TAR_TRAILER_ALLOWANCE} zero bytes after its end-of-archive marker`, {
@@ -474,6 +518,21 @@ export function asNodeWritable(writable: Extract): NodeJS.WritableStream {
 export function archiveTooLarge(limit: number): RegistryError {
   return new RegistryError('PAYLOAD_TOO_LARGE', `the archive is larger than this registry accepts (limits.archivesize: ${limit} bytes)`, { limit })
 }
+
+function tooManyEntries(entry: string, limit: number): RegistryError {
+  return new RegistryError('ARCHIVE_INVALID', `the archive has more than ${limit} entries (limits.entries)`, { entry, reason: 'too many entries', limit })
+}
+
+function unpackedTooLarge(limit: number, entry?: string): RegistryError {
+  return new RegistryError('ARCHIVE_INVALID', `the archive unpacks to more than ${limit} bytes (limits.unpackedsize)`, {
+    ...(entry !== undefined ? { entry } : {}),
+    reason: 'unpacked size limit',
+    limit,
+  })
+}
+
+/** How a handler stops a pass on purpose: the extractor is ended with it, and the pass reports it as stopped. */
+const STOP = new Error('stopped by the entry handler')
 
 function entryError(entry: string, reason: string): RegistryError {
   return new RegistryError('ARCHIVE_INVALID', `archive entry ${JSON.stringify(entry)} is not allowed: ${reason}`, {

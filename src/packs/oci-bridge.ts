@@ -37,7 +37,7 @@ export class PackBridge implements PackOciBridge {
       received = await this.packs.recognise(parsed, manifest, lease)
     } catch (err) {
       lease.release()
-      throw asManifestInvalid(err, (e) => e.status < 500)
+      throw asManifestInvalid(err, (e) => e.status < 500 && e.code !== 'MANIFEST_INVALID')
     }
     if (received === null) {
       const stored = this.packs.commitArtifact(packName, { manifest, tag: byTag ? reference : null, lease, actor, message })

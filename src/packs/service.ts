@@ -15,7 +15,7 @@ import type { NewManifest, PackMeta, PackVersionRow, TagRow } from '../meta/pack
 import type { BlobInfo, BlobStore } from '../store/types.js'
 import { isJsonObject, type JsonObject } from '../json.js'
 import type { ParsedManifest } from '../oci/manifests.js'
-import { type ArchiveLimits, containsPackJson, type PackArchive, readPackArchive } from './archive-read.js'
+import { type ArchiveLimits, containsPackJson, isArchiveLimit, type PackArchive, readPackArchive } from './archive-read.js'
 import { writeReproducibleArchive } from './archive-write.js'
 import { archiveFileName, EMPTY_CONFIG, packManifest } from './oras-manifest.js'
 import { type CheckedPack, checkPack, type PackProblem, warningsRefused } from './pack-json.js'
@@ -176,15 +176,28 @@ export class PackService {
    * Whether a manifest pushed into a pack repository holds a pack, decided by the shape of the
    * manifest (recognize.ts) and then by the bytes it points at. A pack is read, validated and
    * its files stored under `lease` (errors are the pack's: PACK_INVALID, ARCHIVE_INVALID...);
-   * anything else is null, an artifact.
+   * a gzip tar layer that breaks the archive limits before showing a pack.json is
+   * MANIFEST_INVALID naming the limit; anything else is null, an artifact.
    */
   async recognise(parsed: ParsedManifest, manifest: NewManifest, lease: Lease): Promise<ReceivedPack | null> {
     const shape = packShapeOf(parsed)
     if (shape.kind === 'archive') {
       const known = this.analysed.take(shape.layer.digest)
       if (known) return { ...(await this.validateAndStoreFiles(known, lease)), manifest }
-      const isPack = await containsPackJson(await this.store.open(shape.layer.digest), this.settings.archive.maxEntries)
-      return isPack ? this.receiveStored(shape.layer.digest, manifest, lease) : null
+      const { digest, size } = shape.layer
+      let isPack: boolean
+      try {
+        isPack = await containsPackJson(await this.store.open(digest), this.settings.archive, size)
+      } catch (err) {
+        if (!isArchiveLimit(err)) throw err
+        // It might be a pack that was never checked, where Palette looks for packs: refused as a push of it would be.
+        throw new RegistryError('MANIFEST_INVALID', `manifest invalid: layer ${digest} is a gzip tar that breaks this registry's archive limits before any pack.json: ${err.message}`, {
+          digest,
+          code: err.code,
+          ...err.detail,
+        })
+      }
+      return isPack ? this.receiveStored(digest, manifest, lease) : null
     }
     if (shape.kind === 'files') {
       if (shape.packJson.size > this.settings.archive.maxExtractedFileBytes) return null

@@ -3,11 +3,14 @@
 // groups and parent tags. Deletes on either side are seen on the other.
 
 import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { randomBytes } from 'node:crypto'
+import { Transform } from 'node:stream'
 import { EMPTY_CONFIG, packManifest } from '../../src/packs/oras-manifest.js'
 import { sha256Digest as sha } from '../../src/store/digest.js'
 import { ADMIN, READER, testApp } from '../helpers.js'
 import { archive, get, orasPush, packFiles, pushPack, uploadBlob } from '../pack-fixtures.js'
-import { handArchive } from '../tar-fixtures.js'
+import { handArchive, zerosBomb } from '../tar-fixtures.js'
 
 const NS = 'spectro-packs/archive'
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json'
@@ -148,4 +151,84 @@ t.test('a pack archive uploaded in one request is read on the way: the manifest 
   t.equal(res.statusCode, 201)
   t.same(opened, [], 'nothing was read back from the store')
   t.equal((await get(app, '/v1/_packs/onepass/1.0.0/files/values.yaml')).statusCode, 200)
+})
+
+/** Counts the bytes the app reads back from its blob store, per digest. */
+function countStoreReads(app: FastifyInstance): Map<string, number> {
+  const read = new Map<string, number>()
+  const store = app.registry.store
+  const open = store.open.bind(store)
+  store.open = async (digest, range) => {
+    const stream = await open(digest, range)
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        read.set(digest, (read.get(digest) ?? 0) + chunk.length)
+        done(null, chunk)
+      },
+    })
+    counted.on('close', () => stream.destroy())
+    return stream.pipe(counted)
+  }
+  return read
+}
+
+/** A chunked upload (POST, PATCH, PUT): the manifest PUT is then the first to read the blob. */
+async function chunkedUpload(app: FastifyInstance, repo: string, data: Buffer): Promise<void> {
+  const started = await app.inject({ method: 'POST', url: `/v2/${repo}/blobs/uploads/`, headers: { authorization: ADMIN } })
+  const location = started.headers.location as string
+  const patched = await app.inject({ method: 'PATCH', url: location, payload: data, headers: { authorization: ADMIN, 'content-type': 'application/octet-stream', 'content-range': `0-${data.length - 1}` } })
+  const done = await app.inject({ method: 'PUT', url: `${patched.headers.location as string}${(patched.headers.location as string).includes('?') ? '&' : '?'}digest=${sha(data)}`, headers: { authorization: ADMIN } })
+  if (done.statusCode !== 201) throw new Error(`chunked upload: ${done.statusCode} ${done.body}`)
+}
+
+t.test('a gzip bomb layer is refused on every manifest PUT into a pack repository, having read a fraction of it, never stored as an artifact', async (t) => {
+  // An unpacked size limit above the bomb's, so that the ratio has to catch it: as found, a few
+  // MB of layer that inflate to GiBs (here 8 MB to 8 GiB, so that the store's reads ahead, 1 MiB
+  // at a time, stay well under half of it).
+  const app = await testApp(t, { limits: { unpackedsize: '16GiB' } })
+  const reads = countStoreReads(app)
+  const bomb = await zerosBomb(8 * 1024 ** 3)
+  const manifest = packManifest({ digest: sha(bomb), size: bomb.length }, 'bomb-1.0.0.tar.gz')
+  const surfaces: Array<[string, string, (repo: string) => Promise<void>]> = [
+    ['/v2, uploaded in one request', `/v2/${NS}/bomb`, async (repo) => {
+      t.equal((await uploadBlob(app, repo, bomb)).statusCode, 201)
+    }],
+    ['/v2, uploaded in chunks', `/v2/${NS}/bomb2`, (repo) => chunkedUpload(app, repo, bomb)],
+    ['/v1, uploaded in one request', '/v1/bomb3', async (repo) => {
+      const res = await app.inject({ method: 'POST', url: `${repo}/blobs/uploads/?digest=${sha(bomb)}`, payload: bomb, headers: { authorization: ADMIN, 'content-type': 'application/octet-stream' } })
+      t.equal(res.statusCode, 201)
+    }],
+  ]
+  for (const [what, path, upload] of surfaces) {
+    await upload(path.replace(/^\/v2\//, ''))
+    for (const blob of [EMPTY_CONFIG]) await app.inject({ method: 'POST', url: `${path}/blobs/uploads/?digest=${sha(blob)}`, payload: blob, headers: { authorization: ADMIN, 'content-type': 'application/octet-stream' } })
+    reads.clear()
+    const res = await app.inject({ method: 'PUT', url: `${path}/manifests/1.0.0`, payload: manifest.content, headers: { authorization: ADMIN, 'content-type': MANIFEST_TYPE } })
+    t.equal(res.statusCode, 400, what)
+    t.equal(res.json().errors[0].code, 'MANIFEST_INVALID', what)
+    t.match(res.json().errors[0].message, /layer sha256:[0-9a-f]{64} is a gzip tar that breaks this registry's archive limits before any pack\.json: .*limits\.maxcompressionratio/, what)
+    t.match(res.json().errors[0].detail, { digest: sha(bomb), reason: 'compression ratio', limit: 200 }, what)
+    const read = reads.get(sha(bomb)) ?? 0
+    t.ok(read < bomb.length / 2, `${what}: read ${read} of ${bomb.length} bytes before refusing`)
+  }
+  t.same((await get(app, '/v1/_catalog')).json(), { repositories: [] }, 'nothing was stored as a pack or an artifact')
+})
+
+t.test('the archive limits decide a gzip tar layer before any pack.json; what is no gzip tar is an artifact', async (t) => {
+  const app = await testApp(t, { limits: { entries: 5, archivesize: '64KiB' } })
+  const refusals: Array<[string, Buffer, RegExp]> = [
+    ['more entries than limits.entries', await handArchive(Array.from({ length: 6 }, (_, i) => ({ name: `f${i}`, content: 'x' }))), /more than 5 entries \(limits\.entries\)/],
+    ['a gzip tar over limits.archivesize', await handArchive([{ name: 'noise.bin', content: randomBytes(512 * 1024) }]), /limits\.archivesize: 65536 bytes/],
+  ]
+  for (const [what, layer, message] of refusals) {
+    const res = await orasPush(app, `${NS}/limited`, '1.0.0', layer, 'limited-1.0.0.tar.gz')
+    t.equal(res.statusCode, 400, what)
+    t.equal(res.json().errors[0].code, 'MANIFEST_INVALID', what)
+    t.match(res.json().errors[0].message, message, what)
+  }
+  const within = await orasPush(app, `${NS}/limited`, '1.0.0', await handArchive([{ name: 'notes.txt', content: 'not a pack' }]), 'notes.tar.gz')
+  t.equal(within.statusCode, 201, 'a gzip tar within the limits without pack.json is an artifact')
+  const octets = await orasPush(app, `${NS}/limited`, '2.0.0', randomBytes(200 * 1024), 'blob.bin')
+  t.equal(octets.statusCode, 201, 'a layer larger than limits.archivesize that is no gzip is an artifact')
+  t.same((await get(app, '/v1/_packs/limited')).json().tags.filter((x: { kind: string }) => x.kind === 'artifact').map((x: { tag: string }) => x.tag), ['1.0.0', '2.0.0'])
 })

@@ -9,9 +9,9 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { buffer as collect } from 'node:stream/consumers'
 import { createGzip, gzipSync } from 'node:zlib'
-import { handTar, type HandEntry } from '../tar-fixtures.js'
+import { handTar, type HandEntry, zerosBomb } from '../tar-fixtures.js'
 import { isRegistryError, type RegistryError } from '../../src/errors.js'
-import { EXTRACTED_FILES, readPackArchive, type ArchiveLimits } from '../../src/packs/archive-read.js'
+import { containsPackJson, EXTRACTED_FILES, readPackArchive, type ArchiveLimits } from '../../src/packs/archive-read.js'
 import { writeReproducibleArchive, type ArchiveInput } from '../../src/packs/archive-write.js'
 import { contentDigest } from '../../src/packs/content-digest.js'
 
@@ -332,6 +332,20 @@ t.test('a 10 GiB-of-zeros gzip is refused within a second', async (t) => {
   t.ok(Date.now() - started < 5000, `refused after ${Date.now() - started} ms`)
 })
 
+t.test('the ratio is judged on what the inflater consumed: a 4 GiB bomb handed over in one piece costs milliseconds', async (t) => {
+  // A blob store hands over 1 MiB at a time, so 4 MB of bomb arrive in four pieces. Judged on
+  // the bytes handed to gunzip, the first piece alone would buy 200 MiB of zeros.
+  const bomb = await zerosBomb(4 * 1024 ** 3)
+  const limits = { ...LIMITS, maxUnpackedBytes: 16 * 1024 ** 3 }
+  const cpu = process.cpuUsage()
+  const err = await rejection(t, readPackArchive(Readable.from([bomb]), limits))
+  t.match(err.detail, { reason: 'compression ratio' })
+  const pieces = Readable.from([bomb.subarray(0, 1 << 20), bomb.subarray(1 << 20)])
+  t.match((await rejection(t, containsPackJson(pieces, limits, bomb.length))).detail, { reason: 'compression ratio' })
+  const { user, system } = process.cpuUsage(cpu)
+  t.ok(user + system < 1_000_000, `both refused after ${((user + system) / 1000).toFixed(0)} ms of CPU`)
+})
+
 t.test('rejects a compressed archive over the limit', async (t) => {
   const archive = await handArchive([
     { name: 'pack.json', content: PACK_JSON },
@@ -492,4 +506,66 @@ t.test('a source that fails passes its own error on', async (t) => {
     },
   })
   await t.rejects(readPackArchive(failing, LIMITS), { message: 'connection reset' })
+})
+
+/** `archive` as a stream of 1 KiB pieces made on demand, and how many were taken. */
+function inPieces(archive: Buffer): { stream: Readable; taken: () => number; total: number } {
+  let taken = 0
+  function* pieces() {
+    for (let at = 0; at < archive.length; at += 1024) {
+      taken++
+      yield archive.subarray(at, at + 1024)
+    }
+  }
+  return { stream: Readable.from(pieces()), taken: () => taken, total: Math.ceil(archive.length / 1024) }
+}
+
+t.test('containsPackJson answers from the first entry that decides, under the archive limits', async (t) => {
+  const contains = async (archive: Buffer, limits: Partial<ArchiveLimits> = {}) => {
+    const pieces = inPieces(archive)
+    const found = await containsPackJson(pieces.stream, { ...LIMITS, ...limits }, archive.length)
+    return { found, taken: pieces.taken(), total: pieces.total }
+  }
+  const refusal = async (archive: Buffer, limits: Partial<ArchiveLimits> = {}) => {
+    const pieces = inPieces(archive)
+    const err = await rejection(t, containsPackJson(pieces.stream, { ...LIMITS, ...limits }, archive.length))
+    return { err, taken: pieces.taken(), total: pieces.total }
+  }
+  const zeros = 1024 ** 3
+
+  const first = await contains(await zerosBomb(zeros, [{ name: 'demo/pack.json', content: PACK_JSON }]))
+  t.equal(first.found, true, 'pack.json before a bomb')
+  t.ok(first.taken < first.total / 4, `stopped at pack.json: ${first.taken} of ${first.total} KiB read`)
+
+  const roomy = { maxUnpackedBytes: 4 * zeros }
+  const bomb = await refusal(await zerosBomb(zeros), roomy)
+  t.equal(bomb.err.code, 'ARCHIVE_INVALID')
+  t.match(bomb.err.detail, { reason: 'compression ratio', limit: 200 })
+  t.ok(bomb.taken < bomb.total / 4, `a bomb without pack.json stops at the ratio: ${bomb.taken} of ${bomb.total} KiB read`)
+  const hidden = await refusal(await zerosBomb(zeros, [{ name: 'README.md', content: 'hello' }]), roomy)
+  t.match(hidden.err.detail, { reason: 'compression ratio' }, 'a pack.json after the bomb is never reached')
+
+  const declared = await refusal(await zerosBomb(zeros), { maxCompressionRatio: 1_000_000 })
+  t.match(declared.err.detail, { reason: 'unpacked size limit', limit: LIMITS.maxUnpackedBytes, entry: 'zeros.bin' }, 'an entry declaring more than limits.unpackedsize')
+  t.ok(declared.taken < declared.total / 4, `refused at its header: ${declared.taken} of ${declared.total} KiB read`)
+
+  const many = await refusal(await handArchive(Array.from({ length: 11 }, (_, i) => ({ name: `f${i}`, content: 'x' }))), { maxEntries: 10 })
+  t.match(many.err, { code: 'ARCHIVE_INVALID', message: /more than 10 entries \(limits\.entries\)/ })
+  const large = await refusal(await handArchive([{ name: 'noise', content: randomBytes(1024 * 1024) }]), { maxArchiveBytes: 32 * 1024 })
+  t.match(large.err, { code: 'PAYLOAD_TOO_LARGE', message: /limits\.archivesize: 32768 bytes/ })
+  t.ok(large.taken < large.total / 4, `an archive over limits.archivesize is refused at its first entry: ${large.taken} of ${large.total} KiB read`)
+
+  const answers: Array<[string, Buffer, boolean]> = [
+    ['pack.json at the root', await handArchive([{ name: 'pack.json', content: PACK_JSON }]), true],
+    ['./pack.json', await handArchive([{ name: './pack.json', content: PACK_JSON }]), true],
+    ['pack.json in one top folder, after other files', await handArchive([{ name: 'demo/values.yaml', content: 'a: 1\n' }, { name: 'demo/pack.json', content: PACK_JSON }]), true],
+    ['pack.json two folders deep', await handArchive([{ name: 'a/b/pack.json', content: PACK_JSON }]), false],
+    ['a gzip tar without pack.json', await handArchive([{ name: 'notes.txt', content: 'not a pack' }]), false],
+    ['random bytes larger than limits.archivesize', randomBytes(64 * 1024), false],
+    ['an uncompressed tar', await handTar([{ name: 'pack.json', content: PACK_JSON }]), false],
+    ['gzip of random bytes', gzipSync(randomBytes(4096)), false],
+    ['nothing', Buffer.alloc(0), false],
+    ['a gzip tar cut short', (await handArchive([{ name: 'noise', content: randomBytes(8192) }, { name: 'pack.json', content: PACK_JSON }])).subarray(0, 2000), false],
+  ]
+  for (const [what, archive, expected] of answers) t.equal((await contains(archive, { maxArchiveBytes: 32 * 1024 })).found, expected, what)
 })
