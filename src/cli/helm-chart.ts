@@ -6,18 +6,17 @@
 // A chart folder is archived with writeReproducibleArchive (top folder = the chart name, like
 // `helm package`; .helmignore patterns honoured with the .packignore syntax), so building twice
 // gives the same bytes. A .tgz is copied byte for byte: it already is a fixed artifact, and
-// re-packing it would break any Helm provenance (.prov) signed over its bytes.
+// re-packing it would break any Helm provenance (.prov) signed over its bytes. It is read under
+// the client's archive limits, so a chart .tgz that is a decompression bomb costs little.
 
 import { createReadStream } from 'node:fs'
 import { lstat, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createGunzip } from 'node:zlib'
 import { isDeepStrictEqual } from 'node:util'
-import { pipeline } from 'node:stream/promises'
-import { extract } from 'tar-stream'
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
-import { asNodeWritable } from '../packs/archive-read.js'
+import { drain, inflateTar } from '../packs/archive-read.js'
 import { comparePaths, type ArchiveInput } from '../packs/archive-write.js'
+import { CLIENT_ARCHIVE_LIMITS } from './archive-limits.js'
 import { CliError } from './command.js'
 import { packIgnoreMatcher } from './pack-folder.js'
 import { isJsonObject } from '../json.js'
@@ -100,31 +99,21 @@ export async function readChart(path: string): Promise<Chart> {
 async function readChartArchive(path: string): Promise<{ chartYaml: string; valuesText: string | null }> {
   const found = new Map<string, string>()
   const tops = new Set<string>()
-  const tar = extract()
-  tar.on('entry', (header, stream, next) => {
-    const parts = header.name.replace(/^\.\//, '').split('/').filter((p) => p !== '')
-    if (parts.length > 0) tops.add(parts[0] as string)
-    const wanted = parts.length === 2 && (parts[1] === 'Chart.yaml' || parts[1] === 'values.yaml') && header.type === 'file'
-    if (!wanted) {
-      stream.resume()
-      stream.on('end', () => next())
-      return
-    }
-    if ((header.size ?? 0) > MAX_CHART_FILE) {
-      next(new Error(`${header.name} is larger than ${MAX_CHART_FILE} bytes`))
-      return
-    }
-    const chunks: Buffer[] = []
-    stream.on('data', (c: unknown) => {
-      chunks.push(c as Buffer)
-    })
-    stream.on('end', () => {
-      found.set(parts[1] as string, Buffer.concat(chunks).toString('utf8'))
-      next()
-    })
-  })
   try {
-    await pipeline(createReadStream(path), createGunzip(), asNodeWritable(tar))
+    await inflateTar(createReadStream(path), CLIENT_ARCHIVE_LIMITS, async (header, stream) => {
+      const parts = header.name.replace(/^\.\//, '').split('/').filter((p) => p !== '')
+      if (parts.length > 0) tops.add(parts[0] as string)
+      const wanted = parts.length === 2 && (parts[1] === 'Chart.yaml' || parts[1] === 'values.yaml') && header.type === 'file'
+      if (!wanted) {
+        await drain(stream)
+        return 'next'
+      }
+      if ((header.size ?? 0) > MAX_CHART_FILE) throw new Error(`${header.name} is larger than ${MAX_CHART_FILE} bytes`)
+      const chunks: Buffer[] = []
+      for await (const chunk of stream) chunks.push(chunk as Buffer)
+      found.set(parts[1] as string, Buffer.concat(chunks).toString('utf8'))
+      return 'next'
+    })
   } catch (err) {
     throw new CliError(`${path} is not a readable Helm chart archive (.tgz): ${(err as Error).message}`)
   }

@@ -5,17 +5,18 @@
 // pack root is found with the same rule (pack.json at the archive root, or inside its single
 // top-level folder, which is then stripped). Everything is written into a hidden temporary folder
 // next to the destination and renamed into place only once complete, so a failed or interrupted
-// pull never leaves a half-written pack behind, and never touches an existing folder.
+// pull never leaves a half-written pack behind, and never touches an existing folder. It is
+// inflated under the registry's default archive limits (a ratio, unpacked size and entry count
+// no default registry would have accepted at push is refused), so a bomb costs little.
 
 import { randomBytes } from 'node:crypto'
 import { lstat, mkdir, open, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { createGunzip } from 'node:zlib'
-import { extract, type Header } from 'tar-stream'
-import { asNodeWritable, checkEntry, findPackRoot, PACK_ROOT_NOT_FOUND } from '../packs/archive-read.js'
+import type { Header } from 'tar-stream'
+import { checkEntry, findPackRoot, inflateTar, PACK_ROOT_NOT_FOUND } from '../packs/archive-read.js'
 import { unlessMissing } from '../files.js'
+import { CLIENT_ARCHIVE_LIMITS } from './archive-limits.js'
 
 export async function extractPackArchive(archive: Readable, targetDir: string, folderName: string): Promise<string> {
   try {
@@ -87,24 +88,18 @@ async function unpackInto(archive: Readable, dir: string): Promise<{ files: Set<
     }
   }
 
-  const tar = extract()
-  tar.on('entry', (header, stream, next) => {
-    // Entry errors also destroy the extractor, where the pipeline sees them.
-    stream.on('error', ignore)
-    writeEntry(header, stream).then(
-      () => next(),
-      (err: unknown) => {
-        failure ??= err
-        next(err as Error)
-      },
-    )
-  })
   try {
-    await pipeline(archive, createGunzip(), asNodeWritable(tar))
+    await inflateTar(archive, CLIENT_ARCHIVE_LIMITS, async (header, stream) => {
+      try {
+        await writeEntry(header, stream)
+      } catch (err) {
+        failure ??= err
+        throw err
+      }
+      return 'next'
+    })
   } catch (err) {
     throw failure ?? new Error(`cannot unpack the pack archive: ${(err as Error).message}`)
   }
   return { files, dirs }
 }
-
-function ignore(): void {}

@@ -40,6 +40,9 @@ export const SPECTRO_SECURITY_HEADERS: Record<string, string[]> = {
 
 const MiB = 1024 * 1024
 
+/** The archive limits' defaults: the registry's, and what the client unpacks archives under. */
+export const ARCHIVE_LIMIT_DEFAULTS = { archiveSize: 1024 * MiB, unpackedSize: 4096 * MiB, entries: 100_000, fileSize: 16 * MiB, maxCompressionRatio: 200 } as const
+
 /** Let's Encrypt's production ACME directory, the default of http.tls.letsencrypt.directoryurl. */
 export const LETS_ENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory'
 
@@ -164,17 +167,17 @@ export const SCHEMA: Section = {
     },
   },
   limits: {
-    archivesize: leaf({ kind: 'size' }, 1024 * MiB, 'largest pack archive (compressed) accepted'),
-    unpackedsize: leaf({ kind: 'size' }, 4096 * MiB, 'largest total unpacked size of a pack archive'),
-    entries: leaf({ kind: 'int', min: 1, max: 10_000_000 }, 100_000, 'most entries in a pack archive'),
-    filesize: leaf({ kind: 'size' }, 16 * MiB, 'largest pack.json/values.yaml/logo.png/README.md/presets.yaml/schema.yaml'),
+    archivesize: leaf({ kind: 'size' }, ARCHIVE_LIMIT_DEFAULTS.archiveSize, 'largest pack archive (compressed) accepted'),
+    unpackedsize: leaf({ kind: 'size' }, ARCHIVE_LIMIT_DEFAULTS.unpackedSize, 'largest total unpacked size of a pack archive'),
+    entries: leaf({ kind: 'int', min: 1, max: 10_000_000 }, ARCHIVE_LIMIT_DEFAULTS.entries, 'most entries in a pack archive'),
+    filesize: leaf({ kind: 'size' }, ARCHIVE_LIMIT_DEFAULTS.fileSize, 'largest pack.json/values.yaml/logo.png/README.md/presets.yaml/schema.yaml'),
     manifestsize: leaf({ kind: 'size' }, 4 * MiB, 'largest OCI manifest'),
     bodysize: leaf({ kind: 'size' }, 1 * MiB, 'largest JSON request body'),
     pagesize: leaf({ kind: 'int', min: 1, max: 100_000 }, 1000, 'most entries in one page of a listing'),
     loginfailures: leaf({ kind: 'int', min: 1, max: 1_000_000 }, 10, 'failed logins for one user name from one address before 429'),
     addressloginfailures: leaf({ kind: 'int', min: 1, max: 1_000_000 }, 100, 'failed logins from one address, whatever the user name, before 429'),
     loginlockout: leaf({ kind: 'duration' }, 15 * 60_000, 'how long a login lockout lasts after the last failure'),
-    maxcompressionratio: leaf({ kind: 'int', min: 2, max: 1_000_000 }, 200, 'largest unpacked:compressed ratio of a pack archive (checked after its first MiB)'),
+    maxcompressionratio: leaf({ kind: 'int', min: 2, max: 1_000_000 }, ARCHIVE_LIMIT_DEFAULTS.maxCompressionRatio, 'largest unpacked:compressed ratio of a pack archive (checked after its first MiB)'),
   },
   packs: {
     validation: leaf(

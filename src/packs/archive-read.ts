@@ -510,7 +510,7 @@ function dataOffset(header: Header): number {
  * (it has write/end/destroy and emits drain/finish/error/close), but its declarations are
  * streamx's own, so the type has to be asserted here.
  */
-export function asNodeWritable(writable: Extract): NodeJS.WritableStream {
+function asNodeWritable(writable: Extract): NodeJS.WritableStream {
   return writable as unknown as NodeJS.WritableStream
 }
 

@@ -7,6 +7,7 @@ import { parse } from 'yaml'
 import { type ArchiveInput, writeReproducibleArchive } from '../../src/packs/archive-write.js'
 import { type Chart, chartArchiveName, collectChartFiles, findCharts, namespaceFor, packValuesYaml, parseChartYaml, readChart } from '../../src/cli/helm-chart.js'
 import { tempDir } from '../helpers.js'
+import { zerosBomb } from '../tar-fixtures.js'
 
 const CHART_YAML = 'apiVersion: v2\nname: mychart\ndescription: A demo chart\nversion: 1.10\n'
 const VALUES = '# replicas to run\nreplicaCount: 1\nimage:\n  repository: nginx # the image\n  tag: ""\nscript: |\n  echo hi\n\n  echo there\n'
@@ -55,6 +56,8 @@ t.test('a chart .tgz: read from its single top folder', async (t) => {
   await t.rejects(readChart(await tgz(join(dir, 'c.tgz'), 'c', { 'values.yaml': '' })), /has no Chart.yaml in its top-level folder/)
   writeFileSync(join(dir, 'junk.tgz'), 'not gzip')
   await t.rejects(readChart(join(dir, 'junk.tgz')), /junk.tgz is not a readable Helm chart archive \(.tgz\)/)
+  writeFileSync(join(dir, 'bomb.tgz'), await zerosBomb(1024 ** 3, [{ name: 'bomb/Chart.yaml', content: 'name: bomb\nversion: 1.0.0\n' }]))
+  await t.rejects(readChart(join(dir, 'bomb.tgz')), /bomb.tgz is not a readable Helm chart archive \(.tgz\): the archive unpacks to more than 200 times its compressed size/)
 })
 
 t.test('findCharts: chart folders and .tgz files directly in the folder, never charts/', async (t) => {

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { buffer as collect } from 'node:stream/consumers'
-import { handArchive, type HandEntry } from '../tar-fixtures.js'
+import { handArchive, type HandEntry, zerosBomb } from '../tar-fixtures.js'
 import { extractPackArchive } from '../../src/cli/pack-extract.js'
 import { writeReproducibleArchive, type ArchiveInput } from '../../src/packs/archive-write.js'
 
@@ -140,4 +140,14 @@ t.test('a download that fails midway leaves nothing behind', async (t) => {
   })
   await t.rejects(extractPackArchive(failing, target, 'demo-1.0.0'), { message: /socket hang up/ })
   t.same(readdirSync(target), ['unrelated'])
+})
+
+t.test('a decompression bomb from a hostile server is refused under the default limits, having written little', async (t) => {
+  const target = t.testdir({})
+  const bomb = await zerosBomb(1024 ** 3, [{ name: 'pack.json', content: '{"name":"demo"}' }])
+  const cpu = process.cpuUsage()
+  await t.rejects(extractPackArchive(Readable.from([bomb]), target, 'demo-1.0.0'), { message: /more than 200 times its compressed size/ })
+  const { user, system } = process.cpuUsage(cpu)
+  t.ok(user + system < 1_000_000, `refused after ${((user + system) / 1000).toFixed(0)} ms of CPU`)
+  t.same(readdirSync(target), [], 'nothing left behind')
 })
