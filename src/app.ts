@@ -39,6 +39,7 @@ import { OciUploads, type PurgeResult } from './oci/uploads.js'
 import { PackBridge } from './packs/oci-bridge.js'
 import { PackService } from './packs/service.js'
 import { PackViews } from './packs/views.js'
+import { YamlChecker } from './packs/yaml-checker.js'
 import { validatePackName } from './packs/names.js'
 import { OciRegistry } from './oci/registry.js'
 import { openStorage } from './store/index.js'
@@ -67,6 +68,9 @@ export interface BuildOptions {
 
 /** How often the metrics re-read what the metadata says about stored blobs and collections. */
 const METRICS_REFRESH_MS = 60_000
+
+/** How long the YAML files of one pushed pack may take to check (plain values: about 1 MiB a second). */
+const YAML_CHECK_BUDGET_MS = 1000
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -141,11 +145,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       maxExtractedFileBytes: limits.fileSize,
       maxCompressionRatio: limits.maxCompressionRatio,
     }
-    const packs = new PackService(store, intake, packMeta, views, {
-      archive: archiveLimits,
-      deleteEnabled: config.storage.deleteEnabled,
-      strictValidation: config.packs.strictValidation,
-    })
+    const yamlChecker = new YamlChecker(YAML_CHECK_BUDGET_MS)
+    app.addHook('onClose', () => yamlChecker.close())
+    const packs = new PackService(
+      store,
+      intake,
+      packMeta,
+      views,
+      { archive: archiveLimits, deleteEnabled: config.storage.deleteEnabled, strictValidation: config.packs.strictValidation },
+      yamlChecker,
+    )
     packs.fillMissingListings()
     const registry = new OciRegistry(
       db,

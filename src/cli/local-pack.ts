@@ -1,7 +1,8 @@
 // A pack folder on the pusher's disk: validated with the same src/packs rules the server
-// applies (pack.json schema, files it names, values.yaml, the tag it will get), so mistakes are
-// reported before any upload, and turned into the reproducible archive `pack push` sends:
-// the same files give the same bytes, hence the same digest, from any clone on any machine.
+// applies (pack.json schema, files it names, values.yaml, YAML that does not parse, the tag it
+// will get), so mistakes are reported before any upload, and turned into the reproducible
+// archive `pack push` sends: the same files give the same bytes, hence the same digest, from
+// any clone on any machine.
 
 import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
@@ -13,6 +14,8 @@ import { pipeline } from 'node:stream/promises'
 import { isRegistryError } from '../errors.js'
 import { writeReproducibleArchive } from '../packs/archive-write.js'
 import { checkPack, type PackJson, type PackProblem } from '../packs/pack-json.js'
+import { YAML_FILES, yamlProblem } from '../packs/yaml-check.js'
+import { ARCHIVE_LIMIT_DEFAULTS } from '../config/schema.js'
 import { CliError } from './command.js'
 import { collectPackFiles, type PackFile } from './pack-folder.js'
 
@@ -52,13 +55,28 @@ export async function readLocalPack(dir: string, options: { strict: boolean } = 
     const files = await collectPackFiles(dir)
     const paths = new Set(files.map((f) => f.path))
     if (!paths.has('pack.json')) throw new CliError(`pack.json is left out by ${join(dir, '.packignore')}; a pack cannot go without it`)
-    const checked = checkPack(text, paths, options)
+    const checked = checkPack(text, paths, options, await yamlProblems(files))
     const packJson = checked.pack
     return { dir, packJson, group: checked.group, tag: checked.tag, warnings: checked.warnings, folder: `${packJson.name}-${packJson.version}`, files }
   } catch (err) {
     if (err instanceof CliError) throw err
     throw new CliError(`invalid pack in ${dir}: ${isRegistryError(err) ? err.message : (err as Error).message}`)
   }
+}
+
+/**
+ * What the registry's YAML check will say of the pack's YAML files (files larger than a
+ * default registry accepts are refused at push anyway, and left to it).
+ */
+async function yamlProblems(files: PackFile[]): Promise<PackProblem[]> {
+  const problems: PackProblem[] = []
+  for (const name of YAML_FILES) {
+    const file = files.find((f) => f.path === name)
+    if (file === undefined || file.size > ARCHIVE_LIMIT_DEFAULTS.fileSize) continue
+    const problem = yamlProblem(name, await readFile(file.absPath, 'utf8'))
+    if (problem !== null) problems.push(problem)
+  }
+  return problems
 }
 
 /** Archives up to this size are kept in memory; a bigger one goes to a temp file. */

@@ -6,8 +6,8 @@
 // no or unparsable pack.json, a missing or malformed name or version (they make the tag), a
 // group that cannot be part of a tag. Warnings are everything the stock registry serves anyway
 // (files named in charts/kubeManifests that are missing, incomplete dependency or resource
-// entries, an unknown layer or cloud type, no values.yaml or logo, a version that is not
-// semantic and so gets no parent tags...). Every problem is reported at once, in a fixed
+// entries, an unknown layer or cloud type, no values.yaml or logo, YAML files that do not parse
+// (yaml-check.ts), a version that is not semantic and so gets no parent tags...). Every problem is reported at once, in a fixed
 // order; strict validation turns warnings into errors.
 
 import { RegistryError } from '../errors.js'
@@ -240,7 +240,8 @@ function findSyntaxProblem(text: string): SyntaxProblem {
   }
 }
 
-function lineAndColumn(text: string, position: number): { line: number; column: number } {
+/** The 1-based line and column of a character offset in `text`. */
+export function lineAndColumn(text: string, position: number): { line: number; column: number } {
   const before = text.slice(0, position)
   const line = before.split('\n').length
   return { line, column: position - before.lastIndexOf('\n') }
@@ -419,16 +420,18 @@ export function parsePackJsonText(text: string): JsonObject {
 }
 
 /**
- * Validates a pack: its pack.json text (undefined when the pack has none) and the paths of its
- * regular files (relative to the pack root, posix, no leading `./`). Throws PACK_INVALID listing
- * every error (and every warning when strict); returns the pack with its warnings otherwise.
+ * Validates a pack: its pack.json text (undefined when the pack has none), the paths of its
+ * regular files (relative to the pack root, posix, no leading `./`) and what yamlProblem found
+ * in its YAML files. Throws PACK_INVALID listing every error (and every warning when strict);
+ * returns the pack with its warnings otherwise.
  */
-export function checkPack(text: string | undefined, paths: ReadonlySet<string>, options: CheckOptions): CheckedPack {
+export function checkPack(text: string | undefined, paths: ReadonlySet<string>, options: CheckOptions, yamlProblems: readonly PackProblem[] = []): CheckedPack {
   if (text === undefined) throw new RegistryError('PACK_INVALID', 'pack.json is missing from the archive', { file: 'pack.json', field: null })
   const doc = parsePackJsonText(text)
   const found = new Collector()
   checkPackJson(doc, found)
   checkPackFiles(doc, paths, found)
+  for (const problem of yamlProblems) found.add('warning', problem)
   const refused = options.strict ? [...found.errors, ...found.warnings] : found.errors
   if (refused.length > 0) throw packInvalid(refused, options.strict && found.warnings.length > 0)
   const pack = doc as PackJson

@@ -23,6 +23,7 @@ import { computeParentTags, parentTagsOf } from './parent-tags.js'
 import { isParentLabel, parseTag, validateUserTag } from './tags.js'
 import { packShapeOf } from './recognize.js'
 import { parseVersion } from './versions.js'
+import type { YamlChecker } from './yaml-checker.js'
 import { type PackViews, parentTagsFor, type TagView } from './views.js'
 
 /** What the pack service is told by the config, and nothing more. */
@@ -105,6 +106,7 @@ export class PackService {
     private readonly meta: PackMeta,
     private readonly views: PackViews,
     private readonly settings: PackSettings,
+    private readonly yaml: YamlChecker,
   ) {}
 
   /** Refuses force without a message before any byte of the archive is read. */
@@ -289,7 +291,8 @@ export class PackService {
   }
 
   private async validateAndStoreFiles(archive: PackArchive, lease: Lease): Promise<Omit<ReceivedPack, 'manifest'>> {
-    const checked = checkPack(archive.extracted.get('pack.json')?.toString('utf8'), new Set(archive.files.map((f) => f.path)), { strict: false })
+    const yamlProblems = await this.yaml.check(archive.extracted)
+    const checked = checkPack(archive.extracted.get('pack.json')?.toString('utf8'), new Set(archive.files.map((f) => f.path)), { strict: false }, yamlProblems)
     const names = [...archive.extracted.keys()]
     const placed = await this.intake.placeBuffers([...archive.extracted.values(), EMPTY_CONFIG], lease)
     const files: Record<string, BlobInfo> = {}

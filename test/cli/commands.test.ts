@@ -178,15 +178,17 @@ t.test("Spectro's CLI reference, command by command", async (t) => {
     t.equal(bad.stderr, `Error: invalid pack in ${invalid}: pack.json: version "1.0.0+x" cannot be used as a tag: it contains "+"; only letters, digits, ".", "_" and "-" are allowed\n`)
 
     // What the stock registry serves anyway is a warning: printed, the push goes through; --strict refuses it.
-    const warned = writeTree(join(root, 'src', 'warned'), { 'pack.json': '{"name":"warned","displayName":"W","version":"1.0.0","layer":"addons"}', 'values.yaml': '' })
+    const warned = writeTree(join(root, 'src', 'warned'), { 'pack.json': '{"name":"warned","displayName":"W","version":"1.0.0","layer":"addons"}', 'values.yaml': 'replicas: 1\nreplicas: 2\n' })
+    const beforeStrict = uploads()
     const strict = await cli(['pack', 'push', warned, '--strict'])
     t.equal(strict.code, 1)
-    t.match(strict.stderr, /^Error: invalid pack in .*: 2 problems in the pack \(strict validation: warnings are errors\): pack\.json: layer must be one of .*; logo\.png is missing/)
+    t.match(strict.stderr, /^Error: invalid pack in .*: 3 problems in the pack \(strict validation: warnings are errors\): pack\.json: layer must be one of .*; logo\.png is missing.*; values\.yaml: line 2, column 1: duplicate key "replicas"\n$/)
+    t.equal(uploads(), beforeStrict, 'refused before any upload, YAML included')
     const lenient = await cli(['pack', 'push', warned])
     t.equal(lenient.code, 0, lenient.stderr)
     t.equal(
       lenient.stderr,
-      'Warning: pack.json: layer must be one of kernel, os, k8s, cni, csi, addon; got "addons"\nWarning: logo.png is missing: Palette shows a placeholder instead\n',
+      'Warning: pack.json: layer must be one of kernel, os, k8s, cni, csi, addon; got "addons"\nWarning: logo.png is missing: Palette shows a placeholder instead\nWarning: values.yaml: line 2, column 1: duplicate key "replicas"\n',
     )
     t.match(lenient.stdout, /^Created warned:1\.0\.0/)
     t.equal((await cli(['pack', 'delete', 'warned:1.0.0'])).code, 0, 'and it goes again, so the listings below stay as they were')

@@ -101,6 +101,10 @@ t.test('local mistakes are caught before any upload, naming the folder', async (
   t.match(await warnings('novalues', HELLO, {}), [/^values.yaml is missing/])
   t.match(await warnings('nochart', { ...HELLO, charts: ['charts/x-1.0.0.tgz'] }), [/charts\[0\] names "charts\/x-1.0.0.tgz", which is not in the pack/])
   await t.rejects(readLocalPack(join(root, 'nochart'), { strict: true }), { message: /strict validation: warnings are errors.*charts\[0\] names/ })
+  const yaml = { 'values.yaml': 'pack:\n  namespace: [hello\n', 'presets.yaml': 'a: 1\na: 2\n', 'schema.yaml': 'fine: true\n', 'charts/c/values.yaml': 'not: [checked\n' }
+  t.same(await warnings('yaml', HELLO, yaml), ['values.yaml: line 3, column 1: Flow sequence in block collection must be sufficiently indented and end with a ]', 'presets.yaml: line 2, column 1: duplicate key "a"'], 'the YAML files at the pack root, as the registry checks them')
+  await t.rejects(readLocalPack(join(root, 'yaml'), { strict: true }), { message: /strict validation: warnings are errors.*values\.yaml: line 3, column 1: / })
+  t.same(await warnings('ignoredyaml', HELLO, { ...yaml, '.packignore': 'presets.yaml\n' }), ['values.yaml: line 3, column 1: Flow sequence in block collection must be sufficiently indented and end with a ]'], 'a file left out by .packignore is not pushed, so not checked')
   await t.rejects(bad('ignored', HELLO, { 'values.yaml': '', '.packignore': 'pack.json\n' }), { message: /pack.json is left out by .*\.packignore/ })
   const syntax = join(root, 'syntax')
   mkdirSync(syntax)

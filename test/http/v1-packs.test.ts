@@ -382,3 +382,26 @@ t.test('packs the stock registry serves are accepted with warnings, recorded wit
   t.match(overOci.json().errors[0], { code: 'MANIFEST_INVALID', message: /strict validation: warnings are errors/, detail: { code: 'PACK_INVALID' } })
   t.equal((await get(strictRegistry, '/v1/_packs/real/1.0.0')).statusCode, 404, 'no version was stored')
 })
+
+t.test('YAML files that do not parse are warnings naming file, line and column; strict refuses them; every surface checks', async (t) => {
+  const app = await testApp(t)
+  const broken = await archive(packFiles({ name: 'yamly' }, { 'logo.png': 'png', 'values.yaml': 'pack:\n  namespace: hello\n  image: "nginx\n', 'presets.yaml': 'presets: [\n', 'schema.yaml': 'a: 1\na: 2\n' }))
+  const res = await push(app, broken)
+  t.equal(res.statusCode, 201)
+  t.same(res.json().warnings, [
+    { file: 'values.yaml', field: null, message: 'values.yaml: line 4, column 1: Missing closing "quote' },
+    { file: 'presets.yaml', field: null, message: 'presets.yaml: line 2, column 1: Flow sequence in block collection must be sufficiently indented and end with a ]' },
+    { file: 'schema.yaml', field: null, message: 'schema.yaml: line 2, column 1: duplicate key "a"' },
+  ])
+  t.same((await get(app, '/v1/_packs/yamly/1.0.0')).json().warnings, res.json().warnings, 'kept with the version')
+  const strict = await push(app, broken, { force: 'true', message: 'again', strict: 'true' })
+  t.equal(strict.statusCode, 400)
+  t.match(strict.json().errors[0], { code: 'PACK_INVALID', message: /^3 problems in the pack \(strict validation: warnings are errors\): values\.yaml: line 4, column 1: / })
+
+  const strictRegistry = await testApp(t, { packs: { validation: 'strict' } })
+  const overOci = await orasPush(strictRegistry, 'spectro-packs/archive/yamly', '1.0.0', broken, 'yamly-1.0.0.tar.gz')
+  t.equal(overOci.statusCode, 400, 'over the distribution API too')
+  t.match(overOci.json().errors[0], { code: 'MANIFEST_INVALID', detail: { code: 'PACK_INVALID', file: 'values.yaml' } })
+  const fine = await push(strictRegistry, await archive(packFiles({ name: 'fine' }, { 'logo.png': 'png', 'values.yaml': '# a comment\na: [1, 2]\n' })))
+  t.equal(fine.statusCode, 201, 'valid YAML passes strict validation')
+})

@@ -343,3 +343,14 @@ t.test('files pack.json names, and the files every pack is expected to have', as
   const missing = caught(() => checkPack(undefined, new Set(['values.yaml']), lenient))
   t.equal(missing.message, 'pack.json is missing from the archive')
 })
+
+t.test('YAML problems are warnings with the others, errors under strict validation', async (t) => {
+  const yaml = [{ file: 'values.yaml', field: null, message: 'values.yaml: line 3, column 5: Missing closing "quote' }]
+  const checked = checkPack(JSON.stringify({ ...base, layer: 'gui' }), COMPLETE, lenient, yaml)
+  t.same(checked.warnings.map((w) => w.file), ['pack.json', 'values.yaml'], 'after the pack.json and file warnings')
+  t.same(checked.warnings[1], yaml[0])
+  const strict = caught(() => checkPack(JSON.stringify(base), COMPLETE, { strict: true }, yaml))
+  t.equal(strict.code, 'PACK_INVALID')
+  t.equal(strict.message, 'values.yaml: line 3, column 5: Missing closing "quote (strict validation: warnings are errors)')
+  t.match(strict.detail, { file: 'values.yaml', field: null })
+})
