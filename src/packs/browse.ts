@@ -18,7 +18,7 @@ import { archiveFileName } from './oras-manifest.js'
 import type { ParentTag } from './parent-tags.js'
 import { parseTag } from './tags.js'
 import { groupVersions, newestVersion, type VersionGroup } from './version-order.js'
-import { type HistoryView, historyView, packHeader, type PackHeaderView, parentTagsFor, type PackViews, type VersionDetailView } from './views.js'
+import { type HistoryView, historyView, NO_VERSION, packHeader, type PackHeaderView, parentTagsFor, type PackViews, type VersionDetailView } from './views.js'
 
 export interface PackBrowserSettings {
   /** the largest page of the listing (the default page is smaller) */
@@ -210,7 +210,7 @@ export class PackBrowser {
     const newest = newestVersion(own.filter((t) => t.kind === 'version').map((t) => ({ version: t.label, group: t.group_name, written: t.seq, tag: t.name })))
     const manifests = (packs: boolean) => new Set(own.filter((t) => (t.archive_digest !== null) === packs).map((t) => t.manifest_id)).size
     return {
-      ...header(row.name, row),
+      ...packHeader(row.name, row),
       newest: newest ? { version: newest.version, group: newest.group, tag: newest.tag } : null,
       versions: manifests(true),
       artifacts: manifests(false),
@@ -234,7 +234,7 @@ export class PackBrowser {
     chosen.selected = true
     const updatedAt = this.packs.repoByName(name)?.updated_at ?? 0
     const base = {
-      pack: header(name, summary ?? { id: repoId, name, updated_at: updatedAt, display_name: null, layer: null, pack_json: null, files: null }),
+      pack: packHeader(name, summary ?? { ...NO_VERSION, updated_at: updatedAt }),
       groups: groupVersions(versions),
       artifacts,
       parentTags: parents.map((p) => ({ tag: p.tag, target: p.target })),
@@ -344,21 +344,5 @@ function artifactEntry(m: OciManifestRow, tags: TagRow[], parents: ParentTag[], 
     ref: own[0]?.name ?? m.digest,
     subject: m.subject_digest === null ? null : { digest: m.subject_digest, ref: versions.find((v) => v.manifestDigest === m.subject_digest)?.ref ?? null },
     selected: false,
-  }
-}
-
-/**
- * The pack's header from its latest-pushed version, with cloud types as a list of strings
- * whatever pack.json held; a repository of artifacts only is shown by its name.
- */
-function header(name: string, row: PackListRow): PackHeaderView {
-  if (row.display_name === null || row.layer === null || row.pack_json === null || row.files === null) {
-    return { name, displayName: name, layer: '', addonType: null, addonSubType: null, cloudTypes: [], logoUrl: null, updatedAt: new Date(row.updated_at).toISOString() }
-  }
-  const view = packHeader(name, { display_name: row.display_name, layer: row.layer, pack_json: row.pack_json, files: row.files, updated_at: row.updated_at })
-  const cloudTypes: unknown = view.cloudTypes
-  return {
-    ...view,
-    cloudTypes: Array.isArray(cloudTypes) ? cloudTypes.filter((c): c is string => typeof c === 'string') : typeof cloudTypes === 'string' ? [cloudTypes] : [],
   }
 }

@@ -6,7 +6,7 @@
 import { RegistryError } from '../errors.js'
 import type { Readable } from 'node:stream'
 import type { EventRow } from '../meta/events.js'
-import type { PackMeta, PackSummaryRow, PackVersionRow, TagRow } from '../meta/packs.js'
+import type { PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
 import { fetchPage, type Page, type PageRequest } from '../pages.js'
 import { assertDigest } from '../store/digest.js'
 import type { BlobInfo, BlobStore, ByteRange } from '../store/types.js'
@@ -111,11 +111,20 @@ export interface PackListFilter {
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
-interface PackJsonExtras {
-  addonType?: string
-  addonSubType?: string
-  cloudTypes?: string[]
+/** What the header is made from: the latest-pushed version's row, all null for a repository of artifacts only. */
+export interface PackHeaderRow {
+  display_name: string | null
+  layer: string | null
+  pack_json: string | null
+  files: string | null
+  updated_at: number
 }
+
+/** The logo files a version may serve, the first present wins, with the type its URL asks for. */
+export const LOGO_FILES = [
+  { file: 'logo.png', type: 'image/png' },
+  { file: 'logo.webp', type: 'image/webp' },
+] as const
 
 /** The files a version serves on its own (pack.json, values.yaml, logo.png, ...). */
 export function filesOf(version: PackVersionRow): Record<string, BlobInfo> {
@@ -141,24 +150,43 @@ export function tagView(t: TagRow, parents: ParentTag[]): TagView {
   }
 }
 
-export function packHeader(name: string, row: Pick<PackSummaryRow, 'display_name' | 'layer' | 'pack_json' | 'files' | 'updated_at'>): PackHeaderView {
-  const pack = JSON.parse(row.pack_json) as PackJsonExtras
-  const logo = (JSON.parse(row.files) as Record<string, BlobInfo>)['logo.png']
+/**
+ * A pack's header, the one every surface shows (GET /v1/_packs/NAME, the stored listing of
+ * GET /v1/_packs, the pack browser), from its latest-pushed version; a repository of artifacts
+ * only is shown by its name. A pack accepted with warnings may hold anything in pack.json, so
+ * each field is made the type the API schemas promise: a string cloudTypes is a list of one, any
+ * other non-list no cloud types, non-string entries and addon types are left out.
+ */
+export function packHeader(name: string, row: PackHeaderRow): PackHeaderView {
+  if (row.display_name === null || row.layer === null || row.pack_json === null || row.files === null) {
+    return { name, displayName: name, layer: '', addonType: null, addonSubType: null, cloudTypes: [], logoUrl: null, updatedAt: iso(row.updated_at) }
+  }
+  const pack = JSON.parse(row.pack_json) as Record<string, unknown>
+  const files = JSON.parse(row.files) as Record<string, BlobInfo>
+  const logo = LOGO_FILES.map((l) => ({ ...l, blob: files[l.file] })).find((l) => l.blob !== undefined)
   return {
     name,
     displayName: row.display_name,
     layer: row.layer,
-    addonType: pack.addonType ?? null,
-    addonSubType: pack.addonSubType ?? null,
-    cloudTypes: pack.cloudTypes ?? [],
-    logoUrl: logo ? `/v1/${name}/blobs/${logo.digest}?type=image/png` : null,
+    addonType: stringOrNull(pack.addonType),
+    addonSubType: stringOrNull(pack.addonSubType),
+    cloudTypes: cloudTypesOf(pack.cloudTypes),
+    logoUrl: logo?.blob ? `/v1/${name}/blobs/${logo.blob.digest}?type=${logo.type}` : null,
     updatedAt: iso(row.updated_at),
   }
 }
 
-function artifactsHeader(name: string, updatedAt: number): PackHeaderView {
-  return { name, displayName: name, layer: '', addonType: null, addonSubType: null, cloudTypes: [], logoUrl: null, updatedAt: iso(updatedAt) }
+function stringOrNull(value: unknown): string | null {
+  return typeof value === 'string' ? value : null
 }
+
+function cloudTypesOf(value: unknown): string[] {
+  if (typeof value === 'string') return [value]
+  return Array.isArray(value) ? value.filter((c): c is string => typeof c === 'string') : []
+}
+
+/** The header row of a repository without a pack version. */
+export const NO_VERSION = { display_name: null, layer: null, pack_json: null, files: null } as const
 
 export function historyView(e: EventRow): HistoryView {
   return {
@@ -248,7 +276,7 @@ export class PackViews {
     const tags = this.meta.tagsOf(repoId)
     // Blobs uploaded ahead of a manifest make a repository, not a pack.
     if (!summary && tags.length === 0) throw new RegistryError('NAME_UNKNOWN', `there is no pack named ${name} in this registry`, { name })
-    const header = summary ? packHeader(name, summary) : artifactsHeader(name, this.meta.repoByName(name)?.updated_at ?? 0)
+    const header = packHeader(name, summary ?? { ...NO_VERSION, updated_at: this.meta.repoByName(name)?.updated_at ?? 0 })
     const parents = parentTagsFor(tags)
     const versions = await Promise.all(
       this.meta.versionsOf(repoId).map(async (v) => {

@@ -496,3 +496,16 @@ t.test('artifacts in pack repositories: a repository of artifacts only, and a si
   t.match(sig.html, /<dt>Artifact type<\/dt><dd><code>application\/vnd.dev.cosign.artifact.sig.v1\+json<\/code>/)
   t.match(sig.html, `oras pull --plain-http localhost:80/${ns}/hellouniverse@${signed.digest}`)
 })
+
+t.test('the browser shows the same header as the API, for a pack accepted with odd types in pack.json', async (t) => {
+  const app = await testApp(t)
+  await pushPack(app, { name: 'odd', displayName: 'Odd', cloudTypes: 'aws', addonType: { kind: 'x' }, addonSubType: 7 })
+  const row = /<tr>\s*<td class="pack-cell">.*?<\/tr>/s.exec((await page(app, '/')).html)?.[0] as string
+  t.match(row, /<code>odd<\/code><\/div>/, 'no addon type shown for one that is not a string')
+  t.match(row, /<td><span class="badge">aws<\/span> <\/td>/, 'a cloudTypes string is one cloud type')
+  t.notMatch(row, /object Object|>7</)
+  const api = (await get(app, '/v1/_packs/odd')).json()
+  t.match(api, { cloudTypes: ['aws'], addonType: null, addonSubType: null })
+  const { html } = await page(app, '/packs/odd')
+  t.notMatch(html, /object Object/)
+})

@@ -4,7 +4,8 @@
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import { ADMIN, READER, testApp } from '../helpers.js'
+import { buildApp } from '../../src/app.js'
+import { ADMIN, READER, testApp, testConfig } from '../helpers.js'
 import { handArchive } from '../tar-fixtures.js'
 import { archive, get, multipart, orasPush, packFiles, push, pushPack } from '../pack-fixtures.js'
 
@@ -404,4 +405,39 @@ t.test('YAML files that do not parse are warnings naming file, line and column; 
   t.match(overOci.json().errors[0], { code: 'MANIFEST_INVALID', detail: { code: 'PACK_INVALID', file: 'values.yaml' } })
   const fine = await push(strictRegistry, await archive(packFiles({ name: 'fine' }, { 'logo.png': 'png', 'values.yaml': '# a comment\na: [1, 2]\n' })))
   t.equal(fine.statusCode, 201, 'valid YAML passes strict validation')
+})
+
+t.test('a pack header has the types the API promises, whatever a pack accepted with warnings holds', async (t) => {
+  const app = await testApp(t)
+  const odd: Array<[Record<string, unknown>, Record<string, unknown>]> = [
+    [{ name: 'one-cloud', cloudTypes: 'aws' }, { cloudTypes: ['aws'], addonType: null, addonSubType: null }],
+    [{ name: 'mixed-clouds', cloudTypes: ['aws', 3, null, 'gcp'], addonType: 7, addonSubType: ['x'] }, { cloudTypes: ['aws', 'gcp'], addonType: null, addonSubType: null }],
+    [{ name: 'object-clouds', cloudTypes: { aws: true }, addonType: { a: 1 }, addonSubType: 'ingress' }, { cloudTypes: [], addonType: null, addonSubType: 'ingress' }],
+    [{ name: 'null-clouds', cloudTypes: null, addonType: 'system app' }, { cloudTypes: [], addonType: 'system app' }],
+  ]
+  for (const [fields, header] of odd) {
+    const pushed = await push(app, await archive(packFiles(fields)))
+    t.equal(pushed.statusCode, 201, `${fields.name as string}: accepted with warnings`)
+    t.ok(pushed.json().warnings.length > 0)
+    const detail = await get(app, `/v1/_packs/${fields.name as string}`)
+    t.equal(detail.statusCode, 200, `${fields.name as string}: its page`)
+    t.match(detail.json(), header, fields.name as string)
+  }
+  const listed = (await get(app, '/v1/_packs')).json().packs as Array<Record<string, unknown>>
+  for (const [fields, header] of odd) t.match(listed.find((p) => p.name === fields.name), header, `${fields.name as string} in the listing`)
+})
+
+t.test('listings stored before headers were normalised are rebuilt at start-up', async (t) => {
+  const config = testConfig(t)
+  const before = await buildApp(config)
+  await pushPack(before, { name: 'stale', cloudTypes: 'aws' })
+  // What an older registry stored: the string as pack.json had it, and no record of the migration.
+  const stale = JSON.stringify({ ...(await get(before, '/v1/_packs')).json().packs[0], cloudTypes: 'aws' })
+  before.registry.db.prepare('UPDATE pack_listings SET listing = ?').run(Buffer.from(stale))
+  before.registry.db.prepare("DELETE FROM schema_migrations WHERE name LIKE '%-relist-packs.sql'").run()
+  t.equal((await get(before, '/v1/_packs')).json().packs[0].cloudTypes, 'aws', 'the listing is read as stored')
+  await before.close()
+  const after = await buildApp(config)
+  t.teardown(() => after.close())
+  t.same((await get(after, '/v1/_packs')).json().packs[0].cloudTypes, ['aws'])
 })
