@@ -170,7 +170,7 @@ export const SCHEMA: Section = {
     archivesize: leaf({ kind: 'size' }, ARCHIVE_LIMIT_DEFAULTS.archiveSize, 'largest pack archive (compressed) accepted'),
     unpackedsize: leaf({ kind: 'size' }, ARCHIVE_LIMIT_DEFAULTS.unpackedSize, 'largest total unpacked size of a pack archive'),
     entries: leaf({ kind: 'int', min: 1, max: 10_000_000 }, ARCHIVE_LIMIT_DEFAULTS.entries, 'most entries in a pack archive'),
-    filesize: leaf({ kind: 'size' }, ARCHIVE_LIMIT_DEFAULTS.fileSize, 'largest pack.json/values.yaml/logo.png/README.md/presets.yaml/schema.yaml'),
+    filesize: leaf({ kind: 'size' }, ARCHIVE_LIMIT_DEFAULTS.fileSize, 'largest pack.json/values.yaml/logo.png/logo.webp/README.md/presets.yaml/schema.yaml'),
     manifestsize: leaf({ kind: 'size' }, 4 * MiB, 'largest OCI manifest'),
     bodysize: leaf({ kind: 'size' }, 1 * MiB, 'largest JSON request body'),
     pagesize: leaf({ kind: 'int', min: 1, max: 100_000 }, 1000, 'most entries in one page of a listing'),

@@ -19,6 +19,7 @@ export const IMMUTABLE = 'public, max-age=31536000, immutable'
  */
 const SERVABLE_TYPES: Record<string, { inline: boolean }> = {
   'image/png': { inline: true },
+  'image/webp': { inline: true },
   'image/svg+xml': { inline: true },
   'application/json': { inline: false },
   'application/yaml': { inline: false },
@@ -28,10 +29,13 @@ const SERVABLE_TYPES: Record<string, { inline: boolean }> = {
   'application/octet-stream': { inline: false },
 }
 
-/** Checks a requested `?type=`; 400 naming the allowed ones otherwise. */
+/**
+ * Checks a requested `?type=`; 400 naming the allowed ones otherwise. Spectro's docs also spell
+ * an image type with a dot (`image.webp`): the same type.
+ */
 export function servableType(type: string | undefined): string {
   if (type === undefined) return 'application/octet-stream'
-  const base = type.toLowerCase()
+  const base = type.toLowerCase().replace(/^image\./, 'image/')
   if (!(base in SERVABLE_TYPES)) {
     throw new RegistryError('BAD_REQUEST', `type=${type} cannot be served; ask for one of ${Object.keys(SERVABLE_TYPES).join(', ')}`, { type })
   }

@@ -22,7 +22,7 @@ import { RegistryError, isRegistryError } from '../errors.js'
 import { comparePaths } from './archive-write.js'
 import { contentDigest } from './content-digest.js'
 
-export const EXTRACTED_FILES = ['pack.json', 'values.yaml', 'logo.png', 'README.md', 'presets.yaml', 'schema.yaml'] as const
+export const EXTRACTED_FILES = ['pack.json', 'values.yaml', 'logo.png', 'logo.webp', 'README.md', 'presets.yaml', 'schema.yaml'] as const
 
 export interface ArchiveLimits {
   maxArchiveBytes: number

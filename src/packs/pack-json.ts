@@ -478,8 +478,8 @@ function checkPackFiles(pack: JsonObject, paths: ReadonlySet<string>, found: Col
   if (!paths.has('values.yaml')) {
     found.add('warning', { file: 'values.yaml', field: null, message: 'values.yaml is missing: Palette expects one at the pack root, even an empty one' })
   }
-  if (!paths.has('logo.png')) {
-    found.add('warning', { file: 'logo.png', field: null, message: 'logo.png is missing: Palette shows a placeholder instead' })
+  if (!paths.has('logo.png') && !paths.has('logo.webp')) {
+    found.add('warning', { file: 'logo.png', field: null, message: 'neither logo.png nor logo.webp is in the pack: Palette shows a placeholder instead' })
   }
   let directories: Set<string> | undefined
   const isDirectory = (path: string): boolean => {

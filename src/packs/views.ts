@@ -126,7 +126,7 @@ export const LOGO_FILES = [
   { file: 'logo.webp', type: 'image/webp' },
 ] as const
 
-/** The files a version serves on its own (pack.json, values.yaml, logo.png, ...). */
+/** The files a version serves on its own (pack.json, values.yaml, logo.png or logo.webp, ...). */
 export function filesOf(version: PackVersionRow): Record<string, BlobInfo> {
   return JSON.parse(version.files) as Record<string, BlobInfo>
 }

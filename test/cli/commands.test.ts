@@ -182,13 +182,13 @@ t.test("Spectro's CLI reference, command by command", async (t) => {
     const beforeStrict = uploads()
     const strict = await cli(['pack', 'push', warned, '--strict'])
     t.equal(strict.code, 1)
-    t.match(strict.stderr, /^Error: invalid pack in .*: 3 problems in the pack \(strict validation: warnings are errors\): pack\.json: layer must be one of .*; logo\.png is missing.*; values\.yaml: line 2, column 1: duplicate key "replicas"\n$/)
+    t.match(strict.stderr, /^Error: invalid pack in .*: 3 problems in the pack \(strict validation: warnings are errors\): pack\.json: layer must be one of .*; neither logo\.png nor logo\.webp.*; values\.yaml: line 2, column 1: duplicate key "replicas"\n$/)
     t.equal(uploads(), beforeStrict, 'refused before any upload, YAML included')
     const lenient = await cli(['pack', 'push', warned])
     t.equal(lenient.code, 0, lenient.stderr)
     t.equal(
       lenient.stderr,
-      'Warning: pack.json: layer must be one of kernel, os, k8s, cni, csi, addon; got "addons"\nWarning: logo.png is missing: Palette shows a placeholder instead\nWarning: values.yaml: line 2, column 1: duplicate key "replicas"\n',
+      'Warning: pack.json: layer must be one of kernel, os, k8s, cni, csi, addon; got "addons"\nWarning: neither logo.png nor logo.webp is in the pack: Palette shows a placeholder instead\nWarning: values.yaml: line 2, column 1: duplicate key "replicas"\n',
     )
     t.match(lenient.stdout, /^Created warned:1\.0\.0/)
     t.equal((await cli(['pack', 'delete', 'warned:1.0.0'])).code, 0, 'and it goes again, so the listings below stay as they were')

@@ -14,11 +14,15 @@ t.test('?type= on a blob: an allow-list; documents are attachments; nothing runs
   const files = (await get(app, '/v1/_packs/hellouniverse/1.0.0')).json().files as Record<string, { digest: string }>
   const readme = files['README.md']?.digest as string
   const logo = files['logo.png']?.digest as string
-  const cases: Array<{ type: string; digest: string; status: number; disposition?: RegExp }> = [
+  const cases: Array<{ type: string; digest: string; status: number; disposition?: RegExp; served?: string }> = [
     { type: 'text/html', digest: readme, status: 400 },
     { type: 'application/xhtml+xml', digest: readme, status: 400 },
     { type: 'text/html;charset=utf-8', digest: readme, status: 400 },
     { type: 'image/png', digest: logo, status: 200 },
+    { type: 'image/webp', digest: logo, status: 200 },
+    { type: 'image.webp', digest: logo, status: 200, served: 'image/webp' },
+    { type: 'image.png', digest: logo, status: 200, served: 'image/png' },
+    { type: 'image.html', digest: readme, status: 400 },
     { type: 'image/svg+xml', digest: logo, status: 200 },
     { type: 'text/markdown', digest: readme, status: 200, disposition: /^attachment/ },
     { type: 'text/plain', digest: readme, status: 200, disposition: /^attachment/ },
@@ -34,6 +38,7 @@ t.test('?type= on a blob: an allow-list; documents are attachments; nothing runs
       t.match(res.json().errors[0].message, /cannot be served; ask for one of image\/png/, c.type)
       continue
     }
+    t.equal(res.headers['content-type'], c.served ?? c.type, c.type)
     t.equal(res.headers['x-content-type-options'], 'nosniff', c.type)
     t.match(res.headers['content-security-policy'], /^sandbox/, c.type)
     if (c.disposition) t.match(res.headers['content-disposition'], c.disposition, c.type)

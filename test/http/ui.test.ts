@@ -229,6 +229,11 @@ t.test('a pack without logo or README, and one with a logo served as an image', 
   t.equal(image.statusCode, 200)
   t.equal(image.headers['content-type'], 'image/png', 'a logo is only ever served as an image')
   t.equal(image.headers['x-content-type-options'], 'nosniff')
+
+  await pushPack(app, { name: 'webby', displayName: 'Webby' }, { 'logo.webp': Buffer.from('52494646240000005745425056503820', 'hex') })
+  const webp = /<img class="logo" src="([^"]+)"/.exec((await page(app, '/packs/webby')).html)?.[1] as string
+  t.match(webp, /^\/v1\/webby\/blobs\/sha256:[0-9a-f]{64}\?type=image\/webp$/, 'a logo.webp is shown too')
+  t.equal((await get(app, webp)).headers['content-type'], 'image/webp')
 })
 
 t.test('author content is inert: README HTML, links, names and values are escaped; only our script runs', async (t) => {

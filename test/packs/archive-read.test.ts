@@ -51,7 +51,7 @@ async function rejection(t: Test, promise: Promise<unknown>): Promise<RegistryEr
 }
 
 t.test('EXTRACTED_FILES lists what the registry serves on its own', async (t) => {
-  t.same([...EXTRACTED_FILES], ['pack.json', 'values.yaml', 'logo.png', 'README.md', 'presets.yaml', 'schema.yaml'])
+  t.same([...EXTRACTED_FILES], ['pack.json', 'values.yaml', 'logo.png', 'logo.webp', 'README.md', 'presets.yaml', 'schema.yaml'])
 })
 
 t.test('pack.json at the archive root', async (t) => {

@@ -291,7 +291,7 @@ t.test('every problem of a pack is reported at once, errors first in a fixed ord
     'every warning, pack.json first, then the files',
   )
   const strict = caught(() => checkPack(JSON.stringify({ ...base, layer: 'x' }), new Set(['pack.json']), { strict: true }))
-  t.match(strict.message, /^3 problems in the pack \(strict validation: warnings are errors\): pack\.json: layer .*; values\.yaml is missing.*; logo\.png is missing/)
+  t.match(strict.message, /^3 problems in the pack \(strict validation: warnings are errors\): pack\.json: layer .*; values\.yaml is missing.*; neither logo\.png nor logo\.webp is in the pack/)
 })
 
 t.test('files pack.json names, and the files every pack is expected to have', async (t) => {
@@ -313,7 +313,8 @@ t.test('files pack.json names, and the files every pack is expected to have', as
   const warned: { name: string; pack: Record<string, unknown>; paths: string[]; file: string; field: string | null; why: RegExp }[] = [
     { name: 'no values.yaml', pack: pack(), paths: ['pack.json', 'logo.png'], file: 'values.yaml', field: null, why: /^values\.yaml is missing/ },
     { name: 'values.yaml only in a folder', pack: pack(), paths: ['pack.json', 'logo.png', 'x/values.yaml'], file: 'values.yaml', field: null, why: /^values\.yaml is missing/ },
-    { name: 'no logo', pack: pack(), paths: ['pack.json', 'values.yaml'], file: 'logo.png', field: null, why: /^logo\.png is missing/ },
+    { name: 'no logo', pack: pack(), paths: ['pack.json', 'values.yaml'], file: 'logo.png', field: null, why: /^neither logo\.png nor logo\.webp is in the pack: Palette shows a placeholder instead$/ },
+    { name: 'a logo in a folder only', pack: pack(), paths: ['pack.json', 'values.yaml', 'x/logo.webp'], file: 'logo.png', field: null, why: /^neither logo\.png nor logo\.webp/ },
     {
       // Real packs name a .tgz in charts but ship the chart unpacked; the stock registry serves them.
       name: 'a missing chart',

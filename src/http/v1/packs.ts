@@ -22,6 +22,7 @@ const FILE_TYPES: Record<string, string> = {
   'schema.yaml': 'application/yaml',
   'README.md': 'text/markdown; charset=utf-8',
   'logo.png': 'image/png',
+  'logo.webp': 'image/webp',
 }
 
 interface NameParams {

@@ -197,7 +197,7 @@ export const archiveSchema = {
 } as const
 
 export const fileSchema = {
-  summary: 'One file of a version: pack.json, values.yaml, README.md, logo.png, presets.yaml, schema.yaml',
+  summary: 'One file of a version: pack.json, values.yaml, README.md, logo.png, logo.webp, presets.yaml, schema.yaml',
   tags: ['packs'],
   params: { type: 'object', properties: { name: packName, ref: tagOrDigest, '*': { type: 'string', minLength: 1, maxLength: 256 } }, required: ['name', 'ref', '*'] },
   response: { 200: { type: 'string', format: 'binary' }, ...errorResponses },
