@@ -162,7 +162,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       { namespace: config.oci.namespace, checkPackName: validatePackName, pageSize: limits.pageSize, deleteEnabled: config.storage.deleteEnabled },
       new PackBridge(packs),
     )
-    const uploads = new OciUploads(db, intake, storage.staging, (source) => packs.watchUpload(source))
+    const uploads = new OciUploads(db, intake, storage.staging, (source, digest) => packs.watchUpload(source, digest))
     const bodyIdleMs = config.http.bodyIdleTimeoutMs
 
     const manifestSize = limits.manifestSize

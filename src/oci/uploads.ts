@@ -27,9 +27,10 @@ export interface PurgeResult {
 /**
  * Sees the bytes of a blob uploaded in one request into a pack repository as they stream, and
  * returns the stream to store (the pack layer reads a pack archive on the way, so the manifest
- * PUT that follows need not read it again).
+ * PUT that follows need not read it again). `digest` is the one the client declared, which the
+ * blob is stored under only if its bytes have it.
  */
-export type PackUploadWatcher = (source: Readable) => Readable
+export type PackUploadWatcher = (source: Readable, digest: string) => Readable
 
 export class OciUploads {
   private readonly meta: OciMeta
@@ -59,7 +60,7 @@ export class OciUploads {
     assertDigest(digest)
     const lease = this.intake.newLease()
     try {
-      const info = await this.intake.put(this.watched(repo, source), lease, { digest, size })
+      const info = await this.intake.put(this.watched(repo, source, digest), lease, { digest, size })
       this.meta.addBlob(repo, info, Date.now(), { leaseId: lease.id })
       return info
     } catch (err) {
@@ -97,7 +98,7 @@ export class OciUploads {
     assertDigest(digest)
     return this.exclusive(repo, id, async () => {
       // The whole blob in this request (ORAS and most clients upload that way): watch it.
-      if (source) await this.staging.append(id, (await this.staging.size(id)) === 0 ? this.watched(repo, source) : source, chunk)
+      if (source) await this.staging.append(id, (await this.staging.size(id)) === 0 ? this.watched(repo, source, digest) : source, chunk)
       let staged
       try {
         staged = await this.staging.commit(id, { digest })
@@ -152,8 +153,8 @@ export class OciUploads {
     return { sessions, files, bytes }
   }
 
-  private watched(repo: RepositoryLocator, source: Readable): Readable {
-    return repo.kind === 'pack' && this.watchPackUpload ? this.watchPackUpload(source) : source
+  private watched(repo: RepositoryLocator, source: Readable, digest: string): Readable {
+    return repo.kind === 'pack' && this.watchPackUpload ? this.watchPackUpload(source, digest) : source
   }
 
   /** Row first, so no request can continue the session while its bytes go. */

@@ -71,6 +71,7 @@ const TAR_OVERHEAD_PER_ENTRY = 16 * 1024
 const TAR_TRAILER_ALLOWANCE = 1024 * 1024
 const PATH_MAX_BYTES = 4096
 const PATH_MAX_DEPTH = 256
+const EMPTY_SHA256 = createHash('sha256').digest('hex')
 // The end-of-archive marker: two zero blocks where the next header would be.
 const END_MARKER = 2 * TAR_BLOCK
 // Small archives (a pack.json and some YAML) compress far beyond any sane ratio; only the
@@ -176,9 +177,11 @@ export async function containsPackJson(source: Readable, limits: ArchiveLimits, 
       if (entries > limits.maxEntries) throw tooManyEntries(header.name, limits.maxEntries)
       const name = header.name.replace(/^(\.\/)+/, '')
       if (/^([^/]+\/)?pack\.json$/.test(name) && header.type === 'file') return 'stop'
-      if (header.type !== 'directory') unpacked += header.size ?? 0
+      const entrySize = header.type === 'directory' ? 0 : (header.size ?? 0)
+      unpacked += entrySize
       if (unpacked > limits.maxUnpackedBytes) throw unpackedTooLarge(limits.maxUnpackedBytes, header.name)
-      await drain(stream)
+      // tar-stream does not wait for an empty entry's stream.
+      if (entrySize > 0) await drain(stream)
       return 'next'
     })
     return pass.stopped
@@ -191,6 +194,16 @@ export async function containsPackJson(source: Readable, limits: ArchiveLimits, 
 /** Whether an error is one of the archive limits (limits.archivesize, entries, unpacked size, ratio, file size). */
 export function isArchiveLimit(err: unknown): err is RegistryError {
   return isRegistryError(err) && (err.code === 'PAYLOAD_TOO_LARGE' || (err.code === 'ARCHIVE_INVALID' && err.detail?.limit !== undefined))
+}
+
+const INFLATION_LIMITS: ReadonlySet<unknown> = new Set(['too many entries', 'unpacked size limit', 'compression ratio'])
+
+/**
+ * Whether an error is a limit that only bytes which inflate as a gzip tar can break (entries,
+ * unpacked size, ratio), which readPackArchive and containsPackJson both apply.
+ */
+export function isInflationLimit(err: unknown): err is RegistryError {
+  return isRegistryError(err) && err.code === 'ARCHIVE_INVALID' && INFLATION_LIMITS.has(err.detail?.reason)
 }
 
 /** What an entry handler tells the pass: go on with the next entry, or stop reading here. */
@@ -315,6 +328,13 @@ class ArchiveWalk {
     this.unpacked += size
     if (this.unpacked > this.limits.maxUnpackedBytes) throw unpackedTooLarge(this.limits.maxUnpackedBytes, header.name)
     const keep = this.shouldKeep(header.name, safe.path, size)
+    if (size === 0) {
+      // Nothing to read (tar-stream does not wait for an empty entry's stream), and what a tar
+      // bomb of empty files is made of: its cost per entry is kept to the bookkeeping.
+      this.files.set(safe.path, { size, sha256: EMPTY_SHA256 })
+      if (keep) this.candidates.set(safe.path, Buffer.alloc(0))
+      return
+    }
     const hash = createHash('sha256')
     const chunks: Buffer[] = []
     for await (const data of stream) {

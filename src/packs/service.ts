@@ -15,7 +15,7 @@ import type { NewManifest, PackMeta, PackVersionRow, TagRow } from '../meta/pack
 import type { BlobInfo, BlobStore } from '../store/types.js'
 import { isJsonObject, type JsonObject } from '../json.js'
 import type { ParsedManifest } from '../oci/manifests.js'
-import { type ArchiveLimits, containsPackJson, isArchiveLimit, type PackArchive, readPackArchive } from './archive-read.js'
+import { type ArchiveLimits, containsPackJson, isArchiveLimit, isInflationLimit, type PackArchive, readPackArchive } from './archive-read.js'
 import { writeReproducibleArchive } from './archive-write.js'
 import { archiveFileName, EMPTY_CONFIG, packManifest } from './oras-manifest.js'
 import { type CheckedPack, checkPack, type PackProblem, warningsRefused } from './pack-json.js'
@@ -158,10 +158,13 @@ export class PackService {
   /**
    * Watches a blob uploaded into a pack repository (see OciUploads): the upload goes on to the
    * blob store through the returned stream while a second branch reads it as a pack archive.
-   * What it reads is kept by the archive's digest for the manifest PUT that references it; a
-   * blob that is no pack archive just stops the reading branch, never the upload.
+   * What it reads is kept by the archive's digest for the manifest PUT that references it, and
+   * so is a gzip tar refused by the limits that recognise() applies too, under the digest the
+   * client declared (a blob is stored only under that one), so that the PUT refuses it without
+   * inflating it again. A blob that is no pack archive just stops the reading branch, never the
+   * upload.
    */
-  watchUpload(source: Readable): Readable {
+  watchUpload(source: Readable, digest: string): Readable {
     const toStore = new PassThrough({ highWaterMark: 1 << 20 })
     const toReader = new PassThrough({ highWaterMark: 1 << 20 })
     source.on('error', (err) => toStore.destroy(err))
@@ -169,7 +172,11 @@ export class PackService {
     source.pipe(toReader)
     readPackArchive(toReader, this.settings.archive).then(
       (archive) => this.analysed.add(archive),
-      () => source.unpipe(toReader),
+      (err: unknown) => {
+        source.unpipe(toReader)
+        // containsPackJson, or readPackArchive after it, would reach the same refusal.
+        if (isInflationLimit(err)) this.analysed.refuse(digest, err)
+      },
     )
     return toStore
   }
@@ -184,20 +191,16 @@ export class PackService {
   async recognise(parsed: ParsedManifest, manifest: NewManifest, lease: Lease): Promise<ReceivedPack | null> {
     const shape = packShapeOf(parsed)
     if (shape.kind === 'archive') {
-      const known = this.analysed.take(shape.layer.digest)
-      if (known) return { ...(await this.validateAndStoreFiles(known, lease)), manifest }
       const { digest, size } = shape.layer
+      const known = this.analysed.take(digest)
+      if (known instanceof RegistryError) throw layerOverLimits(digest, known)
+      if (known) return { ...(await this.validateAndStoreFiles(known, lease)), manifest }
       let isPack: boolean
       try {
         isPack = await containsPackJson(await this.store.open(digest), this.settings.archive, size)
       } catch (err) {
         if (!isArchiveLimit(err)) throw err
-        // It might be a pack that was never checked, where Palette looks for packs: refused as a push of it would be.
-        throw new RegistryError('MANIFEST_INVALID', `manifest invalid: layer ${digest} is a gzip tar that breaks this registry's archive limits before any pack.json: ${err.message}`, {
-          digest,
-          code: err.code,
-          ...err.detail,
-        })
+        throw layerOverLimits(digest, err)
       }
       return isPack ? this.receiveStored(digest, manifest, lease) : null
     }
@@ -650,41 +653,59 @@ async function* openLazily(open: () => Promise<Readable>): AsyncIterable<Buffer>
   for await (const chunk of await open()) yield chunk as Buffer
 }
 
+/** A gzip tar layer over the limits: it might be a pack nobody checked, where Palette looks for packs, so refused as a push of it would be. */
+function layerOverLimits(digest: string, err: RegistryError): RegistryError {
+  return new RegistryError('MANIFEST_INVALID', `manifest invalid: layer ${digest} is a gzip tar that breaks this registry's archive limits before any pack.json: ${err.message}`, {
+    digest,
+    code: err.code,
+    ...err.detail,
+  })
+}
+
 /**
- * Archives read during upload, by digest, until the manifest that references them arrives.
- * Bounded: the oldest go first past 64 entries or 64 MiB of extracted small files (a miss only
- * means the manifest PUT reads the archive again).
+ * Archives read during upload, and the limits that refused others, by digest, until the manifest
+ * that references them arrives. Bounded: the oldest go first past 64 entries or 64 MiB of
+ * extracted small files (a miss only means the manifest PUT reads the archive again).
  */
 class AnalysedArchives {
-  private readonly byDigest = new Map<string, PackArchive>()
+  private readonly byDigest = new Map<string, PackArchive | RegistryError>()
   private bytes = 0
 
   add(archive: PackArchive): void {
-    this.remove(archive.archiveDigest)
-    this.byDigest.set(archive.archiveDigest, archive)
-    this.bytes += extractedBytes(archive)
-    for (const [digest] of this.byDigest) {
+    this.keep(archive.archiveDigest, archive)
+  }
+
+  refuse(digest: string, err: RegistryError): void {
+    this.keep(digest, err)
+  }
+
+  take(digest: string): PackArchive | RegistryError | undefined {
+    const known = this.byDigest.get(digest)
+    this.remove(digest)
+    return known
+  }
+
+  private keep(digest: string, known: PackArchive | RegistryError): void {
+    this.remove(digest)
+    this.byDigest.set(digest, known)
+    this.bytes += extractedBytes(known)
+    for (const [oldest] of this.byDigest) {
       if (this.byDigest.size <= 64 && this.bytes <= 64 * 1024 * 1024) break
-      this.remove(digest)
+      this.remove(oldest)
     }
   }
 
-  take(digest: string): PackArchive | undefined {
-    const archive = this.byDigest.get(digest)
-    this.remove(digest)
-    return archive
-  }
-
   private remove(digest: string): void {
-    const archive = this.byDigest.get(digest)
-    if (!archive) return
+    const known = this.byDigest.get(digest)
+    if (!known) return
     this.byDigest.delete(digest)
-    this.bytes -= extractedBytes(archive)
+    this.bytes -= extractedBytes(known)
   }
 }
 
-function extractedBytes(archive: PackArchive): number {
+function extractedBytes(known: PackArchive | RegistryError): number {
+  if (known instanceof RegistryError) return 0
   let total = 0
-  for (const data of archive.extracted.values()) total += data.length
+  for (const data of known.extracted.values()) total += data.length
   return total
 }

@@ -209,7 +209,8 @@ t.test('a gzip bomb layer is refused on every manifest PUT into a pack repositor
     t.match(res.json().errors[0].message, /layer sha256:[0-9a-f]{64} is a gzip tar that breaks this registry's archive limits before any pack\.json: .*limits\.maxcompressionratio/, what)
     t.match(res.json().errors[0].detail, { digest: sha(bomb), reason: 'compression ratio', limit: 200 }, what)
     const read = reads.get(sha(bomb)) ?? 0
-    t.ok(read < bomb.length / 2, `${what}: read ${read} of ${bomb.length} bytes before refusing`)
+    if (what.includes('in one request')) t.equal(read, 0, `${what}: refused as the upload was, without reading the layer again`)
+    else t.ok(read < bomb.length / 2, `${what}: read ${read} of ${bomb.length} bytes before refusing`)
   }
   t.same((await get(app, '/v1/_catalog')).json(), { repositories: [] }, 'nothing was stored as a pack or an artifact')
 })
