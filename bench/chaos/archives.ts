@@ -3,12 +3,14 @@
 // what these cases need (a `..` path, a symlink, a device, a header that lies about its size or
 // checksum, a pax record overriding the name, data after the end-of-archive marker). Bombs are
 // made with the repository's reproducible writer fed with zeros, so they are valid packs whose
-// only fault is their compression ratio. Everything is deterministic.
+// only fault is their compression ratio, or, GiBs at a time, of gzip members repeated (zerosBomb,
+// densePack). Everything is deterministic.
 
 import { Readable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
 import { writeReproducibleArchive } from '../../src/packs/archive-write.js'
 import { packJson } from '../packs.js'
+import { randomBytes } from '../random.js'
 
 const BLOCK = 512
 
@@ -124,6 +126,55 @@ export async function bombPack(name: string, version: string, size: number): Pro
   const chunks: Buffer[] = []
   for await (const chunk of writeReproducibleArchive(`${name}-${version}`, files)) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks)
+}
+
+const MEMBER_BYTES = 64 * 1024 * 1024
+const members = new Map<string, Buffer>()
+
+/**
+ * `size` bytes (a multiple of 64 MiB) of a 64 MiB `block` repeated, as gzip members: gunzip
+ * reads concatenated members as one stream, so the block is deflated once whatever the size.
+ */
+function repeatedMembers(key: string, block: () => Buffer, size: number): Buffer[] {
+  if (size % MEMBER_BYTES !== 0) throw new Error(`${size} is not a multiple of 64 MiB`)
+  let member = members.get(key)
+  if (member === undefined) {
+    member = gzipSync(block())
+    members.set(key, member)
+  }
+  return Array.from({ length: size / MEMBER_BYTES }, () => member as Buffer)
+}
+
+/** `size` zero bytes (a multiple of 64 MiB) as gzip members: about 1 KB per MiB. */
+export function zerosMembers(size: number): Buffer[] {
+  return repeatedMembers('zeros', () => Buffer.alloc(MEMBER_BYTES), size)
+}
+
+/**
+ * A gzip tar of `before`, then `name`, a file of `size` zero bytes (a multiple of 64 MiB), then
+ * `after` and the end marker: about 1 KB per MiB, the ratio of the bombs found in the wild (4 MB
+ * that inflate to 4 GiB), made in milliseconds whatever the size.
+ */
+export function zerosBomb(before: RawEntry[], name: string, size: number, after: RawEntry[] = []): Buffer {
+  const head = Buffer.concat([rawTar(before, { end: false }), tarHeader({ name, declaredSize: size })])
+  return Buffer.concat([gzipSync(head), ...zerosMembers(size), gzipSync(rawTar(after))])
+}
+
+/**
+ * A valid pack `name`:`version` whose `charts/filler.bin` is `size` bytes (a multiple of 64 MiB)
+ * that compress about 130:1 (1 KiB of noise in every 150 KiB): under the default ratio limit of
+ * 200, so accepted, and as heavy to read as a pack of that size can be.
+ */
+export function densePack(name: string, version: string, size: number): Buffer {
+  const top = `${name}-${version}`
+  const head = Buffer.concat([rawTar(packEntries(name, version), { end: false }), tarHeader({ name: `${top}/charts/filler.bin`, declaredSize: size })])
+  const block = () => {
+    const data = Buffer.alloc(MEMBER_BYTES)
+    const noise = randomBytes('dense-pack', 1024)
+    for (let at = 0; at < data.length; at += 150 * 1024) noise.copy(data, at)
+    return data
+  }
+  return Buffer.concat([gzipSync(head), ...repeatedMembers('dense', block, size), gzipSync(Buffer.alloc(2 * BLOCK))])
 }
 
 /** The billion-laughs document: ten lines that expand to 10^depth strings in a naive YAML loader. */

@@ -1,11 +1,12 @@
-// `npm run chaos [-- --quick] [-- --only=bad-input,kill,gc-race,full-disk,auth]`: the
+// `npm run chaos [-- --quick] [-- --only=bad-input,bombs,kill,gc-race,full-disk,auth]`: the
 // reliability campaign. Each category starts its own Packyard (`node bin/packyard.js serve
 // CONFIG` on a free loopback port, htpasswd auth, a scratch root) and attacks it: bad input on
-// every route, kill -9 under concurrent writers, garbage collection racing pushes, a full disk,
-// brute-force logins. It prints one table of figures, writes bench/results/chaos.json
-// (chaos-quick.json for --quick, chaos-partial.json for --only) and exits 1 when a figure that
-// must be 0 is not, or a figure that must hold does not. Whatever happens, every server is
-// killed, the tmpfs is unmounted and the scratch directory is removed.
+// every route, compression bombs on every path that inflates an archive (with the server CPU
+// time per request bounded), kill -9 under concurrent writers, garbage collection racing
+// pushes, a full disk, brute-force logins. It prints one table of figures, writes
+// bench/results/chaos.json (chaos-quick.json for --quick, chaos-partial.json for --only) and
+// exits 1 when a figure that must be 0 is not, or a figure that must hold does not. Whatever
+// happens, every server is killed, the tmpfs is unmounted and the scratch directory is removed.
 
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,6 +16,7 @@ import { onlyParts, unknownArgument, UsageError } from '../args.js'
 import { killAllNow, requireProgram } from '../registries.js'
 import { authCategory } from './auth.js'
 import { badInputCategory } from './bad-input.js'
+import { bombsCategory } from './bombs.js'
 import { type ChaosContext, FULL, QUICK } from './context.js'
 import { fullDiskCategory, unmountAllNow } from './full-disk.js'
 import { gcRaceCategory } from './gc-race.js'
@@ -25,6 +27,7 @@ import { createUsers } from './server.js'
 // In the issue's order; --only keeps this order whatever order it is given.
 const CATEGORIES: Record<string, (ctx: ChaosContext) => Promise<Figure[]>> = {
   'bad-input': badInputCategory,
+  bombs: bombsCategory,
   kill: killCategory,
   'gc-race': gcRaceCategory,
   'full-disk': fullDiskCategory,
