@@ -24,6 +24,7 @@ import { mixedScenario } from './scenarios/mixed.js'
 import { pullScenario } from './scenarios/pull.js'
 import { pushScenario } from './scenarios/push.js'
 import { s3Scenario } from './scenarios/s3.js'
+import { tagsScenario } from './scenarios/tags.js'
 import { uiScenario } from './scenarios/ui.js'
 import { v1Scenario } from './scenarios/v1.js'
 import { type Figure, stat } from './stats.js'
@@ -38,6 +39,7 @@ const SCENARIOS: Record<string, (ctx: Context) => Promise<Figure[]>> = {
   downloads: downloadsScenario,
   listing: listingScenario,
   v1: v1Scenario,
+  tags: tagsScenario,
   ui: uiScenario,
   cli: cliScenario,
   s3: s3Scenario,

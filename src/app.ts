@@ -31,6 +31,7 @@ import { EventLog } from './meta/events.js'
 import { OciMeta } from './meta/oci.js'
 import { RegistryMetrics } from './metrics.js'
 import { PackMeta } from './meta/packs.js'
+import { PendingTasks } from './meta/tasks.js'
 import { BrowseMeta } from './meta/browse.js'
 import { RegistryOverview } from './maintenance/overview.js'
 import { OciBrowser } from './oci/browse.js'
@@ -146,7 +147,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       deleteEnabled: config.storage.deleteEnabled,
       strictValidation: config.packs.strictValidation,
     })
-    packs.fillMissingListings()
+    const done = packs.runPendingWork(new PendingTasks(db))
+    if (done.parentTagsMoved > 0) {
+      app.log.warn(`${done.parentTagsMoved} parent tags moved off pre-releases back to releases (a parent tag never follows a pre-release while its line has a release); each move is in the audit trail`)
+    }
     const registry = new OciRegistry(
       db,
       store,

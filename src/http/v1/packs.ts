@@ -90,9 +90,20 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
     return reply.code(result.status === 'created' ? 201 : 200).send(result)
   })
 
-  app.get<NameParams>('/_packs/:name', { schema: S.packDetailSchema }, async (request) => views.packDetail(request.params.name))
+  // The tags of a pack or a version come a page at a time (n, last), with a Link to the next page.
+  app.get<NameParams & { Querystring: PageRequest }>('/_packs/:name', { schema: S.packDetailSchema }, async (request, reply) => {
+    const { name } = request.params
+    const page = await views.packDetail(name, request.query)
+    setNextLink(reply, `/v1/_packs/${name}`, {}, page)
+    return page.detail
+  })
 
-  app.get<RefParams>('/_packs/:name/:ref', { schema: S.versionDetailSchema }, async (request) => views.versionDetail(request.params.name, request.params.ref))
+  app.get<RefParams & { Querystring: PageRequest }>('/_packs/:name/:ref', { schema: S.versionDetailSchema }, async (request, reply) => {
+    const { name, ref } = request.params
+    const page = views.versionDetail(name, ref, request.query)
+    setNextLink(reply, `/v1/_packs/${name}/${ref}`, {}, page)
+    return page.detail
+  })
 
   app.get<RefParams>('/_packs/:name/:ref/archive', { schema: S.archiveSchema }, async (request, reply) => {
     const { name, ref } = request.params

@@ -86,9 +86,14 @@ const publishResult = {
     status: { type: 'string', enum: ['created', 'updated', 'unchanged'] },
     previousDigest: { type: 'string' },
     parentTags: { type: 'array', items: { type: 'string' } },
+    parentTagsMoved: {
+      type: 'array',
+      description: 'the parent tags this push created or moved, with the version tags they followed (null: new) and now follow',
+      items: { type: 'object', properties: { tag: { type: 'string' }, from: nullableString, to: { type: 'string' } }, required: ['tag', 'from', 'to'] },
+    },
     warnings,
   },
-  required: ['name', 'version', 'group', 'tag', 'digest', 'manifestDigest', 'contentDigest', 'status', 'parentTags', 'warnings'],
+  required: ['name', 'version', 'group', 'tag', 'digest', 'manifestDigest', 'contentDigest', 'status', 'parentTags', 'parentTagsMoved', 'warnings'],
 } as const
 
 export const pushSchema = {
@@ -103,16 +108,22 @@ export const pushSchema = {
 const nameParams = { type: 'object', properties: { name: packName }, required: ['name'] } as const
 const refParams = { type: 'object', properties: { name: packName, ref: tagOrDigest }, required: ['name', 'ref'] } as const
 
+/** The tags of a detail route come a page at a time: n and last page them, a Link names the next page. */
+const tagPaging = { type: 'object', properties: paging, additionalProperties: false } as const
+const tagCount = { type: 'integer', description: 'how many tags there are on every page (n and last page them; a Link header names the next page)' } as const
+
 export const packDetailSchema = {
-  summary: 'One pack in Palette\'s shape, with every version',
+  summary: 'One pack in Palette\'s shape, with every version and a page of its tags',
   tags: ['packs'],
   params: nameParams,
+  querystring: tagPaging,
   response: {
     200: {
       type: 'object',
       properties: {
         ...packHeader,
         tags: { type: 'array', items: tagView },
+        tagCount,
         versions: {
           type: 'array',
           items: {
@@ -135,7 +146,7 @@ export const packDetailSchema = {
           },
         },
       },
-      required: ['name', 'tags', 'versions'],
+      required: ['name', 'tags', 'tagCount', 'versions'],
     },
     ...errorResponses,
   },
@@ -144,9 +155,10 @@ export const packDetailSchema = {
 const fileEntry = { type: 'object', properties: { digest: { type: 'string' }, size: { type: 'integer' } } } as const
 
 export const versionDetailSchema = {
-  summary: 'One version (by tag or digest) with its files, tags and history',
+  summary: 'One version (by tag or digest) with its files, a page of its tags, and its history',
   tags: ['packs'],
   params: refParams,
+  querystring: tagPaging,
   response: {
     200: {
       type: 'object',
@@ -162,6 +174,7 @@ export const versionDetailSchema = {
         packJson: anyObject,
         files: { type: 'object', additionalProperties: fileEntry },
         tags: { type: 'array', items: tagView },
+        tagCount,
         pushedAt: { type: 'string' },
         pushedBy: { type: 'string' },
         message: nullableString,
@@ -183,7 +196,7 @@ export const versionDetailSchema = {
           },
         },
       },
-      required: ['name', 'version', 'digest', 'tags', 'history'],
+      required: ['name', 'version', 'digest', 'tags', 'tagCount', 'history'],
     },
     ...errorResponses,
   },
