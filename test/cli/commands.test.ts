@@ -202,7 +202,7 @@ t.test("Spectro's CLI reference, command by command", async (t) => {
     writeFileSync(join(v11, 'pack.json'), JSON.stringify({ ...pj, version: '1.1.0' }))
     const pushed = await cli(['pack', 'push', v11, '-r', S])
     t.equal(pushed.code, 0, pushed.stderr)
-    t.match(pushed.stdout, /^Created hello:1\.1\.0 on .*\nParent tags: 1\.1\.x, 1\.x\n$/s)
+    t.match(pushed.stdout, /^Created hello:1\.1\.0 on .*\nParent tags: 1\.1\.x, 1\.x \(was 1\.0\.0\)\n$/s, 'the parent tags it moved say from where')
 
     const ubuntu = writeTree(join(root, 'src', 'ubuntu'), {
       'pack.json': JSON.stringify({ name: 'ubuntu', displayName: 'Ubuntu', version: '14.4.3', layer: 'os', group: 'lts' }),
