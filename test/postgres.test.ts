@@ -14,6 +14,9 @@ import { PACKAGE_ROOT } from '../src/paths.js'
 import { freshDatabase, POSTGRES_LIB_VARIABLE, privatePostgres, restartPostgres, runDirectory, startPostgres, stopPostgres } from './postgres.js'
 import { tempDir } from './system.js'
 
+// Four servers (initdb takes seconds on a busy machine) and a whole tap run of its own.
+t.setTimeout(5 * 60_000)
+
 async function query<T extends Record<string, unknown>>(url: string, sql: string): Promise<T[]> {
   const client = new Client({ connectionString: url })
   await client.connect()
@@ -135,7 +138,7 @@ t.test('database', async (t) => t.comment('PORT ' + new URL(await freshDatabase(
   const ports = (output: string) => [...output.matchAll(/# PORT (\d+)/g)].map((match) => Number(match[1]))
 
   const run = await node([join(project, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--reporter=tap', 'a.test.js', 'b.test.js'], {}, project)
-  t.equal(run.code, 0, run.stdout + run.stderr)
+  t.equal(run.code, 0, 'the tap run passes', { output: run.stdout + run.stderr })
   const started = /# PostgreSQL for this run on 127\.0\.0\.1:(\d+), started in \d+ ms/.exec(run.stdout + run.stderr)
   t.ok(started, 'the before script started the server')
   t.same(ports(run.stdout), [Number(started?.[1]), Number(started?.[1])], 'both files on the run\'s server')
@@ -143,7 +146,7 @@ t.test('database', async (t) => t.comment('PORT ' + new URL(await freshDatabase(
   t.notOk(existsSync(runDirectory(run.pid)), 'and removed its directory')
 
   const alone = await node([join(project, 'a.test.js')], {}, project)
-  t.equal(alone.code, 0, alone.stdout + alone.stderr)
+  t.equal(alone.code, 0, 'so does the file alone', { output: alone.stdout + alone.stderr })
   const [port] = ports(alone.stdout)
   t.ok(port, 'a file run alone got a database')
   t.ok(await refused(Number(port)), 'on a server stopped when the file exited')

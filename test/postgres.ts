@@ -201,7 +201,8 @@ const runStateFile = (runner: number) => join(runDirectory(runner), 'server.json
 /** tap's `before`: starts the run's server, owned by the runner (this script's parent). */
 export async function startRunPostgres(runner: number): Promise<PostgresServer> {
   const dir = runDirectory(runner)
-  rmSync(dir, { recursive: true, force: true })
+  // Only a second before script under the same parent finds one (run by hand from one shell).
+  await stopRunPostgres(runner)
   mkdirSync(dir, { mode: 0o700 })
   try {
     const server = await startPostgres(dir, { owner: runner })
@@ -213,13 +214,14 @@ export async function startRunPostgres(runner: number): Promise<PostgresServer> 
   }
 }
 
-/** tap's `after`: stops the run's server and removes its directory. */
+/** tap's `after`: stops the run's server, if it runs, and removes its directory. */
 export async function stopRunPostgres(runner: number): Promise<void> {
   const state = runStateFile(runner)
-  if (!existsSync(state)) return
-  const server = JSON.parse(readFileSync(state, 'utf8')) as PostgresServer
-  await stopPostgres(server)
-  rmSync(server.dir, { recursive: true, force: true })
+  if (existsSync(state)) {
+    const server = JSON.parse(readFileSync(state, 'utf8')) as PostgresServer
+    if (existsSync(join(dataDir(server), 'postmaster.pid'))) await stopPostgres(server)
+  }
+  rmSync(runDirectory(runner), { recursive: true, force: true })
 }
 
 let runWide: Promise<PostgresServer> | undefined
