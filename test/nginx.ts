@@ -49,7 +49,10 @@ function accelLocation(dir: string): string {
 
 function config(dir: string, port: number, upstreams: string[], options: NginxOptions): string {
   const temp = (name: string) => join(dir, name)
-  return `${process.getuid?.() === 0 ? '# Workers as root too: they read files in test temp dirs, which are private to root.\nuser root;\n' : ''}worker_processes 1;
+  // Workers as root too when nginx runs as root: the files they serve are in test temp dirs,
+  // private to root (otherwise they would run as nobody).
+  const user = process.getuid?.() === 0 ? 'user root;\n' : ''
+  return `${user}worker_processes 1;
 pid ${join(dir, 'nginx.pid')};
 error_log ${join(dir, 'error.log')} warn;
 events {
