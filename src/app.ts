@@ -186,10 +186,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   return app
 }
 
+const HSTS = 'strict-transport-security'
+
+/**
+ * http.headers on every response. Strict-Transport-Security only over HTTPS (a TLS listener, or
+ * a trusted proxy's X-Forwarded-Proto: https): sent over plain HTTP it pins nothing and only
+ * tells scanners the registry is confused about its own scheme.
+ */
 function installResponseHeaders(app: FastifyInstance, headers: Record<string, string[]>): void {
   const entries = Object.entries(headers).map(([name, values]) => [name, values.length === 1 ? values[0] : values] as const)
-  app.addHook('onRequest', async (_request, reply) => {
-    for (const [name, value] of entries) reply.header(name, value)
+  const always = entries.filter(([name]) => name.toLowerCase() !== HSTS)
+  const overTls = entries.filter(([name]) => name.toLowerCase() === HSTS)
+  app.addHook('onRequest', async (request, reply) => {
+    for (const [name, value] of always) reply.header(name, value)
+    if (request.protocol === 'https') for (const [name, value] of overTls) reply.header(name, value)
   })
 }
 
