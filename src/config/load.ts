@@ -489,6 +489,14 @@ const SIZE_UNITS: Record<string, number> = {
   b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, k: 1024, m: 1024 ** 2, g: 1024 ** 3,
 }
 
+/** A positive number of bytes, or one with a unit (512MiB, 2GB); null when it is neither. */
+function parseSize(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isInteger(value) && value > 0 ? value : null
+  const m = typeof value === 'string' ? /^\s*(\d+)\s*([a-zA-Z]*)\s*$/.exec(value) : null
+  const unit = m ? SIZE_UNITS[(m[2] as string).toLowerCase() || 'b'] : undefined
+  return !m || unit === undefined || Number(m[1]) <= 0 ? null : Number(m[1]) * unit
+}
+
 export function parseLeaf(key: string, type: LeafType, value: unknown): unknown {
   const bad = (what: string): never => {
     throw new ConfigError(key, `${what} (got ${JSON.stringify(value)})`)
@@ -519,11 +527,10 @@ export function parseLeaf(key: string, type: LeafType, value: unknown): unknown 
       return ms === null ? bad(DURATION_HINT) : ms
     }
     case 'size': {
-      if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value
-      const m = typeof value === 'string' ? /^\s*(\d+)\s*([a-zA-Z]*)\s*$/.exec(value) : null
-      const unit = m ? SIZE_UNITS[(m[2] as string).toLowerCase() || 'b'] : undefined
-      if (!m || unit === undefined || Number(m[1]) <= 0) return bad('must be a size in bytes, or with a unit such as 512MiB or 2GB')
-      return Number(m[1]) * unit
+      const bytes = parseSize(value)
+      if (bytes === null) return bad('must be a size in bytes, or with a unit such as 512MiB or 2GB')
+      if (type.max !== undefined && bytes > type.max) return bad(`must be at most ${type.max / 1024 ** 2}MiB (${type.max} bytes)`)
+      return bytes
     }
     case 'strings':
       if (typeof value === 'string') return [value]
@@ -564,15 +571,21 @@ export function parseAddr(addr: string, key = 'http.addr'): { host: string; port
   return { host: host === '' ? '0.0.0.0' : host, port }
 }
 
-/** Each entry is an IP address or a CIDR block (`10.0.0.0/8`, `fd00::/8`). */
+/**
+ * Each entry is an IP address or a CIDR block (`10.0.0.0/8`, `fd00::/8`) with a prefix of at
+ * least 1 bit: a /0 would believe a forged X-Forwarded-For from anyone, and the proxy matcher
+ * Fastify uses refuses it.
+ */
 function validateProxies(entries: string[]): string[] {
+  const form = 'an IP address (10.0.0.7) or a CIDR block (10.0.0.0/8, fd00::/8) whose prefix length is 1 to 32 for IPv4, 1 to 128 for IPv6'
   for (const entry of entries) {
     const [address, bits, extra] = entry.split('/')
     const family = isIP(address ?? '')
     const maxBits = family === 6 ? 128 : 32
-    const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits)
+    const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) >= 1 && Number(bits) <= maxBits)
     if (family === 0 || !validBits || extra !== undefined) {
-      throw new ConfigError('http.trustedproxies', `${JSON.stringify(entry)} is not an IP address or CIDR block such as 10.0.0.0/8`)
+      const everyone = family !== 0 && bits !== undefined && Number(bits) === 0 ? ' (a /0 would trust anyone\'s X-Forwarded-For: list the proxies\' own addresses or networks)' : ''
+      throw new ConfigError('http.trustedproxies', `${JSON.stringify(entry)} is not ${form}${everyone}`)
     }
   }
   return entries
