@@ -204,7 +204,7 @@ function installResponseHeaders(app: FastifyInstance, headers: Record<string, st
 }
 
 /**
- * The authenticator of the htpasswd file (null: no auth section, an open registry). Its
+ * The authenticator of the htpasswd file (null: `auth: none`, an open registry). Its
  * failures and lockouts go to the metrics; a lockout also to the log and the event log.
  */
 async function setUpAuth(
@@ -216,7 +216,7 @@ async function setUpAuth(
 ): Promise<Authenticator | null> {
   if (!config.auth) {
     const loopback = /^(127\.|::1$|localhost$)/.test(config.http.host)
-    const message = 'AUTHENTICATION IS OFF: there is no auth section in the config, so anyone who can reach this registry may push, tag and delete packs'
+    const message = 'AUTHENTICATION IS OFF (auth: none, or REGISTRY_AUTH=none): anyone who can reach this registry may push, tag and delete packs'
     if (loopback) app.log.warn(message)
     else app.log.error(message)
     return null

@@ -79,6 +79,7 @@ export interface Config {
     trustedProxies: string[]
     tls: TlsConfig | null
   }
+  /** Users and writers; null for an open registry (`auth: none`, REGISTRY_AUTH=none). */
   auth: {
     realm: string
     /**
@@ -135,8 +136,8 @@ export interface LoadOptions {
   doc?: Doc
 }
 
-/** Sections whose presence switches a feature on; the built-in defaults have them. */
-const BUILT_IN_DOC: Doc = { storage: { filesystem: {} }, auth: { htpasswd: {} } }
+/** The storage driver is chosen by its section's presence; the built-in defaults have one. */
+const BUILT_IN_DOC: Doc = { storage: { filesystem: {} } }
 
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env
@@ -183,19 +184,17 @@ function readYamlFile(file: string): Doc {
   return parsed as Doc
 }
 
-/** `storage: inmemory` and `auth: htpasswd` are the distribution spellings of `{inmemory: {}}`. */
+/** `storage: inmemory`, `auth: htpasswd` and `auth: none` are the short spellings of `{inmemory: {}}`. */
 function expandShorthands(doc: Doc): void {
   for (const key of ['storage', 'auth']) {
     const value = doc[key]
-    if (typeof value === 'string') {
-      if (key === 'auth' && value === 'none') delete doc[key]
-      else doc[key] = { [value]: {} }
-    }
+    if (typeof value === 'string') doc[key] = { [value]: {} }
   }
 }
 
 const ENV_PREFIX = 'REGISTRY_'
 const STORAGE_DRIVERS = ['filesystem', 'inmemory', 's3']
+const AUTH_DRIVERS = ['htpasswd', 'none']
 
 /** REGISTRY_HTTP_TLS_CERTIFICATE → ['http','tls','certificate']. Keys never contain `_`. */
 function applyEnv(doc: Doc, env: NodeJS.ProcessEnv): void {
@@ -206,14 +205,12 @@ function applyEnv(doc: Doc, env: NodeJS.ProcessEnv): void {
     const node = schemaAt(path)
     if (node === undefined) throw new ConfigError(name, `unknown environment override (no config key ${path.join('.')})`)
     if (path.length === 1 && (path[0] === 'auth' || path[0] === 'storage')) {
-      // REGISTRY_AUTH=htpasswd selects the section; its keys come from their own variables.
-      if (path[0] === 'auth' && value === 'none') {
-        delete doc.auth
-        continue
-      }
+      // REGISTRY_AUTH=htpasswd selects the section (in place of the file's driver, as
+      // REGISTRY_AUTH=none does); its keys come from their own variables.
+      const drivers = path[0] === 'auth' ? AUTH_DRIVERS : STORAGE_DRIVERS
       const section = ensureSection(doc, path, name)
       if (!(value in section)) {
-        for (const k of Object.keys(section)) if (STORAGE_DRIVERS.includes(k)) delete section[k]
+        for (const k of Object.keys(section)) if (drivers.includes(k)) delete section[k]
         section[value] = {}
       }
       continue
@@ -287,9 +284,11 @@ function resolve(doc: Doc, source: string): Config {
   const metricsAt = metricsAddr === '' ? null : { addr: metricsAddr, ...parseAddr(metricsAddr, 'metrics.addr') }
   const metricsEnabled = get<boolean>('metrics.enabled')
 
-  const hasAuth = doc.auth !== undefined && doc.auth !== null
+  // Users from htpasswd unless the config says `auth: none`: a config without an auth section
+  // is as safe as no config at all (the htpasswd of the data directory, admin created).
   const authDoc = (doc.auth ?? {}) as Doc
-  if (hasAuth && !('htpasswd' in authDoc)) throw new ConfigError('auth', 'auth needs an htpasswd section (or remove auth for an open registry)')
+  const open = 'none' in authDoc
+  if (open && 'htpasswd' in authDoc) throw new ConfigError('auth', 'choose htpasswd (users) or none (an open registry), not both (REGISTRY_AUTH=none selects none in place of the file\'s htpasswd)')
 
   return {
     source,
@@ -313,9 +312,9 @@ function resolve(doc: Doc, source: string): Config {
       trustedProxies: validateProxies(get('http.trustedproxies')),
       tls: certificates && { certificates, clientcas: get('http.tls.clientcas'), minimumtls: get('http.tls.minimumtls') },
     },
-    auth: hasAuth
-      ? { realm: get('auth.htpasswd.realm'), htpasswdPath: htpasswdPathFor(get('auth.htpasswd.path'), kind === 'inmemory', storage.rootdirectory), writers: get('auth.access.writers') }
-      : null,
+    auth: open
+      ? null
+      : { realm: get('auth.htpasswd.realm'), htpasswdPath: htpasswdPathFor(get('auth.htpasswd.path'), kind === 'inmemory', storage.rootdirectory), writers: get('auth.access.writers') },
     limits: {
       archiveSize: get('limits.archivesize'),
       unpackedSize: get('limits.unpackedsize'),

@@ -153,6 +153,9 @@ export const SCHEMA: Section = {
     },
   },
   auth: {
+    // An open registry, chosen explicitly (`auth: none`, REGISTRY_AUTH=none): a driver without
+    // settings, selected by its presence. Without it, users come from htpasswd.
+    none: {},
     htpasswd: {
       realm: leaf({ kind: 'string', nonEmpty: true }, 'basic-realm', 'realm of the Basic challenge'),
       path: leaf({ kind: 'string' }, '', 'htpasswd file with bcrypt entries; empty: <storage root>/htpasswd (in memory with storage: inmemory)'),

@@ -61,7 +61,7 @@ t.test('too many failures from one address: 429 with Retry-After', async (t) => 
   t.equal(res.json().errors[0].code, 'TOO_MANY_REQUESTS')
 })
 
-t.test('open mode: no auth section, no credentials needed', async (t) => {
+t.test('open mode: auth: none, no credentials needed', async (t) => {
   const app = await testApp(t, {}, { auth: false })
   const res = await app.inject({ method: 'GET', url: '/v1/' })
   t.equal(res.statusCode, 200)

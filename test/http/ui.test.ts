@@ -406,7 +406,7 @@ t.test('the registry page: version, storage, counts, latest pushes, garbage esti
   t.ok(html.indexOf('team/app') < html.indexOf('>hellouniverse<'), 'latest first')
 })
 
-t.test('an open registry (no auth section): pages without credentials, commands without a user', async (t) => {
+t.test('an open registry (auth: none): pages without credentials, commands without a user', async (t) => {
   const app = await testApp(t, {}, { auth: false })
   await pushPack(app, {})
   const res = await app.inject({ url: '/packs/hellouniverse' })

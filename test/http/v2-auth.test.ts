@@ -59,7 +59,7 @@ t.test('a reader may pull but not push, tag or delete (403 DENIED)', async (t) =
   t.same((await app.inject({ url: '/v2/a/tags/list', headers: reader })).json().tags, ['v1'], 'nothing changed')
 })
 
-t.test('open mode: without an auth section anyone may push', async (t) => {
+t.test('open mode: with auth: none anyone may push', async (t) => {
   const app = await testApp(t, {}, { auth: false })
   const image = makeImage('open')
   await pushImage(t, app, 'a', image, 'v1')
