@@ -66,7 +66,7 @@ export interface Config {
     /** storage.redirect.disable: false (S3 only): blob GETs answer 307 to a pre-signed URL. */
     redirect: boolean
     deleteEnabled: boolean
-    uploadPurging: { enabled: boolean; ageMs: number; intervalMs: number }
+    uploadPurging: { enabled: boolean; ageMs: number; emptyAgeMs: number; intervalMs: number }
   }
   http: {
     addr: string
@@ -101,6 +101,7 @@ export interface Config {
     addressLoginFailures: number
     loginLockoutMs: number
     maxCompressionRatio: number
+    uploadSessions: number
   }
   packs: { strictValidation: boolean }
   metrics: {
@@ -299,6 +300,7 @@ function resolve(doc: Doc, source: string): Config {
       uploadPurging: {
         enabled: get('storage.maintenance.uploadpurging.enabled'),
         ageMs: get('storage.maintenance.uploadpurging.age'),
+        emptyAgeMs: get('storage.maintenance.uploadpurging.emptyage'),
         intervalMs: get('storage.maintenance.uploadpurging.interval'),
       },
     },
@@ -327,6 +329,7 @@ function resolve(doc: Doc, source: string): Config {
       addressLoginFailures: get('limits.addressloginfailures'),
       loginLockoutMs: get('limits.loginlockout'),
       maxCompressionRatio: get('limits.maxcompressionratio'),
+      uploadSessions: get('limits.uploadsessions'),
     },
     packs: { strictValidation: get<string>('packs.validation') === 'strict' },
     metrics: { enabled: metricsEnabled, addr: metricsEnabled ? metricsAt : null },

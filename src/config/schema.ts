@@ -82,6 +82,7 @@ export const SCHEMA: Section = {
       uploadpurging: {
         enabled: leaf({ kind: 'bool' }, true, 'remove abandoned upload sessions'),
         age: leaf({ kind: 'duration' }, 24 * 3600_000, 'an upload idle for longer than this is removed'),
+        emptyage: leaf({ kind: 'duration' }, 10 * 60_000, 'an upload session that has received no byte for this long is removed (0: only after age)'),
         interval: leaf({ kind: 'duration' }, 3600_000, 'how often abandoned uploads are looked for'),
       },
     },
@@ -180,6 +181,7 @@ export const SCHEMA: Section = {
     addressloginfailures: leaf({ kind: 'int', min: 1, max: 1_000_000 }, 100, 'failed logins from one address, whatever the user name, before 429'),
     loginlockout: leaf({ kind: 'duration' }, 15 * 60_000, 'how long a login lockout lasts after the last failure'),
     maxcompressionratio: leaf({ kind: 'int', min: 2, max: 1_000_000 }, 200, 'largest unpacked:compressed ratio of a pack archive (checked after its first MiB)'),
+    uploadsessions: leaf({ kind: 'int', min: 1, max: 1_000_000 }, 100, 'OCI upload sessions one user may hold open at once (429 TOOMANYREQUESTS past it)'),
   },
   packs: {
     validation: leaf(

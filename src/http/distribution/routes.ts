@@ -138,7 +138,7 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
         noteChange(request, `stored blob ${shortDigest(blob.digest)} (${formatBytes(blob.size)}) in ${surface.nameOf(repo)}`)
         return blobCreated(reply, pathOf(repo, `/blobs/${blob.digest}`), blob.digest)
       }
-      const id = await uploads.start(repo)
+      const id = await uploads.start(repo, actorOf(request))
       return uploadAccepted(reply.code(202), pathOf(repo, `/blobs/uploads/${id}`), id, 0).send()
     },
   })
