@@ -60,15 +60,20 @@ export class OciUploads {
   async start(repo: RepositoryLocator, user: string): Promise<string> {
     const id = randomUUID()
     const max = this.settings.maxSessionsPerUser
-    // File first: a crash before the row leaves an orphan file, which purging removes.
-    await this.staging.create(id)
+    // Row first, so a request past the cap touches no disk. A crash before the file leaves a
+    // session without bytes, which the next purge of empty sessions removes.
     if (!this.meta.createSession(id, repo.oci, user, Date.now(), max)) {
-      await this.staging.cancel(id)
       throw new RegistryError(
         'TOOMANYREQUESTS',
         `user ${user} already has ${max} upload sessions open, the most limits.uploadsessions allows; finish or cancel some (DELETE the session's Location) before starting another. Sessions that never receive a byte are removed after storage.maintenance.uploadpurging.emptyage, others after storage.maintenance.uploadpurging.age`,
         { limit: max, key: 'limits.uploadsessions' },
       )
+    }
+    try {
+      await this.staging.create(id)
+    } catch (err) {
+      this.meta.deleteSession(id)
+      throw err
     }
     return id
   }
