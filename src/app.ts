@@ -157,7 +157,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       { namespace: config.oci.namespace, checkPackName: validatePackName, pageSize: limits.pageSize, deleteEnabled: config.storage.deleteEnabled },
       new PackBridge(packs),
     )
-    const uploads = new OciUploads(db, intake, storage.staging, (source) => packs.watchUpload(source))
+    const uploads = new OciUploads(db, intake, storage.staging, { maxSessionsPerUser: limits.uploadSessions }, (source) => packs.watchUpload(source))
     const bodyIdleMs = config.http.bodyIdleTimeoutMs
 
     const manifestSize = limits.manifestSize
@@ -190,15 +190,25 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   return app
 }
 
+const HSTS = 'strict-transport-security'
+
+/**
+ * http.headers on every response. Strict-Transport-Security only over HTTPS (a TLS listener, or
+ * a trusted proxy's X-Forwarded-Proto: https): sent over plain HTTP it pins nothing and only
+ * tells scanners the registry is confused about its own scheme.
+ */
 function installResponseHeaders(app: FastifyInstance, headers: Record<string, string[]>): void {
   const entries = Object.entries(headers).map(([name, values]) => [name, values.length === 1 ? values[0] : values] as const)
-  app.addHook('onRequest', async (_request, reply) => {
-    for (const [name, value] of entries) reply.header(name, value)
+  const always = entries.filter(([name]) => name.toLowerCase() !== HSTS)
+  const overTls = entries.filter(([name]) => name.toLowerCase() === HSTS)
+  app.addHook('onRequest', async (request, reply) => {
+    for (const [name, value] of always) reply.header(name, value)
+    if (request.protocol === 'https') for (const [name, value] of overTls) reply.header(name, value)
   })
 }
 
 /**
- * The authenticator of the htpasswd file (null: no auth section, an open registry). Its
+ * The authenticator of the htpasswd file (null: `auth: none`, an open registry). Its
  * failures and lockouts go to the metrics; a lockout also to the log and the event log.
  */
 async function setUpAuth(
@@ -210,7 +220,7 @@ async function setUpAuth(
 ): Promise<Authenticator | null> {
   if (!config.auth) {
     const loopback = /^(127\.|::1$|localhost$)/.test(config.http.host)
-    const message = 'AUTHENTICATION IS OFF: there is no auth section in the config, so anyone who can reach this registry may push, tag and delete packs'
+    const message = 'AUTHENTICATION IS OFF (auth: none, or REGISTRY_AUTH=none): anyone who can reach this registry may push, tag and delete packs'
     if (loopback) app.log.warn(message)
     else app.log.error(message)
     return null

@@ -2,9 +2,9 @@
 // redirect listener of http.tls.letsencrypt.httpaddr, and the metrics.addr listener), start the
 // TLS service (which may wait for a first ACME certificate), reload certificates on SIGHUP, and
 // shut down gracefully on SIGTERM/SIGINT (stop accepting, let in-flight requests finish within
-// http.draintimeout, close the database). Holds the storage root's lock from before the database
-// is opened until it is closed, so a second server on the same root refuses to start. The only
-// file that listens on a port.
+// http.draintimeout, close the database). Holds the storage root's lock and the database's from
+// before the database is opened until it is closed, so a second server on the same root or the
+// same database refuses to start. The only file that listens on a port.
 
 import type { FastifyInstance } from 'fastify'
 import { createServer, type RequestListener, type Server } from 'node:http'
@@ -16,7 +16,7 @@ import { type Config, loadConfig } from './config/load.js'
 import { metricsListener } from './http/metrics.js'
 import { rootLayout } from './store/layout.js'
 import { SpaceReserve } from './store/reserve.js'
-import { lockRoot, type RootLock } from './store/root-lock.js'
+import { type HeldLock, lockDatabase, type LockHolder, lockRoot } from './store/root-lock.js'
 import { VERSION } from './version.js'
 
 /**
@@ -42,24 +42,38 @@ export function createLogger(config: Config, destination: pino.DestinationStream
 export async function serve(configPath: string | undefined): Promise<void> {
   const config = loadConfig({ file: configPath })
   const logger = createLogger(config)
-  // One server per root, taken before the database is opened; in-memory storage has no root.
-  const lock =
-    config.storage.kind === 'inmemory'
-      ? null
-      : await lockRoot(config.storage.rootdirectory, {
-          purpose: `serve on ${config.http.addr}`,
-          onStale: (holder) => logger.warn({ previous: holder }, `took over the lock of ${config.storage.rootdirectory} from a server that is gone`),
-          onStorageFull: () => new SpaceReserve(rootLayout(config.storage.rootdirectory).reservedSpace).release(),
-        })
+  const locks = await takeLocks(config, logger)
+  const release = () => Promise.all(locks.map((l) => l.release()))
   try {
-    await run(config, logger, lock)
+    await run(config, logger, release)
   } catch (err) {
-    await lock?.release()
+    await release()
     throw err
   }
 }
 
-async function run(config: Config, logger: pino.Logger, lock: RootLock | null): Promise<void> {
+/**
+ * One server per root and per database, both taken before the database is opened: the
+ * database's own lock catches two roots sharing one database.path. In-memory storage has neither.
+ */
+async function takeLocks(config: Config, logger: pino.Logger): Promise<HeldLock[]> {
+  if (config.storage.kind === 'inmemory') return []
+  const { rootdirectory, databasePath } = config.storage
+  const options = (what: string) => ({
+    purpose: `serve on ${config.http.addr}`,
+    onStale: (holder: LockHolder | null) => logger.warn({ previous: holder }, `took over the lock of ${what} from a server that is gone`),
+    onStorageFull: () => new SpaceReserve(rootLayout(rootdirectory).reservedSpace).release(),
+  })
+  const root = await lockRoot(rootdirectory, options(rootdirectory))
+  try {
+    return [root, await lockDatabase(databasePath, options(databasePath))]
+  } catch (err) {
+    await root.release()
+    throw err
+  }
+}
+
+async function run(config: Config, logger: pino.Logger, releaseLocks: () => Promise<unknown>): Promise<void> {
   const app = await buildApp(config, { logger })
   const bucket = config.storage.s3 ? { bucket: config.storage.s3.bucket, endpoint: config.storage.s3.endpoint ?? 'AWS' } : {}
   logger.info({ config: config.source, storage: config.storage.kind, root: config.storage.rootdirectory, ...bucket, version: VERSION }, 'starting packyard')
@@ -81,13 +95,13 @@ async function run(config: Config, logger: pino.Logger, lock: RootLock | null): 
     metricsServer?.close()
     app.close().then(
       async () => {
-        await lock?.release()
+        await releaseLocks()
         logger.info('stopped')
         process.exit(0)
       },
       async (err: unknown) => {
         logger.error({ err }, 'error while shutting down')
-        await lock?.release()
+        await releaseLocks()
         process.exit(1)
       },
     )

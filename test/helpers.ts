@@ -66,7 +66,8 @@ function defaultStorage(dir: string): Doc {
 
 /**
  * A config on filesystem storage in a fresh temp dir (S3 when the storage matrix says so), with
- * htpasswd auth (admin writer, reader read-only) unless `auth: false`. `doc` is merged over it.
+ * htpasswd auth (admin writer, reader read-only), or an open registry (`auth: none`) with
+ * `auth: false`. `doc` is merged over it.
  */
 export function testConfig(t: Teardown, doc: Doc = {}, opts: { auth?: boolean; storage?: 'filesystem' | 'inmemory' } = {}): Config {
   const dir = tempDir(t)
@@ -76,9 +77,7 @@ export function testConfig(t: Teardown, doc: Doc = {}, opts: { auth?: boolean; s
     log: { level: 'silent' },
     ...(driverGiven ? {} : opts.storage === 'inmemory' ? { storage: { inmemory: {} } } : opts.storage === 'filesystem' ? { storage: { filesystem: { rootdirectory: join(dir, 'data') } } } : defaultStorage(dir)),
   }
-  if (opts.auth !== false) {
-    base.auth = { htpasswd: { realm: 'test-realm', path: makeHtpasswd(dir, USERS) } }
-  }
+  base.auth = opts.auth === false ? { none: {} } : { htpasswd: { realm: 'test-realm', path: makeHtpasswd(dir, USERS) } }
   return loadConfig({ doc: merge(base, doc), env: {} })
 }
 

@@ -1,8 +1,9 @@
-// `npm run chaos [-- --quick] [-- --only=bad-input,kill,gc-race,full-disk,auth]`: the
+// `npm run chaos [-- --quick] [-- --only=bad-input,kill,gc-race,full-disk,auth,...]`: the
 // reliability campaign. Each category starts its own Packyard (`node bin/packyard.js serve
 // CONFIG` on a free loopback port, htpasswd auth, a scratch root) and attacks it: bad input on
 // every route, kill -9 under concurrent writers, garbage collection racing pushes, a full disk,
-// brute-force logins. It prints one table of figures, writes bench/results/chaos.json
+// brute-force logins, damaged backups, a second server on one database, a flood of upload
+// sessions. It prints one table of figures, writes bench/results/chaos.json
 // (chaos-quick.json for --quick, chaos-partial.json for --only) and exits 1 when a figure that
 // must be 0 is not, or a figure that must hold does not. Whatever happens, every server is
 // killed, the tmpfs is unmounted and the scratch directory is removed.
@@ -14,6 +15,7 @@ import { PACKAGE_ROOT } from '../../src/paths.js'
 import { onlyParts, unknownArgument, UsageError } from '../args.js'
 import { killAllNow, requireProgram } from '../registries.js'
 import { authCategory } from './auth.js'
+import { backupsCategory } from './backups.js'
 import { badInputCategory } from './bad-input.js'
 import { type ChaosContext, FULL, QUICK } from './context.js'
 import { fullDiskCategory, unmountAllNow } from './full-disk.js'
@@ -21,6 +23,8 @@ import { gcRaceCategory } from './gc-race.js'
 import { killCategory } from './kill.js'
 import { failed, type Figure, table, TRUE, writeResults } from './report.js'
 import { createUsers } from './server.js'
+import { sharedDatabaseCategory } from './shared-database.js'
+import { uploadSessionsCategory } from './upload-sessions.js'
 
 // In the issue's order; --only keeps this order whatever order it is given.
 const CATEGORIES: Record<string, (ctx: ChaosContext) => Promise<Figure[]>> = {
@@ -29,6 +33,9 @@ const CATEGORIES: Record<string, (ctx: ChaosContext) => Promise<Figure[]>> = {
   'gc-race': gcRaceCategory,
   'full-disk': fullDiskCategory,
   auth: authCategory,
+  backups: backupsCategory,
+  'shared-database': sharedDatabaseCategory,
+  'upload-sessions': uploadSessionsCategory,
 }
 
 const USAGE = `usage: npm run chaos -- [--quick] [--only=${Object.keys(CATEGORIES).join(',')}]

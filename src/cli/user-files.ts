@@ -28,7 +28,7 @@ export function userFiles(values: { htpasswd?: string | undefined; config?: stri
   const config = loadConfig({ file: configFile, env: io.env })
   let htpasswd = values.htpasswd
   if (!htpasswd) {
-    if (!config.auth) throw new CliError(`${configFile ?? 'the configuration'} has no auth section; pass --htpasswd PATH`)
+    if (!config.auth) throw new CliError(`${configFile ?? 'the configuration'} turns authentication off (auth: none, or REGISTRY_AUTH=none); pass --htpasswd PATH`)
     if (config.auth.htpasswdPath === null) {
       throw new CliError('with storage: inmemory and no auth.htpasswd.path the users live in the server\'s memory; set auth.htpasswd.path or pass --htpasswd PATH')
     }

@@ -41,7 +41,7 @@ const ENV_WRITERS = 'REGISTRY_AUTH_ACCESS_WRITERS'
  */
 export async function planAddWriter(file: string | undefined, user: string, env: NodeJS.ProcessEnv): Promise<WritersEdit> {
   const config = loadConfig({ file, env })
-  if (!config.auth) throw new ConfigEditRefused(`${file ?? 'the configuration'} has no auth section, so there are no users or writers`)
+  if (!config.auth) throw new ConfigEditRefused(`${file ?? 'the configuration'} turns authentication off (auth: none, or REGISTRY_AUTH=none), so there are no users or writers`)
   const current = config.auth.writers
   const writers = [...current, user]
   if (current.includes(user)) return { writers: current, changed: false, file: undefined, apply: async () => undefined }

@@ -21,7 +21,7 @@ import { writeReproducibleArchive } from './archive-write.js'
 import { archiveFileName, EMPTY_CONFIG, packManifest } from './oras-manifest.js'
 import { type CheckedPack, checkPack, type PackProblem, warningsRefused } from './pack-json.js'
 import { computeParentTags } from './parent-tags.js'
-import { isParentLabel, parseTag, validateUserTag } from './tags.js'
+import { formatTag, isParentLabel, parseTag, validateUserTag } from './tags.js'
 import { packShapeOf } from './recognize.js'
 import { parseVersion } from './versions.js'
 import { type PackViews, type TagView, tagView } from './views.js'
@@ -592,13 +592,15 @@ export class PackService {
   /**
    * Deletes a version named by its version tag or a digest. A parent tag or an alias moves
    * (or may be moved by someone else), so a destructive call refuses them and names the
-   * version tag to use instead.
+   * version tag to use instead. The version tag is the one the push gave it, `[group__]version`,
+   * semantic or not: `1.2.3.4` or `latest` as a version is stored as an alias kind (no parent
+   * tags) but is still that version's own tag.
    */
   deleteVersion(name: string, ref: string, actor: string): { version: PackVersionRow; tags: string[] } {
     this.requireDeletes()
     const { repoId, version, tag } = this.views.resolve(name, ref)
-    if (tag !== null && tag.kind !== 'version') {
-      const versionTag = this.meta.tagRowsOfManifest(tag.manifest_id).find((t) => t.kind === 'version')?.name ?? version.version
+    const versionTag = formatTag(version.group_name, version.version)
+    if (tag !== null && tag.kind !== 'version' && tag.name !== versionTag) {
       const what = tag.kind === 'parent' ? 'a parent tag, which follows the highest version' : 'an alias, which can be moved'
       throw new RegistryError(
         'BAD_REQUEST',

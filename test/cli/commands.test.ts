@@ -494,3 +494,17 @@ t.test('HTTPS registry: untrusted, --insecure, and a CA in <home>/certs.d', asyn
   t.equal(pushed.code, 0, pushed.stderr)
   t.match(pushed.stdout, new RegExp(`^Created secure:1\\.0\\.0 on ${S}\\n`))
 })
+
+t.test('login to an open registry (auth: none) says that nothing was checked', async (t) => {
+  const root = realpathSync(tempDir(t))
+  const { server: S } = await listeningApp(t, {}, { auth: false })
+  const login = await runCliHere(['registry', 'login', S, '--insecure', '--username', 'whoever', '--password', 'anything', '-s', join(root, 'home')], { env: { HOME: root } })
+  t.equal(login.code, 0, login.stderr)
+  t.equal(login.stdout, 'Login Succeeded (an open registry: nothing was checked)\n')
+  t.match(login.stderr, `WARNING! ${S} does not check credentials: its authentication is off (auth: none), so anyone who reaches it may push, tag and delete. The user name and password were saved but not verified.\n`)
+
+  const { server: guarded } = await listeningApp(t)
+  const checked = await runCliHere(['registry', 'login', guarded, '--insecure', '--username', 'reader', '--password', USERS.reader, '-s', join(root, 'home')], { env: { HOME: root } })
+  t.equal(checked.stdout, 'Login Succeeded\n')
+  t.notMatch(checked.stderr, /does not check credentials/)
+})

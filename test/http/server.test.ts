@@ -2,7 +2,7 @@
 
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { request as httpsRequest } from 'node:https'
 import { join } from 'node:path'
 import { basic, isRequestLine, requireProgram, startServer, tempDir } from '../helpers.js'
@@ -42,6 +42,27 @@ t.test('starts on built-in defaults, prints the admin password once, REGISTRY_HT
   t.notOk(again.logs().find((l) => String(l.msg).startsWith('created')), 'printed only the first time')
   again.child.kill('SIGTERM')
   await again.exited
+})
+
+t.test("a config file without an auth section (the README's S3 example had none) keeps users, as no config does", async (t) => {
+  const cwd = tempDir(t)
+  const config = join(cwd, 'config.yml')
+  writeFileSync(config, `storage:\n  filesystem:\n    rootdirectory: ${join(cwd, 'data')}\nhttp:\n  addr: 127.0.0.1:0\n`)
+  const server = await startServer(t, [config], {}, cwd)
+  t.ok(server.logs().find((l) => String(l.msg).startsWith(`created ${join(cwd, 'data', 'htpasswd')} with user "admin"`)), 'admin created in the data directory')
+  t.notOk(server.logs().find((l) => /AUTHENTICATION IS OFF/.test(String(l.msg))))
+  t.equal((await fetch(`${server.url}/v1/`, { headers: { authorization: basic('anyone', 'anything') } })).status, 401, 'a made-up login is refused')
+  const password = readFileSync(join(cwd, 'data', 'initial-admin-password'), 'utf8').trim()
+  t.equal((await fetch(`${server.url}/v1/`, { headers: { authorization: basic('admin', password) } })).status, 200)
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
+
+  writeFileSync(config, `storage:\n  filesystem:\n    rootdirectory: ${join(cwd, 'open')}\nhttp:\n  addr: 127.0.0.1:0\nauth: none\n`)
+  const open = await startServer(t, [config], {}, cwd)
+  t.match(open.logs().find((l) => /AUTHENTICATION IS OFF/.test(String(l.msg))), { level: 'warn', msg: /auth: none, or REGISTRY_AUTH=none/ }, 'asked for by name, announced (a warning on loopback)')
+  t.same(await (await fetch(`${open.url}/v1/`)).json(), { user: 'anonymous', canPush: true })
+  open.child.kill('SIGTERM')
+  await open.exited
 })
 
 t.test('metrics.addr: /metrics on a listener of its own, without credentials', async (t) => {

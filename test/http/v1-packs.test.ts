@@ -213,6 +213,23 @@ t.test('version delete removes every tag on it; deleting can be disabled', async
   t.equal(refused.json().errors[0].code, 'UNSUPPORTED')
 })
 
+t.test('a version that is not semantic is deleted by its own tag; an alias on it is still refused', async (t) => {
+  const app = await testApp(t)
+  await pushPack(app, { version: '1.2.3.4' })
+  await pushPack(app, { version: 'latest', group: 'edge' })
+  await app.inject({ method: 'PUT', url: '/v1/_packs/hellouniverse/_tags/stable', payload: { ref: '1.2.3.4' }, headers: { authorization: ADMIN } })
+  const alias = await app.inject({ method: 'DELETE', url: '/v1/_packs/hellouniverse/stable', headers: { authorization: ADMIN } })
+  t.equal(alias.statusCode, 400)
+  t.match(alias.json().errors[0].message, 'hellouniverse:stable is an alias, which can be moved; to delete the version it points at now, name it by its version tag 1.2.3.4')
+  const four = await app.inject({ method: 'DELETE', url: '/v1/_packs/hellouniverse/1.2.3.4', headers: { authorization: ADMIN } })
+  t.equal(four.statusCode, 200, four.body)
+  t.match(four.json(), { version: '1.2.3.4', tags: ['1.2.3.4', 'stable'] })
+  const latest = await app.inject({ method: 'DELETE', url: '/v1/_packs/hellouniverse/edge__latest', headers: { authorization: ADMIN } })
+  t.equal(latest.statusCode, 200, latest.body)
+  t.match(latest.json(), { version: 'latest', tags: ['edge__latest'] })
+  t.equal((await get(app, '/v1/_packs/hellouniverse')).statusCode, 404, 'nothing left')
+})
+
 t.test('pull by tag, archive digest and manifest digest returns the same bytes; range and caching', async (t) => {
   const app = await testApp(t)
   const tgz = await archive(packFiles({}, { 'README.md': '# Hello\n', 'logo.png': Buffer.from([0x89, 0x50, 0x4e, 0x47]) }))

@@ -1,5 +1,7 @@
 // packyard registry login [SERVER]: checks credentials against the registry (GET /v1/) and
 // saves them in <home>/config.json in the spectro CLI's format, like `spectro registry login`.
+// A registry with authentication off answers as "anonymous" whatever it is sent: the login then
+// says so instead of claiming the credentials were checked.
 
 import { CliError, type Command, parseCommandArgs, UsageError } from '../command.js'
 import { defaultServer, parseServer, readClientConfig, resolveHome, setEntry, writeClientConfig } from '../client-config.js'
@@ -10,7 +12,8 @@ export const registryLoginCommand: Command = {
   usage: `Usage: packyard registry login [SERVER] [flags]
 
 Checks the user name and password against the registry, then saves them in
-<home>/config.json (the spectro CLI's format; either CLI can use it). SERVER is
+<home>/config.json (the spectro CLI's format; either CLI can use it). A registry with
+authentication off (auth: none) checks nothing; the login says so. SERVER is
 host:port, e.g. registry.example.com:5000 (an http:// or https:// prefix is accepted;
 http:// implies --insecure). Without SERVER, the default registry. The first login,
 or one with --default, becomes the default registry of every other command.
@@ -63,20 +66,28 @@ Examples:
 
     const auth = Buffer.from(`${user}:${password}`, 'utf8').toString('base64')
     const client = new RegistryClient({ server, insecure, auth, user }, { home, io })
+    let answer: { user?: unknown }
     try {
-      await client.json('GET', '/v1/')
+      answer = (await client.json<{ user?: unknown }>('GET', '/v1/')).body
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) throw new CliError(`login to ${server} failed: ${err.reason}`)
       throw err
     }
+    // An open registry (auth: none) answers every request as "anonymous", whatever it was sent.
+    const open = answer.user === 'anonymous' && user !== 'anonymous'
 
     const wasDefault = defaultServer(config)
     setEntry(config, { server, user, password, insecure, makeDefault: values.default === true })
     const path = await writeClientConfig(config)
     io.stderr.write(`WARNING! Your password will be stored unencrypted in ${path}.\n`)
+    if (open) {
+      io.stderr.write(
+        `WARNING! ${server} does not check credentials: its authentication is off (auth: none), so anyone who reaches it may push, tag and delete. The user name and password were saved but not verified.\n`,
+      )
+    }
     if (config.doc.defaultRegistry === server && wasDefault !== server) {
       io.stderr.write(`${server} is now the default registry.\n`)
     }
-    io.stdout.write('Login Succeeded\n')
+    io.stdout.write(open ? 'Login Succeeded (an open registry: nothing was checked)\n' : 'Login Succeeded\n')
   },
 }

@@ -2,7 +2,8 @@
 // Repository names contain slashes, so, like distribution's router, one wildcard route per
 // method takes `<prefix>/*` and the path is split from its end (parseV2Path). Every response
 // carries `Docker-Distribution-API-Version`, 401s included, and every request is authenticated
-// (both by the mounting plugin, apiVersionHeader below); writes need a writer. Request bodies are not parsed: blob bytes stream
+// (both by the mounting plugin, apiVersionHeader below); writes, and reading an upload
+// session's status, need a writer. Request bodies are not parsed: blob bytes stream
 // from the socket to disk, manifests are read up to the size cap. Handlers note what a request
 // did (a push and its outcome, a pull, a delete) for its log line and the metrics (activity.ts).
 //
@@ -104,6 +105,8 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
           return reply.type(OCI_INDEX).send(Buffer.from(body as string))
         }
         case 'upload': {
+          // A session's status is part of a push: distribution asks for push access here too.
+          await app.requireWriter(request)
           const size = await uploads.status(repo, endpoint.id)
           return uploadAccepted(reply.code(204), pathOf(repo, `/blobs/uploads/${endpoint.id}`), endpoint.id, size).send()
         }
@@ -135,7 +138,7 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
         noteChange(request, `stored blob ${shortDigest(blob.digest)} (${formatBytes(blob.size)}) in ${surface.nameOf(repo)}`)
         return blobCreated(reply, pathOf(repo, `/blobs/${blob.digest}`), blob.digest)
       }
-      const id = await uploads.start(repo)
+      const id = await uploads.start(repo, actorOf(request))
       return uploadAccepted(reply.code(202), pathOf(repo, `/blobs/uploads/${id}`), id, 0).send()
     },
   })

@@ -5,7 +5,8 @@
 // an Eta template through @fastify/view; author-supplied text is made safe in render.ts.
 //
 // Every answer here carries a strict Content-Security-Policy of its own (scripts, styles and
-// images from the registry only, nothing inline) next to the configured security headers.
+// images from the registry only, nothing inline) in place of the configured one: one policy,
+// stricter than Spectro's default, and any stricter one would break the pages.
 // Errors on these routes are rendered as HTML pages by a handler scoped to this plugin, from
 // the same description the JSON handler uses (describeError), 401 challenge included.
 
@@ -70,9 +71,7 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
   }
 
   app.addHook('onSend', async (_request, reply, payload) => {
-    const configured = reply.getHeader('content-security-policy')
-    const policies = configured === undefined ? [] : Array.isArray(configured) ? configured.map(String) : [String(configured)]
-    reply.header('content-security-policy', [...policies, UI_CSP])
+    reply.header('content-security-policy', UI_CSP)
     return payload
   })
 
