@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { dirname, join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { closest } from '../cli/command.js'
 import { rootLayout } from '../store/layout.js'
 import { DURATION_HINT, parseDuration } from './duration.js'
 import { isLeaf, LETS_ENCRYPT_DIRECTORY, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
@@ -204,7 +205,10 @@ function applyEnv(doc: Doc, env: NodeJS.ProcessEnv): void {
     const value = env[name] as string
     const path = name.slice(ENV_PREFIX.length).toLowerCase().split('_')
     const node = schemaAt(path)
-    if (node === undefined) throw new ConfigError(name, `unknown environment override (no config key ${path.join('.')})`)
+    if (node === undefined) {
+      const nearest = closest(path.join('_'), envKeys(SCHEMA, []))
+      throw new ConfigError(name, `unknown environment override (no config key ${path.join('.')})${nearest ? `; did you mean ${ENV_PREFIX}${nearest.toUpperCase()}?` : ''}`)
+    }
     if (path.length === 1 && (path[0] === 'auth' || path[0] === 'storage')) {
       // REGISTRY_AUTH=htpasswd selects the section; its keys come from their own variables.
       if (path[0] === 'auth' && value === 'none') {
@@ -225,6 +229,14 @@ function applyEnv(doc: Doc, env: NodeJS.ProcessEnv): void {
       ensureSection(doc, path, name)
     }
   }
+}
+
+/** Every key's variable name after REGISTRY_, in lower case: `http_addr`, `storage_s3_bucket`... */
+function envKeys(section: Section, path: string[]): string[] {
+  return Object.entries(section).flatMap(([key, node]) => {
+    const here = [...path, key]
+    return [here.join('_'), ...(isLeaf(node) ? [] : envKeys(node, here))]
+  })
 }
 
 function schemaAt(path: string[]): Leaf | Section | undefined {
