@@ -101,7 +101,9 @@ async function run(config: Config, logger: pino.Logger, lock: RootLock | null): 
 
   const certificates = config.http.tls?.certificates
   try {
-    await listenQuietly(app, { host: config.http.host, port: config.http.port })
+    await listenQuietly(app, { host: config.http.host, port: config.http.port }).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'EADDRINUSE' ? new Error(`http.addr: cannot listen on ${config.http.addr}: the address is in use (another server?); choose another address with REGISTRY_HTTP_ADDR (e.g. REGISTRY_HTTP_ADDR=:5001) or http.addr`) : err
+    })
     if (tls?.httpHandler && certificates?.kind === 'letsencrypt' && certificates.httpAddr) {
       challengeListener = await listenPlain(tls.httpHandler, certificates.httpAddr, 'http.tls.letsencrypt.httpaddr')
       logger.info({ address: certificates.httpAddr.addr }, 'answering ACME HTTP-01 challenges and redirecting to HTTPS (http.tls.letsencrypt.httpaddr)')
