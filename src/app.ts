@@ -93,8 +93,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const events = new EventLog(db)
   const ociMeta = new OciMeta(db)
   const audit = new AuditTrail(db, limits.pageSize)
+  const packMeta = new PackMeta(db)
   const metrics = config.metrics.enabled
-    ? new RegistryMetrics({ storedBlobs: () => blobMeta.totals(), gcTotals: () => events.gcTotals(), openUploads: () => ociMeta.openSessions() })
+    ? new RegistryMetrics({ storedBlobs: () => blobMeta.totals(), packTotals: () => packMeta.totals(), gcTotals: () => events.gcTotals(), openUploads: () => ociMeta.openSessions() })
     : null
   if (metrics) observeWriteTransactions(db, (seconds) => metrics.writeTransaction(seconds))
 
@@ -111,7 +112,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }) as unknown as FastifyInstance
   if (options.onRoute) app.addHook('onRoute', options.onRoute)
   app.decorate('registry', { config, db, store, staging: storage.staging, tls, metrics })
-  app.addHook('onReady', async () => metrics?.start(METRICS_REFRESH_MS, (err) => app.log.error({ err }, 'metrics: reading the blob and garbage-collection totals failed')))
+  app.addHook('onReady', async () => metrics?.start(METRICS_REFRESH_MS, (err) => app.log.error({ err }, 'metrics: reading the blob, pack and garbage-collection totals failed')))
   app.addHook('onClose', async () => {
     metrics?.stop()
     tls?.close()
@@ -132,7 +133,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     if (metrics && !config.metrics.addr) await app.register(metricsPlugin, { metrics })
 
     // Every service, each given only its own settings.
-    const packMeta = new PackMeta(db)
     const views = new PackViews(packMeta, store, limits.pageSize)
     const archiveLimits = {
       maxArchiveBytes: limits.archiveSize,
