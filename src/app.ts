@@ -3,7 +3,8 @@
 // registers the plugins in a fixed order (errors, headers, request log, Expect: 100-continue,
 // OpenAPI, auth, health, metrics, /v1, /v2, the pack browser). It never listens; server.ts does
 // (also the metrics.addr listener, with the handler built here), and tests use app.inject().
-// Closing the app closes the database and stops the TLS service and the metrics refresh.
+// Closing the app closes the database and stops the TLS service, the metrics refresh and the
+// watch of the config file (auth.access.writers reloads).
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RouteOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
@@ -12,6 +13,7 @@ import { AuditTrail } from './audit.js'
 import { Authenticator } from './auth/authenticator.js'
 import { BOOTSTRAP_USER, bootstrapHtpasswd, inMemoryAdmin, retireInitialPassword } from './auth/bootstrap.js'
 import type { Config } from './config/load.js'
+import { watchWriters } from './config/watch.js'
 import { authPlugin } from './http/auth.js'
 import { installErrorHandling } from './http/errors.js'
 import { parseJsonBodies } from './http/request-body.js'
@@ -127,6 +129,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     honourExpectContinue(app)
     await openApiPlugin(app)
     const authenticator = await setUpAuth(app, config, storage.initialAdminPasswordFile, audit, metrics)
+    if (authenticator && config.auth && config.file) reloadWriters(app, authenticator, config.file, config.auth.writers)
     await app.register(authPlugin, { authenticator })
     await app.register(healthPlugin, { checkDatabase: () => pingDatabase(db), checkStorage: () => store.check() })
     // With metrics.addr, /metrics is served by server.ts on that address instead.
@@ -184,6 +187,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     throw err
   }
   return app
+}
+
+/** auth.access.writers follows the config file without a restart (config/watch.ts). */
+function reloadWriters(app: FastifyInstance, authenticator: Authenticator, file: string, writers: string[]): void {
+  const stop = watchWriters(file, writers, process.env, {
+    onChange: (now, before) => {
+      const added = now.filter((w) => !before.includes(w))
+      const removed = before.filter((w) => !now.includes(w))
+      authenticator.setWriters(now)
+      app.log.info({ config: file, writers: now, added, removed }, `reloaded auth.access.writers from ${file}: now ${now.join(', ') || '(none)'}`)
+    },
+    onProblem: (message) => app.log.error({ config: file }, message),
+  })
+  app.addHook('onClose', async () => stop())
 }
 
 function installResponseHeaders(app: FastifyInstance, headers: Record<string, string[]>): void {

@@ -53,6 +53,8 @@ export type S3Config = S3Settings
 export interface Config {
   /** Where the config came from, for the start-up log. */
   source: string
+  /** The config file read, if any (the server reloads auth.access.writers from it). */
+  file: string | null
   log: { level: LogLevel; fields: Record<string, string>; formatter: LogFormat }
   storage: {
     kind: 'filesystem' | 'inmemory' | 's3'
@@ -143,11 +145,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env
   let doc: Doc
   let source: string
+  const file = options.doc ? undefined : configFileFor(options.file)
   if (options.doc) {
     doc = structuredClone(options.doc)
     source = 'inline'
   } else {
-    const file = configFileFor(options.file)
     if (file) {
       doc = readYamlFile(file)
       source = file
@@ -158,7 +160,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   expandShorthands(doc)
   applyEnv(doc, env)
-  return resolve(doc, source)
+  return { ...resolve(doc, source), file: file ?? null }
 }
 
 /** The config file a command reads: the one named, else /etc/spectro/config.yml when present; undefined means the built-in defaults. */
@@ -278,7 +280,7 @@ function fromEnvString(type: LeafType, value: string): unknown {
   }
 }
 
-function resolve(doc: Doc, source: string): Config {
+function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
   const ignoredKeys: string[] = []
   const values = new Map<string, unknown>()
   walk(doc, SCHEMA, [], values, ignoredKeys)

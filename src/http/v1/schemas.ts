@@ -298,7 +298,7 @@ const eventView = {
   properties: {
     id: { type: 'integer' },
     at: { type: 'string', format: 'date-time' },
-    action: { type: 'string', enum: ['create', 'update', 'tag', 'untag', 'delete', 'blob.delete', 'gc', 'lockout'] },
+    action: { type: 'string', enum: ['create', 'update', 'tag', 'untag', 'delete', 'blob.delete', 'gc', 'lockout', 'user.add', 'user.delete'] },
     user: { type: 'string' },
     repository: nullableString,
     tag: nullableString,
@@ -313,7 +313,7 @@ const eventView = {
 
 export const eventsSchema = {
   operationId: 'listEvents',
-  summary: 'The audit trail: every push, tag change, delete, garbage collection and login lockout, oldest first (writers only)',
+  summary: 'The audit trail: every push, tag change, delete, garbage collection, login lockout and user change, oldest first (writers only)',
   tags: ['operations'],
   querystring: {
     type: 'object',
