@@ -3,17 +3,18 @@
 // TLS service (which may wait for a first ACME certificate), reload certificates on SIGHUP, and
 // shut down gracefully on SIGTERM/SIGINT (stop accepting, let in-flight requests finish within
 // http.draintimeout, close the database). Holds the storage root's lock from before the database
-// is opened until it is closed, so a second server on the same root refuses to start. The only
-// file that listens on a port.
+// is opened until it is closed, so a second server on the same root refuses to start. Once it
+// listens, what start-up allocated is given back (startup-memory.ts). The only file that listens
+// on a port.
 
 import type { FastifyInstance } from 'fastify'
 import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import pino from 'pino'
-import { prettyFactory } from 'pino-pretty'
 import { buildApp } from './app.js'
 import { type Config, loadConfig } from './config/load.js'
 import { metricsListener } from './http/metrics.js'
+import { releaseStartupMemory } from './startup-memory.js'
 import { rootLayout } from './store/layout.js'
 import { SpaceReserve } from './store/reserve.js'
 import { lockRoot, type RootLock } from './store/root-lock.js'
@@ -34,6 +35,8 @@ export function createLogger(config: Config, destination: pino.DestinationStream
     formatters: { level: (label) => ({ level: label }) },
   }
   if (!text) return pino(options, destination)
+  // Loaded only for text: a server logging JSON (in a container) need not hold it in memory.
+  const { prettyFactory } = require('pino-pretty') as typeof import('pino-pretty')
   // Only `err` holds an Error; a request line's `error` is the code it was answered with.
   const prettify = prettyFactory({ colorize: terminal, singleLine: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid,hostname', errorLikeObjectKeys: ['err'] })
   return pino(options, { write: (line: string) => destination.write(prettify(line)) })
@@ -124,6 +127,8 @@ async function run(config: Config, logger: pino.Logger, lock: RootLock | null): 
   }
   const address = urlOf(app.server.address() as AddressInfo, tls !== null)
   const everywhere = /^(0\.0\.0\.0|::)$/.test((app.server.address() as AddressInfo).address)
+  // Before saying so: whoever waits for this line finds the pause (a few hundred ms) over.
+  releaseStartupMemory()
   if (!closing) logger.info({ address, tls: certificates?.kind ?? false }, `listening on ${address}${everywhere ? ' (all addresses)' : ''}`)
 }
 
