@@ -124,7 +124,6 @@ const nameParams = { type: 'object', properties: { name: packName }, required: [
 const refParams = { type: 'object', properties: { name: packName, ref: tagOrDigest }, required: ['name', 'ref'] } as const
 
 export const packDetailSchema = {
-  operationId: 'getPack',
   summary: 'One pack in Palette\'s shape, with every version',
   tags: ['packs'],
   params: nameParams,
@@ -160,12 +159,12 @@ export const packDetailSchema = {
     },
     ...errorResponses,
   },
+  operationId: 'getPack',
 } as const
 
 const fileEntry = { type: 'object', properties: { digest: { type: 'string' }, size: { type: 'integer' } } } as const
 
 export const versionDetailSchema = {
-  operationId: 'getPackVersion',
   summary: 'One version (by tag or digest) with its files, tags and history',
   tags: ['packs'],
   params: refParams,
@@ -209,6 +208,7 @@ export const versionDetailSchema = {
     },
     ...errorResponses,
   },
+  operationId: 'getPackVersion',
 } as const
 
 export const archiveSchema = {
