@@ -22,6 +22,8 @@ import type { Credentials, Registry, RegistryOptions } from './registries.js'
 export interface Settings {
   /** rounds of every scenario; each registry runs once per round */
   rounds: number
+  /** how long a just-started registry is left alone before its idle RSS is read */
+  idle: { seconds: number }
   /** each of the push figures pushes this many packs */
   push: { packs: number; concurrency: number }
   manifestGet: { connections: number; seconds: number }
@@ -45,6 +47,7 @@ export interface Settings {
 
 export const FULL: Settings = {
   rounds: 3,
+  idle: { seconds: 5 },
   push: { packs: 300, concurrency: 8 },
   manifestGet: { connections: 32, seconds: 5 },
   blobGet: { bytes: 1_000_000, connections: 8, seconds: 5 },
@@ -61,6 +64,7 @@ export const FULL: Settings = {
 
 export const QUICK: Settings = {
   rounds: 2,
+  idle: { seconds: 2 },
   push: { packs: 20, concurrency: 8 },
   manifestGet: { connections: 32, seconds: 2 },
   blobGet: { bytes: 1_000_000, connections: 8, seconds: 2 },

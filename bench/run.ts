@@ -19,6 +19,7 @@ import { table, writeResults } from './report.js'
 import { bigBlobScenario } from './scenarios/big-blob.js'
 import { cliScenario } from './scenarios/cli.js'
 import { downloadsScenario } from './scenarios/downloads.js'
+import { idleScenario } from './scenarios/idle.js'
 import { listingScenario } from './scenarios/listing.js'
 import { mixedScenario } from './scenarios/mixed.js'
 import { pullScenario } from './scenarios/pull.js'
@@ -29,9 +30,10 @@ import { uiScenario } from './scenarios/ui.js'
 import { v1Scenario } from './scenarios/v1.js'
 import { type Figure, stat } from './stats.js'
 
-// Pushes, reads, transfers, listings, then Packyard's own surfaces; --only keeps this order
-// whatever order it is given.
+// Idle memory (on a quiet machine), pushes, reads, transfers, listings, then Packyard's own
+// surfaces; --only keeps this order whatever order it is given.
 const SCENARIOS: Record<string, (ctx: Context) => Promise<Figure[]>> = {
+  idle: idleScenario,
   push: pushScenario,
   pull: pullScenario,
   mixed: mixedScenario,

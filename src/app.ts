@@ -3,7 +3,8 @@
 // registers the plugins in a fixed order (errors, headers, request log, Expect: 100-continue,
 // OpenAPI, auth, health, metrics, /v1, /v2, the pack browser). It never listens; server.ts does
 // (also the metrics.addr listener, with the handler built here), and tests use app.inject().
-// Closing the app closes the database and stops the TLS service and the metrics refresh.
+// Closing the app closes the database and stops the TLS service, the metrics refresh and the
+// watch of the config file (auth.access.writers reloads).
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RouteOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
@@ -12,6 +13,7 @@ import { AuditTrail } from './audit.js'
 import { Authenticator } from './auth/authenticator.js'
 import { BOOTSTRAP_USER, bootstrapHtpasswd, inMemoryAdmin, retireInitialPassword } from './auth/bootstrap.js'
 import type { Config } from './config/load.js'
+import { watchWriters } from './config/watch.js'
 import { authPlugin } from './http/auth.js'
 import { installErrorHandling } from './http/errors.js'
 import { parseJsonBodies } from './http/request-body.js'
@@ -94,8 +96,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const events = new EventLog(db)
   const ociMeta = new OciMeta(db)
   const audit = new AuditTrail(db, limits.pageSize)
+  const packMeta = new PackMeta(db)
   const metrics = config.metrics.enabled
-    ? new RegistryMetrics({ storedBlobs: () => blobMeta.totals(), gcTotals: () => events.gcTotals(), openUploads: () => ociMeta.openSessions() })
+    ? new RegistryMetrics({ storedBlobs: () => blobMeta.totals(), packTotals: () => packMeta.totals(), gcTotals: () => events.gcTotals(), openUploads: () => ociMeta.openSessions() })
     : null
   if (metrics) observeWriteTransactions(db, (seconds) => metrics.writeTransaction(seconds))
 
@@ -112,7 +115,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }) as unknown as FastifyInstance
   if (options.onRoute) app.addHook('onRoute', options.onRoute)
   app.decorate('registry', { config, db, store, staging: storage.staging, tls, metrics })
-  app.addHook('onReady', async () => metrics?.start(METRICS_REFRESH_MS, (err) => app.log.error({ err }, 'metrics: reading the blob and garbage-collection totals failed')))
+  app.addHook('onReady', async () => metrics?.start(METRICS_REFRESH_MS, (err) => app.log.error({ err }, 'metrics: reading the blob, pack and garbage-collection totals failed')))
   app.addHook('onClose', async () => {
     metrics?.stop()
     tls?.close()
@@ -127,13 +130,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     honourExpectContinue(app)
     await openApiPlugin(app)
     const authenticator = await setUpAuth(app, config, storage.initialAdminPasswordFile, audit, metrics)
+    if (authenticator && config.auth && config.file) reloadWriters(app, authenticator, config.file, config.auth.writers)
     await app.register(authPlugin, { authenticator })
     await app.register(healthPlugin, { checkDatabase: () => pingDatabase(db), checkStorage: () => store.check() })
     // With metrics.addr, /metrics is served by server.ts on that address instead.
     if (metrics && !config.metrics.addr) await app.register(metricsPlugin, { metrics })
 
     // Every service, each given only its own settings.
-    const packMeta = new PackMeta(db)
     const views = new PackViews(packMeta, store, limits.pageSize)
     const archiveLimits = {
       maxArchiveBytes: limits.archiveSize,
@@ -188,6 +191,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     throw err
   }
   return app
+}
+
+/** auth.access.writers follows the config file without a restart (config/watch.ts). */
+function reloadWriters(app: FastifyInstance, authenticator: Authenticator, file: string, writers: string[]): void {
+  const stop = watchWriters(file, writers, process.env, {
+    onChange: (now, before) => {
+      const added = now.filter((w) => !before.includes(w))
+      const removed = before.filter((w) => !now.includes(w))
+      authenticator.setWriters(now)
+      app.log.info({ config: file, writers: now, added, removed }, `reloaded auth.access.writers from ${file}: now ${now.join(', ') || '(none)'}`)
+    },
+    onProblem: (message) => app.log.error({ config: file }, message),
+  })
+  app.addHook('onClose', async () => stop())
 }
 
 const HSTS = 'strict-transport-security'

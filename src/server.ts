@@ -4,16 +4,17 @@
 // shut down gracefully on SIGTERM/SIGINT (stop accepting, let in-flight requests finish within
 // http.draintimeout, close the database). Holds the storage root's lock and the database's from
 // before the database is opened until it is closed, so a second server on the same root or the
-// same database refuses to start. The only file that listens on a port.
+// same database refuses to start. Once it listens, what start-up allocated is given back
+// (startup-memory.ts). The only file that listens on a port.
 
 import type { FastifyInstance } from 'fastify'
 import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import pino from 'pino'
-import { prettyFactory } from 'pino-pretty'
 import { buildApp } from './app.js'
 import { type Config, loadConfig } from './config/load.js'
 import { metricsListener } from './http/metrics.js'
+import { releaseStartupMemory } from './startup-memory.js'
 import { rootLayout } from './store/layout.js'
 import { SpaceReserve } from './store/reserve.js'
 import { type HeldLock, lockDatabase, type LockHolder, lockRoot } from './store/root-lock.js'
@@ -34,6 +35,8 @@ export function createLogger(config: Config, destination: pino.DestinationStream
     formatters: { level: (label) => ({ level: label }) },
   }
   if (!text) return pino(options, destination)
+  // Loaded only for text: a server logging JSON (in a container) need not hold it in memory.
+  const { prettyFactory } = require('pino-pretty') as typeof import('pino-pretty')
   // Only `err` holds an Error; a request line's `error` is the code it was answered with.
   const prettify = prettyFactory({ colorize: terminal, singleLine: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid,hostname', errorLikeObjectKeys: ['err'] })
   return pino(options, { write: (line: string) => destination.write(prettify(line)) })
@@ -115,7 +118,9 @@ async function run(config: Config, logger: pino.Logger, releaseLocks: () => Prom
 
   const certificates = config.http.tls?.certificates
   try {
-    await listenQuietly(app, { host: config.http.host, port: config.http.port })
+    await listenQuietly(app, { host: config.http.host, port: config.http.port }).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'EADDRINUSE' ? new Error(`http.addr: cannot listen on ${config.http.addr}: the address is in use (another server?); choose another address with REGISTRY_HTTP_ADDR (e.g. REGISTRY_HTTP_ADDR=:5001) or http.addr`) : err
+    })
     if (tls?.httpHandler && certificates?.kind === 'letsencrypt' && certificates.httpAddr) {
       challengeListener = await listenPlain(tls.httpHandler, certificates.httpAddr, 'http.tls.letsencrypt.httpaddr')
       logger.info({ address: certificates.httpAddr.addr }, 'answering ACME HTTP-01 challenges and redirecting to HTTPS (http.tls.letsencrypt.httpaddr)')
@@ -136,6 +141,8 @@ async function run(config: Config, logger: pino.Logger, releaseLocks: () => Prom
   }
   const address = urlOf(app.server.address() as AddressInfo, tls !== null)
   const everywhere = /^(0\.0\.0\.0|::)$/.test((app.server.address() as AddressInfo).address)
+  // Before saying so: whoever waits for this line finds the pause (a few hundred ms) over.
+  releaseStartupMemory()
   if (!closing) logger.info({ address, tls: certificates?.kind ?? false }, `listening on ${address}${everywhere ? ' (all addresses)' : ''}`)
 }
 

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { dirname, join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { closest } from '../cli/command.js'
 import { rootLayout } from '../store/layout.js'
 import { DURATION_HINT, parseDuration } from './duration.js'
 import { isLeaf, LETS_ENCRYPT_DIRECTORY, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
@@ -52,6 +53,8 @@ export type S3Config = S3Settings
 export interface Config {
   /** Where the config came from, for the start-up log. */
   source: string
+  /** The config file read, if any (the server reloads auth.access.writers from it). */
+  file: string | null
   log: { level: LogLevel; fields: Record<string, string>; formatter: LogFormat }
   storage: {
     kind: 'filesystem' | 'inmemory' | 's3'
@@ -144,11 +147,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env
   let doc: Doc
   let source: string
+  const file = options.doc ? undefined : configFileFor(options.file)
   if (options.doc) {
     doc = structuredClone(options.doc)
     source = 'inline'
   } else {
-    const file = configFileFor(options.file)
     if (file) {
       doc = readYamlFile(file)
       source = file
@@ -159,7 +162,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   expandShorthands(doc)
   applyEnv(doc, env)
-  return resolve(doc, source)
+  return { ...resolve(doc, source), file: file ?? null }
 }
 
 /** The config file a command reads: the one named, else /etc/spectro/config.yml when present; undefined means the built-in defaults. */
@@ -204,7 +207,10 @@ function applyEnv(doc: Doc, env: NodeJS.ProcessEnv): void {
     const value = env[name] as string
     const path = name.slice(ENV_PREFIX.length).toLowerCase().split('_')
     const node = schemaAt(path)
-    if (node === undefined) throw new ConfigError(name, `unknown environment override (no config key ${path.join('.')})`)
+    if (node === undefined) {
+      const nearest = closest(path.join('_'), envKeys(SCHEMA, []))
+      throw new ConfigError(name, `unknown environment override (no config key ${path.join('.')})${nearest ? `; did you mean ${ENV_PREFIX}${nearest.toUpperCase()}?` : ''}`)
+    }
     if (path.length === 1 && (path[0] === 'auth' || path[0] === 'storage')) {
       // REGISTRY_AUTH=htpasswd selects the section (in place of the file's driver, as
       // REGISTRY_AUTH=none does); its keys come from their own variables.
@@ -223,6 +229,14 @@ function applyEnv(doc: Doc, env: NodeJS.ProcessEnv): void {
       ensureSection(doc, path, name)
     }
   }
+}
+
+/** Every key's variable name after REGISTRY_, in lower case: `http_addr`, `storage_s3_bucket`... */
+function envKeys(section: Section, path: string[]): string[] {
+  return Object.entries(section).flatMap(([key, node]) => {
+    const here = [...path, key]
+    return [here.join('_'), ...(isLeaf(node) ? [] : envKeys(node, here))]
+  })
 }
 
 function schemaAt(path: string[]): Leaf | Section | undefined {
@@ -264,7 +278,7 @@ function fromEnvString(type: LeafType, value: string): unknown {
   }
 }
 
-function resolve(doc: Doc, source: string): Config {
+function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
   const ignoredKeys: string[] = []
   const values = new Map<string, unknown>()
   walk(doc, SCHEMA, [], values, ignoredKeys)

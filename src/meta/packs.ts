@@ -135,6 +135,7 @@ export class PackMeta {
       touchRepo: p('UPDATE repositories SET updated_at = ? WHERE id = ?'),
       deleteRepo: p('DELETE FROM repositories WHERE id = ?'),
       countManifests: p<{ n: number }>('SELECT COUNT(*) AS n FROM manifests WHERE repository_id = ?'),
+      totals: p<{ packs: number; versions: number }>('SELECT COUNT(DISTINCT repository_id) AS packs, COUNT(*) AS versions FROM pack_versions'),
       // A pack repository can exist with nothing in it yet: blob uploads come before the manifest.
       catalog: p<{ name: string }>(
         `SELECT name FROM repositories r WHERE kind = 'pack' AND name > ?
@@ -246,6 +247,11 @@ export class PackMeta {
     if ((this.s.countManifests.get(id) as { n: number }).n > 0) return false
     this.s.deleteRepo.run(id)
     return true
+  }
+
+  /** Packs (with at least one version) and pack versions, for the metrics. */
+  totals(): { packs: number; versions: number } {
+    return this.s.totals.get() as { packs: number; versions: number }
   }
 
   catalog(last: string, limit: number): string[] {

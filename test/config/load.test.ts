@@ -34,7 +34,7 @@ t.test('built-in defaults (no file, no env)', async (t) => {
 t.test('config.example.yaml documents the built-in defaults exactly', async (t) => {
   const example = loadConfig({ file: join(PACKAGE_ROOT, 'config.example.yaml'), env: {} })
   const builtIn = loadConfig({ doc: { storage: { filesystem: {} }, auth: { htpasswd: {} } }, env: {} })
-  t.same({ ...example, source: '' }, { ...builtIn, source: '' })
+  t.same({ ...example, source: '', file: null }, { ...builtIn, source: '' })
   const doc = parseYaml(readFileSync(join(PACKAGE_ROOT, 'config.example.yaml'), 'utf8')) as Record<string, unknown>
   t.ok(doc.limits && doc.oci && doc.http, 'every section is written out')
 })
@@ -244,7 +244,10 @@ t.test('unknown keys and bad values stop start-up naming the key', async (t) => 
     [{ ui: { path: '/v2' } }, {}, 'ui.path', /inside \/v2, which the API serves/],
     [{}, { REGISTRY_UI_PATH: '/v1/browse' }, 'ui.path', /inside \/v1/],
     [{}, { REGISTRY_UI_ENABLED: 'sometimes' }, 'ui.enabled', /true or false/],
-    [{}, { REGISTRY_HTTP_ADR: ':1' }, 'REGISTRY_HTTP_ADR', /unknown environment override/],
+    [{}, { REGISTRY_HTTP_ADR: ':1' }, 'REGISTRY_HTTP_ADR', /unknown environment override \(no config key http\.adr\); did you mean REGISTRY_HTTP_ADDR\?$/],
+    [{}, { REGISTRY_AUTH_ACCESS_WRITER: 'admin' }, 'REGISTRY_AUTH_ACCESS_WRITER', /did you mean REGISTRY_AUTH_ACCESS_WRITERS\?$/],
+    [{}, { REGISTRY_STORAGE_FILESYSTEM_ROOTDIR: '/data' }, 'REGISTRY_STORAGE_FILESYSTEM_ROOTDIR', /did you mean REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY\?$/],
+    [{}, { REGISTRY_XYZZY: '1' }, 'REGISTRY_XYZZY', /no config key xyzzy\)$/],
     [{}, { REGISTRY_LOG_LEVEL: 'loud' }, 'log.level', /one of/],
     [{ auth: { none: {}, htpasswd: {} } }, {}, 'auth', /choose htpasswd \(users\) or none \(an open registry\), not both/],
     [{ auth: { none: { users: 'x' } } }, {}, 'auth.none.users', /unknown key/],

@@ -60,6 +60,21 @@ t.test('an app with certificate files still answers app.inject(); HTTPS answers 
   t.equal(res.headers['strict-transport-security'], 'max-age=63072000; includeSubdomains; preload')
 })
 
+t.test('a certificate naming its host only in the Common Name is served, with a warning that Go clients refuse it', async (t) => {
+  const dir = tempDir(t)
+  const legacy = makeCertificate(dir, 'legacy', makeCa(dir, 'ca'))
+  const server = await startServer(t, [], { REGISTRY_HTTP_ADDR: '127.0.0.1:0', REGISTRY_HTTP_TLS_CERTIFICATE: legacy.cert, REGISTRY_HTTP_TLS_KEY: legacy.key }, dir)
+  const warning = server.logs().find((l) => String(l.msg).startsWith('the certificate in http.tls.certificate has no subjectAltName'))
+  t.match(warning, { level: 'warn', names: 'CN=legacy', msg: /Palette and other Go clients will refuse it; issue it again with one, e\.g\. openssl req .* -addext "subjectAltName=DNS:<host>"$/ })
+  server.child.kill('SIGTERM')
+  await server.exited
+  const modern = makeCertificate(dir, 'modern', makeCa(dir, 'ca2'), ['127.0.0.1'])
+  const again = await startServer(t, [], { REGISTRY_HTTP_ADDR: '127.0.0.1:0', REGISTRY_HTTP_TLS_CERTIFICATE: modern.cert, REGISTRY_HTTP_TLS_KEY: modern.key }, dir)
+  t.notOk(again.logs().some((l) => String(l.msg).includes('no subjectAltName')), 'no warning with a subjectAltName')
+  again.child.kill('SIGTERM')
+  await again.exited
+})
+
 t.test('replaced files are served from the next handshake; a mismatched pair is refused', async (t) => {
   const dir = tempDir(t)
   const ca = makeCa(dir, 'ca')

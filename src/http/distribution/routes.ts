@@ -31,7 +31,7 @@ import { requestBody } from '../request-body.js'
 import { actorOf } from '../auth.js'
 import { setNextLink } from '../pagination.js'
 import { parseContentRange } from './headers.js'
-import { catalogSchema, deleteSchema, patchSchema, postSchema, putSchema, readSchema } from './schemas.js'
+import { catalogSchema, deleteSchema, patchSchema, postSchema, putSchema, readSchema, referrersIndexSchema } from './schemas.js'
 import type { Surface } from './surface.js'
 
 export interface DistributionOptions {
@@ -100,8 +100,8 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
           const page = registry.referrers(repo, endpoint.digest, artifactType ?? null, request.query)
           if (artifactType !== undefined) reply.header('oci-filters-applied', 'artifactType')
           setNextLink(reply, pathOf(repo, `/referrers/${endpoint.digest}`), { artifactType }, page)
-          // Serialized by the route's schema, sent as bytes so the media type stays exact.
-          const body = reply.serialize({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: page.items })
+          // Serialized by its schema, sent as bytes so the media type stays exact.
+          const body = reply.serializeInput({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: page.items }, referrersIndexSchema)
           return reply.type(OCI_INDEX).send(Buffer.from(body as string))
         }
         case 'upload': {

@@ -110,7 +110,7 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
       return render(request, reply, 'pack', 'packs', page.pack.displayName, packView(page, request))
     }
     pages.get<{ Params: { name: string } }>('/packs/:name', { schema: S.packSchema }, packPage)
-    pages.get<{ Params: { name: string; ref: string } }>('/packs/:name/:ref', { schema: S.packSchema }, packPage)
+    pages.get<{ Params: { name: string; ref: string } }>('/packs/:name/:ref', { schema: S.packVersionSchema }, packPage)
 
     pages.get<{ Querystring: TwoWayPageRequest & { q?: string } }>('/oci', { schema: S.ociRepositoriesSchema }, async (request, reply) => {
       const page = oci.repositories(request.query)

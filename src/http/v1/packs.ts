@@ -15,15 +15,6 @@ import { readForm } from '../multipart.js'
 import { setNextLink } from '../pagination.js'
 import * as S from './schemas.js'
 
-const FILE_TYPES: Record<string, string> = {
-  'pack.json': 'application/json',
-  'values.yaml': 'application/yaml',
-  'presets.yaml': 'application/yaml',
-  'schema.yaml': 'application/yaml',
-  'README.md': 'text/markdown; charset=utf-8',
-  'logo.png': 'image/png',
-}
-
 interface NameParams {
   Params: { name: string }
 }
@@ -115,7 +106,7 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
   app.get<{ Params: { name: string; ref: string; '*': string } }>('/_packs/:name/:ref/files/*', { schema: S.fileSchema }, async (request, reply) => {
     const { name, ref, '*': path } = request.params
     const file = views.file(name, ref, path)
-    return sendBlob(request, reply, { ...file, contentType: FILE_TYPES[path] ?? 'application/octet-stream', open: (range) => views.open(file.digest, range) })
+    return sendBlob(request, reply, { ...file, contentType: S.FILE_TYPES[path] ?? 'application/octet-stream', open: (range) => views.open(file.digest, range) })
   })
 
   app.put<TagParams & { Body: { ref: string } }>('/_packs/:name/_tags/:tag', { schema: S.addTagSchema, onRequest: app.requireWriter }, async (request, reply) => {
