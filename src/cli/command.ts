@@ -29,6 +29,11 @@ export interface CommandEntry {
   /** Words that select it, e.g. ['pack', 'push']. */
   path: string[]
   summary: string
+  /**
+   * A server or operator command: it needs the server's modules (Fastify, SQLite, the stores),
+   * so the single-file client leaves it out.
+   */
+  operator?: true
   load: () => Command
 }
 
