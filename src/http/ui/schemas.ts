@@ -63,4 +63,6 @@ export const packsRedirectSchema = { summary: 'Redirects to the pack browser (HT
 
 export const registrySchema = { summary: 'The registry: version, storage, totals, latest pushes, Palette settings (HTML)', tags: ['pages'] } as const
 
+export const clientSchema = { summary: 'Get the client: the commands that download the single-file packyard client from this registry (HTML)', tags: ['pages'] } as const
+
 export const noPageSchema = { summary: 'Any other page of the browser: a 404 page (HTML)', tags: ['pages'] } as const
