@@ -7,6 +7,7 @@
 // to run them.
 
 import { CliError, closest, type Command, type CommandEntry, editDistance, type Io, UsageError } from './command.js'
+import { standardOutput } from './stdout.js'
 
 // require(), not import(): in this CommonJS build import() goes through Node's ESM loader, which
 // alone costs more start-up time than the whole of `packyard version`.
@@ -239,10 +240,13 @@ export async function runCli(args: string[], io: Io, options: RouterOptions = {}
 }
 
 export function main(args: string[], options: RouterOptions = {}): void {
+  // Each standard stream is set up when first used: a command that never writes to standard
+  // error or reads standard input does not pay for them (a few milliseconds each).
   const io: Io = {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    // Only the commands that read it pay for setting standard input up (a few milliseconds).
+    stdout: standardOutput(),
+    get stderr() {
+      return process.stderr
+    },
     get stdin() {
       return process.stdin
     },
