@@ -62,7 +62,7 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
   const { packs, oci, overview, client, ociNamespace, authenticated, base } = opts
   const assets = new UiAssets()
   const asset = (name: string) => `${base}/_static/${assets.servedName(name)}`
-  const common = { base, version: VERSION, format, href, css: asset('app.css'), script: asset('app.js'), icon: asset('icon.svg') }
+  const common = { base, version: VERSION, commit: buildCommit(), format, href, css: asset('app.css'), script: asset('app.js'), icon: asset('icon.svg') }
 
   await app.register(fastifyCompress, { encodings: ['br', 'gzip'], threshold: 1024, brotliOptions: { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } } })
   await app.register(fastifyView, { engine: { eta: new Eta({ views: TEMPLATES_DIR, cache: true }) }, templates: TEMPLATES_DIR, production: true })
