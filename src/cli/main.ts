@@ -58,7 +58,7 @@ export interface RouterOptions {
 }
 
 /** The one line a server or operator command gets from the single-file client. */
-export function serverCommandMessage(words: string[]): string {
+function serverCommandMessage(words: string[]): string {
   return `packyard ${words.join(' ')} is a server command, which this single-file client does not carry; run the server from the Docker image or the npm package (npm install -g packyard)`
 }
 
