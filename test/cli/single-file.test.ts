@@ -1,6 +1,6 @@
 // The single-file client as a user gets it: built for linux-x64 (npm run build:client; cached, so
-// only the first run of the suite on a machine pays for it), copied alone into an empty folder and
-// run with a PATH that holds no Node.js at all, through the publishing walk against a real server:
+// only a run after a change pays for it), copied alone into an empty folder and run with a PATH
+// that holds no Node.js at all, through the publishing walk against a real server: healthcheck,
 // login, a pack built from a Helm chart, push, ls, pull, tag add and delete, events, delete,
 // logout. It refuses the server's commands with one line. Then the same file downloaded from the
 // registry's /_client/ URL, checked against the sha256 served beside it, prints the server's
@@ -68,6 +68,8 @@ t.test('the linux-x64 file alone, without Node.js, through the publishing walk',
   }
 
   const { server: S } = await listeningApp(t)
+  const health = await run(packyard, ['healthcheck'], { cwd: root, env: { PATH: noNode, REGISTRY_HTTP_ADDR: S } })
+  t.same(health, { code: 0, stdout: `UP: http://${S}/health answered {"status":"UP"}\n`, stderr: '' }, 'healthcheck, with the config from the environment')
   const login = await cli(['registry', 'login', S, '--insecure', '-u', 'admin', '--password-stdin'], `${USERS.admin}\n`)
   t.equal(login.code, 0, login.stderr)
   t.equal(login.stdout, 'Login Succeeded\n')
