@@ -60,7 +60,7 @@ export interface BuildOptions {
 
 /** Builds the files of `targets` that are not up to date; returns the manifest now in dist/client. */
 export async function buildClient(options: BuildOptions): Promise<ClientManifest> {
-  const host = CLIENT_TARGETS.find((t) => t.id === `${process.platform === 'win32' ? 'win' : process.platform}-${process.arch}` && t.os === 'linux')
+  const host = process.platform === 'linux' ? CLIENT_TARGETS.find((t) => t.id === `linux-${process.arch}`) : undefined
   if (host === undefined) throw new Error(`the client is built on Linux (x64 or arm64), not on ${process.platform}/${process.arch}`)
   mkdirSync(CLIENT_DIR, { recursive: true })
   mkdirSync(CACHE_DIR, { recursive: true })
