@@ -1,7 +1,7 @@
 // buildApp(config): builds the TLS service from config.http.tls (its HTTPS server is what
 // Fastify listens on), opens storage and metadata, builds every service and the metrics, then
 // registers the plugins in a fixed order (errors, headers, request log, Expect: 100-continue,
-// OpenAPI, auth, health, metrics, /v1, /v2, the pack browser). It never listens; server.ts does
+// OpenAPI, auth, health, the client downloads, metrics, /v1, /v2, the pack browser). It never listens; server.ts does
 // (also the metrics.addr listener, with the handler built here), and tests use app.inject().
 // Closing the app closes the database and stops the TLS service, the metrics refresh and the
 // watch of the config file (auth.access.writers reloads).
@@ -19,6 +19,8 @@ import { installErrorHandling } from './http/errors.js'
 import { parseJsonBodies } from './http/request-body.js'
 import { honourExpectContinue } from './http/expect-continue.js'
 import { healthPlugin } from './http/health.js'
+import { clientDownloadsPlugin } from './http/client-downloads.js'
+import { CLIENT_DIR, ClientDownloads } from './client-files.js'
 import { installRequestLog } from './http/activity.js'
 import { metricsPlugin } from './http/metrics.js'
 import { openApiPlugin } from './http/openapi.js'
@@ -66,6 +68,8 @@ export interface BuildOptions {
   logger?: FastifyBaseLogger
   /** Told of every route as it is registered, from the first (the OpenAPI completeness test lists them so). */
   onRoute?: (route: RouteOptions) => void
+  /** Where the single-file client's files are served from; default dist/client of this tree. */
+  clientDir?: string
 }
 
 /** How often the metrics re-read what the metadata says about stored blobs and collections. */
@@ -133,6 +137,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     if (authenticator && config.auth && config.file) reloadWriters(app, authenticator, config.file, config.auth.writers)
     await app.register(authPlugin, { authenticator })
     await app.register(healthPlugin, { checkDatabase: () => pingDatabase(db), checkStorage: () => store.check() })
+    const clientDownloads = new ClientDownloads(options.clientDir ?? CLIENT_DIR)
+    await app.register(clientDownloadsPlugin, { downloads: clientDownloads })
     // With metrics.addr, /metrics is served by server.ts on that address instead.
     if (metrics && !config.metrics.addr) await app.register(metricsPlugin, { metrics })
 
@@ -180,6 +186,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         oci: new OciBrowser(browseMeta, (name) => registry.locate(name), UI_PAGES),
         overview: new RegistryOverview(browseMeta, { version: VERSION, storage: config.storage.kind, ociNamespace: config.oci.namespace, latestPushes: 20 }),
         ociNamespace: config.oci.namespace,
+        client: clientDownloads,
         authenticated: config.auth !== null,
         base: config.ui.path === '/' ? '' : config.ui.path,
       }

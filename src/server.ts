@@ -18,7 +18,7 @@ import { releaseStartupMemory } from './startup-memory.js'
 import { rootLayout } from './store/layout.js'
 import { SpaceReserve } from './store/reserve.js'
 import { type HeldLock, lockDatabase, type LockHolder, lockRoot } from './store/root-lock.js'
-import { VERSION } from './version.js'
+import { buildCommit, VERSION } from './version.js'
 
 /**
  * The server's logger: JSON lines with the level as a word, or readable text lines (pino-pretty)
@@ -79,7 +79,7 @@ async function takeLocks(config: Config, logger: pino.Logger): Promise<HeldLock[
 async function run(config: Config, logger: pino.Logger, releaseLocks: () => Promise<unknown>): Promise<void> {
   const app = await buildApp(config, { logger })
   const bucket = config.storage.s3 ? { bucket: config.storage.s3.bucket, endpoint: config.storage.s3.endpoint ?? 'AWS' } : {}
-  logger.info({ config: config.source, storage: config.storage.kind, root: config.storage.rootdirectory, ...bucket, version: VERSION }, 'starting packyard')
+  logger.info({ config: config.source, storage: config.storage.kind, root: config.storage.rootdirectory, ...bucket, version: VERSION, commit: buildCommit() }, 'starting packyard')
   if (config.ignoredKeys.length > 0) logger.warn({ keys: config.ignoredKeys }, 'config keys accepted for compatibility but without effect')
 
   const tls = app.registry.tls

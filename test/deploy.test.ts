@@ -25,7 +25,10 @@ t.test('Dockerfile: entrypoint, command, port, volumes, user, healthcheck, Node 
   t.ok(COMMANDS.some((c) => c.path.join(' ') === 'healthcheck'), 'a registered command')
   t.match(finalStage, /chown node:node \/data \/auth \/certs\nUSER node$/m)
   t.match(finalStage, /^COPY config.example.yaml \/etc\/spectro\/config.yml$/m)
-  t.match(dockerfile, /^RUN npm ci/m, 'built with the same npm ci as a user')
+  t.match(dockerfile, /^ && npm ci \\\n && npm run build:client \\\n && npm prune --omit=dev$/m, 'built with the same npm ci as a user, then the single-file client')
+  t.match(dockerfile, /^COPY scripts \.\/scripts$/m, 'the client build script is in the build stage')
+  t.match(finalStage, /^COPY --from=build \/src\/dist\/client \.\/dist\/client$/m, 'the image carries the client files it serves at /_client/')
+  t.match(finalStage, /^COPY --from=build \/src\/COMMIT \.\/COMMIT$/m, 'and the commit they and the server were built from')
   for (const folder of ['src/http/ui/templates', 'src/http/ui/static']) {
     t.match(finalStage, new RegExp(`^COPY ${folder} \\./${folder}$`, 'm'), `the image has the pack browser's ${folder}`)
   }

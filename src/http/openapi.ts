@@ -23,7 +23,7 @@ import { errorResponses } from './errors.js'
 
 const DESCRIPTION = `A pack registry for Spectro Cloud Palette: the /v1 pack API (what packyard and spectro pack commands use), \
 the OCI distribution API on /v2 (and on /v1, as spectro-registry serves it), and the operator routes. \
-Every route but /health, /openapi.json, /docs and the pack browser's static files needs HTTP Basic credentials; pushes, tags, deletes and the event log need a writer. \
+Every route but /health, /openapi.json, /docs, the client downloads (/_client/) and the pack browser's static files needs HTTP Basic credentials; pushes, tags, deletes and the event log need a writer. \
 Errors are {"errors":[{"code","message","detail"}]}.`
 
 /** Where the reference page is served. */

@@ -311,6 +311,13 @@ export class PackViews {
     return { ...tags, items: views, detail }
   }
 
+  /** A page of a pack's tags (every kind) by name, and how many it has. */
+  tagPage(name: string, request: PageRequest): Page<TagView> & { tagCount: number } {
+    const repoId = this.repoId(name)
+    const page = fetchPage(request, this.maxPageSize, (t: TagRow) => t.name, (after, limit) => this.meta.tagPage(repoId, after, limit))
+    return { ...page, items: page.items.map((t) => this.tagViewOf(repoId, t)), tagCount: this.meta.tagCount(repoId) }
+  }
+
   /** One tag of a pack as the API shows it. */
   tag(name: string, tag: string): TagView {
     const repoId = this.repoId(name)

@@ -131,7 +131,7 @@ t.test('the detail routes page their tags: n and last, a Link to the next page, 
     const res = await app.inject({ method: 'PUT', url: `/v1/_packs/many/_tags/alias-${String(i).padStart(2, '0')}`, payload: { ref: '1.0.0' }, headers: auth })
     t.equal(res.statusCode, 201)
   }
-  for (const url of ['/v1/_packs/many', '/v1/_packs/many/1.0.0']) {
+  for (const url of ['/v1/_packs/many', '/v1/_packs/many/1.0.0', '/v1/_packs/many/_tags']) {
     const seen: string[] = []
     let next: string | null = url
     let pages = 0

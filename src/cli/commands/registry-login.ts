@@ -14,8 +14,8 @@ export const registryLoginCommand: Command = {
 Checks the user name and password against the registry, then saves them in
 <home>/config.json (the spectro CLI's format; either CLI can use it). A registry with
 authentication off (auth: none) checks nothing; the login says so. SERVER is
-host:port, e.g. registry.example.com:5000 (an http:// or https:// prefix is accepted;
-http:// implies --insecure). Without SERVER, the default registry. The first login,
+host:port, e.g. registry.example.com:5000; with an http:// or https:// prefix, the login
+uses that scheme (http:// implies --insecure). Without SERVER, the default registry. The first login,
 or one with --default, becomes the default registry of every other command.
 Missing user name or password are asked for (or read line by line from standard input).
 
@@ -23,8 +23,8 @@ Flags:
   -i, --insecure         the registry serves plain HTTP, or HTTPS with a certificate
                          that is not trusted here (e.g. self-signed)
   -d, --default          make SERVER the default registry
-      --username USER    user name
-      --password PASS    password (visible to other local users; prefer --password-stdin)
+  -u, --username USER    user name
+  -p, --password PASS    password (visible to other local users; prefer --password-stdin)
       --password-stdin   read the password from standard input
 
 Without --insecure the registry must present a certificate trusted by the system's
@@ -34,15 +34,15 @@ a .crt file in /etc/spectro/certs.d/SERVER/ or <home>/certs.d/SERVER/ (e.g. ca.c
 Examples:
   packyard registry login registry.example.com:5000
   packyard registry login 10.0.0.5:5000 --insecure --default
-  echo "$PASSWORD" | packyard registry login registry.example.com:5000 --username ci --password-stdin`,
+  echo "$PASSWORD" | packyard registry login registry.example.com:5000 -u ci --password-stdin`,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(
       args,
       {
         insecure: { type: 'boolean', short: 'i' },
         default: { type: 'boolean', short: 'd' },
-        username: { type: 'string' },
-        password: { type: 'string' },
+        username: { type: 'string', short: 'u' },
+        password: { type: 'string', short: 'p' },
         'password-stdin': { type: 'boolean' },
       },
       { min: 0, max: 1 },
@@ -65,7 +65,7 @@ Examples:
     if (password === '') throw new CliError('the password must not be empty')
 
     const auth = Buffer.from(`${user}:${password}`, 'utf8').toString('base64')
-    const client = new RegistryClient({ server, insecure, auth, user }, { home, io })
+    const client = new RegistryClient({ server, insecure, auth, user, scheme }, { home, io })
     let answer: { user?: unknown }
     try {
       answer = (await client.json<{ user?: unknown }>('GET', '/v1/')).body

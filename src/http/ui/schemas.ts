@@ -93,5 +93,12 @@ export const registrySchema = {
   response: page,
 } as const
 
+export const clientSchema = {
+  operationId: 'browseClient',
+  summary: 'Get the client: the commands that download the single-file packyard client from this registry (HTML)',
+  tags: ['pages'],
+  response: page,
+} as const
+
 /** Not in /openapi.json: the 404 page of any other path is no part of the API. */
 export const noPageSchema = { hide: true, summary: 'Any other page of the browser: a 404 page (HTML)' } as const

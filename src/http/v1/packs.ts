@@ -109,6 +109,13 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
     return sendBlob(request, reply, { ...file, contentType: S.FILE_TYPES[path] ?? 'application/octet-stream', open: (range) => views.open(file.digest, range) })
   })
 
+  app.get<NameParams & { Querystring: PageRequest }>('/_packs/:name/_tags', { schema: S.listTagsSchema }, async (request, reply) => {
+    const { name } = request.params
+    const page = views.tagPage(name, request.query)
+    setNextLink(reply, `/v1/_packs/${name}/_tags`, {}, page)
+    return { name, tags: page.items, tagCount: page.tagCount }
+  })
+
   app.put<TagParams & { Body: { ref: string } }>('/_packs/:name/_tags/:tag', { schema: S.addTagSchema, onRequest: app.requireWriter }, async (request, reply) => {
     const { name, tag } = request.params
     const result = packs.addTag(name, tag, request.body.ref, actorOf(request))

@@ -267,6 +267,22 @@ export const fileSchema = {
 
 const tagParams = { type: 'object', properties: { name: packName, tag: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['name', 'tag'] } as const
 
+export const listTagsSchema = {
+  operationId: 'listPackTags',
+  summary: 'The tags of a pack (every kind), a page at a time, by name',
+  tags: ['packs'],
+  params: nameParams,
+  querystring: tagPaging,
+  response: {
+    200: {
+      type: 'object',
+      properties: { name: { type: 'string' }, tags: { type: 'array', items: tagView }, tagCount },
+      required: ['name', 'tags', 'tagCount'],
+    },
+    ...errorResponses,
+  },
+} as const
+
 export const addTagSchema = {
   operationId: 'addPackTag',
   summary: 'Add a tag to a version (writers only)',
