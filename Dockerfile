@@ -11,14 +11,25 @@ RUN apt-get update \
 COPY package.json package-lock.json tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
+COPY scripts ./scripts
 COPY migrations ./migrations
-RUN npm ci && npm prune --omit=dev
+# The commit the image is built from (the build context has no .git), for `packyard version`,
+# the log and the pack browser: docker build --build-arg PACKYARD_COMMIT=$(git rev-parse --short=12 HEAD) .
+ARG PACKYARD_COMMIT=unknown
+# The single-file client for every platform, served at /_client/ (npm run build:client fetches
+# the pinned Node binaries from the npm registry, as npm ci fetches the packages).
+RUN printf '%s\n' "$PACKYARD_COMMIT" > COMMIT \
+ && npm ci \
+ && npm run build:client \
+ && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /opt/packyard
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+COPY --from=build /src/dist/client ./dist/client
+COPY --from=build /src/COMMIT ./COMMIT
 # The pack browser's templates and static files are read from the source tree at run time.
 COPY src/http/ui/templates ./src/http/ui/templates
 COPY src/http/ui/static ./src/http/ui/static

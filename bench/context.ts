@@ -22,6 +22,8 @@ import type { Credentials, Registry, RegistryOptions } from './registries.js'
 export interface Settings {
   /** rounds of every scenario; each registry runs once per round */
   rounds: number
+  /** how long a just-started registry is left alone before its idle RSS is read */
+  idle: { seconds: number }
   /** each of the push figures pushes this many packs */
   push: { packs: number; concurrency: number }
   manifestGet: { connections: number; seconds: number }
@@ -36,6 +38,8 @@ export interface Settings {
   v1: { pushes: number; concurrency: number; packs: number; pageSize: number; seedConcurrency: number }
   /** requests per page per round of the pack browser (on the /v1 listing's packs) */
   ui: { requests: number }
+  /** aliases added one by one to one pack, and how many adds at each end are timed */
+  tags: { count: number; sample: number }
   /** `packyard` processes: `version` runs timed per round, and packs published one process each */
   cli: { versionRuns: number; packs: number }
   s3: { packs: number; blobBytes: number }
@@ -43,6 +47,7 @@ export interface Settings {
 
 export const FULL: Settings = {
   rounds: 3,
+  idle: { seconds: 5 },
   push: { packs: 300, concurrency: 8 },
   manifestGet: { connections: 32, seconds: 5 },
   blobGet: { bytes: 1_000_000, connections: 8, seconds: 5 },
@@ -52,12 +57,14 @@ export const FULL: Settings = {
   listing: { repositories: 10_000, tagsPerRepository: 5, pageSize: 1000, tagSample: 1000, seedConcurrency: 16 },
   v1: { pushes: 300, concurrency: 8, packs: 10_000, pageSize: 1000, seedConcurrency: 16 },
   ui: { requests: 100 },
+  tags: { count: 10_000, sample: 100 },
   cli: { versionRuns: 21, packs: 200 },
   s3: { packs: 100, blobBytes: 100_000_000 },
 }
 
 export const QUICK: Settings = {
   rounds: 2,
+  idle: { seconds: 2 },
   push: { packs: 20, concurrency: 8 },
   manifestGet: { connections: 32, seconds: 2 },
   blobGet: { bytes: 1_000_000, connections: 8, seconds: 2 },
@@ -68,6 +75,7 @@ export const QUICK: Settings = {
   listing: { repositories: 500, tagsPerRepository: 5, pageSize: 100, tagSample: 200, seedConcurrency: 16 },
   v1: { pushes: 24, concurrency: 8, packs: 500, pageSize: 100, seedConcurrency: 16 },
   ui: { requests: 20 },
+  tags: { count: 1000, sample: 50 },
   cli: { versionRuns: 5, packs: 20 },
   s3: { packs: 10, blobBytes: 10_000_000 },
 }

@@ -19,18 +19,21 @@ import { table, writeResults } from './report.js'
 import { bigBlobScenario } from './scenarios/big-blob.js'
 import { cliScenario } from './scenarios/cli.js'
 import { downloadsScenario } from './scenarios/downloads.js'
+import { idleScenario } from './scenarios/idle.js'
 import { listingScenario } from './scenarios/listing.js'
 import { mixedScenario } from './scenarios/mixed.js'
 import { pullScenario } from './scenarios/pull.js'
 import { pushScenario } from './scenarios/push.js'
 import { s3Scenario } from './scenarios/s3.js'
+import { tagsScenario } from './scenarios/tags.js'
 import { uiScenario } from './scenarios/ui.js'
 import { v1Scenario } from './scenarios/v1.js'
 import { type Figure, stat } from './stats.js'
 
-// Pushes, reads, transfers, listings, then Packyard's own surfaces; --only keeps this order
-// whatever order it is given.
+// Idle memory (on a quiet machine), pushes, reads, transfers, listings, then Packyard's own
+// surfaces; --only keeps this order whatever order it is given.
 const SCENARIOS: Record<string, (ctx: Context) => Promise<Figure[]>> = {
+  idle: idleScenario,
   push: pushScenario,
   pull: pullScenario,
   mixed: mixedScenario,
@@ -38,6 +41,7 @@ const SCENARIOS: Record<string, (ctx: Context) => Promise<Figure[]>> = {
   downloads: downloadsScenario,
   listing: listingScenario,
   v1: v1Scenario,
+  tags: tagsScenario,
   ui: uiScenario,
   cli: cliScenario,
   s3: s3Scenario,

@@ -1,9 +1,10 @@
 // buildApp(config): builds the TLS service from config.http.tls (its HTTPS server is what
 // Fastify listens on), opens storage and metadata, builds every service and the metrics, then
 // registers the plugins in a fixed order (errors, headers, request log, Expect: 100-continue,
-// OpenAPI, auth, health, metrics, /v1, /v2, the pack browser). It never listens; server.ts does
+// OpenAPI, auth, health, the client downloads, metrics, /v1, /v2, the pack browser). It never listens; server.ts does
 // (also the metrics.addr listener, with the handler built here), and tests use app.inject().
-// Closing the app closes the database and stops the TLS service and the metrics refresh.
+// Closing the app closes the database and stops the TLS service, the metrics refresh and the
+// watch of the config file (auth.access.writers reloads).
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RouteOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
@@ -12,11 +13,14 @@ import { AuditTrail } from './audit.js'
 import { Authenticator } from './auth/authenticator.js'
 import { BOOTSTRAP_USER, bootstrapHtpasswd, inMemoryAdmin, retireInitialPassword } from './auth/bootstrap.js'
 import type { Config } from './config/load.js'
+import { watchWriters } from './config/watch.js'
 import { authPlugin } from './http/auth.js'
 import { installErrorHandling } from './http/errors.js'
 import { parseJsonBodies } from './http/request-body.js'
 import { honourExpectContinue } from './http/expect-continue.js'
 import { healthPlugin } from './http/health.js'
+import { clientDownloadsPlugin } from './http/client-downloads.js'
+import { CLIENT_DIR, ClientDownloads } from './client-files.js'
 import { installRequestLog } from './http/activity.js'
 import { metricsPlugin } from './http/metrics.js'
 import { openApiPlugin } from './http/openapi.js'
@@ -31,6 +35,7 @@ import { EventLog } from './meta/events.js'
 import { OciMeta } from './meta/oci.js'
 import { RegistryMetrics } from './metrics.js'
 import { PackMeta } from './meta/packs.js'
+import { PendingTasks } from './meta/tasks.js'
 import { BrowseMeta } from './meta/browse.js'
 import { RegistryOverview } from './maintenance/overview.js'
 import { OciBrowser } from './oci/browse.js'
@@ -64,6 +69,8 @@ export interface BuildOptions {
   logger?: FastifyBaseLogger
   /** Told of every route as it is registered, from the first (the OpenAPI completeness test lists them so). */
   onRoute?: (route: RouteOptions) => void
+  /** Where the single-file client's files are served from; default dist/client of this tree. */
+  clientDir?: string
 }
 
 /** How often the metrics re-read what the metadata says about stored blobs and collections. */
@@ -97,8 +104,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const events = new EventLog(db)
   const ociMeta = new OciMeta(db)
   const audit = new AuditTrail(db, limits.pageSize)
+  const packMeta = new PackMeta(db)
   const metrics = config.metrics.enabled
-    ? new RegistryMetrics({ storedBlobs: () => blobMeta.totals(), gcTotals: () => events.gcTotals(), openUploads: () => ociMeta.openSessions() })
+    ? new RegistryMetrics({ storedBlobs: () => blobMeta.totals(), packTotals: () => packMeta.totals(), gcTotals: () => events.gcTotals(), openUploads: () => ociMeta.openSessions() })
     : null
   if (metrics) observeWriteTransactions(db, (seconds) => metrics.writeTransaction(seconds))
 
@@ -115,7 +123,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }) as unknown as FastifyInstance
   if (options.onRoute) app.addHook('onRoute', options.onRoute)
   app.decorate('registry', { config, db, store, staging: storage.staging, tls, metrics })
-  app.addHook('onReady', async () => metrics?.start(METRICS_REFRESH_MS, (err) => app.log.error({ err }, 'metrics: reading the blob and garbage-collection totals failed')))
+  app.addHook('onReady', async () => metrics?.start(METRICS_REFRESH_MS, (err) => app.log.error({ err }, 'metrics: reading the blob, pack and garbage-collection totals failed')))
   app.addHook('onClose', async () => {
     metrics?.stop()
     tls?.close()
@@ -130,13 +138,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     honourExpectContinue(app)
     await openApiPlugin(app)
     const authenticator = await setUpAuth(app, config, storage.initialAdminPasswordFile, audit, metrics)
+    if (authenticator && config.auth && config.file) reloadWriters(app, authenticator, config.file, config.auth.writers)
     await app.register(authPlugin, { authenticator })
     await app.register(healthPlugin, { checkDatabase: () => pingDatabase(db), checkStorage: () => store.check() })
+    const clientDownloads = new ClientDownloads(options.clientDir ?? CLIENT_DIR)
+    await app.register(clientDownloadsPlugin, { downloads: clientDownloads })
     // With metrics.addr, /metrics is served by server.ts on that address instead.
     if (metrics && !config.metrics.addr) await app.register(metricsPlugin, { metrics })
 
     // Every service, each given only its own settings.
-    const packMeta = new PackMeta(db)
     const views = new PackViews(packMeta, store, limits.pageSize)
     const archiveLimits = {
       maxArchiveBytes: limits.archiveSize,
@@ -155,14 +165,17 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       { archive: archiveLimits, deleteEnabled: config.storage.deleteEnabled, strictValidation: config.packs.strictValidation },
       yamlChecker,
     )
-    packs.fillMissingListings()
+    const done = packs.runPendingWork(new PendingTasks(db))
+    if (done.parentTagsMoved > 0) {
+      app.log.warn(`${done.parentTagsMoved} parent tags moved off pre-releases back to releases (a parent tag never follows a pre-release while its line has a release); each move is in the audit trail`)
+    }
     const registry = new OciRegistry(
       db,
       store,
       { namespace: config.oci.namespace, checkPackName: validatePackName, pageSize: limits.pageSize, deleteEnabled: config.storage.deleteEnabled },
       new PackBridge(packs),
     )
-    const uploads = new OciUploads(db, intake, storage.staging, (source, digest) => packs.watchUpload(source, digest))
+    const uploads = new OciUploads(db, intake, storage.staging, { maxSessionsPerUser: limits.uploadSessions }, (source, digest) => packs.watchUpload(source, digest))
     const bodyIdleMs = config.http.bodyIdleTimeoutMs
 
     const manifestSize = limits.manifestSize
@@ -182,6 +195,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         oci: new OciBrowser(browseMeta, (name) => registry.locate(name), UI_PAGES),
         overview: new RegistryOverview(browseMeta, { version: VERSION, storage: config.storage.kind, ociNamespace: config.oci.namespace, latestPushes: 20 }),
         ociNamespace: config.oci.namespace,
+        client: clientDownloads,
         authenticated: config.auth !== null,
         base: config.ui.path === '/' ? '' : config.ui.path,
       }
@@ -195,15 +209,39 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   return app
 }
 
+/** auth.access.writers follows the config file without a restart (config/watch.ts). */
+function reloadWriters(app: FastifyInstance, authenticator: Authenticator, file: string, writers: string[]): void {
+  const stop = watchWriters(file, writers, process.env, {
+    onChange: (now, before) => {
+      const added = now.filter((w) => !before.includes(w))
+      const removed = before.filter((w) => !now.includes(w))
+      authenticator.setWriters(now)
+      app.log.info({ config: file, writers: now, added, removed }, `reloaded auth.access.writers from ${file}: now ${now.join(', ') || '(none)'}`)
+    },
+    onProblem: (message) => app.log.error({ config: file }, message),
+  })
+  app.addHook('onClose', async () => stop())
+}
+
+const HSTS = 'strict-transport-security'
+
+/**
+ * http.headers on every response. Strict-Transport-Security only over HTTPS (a TLS listener, or
+ * a trusted proxy's X-Forwarded-Proto: https): sent over plain HTTP it pins nothing and only
+ * tells scanners the registry is confused about its own scheme.
+ */
 function installResponseHeaders(app: FastifyInstance, headers: Record<string, string[]>): void {
   const entries = Object.entries(headers).map(([name, values]) => [name, values.length === 1 ? values[0] : values] as const)
-  app.addHook('onRequest', async (_request, reply) => {
-    for (const [name, value] of entries) reply.header(name, value)
+  const always = entries.filter(([name]) => name.toLowerCase() !== HSTS)
+  const overTls = entries.filter(([name]) => name.toLowerCase() === HSTS)
+  app.addHook('onRequest', async (request, reply) => {
+    for (const [name, value] of always) reply.header(name, value)
+    if (request.protocol === 'https') for (const [name, value] of overTls) reply.header(name, value)
   })
 }
 
 /**
- * The authenticator of the htpasswd file (null: no auth section, an open registry). Its
+ * The authenticator of the htpasswd file (null: `auth: none`, an open registry). Its
  * failures and lockouts go to the metrics; a lockout also to the log and the event log.
  */
 async function setUpAuth(
@@ -215,7 +253,7 @@ async function setUpAuth(
 ): Promise<Authenticator | null> {
   if (!config.auth) {
     const loopback = /^(127\.|::1$|localhost$)/.test(config.http.host)
-    const message = 'AUTHENTICATION IS OFF: there is no auth section in the config, so anyone who can reach this registry may push, tag and delete packs'
+    const message = 'AUTHENTICATION IS OFF (auth: none, or REGISTRY_AUTH=none): anyone who can reach this registry may push, tag and delete packs'
     if (loopback) app.log.warn(message)
     else app.log.error(message)
     return null

@@ -25,6 +25,8 @@ export const ERROR_STATUS = {
   DENIED: 403,
   TAG_PROTECTED: 403,
   TOO_MANY_REQUESTS: 429,
+  // distribution's spelling, for a limit of the distribution API (open upload sessions)
+  TOOMANYREQUESTS: 429,
   // what exists
   NOT_FOUND: 404,
   NAME_UNKNOWN: 404,

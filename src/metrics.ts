@@ -3,13 +3,14 @@
 // latency, bytes, pushes, pulls), the authenticator's callbacks (failures, lockouts), the
 // database's transaction observer (commit latency), the upload purging (purges). What is a
 // count of stored things (blobs, bytes, open uploads, garbage-collection runs recorded by any
-// process) is read from the metadata: blobs and collections every refresh interval (a
+// process) is read from the metadata: blobs, packs, versions and collections every refresh interval (a
 // database scan per scrape would let the scrape rate decide the load), open uploads at scrape
 // time (one indexed count). Process metrics (collectDefaultMetrics) belong to the process, not
 // to one app: they are collected once, in a registry of their own, and scraped with each app's.
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { GcTotals } from './meta/events.js'
+import { VERSION } from './version.js'
 
 /** Where a push or pull came in: the /v1 pack API, the distribution API on /v1, or /v2. */
 export type Surface = 'v1-packs' | 'v1-distribution' | 'v2'
@@ -25,6 +26,7 @@ const PUSH_OUTCOMES: readonly PushOutcome[] = ['created', 'updated', 'unchanged'
 /** What the metadata says about stored things, read on each refresh or scrape. */
 export interface MetricSources {
   storedBlobs(): { count: number; bytes: number }
+  packTotals(): { packs: number; versions: number }
   gcTotals(): GcTotals
   openUploads(): number
 }
@@ -70,6 +72,7 @@ export class RegistryMetrics {
   private readonly purgedUploads: Counter<'what'>
   private readonly purgedBytes: Counter
   private stored = { count: 0, bytes: 0 }
+  private packs = { packs: 0, versions: 0 }
   private gc: GcTotals = { runs: 0, blobsRemoved: 0, bytesFreed: 0 }
   private timer: NodeJS.Timeout | undefined
 
@@ -120,6 +123,23 @@ export class RegistryMetrics {
     this.purgedBytes = new Counter({ name: 'packyard_upload_purged_bytes_total', help: 'Bytes of abandoned uploads removed by the purging', registers })
 
     const metrics = this
+    new Gauge({ name: 'packyard_build_info', help: 'Always 1; the version label says which Packyard is running', labelNames: ['version'], registers }).set({ version: VERSION }, 1)
+    new Gauge({
+      name: 'packyard_packs',
+      help: 'Packs with at least one version (refreshed every minute)',
+      registers,
+      collect() {
+        this.set(metrics.packs.packs)
+      },
+    })
+    new Gauge({
+      name: 'packyard_pack_versions',
+      help: 'Pack versions, across all packs (refreshed every minute)',
+      registers,
+      collect() {
+        this.set(metrics.packs.versions)
+      },
+    })
     new Gauge({
       name: 'packyard_upload_sessions_open',
       help: 'OCI upload sessions started and not yet finished, cancelled or purged',
@@ -210,9 +230,10 @@ export class RegistryMetrics {
     this.purgedBytes.inc(result.bytes)
   }
 
-  /** Reads the stored blobs and the garbage-collection totals from the metadata. */
+  /** Reads the stored blobs, the packs and versions and the garbage-collection totals from the metadata. */
   refresh(): void {
     this.stored = this.sources.storedBlobs()
+    this.packs = this.sources.packTotals()
     this.gc = this.sources.gcTotals()
   }
 

@@ -2,22 +2,23 @@
 // redirect listener of http.tls.letsencrypt.httpaddr, and the metrics.addr listener), start the
 // TLS service (which may wait for a first ACME certificate), reload certificates on SIGHUP, and
 // shut down gracefully on SIGTERM/SIGINT (stop accepting, let in-flight requests finish within
-// http.draintimeout, close the database). Holds the storage root's lock from before the database
-// is opened until it is closed, so a second server on the same root refuses to start. The only
-// file that listens on a port.
+// http.draintimeout, close the database). Holds the storage root's lock and the database's from
+// before the database is opened until it is closed, so a second server on the same root or the
+// same database refuses to start. Once it listens, what start-up allocated is given back
+// (startup-memory.ts). The only file that listens on a port.
 
 import type { FastifyInstance } from 'fastify'
 import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import pino from 'pino'
-import { prettyFactory } from 'pino-pretty'
 import { buildApp } from './app.js'
 import { type Config, loadConfig } from './config/load.js'
 import { metricsListener } from './http/metrics.js'
+import { releaseStartupMemory } from './startup-memory.js'
 import { rootLayout } from './store/layout.js'
 import { SpaceReserve } from './store/reserve.js'
-import { lockRoot, type RootLock } from './store/root-lock.js'
-import { VERSION } from './version.js'
+import { type HeldLock, lockDatabase, type LockHolder, lockRoot } from './store/root-lock.js'
+import { buildCommit, VERSION } from './version.js'
 
 /**
  * The server's logger: JSON lines with the level as a word, or readable text lines (pino-pretty)
@@ -34,6 +35,8 @@ export function createLogger(config: Config, destination: pino.DestinationStream
     formatters: { level: (label) => ({ level: label }) },
   }
   if (!text) return pino(options, destination)
+  // Loaded only for text: a server logging JSON (in a container) need not hold it in memory.
+  const { prettyFactory } = require('pino-pretty') as typeof import('pino-pretty')
   // Only `err` holds an Error; a request line's `error` is the code it was answered with.
   const prettify = prettyFactory({ colorize: terminal, singleLine: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid,hostname', errorLikeObjectKeys: ['err'] })
   return pino(options, { write: (line: string) => destination.write(prettify(line)) })
@@ -42,27 +45,41 @@ export function createLogger(config: Config, destination: pino.DestinationStream
 export async function serve(configPath: string | undefined): Promise<void> {
   const config = loadConfig({ file: configPath })
   const logger = createLogger(config)
-  // One server per root, taken before the database is opened; in-memory storage has no root.
-  const lock =
-    config.storage.kind === 'inmemory'
-      ? null
-      : await lockRoot(config.storage.rootdirectory, {
-          purpose: `serve on ${config.http.addr}`,
-          onStale: (holder) => logger.warn({ previous: holder }, `took over the lock of ${config.storage.rootdirectory} from a server that is gone`),
-          onStorageFull: () => new SpaceReserve(rootLayout(config.storage.rootdirectory).reservedSpace).release(),
-        })
+  const locks = await takeLocks(config, logger)
+  const release = () => Promise.all(locks.map((l) => l.release()))
   try {
-    await run(config, logger, lock)
+    await run(config, logger, release)
   } catch (err) {
-    await lock?.release()
+    await release()
     throw err
   }
 }
 
-async function run(config: Config, logger: pino.Logger, lock: RootLock | null): Promise<void> {
+/**
+ * One server per root and per database, both taken before the database is opened: the
+ * database's own lock catches two roots sharing one database.path. In-memory storage has neither.
+ */
+async function takeLocks(config: Config, logger: pino.Logger): Promise<HeldLock[]> {
+  if (config.storage.kind === 'inmemory') return []
+  const { rootdirectory, databasePath } = config.storage
+  const options = (what: string) => ({
+    purpose: `serve on ${config.http.addr}`,
+    onStale: (holder: LockHolder | null) => logger.warn({ previous: holder }, `took over the lock of ${what} from a server that is gone`),
+    onStorageFull: () => new SpaceReserve(rootLayout(rootdirectory).reservedSpace).release(),
+  })
+  const root = await lockRoot(rootdirectory, options(rootdirectory))
+  try {
+    return [root, await lockDatabase(databasePath, options(databasePath))]
+  } catch (err) {
+    await root.release()
+    throw err
+  }
+}
+
+async function run(config: Config, logger: pino.Logger, releaseLocks: () => Promise<unknown>): Promise<void> {
   const app = await buildApp(config, { logger })
   const bucket = config.storage.s3 ? { bucket: config.storage.s3.bucket, endpoint: config.storage.s3.endpoint ?? 'AWS' } : {}
-  logger.info({ config: config.source, storage: config.storage.kind, root: config.storage.rootdirectory, ...bucket, version: VERSION }, 'starting packyard')
+  logger.info({ config: config.source, storage: config.storage.kind, root: config.storage.rootdirectory, ...bucket, version: VERSION, commit: buildCommit() }, 'starting packyard')
   if (config.ignoredKeys.length > 0) logger.warn({ keys: config.ignoredKeys }, 'config keys accepted for compatibility but without effect')
 
   const tls = app.registry.tls
@@ -81,13 +98,13 @@ async function run(config: Config, logger: pino.Logger, lock: RootLock | null): 
     metricsServer?.close()
     app.close().then(
       async () => {
-        await lock?.release()
+        await releaseLocks()
         logger.info('stopped')
         process.exit(0)
       },
       async (err: unknown) => {
         logger.error({ err }, 'error while shutting down')
-        await lock?.release()
+        await releaseLocks()
         process.exit(1)
       },
     )
@@ -101,7 +118,9 @@ async function run(config: Config, logger: pino.Logger, lock: RootLock | null): 
 
   const certificates = config.http.tls?.certificates
   try {
-    await listenQuietly(app, { host: config.http.host, port: config.http.port })
+    await listenQuietly(app, { host: config.http.host, port: config.http.port }).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'EADDRINUSE' ? new Error(`http.addr: cannot listen on ${config.http.addr}: the address is in use (another server?); choose another address with REGISTRY_HTTP_ADDR (e.g. REGISTRY_HTTP_ADDR=:5001) or http.addr`) : err
+    })
     if (tls?.httpHandler && certificates?.kind === 'letsencrypt' && certificates.httpAddr) {
       challengeListener = await listenPlain(tls.httpHandler, certificates.httpAddr, 'http.tls.letsencrypt.httpaddr')
       logger.info({ address: certificates.httpAddr.addr }, 'answering ACME HTTP-01 challenges and redirecting to HTTPS (http.tls.letsencrypt.httpaddr)')
@@ -122,6 +141,8 @@ async function run(config: Config, logger: pino.Logger, lock: RootLock | null): 
   }
   const address = urlOf(app.server.address() as AddressInfo, tls !== null)
   const everywhere = /^(0\.0\.0\.0|::)$/.test((app.server.address() as AddressInfo).address)
+  // Before saying so: whoever waits for this line finds the pause (a few hundred ms) over.
+  releaseStartupMemory()
   if (!closing) logger.info({ address, tls: certificates?.kind ?? false }, `listening on ${address}${everywhere ? ' (all addresses)' : ''}`)
 }
 

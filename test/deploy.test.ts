@@ -3,8 +3,8 @@
 // TLS override's environment, and the healthcheck command the image's HEALTHCHECK runs.
 
 import t from 'tap'
-import { execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { PACKAGE_ROOT } from '../src/paths.js'
@@ -25,7 +25,10 @@ t.test('Dockerfile: entrypoint, command, port, volumes, user, healthcheck, Node 
   t.ok(COMMANDS.some((c) => c.path.join(' ') === 'healthcheck'), 'a registered command')
   t.match(finalStage, /chown node:node \/data \/auth \/certs\nUSER node$/m)
   t.match(finalStage, /^COPY config.example.yaml \/etc\/spectro\/config.yml$/m)
-  t.match(dockerfile, /^RUN npm ci/m, 'built with the same npm ci as a user')
+  t.match(dockerfile, /^ && npm ci \\\n && npm run build:client \\\n && npm prune --omit=dev$/m, 'built with the same npm ci as a user, then the single-file client')
+  t.match(dockerfile, /^COPY scripts \.\/scripts$/m, 'the client build script is in the build stage')
+  t.match(finalStage, /^COPY --from=build \/src\/dist\/client \.\/dist\/client$/m, 'the image carries the client files it serves at /_client/')
+  t.match(finalStage, /^COPY --from=build \/src\/COMMIT \.\/COMMIT$/m, 'and the commit they and the server were built from')
   for (const folder of ['src/http/ui/templates', 'src/http/ui/static']) {
     t.match(finalStage, new RegExp(`^COPY ${folder} \\./${folder}$`, 'm'), `the image has the pack browser's ${folder}`)
   }
@@ -114,4 +117,25 @@ t.test('the compose/image start command works: serve /etc/spectro/config.yml = c
   t.equal((await fetch(`${server.url}/v1/`, { headers: { authorization: basic('admin', password) } })).status, 200)
   server.child.kill('SIGTERM')
   t.equal(await server.exited, 0)
+})
+
+t.test('a Node.js older than "engines": npm ci stops at once (engine-strict), and so does packyard, with the same bound', async (t) => {
+  // Debian's nodejs (20) is the old Node at hand; the suite itself runs on 24.
+  const oldNode = '/usr/bin/node'
+  const major = Number(execFileSync(oldNode, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim())
+  t.ok(major < 22, `${oldNode} is Node ${major}, older than package.json allows`)
+  const required = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node
+  t.equal(required, '>=22')
+
+  const dir = tempDir(t)
+  for (const file of ['package.json', 'package-lock.json', '.npmrc']) copyFileSync(join(PACKAGE_ROOT, file), join(dir, file))
+  const npm = spawnSync('npm', ['ci', '--dry-run', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8', env: { ...process.env, PATH: `/usr/bin:${process.env.PATH}` }, timeout: 60_000 })
+  t.not(npm.status, 0, 'npm ci fails')
+  t.match(npm.stderr, /EBADENGINE/)
+  t.match(npm.stderr, `Required: {"node":"${required}"}`)
+  t.notOk(existsSync(join(dir, 'node_modules')), 'nothing installed')
+
+  const run = spawnSync(oldNode, [join(PACKAGE_ROOT, 'bin', 'packyard.js'), 'version'], { encoding: 'utf8' })
+  t.equal(run.status, 1)
+  t.match(run.stderr, `Error: Packyard needs Node.js ${required} (package.json "engines"; 24 LTS recommended); this is Node.js v${major}.`)
 })

@@ -5,9 +5,8 @@
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { type AddressInfo, createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { Readable, Writable } from 'node:stream'
 import type { FastifyBaseLogger, FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
@@ -15,43 +14,15 @@ import { buildApp } from '../src/app.js'
 import { runCli } from '../src/cli/main.js'
 import { type Config, loadConfig } from '../src/config/load.js'
 import { PACKAGE_ROOT } from '../src/paths.js'
+import { requireProgram, type Teardown, tempDir } from './system.js'
 
 export const BIN = join(PACKAGE_ROOT, 'bin', 'packyard.js')
 
-interface Teardown {
-  teardown(fn: () => void | Promise<void>): void
-}
-
-export function tempDir(t: Teardown, prefix = 'packyard-test-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-/** Fails (never skips) under CI when a program the test needs is missing. */
-export function requireProgram(name: string): string {
-  try {
-    return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim()
-  } catch {
-    throw new Error(`${name} is not installed; .ci/run installs it (apt-get install)`)
-  }
-}
-
-/** A loopback port nothing listens on right now, for programs that must be told their port. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
+export { freePort, requireProgram, tempDir } from './system.js'
 
 /** An htpasswd file made by Apache's own htpasswd -B, the way the Spectro docs make them. */
 export function makeHtpasswd(dir: string, users: Record<string, string>): string {
-  requireProgram('htpasswd')
+  requireProgram('htpasswd', 'apache2-utils')
   const lines = Object.entries(users).map(([u, p]) => execFileSync('htpasswd', ['-Bbn', u, p], { encoding: 'utf8' }).trim())
   const path = join(dir, 'htpasswd')
   writeFileSync(path, `${lines.join('\n')}\n`)
@@ -95,7 +66,8 @@ function defaultStorage(dir: string): Doc {
 
 /**
  * A config on filesystem storage in a fresh temp dir (S3 when the storage matrix says so), with
- * htpasswd auth (admin writer, reader read-only) unless `auth: false`. `doc` is merged over it.
+ * htpasswd auth (admin writer, reader read-only), or an open registry (`auth: none`) with
+ * `auth: false`. `doc` is merged over it.
  */
 export function testConfig(t: Teardown, doc: Doc = {}, opts: { auth?: boolean; storage?: 'filesystem' | 'inmemory' } = {}): Config {
   const dir = tempDir(t)
@@ -105,9 +77,7 @@ export function testConfig(t: Teardown, doc: Doc = {}, opts: { auth?: boolean; s
     log: { level: 'silent' },
     ...(driverGiven ? {} : opts.storage === 'inmemory' ? { storage: { inmemory: {} } } : opts.storage === 'filesystem' ? { storage: { filesystem: { rootdirectory: join(dir, 'data') } } } : defaultStorage(dir)),
   }
-  if (opts.auth !== false) {
-    base.auth = { htpasswd: { realm: 'test-realm', path: makeHtpasswd(dir, USERS) } }
-  }
+  base.auth = opts.auth === false ? { none: {} } : { htpasswd: { realm: 'test-realm', path: makeHtpasswd(dir, USERS) } }
   return loadConfig({ doc: merge(base, doc), env: {} })
 }
 

@@ -622,6 +622,7 @@ function manifestCases(f: Fixture, users: { admin: User }): Case[] {
     body,
   })
   const layer = (fields: Record<string, unknown>) => manifestBody([{ mediaType: OCTET, digest: f.blob.digest, size: f.blob.size, ...fields }])
+  const artifact = manifestBody([{ mediaType: OCTET, digest: f.blob.digest, size: f.blob.size }], { artifactType: 'application/vnd.example.signature' })
   const plain = f.plain
   const cases: Array<[string, Expect, () => Probe, (readonly number[])?]> = [
     ['layer size 1 for a 379-byte blob', 'refuse', put(plain, layer({ size: 1 }))],
@@ -662,9 +663,25 @@ function manifestCases(f: Fixture, users: { admin: User }): Case[] {
     ['pack: an image index', 'handle', put(f.oras, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: INDEX_MEDIA_TYPE, manifests: [] })), INDEX_MEDIA_TYPE)],
     // Parent tags are the registry's on /v2 too: pushing a newer version to one must not move it.
     ['pack: chaos-oras 1.5.0 pushed to the parent tag 1.x', 'refuse', put(f.oras, packManifest(f.orasNewer, 'chaos-oras-1.5.0.tar.gz').content, OCI_MANIFEST_MEDIA_TYPE, {}, '1.x')],
+    // A tag that holds a pack version is the pack's: what signing and SBOM tools push (one
+    // application/octet-stream layer) must not replace the version, on /v2 or on /v1.
+    ...PACK_VERSION_TAGS.map(([surface, reference]): [string, Expect, () => Probe, readonly number[]] => [
+      `pack: an artifact (one ${OCTET} layer) pushed to ${surface} ${reference}, a tag of a pack version`,
+      'refuse',
+      () => ({ ...put(f.oras, artifact, OCI_MANIFEST_MEDIA_TYPE, {}, reference)(), ...(surface === '/v1' ? { path: `/v1/${f.oras.slice(PACK_NAMESPACE.length + 1)}/manifests/${reference}` } : {}) }),
+      [403],
+    ]),
   ]
   return cases.map(([label, expect, make, status]) => ({ family: 'manifests', label: `PUT /v2/{name}/manifests/{ref}: ${label}`, expect, make, ...(status ? { status } : {}) }))
 }
+
+/** Tags of chaos-oras 1.0.0 (its version tag and parent tags) an artifact must not take, by surface. */
+const PACK_VERSION_TAGS: ReadonlyArray<readonly ['/v1' | '/v2', string]> = [
+  ['/v2', '1.0.0'],
+  ['/v1', '1.0.0'],
+  ['/v2', '1.0.x'],
+  ['/v1', '1.x'],
+]
 
 function uploadCases(f: Fixture, users: { admin: User }): Case[] {
   const session = () => f.session(f.plain)

@@ -191,6 +191,16 @@ export async function badInputCategory(ctx: ChaosContext): Promise<Figure[]> {
       ctx.detail(`bad input: the server died after the last case: ${death.slice(-2000)}`)
     }
 
+    // No case may have replaced a pack version: each still reads as the pack it was.
+    let replaced = 0
+    for (const [pack, ref, digest] of [[f.pack, '1.0.0', f.archiveDigest], [f.pack, 'stable', f.archiveDigest], ['chaos-oras', '1.0.0', f.orasArchive.digest], ['chaos-oras', '1.x', f.orasArchive.digest]] as const) {
+      const answer = await send(ep, { method: 'GET', url: `/v1/_packs/${pack}/${ref}`, expect: ANY_STATUS })
+      const found = answer.status === 200 ? (JSON.parse(answer.body.toString('utf8')) as { digest: string }).digest : `status ${answer.status}`
+      if (found !== digest) {
+        replaced++
+        ctx.detail(`bad input: ${pack}:${ref} no longer reads as the pack version ${digest} (${found})`)
+      }
+    }
     const bomb = [...tally.timings.entries()].filter(([label]) => label.includes('gzip bomb')).map(([, ms]) => ms)
     const figure = (name: string, value: number, rule = ZERO, unit?: string): Figure => ({ category: CATEGORY, name, value, rule, ...(unit ? { unit } : {}) })
     ctx.progress(`bad input: slowest answer ${(tally.slowestMs / 1000).toFixed(1)} s (${tally.slowestLabel})`)
@@ -205,6 +215,7 @@ export async function badInputCategory(ctx: ChaosContext): Promise<Figure[]> {
       figure('connections closed without an answer', tally.closed, INFO),
       figure('temp files left by dropped and stalled uploads', leaked),
       figure('files written outside the storage root', outside.length + newInCwd.length),
+      figure('pack versions replaced by what a case pushed', replaced),
       figure('slowest answer', tally.slowestMs / 1000, INFO, 's'),
       figure('gzip bomb refused after (slowest)', bomb.length > 0 ? Math.max(...bomb) / 1000 : 0, INFO, 's'),
       figure('server peak RSS', server.samplePeak(), INFO, 'MB'),

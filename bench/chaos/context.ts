@@ -1,7 +1,8 @@
 // What every category of the campaign gets: the sizes of this run (full or --quick), a scratch
 // directory of its own, the users, a place for the details behind its figures, and a progress
 // line. The quick sizes keep every kind of probe (at least 300 bad-input cases, kill rounds,
-// both GC races, the full disk, the auth checks) but fit CI's two-minute budget on two cores.
+// both GC races, the full disk, the auth checks, every kind of damaged backup, a second server
+// on one database, a flood of upload sessions) but fit CI's budget on two cores.
 
 import type { Users } from './server.js'
 
@@ -24,6 +25,12 @@ export interface Settings {
   gc: { writers: number; graceZeroSeconds: number; defaultGraceSeconds: number }
   fullDisk: { tmpfsMb: number }
   auth: { timingSamples: number; maxAttempts: number }
+  /** packs in the backed-up registry; rounds of every kind of damage (each picks its own victim) */
+  backups: { packs: number; rounds: number }
+  /** second servers started on the first one's database */
+  sharedDatabase: { attempts: number }
+  /** upload sessions one writer asks for, at this many at once, against a cap of `cap` */
+  uploadSessions: { sessions: number; concurrency: number; cap: number }
 }
 
 const MiB = 1 << 20
@@ -35,6 +42,9 @@ export const FULL: Settings = {
   gc: { writers: 6, graceZeroSeconds: 40, defaultGraceSeconds: 15 },
   fullDisk: { tmpfsMb: 48 },
   auth: { timingSamples: 60, maxAttempts: 60 },
+  backups: { packs: 24, rounds: 3 },
+  sharedDatabase: { attempts: 5 },
+  uploadSessions: { sessions: 20_000, concurrency: 32, cap: 100 },
 }
 
 export const QUICK: Settings = {
@@ -44,6 +54,9 @@ export const QUICK: Settings = {
   gc: { writers: 4, graceZeroSeconds: 6, defaultGraceSeconds: 3 },
   fullDisk: { tmpfsMb: 48 },
   auth: { timingSamples: 40, maxAttempts: 60 },
+  backups: { packs: 8, rounds: 1 },
+  sharedDatabase: { attempts: 2 },
+  uploadSessions: { sessions: 2000, concurrency: 32, cap: 100 },
 }
 
 export interface ChaosContext {

@@ -1,12 +1,13 @@
-// `npm run chaos [-- --quick] [-- --only=bad-input,bombs,kill,gc-race,full-disk,auth]`: the
+// `npm run chaos [-- --quick] [-- --only=bad-input,kill,gc-race,full-disk,auth,bombs,...]`: the
 // reliability campaign. Each category starts its own Packyard (`node bin/packyard.js serve
 // CONFIG` on a free loopback port, htpasswd auth, a scratch root) and attacks it: bad input on
-// every route, compression bombs on every path that inflates an archive (with the server CPU
-// time per request bounded), kill -9 under concurrent writers, garbage collection racing
-// pushes, a full disk, brute-force logins. It prints one table of figures, writes
-// bench/results/chaos.json (chaos-quick.json for --quick, chaos-partial.json for --only) and
-// exits 1 when a figure that must be 0 is not, or a figure that must hold does not. Whatever
-// happens, every server is killed, the tmpfs is unmounted and the scratch directory is removed.
+// every route, kill -9 under concurrent writers, garbage collection racing pushes, a full disk,
+// brute-force logins, compression bombs on every path that inflates an archive (with the
+// server CPU time per request bounded), damaged backups, a second server on one database, a
+// flood of upload sessions. It prints one table of figures, writes bench/results/chaos.json
+// (chaos-quick.json for --quick, chaos-partial.json for --only) and exits 1 when a figure that
+// must be 0 is not, or a figure that must hold does not. Whatever happens, every server is
+// killed, the tmpfs is unmounted and the scratch directory is removed.
 
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,6 +16,7 @@ import { PACKAGE_ROOT } from '../../src/paths.js'
 import { onlyParts, unknownArgument, UsageError } from '../args.js'
 import { killAllNow, requireProgram } from '../registries.js'
 import { authCategory } from './auth.js'
+import { backupsCategory } from './backups.js'
 import { badInputCategory } from './bad-input.js'
 import { bombsCategory } from './bombs.js'
 import { type ChaosContext, FULL, QUICK } from './context.js'
@@ -23,15 +25,20 @@ import { gcRaceCategory } from './gc-race.js'
 import { killCategory } from './kill.js'
 import { failed, type Figure, table, TRUE, writeResults } from './report.js'
 import { createUsers } from './server.js'
+import { sharedDatabaseCategory } from './shared-database.js'
+import { uploadSessionsCategory } from './upload-sessions.js'
 
 // In the issue's order; --only keeps this order whatever order it is given.
 const CATEGORIES: Record<string, (ctx: ChaosContext) => Promise<Figure[]>> = {
   'bad-input': badInputCategory,
-  bombs: bombsCategory,
   kill: killCategory,
   'gc-race': gcRaceCategory,
   'full-disk': fullDiskCategory,
   auth: authCategory,
+  bombs: bombsCategory,
+  backups: backupsCategory,
+  'shared-database': sharedDatabaseCategory,
+  'upload-sessions': uploadSessionsCategory,
 }
 
 const USAGE = `usage: npm run chaos -- [--quick] [--only=${Object.keys(CATEGORIES).join(',')}]

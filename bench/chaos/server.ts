@@ -50,6 +50,10 @@ export interface ServerSpec {
   limits?: Record<string, unknown>
   /** extra keys of the `http` section */
   http?: Record<string, unknown>
+  /** database.path (default: in the root) */
+  database?: string
+  /** extra keys of storage.maintenance.uploadpurging */
+  uploadPurging?: Record<string, unknown>
 }
 
 export function authorization(u: User): string {
@@ -83,7 +87,8 @@ export class ChaosServer {
     const doc = {
       version: 0.1,
       log: { level: 'warn' },
-      storage: { filesystem: { rootdirectory: spec.root }, delete: { enabled: true } },
+      storage: { filesystem: { rootdirectory: spec.root }, delete: { enabled: true }, ...(spec.uploadPurging ? { maintenance: { uploadpurging: spec.uploadPurging } } : {}) },
+      ...(spec.database ? { database: { path: spec.database } } : {}),
       http: { addr: `127.0.0.1:${port}`, draintimeout: '5s', bodyidletimeout: '2s', ...spec.http },
       auth: { htpasswd: { realm: 'chaos', path: spec.users.htpasswd }, access: { writers: [spec.users.admin.user] } },
       limits: { maxcompressionratio: 200, ...spec.limits },
@@ -153,16 +158,21 @@ export class ChaosServer {
 }
 
 export interface CliRun {
-  code: number
+  /** null: killed after its timeout */
+  code: number | null
   stdout: string
   stderr: string
 }
 
-/** Runs `packyard <args>` (an operator command) to completion; never throws for a non-zero exit. */
-export function runCli(args: string[], cwd: string): Promise<CliRun> {
+/**
+ * Runs `packyard <args>` (an operator command) to completion; never throws for a non-zero exit.
+ * With `timeoutMs`, a process still running then is killed and its code is null.
+ */
+export function runCli(args: string[], cwd: string, timeoutMs = 0): Promise<CliRun> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(PACKAGE_ROOT, 'bin', 'packyard.js'), ...args], { cwd, env: cleanEnv({}), maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0
+    const options = { cwd, env: cleanEnv({}), maxBuffer: 16 << 20, timeout: timeoutMs, killSignal: 'SIGKILL' as const }
+    execFile(process.execPath, [join(PACKAGE_ROOT, 'bin', 'packyard.js'), ...args], options, (err, stdout, stderr) => {
+      const code = err ? (err.killed ? null : typeof err.code === 'number' ? err.code : 1) : 0
       resolve({ code, stdout, stderr })
     })
   })

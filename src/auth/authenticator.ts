@@ -67,7 +67,7 @@ export class Authenticator {
   private readonly inFlight = new Map<string, Promise<boolean>>()
   /** Keyed by address, and by address + NUL + user name. */
   private readonly failures = new Map<string, FailureRecord>()
-  private readonly writers: Set<string>
+  private writers: Set<string>
   private readonly windowMs: number
   private readonly delayMs: number
   private readonly maxAddressFailures: number
@@ -83,6 +83,11 @@ export class Authenticator {
 
   get realm(): string {
     return this.options.realm
+  }
+
+  /** auth.access.writers as reloaded from the config file: applies from the next request on. */
+  setWriters(writers: readonly string[]): void {
+    this.writers = new Set(writers)
   }
 
   /** Reads the file now; start-up calls this so a broken file is reported at once. */

@@ -6,9 +6,11 @@
 // nearest valid option.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import type { Output } from './stdout.js'
 
 export interface Io {
-  stdout: NodeJS.WriteStream | NodeJS.WritableStream
+  /** Commands only write text to it (stdout.ts, or a stream). */
+  stdout: Output
   stderr: NodeJS.WriteStream | NodeJS.WritableStream
   stdin: NodeJS.ReadableStream
   env: NodeJS.ProcessEnv
@@ -29,6 +31,11 @@ export interface CommandEntry {
   /** Words that select it, e.g. ['pack', 'push']. */
   path: string[]
   summary: string
+  /**
+   * A server or operator command: it needs the server's modules (Fastify, SQLite, the stores),
+   * so the single-file client leaves it out.
+   */
+  operator?: true
   load: () => Command
 }
 
@@ -59,7 +66,11 @@ export function parseCommandArgs<O extends Options>(args: string[], options: O, 
   const all = { ...GLOBAL_OPTIONS, ...options }
   let parsed
   try {
-    parsed = parseArgs({ args, options: all, allowPositionals: true, strict: true })
+    // Nothing to parse (and no defaults to fill in): parseArgs's first call alone costs a
+    // command like `version` a few milliseconds of its start-up.
+    const parse = () => parseArgs({ args, options: all, allowPositionals: true, strict: true })
+    const nothing = args.length === 0 && !Object.values(all).some((option) => 'default' in option)
+    parsed = nothing ? ({ values: {}, positionals: [] } as unknown as ReturnType<typeof parse>) : parse()
   } catch (err) {
     throw new UsageError(parseArgsProblem(err as Error & { code?: string }, all))
   }

@@ -12,6 +12,7 @@
 //     HTTPS first, because the other order would send the password in clear text to a server
 //     that could have protected it; and the probe is a handshake only, so no request (and no
 //     credentials) is ever sent twice.
+//   - a login that names its scheme (`registry login http://HOST:PORT`) uses that one, untried.
 
 import { randomBytes, createHash } from 'node:crypto'
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
@@ -51,6 +52,8 @@ export interface Login {
   /** base64 user:password */
   auth: string
   user: string
+  /** The scheme the user named (`http://HOST:PORT`), used as it is; otherwise chosen as above. */
+  scheme?: 'http' | 'https' | null
 }
 
 export interface ClientOptions {
@@ -91,6 +94,9 @@ const TLS_TRUST_CODES = new Set([
 function isNotTls(err: NodeJS.ErrnoException): boolean {
   return err.code === 'EPROTO' || (err.code ?? '').startsWith('ERR_SSL_') || /wrong version number|packet length too long|unknown protocol/i.test(err.message)
 }
+
+/** Nothing is verified, so no CA list is loaded (parsing Node's own takes tens of milliseconds). */
+const UNVERIFIED = { rejectUnauthorized: false, ca: [] }
 
 /** More pages than any registry holds: past this, a listing is refused as endless. */
 const MAX_PAGES = 100_000
@@ -251,8 +257,15 @@ export class RegistryClient {
   }
 
   private resolveTransport(): Promise<Transport> {
-    this.transport ??= this.login.insecure ? this.probe() : Promise.resolve({ scheme: 'https', tls: this.trustedTls() })
+    this.transport ??= this.chooseTransport()
     return this.transport
+  }
+
+  private chooseTransport(): Promise<Transport> {
+    const { scheme, insecure } = this.login
+    if (scheme === 'http') return Promise.resolve({ scheme: 'http', tls: UNVERIFIED })
+    if (!insecure) return Promise.resolve({ scheme: 'https', tls: this.trustedTls() })
+    return scheme === 'https' ? Promise.resolve({ scheme: 'https', tls: UNVERIFIED }) : this.probe()
   }
 
   private certDirs(): string[] {
@@ -282,13 +295,10 @@ export class RegistryClient {
 
   /** For insecure logins: HTTPS (unverified) if the server completes a TLS handshake, else HTTP. */
   private probe(): Promise<Transport> {
-    // Nothing is verified, so no CA list is loaded: parsing Node's own takes tens of
-    // milliseconds, which every command against a plain-HTTP registry would pay for nothing.
-    const unverified = { rejectUnauthorized: false, ca: [] }
-    const insecureTls = { scheme: 'https' as const, tls: unverified }
-    const plain = { scheme: 'http' as const, tls: unverified }
+    const insecureTls = { scheme: 'https' as const, tls: UNVERIFIED }
+    const plain = { scheme: 'http' as const, tls: UNVERIFIED }
     return new Promise<Transport>((resolve, reject) => {
-      const socket = tlsConnect({ host: this.host, port: this.port ?? 443, ...unverified, ...(isIP(this.host) ? {} : { servername: this.host }) })
+      const socket = tlsConnect({ host: this.host, port: this.port ?? 443, ...UNVERIFIED, ...(isIP(this.host) ? {} : { servername: this.host }) })
       socket.setTimeout(PROBE_TIMEOUT_MS, () => {
         // Some plain-HTTP servers just wait for a request that makes sense; try them as such.
         socket.destroy()
@@ -300,7 +310,8 @@ export class RegistryClient {
       })
       socket.once('error', (err: NodeJS.ErrnoException) => {
         if (isNotTls(err) || err.code === 'ECONNRESET') resolve(plain)
-        else reject(this.networkError(err, this.url('https', '/')))
+        // No scheme is chosen yet: the message must not claim one (a plain-HTTP registry that is down looks the same).
+        else reject(this.networkError(err, null))
       })
     })
   }
@@ -354,9 +365,10 @@ export class RegistryClient {
     return new ApiError(message, status, code || `HTTP_${status}`, reason, detail)
   }
 
-  private networkError(err: NodeJS.ErrnoException, url: string): CliError {
+  /** `url`: what was asked for; null while an --insecure login is still finding out which scheme the registry speaks. */
+  private networkError(err: NodeJS.ErrnoException, url: string | null): CliError {
     const code = err.code ?? ''
-    const where = `${this.server} (${url.replace(/\/v1\/.*$/, '/v1/')})`
+    const where = url === null ? `${this.server} (plain HTTP or HTTPS: an --insecure login uses whichever the registry speaks)` : `${this.server} (${url.replace(/\/v1\/.*$/, '/v1/')})`
     if (code === 'ECONNREFUSED') return new CliError(`cannot connect to ${where}: connection refused; check the host and port, and that the registry is running`)
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new CliError(`cannot resolve the host of ${this.server}: ${err.message}; check the server name`)
     if (code === 'ETIMEDOUT') return new CliError(`${where} did not answer in time; check the host, the port and any firewall in between`)

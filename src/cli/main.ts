@@ -2,23 +2,26 @@
 // (-s/--home, -h/--help) stand, as cobra does for the spectro CLI, loads only that command's
 // file (so a client command never loads the server), runs it, and turns failures into the exit
 // codes scripts rely on: 0 ok, 1 `Error: <message>` on stderr, 2 usage errors, which suggest
-// the nearest valid command or option.
+// the nearest valid command or option. The single-file client (npm run build:client) runs the
+// same router without the server and operator commands: they answer with one line saying where
+// to run them.
 
 import { CliError, closest, type Command, type CommandEntry, editDistance, type Io, UsageError } from './command.js'
+import { standardOutput } from './stdout.js'
 
 // require(), not import(): in this CommonJS build import() goes through Node's ESM loader, which
 // alone costs more start-up time than the whole of `packyard version`.
 export const COMMANDS: CommandEntry[] = [
-  { path: ['serve'], summary: 'Run the registry server', load: () => (require('./commands/serve.js') as typeof import('./commands/serve.js')).serveCommand },
-  { path: ['user', 'add'], summary: 'Add a user to the htpasswd file, or change its password', load: () => (require('./commands/user-add.js') as typeof import('./commands/user-add.js')).userAddCommand },
-  { path: ['user', 'ls'], summary: 'List the users and what each may do', load: () => (require('./commands/user-ls.js') as typeof import('./commands/user-ls.js')).userLsCommand },
-  { path: ['user', 'delete'], summary: 'Remove a user from the htpasswd file', load: () => (require('./commands/user-delete.js') as typeof import('./commands/user-delete.js')).userDeleteCommand },
-  { path: ['garbage-collect'], summary: 'Remove blobs and temp files nothing refers to', load: () => (require('./commands/garbage-collect.js') as typeof import('./commands/garbage-collect.js')).garbageCollectCommand },
-  { path: ['fsck'], summary: 'Re-hash every stored blob and report damage', load: () => (require('./commands/fsck.js') as typeof import('./commands/fsck.js')).fsckCommand },
+  { path: ['serve'], operator: true, summary: 'Run the registry server', load: () => (require('./commands/serve.js') as typeof import('./commands/serve.js')).serveCommand },
+  { path: ['user', 'add'], operator: true, summary: 'Add a user to the htpasswd file, or change its password', load: () => (require('./commands/user-add.js') as typeof import('./commands/user-add.js')).userAddCommand },
+  { path: ['user', 'ls'], operator: true, summary: 'List the users and what each may do', load: () => (require('./commands/user-ls.js') as typeof import('./commands/user-ls.js')).userLsCommand },
+  { path: ['user', 'delete'], operator: true, summary: 'Remove a user from the htpasswd file', load: () => (require('./commands/user-delete.js') as typeof import('./commands/user-delete.js')).userDeleteCommand },
+  { path: ['garbage-collect'], operator: true, summary: 'Remove blobs and temp files nothing refers to', load: () => (require('./commands/garbage-collect.js') as typeof import('./commands/garbage-collect.js')).garbageCollectCommand },
+  { path: ['fsck'], operator: true, summary: 'Re-hash every stored blob and report damage', load: () => (require('./commands/fsck.js') as typeof import('./commands/fsck.js')).fsckCommand },
   { path: ['events'], summary: 'Show the audit trail: pushes, tag changes, deletes, collections, lockouts', load: () => (require('./commands/events.js') as typeof import('./commands/events.js')).eventsCommand },
   { path: ['healthcheck'], summary: 'Check that the configured registry answers /health (the image\'s HEALTHCHECK)', load: () => (require('./commands/healthcheck.js') as typeof import('./commands/healthcheck.js')).healthcheckCommand },
-  { path: ['backup'], summary: 'Copy the whole registry into a folder while it serves', load: () => (require('./commands/backup.js') as typeof import('./commands/backup.js')).backupCommand },
-  { path: ['restore'], summary: 'Restore a backup into an empty root, then check it', load: () => (require('./commands/restore.js') as typeof import('./commands/restore.js')).restoreCommand },
+  { path: ['backup'], operator: true, summary: 'Copy the whole registry into a folder while it serves', load: () => (require('./commands/backup.js') as typeof import('./commands/backup.js')).backupCommand },
+  { path: ['restore'], operator: true, summary: 'Restore a backup into an empty root, then check it', load: () => (require('./commands/restore.js') as typeof import('./commands/restore.js')).restoreCommand },
   { path: ['version'], summary: 'Print the version', load: () => (require('./commands/version.js') as typeof import('./commands/version.js')).versionCommand },
   { path: ['registry', 'login'], summary: 'Log in to a pack registry and save the login', load: () => (require('./commands/registry-login.js') as typeof import('./commands/registry-login.js')).registryLoginCommand },
   { path: ['registry', 'logout'], summary: 'Remove a saved registry login', load: () => (require('./commands/registry-logout.js') as typeof import('./commands/registry-logout.js')).registryLogoutCommand },
@@ -49,14 +52,31 @@ function commandList(entries: CommandEntry[], prefix: string[]): string {
   return entries.map((c, i) => `  ${(names[i] as string).padEnd(width)}${c.summary}`).join('\n')
 }
 
-function globalHelp(): string {
+export interface RouterOptions {
+  /** The single-file client: the server and operator commands are not in it. */
+  clientOnly?: boolean
+}
+
+/** The one line a server or operator command gets from the single-file client. */
+function serverCommandMessage(words: string[]): string {
+  return `packyard ${words.join(' ')} is a server command, which this single-file client does not carry; run the server from the Docker image or the npm package (npm install -g packyard)`
+}
+
+function available(options: RouterOptions): CommandEntry[] {
+  return options.clientOnly ? COMMANDS.filter((c) => !c.operator) : COMMANDS
+}
+
+function globalHelp(options: RouterOptions): string {
+  const elsewhere = options.clientOnly
+    ? `\nThe server and operator commands (${[...new Set(COMMANDS.filter((c) => c.operator).map((c) => c.path[0]))].join(', ')}) run from the Docker image or the npm package.\n`
+    : ''
   return `Packyard: a pack registry for Spectro Cloud Palette, and its client.
 
 Usage: packyard COMMAND [ARGS] [FLAGS]
 
 Commands:
-${commandList(COMMANDS, [])}
-
+${commandList(available(options), [])}
+${elsewhere}
 ${GLOBAL_FLAGS}
       --version    print the version
 
@@ -64,14 +84,14 @@ Run 'packyard COMMAND --help' for a command's arguments and flags.
 `
 }
 
-function groupHelp(group: string[]): string {
+function groupHelp(group: string[], options: RouterOptions): string {
   const name = group.join(' ')
   return `${GROUPS[name]}
 
 Usage: packyard ${name} COMMAND [ARGS] [FLAGS]
 
 Commands:
-${commandList(inGroup(group), group)}
+${commandList(inGroup(group).filter((c) => available(options).includes(c)), group)}
 
 ${GLOBAL_FLAGS}
 
@@ -177,14 +197,18 @@ async function runCommand(entry: CommandEntry, args: string[], help: boolean, io
   }
 }
 
-export async function runCli(args: string[], io: Io): Promise<number> {
+export async function runCli(args: string[], io: Io, options: RouterOptions = {}): Promise<number> {
   const line = readCommandLine(args)
   // `packyard help pack push` is `packyard pack push --help`.
   if (line.words[0] === 'help') {
     const rest = args.filter((_, i) => i !== line.at[0])
-    return runCli([...rest, '--help'], io)
+    return runCli([...rest, '--help'], io, options)
   }
   const entry = findCommand(line.words)
+  if (entry?.operator && options.clientOnly) {
+    io.stderr.write(`Error: ${serverCommandMessage(entry.path)}\n`)
+    return 1
+  }
   if (entry !== undefined) {
     const used = new Set(line.at.slice(0, entry.path.length))
     return runCommand(entry, args.filter((_, i) => !used.has(i)), line.help, io)
@@ -193,35 +217,42 @@ export async function runCli(args: string[], io: Io): Promise<number> {
     if (line.version) return runCommand(COMMANDS.find((c) => c.path[0] === 'version') as CommandEntry, [], false, io)
     if (line.strayFlag !== undefined && !line.help) {
       const nearest = line.strayFlag.startsWith('--') ? closest(line.strayFlag, ['--home', '--help', '--version']) : undefined
-      io.stderr.write(`Error: unknown option ${JSON.stringify(line.strayFlag)} before the command${nearest ? `; did you mean "${nearest}"?` : ''}\n\n${globalHelp()}`)
+      io.stderr.write(`Error: unknown option ${JSON.stringify(line.strayFlag)} before the command${nearest ? `; did you mean "${nearest}"?` : ''}\n\n${globalHelp(options)}`)
       return 2
     }
-    io.stdout.write(globalHelp())
+    io.stdout.write(globalHelp(options))
     // Nothing asked at all: show what there is, but a script that forgot its command fails.
     return line.help ? 0 : 2
   }
   const group = findGroup(line.words)
   if (group !== undefined && group.length === line.words.length) {
-    io.stdout.write(groupHelp(group))
+    if (options.clientOnly && inGroup(group).every((c) => c.operator)) {
+      io.stderr.write(`Error: ${serverCommandMessage(group)}\n`)
+      return 1
+    }
+    io.stdout.write(groupHelp(group, options))
     return line.help ? 0 : 2
   }
   const typed = line.words.slice(0, (group?.length ?? 0) + 1).join(' ')
   const suggestion = suggestCommand(line.words)
-  io.stderr.write(`Error: unknown command ${JSON.stringify(typed)}${suggestion ? `; did you mean "${suggestion}"?` : ''}\n\n${group ? groupHelp(group) : globalHelp()}`)
+  io.stderr.write(`Error: unknown command ${JSON.stringify(typed)}${suggestion ? `; did you mean "${suggestion}"?` : ''}\n\n${group ? groupHelp(group, options) : globalHelp(options)}`)
   return 2
 }
 
-export function main(args: string[]): void {
+export function main(args: string[], options: RouterOptions = {}): void {
+  // Each standard stream is set up when first used: a command that never writes to standard
+  // error or reads standard input does not pay for them (a few milliseconds each).
   const io: Io = {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    // Only the commands that read it pay for setting standard input up (a few milliseconds).
+    stdout: standardOutput(),
+    get stderr() {
+      return process.stderr
+    },
     get stdin() {
       return process.stdin
     },
     env: process.env,
   }
-  runCli(args, io).then(
+  runCli(args, io, options).then(
     (code) => {
       process.exitCode = code
       // A server that failed to start may still hold handles open; nothing else is running.

@@ -5,9 +5,10 @@
 // pack root is found with the same rule (pack.json at the archive root, or inside its single
 // top-level folder, which is then stripped). Everything is written into a hidden temporary folder
 // next to the destination and renamed into place only once complete, so a failed or interrupted
-// pull never leaves a half-written pack behind, and never touches an existing folder. It is
-// inflated under the registry's default archive limits (a ratio, unpacked size and entry count
-// no default registry would have accepted at push is refused), so a bomb costs little.
+// pull never leaves a half-written pack behind, and never touches an existing folder unless asked
+// to replace it (`pack pull --force`), which then happens only once the new one is complete. It
+// is inflated under the registry's default archive limits (a ratio, unpacked size and entry
+// count no default registry would have accepted at push is refused), so a bomb costs little.
 
 import { randomBytes } from 'node:crypto'
 import { lstat, mkdir, open, rename, rm } from 'node:fs/promises'
@@ -18,13 +19,13 @@ import { checkEntry, findPackRoot, inflateTar, PACK_ROOT_NOT_FOUND } from '../pa
 import { unlessMissing } from '../files.js'
 import { CLIENT_ARCHIVE_LIMITS } from './archive-limits.js'
 
-export async function extractPackArchive(archive: Readable, targetDir: string, folderName: string): Promise<string> {
+export async function extractPackArchive(archive: Readable, targetDir: string, folderName: string, options: { replace?: boolean } = {}): Promise<string> {
   try {
     if (folderName === '' || folderName === '.' || folderName === '..' || /[\\/\0]/.test(folderName)) {
       throw new Error(`invalid folder name for the pack: ${JSON.stringify(folderName)}`)
     }
     const finalPath = join(targetDir, folderName)
-    await refuseExisting(finalPath)
+    if (!options.replace) await refuseExisting(finalPath)
     // mkdir rather than mkdtemp: mkdtemp makes the folder 0700, and in the no-top-folder case
     // this folder becomes the pack itself, which should get the usual permissions.
     const temp = join(targetDir, `.${folderName}.partial-${randomBytes(6).toString('hex')}`)
@@ -33,10 +34,15 @@ export async function extractPackArchive(archive: Readable, targetDir: string, f
       const { files, dirs } = await unpackInto(archive, temp)
       const root = findPackRoot(files, dirs)
       if (root === undefined) throw new Error(PACK_ROOT_NOT_FOUND)
+      const complete = root === '' ? temp : join(temp, root)
+      if (options.replace) {
+        await replaceFolder(complete, finalPath, temp)
+        return finalPath
+      }
       // Checked again: the download took a while, and rename() would silently replace an
       // empty folder that appeared meanwhile.
       await refuseExisting(finalPath)
-      await rename(root === '' ? temp : join(temp, root), finalPath)
+      await rename(complete, finalPath)
       return finalPath
     } finally {
       await rm(temp, { recursive: true, force: true })
@@ -48,9 +54,32 @@ export async function extractPackArchive(archive: Readable, targetDir: string, f
   }
 }
 
+export class FolderExistsError extends Error {
+  constructor(readonly path: string) {
+    super(`${path} already exists`)
+    this.name = 'FolderExistsError'
+  }
+}
+
 async function refuseExisting(path: string): Promise<void> {
   if ((await unlessMissing(lstat(path))) === null) return
-  throw new Error(`${path} already exists`)
+  throw new FolderExistsError(path)
+}
+
+/**
+ * Puts the complete folder at `path` in place of whatever is there: the old one is moved aside
+ * beside `temp` first, moved back if the new one cannot take its place, and removed after.
+ */
+async function replaceFolder(complete: string, path: string, temp: string): Promise<void> {
+  const old = `${temp}-replaced`
+  const moved = (await unlessMissing(rename(path, old))) !== null
+  try {
+    await rename(complete, path)
+  } catch (err) {
+    if (moved) await rename(old, path)
+    throw err
+  }
+  await rm(old, { recursive: true, force: true })
 }
 
 /** Writes every entry under `dir` as it arrives; returns the file and folder paths written. */

@@ -1,14 +1,19 @@
 // What the `packyard user` commands work on: the htpasswd file (--htpasswd PATH, or the one the
-// config names: auth.htpasswd.path, else <root>/htpasswd), the config's writers, and the root's
-// initial-admin-password, which is deleted once it no longer opens the admin account.
+// config names: auth.htpasswd.path, else <root>/htpasswd), the config's writers, the root's
+// initial-admin-password, which is deleted once it no longer opens the admin account, and the
+// registry's audit trail, where each change is recorded.
 
+import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { BOOTSTRAP_USER, retireInitialPassword } from '../auth/bootstrap.js'
 import { readHtpasswd } from '../auth/htpasswd.js'
 import { type Config, configFileFor, loadConfig } from '../config/load.js'
 import { isMissing } from '../files.js'
+import { openDatabase } from '../meta/db.js'
+import { EventLog } from '../meta/events.js'
 import { rootLayout } from '../store/layout.js'
 import { CliError, type Io } from './command.js'
+import { operatingSystemUser } from './operator.js'
 
 export const USER_FILE_FLAGS = { htpasswd: { type: 'string' }, config: { type: 'string' } } as const
 
@@ -28,13 +33,48 @@ export function userFiles(values: { htpasswd?: string | undefined; config?: stri
   const config = loadConfig({ file: configFile, env: io.env })
   let htpasswd = values.htpasswd
   if (!htpasswd) {
-    if (!config.auth) throw new CliError(`${configFile ?? 'the configuration'} has no auth section; pass --htpasswd PATH`)
+    if (!config.auth) throw new CliError(`${configFile ?? 'the configuration'} turns authentication off (auth: none, or REGISTRY_AUTH=none); pass --htpasswd PATH`)
     if (config.auth.htpasswdPath === null) {
       throw new CliError('with storage: inmemory and no auth.htpasswd.path the users live in the server\'s memory; set auth.htpasswd.path or pass --htpasswd PATH')
     }
     htpasswd = config.auth.htpasswdPath
   }
   return { configFile, config, htpasswd }
+}
+
+/** The file is the one the registry of `files.config` reads. */
+function isTheRegistrys(files: UserFiles): boolean {
+  const path = files.config.auth?.htpasswdPath
+  return typeof path === 'string' && resolve(path) === resolve(files.htpasswd)
+}
+
+/**
+ * Records a change of the users in the registry's audit trail (its database, opened as
+ * garbage-collect opens it, next to a running server), by the operating-system user who ran
+ * the command. The change stands either way: when it cannot be recorded (another htpasswd
+ * file, no database yet, in-memory storage, a database that does not open) the output says so.
+ */
+export function recordUserChange(files: UserFiles, io: Io, action: 'user.add' | 'user.delete', detail: Record<string, unknown>): void {
+  const note = (why: string): void => {
+    io.stdout.write(`Not recorded in the audit trail: ${why}\n`)
+  }
+  const { storage } = files.config
+  if (storage.kind === 'inmemory') return note('the registry keeps its data in memory')
+  if (!isTheRegistrys(files)) return note(`${files.htpasswd} is not the htpasswd file of ${files.configFile ?? 'the built-in configuration'}`)
+  if (!existsSync(storage.databasePath)) return note(`there is no registry database at ${storage.databasePath} yet (the server creates it when it first starts)`)
+  let db: ReturnType<typeof openDatabase>
+  try {
+    db = openDatabase(storage.databasePath)
+  } catch (err) {
+    return note(`cannot open ${storage.databasePath}: ${(err as Error).message}`)
+  }
+  try {
+    new EventLog(db).appendRegistryEvent(operatingSystemUser(), action, detail)
+  } catch (err) {
+    note(`cannot write to ${storage.databasePath}: ${(err as Error).message}`)
+  } finally {
+    db.close()
+  }
 }
 
 /** The users of the file; a missing file is an error that says who creates it. */
@@ -53,8 +93,7 @@ export async function readUsers(path: string): Promise<{ users: Map<string, stri
  */
 export async function retireInitialPasswordAfter(user: string, files: UserFiles, io: Io): Promise<void> {
   const { config } = files
-  if (user !== BOOTSTRAP_USER || config.storage.kind === 'inmemory' || !config.auth?.htpasswdPath) return
-  if (resolve(config.auth.htpasswdPath) !== resolve(files.htpasswd)) return
+  if (user !== BOOTSTRAP_USER || config.storage.kind === 'inmemory' || !isTheRegistrys(files)) return
   const passwordFile = rootLayout(config.storage.rootdirectory).initialAdminPassword
   const { users } = await readUsers(files.htpasswd)
   if (await retireInitialPassword(passwordFile, users.get(BOOTSTRAP_USER))) {

@@ -41,7 +41,7 @@ const ENV_WRITERS = 'REGISTRY_AUTH_ACCESS_WRITERS'
  */
 export async function planAddWriter(file: string | undefined, user: string, env: NodeJS.ProcessEnv): Promise<WritersEdit> {
   const config = loadConfig({ file, env })
-  if (!config.auth) throw new ConfigEditRefused(`${file ?? 'the configuration'} has no auth section, so there are no users or writers`)
+  if (!config.auth) throw new ConfigEditRefused(`${file ?? 'the configuration'} turns authentication off (auth: none, or REGISTRY_AUTH=none), so there are no users or writers`)
   const current = config.auth.writers
   const writers = [...current, user]
   if (current.includes(user)) return { writers: current, changed: false, file: undefined, apply: async () => undefined }
@@ -54,7 +54,7 @@ export async function planAddWriter(file: string | undefined, user: string, env:
       `there is no config file (the built-in defaults are in use), so there is nowhere to record writers. Start the server with a config file that says\n${byHand}\nor with ${ENV_WRITERS}=${writers.join(',')}`,
     )
   }
-  const refuse = (why: string) => new ConfigEditRefused(`${why}. Change it by hand so that it says\n${byHand}\nand restart the server`)
+  const refuse = (why: string) => new ConfigEditRefused(`${why}. Change it by hand so that it says\n${byHand}\n(a server started with it applies that within seconds)`)
 
   const st = await lstat(file)
   if (st.isSymbolicLink()) throw refuse(`${file} is a symbolic link (a mounted ConfigMap or secret?); Packyard does not replace it`)
@@ -111,6 +111,6 @@ function canSetWriters(doc: Document): boolean {
 }
 
 function sameButWriters(before: Config, after: Config, writers: string[]): boolean {
-  const expected = { ...before, source: '', auth: before.auth && { ...before.auth, writers } }
-  return JSON.stringify({ ...after, source: '' }) === JSON.stringify(expected)
+  const expected = { ...before, source: '', file: null, auth: before.auth && { ...before.auth, writers } }
+  return JSON.stringify({ ...after, source: '', file: null }) === JSON.stringify(expected)
 }

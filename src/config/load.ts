@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { dirname, join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { closest } from '../cli/command.js'
 import { rootLayout } from '../store/layout.js'
 import { DURATION_HINT, parseDuration } from './duration.js'
 import { isLeaf, LETS_ENCRYPT_DIRECTORY, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
@@ -52,6 +53,8 @@ export type S3Config = S3Settings
 export interface Config {
   /** Where the config came from, for the start-up log. */
   source: string
+  /** The config file read, if any (the server reloads auth.access.writers from it). */
+  file: string | null
   log: { level: LogLevel; fields: Record<string, string>; formatter: LogFormat }
   storage: {
     kind: 'filesystem' | 'inmemory' | 's3'
@@ -66,7 +69,7 @@ export interface Config {
     /** storage.redirect.disable: false (S3 only): blob GETs answer 307 to a pre-signed URL. */
     redirect: boolean
     deleteEnabled: boolean
-    uploadPurging: { enabled: boolean; ageMs: number; intervalMs: number }
+    uploadPurging: { enabled: boolean; ageMs: number; emptyAgeMs: number; intervalMs: number }
   }
   http: {
     addr: string
@@ -79,6 +82,7 @@ export interface Config {
     trustedProxies: string[]
     tls: TlsConfig | null
   }
+  /** Users and writers; null for an open registry (`auth: none`, REGISTRY_AUTH=none). */
   auth: {
     realm: string
     /**
@@ -100,6 +104,7 @@ export interface Config {
     addressLoginFailures: number
     loginLockoutMs: number
     maxCompressionRatio: number
+    uploadSessions: number
   }
   packs: { strictValidation: boolean }
   metrics: {
@@ -135,18 +140,18 @@ export interface LoadOptions {
   doc?: Doc
 }
 
-/** Sections whose presence switches a feature on; the built-in defaults have them. */
-const BUILT_IN_DOC: Doc = { storage: { filesystem: {} }, auth: { htpasswd: {} } }
+/** The storage driver is chosen by its section's presence; the built-in defaults have one. */
+const BUILT_IN_DOC: Doc = { storage: { filesystem: {} } }
 
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env
   let doc: Doc
   let source: string
+  const file = options.doc ? undefined : configFileFor(options.file)
   if (options.doc) {
     doc = structuredClone(options.doc)
     source = 'inline'
   } else {
-    const file = configFileFor(options.file)
     if (file) {
       doc = readYamlFile(file)
       source = file
@@ -157,7 +162,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   expandShorthands(doc)
   applyEnv(doc, env)
-  return resolve(doc, source)
+  return { ...resolve(doc, source), file: file ?? null }
 }
 
 /** The config file a command reads: the one named, else /etc/spectro/config.yml when present; undefined means the built-in defaults. */
@@ -183,19 +188,17 @@ function readYamlFile(file: string): Doc {
   return parsed as Doc
 }
 
-/** `storage: inmemory` and `auth: htpasswd` are the distribution spellings of `{inmemory: {}}`. */
+/** `storage: inmemory`, `auth: htpasswd` and `auth: none` are the short spellings of `{inmemory: {}}`. */
 function expandShorthands(doc: Doc): void {
   for (const key of ['storage', 'auth']) {
     const value = doc[key]
-    if (typeof value === 'string') {
-      if (key === 'auth' && value === 'none') delete doc[key]
-      else doc[key] = { [value]: {} }
-    }
+    if (typeof value === 'string') doc[key] = { [value]: {} }
   }
 }
 
 const ENV_PREFIX = 'REGISTRY_'
 const STORAGE_DRIVERS = ['filesystem', 'inmemory', 's3']
+const AUTH_DRIVERS = ['htpasswd', 'none']
 
 /** REGISTRY_HTTP_TLS_CERTIFICATE → ['http','tls','certificate']. Keys never contain `_`. */
 function applyEnv(doc: Doc, env: NodeJS.ProcessEnv): void {
@@ -204,16 +207,17 @@ function applyEnv(doc: Doc, env: NodeJS.ProcessEnv): void {
     const value = env[name] as string
     const path = name.slice(ENV_PREFIX.length).toLowerCase().split('_')
     const node = schemaAt(path)
-    if (node === undefined) throw new ConfigError(name, `unknown environment override (no config key ${path.join('.')})`)
+    if (node === undefined) {
+      const nearest = closest(path.join('_'), envKeys(SCHEMA, []))
+      throw new ConfigError(name, `unknown environment override (no config key ${path.join('.')})${nearest ? `; did you mean ${ENV_PREFIX}${nearest.toUpperCase()}?` : ''}`)
+    }
     if (path.length === 1 && (path[0] === 'auth' || path[0] === 'storage')) {
-      // REGISTRY_AUTH=htpasswd selects the section; its keys come from their own variables.
-      if (path[0] === 'auth' && value === 'none') {
-        delete doc.auth
-        continue
-      }
+      // REGISTRY_AUTH=htpasswd selects the section (in place of the file's driver, as
+      // REGISTRY_AUTH=none does); its keys come from their own variables.
+      const drivers = path[0] === 'auth' ? AUTH_DRIVERS : STORAGE_DRIVERS
       const section = ensureSection(doc, path, name)
       if (!(value in section)) {
-        for (const k of Object.keys(section)) if (STORAGE_DRIVERS.includes(k)) delete section[k]
+        for (const k of Object.keys(section)) if (drivers.includes(k)) delete section[k]
         section[value] = {}
       }
       continue
@@ -225,6 +229,14 @@ function applyEnv(doc: Doc, env: NodeJS.ProcessEnv): void {
       ensureSection(doc, path, name)
     }
   }
+}
+
+/** Every key's variable name after REGISTRY_, in lower case: `http_addr`, `storage_s3_bucket`... */
+function envKeys(section: Section, path: string[]): string[] {
+  return Object.entries(section).flatMap(([key, node]) => {
+    const here = [...path, key]
+    return [here.join('_'), ...(isLeaf(node) ? [] : envKeys(node, here))]
+  })
 }
 
 function schemaAt(path: string[]): Leaf | Section | undefined {
@@ -266,7 +278,7 @@ function fromEnvString(type: LeafType, value: string): unknown {
   }
 }
 
-function resolve(doc: Doc, source: string): Config {
+function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
   const ignoredKeys: string[] = []
   const values = new Map<string, unknown>()
   walk(doc, SCHEMA, [], values, ignoredKeys)
@@ -287,9 +299,11 @@ function resolve(doc: Doc, source: string): Config {
   const metricsAt = metricsAddr === '' ? null : { addr: metricsAddr, ...parseAddr(metricsAddr, 'metrics.addr') }
   const metricsEnabled = get<boolean>('metrics.enabled')
 
-  const hasAuth = doc.auth !== undefined && doc.auth !== null
+  // Users from htpasswd unless the config says `auth: none`: a config without an auth section
+  // is as safe as no config at all (the htpasswd of the data directory, admin created).
   const authDoc = (doc.auth ?? {}) as Doc
-  if (hasAuth && !('htpasswd' in authDoc)) throw new ConfigError('auth', 'auth needs an htpasswd section (or remove auth for an open registry)')
+  const open = 'none' in authDoc
+  if (open && 'htpasswd' in authDoc) throw new ConfigError('auth', 'choose htpasswd (users) or none (an open registry), not both (REGISTRY_AUTH=none selects none in place of the file\'s htpasswd)')
 
   return {
     source,
@@ -300,6 +314,7 @@ function resolve(doc: Doc, source: string): Config {
       uploadPurging: {
         enabled: get('storage.maintenance.uploadpurging.enabled'),
         ageMs: get('storage.maintenance.uploadpurging.age'),
+        emptyAgeMs: get('storage.maintenance.uploadpurging.emptyage'),
         intervalMs: get('storage.maintenance.uploadpurging.interval'),
       },
     },
@@ -313,9 +328,9 @@ function resolve(doc: Doc, source: string): Config {
       trustedProxies: validateProxies(get('http.trustedproxies')),
       tls: certificates && { certificates, clientcas: get('http.tls.clientcas'), minimumtls: get('http.tls.minimumtls') },
     },
-    auth: hasAuth
-      ? { realm: get('auth.htpasswd.realm'), htpasswdPath: htpasswdPathFor(get('auth.htpasswd.path'), kind === 'inmemory', storage.rootdirectory), writers: get('auth.access.writers') }
-      : null,
+    auth: open
+      ? null
+      : { realm: get('auth.htpasswd.realm'), htpasswdPath: htpasswdPathFor(get('auth.htpasswd.path'), kind === 'inmemory', storage.rootdirectory), writers: get('auth.access.writers') },
     limits: {
       archiveSize: get('limits.archivesize'),
       unpackedSize: get('limits.unpackedsize'),
@@ -328,6 +343,7 @@ function resolve(doc: Doc, source: string): Config {
       addressLoginFailures: get('limits.addressloginfailures'),
       loginLockoutMs: get('limits.loginlockout'),
       maxCompressionRatio: get('limits.maxcompressionratio'),
+      uploadSessions: get('limits.uploadsessions'),
     },
     packs: { strictValidation: get<string>('packs.validation') === 'strict' },
     metrics: { enabled: metricsEnabled, addr: metricsEnabled ? metricsAt : null },
@@ -489,6 +505,14 @@ const SIZE_UNITS: Record<string, number> = {
   b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, k: 1024, m: 1024 ** 2, g: 1024 ** 3,
 }
 
+/** A positive number of bytes, or one with a unit (512MiB, 2GB); null when it is neither. */
+function parseSize(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isInteger(value) && value > 0 ? value : null
+  const m = typeof value === 'string' ? /^\s*(\d+)\s*([a-zA-Z]*)\s*$/.exec(value) : null
+  const unit = m ? SIZE_UNITS[(m[2] as string).toLowerCase() || 'b'] : undefined
+  return !m || unit === undefined || Number(m[1]) <= 0 ? null : Number(m[1]) * unit
+}
+
 export function parseLeaf(key: string, type: LeafType, value: unknown): unknown {
   const bad = (what: string): never => {
     throw new ConfigError(key, `${what} (got ${JSON.stringify(value)})`)
@@ -519,11 +543,10 @@ export function parseLeaf(key: string, type: LeafType, value: unknown): unknown 
       return ms === null ? bad(DURATION_HINT) : ms
     }
     case 'size': {
-      if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value
-      const m = typeof value === 'string' ? /^\s*(\d+)\s*([a-zA-Z]*)\s*$/.exec(value) : null
-      const unit = m ? SIZE_UNITS[(m[2] as string).toLowerCase() || 'b'] : undefined
-      if (!m || unit === undefined || Number(m[1]) <= 0) return bad('must be a size in bytes, or with a unit such as 512MiB or 2GB')
-      return Number(m[1]) * unit
+      const bytes = parseSize(value)
+      if (bytes === null) return bad('must be a size in bytes, or with a unit such as 512MiB or 2GB')
+      if (type.max !== undefined && bytes > type.max) return bad(`must be at most ${type.max / 1024 ** 2}MiB (${type.max} bytes)`)
+      return bytes
     }
     case 'strings':
       if (typeof value === 'string') return [value]
@@ -564,15 +587,21 @@ export function parseAddr(addr: string, key = 'http.addr'): { host: string; port
   return { host: host === '' ? '0.0.0.0' : host, port }
 }
 
-/** Each entry is an IP address or a CIDR block (`10.0.0.0/8`, `fd00::/8`). */
+/**
+ * Each entry is an IP address or a CIDR block (`10.0.0.0/8`, `fd00::/8`) with a prefix of at
+ * least 1 bit: a /0 would believe a forged X-Forwarded-For from anyone, and the proxy matcher
+ * Fastify uses refuses it.
+ */
 function validateProxies(entries: string[]): string[] {
+  const form = 'an IP address (10.0.0.7) or a CIDR block (10.0.0.0/8, fd00::/8) whose prefix length is 1 to 32 for IPv4, 1 to 128 for IPv6'
   for (const entry of entries) {
     const [address, bits, extra] = entry.split('/')
     const family = isIP(address ?? '')
     const maxBits = family === 6 ? 128 : 32
-    const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits)
+    const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) >= 1 && Number(bits) <= maxBits)
     if (family === 0 || !validBits || extra !== undefined) {
-      throw new ConfigError('http.trustedproxies', `${JSON.stringify(entry)} is not an IP address or CIDR block such as 10.0.0.0/8`)
+      const everyone = family !== 0 && bits !== undefined && Number(bits) === 0 ? ' (a /0 would trust anyone\'s X-Forwarded-For: list the proxies\' own addresses or networks)' : ''
+      throw new ConfigError('http.trustedproxies', `${JSON.stringify(entry)} is not ${form}${everyone}`)
     }
   }
   return entries

@@ -9,7 +9,7 @@ export type LeafType =
   | { kind: 'bool' }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'duration' }
-  | { kind: 'size' }
+  | { kind: 'size'; max?: number }
   | { kind: 'strings' }
   | { kind: 'stringmap' }
   | { kind: 'headers' }
@@ -85,6 +85,7 @@ export const SCHEMA: Section = {
       uploadpurging: {
         enabled: leaf({ kind: 'bool' }, true, 'remove abandoned upload sessions'),
         age: leaf({ kind: 'duration' }, 24 * 3600_000, 'an upload idle for longer than this is removed'),
+        emptyage: leaf({ kind: 'duration' }, 10 * 60_000, 'an upload session that has received no byte for this long is removed (0: only after age)'),
         interval: leaf({ kind: 'duration' }, 3600_000, 'how often abandoned uploads are looked for'),
       },
     },
@@ -130,7 +131,7 @@ export const SCHEMA: Section = {
     addr: leaf({ kind: 'string', nonEmpty: true }, ':5000', 'listen address, host:port or :port'),
     headers: leaf({ kind: 'headers' }, SPECTRO_SECURITY_HEADERS, 'headers added to every response'),
     draintimeout: leaf({ kind: 'duration' }, 60_000, 'on shutdown, how long in-flight requests may finish'),
-    bodyidletimeout: leaf({ kind: 'duration' }, 60_000, 'a request body that sends nothing for this long is answered 408 and dropped'),
+    bodyidletimeout: leaf({ kind: 'duration' }, 60_000, 'a request body that sends nothing for this long is answered 408 and dropped; 0: no timeout'),
     trustedproxies: leaf({ kind: 'strings' }, [], "proxies (addresses or CIDRs) whose X-Forwarded-For names the real client"),
     secret: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
     relativeurls: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; Location headers are always relative'),
@@ -156,6 +157,9 @@ export const SCHEMA: Section = {
     },
   },
   auth: {
+    // An open registry, chosen explicitly (`auth: none`, REGISTRY_AUTH=none): a driver without
+    // settings, selected by its presence. Without it, users come from htpasswd.
+    none: {},
     htpasswd: {
       realm: leaf({ kind: 'string', nonEmpty: true }, 'basic-realm', 'realm of the Basic challenge'),
       path: leaf({ kind: 'string' }, '', 'htpasswd file with bcrypt entries; empty: <storage root>/htpasswd (in memory with storage: inmemory)'),
@@ -171,13 +175,16 @@ export const SCHEMA: Section = {
     unpackedsize: leaf({ kind: 'size' }, ARCHIVE_LIMIT_DEFAULTS.unpackedSize, 'largest total unpacked size of a pack archive'),
     entries: leaf({ kind: 'int', min: 1, max: 10_000_000 }, ARCHIVE_LIMIT_DEFAULTS.entries, 'most entries in a pack archive'),
     filesize: leaf({ kind: 'size' }, ARCHIVE_LIMIT_DEFAULTS.fileSize, 'largest pack.json/values.yaml/logo.png/logo.webp/README.md/presets.yaml/schema.yaml'),
-    manifestsize: leaf({ kind: 'size' }, 4 * MiB, 'largest OCI manifest'),
+    // A manifest is read into memory whole; the largest real ones (image indexes of hundreds of
+    // platforms) are under 1 MiB, so 32 MiB is far past any need and still a bounded read.
+    manifestsize: leaf({ kind: 'size', max: 32 * MiB }, 4 * MiB, 'largest OCI manifest (at most 32MiB)'),
     bodysize: leaf({ kind: 'size' }, 1 * MiB, 'largest JSON request body'),
     pagesize: leaf({ kind: 'int', min: 1, max: 100_000 }, 1000, 'most entries in one page of a listing'),
     loginfailures: leaf({ kind: 'int', min: 1, max: 1_000_000 }, 10, 'failed logins for one user name from one address before 429'),
     addressloginfailures: leaf({ kind: 'int', min: 1, max: 1_000_000 }, 100, 'failed logins from one address, whatever the user name, before 429'),
     loginlockout: leaf({ kind: 'duration' }, 15 * 60_000, 'how long a login lockout lasts after the last failure'),
     maxcompressionratio: leaf({ kind: 'int', min: 2, max: 1_000_000 }, ARCHIVE_LIMIT_DEFAULTS.maxCompressionRatio, 'largest unpacked:compressed ratio of a pack archive (checked after its first MiB)'),
+    uploadsessions: leaf({ kind: 'int', min: 1, max: 1_000_000 }, 100, 'OCI upload sessions one user may hold open at once (429 TOOMANYREQUESTS past it)'),
   },
   packs: {
     validation: leaf(

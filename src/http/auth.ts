@@ -1,6 +1,6 @@
 // Request authentication hooks. Each protected API plugin adds `authenticate` as an onRequest
-// hook; routes that change state add `requireWriter`. Without an auth section every request
-// is an anonymous writer (the open mode, announced loudly at start-up).
+// hook; routes that change state add `requireWriter`. With `auth: none` every request is an
+// anonymous writer (the open mode, chosen explicitly and announced loudly at start-up).
 
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'

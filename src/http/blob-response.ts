@@ -74,6 +74,8 @@ export interface BlobToSend {
   contentType: string
   open: (range?: ByteRange) => Promise<Readable>
   fileName?: string
+  /** Cache-Control; digest-addressed bytes (the default) are immutable. */
+  cacheControl?: string
   /**
    * Where a GET may download the bytes straight from the storage instead (307), answered with
    * these headers; null: serve them.
@@ -119,7 +121,7 @@ export async function sendBlob(request: FastifyRequest, reply: FastifyReply, blo
   const etag = `"${blob.digest}"`
   reply.header('docker-content-digest', blob.digest)
   reply.header('etag', etag)
-  reply.header('cache-control', IMMUTABLE)
+  reply.header('cache-control', blob.cacheControl ?? IMMUTABLE)
   reply.header('accept-ranges', 'bytes')
   reply.type(blob.contentType)
   // Author-supplied bytes never run as a page of this origin, whatever a browser makes of them.

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify'
 
 const healthSchema = {
+  operationId: 'getHealth',
   summary: 'Whether the database and the blob storage answer (no credentials)',
   tags: ['operations'],
   security: [],

@@ -12,6 +12,7 @@ import type { RegistryMetrics } from '../metrics.js'
 import { errorResponses } from './errors.js'
 
 const metricsSchema = {
+  operationId: 'getMetrics',
   summary: 'Prometheus metrics (text exposition format 0.0.4; any user; on metrics.addr without credentials instead)',
   tags: ['operations'],
   response: {

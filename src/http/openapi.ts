@@ -2,19 +2,41 @@
 // from the route schemas that also validate requests and serialize responses, so it cannot
 // drift from what the server does. Registered before any route (it collects them as they are
 // added). No credentials: it describes the API, not what is stored, and clients and API
-// tools fetch it before they have a login. No rendered page: any OpenAPI viewer reads the
-// JSON, and serving one would mean megabytes of static assets and inline scripts that the
-// registry's Content-Security-Policy forbids.
+// tools fetch it before they have a login. GET /docs is the same description as a reference
+// page (Swagger UI, served from the package's own files, no CDN), public like the JSON.
+//
+// The route schemas carry two things for the description only, read here: a wildcard's name
+// (`title` of its `*` parameter, since OpenAPI parameters need names) and a `requestBody` for
+// bodies the handlers read as streams (the push form, manifests, blob chunks). Operation ids
+// are the schemas' own, made unique per method and surface here (HEAD: headPack for getPack;
+// the distribution API: v1GetManifest and v2GetManifest).
 
 import swagger from '@fastify/swagger'
-import type { FastifyInstance } from 'fastify'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifyInstance, FastifySchema } from 'fastify'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { PACKAGE_ROOT } from '../paths.js'
 import { VERSION } from '../version.js'
-import { ENDPOINT_PATHS } from './distribution/schemas.js'
+import { ENDPOINT_PATHS, type EndpointOperation } from './distribution/schemas.js'
+import { errorResponses } from './errors.js'
 
 const DESCRIPTION = `A pack registry for Spectro Cloud Palette: the /v1 pack API (what packyard and spectro pack commands use), \
 the OCI distribution API on /v2 (and on /v1, as spectro-registry serves it), and the operator routes. \
-Every route but /health, /openapi.json and the pack browser's static files needs HTTP Basic credentials; pushes, tags, deletes and the event log need a writer. \
+Every route but /health, /openapi.json, /docs, the client downloads (/_client/) and the pack browser's static files needs HTTP Basic credentials; pushes, tags, deletes and the event log need a writer. \
 Errors are {"errors":[{"code","message","detail"}]}.`
+
+/** Where the reference page is served. */
+export const DOCS_PATH = '/docs'
+
+/**
+ * The reference page's own policy, the only one its answers carry: Swagger UI's scripts and
+ * stylesheet from here, its icons as data: URLs, and requests only to this registry. Its React
+ * components insert <style> elements, hence inline styles (never inline scripts); the page shows
+ * nothing but this registry's own description.
+ */
+export const DOCS_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 export async function openApiPlugin(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
@@ -34,13 +56,15 @@ export async function openApiPlugin(app: FastifyInstance): Promise<void> {
     exposeHeadRoutes: true,
     // Shared schemas keep their names (ErrorEnvelope) instead of def-0, def-1...
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
-    transformObject: (doc) => ('openapiObject' in doc ? withDistributionEndpoints(doc.openapiObject) : doc.swaggerObject),
+    transform: ({ schema, url }) => described(schema, url),
+    transformObject: (doc) => ('openapiObject' in doc ? finished(doc.openapiObject) : doc.swaggerObject),
   })
   app.get(
     '/openapi.json',
     {
       schema: {
-        summary: 'This description of the API (OpenAPI 3.1)',
+        operationId: 'getOpenApi',
+        summary: 'This description of the API (OpenAPI 3.1); GET /docs shows it as a page',
         tags: ['operations'],
         security: [],
         response: { 200: { description: 'the OpenAPI document', type: 'object', additionalProperties: true } },
@@ -48,33 +72,119 @@ export async function openApiPlugin(app: FastifyInstance): Promise<void> {
     },
     async () => app.swagger(),
   )
+  await app.register(async (docs) => {
+    // One Content-Security-Policy, this page's, whatever http.headers set for the API.
+    docs.addHook('onSend', async (_request, reply, payload) => {
+      reply.header('content-security-policy', DOCS_CSP)
+      return payload
+    })
+    await docs.register(swaggerUi, {
+      routePrefix: DOCS_PATH,
+      uiConfig: { deepLinking: true },
+      theme: { title: 'Packyard API' },
+      logo: { type: 'image/svg+xml', content: readFileSync(join(PACKAGE_ROOT, 'src', 'http', 'ui', 'static', 'icon.svg')) },
+    })
+  })
 }
 
-/**
- * The distribution API is one wildcard route per method under each root (`/v2/{*}`), since
- * repository names contain slashes; beside each root's wildcard, its endpoints are listed
- * as the paths clients call (`/v2/{name}/manifests/{reference}`), answered by those routes.
- */
-function withDistributionEndpoints<Doc extends { paths?: unknown }>(doc: Doc): Doc {
-  const paths: Record<string, Record<string, Operation> | undefined> = {}
-  for (const [path, item] of Object.entries((doc.paths ?? {}) as typeof paths)) {
-    paths[path] = item
-    if (!path.endsWith('/{*}') || !item?.get?.tags?.includes('distribution')) continue
-    const root = path.slice(0, -'{*}'.length)
-    for (const { path: endpoint, operations } of Object.values(ENDPOINT_PATHS)) {
-      const parameters = [...endpoint.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } }))
-      paths[`${root}${endpoint}`] = Object.fromEntries(
-        Object.entries(operations).map(([method, summary]) => [method, { summary, tags: ['distribution'], parameters, description: `Served by ${method.toUpperCase()} ${path}.`, responses: (item[method] ?? item.get)?.responses ?? {} }]),
-      )
+/** A route's schema as the description shows it: the wildcard named, the streamed body declared. */
+function described(schema: FastifySchema, url: string): { schema: FastifySchema; url: string } {
+  if (!schema) return { schema, url }
+  const { requestBody, ...rest } = schema as FastifySchema & { requestBody?: unknown }
+  let result: FastifySchema = requestBody === undefined ? rest : { ...rest, body: requestBody }
+  if (!url.endsWith('*') || (result as { hide?: boolean }).hide) return { schema: result, url }
+  const params = result.params as { properties: Record<string, { title?: string }>; required?: string[] } | undefined
+  const wildcard = params?.properties['*']
+  if (!params || !wildcard?.title) throw new Error(`the wildcard of ${url} needs a title in its params schema (its name in /openapi.json)`)
+  const name = wildcard.title
+  const properties = Object.fromEntries(Object.entries(params.properties).map(([key, value]) => (key === '*' ? [name, value] : [key, value])))
+  result = { ...result, params: { ...params, properties, required: (params.required ?? []).map((key) => (key === '*' ? name : key)) } }
+  return { schema: result, url: `${url.slice(0, -1)}:${name}` }
+}
+
+type Operations = Record<string, Operation>
+const METHODS = ['get', 'head', 'put', 'post', 'patch', 'delete']
+
+/** The generated document, finished: unique operation ids, the distribution endpoints listed. */
+function finished<Doc extends { paths?: unknown }>(doc: Doc): Doc {
+  const generated = (doc.paths ?? {}) as Record<string, Operations>
+  const paths: Record<string, Operations> = {}
+  for (const [path, item] of Object.entries(generated)) {
+    // A plugin's root (`/v1/`) is routed with and without the slash: name it once.
+    if (!path.endsWith('/') && generated[`${path}/`]) continue
+    const operations: Operations = {}
+    for (const [method, operation] of Object.entries(item)) {
+      // GET and HEAD of one route share one object: each gets its own id.
+      operations[method] = METHODS.includes(method) ? { ...operation, operationId: operationId(path, method, operation) } : operation
     }
+    paths[path] = operations
+    const wildcard = distributionWildcard(path, operations)
+    if (wildcard) Object.assign(paths, endpointPaths(wildcard))
   }
   return { ...doc, paths }
 }
 
+/** `getPack` as `headPack` for HEAD, and `v2` in front on the distribution routes of `/v2`. */
+function operationId(path: string, method: string, operation: Operation): string | undefined {
+  const base = operation.operationId?.replace(/-head$/, '')
+  if (base === undefined) return undefined
+  const id = method === 'head' ? `head${capitalized(base.replace(/^get/, ''))}` : base
+  const root = /^\/(v1|v2)\//.exec(path)?.[1]
+  return root && operation.tags?.includes('distribution') ? `${root}${capitalized(id)}` : id
+}
+
+function capitalized(word: string): string {
+  return word.charAt(0).toUpperCase() + word.slice(1)
+}
+
+/** `/v2/` for `/v2/{path}`: a surface's distribution wildcard route. */
+function distributionWildcard(path: string, operations: Operations): string | null {
+  const match = /^(\/v[12]\/)\{path\}$/.exec(path)
+  return match && operations.get?.tags?.includes('distribution') ? (match[1] as string) : null
+}
+
+/**
+ * The distribution API is one wildcard route per method under each root (`/v2/{path}`), since
+ * repository names contain slashes; beside each root's wildcard, its endpoints are listed as the
+ * paths clients call (`/v2/{name}/manifests/{reference}`), answered by those routes.
+ */
+function endpointPaths(root: string): Record<string, Operations> {
+  const surface = root.slice(1, -1)
+  const paths: Record<string, Operations> = {}
+  for (const { path: endpoint, operations } of Object.values(ENDPOINT_PATHS)) {
+    const pathParameters = [...endpoint.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } }))
+    paths[`${root}${endpoint}`] = Object.fromEntries(
+      Object.entries(operations).map(([method, operation]: [string, EndpointOperation]) => [method, endpointOperation(surface, method, operation, pathParameters)]),
+    )
+  }
+  return paths
+}
+
+function endpointOperation(surface: string, method: string, operation: EndpointOperation, pathParameters: object[]): Operation {
+  const query = Object.entries(operation.query ?? {}).map(([name, schema]) => ({ name, in: 'query', required: false, schema }))
+  const responses = Object.fromEntries(Object.entries(operation.responses).map(([status, response]) => [status, openApiResponse(response)]))
+  for (const [status, ref] of Object.entries(errorResponses)) responses[status.toUpperCase()] = { description: 'an error', content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref.$ref.replace('#', '')}` } } } }
+  return {
+    operationId: `${surface}${capitalized(operation.operationId)}`,
+    summary: operation.summary,
+    description: `Served by ${method.toUpperCase()} /${surface}/{path}.`,
+    tags: ['distribution'],
+    parameters: [...pathParameters, ...query],
+    ...(operation.requestBody ? { requestBody: operation.requestBody } : {}),
+    responses,
+  }
+}
+
+/** A route-schema response (`{type: 'null', description}` or `{description, content}`) as OpenAPI writes it. */
+function openApiResponse(response: object): object {
+  const { description, content } = response as { description: string; content?: object }
+  return content ? { description, content } : { description }
+}
+
 /** The parts of an OpenAPI operation this file reads or writes. */
 interface Operation {
+  operationId?: string
   summary?: string
   tags?: string[]
-  responses?: unknown
   [key: string]: unknown
 }

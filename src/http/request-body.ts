@@ -1,7 +1,7 @@
 // The one way request bodies are read: as a stream by the upload routes, or parsed as JSON.
 // Whatever consumes one (the blob store, the upload staging, the multipart parser, the manifest
 // reader, the JSON parser) sees a typed error instead of a stream that never ends: 408 REQUEST_TIMEOUT when the client sends nothing for
-// `http.bodyidletimeout`, 400 BAD_REQUEST when the client closes the connection mid-body.
+// `http.bodyidletimeout` (0: never), 400 BAD_REQUEST when the client closes the connection mid-body.
 // Consumers already clean up on a stream error (temp files removed, chunks truncated back), so
 // a stalled or aborted upload leaves nothing behind.
 
@@ -20,17 +20,18 @@ export function clientGone(): RegistryError {
 }
 
 /**
- * The request body as a stream that fails, rather than hangs, when the client stalls or goes
- * away. Read it once; a route that does not read its body does not call this.
+ * The request body as a stream that fails, rather than hangs, when the client stalls (unless
+ * `idleMs` is 0: no timeout, as a Go server's 0 means) or goes away. Read it once; a route that
+ * does not read its body does not call this.
  */
 export function requestBody(request: FastifyRequest, idleMs: number): Readable {
   const raw = request.raw
   const body = new PassThrough({ highWaterMark: 1 << 20 })
   // Idle means the client sends nothing while we are ready to read; a body paused because its
   // consumer is busy (backpressure) is not the client's fault.
-  const timer = setTimeout(() => (raw.readableFlowing === false ? timer.refresh() : fail(bodyStalled(idleMs))), idleMs).unref()
+  const timer = idleMs > 0 ? setTimeout(() => (raw.readableFlowing === false ? timer?.refresh() : fail(bodyStalled(idleMs))), idleMs).unref() : null
   const stop = () => {
-    clearTimeout(timer)
+    if (timer) clearTimeout(timer)
     raw.off('data', arm).off('end', onEnd).off('error', onAbort).off('close', onClose)
   }
   const fail = (err: RegistryError) => {
@@ -41,7 +42,7 @@ export function requestBody(request: FastifyRequest, idleMs: number): Readable {
     body.destroy(err)
   }
   // refresh() re-arms the same timer: no allocation per chunk.
-  const arm = () => timer.refresh()
+  const arm = () => timer?.refresh()
   const onEnd = () => stop()
   const onAbort = () => fail(clientGone())
   const onClose = () => {

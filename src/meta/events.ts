@@ -17,10 +17,13 @@ import { type Db, writeTransaction } from './db.js'
  * - gc: garbage collection removed blobs and temp files (repository ''; detail: what it removed)
  * - lockout: repeated failed logins locked out a user name from an address, or a whole address
  *   (repository ''; actor: the user name tried, '' for an address; detail: address, failures)
+ * - user.add, user.delete: `packyard user add` (a new user, a new password, a new writer) or
+ *   `packyard user delete` changed the users (repository ''; actor: who ran the command;
+ *   detail: the user, and for user.add whether it was added or updated and made a writer)
  */
-export type EventAction = 'create' | 'update' | 'tag' | 'untag' | 'delete' | 'blob.delete' | 'gc' | 'lockout'
+export type EventAction = 'create' | 'update' | 'tag' | 'untag' | 'delete' | 'blob.delete' | 'gc' | 'lockout' | 'user.add' | 'user.delete'
 
-/** The repository of events about the registry as a whole (gc, lockout). */
+/** The repository of events about the registry as a whole (gc, lockout, user changes). */
 export const NO_REPOSITORY = ''
 
 export interface NewEvent {
@@ -98,10 +101,11 @@ export class EventLog {
   }
 
   /**
-   * An event about the registry as a whole (a collection, a lockout): no repository, tag or
-   * digest, and a write transaction of its own, since no other change goes with it.
+   * An event about the registry as a whole (a collection, a lockout, a user change): no
+   * repository, tag or digest, and a write transaction of its own, since no other change goes
+   * with it.
    */
-  appendRegistryEvent(actor: string, action: 'gc' | 'lockout', detail: Record<string, unknown>): void {
+  appendRegistryEvent(actor: string, action: 'gc' | 'lockout' | 'user.add' | 'user.delete', detail: Record<string, unknown>): void {
     writeTransaction(this.db, () =>
       this.append({ at: Date.now(), actor, action, repository: NO_REPOSITORY, tag: null, oldDigest: null, newDigest: null, forced: false, message: null, detail }),
     )

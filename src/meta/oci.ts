@@ -103,11 +103,14 @@ const SQL = {
     WHERE repository_id = @repo AND subject_digest = @subject AND (@artifactType IS NULL OR artifact_type = @artifactType)
       AND digest > @after
     ORDER BY digest LIMIT @limit`,
-  createSession: 'INSERT INTO upload_sessions (id, repository, size, started_at, updated_at) VALUES (?, ?, 0, ?, ?)',
+  createSession: 'INSERT INTO upload_sessions (id, repository, owner, size, started_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)',
+  // Counts no further than the cap, from the owner index: as cheap with a million sessions as with one.
+  ownedSessions: 'SELECT COUNT(*) AS n FROM (SELECT 1 FROM upload_sessions WHERE owner = ? LIMIT ?)',
   session: 'SELECT id, repository, started_at, updated_at FROM upload_sessions WHERE id = ?',
   touchSession: 'UPDATE upload_sessions SET size = ?, updated_at = ? WHERE id = ?',
   deleteSession: 'DELETE FROM upload_sessions WHERE id = ?',
   staleSessions: 'SELECT id, repository, started_at, updated_at FROM upload_sessions WHERE updated_at < ? ORDER BY updated_at',
+  emptySessions: 'SELECT id, repository, started_at, updated_at FROM upload_sessions WHERE size = 0 AND updated_at < ? ORDER BY updated_at',
   openSessions: 'SELECT COUNT(*) AS n FROM upload_sessions',
 } as const
 
@@ -206,13 +209,31 @@ export class OciMeta {
     return this.all<SessionRow>('staleSessions', before)
   }
 
+  /** Sessions that have recorded no byte and were last touched before `before`. */
+  emptySessions(before: number): SessionRow[] {
+    return this.all<SessionRow>('emptySessions', before)
+  }
+
   // ---- state changes, one transaction each
 
   // Session bookkeeping is not durable (see writeTransaction): a session lost in a crash costs
   // the client a restart of that one upload, and its staged bytes are purged.
 
-  createSession(id: string, repository: string, now: number): void {
-    writeTransaction(this.db, () => this.run('createSession', id, repository, now, now), NOT_DURABLE)
+  /**
+   * Opens a session for `owner` unless it already holds `maxPerOwner` open ones (false: not
+   * created). Counted and inserted in one transaction, so concurrent requests cannot overshoot.
+   */
+  createSession(id: string, repository: string, owner: string, now: number, maxPerOwner: number): boolean {
+    return writeTransaction(
+      this.db,
+      () => {
+        const { n } = this.get<{ n: number }>('ownedSessions', owner, maxPerOwner) as { n: number }
+        if (n >= maxPerOwner) return false
+        this.run('createSession', id, repository, owner, now, now)
+        return true
+      },
+      NOT_DURABLE,
+    )
   }
 
   touchSession(id: string, size: number, now: number): void {

@@ -23,6 +23,12 @@ export interface TagRow {
   manifest_id: number
   seq: number
   updated_at: number
+  /** Version and parent tags: the major version of their line (`2` for 2.6.0 and 2.x); else null. */
+  line: string | null
+  /** Parent tags: the version tag they follow; else null. */
+  target: string | null
+  /** The tag as the API shows it (UTF-8 JSON), stored with every change; null outside pack repositories. */
+  view: string | null
   manifest_digest: string
   /** The pack version's archive; null when the tag is on an artifact (not a pack). */
   archive_digest: string | null
@@ -49,6 +55,16 @@ export interface PackVersionRow {
   /** JSON array of the validation warnings it was accepted with. */
   warnings: string
   manifest_digest: string
+}
+
+/** A tag to insert: its parts, its kind, and for version and parent tags its line. */
+export interface NewTag {
+  name: string
+  group: string | null
+  label: string
+  kind: TagRow['kind']
+  line: string | null
+  target: string | null
 }
 
 export interface PackSummaryRow {
@@ -91,7 +107,7 @@ export interface NewManifest {
   manifests: Array<{ digest: string }>
 }
 
-const TAG_COLUMNS = `t.id, t.name, t.group_name, t.label, t.kind, t.manifest_id, t.seq, t.updated_at,
+const TAG_COLUMNS = `t.id, t.name, t.group_name, t.label, t.kind, t.manifest_id, t.seq, t.updated_at, t.line, t.target, t.view,
   m.digest AS manifest_digest, pv.archive_digest, pv.version`
 // A pack repository may hold artifacts (any manifest a distribution client pushed) next to
 // pack versions; their tags come with no archive and no version.
@@ -114,29 +130,35 @@ export class PackMeta {
     const p = <T = unknown>(sql: string) => db.prepare<unknown[], T>(sql)
     this.s = {
       repoByName: p<PackRepoRow>("SELECT id, name, created_at, updated_at FROM repositories WHERE kind = 'pack' AND name = ?"),
+      repoName: p<{ name: string }>('SELECT name FROM repositories WHERE id = ?'),
       insertRepo: p("INSERT INTO repositories (kind, name, created_at, updated_at) VALUES ('pack', ?, ?, ?)"),
       touchRepo: p('UPDATE repositories SET updated_at = ? WHERE id = ?'),
       deleteRepo: p('DELETE FROM repositories WHERE id = ?'),
       countManifests: p<{ n: number }>('SELECT COUNT(*) AS n FROM manifests WHERE repository_id = ?'),
+      totals: p<{ packs: number; versions: number }>('SELECT COUNT(DISTINCT repository_id) AS packs, COUNT(*) AS versions FROM pack_versions'),
       // A pack repository can exist with nothing in it yet: blob uploads come before the manifest.
       catalog: p<{ name: string }>(
         `SELECT name FROM repositories r WHERE kind = 'pack' AND name > ?
          AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id) ORDER BY name LIMIT ?`,
       ),
-      listings: p<{ name: string; listing: Buffer }>(
-        `SELECT name, listing FROM pack_listings
-         WHERE name > @last AND (@name IS NULL OR instr(name, @name) > 0) AND (@layer IS NULL OR layer = @layer)
-         ORDER BY name LIMIT @limit`,
+      // Each pack's header with the stored views of its tags (parent tags are not listed).
+      listings: p<{ name: string; header: string; tags: string | null }>(
+        `SELECT h.name, h.header,
+           (SELECT group_concat(t.view, ',' ORDER BY t.name) FROM tags t WHERE t.repository_id = h.repository_id AND t.kind <> 'parent') AS tags
+         FROM pack_headers h
+         WHERE h.name > @last AND (@name IS NULL OR instr(h.name, @name) > 0) AND (@layer IS NULL OR h.layer = @layer)
+         ORDER BY h.name LIMIT @limit`,
       ),
-      saveListing: p(
-        `INSERT INTO pack_listings (repository_id, name, layer, listing) VALUES (?, ?, ?, ?)
-         ON CONFLICT (repository_id) DO UPDATE SET name = excluded.name, layer = excluded.layer, listing = excluded.listing`,
+      saveHeader: p(
+        `INSERT INTO pack_headers (repository_id, name, layer, header) VALUES (?, ?, ?, ?)
+         ON CONFLICT (repository_id) DO UPDATE SET name = excluded.name, layer = excluded.layer, header = excluded.header`,
       ),
-      dropListing: p('DELETE FROM pack_listings WHERE repository_id = ?'),
-      reposWithoutListing: p<{ id: number }>(
-        `SELECT r.id FROM repositories r WHERE r.kind = 'pack' AND NOT EXISTS (SELECT 1 FROM pack_listings l WHERE l.repository_id = r.id)
+      dropHeader: p('DELETE FROM pack_headers WHERE repository_id = ?'),
+      reposWithoutHeader: p<{ id: number }>(
+        `SELECT r.id FROM repositories r WHERE r.kind = 'pack' AND NOT EXISTS (SELECT 1 FROM pack_headers h WHERE h.repository_id = r.id)
            AND EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.repository_id = r.id)`,
       ),
+      packRepoIds: p<{ id: number }>("SELECT id FROM repositories WHERE kind = 'pack' ORDER BY id"),
       packSummary: p<PackSummaryRow>(
         `SELECT r.id, r.name, r.updated_at, pv.display_name, pv.layer, pv.pack_json, pv.files
          FROM repositories r JOIN pack_versions pv ON ${LATEST_VERSION} WHERE r.id = ?`,
@@ -147,6 +169,13 @@ export class PackMeta {
          WHERE t.repository_id IN (SELECT value FROM json_each(?)) ORDER BY t.repository_id, t.name`,
       ),
       tagByName: p<TagRow>(`SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.repository_id = ? AND t.name = ?`),
+      tagPage: p<TagRow>(`SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.repository_id = ? AND t.name > ? ORDER BY t.name LIMIT ?`),
+      tagCount: p<{ n: number }>('SELECT COUNT(*) AS n FROM tags WHERE repository_id = ?'),
+      tagsOfLine: p<TagRow>(`SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.repository_id = ? AND t.line = ? AND t.group_name IS ?`),
+      tagRowsOfManifest: p<TagRow>(`SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.manifest_id = ? ORDER BY t.name`),
+      parentsFollowing: p<{ name: string }>("SELECT name FROM tags WHERE repository_id = ? AND target = ? AND kind = 'parent' ORDER BY name"),
+      setView: p('UPDATE tags SET view = ? WHERE id = ?'),
+      setLine: p('UPDATE tags SET line = ? WHERE id = ?'),
       versionByManifest: p<PackVersionRow>(`SELECT ${VERSION_COLUMNS} FROM pack_versions pv JOIN manifests m ON m.id = pv.manifest_id WHERE pv.manifest_id = ?`),
       versionByDigest: p<PackVersionRow>(
         `SELECT ${VERSION_COLUMNS} FROM pack_versions pv JOIN manifests m ON m.id = pv.manifest_id
@@ -174,10 +203,10 @@ export class PackMeta {
            @archiveDigest, @archiveSize, @contentDigest, @unpackedSize, @files, @pushedAt, @pushedBy, @message, @warnings)`,
       ),
       insertTag: p(
-        `INSERT INTO tags (repository_id, name, group_name, label, kind, manifest_id, seq, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO tags (repository_id, name, group_name, label, kind, manifest_id, seq, updated_at, line, target)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      moveTag: p('UPDATE tags SET manifest_id = ?, seq = ?, updated_at = ? WHERE id = ?'),
+      moveTag: p('UPDATE tags SET manifest_id = ?, seq = ?, updated_at = ?, target = ? WHERE id = ?'),
       deleteTag: p('DELETE FROM tags WHERE id = ?'),
       deleteTagsOfManifest: p("DELETE FROM tags WHERE manifest_id = ? AND kind != 'parent'"),
     }
@@ -194,6 +223,10 @@ export class PackMeta {
 
   repoByName(name: string): PackRepoRow | undefined {
     return this.s.repoByName.get(name)
+  }
+
+  repoName(id: number): string {
+    return (this.s.repoName.get(id) as { name: string }).name
   }
 
   ensureRepo(name: string, now: number): number {
@@ -216,24 +249,37 @@ export class PackMeta {
     return true
   }
 
+  /** Packs (with at least one version) and pack versions, for the metrics. */
+  totals(): { packs: number; versions: number } {
+    return this.s.totals.get() as { packs: number; versions: number }
+  }
+
   catalog(last: string, limit: number): string[] {
     return this.s.catalog.all(last, limit).map((r) => r.name)
   }
 
-  /** A page of the stored listings (UTF-8 JSON), by name. */
-  listings(filter: { name: string | null; layer: string | null; last: string; limit: number }): Array<{ name: string; listing: Buffer }> {
+  /**
+   * A page of packs by name: each pack's stored header and the stored views of its tags, joined
+   * by commas in tag order (null: no tags), both UTF-8 JSON.
+   */
+  listings(filter: { name: string | null; layer: string | null; last: string; limit: number }): Array<{ name: string; header: string; tags: string | null }> {
     return this.s.listings.all(filter)
   }
 
-  /** Keeps a pack's stored listing; null drops it (the repository holds no pack version). */
-  saveListing(repoId: number, listing: { name: string; layer: string; json: string } | null): void {
-    if (listing === null) this.s.dropListing.run(repoId)
-    else this.s.saveListing.run(repoId, listing.name, listing.layer, Buffer.from(listing.json))
+  /** Keeps a pack's stored header; null drops it (the repository holds no pack version). */
+  saveHeader(repoId: number, header: { name: string; layer: string; json: string } | null): void {
+    if (header === null) this.s.dropHeader.run(repoId)
+    else this.s.saveHeader.run(repoId, header.name, header.layer, header.json)
   }
 
-  /** Pack repositories whose listing was never stored (written before the table existed). */
-  reposWithoutListing(): number[] {
-    return this.s.reposWithoutListing.all().map((r) => r.id)
+  /** Pack repositories with versions whose header was never stored (written before the table existed). */
+  reposWithoutHeader(): number[] {
+    return this.s.reposWithoutHeader.all().map((r) => r.id)
+  }
+
+  /** Every pack repository, for work over all of them (a migration's). */
+  packRepoIds(): number[] {
+    return this.s.packRepoIds.all().map((r) => r.id)
   }
 
   packSummary(repoId: number): PackSummaryRow | undefined {
@@ -256,6 +302,38 @@ export class PackMeta {
 
   tag(repoId: number, name: string): TagRow | undefined {
     return this.s.tagByName.get(repoId, name)
+  }
+
+  /** Up to `limit` tags (every kind) after `after`, by name. */
+  tagPage(repoId: number, after: string, limit: number): TagRow[] {
+    return this.s.tagPage.all(repoId, after, limit)
+  }
+
+  tagCount(repoId: number): number {
+    return (this.s.tagCount.get(repoId) as { n: number }).n
+  }
+
+  /** The version and parent tags of one (group, major) line. */
+  tagsOfLine(repoId: number, group: string | null, line: string): TagRow[] {
+    return this.s.tagsOfLine.all(repoId, line, group)
+  }
+
+  /** Every tag on a manifest, by name. */
+  tagRowsOfManifest(manifestId: number): TagRow[] {
+    return this.s.tagRowsOfManifest.all(manifestId)
+  }
+
+  /** The parent tags that follow the version tag `target`, by name. */
+  parentsFollowing(repoId: number, target: string): string[] {
+    return this.s.parentsFollowing.all(repoId, target).map((r) => r.name)
+  }
+
+  setView(tagId: number, view: string): void {
+    this.s.setView.run(view, tagId)
+  }
+
+  setLine(tagId: number, line: string | null): void {
+    this.s.setLine.run(line, tagId)
   }
 
   version(manifestId: number): PackVersionRow | undefined {
@@ -321,12 +399,13 @@ export class PackMeta {
     return this.seq.next()
   }
 
-  insertTag(repoId: number, t: { name: string; group: string | null; label: string; kind: TagRow['kind'] }, manifestId: number, seq: number, now: number): void {
-    this.s.insertTag.run(repoId, t.name, t.group, t.label, t.kind, manifestId, seq, now)
+  insertTag(repoId: number, t: NewTag, manifestId: number, seq: number, now: number): void {
+    this.s.insertTag.run(repoId, t.name, t.group, t.label, t.kind, manifestId, seq, now, t.line, t.target)
   }
 
-  moveTag(tagId: number, manifestId: number, seq: number, now: number): void {
-    this.s.moveTag.run(manifestId, seq, now, tagId)
+  /** Points a tag at another manifest; a parent tag also names the version tag it now follows. */
+  moveTag(tagId: number, manifestId: number, seq: number, now: number, target: string | null = null): void {
+    this.s.moveTag.run(manifestId, seq, now, target, tagId)
   }
 
   deleteTag(tagId: number): void {

@@ -3,7 +3,9 @@
 // the purging of abandoned uploads. Bytes stream through the blob store and the upload
 // staging, never into memory; a blob becomes visible to clients only in the transaction that
 // records it (blobs row + repository link + end of session). Requests on one session are
-// serialized, so chunks cannot interleave and a commit never races an append.
+// serialized, so chunks cannot interleave and a commit never races an append. Each user may
+// hold a bounded number of sessions open (counted in the database, so it holds across
+// replicas), and sessions that never receive a byte are purged after minutes.
 
 import { randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
@@ -32,6 +34,11 @@ export interface PurgeResult {
  */
 export type PackUploadWatcher = (source: Readable, digest: string) => Readable
 
+export interface UploadSettings {
+  /** limits.uploadsessions: upload sessions one user may hold open at once. */
+  maxSessionsPerUser: number
+}
+
 export class OciUploads {
   private readonly meta: OciMeta
   /** Tail of the work queued on each session id. */
@@ -41,17 +48,34 @@ export class OciUploads {
     db: Db,
     private readonly intake: BlobIntake,
     private readonly staging: UploadStaging,
+    private readonly settings: UploadSettings,
     private readonly watchPackUpload: PackUploadWatcher | null = null,
   ) {
     this.meta = new OciMeta(db)
   }
 
-  /** Starts a resumable upload into `repo`; returns its id (the UUID in the Location). */
-  async start(repo: RepositoryLocator): Promise<string> {
+  /**
+   * Starts a resumable upload into `repo` for `user`; returns its id (the UUID in the Location).
+   * A user who already holds limits.uploadsessions open sessions gets 429 TOOMANYREQUESTS.
+   */
+  async start(repo: RepositoryLocator, user: string): Promise<string> {
     const id = randomUUID()
-    // File first: a crash before the row leaves an orphan file, which purging removes.
-    await this.staging.create(id)
-    this.meta.createSession(id, repo.oci, Date.now())
+    const max = this.settings.maxSessionsPerUser
+    // Row first, so a request past the cap touches no disk. A crash before the file leaves a
+    // session without bytes, which the next purge of empty sessions removes.
+    if (!this.meta.createSession(id, repo.oci, user, Date.now(), max)) {
+      throw new RegistryError(
+        'TOOMANYREQUESTS',
+        `user ${user} already has ${max} upload sessions open, the most limits.uploadsessions allows; finish or cancel some (DELETE the session's Location) before starting another. Sessions that never receive a byte are removed after storage.maintenance.uploadpurging.emptyage, others after storage.maintenance.uploadpurging.age`,
+        { limit: max, key: 'limits.uploadsessions' },
+      )
+    }
+    try {
+      await this.staging.create(id)
+    } catch (err) {
+      this.meta.deleteSession(id)
+      throw err
+    }
     return id
   }
 
@@ -121,6 +145,26 @@ export class OciUploads {
   /** DELETE: abandons the upload and its bytes. */
   async cancel(repo: RepositoryLocator, id: string): Promise<void> {
     await this.exclusive(repo, id, () => this.end(id))
+  }
+
+  /**
+   * Removes sessions that never received a byte and were started more than `emptyAgeMs` ago
+   * (clients that open sessions and walk away), leaving busy ones and any whose staged bytes
+   * arrived without being recorded yet. Reads only those sessions (an index), not the staging.
+   */
+  async purgeEmpty(emptyAgeMs: number, now = Date.now()): Promise<PurgeResult> {
+    const sessions: string[] = []
+    for (const session of this.meta.emptySessions(now - emptyAgeMs)) {
+      if (this.busy.has(session.id)) continue
+      const staged = await this.staging.size(session.id).catch((err: unknown) => {
+        if (isRegistryError(err) && err.code === 'BLOB_UPLOAD_UNKNOWN') return 0
+        throw err
+      })
+      if (staged > 0 || this.busy.has(session.id)) continue
+      await this.end(session.id)
+      sessions.push(session.id)
+    }
+    return { sessions, files: [], bytes: 0 }
   }
 
   /**

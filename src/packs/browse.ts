@@ -15,10 +15,15 @@ import { assertDigest } from '../store/digest.js'
 import type { BlobInfo } from '../store/types.js'
 import { type ArchiveLimits, readPackArchive } from './archive-read.js'
 import { archiveFileName } from './oras-manifest.js'
-import type { ParentTag } from './parent-tags.js'
 import { parseTag } from './tags.js'
-import { groupVersions, newestVersion, type VersionGroup } from './version-order.js'
-import { type HistoryView, historyView, NO_VERSION, packHeader, type PackHeaderView, parentTagsFor, type PackViews, type VersionDetailView } from './views.js'
+import { groupVersions, isPrerelease, newestVersion, type VersionGroup } from './version-order.js'
+import { type HistoryView, historyView, NO_VERSION, packHeader, type PackHeaderView, type PackViews, type VersionDetailView } from './views.js'
+
+/** A parent tag and the version tag it follows. */
+interface ParentLink {
+  tag: string
+  target: string
+}
 
 export interface PackBrowserSettings {
   /** the largest page of the listing (the default page is smaller) */
@@ -46,7 +51,8 @@ export interface PackListRequest {
 }
 
 export interface PackListEntry extends PackHeaderView {
-  newest: { version: string; group: string | null; tag: string } | null
+  /** the newest release (a pre-release only when there is no release) */
+  newest: { version: string; group: string | null; tag: string; prerelease: boolean } | null
   /** tagged pack versions, and tagged artifacts (manifests that are not packs) */
   versions: number
   artifacts: number
@@ -135,6 +141,9 @@ export interface PackPage {
   ref: string | null
 }
 
+/** The selected version's tags shown on its page (the API pages through the rest). */
+const SHOWN_VERSION_TAGS = 100
+
 const SHOWN_FILES = { readme: 'README.md', values: 'values.yaml', presets: 'presets.yaml', schema: 'schema.yaml' } as const
 
 const CHANGED_CURSOR = /^(\d{1,15}):([a-z0-9._-]{1,128})$/
@@ -211,7 +220,7 @@ export class PackBrowser {
     const manifests = (packs: boolean) => new Set(own.filter((t) => (t.archive_digest !== null) === packs).map((t) => t.manifest_id)).size
     return {
       ...packHeader(row.name, row),
-      newest: newest ? { version: newest.version, group: newest.group, tag: newest.tag } : null,
+      newest: newest ? { version: newest.version, group: newest.group, tag: newest.tag, prerelease: isPrerelease(newest.version) } : null,
       versions: manifests(true),
       artifacts: manifests(false),
       tags: own.length,
@@ -223,7 +232,7 @@ export class PackBrowser {
     const repoId = this.views.repoId(name)
     const summary = this.packs.packSummary(repoId)
     const tags = this.packs.tagsOf(repoId)
-    const parents = parentTagsFor(tags)
+    const parents = tags.flatMap((t): ParentLink[] => (t.kind === 'parent' && t.target !== null ? [{ tag: t.name, target: t.target }] : []))
     const onManifest = tagsByManifest(tags)
     const versions = this.packs.versionsOf(repoId).map((v) => versionEntry(v, onManifest.get(v.manifest_id) ?? [], parents))
     const artifacts = this.browse.packArtifacts(repoId, this.settings.maxArtifacts).map((m) => artifactEntry(m, onManifest.get(m.id) ?? [], parents, versions))
@@ -237,7 +246,7 @@ export class PackBrowser {
       pack: packHeader(name, summary ?? { ...NO_VERSION, updated_at: updatedAt }),
       groups: groupVersions(versions),
       artifacts,
-      parentTags: parents.map((p) => ({ tag: p.tag, target: p.target })),
+      parentTags: parents,
       ref,
     }
     if ('version' in chosen) return { ...base, selected: await this.selectedVersion(name, chosen) }
@@ -266,7 +275,7 @@ export class PackBrowser {
   }
 
   private async selectedVersion(name: string, entry: VersionEntry): Promise<SelectedVersion> {
-    const detail = this.views.versionDetail(name, entry.ref)
+    const { detail } = this.views.versionDetail(name, entry.ref, { n: SHOWN_VERSION_TAGS })
     const [readme, values, presets, schema, archive] = await Promise.all([
       this.shownFile(detail.files[SHOWN_FILES.readme]),
       this.shownFile(detail.files[SHOWN_FILES.values]),
@@ -310,7 +319,7 @@ export class PackBrowser {
   }
 }
 
-function versionEntry(v: PackVersionRow, tags: TagRow[], parents: ParentTag[]): VersionEntry {
+function versionEntry(v: PackVersionRow, tags: TagRow[], parents: ParentLink[]): VersionEntry {
   const own = tags.filter((t) => t.kind !== 'parent')
   const versionTag = own.find((t) => t.kind === 'version')
   const names = new Set(own.map((t) => t.name))
@@ -329,7 +338,7 @@ function versionEntry(v: PackVersionRow, tags: TagRow[], parents: ParentTag[]): 
   }
 }
 
-function artifactEntry(m: OciManifestRow, tags: TagRow[], parents: ParentTag[], versions: VersionEntry[]): ArtifactEntry {
+function artifactEntry(m: OciManifestRow, tags: TagRow[], parents: ParentLink[], versions: VersionEntry[]): ArtifactEntry {
   const own = tags.filter((t) => t.kind !== 'parent')
   const names = new Set(own.map((t) => t.name))
   return {

@@ -1,6 +1,11 @@
 // Parent tags (`1.x`, `1.0.x`, `LTS__22.4.x`): derived, never stored by users. Given a pack's
 // version and alias tags, computes the complete set of parent tags and what each points at,
 // so the caller can replace the stored set in the same transaction as any tag change.
+//
+// Pre-releases (`2.6.0-rc.1`) count only where a line holds no release, as npm's `^2` and Helm's
+// `2.x` ranges: a profile pinned to `2.x` must never deploy a release candidate, so a parent tag
+// never moves from a release to a pre-release; a line made only of pre-releases follows its
+// newest one until the first release.
 
 import { TAG_MAX, formatTag } from './tags.js'
 import { compareVersions, parseVersion, type PackVersion } from './versions.js'
@@ -27,7 +32,13 @@ interface Candidate {
   version: PackVersion
 }
 
+function isRelease(v: PackVersion): boolean {
+  return v.prerelease.length === 0
+}
+
+/** Releases first, then semver precedence, then the most recently written. */
 function beats(a: Candidate, b: Candidate): boolean {
+  if (isRelease(a.version) !== isRelease(b.version)) return isRelease(a.version)
   const c = compareVersions(a.version, b.version)
   return c > 0 || (c === 0 && a.input.seq > b.input.seq)
 }

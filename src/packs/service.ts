@@ -12,6 +12,7 @@ import { PassThrough, Readable } from 'node:stream'
 import type { BlobIntake, Lease } from '../blobs/intake.js'
 import { type ErrorCode, RegistryError } from '../errors.js'
 import type { NewManifest, PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
+import type { PendingTasks } from '../meta/tasks.js'
 import type { BlobInfo, BlobStore } from '../store/types.js'
 import { isJsonObject, type JsonObject } from '../json.js'
 import type { ParsedManifest } from '../oci/manifests.js'
@@ -19,12 +20,12 @@ import { type ArchiveLimits, containsPackJson, isArchiveLimit, isInflationLimit,
 import { writeReproducibleArchive } from './archive-write.js'
 import { archiveFileName, EMPTY_CONFIG, packManifest } from './oras-manifest.js'
 import { type CheckedPack, checkPack, type PackProblem, warningsRefused } from './pack-json.js'
-import { computeParentTags, parentTagsOf } from './parent-tags.js'
-import { isParentLabel, parseTag, validateUserTag } from './tags.js'
+import { computeParentTags } from './parent-tags.js'
+import { formatTag, isParentLabel, parseTag, validateUserTag } from './tags.js'
 import { packShapeOf } from './recognize.js'
 import { parseVersion } from './versions.js'
+import { type PackViews, type TagView, tagView } from './views.js'
 import type { YamlChecker } from './yaml-checker.js'
-import { type PackViews, parentTagsFor, type TagView } from './views.js'
 
 /** What the pack service is told by the config, and nothing more. */
 export interface PackSettings {
@@ -45,6 +46,14 @@ export interface PublishOptions {
 
 export type PublishStatus = 'created' | 'updated' | 'unchanged'
 
+/** A parent tag a write created or moved: the version tags it followed and now follows. */
+export interface ParentTagMove {
+  tag: string
+  /** null: the parent tag is new */
+  from: string | null
+  to: string
+}
+
 export interface PublishResult {
   name: string
   version: string
@@ -58,6 +67,8 @@ export interface PublishResult {
   status: PublishStatus
   previousDigest?: string
   parentTags: string[]
+  /** The parent tags this push created or moved (none when unchanged). */
+  parentTagsMoved: ParentTagMove[]
   warnings: PackProblem[]
 }
 
@@ -167,10 +178,17 @@ export class PackService {
   watchUpload(source: Readable, digest: string): Readable {
     const toStore = new PassThrough({ highWaterMark: 1 << 20 })
     const toReader = new PassThrough({ highWaterMark: 1 << 20 })
-    source.on('error', (err) => toStore.destroy(err))
+    source.on('error', (err) => {
+      toStore.destroy(err)
+      toReader.destroy(err)
+    })
+    // An upload cut short must end the reading too: a manifest PUT may be waiting for it.
+    source.on('close', () => {
+      if (!source.readableEnded) toReader.destroy(new Error('the upload ended early'))
+    })
     source.pipe(toStore)
     source.pipe(toReader)
-    readPackArchive(toReader, this.settings.archive).then(
+    const reading = readPackArchive(toReader, this.settings.archive).then(
       (archive) => this.analysed.add(archive),
       (err: unknown) => {
         source.unpipe(toReader)
@@ -178,6 +196,7 @@ export class PackService {
         if (isInflationLimit(err)) this.analysed.refuse(digest, err)
       },
     )
+    this.analysed.reading(digest, reading)
     return toStore
   }
 
@@ -192,7 +211,7 @@ export class PackService {
     const shape = packShapeOf(parsed)
     if (shape.kind === 'archive') {
       const { digest, size } = shape.layer
-      const known = this.analysed.take(digest)
+      const known = await this.analysed.take(digest)
       if (known instanceof RegistryError) throw layerOverLimits(digest, known)
       if (known) return { ...(await this.validateAndStoreFiles(known, lease)), manifest }
       let isPack: boolean
@@ -334,14 +353,15 @@ export class PackService {
         previousDigest = existing.archive_digest ?? existing.manifest_digest
         const previous = this.meta.version(existing.manifest_id)
         if (previous && !options.skipDigestCheck && previous.content_digest === r.archive.contentDigest) {
-          return this.result(repo.id, r, previous, 'unchanged')
+          return this.result(repo.id, r, previous, 'unchanged', [])
         }
       }
       const repoId = this.meta.ensureRepo(name, now)
       const manifestId = this.insertVersion(repoId, r, options, now)
-      const left = [this.writeTag(repoId, tag, manifestId, now)]
-      if (aliasTag !== undefined && aliasTag !== tag) left.push(this.writeTag(repoId, aliasTag, manifestId, now))
-      this.settleTags(repoId, left, now)
+      const changes = new TagChanges()
+      this.writeTag(repoId, tag, manifestId, now, changes)
+      if (aliasTag !== undefined && aliasTag !== tag) this.writeTag(repoId, aliasTag, manifestId, now, changes)
+      const moved = this.settle(repoId, changes, now)
       this.meta.appendEvent({
         at: now,
         actor: options.actor,
@@ -353,8 +373,7 @@ export class PackService {
         forced: options.force && existing !== undefined,
         message: options.message,
       })
-      this.relist(repoId)
-      return this.result(repoId, r, this.meta.version(manifestId) as PackVersionRow, existing ? 'updated' : 'created', previousDigest)
+      return this.result(repoId, r, this.meta.version(manifestId) as PackVersionRow, existing ? 'updated' : 'created', moved, previousDigest)
     })
   }
 
@@ -388,7 +407,9 @@ export class PackService {
   /**
    * Stores a manifest that is not a pack in a pack repository (an opaque artifact, or a
    * signature or SBOM whose subject is a version), and moves its tag by the pack tag rules.
-   * Overwriting an existing tag is recorded like a forced push. The lease ends either way.
+   * A tag on a pack version is the pack's: only another pack may take it (a forced push), so an
+   * artifact pushed to it is refused. Overwriting an artifact's tag is recorded like a forced
+   * push. The lease ends either way.
    */
   commitArtifact(name: string, push: ArtifactPush): { outcome: PublishStatus } {
     try {
@@ -398,14 +419,23 @@ export class PackService {
         this.meta.releaseLease(push.lease.id)
         const repoId = this.meta.ensureRepo(name, now)
         const known = this.meta.manifestId(repoId, push.manifest.digest)
-        const manifestId = known ?? this.meta.insertManifest(repoId, push.manifest, now)
         let previous: TagRow | undefined
         if (push.tag !== null) {
           previous = this.meta.tag(repoId, push.tag)
+          if (previous && previous.archive_digest !== null && known !== previous.manifest_id) {
+            throw packTagTaken(name, push.tag, previous)
+          }
+        }
+        const manifestId = known ?? this.meta.insertManifest(repoId, push.manifest, now)
+        if (push.tag !== null) {
           if (previous?.manifest_id === manifestId) return { outcome: 'unchanged' as const }
-          this.settleTags(repoId, [this.writeTag(repoId, push.tag, manifestId, now)], now)
+          const changes = new TagChanges()
+          this.writeTag(repoId, push.tag, manifestId, now, changes)
+          this.settle(repoId, changes, now)
         } else if (known !== undefined) {
           return { outcome: 'unchanged' as const }
+        } else {
+          this.relist(repoId)
         }
         this.meta.appendEvent({
           at: now,
@@ -418,7 +448,6 @@ export class PackService {
           forced: previous !== undefined,
           message: push.message,
         })
-        this.relist(repoId)
         return { outcome: previous ? ('updated' as const) : ('created' as const) }
       })
     } catch (err) {
@@ -428,50 +457,87 @@ export class PackService {
   }
 
   /**
-   * Points `tag` at `manifestId` (creating or moving it). Its kind follows its name: a label that
-   * is a version makes a version tag (with parent tags), anything else an alias. Returns the
-   * manifest the tag left, for settleTags.
+   * Points `tag` at `manifestId` (creating or moving it) and notes what must follow. Its kind
+   * follows its name: a label that is a version makes a version tag (with parent tags on its
+   * line), anything else an alias.
    */
-  private writeTag(repoId: number, tag: string, manifestId: number, now: number): number | null {
+  private writeTag(repoId: number, tag: string, manifestId: number, now: number, changes: TagChanges): void {
     const current = this.meta.tag(repoId, tag)
+    if (current?.manifest_id === manifestId) return
+    const parsed = tagParts(tag)
+    const version = parseVersion(parsed.label)
+    const line = version ? String(version.major) : null
+    if (line !== null) changes.line(parsed.group, line)
+    changes.views.add(tag)
     const seq = this.meta.nextSeq()
     if (current) {
-      if (current.manifest_id === manifestId) return null
       this.meta.moveTag(current.id, manifestId, seq, now)
-      return current.manifest_id
+      changes.left.push(current.manifest_id)
+      return
     }
-    const parsed = tagParts(tag)
-    this.meta.insertTag(repoId, { name: tag, group: parsed.group, label: parsed.label, kind: parseVersion(parsed.label) ? 'version' : 'alias' }, manifestId, seq, now)
-    return null
+    this.meta.insertTag(repoId, { name: tag, group: parsed.group, label: parsed.label, kind: version ? 'version' : 'alias', line, target: null }, manifestId, seq, now)
   }
 
-  /** After tags moved: parent tags follow, then versions the moves left untagged go. */
-  private settleTags(repoId: number, left: Array<number | null>, now: number): void {
-    this.recomputeParentTags(repoId, now)
-    for (const manifestId of left) if (manifestId !== null) this.dropIfUntagged(manifestId)
+  /** Notes that a tag is going: its line's parent tags follow. */
+  private noteRemoved(row: Pick<TagRow, 'kind' | 'group_name' | 'line'>, changes: TagChanges): void {
+    if (row.kind === 'version' && row.line !== null) changes.line(row.group_name, row.line)
   }
 
   /**
-   * Makes the stored parent tags equal to what the rules compute from the version tags: new
-   * ones created, moved ones re-linked, empty ones deleted. Runs inside every tag change.
+   * At the end of every transaction that changed tags: the parent tags of the touched lines
+   * follow, versions the moves left untagged go, the touched tags' stored views and the pack's
+   * header are rewritten. Costs what the change touched, not what the pack holds.
    */
-  private recomputeParentTags(repoId: number, now: number): void {
-    const tags = this.meta.tagsOf(repoId)
+  private settle(repoId: number, changes: TagChanges, now: number, record?: ParentTagRecorder): ParentTagMove[] {
+    const moved: ParentTagMove[] = []
+    for (const { group, line } of changes.lines.values()) moved.push(...this.recomputeLine(repoId, group, line, now, changes, record))
+    for (const manifestId of changes.left) this.dropIfUntagged(manifestId)
+    for (const name of changes.views) this.renderView(repoId, name)
+    this.relist(repoId)
+    return moved
+  }
+
+  /**
+   * Makes the stored parent tags of one (group, major) line equal to what the rules compute
+   * from its version tags on pack versions: new ones created, moved ones re-linked, empty ones
+   * deleted. Parent tags only ever point at pack versions, never at artifacts.
+   */
+  private recomputeLine(repoId: number, group: string | null, line: string, now: number, changes: TagChanges, record?: ParentTagRecorder): ParentTagMove[] {
+    const tags = this.meta.tagsOfLine(repoId, group, line)
     const byName = new Map(tags.map((t) => [t.name, t]))
     const wanted = computeParentTags(
-      tags.filter((t) => t.kind === 'version').map((t) => ({ tag: t.name, group: t.group_name, label: t.label, seq: t.seq })),
+      tags.filter((t) => t.kind === 'version' && t.archive_digest !== null).map((t) => ({ tag: t.name, group: t.group_name, label: t.label, seq: t.seq })),
     )
     const wantedNames = new Set(wanted.map((w) => w.tag))
+    const moved: ParentTagMove[] = []
     for (const w of wanted) {
       const target = byName.get(w.target) as TagRow
       const current = byName.get(w.tag)
-      if (!current) {
-        this.meta.insertTag(repoId, { name: w.tag, group: w.group, label: w.label, kind: 'parent' }, target.manifest_id, this.meta.nextSeq(), now)
-      } else if (current.manifest_id !== target.manifest_id) {
-        this.meta.moveTag(current.id, target.manifest_id, this.meta.nextSeq(), now)
+      if (current && current.target === w.target && current.manifest_id === target.manifest_id) continue
+      if (current) {
+        this.meta.moveTag(current.id, target.manifest_id, this.meta.nextSeq(), now, w.target)
+        if (current.target !== null) changes.views.add(current.target)
+        if (current.manifest_id !== target.manifest_id) record?.(current, target)
+      } else {
+        this.meta.insertTag(repoId, { name: w.tag, group: w.group, label: w.label, kind: 'parent', line, target: w.target }, target.manifest_id, this.meta.nextSeq(), now)
       }
+      changes.views.add(w.tag)
+      changes.views.add(w.target)
+      if (current?.target !== w.target) moved.push({ tag: w.tag, from: current?.target ?? null, to: w.target })
     }
-    for (const t of tags) if (t.kind === 'parent' && !wantedNames.has(t.name)) this.meta.deleteTag(t.id)
+    for (const t of tags) {
+      if (t.kind !== 'parent' || wantedNames.has(t.name)) continue
+      this.meta.deleteTag(t.id)
+      if (t.target !== null) changes.views.add(t.target)
+    }
+    return moved
+  }
+
+  /** Stores a tag's view as the API shows it (a tag deleted meanwhile has none to store). */
+  private renderView(repoId: number, name: string): void {
+    const row = this.meta.tag(repoId, name)
+    if (!row) return
+    this.meta.setView(row.id, JSON.stringify(tagView(row, row.kind === 'version' ? this.meta.parentsFollowing(repoId, name) : [])))
   }
 
   /** A pack version no user tag points at is no longer part of the pack; an artifact stays. */
@@ -479,8 +545,7 @@ export class PackService {
     if (this.meta.isPackVersion(manifestId) && this.meta.userTagCount(manifestId) === 0) this.meta.deleteManifest(manifestId)
   }
 
-  private result(repoId: number, r: ReceivedPack, version: PackVersionRow, status: PublishStatus, previousDigest?: string): PublishResult {
-    const parents = parentTagsFor(this.meta.tagsOf(repoId))
+  private result(repoId: number, r: ReceivedPack, version: PackVersionRow, status: PublishStatus, moved: ParentTagMove[], previousDigest?: string): PublishResult {
     const { pack, group, tag, warnings } = r.checked
     return {
       name: pack.name,
@@ -493,7 +558,8 @@ export class PackService {
       contentDigest: version.content_digest,
       status,
       ...(previousDigest !== undefined ? { previousDigest } : {}),
-      parentTags: parentTagsOf(tag, parents),
+      parentTags: this.meta.parentsFollowing(repoId, tag),
+      parentTagsMoved: moved,
       warnings,
     }
   }
@@ -519,10 +585,11 @@ export class PackService {
           digest: current.archive_digest ?? current.manifest_digest,
         })
       }
-      this.settleTags(repoId, [this.writeTag(repoId, tag, version.manifest_id, now)], now)
+      const changes = new TagChanges()
+      this.writeTag(repoId, tag, version.manifest_id, now, changes)
       this.meta.touchRepo(repoId, now)
+      this.settle(repoId, changes, now)
       this.meta.appendEvent({ at: now, actor, action: 'tag', repository: name, tag, oldDigest: null, newDigest: version.archive_digest, forced: false, message: null })
-      this.relist(repoId)
       return 'created' as const
     })
     return { status, tag: this.views.tag(name, tag) }
@@ -539,12 +606,12 @@ export class PackService {
       if (!current) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${tag}`, { name, tag })
       if (current.kind === 'parent') throw parentTagRefused(tag, parentCode)
       this.meta.deleteTag(current.id)
-      this.recomputeParentTags(repoId, now)
-      this.dropIfUntagged(current.manifest_id)
-      if (!this.meta.deleteRepoIfEmpty(repoId)) this.meta.touchRepo(repoId, now)
+      const changes = new TagChanges()
+      this.noteRemoved(current, changes)
+      changes.left.push(current.manifest_id)
+      this.settleAfterRemoval(repoId, changes, now)
       const digest = current.archive_digest ?? current.manifest_digest
       this.meta.appendEvent({ at: now, actor, action: 'untag', repository: name, tag, oldDigest: digest, newDigest: null, forced: false, message: null })
-      this.relist(repoId)
       return current
     })
   }
@@ -552,13 +619,15 @@ export class PackService {
   /**
    * Deletes a version named by its version tag or a digest. A parent tag or an alias moves
    * (or may be moved by someone else), so a destructive call refuses them and names the
-   * version tag to use instead.
+   * version tag to use instead. The version tag is the one the push gave it, `[group__]version`,
+   * semantic or not: `1.2.3.4` or `latest` as a version is stored as an alias kind (no parent
+   * tags) but is still that version's own tag.
    */
   deleteVersion(name: string, ref: string, actor: string): { version: PackVersionRow; tags: string[] } {
     this.requireDeletes()
     const { repoId, version, tag } = this.views.resolve(name, ref)
-    if (tag !== null && tag.kind !== 'version') {
-      const versionTag = this.meta.tagsOf(repoId).find((t) => t.manifest_id === tag.manifest_id && t.kind === 'version')?.name ?? version.version
+    const versionTag = formatTag(version.group_name, version.version)
+    if (tag !== null && tag.kind !== 'version' && tag.name !== versionTag) {
       const what = tag.kind === 'parent' ? 'a parent tag, which follows the highest version' : 'an alias, which can be moved'
       throw new RegistryError(
         'BAD_REQUEST',
@@ -587,29 +656,88 @@ export class PackService {
   private deleteManifestAndTags(name: string, repoId: number, manifestId: number, digest: string, actor: string): string[] {
     const now = Date.now()
     return this.meta.transaction(() => {
-      const tags = this.meta.tagsOfManifest(manifestId).filter((t) => t.kind !== 'parent').map((t) => t.name)
+      const rows = this.meta.tagRowsOfManifest(manifestId).filter((t) => t.kind !== 'parent')
+      const changes = new TagChanges()
+      for (const row of rows) this.noteRemoved(row, changes)
       this.meta.deleteUserTagsOf(manifestId)
-      this.recomputeParentTags(repoId, now)
+      // Parent tags on the manifest follow their lines to what remains before it goes.
+      for (const { group, line } of changes.lines.values()) this.recomputeLine(repoId, group, line, now, changes)
+      changes.lines.clear()
       this.meta.deleteManifest(manifestId)
-      if (!this.meta.deleteRepoIfEmpty(repoId)) this.meta.touchRepo(repoId, now)
+      const tags = rows.map((t) => t.name)
+      this.settleAfterRemoval(repoId, changes, now)
       this.meta.appendEvent({ at: now, actor, action: 'delete', repository: name, tag: tags[0] ?? null, oldDigest: digest, newDigest: null, forced: false, message: tags.join(',') })
-      this.relist(repoId)
       return tags
     })
   }
 
-  /** Inside every transaction that changes a pack: its stored listing follows (see views.ts). */
-  private relist(repoId: number): void {
-    this.meta.saveListing(repoId, this.views.listingOf(repoId))
+  /** settle() after tags or a manifest went; the pack repository goes when nothing is left in it. */
+  private settleAfterRemoval(repoId: number, changes: TagChanges, now: number): void {
+    this.meta.touchRepo(repoId, now)
+    this.settle(repoId, changes, now)
+    this.meta.deleteRepoIfEmpty(repoId)
   }
 
-  /** At start-up: stores the listings of packs written before listings were stored. */
-  fillMissingListings(): number {
-    return this.meta.transaction(() => {
-      const missing = this.meta.reposWithoutListing()
+  /** Inside every transaction that changes a pack: its stored header follows (see views.ts). */
+  private relist(repoId: number): void {
+    this.meta.saveHeader(repoId, this.views.headerOf(repoId))
+  }
+
+  /**
+   * At start-up: the work migrations left to the code (see migrations/0009), then the headers
+   * of packs written before headers were stored.
+   */
+  runPendingWork(tasks: PendingTasks): { headers: number; parentTagsMoved: number } {
+    let parentTagsMoved = 0
+    if (tasks.pending().includes(TAG_LINES_TASK)) {
+      parentTagsMoved = this.meta.transaction(() => {
+        const moved = this.fillTagLines()
+        tasks.finish(TAG_LINES_TASK)
+        return moved
+      })
+    }
+    const headers = this.meta.transaction(() => {
+      const missing = this.meta.reposWithoutHeader()
       for (const repoId of missing) this.relist(repoId)
       return missing.length
     })
+    return { headers, parentTagsMoved }
+  }
+
+  /**
+   * Migration 0009's work: every version and parent tag gets its line, every parent tag its
+   * target, under the rule that pre-releases never take a parent tag from a release; each
+   * parent tag that now points elsewhere is recorded in the event log. Returns how many moved.
+   */
+  private fillTagLines(): number {
+    let moved = 0
+    const now = Date.now()
+    for (const repoId of this.meta.packRepoIds()) {
+      const repo = this.meta.repoName(repoId)
+      const changes = new TagChanges()
+      for (const t of this.meta.tagPage(repoId, '', Number.MAX_SAFE_INTEGER)) {
+        const version = t.kind === 'alias' ? null : parseVersion(t.kind === 'parent' ? t.label.slice(0, t.label.indexOf('.')) : t.label)
+        const line = version ? String(version.major) : null
+        this.meta.setLine(t.id, line)
+        if (line !== null) changes.line(t.group_name, line)
+        changes.views.add(t.name)
+      }
+      this.settle(repoId, changes, now, (parent, target) => {
+        moved++
+        this.meta.appendEvent({
+          at: now,
+          actor: SYSTEM_ACTOR,
+          action: 'update',
+          repository: repo,
+          tag: parent.name,
+          oldDigest: parent.archive_digest ?? parent.manifest_digest,
+          newDigest: target.archive_digest ?? target.manifest_digest,
+          forced: false,
+          message: 'parent tags no longer move from a release to a pre-release (migration 0009)',
+        })
+      })
+    }
+    return moved
   }
 
   private requireDeletes(): void {
@@ -617,6 +745,38 @@ export class PackService {
       throw new RegistryError('UNSUPPORTED', 'deleting is disabled on this registry (storage.delete.enabled is false)')
     }
   }
+}
+
+/** The actor of changes the registry makes by itself (a migration's). */
+const SYSTEM_ACTOR = 'packyard'
+/** migrations/0009's work: lines, targets and views of existing tags, parent tags recomputed. */
+const TAG_LINES_TASK = 'tag-lines'
+
+/** Told of each parent tag a recomputation moves to another manifest. */
+type ParentTagRecorder = (parent: TagRow, target: TagRow) => void
+
+/** What one transaction did to a pack's tags, for settle() to follow up once at its end. */
+class TagChanges {
+  /** (group, major) lines whose parent tags are recomputed */
+  readonly lines = new Map<string, { group: string | null; line: string }>()
+  /** tags whose stored view is rewritten */
+  readonly views = new Set<string>()
+  /** manifests that moved tags left, which may now be untagged */
+  readonly left: number[] = []
+
+  line(group: string | null, line: string): void {
+    this.lines.set(JSON.stringify([group, line]), { group, line })
+  }
+}
+
+/** An artifact pushed to a tag that a pack version holds. */
+function packTagTaken(name: string, tag: string, holder: TagRow): RegistryError {
+  return new RegistryError(
+    'DENIED',
+    `${tag} is version ${holder.version} of pack ${name}; only a pack can replace it (push the new version of the pack). ` +
+      'Push signatures, SBOMs and other artifacts as referrers of the version (with it as their subject) or under a tag of their own',
+    { tag, version: holder.version, digest: holder.archive_digest },
+  )
 }
 
 /** A tag's group and label, also for tags that are not in the pack grammar (any OCI tag). */
@@ -670,6 +830,18 @@ function layerOverLimits(digest: string, err: RegistryError): RegistryError {
 class AnalysedArchives {
   private readonly byDigest = new Map<string, PackArchive | RegistryError>()
   private bytes = 0
+  /**
+   * Reads still going on after their upload was answered (the reader may lag the store by its
+   * buffer), by declared digest: a manifest PUT waits for its layer's rather than read it again.
+   */
+  private readonly pending = new Map<string, Promise<void>>()
+
+  reading(digest: string, read: Promise<void>): void {
+    const settled: Promise<void> = read.finally(() => {
+      if (this.pending.get(digest) === settled) this.pending.delete(digest)
+    })
+    this.pending.set(digest, settled)
+  }
 
   add(archive: PackArchive): void {
     this.keep(archive.archiveDigest, archive)
@@ -679,7 +851,8 @@ class AnalysedArchives {
     this.keep(digest, err)
   }
 
-  take(digest: string): PackArchive | RegistryError | undefined {
+  async take(digest: string): Promise<PackArchive | RegistryError | undefined> {
+    await this.pending.get(digest)
     const known = this.byDigest.get(digest)
     this.remove(digest)
     return known

@@ -51,9 +51,26 @@ export function groupVersions<T extends OrderableVersion>(versions: readonly T[]
     .map(([group, list]) => ({ group, versions: [...list].sort(newerFirst) }))
 }
 
-/** The newest version whatever its group; undefined when there is none. */
+/** Whether the version is a semantic pre-release (`2.6.0-rc.1`). */
+export function isPrerelease(version: string): boolean {
+  return (parseVersion(version)?.prerelease.length ?? 0) > 0
+}
+
+/** Releases first, then pre-releases, then labels that are no version at all. */
+function rank(version: string): number {
+  const parsed = parseVersion(version)
+  return parsed === null ? 0 : parsed.prerelease.length > 0 ? 1 : 2
+}
+
+/**
+ * The newest release whatever its group, as parent tags pick it: a pre-release only when there
+ * is no release at all, a label that is no version only when there is neither; undefined when
+ * there is nothing.
+ */
 export function newestVersion<T extends OrderableVersion>(versions: readonly T[]): T | undefined {
   let best: T | undefined
-  for (const v of versions) if (best === undefined || newerFirst(v, best) < 0) best = v
+  for (const v of versions) {
+    if (best === undefined || rank(v.version) > rank(best.version) || (rank(v.version) === rank(best.version) && newerFirst(v, best) < 0)) best = v
+  }
   return best
 }

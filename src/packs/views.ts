@@ -13,7 +13,6 @@ import type { BlobInfo, BlobStore, ByteRange } from '../store/types.js'
 import { validatePackName } from './names.js'
 import { archiveFileName } from './oras-manifest.js'
 import type { PackProblem } from './pack-json.js'
-import { computeParentTags, type ParentTag, parentTagsOf } from './parent-tags.js'
 import { parseTag } from './tags.js'
 
 export interface TagView {
@@ -61,7 +60,10 @@ export interface VersionSummaryView {
 }
 
 export interface PackDetailView extends PackHeaderView {
+  /** A page of the pack's tags (every kind), by name. */
   tags: TagView[]
+  /** How many tags the pack has, on every page. */
+  tagCount: number
   versions: VersionSummaryView[]
 }
 
@@ -87,7 +89,10 @@ export interface VersionDetailView {
   unpackedSize: number
   packJson: object
   files: Record<string, BlobInfo>
+  /** A page of the tags on this version, by name. */
   tags: TagView[]
+  /** How many tags the version has, on every page. */
+  tagCount: number
   pushedAt: string
   pushedBy: string
   message: string | null
@@ -131,11 +136,8 @@ export function filesOf(version: PackVersionRow): Record<string, BlobInfo> {
   return JSON.parse(version.files) as Record<string, BlobInfo>
 }
 
-export function parentTagsFor(tags: TagRow[]): ParentTag[] {
-  return computeParentTags(tags.filter((t) => t.kind === 'version').map((t) => ({ tag: t.name, group: t.group_name, label: t.label, seq: t.seq })))
-}
-
-export function tagView(t: TagRow, parents: ParentTag[]): TagView {
+/** A tag as the API shows it; `parentTags` are the parent tags following it (version tags only). */
+export function tagView(t: TagRow, parentTags: string[]): TagView {
   return {
     tag: t.name,
     group: t.group_name,
@@ -145,7 +147,7 @@ export function tagView(t: TagRow, parents: ParentTag[]): TagView {
     // A pack is pulled by its archive; an artifact only by its manifest.
     digest: t.archive_digest ?? t.manifest_digest,
     manifestDigest: t.manifest_digest,
-    parentTags: t.kind === 'version' ? parentTagsOf(t.name, parents) : [],
+    parentTags,
     updatedAt: iso(t.updated_at),
   }
 }
@@ -243,41 +245,47 @@ export class PackViews {
   }
 
   /**
-   * A page of packs as UTF-8 JSON, each as listingOf made it when the pack last changed: the
-   * listing is read, not computed, so a page of 1,000 packs costs one index range read.
+   * A page of packs as UTF-8 JSON (PackListItem), each joined from its stored header and the
+   * stored views of its tags: read, not computed, so a page of 1,000 packs costs one index
+   * range read and the tags' index.
    */
   listPacks(filter: PackListFilter, request: PageRequest): Page<Buffer> {
     const page = fetchPage(request, this.maxPageSize, (row: { name: string }) => row.name, (after, limit) =>
       this.meta.listings({ name: filter.name || null, layer: filter.layer || null, last: after, limit }),
     )
-    return { ...page, items: page.items.map((row) => row.listing) }
+    return { ...page, items: page.items.map((row) => Buffer.from(`${row.header.slice(0, -1)},"tags":[${row.tags ?? ''}]}`)) }
   }
 
   /**
-   * What GET /v1/_packs lists for a pack, computed inside every transaction that changes it
-   * (after the change); null when the repository holds no pack version.
+   * The header GET /v1/_packs lists for a pack (its tags are stored with each tag), computed
+   * inside every transaction that changes the pack; null when the repository holds no pack
+   * version.
    */
-  listingOf(repoId: number): { name: string; layer: string; json: string } | null {
+  headerOf(repoId: number): { name: string; layer: string; json: string } | null {
     const summary = this.meta.packSummary(repoId)
     if (!summary) return null
-    const tags = this.meta.tagsOf(repoId)
-    const parents = parentTagsFor(tags)
-    const item: PackListItem = { ...packHeader(summary.name, summary), tags: tags.filter((t) => t.kind !== 'parent').map((t) => tagView(t, parents)) }
-    return { name: summary.name, layer: summary.layer, json: JSON.stringify(item) }
+    return { name: summary.name, layer: summary.layer, json: JSON.stringify(packHeader(summary.name, summary)) }
+  }
+
+  /** A tag as stored with it (every tag of a pack repository has its view). */
+  private tagViewOf(repoId: number, row: TagRow): TagView {
+    if (row.view !== null) return JSON.parse(row.view) as TagView
+    return tagView(row, row.kind === 'version' ? this.meta.parentsFollowing(repoId, row.name) : [])
   }
 
   /**
-   * A pack with every tag and version. A pack repository that holds only artifacts (pushed by a
-   * distribution client, not packs) shows its tags, of kind artifact, and no versions.
+   * A pack with a page of its tags (`request`: n and last, by tag name) and every version. A
+   * pack repository that holds only artifacts (pushed by a distribution client, not packs)
+   * shows its tags, of kind artifact, and no versions.
    */
-  async packDetail(name: string): Promise<PackDetailView> {
+  async packDetail(name: string, request: PageRequest = {}): Promise<Page<TagView> & { detail: PackDetailView }> {
     const repoId = this.repoId(name)
     const summary = this.meta.packSummary(repoId)
-    const tags = this.meta.tagsOf(repoId)
+    const tagCount = this.meta.tagCount(repoId)
     // Blobs uploaded ahead of a manifest make a repository, not a pack.
-    if (!summary && tags.length === 0) throw new RegistryError('NAME_UNKNOWN', `there is no pack named ${name} in this registry`, { name })
+    if (!summary && tagCount === 0) throw new RegistryError('NAME_UNKNOWN', `there is no pack named ${name} in this registry`, { name })
     const header = packHeader(name, summary ?? { ...NO_VERSION, updated_at: this.meta.repoByName(name)?.updated_at ?? 0 })
-    const parents = parentTagsFor(tags)
+    const tags = fetchPage(request, this.maxPageSize, (t: TagRow) => t.name, (after, limit) => this.meta.tagPage(repoId, after, limit))
     const versions = await Promise.all(
       this.meta.versionsOf(repoId).map(async (v) => {
         const files = filesOf(v)
@@ -287,7 +295,7 @@ export class PackViews {
           digest: v.archive_digest,
           manifestDigest: v.manifest_digest,
           contentDigest: v.content_digest,
-          tags: tags.filter((t) => t.manifest_id === v.manifest_id).map((t) => t.name),
+          tags: this.meta.tagRowsOfManifest(v.manifest_id).map((t) => t.name),
           pushedAt: iso(v.pushed_at),
           pushedBy: v.pushed_by,
           packJson: JSON.parse(v.pack_json) as object,
@@ -298,16 +306,18 @@ export class PackViews {
         }
       }),
     )
-    return { ...header, tags: tags.map((t) => tagView(t, parents)), versions }
+    const views = tags.items.map((t) => this.tagViewOf(repoId, t))
+    return { ...tags, items: views, detail: { ...header, tags: views, tagCount, versions } }
   }
 
-  versionDetail(name: string, ref: string): VersionDetailView {
+  /** A version with a page of its tags (`request`: n and last, by tag name). */
+  versionDetail(name: string, ref: string, request: PageRequest = {}): Page<TagView> & { detail: VersionDetailView } {
     const { repoId, version } = this.resolve(name, ref)
-    const tags = this.meta.tagsOf(repoId)
-    const parents = parentTagsFor(tags)
-    const mine = tags.filter((t) => t.manifest_id === version.manifest_id)
+    const mine = this.meta.tagRowsOfManifest(version.manifest_id)
     const userTags = mine.filter((t) => t.kind !== 'parent').map((t) => t.name)
-    return {
+    const tags = fetchPage(request, this.maxPageSize, (t: TagRow) => t.name, (after, limit) => mine.filter((t) => t.name > after).slice(0, limit))
+    const views = tags.items.map((t) => this.tagViewOf(repoId, t))
+    const detail: VersionDetailView = {
       name,
       version: version.version,
       group: version.group_name,
@@ -318,22 +328,30 @@ export class PackViews {
       unpackedSize: version.unpacked_size,
       packJson: JSON.parse(version.pack_json) as object,
       files: filesOf(version),
-      tags: mine.map((t) => tagView(t, parents)),
+      tags: views,
+      tagCount: mine.length,
       pushedAt: iso(version.pushed_at),
       pushedBy: version.pushed_by,
       message: version.message,
       warnings: JSON.parse(version.warnings) as PackProblem[],
       history: this.meta.history(name, userTags, version.archive_digest).map(historyView),
     }
+    return { ...tags, items: views, detail }
+  }
+
+  /** A page of a pack's tags (every kind) by name, and how many it has. */
+  tagPage(name: string, request: PageRequest): Page<TagView> & { tagCount: number } {
+    const repoId = this.repoId(name)
+    const page = fetchPage(request, this.maxPageSize, (t: TagRow) => t.name, (after, limit) => this.meta.tagPage(repoId, after, limit))
+    return { ...page, items: page.items.map((t) => this.tagViewOf(repoId, t)), tagCount: this.meta.tagCount(repoId) }
   }
 
   /** One tag of a pack as the API shows it. */
   tag(name: string, tag: string): TagView {
     const repoId = this.repoId(name)
-    const tags = this.meta.tagsOf(repoId)
-    const row = tags.find((t) => t.name === tag)
+    const row = this.meta.tag(repoId, tag)
     if (!row) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${tag}`, { name, tag })
-    return tagView(row, parentTagsFor(tags))
+    return this.tagViewOf(repoId, row)
   }
 
   /** What a pull of the archive sends. */

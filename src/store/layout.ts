@@ -14,6 +14,8 @@
 //     initial-admin-password           the first admin password (0600), until changed
 //     htpasswd                         the users, when auth.htpasswd.path is not set
 //     packyard.lock                    which server uses this root (pid, host, start time)
+//     registry.db.lock                 which server uses the database: `<database>.lock`, beside
+//                                      the database wherever database.path puts it
 
 import { join } from 'node:path'
 
@@ -46,4 +48,9 @@ export function rootLayout(root: string): RootLayout {
 /** Where a blob's bytes live: `<blobs>/<2 hex>/<64 hex>`; `hex` is already validated. */
 export function blobPath(layout: RootLayout, hex: string): string {
   return join(layout.blobs, hex.slice(0, 2), hex)
+}
+
+/** The lock of a database file, beside it: `<database>.lock`. */
+export function databaseLockFile(databaseFile: string): string {
+  return `${databaseFile}.lock`
 }

@@ -1,8 +1,9 @@
-// One server per storage root. The server (and `packyard restore`, which fills a root) holds
-// `<root>/packyard.lock`, a small JSON file naming its pid, host, start time and purpose; a
-// second one refuses to start with a message naming the first, instead of silently sharing the
-// database and collecting the other's uploads. The operator commands that are safe next to a
-// running server (garbage-collect, fsck, backup) do not take it.
+// One server per storage root and per database. The server (and `packyard restore`, which fills
+// a root) holds `<root>/packyard.lock` and, beside the database wherever database.path puts it,
+// `<database>.lock`: small JSON files naming its pid, host, start time and purpose. A second one
+// refuses to start with a message naming the first, instead of silently sharing the database
+// (two roots, one database.path) or collecting the other's uploads (one root). The operator
+// commands that are safe next to a running server (garbage-collect, fsck, backup) take neither.
 //
 // A lock is stale when its process is gone: on the same host, when the pid is not running (or
 // runs something that is not Packyard, or is this very process: a container restarted with the
@@ -17,39 +18,49 @@ import { hostname } from 'node:os'
 import { dirname } from 'node:path'
 import { isStorageFull } from '../errors.js'
 import { fsyncDir, isMissing, removeFile, unlessMissing } from '../files.js'
-import { rootLayout } from './layout.js'
+import { databaseLockFile, rootLayout } from './layout.js'
 
 export interface LockHolder {
   pid: number
   host: string
   startedAt: string
-  /** What holds the root: `serve` (with its listen address) or `restore`. */
+  /** What holds the lock: `serve` (with its listen address) or `restore`. */
   purpose: string
   token: string
 }
 
-export interface RootLock {
+export interface HeldLock {
   file: string
   holder: LockHolder
   /** Removes the lock if it still is ours; safe twice. */
   release(): Promise<void>
 }
 
-/** Another live process holds the root. */
-export class RootInUseError extends Error {
+/** What a lock guards, for the refusal's message. */
+interface Guarded {
+  /** `the storage root`, `the database` */
+  what: string
+  path: string
+  /** What to do instead, and why sharing it is refused. */
+  instead: string
+}
+
+/** Another live process holds the storage root or the database. */
+export class InUseError extends Error {
   constructor(
-    readonly root: string,
+    readonly path: string,
     readonly lockFile: string,
     readonly holder: LockHolder,
     refreshedAgoMs: number,
+    guarded: Guarded,
   ) {
     const sameHost = holder.host === hostname()
     super(
-      `another Packyard process is using the storage root ${root}: ${holder.purpose}, pid ${holder.pid} on host ${holder.host}, started ${holder.startedAt}. ` +
-        'Stop it first, or give this one another root (two servers on one root would share its database and remove each other\'s uploads)' +
+      `another Packyard process is using ${guarded.what} ${path}: ${holder.purpose}, pid ${holder.pid} on host ${holder.host}, started ${holder.startedAt}. ` +
+        `Stop it first, or ${guarded.instead}` +
         (sameHost ? '' : `. Its lock was refreshed ${Math.round(refreshedAgoMs / 1000)} s ago; if that server is gone, start again in ${Math.ceil(Math.max(0, STALE_AFTER_MS - refreshedAgoMs) / 1000)} s or remove ${lockFile}`),
     )
-    this.name = 'RootInUseError'
+    this.name = 'InUseError'
   }
 }
 
@@ -68,9 +79,25 @@ export interface LockOptions {
   onStorageFull?: () => boolean
 }
 
-export async function lockRoot(root: string, options: LockOptions): Promise<RootLock> {
-  const file = rootLayout(root).lock
-  await mkdir(root, { recursive: true })
+export function lockRoot(root: string, options: LockOptions): Promise<HeldLock> {
+  return takeLock(rootLayout(root).lock, options, {
+    what: 'the storage root',
+    path: root,
+    instead: "give this one another root (two servers on one root would share its database and remove each other's uploads)",
+  })
+}
+
+/** The database's own lock, wherever database.path puts it (the root lock cannot see a database outside its root). */
+export function lockDatabase(databaseFile: string, options: LockOptions): Promise<HeldLock> {
+  return takeLock(databaseLockFile(databaseFile), options, {
+    what: 'the database',
+    path: databaseFile,
+    instead: "give this one another database.path (two servers on one database would each record blobs the other's storage does not hold, and collect the other's)",
+  })
+}
+
+async function takeLock(file: string, options: LockOptions, guarded: Guarded): Promise<HeldLock> {
+  await mkdir(dirname(file), { recursive: true })
   const holder: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), purpose: options.purpose, token: randomUUID() }
   const content = `${JSON.stringify(holder)}\n`
   // Known as ours from the moment the file may exist, so another lockRoot here never takes it for a stale one.
@@ -84,7 +111,7 @@ export async function lockRoot(root: string, options: LockOptions): Promise<Root
       if (st === null) continue
       const other = parseHolder(found)
       const refreshedAgoMs = Date.now() - st.mtimeMs
-      if (other !== null && (await isAlive(other, refreshedAgoMs))) throw new RootInUseError(root, file, other, refreshedAgoMs)
+      if (other !== null && (await isAlive(other, refreshedAgoMs))) throw new InUseError(guarded.path, file, other, refreshedAgoMs, guarded)
       if (await removeIfStill(file, found)) options.onStale?.(other)
     }
   } catch (err) {
@@ -98,7 +125,7 @@ export async function lockRoot(root: string, options: LockOptions): Promise<Root
 /** Tokens of the locks this process holds. */
 const heldHere = new Set<string>()
 
-function heldLock(file: string, holder: LockHolder): RootLock {
+function heldLock(file: string, holder: LockHolder): HeldLock {
   const heartbeat = setInterval(() => {
     const now = new Date()
     utimes(file, now, now).catch(() => undefined)

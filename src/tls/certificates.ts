@@ -70,6 +70,19 @@ export function certificateFields(pair: CertificatePair): Record<string, string>
   return { names: describeSubject(pair.leaf), notAfter: pair.notAfter.toISOString(), sha256: pair.leaf.fingerprint256 }
 }
 
+/**
+ * Go (since 1.15), hence Palette and the spectro CLI, ignores the Common Name: a certificate
+ * naming the registry only there is refused by them, though Node clients (packyard's CLI, which
+ * warns too) accept it. Served all the same, with the fix in the log.
+ */
+function warnIfCommonNameOnly(pair: CertificatePair, log: FastifyBaseLogger): void {
+  if (pair.leaf.subjectAltName) return
+  log.warn(
+    certificateFields(pair),
+    'the certificate in http.tls.certificate has no subjectAltName (only the Common Name): Palette and other Go clients will refuse it; issue it again with one, e.g. openssl req ... -addext "subjectAltName=DNS:<host>"',
+  )
+}
+
 export class FileCertificates implements TlsService {
   readonly httpHandler = null
   private readonly sources: { certificate: PemSource; key: PemSource }
@@ -94,6 +107,7 @@ export class FileCertificates implements TlsService {
     if (pair.notAfter.getTime() < Date.now()) {
       log.warn({ ...certificateFields(pair), certificate: files.certificate }, 'the certificate in http.tls.certificate has expired; clients will refuse it')
     }
+    warnIfCommonNameOnly(pair, log)
     this.served = this.seen = digest(cert, key)
     servers.serve(pair)
   }
@@ -156,6 +170,7 @@ export class FileCertificates implements TlsService {
       return
     }
     this.log.info({ reason, ...certificateFields(pair) }, 'certificate reloaded from http.tls.certificate and http.tls.key')
+    warnIfCommonNameOnly(pair, this.log)
   }
 }
 

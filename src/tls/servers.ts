@@ -2,10 +2,12 @@
 // shape both certificate sources (files: certificates.ts, Let's Encrypt: acme.ts) hand to
 // index.ts. A new certificate replaces the old for new handshakes (server.setSecureContext, and
 // through SNICallback when the served names are restricted); open connections keep theirs.
+// Plain HTTP sent to the TLS port is answered 400 in plain HTTP, as distribution does.
 
 import type { X509Certificate } from 'node:crypto'
 import type { RequestListener } from 'node:http'
 import https from 'node:https'
+import type { Socket } from 'node:net'
 import tls from 'node:tls'
 import type { FastifyBaseLogger } from 'fastify'
 
@@ -38,6 +40,18 @@ export interface TlsSettings {
   log: FastifyBaseLogger
 }
 
+/** What Go's net/http, hence distribution, answers an HTTP request sent to its TLS port. */
+export const HTTP_TO_HTTPS_ANSWER = 'HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n'
+
+/**
+ * OpenSSL has seen a plain HTTP request line where a TLS handshake should be; the TLS socket is
+ * done, but the connection under it (Node's `_parent`) can still carry a plain answer.
+ */
+function answerPlainHttp(socket: tls.TLSSocket): void {
+  const raw = (socket as tls.TLSSocket & { _parent?: Socket | null })._parent
+  if (raw && !raw.destroyed) raw.end(HTTP_TO_HTTPS_ANSWER)
+}
+
 /** The HTTPS servers made for Fastify (one in practice) and the certificate they serve. */
 export class TlsServers {
   /** The certificate being served, or null before the first one. */
@@ -65,8 +79,11 @@ export class TlsServers {
     server.setTimeout(fastifyOptions.connectionTimeout as number)
     if ((fastifyOptions.maxRequestsPerSocket as number) > 0) server.maxRequestsPerSocket = fastifyOptions.maxRequestsPerSocket as number
     // Refused handshakes (a name outside `hosts`, a client certificate not signed by clientcas,
-    // scanners) are routine: debug level.
-    server.on('tlsClientError', (err, socket) => this.settings.log.debug({ error: err.message, ip: socket.remoteAddress }, 'TLS handshake refused'))
+    // scanners) are routine: debug level. Plain HTTP sent here gets distribution's (Go's) answer.
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
+      this.settings.log.debug({ error: err.message, ip: socket.remoteAddress }, 'TLS handshake refused')
+      if (err.code === 'ERR_SSL_HTTP_REQUEST') answerPlainHttp(socket)
+    })
     this.servers.push(server)
     return server
   }

@@ -69,7 +69,17 @@ t.test("Spectro's CLI reference, command by command", async (t) => {
     const port = await closedPort()
     const refused = await cli(['registry', 'login', `127.0.0.1:${port}`, '-i', '--username', 'admin', '--password', 'x'])
     t.equal(refused.code, 1)
-    t.match(refused.stderr, new RegExp(`^Error: cannot connect to 127\\.0\\.0\\.1:${port} \\(https://127\\.0\\.0\\.1:${port}/\\): connection refused; check the host and port, and that the registry is running\\n$`))
+    t.equal(
+      refused.stderr,
+      `Error: cannot connect to 127.0.0.1:${port} (plain HTTP or HTTPS: an --insecure login uses whichever the registry speaks): connection refused; check the host and port, and that the registry is running\n`,
+      'an --insecure login that cannot connect claims no scheme',
+    )
+    const plainRefused = await cli(['registry', 'login', `http://127.0.0.1:${port}`, '-u', 'admin', '-p', 'x'])
+    t.equal(plainRefused.stderr, `Error: cannot connect to 127.0.0.1:${port} (http://127.0.0.1:${port}/v1/): connection refused; check the host and port, and that the registry is running\n`, 'an http:// login names http://')
+
+    const short = await cli(['registry', 'login', `http://${S}`, '-u', 'admin', '-p', USERS.admin, '-s', join(root, 'short-flags')])
+    t.equal(short.code, 0, `-u and -p, as with spectro and docker: ${short.stderr}`)
+    t.same(JSON.parse(readFileSync(join(root, 'short-flags', 'config.json'), 'utf8')), { auths: { [S]: { auth: b64(`admin:${USERS.admin}`), insecure: true } }, defaultRegistry: S })
 
     const ok = await cli(['registry', 'login', S, '--insecure', '--default', '--username', 'admin', '--password', USERS.admin])
     t.equal(ok.code, 0, ok.stderr)
@@ -204,7 +214,7 @@ t.test("Spectro's CLI reference, command by command", async (t) => {
     writeFileSync(join(v11, 'pack.json'), JSON.stringify({ ...pj, version: '1.1.0' }))
     const pushed = await cli(['pack', 'push', v11, '-r', S])
     t.equal(pushed.code, 0, pushed.stderr)
-    t.match(pushed.stdout, /^Created hello:1\.1\.0 on .*\nParent tags: 1\.1\.x, 1\.x\n$/s)
+    t.match(pushed.stdout, /^Created hello:1\.1\.0 on .*\nParent tags: 1\.1\.x, 1\.x \(was 1\.0\.0\)\n$/s, 'the parent tags it moved say from where')
 
     const ubuntu = writeTree(join(root, 'src', 'ubuntu'), {
       'pack.json': JSON.stringify({ name: 'ubuntu', displayName: 'Ubuntu', version: '14.4.3', layer: 'os', group: 'lts' }),
@@ -265,12 +275,23 @@ t.test("Spectro's CLI reference, command by command", async (t) => {
 
     const twice = await cli(['pack', 'pull', 'hello:1.0.0', join(root, 'pulled')])
     t.equal(twice.code, 1)
-    t.equal(twice.stderr, `Error: cannot pull hello:1.0.0: ${join(root, 'pulled', 'hello-1.0.0')} already exists\n`)
+    t.equal(twice.stderr, `Error: ${join(root, 'pulled', 'hello-1.0.0')} already exists; pull with --force to replace it\n`)
+    writeFileSync(join(root, 'pulled', 'hello-1.0.0', 'stray.txt'), 'left from before')
+    const replaced = await cli(['pack', 'pull', 'hello:1.0.0', join(root, 'pulled'), '--force'])
+    t.equal(replaced.code, 0, replaced.stderr)
+    t.same(files(join(root, 'pulled', 'hello-1.0.0')), shipped(), '--force replaces the folder: the stray file is gone')
+    t.same(readdirSync(join(root, 'pulled')), ['hello-1.0.0'], 'nothing left beside it')
 
     const unknown = await cli(['pack', 'pull', 'hello:9.9.9', join(root, 'nothing')])
     t.equal(unknown.code, 1)
-    t.equal(unknown.stderr, 'Error: hello has no tag 9.9.9\n')
+    t.match(unknown.stderr, /^Error: hello has no tag 9\.9\.9; its tags: (\S+, )*1\.x(, \S+)*\n$/, 'the tags there are')
     t.notOk(existsSync(join(root, 'nothing')))
+    const grouped = await cli(['pack', 'pull', 'ubuntu:14.x', join(root, 'nothing')])
+    t.equal(grouped.code, 1)
+    t.equal(grouped.stderr, 'Error: ubuntu has no tag 14.x, but has lts__14.x: pull ubuntu:lts__14.x\n', 'the same label in a group')
+    const nothing = await cli(['pack', 'pull', 'no-such-pack:1.0.0', join(root, 'nothing')])
+    t.equal(nothing.code, 1)
+    t.match(nothing.stderr, /^Error: .*no-such-pack.*\n$/)
 
     const noTag = await cli(['pack', 'pull', 'hello', join(root, 'nothing')])
     t.equal(noTag.code, 2)
@@ -495,4 +516,18 @@ t.test('HTTPS registry: untrusted, --insecure, and a CA in <home>/certs.d', asyn
   const pushed = await cli(['pack', 'push', pack])
   t.equal(pushed.code, 0, pushed.stderr)
   t.match(pushed.stdout, new RegExp(`^Created secure:1\\.0\\.0 on ${S}\\n`))
+})
+
+t.test('login to an open registry (auth: none) says that nothing was checked', async (t) => {
+  const root = realpathSync(tempDir(t))
+  const { server: S } = await listeningApp(t, {}, { auth: false })
+  const login = await runCliHere(['registry', 'login', S, '--insecure', '--username', 'whoever', '--password', 'anything', '-s', join(root, 'home')], { env: { HOME: root } })
+  t.equal(login.code, 0, login.stderr)
+  t.equal(login.stdout, 'Login Succeeded (an open registry: nothing was checked)\n')
+  t.match(login.stderr, `WARNING! ${S} does not check credentials: its authentication is off (auth: none), so anyone who reaches it may push, tag and delete. The user name and password were saved but not verified.\n`)
+
+  const { server: guarded } = await listeningApp(t)
+  const checked = await runCliHere(['registry', 'login', guarded, '--insecure', '--username', 'reader', '--password', USERS.reader, '-s', join(root, 'home')], { env: { HOME: root } })
+  t.equal(checked.stdout, 'Login Succeeded\n')
+  t.notMatch(checked.stderr, /does not check credentials/)
 })

@@ -75,5 +75,5 @@ t.test('the binary, with -s HOME before the command words', async (t) => {
   t.match(typo.stderr, /^Error: unknown command "pakc"; did you mean "pack push"\?\n/)
   const version = await runBin(['--version'])
   t.equal(version.code, 0)
-  t.match(version.stdout, /^Packyard CLI Version \d+\.\d+\.\d+ \w+\/\w+\n$/)
+  t.match(version.stdout, /^Packyard CLI Version \d+\.\d+\.\d+ \w+\/\w+ \(commit [0-9a-f]{12}\)\n$/)
 })

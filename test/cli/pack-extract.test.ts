@@ -52,6 +52,20 @@ t.test('refuses to replace an existing folder', async (t) => {
   t.ok(archive.destroyed, 'the download is stopped')
 })
 
+t.test('replace: the complete new folder takes the place of the old one, with or without a top-level folder', async (t) => {
+  const target = t.testdir({ 'demo-1.0.0': { 'mine.txt': 'stale' } })
+  await extractPackArchive(writeReproducibleArchive('demo-1.0.0', PACK), target, 'demo-1.0.0', { replace: true })
+  t.same(readdirSync(target), ['demo-1.0.0'], 'nothing left beside it')
+  t.same(readdirSync(join(target, 'demo-1.0.0')).sort(), ['bin', 'pack.json', 'values.yaml'])
+  const flat = await handArchive([{ name: './pack.json', content: '{}' }])
+  await extractPackArchive(Readable.from([flat]), target, 'demo-1.0.0', { replace: true })
+  t.same(readdirSync(target), ['demo-1.0.0'])
+  t.same(readdirSync(join(target, 'demo-1.0.0')), ['pack.json'], 'the temporary folder itself became the pack, holding nothing of the old one')
+  const broken = await handArchive([{ name: 'demo/values.yaml', content: 'no pack.json' }])
+  await t.rejects(extractPackArchive(Readable.from([broken]), target, 'demo-1.0.0', { replace: true }))
+  t.same(readdirSync(join(target, 'demo-1.0.0')), ['pack.json'], 'a failed pull leaves the old folder as it was')
+})
+
 t.test('refuses invalid folder names', async (t) => {
   const target = t.testdir({})
   for (const name of ['', '.', '..', 'a/b', 'a\\b']) {

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { closest, editDistance } from '../../src/cli/command.js'
-import { COMMANDS } from '../../src/cli/main.js'
-import { runCliHere, tempDir } from '../helpers.js'
+import { Readable } from 'node:stream'
+import { COMMANDS, runCli } from '../../src/cli/main.js'
+import { captureStream, runCliHere, tempDir } from '../helpers.js'
 
 const GLOBAL_FLAGS = 'Global flags (before or after the command words):\n  -s, --home DIR'
 
@@ -22,7 +23,7 @@ t.test('top-level help: every command, the global flags, ending with a newline',
 t.test('--version', async (t) => {
   const version = await runCliHere(['--version'])
   t.equal(version.code, 0)
-  t.match(version.stdout, /^Packyard CLI Version \d+\.\d+\.\d+ \w+\/\w+\n$/)
+  t.match(version.stdout, /^Packyard CLI Version \d+\.\d+\.\d+ \w+\/\w+ \(commit [0-9a-f]{12}\)\n$/)
   t.same(await runCliHere(['version']), version)
 })
 
@@ -160,4 +161,35 @@ t.test('suggestions: typos within a third of the word, and abbreviations', async
   t.equal(closest('--skip', ['--skip-digest-check', '--force']), '--skip-digest-check')
   t.equal(closest('--re', ['--registry-server', '--recursive']), undefined, 'an ambiguous abbreviation and no near typo')
   t.equal(closest('--zzz', ['--force']), undefined)
+})
+
+t.test('the single-file client (clientOnly): the server and operator commands answer with one line', async (t) => {
+  const run = async (args: string[]) => {
+    const stdout = captureStream()
+    const stderr = captureStream()
+    const code = await runCli(args, { stdout, stderr, stdin: Readable.from([]), env: {} }, { clientOnly: true })
+    return { code, stdout: stdout.text(), stderr: stderr.text() }
+  }
+  const operators = COMMANDS.filter((c) => c.operator)
+  t.same(operators.map((c) => c.path.join(' ')), ['serve', 'user add', 'user ls', 'user delete', 'garbage-collect', 'fsck', 'backup', 'restore'])
+  for (const c of operators) {
+    for (const args of [c.path, [...c.path, '--help'], ['help', ...c.path]]) {
+      const refused = await run(args)
+      t.equal(refused.code, 1, args.join(' '))
+      t.equal(refused.stdout, '')
+      t.equal(refused.stderr, `Error: packyard ${c.path.join(' ')} is a server command, which this single-file client does not carry; run the server from the Docker image or the npm package (npm install -g packyard)\n`)
+    }
+  }
+  const group = await run(['user'])
+  t.equal(group.code, 1, 'a group of operator commands only')
+  t.equal(group.stderr.split('\n').length, 2, 'one line')
+
+  const help = await run(['--help'])
+  t.equal(help.code, 0)
+  for (const c of COMMANDS) t.equal(help.stdout.includes(`\n  ${c.path.join(' ')} `), !c.operator, c.path.join(' '))
+  t.match(help.stdout, '\nThe server and operator commands (serve, user, garbage-collect, fsck, backup, restore) run from the Docker image or the npm package.\n')
+
+  const version = await run(['version'])
+  t.equal(version.code, 0, 'client commands run as before')
+  t.same(version, await runCliHere(['version']))
 })

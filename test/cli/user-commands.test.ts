@@ -5,7 +5,9 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { chmodSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { userInfo } from 'node:os'
 import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config/load.js'
@@ -55,7 +57,7 @@ t.test('user delete: the entry goes (the server refuses it within a second), oth
 
   const del = await runCliHere(['user', 'delete', 'reader', '--htpasswd', htpasswd])
   t.equal(del.code, 0, del.stderr)
-  t.equal(del.stdout, `Deleted user reader from ${htpasswd}\n`)
+  t.equal(del.stdout, `Deleted user reader from ${htpasswd}\nNot recorded in the audit trail: ${htpasswd} is not the htpasswd file of the built-in configuration\n`)
   t.equal(readFileSync(htpasswd, 'utf8'), `${adminLine}\n`, 'admin kept byte for byte')
   t.equal(statSync(htpasswd).mode & 0o777, 0o600)
   await new Promise((r) => setTimeout(r, 1100))
@@ -76,7 +78,7 @@ t.test('user add --writer edits auth.access.writers in the config file and nothi
   chmodSync(file, 0o640)
   const add = await runCliHere(['user', 'add', 'ci-bot', '--writer', '--password-stdin', '--config', file], { input: 'ci-secret' })
   t.equal(add.code, 0, add.stderr)
-  t.match(add.stdout, `Added user ci-bot in ${join(dir, 'data', 'htpasswd')}\nAdded ci-bot to auth.access.writers in ${file} (now admin, ci-bot); restart the server to apply it\n`)
+  t.match(add.stdout, `Added user ci-bot in ${join(dir, 'data', 'htpasswd')}\nAdded ci-bot to auth.access.writers in ${file} (now admin, ci-bot); a server started with it applies it within seconds\n`)
   t.equal(readFileSync(file, 'utf8'), text.replace('    writers: [admin]\n', '    writers: [admin, ci-bot]\n'), 'one line changed, comments and layout kept')
   t.equal(statSync(file).mode & 0o777, 0o640, 'mode kept')
 
@@ -124,7 +126,7 @@ t.test('user add --writer refuses, changing nothing, when the config cannot be e
 
   const linked = join(dir, 'linked.yml')
   symlinkSync(file, linked)
-  await refused(['--config', linked], {}, /linked\.yml is a symbolic link \(a mounted ConfigMap or secret\?\).*\n {4}writers: \[admin, bob\]\nand restart the server/s)
+  await refused(['--config', linked], {}, /linked\.yml is a symbolic link \(a mounted ConfigMap or secret\?\).*\n {4}writers: \[admin, bob\]\n\(a server started with it applies that within seconds\)/s)
 
   const aligned = join(dir, 'aligned.yml')
   const alignedText = `storage:\n  filesystem:\n    rootdirectory: ${dir}/d   # aligned\nauth:\n  htpasswd:\n    realm: r         # comments\n`
@@ -189,4 +191,94 @@ t.test('the initial admin password is deleted once admin\'s password changes: by
   t.equal(admin.code, 0, admin.stderr)
   t.equal(admin.stdout, `Updated user admin in ${join(root, 'htpasswd')}\nRemoved ${initial}: the initial admin password no longer works\n`)
   t.notOk(existsSync(initial))
+})
+
+/** The events of the registry at `root`'s database, as GET /v1/_events shows them to admin. */
+async function userEvents(app: FastifyInstance, root: string): Promise<Array<{ action: string; user: string; repository: string | null; detail: Record<string, unknown> | null }>> {
+  const password = readFileSync(join(root, 'initial-admin-password'), 'utf8').trim()
+  const res = await app.inject({ url: '/v1/_events', headers: { authorization: basic('admin', password) } })
+  if (res.statusCode !== 200) throw new Error(`/v1/_events answered ${res.statusCode}: ${res.body}`)
+  return (res.json() as { events: Array<{ action: string; user: string; repository: string | null; detail: Record<string, unknown> | null }> }).events.filter((e) => e.action.startsWith('user.'))
+}
+
+t.test('user add and delete are in the audit trail, by the operating-system user who ran them', async (t) => {
+  const dir = tempDir(t)
+  const { file, root } = exampleConfig(dir)
+  const app = await buildApp(loadConfig({ file, env: { REGISTRY_LOG_LEVEL: 'silent' } }))
+  t.teardown(() => app.close())
+  const me = userInfo().username
+
+  const add = await runCliHere(['user', 'add', 'ci-bot', '--password-stdin', '--config', file], { input: 'one' })
+  t.equal(add.code, 0, add.stderr)
+  t.equal(add.stdout, `Added user ci-bot in ${join(root, 'htpasswd')}\n`, 'recorded without a word')
+  t.equal((await runCliHere(['user', 'add', 'ci-bot', '--writer', '--password-stdin', '--config', file], { input: 'two' })).code, 0)
+  const del = await runCliHere(['user', 'delete', 'ci-bot', '--config', file])
+  t.equal(del.code, 0, del.stderr)
+  const events = await userEvents(app, root)
+  t.same(
+    events.map((e) => [e.action, e.user, e.repository, e.detail]),
+    [
+      ['user.add', me, null, { user: 'ci-bot', outcome: 'added', writer: false }],
+      ['user.add', me, null, { user: 'ci-bot', outcome: 'updated', writer: true }],
+      ['user.delete', me, null, { user: 'ci-bot' }],
+    ],
+  )
+  const { eventRows } = await import('../../src/cli/commands/events.js')
+  const details = eventRows((await app.inject({ url: '/v1/_events', headers: { authorization: basic('admin', readFileSync(join(root, 'initial-admin-password'), 'utf8').trim()) } })).json().events).map((row) => row.slice(1, 3).concat(row[6] ?? ''))
+  t.same(details.filter((row) => String(row[1]).startsWith('user.')), [
+    [me, 'user.add', 'added ci-bot'],
+    [me, 'user.add', 'new password for ci-bot (writer)'],
+    [me, 'user.delete', 'deleted ci-bot'],
+  ], 'packyard events says what changed')
+})
+
+t.test('a user change that cannot be recorded is still made, and the output says why', async (t) => {
+  const dir = tempDir(t)
+  const { file, root } = exampleConfig(dir)
+  // No server has run on this root yet: no database.
+  const add = await runCliHere(['user', 'add', 'ops', '--password-stdin', '--config', file], { input: 'pw' })
+  t.equal(add.code, 0, add.stderr)
+  t.equal(add.stdout, `Added user ops in ${join(root, 'htpasswd')}\nNot recorded in the audit trail: there is no registry database at ${join(root, 'registry.db')} yet (the server creates it when it first starts)\n`)
+  t.notOk(existsSync(join(root, 'registry.db')), 'no database made by the command')
+  t.equal((await runCliHere(['user', 'ls', '--config', file])).stdout, 'NAME  ACCESS\nops   read-only\n')
+
+  const memory = join(dir, 'memory.yml')
+  writeFileSync(memory, `storage: inmemory\nauth:\n  htpasswd:\n    path: ${join(dir, 'memory-htpasswd')}\n`)
+  const inMemory = await runCliHere(['user', 'add', 'ops', '--password-stdin', '--config', memory], { input: 'pw' })
+  t.equal(inMemory.code, 0, inMemory.stderr)
+  t.match(inMemory.stdout, /\nNot recorded in the audit trail: the registry keeps its data in memory\n$/)
+})
+
+t.test('a running server reloads auth.access.writers from its config file, and keeps them when the file breaks', async (t) => {
+  const dir = tempDir(t)
+  const { file } = exampleConfig(dir)
+  const log = captureStream()
+  const app = await buildApp(loadConfig({ file, env: {} }), { logger: pino({ level: 'info' }, log) })
+  t.teardown(() => app.close())
+  t.equal((await runCliHere(['user', 'add', 'robot', '--password-stdin', '--config', file], { input: 'beep' })).code, 0)
+  const robot = { authorization: basic('robot', 'beep') }
+  await new Promise((r) => setTimeout(r, 1100))
+  t.same((await app.inject({ url: '/v1/', headers: robot })).json(), { user: 'robot', canPush: false })
+
+  t.equal((await runCliHere(['user', 'add', 'robot', '--writer', '--password-stdin', '--config', file], { input: 'beep' })).code, 0)
+  const lines = () => log.text().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; level: number; added?: string[]; removed?: string[] })
+  const waitFor = async (what: (l: { msg: string }) => boolean) => {
+    for (let i = 0; i < 60 && !lines().some(what); i++) await new Promise((r) => setTimeout(r, 100))
+    return lines().find(what)
+  }
+  const reloaded = await waitFor((l) => l.msg.startsWith('reloaded auth.access.writers'))
+  t.match(reloaded, { level: 30, msg: `reloaded auth.access.writers from ${file}: now admin, robot`, added: ['robot'], removed: [] })
+  t.same((await app.inject({ url: '/v1/', headers: robot })).json(), { user: 'robot', canPush: true }, 'no restart')
+
+  const good = readFileSync(file, 'utf8')
+  writeFileSync(file, `${good.replace('writers: [admin, robot]', 'writers: [admin')}`)
+  const broken = await waitFor((l) => l.msg.includes('no longer loads'))
+  t.match(broken, { level: 50, msg: new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} no longer loads, so auth.access.writers stays admin, robot: `) })
+  t.same((await app.inject({ url: '/v1/', headers: robot })).json(), { user: 'robot', canPush: true }, 'the old writers kept')
+
+  writeFileSync(file, good.replace('writers: [admin, robot]', 'writers: [admin]'))
+  const removed = await waitFor((l) => l.msg === `reloaded auth.access.writers from ${file}: now admin`)
+  t.match(removed, { removed: ['robot'], added: [] })
+  t.same((await app.inject({ url: '/v1/', headers: robot })).json(), { user: 'robot', canPush: false })
+  t.equal((await app.inject({ method: 'DELETE', url: '/v1/_packs/x/1.0.0', headers: robot })).statusCode, 403)
 })

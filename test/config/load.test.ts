@@ -34,7 +34,7 @@ t.test('built-in defaults (no file, no env)', async (t) => {
 t.test('config.example.yaml documents the built-in defaults exactly', async (t) => {
   const example = loadConfig({ file: join(PACKAGE_ROOT, 'config.example.yaml'), env: {} })
   const builtIn = loadConfig({ doc: { storage: { filesystem: {} }, auth: { htpasswd: {} } }, env: {} })
-  t.same({ ...example, source: '' }, { ...builtIn, source: '' })
+  t.same({ ...example, source: '', file: null }, { ...builtIn, source: '' })
   const doc = parseYaml(readFileSync(join(PACKAGE_ROOT, 'config.example.yaml'), 'utf8')) as Record<string, unknown>
   t.ok(doc.limits && doc.oci && doc.http, 'every section is written out')
 })
@@ -156,9 +156,17 @@ t.test('storage.s3 with distribution\'s keys, Spectro\'s host and port, and REGI
   t.match(fs.storage, { kind: 'filesystem', databasePath: join('/srv/p', 'registry.db'), redirect: false, s3: null })
 })
 
-t.test('a config file without an auth section means open mode', async (t) => {
-  const c = loadConfig({ doc: { storage: { filesystem: {} } }, env: {} })
-  t.equal(c.auth, null)
+t.test('a config file without an auth section keeps users, as no config does; an open registry is asked for by name', async (t) => {
+  const root = { storage: { filesystem: { rootdirectory: '/srv/p' } } }
+  const noAuth = loadConfig({ doc: root, env: {} })
+  t.same(noAuth.auth, { realm: 'basic-realm', htpasswdPath: '/srv/p/htpasswd', writers: ['admin'] }, 'the htpasswd of the data directory')
+  t.same(loadConfig({ doc: { ...root, auth: null }, env: {} }).auth, noAuth.auth, 'an empty auth section likewise')
+  t.same(loadConfig({ doc: { ...root, auth: { access: { writers: ['ci'] } } }, env: {} }).auth, { ...noAuth.auth, writers: ['ci'] }, 'writers alone: htpasswd too')
+  t.equal(loadConfig({ doc: { ...root, auth: { none: {} } }, env: {} }).auth, null, 'auth: {none: {}}')
+  t.equal(loadConfig({ doc: { ...root, auth: 'none' }, env: {} }).auth, null, 'auth: none')
+  t.equal(loadConfig({ doc: root, env: { REGISTRY_AUTH: 'none' } }).auth, null, 'REGISTRY_AUTH=none')
+  t.same(loadConfig({ doc: { ...root, auth: 'none' }, env: { REGISTRY_AUTH: 'htpasswd' } }).auth, noAuth.auth, 'REGISTRY_AUTH=htpasswd over a file\'s none')
+  t.same(loadConfig({ env: {} }).auth?.htpasswdPath, 'data/htpasswd', 'no config at all: the same default')
 })
 
 t.test('REGISTRY_* environment overrides', async (t) => {
@@ -212,6 +220,11 @@ t.test('unknown keys and bad values stop start-up naming the key', async (t) => 
     [{ storage: { azure: {} } }, {}, 'storage.azure', /not supported/],
     [{ limits: { archivesize: '12 parsecs' } }, {}, 'limits.archivesize', /size/],
     [{ limits: { entries: 0 } }, {}, 'limits.entries', /between/],
+    [{ limits: { manifestsize: '64MiB' } }, {}, 'limits.manifestsize', /must be at most 32MiB \(33554432 bytes\)/],
+    [{ limits: { manifestsize: 33554433 } }, {}, 'limits.manifestsize', /at most 32MiB/],
+    [{ http: { trustedproxies: ['0.0.0.0/0'] } }, {}, 'http.trustedproxies', /"0\.0\.0\.0\/0" is not an IP address \(10\.0\.0\.7\) or a CIDR block .* prefix length is 1 to 32 for IPv4, 1 to 128 for IPv6 \(a \/0 would trust anyone's X-Forwarded-For/],
+    [{ http: { trustedproxies: ['::/0'] } }, {}, 'http.trustedproxies', /"::\/0" is not .*a \/0 would trust anyone's/],
+    [{}, { REGISTRY_HTTP_TRUSTEDPROXIES: '10.0.0.0/8,0.0.0.0/0' }, 'http.trustedproxies', /"0\.0\.0\.0\/0"/],
     [{ storage: { maintenance: { uploadpurging: { age: 'soon' } } } }, {}, 'storage.maintenance.uploadpurging.age', /duration/],
     [{ http: { tls: { certificate: '/x.pem' } } }, {}, 'http.tls.key', /both/],
     [{ http: { headers: { 'Bad Header': 'x' } } }, {}, 'http.headers', /valid header/],
@@ -231,9 +244,13 @@ t.test('unknown keys and bad values stop start-up naming the key', async (t) => 
     [{ ui: { path: '/v2' } }, {}, 'ui.path', /inside \/v2, which the API serves/],
     [{}, { REGISTRY_UI_PATH: '/v1/browse' }, 'ui.path', /inside \/v1/],
     [{}, { REGISTRY_UI_ENABLED: 'sometimes' }, 'ui.enabled', /true or false/],
-    [{}, { REGISTRY_HTTP_ADR: ':1' }, 'REGISTRY_HTTP_ADR', /unknown environment override/],
+    [{}, { REGISTRY_HTTP_ADR: ':1' }, 'REGISTRY_HTTP_ADR', /unknown environment override \(no config key http\.adr\); did you mean REGISTRY_HTTP_ADDR\?$/],
+    [{}, { REGISTRY_AUTH_ACCESS_WRITER: 'admin' }, 'REGISTRY_AUTH_ACCESS_WRITER', /did you mean REGISTRY_AUTH_ACCESS_WRITERS\?$/],
+    [{}, { REGISTRY_STORAGE_FILESYSTEM_ROOTDIR: '/data' }, 'REGISTRY_STORAGE_FILESYSTEM_ROOTDIR', /did you mean REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY\?$/],
+    [{}, { REGISTRY_XYZZY: '1' }, 'REGISTRY_XYZZY', /no config key xyzzy\)$/],
     [{}, { REGISTRY_LOG_LEVEL: 'loud' }, 'log.level', /one of/],
-    [{}, { REGISTRY_AUTH_ACCESS_WRITERS: 'admin' }, 'auth', /needs an htpasswd section/],
+    [{ auth: { none: {}, htpasswd: {} } }, {}, 'auth', /choose htpasswd \(users\) or none \(an open registry\), not both/],
+    [{ auth: { none: { users: 'x' } } }, {}, 'auth.none.users', /unknown key/],
   ]
   for (const [doc, env, key, message] of cases) {
     const err = catchError(() => loadConfig({ doc: { storage: { filesystem: {} }, ...doc }, env }))

@@ -61,20 +61,25 @@ t.test('too many failures from one address: 429 with Retry-After', async (t) => 
   t.equal(res.json().errors[0].code, 'TOO_MANY_REQUESTS')
 })
 
-t.test('open mode: no auth section, no credentials needed', async (t) => {
+t.test('open mode: auth: none, no credentials needed', async (t) => {
   const app = await testApp(t, {}, { auth: false })
   const res = await app.inject({ method: 'GET', url: '/v1/' })
   t.equal(res.statusCode, 200)
   t.same(res.json(), { user: 'anonymous', canPush: true })
 })
 
-t.test('Spectro security headers on every response, configurable', async (t) => {
-  const app = await testApp(t)
+t.test('Spectro security headers on every response, configurable; HSTS only over HTTPS', async (t) => {
+  const app = await testApp(t, { http: { trustedproxies: ['127.0.0.1'] } })
   const res = await app.inject({ method: 'GET', url: '/health' })
   t.equal(res.headers['x-content-type-options'], 'nosniff')
   t.equal(res.headers['x-frame-options'], 'DENY')
-  t.equal(res.headers['strict-transport-security'], 'max-age=63072000; includeSubdomains; preload')
   t.equal(res.headers['referrer-policy'], 'same-origin')
+  t.equal(res.headers['strict-transport-security'], undefined, 'plain HTTP: no HSTS')
+  const proxied = await app.inject({ method: 'GET', url: '/health', headers: { 'x-forwarded-proto': 'https' } })
+  t.equal(proxied.headers['strict-transport-security'], 'max-age=63072000; includeSubdomains; preload', 'HTTPS ended at a trusted proxy: HSTS')
+  const untrusted = await testApp(t)
+  const forged = await untrusted.inject({ method: 'GET', url: '/health', headers: { 'x-forwarded-proto': 'https' } })
+  t.equal(forged.headers['strict-transport-security'], undefined, 'X-Forwarded-Proto from a client that is no trusted proxy: not believed')
   const custom = await testApp(t, { http: { headers: { 'X-Custom': ['a'] } } })
   const res2 = await custom.inject({ method: 'GET', url: '/v1/' })
   t.equal(res2.headers['x-custom'], 'a')

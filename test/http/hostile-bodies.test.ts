@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import { readdirSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
-import { ADMIN, basic, makeHtpasswd, startServer, tempDir, testApp, USERS } from '../helpers.js'
+import { ADMIN, basic, listeningApp, makeHtpasswd, startServer, tempDir, testApp, USERS } from '../helpers.js'
 import { archive, multipart, packFiles } from '../pack-fixtures.js'
 
 const FORM_HEAD = '--abc\r\nContent-Disposition: form-data; name="archive"; filename="a.tgz"\r\n\r\n'
@@ -76,6 +76,18 @@ t.test('multipart form mistakes are 4xx naming what is wrong', async (t) => {
   const second = await app.inject({ method: 'POST', url: '/v1/_packs', payload: twoFiles, headers: { ...two.headers, authorization: ADMIN } })
   t.equal(second.statusCode, 400)
   t.match(second.json().errors[0].message, /exactly one file part/)
+})
+
+t.test('http.bodyidletimeout: 0s means no timeout: a body that pauses still lands', async (t) => {
+  const { server } = await listeningApp(t, { http: { bodyidletimeout: '0s' } })
+  const start = await fetch(`http://${server}/v2/images/app/blobs/uploads/`, { method: 'POST', headers: { authorization: ADMIN } })
+  const location = start.headers.get('location') as string
+  const head = `PATCH ${location} HTTP/1.1\r\nHost: x\r\nAuthorization: ${ADMIN}\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n`
+  const patch = rawRequest(`http://${server}`, head, Buffer.alloc(400, 1))
+  await new Promise((r) => setTimeout(r, 1500))
+  patch.socket.write(Buffer.alloc(600, 1))
+  t.match(await patch.status, /^HTTP\/1\.1 202 /, 'accepted after a 1.5 s pause')
+  patch.socket.destroy()
 })
 
 t.test('a request body that stalls is answered 408 and cleaned up; an upload session stays resumable', async (t) => {

@@ -29,6 +29,9 @@ t.test('without trusted proxies X-Forwarded-For is ignored', async (t) => {
   t.match(locked.json().errors[0].message, /from 192\.0\.2\.7 as admin/)
 })
 
-t.test('a malformed http.trustedproxies entry stops start-up naming it', async (t) => {
-  await t.rejects(testApp(t, { http: { trustedproxies: ['10.0.0.0/33'] } }), /http\.trustedproxies: "10\.0\.0\.0\/33" is not an IP address or CIDR block/)
+t.test('a malformed http.trustedproxies entry stops start-up naming it and the form it takes', async (t) => {
+  await t.rejects(testApp(t, { http: { trustedproxies: ['10.0.0.0/33'] } }), /http\.trustedproxies: "10\.0\.0\.0\/33" is not an IP address \(10\.0\.0\.7\) or a CIDR block/)
+  await t.rejects(testApp(t, { http: { trustedproxies: ['0.0.0.0/0'] } }), /^config: http\.trustedproxies: "0\.0\.0\.0\/0" is not .*prefix length is 1 to 32/)
+  const wide = await testApp(t, { http: { trustedproxies: ['0.0.0.0/1', '128.0.0.0/1'] } })
+  t.equal((await wide.inject({ url: '/health' })).statusCode, 200, 'two /1 blocks, the widest accepted, start')
 })

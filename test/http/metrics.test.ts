@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { collectGarbage } from '../../src/maintenance/gc.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
+import { VERSION } from '../../src/version.js'
 import { ADMIN, basic, listeningApp, READER, testApp } from '../helpers.js'
 import { archive, get, packFiles, push } from '../pack-fixtures.js'
 import { makeImage, OCTET, pushImage, putManifest } from './v2-helpers.js'
@@ -49,6 +50,9 @@ const FAMILIES = [
   'packyard_upload_purged_total',
   'packyard_upload_purged_bytes_total',
   'packyard_db_write_transaction_seconds',
+  'packyard_build_info',
+  'packyard_packs',
+  'packyard_pack_versions',
   'process_cpu_seconds_total',
   'process_resident_memory_bytes',
   'nodejs_eventloop_lag_seconds',
@@ -68,6 +72,29 @@ t.test('every metric family is exposed, to any user with credentials', async (t)
   for (const surface of ['v1-packs', 'v1-distribution', 'v2']) {
     for (const outcome of ['created', 'updated', 'unchanged', 'refused', 'failed']) t.equal(sample(res.body, 'packyard_pushes_total', { surface, outcome }), 0, `${surface} ${outcome} starts at 0`)
   }
+  t.equal(sample(res.body, 'packyard_build_info', { version: VERSION }), 1, 'which version runs')
+})
+
+t.test('packs and pack versions come from the metadata, on refresh', async (t) => {
+  const app = await testApp(t)
+  const metrics = app.registry.metrics
+  if (!metrics) throw new Error('metrics are on by default')
+  const empty = await scrape(app)
+  t.equal(sample(empty, 'packyard_packs'), 0)
+  t.equal(sample(empty, 'packyard_pack_versions'), 0)
+  t.equal((await push(app, await archive(packFiles()))).statusCode, 201)
+  t.equal((await push(app, await archive(packFiles({ version: '1.1.0' })))).statusCode, 201)
+  t.equal((await push(app, await archive(packFiles({ name: 'other' })))).statusCode, 201)
+  t.equal(sample(await scrape(app), 'packyard_pack_versions'), 0, 'not refreshed since start-up')
+  metrics.refresh()
+  const three = await scrape(app)
+  t.equal(sample(three, 'packyard_packs'), 2)
+  t.equal(sample(three, 'packyard_pack_versions'), 3)
+  t.equal((await app.inject({ method: 'DELETE', url: '/v1/_packs/other/1.0.0', headers: { authorization: ADMIN } })).statusCode, 200)
+  metrics.refresh()
+  const two = await scrape(app)
+  t.equal(sample(two, 'packyard_packs'), 1)
+  t.equal(sample(two, 'packyard_pack_versions'), 2)
 })
 
 t.test('the Grafana dashboard in docs/ queries only metrics the registry exposes', async (t) => {

@@ -1,5 +1,5 @@
-// One data directory, one owner, with real server processes: a second server on the same root
-// refuses to start and names the first; the lock goes with a clean shutdown and a stale one
+// One data directory, one owner, with real server processes: a second server on the same root,
+// or on another root with the same database.path, refuses to start and names the first; the lock goes with a clean shutdown and a stale one
 // (its process gone) is taken over; the operator commands still work beside a running server;
 // and REGISTRY_STORAGE=inmemory writes nothing to disk and warns about nothing.
 
@@ -41,6 +41,33 @@ t.test('a second server on the same root refuses to start, naming the first; the
   t.equal((await fetch(`${third.url}/health`)).status, 200)
   third.child.kill('SIGTERM')
   await third.exited
+})
+
+t.test('two roots, one database.path: the second server refuses naming the database; operator commands still work beside the first', async (t) => {
+  const cwd = tempDir(t)
+  const database = join(cwd, 'shared', 'registry.db')
+  const envOf = (root: string) => ({ REGISTRY_HTTP_ADDR: '127.0.0.1:0', REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: join(cwd, root), REGISTRY_DATABASE_PATH: database, REGISTRY_AUTH_HTPASSWD_PATH: join(cwd, 'htpasswd') })
+  const first = await startServer(t, [], envOf('one'), cwd)
+  t.match(JSON.parse(readFileSync(`${database}.lock`, 'utf8')), { pid: first.child.pid, purpose: 'serve on 127.0.0.1:0' }, 'the database has a lock of its own')
+
+  const second = await runBin(['serve'], { cwd, env: envOf('two') })
+  t.equal(second.code, 1)
+  t.match(second.stderr, `Error: another Packyard process is using the database ${database}: serve on 127.0.0.1:0, pid ${first.child.pid} on host ${hostname()}`)
+  t.match(second.stderr, 'give this one another database.path')
+  t.notOk(existsSync(join(cwd, 'two', 'packyard.lock')), 'the second let go of its root')
+
+  const env = envOf('one')
+  for (const args of [['garbage-collect'], ['fsck'], ['backup', join(cwd, 'backup')]]) {
+    const run = await runCliHere(args, { env })
+    t.equal(run.code, 0, `${args[0]} beside the server: ${run.stderr}`)
+  }
+  first.child.kill('SIGTERM')
+  t.equal(await first.exited, 0)
+  t.notOk(existsSync(`${database}.lock`), 'released on shutdown')
+  const now = await startServer(t, [], envOf('two'), cwd)
+  t.equal((await fetch(`${now.url}/health`)).status, 200, 'free once the first is gone')
+  now.child.kill('SIGTERM')
+  await now.exited
 })
 
 t.test('a lock whose process is gone (killed) is taken over, and the log says so', async (t) => {

@@ -5,10 +5,11 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { randomBytes } from 'node:crypto'
+import { request } from 'node:http'
 import { Transform } from 'node:stream'
 import { EMPTY_CONFIG, packManifest } from '../../src/packs/oras-manifest.js'
 import { sha256Digest as sha } from '../../src/store/digest.js'
-import { ADMIN, READER, testApp } from '../helpers.js'
+import { ADMIN, listeningApp, READER, testApp } from '../helpers.js'
 import { archive, get, orasPush, packFiles, pushPack, uploadBlob } from '../pack-fixtures.js'
 import { handArchive, zerosBomb } from '../tar-fixtures.js'
 
@@ -100,7 +101,7 @@ t.test('into a pack repository: a broken pack is MANIFEST_INVALID; a pack with w
   const bytes = await orasPush(app, `${NS}/opaque`, '3.1.0', Buffer.from('just bytes'), 'notes.tar.gz')
   t.equal(bytes.statusCode, 201, 'a layer that is no pack makes an artifact')
   const opaque = (await get(app, '/v1/_packs/opaque')).json()
-  t.same(opaque.tags.map((x: { tag: string; kind: string }) => [x.tag, x.kind]), [['3.1.0', 'artifact'], ['3.1.x', 'parent'], ['3.x', 'parent']], 'its version tag still gets parent tags')
+  t.same(opaque.tags.map((x: { tag: string; kind: string }) => [x.tag, x.kind]), [['3.1.0', 'artifact']], 'parent tags only ever point at pack versions, so a version-named artifact gets none')
   t.same(opaque.versions, [])
   const asVersion = await get(app, '/v1/_packs/opaque/3.1.0')
   t.equal(asVersion.statusCode, 404, 'an artifact is no pack version')
@@ -119,6 +120,60 @@ t.test('into a pack repository: a broken pack is MANIFEST_INVALID; a pack with w
   t.equal(missing.json().errors[0].code, 'MANIFEST_BLOB_UNKNOWN')
   const reader = await orasPush(app, `${NS}/hellouniverse`, '1.0.0', await archive(packFiles()), 'hellouniverse-1.0.0.tar.gz', READER)
   t.equal(reader.statusCode, 403)
+})
+
+/** What signing and SBOM tools push: a manifest with one application/octet-stream layer, no subject. */
+async function artifactManifest(app: Awaited<ReturnType<typeof testApp>>, repo: string, bytes: string, subject?: { digest: string; size: number }) {
+  const layer = Buffer.from(bytes)
+  for (const blob of [EMPTY_CONFIG, layer]) await uploadBlob(app, repo, blob)
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MANIFEST_TYPE,
+      artifactType: 'application/vnd.example.signature',
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha(EMPTY_CONFIG), size: EMPTY_CONFIG.length },
+      layers: [{ mediaType: 'application/octet-stream', digest: sha(layer), size: layer.length }],
+      ...(subject ? { subject: { mediaType: MANIFEST_TYPE, ...subject } } : {}),
+    }),
+  )
+}
+
+t.test('a tag that holds a pack version is the pack\'s: an artifact cannot take it on either surface', async (t) => {
+  const app = await testApp(t)
+  const pushed = await pushPack(app, { name: 'ovw1', version: '1.0.0' })
+  await app.inject({ method: 'PUT', url: '/v1/_packs/ovw1/_tags/stable', payload: { ref: '1.0.0' }, headers: { authorization: ADMIN } })
+  for (const [surface, repo] of [['/v2', `${NS}/ovw1`], ['/v1', 'ovw1']] as const) {
+    const prefix = surface === '/v2' ? '/v2' : '/v1'
+    const path = surface === '/v2' ? `/v2/${repo}` : `/v1/${repo}`
+    const manifest = await artifactManifest(app, surface === '/v2' ? repo : `${NS}/${repo}`, `signature for ${surface}`)
+    for (const tag of ['1.0.0', 'stable']) {
+      const res = await app.inject({ method: 'PUT', url: `${path}/manifests/${tag}`, payload: manifest, headers: { authorization: ADMIN, 'content-type': MANIFEST_TYPE } })
+      t.equal(res.statusCode, 403, `${prefix} ${tag}`)
+      t.equal(res.json().errors[0].code, 'DENIED')
+      t.match(res.json().errors[0].message, /version 1\.0\.0 of pack ovw1; only a pack can replace it .* as referrers/, `${prefix} ${tag}: names the pack and what to do`)
+    }
+  }
+  const version = (await get(app, '/v1/_packs/ovw1/1.0.0')).json()
+  t.equal(version.digest, pushed.digest, 'the version is still there')
+  for (const ref of ['1.x', '1.0.x', 'stable']) {
+    t.equal((await get(app, `/v2/${NS}/ovw1/manifests/${ref}`)).headers['docker-content-digest'], pushed.manifestDigest, `${ref} still serves the pack`)
+  }
+  t.same((await get(app, '/v1/_packs/ovw1')).json().tags.map((x: { tag: string }) => x.tag), ['1.0.0', '1.0.x', '1.x', 'stable'])
+
+  // What signing tools should do instead: a referrer of the version, by digest; or a tag of its own.
+  const signature = await artifactManifest(app, `${NS}/ovw1`, 'a real signature', { digest: pushed.manifestDigest, size: (await get(app, `/v2/${NS}/ovw1/manifests/1.0.0`)).rawPayload.length })
+  const byDigest = await app.inject({ method: 'PUT', url: `/v2/${NS}/ovw1/manifests/${sha(signature)}`, payload: signature, headers: { authorization: ADMIN, 'content-type': MANIFEST_TYPE } })
+  t.equal(byDigest.statusCode, 201, byDigest.body)
+  const ownTag = await app.inject({ method: 'PUT', url: `/v2/${NS}/ovw1/manifests/sig-1.0.0`, payload: signature, headers: { authorization: ADMIN, 'content-type': MANIFEST_TYPE } })
+  t.equal(ownTag.statusCode, 201, ownTag.body)
+  const referrers = (await get(app, `/v2/${NS}/ovw1/referrers/${pushed.manifestDigest}`)).json()
+  t.equal(referrers.manifests.length, 1)
+
+  // Another pack may still replace the version (a forced update, as a distribution push is).
+  const next = await archive(packFiles({ name: 'ovw1', version: '1.0.0', description: 'rebuilt' }))
+  const replaced = await orasPush(app, `${NS}/ovw1`, '1.0.0', next, 'ovw1-1.0.0.tar.gz')
+  t.equal(replaced.statusCode, 201, replaced.body)
+  t.equal((await get(app, '/v1/_packs/ovw1/1.x')).json().digest, sha(next))
 })
 
 t.test('deletes on either side are seen on the other', async (t) => {
@@ -232,4 +287,23 @@ t.test('the archive limits decide a gzip tar layer before any pack.json; what is
   const octets = await orasPush(app, `${NS}/limited`, '2.0.0', randomBytes(200 * 1024), 'blob.bin')
   t.equal(octets.statusCode, 201, 'a layer larger than limits.archivesize that is no gzip is an artifact')
   t.same((await get(app, '/v1/_packs/limited')).json().tags.filter((x: { kind: string }) => x.kind === 'artifact').map((x: { tag: string }) => x.tag), ['1.0.0', '2.0.0'])
+})
+
+t.test('an upload cut short leaves no reading for a manifest PUT to wait on', async (t) => {
+  const { app, server } = await listeningApp(t)
+  const tgz = await archive(packFiles({ name: 'cut' }, { 'charts/noise.bin': randomBytes(3 << 20) }))
+  const [host, port] = server.split(':') as [string, string]
+  await new Promise<void>((resolve) => {
+    const req = request({ host, port, method: 'POST', path: `/v2/${NS}/cut/blobs/uploads/?digest=${sha(tgz)}`, headers: { authorization: ADMIN, 'content-type': 'application/octet-stream', 'content-length': tgz.length } })
+    req.on('error', () => resolve())
+    req.write(tgz.subarray(0, 1 << 20), () => setTimeout(() => {
+      req.destroy()
+      resolve()
+    }, 200))
+  })
+  await chunkedUpload(app, `${NS}/cut`, tgz)
+  await uploadBlob(app, `${NS}/cut`, EMPTY_CONFIG)
+  const manifest = packManifest({ digest: sha(tgz), size: tgz.length }, 'cut-1.0.0.tar.gz')
+  const res = await app.inject({ method: 'PUT', url: `/v2/${NS}/cut/manifests/1.0.0`, payload: manifest.content, headers: { authorization: ADMIN, 'content-type': MANIFEST_TYPE } })
+  t.equal(res.statusCode, 201, 'the pack, read from the store')
 })

@@ -2,8 +2,9 @@
 
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { request as httpsRequest } from 'node:https'
+import { type AddressInfo, connect } from 'node:net'
 import { join } from 'node:path'
 import { basic, isRequestLine, requireProgram, startServer, tempDir } from '../helpers.js'
 
@@ -44,6 +45,27 @@ t.test('starts on built-in defaults, prints the admin password once, REGISTRY_HT
   await again.exited
 })
 
+t.test("a config file without an auth section (the README's S3 example had none) keeps users, as no config does", async (t) => {
+  const cwd = tempDir(t)
+  const config = join(cwd, 'config.yml')
+  writeFileSync(config, `storage:\n  filesystem:\n    rootdirectory: ${join(cwd, 'data')}\nhttp:\n  addr: 127.0.0.1:0\n`)
+  const server = await startServer(t, [config], {}, cwd)
+  t.ok(server.logs().find((l) => String(l.msg).startsWith(`created ${join(cwd, 'data', 'htpasswd')} with user "admin"`)), 'admin created in the data directory')
+  t.notOk(server.logs().find((l) => /AUTHENTICATION IS OFF/.test(String(l.msg))))
+  t.equal((await fetch(`${server.url}/v1/`, { headers: { authorization: basic('anyone', 'anything') } })).status, 401, 'a made-up login is refused')
+  const password = readFileSync(join(cwd, 'data', 'initial-admin-password'), 'utf8').trim()
+  t.equal((await fetch(`${server.url}/v1/`, { headers: { authorization: basic('admin', password) } })).status, 200)
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
+
+  writeFileSync(config, `storage:\n  filesystem:\n    rootdirectory: ${join(cwd, 'open')}\nhttp:\n  addr: 127.0.0.1:0\nauth: none\n`)
+  const open = await startServer(t, [config], {}, cwd)
+  t.match(open.logs().find((l) => /AUTHENTICATION IS OFF/.test(String(l.msg))), { level: 'warn', msg: /auth: none, or REGISTRY_AUTH=none/ }, 'asked for by name, announced (a warning on loopback)')
+  t.same(await (await fetch(`${open.url}/v1/`)).json(), { user: 'anonymous', canPush: true })
+  open.child.kill('SIGTERM')
+  await open.exited
+})
+
 t.test('metrics.addr: /metrics on a listener of its own, without credentials', async (t) => {
   const cwd = tempDir(t)
   const server = await startServer(t, [], { REGISTRY_HTTP_ADDR: '127.0.0.1:0', REGISTRY_METRICS_ADDR: '127.0.0.1:0' }, cwd)
@@ -69,6 +91,18 @@ t.test('a bad config stops start-up with a message naming the key', async (t) =>
   const p = await import('../helpers.js').then((h) => h.runBin(['serve'], { cwd, env: { REGISTRY_LOG_LEVEL: 'chatty' } }))
   t.equal(p.code, 1)
   t.match(p.stderr, /Error: config: log\.level: must be one of/)
+})
+
+t.test('a taken port stops start-up naming the address and REGISTRY_HTTP_ADDR', async (t) => {
+  const cwd = tempDir(t)
+  const { createServer } = await import('node:net')
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => taken.close())
+  const addr = `127.0.0.1:${(taken.address() as AddressInfo).port}`
+  const p = await import('../helpers.js').then((h) => h.runBin(['serve'], { cwd, env: { REGISTRY_HTTP_ADDR: addr } }))
+  t.equal(p.code, 1)
+  t.match(p.stderr, `Error: http.addr: cannot listen on ${addr}: the address is in use (another server?); choose another address with REGISTRY_HTTP_ADDR`)
 })
 
 t.test('SIGTERM lets an in-flight request finish before exiting', async (t) => {
@@ -120,6 +154,19 @@ t.test('TLS with a self-signed certificate made by openssl', async (t) => {
   t.equal(res.protocol, 'TLSv1.3')
   await t.rejects(get({ maxVersion: 'TLSv1.2' }), 'TLS 1.2 refused when minimumtls is tls1.3')
   await t.rejects(get({ ca: undefined }), /self.signed/, 'untrusted without the CA')
+
+  // Plain HTTP to the TLS port: distribution's (Go's) 400, in plain HTTP, then the connection closes.
+  for (const method of ['GET', 'HEAD', 'POST', 'PUT']) {
+    const plain = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () => socket.write(`${method} /v2/ HTTP/1.1\r\nHost: localhost\r\n\r\n`))
+      let got = ''
+      socket.on('data', (d) => (got += d))
+      socket.on('close', () => resolve(got))
+      socket.on('error', reject)
+    })
+    t.equal(plain, 'HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n', `${method} over plain HTTP`)
+  }
+  t.equal((await get({})).status, 200, 'still serving HTTPS')
   server.child.kill('SIGTERM')
   await server.exited
 })

@@ -261,12 +261,12 @@ t.test('author content is inert: README HTML, links, names and values are escape
   t.match(html, /&quot;&lt;\/code&gt;&lt;\/pre&gt;&lt;script&gt;alert\(3\)&lt;\/script&gt;&quot;/, 'values.yaml escaped by the highlighter')
 })
 
-t.test('headers: the strict CSP next to the configured security headers; compression; no caching of pages', async (t) => {
+t.test('headers: one strict CSP in place of the configured one, the other security headers; compression; no caching of pages', async (t) => {
   const app = await testApp(t)
   await pushPack(app, {})
   const res = await app.inject({ url: '/packs/hellouniverse', headers: { authorization: ADMIN, 'accept-encoding': 'gzip' } })
   t.equal(res.statusCode, 200)
-  t.same(res.headers['content-security-policy'], ["img-src 'self'; script-src 'self'; style-src 'self'", UI_CSP], 'both policies: a browser enforces each')
+  t.equal(res.headers['content-security-policy'], UI_CSP, 'one header (not a list), the pages\' own policy')
   t.match(UI_CSP, /default-src 'none'/)
   t.notMatch(UI_CSP, /unsafe-inline|unsafe-eval/)
   t.equal(res.headers['x-frame-options'], 'DENY')
@@ -411,7 +411,7 @@ t.test('the registry page: version, storage, counts, latest pushes, garbage esti
   t.ok(html.indexOf('team/app') < html.indexOf('>hellouniverse<'), 'latest first')
 })
 
-t.test('an open registry (no auth section): pages without credentials, commands without a user', async (t) => {
+t.test('an open registry (auth: none): pages without credentials, commands without a user', async (t) => {
   const app = await testApp(t, {}, { auth: false })
   await pushPack(app, {})
   const res = await app.inject({ url: '/packs/hellouniverse' })
@@ -485,10 +485,10 @@ t.test('artifacts in pack repositories: a repository of artifacts only, and a si
   t.match(artifacts.html, /<h2 id="version-title">Artifact 3.1.0<\/h2>/)
   t.match(artifacts.html, `<dt>Manifest digest</dt><dd><code class="digest">${opaque.digest}</code>`)
   t.match(artifacts.html, `oras pull --plain-http localhost:80/${ns}/opaque:3.1.0`)
-  t.match(artifacts.html, /<a href="\/packs\/opaque\/3.x">3.x<\/a><\/th><td>→ <a href="\/packs\/opaque\/3.1.0">3.1.0<\/a>/, 'parent tags by name, as for packs')
+  t.notMatch(artifacts.html, /<a href="\/packs\/opaque\/3.x">/, 'parent tags only ever point at pack versions, not at a version-named artifact')
   t.match(artifacts.html, /create <code>3.1.0<\/code>/, 'its history')
   t.notMatch(artifacts.html, /<h2>Versions<\/h2>/)
-  t.match((await page(app, '/packs/opaque/3.x')).html, /<h2 id="version-title">Artifact 3.1.0<\/h2>/, 'a parent tag selects the artifact')
+  t.equal((await page(app, '/packs/opaque/3.x')).status, 404, 'so there is no parent tag to select it by')
   t.equal((await page(app, `/packs/opaque/${opaque.digest}`)).status, 200, 'and so does its digest')
   t.equal((await get(app, `/oci/${ns}/opaque`)).headers.location, '/packs/opaque')
 

@@ -214,6 +214,23 @@ t.test('version delete removes every tag on it; deleting can be disabled', async
   t.equal(refused.json().errors[0].code, 'UNSUPPORTED')
 })
 
+t.test('a version that is not semantic is deleted by its own tag; an alias on it is still refused', async (t) => {
+  const app = await testApp(t)
+  await pushPack(app, { version: '1.2.3.4' })
+  await pushPack(app, { version: 'latest', group: 'edge' })
+  await app.inject({ method: 'PUT', url: '/v1/_packs/hellouniverse/_tags/stable', payload: { ref: '1.2.3.4' }, headers: { authorization: ADMIN } })
+  const alias = await app.inject({ method: 'DELETE', url: '/v1/_packs/hellouniverse/stable', headers: { authorization: ADMIN } })
+  t.equal(alias.statusCode, 400)
+  t.match(alias.json().errors[0].message, 'hellouniverse:stable is an alias, which can be moved; to delete the version it points at now, name it by its version tag 1.2.3.4')
+  const four = await app.inject({ method: 'DELETE', url: '/v1/_packs/hellouniverse/1.2.3.4', headers: { authorization: ADMIN } })
+  t.equal(four.statusCode, 200, four.body)
+  t.match(four.json(), { version: '1.2.3.4', tags: ['1.2.3.4', 'stable'] })
+  const latest = await app.inject({ method: 'DELETE', url: '/v1/_packs/hellouniverse/edge__latest', headers: { authorization: ADMIN } })
+  t.equal(latest.statusCode, 200, latest.body)
+  t.match(latest.json(), { version: 'latest', tags: ['edge__latest'] })
+  t.equal((await get(app, '/v1/_packs/hellouniverse')).statusCode, 404, 'nothing left')
+})
+
 t.test('pull by tag, archive digest and manifest digest returns the same bytes; range and caching', async (t) => {
   const app = await testApp(t)
   const tgz = await archive(packFiles({}, { 'README.md': '# Hello\n', 'logo.png': Buffer.from([0x89, 0x50, 0x4e, 0x47]) }))
@@ -427,14 +444,14 @@ t.test('a pack header has the types the API promises, whatever a pack accepted w
   for (const [fields, header] of odd) t.match(listed.find((p) => p.name === fields.name), header, `${fields.name as string} in the listing`)
 })
 
-t.test('listings stored before headers were normalised are rebuilt at start-up', async (t) => {
+t.test('pack headers stored before they were normalised are rebuilt at start-up', async (t) => {
   const config = testConfig(t)
   const before = await buildApp(config)
   await pushPack(before, { name: 'stale', cloudTypes: 'aws' })
   // What an older registry stored: the string as pack.json had it, and no record of the migration.
-  const stale = JSON.stringify({ ...(await get(before, '/v1/_packs')).json().packs[0], cloudTypes: 'aws' })
-  before.registry.db.prepare('UPDATE pack_listings SET listing = ?').run(Buffer.from(stale))
-  before.registry.db.prepare("DELETE FROM schema_migrations WHERE name LIKE '%-relist-packs.sql'").run()
+  const { tags: _tags, ...header } = (await get(before, '/v1/_packs')).json().packs[0]
+  before.registry.db.prepare('UPDATE pack_headers SET header = ?').run(JSON.stringify({ ...header, cloudTypes: 'aws' }))
+  before.registry.db.prepare("DELETE FROM schema_migrations WHERE name LIKE '%-rebuild-pack-headers.sql'").run()
   t.equal((await get(before, '/v1/_packs')).json().packs[0].cloudTypes, 'aws', 'the listing is read as stored')
   await before.close()
   const after = await buildApp(config)

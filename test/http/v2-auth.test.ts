@@ -33,6 +33,8 @@ t.test('a reader may pull but not push, tag or delete (403 DENIED)', async (t) =
 
   const start = await app.inject({ method: 'POST', url: '/v2/a/blobs/uploads/', headers: { authorization: ADMIN } })
   const location = start.headers.location as string
+  const packStart = await app.inject({ method: 'POST', url: '/v2/spectro-packs/archive/a/blobs/uploads/', headers: { authorization: ADMIN } })
+  const packLocation = packStart.headers.location as string
   const writes = [
     { method: 'POST' as const, url: '/v2/a/blobs/uploads/' },
     { method: 'POST' as const, url: `/v2/a/blobs/uploads/?digest=${digestOf('x')}`, payload: 'x' },
@@ -42,16 +44,22 @@ t.test('a reader may pull but not push, tag or delete (403 DENIED)', async (t) =
     { method: 'DELETE' as const, url: '/v2/a/manifests/v1' },
     { method: 'DELETE' as const, url: `/v2/a/blobs/${digestOf(image.config)}` },
     { method: 'DELETE' as const, url: location },
+    // A session's status is part of pushing (distribution asks for push access there too).
+    { method: 'GET' as const, url: location },
+    { method: 'HEAD' as const, url: location },
+    { method: 'GET' as const, url: packLocation.replace(/^\/v2\/spectro-packs\/archive\//, '/v1/') },
   ]
   for (const w of writes) {
     const res = await app.inject({ ...w, headers: { ...reader, 'content-type': OCTET } })
     t.equal(res.statusCode, 403, `${w.method} ${w.url}`)
-    t.equal(errorCode(res), 'DENIED')
+    if (w.method !== 'HEAD') t.equal(errorCode(res), 'DENIED')
   }
+  t.equal((await app.inject({ url: location, headers: { authorization: ADMIN } })).statusCode, 204, 'the writer reads its session')
+  t.equal((await app.inject({ url: packLocation.replace(/^\/v2\/spectro-packs\/archive\//, '/v1/'), headers: { authorization: ADMIN } })).statusCode, 204, 'on /v1 too')
   t.same((await app.inject({ url: '/v2/a/tags/list', headers: reader })).json().tags, ['v1'], 'nothing changed')
 })
 
-t.test('open mode: without an auth section anyone may push', async (t) => {
+t.test('open mode: with auth: none anyone may push', async (t) => {
   const app = await testApp(t, {}, { auth: false })
   const image = makeImage('open')
   await pushImage(t, app, 'a', image, 'v1')

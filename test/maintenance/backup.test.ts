@@ -6,9 +6,10 @@
 // the snapshot needs; a long copy renews its lease; restore refuses what it must; and on S3
 // storage the blobs come out of one bucket prefix and go back into another through BlobStore.
 
-import t from 'tap'
+import t, { type Test } from 'tap'
+import Database from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { BlobIntake } from '../../src/blobs/intake.js'
@@ -16,6 +17,7 @@ import { loadConfig } from '../../src/config/load.js'
 import { backupRegistry } from '../../src/maintenance/backup.js'
 import { collectGarbage } from '../../src/maintenance/gc.js'
 import { BlobMeta } from '../../src/meta/blobs.js'
+import { readMigrations } from '../../src/meta/db.js'
 import { sha256Digest } from '../../src/store/digest.js'
 import { lockRoot } from '../../src/store/root-lock.js'
 import { putBlob } from '../../src/store/types.js'
@@ -241,4 +243,132 @@ t.test('on S3 storage: out of one bucket prefix, back into another, through the 
   t.equal(pulled.statusCode, 200)
   t.ok(pulled.rawPayload.equals(original), 'byte for byte')
   t.equal(pulled.headers['docker-content-digest'], pushed.digest)
+})
+
+/** A backup of a registry with two packs, made by the CLI; cases copy it and damage the copy. */
+async function pristineBackup(t: Test): Promise<{ dir: string; backup: string }> {
+  const dir = tempDir(t)
+  const root = join(dir, 'live')
+  const app = await testApp(t, { storage: { filesystem: { rootdirectory: root } } })
+  await pushPack(app, { name: 'first', version: '1.0.0' }, { 'charts/data.bin': randomBytes(40 * 1024) })
+  await pushPack(app, { name: 'second', version: '2.0.0' })
+  await app.close()
+  const backup = join(dir, 'backup')
+  const made = await runCliHere(['backup', backup, writeConfig(dir, root)])
+  if (made.code !== 0) throw new Error(made.stderr)
+  return { dir, backup }
+}
+
+function blobFiles(backup: string): string[] {
+  const blobs = join(backup, 'blobs', 'sha256')
+  return readdirSync(blobs).flatMap((sub) => readdirSync(join(blobs, sub)).map((hex) => join(blobs, sub, hex)))
+}
+
+function editManifest(backup: string, edit: (m: Record<string, unknown> & { database: Record<string, unknown> }) => void): void {
+  const file = join(backup, 'backup.json')
+  const manifest = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> & { database: Record<string, unknown> }
+  edit(manifest)
+  writeFileSync(file, JSON.stringify(manifest))
+}
+
+t.test('backup.json records the snapshot: size, sha256, schema version, the blobs it refers to', async (t) => {
+  const { backup } = await pristineBackup(t)
+  const manifest = JSON.parse(readFileSync(join(backup, 'backup.json'), 'utf8')) as { format: number; schemaVersion: number; blobs: number; database: Record<string, unknown> }
+  const db = readFileSync(join(backup, 'registry.db'))
+  t.equal(manifest.format, 2)
+  t.same(manifest.database, { file: 'registry.db', size: db.length, digest: sha256Digest(db), references: manifest.blobs })
+  t.equal(manifest.schemaVersion, readMigrations().length)
+  t.equal(blobFiles(backup).length, manifest.blobs)
+})
+
+t.test('a damaged backup is refused before anything is written, naming what is wrong', async (t) => {
+  const { dir, backup } = await pristineBackup(t)
+  const known = readMigrations().length
+  let n = 0
+  const cases: Array<[string, (copy: string) => void, RegExp]> = [
+    ['an emptied registry.db', (c) => writeFileSync(join(c, 'registry.db'), ''), /registry\.db is 0 bytes, but backup\.json recorded \d+; registry\.db is of schema version 0, but backup\.json recorded \d+ \(it holds no registry/],
+    ['a truncated registry.db', (c) => truncateSync(join(c, 'registry.db'), Math.floor(statSync(join(c, 'registry.db')).size / 2)), /registry\.db is \d+ bytes, but backup\.json recorded \d+; registry\.db (is not a readable SQLite database|SQLite's integrity check fails)/],
+    ['a registry.db of another schema, recorded as is', (c) => {
+      const file = join(c, 'registry.db')
+      const db = new Database(file)
+      db.prepare('DELETE FROM schema_migrations WHERE version = ?').run(known)
+      db.close()
+      const bytes = readFileSync(file)
+      editManifest(c, (m) => Object.assign(m.database, { size: bytes.length, digest: sha256Digest(bytes) }))
+    }, new RegExp(`registry\\.db is of schema version ${known - 1}, but backup\\.json recorded ${known}`)],
+    ['a registry.db whose bytes changed, its size not', (c) => {
+      const file = join(c, 'registry.db')
+      const bytes = readFileSync(file)
+      bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0xff
+      writeFileSync(file, bytes)
+    }, /registry\.db has sha256 [0-9a-f]{64}, but backup\.json recorded [0-9a-f]{64} \(its bytes changed\)/],
+    ['a backup.json from a newer schema', (c) => editManifest(c, (m) => (m.schemaVersion = known + 1)), new RegExp(`holds a database of schema version ${known + 1}, newer than this Packyard knows \\(${known}\\)`)],
+    ['a backup.json counting other blobs', (c) => editManifest(c, (m) => (m.database.references = 99)), /registry\.db refers to \d+ blobs, but backup\.json recorded 99/],
+    ['a backup.json that is not JSON', (c) => writeFileSync(join(c, 'backup.json'), '{"format": 2,'), /backup\.json is not valid JSON .*; the backup is damaged/],
+    ['a blob missing', (c) => rmSync(blobFiles(c)[0] as string), /1 of the \d+ blobs registry\.db refers to are not in the backup \(sha256:[0-9a-f]{64}\)/],
+    ['no registry.db', (c) => rmSync(join(c, 'registry.db')), /is damaged: registry\.db is missing; nothing was restored/],
+  ]
+  for (const [what, damage, message] of cases) {
+    const copy = join(dir, `damaged-${n}`)
+    const target = join(dir, `target-${n++}`)
+    cpSync(backup, copy, { recursive: true })
+    damage(copy)
+    const restore = await runCliHere(['restore', copy, writeConfig(dir, target)])
+    t.equal(restore.code, 1, what)
+    t.match(restore.stderr, message, what)
+    t.equal(restore.stdout, '', `${what}: nothing reported as restored`)
+    t.notOk(existsSync(target), `${what}: nothing written`)
+  }
+  const ok = await runCliHere(['restore', backup, writeConfig(dir, join(dir, 'whole'))])
+  t.equal(ok.code, 0, ok.stderr)
+})
+
+t.test('a blob with a flipped byte is named, and what was copied is removed again', async (t) => {
+  const { dir, backup } = await pristineBackup(t)
+  const victim = blobFiles(backup).sort((a, b) => statSync(b).size - statSync(a).size)[0] as string
+  const bytes = readFileSync(victim)
+  bytes[100] = (bytes[100] as number) ^ 0x01
+  writeFileSync(victim, bytes)
+  const target = join(dir, 'target')
+  const restore = await runCliHere(['restore', backup, writeConfig(dir, target)])
+  t.equal(restore.code, 1)
+  t.match(restore.stderr, new RegExp(`^Error: 1 blobs in ${backup} are damaged, so nothing was restored \\(the \\d+ blobs copied meanwhile were removed again\\): sha256:${victim.split('/').pop()}: `))
+  t.equal(restore.stdout, '')
+  t.same(readdirSync(target), [], 'the target is empty again')
+  bytes[100] = (bytes[100] as number) ^ 0x01
+  writeFileSync(victim, bytes)
+  const again = await runCliHere(['restore', backup, writeConfig(dir, target)])
+  t.equal(again.code, 0, `the repaired backup restores into the same root: ${again.stderr}`)
+})
+
+t.test('a backup made before format 2 (no snapshot checksum) still restores, checked for what it can be', async (t) => {
+  const { dir, backup } = await pristineBackup(t)
+  editManifest(backup, (m) => {
+    m.format = 1
+    delete (m as Record<string, unknown>).database
+  })
+  const ok = await runCliHere(['restore', backup, writeConfig(dir, join(dir, 'old'))])
+  t.equal(ok.code, 0, ok.stderr)
+  writeFileSync(join(backup, 'registry.db'), '')
+  const emptied = await runCliHere(['restore', backup, writeConfig(dir, join(dir, 'old-emptied'))])
+  t.equal(emptied.code, 1)
+  t.match(emptied.stderr, /registry\.db is of schema version 0, but backup\.json recorded \d+/)
+})
+
+t.test('backup refuses a folder inside the storage root it copies', async (t) => {
+  const dir = tempDir(t)
+  const root = join(dir, 'live')
+  const config = writeConfig(dir, root)
+  const app = await testApp(t, { storage: { filesystem: { rootdirectory: root } } })
+  await app.close()
+  for (const dest of [join(root, 'backup'), root, join(root, 'blobs', 'new', 'deeper')]) {
+    const inside = await runCliHere(['backup', dest, config])
+    t.equal(inside.code, 1, dest)
+    t.match(inside.stderr, `Error: the backup folder ${dest} is inside the storage root ${root}; a backup must live apart from what it saves`)
+  }
+  t.notOk(existsSync(join(root, 'backup')), 'nothing made')
+  symlinkSync(root, join(dir, 'link'))
+  const viaLink = await runCliHere(['backup', join(dir, 'link', 'backup'), config])
+  t.equal(viaLink.code, 1, 'through a symbolic link too')
+  t.equal((await runCliHere(['backup', join(dir, 'live-backup'), config])).code, 0, 'a sibling folder is fine')
 })

@@ -85,6 +85,50 @@ const cases: { name: string; tags: VersionTagInput[]; parents: [string, string][
     ],
   },
   {
+    name: 'a pre-release of a newer minor never takes a release line (2.x stays on 2.5.0)',
+    tags: inputs(['LTS', '2.5.0'], ['LTS', '2.6.0-rc.1']),
+    parents: [
+      ['LTS__2.5.x', 'LTS__2.5.0'],
+      ['LTS__2.6.x', 'LTS__2.6.0-rc.1'],
+      ['LTS__2.x', 'LTS__2.5.0'],
+    ],
+  },
+  {
+    name: 'a pre-release of a newer major gets its own line only',
+    tags: inputs([null, '1.4.2'], [null, '2.0.0-beta.3'], [null, '2.0.0-beta.10']),
+    parents: [
+      ['1.4.x', '1.4.2'],
+      ['1.x', '1.4.2'],
+      ['2.0.x', '2.0.0-beta.10'],
+      ['2.x', '2.0.0-beta.10'],
+    ],
+  },
+  {
+    name: 'the first release of a pre-release line takes it over, older than the pre-releases or not',
+    tags: inputs([null, '3.1.0-rc.1'], [null, '3.0.0'], [null, '3.1.0-rc.2']),
+    parents: [
+      ['3.0.x', '3.0.0'],
+      ['3.1.x', '3.1.0-rc.2'],
+      ['3.x', '3.0.0'],
+    ],
+  },
+  {
+    name: 'a pre-release of the same patch never replaces the release (2.5.1-rc.1 after 2.5.0)',
+    tags: inputs([null, '2.5.0'], [null, '2.5.1-rc.1']),
+    parents: [
+      ['2.5.x', '2.5.0'],
+      ['2.x', '2.5.0'],
+    ],
+  },
+  {
+    name: 'build metadata is a release, not a pre-release',
+    tags: inputs([null, '1.0.0'], [null, '1.0.1+build.7']),
+    parents: [
+      ['1.0.x', '1.0.1+build.7'],
+      ['1.x', '1.0.1+build.7'],
+    ],
+  },
+  {
     name: 'tie 1.5 / 1.5.0: the most recently written wins',
     tags: inputs([null, '1.5'], [null, '1.5.0']),
     parents: [

@@ -37,9 +37,14 @@ t.test('groups: ungrouped first, then by name, each newest first', async (t) => 
   )
 })
 
-t.test('the newest version, whatever its group', async (t) => {
+t.test('the newest release, whatever its group; a pre-release only when there is no release', async (t) => {
   const cases: Array<{ input: OrderableVersion[]; expected: string | undefined }> = [
     { input: [v('1.0.0'), v('24.4.0', 0, 'LTS'), v('2.0.0')], expected: '24.4.0' },
+    { input: [v('2.5.0', 1), v('2.6.0-rc.1', 2)], expected: '2.5.0' },
+    { input: [v('2.6.0-rc.1', 1), v('2.5.0', 2), v('3.0.0-beta.1', 3, 'LTS')], expected: '2.5.0' },
+    { input: [v('2.6.0-rc.1', 1), v('2.6.0-rc.2', 2)], expected: '2.6.0-rc.2' },
+    { input: [v('2.6.0-rc.1', 1), v('latest', 2)], expected: '2.6.0-rc.1' },
+    { input: [v('1.0.0+build.3', 1), v('1.0.0-rc.1', 2)], expected: '1.0.0+build.3' },
     { input: [v('latest', 2), v('edge', 3)], expected: 'edge' },
     { input: [v('latest', 9), v('0.0.1', 1)], expected: '0.0.1' },
     { input: [], expected: undefined },

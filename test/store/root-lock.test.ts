@@ -10,7 +10,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { rootLayout } from '../../src/store/layout.js'
 import { SpaceReserve } from '../../src/store/reserve.js'
-import { lockRoot, RootInUseError, STALE_AFTER_MS } from '../../src/store/root-lock.js'
+import { lockRoot, InUseError, STALE_AFTER_MS } from '../../src/store/root-lock.js'
 import { tempDir } from '../helpers.js'
 
 function writeLock(root: string, holder: Record<string, unknown>, ageMs = 0): string {
@@ -26,7 +26,7 @@ t.test('a lock from another host holds while it is refreshed, and is stale once 
   const root = tempDir(t)
   writeLock(root, { pid: 1, host: 'other-host' }, 5_000)
   const err = await lockRoot(root, { purpose: 'test' }).catch((e: unknown) => e)
-  t.ok(err instanceof RootInUseError)
+  t.ok(err instanceof InUseError)
   t.match((err as Error).message, /serve on :5000, pid 1 on host other-host, started 2026-01-01T00:00:00\.000Z\. .*Its lock was refreshed 5 s ago; if that server is gone, start again in 55 s or remove .*packyard\.lock$/)
 
   writeLock(root, { pid: 1, host: 'other-host' }, STALE_AFTER_MS + 1000)
@@ -42,7 +42,7 @@ t.test('this process\'s own pid (a restarted container) and junk are stale; a he
   writeLock(root, { pid: process.pid, host: hostname() })
   const lock = await lockRoot(root, { purpose: 'first' })
   t.equal(lock.holder.purpose, 'first')
-  await t.rejects(lockRoot(root, { purpose: 'second' }), RootInUseError, 'held by a live lock of this process')
+  await t.rejects(lockRoot(root, { purpose: 'second' }), InUseError, 'held by a live lock of this process')
   await lock.release()
   await lock.release()
 
@@ -68,7 +68,7 @@ t.test('several takers of one stale lock: exactly one wins', async (t) => {
     const results = await Promise.allSettled(Array.from({ length: 4 }, (_, i) => lockRoot(root, { purpose: `taker ${i}` })))
     const won = results.filter((r) => r.status === 'fulfilled')
     t.equal(won.length, 1, `round ${round}`)
-    t.ok(results.every((r) => r.status === 'fulfilled' || r.reason instanceof RootInUseError))
+    t.ok(results.every((r) => r.status === 'fulfilled' || r.reason instanceof InUseError))
     const holder = JSON.parse(readFileSync(join(root, 'packyard.lock'), 'utf8')) as { purpose: string }
     t.equal(holder.purpose, (won[0] as PromiseFulfilledResult<{ holder: { purpose: string } }>).value.holder.purpose)
   }

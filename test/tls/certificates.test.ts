@@ -7,6 +7,7 @@ import t from 'tap'
 import { X509Certificate } from 'node:crypto'
 import { copyFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import https from 'node:https'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { buildApp } from '../../src/app.js'
 import { isRequestLine, runBin, startServer, tempDir, testConfig } from '../helpers.js'
@@ -46,12 +47,32 @@ t.test('a broken or mismatched pair stops start-up naming the setting', async (t
   t.notMatch(cli.stderr, /error:[0-9A-F]{8}/)
 })
 
-t.test('an app with certificate files still answers app.inject()', async (t) => {
+t.test('an app with certificate files still answers app.inject(); HTTPS answers carry HSTS', async (t) => {
   const dir = tempDir(t)
-  const pair = makeCertificate(dir, 'server', makeCa(dir, 'ca'), ['127.0.0.1'])
+  const ca = makeCa(dir, 'ca')
+  const pair = makeCertificate(dir, 'server', ca, ['127.0.0.1'])
   const app = await buildApp(testConfig(t, { http: { tls: { certificate: pair.cert, key: pair.key } } }))
   t.teardown(() => app.close())
   t.equal((await app.inject({ url: '/health' })).statusCode, 200)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const res = await tlsGet({ port: (app.server.address() as AddressInfo).port, ca: readFileSync(ca.cert) })
+  t.equal(res.status, 200)
+  t.equal(res.headers['strict-transport-security'], 'max-age=63072000; includeSubdomains; preload')
+})
+
+t.test('a certificate naming its host only in the Common Name is served, with a warning that Go clients refuse it', async (t) => {
+  const dir = tempDir(t)
+  const legacy = makeCertificate(dir, 'legacy', makeCa(dir, 'ca'))
+  const server = await startServer(t, [], { REGISTRY_HTTP_ADDR: '127.0.0.1:0', REGISTRY_HTTP_TLS_CERTIFICATE: legacy.cert, REGISTRY_HTTP_TLS_KEY: legacy.key }, dir)
+  const warning = server.logs().find((l) => String(l.msg).startsWith('the certificate in http.tls.certificate has no subjectAltName'))
+  t.match(warning, { level: 'warn', names: 'CN=legacy', msg: /Palette and other Go clients will refuse it; issue it again with one, e\.g\. openssl req .* -addext "subjectAltName=DNS:<host>"$/ })
+  server.child.kill('SIGTERM')
+  await server.exited
+  const modern = makeCertificate(dir, 'modern', makeCa(dir, 'ca2'), ['127.0.0.1'])
+  const again = await startServer(t, [], { REGISTRY_HTTP_ADDR: '127.0.0.1:0', REGISTRY_HTTP_TLS_CERTIFICATE: modern.cert, REGISTRY_HTTP_TLS_KEY: modern.key }, dir)
+  t.notOk(again.logs().some((l) => String(l.msg).includes('no subjectAltName')), 'no warning with a subjectAltName')
+  again.child.kill('SIGTERM')
+  await again.exited
 })
 
 t.test('replaced files are served from the next handshake; a mismatched pair is refused', async (t) => {

@@ -7,6 +7,7 @@
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
+import type { IncomingHttpHeaders } from 'node:http'
 import https from 'node:https'
 import { join } from 'node:path'
 import type { PeerCertificate, TLSSocket } from 'node:tls'
@@ -50,6 +51,7 @@ export function makeCertificate(dir: string, name: string, ca: KeyPair, names: s
 
 export interface TlsResponse {
   status: number
+  headers: IncomingHttpHeaders
   body: string
   certificate: PeerCertificate
   /** The request went over a connection an earlier request had opened. */
@@ -90,7 +92,7 @@ export function tlsGet(req: TlsRequest): Promise<TlsResponse> {
         let body = ''
         res.setEncoding('utf8')
         res.on('data', (d: string) => (body += d))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, certificate, reusedSocket: r.reusedSocket, localPort }))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, certificate, reusedSocket: r.reusedSocket, localPort }))
       },
     )
     r.on('error', reject)

@@ -9,13 +9,14 @@ import { openMaintenanceStorage } from './garbage-collect.js'
 export const backupCommand: Command = {
   usage: `Usage: packyard backup DEST [CONFIG]
 
-Copies the registry into the folder DEST (new or empty) while it keeps serving: a
-snapshot of the metadata (SQLite's online backup), then every blob that snapshot
-refers to (re-verified as it is copied, and kept from garbage collection meanwhile),
-then the users (htpasswd) and the config file. Every push acknowledged before the
-snapshot is in the backup. DEST/backup.json, written last, says what it holds.
-Bring it back with packyard restore DEST. CONFIG is the server's config (default as
-for serve).`,
+Copies the registry into the folder DEST (new or empty, outside the storage root)
+while it keeps serving: a snapshot of the metadata (SQLite's online backup), then
+every blob that snapshot refers to (re-verified as it is copied, and kept from
+garbage collection meanwhile), then the users (htpasswd) and the config file. Every
+push acknowledged before the snapshot is in the backup. DEST/backup.json, written
+last, says what it holds: the snapshot's size, sha256, schema version and number of
+blobs, which packyard restore checks. Bring it back with packyard restore DEST.
+CONFIG is the server's config (default as for serve).`,
   async run(args, io) {
     const { positionals } = parseCommandArgs(args, {}, { min: 1, max: 2 })
     const dest = positionals[0] as string

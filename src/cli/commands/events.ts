@@ -20,6 +20,10 @@ function detailOf(e: EventView): string {
       return `removed ${num('blobsRemoved')} blobs (${formatBytes(num('bytesFreed'))}) and ${num('tempFilesRemoved')} temp files`
     case 'lockout':
       return `${num('failures')} failed logins from ${String(d.address ?? '?')}; locked for ${Math.round(num('lockoutSeconds') / 60)} min`
+    case 'user.add':
+      return `${d.outcome === 'updated' ? 'new password for' : 'added'} ${String(d.user ?? '?')}${d.writer === true ? ' (writer)' : ''}`
+    case 'user.delete':
+      return `deleted ${String(d.user ?? '?')}`
     case 'delete':
       return e.message ? `tags: ${e.message}` : ''
     case 'update':
@@ -53,7 +57,8 @@ export const eventsCommand: Command = {
 
 Prints the audit trail of the registry (SERVER, or -r, or the default registry), oldest
 first: every push and forced push (create, update), tag change (tag, untag), delete,
-garbage collection (gc) and login lockout (lockout), with when and by whom. Only users
+garbage collection (gc), login lockout (lockout) and user change (user.add,
+user.delete), with when and by whom. Only users
 in the registry's auth.access.writers may read it.
 
 Flags:

@@ -1,11 +1,11 @@
 // packyard garbage-collect [CONFIG]: reclaim blobs nothing refers to, safely while serving.
 
-import { userInfo } from 'node:os'
 import { type Config, loadConfig, parseLeaf } from '../../config/load.js'
 import { collectGarbage, SAFE_GRACE_MS } from '../../maintenance/gc.js'
 import { onStorageFull, openDatabase } from '../../meta/db.js'
 import { openStorage } from '../../store/index.js'
 import { CliError, type Command, parseCommandArgs, parseFlagValue } from '../command.js'
+import { operatingSystemUser } from '../operator.js'
 import { formatBytes } from '../../format.js'
 
 export const garbageCollectCommand: Command = {
@@ -39,15 +39,6 @@ CONFIG is the server's config (default as for serve).`,
       db.close()
     }
   },
-}
-
-/** Who ran the command, for the event log; a container may run under a uid with no name. */
-function operatingSystemUser(): string {
-  try {
-    return userInfo().username
-  } catch {
-    return `uid ${process.getuid?.() ?? '?'}`
-  }
 }
 
 /** The server's storage, opened by an operator command next to a running server. */

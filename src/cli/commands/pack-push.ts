@@ -8,6 +8,8 @@ import { registryOption } from '../client-config.js'
 import { ApiError, connect, type RegistryClient } from '../http-client.js'
 import { type LocalPack, readLocalPack, stageArchive } from '../local-pack.js'
 import { parseOutput } from '../output.js'
+import { formatTag } from '../../packs/tags.js'
+import { parseVersion } from '../../packs/versions.js'
 
 export interface PushOptions {
   force: boolean
@@ -25,8 +27,34 @@ interface PushResult {
   digest: string
   status: 'created' | 'updated' | 'unchanged'
   previousDigest?: string
+  group?: string | null
   parentTags?: string[]
+  /** The parent tags this push created or moved (registries before 0.2 do not say). */
+  parentTagsMoved?: Array<{ tag: string; from: string | null; to: string }>
   warnings?: Array<{ message: string }>
+}
+
+/**
+ * The parent tags now on the pushed version, each with the version tag it followed before when
+ * this push moved it; and for a pre-release its major's parent tag did not take, why.
+ */
+export function parentTagLines(result: Pick<PushResult, 'version' | 'group' | 'parentTags' | 'parentTagsMoved'>): string[] {
+  const moved = new Map((result.parentTagsMoved ?? []).map((m) => [m.tag, m.from]))
+  const lines: string[] = []
+  const parents = result.parentTags ?? []
+  if (parents.length > 0) {
+    const described = parents.map((tag) => {
+      const from = moved.get(tag)
+      return from ? `${tag} (was ${from})` : tag
+    })
+    lines.push(`Parent tags: ${described.join(', ')}`)
+  }
+  const version = parseVersion(result.version)
+  const major = version ? formatTag(result.group ?? null, `${version.major}.x`) : null
+  if (version && version.prerelease.length > 0 && major !== null && !parents.includes(major)) {
+    lines.push(`${major} did not move: parent tags follow the newest release of their line, and a pre-release only while the line has no release`)
+  }
+  return lines
 }
 
 /** Checks the push flags before anything is read or sent. */
@@ -128,7 +156,7 @@ export async function pushPack(pack: LocalPack, client: RegistryClient, options:
     )
   }
   lines.push(`Digest: ${result.digest}`)
-  if (result.parentTags && result.parentTags.length > 0) lines.push(`Parent tags: ${result.parentTags.join(', ')}`)
+  lines.push(...parentTagLines(result))
   io.stdout.write(`${lines.join('\n')}\n`)
 }
 

@@ -1,11 +1,12 @@
-// packyard restore SRC [CONFIG]: a backup made by packyard backup, into an empty root, then fsck.
+// packyard restore SRC [CONFIG]: a backup made by packyard backup, checked, into an empty root,
+// then fsck.
 
 import { basename } from 'node:path'
 import { configFileFor, loadConfig } from '../../config/load.js'
-import { assertEmptyRoot, readBackupManifest, restoreRegistry } from '../../maintenance/backup.js'
+import { assertEmptyRoot, BackupError, removeEmptyLayout, restoreRegistry, verifyBackup } from '../../maintenance/backup.js'
 import { openStorage } from '../../store/index.js'
-import { rootLayout } from '../../store/layout.js'
-import { lockRoot } from '../../store/root-lock.js'
+import { databaseLockFile, rootLayout } from '../../store/layout.js'
+import { type HeldLock, lockDatabase, lockRoot } from '../../store/root-lock.js'
 import { CliError, type Command, parseCommandArgs } from '../command.js'
 import { formatBytes } from '../../format.js'
 
@@ -13,26 +14,38 @@ export const restoreCommand: Command = {
   usage: `Usage: packyard restore SRC [CONFIG]
 
 Restores the backup in the folder SRC (made by packyard backup) into the storage of
-CONFIG (default as for serve), which must be empty: the blobs (each verified as it
-is written), the metadata, and the users (to the config's htpasswd file, unless one
-is already there). Then checks every blob as packyard fsck does. No server may run
-on that root meanwhile (restore holds its lock). The backup's config file is not
-installed: compare SRC/config.yml with yours.`,
+CONFIG (default as for serve), which must be empty. First the backup is checked
+without writing anything: the metadata snapshot must be the one backup.json
+describes (size, sha256, schema version, number of blobs), whole by SQLite's
+integrity check, of a schema this Packyard knows, with every blob it refers to in
+the backup; otherwise restore refuses, naming each problem. Then the blobs (each
+verified as it is written: a damaged one is named, and what was copied removed
+again), the metadata, and the users (to the config's htpasswd file, unless one is
+already there). Then checks every blob as packyard fsck does. No server may run on
+that root or database meanwhile (restore holds their locks). The backup's config
+file is not installed: compare SRC/config.yml with yours.`,
   async run(args, io) {
     const { positionals } = parseCommandArgs(args, {}, { min: 1, max: 2 })
     const src = positionals[0] as string
     const config = loadConfig({ file: configFileFor(positionals[1]), env: io.env })
     if (config.storage.kind === 'inmemory') throw new CliError('the config keeps the registry in memory; restore into storage on disk')
     const root = config.storage.rootdirectory
-    const manifest = await readBackupManifest(src)
-    // A lock file alone is not data: lockRoot tells a live holder (refused) from a stale one.
-    const lockName = basename(rootLayout(root).lock)
-    await assertEmptyRoot(root, [lockName])
+    const backup = await verifyBackup(src)
+    const { manifest } = backup
+    // Lock files alone are not data: the lock tells a live holder (refused) from a stale one.
+    const lockNames = [basename(rootLayout(root).lock), basename(databaseLockFile(config.storage.databasePath))]
+    await assertEmptyRoot(root, lockNames)
     const lock = await lockRoot(root, { purpose: 'restore' })
+    let dbLock: HeldLock | null = null
     try {
-      await assertEmptyRoot(root, [lockName])
+      dbLock = await lockDatabase(config.storage.databasePath, { purpose: 'restore' })
+      await assertEmptyRoot(root, lockNames)
       const storage = await openStorage(config.storage)
-      const report = await restoreRegistry(src, { storage, htpasswd: config.auth?.htpasswdPath ?? null }).catch((err: unknown) => {
+      const report = await restoreRegistry(backup, { storage, htpasswd: config.auth?.htpasswdPath ?? null }).catch(async (err: unknown) => {
+        if (err instanceof BackupError) {
+          await removeEmptyLayout(root)
+          throw err
+        }
         throw new CliError(`${(err as Error).message}; ${root} now holds part of the backup: empty it before trying again`)
       })
       io.stdout.write(`Restored ${report.blobs} blobs (${formatBytes(report.bytes)}) and the metadata (snapshot of ${manifest.snapshotAt}) into ${root}\n`)
@@ -43,6 +56,7 @@ installed: compare SRC/config.yml with yours.`,
       io.stdout.write(`fsck: checked ${fsck.blobsChecked} blobs (${formatBytes(fsck.bytesChecked)}): ${fsck.problems.length === 0 ? 'no problems' : `${fsck.problems.length} problems`}\n`)
       if (fsck.problems.length > 0) throw new CliError(`the restored registry has ${fsck.problems.length} damaged or missing blobs (listed above)`)
     } finally {
+      await dbLock?.release()
       await lock.release()
     }
   },

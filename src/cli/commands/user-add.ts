@@ -1,11 +1,12 @@
 // packyard user add NAME: add or update a user in the htpasswd file the server reads, and with
-// --writer add it to auth.access.writers in the config file too.
+// --writer add it to auth.access.writers in the config file too (the server reloads both). The
+// change is recorded in the registry's audit trail.
 
 import { setHtpasswdUser, validateUserName } from '../../auth/htpasswd.js'
 import { ConfigEditRefused, planAddWriter, type WritersEdit } from '../../config/edit.js'
 import { CliError, type Command, parseCommandArgs } from '../command.js'
 import { readPassword } from '../prompt.js'
-import { retireInitialPasswordAfter, USER_FILE_FLAGS, USER_FILE_USAGE, userFiles } from '../user-files.js'
+import { recordUserChange, retireInitialPasswordAfter, USER_FILE_FLAGS, USER_FILE_USAGE, userFiles } from '../user-files.js'
 
 export const userAddCommand: Command = {
   usage: `Usage: packyard user add NAME [--writer] [--password-stdin] [--htpasswd PATH] [--config CONFIG]
@@ -16,7 +17,8 @@ The password is asked for on the terminal, or read from standard input with
 A running server picks up the change within a second. Users listed in
 auth.access.writers (default: admin) may push; everyone else is read-only.
 --writer also adds NAME to auth.access.writers in the config file (comments and
-layout kept; restart the server to apply it). When the file cannot be edited safely
+layout kept); a server started with that file applies it within seconds. When the file
+cannot be edited safely
 (no config file, a REGISTRY_AUTH_ACCESS_WRITERS override, a read-only or linked file),
 nothing is changed and the error says what to change by hand.
 Changing admin's password deletes the root's initial-admin-password.`,
@@ -56,10 +58,11 @@ Changing admin's password deletes the root's initial-admin-password.`,
       }
       io.stdout.write(
         writers.changed
-          ? `Added ${name} to auth.access.writers in ${writers.file} (now ${writers.writers.join(', ')}); restart the server to apply it\n`
+          ? `Added ${name} to auth.access.writers in ${writers.file} (now ${writers.writers.join(', ')}); a server started with it applies it within seconds\n`
           : `${name} already is in auth.access.writers\n`,
       )
     }
+    recordUserChange(files, io, 'user.add', { user: name, outcome, writer: writers !== null })
     await retireInitialPasswordAfter(name, files, io)
   },
 }

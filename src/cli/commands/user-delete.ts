@@ -1,8 +1,9 @@
-// packyard user delete NAME: remove a user from the htpasswd file the server reads.
+// packyard user delete NAME: remove a user from the htpasswd file the server reads, and record
+// it in the registry's audit trail.
 
 import { removeHtpasswdUser } from '../../auth/htpasswd.js'
 import { type Command, CliError, parseCommandArgs } from '../command.js'
-import { readUsers, retireInitialPasswordAfter, USER_FILE_FLAGS, USER_FILE_USAGE, userFiles } from '../user-files.js'
+import { readUsers, recordUserChange, retireInitialPasswordAfter, USER_FILE_FLAGS, USER_FILE_USAGE, userFiles } from '../user-files.js'
 
 export const userDeleteCommand: Command = {
   usage: `Usage: packyard user delete NAME [--htpasswd PATH] [--config CONFIG]
@@ -22,6 +23,7 @@ Deleting admin deletes the root's initial-admin-password.`,
         `${name} is still listed in auth.access.writers (${files.configFile ?? 'the built-in default'}); remove it there so that a new user of that name does not get write access\n`,
       )
     }
+    recordUserChange(files, io, 'user.delete', { user: name })
     await retireInitialPasswordAfter(name, files, io)
   },
 }

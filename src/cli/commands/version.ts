@@ -1,13 +1,14 @@
-// packyard version: the version, OS and architecture, like `spectro version`.
+// packyard version: the version, OS and architecture, like `spectro version`, then the commit it
+// was built from (the registry's log and pack browser show theirs, to compare).
 
-import { VERSION } from '../../version.js'
+import { buildCommit, VERSION } from '../../version.js'
 import { type Command, parseCommandArgs } from '../command.js'
 
 export const versionCommand: Command = {
   usage: 'Usage: packyard version',
   async run(args, io) {
     parseCommandArgs(args, {}, { min: 0, max: 0 })
-    io.stdout.write(`Packyard CLI Version ${VERSION} ${process.platform}/${goArch(process.arch)}\n`)
+    io.stdout.write(`Packyard CLI Version ${VERSION} ${process.platform}/${goArch(process.arch)} (commit ${buildCommit()})\n`)
   },
 }
 

@@ -2,7 +2,8 @@
 // Repository names contain slashes, so, like distribution's router, one wildcard route per
 // method takes `<prefix>/*` and the path is split from its end (parseV2Path). Every response
 // carries `Docker-Distribution-API-Version`, 401s included, and every request is authenticated
-// (both by the mounting plugin, apiVersionHeader below); writes need a writer. Request bodies are not parsed: blob bytes stream
+// (both by the mounting plugin, apiVersionHeader below); writes, and reading an upload
+// session's status, need a writer. Request bodies are not parsed: blob bytes stream
 // from the socket to disk, manifests are read up to the size cap. Handlers note what a request
 // did (a push and its outcome, a pull, a delete) for its log line and the metrics (activity.ts).
 //
@@ -30,7 +31,7 @@ import { requestBody } from '../request-body.js'
 import { actorOf } from '../auth.js'
 import { setNextLink } from '../pagination.js'
 import { parseContentRange } from './headers.js'
-import { catalogSchema, deleteSchema, patchSchema, postSchema, putSchema, readSchema } from './schemas.js'
+import { catalogSchema, deleteSchema, patchSchema, postSchema, putSchema, readSchema, referrersIndexSchema } from './schemas.js'
 import type { Surface } from './surface.js'
 
 export interface DistributionOptions {
@@ -99,11 +100,13 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
           const page = registry.referrers(repo, endpoint.digest, artifactType ?? null, request.query)
           if (artifactType !== undefined) reply.header('oci-filters-applied', 'artifactType')
           setNextLink(reply, pathOf(repo, `/referrers/${endpoint.digest}`), { artifactType }, page)
-          // Serialized by the route's schema, sent as bytes so the media type stays exact.
-          const body = reply.serialize({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: page.items })
+          // Serialized by its schema, sent as bytes so the media type stays exact.
+          const body = reply.serializeInput({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: page.items }, referrersIndexSchema)
           return reply.type(OCI_INDEX).send(Buffer.from(body as string))
         }
         case 'upload': {
+          // A session's status is part of a push: distribution asks for push access here too.
+          await app.requireWriter(request)
           const size = await uploads.status(repo, endpoint.id)
           return uploadAccepted(reply.code(204), pathOf(repo, `/blobs/uploads/${endpoint.id}`), endpoint.id, size).send()
         }
@@ -135,7 +138,7 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
         noteChange(request, `stored blob ${shortDigest(blob.digest)} (${formatBytes(blob.size)}) in ${surface.nameOf(repo)}`)
         return blobCreated(reply, pathOf(repo, `/blobs/${blob.digest}`), blob.digest)
       }
-      const id = await uploads.start(repo)
+      const id = await uploads.start(repo, actorOf(request))
       return uploadAccepted(reply.code(202), pathOf(repo, `/blobs/uploads/${id}`), id, 0).send()
     },
   })

@@ -5,7 +5,8 @@
 // an Eta template through @fastify/view; author-supplied text is made safe in render.ts.
 //
 // Every answer here carries a strict Content-Security-Policy of its own (scripts, styles and
-// images from the registry only, nothing inline) next to the configured security headers.
+// images from the registry only, nothing inline) in place of the configured one: one policy,
+// stricter than Spectro's default, and any stricter one would break the pages.
 // Errors on these routes are rendered as HTML pages by a handler scoped to this plugin, from
 // the same description the JSON handler uses (describeError), 401 challenge included.
 
@@ -15,23 +16,26 @@ import { Eta } from 'eta'
 import { constants } from 'node:zlib'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { RegistryError } from '../../errors.js'
+import { type ClientDownloads, NOT_BUILT } from '../../client-files.js'
 import type { RegistryOverview } from '../../maintenance/overview.js'
 import type { OciBrowser } from '../../oci/browse.js'
 import type { PageRequest, TwoWayPageRequest } from '../../pages.js'
 import type { PackBrowser, PackListRequest, PackPage } from '../../packs/browse.js'
 import { CLOUD_TYPES, LAYERS } from '../../packs/pack-json.js'
-import { VERSION } from '../../version.js'
+import { buildCommit, VERSION } from '../../version.js'
 import { IMMUTABLE } from '../blob-response.js'
 import { describeError } from '../errors.js'
 import { TEMPLATES_DIR, UiAssets } from './assets.js'
 import { format, renderHighlighted, renderMarkdown } from './render.js'
 import * as S from './schemas.js'
-import { artifactCommands, paletteSettings, pullCommands, siteOf } from './site.js'
+import { artifactCommands, clientPlatforms, paletteSettings, pullCommands, siteOf } from './site.js'
 
 export interface UiOptions {
   packs: PackBrowser
   oci: OciBrowser
   overview: RegistryOverview
+  /** the single-file client's files, for the "Get the client" page */
+  client: ClientDownloads
   ociNamespace: string
   /** whether the registry asks for credentials (the curl command then names the user) */
   authenticated: boolean
@@ -45,7 +49,7 @@ export interface UiOptions {
  */
 export const UI_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-type Section = 'packs' | 'oci' | 'registry' | null
+type Section = 'packs' | 'oci' | 'registry' | 'client' | null
 
 /** Builds `path?query`, leaving out empty values. */
 function href(path: string, query: Record<string, string | number | null | undefined>): string {
@@ -56,10 +60,10 @@ function href(path: string, query: Record<string, string | number | null | undef
 }
 
 export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<void> {
-  const { packs, oci, overview, ociNamespace, authenticated, base } = opts
+  const { packs, oci, overview, client, ociNamespace, authenticated, base } = opts
   const assets = new UiAssets()
   const asset = (name: string) => `${base}/_static/${assets.servedName(name)}`
-  const common = { base, version: VERSION, format, href, css: asset('app.css'), script: asset('app.js'), icon: asset('icon.svg') }
+  const common = { base, version: VERSION, commit: buildCommit(), format, href, css: asset('app.css'), script: asset('app.js'), icon: asset('icon.svg') }
 
   await app.register(fastifyCompress, { encodings: ['br', 'gzip'], threshold: 1024, brotliOptions: { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } } })
   await app.register(fastifyView, { engine: { eta: new Eta({ views: TEMPLATES_DIR, cache: true }) }, templates: TEMPLATES_DIR, production: true })
@@ -70,9 +74,7 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
   }
 
   app.addHook('onSend', async (_request, reply, payload) => {
-    const configured = reply.getHeader('content-security-policy')
-    const policies = configured === undefined ? [] : Array.isArray(configured) ? configured.map(String) : [String(configured)]
-    reply.header('content-security-policy', [...policies, UI_CSP])
+    reply.header('content-security-policy', UI_CSP)
     return payload
   })
 
@@ -111,7 +113,7 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
       return render(request, reply, 'pack', 'packs', page.pack.displayName, packView(page, request))
     }
     pages.get<{ Params: { name: string } }>('/packs/:name', { schema: S.packSchema }, packPage)
-    pages.get<{ Params: { name: string; ref: string } }>('/packs/:name/:ref', { schema: S.packSchema }, packPage)
+    pages.get<{ Params: { name: string; ref: string } }>('/packs/:name/:ref', { schema: S.packVersionSchema }, packPage)
 
     pages.get<{ Querystring: TwoWayPageRequest & { q?: string } }>('/oci', { schema: S.ociRepositoriesSchema }, async (request, reply) => {
       const page = oci.repositories(request.query)
@@ -128,6 +130,14 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
     pages.get('/registry', { schema: S.registrySchema }, async (request, reply) => {
       const summary = overview.summary()
       return render(request, reply, 'registry', 'registry', 'Registry', { summary, palette: paletteSettings(siteOf(request), ociNamespace) })
+    })
+
+    pages.get('/client', { schema: S.clientSchema }, async (request, reply) => {
+      const manifest = await client.manifest()
+      const server = { version: VERSION, commit: buildCommit() }
+      const stale = manifest !== null && (manifest.version !== server.version || manifest.commit !== server.commit)
+      const platforms = clientPlatforms(siteOf(request), manifest, request.headers['user-agent'])
+      return render(request, reply, 'client', 'client', 'Get the client', { manifest, server, stale, platforms, notBuilt: NOT_BUILT })
     })
 
     // Anything else under the browser's own paths is a page that does not exist (HTML, not JSON).

@@ -1,9 +1,11 @@
 // What a reader copies from the pack browser to reach this registry from elsewhere, built from
 // the address the browser used (Host and scheme, X-Forwarded-* behind trusted proxies): the
 // commands that pull one pack version (packyard, oras over /v2, curl of the /v1 archive) or an
-// artifact (oras), and the fields Palette asks for when the registry is added in either mode.
+// artifact (oras), the fields Palette asks for when the registry is added in either mode, and
+// the commands that download the single-file client from this registry for each platform.
 
 import type { FastifyRequest } from 'fastify'
+import { CLIENT_TARGETS, type ClientFile, type ClientManifest } from '../../client-files.js'
 
 export interface Site {
   /** `https://registry.example.com:5000` */
@@ -83,4 +85,49 @@ export function paletteSettings(site: Site, namespace: string): PaletteSettings 
   if (namespace === PALETTE_NAMESPACE) basePath = ''
   else if (namespace.endsWith(`/${PALETTE_NAMESPACE}`)) basePath = namespace.slice(0, -PALETTE_NAMESPACE.length - 1)
   return { endpoint: site.origin, basePath, namespace }
+}
+
+export interface ClientPlatform {
+  name: string
+  /** the platform the browser runs on (from its User-Agent) */
+  yours: boolean
+  commands: Command[]
+  files: ClientFile[]
+}
+
+/** `uname -m` names arm64 `aarch64` on Linux and x64 `x86_64`; the files use Node's names. */
+const UNAME_ARCH = `$(uname -m | sed 's/x86_64/x64/;s/aarch64/arm64/')`
+
+/**
+ * The commands that download the client from this registry and log in with it, per platform
+ * built, the browser's own platform first. Null when nothing is built.
+ */
+export function clientPlatforms(site: Site, manifest: ClientManifest | null, userAgent: string | undefined): ClientPlatform[] | null {
+  if (manifest === null || manifest.files.length === 0) return null
+  const login = (binary: string) => ({ label: 'log in', command: `${binary} registry login ${site.host}${site.secure ? '' : ' --insecure'}` })
+  const filesOf = (os: string) => manifest.files.filter((f) => CLIENT_TARGETS.find((t) => t.id === f.target)?.os === os)
+  const platforms: ClientPlatform[] = []
+  const linux = filesOf('linux')
+  if (linux.length > 0) {
+    const file = linux.length > 1 ? `packyard-linux-${UNAME_ARCH}` : (linux[0] as ClientFile).file
+    platforms.push({
+      name: 'Linux',
+      yours: !/Windows|Macintosh|Mac OS X/.test(userAgent ?? ''),
+      files: linux,
+      commands: [
+        { label: 'download', command: `curl -fsSLo packyard ${site.origin}/_client/${file} && chmod +x packyard` },
+        { label: 'verify', command: `echo "$(curl -fsSL ${site.origin}/_client/${file}.sha256 | cut -d' ' -f1)  packyard" | sha256sum -c` },
+        login('./packyard'),
+      ],
+    })
+  }
+  for (const f of filesOf('win')) {
+    platforms.push({
+      name: 'Windows',
+      yours: /Windows/.test(userAgent ?? ''),
+      files: [f],
+      commands: [{ label: 'download', command: `curl.exe -fsSLo packyard.exe ${site.origin}/_client/${f.file}` }, login('.\\packyard.exe')],
+    })
+  }
+  return platforms.sort((a, b) => Number(b.yours) - Number(a.yours))
 }

@@ -19,6 +19,7 @@ import { v1EventsPlugin } from './events.js'
 import { v1PacksPlugin } from './packs.js'
 
 const rootSchema = {
+  operationId: 'checkLogin',
   summary: 'The login check: who the credentials are, and whether they may push',
   tags: ['packs'],
   response: {

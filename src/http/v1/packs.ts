@@ -15,16 +15,6 @@ import { readForm } from '../multipart.js'
 import { setNextLink } from '../pagination.js'
 import * as S from './schemas.js'
 
-const FILE_TYPES: Record<string, string> = {
-  'pack.json': 'application/json',
-  'values.yaml': 'application/yaml',
-  'presets.yaml': 'application/yaml',
-  'schema.yaml': 'application/yaml',
-  'README.md': 'text/markdown; charset=utf-8',
-  'logo.png': 'image/png',
-  'logo.webp': 'image/webp',
-}
-
 interface NameParams {
   Params: { name: string }
 }
@@ -91,9 +81,20 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
     return reply.code(result.status === 'created' ? 201 : 200).send(result)
   })
 
-  app.get<NameParams>('/_packs/:name', { schema: S.packDetailSchema }, async (request) => views.packDetail(request.params.name))
+  // The tags of a pack or a version come a page at a time (n, last), with a Link to the next page.
+  app.get<NameParams & { Querystring: PageRequest }>('/_packs/:name', { schema: S.packDetailSchema }, async (request, reply) => {
+    const { name } = request.params
+    const page = await views.packDetail(name, request.query)
+    setNextLink(reply, `/v1/_packs/${name}`, {}, page)
+    return page.detail
+  })
 
-  app.get<RefParams>('/_packs/:name/:ref', { schema: S.versionDetailSchema }, async (request) => views.versionDetail(request.params.name, request.params.ref))
+  app.get<RefParams & { Querystring: PageRequest }>('/_packs/:name/:ref', { schema: S.versionDetailSchema }, async (request, reply) => {
+    const { name, ref } = request.params
+    const page = views.versionDetail(name, ref, request.query)
+    setNextLink(reply, `/v1/_packs/${name}/${ref}`, {}, page)
+    return page.detail
+  })
 
   app.get<RefParams>('/_packs/:name/:ref/archive', { schema: S.archiveSchema }, async (request, reply) => {
     const { name, ref } = request.params
@@ -105,7 +106,14 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
   app.get<{ Params: { name: string; ref: string; '*': string } }>('/_packs/:name/:ref/files/*', { schema: S.fileSchema }, async (request, reply) => {
     const { name, ref, '*': path } = request.params
     const file = views.file(name, ref, path)
-    return sendBlob(request, reply, { ...file, contentType: FILE_TYPES[path] ?? 'application/octet-stream', open: (range) => views.open(file.digest, range) })
+    return sendBlob(request, reply, { ...file, contentType: S.FILE_TYPES[path] ?? 'application/octet-stream', open: (range) => views.open(file.digest, range) })
+  })
+
+  app.get<NameParams & { Querystring: PageRequest }>('/_packs/:name/_tags', { schema: S.listTagsSchema }, async (request, reply) => {
+    const { name } = request.params
+    const page = views.tagPage(name, request.query)
+    setNextLink(reply, `/v1/_packs/${name}/_tags`, {}, page)
+    return { name, tags: page.items, tagCount: page.tagCount }
   })
 
   app.put<TagParams & { Body: { ref: string } }>('/_packs/:name/_tags/:tag', { schema: S.addTagSchema, onRequest: app.requireWriter }, async (request, reply) => {

@@ -1,6 +1,7 @@
 // JSON schemas of the /v1 pack routes: request validation and response serialization.
 // The shapes are documented for users in docs/v1-api.md.
 
+import { noBody, rawBody } from '../bodies.js'
 import { errorResponses } from '../errors.js'
 
 const nullableString = { type: ['string', 'null'] } as const
@@ -50,6 +51,7 @@ const paging = {
 } as const
 
 export const listPacksSchema = {
+  operationId: 'listPacks',
   summary: 'Packs with every tag, filtered by name and layer, paginated',
   tags: ['packs'],
   querystring: {
@@ -86,33 +88,62 @@ const publishResult = {
     status: { type: 'string', enum: ['created', 'updated', 'unchanged'] },
     previousDigest: { type: 'string' },
     parentTags: { type: 'array', items: { type: 'string' } },
+    parentTagsMoved: {
+      type: 'array',
+      description: 'the parent tags this push created or moved, with the version tags they followed (null: new) and now follow',
+      items: { type: 'object', properties: { tag: { type: 'string' }, from: nullableString, to: { type: 'string' } }, required: ['tag', 'from', 'to'] },
+    },
     warnings,
   },
-  required: ['name', 'version', 'group', 'tag', 'digest', 'manifestDigest', 'contentDigest', 'status', 'parentTags', 'warnings'],
+  required: ['name', 'version', 'group', 'tag', 'digest', 'manifestDigest', 'contentDigest', 'status', 'parentTags', 'parentTagsMoved', 'warnings'],
 } as const
 
 export const pushSchema = {
+  operationId: 'pushPack',
   summary: 'Push a pack: a multipart form with the archive (writers only)',
   description:
     'multipart/form-data: the file part `archive` (the pack .tar.gz) and the text fields `force`, `message` (required with force), `skipDigestCheck` and `strict` (true or false), best sent before the file. 201 created, 200 updated or unchanged.',
   tags: ['packs'],
-  consumes: ['multipart/form-data'],
+  // For the description only: the handler reads the form as it streams (multipart.ts).
+  requestBody: {
+    content: {
+      'multipart/form-data': {
+        schema: {
+          type: 'object',
+          properties: {
+            archive: { type: 'string', contentMediaType: 'application/gzip', description: 'the pack .tar.gz' },
+            force: { type: 'boolean', description: 'replace an existing tag' },
+            message: { type: 'string', description: 'why (required with force); kept in the history' },
+            skipDigestCheck: { type: 'boolean', description: 'replace the tag even when the content is the same' },
+            strict: { type: 'boolean', description: 'refuse the pack if it has warnings' },
+          },
+          required: ['archive'],
+        },
+      },
+    },
+  },
   response: { 200: publishResult, 201: publishResult, ...errorResponses },
 } as const
 
 const nameParams = { type: 'object', properties: { name: packName }, required: ['name'] } as const
 const refParams = { type: 'object', properties: { name: packName, ref: tagOrDigest }, required: ['name', 'ref'] } as const
 
+/** The tags of a detail route come a page at a time: n and last page them, a Link names the next page. */
+const tagPaging = { type: 'object', properties: paging, additionalProperties: false } as const
+const tagCount = { type: 'integer', description: 'how many tags there are on every page (n and last page them; a Link header names the next page)' } as const
+
 export const packDetailSchema = {
-  summary: 'One pack in Palette\'s shape, with every version',
+  summary: 'One pack in Palette\'s shape, with every version and a page of its tags',
   tags: ['packs'],
   params: nameParams,
+  querystring: tagPaging,
   response: {
     200: {
       type: 'object',
       properties: {
         ...packHeader,
         tags: { type: 'array', items: tagView },
+        tagCount,
         versions: {
           type: 'array',
           items: {
@@ -135,18 +166,20 @@ export const packDetailSchema = {
           },
         },
       },
-      required: ['name', 'tags', 'versions'],
+      required: ['name', 'tags', 'tagCount', 'versions'],
     },
     ...errorResponses,
   },
+  operationId: 'getPack',
 } as const
 
 const fileEntry = { type: 'object', properties: { digest: { type: 'string' }, size: { type: 'integer' } } } as const
 
 export const versionDetailSchema = {
-  summary: 'One version (by tag or digest) with its files, tags and history',
+  summary: 'One version (by tag or digest) with its files, a page of its tags, and its history',
   tags: ['packs'],
   params: refParams,
+  querystring: tagPaging,
   response: {
     200: {
       type: 'object',
@@ -162,6 +195,7 @@ export const versionDetailSchema = {
         packJson: anyObject,
         files: { type: 'object', additionalProperties: fileEntry },
         tags: { type: 'array', items: tagView },
+        tagCount,
         pushedAt: { type: 'string' },
         pushedBy: { type: 'string' },
         message: nullableString,
@@ -183,29 +217,75 @@ export const versionDetailSchema = {
           },
         },
       },
-      required: ['name', 'version', 'digest', 'tags', 'history'],
+      required: ['name', 'version', 'digest', 'tags', 'tagCount', 'history'],
+    },
+    ...errorResponses,
+  },
+  operationId: 'getPackVersion',
+} as const
+
+export const archiveSchema = {
+  operationId: 'getPackArchive',
+  summary: 'The archive of a version (Range and If-None-Match supported)',
+  tags: ['packs'],
+  params: refParams,
+  response: {
+    200: rawBody('the archive (ETag, Docker-Content-Digest)', ['application/gzip']),
+    206: rawBody('the requested range', ['application/gzip']),
+    304: noBody('not modified (If-None-Match)'),
+    ...errorResponses,
+  },
+} as const
+
+/** The media types pack files are served as (packs.ts): the known files, anything else as bytes. */
+export const FILE_TYPES: Record<string, string> = {
+  'pack.json': 'application/json',
+  'values.yaml': 'application/yaml',
+  'presets.yaml': 'application/yaml',
+  'schema.yaml': 'application/yaml',
+  'README.md': 'text/markdown; charset=utf-8',
+  'logo.png': 'image/png',
+  'logo.webp': 'image/webp',
+}
+const FILE_MEDIA_TYPES = [...new Set([...Object.values(FILE_TYPES).map((type) => type.split(';')[0] as string), 'application/octet-stream'])]
+
+export const fileSchema = {
+  operationId: 'getPackFile',
+  summary: 'One file of a version: pack.json, values.yaml, README.md, logo.png, logo.webp, presets.yaml, schema.yaml',
+  tags: ['packs'],
+  params: {
+    type: 'object',
+    properties: { name: packName, ref: tagOrDigest, '*': { type: 'string', title: 'path', minLength: 1, maxLength: 256, description: "the file's path in the pack" } },
+    required: ['name', 'ref', '*'],
+  },
+  response: {
+    200: rawBody('the file', FILE_MEDIA_TYPES),
+    206: rawBody('the requested range', FILE_MEDIA_TYPES),
+    304: noBody('not modified (If-None-Match)'),
+    ...errorResponses,
+  },
+} as const
+
+const tagParams = { type: 'object', properties: { name: packName, tag: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['name', 'tag'] } as const
+
+export const listTagsSchema = {
+  operationId: 'listPackTags',
+  summary: 'The tags of a pack (every kind), a page at a time, by name',
+  tags: ['packs'],
+  params: nameParams,
+  querystring: tagPaging,
+  response: {
+    200: {
+      type: 'object',
+      properties: { name: { type: 'string' }, tags: { type: 'array', items: tagView }, tagCount },
+      required: ['name', 'tags', 'tagCount'],
     },
     ...errorResponses,
   },
 } as const
 
-export const archiveSchema = {
-  summary: 'The archive of a version (Range and If-None-Match supported)',
-  tags: ['packs'],
-  params: refParams,
-  response: { 200: { type: 'string', format: 'binary' }, ...errorResponses },
-} as const
-
-export const fileSchema = {
-  summary: 'One file of a version: pack.json, values.yaml, README.md, logo.png, logo.webp, presets.yaml, schema.yaml',
-  tags: ['packs'],
-  params: { type: 'object', properties: { name: packName, ref: tagOrDigest, '*': { type: 'string', minLength: 1, maxLength: 256 } }, required: ['name', 'ref', '*'] },
-  response: { 200: { type: 'string', format: 'binary' }, ...errorResponses },
-} as const
-
-const tagParams = { type: 'object', properties: { name: packName, tag: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['name', 'tag'] } as const
-
 export const addTagSchema = {
+  operationId: 'addPackTag',
   summary: 'Add a tag to a version (writers only)',
   tags: ['packs'],
   params: tagParams,
@@ -218,6 +298,7 @@ export const addTagSchema = {
 } as const
 
 export const deleteTagSchema = {
+  operationId: 'deletePackTag',
   summary: 'Delete a tag; parent tags are refused (writers only)',
   tags: ['packs'],
   params: tagParams,
@@ -228,6 +309,7 @@ export const deleteTagSchema = {
 } as const
 
 export const deleteVersionSchema = {
+  operationId: 'deletePackVersion',
   summary: 'Delete a version and every tag on it (writers only)',
   tags: ['packs'],
   params: refParams,
@@ -246,7 +328,7 @@ const eventView = {
   properties: {
     id: { type: 'integer' },
     at: { type: 'string', format: 'date-time' },
-    action: { type: 'string', enum: ['create', 'update', 'tag', 'untag', 'delete', 'blob.delete', 'gc', 'lockout'] },
+    action: { type: 'string', enum: ['create', 'update', 'tag', 'untag', 'delete', 'blob.delete', 'gc', 'lockout', 'user.add', 'user.delete'] },
     user: { type: 'string' },
     repository: nullableString,
     tag: nullableString,
@@ -260,7 +342,8 @@ const eventView = {
 } as const
 
 export const eventsSchema = {
-  summary: 'The audit trail: every push, tag change, delete, garbage collection and login lockout, oldest first (writers only)',
+  operationId: 'listEvents',
+  summary: 'The audit trail: every push, tag change, delete, garbage collection, login lockout and user change, oldest first (writers only)',
   tags: ['operations'],
   querystring: {
     type: 'object',

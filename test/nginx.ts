@@ -1,0 +1,130 @@
+// nginx (Debian's `nginx` package) in front of several servers, for the tests of Packyard's
+// replicas: plain round-robin with no stickiness and no server ever marked down, request and
+// response bodies streamed both ways (no size limit, no buffering), the Host header kept, and
+// optionally a directory served through X-Accel-Redirect. Everything nginx writes (config, pid,
+// error log, temp files) stays in a temp dir; nothing is logged per request. A missing nginx
+// fails, naming the package; it is never skipped.
+
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { freePort, requireProgram, type Teardown, tempDir } from './system.js'
+import { watchOwner } from './watchdog.js'
+
+/** Where the `accel` directory is served: an upstream answers `X-Accel-Redirect: /_accel/<path>`. */
+export const ACCEL_PREFIX = '/_accel/'
+
+export interface NginxOptions {
+  /** A directory nginx serves under ACCEL_PREFIX, only to an upstream's X-Accel-Redirect. */
+  accel?: string
+}
+
+export interface Nginx {
+  /** http://127.0.0.1:PORT */
+  url: string
+  port: number
+  /** Where its config, pid file and error log are. */
+  dir: string
+}
+
+/** Debian's nginx is in /usr/sbin, which is on root's PATH but not always on a user's. */
+function nginxBinary(): string {
+  return existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : requireProgram('nginx')
+}
+
+/**
+ * On X-Accel-Redirect nginx answers with the file and drops the upstream's other headers, apart
+ * from a few such as Content-Type: the digest a registry must send is passed on by hand.
+ */
+function accelLocation(dir: string): string {
+  return `    location ${ACCEL_PREFIX} {
+      internal;
+      alias ${dir}/;
+      add_header Docker-Content-Digest $upstream_http_docker_content_digest;
+    }
+`
+}
+
+function config(dir: string, port: number, upstreams: string[], options: NginxOptions): string {
+  const temp = (name: string) => join(dir, name)
+  // Workers as root too when nginx runs as root: the files they serve are in test temp dirs,
+  // private to root (otherwise they would run as nobody).
+  const user = process.getuid?.() === 0 ? 'user root;\n' : ''
+  return `${user}worker_processes 1;
+pid ${join(dir, 'nginx.pid')};
+error_log ${join(dir, 'error.log')} warn;
+events {
+  worker_connections 1024;
+}
+http {
+  access_log off;
+  client_body_temp_path ${temp('client-body')};
+  proxy_temp_path ${temp('proxy')};
+  fastcgi_temp_path ${temp('fastcgi')};
+  uwsgi_temp_path ${temp('uwsgi')};
+  scgi_temp_path ${temp('scgi')};
+  default_type application/octet-stream;
+  upstream packyard {
+${upstreams.map((upstream) => `    server ${upstream} max_fails=0;`).join('\n')}
+  }
+  server {
+    listen 127.0.0.1:${port};
+    client_max_body_size 0;
+    proxy_request_buffering off;
+    proxy_buffering off;
+    proxy_http_version 1.1;
+    proxy_set_header Host $http_host;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    proxy_set_header X-Forwarded-Proto $scheme;
+    proxy_read_timeout 1h;
+    proxy_send_timeout 1h;
+    location / {
+      proxy_pass http://packyard;
+    }
+${options.accel === undefined ? '' : accelLocation(options.accel)}  }
+}
+`
+}
+
+/**
+ * nginx on a free loopback port in front of `upstreams` (host:port each), stopped at teardown.
+ * One worker, so requests alternate between the upstreams in order.
+ */
+export async function startNginx(t: Teardown, upstreams: string[], options: NginxOptions = {}): Promise<Nginx> {
+  const nginx = nginxBinary()
+  const dir = tempDir(t, 'packyard-nginx-')
+  const port = await freePort()
+  const file = join(dir, 'nginx.conf')
+  const errorLog = join(dir, 'error.log')
+  writeFileSync(file, config(dir, port, upstreams, options))
+  // In the foreground, as this process's child: its exit is seen, and its pid known at once.
+  const child = spawn(nginx, ['-c', file, '-e', errorLog, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()))
+  watchOwner({ owner: process.pid, pidFile: join(dir, 'nginx.pid'), signal: 'TERM', dir })
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+    await exited
+  })
+  while (!(await accepts(port))) {
+    if (child.exitCode !== null) {
+      throw new Error(`nginx did not start: ${stderr.trim()}${existsSync(errorLog) ? `\n${readFileSync(errorLog, 'utf8')}` : ''}`)
+    }
+    await sleep(20)
+  }
+  return { url: `http://127.0.0.1:${port}`, port, dir }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.on('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.on('error', () => resolve(false))
+  })
+}
