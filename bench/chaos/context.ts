@@ -15,12 +15,8 @@ export interface Settings {
     /** uncompressed size of the zeros inside the largest gzip bomb */
     bombBytes: number
   }
-  bombs: {
-    /** the zeros inside each compression bomb (a multiple of 64 MiB) */
-    zerosBytes: number
-    /** the unpacked size of the heaviest valid pack the browser lists */
-    densePackBytes: number
-  }
+  /** the zeros inside each compression bomb (a multiple of 64 MiB) */
+  bombs: { zerosBytes: number }
   kill: { rounds: number; writers: number; minMs: number; maxMs: number }
   gc: { writers: number; graceZeroSeconds: number; defaultGraceSeconds: number }
   fullDisk: { tmpfsMb: number }
@@ -37,7 +33,7 @@ const MiB = 1 << 20
 
 export const FULL: Settings = {
   badInput: { fuzzArchives: 250, fuzzManifests: 100, bombBytes: 1024 * MiB },
-  bombs: { zerosBytes: 16 * 1024 * MiB, densePackBytes: 128 * MiB },
+  bombs: { zerosBytes: 16 * 1024 * MiB },
   kill: { rounds: 20, writers: 8, minMs: 500, maxMs: 3000 },
   gc: { writers: 6, graceZeroSeconds: 40, defaultGraceSeconds: 15 },
   fullDisk: { tmpfsMb: 48 },
@@ -49,7 +45,7 @@ export const FULL: Settings = {
 
 export const QUICK: Settings = {
   badInput: { fuzzArchives: 30, fuzzManifests: 20, bombBytes: 200 * MiB },
-  bombs: { zerosBytes: 4 * 1024 * MiB, densePackBytes: 64 * MiB },
+  bombs: { zerosBytes: 4 * 1024 * MiB },
   kill: { rounds: 5, writers: 4, minMs: 400, maxMs: 1200 },
   gc: { writers: 4, graceZeroSeconds: 6, defaultGraceSeconds: 3 },
   fullDisk: { tmpfsMb: 48 },
