@@ -57,15 +57,15 @@ function cpuSeconds(pid: number, ticksPerSecond: number): number {
 
 /**
  * The process's CPU seconds once it has gone quiet (at most one clock tick in each of three
- * 50 ms windows in a row: on a busy machine a working process may miss one window): work a
+ * 40 ms windows in a row: on a busy machine a working process may miss one window): work a
  * request leaves running after its answer (the upload watcher reading the rest of a layer)
  * counts for that request, not the next.
  */
 async function cpuSecondsWhenQuiet(pid: number, ticksPerSecond: number): Promise<number> {
   let last = cpuSeconds(pid, ticksPerSecond)
   let quiet = 0
-  for (let waited = 0; waited < 20_000 && quiet < 3; waited += 50) {
-    await new Promise((resolve) => setTimeout(resolve, 50))
+  for (let waited = 0; waited < 20_000 && quiet < 3; waited += 40) {
+    await new Promise((resolve) => setTimeout(resolve, 40))
     const now = cpuSeconds(pid, ticksPerSecond)
     quiet = now - last <= 1 / ticksPerSecond ? quiet + 1 : 0
     last = now
