@@ -126,7 +126,7 @@ export interface PackHeaderRow {
 }
 
 /** The logo files a version may serve, the first present wins, with the type its URL asks for. */
-export const LOGO_FILES = [
+const LOGO_FILES = [
   { file: 'logo.png', type: 'image/png' },
   { file: 'logo.webp', type: 'image/webp' },
 ] as const
@@ -165,7 +165,7 @@ export function packHeader(name: string, row: PackHeaderRow): PackHeaderView {
   }
   const pack = JSON.parse(row.pack_json) as Record<string, unknown>
   const files = JSON.parse(row.files) as Record<string, BlobInfo>
-  const logo = LOGO_FILES.map((l) => ({ ...l, blob: files[l.file] })).find((l) => l.blob !== undefined)
+  const logo = LOGO_FILES.map(({ file, type }) => ({ type, blob: files[file] })).find((l) => l.blob !== undefined)
   return {
     name,
     displayName: row.display_name,
