@@ -125,7 +125,8 @@ function planPackSet(spec: PackSetSpec): PackPlan[] {
 }
 
 function fileName(spec: PackSetSpec, index: number, suffix: string): string {
-  return `${spec.seed}-${index}${suffix}`.replace(/[^A-Za-z0-9.-]/g, '_')
+  // The version too: two sets of one seed (the same sizes) with other versions must not share files.
+  return `${spec.seed}-${spec.version(index)}-${index}${suffix}`.replace(/[^A-Za-z0-9.-]/g, '_')
 }
 
 /**

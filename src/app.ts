@@ -18,6 +18,7 @@ import { authPlugin } from './http/auth.js'
 import { installErrorHandling } from './http/errors.js'
 import { parseJsonBodies } from './http/request-body.js'
 import { honourExpectContinue } from './http/expect-continue.js'
+import { shareLoopWithWrites } from './http/fairness.js'
 import { healthPlugin } from './http/health.js'
 import { clientDownloadsPlugin } from './http/client-downloads.js'
 import { CLIENT_DIR, ClientDownloads } from './client-files.js'
@@ -131,6 +132,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   })
 
   try {
+    shareLoopWithWrites(app)
     installErrorHandling(app)
     parseJsonBodies(app, config.http.bodyIdleTimeoutMs, config.limits.bodySize)
     installResponseHeaders(app, config.http.headers)
