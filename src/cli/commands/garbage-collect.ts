@@ -58,7 +58,7 @@ export function reportText(report: GcReport, dryRun: boolean): string {
     lines.push(`stored without a record in the metadata (a failed or unfinished push), counted above but not on the registry page: ${amountText(report.unrecorded)}`)
   }
   lines.push(`temp files of interrupted writes: ${dryRun ? 'would remove' : 'removed'} ${report.tempFilesRemoved.length}`)
-  lines.push(`in use: ${report.blobsKept} ${report.blobsKept === 1 ? 'blob' : 'blobs'}`)
+  lines.push(`in use (a pack version or manifest refers to them): ${report.blobsKept} ${report.blobsKept === 1 ? 'blob' : 'blobs'}`)
   return `${lines.join('\n')}\n`
 }
 
