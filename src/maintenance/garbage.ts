@@ -70,7 +70,7 @@ export function instantText(at: number): string {
  * The sentences on what is not removed now, the same on the page and in the command's output:
  * the blobs the grace period still keeps, and those uploads in progress hold (when there are any).
  */
-export function keptLines(summary: GarbageSummary): string[] {
+function keptLines(summary: GarbageSummary): string[] {
   const grace = formatDuration(summary.graceMs)
   const { withinGrace, leased } = summary
   const lines = [

@@ -13,9 +13,10 @@
 // - A request leases a blob in the database before it makes it visible or relies on it, and
 //   releases the lease in the transaction that records the reference (src/blobs/intake.ts).
 // - Each batch is decided in one write transaction: still unreferenced, not leased, older than
-//   the grace period (judge, src/maintenance/garbage.ts). Those blobs are forgotten (rows gone) and marked as being deleted in the
-//   same transaction, then their bytes are deleted, then the marks are removed. A writer that
-//   leases a marked blob waits for the deletion and then places its own verified copy.
+//   the grace period (judge, src/maintenance/garbage.ts). Those blobs are forgotten (rows gone)
+//   and marked as being deleted in the same transaction, then their bytes are deleted, then the
+//   marks are removed. A writer that leases a marked blob waits for the deletion and then places
+//   its own verified copy.
 // The grace period only limits how long an upload that no manifest has referenced yet lives.
 //
 // A run that is not a dry run ends with a `gc` event in the event log (what it removed, who ran
