@@ -13,3 +13,16 @@ export function parseDuration(text: string): number | null {
   if (parts.length === 0 || parts.map((p) => p[0]).join('') !== trimmed) return null
   return parts.reduce((ms, p) => ms + Number(p[1]) * (UNITS[p[2] as string] as number), 0)
 }
+
+/** A duration as parseDuration reads it back: `1h`, `1h30m`, `90s` → `1m30s`, `0s`. */
+export function formatDuration(ms: number): string {
+  let rest = Math.round(ms)
+  let text = ''
+  for (const [unit, size] of Object.entries(UNITS).reverse()) {
+    if (rest >= size) {
+      text += `${Math.floor(rest / size)}${unit}`
+      rest %= size
+    }
+  }
+  return text === '' ? '0s' : text
+}

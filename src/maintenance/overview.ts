@@ -1,8 +1,12 @@
 // The registry page's figures: version, storage backend, bytes and counts, the latest pushes,
-// and what garbage collection would reclaim, estimated from the metadata alone (a dry run of
-// garbage collection lists the whole store, too slow for a page view).
+// and what garbage collection would do now with the default grace period, from the metadata
+// (assessRecorded, the computation `packyard garbage-collect` starts with; only bytes the
+// metadata has no record of need the store listed, too slow for a page view).
 
 import type { BrowseMeta } from '../meta/browse.js'
+import type { Db } from '../meta/db.js'
+import { DEFAULT_GRACE_MS, type GarbageSummary, summaryLines } from './garbage.js'
+import { assessRecorded } from './gc.js'
 
 export interface OverviewSettings {
   version: string
@@ -33,13 +37,15 @@ export interface RegistrySummary {
   ociNamespace: string
   bytes: { blobs: number; database: number; uploads: number }
   counts: { packs: number; versions: number; repositories: number; ociRepositories: number; manifests: number; tags: number; blobs: number; uploads: number }
-  garbage: { blobs: number; bytes: number }
+  /** `lines`: the figures in the words `packyard garbage-collect` prints them in */
+  garbage: GarbageSummary & { lines: string[] }
   latestPushes: PushView[]
 }
 
 export class RegistryOverview {
   constructor(
     private readonly browse: BrowseMeta,
+    private readonly db: Db,
     private readonly settings: OverviewSettings,
   ) {}
 
@@ -60,7 +66,7 @@ export class RegistryOverview {
         blobs: c.blobs,
         uploads: c.uploads,
       },
-      garbage: this.browse.unreferencedBlobs(),
+      garbage: this.garbage(),
       latestPushes: this.browse.latestPushes(this.settings.latestPushes).map((e) => ({
         at: new Date(e.at).toISOString(),
         actor: e.actor,
@@ -74,5 +80,10 @@ export class RegistryOverview {
         message: e.message,
       })),
     }
+  }
+
+  private garbage(): RegistrySummary['garbage'] {
+    const { summary } = assessRecorded(this.db, Date.now(), DEFAULT_GRACE_MS)
+    return { ...summary, lines: summaryLines(summary, 'removable now') }
   }
 }

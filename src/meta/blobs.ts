@@ -9,7 +9,9 @@ import type { Statement } from 'better-sqlite3'
 import { type Db, writeTransaction } from './db.js'
 
 const SQL = {
-  record: 'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING',
+  // created_at is when the registry last accepted the bytes: accepting them again restarts the
+  // grace period garbage collection gives them, as the stores do with the bytes' own timestamp.
+  record: 'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET created_at = MAX(created_at, excluded.created_at)',
   link: 'INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
   unlink: 'DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?',
   inRepository: 'SELECT b.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest WHERE rb.repository_id = ? AND rb.digest = ?',

@@ -185,10 +185,6 @@ const SQL = {
   // What garbage collection looks at, from the metadata alone: accepted blobs that no manifest
   // and no pack version (archive or served file) refers to. Leases, the grace period and bytes
   // in the store that the metadata never accepted are left out, hence an estimate.
-  unreferencedBlobs: `SELECT COUNT(*) AS blobs, COALESCE(SUM(b.size), 0) AS bytes FROM blobs b
-    WHERE NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.digest = b.digest AND mr.kind = 'blob')
-      AND NOT EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.archive_digest = b.digest)
-      AND b.digest NOT IN (SELECT json_extract(f.value, '$.digest') FROM pack_versions pv, json_each(pv.files) f)`,
   latestPushes: `SELECT e.id, e.at, e.actor, e.action, e.repository, e.tag, e.old_digest, e.new_digest, e.forced, e.message, e.detail,
       EXISTS (SELECT 1 FROM repositories r WHERE r.kind = 'pack' AND r.name = e.repository) AS is_pack,
       EXISTS (SELECT 1 FROM repositories r WHERE r.kind = 'oci' AND r.name = e.repository) AS is_oci
@@ -258,10 +254,6 @@ export class BrowseMeta {
 
   counts(): RegistryCountsRow {
     return this.s.counts.get() as RegistryCountsRow
-  }
-
-  unreferencedBlobs(): { blobs: number; bytes: number } {
-    return this.s.unreferencedBlobs.get() as { blobs: number; bytes: number }
   }
 
   latestPushes(limit: number): PushEventRow[] {

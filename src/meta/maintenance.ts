@@ -15,6 +15,16 @@ export class MaintenanceMeta {
       manifestReference: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM manifest_references WHERE digest = ? AND kind = 'blob' LIMIT 1"),
       uploadSession: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM upload_sessions WHERE id = ?'),
       knownBlobs: db.prepare<[], { digest: string; size: number }>('SELECT digest, size FROM blobs ORDER BY digest'),
+      recordedAt: db.prepare<[string], { created_at: number }>('SELECT created_at FROM blobs WHERE digest = ?'),
+      unreferenced: db.prepare<[number], { digest: string; size: number; created_at: number; leased: number }>(
+        `SELECT b.digest, b.size, b.created_at,
+           EXISTS (SELECT 1 FROM blob_leases l WHERE l.digest = b.digest AND l.taken_at >= ?) AS leased
+         FROM blobs b
+         WHERE NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.digest = b.digest AND mr.kind = 'blob')
+           AND NOT EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.archive_digest = b.digest)
+           AND b.digest NOT IN (SELECT json_extract(f.value, '$.digest') FROM pack_versions pv, json_each(pv.files) f)
+         ORDER BY b.digest`,
+      ),
       everyDigest: db.prepare<[], { digest: string }>(
         `SELECT digest FROM blobs
          UNION SELECT archive_digest FROM pack_versions
@@ -43,6 +53,19 @@ export class MaintenanceMeta {
 
   hasUploadSession(id: string): boolean {
     return this.s.uploadSession.get(id) !== undefined
+  }
+
+  /** When the registry last accepted the blob's bytes; null when it has no record of them. */
+  recordedAt(digest: string): number | null {
+    return this.s.recordedAt.get(digest)?.created_at ?? null
+  }
+
+  /**
+   * The recorded blobs nothing refers to, with when they were last accepted and whether a lease
+   * taken at or after `leasedSince` holds them.
+   */
+  unreferencedBlobs(leasedSince: number): Array<{ digest: string; size: number; since: number; leased: boolean }> {
+    return this.s.unreferenced.all(leasedSince).map((r) => ({ digest: r.digest, size: r.size, since: r.created_at, leased: r.leased === 1 }))
   }
 
   knownBlobs(): Array<{ digest: string; size: number }> {

@@ -63,6 +63,7 @@ t.test('every change, collection and lockout is in the trail, oldest first', asy
     bytesFreed: report.bytesFreed,
     tempFilesRemoved: report.tempFilesRemoved.length,
     blobsKept: report.blobsKept,
+    blobsWithinGrace: 0,
     graceSeconds: 0,
   })
   t.ok(report.bytesFreed > 0, 'the collection removed the deleted versions')

@@ -1,7 +1,9 @@
-// packyard garbage-collect [CONFIG]: reclaim blobs nothing refers to, safely while serving.
+// packyard garbage-collect [CONFIG]: reclaim blobs nothing refers to, safely while serving, and
+// say what it removed and what it keeps in the registry page's words.
 
 import { type Config, loadConfig, parseLeaf } from '../../config/load.js'
-import { collectGarbage, SAFE_GRACE_MS } from '../../maintenance/gc.js'
+import { amountText, DEFAULT_GRACE_MS, instantText, summaryLines } from '../../maintenance/garbage.js'
+import { collectGarbage, type GcReport, SAFE_GRACE_MS } from '../../maintenance/gc.js'
 import { onStorageFull, openDatabase } from '../../meta/db.js'
 import { openStorage } from '../../store/index.js'
 import { CliError, type Command, parseCommandArgs, parseFlagValue } from '../command.js'
@@ -12,33 +14,52 @@ export const garbageCollectCommand: Command = {
   usage: `Usage: packyard garbage-collect [CONFIG] [--dry-run] [--grace DURATION] [--force]
 
 Removes stored blobs that no pack version or manifest refers to (left by replaced or
-deleted packs and abandoned uploads), and temp files of interrupted writes. Safe while
-the server runs, whatever the grace period: a blob a request is about to reference is
-leased in the database and never removed. The grace period (default 1h) is how long an
-uploaded blob may wait for the manifest that references it; under 1m it is refused
-unless --force. --dry-run lists what would go. Works on a full disk.
+deleted packs, abandoned uploads and failed pushes), and temp files of interrupted
+writes idle for an hour. Safe while the server runs, whatever the grace period: a blob
+a push in progress is about to reference is never removed. The grace period (default
+1h) is how long an uploaded blob may wait for the manifest that references it,
+counted from when the registry last accepted its bytes; under 1m it is refused unless
+--force.
+
+Prints each blob it removes (digest, size, when its bytes were last accepted), then
+the totals: what it removed, the unreferenced blobs still within the grace period and
+when the first becomes removable, those held by pushes in progress, and the blobs in
+use. The registry page shows the same figures for the default grace period.
+--dry-run prints the same and removes nothing. Works on a full disk.
 CONFIG is the server's config (default as for serve).`,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, { 'dry-run': { type: 'boolean' }, grace: { type: 'string' }, force: { type: 'boolean' } }, { min: 0, max: 1 })
     const config = loadConfig({ file: positionals[0], env: io.env })
-    const graceMs = values.grace === undefined ? 3_600_000 : parseFlagValue('--grace', values.grace, (v) => parseLeaf('--grace', { kind: 'duration' }, v) as number)
+    const graceMs = values.grace === undefined ? DEFAULT_GRACE_MS : parseFlagValue('--grace', values.grace, (v) => parseLeaf('--grace', { kind: 'duration' }, v) as number)
     if (graceMs < SAFE_GRACE_MS && values.force !== true) {
       throw new CliError(
         `--grace ${values.grace} is shorter than 1m: a blob uploaded ahead of its manifest could be removed before the manifest arrives (that push would then fail and be retried). Add --force to collect anyway`,
       )
     }
+    const dryRun = values['dry-run'] === true
     const { db, storage } = await openMaintenanceStorage(config)
     try {
-      const report = await collectGarbage(db, storage.store, storage.staging, { dryRun: values['dry-run'] === true, graceMs, actor: operatingSystemUser() })
-      const verb = values['dry-run'] ? 'would remove' : 'removed'
-      if (values['dry-run']) for (const b of report.blobsRemoved) io.stdout.write(`${b.digest} ${formatBytes(b.size)}\n`)
-      io.stdout.write(
-        `${verb} ${report.blobsRemoved.length} blobs (${formatBytes(report.bytesFreed)}) and ${report.tempFilesRemoved.length} temp files; ${report.blobsKept} blobs in use kept\n`,
-      )
+      const report = await collectGarbage(db, storage.store, storage.staging, { dryRun, graceMs, actor: operatingSystemUser() })
+      io.stdout.write(reportText(report, dryRun))
     } finally {
       db.close()
     }
   },
+}
+
+/** One line per blob removed, then the totals in the words of the registry page. */
+export function reportText(report: GcReport, dryRun: boolean): string {
+  const lines = report.blobsRemoved.map((b) =>
+    b.recorded ? `${b.digest}  ${formatBytes(b.size)}  last accepted ${instantText(b.since)}` : `${b.digest}  ${formatBytes(b.size)}  stored ${instantText(b.since)}, no record in the metadata`,
+  )
+  const [removed, ...kept] = summaryLines(report.garbage, dryRun ? 'would remove' : 'removed')
+  lines.push(removed as string, ...kept)
+  if (report.unrecorded.blobs > 0) {
+    lines.push(`stored without a record in the metadata (a failed or unfinished push), counted above but not on the registry page: ${amountText(report.unrecorded)}`)
+  }
+  lines.push(`temp files of interrupted writes: ${dryRun ? 'would remove' : 'removed'} ${report.tempFilesRemoved.length}`)
+  lines.push(`in use (a pack version or manifest refers to them): ${report.blobsKept} ${report.blobsKept === 1 ? 'blob' : 'blobs'}`)
+  return `${lines.join('\n')}\n`
 }
 
 /** The server's storage, opened by an operator command next to a running server. */
