@@ -138,7 +138,8 @@ export interface SelectedArtifact {
 
 /** A file of a version's archive as the browser shows it: text, binary, or an archive's files. */
 export type PackFileContent =
-  | { kind: 'text'; text: string; size: number; truncated: boolean }
+  /** `shown`: the bytes of the file in `text` */
+  | { kind: 'text'; text: string; size: number; shown: number; truncated: boolean }
   | { kind: 'binary'; size: number }
   | { kind: 'archive'; size: number; listing: ArchiveListing }
 
@@ -361,7 +362,7 @@ export class PackBrowser {
     }
     const head = await this.readFile(name, ref, version, levels, this.settings.maxShownFileBytes)
     const text = textOf(head)
-    return { ...page, content: text === null ? { kind: 'binary', size: head.size } : { kind: 'text', text, size: head.size, truncated: head.truncated } }
+    return { ...page, content: text === null ? { kind: 'binary', size: head.size } : { kind: 'text', text, size: head.size, shown: head.data.length, truncated: head.truncated } }
   }
 
   /** The whole file at `path` in a version, for a download; at most limits.filesize. */
