@@ -1,5 +1,5 @@
-// The pack browser: server-rendered HTML pages under ui.path (packs, one pack, other OCI
-// content, the registry), behind the same Basic auth as the API, so the browser shows its own
+// The pack browser: server-rendered HTML pages under ui.path (packs, one pack, any file of a
+// pack version with its download, other OCI content, the registry), behind the same Basic auth as the API, so the browser shows its own
 // login prompt and read-only users browse what they can pull. Routes only parse the request,
 // ask a browsing service (packs/browse.ts, oci/browse.ts, maintenance/overview.ts) and render
 // an Eta template through @fastify/view; author-supplied text is made safe in render.ts.
@@ -180,12 +180,10 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
 
   function fileView(file: PackFilePage) {
     const { content } = file
-    let html: string | null = null
-    if (content.kind === 'text') {
-      const language = languageOf(file.fileName)
-      html = language ? renderHighlighted(content.text, language, `${file.archiveDigest}/${file.path}`) : escapeHtml(content.text)
-    }
-    return { file, html, language: content.kind === 'text' ? languageOf(file.fileName) : null, crumbs: crumbsOf(file.path), ...fileLinks(file.name, file.ref) }
+    const language = languageOf(file.fileName)
+    // The archive's digest and the path name the content for the highlighting cache.
+    const html = content.kind !== 'text' ? null : language ? renderHighlighted(content.text, language, `${file.archiveDigest}/${file.path}`) : escapeHtml(content.text)
+    return { file, html, language, crumbs: crumbsOf(file.path), ...fileLinks(file.name, file.ref) }
   }
 
   function packView(page: PackPage, request: FastifyRequest) {
