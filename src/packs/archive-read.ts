@@ -539,11 +539,11 @@ export function archiveTooLarge(limit: number): RegistryError {
   return new RegistryError('PAYLOAD_TOO_LARGE', `the archive is larger than this registry accepts (limits.archivesize: ${limit} bytes)`, { limit })
 }
 
-function tooManyEntries(entry: string, limit: number): RegistryError {
+export function tooManyEntries(entry: string, limit: number): RegistryError {
   return new RegistryError('ARCHIVE_INVALID', `the archive has more than ${limit} entries (limits.entries)`, { entry, reason: 'too many entries', limit })
 }
 
-function unpackedTooLarge(limit: number, entry?: string): RegistryError {
+export function unpackedTooLarge(limit: number, entry?: string): RegistryError {
   return new RegistryError('ARCHIVE_INVALID', `the archive unpacks to more than ${limit} bytes (limits.unpackedsize)`, {
     ...(entry !== undefined ? { entry } : {}),
     reason: 'unpacked size limit',

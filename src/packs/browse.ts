@@ -4,8 +4,11 @@
 // parent tags pointing at them, the artifacts a distribution client pushed next to them (not
 // packs: signatures, SBOMs, unrecognised formats), and what is selected: a version's details
 // (from the pack views, the same answer as GET /v1/_packs/NAME/REF), its served files as text
-// and the files in its archive, or an artifact with its history. Knows nothing of HTML.
+// and the files in its archive, or an artifact with its history; and any file of a version's
+// archive, or of the charts inside it (file-paths.ts), as text, as binary, or as an archive's
+// file list. Knows nothing of HTML.
 
+import { Readable } from 'node:stream'
 import { RegistryError } from '../errors.js'
 import { LruMap } from '../lru.js'
 import type { BrowseMeta, OciManifestRow, PackCursor, PackFilterParams, PackListRow, PackSort } from '../meta/browse.js'
@@ -13,7 +16,9 @@ import type { PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
 import { fetchTwoWayPage, type TwoWayPage } from '../pages.js'
 import { assertDigest } from '../store/digest.js'
 import type { BlobInfo } from '../store/types.js'
+import { listTar, readTarFile, type TarFileHead } from './archive-files.js'
 import { type ArchiveLimits, readPackArchive } from './archive-read.js'
+import { isArchiveName, splitFilePath } from './file-paths.js'
 import { archiveFileName } from './oras-manifest.js'
 import { parseTag } from './tags.js'
 import { groupVersions, isPrerelease, newestVersion, type VersionGroup } from './version-order.js'
@@ -94,7 +99,8 @@ export interface ShownFile {
 }
 
 export type ArchiveListing =
-  | { kind: 'listed'; files: Array<{ path: string; size: number }>; total: number; unpackedSize: number }
+  /** `root`: the folder the files are in inside the archive ('' or 'folder/') */
+  | { kind: 'listed'; files: Array<{ path: string; size: number }>; total: number; unpackedSize: number; root: string }
   | { kind: 'too-large'; size: number; limit: number }
   | { kind: 'unreadable'; reason: string }
 
@@ -128,6 +134,26 @@ export interface SelectedArtifact {
   kind: 'artifact'
   artifact: ArtifactEntry
   history: HistoryView[]
+}
+
+/** A file of a version's archive as the browser shows it: text, binary, or an archive's files. */
+export type PackFileContent =
+  /** `shown`: the bytes of the file in `text` */
+  | { kind: 'text'; text: string; size: number; shown: number; truncated: boolean }
+  | { kind: 'binary'; size: number }
+  | { kind: 'archive'; size: number; listing: ArchiveListing }
+
+export interface PackFilePage {
+  name: string
+  /** the tag or digest the page was asked for */
+  ref: string
+  version: string
+  group: string | null
+  archiveDigest: string
+  /** the file's path in the version (see file-paths.ts), and its last segment */
+  path: string
+  fileName: string
+  content: PackFileContent
 }
 
 export interface PackPage {
@@ -309,6 +335,7 @@ export class PackBrowser {
         files: archive.files.slice(0, this.settings.maxListedFiles).map((f) => ({ path: f.path, size: f.size })),
         total: archive.files.length,
         unpackedSize: archive.unpackedSize,
+        root: archive.root,
       }
     } catch (err) {
       // The page stays useful without the list; the reason is shown instead (fsck finds damage).
@@ -316,6 +343,100 @@ export class PackBrowser {
     }
     this.listings.set(digest, listing)
     return listing
+  }
+
+  /**
+   * The file at `path` in a version (a tag or digest): its text up to maxShownFileBytes, or
+   * that it is binary, or, for a gzip tar (a chart), the files in it.
+   */
+  async file(name: string, ref: string, path: string): Promise<PackFilePage> {
+    const levels = splitFilePath(path)
+    const { version } = this.views.resolve(name, ref)
+    const fileName = path.slice(path.lastIndexOf('/') + 1)
+    const page = { name, ref, version: version.version, group: version.group_name, archiveDigest: version.archive_digest, path, fileName }
+    if (isArchiveName(fileName)) {
+      const limit = this.settings.archive.maxExtractedFileBytes
+      const whole = await this.readFile(name, ref, version, levels, limit)
+      const listing: ArchiveListing = whole.truncated ? { kind: 'too-large', size: whole.size, limit } : await this.listInner(whole.data)
+      return { ...page, content: { kind: 'archive', size: whole.size, listing } }
+    }
+    const head = await this.readFile(name, ref, version, levels, this.settings.maxShownFileBytes)
+    const text = textOf(head)
+    return { ...page, content: text === null ? { kind: 'binary', size: head.size } : { kind: 'text', text, size: head.size, shown: head.data.length, truncated: head.truncated } }
+  }
+
+  /** The whole file at `path` in a version, for a download; at most limits.filesize. */
+  async rawFile(name: string, ref: string, path: string): Promise<{ data: Buffer; fileName: string }> {
+    const levels = splitFilePath(path)
+    const { version } = this.views.resolve(name, ref)
+    const limit = this.settings.archive.maxExtractedFileBytes
+    const file = await this.readFile(name, ref, version, levels, limit)
+    if (file.truncated) {
+      throw new RegistryError('PAYLOAD_TOO_LARGE', `${path} is ${file.size} bytes, more than the browser sends on its own (limits.filesize: ${limit} bytes); download the version's archive instead`, { path, size: file.size, limit })
+    }
+    return { data: file.data, fileName: path.slice(path.lastIndexOf('/') + 1) }
+  }
+
+  /**
+   * The first `maxBytes` of the file `levels` names: levels[0] in the version's archive, each
+   * next level inside the archive the one before names, which is read whole (charts are small;
+   * one larger than limits.filesize is not opened).
+   */
+  private async readFile(name: string, ref: string, version: PackVersionRow, levels: string[], maxBytes: number): Promise<TarFileHead> {
+    const outer = await this.archiveListing(version.archive_digest, version.archive_size)
+    if (outer.kind === 'too-large') {
+      throw new RegistryError('PAYLOAD_TOO_LARGE', `the archive of ${name} ${version.version} is ${outer.size} bytes, larger than the browser opens (${outer.limit} bytes); download it to read its files`, {
+        name,
+        size: outer.size,
+        limit: outer.limit,
+      })
+    }
+    if (outer.kind === 'unreadable') throw new RegistryError('ARCHIVE_INVALID', `the archive of ${name} ${version.version} cannot be read: ${outer.reason}`, { name })
+    const inArchive = this.settings.archive.maxExtractedFileBytes
+    let source: Readable = await this.views.open(version.archive_digest)
+    let container = `${name} ${version.version}`
+    const find = async (i: number, limit: number): Promise<TarFileHead> => {
+      const level = levels[i] as string
+      const file = await readTarFile(source, this.settings.archive, i === 0 ? outer.root + level : level, limit)
+      if (file === null) throw new RegistryError('FILE_UNKNOWN', `${container} has no file ${level}`, { name, ref, path: levels.slice(0, i + 1).join('/') })
+      return file
+    }
+    for (let i = 0; i < levels.length - 1; i++) {
+      const inner = await find(i, inArchive)
+      const shown = levels.slice(0, i + 1).join('/')
+      if (inner.truncated) {
+        throw new RegistryError('PAYLOAD_TOO_LARGE', `${shown} is ${inner.size} bytes, larger than the browser opens (limits.filesize: ${inArchive} bytes); download it to read its files`, {
+          path: shown,
+          size: inner.size,
+          limit: inArchive,
+        })
+      }
+      source = Readable.from([inner.data])
+      container = shown
+    }
+    return find(levels.length - 1, maxBytes)
+  }
+
+  /** The files of an archive inside a version (a chart), or why they cannot be listed. */
+  private async listInner(data: Buffer): Promise<ArchiveListing> {
+    try {
+      const listing = await listTar(Readable.from([data]), this.settings.archive, this.settings.maxListedFiles)
+      return { kind: 'listed', ...listing, root: '' }
+    } catch (err) {
+      // Nobody checked this archive at push: a hostile or broken one is shown with its reason.
+      return { kind: 'unreadable', reason: err instanceof Error ? err.message : String(err) }
+    }
+  }
+}
+
+/** The text of a file, or null when it is binary (a NUL byte near its start, or not UTF-8). */
+function textOf(head: TarFileHead): string | null {
+  if (head.data.subarray(0, 8192).includes(0)) return null
+  try {
+    // A cut-off file may end inside a character: `stream` leaves that character out.
+    return new TextDecoder('utf-8', { fatal: true }).decode(head.data, { stream: head.truncated })
+  } catch {
+    return null
   }
 }
 

@@ -379,7 +379,10 @@ export class PackService {
 
   private insertVersion(repoId: number, r: ReceivedPack, options: PublishOptions, now: number): number {
     const known = this.meta.manifestId(repoId, r.manifest.digest)
-    for (const blob of [...r.manifest.blobs, ...Object.values(r.files)]) this.meta.recordBlob(repoId, blob.digest, (blob as BlobInfo).size, now)
+    // The archive is one of the manifest's blobs, except for a pack pushed as files, whose
+    // archive the registry built: it is recorded here like the rest.
+    const archive = { digest: r.archive.archiveDigest, size: r.archive.archiveSize }
+    for (const blob of [...r.manifest.blobs, ...Object.values(r.files), archive]) this.meta.recordBlob(repoId, blob.digest, (blob as BlobInfo).size, now)
     if (known !== undefined && this.meta.isPackVersion(known)) return known
     const manifestId = known ?? this.meta.insertManifest(repoId, r.manifest, now)
     const { checked } = r

@@ -197,8 +197,8 @@ t.test('a pack: README, values, presets, schema, pack.json, files, digests and a
   t.match(html, /<summary><h3>presets.yaml<\/h3><\/summary>\s*<pre class="code"><code class="hljs language-yaml"><span class="hljs-attr">presets:<\/span>/)
   t.match(html, /<summary><h3>schema.yaml<\/h3><\/summary>/)
   t.match(html, /<span class="hljs-attr">&quot;displayName&quot;<\/span><span class="hljs-punctuation">:<\/span> <span class="hljs-string">&quot;Hello Universe&quot;<\/span>/, 'pack.json highlighted')
-  t.match(html, /<tr><td><code>charts\/hello-1.0.0.tgz<\/code><\/td><td class="num">18 B<\/td><\/tr>/, 'every file of the archive with its size')
-  t.match(html, /<code>values.yaml<\/code> <a class="muted" href="\/v1\/_packs\/hellouniverse\/sha256:[0-9a-f]{64}\/files\/values.yaml">download<\/a>/)
+  t.match(html, /<tr><td><a class="file-link" href="\/packs\/hellouniverse\/1.0.0\/files\/charts\/hello-1.0.0.tgz"><code>charts\/hello-1.0.0.tgz<\/code><\/a><\/td><td class="num">18 B<\/td><\/tr>/, 'every file of the archive with its size')
+  t.match(html, /<code>values.yaml<\/code><\/a> <a class="muted" href="\/v1\/_packs\/hellouniverse\/sha256:[0-9a-f]{64}\/files\/values.yaml">download<\/a>/)
   t.match(html, /6 files, /)
   t.match(html, /<dt>Content digest<\/dt><dd><code class="digest">sha256:[0-9a-f]{64}<\/code>/)
 

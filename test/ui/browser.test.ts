@@ -2,17 +2,20 @@
 // download) against `packyard serve` on a loopback port. It signs in through the Basic
 // challenge, lists packs, filters them, opens a pack, switches versions, sees the README, the
 // values and a forced push in the history, and checks that the page script ran and that the CSP
-// blocked nothing the pages need. Screenshots go to the test's temp folder (or to the folder in
+// blocked nothing the pages need; at a phone's 390 px, no page scrolls sideways, and a file of a
+// version (and one inside its chart) opens from the version's file list. Screenshots go to the test's temp folder (or to the folder in
 // PACKYARD_SCREENSHOTS, to keep them: docs/browse.png is pack.png). When chromium cannot
 // start the test fails, in CI and everywhere else.
 
 import t, { type Test } from 'tap'
+import { createHash } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc32, deflateSync } from 'node:zlib'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { ADMIN, makeHtpasswd, requireProgram, startServer, tempDir, USERS } from '../helpers.js'
 import { archive, multipart, packFiles, type PackFiles } from '../pack-fixtures.js'
+import { handArchive } from '../tar-fixtures.js'
 
 // Without the background-networking flags chromium's own connections (updates, sync, field
 // trials) are refused on a machine without internet access, and it may hang at start.
@@ -173,4 +176,91 @@ t.test('a reader browses packs in chromium', async (t) => {
     [],
     'no console errors, no CSP violations, no failed requests',
   )
+})
+
+const PHONE = { width: 390, height: 844 }
+const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`
+
+/** An image in another repository (one config, one layer), for the OCI pages. */
+async function pushImage(url: string, repo: string, tag: string): Promise<void> {
+  const config = Buffer.from('{"architecture":"amd64","os":"linux"}')
+  const layer = Buffer.from('a layer of an image with a long name')
+  for (const blob of [config, layer]) {
+    const res = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${sha256(blob)}`, { method: 'POST', body: blob, headers: { authorization: ADMIN, 'content-type': 'application/octet-stream' } })
+    if (res.status !== 201) throw new Error(`blob upload: ${res.status}`)
+  }
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(layer), size: layer.length }],
+  })
+  const res = await fetch(`${url}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { authorization: ADMIN, 'content-type': 'application/vnd.oci.image.manifest.v1+json' } })
+  if (res.status !== 201) throw new Error(`manifest: ${res.status}`)
+}
+
+t.test('at a phone\'s width no page scrolls sideways; a file of a version opens, and one in its chart', async (t) => {
+  const dir = tempDir(t, 'packyard-browser-phone-')
+  const config = join(dir, 'config.yml')
+  writeFileSync(config, `storage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\nauth:\n  htpasswd:\n    realm: browser-test\n    path: ${makeHtpasswd(dir, USERS)}\n`)
+  const server = await startServer(t, [config], { REGISTRY_HTTP_ADDR: '127.0.0.1:0' })
+  const url = server.url
+
+  // Long names, long lines and wide tables: what would push a page sideways.
+  const long = 'a-very-long-pack-name-that-goes-on-and-on-without-any-break-at-all'
+  const chart = await handArchive([
+    { name: 'app/Chart.yaml', content: 'apiVersion: v2\nname: app\nversion: 1.0.0\n' },
+    { name: 'app/templates/deployment.yaml', content: `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n  annotations:\n    note: "${'wide '.repeat(60)}"\n` },
+  ])
+  const files = {
+    'values.yaml': `pack:\n  namespace: hello\nimage: registry.example.com/${'deeply/nested/'.repeat(12)}image:1.0.0\n`,
+    'README.md': `# Hello\n\n| a | b | c | d | e |\n| --- | --- | --- | --- | --- |\n| ${'cell '.repeat(8)} | ${long} | x | y | z |\n\n\`\`\`yaml\nkey: ${'long '.repeat(40)}\n\`\`\`\n`,
+    [`manifests/${long}.yaml`]: `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\ndata:\n  greeting: "${'hello '.repeat(50)}"\n`,
+    'charts/app-1.0.0.tgz': chart,
+  }
+  t.equal(await pushOver(url, { name: long, displayName: `A Display Name ${long}`, addonType: 'system app' }, files), 201)
+  t.equal(await pushOver(url, {}, { 'values.yaml': 'pack:\n  namespace: hello\n' }), 201)
+  await pushImage(url, `library/${long}`, 'v1.0.0-with-a-long-tag-name')
+
+  const shots = process.env.PACKYARD_SCREENSHOTS ?? join(dir, 'screenshots')
+  mkdirSync(shots, { recursive: true })
+  const context = await launch(t, join(dir, 'chromium-profile'))
+  const page = await context.newPage()
+  await page.setViewportSize(PHONE)
+  const problems = watch(page)
+
+  // A file from the version's file list, then one inside the chart.
+  t.equal((await page.goto(`${url}/packs/${long}/1.0.0`))?.status(), 200)
+  await Promise.all([page.waitForURL(/\/files\/manifests\//), page.click(`table.files a:has-text("manifests/${long}.yaml")`)])
+  t.equal(await page.locator('#file-title').innerText(), `${long}.yaml`)
+  t.match(await page.locator('pre.file-code').innerText(), /greeting: "hello hello/, 'the file is shown')
+  t.equal(await page.locator('pre.file-code .hljs-attr').first().innerText(), 'apiVersion:', 'and highlighted')
+  await page.screenshot({ path: join(shots, 'file.png'), fullPage: true })
+  await Promise.all([page.waitForURL(/\/packs\/[^/]+\/1\.0\.0#files$/), page.click('.crumbs a:text-is("1.0.0")')])
+  await Promise.all([page.waitForURL(/\/files\/charts\/app-1\.0\.0\.tgz$/), page.click('table.files a:has-text("charts/app-1.0.0.tgz")')])
+  await Promise.all([page.waitForURL(/\/app-1\.0\.0\.tgz\/app\/templates\/deployment\.yaml$/), page.click('table.files a:has-text("app/templates/deployment.yaml")')])
+  t.match(await page.locator('pre.file-code').innerText(), /kind: Deployment/, 'a chart\'s template opens')
+
+  const pages = [
+    ['packs', '/'],
+    ['pack', `/packs/${long}`],
+    ['version', `/packs/${long}/1.0.0`],
+    ['file', `/packs/${long}/1.0.0/files/manifests/${long}.yaml`],
+    ['chart', `/packs/${long}/1.0.0/files/charts/app-1.0.0.tgz`],
+    ['chart file', `/packs/${long}/1.0.0/files/charts/app-1.0.0.tgz/app/templates/deployment.yaml`],
+    ['another pack\'s version', '/packs/hellouniverse/1.0.0'],
+    ['registry', '/registry'],
+    ['oci', '/oci'],
+    ['oci repository', `/oci/library/${long}`],
+    ['client', '/client'],
+  ] as const
+  for (const [kind, path] of pages) {
+    const res = await page.goto(`${url}${path}`)
+    t.equal(res?.status(), 200, `${kind} page`)
+    // A string: the test is compiled without the DOM's types.
+    const width = await page.evaluate<number>('document.documentElement.scrollWidth')
+    t.ok(width <= PHONE.width, `${kind}: no sideways scrolling at ${PHONE.width} px (the page is ${width} px wide)`)
+    await page.screenshot({ path: join(shots, `phone-${kind.replace(/ /g, '-')}.png`), fullPage: true })
+  }
+  t.same(problems, [], 'no console errors, no CSP violations, no failed requests')
 })

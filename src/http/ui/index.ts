@@ -1,5 +1,5 @@
-// The pack browser: server-rendered HTML pages under ui.path (packs, one pack, other OCI
-// content, the registry), behind the same Basic auth as the API, so the browser shows its own
+// The pack browser: server-rendered HTML pages under ui.path (packs, one pack, any file of a
+// pack version with its download, other OCI content, the registry), behind the same Basic auth as the API, so the browser shows its own
 // login prompt and read-only users browse what they can pull. Routes only parse the request,
 // ask a browsing service (packs/browse.ts, oci/browse.ts, maintenance/overview.ts) and render
 // an Eta template through @fastify/view; author-supplied text is made safe in render.ts.
@@ -20,13 +20,14 @@ import { type ClientDownloads, NOT_BUILT } from '../../client-files.js'
 import type { RegistryOverview } from '../../maintenance/overview.js'
 import type { OciBrowser } from '../../oci/browse.js'
 import type { PageRequest, TwoWayPageRequest } from '../../pages.js'
-import type { PackBrowser, PackListRequest, PackPage } from '../../packs/browse.js'
+import type { PackBrowser, PackFilePage, PackListRequest, PackPage } from '../../packs/browse.js'
+import { crumbsOf } from '../../packs/file-paths.js'
 import { CLOUD_TYPES, LAYERS } from '../../packs/pack-json.js'
 import { buildCommit, VERSION } from '../../version.js'
 import { IMMUTABLE } from '../blob-response.js'
 import { describeError } from '../errors.js'
 import { TEMPLATES_DIR, UiAssets } from './assets.js'
-import { format, renderHighlighted, renderMarkdown } from './render.js'
+import { escapeHtml, format, languageOf, renderHighlighted, renderMarkdown } from './render.js'
 import * as S from './schemas.js'
 import { artifactCommands, clientPlatforms, paletteSettings, pullCommands, siteOf } from './site.js'
 
@@ -50,6 +51,16 @@ export interface UiOptions {
 export const UI_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 type Section = 'packs' | 'oci' | 'registry' | 'client' | null
+
+/** A path inside a pack made safe for a URL, segment by segment. */
+function encodePath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/')
+}
+
+/** A download's Content-Disposition: an ASCII file name, and the real one for the browsers that read it. */
+function attachment(fileName: string): string {
+  return `attachment; filename="${fileName.replace(/[^A-Za-z0-9._-]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(fileName)}`
+}
 
 /** Builds `path?query`, leaving out empty values. */
 function href(path: string, query: Record<string, string | number | null | undefined>): string {
@@ -115,6 +126,19 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
     pages.get<{ Params: { name: string } }>('/packs/:name', { schema: S.packSchema }, packPage)
     pages.get<{ Params: { name: string; ref: string } }>('/packs/:name/:ref', { schema: S.packVersionSchema }, packPage)
 
+    type FileRequest = FastifyRequest<{ Params: { name: string; ref: string; '*': string } }>
+    pages.get('/packs/:name/:ref/files/*', { schema: S.packFileSchema }, async (request: FileRequest, reply) => {
+      const { name, ref } = request.params
+      const file = await packs.file(name, ref, request.params['*'])
+      return render(request, reply, 'file', 'packs', `${file.fileName} · ${name} ${file.version}`, fileView(file))
+    })
+    pages.get('/packs/:name/:ref/raw/*', { schema: S.packRawFileSchema }, async (request: FileRequest, reply) => {
+      const { name, ref } = request.params
+      const raw = await packs.rawFile(name, ref, request.params['*'])
+      reply.header('cache-control', 'private, no-cache').header('content-disposition', attachment(raw.fileName)).header('x-content-type-options', 'nosniff')
+      return reply.type('application/octet-stream').send(raw.data)
+    })
+
     pages.get<{ Querystring: TwoWayPageRequest & { q?: string } }>('/oci', { schema: S.ociRepositoriesSchema }, async (request, reply) => {
       const page = oci.repositories(request.query)
       return render(request, reply, 'oci', 'oci', 'Other OCI content', { page, q: request.query.q ?? '', n: request.query.n, namespace: ociNamespace })
@@ -146,6 +170,22 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
     })
   })
 
+  /** Links to a version's file pages and downloads. */
+  function fileLinks(name: string, ref: string) {
+    return {
+      fileHref: (path: string) => `${base}/packs/${name}/${ref}/files/${encodePath(path)}`,
+      rawHref: (path: string) => `${base}/packs/${name}/${ref}/raw/${encodePath(path)}`,
+    }
+  }
+
+  function fileView(file: PackFilePage) {
+    const { content } = file
+    const language = languageOf(file.fileName)
+    // The archive's digest and the path name the content for the highlighting cache.
+    const html = content.kind !== 'text' ? null : language ? renderHighlighted(content.text, language, `${file.archiveDigest}/${file.path}`) : escapeHtml(content.text)
+    return { file, html, language, crumbs: crumbsOf(file.path), ...fileLinks(file.name, file.ref) }
+  }
+
   function packView(page: PackPage, request: FastifyRequest) {
     const site = siteOf(request)
     const palette = paletteSettings(site, ociNamespace)
@@ -162,6 +202,7 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
       page,
       palette,
       detail,
+      ...fileLinks(name, entry?.ref ?? detail.digest),
       history: [...detail.history].reverse(),
       html: {
         readme: files.readme && renderMarkdown(files.readme.text, files.readme.digest),

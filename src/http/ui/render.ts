@@ -26,6 +26,14 @@ const highlighter = (require('highlight.js/lib/core') as Highlighter).newInstanc
 for (const language of ['yaml', 'json', 'bash'] as const) highlighter.registerLanguage(language, require(`highlight.js/lib/languages/${language}`))
 const FENCE_LANGUAGES: Record<string, HighlightLanguage> = { yaml: 'yaml', yml: 'yaml', json: 'json', bash: 'bash', sh: 'bash', shell: 'bash', console: 'bash' }
 
+const FILE_LANGUAGES: Record<string, HighlightLanguage> = { yaml: 'yaml', yml: 'yaml', json: 'json', sh: 'bash', bash: 'bash' }
+
+/** The language a file of a pack is highlighted as, by its name (Helm templates are YAML); null for plain text. */
+export function languageOf(fileName: string): HighlightLanguage | null {
+  const dot = fileName.lastIndexOf('.')
+  return dot === -1 ? null : (FILE_LANGUAGES[fileName.slice(dot + 1).toLowerCase()] ?? null)
+}
+
 /** Above this, text is shown escaped but not highlighted (highlighting is linear but not free). */
 const MAX_HIGHLIGHTED_CHARS = 256 * 1024
 

@@ -49,6 +49,25 @@ export const packVersionSchema = {
   response: page,
 } as const
 
+const filePath = { type: 'string', title: 'path', maxLength: 4096, description: 'a file of the version\'s archive; a path through charts/NAME.tgz reaches the files inside that chart' } as const
+const fileParams = { type: 'object', properties: { name: packName, ref: { type: 'string', minLength: 1, maxLength: 200 }, '*': filePath }, required: ['name', 'ref', '*'] } as const
+
+export const packFileSchema = {
+  operationId: 'browsePackFile',
+  summary: 'One file of a pack version, highlighted, or the files of a chart inside it (HTML)',
+  tags: ['pages'],
+  params: fileParams,
+  response: page,
+} as const
+
+export const packRawFileSchema = {
+  operationId: 'downloadPackFile',
+  summary: 'One file of a pack version as it is in the archive (up to limits.filesize)',
+  tags: ['pages'],
+  params: fileParams,
+  response: { 200: rawBody('the file\'s bytes', ['application/octet-stream']) },
+} as const
+
 export const ociRepositoriesSchema = {
   operationId: 'browseOciRepositories',
   summary: 'The OCI repositories that are not packs (HTML)',
