@@ -23,6 +23,7 @@ import { type CheckedPack, checkPack, type PackProblem, warningsRefused } from '
 import { computeParentTags } from './parent-tags.js'
 import { formatTag, isParentLabel, parseTag, validateUserTag } from './tags.js'
 import { packShapeOf } from './recognize.js'
+import { README_SEARCH_BYTES, readmeText, searchDocument } from './search.js'
 import { parseVersion } from './versions.js'
 import { type PackViews, type TagView, tagView } from './views.js'
 import type { YamlChecker } from './yaml-checker.js'
@@ -400,6 +401,7 @@ export class PackService {
       pushedBy: options.actor,
       message: options.message,
       warnings: JSON.stringify(checked.warnings),
+      readme: r.archive.extracted.has('README.md') ? readmeText(r.archive.extracted.get('README.md')) : null,
     })
     return manifestId
   }
@@ -678,9 +680,48 @@ export class PackService {
     this.meta.deleteRepoIfEmpty(repoId)
   }
 
-  /** Inside every transaction that changes a pack: its stored header follows (see views.ts). */
+  /** Inside every transaction that changes a pack: its stored header (see views.ts) and search row follow. */
   private relist(repoId: number): void {
     this.meta.saveHeader(repoId, this.views.headerOf(repoId))
+    this.reindex(repoId)
+  }
+
+  /** The pack's full-text row, from the version its header shows; none without a pack version. */
+  private reindex(repoId: number): void {
+    const source = this.meta.searchSource(repoId)
+    this.meta.saveSearch(repoId, source ? searchDocument(source.name, source.display_name, source.pack_json, source.readme ?? '') : null)
+  }
+
+  /**
+   * At start-up, migration 0012's work: the searchable start of the README of every version
+   * pushed before it (read from the blob store, README_SEARCH_BYTES of it), then a search row
+   * for every pack without one. Each README lands with its pack's row in one transaction, so a
+   * crash leaves only what is still to do. A README the store cannot read is searched as empty
+   * (fsck reports the missing blob) and counted.
+   */
+  async indexForSearch(): Promise<{ readmes: number; unreadable: number; packs: number }> {
+    let unreadable = 0
+    const pending = this.meta.readmesToRead()
+    for (const version of pending) {
+      let text = ''
+      try {
+        const range = version.size > README_SEARCH_BYTES ? { start: 0, end: README_SEARCH_BYTES - 1 } : undefined
+        const stream = await this.store.open(version.digest, range)
+        text = readmeText(await readAll(stream))
+      } catch {
+        unreadable++
+      }
+      this.meta.transaction(() => {
+        this.meta.saveReadme(version.manifest_id, text)
+        this.reindex(version.repository_id)
+      })
+    }
+    const packs = this.meta.transaction(() => {
+      const missing = this.meta.reposWithoutSearch()
+      for (const repoId of missing) this.reindex(repoId)
+      return missing.length
+    })
+    return { readmes: pending.length, unreadable, packs }
   }
 
   /**
