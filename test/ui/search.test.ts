@@ -56,7 +56,7 @@ t.test('search: names, display names, addon types, descriptions, annotations and
   for (const [q, expected] of cases) t.same(await search(app, { q }), expected, q)
   const { html } = await page(app, '/?q=nothing-like-this')
   t.match(html, /No pack matches these filters/)
-  t.match(html, /placeholder="Name, addon type, description, README"/)
+  t.match(html, /placeholder="Name, description, README"/)
 })
 
 t.test('filters: addon type, group and warnings, with the text, in both orders and over pages', async (t) => {
