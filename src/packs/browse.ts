@@ -1,7 +1,7 @@
 // The pack browser's questions about packs: the listing with its search and filters (search.ts:
 // names, addon type, description, README; layer, cloud type, addon type, group, warnings), its
-// two orders (name, last change) and paging both ways; and one
-// pack as a person looks at it: versions by group, newest first, with their tags and the
+// two orders (name, last change) and paging both ways; its logos, capped; and one pack as a
+// person looks at it: versions by group, newest first, with their tags and the
 // parent tags pointing at them, the artifacts a distribution client pushed next to them (not
 // packs: signatures, SBOMs, unrecognised formats), and what is selected: a version's details
 // (from the pack views, the same answer as GET /v1/_packs/NAME/REF), its served files as text
@@ -12,8 +12,8 @@ import { LruMap } from '../lru.js'
 import type { BrowseMeta, OciManifestRow, PackCursor, PackListRow, PackSort } from '../meta/browse.js'
 import type { PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
 import { fetchTwoWayPage, type TwoWayPage } from '../pages.js'
-import { assertDigest } from '../store/digest.js'
 import type { Readable } from 'node:stream'
+import { assertDigest } from '../store/digest.js'
 import type { BlobInfo, ByteRange } from '../store/types.js'
 import { type ArchiveLimits, readPackArchive } from './archive-read.js'
 import { archiveFileName } from './oras-manifest.js'

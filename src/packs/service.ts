@@ -695,33 +695,41 @@ export class PackService {
   /**
    * At start-up, migration 0012's work: the searchable start of the README of every version
    * pushed before it (read from the blob store, README_SEARCH_BYTES of it), then a search row
-   * for every pack without one. Each README lands with its pack's row in one transaction, so a
-   * crash leaves only what is still to do. A README the store cannot read is searched as empty
-   * (fsck reports the missing blob) and counted.
+   * for every pack without one. READMEs land with their packs' rows, a batch per transaction
+   * (one fsync per batch, not per version), so a crash leaves only what is still to do. A README
+   * the store cannot read is searched as empty (fsck reports the missing blob) and counted.
    */
   async indexForSearch(): Promise<{ readmes: number; unreadable: number; packs: number }> {
     let unreadable = 0
+    const reindexed = new Set<number>()
     const pending = this.meta.readmesToRead()
-    for (const version of pending) {
-      let text = ''
-      try {
-        const range = version.size > README_SEARCH_BYTES ? { start: 0, end: README_SEARCH_BYTES - 1 } : undefined
-        const stream = await this.store.open(version.digest, range)
-        text = readmeText(await readAll(stream))
-      } catch {
-        unreadable++
+    for (let start = 0; start < pending.length; start += README_BATCH) {
+      const batch: Array<{ manifestId: number; repoId: number; text: string }> = []
+      for (const version of pending.slice(start, start + README_BATCH)) {
+        let text = ''
+        try {
+          const range = version.size > README_SEARCH_BYTES ? { start: 0, end: README_SEARCH_BYTES - 1 } : undefined
+          text = readmeText(await readAll(await this.store.open(version.digest, range)))
+        } catch {
+          unreadable++
+        }
+        batch.push({ manifestId: version.manifest_id, repoId: version.repository_id, text })
       }
       this.meta.transaction(() => {
-        this.meta.saveReadme(version.manifest_id, text)
-        this.reindex(version.repository_id)
+        for (const { manifestId, text } of batch) this.meta.saveReadme(manifestId, text)
+        for (const repoId of new Set(batch.map((b) => b.repoId))) {
+          this.reindex(repoId)
+          reindexed.add(repoId)
+        }
       })
     }
-    const packs = this.meta.transaction(() => {
-      const missing = this.meta.reposWithoutSearch()
-      for (const repoId of missing) this.reindex(repoId)
-      return missing.length
+    this.meta.transaction(() => {
+      for (const repoId of this.meta.reposWithoutSearch()) {
+        this.reindex(repoId)
+        reindexed.add(repoId)
+      }
     })
-    return { readmes: pending.length, unreadable, packs }
+    return { readmes: pending.length, unreadable, packs: reindexed.size }
   }
 
   /**
@@ -788,6 +796,8 @@ export class PackService {
   }
 }
 
+/** READMEs read from the blob store per transaction at start-up (migration 0012's work). */
+const README_BATCH = 200
 /** The actor of changes the registry makes by itself (a migration's). */
 const SYSTEM_ACTOR = 'packyard'
 /** migrations/0009's work: lines, targets and views of existing tags, parent tags recomputed. */
