@@ -1,7 +1,7 @@
 // SQL for packs: pack repositories, their versions, tags and history, and what is kept of them
-// for reading fast (the stored headers, the full-text search rows, the READMEs' searchable text). Statements are prepared
-// once; callers run the write methods inside one db.transaction so a publish, a tag move and
-// the parent-tag recomputation land together or not at all.
+// for fast reading (stored headers, full-text search rows, the READMEs' searchable text).
+// Statements are prepared once; callers run the write methods inside one db.transaction so a
+// publish, a tag move and the parent-tag recomputation land together or not at all.
 
 import { BlobMeta } from './blobs.js'
 import { type Db, writeTransaction } from './db.js'
@@ -115,11 +115,13 @@ export interface ReadmeToRead {
   size: number
 }
 
-/** A pack's row in the full-text index (pack_search), column by column. */
+/** A pack's row in the full-text index (pack_search), column by column (packs/search.ts makes it). */
 export interface PackSearchRow {
   name: string
   displayName: string
+  /** addonType and addonSubType */
   addonType: string
+  /** pack.json's description (when a string) and the values of its annotations */
   description: string
   readme: string
 }

@@ -6,6 +6,7 @@
 // filters as the database is asked them.
 
 import type { PackFilterParams } from '../meta/browse.js'
+import type { PackSearchRow } from '../meta/packs.js'
 
 /** Bytes of a README kept for search: the start of a long README says what the pack does. */
 export const README_SEARCH_BYTES = 32 * 1024
@@ -13,19 +14,8 @@ export const README_SEARCH_BYTES = 32 * 1024
 /** At most this many words of a query are searched (the query itself is at most 128 characters). */
 const MAX_TERMS = 16
 
-/** What the full-text index holds for one pack, column by column. */
-export interface SearchDocument {
-  name: string
-  displayName: string
-  addonType: string
-  /** pack.json's description (when a string) and the values of its annotations */
-  description: string
-  readme: string
-}
-
 /** The searchable text of a README's bytes: the first README_SEARCH_BYTES, as UTF-8. */
-export function readmeText(bytes: Buffer | undefined): string {
-  if (bytes === undefined) return ''
+export function readmeText(bytes: Buffer): string {
   // A cut through a multi-byte character decodes to U+FFFD, which the tokenizer skips.
   return bytes.subarray(0, README_SEARCH_BYTES).toString('utf8')
 }
@@ -34,7 +24,7 @@ export function readmeText(bytes: Buffer | undefined): string {
  * The index row of a pack from its shown (latest-pushed) version. pack.json accepted with
  * warnings may hold any type anywhere: only strings are searched.
  */
-export function searchDocument(name: string, displayName: string, packJson: string, readme: string): SearchDocument {
+export function searchDocument(name: string, displayName: string, packJson: string, readme: string): PackSearchRow {
   const pack = JSON.parse(packJson) as Record<string, unknown>
   const annotations = pack.annotations
   const texts = [pack.description, ...(annotations !== null && typeof annotations === 'object' && !Array.isArray(annotations) ? Object.values(annotations) : [])]

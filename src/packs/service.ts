@@ -384,6 +384,7 @@ export class PackService {
     if (known !== undefined && this.meta.isPackVersion(known)) return known
     const manifestId = known ?? this.meta.insertManifest(repoId, r.manifest, now)
     const { checked } = r
+    const readme = r.archive.extracted.get('README.md')
     this.meta.insertVersion({
       manifestId,
       repositoryId: repoId,
@@ -401,7 +402,7 @@ export class PackService {
       pushedBy: options.actor,
       message: options.message,
       warnings: JSON.stringify(checked.warnings),
-      readme: r.archive.extracted.has('README.md') ? readmeText(r.archive.extracted.get('README.md')) : null,
+      readme: readme === undefined ? null : readmeText(readme),
     })
     return manifestId
   }
