@@ -3,6 +3,7 @@
 // parameters still opens; a bad value is a 400 page naming it. Pages answer HTML (rendered as
 // strings, never serialized); the summaries are what /openapi.json says of each page.
 
+import { LOGO_MAX_BYTES } from '../../packs/browse.js'
 import { htmlPage, rawBody } from '../bodies.js'
 
 const text = (maxLength: number) => ({ type: 'string', maxLength }) as const
@@ -75,7 +76,7 @@ export const ociRepositorySchema = {
 
 export const logoSchema = {
   operationId: 'browsePackLogo',
-  summary: 'A pack\'s logo as the browser shows it: at most 256 KiB, larger ones are refused (the API serves them)',
+  summary: `A pack's logo as the browser shows it: at most ${LOGO_MAX_BYTES / 1024} KiB, larger ones are refused (the API serves them)`,
   tags: ['pages'],
   params: {
     type: 'object',
