@@ -171,6 +171,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     if (done.parentTagsMoved > 0) {
       app.log.warn(`${done.parentTagsMoved} parent tags moved off pre-releases back to releases (a parent tag never follows a pre-release while its line has a release); each move is in the audit trail`)
     }
+    const indexed = await packs.indexForSearch()
+    if (indexed.packs > 0) app.log.info(`indexed ${indexed.packs} packs for search (${indexed.readmes} READMEs read, migration 0012)`)
+    if (indexed.unreadable > 0) app.log.warn(`${indexed.unreadable} READMEs could not be read from storage for search; run packyard fsck`)
     const registry = new OciRegistry(
       db,
       store,

@@ -1,5 +1,6 @@
-// SQL for the pack browser's read-only pages: the pack listing with its filters (name, layer,
-// cloud type), two sort orders and keyset paging in both directions; the OCI repositories that
+// SQL for the pack browser's read-only pages: the pack listing with its filters (text searched
+// in names and in the full-text index of migration 0012, layer, cloud type, addon type, group,
+// warnings), two sort orders and keyset paging in both directions; the OCI repositories that
 // are not packs, with their tags, sizes and referrers; and the registry's counts, latest pushes
 // and a cheap estimate of what garbage collection would reclaim. Statements are prepared once.
 
@@ -14,9 +15,17 @@ export type PageDirection = 'after' | 'before'
 export interface PackFilterParams {
   /** lower-case text found in the name or the display name */
   q: string | null
+  /** an FTS5 query (search.ts) over the full-text index; null: the index is not asked */
+  fts: string | null
   layer: string | null
   /** a cloud type; packs for `all` clouds match every one */
   cloud: string | null
+  /** pack.json's addonType, of the shown version */
+  addonType: string | null
+  /** packs with a version in this group */
+  group: string | null
+  /** 1: only packs whose shown version was accepted with validation warnings */
+  warnings: 1 | null
 }
 
 /**
@@ -31,6 +40,8 @@ export interface PackListRow {
   layer: string | null
   pack_json: string | null
   files: string | null
+  /** the validation warnings it was accepted with (JSON array) */
+  warnings: string | null
 }
 
 /** Where a page starts: after (or before) this pack in the chosen order. */
@@ -93,14 +104,19 @@ export interface PushEventRow extends EventRow {
   is_oci: number
 }
 
-const PACK_COLUMNS = 'r.id, r.name, r.updated_at, pv.display_name, pv.layer, pv.pack_json, pv.files'
+const PACK_COLUMNS = 'r.id, r.name, r.updated_at, pv.display_name, pv.layer, pv.pack_json, pv.files, pv.warnings'
 // Pack repositories holding a manifest: a pack version, or only artifacts a distribution client
 // pushed (then pv is null). Blobs uploaded ahead of a manifest do not make a pack.
 const PACK_FROM = `repositories r LEFT JOIN pack_versions pv ON ${LATEST_VERSION}`
 const PACK_FILTERS = `r.kind = 'pack'
   AND (pv.manifest_id IS NOT NULL OR EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id))
-  AND (@q IS NULL OR instr(lower(r.name), @q) > 0 OR instr(lower(pv.display_name), @q) > 0)
+  AND (@q IS NULL OR instr(lower(r.name), @q) > 0 OR instr(lower(pv.display_name), @q) > 0
+    -- MATCH NULL is an FTS5 syntax error, whatever order SQLite evaluates this in: '""' matches nothing.
+    OR (@fts IS NOT NULL AND r.id IN (SELECT rowid FROM pack_search WHERE pack_search MATCH coalesce(@fts, '""'))))
   AND (@layer IS NULL OR pv.layer = @layer)
+  AND (@addonType IS NULL OR json_extract(pv.pack_json, '$.addonType') = @addonType)
+  AND (@group IS NULL OR EXISTS (SELECT 1 FROM pack_versions g WHERE g.repository_id = r.id AND g.group_name = @group))
+  AND (@warnings IS NULL OR pv.warnings <> '[]')
   AND (@cloud IS NULL OR EXISTS (SELECT 1 FROM json_each(pv.pack_json, '$.cloudTypes') c WHERE c.value IN (@cloud, 'all')))`
 
 /**
@@ -142,6 +158,9 @@ const SQL = {
   allPacksCount: `SELECT (SELECT COUNT(DISTINCT repository_id) FROM manifests)
     - (SELECT COUNT(*) FROM repositories r WHERE r.kind = 'oci' AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)) AS n`,
   packLayers: 'SELECT DISTINCT layer FROM pack_versions ORDER BY layer',
+  // Both read from their index (migration 0012); addon types that are not strings are left out.
+  packAddonTypes: "SELECT DISTINCT json_extract(pack_json, '$.addonType') AS t FROM pack_versions WHERE json_extract(pack_json, '$.addonType') IS NOT NULL ORDER BY 1",
+  packGroups: 'SELECT DISTINCT group_name FROM pack_versions WHERE group_name IS NOT NULL ORDER BY group_name',
 
   ociRepositoriesAfter: `SELECT ${OCI_REPOSITORY_COLUMNS} FROM repositories r
     WHERE ${OCI_REPOSITORY_FILTERS} AND (@name IS NULL OR r.name > @name) ORDER BY r.name LIMIT @limit`,
@@ -216,13 +235,23 @@ export class BrowseMeta {
   }
 
   packCount(filter: PackFilterParams): number {
-    const unfiltered = filter.q === null && filter.layer === null && filter.cloud === null
+    const unfiltered = Object.values(filter).every((value) => value === null)
     return ((unfiltered ? this.s.allPacksCount.get() : this.s.packCount.get(filter)) as { n: number }).n
   }
 
   /** The layers pack versions have, for the filter. */
   packLayers(): string[] {
     return (this.s.packLayers.all() as Array<{ layer: string }>).map((r) => r.layer)
+  }
+
+  /** The addon types pack versions have, for the filter. */
+  packAddonTypes(): string[] {
+    return (this.s.packAddonTypes.all() as Array<{ t: unknown }>).flatMap((r) => (typeof r.t === 'string' ? [r.t] : []))
+  }
+
+  /** The groups pack versions are in, for the filter. */
+  packGroups(): string[] {
+    return (this.s.packGroups.all() as Array<{ group_name: string }>).map((r) => r.group_name)
   }
 
   ociRepositories(q: string | null, direction: PageDirection, after: string | null, limit: number): OciRepositoryRow[] {

@@ -1,6 +1,7 @@
-// SQL for packs: pack repositories, their versions, tags and history. Statements are prepared
-// once; callers run the write methods inside one db.transaction so a publish, a tag move and
-// the parent-tag recomputation land together or not at all.
+// SQL for packs: pack repositories, their versions, tags and history, and what is kept of them
+// for fast reading (stored headers, full-text search rows, the READMEs' searchable text).
+// Statements are prepared once; callers run the write methods inside one db.transaction so a
+// publish, a tag move and the parent-tag recomputation land together or not at all.
 
 import { BlobMeta } from './blobs.js'
 import { type Db, writeTransaction } from './db.js'
@@ -94,6 +95,35 @@ export interface NewPackVersion {
   pushedBy: string
   message: string | null
   warnings: string
+  /** The searchable start of its README (search.ts); null: it has none. */
+  readme: string | null
+}
+
+/** What a pack's search row is made from: its latest-pushed version, with the start of its README. */
+export interface PackSearchSource {
+  name: string
+  display_name: string
+  pack_json: string
+  readme: string | null
+}
+
+/** A version whose README's searchable text is still to be read from the blob store. */
+export interface ReadmeToRead {
+  manifest_id: number
+  repository_id: number
+  digest: string
+  size: number
+}
+
+/** A pack's row in the full-text index (pack_search), column by column (packs/search.ts makes it). */
+export interface PackSearchRow {
+  name: string
+  displayName: string
+  /** addonType and addonSubType */
+  addonType: string
+  /** pack.json's description (when a string) and the values of its annotations */
+  description: string
+  readme: string
 }
 
 /** A manifest to store, with everything it refers to. */
@@ -154,6 +184,25 @@ export class PackMeta {
          ON CONFLICT (repository_id) DO UPDATE SET name = excluded.name, layer = excluded.layer, header = excluded.header`,
       ),
       dropHeader: p('DELETE FROM pack_headers WHERE repository_id = ?'),
+      searchSource: p<PackSearchSource>(
+        `SELECT r.name, pv.display_name, pv.pack_json, (SELECT text FROM pack_readmes pr WHERE pr.manifest_id = pv.manifest_id) AS readme
+         FROM repositories r JOIN pack_versions pv ON ${LATEST_VERSION} WHERE r.id = ?`,
+      ),
+      dropSearch: p('DELETE FROM pack_search WHERE rowid = ?'),
+      insertSearch: p('INSERT INTO pack_search (rowid, name, display_name, addon_type, description, readme) VALUES (?, ?, ?, ?, ?, ?)'),
+      insertReadme: p('INSERT OR REPLACE INTO pack_readmes (manifest_id, text) VALUES (?, ?)'),
+      // Versions pushed before migration 0012 with a README whose text was never kept.
+      readmesToRead: p<ReadmeToRead>(
+        `SELECT pv.manifest_id, pv.repository_id, json_extract(pv.files, '$."README.md".digest') AS digest,
+           json_extract(pv.files, '$."README.md".size') AS size FROM pack_versions pv
+         WHERE json_extract(pv.files, '$."README.md".digest') IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM pack_readmes pr WHERE pr.manifest_id = pv.manifest_id)
+         ORDER BY pv.manifest_id`,
+      ),
+      reposWithoutSearch: p<{ id: number }>(
+        `SELECT r.id FROM repositories r WHERE r.kind = 'pack' AND EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.repository_id = r.id)
+           AND r.id NOT IN (SELECT rowid FROM pack_search)`,
+      ),
       reposWithoutHeader: p<{ id: number }>(
         `SELECT r.id FROM repositories r WHERE r.kind = 'pack' AND NOT EXISTS (SELECT 1 FROM pack_headers h WHERE h.repository_id = r.id)
            AND EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.repository_id = r.id)`,
@@ -270,6 +319,32 @@ export class PackMeta {
   saveHeader(repoId: number, header: { name: string; layer: string; json: string } | null): void {
     if (header === null) this.s.dropHeader.run(repoId)
     else this.s.saveHeader.run(repoId, header.name, header.layer, header.json)
+  }
+
+  /** The version a pack's search row is made from; undefined when the repository holds no pack version. */
+  searchSource(repoId: number): PackSearchSource | undefined {
+    return this.s.searchSource.get(repoId)
+  }
+
+  /** Keeps a pack's full-text row; null drops it (FTS5 rows have no foreign key to cascade). */
+  saveSearch(repoId: number, row: PackSearchRow | null): void {
+    this.s.dropSearch.run(repoId)
+    if (row !== null) this.s.insertSearch.run(repoId, row.name, row.displayName, row.addonType, row.description, row.readme)
+  }
+
+  /** Keeps the searchable start of a version's README. */
+  saveReadme(manifestId: number, text: string): void {
+    this.s.insertReadme.run(manifestId, text)
+  }
+
+  /** Versions with a README whose searchable text was never kept (pushed before migration 0012). */
+  readmesToRead(): ReadmeToRead[] {
+    return this.s.readmesToRead.all()
+  }
+
+  /** Pack repositories with versions and no full-text row (written before the index existed). */
+  reposWithoutSearch(): number[] {
+    return this.s.reposWithoutSearch.all().map((r) => r.id)
   }
 
   /** Pack repositories with versions whose header was never stored (written before the table existed). */
@@ -392,7 +467,9 @@ export class PackMeta {
   }
 
   insertVersion(v: NewPackVersion): void {
-    this.s.insertVersion.run(v)
+    const { readme, ...row } = v
+    this.s.insertVersion.run(row)
+    if (readme !== null) this.s.insertReadme.run(v.manifestId, readme)
   }
 
   nextSeq(): number {

@@ -1,6 +1,7 @@
-// The pack browser's questions about packs: the listing with its filters (name or display
-// name, layer, cloud type), its two orders (name, last change) and paging both ways; and one
-// pack as a person looks at it: versions by group, newest first, with their tags and the
+// The pack browser's questions about packs: the listing with its search and filters (search.ts:
+// names, addon type, description, README; layer, cloud type, addon type, group, warnings), its
+// two orders (name, last change) and paging both ways; its logos, capped; and one pack as a
+// person looks at it: versions by group, newest first, with their tags and the
 // parent tags pointing at them, the artifacts a distribution client pushed next to them (not
 // packs: signatures, SBOMs, unrecognised formats), and what is selected: a version's details
 // (from the pack views, the same answer as GET /v1/_packs/NAME/REF), its served files as text
@@ -11,18 +12,19 @@
 import { Readable } from 'node:stream'
 import { RegistryError } from '../errors.js'
 import { LruMap } from '../lru.js'
-import type { BrowseMeta, OciManifestRow, PackCursor, PackFilterParams, PackListRow, PackSort } from '../meta/browse.js'
+import type { BrowseMeta, OciManifestRow, PackCursor, PackListRow, PackSort } from '../meta/browse.js'
 import type { PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
 import { fetchTwoWayPage, type TwoWayPage } from '../pages.js'
 import { assertDigest } from '../store/digest.js'
-import type { BlobInfo } from '../store/types.js'
+import type { BlobInfo, ByteRange } from '../store/types.js'
 import { listTar, readTarFile, type TarFileHead } from './archive-files.js'
 import { type ArchiveLimits, readPackArchive } from './archive-read.js'
 import { isArchiveName, splitFilePath } from './file-paths.js'
 import { archiveFileName } from './oras-manifest.js'
+import { packFilter, type PackFilterRequest } from './search.js'
 import { parseTag } from './tags.js'
 import { groupVersions, isPrerelease, newestVersion, type VersionGroup } from './version-order.js'
-import { type HistoryView, historyView, NO_VERSION, packHeader, type PackHeaderView, type PackViews, type VersionDetailView } from './views.js'
+import { type HistoryView, historyView, logoOf, NO_VERSION, packHeader, type PackHeaderView, type PackViews, type VersionDetailView } from './views.js'
 
 /** A parent tag and the version tag it follows. */
 interface ParentLink {
@@ -45,17 +47,40 @@ export interface PackBrowserSettings {
   maxArtifacts: number
 }
 
-export interface PackListRequest {
-  q?: string | undefined
-  layer?: string | undefined
-  cloud?: string | undefined
+export interface PackListRequest extends PackFilterRequest {
   sort?: PackSort | undefined
   n?: number | undefined
   after?: string | undefined
   before?: string | undefined
 }
 
+/**
+ * The largest logo the browser shows (at 36 and 64 px; 256 KiB is a 512 px PNG with room to
+ * spare): a larger one is shown as the pack's initial and its logo route refuses it, so a page
+ * never pulls megabytes per pack. The API's logoUrl still serves the whole file.
+ */
+export const LOGO_MAX_BYTES = 256 * 1024
+
+/** A pack's logo as the browser shows it, from its own route; `shown` false when over LOGO_MAX_BYTES. */
+export interface ShownLogo {
+  digest: string
+  size: number
+  type: string
+  shown: boolean
+}
+
+/** A logo the browser's logo route sends. */
+export interface LogoToSend {
+  digest: string
+  size: number
+  type: string
+  open: (range?: ByteRange) => Promise<Readable>
+}
+
 export interface PackListEntry extends PackHeaderView {
+  logo: ShownLogo | null
+  /** its shown version was accepted with validation warnings */
+  warnings: boolean
   /** the newest release (a pre-release only when there is no release) */
   newest: { version: string; group: string | null; tag: string; prerelease: boolean } | null
   /** tagged pack versions, and tagged artifacts (manifests that are not packs) */
@@ -70,12 +95,16 @@ export interface PackListPage extends TwoWayPage<PackListEntry> {
   total: number
   /** layers present in the registry, for the filter */
   layers: string[]
+  /** addon types and groups present in the registry, for the filters */
+  addonTypes: string[]
+  groups: string[]
 }
 
 export interface VersionEntry {
   manifestId: number
   version: string
   group: string | null
+  prerelease: boolean
   /** the tag (or digest) that names this version in a link */
   ref: string
   /** the archive's digest */
@@ -158,6 +187,7 @@ export interface PackFilePage {
 
 export interface PackPage {
   pack: PackHeaderView
+  logo: ShownLogo | null
   groups: VersionGroup<VersionEntry>[]
   artifacts: ArtifactEntry[]
   /** every parent tag and the tag it points at */
@@ -206,11 +236,7 @@ export class PackBrowser {
 
   listPacks(request: PackListRequest): PackListPage {
     const sort = request.sort ?? 'name'
-    const filter: PackFilterParams = {
-      q: blankToNull(request.q)?.toLowerCase() ?? null,
-      layer: blankToNull(request.layer),
-      cloud: blankToNull(request.cloud),
-    }
+    const filter = packFilter(request)
     const parse = (which: string, value: string): PackCursor => {
       if (sort === 'name') return { name: value, at: 0 }
       const m = CHANGED_CURSOR.exec(value)
@@ -236,6 +262,8 @@ export class PackBrowser {
       sort,
       total: this.browse.packCount(filter),
       layers: this.browse.packLayers(),
+      addonTypes: this.browse.packAddonTypes(),
+      groups: this.browse.packGroups(),
     }
   }
 
@@ -246,6 +274,8 @@ export class PackBrowser {
     const manifests = (packs: boolean) => new Set(own.filter((t) => (t.archive_digest !== null) === packs).map((t) => t.manifest_id)).size
     return {
       ...packHeader(row.name, row),
+      logo: shownLogo(row.files),
+      warnings: row.warnings !== null && row.warnings !== '[]',
       newest: newest ? { version: newest.version, group: newest.group, tag: newest.tag, prerelease: isPrerelease(newest.version) } : null,
       versions: manifests(true),
       artifacts: manifests(false),
@@ -270,6 +300,7 @@ export class PackBrowser {
     const updatedAt = this.packs.repoByName(name)?.updated_at ?? 0
     const base = {
       pack: packHeader(name, summary ?? { ...NO_VERSION, updated_at: updatedAt }),
+      logo: shownLogo(summary?.files ?? null),
       groups: groupVersions(versions),
       artifacts,
       parentTags: parents,
@@ -278,6 +309,23 @@ export class PackBrowser {
     if ('version' in chosen) return { ...base, selected: await this.selectedVersion(name, chosen) }
     const history = this.packs.history(name, chosen.tags, chosen.digest).map(historyView)
     return { ...base, selected: { kind: 'artifact', artifact: chosen, history } }
+  }
+
+  /**
+   * The logo a pack's header shows, named by its digest (so a new logo is a new URL and the old
+   * one can be cached for good); refused over LOGO_MAX_BYTES.
+   */
+  logo(name: string, digest: string): LogoToSend {
+    const logo = shownLogo(this.packs.packSummary(this.views.repoId(name))?.files ?? null)
+    if (logo === null || logo.digest !== digest) throw new RegistryError('NOT_FOUND', `${name} shows no logo ${digest}`, { name, digest })
+    if (!logo.shown) {
+      throw new RegistryError('NOT_FOUND', `the logo of ${name} is ${logo.size} bytes, more than the ${LOGO_MAX_BYTES} the browser shows; the API serves it at /v1/${name}/blobs/${digest}`, {
+        name,
+        size: logo.size,
+        limit: LOGO_MAX_BYTES,
+      })
+    }
+    return { digest, size: logo.size, type: logo.type, open: (range) => this.views.open(digest, range) }
   }
 
   /** The version or artifact a tag (any kind) or a digest (archive or manifest) names. */
@@ -440,6 +488,11 @@ function textOf(head: TarFileHead): string | null {
   }
 }
 
+function shownLogo(files: string | null): ShownLogo | null {
+  const logo = files === null ? undefined : logoOf(JSON.parse(files) as Record<string, BlobInfo>)
+  return logo ? { digest: logo.blob.digest, size: logo.blob.size, type: logo.type, shown: logo.blob.size <= LOGO_MAX_BYTES } : null
+}
+
 function versionEntry(v: PackVersionRow, tags: TagRow[], parents: ParentLink[]): VersionEntry {
   const own = tags.filter((t) => t.kind !== 'parent')
   const versionTag = own.find((t) => t.kind === 'version')
@@ -448,6 +501,7 @@ function versionEntry(v: PackVersionRow, tags: TagRow[], parents: ParentLink[]):
     manifestId: v.manifest_id,
     version: v.version,
     group: v.group_name,
+    prerelease: isPrerelease(v.version),
     ref: versionTag?.name ?? own[0]?.name ?? v.archive_digest,
     digest: v.archive_digest,
     manifestDigest: v.manifest_digest,

@@ -23,6 +23,7 @@ import { type CheckedPack, checkPack, type PackProblem, warningsRefused } from '
 import { computeParentTags } from './parent-tags.js'
 import { formatTag, isParentLabel, parseTag, validateUserTag } from './tags.js'
 import { packShapeOf } from './recognize.js'
+import { README_SEARCH_BYTES, readmeText, searchDocument } from './search.js'
 import { parseVersion } from './versions.js'
 import { type PackViews, type TagView, tagView } from './views.js'
 import type { YamlChecker } from './yaml-checker.js'
@@ -386,6 +387,7 @@ export class PackService {
     if (known !== undefined && this.meta.isPackVersion(known)) return known
     const manifestId = known ?? this.meta.insertManifest(repoId, r.manifest, now)
     const { checked } = r
+    const readme = r.archive.extracted.get('README.md')
     this.meta.insertVersion({
       manifestId,
       repositoryId: repoId,
@@ -403,6 +405,7 @@ export class PackService {
       pushedBy: options.actor,
       message: options.message,
       warnings: JSON.stringify(checked.warnings),
+      readme: readme === undefined ? null : readmeText(readme),
     })
     return manifestId
   }
@@ -681,9 +684,56 @@ export class PackService {
     this.meta.deleteRepoIfEmpty(repoId)
   }
 
-  /** Inside every transaction that changes a pack: its stored header follows (see views.ts). */
+  /** Inside every transaction that changes a pack: its stored header (see views.ts) and search row follow. */
   private relist(repoId: number): void {
     this.meta.saveHeader(repoId, this.views.headerOf(repoId))
+    this.reindex(repoId)
+  }
+
+  /** The pack's full-text row, from the version its header shows; none without a pack version. */
+  private reindex(repoId: number): void {
+    const source = this.meta.searchSource(repoId)
+    this.meta.saveSearch(repoId, source ? searchDocument(source.name, source.display_name, source.pack_json, source.readme ?? '') : null)
+  }
+
+  /**
+   * At start-up, migration 0012's work: the searchable start of the README of every version
+   * pushed before it (read from the blob store, README_SEARCH_BYTES of it), then a search row
+   * for every pack without one. READMEs land with their packs' rows, a batch per transaction
+   * (one fsync per batch, not per version), so a crash leaves only what is still to do. A README
+   * the store cannot read is searched as empty (fsck reports the missing blob) and counted.
+   */
+  async indexForSearch(): Promise<{ readmes: number; unreadable: number; packs: number }> {
+    let unreadable = 0
+    const reindexed = new Set<number>()
+    const pending = this.meta.readmesToRead()
+    for (let start = 0; start < pending.length; start += README_BATCH) {
+      const batch: Array<{ manifestId: number; repoId: number; text: string }> = []
+      for (const version of pending.slice(start, start + README_BATCH)) {
+        let text = ''
+        try {
+          const range = version.size > README_SEARCH_BYTES ? { start: 0, end: README_SEARCH_BYTES - 1 } : undefined
+          text = readmeText(await readAll(await this.store.open(version.digest, range)))
+        } catch {
+          unreadable++
+        }
+        batch.push({ manifestId: version.manifest_id, repoId: version.repository_id, text })
+      }
+      this.meta.transaction(() => {
+        for (const { manifestId, text } of batch) this.meta.saveReadme(manifestId, text)
+        for (const repoId of new Set(batch.map((b) => b.repoId))) {
+          this.reindex(repoId)
+          reindexed.add(repoId)
+        }
+      })
+    }
+    this.meta.transaction(() => {
+      for (const repoId of this.meta.reposWithoutSearch()) {
+        this.reindex(repoId)
+        reindexed.add(repoId)
+      }
+    })
+    return { readmes: pending.length, unreadable, packs: reindexed.size }
   }
 
   /**
@@ -750,6 +800,8 @@ export class PackService {
   }
 }
 
+/** READMEs read from the blob store per transaction at start-up (migration 0012's work). */
+const README_BATCH = 200
 /** The actor of changes the registry makes by itself (a migration's). */
 const SYSTEM_ACTOR = 'packyard'
 /** migrations/0009's work: lines, targets and views of existing tags, parent tags recomputed. */

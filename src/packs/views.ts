@@ -131,6 +131,12 @@ const LOGO_FILES = [
   { file: 'logo.webp', type: 'image/webp' },
 ] as const
 
+/** The logo a version serves (the first of LOGO_FILES it has), with the type its URL asks for. */
+export function logoOf(files: Record<string, BlobInfo>): { type: string; blob: BlobInfo } | undefined {
+  for (const { file, type } of LOGO_FILES) if (files[file] !== undefined) return { type, blob: files[file] }
+  return undefined
+}
+
 /** The files a version serves on its own (pack.json, values.yaml, logo.png or logo.webp, ...). */
 export function filesOf(version: PackVersionRow): Record<string, BlobInfo> {
   return JSON.parse(version.files) as Record<string, BlobInfo>
@@ -165,7 +171,7 @@ export function packHeader(name: string, row: PackHeaderRow): PackHeaderView {
   }
   const pack = JSON.parse(row.pack_json) as Record<string, unknown>
   const files = JSON.parse(row.files) as Record<string, BlobInfo>
-  const logo = LOGO_FILES.map(({ file, type }) => ({ type, blob: files[file] })).find((l) => l.blob !== undefined)
+  const logo = logoOf(files)
   return {
     name,
     displayName: row.display_name,
@@ -173,7 +179,7 @@ export function packHeader(name: string, row: PackHeaderRow): PackHeaderView {
     addonType: stringOrNull(pack.addonType),
     addonSubType: stringOrNull(pack.addonSubType),
     cloudTypes: cloudTypesOf(pack.cloudTypes),
-    logoUrl: logo?.blob ? `/v1/${name}/blobs/${logo.blob.digest}?type=${logo.type}` : null,
+    logoUrl: logo ? `/v1/${name}/blobs/${logo.blob.digest}?type=${logo.type}` : null,
     updatedAt: iso(row.updated_at),
   }
 }

@@ -222,7 +222,7 @@ t.test('a pack without logo or README, and one with a logo served as an image', 
 
   const pretty = await page(app, '/packs/pretty')
   const logo = /<img class="logo" src="([^"]+)"/.exec(pretty.html)?.[1] as string
-  t.match(logo, /^\/v1\/pretty\/blobs\/sha256:[0-9a-f]{64}\?type=image\/png$/)
+  t.match(logo, /^\/_logo\/pretty\/sha256:[0-9a-f]{64}$/, 'from the capped logo route')
   const list = await page(app, '/')
   t.match(list.html, `<img class="logo" src="${logo}" alt="" width="36" height="36" loading="lazy" decoding="async">`)
   const image = await get(app, logo)
@@ -232,7 +232,7 @@ t.test('a pack without logo or README, and one with a logo served as an image', 
 
   await pushPack(app, { name: 'webby', displayName: 'Webby' }, { 'logo.webp': Buffer.from('52494646240000005745425056503820', 'hex') })
   const webp = /<img class="logo" src="([^"]+)"/.exec((await page(app, '/packs/webby')).html)?.[1] as string
-  t.match(webp, /^\/v1\/webby\/blobs\/sha256:[0-9a-f]{64}\?type=image\/webp$/, 'a logo.webp is shown too')
+  t.match(webp, /^\/_logo\/webby\/sha256:[0-9a-f]{64}$/, 'a logo.webp is shown too')
   t.equal((await get(app, webp)).headers['content-type'], 'image/webp')
 })
 

@@ -1,6 +1,6 @@
 // The pack browser in a real browser: Debian's chromium driven by playwright-core (no browser
 // download) against `packyard serve` on a loopback port. It signs in through the Basic
-// challenge, lists packs, filters them, opens a pack, switches versions, sees the README, the
+// challenge, lists packs, filters them, finds one by its README, opens a pack, switches versions, sees the README, the
 // values and a forced push in the history, and checks that the page script ran and that the CSP
 // blocked nothing the pages need; at a phone's 390 px, no page scrolls sideways, and a file of a
 // version (and one inside its chart) opens from the version's file list. Screenshots go to the test's temp folder (or to the folder in
@@ -139,6 +139,10 @@ t.test('a reader browses packs in chromium', async (t) => {
   await Promise.all([page.waitForURL(/q=hello/), page.press('input[name="q"]', 'Enter')])
   t.same(await page.locator('table.packs .pack-link').allInnerTexts(), ['Hello Universe'], 'filtered by name')
   await page.screenshot({ path: join(shots, 'filtered.png'), fullPage: true })
+  // Search reads the README too: "greeters" is only in its table of settings.
+  await page.fill('input[name="q"]', 'greeters')
+  await Promise.all([page.waitForURL(/q=greeters/), page.press('input[name="q"]', 'Enter')])
+  t.same(await page.locator('table.packs .pack-link').allInnerTexts(), ['Hello Universe'], 'found by its README text')
 
   // A pack: the newest version first, its README and values.
   await Promise.all([page.waitForURL(/\/packs\/hellouniverse$/), page.click('text=Hello Universe')])

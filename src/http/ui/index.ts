@@ -24,12 +24,12 @@ import type { PackBrowser, PackFilePage, PackListRequest, PackPage } from '../..
 import { crumbsOf } from '../../packs/file-paths.js'
 import { CLOUD_TYPES, LAYERS } from '../../packs/pack-json.js'
 import { buildCommit, VERSION } from '../../version.js'
-import { IMMUTABLE } from '../blob-response.js'
+import { IMMUTABLE, sendBlob } from '../blob-response.js'
 import { describeError } from '../errors.js'
 import { TEMPLATES_DIR, UiAssets } from './assets.js'
 import { escapeHtml, format, languageOf, renderHighlighted, renderMarkdown } from './render.js'
 import * as S from './schemas.js'
-import { artifactCommands, clientPlatforms, paletteSettings, pullCommands, siteOf } from './site.js'
+import { artifactCommands, clientPlatforms, firstPushCommands, paletteSettings, pullCommands, siteOf } from './site.js'
 
 export interface UiOptions {
   packs: PackBrowser
@@ -111,9 +111,16 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
     pages.get<{ Querystring: PackListRequest }>('/', { schema: S.packsSchema }, async (request, reply) => {
       const query = request.query
       const page = packs.listPacks(query)
-      const filters = { q: query.q, layer: query.layer, cloud: query.cloud, sort: page.sort === 'name' ? undefined : page.sort, n: query.n }
+      const { q, layer, cloud, addonType, group, warnings } = query
+      const filters = { q, layer, cloud, addonType, group, warnings: warnings ? 'true' : undefined, sort: page.sort === 'name' ? undefined : page.sort, n: query.n }
       const layers = [...new Set([...LAYERS, ...page.layers])]
-      return render(request, reply, 'packs', 'packs', 'Packs', { page, filters, layers, clouds: CLOUD_TYPES, filtered: Boolean(query.q || query.layer || query.cloud) })
+      const filtered = Boolean(q || layer || cloud || addonType || group || warnings)
+      return render(request, reply, 'packs', 'packs', 'Packs', { page, filters, layers, clouds: CLOUD_TYPES, filtered, firstPush: firstPushCommands(siteOf(request)) })
+    })
+
+    pages.get<{ Params: { name: string; digest: string } }>('/_logo/:name/:digest', { schema: S.logoSchema }, async (request, reply) => {
+      const logo = packs.logo(request.params.name, request.params.digest)
+      return sendBlob(request, reply, { ...logo, contentType: logo.type, cacheControl: 'private, max-age=31536000, immutable' })
     })
 
     pages.get('/packs', { schema: S.packsRedirectSchema }, async (_request, reply) => reply.redirect(`${base}/`))

@@ -3,6 +3,7 @@
 // parameters still opens; a bad value is a 400 page naming it. Pages answer HTML (rendered as
 // strings, never serialized); the summaries are what /openapi.json says of each page.
 
+import { LOGO_MAX_BYTES } from '../../packs/browse.js'
 import { htmlPage, rawBody } from '../bodies.js'
 
 const text = (maxLength: number) => ({ type: 'string', maxLength }) as const
@@ -13,7 +14,7 @@ const page = { 200: htmlPage } as const
 
 export const packsSchema = {
   operationId: 'browsePacks',
-  summary: 'The pack browser: every pack, searchable and filtered by layer and cloud (HTML)',
+  summary: 'The pack browser: every pack, searched in names, addon types, descriptions and READMEs, filtered by layer, cloud, addon type, group and warnings (HTML)',
   tags: ['pages'],
   response: page,
   querystring: {
@@ -22,6 +23,9 @@ export const packsSchema = {
       q: text(128),
       layer: text(32),
       cloud: text(32),
+      addonType: text(64),
+      group: text(64),
+      warnings: { type: 'boolean', description: 'only packs whose shown version was accepted with validation warnings' },
       sort: { type: 'string', enum: ['name', 'changed'] },
       n: pageSize,
       after: cursor,
@@ -87,6 +91,18 @@ export const ociRepositorySchema = {
   params: { type: 'object', properties: { '*': { type: 'string', title: 'repository', minLength: 1, maxLength: 255, description: 'the repository name' } }, required: ['*'] },
   querystring: { type: 'object', properties: { n: pageSize, last: text(200) }, additionalProperties: false },
   response: { ...page, 302: { type: 'null', description: 'a pack: to its page (Location)' } },
+} as const
+
+export const logoSchema = {
+  operationId: 'browsePackLogo',
+  summary: `A pack's logo as the browser shows it: at most ${LOGO_MAX_BYTES / 1024} KiB, larger ones are refused (the API serves them)`,
+  tags: ['pages'],
+  params: {
+    type: 'object',
+    properties: { name: packName, digest: { type: 'string', maxLength: 200, description: 'the logo\'s digest' } },
+    required: ['name', 'digest'],
+  },
+  response: { 200: rawBody('the logo (cached for good: its URL holds its digest)', ['image/png', 'image/webp']) },
 } as const
 
 export const staticSchema = {

@@ -1,8 +1,9 @@
 // What a reader copies from the pack browser to reach this registry from elsewhere, built from
 // the address the browser used (Host and scheme, X-Forwarded-* behind trusted proxies): the
 // commands that pull one pack version (packyard, oras over /v2, curl of the /v1 archive) or an
-// artifact (oras), the fields Palette asks for when the registry is added in either mode, and
-// the commands that download the single-file client from this registry for each platform.
+// artifact (oras), the fields Palette asks for when the registry is added in either mode, the
+// commands that download the single-file client from this registry for each platform, and the
+// first push into an empty registry.
 
 import type { FastifyRequest } from 'fastify'
 import { CLIENT_TARGETS, type ClientFile, type ClientManifest } from '../../client-files.js'
@@ -95,6 +96,16 @@ export interface ClientPlatform {
   files: ClientFile[]
 }
 
+/** The client's login to this registry; over plain HTTP it must say --insecure. */
+export function loginCommand(site: Site, binary: string): Command {
+  return { label: 'log in', command: `${binary} registry login ${site.host}${site.secure ? '' : ' --insecure'}` }
+}
+
+/** What the empty pack list suggests: log in to this registry, push a pack folder. */
+export function firstPushCommands(site: Site): Command[] {
+  return [loginCommand(site, 'packyard'), { label: 'push', command: 'packyard pack push ./my-pack' }]
+}
+
 /** `uname -m` names arm64 `aarch64` on Linux and x64 `x86_64`; the files use Node's names. */
 const UNAME_ARCH = `$(uname -m | sed 's/x86_64/x64/;s/aarch64/arm64/')`
 
@@ -104,7 +115,7 @@ const UNAME_ARCH = `$(uname -m | sed 's/x86_64/x64/;s/aarch64/arm64/')`
  */
 export function clientPlatforms(site: Site, manifest: ClientManifest | null, userAgent: string | undefined): ClientPlatform[] | null {
   if (manifest === null || manifest.files.length === 0) return null
-  const login = (binary: string) => ({ label: 'log in', command: `${binary} registry login ${site.host}${site.secure ? '' : ' --insecure'}` })
+  const login = (binary: string) => loginCommand(site, binary)
   const filesOf = (os: string) => manifest.files.filter((f) => CLIENT_TARGETS.find((t) => t.id === f.target)?.os === os)
   const platforms: ClientPlatform[] = []
   const linux = filesOf('linux')
