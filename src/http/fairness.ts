@@ -17,8 +17,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 /** Reads handled at once while a write is in flight: enough to keep reads flowing, few enough for the writes' I/O to be read between them. */
 export const READS_WHILE_WRITING = 4
 /**
- * While a write is in flight, reads may take this share of each window: the time from a read's
- * turn to its answer, summed over the reads of the window. Past it, reads wait for the next
+ * While a write is in flight, reads may take this share of each window: the time during which
+ * at least one read had its turn and had not yet answered. Past it, reads wait for the next
  * window, and the writes (and the clients sending them, often on the same machine) have the CPU.
  */
 export const READ_SHARE_WHILE_WRITING = 0.4
@@ -31,8 +31,10 @@ export class ReadWriteTurns {
   private readonly waiting: Array<() => void> = []
   private draining = false
   private windowStart = 0
-  /** ms of read turns ended in the current window while writes were in flight */
+  /** ms of the current window during which reads had turns, up to readsSince */
   private readTime = 0
+  /** when the reads in flight began to hold turns without a pause (or to be counted in this window) */
+  private readsSince = 0
 
   constructor(
     private readonly readsWhileWriting = READS_WHILE_WRITING,
@@ -55,17 +57,14 @@ export class ReadWriteTurns {
    */
   startRead(): { turn: Promise<void> | null; end: () => void } {
     let granted = false
-    let grantedAt = 0
     let abandoned = false
     const grant = (): void => {
       granted = true
-      grantedAt = performance.now()
-      this.reads++
+      if (this.reads++ === 0) this.readsSince = performance.now()
     }
     const end = once(() => {
       if (granted) {
-        this.reads--
-        if (this.writes > 0) this.readTime += performance.now() - grantedAt
+        if (--this.reads === 0 && this.writes > 0) this.readTime += performance.now() - Math.max(this.readsSince, this.windowStart)
         this.drainSoon()
       } else {
         abandoned = true
@@ -102,7 +101,8 @@ export class ReadWriteTurns {
       this.windowStart = now
       this.readTime = 0
     }
-    return this.windowMs * this.readShare - this.readTime
+    const ongoing = this.reads > 0 ? now - Math.max(this.readsSince, this.windowStart) : 0
+    return this.windowMs * this.readShare - this.readTime - ongoing
   }
 
   private drainSoon(): void {
