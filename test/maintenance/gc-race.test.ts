@@ -56,6 +56,8 @@ t.test('pushes over /v1 and /v2 racing collection at grace 0: every acknowledged
   const app = await testApp(t)
   const { db, store, staging } = app.registry
   const acknowledged: Array<{ name: string; digest: string }> = []
+  /** Answers other than an acknowledgement: only the documented one at grace 0 may appear. */
+  const refusals: string[] = []
   let collecting = true
   const collector = (async () => {
     let runs = 0
@@ -74,16 +76,21 @@ t.test('pushes over /v1 and /v2 racing collection at grace 0: every acknowledged
       if (w % 2 === 0) {
         const res = await push(app, tgz, { force: 'true', message: `round ${i}` })
         if (res.statusCode < 300) acknowledged.push({ name, digest: res.json().digest })
+        else refusals.push(`/v1/_packs ${res.statusCode} ${res.body}`)
       } else {
         const res = await orasPush(app, `spectro-packs/archive/${name}`, `1.0.${i % 3}`, tgz, `${name}-1.0.${i % 3}.tar.gz`)
         if (res.statusCode === 201) acknowledged.push({ name, digest: sha256Digest(tgz) })
+        // A blob the client found present (HEAD) and so did not upload can be collected before
+        // the manifest names it: at grace 0 that manifest is refused and the client pushes again.
+        else if (res.statusCode !== 400 || res.json().errors[0].code !== 'MANIFEST_BLOB_UNKNOWN') refusals.push(`manifest PUT ${res.statusCode} ${res.body}`)
       }
     }
   })
   await Promise.all(writers)
   collecting = false
   t.ok((await collector) > 0, 'collection ran during the pushes')
-  t.ok(acknowledged.length >= 20, `${acknowledged.length} pushes acknowledged`)
+  t.same(refusals, [], 'every push is acknowledged, or refused as MANIFEST_BLOB_UNKNOWN over the distribution API')
+  t.ok(acknowledged.length >= 13, `${acknowledged.length} of 24 pushes acknowledged (all 12 over /v1, and some over /v2)`)
   // The last acknowledged push of each tag is what its tag serves; every one of them is whole.
   const latest = new Map<string, string>()
   for (const p of acknowledged) latest.set(p.name, p.digest)
