@@ -21,7 +21,7 @@ export const READS_WHILE_WRITING = 4
  * at least one read had its turn and had not yet answered. Past it, reads wait for the next
  * window, and the writes (and the clients sending them, often on the same machine) have the CPU.
  */
-export const READ_SHARE_WHILE_WRITING = 0.4
+export const READ_SHARE_WHILE_WRITING = 0.3
 export const READ_WINDOW_MS = 20
 
 /** Who may start now and who waits: the counting behind the hooks, without Fastify. */
