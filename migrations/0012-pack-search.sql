@@ -15,5 +15,7 @@ CREATE TABLE pack_readmes (
 );
 
 -- The filters offer the addon types and groups versions have; each list is read from an index.
-CREATE INDEX pack_versions_addon_type ON pack_versions(json_extract(pack_json, '$.addonType'));
+-- pack.json is kept as sent: nested past SQLite's JSON depth limit, json_extract would fail the
+-- insert (and this migration), so such a version indexes NULL (json_valid is 0 for it).
+CREATE INDEX pack_versions_addon_type ON pack_versions(CASE WHEN json_valid(pack_json) THEN json_extract(pack_json, '$.addonType') END);
 CREATE INDEX pack_versions_group ON pack_versions(group_name) WHERE group_name IS NOT NULL;

@@ -108,16 +108,22 @@ const PACK_COLUMNS = 'r.id, r.name, r.updated_at, pv.display_name, pv.layer, pv.
 // Pack repositories holding a manifest: a pack version, or only artifacts a distribution client
 // pushed (then pv is null). Blobs uploaded ahead of a manifest do not make a pack.
 const PACK_FROM = `repositories r LEFT JOIN pack_versions pv ON ${LATEST_VERSION}`
+// pack.json is stored as sent, and a pack may nest extra fields deeper than SQLite's JSON
+// functions go (1,000 levels), where json_extract and json_each fail the whole statement:
+// json_valid is 0 for such text, so these read NULL (no addon type, no cloud types) instead.
+// The addon type's expression is also migration 0012's index, written the same way.
+const ADDON_TYPE = "CASE WHEN json_valid(pack_json) THEN json_extract(pack_json, '$.addonType') END"
+const CLOUD_TYPES = "json_each(CASE WHEN json_valid(pv.pack_json) THEN pv.pack_json END, '$.cloudTypes')"
 const PACK_FILTERS = `r.kind = 'pack'
   AND (pv.manifest_id IS NOT NULL OR EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id))
   AND (@q IS NULL OR instr(lower(r.name), @q) > 0 OR instr(lower(pv.display_name), @q) > 0
     -- MATCH NULL is an FTS5 syntax error, whatever order SQLite evaluates this in: '""' matches nothing.
     OR (@fts IS NOT NULL AND r.id IN (SELECT rowid FROM pack_search WHERE pack_search MATCH coalesce(@fts, '""'))))
   AND (@layer IS NULL OR pv.layer = @layer)
-  AND (@addonType IS NULL OR json_extract(pv.pack_json, '$.addonType') = @addonType)
+  AND (@addonType IS NULL OR ${ADDON_TYPE.replaceAll('pack_json', 'pv.pack_json')} = @addonType)
   AND (@group IS NULL OR EXISTS (SELECT 1 FROM pack_versions g WHERE g.repository_id = r.id AND g.group_name = @group))
   AND (@warnings IS NULL OR pv.warnings <> '[]')
-  AND (@cloud IS NULL OR EXISTS (SELECT 1 FROM json_each(pv.pack_json, '$.cloudTypes') c WHERE c.value IN (@cloud, 'all')))`
+  AND (@cloud IS NULL OR EXISTS (SELECT 1 FROM ${CLOUD_TYPES} c WHERE c.value IN (@cloud, 'all')))`
 
 /**
  * The four listing statements (order × direction). A page before the cursor is read in the
@@ -159,7 +165,7 @@ const SQL = {
     - (SELECT COUNT(*) FROM repositories r WHERE r.kind = 'oci' AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)) AS n`,
   packLayers: 'SELECT DISTINCT layer FROM pack_versions ORDER BY layer',
   // Both read from their index (migration 0012); addon types that are not strings are left out.
-  packAddonTypes: "SELECT DISTINCT json_extract(pack_json, '$.addonType') AS t FROM pack_versions WHERE json_extract(pack_json, '$.addonType') IS NOT NULL ORDER BY 1",
+  packAddonTypes: `SELECT DISTINCT ${ADDON_TYPE} AS t FROM pack_versions WHERE ${ADDON_TYPE} IS NOT NULL ORDER BY 1`,
   packGroups: 'SELECT DISTINCT group_name FROM pack_versions WHERE group_name IS NOT NULL ORDER BY group_name',
 
   ociRepositoriesAfter: `SELECT ${OCI_REPOSITORY_COLUMNS} FROM repositories r

@@ -26,6 +26,8 @@ t.test('a database from before 0012 is searchable after the upgrade, READMEs inc
   await pushPack(before, { name: 'dns', version: '1.1.0', description: 'Cluster DNS' }, { 'README.md': 'Resolves service names with CoreDNS and caches them.' })
   await pushPack(before, { name: 'bare', version: '1.0.0', addonType: 'monitoring' })
   await pushPack(before, { name: 'long', version: '1.0.0' }, { 'README.md': `${'filler '.repeat(README_SEARCH_BYTES / 7)}beyondthecap` })
+  // pack.json nested deeper than SQLite's JSON functions read: the migration's index must not fail on it.
+  await pushPack(before, { name: 'deep', version: '1.0.0', extra: JSON.parse(`${'['.repeat(1100)}${']'.repeat(1100)}`) as unknown })
   // What schema 11 holds: the same pack tables, without what 0012 adds.
   before.registry.db.exec(`DROP TABLE pack_search; DROP TABLE pack_readmes; DROP INDEX pack_versions_addon_type; DROP INDEX pack_versions_group;
     DELETE FROM schema_migrations WHERE version = 12`)
@@ -36,7 +38,8 @@ t.test('a database from before 0012 is searchable after the upgrade, READMEs inc
   const db = after.registry.db
   t.equal(db.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get(), 12, 'migrated')
   t.equal(db.prepare('SELECT COUNT(*) FROM pack_readmes').pluck().get(), 3, 'every README read, of every version')
-  t.equal(db.prepare('SELECT COUNT(*) FROM pack_search').pluck().get(), 3, 'a row per pack')
+  t.equal(db.prepare('SELECT COUNT(*) FROM pack_search').pluck().get(), 4, 'a row per pack')
+  t.same(await found(after, 'deep'), ['deep'], 'the deeply nested pack too')
   t.same(await found(after, 'caches'), ['dns'], 'README text of the shown version')
   t.same(await found(after, 'cluster'), ['dns'], 'the description')
   t.same(await found(after, 'monitoring'), ['bare'], 'the addon type')

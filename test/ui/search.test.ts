@@ -100,6 +100,25 @@ t.test('filters: addon type, group and warnings, with the text, in both orders a
   t.same(seen, ['nginx', 'oddity', 'traefik'], 'paged through the matches')
 })
 
+t.test("a pack.json nested past SQLite's JSON depth is stored, listed and filtered around; long groups filter", async (t) => {
+  const app = await testApp(t)
+  await seed(app)
+  const deep = JSON.parse(`${'['.repeat(1100)}${']'.repeat(1100)}`) as unknown
+  const pushed = await pushPack(app, { name: 'deep', displayName: 'Deep', version: '1.0.0', addonType: 'ingress', extra: deep })
+  t.equal(pushed.status, 'created', 'accepted, as the product we replace would')
+  t.ok((await search(app, {})).includes('deep'), 'listed')
+  for (const query of [{ addonType: 'ingress' }, { cloud: 'aws' }, { q: 'deep' }] as Array<Record<string, string>>) {
+    const res = await page(app, `/?${new URLSearchParams(query)}`)
+    t.equal(res.status, 200, `packs page with ${JSON.stringify(query)}`)
+  }
+  t.notOk((await search(app, { addonType: 'ingress' })).includes('deep'), 'its addon type is not read from a pack.json SQLite cannot read')
+  const group = `g${'x'.repeat(100)}`
+  await pushPack(app, { name: 'grouped', version: '1.0.0', group })
+  const res = await page(app, '/')
+  t.match(res.html, group, 'the group is offered')
+  t.same(await search(app, { group }), ['grouped'], 'and filters')
+})
+
 t.test('hostile search text is searched as text: never a 5xx, too long is a 400', async (t) => {
   const app = await testApp(t)
   await seed(app)
@@ -119,7 +138,7 @@ t.test('hostile search text is searched as text: never a 5xx, too long is a 400'
   const tooLong = await page(app, `/?q=${'x'.repeat(129)}`)
   t.equal(tooLong.status, 400)
   t.match(tooLong.html, /q/)
-  for (const query of ['warnings=maybe', `addonType=${'a'.repeat(65)}`, `group=${'g'.repeat(65)}`]) t.equal((await page(app, `/?${query}`)).status, 400, query)
+  for (const query of ['warnings=maybe', `addonType=${'a'.repeat(129)}`, `group=${'g'.repeat(129)}`]) t.equal((await page(app, `/?${query}`)).status, 400, query)
   t.equal((await page(app, '/?q=nginx')).status, 200, 'the index is intact')
 })
 

@@ -23,8 +23,9 @@ export const packsSchema = {
       q: text(128),
       layer: text(32),
       cloud: text(32),
-      addonType: text(64),
-      group: text(64),
+      // as long as the values the filters offer: a group is a tag's prefix (tags are at most 128)
+      addonType: text(128),
+      group: text(128),
       warnings: { type: 'boolean', description: 'only packs whose shown version was accepted with validation warnings' },
       sort: { type: 'string', enum: ['name', 'changed'] },
       n: pageSize,
