@@ -1,7 +1,7 @@
 // Reads must not starve writes. Node handles every request on one thread: 32 clients polling a
 // manifest keep that thread busy answering them, and the chunks of a push being uploaded wait
 // behind them (the bench's mixed scenario, `push-share`). So while any write is in flight (a
-// request that is not GET or HEAD), reads are held to READS_WHILE_WRITING at once and to
+// request that is not GET, HEAD or OPTIONS), reads are held to READS_WHILE_WRITING at once and to
 // READ_SHARE_WHILE_WRITING of the time (their turns summed over windows of READ_WINDOW_MS);
 // the others wait their turn in arrival order, handed on from the event loop's check phase
 // (setImmediate), after the pending socket I/O of the writes has been read, or at the next
@@ -144,6 +144,8 @@ type WithEnd = FastifyRequest & { [END_OF_READ]?: () => void }
 /** Installs the turns on every route of `app`; call it before any other onRequest hook so a waiting read has done no work yet. */
 export function shareLoopWithWrites(app: FastifyInstance, turns = new ReadWriteTurns()): void {
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    // OPTIONS (a browser's preflight) is neither: it carries no body and is answered at once.
+    if (request.method === 'OPTIONS') return
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       reply.raw.once('close', turns.startWrite())
       return
