@@ -44,7 +44,7 @@ export async function gcRaceCategory(ctx: ChaosContext): Promise<Figure[]> {
         while (!stop) {
           const run = await runCli(['garbage-collect', server.config, ...phase.args], ctx.dir)
           runs++
-          const removed = /removed (\d+) blobs/.exec(run.stdout)
+          const removed = /^removed: (\d+) blobs?\b/m.exec(run.stdout)
           if (run.code !== 0 || !removed) {
             failures++
             if (failures <= 3) ctx.detail(`garbage-collect ${phase.args.join(' ')} exited ${run.code}: ${`${run.stdout}${run.stderr}`.trim().slice(0, 300)}`)
