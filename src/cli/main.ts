@@ -6,7 +6,8 @@
 // same router without the server and operator commands: they answer with one line saying where
 // to run them.
 
-import { CliError, closest, type Command, type CommandEntry, editDistance, type Io, UsageError } from './command.js'
+import { closest, editDistance } from '../nearest.js'
+import { CliError, type Command, type CommandEntry, type Io, UsageError } from './command.js'
 import { standardOutput } from './stdout.js'
 
 // require(), not import(): in this CommonJS build import() goes through Node's ESM loader, which

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { closest, editDistance } from '../../src/cli/command.js'
+import { closest, editDistance } from '../../src/nearest.js'
 import { Readable } from 'node:stream'
 import { COMMANDS, runCli } from '../../src/cli/main.js'
 import { captureStream, runCliHere, tempDir } from '../helpers.js'
