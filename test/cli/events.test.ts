@@ -4,6 +4,7 @@
 import t from 'tap'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { collectGarbage } from '../../src/maintenance/gc.js'
 import { ADMIN, basic, listeningApp, runCliHere, tempDir, USERS } from '../helpers.js'
 import { archive, packFiles, push } from '../pack-fixtures.js'
 
@@ -48,6 +49,11 @@ t.test('packyard events: every page, as a table or JSON, filtered', async (t) =>
   )
   const byUser = await cli(['events', '-u', 'reader', '--output', 'json'])
   t.same((JSON.parse(byUser.stdout) as { events: Array<{ action: string }> }).events.map((e) => e.action), ['lockout'])
+  // The forced push left the first version's archive (and files) unreferenced, within the grace period of an hour.
+  const { db, store, staging } = app.registry
+  await collectGarbage(db, store, staging, { actor: 'ops', dryRun: false, graceMs: 3600_000 })
+  const gc = await cli(['events', '-u', 'ops'])
+  t.match(gc.stdout, /\s+ops\s+gc\s+-\s+-\s+-\s+removed 0 blobs \(0 B\) and 0 temp files; [1-9]\d* unreferenced blobs kept within the grace period\n$/)
   const future = await cli(['events', '--since', '2099-01-01', '--output', 'json'])
   t.same(JSON.parse(future.stdout), { events: [] })
 

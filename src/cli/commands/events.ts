@@ -17,7 +17,11 @@ function detailOf(e: EventView): string {
   const num = (key: string) => (typeof d[key] === 'number' ? d[key] : 0)
   switch (e.action) {
     case 'gc':
-      return `removed ${num('blobsRemoved')} blobs (${formatBytes(num('bytesFreed'))}) and ${num('tempFilesRemoved')} temp files`
+      // blobsWithinGrace: recorded since the registry page and garbage-collect say it too
+      return (
+        `removed ${num('blobsRemoved')} blobs (${formatBytes(num('bytesFreed'))}) and ${num('tempFilesRemoved')} temp files` +
+        (num('blobsWithinGrace') > 0 ? `; ${num('blobsWithinGrace')} unreferenced blobs kept within the grace period` : '')
+      )
     case 'lockout':
       return `${num('failures')} failed logins from ${String(d.address ?? '?')}; locked for ${Math.round(num('lockoutSeconds') / 60)} min`
     case 'user.add':
