@@ -71,7 +71,8 @@ t.test('per-call bookkeeping keeps no native memory: non-durable writes and ping
   round(50_000, 2000)
   const grown = (process.memoryUsage().rss - before) / 1e6
   // A statement prepared per call (db.pragma, db.prepare) keeps about 5 KB each until the
-  // database closes: 250 MB here. What is left is the pages of the rows themselves.
-  t.ok(grown < 60, `resident memory grew ${grown.toFixed(0)} MB`)
+  // database closes: 250 MB here. What is left is the pages of the rows themselves and garbage
+  // V8 has not collected yet: 28 MB alone, up to 74 MB seen in a tap run on a busy machine.
+  t.ok(grown < 125, `resident memory grew ${grown.toFixed(0)} MB (a statement per call: 250 MB)`)
   t.equal(db.pragma('synchronous', { simple: true }), 2, 'back to FULL after each')
 })
