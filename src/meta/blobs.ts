@@ -46,11 +46,6 @@ export class BlobMeta {
     return this.s.totals.get() as { count: number; bytes: number }
   }
 
-  /** Links a blob the registry already has to another repository. */
-  link(repositoryId: number, digest: string, now: number): void {
-    this.s.link.run(repositoryId, digest, now)
-  }
-
   /** Unlinks a blob from a repository; false when it was not linked. */
   unlink(repositoryId: number, digest: string): boolean {
     return this.s.unlink.run(repositoryId, digest).changes > 0

@@ -261,7 +261,9 @@ export class OciMeta {
     return writeTransaction(this.db, () => {
       const blob = this.blob(fromId, digest)
       if (!blob) return null
-      this.blobs.link(this.ensureRepository(repo, now), digest, now)
+      // Accepted again, as an upload of the same bytes would be: its grace period restarts, so
+      // garbage collection leaves it to the manifest about to name it.
+      this.blobs.recordInRepository(this.ensureRepository(repo, now), blob, now)
       return blob
     })
   }

@@ -15,7 +15,7 @@ import { BlobMeta } from '../../src/meta/blobs.js'
 import { MaintenanceMeta } from '../../src/meta/maintenance.js'
 import type { FilesystemBlobStore } from '../../src/store/fs.js'
 import { putBlob } from '../../src/store/types.js'
-import { runCliHere, tempDir, testApp } from '../helpers.js'
+import { ADMIN, runCliHere, tempDir, testApp } from '../helpers.js'
 import { archive, get, packFiles, push, pushPack, uploadBlob } from '../pack-fixtures.js'
 
 const HOUR = 3_600_000
@@ -108,6 +108,13 @@ t.test('accepting the same bytes again restarts the grace period', async (t) => 
   const { id } = app.registry.db.prepare("SELECT id FROM repositories WHERE name = 'team/app'").get() as { id: number }
   new BlobMeta(app.registry.db).recordInRepository(id, blob, 0)
   t.match((await pageLines(t, app))[1], 'within the 1h grace period: 1 blob', 'an older acceptance never moves the clock back')
+
+  // A cross-repository mount accepts the bytes again too.
+  backdate(t, app, blob.digest, Date.now() - 2 * HOUR)
+  t.equal((await pageLines(t, app))[0], `removable now: ${amountText({ blobs: 1, bytes: blob.size })}`)
+  const mounted = await app.inject({ method: 'POST', url: `/v2/team/other/blobs/uploads/?mount=${blob.digest}&from=team/app`, headers: { authorization: ADMIN } })
+  t.equal(mounted.statusCode, 201, 'mounted')
+  t.equal((await pageLines(t, app))[0], 'removable now: 0 blobs (0 B)', 'the mount restarted its grace period')
 })
 
 t.test('the registry page and garbage-collect show the same figures; --dry-run lists and removes nothing', async (t) => {
