@@ -18,6 +18,7 @@ export const COMMANDS: CommandEntry[] = [
   { path: ['user', 'ls'], operator: true, summary: 'List the users and what each may do', load: () => (require('./commands/user-ls.js') as typeof import('./commands/user-ls.js')).userLsCommand },
   { path: ['user', 'delete'], operator: true, summary: 'Remove a user from the htpasswd file', load: () => (require('./commands/user-delete.js') as typeof import('./commands/user-delete.js')).userDeleteCommand },
   { path: ['garbage-collect'], operator: true, summary: 'Remove blobs and temp files nothing refers to', load: () => (require('./commands/garbage-collect.js') as typeof import('./commands/garbage-collect.js')).garbageCollectCommand },
+  { path: ['sync'], operator: true, summary: 'Mirror packs from the upstream registries of sync.registries', load: () => (require('./commands/sync.js') as typeof import('./commands/sync.js')).syncCommand },
   { path: ['fsck'], operator: true, summary: 'Re-hash every stored blob and report damage', load: () => (require('./commands/fsck.js') as typeof import('./commands/fsck.js')).fsckCommand },
   { path: ['events'], summary: 'Show the audit trail: pushes, tag changes, deletes, collections, lockouts', load: () => (require('./commands/events.js') as typeof import('./commands/events.js')).eventsCommand },
   { path: ['healthcheck'], summary: 'Check that the configured registry answers /health (the image\'s HEALTHCHECK)', load: () => (require('./commands/healthcheck.js') as typeof import('./commands/healthcheck.js')).healthcheckCommand },

@@ -11,6 +11,7 @@ import { rootLayout } from '../store/layout.js'
 import { DURATION_HINT, parseDuration } from './duration.js'
 import { isLeaf, LETS_ENCRYPT_DIRECTORY, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
 import type { S3Settings } from '../store/s3.js'
+import { parseSyncRegistries, type SyncRegistryConfig } from './sync.js'
 
 export const DEFAULT_CONFIG_PATH = '/etc/spectro/config.yml'
 
@@ -115,6 +116,8 @@ export interface Config {
   oci: { namespace: string; listParentTags: boolean }
   /** The pack browser; path is `/` or a path without a trailing slash (`/ui`). */
   ui: { enabled: boolean; path: string }
+  /** sync.registries: the upstreams `packyard sync` (and the server, with a pollinterval) mirrors. */
+  sync: { registries: SyncRegistryConfig[] }
   /** Keys that were accepted for compatibility but have no effect. */
   ignoredKeys: string[]
 }
@@ -272,6 +275,7 @@ function fromEnvString(type: LeafType, value: string): unknown {
       return value.split(',').map((s) => s.trim()).filter((s) => s !== '')
     case 'stringmap':
     case 'headers':
+    case 'syncregistries':
       return parseYaml(value)
     default:
       return value
@@ -349,6 +353,7 @@ function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
     metrics: { enabled: metricsEnabled, addr: metricsEnabled ? metricsAt : null },
     oci: { namespace: validateNamespace(get('oci.namespace')), listParentTags: get('oci.listparenttags') },
     ui: { enabled: get('ui.enabled'), path: validateUiPath(get('ui.path')) },
+    sync: { registries: get('sync.registries') },
     ignoredKeys,
   }
 }
@@ -572,6 +577,8 @@ export function parseLeaf(key: string, type: LeafType, value: unknown): unknown 
       }
       return out
     }
+    case 'syncregistries':
+      return parseSyncRegistries(key, value)
     case 'ignored':
     case 'unsupported':
       return undefined

@@ -15,6 +15,7 @@ export type LeafType =
   | { kind: 'headers' }
   | { kind: 'ignored' }
   | { kind: 'unsupported' }
+  | { kind: 'syncregistries' }
 
 export interface Leaf {
   leaf: true
@@ -200,6 +201,9 @@ export const SCHEMA: Section = {
   oci: {
     namespace: leaf({ kind: 'string', nonEmpty: true }, 'spectro-packs/archive', 'where packs appear on /v2'),
     listparenttags: leaf({ kind: 'bool' }, false, 'list parent tags (1.x, 1.0.x) in /v2 tags/list'),
+  },
+  sync: {
+    registries: leaf({ kind: 'syncregistries' }, [], 'upstream pack registries to mirror (url, api, basepath, credentials, content rules...; see README "Mirroring packs")'),
   },
   ui: {
     enabled: leaf({ kind: 'bool' }, true, 'serve the pack browser (HTML pages, same Basic auth as the API)'),

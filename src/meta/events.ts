@@ -20,8 +20,12 @@ import { type Db, writeTransaction } from './db.js'
  * - user.add, user.delete: `packyard user add` (a new user, a new password, a new writer) or
  *   `packyard user delete` changed the users (repository ''; actor: who ran the command;
  *   detail: the user, and for user.add whether it was added or updated and made a writer)
+ * - sync: one run of `packyard sync` (or of the server's periodic mirror) against one upstream
+ *   (repository ''; actor: who ran it; detail: SyncRunDetail in meta/sync.ts)
+ * - sync.conflict: a tag pushed here kept its content although an upstream holds other content
+ *   under it (old digest: here; new digest: the upstream's; detail: the upstream)
  */
-export type EventAction = 'create' | 'update' | 'tag' | 'untag' | 'delete' | 'blob.delete' | 'gc' | 'lockout' | 'user.add' | 'user.delete'
+export type EventAction = 'create' | 'update' | 'tag' | 'untag' | 'delete' | 'blob.delete' | 'gc' | 'lockout' | 'user.add' | 'user.delete' | 'sync' | 'sync.conflict'
 
 /** The repository of events about the registry as a whole (gc, lockout, user changes). */
 export const NO_REPOSITORY = ''

@@ -1,0 +1,231 @@
+// The periodic mirror (DESIGN §10): one run against one upstream lists its packs and tags, keeps
+// the version tags the content rules select, and copies each through the same path a /v2 push
+// takes: every blob not already here streams from the upstream into the blob intake, verified by
+// its digest (and read as a pack archive on the way, as an upload is), is linked to the pack
+// repository, and the manifest, byte for byte, goes through pack recognition, validation and
+// the publish transaction, which computes the parent tags here. A pack refused by validation is
+// reported, not stored. Sync moves only tags it wrote (sync_origins); a tag pushed here is left
+// alone and the conflict recorded. Nothing is ever deleted here because the upstream deleted it.
+// A finished tag already points at the upstream's manifest, so an interrupted run that is
+// started again only compares manifests until it reaches the work left. One tag's failure never
+// stops the run; transient upstream failures are retried with a doubling delay.
+
+import { isRegistryError } from '../errors.js'
+import type { SyncRegistryConfig } from '../config/sync.js'
+import type { BlobIntake } from '../blobs/intake.js'
+import type { OciMeta } from '../meta/oci.js'
+import type { PackMeta } from '../meta/packs.js'
+import type { SyncMeta, SyncRunDetail } from '../meta/sync.js'
+import { parseManifest } from '../oci/manifests.js'
+import type { PackService } from '../packs/service.js'
+import { packMayMatch, selectTag } from '../packs/sync-rules.js'
+import type { BlobStore } from '../store/types.js'
+import { Upstream, UpstreamError } from './upstream.js'
+
+export type TagOutcome = 'copied' | 'would copy' | 'unchanged' | 'conflict' | 'refused' | 'failed'
+
+export interface TagReport {
+  pack: string
+  tag: string
+  outcome: TagOutcome
+  /** The upstream's manifest digest, when it was read. */
+  digest: string | null
+  /** Why it was refused, failed or conflicts. */
+  message: string | null
+}
+
+export interface SyncReport extends SyncRunDetail {
+  tags: TagReport[]
+}
+
+export interface SyncProgress {
+  upstream: string
+  tagsDone: number
+  tagsTotal: number
+  blobsCopied: number
+  bytesCopied: number
+}
+
+export interface RunOptions {
+  dryRun: boolean
+  /** Who runs it, as the event log records it (an operating-system user, or `packyard serve`). */
+  actor: string
+  onProgress?: (p: SyncProgress) => void
+  env?: NodeJS.ProcessEnv
+}
+
+export interface MirrorParts {
+  packs: PackService
+  packMeta: PackMeta
+  ociMeta: OciMeta
+  intake: BlobIntake
+  store: BlobStore
+  sync: SyncMeta
+}
+
+export class Mirror {
+  constructor(private readonly parts: MirrorParts) {}
+
+  /** One run against one upstream; the run (not a dry run's) and each conflict go to the event log. */
+  async run(config: SyncRegistryConfig, options: RunOptions): Promise<SyncReport> {
+    const startedAt = Date.now()
+    const report: SyncReport = {
+      upstream: config.basePath === '' ? config.url : `${config.url}/${config.basePath}`,
+      dryRun: options.dryRun,
+      ok: true,
+      startedAt,
+      packsCopied: 0,
+      tagsUnchanged: 0,
+      blobsCopied: 0,
+      bytesCopied: 0,
+      conflicts: 0,
+      refused: 0,
+      failed: 0,
+      error: null,
+      tags: [],
+    }
+    try {
+      const upstream = new Upstream(config, options.env)
+      const work: Array<{ pack: string; tag: string }> = []
+      const packs = await retrying(config, () => upstream.packs())
+      for (const pack of packs.filter((p) => packMayMatch(config.content, p))) {
+        let tags: string[]
+        try {
+          tags = await retrying(config, () => upstream.tags(pack))
+        } catch (err) {
+          this.note(report, { pack, tag: '*', outcome: 'failed', digest: null, message: messageOf(err) })
+          continue
+        }
+        for (const tag of tags) if (selectTag(config.content, pack, tag).selected) work.push({ pack, tag })
+      }
+      let done = 0
+      const progress = () => options.onProgress?.({ upstream: report.upstream, tagsDone: done, tagsTotal: work.length, blobsCopied: report.blobsCopied, bytesCopied: report.bytesCopied })
+      progress()
+      await eachLimited(work, config.maxConcurrency, async ({ pack, tag }) => {
+        let item: TagReport
+        try {
+          item = await retrying(config, () => this.copyTag(upstream, pack, tag, options, report))
+        } catch (err) {
+          item = { pack, tag, outcome: isRegistryError(err) && err.status < 500 ? 'refused' : 'failed', digest: null, message: messageOf(err) }
+        }
+        this.note(report, item)
+        done++
+        progress()
+      })
+    } catch (err) {
+      report.error = messageOf(err)
+    }
+    report.ok = report.error === null && report.failed === 0
+    if (!options.dryRun) this.parts.sync.recordRun(options.actor, runDetail(report))
+    return report
+  }
+
+  private note(report: SyncReport, item: TagReport): void {
+    report.tags.push(item)
+    if (item.outcome === 'copied' || item.outcome === 'would copy') report.packsCopied++
+    else if (item.outcome === 'unchanged') report.tagsUnchanged++
+    else if (item.outcome === 'conflict') report.conflicts++
+    else if (item.outcome === 'refused') report.refused++
+    else report.failed++
+  }
+
+  private async copyTag(upstream: Upstream, pack: string, tag: string, options: RunOptions, report: SyncReport): Promise<TagReport> {
+    const { packs, packMeta, ociMeta, intake, store, sync } = this.parts
+    const remote = await upstream.manifest(pack, tag)
+    const item = (outcome: TagOutcome, message: string | null = null): TagReport => ({ pack, tag, outcome, digest: remote.digest, message })
+    const parsed = parseManifest(remote.body, remote.contentType)
+    const repo = packMeta.repoByName(pack)
+    const local = repo ? packMeta.tag(repo.id, tag) : undefined
+    if (local?.manifest_digest === remote.digest) return item('unchanged')
+    const owned = local !== undefined && sync.origin(pack, tag)?.manifest_digest === local.manifest_digest
+    const conflict = (localDigest: string) => {
+      if (!options.dryRun) sync.recordConflict(options.actor, pack, tag, localDigest, remote.digest, upstream.label)
+      return item('conflict', `${pack}:${tag} here was not written by sync (${localDigest}); the upstream has ${remote.digest}. Left as it is`)
+    }
+    if (local !== undefined && !owned) return conflict(local.manifest_digest)
+    if (parsed.config === null) return item('refused', 'the upstream tag is an index, not a pack')
+
+    const missing = []
+    for (const blob of parsed.blobs) if ((await store.stat(blob.digest))?.size !== blob.size) missing.push(blob)
+    if (options.dryRun) {
+      report.bytesCopied += missing.reduce((sum, b) => sum + b.size, 0)
+      report.blobsCopied += missing.length
+      return item('would copy')
+    }
+    for (const blob of parsed.blobs) {
+      const lease = intake.newLease()
+      try {
+        if (missing.includes(blob)) {
+          const download = await upstream.blob(pack, blob.digest)
+          await intake.put(packs.watchUpload(download, blob.digest), lease, { digest: blob.digest, size: blob.size })
+          report.blobsCopied++
+          report.bytesCopied += blob.size
+        } else {
+          lease.take([blob.digest])
+        }
+        ociMeta.addBlob({ kind: 'pack', name: pack }, { digest: blob.digest, size: blob.size }, Date.now(), { leaseId: lease.id })
+      } catch (err) {
+        lease.release()
+        throw err
+      }
+    }
+
+    const held = await packs.holdReferences(pack, parsed)
+    const manifest = { digest: remote.digest, mediaType: parsed.mediaType, artifactType: parsed.artifactType, content: remote.body, subjectDigest: parsed.subject?.digest ?? null, blobs: parsed.blobs, manifests: parsed.manifests }
+    let received
+    try {
+      received = await packs.recognise(parsed, manifest, held)
+    } catch (err) {
+      held.release()
+      throw err
+    }
+    if (received === null) {
+      held.release()
+      return item('refused', 'the upstream tag holds no pack (no pack.json in a tar.gz layer)')
+    }
+    const { pack: packJson, tag: versionTag } = received.checked
+    if (packJson.name !== pack || versionTag !== tag) {
+      held.release()
+      return item('refused', `pack.json says ${packJson.name}:${versionTag}, not ${pack}:${tag}`)
+    }
+    sync.recordOrigin(pack, tag, upstream.label, remote.digest)
+    try {
+      packs.commit(received, { force: owned, message: `mirrored from ${upstream.label}`, skipDigestCheck: true, strict: false, actor: options.actor })
+    } catch (err) {
+      // A push here between the look at the tag and this commit: it wins.
+      if (isRegistryError(err) && err.code === 'TAG_EXISTS') return conflict(String(err.detail?.digest ?? 'a pushed tag'))
+      throw err
+    }
+    return item('copied')
+  }
+}
+
+function runDetail(report: SyncReport): SyncRunDetail {
+  const { tags: _tags, ...detail } = report
+  return detail
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+/** `fn`, again after retryDelay, 2×, 4×... while it fails with a transient upstream error. */
+async function retrying<T>(config: SyncRegistryConfig, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (!(err instanceof UpstreamError) || !err.transient || attempt >= config.retries) throw err
+      await new Promise((resolve) => setTimeout(resolve, config.retryDelayMs * 2 ** attempt))
+    }
+  }
+}
+
+/** Runs `fn` on every item, at most `limit` at once. */
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}

@@ -1,0 +1,204 @@
+// The client side of one upstream registry (sync.registries[] entry): lists its packs and their
+// tags (paged catalog and tags lists, following Link headers), reads manifests and opens blob
+// downloads, over the distribution API at /v1 (spectro-registry, Packyard) or an OCI registry's
+// /v2 with packs at <basepath>/spectro-packs/archive/<name>. Basic credentials go to the
+// upstream's own host only: a blob download redirected elsewhere (a bucket's pre-signed URL)
+// is followed without them, and nothing else follows redirects. Credentials never appear in an
+// error message.
+
+import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import { join } from 'node:path'
+import { rootCertificates } from 'node:tls'
+import { parse as parseYaml } from 'yaml'
+import type { SyncRegistryConfig } from '../config/sync.js'
+import { nextLink } from '../cli/http-client.js'
+import { systemCertificates } from '../cli/trust.js'
+import { validatePackName } from '../packs/names.js'
+
+/** A silent connection (no bytes either way) this long is given up on. */
+const IDLE_TIMEOUT_MS = 60_000
+const MAX_REDIRECTS = 5
+const PACK_NAMESPACE = 'spectro-packs/archive'
+const MANIFEST_TYPES = [
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+].join(', ')
+const MAX_LIST_BYTES = 16 * 1024 * 1024
+
+/** An upstream's refusal or a network failure, in words that name the upstream but no secret. */
+export class UpstreamError extends Error {
+  constructor(
+    message: string,
+    /** Worth retrying: a network failure, 429 or a 5xx. */
+    readonly transient: boolean,
+    readonly status: number | null = null,
+  ) {
+    super(message)
+    this.name = 'UpstreamError'
+  }
+}
+
+export interface UpstreamManifest {
+  body: Buffer
+  contentType: string | undefined
+  digest: string
+}
+
+export class Upstream {
+  /** `url` or `url/basepath`: how events, metrics and the registry page name this upstream. */
+  readonly label: string
+  private readonly ca: string[] | undefined
+  private readonly auth: string | null
+
+  constructor(private readonly config: SyncRegistryConfig, env: NodeJS.ProcessEnv = process.env) {
+    this.label = config.basePath === '' ? config.url : `${config.url}/${config.basePath}`
+    this.ca = config.certDir === null ? undefined : [...rootCertificates, ...systemCertificates(env), ...certificatesIn(config.certDir)]
+    this.auth = credentials(config)
+  }
+
+  /** Pack names the upstream lists, in its order. */
+  async packs(): Promise<string[]> {
+    const names: string[] = []
+    const prefix = this.config.api === 'v1' ? '' : `${this.config.basePath === '' ? '' : `${this.config.basePath}/`}${PACK_NAMESPACE}/`
+    for await (const page of this.pages(`/${this.config.api}/_catalog?n=1000`)) {
+      for (const repo of (page as { repositories?: unknown }).repositories as string[] ?? []) {
+        if (typeof repo !== 'string' || !repo.startsWith(prefix)) continue
+        const name = repo.slice(prefix.length)
+        if (isPackName(name)) names.push(name)
+      }
+    }
+    return names
+  }
+
+  async tags(pack: string): Promise<string[]> {
+    const tags: string[] = []
+    for await (const page of this.pages(`${this.repository(pack)}/tags/list?n=1000`)) {
+      for (const tag of ((page as { tags?: unknown }).tags as string[] | null) ?? []) if (typeof tag === 'string') tags.push(tag)
+    }
+    return tags
+  }
+
+  async manifest(pack: string, tag: string): Promise<UpstreamManifest> {
+    const res = await this.get(`${this.repository(pack)}/manifests/${encodeURIComponent(tag)}`, { accept: MANIFEST_TYPES }, false)
+    const body = await readBody(res, MAX_LIST_BYTES)
+    return { body, contentType: res.headers['content-type'], digest: `sha256:${createHash('sha256').update(body).digest('hex')}` }
+  }
+
+  /** The blob's bytes as the upstream sends them; the caller verifies the digest as they stream in. */
+  blob(pack: string, digest: string): Promise<IncomingMessage> {
+    return this.get(`${this.repository(pack)}/blobs/${digest}`, {}, true)
+  }
+
+  private repository(pack: string): string {
+    if (this.config.api === 'v1') return `/v1/${pack}`
+    return `/v2/${this.config.basePath === '' ? '' : `${this.config.basePath}/`}${PACK_NAMESPACE}/${pack}`
+  }
+
+  private async *pages(first: string): AsyncIterable<unknown> {
+    let path: string | null = first
+    while (path !== null) {
+      const res = await this.get(path, { accept: 'application/json' }, false)
+      const text = (await readBody(res, MAX_LIST_BYTES)).toString('utf8')
+      try {
+        yield JSON.parse(text)
+      } catch {
+        throw new UpstreamError(`${this.label}${path}: the answer is not JSON`, false)
+      }
+      path = nextLink(res.headers.link)
+    }
+  }
+
+  /** A 2xx answer to GET `path`; redirects only when `redirects` (blob downloads). */
+  private async get(path: string, headers: Record<string, string>, redirects: boolean): Promise<IncomingMessage> {
+    let url = new URL(path, this.config.url)
+    for (let hop = 0; ; hop++) {
+      const own = url.origin === this.config.url
+      const res = await this.send(url, { 'user-agent': 'packyard-sync', ...headers, ...(own && this.auth ? { authorization: this.auth } : {}) })
+      const status = res.statusCode ?? 0
+      if (status >= 200 && status < 300) return res
+      res.resume()
+      const location = res.headers.location
+      if (redirects && [301, 302, 303, 307, 308].includes(status) && location && hop < MAX_REDIRECTS) {
+        url = new URL(location, url)
+        continue
+      }
+      const where = `${this.label}: GET ${own ? url.pathname : url.origin + url.pathname}`
+      if (status === 401 || status === 403) throw new UpstreamError(`${where} answered ${status}: check the username and password (or credentialsfile) of this upstream`, false, status)
+      throw new UpstreamError(`${where} answered ${status}`, status === 429 || status >= 500, status)
+    }
+  }
+
+  private send(url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const options = { method: 'GET', headers, rejectUnauthorized: this.config.tlsVerify, ...(this.ca ? { ca: this.ca } : {}) }
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, (res) => {
+        res.setTimeout(IDLE_TIMEOUT_MS, () => res.destroy(new UpstreamError(`${this.label}: ${url.pathname} sent nothing for ${IDLE_TIMEOUT_MS / 1000}s`, true)))
+        resolve(res)
+      })
+      req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new UpstreamError(`${this.label}: no answer within ${IDLE_TIMEOUT_MS / 1000}s`, true)))
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        reject(err instanceof UpstreamError ? err : new UpstreamError(`cannot reach ${this.label}: ${err.code ?? err.message}`, true))
+      })
+      req.end()
+    })
+  }
+}
+
+function isPackName(name: string): boolean {
+  try {
+    validatePackName(name)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** `Basic ...` from username/password or the credentials file (read now: a rotated file is picked up at the next run). */
+function credentials(config: SyncRegistryConfig): string | null {
+  let user = config.username
+  let password = config.password
+  if (config.credentialsFile !== null) {
+    let doc: unknown
+    try {
+      doc = parseYaml(readFileSync(config.credentialsFile, 'utf8'))
+    } catch (err) {
+      throw new UpstreamError(`cannot read the credentials file ${config.credentialsFile} of ${config.url}: ${(err as NodeJS.ErrnoException).code ?? 'not YAML'}`, false)
+    }
+    const d = (doc ?? {}) as Record<string, unknown>
+    if (typeof d.username !== 'string' || typeof d.password !== 'string') {
+      throw new UpstreamError(`the credentials file ${config.credentialsFile} of ${config.url} must hold username and password`, false)
+    }
+    user = d.username
+    password = d.password
+  }
+  return user === null || password === null ? null : `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+}
+
+function certificatesIn(dir: string): string[] {
+  let names: string[]
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.crt') || n.endsWith('.pem')).sort()
+  } catch (err) {
+    throw new UpstreamError(`cannot read certdir ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, false)
+  }
+  return names.map((n) => readFileSync(join(dir, n), 'utf8'))
+}
+
+async function readBody(res: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of res) {
+    size += (chunk as Buffer).length
+    if (size > limit) {
+      res.destroy()
+      throw new UpstreamError(`an answer of the upstream is larger than ${limit} bytes`, false)
+    }
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks)
+}

@@ -1,0 +1,113 @@
+// packyard sync against a real upstream Packyard listening on loopback (api: v1): content rules,
+// --dry-run, digests equal to the upstream's, parent tags computed here (groups, pre-releases),
+// a pack refused by this registry's validation, a conflict with a tag pushed here, a second run
+// that copies nothing, and the events.
+
+import t from 'tap'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { stringify } from 'yaml'
+import { ADMIN, listeningApp, runCliHere, tempDir, testApp, USERS } from '../helpers.js'
+import { get, pushPack } from '../pack-fixtures.js'
+
+const OCI = 'application/vnd.oci.image.manifest.v1+json'
+
+t.test('sync copies the selected packs from an upstream Packyard over /v1', async (t) => {
+  const upstream = await listeningApp(t)
+  const up = upstream.app
+  await pushPack(up, { version: '1.0.0' })
+  await pushPack(up, { version: '1.1.0' })
+  await pushPack(up, { version: '2.0.0-rc.1' })
+  await pushPack(up, { version: '1.2.0', group: 'edge' })
+  await pushPack(up, { name: 'cni-calico', version: '3.26.0' })
+  await pushPack(up, { name: 'cni-calico', version: '3.27.0' })
+  await pushPack(up, { name: 'other', version: '1.0.0' })
+  // Accepted upstream; this registry's limits.filesize refuses its README.
+  await pushPack(up, { name: 'warned', version: '1.0.0' }, { 'README.md': 'x'.repeat(40_000) })
+
+  const dir = tempDir(t)
+  const doc = {
+    storage: { filesystem: { rootdirectory: join(dir, 'data') } },
+    auth: 'none',
+    limits: { filesize: '16KiB' },
+    log: { level: 'silent' },
+    sync: {
+      registries: [
+        {
+          url: `http://${upstream.server}`,
+          username: 'admin',
+          password: USERS.admin,
+          retries: 1,
+          retrydelay: '10ms',
+          content: [{ packs: ['hellouniverse'], versions: '>=1.1.0-0' }, { packs: ['cni-*', 'warned'], excludetags: '^none$' }],
+        },
+      ],
+    },
+  }
+  const file = join(dir, 'config.yml')
+  writeFileSync(file, stringify(doc))
+  const here = await testApp(t, { ...doc, auth: { none: {} } }, { auth: false })
+  // A tag pushed here that the upstream also has, with other content: never overwritten.
+  const mine = await pushPack(here, { name: 'cni-calico', version: '3.26.0', displayName: 'Ours' })
+
+  const dry = await runCliHere(['sync', file, '--once', '--dry-run'])
+  t.equal(dry.code, 0, dry.stderr)
+  t.match(dry.stdout, `http://${upstream.server}: would copy 5 packs (`)
+  t.match(dry.stdout, /in conflict/)
+  t.equal((await get(here, '/v1/_packs/hellouniverse')).statusCode, 404, 'a dry run copies nothing')
+
+  const blobGets = () => upstream.requests.filter((r) => r.includes('/blobs/')).length
+  const first = await runCliHere(['sync', file, '--once'])
+  t.equal(first.code, 0, first.stdout + first.stderr)
+  t.match(first.stdout, `http://${upstream.server}: copied 4 packs (`)
+  t.match(first.stdout, /0 unchanged, 1 in conflict, 1 refused, 0 failed/)
+  t.match(first.stdout, /conflict +cni-calico:3\.26\.0 +cni-calico:3\.26\.0 here was not written by sync/)
+  t.match(first.stdout, /refused +warned:1\.0\.0 .*README\.md/)
+  t.notMatch(first.stdout, USERS.admin, 'the password never shows')
+  t.notMatch(first.stdout, /other|hellouniverse:1\.0\.0/, 'what the rules leave out is not listed')
+  const downloaded = blobGets()
+  t.ok(downloaded > 0)
+
+  for (const [pack, tag] of [['hellouniverse', '1.1.0'], ['hellouniverse', '2.0.0-rc.1'], ['hellouniverse', 'edge__1.2.0'], ['cni-calico', '3.27.0']]) {
+    const path = `/v2/spectro-packs/archive/${pack}/manifests/${tag}`
+    const a = await up.inject({ method: 'GET', url: path, headers: { authorization: ADMIN, accept: OCI } })
+    const b = await here.inject({ method: 'GET', url: path, headers: { accept: OCI } })
+    t.equal(b.statusCode, 200, `${pack}:${tag} is here`)
+    t.equal(b.headers['docker-content-digest'], a.headers['docker-content-digest'], `${pack}:${tag} keeps the upstream's digest`)
+    t.equal(b.body, a.body, 'byte for byte')
+  }
+  const packs = (await get(here, '/v1/_packs?name=hellouniverse')).json() as { items?: unknown }
+  const text = JSON.stringify(packs)
+  t.match(text, /"tag":"1\.1\.0"/)
+  t.notMatch(text, /"tag":"1\.0\.0"/, 'versions outside the range are not copied')
+  const parent = async (tag: string) => (await here.inject({ method: 'GET', url: `/v2/spectro-packs/archive/hellouniverse/manifests/${tag}`, headers: { accept: OCI } })).headers['docker-content-digest']
+  t.equal(await parent('1.x'), await parent('1.1.0'), 'parent tags computed here')
+  t.equal(await parent('2.x'), await parent('2.0.0-rc.1'), 'a line of pre-releases only points at its newest')
+  t.equal(await parent('edge__1.x'), await parent('edge__1.2.0'), 'per group')
+  t.equal((await get(here, '/v1/_packs/other')).statusCode, 404, 'packs outside the rules are not copied')
+  t.equal((await get(here, '/v1/_packs/warned')).statusCode, 404, 'a refused pack is not stored')
+  const ours = await here.inject({ method: 'GET', url: '/v1/_packs/cni-calico/3.26.0' })
+  t.match(ours.body, mine.digest, 'the tag pushed here keeps its content')
+
+  const second = await runCliHere(['sync', file, '--once'])
+  t.equal(second.code, 0, second.stderr)
+  t.match(second.stdout, /copied 0 packs \(0 blobs, 0 B\), 4 unchanged, 1 in conflict, 1 refused, 0 failed/)
+  t.equal(blobGets(), downloaded, 'a second run downloads no blob: the ones here, even the refused pack\'s, are not fetched again')
+
+  const log = (await here.inject({ method: 'GET', url: '/v1/_events' })).body
+  t.match(log, /"action":"sync"/)
+  t.match(log, /"action":"sync\.conflict"/)
+  t.match(log, /mirrored from http:\/\/127\.0\.0\.1/)
+})
+
+t.test('an upstream that cannot be reached fails the run with a clear message and exit 1', async (t) => {
+  const dir = tempDir(t)
+  const file = join(dir, 'config.yml')
+  writeFileSync(file, stringify({ storage: { filesystem: { rootdirectory: join(dir, 'data') } }, auth: 'none', sync: { registries: [{ url: 'http://127.0.0.1:9', retries: 1, retrydelay: '10ms' }] } }))
+  const run = await runCliHere(['sync', file, '--once'])
+  t.equal(run.code, 1)
+  t.match(run.stdout, /failed +cannot reach http:\/\/127\.0\.0\.1:9: ECONNREFUSED/)
+  const unknown = await runCliHere(['sync', file, '--once', '--registry', 'http://elsewhere'])
+  t.equal(unknown.code, 1)
+  t.match(unknown.stderr, /--registry http:\/\/elsewhere is not in sync\.registries \(http:\/\/127\.0\.0\.1:9\)/)
+})
