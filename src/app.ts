@@ -4,7 +4,8 @@
 // OpenAPI, auth, health, the client downloads, metrics, /v1, /v2, the pack browser). It never listens; server.ts does
 // (also the metrics.addr listener, with the handler built here), and tests use app.inject().
 // Closing the app closes the database and stops the TLS service, the metrics refresh and the
-// watch of the config file (auth.access.writers reloads).
+// watch of the config file (auth.access.writers reloads); the periodic mirror (sync.registries
+// with a pollinterval) starts when the app is ready and stops first when it closes.
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RouteOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
@@ -37,6 +38,9 @@ import { OciMeta } from './meta/oci.js'
 import { RegistryMetrics } from './metrics.js'
 import { PackMeta } from './meta/packs.js'
 import { PendingTasks } from './meta/tasks.js'
+import { SyncMeta } from './meta/sync.js'
+import { Mirror } from './sync/mirror.js'
+import { startPeriodicSync } from './sync/schedule.js'
 import { BrowseMeta } from './meta/browse.js'
 import { RegistryOverview } from './maintenance/overview.js'
 import { OciBrowser } from './oci/browse.js'
@@ -106,8 +110,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const ociMeta = new OciMeta(db)
   const audit = new AuditTrail(db, limits.pageSize)
   const packMeta = new PackMeta(db)
+  const syncMeta = new SyncMeta(db)
   const metrics = config.metrics.enabled
-    ? new RegistryMetrics({ storedBlobs: () => blobMeta.totals(), packTotals: () => packMeta.totals(), gcTotals: () => events.gcTotals(), openUploads: () => ociMeta.openSessions() })
+    ? new RegistryMetrics({
+        storedBlobs: () => blobMeta.totals(),
+        packTotals: () => packMeta.totals(),
+        gcTotals: () => events.gcTotals(),
+        openUploads: () => ociMeta.openSessions(),
+        syncTotals: () => syncMeta.upstreams(),
+      })
     : null
   if (metrics) observeWriteTransactions(db, (seconds) => metrics.writeTransaction(seconds))
 
@@ -180,6 +191,25 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       { namespace: config.oci.namespace, checkPackName: validatePackName, pageSize: limits.pageSize, deleteEnabled: config.storage.deleteEnabled },
       new PackBridge(packs),
     )
+    // sync.registries with a pollinterval: mirrored from when the server is ready until it closes.
+    const polled = config.sync.registries.filter((r) => r.pollIntervalMs > 0)
+    if (polled.length > 0) {
+      const mirror = new Mirror({ packs, packMeta, ociMeta, intake, store, sync: syncMeta })
+      let stopSync: (() => Promise<void>) | null = null
+      app.addHook('onReady', async () => {
+        stopSync = startPeriodicSync(mirror, polled, {
+          info: (r) =>
+            (r.ok ? app.log.info.bind(app.log) : app.log.warn.bind(app.log))(
+              { upstream: r.upstream, packsCopied: r.packsCopied, bytesCopied: r.bytesCopied, conflicts: r.conflicts, refused: r.refused, failed: r.failed, error: r.error },
+              `sync from ${r.upstream}: copied ${r.packsCopied} packs, ${r.conflicts} in conflict, ${r.refused} refused, ${r.failed} failed${r.error ? ` (${r.error})` : ''}`,
+            ),
+          error: (err, upstream) => app.log.error({ err, upstream }, `sync from ${upstream} failed`),
+        })
+      })
+      app.addHook('preClose', async () => {
+        await stopSync?.()
+      })
+    }
     const uploads = new OciUploads(db, intake, storage.staging, { maxSessionsPerUser: limits.uploadSessions }, (source, digest) => packs.watchUpload(source, digest))
     const bodyIdleMs = config.http.bodyIdleTimeoutMs
 

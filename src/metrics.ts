@@ -10,6 +10,8 @@
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { GcTotals } from './meta/events.js'
+import type { SyncUpstreamTotals } from './meta/sync.js'
+import { registerSyncMetrics } from './sync/metrics.js'
 import { VERSION } from './version.js'
 
 /** Where a push or pull came in: the /v1 pack API, the distribution API on /v1, or /v2. */
@@ -29,6 +31,8 @@ export interface MetricSources {
   packTotals(): { packs: number; versions: number }
   gcTotals(): GcTotals
   openUploads(): number
+  /** Each upstream's sync runs (packyard_sync_*). */
+  syncTotals(): SyncUpstreamTotals[]
 }
 
 export interface FinishedRequest {
@@ -74,6 +78,7 @@ export class RegistryMetrics {
   private stored = { count: 0, bytes: 0 }
   private packs = { packs: 0, versions: 0 }
   private gc: GcTotals = { runs: 0, blobsRemoved: 0, bytesFreed: 0 }
+  private syncs: SyncUpstreamTotals[] = []
   private timer: NodeJS.Timeout | undefined
 
   constructor(private readonly sources: MetricSources) {
@@ -177,6 +182,7 @@ export class RegistryMetrics {
     gcCounter('packyard_gc_runs_total', 'Garbage-collection runs (packyard garbage-collect) recorded in the event log; refreshed every minute', (g) => g.runs)
     gcCounter('packyard_gc_removed_blobs_total', 'Blobs removed by garbage collection; refreshed every minute', (g) => g.blobsRemoved)
     gcCounter('packyard_gc_reclaimed_bytes_total', 'Bytes reclaimed by garbage collection; refreshed every minute', (g) => g.bytesFreed)
+    registerSyncMetrics(registers, () => metrics.syncs)
 
     // Every series of a fixed label set exists from the start, so rate() sees the first event.
     for (const surface of SURFACES) {
@@ -235,6 +241,7 @@ export class RegistryMetrics {
     this.stored = this.sources.storedBlobs()
     this.packs = this.sources.packTotals()
     this.gc = this.sources.gcTotals()
+    this.syncs = this.sources.syncTotals()
   }
 
   /** Refreshes now, then every `intervalMs` until stop(); the timer never keeps the process alive. */

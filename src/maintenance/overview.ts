@@ -7,6 +7,7 @@ import type { BrowseMeta } from '../meta/browse.js'
 import type { Db } from '../meta/db.js'
 import { DEFAULT_GRACE_MS, type GarbageSummary, summaryLines } from './garbage.js'
 import { assessRecorded } from './gc.js'
+import { SyncMeta } from '../meta/sync.js'
 
 export interface OverviewSettings {
   version: string
@@ -40,6 +41,21 @@ export interface RegistrySummary {
   /** `lines`: the figures in the words `packyard garbage-collect` prints them in */
   garbage: GarbageSummary & { lines: string[] }
   latestPushes: PushView[]
+  /** Each upstream `packyard sync` or the server's periodic mirror has run against: its last run. */
+  mirrors: MirrorView[]
+}
+
+export interface MirrorView {
+  upstream: string
+  at: string
+  ok: boolean
+  lastSuccessAt: string | null
+  packsCopied: number
+  bytesCopied: number
+  conflicts: number
+  refused: number
+  failed: number
+  error: string | null
 }
 
 export class RegistryOverview {
@@ -47,7 +63,11 @@ export class RegistryOverview {
     private readonly browse: BrowseMeta,
     private readonly db: Db,
     private readonly settings: OverviewSettings,
-  ) {}
+  ) {
+    this.sync = new SyncMeta(db)
+  }
+
+  private readonly sync: SyncMeta
 
   summary(): RegistrySummary {
     const c = this.browse.counts()
@@ -79,6 +99,24 @@ export class RegistryOverview {
         forced: e.forced === 1,
         message: e.message,
       })),
+      mirrors: this.sync.upstreams().flatMap((u) =>
+        u.last === null
+          ? []
+          : [
+              {
+                upstream: u.upstream,
+                at: new Date(u.last.at).toISOString(),
+                ok: u.last.ok,
+                lastSuccessAt: u.lastSuccessAt === null ? null : new Date(u.lastSuccessAt).toISOString(),
+                packsCopied: u.last.packsCopied,
+                bytesCopied: u.last.bytesCopied,
+                conflicts: u.last.conflicts,
+                refused: u.last.refused,
+                failed: u.last.failed,
+                error: u.last.error,
+              },
+            ],
+      ),
     }
   }
 

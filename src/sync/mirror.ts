@@ -52,6 +52,8 @@ export interface RunOptions {
   actor: string
   onProgress?: (p: SyncProgress) => void
   env?: NodeJS.ProcessEnv
+  /** Once aborted, no further tag is started (the server is closing). */
+  signal?: AbortSignal
 }
 
 export interface MirrorParts {
@@ -101,7 +103,7 @@ export class Mirror {
       let done = 0
       const progress = () => options.onProgress?.({ upstream: report.upstream, tagsDone: done, tagsTotal: work.length, blobsCopied: report.blobsCopied, bytesCopied: report.bytesCopied })
       progress()
-      await eachLimited(work, config.maxConcurrency, async ({ pack, tag }) => {
+      await eachLimited(work, config.maxConcurrency, options.signal, async ({ pack, tag }) => {
         let item: TagReport
         try {
           item = await retrying(config, () => this.copyTag(upstream, pack, tag, options, report))
@@ -112,6 +114,7 @@ export class Mirror {
         done++
         progress()
       })
+      if (options.signal?.aborted) report.error = `stopped after ${done} of ${work.length} tags (the registry is closing); the next run goes on from there`
     } catch (err) {
       report.error = messageOf(err)
     }
@@ -221,11 +224,11 @@ async function retrying<T>(config: SyncRegistryConfig, fn: () => Promise<T>): Pr
   }
 }
 
-/** Runs `fn` on every item, at most `limit` at once. */
-async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+/** Runs `fn` on every item, at most `limit` at once, starting none once `signal` is aborted. */
+async function eachLimited<T>(items: T[], limit: number, signal: AbortSignal | undefined, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0
   const worker = async () => {
-    while (next < items.length) await fn(items[next++] as T)
+    while (next < items.length && signal?.aborted !== true) await fn(items[next++] as T)
   }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
 }
