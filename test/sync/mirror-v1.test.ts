@@ -9,6 +9,8 @@ import { join } from 'node:path'
 import { stringify } from 'yaml'
 import { ADMIN, listeningApp, runCliHere, tempDir, testApp, USERS } from '../helpers.js'
 import { get, pushPack } from '../pack-fixtures.js'
+import type { EventView } from '../../src/audit.js'
+import { eventRows } from '../../src/cli/commands/events.js'
 
 const OCI = 'application/vnd.oci.image.manifest.v1+json'
 
@@ -57,7 +59,8 @@ t.test('sync copies the selected packs from an upstream Packyard over /v1', asyn
   t.equal((await get(here, '/v1/_packs/hellouniverse')).statusCode, 404, 'a dry run copies nothing')
 
   const blobGets = () => upstream.requests.filter((r) => r.includes('/blobs/')).length
-  const first = await runCliHere(['sync', file, '--once'])
+  const first = await runCliHere(['sync', file, '--once'], { stderrTty: { columns: 100 } })
+  t.match(first.stderr, new RegExp(`\\rhttp://${upstream.server.replace(/\./g, '\\.')}: 6/6 tags, \\d+ blobs, .*\\x1b\\[K\\n$`), 'a progress line on a terminal')
   t.equal(first.code, 0, first.stdout + first.stderr)
   t.match(first.stdout, `http://${upstream.server}: copied 4 packs (`)
   t.match(first.stdout, /0 unchanged, 1 in conflict, 1 refused, 0 failed/)
@@ -94,10 +97,12 @@ t.test('sync copies the selected packs from an upstream Packyard over /v1', asyn
   t.match(second.stdout, /copied 0 packs \(0 blobs, 0 B\), 4 unchanged, 1 in conflict, 1 refused, 0 failed/)
   t.equal(blobGets(), downloaded, 'a second run downloads no blob: the ones here, even the refused pack\'s, are not fetched again')
 
-  const log = (await here.inject({ method: 'GET', url: '/v1/_events' })).body
-  t.match(log, /"action":"sync"/)
-  t.match(log, /"action":"sync\.conflict"/)
-  t.match(log, /mirrored from http:\/\/127\.0\.0\.1/)
+  const log = (await here.inject({ method: 'GET', url: '/v1/_events' })).json() as { events: EventView[] }
+  const rows = eventRows(log.events).map((r) => r.join(' | '))
+  t.match(rows.join('\n'), /create \| hellouniverse \| 1\.1\.0 \| .* \| mirrored from http:\/\/127\.0\.0\.1/)
+  t.match(rows.join('\n'), /sync\.conflict \| cni-calico \| 3\.26\.0 \| .*not mirrored from http/)
+  t.match(rows.join('\n'), /\| sync \| - \| - \| - \| http:\/\/127\.0\.0\.1:\d+: copied 4 packs \(.*\), 1 in conflict, 1 refused, 0 failed/)
+  t.equal(log.events.filter((e) => e.action === 'sync').length, 2, 'the two runs; a dry run records nothing')
 })
 
 t.test('an upstream that cannot be reached fails the run with a clear message and exit 1', async (t) => {

@@ -28,6 +28,11 @@ function detailOf(e: EventView): string {
       return `${d.outcome === 'updated' ? 'new password for' : 'added'} ${String(d.user ?? '?')}${d.writer === true ? ' (writer)' : ''}`
     case 'user.delete':
       return `deleted ${String(d.user ?? '?')}`
+    case 'sync':
+      return (
+        `${String(d.upstream ?? '?')}: copied ${num('packsCopied')} packs (${formatBytes(num('bytesCopied'))}), ${num('conflicts')} in conflict, ${num('refused')} refused, ${num('failed')} failed` +
+        (typeof d.error === 'string' ? `; ${d.error}` : '')
+      )
     case 'delete':
       return e.message ? `tags: ${e.message}` : ''
     case 'update':
@@ -61,8 +66,8 @@ export const eventsCommand: Command = {
 
 Prints the audit trail of the registry (SERVER, or -r, or the default registry), oldest
 first: every push and forced push (create, update), tag change (tag, untag), delete,
-garbage collection (gc), login lockout (lockout) and user change (user.add,
-user.delete), with when and by whom. Only users
+garbage collection (gc), login lockout (lockout), user change (user.add,
+user.delete) and mirror run or conflict (sync, sync.conflict), with when and by whom. Only users
 in the registry's auth.access.writers may read it.
 
 Flags:
