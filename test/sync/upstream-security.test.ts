@@ -1,0 +1,90 @@
+// How sync talks to an upstream: Basic credentials (here from a credentialsfile) to the upstream's
+// own host only, a blob download redirected to another host followed without them (as a bucket's
+// pre-signed URL would be), a 503 retried, and a refusal of the credentials said as such.
+
+import t from 'tap'
+import { writeFileSync } from 'node:fs'
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { stringify } from 'yaml'
+import { basic, listeningApp, runCliHere, tempDir, testApp } from '../helpers.js'
+import { get, pushPack } from '../pack-fixtures.js'
+import type { Teardown } from '../system.js'
+
+const AUTH = basic('mirror', 'mirror-secret')
+
+/** Answers with what the upstream answers to the same request, without credentials. */
+function forward(upstream: string, req: IncomingMessage, res: ServerResponse): void {
+  const out = request(`http://${upstream}${req.url}`, { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } }, (answer) => {
+    res.writeHead(answer.statusCode ?? 502, answer.headers)
+    answer.pipe(res)
+  })
+  out.end()
+}
+
+async function listen(t: Teardown, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<number> {
+  const server: Server = createServer(handler)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  return (server.address() as AddressInfo).port
+}
+
+t.test('credentials stay with the upstream, redirected blobs are fetched without them, a 503 is retried', async (t) => {
+  const upstream = await listeningApp(t, {}, { auth: false })
+  await pushPack(upstream.app, { version: '1.0.0' })
+  await pushPack(upstream.app, { version: '1.1.0' })
+
+  const elsewhere: Array<string | undefined> = []
+  const bucketPort = await listen(t, (req, res) => {
+    elsewhere.push(req.headers.authorization)
+    forward(upstream.server, req, res)
+  })
+  let unavailable = 1
+  let frontAuth = 0
+  const frontPort = await listen(t, (req, res) => {
+    if (req.headers.authorization !== AUTH) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="front"' }).end()
+      return
+    }
+    frontAuth++
+    if (req.url?.includes('/manifests/1.0.0') && unavailable-- > 0) {
+      res.writeHead(503).end()
+      return
+    }
+    // A blob lives in "a bucket" on another host (localhost, not 127.0.0.1: another origin).
+    if (req.url?.includes('/blobs/')) {
+      res.writeHead(307, { location: `http://localhost:${bucketPort}${req.url}` }).end()
+      return
+    }
+    forward(upstream.server, req, res)
+  })
+
+  const dir = tempDir(t)
+  const credentials = join(dir, 'credentials.yaml')
+  writeFileSync(credentials, stringify({ username: 'mirror', password: 'mirror-secret' }))
+  const doc = {
+    storage: { filesystem: { rootdirectory: join(dir, 'data') } },
+    log: { level: 'silent' },
+    sync: { registries: [{ url: `http://127.0.0.1:${frontPort}`, credentialsfile: credentials, retries: 2, retrydelay: '20ms' }] },
+  }
+  const file = join(dir, 'config.yml')
+  writeFileSync(file, stringify({ ...doc, auth: 'none' }))
+  const here = await testApp(t, doc, { auth: false })
+
+  const run = await runCliHere(['sync', file, '--once'])
+  t.equal(run.code, 0, run.stdout + run.stderr)
+  t.match(run.stdout, /copied 2 packs \(\d+ blobs/)
+  t.equal(unavailable, -1, 'the 503 was answered once and retried')
+  t.ok(frontAuth > 0, 'the upstream got the credentials')
+  t.ok(elsewhere.length > 0, 'the blobs came from the other host')
+  t.same(elsewhere.filter((a) => a !== undefined), [], 'which never got the credentials')
+  t.notMatch(run.stdout + run.stderr, 'mirror-secret')
+  t.equal((await get(here, '/v1/_packs/hellouniverse/1.0.0')).statusCode, 200)
+
+  writeFileSync(credentials, stringify({ username: 'mirror', password: 'wrong' }))
+  const refused = await runCliHere(['sync', file, '--once'])
+  t.equal(refused.code, 1)
+  t.match(refused.stdout, /GET \/v1\/_catalog answered 401: check the username and password \(or credentialsfile\)/)
+  t.notMatch(refused.stdout + refused.stderr, 'wrong')
+})
