@@ -41,6 +41,7 @@ import { PendingTasks } from './meta/tasks.js'
 import { SyncMeta } from './meta/sync.js'
 import { Mirror } from './sync/mirror.js'
 import { startPeriodicSync } from './sync/schedule.js'
+import { OnDemand } from './sync/on-demand.js'
 import { BrowseMeta } from './meta/browse.js'
 import { RegistryOverview } from './maintenance/overview.js'
 import { OciBrowser } from './oci/browse.js'
@@ -80,6 +81,9 @@ export interface BuildOptions {
 
 /** How often the metrics re-read what the metadata says about stored blobs and collections. */
 const METRICS_REFRESH_MS = 60_000
+
+/** How long a pull of a pack not here waits for an on-demand upstream before answering 503. */
+const ON_DEMAND_TIMEOUT_MS = 30_000
 
 /** How long the YAML files of one pushed pack may take to check (plain values: about 1 MiB a second). */
 const YAML_CHECK_BUDGET_MS = 1000
@@ -192,9 +196,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       new PackBridge(packs),
     )
     // sync.registries with a pollinterval: mirrored from when the server is ready until it closes.
+    const mirror = config.sync.registries.length > 0 ? new Mirror({ packs, packMeta, ociMeta, intake, store, sync: syncMeta }) : null
     const polled = config.sync.registries.filter((r) => r.pollIntervalMs > 0)
-    if (polled.length > 0) {
-      const mirror = new Mirror({ packs, packMeta, ociMeta, intake, store, sync: syncMeta })
+    if (mirror && polled.length > 0) {
       let stopSync: (() => Promise<void>) | null = null
       app.addHook('onReady', async () => {
         stopSync = startPeriodicSync(mirror, polled, {
@@ -210,19 +214,23 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await stopSync?.()
       })
     }
+    // sync.registries with ondemand (or distribution's proxy.remoteurl): pulls of what is not here fetch it first.
+    const onDemandFrom = config.sync.registries.filter((r) => r.onDemand)
+    const onDemand = mirror && onDemandFrom.length > 0 ? new OnDemand(mirror, onDemandFrom, packMeta, ON_DEMAND_TIMEOUT_MS) : null
+    const pullThrough = onDemand ? (name: string, ref: string | null) => onDemand.ensure(name, ref) : null
     const uploads = new OciUploads(db, intake, storage.staging, { maxSessionsPerUser: limits.uploadSessions }, (source, digest) => packs.watchUpload(source, digest))
     const bodyIdleMs = config.http.bodyIdleTimeoutMs
 
     const manifestSize = limits.manifestSize
     // storage.redirect.disable: false, on a store that can hand out download URLs (S3).
     const blobRedirect = config.storage.redirect && store.redirectUrl ? store.redirectUrl.bind(store) : null
-    await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, audit, manifestSize, bodyIdleMs, blobRedirect })
+    await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, audit, manifestSize, bodyIdleMs, blobRedirect, onDemand: pullThrough })
     await app.register(uploadPurgingPlugin, {
       uploads,
       ...config.storage.uploadPurging,
       ...(metrics ? { onPurged: (r: PurgeResult) => metrics.uploadsPurged({ sessions: r.sessions.length, files: r.files.length, bytes: r.bytes }) } : {}),
     })
-    await app.register(v2Plugin, { prefix: '/v2', registry, uploads, listParentTags: config.oci.listParentTags, manifestSize, bodyIdleMs, blobRedirect })
+    await app.register(v2Plugin, { prefix: '/v2', registry, uploads, listParentTags: config.oci.listParentTags, manifestSize, bodyIdleMs, blobRedirect, onDemand: pullThrough })
     if (config.ui.enabled) {
       const browseMeta = new BrowseMeta(db)
       const ui: UiOptions = {

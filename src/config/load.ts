@@ -11,7 +11,7 @@ import { rootLayout } from '../store/layout.js'
 import { DURATION_HINT, parseDuration } from './duration.js'
 import { isLeaf, LETS_ENCRYPT_DIRECTORY, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
 import type { S3Settings } from '../store/s3.js'
-import { parseSyncRegistries, type SyncRegistryConfig } from './sync.js'
+import { parseSyncRegistries, proxyRegistry, type SyncRegistryConfig } from './sync.js'
 
 export const DEFAULT_CONFIG_PATH = '/etc/spectro/config.yml'
 
@@ -353,9 +353,19 @@ function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
     metrics: { enabled: metricsEnabled, addr: metricsEnabled ? metricsAt : null },
     oci: { namespace: validateNamespace(get('oci.namespace')), listParentTags: get('oci.listparenttags') },
     ui: { enabled: get('ui.enabled'), path: validateUiPath(get('ui.path')) },
-    sync: { registries: get('sync.registries') },
+    sync: { registries: syncRegistries(get) },
     ignoredKeys,
   }
+}
+
+/** sync.registries, and distribution's proxy.remoteurl as one more (on demand, all content). */
+function syncRegistries(get: <T>(key: string) => T): SyncRegistryConfig[] {
+  const registries = get<SyncRegistryConfig[]>('sync.registries')
+  const remote = get<string>('proxy.remoteurl').trim()
+  if (remote === '') return registries
+  const proxy = proxyRegistry(remote, get('proxy.username'), get('proxy.password'))
+  if (registries.some((r) => r.url === proxy.url && r.basePath === '')) throw new ConfigError('proxy.remoteurl', `${proxy.url} is in sync.registries too; list it once`)
+  return [...registries, proxy]
 }
 
 /** distribution's `logstash` formatter writes JSON lines; so does `json`. */

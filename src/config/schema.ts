@@ -57,7 +57,13 @@ export const SCHEMA: Section = {
   notifications: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; GET /v1/_events is the audit trail'),
   redis: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; blob descriptors are cached by SQLite'),
   health: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; /health always answers'),
-  proxy: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; Packyard is not a pull-through cache'),
+  // distribution's pull-through cache: one on-demand upstream (sync.registries) with all content.
+  proxy: {
+    remoteurl: leaf({ kind: 'string' }, '', 'an upstream OCI registry to pull packs through from (packs at spectro-packs/archive/<name>); empty: none'),
+    username: leaf({ kind: 'string' }, '', 'its user name'),
+    password: leaf({ kind: 'string' }, '', 'its password'),
+    ttl: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; packs fetched through are kept like pushed ones'),
+  },
   compatibility: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
   validation: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; packs.validation sets pack validation'),
   policy: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),

@@ -29,6 +29,8 @@ export interface SyncRegistryConfig {
   tlsVerify: boolean
   /** A directory of PEM CA certificates (*.crt, *.pem) trusted for this upstream; null: the system's. */
   certDir: string | null
+  /** Pull-through: a pull of a pack or tag not here that the content rules allow fetches it first. */
+  onDemand: boolean
   /** 0: no periodic runs (only `packyard sync`). */
   pollIntervalMs: number
   /** Empty: everything. */
@@ -56,6 +58,19 @@ export function parseSyncRegistries(key: string, value: unknown): SyncRegistryCo
   return parsed
 }
 
+/**
+ * distribution's `proxy` section: one on-demand upstream with all content, over the OCI API (what
+ * distribution's proxy speaks to its remote).
+ */
+export function proxyRegistry(remoteUrl: string, username: string, password: string): SyncRegistryConfig {
+  try {
+    return parseEntry('proxy', { url: remoteUrl, api: 'v2', ...(username === '' ? {} : { username }), ...(password === '' ? {} : { password }), ondemand: true })
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    throw new ConfigError(err.key === 'proxy.url' ? 'proxy.remoteurl' : err.key, err.reason)
+  }
+}
+
 function parseEntry(at: string, entry: unknown): SyncRegistryConfig {
   const doc = mapping(at, entry, ENTRY_KEYS)
   const url = parseUrl(`${at}.url`, doc.url)
@@ -71,9 +86,6 @@ function parseEntry(at: string, entry: unknown): SyncRegistryConfig {
   const credentialsFile = optionalString(`${at}.credentialsfile`, doc.credentialsfile)
   if (credentialsFile !== '' && (username !== '' || password !== '')) throw new ConfigError(`${at}.credentialsfile`, 'set username and password, or credentialsfile, not both')
   if ((username === '') !== (password === '')) throw new ConfigError(`${at}.${username === '' ? 'username' : 'password'}`, 'set both username and password, or neither')
-  if (doc.ondemand !== undefined && bool(`${at}.ondemand`, doc.ondemand, false)) {
-    throw new ConfigError(`${at}.ondemand`, 'pull-through (on-demand fetching) is not available in this version; mirror with pollinterval or `packyard sync`')
-  }
   const certDir = optionalString(`${at}.certdir`, doc.certdir)
   return {
     url,
@@ -84,6 +96,7 @@ function parseEntry(at: string, entry: unknown): SyncRegistryConfig {
     credentialsFile: credentialsFile === '' ? null : credentialsFile,
     tlsVerify: bool(`${at}.tlsverify`, doc.tlsverify, true),
     certDir: certDir === '' ? null : certDir,
+    onDemand: bool(`${at}.ondemand`, doc.ondemand, false),
     pollIntervalMs: duration(`${at}.pollinterval`, doc.pollinterval, 0),
     content: parseContent(`${at}.content`, doc.content),
     retries: int(`${at}.retries`, doc.retries, 3, 0, 10),

@@ -70,22 +70,7 @@ export class Mirror {
 
   /** One run against one upstream; the run (not a dry run's) and each conflict go to the event log. */
   async run(config: SyncRegistryConfig, options: RunOptions): Promise<SyncReport> {
-    const startedAt = Date.now()
-    const report: SyncReport = {
-      upstream: config.basePath === '' ? config.url : `${config.url}/${config.basePath}`,
-      dryRun: options.dryRun,
-      ok: true,
-      startedAt,
-      packsCopied: 0,
-      tagsUnchanged: 0,
-      blobsCopied: 0,
-      bytesCopied: 0,
-      conflicts: 0,
-      refused: 0,
-      failed: 0,
-      error: null,
-      tags: [],
-    }
+    const report = emptyReport(config, options.dryRun)
     try {
       const upstream = new Upstream(config, options.env)
       const work: Array<{ pack: string; tag: string }> = []
@@ -120,6 +105,35 @@ export class Mirror {
     }
     report.ok = report.error === null && report.failed === 0
     if (!options.dryRun) this.parts.sync.recordRun(options.actor, runDetail(report))
+    return report
+  }
+
+  /**
+   * On demand: the tags of one pack that `wanted` asks for and the content rules allow, copied
+   * now (no run event: each copy is its own create event). Throws when the upstream cannot list
+   * the pack's tags; a pack the upstream does not have is an empty report.
+   */
+  async fetchPack(config: SyncRegistryConfig, pack: string, wanted: (tag: string) => boolean, actor: string): Promise<SyncReport> {
+    const report = emptyReport(config, false)
+    const upstream = new Upstream(config)
+    let tags: string[]
+    try {
+      tags = await retrying(config, () => upstream.tags(pack))
+    } catch (err) {
+      if (err instanceof UpstreamError && err.status === 404) return report
+      throw err
+    }
+    const work = tags.filter((tag) => wanted(tag) && selectTag(config.content, pack, tag).selected)
+    await eachLimited(work, config.maxConcurrency, undefined, async (tag) => {
+      let item: TagReport
+      try {
+        item = await retrying(config, () => this.copyTag(upstream, pack, tag, { dryRun: false, actor }, report))
+      } catch (err) {
+        item = { pack, tag, outcome: isRegistryError(err) && err.status < 500 ? 'refused' : 'failed', digest: null, message: messageOf(err) }
+      }
+      this.note(report, item)
+    })
+    report.ok = report.failed === 0
     return report
   }
 
@@ -200,6 +214,24 @@ export class Mirror {
       throw err
     }
     return item('copied')
+  }
+}
+
+function emptyReport(config: SyncRegistryConfig, dryRun: boolean): SyncReport {
+  return {
+    upstream: config.basePath === '' ? config.url : `${config.url}/${config.basePath}`,
+    dryRun,
+    ok: true,
+    startedAt: Date.now(),
+    packsCopied: 0,
+    tagsUnchanged: 0,
+    blobsCopied: 0,
+    bytesCopied: 0,
+    conflicts: 0,
+    refused: 0,
+    failed: 0,
+    error: null,
+    tags: [],
   }
 }
 

@@ -113,7 +113,8 @@ validation:
   )
   const c = loadConfig({ file, env: {} })
   t.equal(c.http.port, 5000)
-  t.same([...c.ignoredKeys].sort(), ['health', 'http.debug', 'http.http2', 'log.accesslog', 'loglevel', 'middleware', 'notifications', 'proxy', 'redis', 'validation'])
+  t.same([...c.ignoredKeys].sort(), ['health', 'http.debug', 'http.http2', 'log.accesslog', 'loglevel', 'middleware', 'notifications', 'redis', 'validation'])
+  t.match(c.sync.registries, [{ url: 'https://registry-1.docker.io', api: 'v2', onDemand: true, content: [] }], 'proxy.remoteurl is an on-demand upstream')
 })
 
 t.test('storage.s3 with distribution\'s keys, Spectro\'s host and port, and REGISTRY_STORAGE_S3_*', async (t) => {

@@ -17,6 +17,7 @@ t.test('an entry with every key, and the defaults', async (t) => {
       password: 'p',
       tlsverify: false,
       certdir: '/certs',
+      ondemand: true,
       pollinterval: '6h',
       content: [{ packs: ['kubernetes', 'cni-*'], versions: '>=1.28.0', tags: '^1\\.', excludetags: '-rc' }],
       retries: 5,
@@ -24,15 +25,27 @@ t.test('an entry with every key, and the defaults', async (t) => {
       maxconcurrency: 8,
     },
   ]).sync.registries
-  t.match(r, { url: 'https://up.example.com', api: 'v2', basePath: 'production', username: 'u', password: 'p', credentialsFile: null, tlsVerify: false, certDir: '/certs', pollIntervalMs: 6 * 3600_000, retries: 5, retryDelayMs: 2000, maxConcurrency: 8 })
+  t.match(r, { url: 'https://up.example.com', api: 'v2', basePath: 'production', username: 'u', password: 'p', credentialsFile: null, tlsVerify: false, certDir: '/certs', onDemand: true, pollIntervalMs: 6 * 3600_000, retries: 5, retryDelayMs: 2000, maxConcurrency: 8 })
   t.match(r?.content[0], { packs: ['kubernetes', 'cni-*'], versions: '>=1.28.0', tags: /^1\./, excludeTags: /-rc/ })
   const [d] = load([{ url: 'http://up:5000' }]).sync.registries
-  t.match(d, { api: 'v1', basePath: '', username: null, tlsVerify: true, pollIntervalMs: 0, content: [], retries: 3, retryDelayMs: 1000, maxConcurrency: 4 })
+  t.match(d, { api: 'v1', basePath: '', username: null, tlsVerify: true, onDemand: false, pollIntervalMs: 0, content: [], retries: 3, retryDelayMs: 1000, maxConcurrency: 4 })
 })
 
 t.test('REGISTRY_SYNC_REGISTRIES takes the list as YAML flow', async (t) => {
   const [r] = load(undefined, { REGISTRY_SYNC_REGISTRIES: '[{url: "https://up.example.com", credentialsfile: /run/secrets/up, pollinterval: 0}]' }).sync.registries
   t.match(r, { url: 'https://up.example.com', credentialsFile: '/run/secrets/up', pollIntervalMs: 0 })
+})
+
+t.test("distribution's proxy section is one on-demand upstream with all content", async (t) => {
+  const c = loadConfig({ doc: { storage: { inmemory: {} }, proxy: { remoteurl: 'https://packs.example.com', username: 'u', password: 'p', ttl: '168h' } }, env: {} })
+  t.same(c.sync.registries.map((r) => [r.url, r.api, r.basePath, r.username, r.password, r.onDemand, r.pollIntervalMs, r.content]), [['https://packs.example.com', 'v2', '', 'u', 'p', true, 0, []]])
+  t.same(c.ignoredKeys, ['proxy.ttl'])
+  const fromEnv = loadConfig({ doc: { storage: { inmemory: {} } }, env: { REGISTRY_PROXY_REMOTEURL: 'https://packs.example.com' } })
+  t.equal(fromEnv.sync.registries[0]?.url, 'https://packs.example.com')
+  const bad = t.throws(() => loadConfig({ doc: { storage: { inmemory: {} }, proxy: { remoteurl: 'packs.example.com' } }, env: {} })) as unknown
+  t.equal((bad as ConfigError).key, 'proxy.remoteurl')
+  const twice = t.throws(() => load([{ url: 'https://packs.example.com' }], { REGISTRY_PROXY_REMOTEURL: 'https://packs.example.com/' })) as unknown
+  t.match((twice as Error).message, /proxy\.remoteurl: https:\/\/packs\.example\.com is in sync\.registries too/)
 })
 
 t.test('each bad value names its entry and key', async (t) => {
@@ -47,7 +60,7 @@ t.test('each bad value names its entry and key', async (t) => {
     [[{ url: 'https://a', api: 'v2', basepath: 'Bad Path' }], 'sync.registries[0].basepath', /OCI repository path/],
     [[{ url: 'https://a', username: 'u' }], 'sync.registries[0].password', /both username and password/],
     [[{ url: 'https://a', username: 'u', password: 'p', credentialsfile: '/f' }], 'sync.registries[0].credentialsfile', /not both/],
-    [[{ url: 'https://a', ondemand: true }], 'sync.registries[0].ondemand', /not available in this version/],
+    [[{ url: 'https://a', ondemand: 'sometimes' }], 'sync.registries[0].ondemand', /true or false/],
     [[{ url: 'https://a', pollinterval: 'often' }], 'sync.registries[0].pollinterval', /duration/],
     [[{ url: 'https://a', maxconcurrency: 0 }], 'sync.registries[0].maxconcurrency', /between 1 and 64/],
     [[{ url: 'https://a', tlsverify: 'maybe' }], 'sync.registries[0].tlsverify', /true or false/],

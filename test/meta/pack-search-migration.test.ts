@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import pino from 'pino'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
+import { readMigrations } from '../../src/meta/db.js'
 import { README_SEARCH_BYTES } from '../../src/packs/search.js'
 import { ADMIN, tempDir, testConfig } from '../helpers.js'
 import { pushPack } from '../pack-fixtures.js'
@@ -18,6 +19,9 @@ async function found(app: FastifyInstance, q: string): Promise<string[]> {
   if (res.statusCode !== 200) throw new Error(`search ${q}: ${res.statusCode}`)
   return [...res.body.matchAll(/<code>([a-z0-9._-]+)<\/code>(?:<\/div>| ·)/g)].map((m) => m[1] as string)
 }
+
+/** What the migrations after 0012 add, dropped so that a rewind to schema 11 runs them again. */
+const LATER_MIGRATIONS = 'DROP TABLE sync_origins; DROP INDEX events_sync_runs'
 
 t.test('a database from before 0012 is searchable after the upgrade, READMEs included', async (t) => {
   const config = testConfig(t, { storage: { filesystem: { rootdirectory: join(tempDir(t), 'data') } } })
@@ -30,13 +34,14 @@ t.test('a database from before 0012 is searchable after the upgrade, READMEs inc
   await pushPack(before, { name: 'deep', version: '1.0.0', extra: JSON.parse(`${'['.repeat(1100)}${']'.repeat(1100)}`) as unknown })
   // What schema 11 holds: the same pack tables, without what 0012 adds.
   before.registry.db.exec(`DROP TABLE pack_search; DROP TABLE pack_readmes; DROP INDEX pack_versions_addon_type; DROP INDEX pack_versions_group;
-    DELETE FROM schema_migrations WHERE version = 12`)
+    DELETE FROM schema_migrations WHERE version >= 12`)
+  before.registry.db.exec(LATER_MIGRATIONS)
   await before.close()
 
   const after = await buildApp(config)
   t.teardown(() => after.close())
   const db = after.registry.db
-  t.equal(db.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get(), 12, 'migrated')
+  t.equal(db.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get(), readMigrations().length, 'migrated')
   t.equal(db.prepare('SELECT COUNT(*) FROM pack_readmes').pluck().get(), 3, 'every README read, of every version')
   t.equal(db.prepare('SELECT COUNT(*) FROM pack_search').pluck().get(), 4, 'a row per pack')
   t.same(await found(after, 'deep'), ['deep'], 'the deeply nested pack too')
@@ -74,7 +79,8 @@ t.test('a README missing from storage is searched as empty; the start-up goes on
   const before = await buildApp(config)
   await pushPack(before, { name: 'lost', version: '1.0.0', description: 'Still described' }, { 'README.md': 'A README nobody will read' })
   const digest = before.registry.db.prepare(`SELECT json_extract(files, '$."README.md".digest') FROM pack_versions`).pluck().get() as string
-  before.registry.db.exec('DROP TABLE pack_search; DROP TABLE pack_readmes; DROP INDEX pack_versions_addon_type; DROP INDEX pack_versions_group; DELETE FROM schema_migrations WHERE version = 12')
+  before.registry.db.exec('DROP TABLE pack_search; DROP TABLE pack_readmes; DROP INDEX pack_versions_addon_type; DROP INDEX pack_versions_group; DELETE FROM schema_migrations WHERE version >= 12')
+  before.registry.db.exec(LATER_MIGRATIONS)
   await before.close()
   const hex = digest.slice('sha256:'.length)
   rmSync(join(root, 'blobs', 'sha256', hex.slice(0, 2), hex))

@@ -71,3 +71,14 @@ t.test('sync copies packs from an OCI registry under a basepath', async (t) => {
   const again = await runCliHere(['sync', file, '--once'])
   t.match(again.stdout, /copied 0 packs \(0 blobs, 0 B\), 2 unchanged/)
 })
+
+t.test("distribution's proxy.remoteurl: packs pulled through from an OCI registry", async (t) => {
+  const { host } = await startReferenceRegistry(t)
+  const digest = await orasPush(host, 'spectro-packs/archive/kubernetes', '1.29.0', await archive(packFiles({ name: 'kubernetes', version: '1.29.0' }), 'kubernetes-1.29.0'), 'kubernetes-1.29.0.tar.gz')
+  const here = await testApp(t, { proxy: { remoteurl: `http://${host}` } }, { auth: false })
+  const pulled = await here.inject({ method: 'GET', url: '/v2/spectro-packs/archive/kubernetes/manifests/1.29.0', headers: { accept: OCI } })
+  t.equal(pulled.statusCode, 200, pulled.body)
+  t.equal(pulled.headers['docker-content-digest'], digest, "the upstream's digest")
+  t.equal((await get(here, '/v1/_packs/kubernetes/1.29.0/archive')).statusCode, 200, 'and a pack here, over /v1 too')
+  t.equal((await get(here, '/v1/_packs/kubernetes/1.30.0')).statusCode, 404, 'what the upstream does not have either')
+})

@@ -20,6 +20,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { isRegistryError, RegistryError } from '../../errors.js'
 import { OCI_INDEX } from '../../oci/manifests.js'
+import type { PullThrough } from '../../sync/on-demand.js'
 import { type Endpoint, parseV2Path, type RepositoryLocator } from '../../oci/names.js'
 import type { OciRegistry } from '../../oci/registry.js'
 import type { OciUploads } from '../../oci/uploads.js'
@@ -44,6 +45,8 @@ export interface DistributionOptions {
   bodyIdleMs: number
   /** A pre-signed download URL for a blob, when blob GETs redirect to the storage (S3); else null. */
   blobRedirect: BlobRedirect | null
+  /** Pull-through: fetches a pack (a tag of it) that is not here from an on-demand upstream before a pull reads it; null without one. */
+  onDemand: PullThrough | null
 }
 
 interface WildcardRequest {
@@ -84,6 +87,7 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
       const { endpoint, repo } = route(request)
       switch (endpoint.kind) {
         case 'manifest': {
+          if (repo.kind === 'pack') await opts.onDemand?.(repo.name, endpoint.reference)
           const manifest = registry.manifest(repo, endpoint.reference)
           notePull(request, refOf(repo, endpoint.reference), manifest.digest)
           return sendManifest(request, reply, manifest, endpoint.reference)

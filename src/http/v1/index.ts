@@ -17,6 +17,7 @@ import { v1Surface } from '../distribution/surface.js'
 import { errorResponses } from '../errors.js'
 import { v1EventsPlugin } from './events.js'
 import { v1PacksPlugin } from './packs.js'
+import type { PullThrough } from '../../sync/on-demand.js'
 
 const rootSchema = {
   operationId: 'checkLogin',
@@ -48,13 +49,15 @@ export interface V1Options {
   bodyIdleMs: number
   /** A pre-signed download URL for a blob, when blob GETs redirect to the storage (S3); else null. */
   blobRedirect: BlobRedirect | null
+  /** Pull-through: fetches a pack (a tag of it) that is not here from an on-demand upstream before a pull reads it; null without one. */
+  onDemand: PullThrough | null
 }
 
 export async function v1Plugin(app: FastifyInstance, opts: V1Options): Promise<void> {
   apiVersionHeader(app)
   app.addHook('onRequest', app.authenticate)
   app.get('/', { schema: rootSchema }, async (request) => ({ user: request.identity?.user ?? 'anonymous', canPush: request.identity?.writer === true }))
-  await app.register(v1PacksPlugin, { packs: opts.packs, views: opts.views, bodyIdleMs: opts.bodyIdleMs })
+  await app.register(v1PacksPlugin, { packs: opts.packs, views: opts.views, bodyIdleMs: opts.bodyIdleMs, onDemand: opts.onDemand })
   await app.register(v1EventsPlugin, { audit: opts.audit })
   await app.register(distributionRoutes, {
     registry: opts.registry,
@@ -63,5 +66,6 @@ export async function v1Plugin(app: FastifyInstance, opts: V1Options): Promise<v
     manifestSize: opts.manifestSize,
     bodyIdleMs: opts.bodyIdleMs,
     blobRedirect: opts.blobRedirect,
+    onDemand: opts.onDemand,
   })
 }

@@ -14,6 +14,7 @@ import { actorOf } from '../auth.js'
 import { readForm } from '../multipart.js'
 import { setNextLink } from '../pagination.js'
 import * as S from './schemas.js'
+import type { PullThrough } from '../../sync/on-demand.js'
 
 interface NameParams {
   Params: { name: string }
@@ -51,8 +52,8 @@ function publishOptions(fields: Record<string, string>, actor: string): PublishO
   }
 }
 
-export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackService; views: PackViews; bodyIdleMs: number }): Promise<void> {
-  const { packs, views, bodyIdleMs } = opts
+export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackService; views: PackViews; bodyIdleMs: number; onDemand: PullThrough | null }): Promise<void> {
+  const { packs, views, bodyIdleMs, onDemand } = opts
   // The push form is read by readForm as it streams; Fastify must not parse it first.
   app.addContentTypeParser('multipart/form-data', (_request, _payload, done) => done(null))
 
@@ -84,6 +85,7 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
   // The tags of a pack or a version come a page at a time (n, last), with a Link to the next page.
   app.get<NameParams & { Querystring: PageRequest }>('/_packs/:name', { schema: S.packDetailSchema }, async (request, reply) => {
     const { name } = request.params
+    await onDemand?.(name, null)
     const page = await views.packDetail(name, request.query)
     setNextLink(reply, `/v1/_packs/${name}`, {}, page)
     return page.detail
@@ -91,6 +93,7 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
 
   app.get<RefParams & { Querystring: PageRequest }>('/_packs/:name/:ref', { schema: S.versionDetailSchema }, async (request, reply) => {
     const { name, ref } = request.params
+    await onDemand?.(name, ref)
     const page = views.versionDetail(name, ref, request.query)
     setNextLink(reply, `/v1/_packs/${name}/${ref}`, {}, page)
     return page.detail
@@ -98,6 +101,7 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
 
   app.get<RefParams>('/_packs/:name/:ref/archive', { schema: S.archiveSchema }, async (request, reply) => {
     const { name, ref } = request.params
+    await onDemand?.(name, ref)
     const archive = views.archive(name, ref)
     notePull(request, `${name}:${ref}`, archive.digest)
     return sendBlob(request, reply, { ...archive, contentType: 'application/gzip', open: (range) => views.open(archive.digest, range) })
@@ -105,6 +109,7 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
 
   app.get<{ Params: { name: string; ref: string; '*': string } }>('/_packs/:name/:ref/files/*', { schema: S.fileSchema }, async (request, reply) => {
     const { name, ref, '*': path } = request.params
+    await onDemand?.(name, ref)
     const file = views.file(name, ref, path)
     return sendBlob(request, reply, { ...file, contentType: S.FILE_TYPES[path] ?? 'application/octet-stream', open: (range) => views.open(file.digest, range) })
   })

@@ -8,6 +8,7 @@ import type { OciUploads } from '../../oci/uploads.js'
 import { apiVersionHeader, distributionRoutes } from '../distribution/routes.js'
 import { versionSchema } from '../distribution/schemas.js'
 import { v2Surface } from '../distribution/surface.js'
+import type { PullThrough } from '../../sync/on-demand.js'
 
 export interface V2Options {
   registry: OciRegistry
@@ -20,6 +21,8 @@ export interface V2Options {
   bodyIdleMs: number
   /** A pre-signed download URL for a blob, when blob GETs redirect to the storage (S3); else null. */
   blobRedirect: BlobRedirect | null
+  /** Pull-through: fetches a pack (a tag of it) that is not here from an on-demand upstream before a pull reads it; null without one. */
+  onDemand: PullThrough | null
 }
 
 export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<void> {
@@ -33,5 +36,6 @@ export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<v
     manifestSize: opts.manifestSize,
     bodyIdleMs: opts.bodyIdleMs,
     blobRedirect: opts.blobRedirect,
+    onDemand: opts.onDemand,
   })
 }

@@ -1,0 +1,103 @@
+// Pull-through (sync.registries[].ondemand, and distribution's proxy.remoteurl): a pull of a pack
+// or tag that is not here, but that an on-demand upstream's content rules allow, fetches it from
+// that upstream first (through the mirror, so it is validated and stored as a synced pack) and is
+// then served from here. A parent tag (`1.x`, `edge__1.28.x`) fetches the versions it covers,
+// and is computed here. Concurrent pulls of the same missing thing share one fetch. A pull waits
+// at most `timeoutMs`: past it, or when the upstream fails, it is answered 503 naming the
+// upstream's failure (the fetch goes on, and a later pull finds its result). What is here is
+// always served without asking the upstream.
+
+import { RegistryError } from '../errors.js'
+import type { SyncRegistryConfig } from '../config/sync.js'
+import type { PackMeta } from '../meta/packs.js'
+import { packMayMatch } from '../packs/sync-rules.js'
+import { isParentLabel, parseTag } from '../packs/tags.js'
+import { parseVersion } from '../packs/versions.js'
+import type { Mirror } from './mirror.js'
+
+export const ON_DEMAND_ACTOR = 'on-demand'
+
+/** What the pull routes call before reading a pack (OnDemand.ensure). */
+export type PullThrough = (name: string, ref: string | null) => Promise<void>
+
+export class OnDemand {
+  private readonly inFlight = new Map<string, Promise<void>>()
+
+  constructor(
+    private readonly mirror: Mirror,
+    private readonly registries: SyncRegistryConfig[],
+    private readonly packMeta: PackMeta,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /**
+   * Makes sure pack `name` (with `ref`, a tag, when given) is here before a pull reads it: does
+   * nothing when it is, or when no on-demand upstream could have it (the pull then answers its
+   * usual 404). References by digest are never fetched.
+   */
+  async ensure(name: string, ref: string | null): Promise<void> {
+    if (ref !== null && ref.includes(':')) return
+    const wanted = wantedTags(ref)
+    if (wanted === null || this.isHere(name, ref)) return
+    for (const registry of this.registries) {
+      if (!packMayMatch(registry.content, name)) continue
+      const label = registry.basePath === '' ? registry.url : `${registry.url}/${registry.basePath}`
+      const key = `${label}\n${name}\n${ref ?? ''}`
+      let fetch = this.inFlight.get(key)
+      if (!fetch) {
+        fetch = this.mirror.fetchPack(registry, name, wanted, ON_DEMAND_ACTOR).then((report) => {
+          const failure = report.tags.find((t) => t.outcome === 'failed')
+          if (failure && !this.isHere(name, ref)) throw new Error(failure.message ?? 'the copy failed')
+        })
+        fetch.finally(() => this.inFlight.delete(key)).catch(() => {})
+        this.inFlight.set(key, fetch)
+      }
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs / 1000}s`)), this.timeoutMs)
+      })
+      try {
+        await Promise.race([fetch, timeout])
+      } catch (err) {
+        throw new RegistryError('UNAVAILABLE', `${name}${ref === null ? '' : `:${ref}`} is not here, and fetching it from ${label} failed: ${(err as Error).message}`, { upstream: label }, { 'retry-after': '30' })
+      } finally {
+        clearTimeout(timer)
+      }
+      if (this.isHere(name, ref)) return
+    }
+  }
+
+  private isHere(name: string, ref: string | null): boolean {
+    const repo = this.packMeta.repoByName(name)
+    if (!repo) return false
+    return ref === null || this.packMeta.tag(repo.id, ref) !== undefined
+  }
+}
+
+/**
+ * Which upstream tags a pull of `ref` needs: every version (a whole pack), the version itself, or
+ * those a parent tag covers (same group, same major, and minor for `M.m.x`); null when it names
+ * nothing that can be fetched (an alias, an invalid tag).
+ */
+export function wantedTags(ref: string | null): ((tag: string) => boolean) | null {
+  if (ref === null) return () => true
+  let group: string | null
+  let label: string
+  try {
+    ;({ group, label } = parseTag(ref))
+  } catch {
+    return null
+  }
+  if (!isParentLabel(label)) return parseVersion(label) === null ? null : (tag) => tag === ref
+  const parts = label.slice(0, -2).split('.').map(Number)
+  return (tag) => {
+    let t
+    try {
+      t = parseTag(tag)
+    } catch {
+      return false
+    }
+    const v = parseVersion(t.label)
+    return t.group === group && v !== null && v.major === parts[0] && (parts.length < 2 || v.minor === parts[1])
+  }
+}

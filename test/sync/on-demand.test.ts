@@ -1,0 +1,67 @@
+// Pull-through (sync.registries[].ondemand): a pull of a pack or tag not here fetches it from the
+// upstream first (one upstream fetch for 16 concurrent pulls), a parent tag fetches the versions
+// it covers, the content rules bound what is fetched, and a down upstream answers a clear 503 at
+// once while what is here is served as usual.
+
+import t from 'tap'
+import { buildApp } from '../../src/app.js'
+import { listeningApp, testApp, testConfig } from '../helpers.js'
+import { get, pushPack } from '../pack-fixtures.js'
+
+const OCI = 'application/vnd.oci.image.manifest.v1+json'
+
+t.test('pulls of what is not here fetch it from the on-demand upstream first', async (t) => {
+  const upstream = await listeningApp(t, {}, { auth: false })
+  const up = upstream.app
+  const v100 = await pushPack(up, { version: '1.0.0' })
+  await pushPack(up, { version: '1.1.0' })
+  await pushPack(up, { version: '2.0.0' })
+  await pushPack(up, { version: '2.1.0' })
+  await pushPack(up, { name: 'hellothere', version: '0.1.0' })
+  await pushPack(up, { name: 'hellothere', version: '0.2.0' })
+  await pushPack(up, { name: 'secret', version: '1.0.0' })
+  const here = await testApp(t, { sync: { registries: [{ url: `http://${upstream.server}`, ondemand: true, content: [{ packs: ['hello*'] }] }] } }, { auth: false })
+  const asked = (what: string) => upstream.requests.filter((r) => r.startsWith(`GET ${what}`)).length
+
+  const pulls = await Promise.all(Array.from({ length: 16 }, () => get(here, '/v1/_packs/hellouniverse/1.0.0/archive')))
+  t.same(pulls.map((p) => p.statusCode), Array(16).fill(200), '16 concurrent pulls of a pack not here are served')
+  t.same(new Set(pulls.map((p) => p.headers['docker-content-digest'])), new Set([v100.digest]), 'the upstream\'s archive')
+  t.equal(asked('/v1/hellouniverse/tags/list'), 1, 'one upstream fetch for all of them')
+  t.equal(asked('/v1/hellouniverse/manifests/1.0.0'), 1)
+  t.equal(asked('/v1/hellouniverse/manifests/1.1.0'), 0, 'only the tag asked for')
+
+  const parent = await here.inject({ method: 'GET', url: '/v2/spectro-packs/archive/hellouniverse/manifests/2.x', headers: { accept: OCI } })
+  const upstream21 = await up.inject({ method: 'GET', url: '/v2/spectro-packs/archive/hellouniverse/manifests/2.1.0', headers: { accept: OCI } })
+  t.equal(parent.statusCode, 200, 'a parent tag not here')
+  t.equal(parent.headers['docker-content-digest'], upstream21.headers['docker-content-digest'], 'fetches the versions it covers and is computed here')
+  t.equal(asked('/v1/hellouniverse/manifests/2.0.0'), 1)
+  t.equal(asked('/v1/hellouniverse/manifests/1.1.0'), 0, 'not the versions of other lines')
+
+  const whole = await get(here, '/v1/_packs/hellothere')
+  t.equal(whole.statusCode, 200, 'a whole pack not here')
+  t.match(whole.body, /"0\.1\.0"/)
+  t.match(whole.body, /"0\.2\.0"/)
+
+  t.equal((await get(here, '/v1/_packs/hellouniverse/9.9.9')).statusCode, 404, 'a version the upstream does not have either')
+  t.equal((await get(here, '/v1/_packs/secret/1.0.0')).statusCode, 404, 'outside the content rules')
+  t.equal(asked('/v1/secret/'), 0, 'which the upstream is not even asked about')
+  const before = upstream.requests.length
+  t.equal((await get(here, '/v1/_packs/hellouniverse/1.0.0/archive')).statusCode, 200)
+  t.equal(upstream.requests.length, before, 'what is here is served without asking the upstream')
+  t.equal((await get(here, '/v1/_packs/hellouniverse/stable')).statusCode, 404, 'an alias is not fetched')
+})
+
+t.test('a down upstream: a clear 503 at once for what is missing, what is here served as usual', async (t) => {
+  const app = await buildApp(testConfig(t, { sync: { registries: [{ url: 'http://127.0.0.1:9', ondemand: true, retries: 0 }] } }, { auth: false }))
+  t.teardown(() => app.close())
+  await pushPack(app, { version: '1.0.0' })
+  t.equal((await get(app, '/v1/_packs/hellouniverse/1.0.0/archive')).statusCode, 200)
+  const started = Date.now()
+  const missing = await get(app, '/v1/_packs/hellouniverse/1.1.0')
+  t.ok(Date.now() - started < 5000, 'within a bounded time')
+  t.equal(missing.statusCode, 503)
+  t.equal(missing.headers['retry-after'], '30')
+  t.match(missing.json(), { errors: [{ code: 'UNAVAILABLE', message: /^hellouniverse:1\.1\.0 is not here, and fetching it from http:\/\/127\.0\.0\.1:9 failed: cannot reach http:\/\/127\.0\.0\.1:9: ECONNREFUSED/ }] })
+  const v2 = await app.inject({ method: 'GET', url: '/v2/spectro-packs/archive/other/manifests/1.0.0', headers: { accept: OCI } })
+  t.equal(v2.statusCode, 503, 'over /v2 too')
+})
