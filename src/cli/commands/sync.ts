@@ -53,8 +53,9 @@ could not be read or a tag failed to copy.`,
     try {
       let failed = false
       const runOnce = async (registry: SyncRegistryConfig) => {
-        const report = await mirror.run(registry, { dryRun, actor, onProgress: progressLine(io), env: io.env })
-        endProgress(io)
+        const progress = progressLine(io)
+        const report = await mirror.run(registry, { dryRun, actor, onProgress: progress.show, env: io.env })
+        progress.end()
         io.stdout.write(reportText(report))
         if (!report.ok) failed = true
       }
@@ -118,22 +119,22 @@ export function reportText(r: SyncReport): string {
   return `${[summary, ...lines].join('\n')}\n`
 }
 
-let drawnAt = Number.NEGATIVE_INFINITY
-let drawn = false
-
-function progressLine(io: Io): (p: SyncProgress) => void {
+/** One line on stderr, redrawn in place at most ten times a second, only on a terminal. */
+function progressLine(io: Io): { show: (p: SyncProgress) => void; end: () => void } {
   const terminal = io.stderr as { isTTY?: boolean }
-  return (p) => {
-    if (terminal.isTTY !== true) return
-    const now = performance.now()
-    if (now - drawnAt < REDRAW_MS && p.tagsDone !== p.tagsTotal) return
-    drawnAt = now
-    drawn = true
-    io.stderr.write(`\r${p.upstream}: ${p.tagsDone}/${p.tagsTotal} tags, ${p.blobsCopied} blobs, ${formatBytes(p.bytesCopied)}\x1b[K`)
+  let drawnAt = Number.NEGATIVE_INFINITY
+  let drawn = false
+  return {
+    show(p) {
+      if (terminal.isTTY !== true) return
+      const now = performance.now()
+      if (now - drawnAt < REDRAW_MS && p.tagsDone !== p.tagsTotal) return
+      drawnAt = now
+      drawn = true
+      io.stderr.write(`\r${p.upstream}: ${p.tagsDone}/${p.tagsTotal} tags, ${p.blobsCopied} blobs, ${formatBytes(p.bytesCopied)}\x1b[K`)
+    },
+    end() {
+      if (drawn) io.stderr.write('\n')
+    },
   }
-}
-
-function endProgress(io: Io): void {
-  if (drawn) io.stderr.write('\n')
-  drawn = false
 }
