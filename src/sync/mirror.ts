@@ -209,8 +209,14 @@ export class Mirror {
     try {
       packs.commit(received, { force: owned, message: `mirrored from ${upstream.label}`, skipDigestCheck: true, strict: false, actor: options.actor })
     } catch (err) {
-      // A push here between the look at the tag and this commit: it wins.
-      if (isRegistryError(err) && err.code === 'TAG_EXISTS') return conflict(String(err.detail?.digest ?? 'a pushed tag'))
+      if (isRegistryError(err) && err.code === 'TAG_EXISTS') {
+        // Written meanwhile: by another copy of the same manifest (a pull through, a periodic
+        // run), or by a push here, which wins.
+        const now = packMeta.repoByName(pack)
+        const tagged = now ? packMeta.tag(now.id, tag) : undefined
+        if (tagged?.manifest_digest === remote.digest) return item('unchanged')
+        return conflict(tagged?.manifest_digest ?? String(err.detail?.digest ?? 'a pushed tag'))
+      }
       throw err
     }
     return item('copied')
