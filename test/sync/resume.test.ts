@@ -1,6 +1,6 @@
-// An interrupted sync (the process killed with SIGKILL in the middle of a blob download) is
-// started again: the packs it had finished are only compared, their blobs not fetched again, and
-// the rest is copied.
+// packyard sync as a process: killed with SIGKILL in the middle of a blob download and started
+// again, it only compares the packs it had finished (their blobs are not fetched again) and copies
+// the rest; without --once it goes on every pollinterval.
 
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
@@ -66,4 +66,30 @@ t.test('a sync killed mid-download resumes without redoing finished packs', asyn
   t.match(again.stdout, /copied 1 pack \(\d+ blobs?, .*\), 3 unchanged, 0 in conflict, 0 refused, 0 failed/)
   t.same(blobRequests.filter((u) => !u.startsWith('/v1/zulu/')), before, 'no blob of a finished pack is fetched again')
   t.equal((await get(here, '/v1/_packs/zulu/1.0.0')).statusCode, 200)
+})
+
+t.test('without --once, packyard sync runs again every pollinterval until stopped', async (t) => {
+  const upstream = await listeningApp(t, {}, { auth: false })
+  await pushPack(upstream.app, { version: '1.0.0' })
+  const dir = tempDir(t)
+  const file = join(dir, 'config.yml')
+  writeFileSync(file, stringify({ storage: { filesystem: { rootdirectory: join(dir, 'data') } }, auth: 'none', sync: { registries: [{ url: `http://${upstream.server}`, pollinterval: '200ms' }] } }))
+  const running = spawnBin(['sync', file])
+  t.teardown(() => {
+    running.child.kill('SIGKILL')
+  })
+  const deadline = Date.now() + 20_000
+  while ((running.stdout().match(/^http:/gm) ?? []).length < 3) {
+    if (Date.now() > deadline || running.child.exitCode !== null) throw new Error(`three runs expected:\n${running.stdout()}\n${running.stderr()}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  const [first, second] = running.stdout().split('\n').filter((l) => l.startsWith('http:'))
+  t.match(first, /copied 1 pack /)
+  t.match(second, /copied 0 packs .*1 unchanged/, 'the next runs find it here')
+  await pushPack(upstream.app, { version: '1.1.0' })
+  while (!/copied 1 pack .*1 unchanged/.test(running.stdout())) {
+    if (Date.now() > deadline) throw new Error(`the new version was not copied:\n${running.stdout()}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  t.pass('a version pushed upstream is copied by a later run')
 })
