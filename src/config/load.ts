@@ -11,6 +11,7 @@ import { rootLayout } from '../store/layout.js'
 import { DURATION_HINT, parseDuration } from './duration.js'
 import { isLeaf, LETS_ENCRYPT_DIRECTORY, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
 import type { S3Settings } from '../store/s3.js'
+import { type NotificationEndpoint, parseEndpoints } from './notifications.js'
 
 export const DEFAULT_CONFIG_PATH = '/etc/spectro/config.yml'
 
@@ -111,6 +112,12 @@ export interface Config {
     enabled: boolean
     /** metrics.addr: a listener of its own for /metrics (no credentials); null: /metrics on http.addr, with credentials. */
     addr: { addr: string; host: string; port: number } | null
+  }
+  notifications: {
+    /** Every configured endpoint, the disabled ones too (they are shown, not sent to). */
+    endpoints: NotificationEndpoint[]
+    includeReferences: boolean
+    retention: { maxAgeMs: number; maxEvents: number }
   }
   oci: { namespace: string; listParentTags: boolean }
   /** The pack browser; path is `/` or a path without a trailing slash (`/ui`). */
@@ -272,6 +279,7 @@ function fromEnvString(type: LeafType, value: string): unknown {
       return value.split(',').map((s) => s.trim()).filter((s) => s !== '')
     case 'stringmap':
     case 'headers':
+    case 'endpoints':
       return parseYaml(value)
     default:
       return value
@@ -347,6 +355,11 @@ function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
     },
     packs: { strictValidation: get<string>('packs.validation') === 'strict' },
     metrics: { enabled: metricsEnabled, addr: metricsEnabled ? metricsAt : null },
+    notifications: {
+      endpoints: get('notifications.endpoints'),
+      includeReferences: get('notifications.events.includereferences'),
+      retention: { maxAgeMs: get('notifications.retention.maxage'), maxEvents: get('notifications.retention.maxevents') },
+    },
     oci: { namespace: validateNamespace(get('oci.namespace')), listParentTags: get('oci.listparenttags') },
     ui: { enabled: get('ui.enabled'), path: validateUiPath(get('ui.path')) },
     ignoredKeys,
@@ -572,6 +585,8 @@ export function parseLeaf(key: string, type: LeafType, value: unknown): unknown 
       }
       return out
     }
+    case 'endpoints':
+      return parseEndpoints(key, value)
     case 'ignored':
     case 'unsupported':
       return undefined
