@@ -33,6 +33,7 @@ import { type Db, observeWriteTransactions, onStorageFull, openDatabase, pingDat
 import { BlobIntake } from './blobs/intake.js'
 import { BlobMeta } from './meta/blobs.js'
 import { EventLog } from './meta/events.js'
+import type { OutboxDraft } from './meta/outbox.js'
 import { OciMeta } from './meta/oci.js'
 import { RegistryMetrics } from './metrics.js'
 import { PackMeta } from './meta/packs.js'
@@ -48,6 +49,8 @@ import { PackViews } from './packs/views.js'
 import { YamlChecker } from './packs/yaml-checker.js'
 import { validatePackName } from './packs/names.js'
 import { OciRegistry } from './oci/registry.js'
+import { withRequest } from './notifications/events.js'
+import { Notifications } from './notifications/sender.js'
 import { openStorage } from './store/index.js'
 import type { BlobStore } from './store/types.js'
 import type { UploadStaging } from './store/uploads.js'
@@ -82,7 +85,7 @@ const YAML_CHECK_BUDGET_MS = 1000
 
 declare module 'fastify' {
   interface FastifyInstance {
-    registry: { config: Config; db: Db; store: BlobStore; staging: UploadStaging; tls: TlsService | null; metrics: RegistryMetrics | null }
+    registry: { config: Config; db: Db; store: BlobStore; staging: UploadStaging; tls: TlsService | null; metrics: RegistryMetrics | null; notifications: Notifications | null }
   }
 }
 
@@ -110,6 +113,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ? new RegistryMetrics({ storedBlobs: () => blobMeta.totals(), packTotals: () => packMeta.totals(), gcTotals: () => events.gcTotals(), openUploads: () => ociMeta.openSessions() })
     : null
   if (metrics) observeWriteTransactions(db, (seconds) => metrics.writeTransaction(seconds))
+  const notifications = config.notifications.endpoints.length === 0 ? null : setUpNotifications(db, config, options.logger ?? pino({ level: 'silent' }), metrics)
 
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
@@ -123,13 +127,21 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ...(tls ? { https: true, serverFactory: tls.serverFactory } : {}),
   }) as unknown as FastifyInstance
   if (options.onRoute) app.addHook('onRoute', options.onRoute)
-  app.decorate('registry', { config, db, store, staging: storage.staging, tls, metrics })
+  app.decorate('registry', { config, db, store, staging: storage.staging, tls, metrics, notifications })
   app.addHook('onReady', async () => metrics?.start(METRICS_REFRESH_MS, (err) => app.log.error({ err }, 'metrics: reading the blob, pack and garbage-collection totals failed')))
   app.addHook('onClose', async () => {
+    // Before the database closes: the pulls still waiting are written, the senders stop.
+    await notifications?.stop()
     metrics?.stop()
     tls?.close()
     db.close()
   })
+
+  if (notifications?.active) {
+    // The services find the request an event reports through it (notifications/events.ts).
+    app.addHook('preHandler', (request, _reply, done) => withRequest(request, done))
+    app.addHook('onReady', async () => notifications.start())
+  }
 
   try {
     shareLoopWithWrites(app)
@@ -177,7 +189,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const registry = new OciRegistry(
       db,
       store,
-      { namespace: config.oci.namespace, checkPackName: validatePackName, pageSize: limits.pageSize, deleteEnabled: config.storage.deleteEnabled },
+      {
+        namespace: config.oci.namespace,
+        checkPackName: validatePackName,
+        pageSize: limits.pageSize,
+        deleteEnabled: config.storage.deleteEnabled,
+        ...(notifications?.active ? { onPull: (draft: OutboxDraft) => notifications.pulled(draft) } : {}),
+      },
       new PackBridge(packs),
     )
     const uploads = new OciUploads(db, intake, storage.staging, { maxSessionsPerUser: limits.uploadSessions }, (source, digest) => packs.watchUpload(source, digest))
@@ -212,6 +230,22 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     throw err
   }
   return app
+}
+
+/**
+ * The outbox's recorder and a sender per enabled endpoint (started when the app is ready, so
+ * what the outbox kept from before a restart is sent first), reporting to the metrics.
+ */
+function setUpNotifications(db: Db, config: Config, log: FastifyBaseLogger, metrics: RegistryMetrics | null): Notifications {
+  const { endpoints, includeReferences, retention } = config.notifications
+  const notifications = new Notifications(
+    db,
+    { endpoints, includeReferences, retention, namespace: config.oci.namespace, port: config.http.port },
+    log,
+    metrics ? (endpoint, seconds) => metrics.notificationDelivered(endpoint, seconds) : undefined,
+  )
+  metrics?.watchNotifications(() => notifications.status())
+  return notifications
 }
 
 /** auth.access.writers follows the config file without a restart (config/watch.ts). */
