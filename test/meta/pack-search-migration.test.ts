@@ -28,15 +28,15 @@ t.test('a database from before 0012 is searchable after the upgrade, READMEs inc
   await pushPack(before, { name: 'long', version: '1.0.0' }, { 'README.md': `${'filler '.repeat(README_SEARCH_BYTES / 7)}beyondthecap` })
   // pack.json nested deeper than SQLite's JSON functions read: the migration's index must not fail on it.
   await pushPack(before, { name: 'deep', version: '1.0.0', extra: JSON.parse(`${'['.repeat(1100)}${']'.repeat(1100)}`) as unknown })
-  // What schema 11 holds: the same pack tables, without what 0012 adds.
+  // What schema 11 holds: the same pack tables, without what 0012 (and the later 0013) add.
   before.registry.db.exec(`DROP TABLE pack_search; DROP TABLE pack_readmes; DROP INDEX pack_versions_addon_type; DROP INDEX pack_versions_group;
-    DELETE FROM schema_migrations WHERE version = 12`)
+    DROP TABLE notification_outbox; DROP TABLE notification_endpoints; DELETE FROM schema_migrations WHERE version >= 12`)
   await before.close()
 
   const after = await buildApp(config)
   t.teardown(() => after.close())
   const db = after.registry.db
-  t.equal(db.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get(), 12, 'migrated')
+  t.equal(db.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get(), 13, 'migrated')
   t.equal(db.prepare('SELECT COUNT(*) FROM pack_readmes').pluck().get(), 3, 'every README read, of every version')
   t.equal(db.prepare('SELECT COUNT(*) FROM pack_search').pluck().get(), 4, 'a row per pack')
   t.same(await found(after, 'deep'), ['deep'], 'the deeply nested pack too')
@@ -74,7 +74,7 @@ t.test('a README missing from storage is searched as empty; the start-up goes on
   const before = await buildApp(config)
   await pushPack(before, { name: 'lost', version: '1.0.0', description: 'Still described' }, { 'README.md': 'A README nobody will read' })
   const digest = before.registry.db.prepare(`SELECT json_extract(files, '$."README.md".digest') FROM pack_versions`).pluck().get() as string
-  before.registry.db.exec('DROP TABLE pack_search; DROP TABLE pack_readmes; DROP INDEX pack_versions_addon_type; DROP INDEX pack_versions_group; DELETE FROM schema_migrations WHERE version = 12')
+  before.registry.db.exec('DROP TABLE pack_search; DROP TABLE pack_readmes; DROP INDEX pack_versions_addon_type; DROP INDEX pack_versions_group; DROP TABLE notification_outbox; DROP TABLE notification_endpoints; DELETE FROM schema_migrations WHERE version >= 12')
   await before.close()
   const hex = digest.slice('sha256:'.length)
   rmSync(join(root, 'blobs', 'sha256', hex.slice(0, 2), hex))
