@@ -204,7 +204,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const manifestSize = limits.manifestSize
     // storage.redirect.disable: false, on a store that can hand out download URLs (S3).
     const blobRedirect = config.storage.redirect && store.redirectUrl ? store.redirectUrl.bind(store) : null
-    await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, audit, manifestSize, bodyIdleMs, blobRedirect })
+    await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, audit, manifestSize, bodyIdleMs, blobRedirect, notifications })
     await app.register(uploadPurgingPlugin, {
       uploads,
       ...config.storage.uploadPurging,
