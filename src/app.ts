@@ -216,7 +216,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       const ui: UiOptions = {
         packs: new PackBrowser(browseMeta, packMeta, views, { ...UI_PAGES, archive: archiveLimits }),
         oci: new OciBrowser(browseMeta, (name) => registry.locate(name), UI_PAGES),
-        overview: new RegistryOverview(browseMeta, db, { version: VERSION, storage: config.storage.kind, ociNamespace: config.oci.namespace, latestPushes: 20 }),
+        overview: new RegistryOverview(browseMeta, db, { version: VERSION, storage: config.storage.kind, ociNamespace: config.oci.namespace, latestPushes: 20, notifications: () => notifications?.status() ?? [] }),
         ociNamespace: config.oci.namespace,
         client: clientDownloads,
         authenticated: config.auth !== null,

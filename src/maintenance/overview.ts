@@ -1,5 +1,5 @@
 // The registry page's figures: version, storage backend, bytes and counts, the latest pushes,
-// and what garbage collection would do now with the default grace period, from the metadata
+// each notification endpoint's delivery state, and what garbage collection would do now with the default grace period, from the metadata
 // (assessRecorded, the computation `packyard garbage-collect` starts with; only bytes the
 // metadata has no record of need the store listed, too slow for a page view).
 
@@ -7,6 +7,7 @@ import type { BrowseMeta } from '../meta/browse.js'
 import type { Db } from '../meta/db.js'
 import { DEFAULT_GRACE_MS, type GarbageSummary, summaryLines } from './garbage.js'
 import { assessRecorded } from './gc.js'
+import type { EndpointStatus } from '../notifications/sender.js'
 
 export interface OverviewSettings {
   version: string
@@ -14,6 +15,8 @@ export interface OverviewSettings {
   /** the OCI namespace packs appear under, to name a push's repository */
   ociNamespace: string
   latestPushes: number
+  /** The notification endpoints' state (none without notifications.endpoints). */
+  notifications: () => EndpointStatus[]
 }
 
 export interface PushView {
@@ -40,6 +43,7 @@ export interface RegistrySummary {
   /** `lines`: the figures in the words `packyard garbage-collect` prints them in */
   garbage: GarbageSummary & { lines: string[] }
   latestPushes: PushView[]
+  notifications: EndpointStatus[]
 }
 
 export class RegistryOverview {
@@ -79,6 +83,7 @@ export class RegistryOverview {
         forced: e.forced === 1,
         message: e.message,
       })),
+      notifications: this.settings.notifications(),
     }
   }
 

@@ -298,3 +298,20 @@ t.test('retention: an event older than maxage is dropped, counted, and later one
   t.equal(event?.target.digest, fresh.digest)
   t.match(registry.registry.notifications?.status()[0], { dropped: 1, delivered: 1, pending: 0 })
 })
+
+t.test("the registry page shows each endpoint's state; without endpoints, no such section", async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  receiver.answer = () => 503
+  const registry = await app(t, { notifications: { endpoints: [{ name: 'ci', url: receiver.url, backoff: '1h', threshold: 1 }, { name: 'chat', url: receiver.url, disabled: true, format: 'cloudevents' }] } })
+  await pushImage(t, registry, 'images/app', makeImage('page', 1), 'v1')
+  const until = Date.now() + 5000
+  while (registry.registry.notifications?.status()[1]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+  const html = (await get(registry, '/registry')).body
+  t.match(html, /<h2>Notifications<\/h2>/)
+  t.match(html, /<td>chat <span class="muted">\(cloudevents\)<\/span><\/td>\s*<td><span class="badge">disabled<\/span><\/td>/)
+  t.match(html, /<td>ci <span class="muted">\(distribution\)<\/span><\/td>\s*<td><span class="badge forced">failing<\/span> <span class="muted">next try <time[^>]*>[^<]+<\/time><\/span><\/td>\s*<td>1<\/td>\s*<td>0<\/td>\s*<td>1<\/td>\s*<td>0<\/td>\s*<td><\/td>\s*<td>HTTP 503<\/td>/)
+  t.notMatch(html, new RegExp(receiver.url), 'the receiver URL is not shown')
+  const plain = await app(t, {})
+  t.notMatch((await get(plain, '/registry')).body, /<h2>Notifications<\/h2>/)
+})
