@@ -18,6 +18,8 @@ import { type DistributionEvent, envelope, EventRecorder } from './events.js'
 export const BATCH_SIZE = 100
 /** A pull is written with the others of the same few milliseconds, in one transaction. */
 const PULL_FLUSH_MS = 50
+/** How often an endpoint's pending events are counted against retention.maxevents. */
+const RETENTION_COUNT_MS = 10_000
 /** Most pulls waiting to be written; past it they are written at once. */
 const PULL_BATCH = 500
 
@@ -66,6 +68,8 @@ class EndpointSender {
   private sending = false
   private stopped = false
   private wakeUp: (() => void) | null = null
+  /** When the number of pending events is next held against retention.maxevents. */
+  private nextCount = 0
   /** The current sleep is a backoff: new events do not end it, only a retry does. */
   private backingOff = false
   private inFlight: AbortController | null = null
@@ -93,6 +97,7 @@ class EndpointSender {
   /** An operator's retry: a sender backing off tries again now. */
   retry(): void {
     this.nextAttemptAt = null
+    this.nextCount = 0
     this.wakeUp?.()
   }
 
@@ -184,13 +189,21 @@ class EndpointSender {
     }
   }
 
-  /** Events past the retention go, counted: the oldest first, by age and then by number. */
+  /**
+   * Events past the retention go, counted: the oldest first, by age and then by number. The age
+   * is read from the next event alone (events are written in time order); the number, which
+   * counts through up to maxevents rows, every RETENTION_COUNT_MS (and on a retry).
+   */
   private dropPastRetention(): void {
     const { maxAgeMs, maxEvents } = this.retention
     const before = this.place
-    let to = this.outbox.lastOlderThan(before, Date.now() - maxAgeMs)
-    const left = this.outbox.pendingAfter(to)
-    if (left > maxEvents) to = this.outbox.nthAfter(to, left - maxEvents)
+    const now = Date.now()
+    const next = this.outbox.rowsAfter(before, 1)[0]
+    let to = next !== undefined && next.at < now - maxAgeMs ? this.outbox.lastOlderThan(before, now - maxAgeMs) : before
+    if (now >= this.nextCount) {
+      this.nextCount = now + RETENTION_COUNT_MS
+      if (this.outbox.nthAfter(to, maxEvents + 1) !== to) to = this.outbox.nthAfter(to, this.outbox.pendingAfter(to) - maxEvents)
+    }
     if (to === before) return
     const dropped = this.outbox.pendingAfter(before) - this.outbox.pendingAfter(to)
     this.dropped += dropped
