@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import type { DistributionEvent } from '../../src/notifications/events.js'
 import { ADMIN, tempDir, testConfig } from '../helpers.js'
-import { archive, get, packFiles, push } from '../pack-fixtures.js'
+import { archive, get, orasPush, packFiles, push } from '../pack-fixtures.js'
 import { makeImage, OCTET, pushImage } from '../http/v2-helpers.js'
 
 interface Received {
@@ -169,6 +169,22 @@ t.test('a pack pushed over /v1/_packs: the manifest event a distribution push wo
   t.match(events[1]?.pack, { forced: true, message: 'two replicas' })
   t.equal(events[1]?.target.digest, forced.json().manifestDigest)
   t.match(events[3], { target: { digest: forced.json().manifestDigest }, pack: { name: 'hellouniverse', version: '1.0.0' } })
+})
+
+t.test('a pack pushed over the distribution API (as oras pushes it): the same event, pack object included', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  const registry = await app(t, endpoint(receiver))
+  const tgz = await archive(packFiles({ name: 'ubuntu', version: '22.04' }))
+  const res = await orasPush(registry, 'spectro-packs/archive/ubuntu', '22.04', tgz, 'ubuntu-22.04.tar.gz')
+  t.equal(res.statusCode, 201)
+  const [event] = await receiver.waitFor(1)
+  t.match(event, {
+    action: 'push',
+    target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: res.headers['docker-content-digest'], repository: 'spectro-packs/archive/ubuntu', tag: '22.04' },
+    request: { method: 'PUT' },
+    pack: { name: 'ubuntu', version: '22.04', tag: '22.04', forced: false },
+  })
 })
 
 t.test('format: cloudevents carries the same event as CloudEvents 1.0 structured JSON; ignore.actions drops pulls', async (t) => {
