@@ -194,7 +194,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         checkPackName: validatePackName,
         pageSize: limits.pageSize,
         deleteEnabled: config.storage.deleteEnabled,
-        ...(notifications?.active ? { onPull: (draft: OutboxDraft) => notifications.pulled(draft) } : {}),
+        ...(notifications?.recordsPulls ? { onPull: (draft: OutboxDraft) => notifications.pulled(draft) } : {}),
       },
       new PackBridge(packs),
     )

@@ -300,6 +300,11 @@ export class Notifications {
     return this.senders.length > 0
   }
 
+  /** Whether any endpoint takes pull events (else pulls are not recorded at all). */
+  get recordsPulls(): boolean {
+    return this.senders.some((s) => !s.endpoint.ignoredActions.includes('pull'))
+  }
+
   /** Records events from now on and starts delivering (what the outbox holds first). */
   start(): void {
     if (!this.active) return
@@ -316,7 +321,7 @@ export class Notifications {
 
   /** A manifest GET: its event is built now (with its request) and written with the others of the next few milliseconds. */
   pulled(draft: OutboxDraft): void {
-    if (!this.active) return
+    if (!this.recordsPulls) return
     this.pulls.push(this.recorder.event(draft))
     if (this.pulls.length >= PULL_BATCH) this.flushPulls()
     else if (this.pullTimer === null) {
