@@ -63,6 +63,9 @@ function parseEndpoint(at: string, entry: unknown): NotificationEndpoint {
   if (parsed === null || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
     throw new ConfigError(`${here}.url`, `must be an http:// or https:// URL such as https://ci.example.com/hooks/registry (got ${JSON.stringify(url)})`)
   }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new ConfigError(`${here}.url`, 'must not carry a user or password; send credentials in headers (Authorization: [Basic ...] or [Bearer ...])')
+  }
   const opt = <T>(k: string, type: Parameters<typeof parseLeaf>[1], def: T): T => (doc[k] === undefined || doc[k] === null ? def : (parseLeaf(`${here}.${k}`, type, doc[k]) as T))
   const ignore = doc.ignore ?? {}
   if (typeof ignore !== 'object' || ignore === null || Array.isArray(ignore)) throw new ConfigError(`${here}.ignore`, 'must be a mapping with mediatypes and actions')

@@ -426,6 +426,7 @@ t.test('notifications: distribution\'s endpoint keys, ours, REGISTRY_NOTIFICATIO
     [{ url: 'http://x/' }, 'notifications.endpoints[0].name', /must not be empty/],
     [{ name: 'a b', url: 'http://x/' }, 'notifications.endpoints[0].name', /letters, digits/],
     [{ name: 'ci', url: 'ftp://x/' }, 'notifications.endpoints[0] (ci).url', /http:\/\/ or https:\/\//],
+    [{ name: 'ci', url: 'https://user:secret@x/' }, 'notifications.endpoints[0] (ci).url', /send credentials in headers/],
     [{ name: 'ci', url: 'http://x/', timeout: 'soon' }, 'notifications.endpoints[0] (ci).timeout', /duration/],
     [{ name: 'ci', url: 'http://x/', timeout: '0s' }, 'notifications.endpoints[0] (ci).timeout', /longer than 0s/],
     [{ name: 'ci', url: 'http://x/', backoff: 0 }, 'notifications.endpoints[0] (ci).backoff', /longer than 0s/],
