@@ -231,7 +231,12 @@ function applyEnv(doc: Doc, env: NodeJS.ProcessEnv): void {
     }
     if (isLeaf(node)) {
       const parent = ensureSection(doc, path.slice(0, -1), name)
-      parent[path[path.length - 1] as string] = fromEnvString(node.type, value)
+      try {
+        parent[path[path.length - 1] as string] = fromEnvString(node.type, value)
+      } catch (err) {
+        // Lists and maps come as YAML flow (`[{name: ci, url: "..."}]`).
+        throw new ConfigError(name, `not valid YAML flow: ${(err as Error).message.split('\n')[0]}`)
+      }
     } else {
       ensureSection(doc, path, name)
     }

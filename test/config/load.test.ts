@@ -445,6 +445,9 @@ t.test('notifications: distribution\'s endpoint keys, ours, REGISTRY_NOTIFICATIO
   }
   const twice = catchError(() => loadConfig({ doc: { notifications: { endpoints: [{ name: 'ci', url: 'http://a/' }, { name: 'ci', url: 'http://b/' }] } }, env: {} }))
   t.equal((twice as ConfigError).key, 'notifications.endpoints[1].name')
+  const badEnv = catchError(() => loadConfig({ doc: {}, env: { REGISTRY_NOTIFICATIONS_ENDPOINTS: '[{name: ci' } }))
+  t.equal((badEnv as ConfigError).key, 'REGISTRY_NOTIFICATIONS_ENDPOINTS')
+  t.match((badEnv as ConfigError).reason, /^not valid YAML flow: /)
   const notList = catchError(() => loadConfig({ doc: { notifications: { endpoints: { name: 'ci' } } }, env: {} }))
   t.equal((notList as ConfigError).key, 'notifications.endpoints')
 })
