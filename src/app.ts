@@ -3,8 +3,10 @@
 // registers the plugins in a fixed order (errors, headers, request log, Expect: 100-continue,
 // OpenAPI, auth, health, the client downloads, metrics, /v1, /v2, the pack browser). It never listens; server.ts does
 // (also the metrics.addr listener, with the handler built here), and tests use app.inject().
-// Closing the app closes the database and stops the TLS service, the metrics refresh and the
-// watch of the config file (auth.access.writers reloads).
+// With notification endpoints configured it also starts their senders once ready (see
+// notifications/sender.ts). Closing the app stops the senders, closes the database and stops
+// the TLS service, the metrics refresh and the watch of the config file (auth.access.writers
+// reloads).
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RouteOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'

@@ -15,7 +15,7 @@ import { attachOutbox, detachOutbox, type OutboxDraft, type OutboxEventRow, Outb
 import { type DistributionEvent, envelope, EventRecorder } from './events.js'
 
 /** Most events in one POST (distribution sends them one by one; a batch catches up faster). */
-export const BATCH_SIZE = 100
+const BATCH_SIZE = 100
 /** A pull is written with the others of the same few milliseconds, in one transaction. */
 const PULL_FLUSH_MS = 50
 /** How often an endpoint's pending events are counted against retention.maxevents. */
