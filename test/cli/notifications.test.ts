@@ -1,10 +1,11 @@
 // packyard notifications ls and retry against a real server on an ephemeral port, with one
-// endpoint whose receiver refuses until it is fixed, one disabled; and a reader refused.
+// endpoint whose receiver refuses until it is fixed, one disabled; a reader refused; and the
+// event of a `packyard pack push`, with its pack object.
 
 import t from 'tap'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { listeningApp, runCliHere, tempDir, USERS } from '../helpers.js'
 import { makeImage, pushImage } from '../http/v2-helpers.js'
@@ -71,4 +72,40 @@ t.test('a registry without endpoints lists none', async (t) => {
   t.equal((await runCliHere(['registry', 'login', S, '--insecure', '--username', 'admin', '--password', USERS.admin], { env })).code, 0)
   const ls = await runCliHere(['notifications', 'ls'], { env })
   t.equal(ls.stdout, 'No notification endpoints are configured (notifications.endpoints).\n')
+})
+
+t.test('packyard pack push: the receiver gets the push event with the pack object', async (t) => {
+  const bodies: Array<{ events: Array<Record<string, unknown>> }> = []
+  const receiver = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as { events: Array<Record<string, unknown>> })
+      res.writeHead(200).end()
+    })
+  })
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => receiver.close(resolve)))
+  const { server: S } = await listeningApp(t, { notifications: { endpoints: [{ name: 'ci', url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/` }] } })
+  const home = join(tempDir(t), 'home')
+  mkdirSync(home)
+  const env = { HOME: home }
+  t.equal((await runCliHere(['registry', 'login', S, '--insecure', '--username', 'admin', '--password', USERS.admin], { env })).code, 0)
+  const folder = join(tempDir(t), 'hello')
+  mkdirSync(join(folder, 'manifests'), { recursive: true })
+  writeFileSync(join(folder, 'pack.json'), JSON.stringify({ name: 'hello', displayName: 'Hello', version: '1.0.0', layer: 'addon', cloudTypes: ['all'], kubeManifests: ['manifests/cm.yaml'] }))
+  writeFileSync(join(folder, 'values.yaml'), 'pack:\n  namespace: hello\n')
+  writeFileSync(join(folder, 'logo.png'), 'PNG')
+  writeFileSync(join(folder, 'manifests', 'cm.yaml'), 'kind: ConfigMap\n')
+  const pushed = await runCliHere(['pack', 'push', folder], { env })
+  t.equal(pushed.code, 0, pushed.stderr)
+  const until = Date.now() + 5000
+  while (bodies.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+  t.match(bodies[0]?.events[0], {
+    action: 'push',
+    target: { repository: 'spectro-packs/archive/hello', tag: '1.0.0' },
+    request: { method: 'POST', useragent: /^packyard\// },
+    actor: { name: 'admin' },
+    pack: { name: 'hello', version: '1.0.0', tag: '1.0.0', forced: false, parentTags: [{ tag: '1.0.x', from: null, to: '1.0.0' }, { tag: '1.x', from: null, to: '1.0.0' }] },
+  })
 })
