@@ -215,7 +215,8 @@ t.test('a receiver that fails, then is down, then accepts: every event arrives, 
     await pushImage(t, registry, 'images/app', image, `t${i}`)
     pushed.push(image.digest)
   }
-  await new Promise((r) => setTimeout(r, 300))
+  const until = Date.now() + 10_000
+  while (registry.registry.notifications?.status()[0]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
   const failing = registry.registry.notifications?.status()[0]
   t.ok((failing?.failedAttempts ?? 0) >= 3, `failed attempts counted (${failing?.failedAttempts})`)
   t.equal(failing?.state, 'failing', 'threshold consecutive failures: failing')
