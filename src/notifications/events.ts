@@ -128,8 +128,11 @@ export function cloudEvent(e: DistributionEvent): Record<string, unknown> {
   }
 }
 
-/** A batch as one endpoint is sent it: the content type and the body. */
-export function envelope(format: 'distribution' | 'cloudevents', events: DistributionEvent[]): { contentType: string; body: string } {
-  if (format === 'cloudevents') return { contentType: CLOUDEVENTS_BATCH_MEDIA_TYPE, body: JSON.stringify(events.map(cloudEvent)) }
-  return { contentType: EVENTS_MEDIA_TYPE, body: JSON.stringify({ events }) }
+/**
+ * A batch as one endpoint is sent it, from the events' JSON as the outbox keeps it: the
+ * content type and the body. distribution's envelope is put together without parsing them.
+ */
+export function envelope(format: 'distribution' | 'cloudevents', events: string[]): { contentType: string; body: string } {
+  if (format === 'cloudevents') return { contentType: CLOUDEVENTS_BATCH_MEDIA_TYPE, body: JSON.stringify(events.map((e) => cloudEvent(JSON.parse(e) as DistributionEvent))) }
+  return { contentType: EVENTS_MEDIA_TYPE, body: `{"events":[${events.join(',')}]}` }
 }

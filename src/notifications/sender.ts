@@ -12,7 +12,7 @@ import type { NotificationEndpoint } from '../config/notifications.js'
 import { MAX_BACKOFF_MS } from '../config/notifications.js'
 import type { Db } from '../meta/db.js'
 import { attachOutbox, detachOutbox, type OutboxDraft, type OutboxEventRow, OutboxReader, type OutboxRow, recordPulls } from '../meta/outbox.js'
-import { type DistributionEvent, envelope, EventRecorder } from './events.js'
+import { envelope, EventRecorder } from './events.js'
 
 /** Most events in one POST (distribution sends them one by one; a batch catches up faster). */
 const BATCH_SIZE = 100
@@ -134,7 +134,7 @@ class EndpointSender {
         await this.sleep(null)
         continue
       }
-      const events = rows.filter((r) => this.wanted(r)).map((r) => JSON.parse(r.event) as DistributionEvent)
+      const events = rows.filter((r) => this.wanted(r))
       const last = (rows[rows.length - 1] as OutboxRow).seq
       if (events.length === 0) {
         this.moveTo(last)
@@ -146,7 +146,7 @@ class EndpointSender {
       if (this.stopped) return
       if (error === null) {
         const now = Date.now()
-        for (const e of events) this.observe(this.endpoint.name, Math.max(0, now - Date.parse(e.timestamp)) / 1000)
+        for (const e of events) this.observe(this.endpoint.name, Math.max(0, now - e.at) / 1000)
         this.delivered += events.length
         this.lastDeliveryAt = now
         if (this.consecutiveFailures >= this.endpoint.threshold) {
@@ -215,8 +215,8 @@ class EndpointSender {
   }
 
   /** null when the receiver accepted the batch, else what went wrong. */
-  private async post(events: DistributionEvent[]): Promise<string | null> {
-    const { contentType, body } = envelope(this.endpoint.format, events)
+  private async post(events: OutboxRow[]): Promise<string | null> {
+    const { contentType, body } = envelope(this.endpoint.format, events.map((e) => e.event))
     const headers: Array<[string, string]> = [['content-type', contentType]]
     for (const [name, values] of Object.entries(this.endpoint.headers)) for (const v of values) headers.push([name, v])
     const controller = new AbortController()
