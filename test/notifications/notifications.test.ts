@@ -1,8 +1,9 @@
 // Notifications against a real receiver (a node:http server recording what it is sent): the
 // envelope field by field for a push, a pull, a delete and a cross-repository mount, the pack
-// object of a /v1/_packs push, the CloudEvents form, delivery in order through a receiver that
-// fails and then is down, a restart between acknowledgement and delivery, and a receiver that
-// hangs without holding back pushes.
+// object of a /v1/_packs push and of a pack pushed as oras does, the CloudEvents form, delivery
+// in order through a receiver that fails and then is down, a restart between acknowledgement and
+// delivery, a receiver that hangs without holding back pushes, retention by age and by number,
+// an endpoint added later, and the registry page.
 
 import t, { type Test } from 'tap'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
@@ -331,4 +332,27 @@ t.test("the registry page shows each endpoint's state; without endpoints, no suc
   t.notMatch(html, new RegExp(receiver.url), 'the receiver URL is not shown')
   const plain = await app(t, {})
   t.notMatch((await get(plain, '/registry')).body, /<h2>Notifications<\/h2>/)
+})
+
+t.test('a new endpoint is sent what happens from its first start on; a restart resumes each where it was', async (t) => {
+  const first = new Receiver()
+  await first.start(t)
+  const second = new Receiver()
+  await second.start(t)
+  const root = join(tempDir(t), 'data')
+  const storage = { filesystem: { rootdirectory: root } }
+  const one = await app(t, { storage, notifications: { endpoints: [{ name: 'a', url: first.url }] } })
+  const before = makeImage('before', 1)
+  await pushImage(t, one, 'images/app', before, 'before')
+  await first.waitFor(1)
+  await one.close()
+
+  const two = await app(t, { storage, notifications: { endpoints: [{ name: 'a', url: first.url }, { name: 'b', url: second.url }] } })
+  const after = makeImage('after', 1)
+  await pushImage(t, two, 'images/app', after, 'after')
+  t.same((await first.waitFor(2)).map((e) => e.target.digest), [before.digest, after.digest], 'a: nothing sent twice, nothing missed')
+  t.same((await second.waitFor(1)).map((e) => e.target.digest), [after.digest], 'b: only what happened since it was added')
+  await new Promise((r) => setTimeout(r, 100))
+  t.equal(first.events().length, 2)
+  t.equal(second.events().length, 1)
 })
