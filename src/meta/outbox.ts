@@ -68,10 +68,6 @@ export function attachOutbox(db: Db, recorder: OutboxRecorder): void {
   recorders.set(db, { recorder, insert: db.prepare('INSERT INTO notification_outbox (at, action, media_type, event) VALUES (?, ?, ?, ?)') })
 }
 
-export function detachOutbox(db: Db): void {
-  recorders.delete(db)
-}
-
 /** Inside the transaction of the change `draft` describes; nothing when no endpoint listens. */
 export function recordNotification(db: Db, draft: OutboxDraft): void {
   const attached = recorders.get(db)

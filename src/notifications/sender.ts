@@ -11,7 +11,7 @@
 import type { NotificationEndpoint } from '../config/notifications.js'
 import { MAX_BACKOFF_MS } from '../config/notifications.js'
 import type { Db } from '../meta/db.js'
-import { attachOutbox, detachOutbox, type OutboxDraft, type OutboxEventRow, OutboxReader, type OutboxRow, recordPulls } from '../meta/outbox.js'
+import { attachOutbox, type OutboxDraft, type OutboxEventRow, OutboxReader, type OutboxRow, recordPulls } from '../meta/outbox.js'
 import { envelope, EventRecorder } from './events.js'
 
 /** Most events in one POST (distribution sends them one by one; a batch catches up faster). */
@@ -277,6 +277,7 @@ export class Notifications {
   private readonly disabled: NotificationEndpoint[]
   private pulls: OutboxEventRow[] = []
   private pullTimer: NodeJS.Timeout | null = null
+  private stopped = false
 
   constructor(
     private readonly db: Db,
@@ -312,16 +313,20 @@ export class Notifications {
     for (const s of this.senders) s.start()
   }
 
-  /** Stops recording, writes the pulls still waiting, and stops every sender (an in-flight POST is abandoned). */
+  /**
+   * Writes the pulls still waiting and stops every sender (an in-flight POST is abandoned, and
+   * sent again at the next start). Changes are still recorded until the database closes: a push
+   * finishing during the shutdown keeps its event for the next start.
+   */
   async stop(): Promise<void> {
+    this.stopped = true
     this.flushPulls()
-    detachOutbox(this.db)
     await Promise.all(this.senders.map((s) => s.stop()))
   }
 
   /** A manifest GET: its event is built now (with its request) and written with the others of the next few milliseconds. */
   pulled(draft: OutboxDraft): void {
-    if (!this.recordsPulls) return
+    if (this.stopped || !this.recordsPulls) return
     this.pulls.push(this.recorder.event(draft))
     if (this.pulls.length >= PULL_BATCH) this.flushPulls()
     else if (this.pullTimer === null) {
