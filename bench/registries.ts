@@ -232,7 +232,8 @@ export async function startS3rver(root: string, buckets: string[]): Promise<S3En
 }
 
 /** Packyard storing in `root`, or with its blobs in `s3.bucket` and its database in `root`. */
-export async function startPackyard(root: string, credentials: Credentials, opts: RegistryOptions, s3?: S3Endpoint & { bucket: string }): Promise<Registry> {
+/** `extraEnv`: more REGISTRY_* settings (a scenario's own, such as notification endpoints). */
+export async function startPackyard(root: string, credentials: Credentials, opts: RegistryOptions, s3?: S3Endpoint & { bucket: string }, extraEnv: Record<string, string> = {}): Promise<Registry> {
   mkdirSync(root, { recursive: true })
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
@@ -253,6 +254,7 @@ export async function startPackyard(root: string, credentials: Credentials, opts
     REGISTRY_AUTH_HTPASSWD_PATH: credentials.htpasswd,
     REGISTRY_AUTH_ACCESS_WRITERS: credentials.user,
     REGISTRY_LOG_LEVEL: 'warn',
+    ...extraEnv,
   })
   const profile = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []
   // The young-generation cap that bin/packyard.js's shebang and npm start give the server.

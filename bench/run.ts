@@ -22,6 +22,7 @@ import { downloadsScenario } from './scenarios/downloads.js'
 import { idleScenario } from './scenarios/idle.js'
 import { listingScenario } from './scenarios/listing.js'
 import { mixedScenario } from './scenarios/mixed.js'
+import { notificationsScenario } from './scenarios/notifications.js'
 import { pullScenario } from './scenarios/pull.js'
 import { pushScenario } from './scenarios/push.js'
 import { s3Scenario } from './scenarios/s3.js'
@@ -45,9 +46,10 @@ const SCENARIOS: Record<string, (ctx: Context) => Promise<Figure[]>> = {
   ui: uiScenario,
   cli: cliScenario,
   s3: s3Scenario,
+  notifications: notificationsScenario,
 }
 /** The scenarios that run against Packyard alone, so need no reference registry installed. */
-const PACKYARD_ONLY = new Set(['cli', 'ui'])
+const PACKYARD_ONLY = new Set(['cli', 'ui', 'notifications'])
 
 const USAGE = `usage: npm run bench -- [--quick] [--only=${Object.keys(SCENARIOS).join(',')}] [--cpu-prof]
   --quick     small counts and 2 rounds (about a minute; CI runs this)

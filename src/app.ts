@@ -3,9 +3,11 @@
 // registers the plugins in a fixed order (errors, headers, request log, Expect: 100-continue,
 // OpenAPI, auth, health, the client downloads, metrics, /v1, /v2, the pack browser). It never listens; server.ts does
 // (also the metrics.addr listener, with the handler built here), and tests use app.inject().
-// Closing the app closes the database and stops the TLS service, the metrics refresh and the
-// watch of the config file (auth.access.writers reloads); the periodic mirror (sync.registries
-// with a pollinterval) starts when the app is ready and stops first when it closes.
+// With notification endpoints configured it also starts their senders once ready (see
+// notifications/sender.ts), and with sync.registries that have a pollinterval the periodic
+// mirror. Closing the app stops the mirror and the senders, closes the database and stops the
+// TLS service, the metrics refresh and the watch of the config file (auth.access.writers
+// reloads).
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RouteOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
@@ -34,6 +36,7 @@ import { type Db, observeWriteTransactions, onStorageFull, openDatabase, pingDat
 import { BlobIntake } from './blobs/intake.js'
 import { BlobMeta } from './meta/blobs.js'
 import { EventLog } from './meta/events.js'
+import type { OutboxDraft } from './meta/outbox.js'
 import { OciMeta } from './meta/oci.js'
 import { RegistryMetrics } from './metrics.js'
 import { PackMeta } from './meta/packs.js'
@@ -53,6 +56,8 @@ import { PackViews } from './packs/views.js'
 import { YamlChecker } from './packs/yaml-checker.js'
 import { validatePackName } from './packs/names.js'
 import { OciRegistry } from './oci/registry.js'
+import { withRequest } from './notifications/events.js'
+import { Notifications } from './notifications/sender.js'
 import { openStorage } from './store/index.js'
 import type { BlobStore } from './store/types.js'
 import type { UploadStaging } from './store/uploads.js'
@@ -90,7 +95,7 @@ const YAML_CHECK_BUDGET_MS = 1000
 
 declare module 'fastify' {
   interface FastifyInstance {
-    registry: { config: Config; db: Db; store: BlobStore; staging: UploadStaging; tls: TlsService | null; metrics: RegistryMetrics | null }
+    registry: { config: Config; db: Db; store: BlobStore; staging: UploadStaging; tls: TlsService | null; metrics: RegistryMetrics | null; notifications: Notifications | null }
   }
 }
 
@@ -125,6 +130,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       })
     : null
   if (metrics) observeWriteTransactions(db, (seconds) => metrics.writeTransaction(seconds))
+  const notifications = config.notifications.endpoints.length === 0 ? null : setUpNotifications(db, config, options.logger ?? pino({ level: 'silent' }), metrics)
 
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
@@ -138,13 +144,21 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ...(tls ? { https: true, serverFactory: tls.serverFactory } : {}),
   }) as unknown as FastifyInstance
   if (options.onRoute) app.addHook('onRoute', options.onRoute)
-  app.decorate('registry', { config, db, store, staging: storage.staging, tls, metrics })
+  app.decorate('registry', { config, db, store, staging: storage.staging, tls, metrics, notifications })
   app.addHook('onReady', async () => metrics?.start(METRICS_REFRESH_MS, (err) => app.log.error({ err }, 'metrics: reading the blob, pack and garbage-collection totals failed')))
   app.addHook('onClose', async () => {
+    // Before the database closes: the pulls still waiting are written, the senders stop.
+    await notifications?.stop()
     metrics?.stop()
     tls?.close()
     db.close()
   })
+
+  if (notifications?.active) {
+    // The services find the request an event reports through it (notifications/events.ts).
+    app.addHook('preHandler', (request, _reply, done) => withRequest(request, done))
+    app.addHook('onReady', async () => notifications.start())
+  }
 
   try {
     shareLoopWithWrites(app)
@@ -192,7 +206,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const registry = new OciRegistry(
       db,
       store,
-      { namespace: config.oci.namespace, checkPackName: validatePackName, pageSize: limits.pageSize, deleteEnabled: config.storage.deleteEnabled },
+      {
+        namespace: config.oci.namespace,
+        checkPackName: validatePackName,
+        pageSize: limits.pageSize,
+        deleteEnabled: config.storage.deleteEnabled,
+        ...(notifications?.recordsPulls ? { onPull: (draft: OutboxDraft) => notifications.pulled(draft) } : {}),
+      },
       new PackBridge(packs),
     )
     // sync.registries with a pollinterval: mirrored from when the server is ready until it closes.
@@ -224,7 +244,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const manifestSize = limits.manifestSize
     // storage.redirect.disable: false, on a store that can hand out download URLs (S3).
     const blobRedirect = config.storage.redirect && store.redirectUrl ? store.redirectUrl.bind(store) : null
-    await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, audit, manifestSize, bodyIdleMs, blobRedirect, onDemand: pullThrough })
+    await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, audit, manifestSize, bodyIdleMs, blobRedirect, notifications, onDemand: pullThrough })
     await app.register(uploadPurgingPlugin, {
       uploads,
       ...config.storage.uploadPurging,
@@ -236,7 +256,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       const ui: UiOptions = {
         packs: new PackBrowser(browseMeta, packMeta, views, { ...UI_PAGES, archive: archiveLimits }),
         oci: new OciBrowser(browseMeta, (name) => registry.locate(name), UI_PAGES),
-        overview: new RegistryOverview(browseMeta, db, { version: VERSION, storage: config.storage.kind, ociNamespace: config.oci.namespace, latestPushes: 20 }),
+        overview: new RegistryOverview(browseMeta, db, { version: VERSION, storage: config.storage.kind, ociNamespace: config.oci.namespace, latestPushes: 20, notifications: () => notifications?.status() ?? [] }),
         ociNamespace: config.oci.namespace,
         client: clientDownloads,
         authenticated: config.auth !== null,
@@ -250,6 +270,22 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     throw err
   }
   return app
+}
+
+/**
+ * The outbox's recorder and a sender per enabled endpoint (started when the app is ready, so
+ * what the outbox kept from before a restart is sent first), reporting to the metrics.
+ */
+function setUpNotifications(db: Db, config: Config, log: FastifyBaseLogger, metrics: RegistryMetrics | null): Notifications {
+  const { endpoints, includeReferences, retention } = config.notifications
+  const notifications = new Notifications(
+    db,
+    { endpoints, includeReferences, retention, namespace: config.oci.namespace, port: config.http.port },
+    log,
+    metrics ? (endpoint, seconds) => metrics.notificationDelivered(endpoint, seconds) : undefined,
+  )
+  metrics?.watchNotifications(() => notifications.status())
+  return notifications
 }
 
 /** auth.access.writers follows the config file without a restart (config/watch.ts). */

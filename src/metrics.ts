@@ -12,6 +12,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { GcTotals } from './meta/events.js'
 import type { SyncUpstreamTotals } from './meta/sync.js'
 import { registerSyncMetrics } from './sync/metrics.js'
+import type { EndpointStatus } from './notifications/sender.js'
 import { VERSION } from './version.js'
 
 /** Where a push or pull came in: the /v1 pack API, the distribution API on /v1, or /v2. */
@@ -47,6 +48,8 @@ export interface FinishedRequest {
 
 /** HTTP latency: from a cached manifest (a millisecond) to a gigabyte upload (a minute). */
 const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
+/** A notification: from its change to its receiver's answer; a receiver that was down makes hours. */
+const DELIVERY_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400]
 /** A write transaction: a fsync or two, unless it waited for the write lock. */
 const TRANSACTION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5]
 
@@ -75,6 +78,8 @@ export class RegistryMetrics {
   private readonly purgeRuns: Counter
   private readonly purgedUploads: Counter<'what'>
   private readonly purgedBytes: Counter
+  private readonly deliveries: Histogram<'endpoint'>
+  private notificationStatus: () => EndpointStatus[] = () => []
   private stored = { count: 0, bytes: 0 }
   private packs = { packs: 0, versions: 0 }
   private gc: GcTotals = { runs: 0, blobsRemoved: 0, bytesFreed: 0 }
@@ -184,6 +189,28 @@ export class RegistryMetrics {
     gcCounter('packyard_gc_reclaimed_bytes_total', 'Bytes reclaimed by garbage collection; refreshed every minute', (g) => g.bytesFreed)
     registerSyncMetrics(registers, () => metrics.syncs)
 
+    this.deliveries = new Histogram({
+      name: 'packyard_notification_delivery_seconds',
+      help: 'Notification events delivered, by endpoint: time from the change to the receiver accepting it',
+      labelNames: ['endpoint'],
+      buckets: DELIVERY_BUCKETS,
+      registers,
+    })
+    // Read from the senders at scrape time; they count from the process's start.
+    const perEndpoint = (name: string, help: string, kind: 'gauge' | 'counter', value: (s: EndpointStatus) => number) => {
+      const collect = function (this: Gauge<'endpoint'> | Counter<'endpoint'>): void {
+        this.reset()
+        for (const status of metrics.notificationStatus()) this.inc({ endpoint: status.name }, value(status))
+      }
+      if (kind === 'gauge') new Gauge({ name, help, labelNames: ['endpoint'], registers, collect })
+      else new Counter({ name, help, labelNames: ['endpoint'], registers, collect })
+    }
+    perEndpoint('packyard_notification_pending', 'Notification events in the outbox not yet delivered to the endpoint', 'gauge', (s) => s.pending)
+    perEndpoint('packyard_notification_failing', '1 while the endpoint has refused threshold attempts in a row, else 0', 'gauge', (s) => (s.state === 'failing' ? 1 : 0))
+    perEndpoint('packyard_notification_delivered_total', 'Notification events the endpoint accepted', 'counter', (s) => s.delivered)
+    perEndpoint('packyard_notification_failed_attempts_total', 'Deliveries to the endpoint that failed (an error status, no answer within timeout, unreachable); each is retried', 'counter', (s) => s.failedAttempts)
+    perEndpoint('packyard_notification_dropped_total', 'Notification events dropped undelivered, past notifications.retention', 'counter', (s) => s.dropped)
+
     // Every series of a fixed label set exists from the start, so rate() sees the first event.
     for (const surface of SURFACES) {
       this.pulls.inc({ surface }, 0)
@@ -227,6 +254,15 @@ export class RegistryMetrics {
 
   writeTransaction(seconds: number): void {
     this.transactions.observe(seconds)
+  }
+
+  /** Where the notification metrics read each endpoint's state. */
+  watchNotifications(status: () => EndpointStatus[]): void {
+    this.notificationStatus = status
+  }
+
+  notificationDelivered(endpoint: string, seconds: number): void {
+    this.deliveries.observe({ endpoint }, seconds)
   }
 
   uploadsPurged(result: { sessions: number; files: number; bytes: number }): void {

@@ -4,7 +4,7 @@
 // every route, kill -9 under concurrent writers, garbage collection racing pushes, a full disk,
 // brute-force logins, compression bombs on every path that inflates an archive (with the
 // server CPU time per request bounded), damaged backups, a second server on one database, a
-// flood of upload sessions. It prints one table of figures, writes bench/results/chaos.json
+// flood of upload sessions, notifications delivered through kill -9 rounds. It prints one table of figures, writes bench/results/chaos.json
 // (chaos-quick.json for --quick, chaos-partial.json for --only) and exits 1 when a figure that
 // must be 0 is not, or a figure that must hold does not. Whatever happens, every server is
 // killed, the tmpfs is unmounted and the scratch directory is removed.
@@ -23,6 +23,7 @@ import { type ChaosContext, FULL, QUICK } from './context.js'
 import { fullDiskCategory, unmountAllNow } from './full-disk.js'
 import { gcRaceCategory } from './gc-race.js'
 import { killCategory } from './kill.js'
+import { notificationsCategory } from './notifications.js'
 import { failed, type Figure, table, TRUE, writeResults } from './report.js'
 import { createUsers } from './server.js'
 import { sharedDatabaseCategory } from './shared-database.js'
@@ -39,6 +40,7 @@ const CATEGORIES: Record<string, (ctx: ChaosContext) => Promise<Figure[]>> = {
   backups: backupsCategory,
   'shared-database': sharedDatabaseCategory,
   'upload-sessions': uploadSessionsCategory,
+  notifications: notificationsCategory,
 }
 
 const USAGE = `usage: npm run chaos -- [--quick] [--only=${Object.keys(CATEGORIES).join(',')}]

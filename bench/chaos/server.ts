@@ -54,6 +54,8 @@ export interface ServerSpec {
   database?: string
   /** extra keys of storage.maintenance.uploadpurging */
   uploadPurging?: Record<string, unknown>
+  /** the notifications section */
+  notifications?: Record<string, unknown>
 }
 
 export function authorization(u: User): string {
@@ -92,6 +94,7 @@ export class ChaosServer {
       http: { addr: `127.0.0.1:${port}`, draintimeout: '5s', bodyidletimeout: '2s', ...spec.http },
       auth: { htpasswd: { realm: 'chaos', path: spec.users.htpasswd }, access: { writers: [spec.users.admin.user] } },
       limits: { maxcompressionratio: 200, ...spec.limits },
+      ...(spec.notifications ? { notifications: spec.notifications } : {}),
     }
     writeFileSync(config, `${JSON.stringify(doc, null, 2)}\n`)
     const base = `http://127.0.0.1:${port}`

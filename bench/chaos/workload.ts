@@ -39,6 +39,8 @@ export class Ledger {
   readonly tags = new Map<string, TagState>()
   readonly names = new Set<string>()
   acknowledged = 0
+  /** the archive digest of every acknowledged push, in order */
+  readonly acknowledgedDigests: string[] = []
   /** pushes answered 5xx: each one a defect */
   serverErrors = 0
   /** pushes refused with a 4xx (in a GC race: a blob collected between upload and manifest) */
@@ -63,6 +65,7 @@ export class Ledger {
     s.acked = digest
     s.pending.clear()
     this.acknowledged++
+    this.acknowledgedDigests.push(digest)
   }
 
   refuse(s: TagState, digest: string, status: number, text: string): void {

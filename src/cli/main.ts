@@ -21,6 +21,8 @@ export const COMMANDS: CommandEntry[] = [
   { path: ['sync'], operator: true, summary: 'Mirror packs from the upstream registries of sync.registries', load: () => (require('./commands/sync.js') as typeof import('./commands/sync.js')).syncCommand },
   { path: ['fsck'], operator: true, summary: 'Re-hash every stored blob and report damage', load: () => (require('./commands/fsck.js') as typeof import('./commands/fsck.js')).fsckCommand },
   { path: ['events'], summary: 'Show the audit trail: pushes, tag changes, deletes, collections, lockouts', load: () => (require('./commands/events.js') as typeof import('./commands/events.js')).eventsCommand },
+  { path: ['notifications', 'ls'], summary: 'Show each notification endpoint\'s delivery state', load: () => (require('./commands/notifications-ls.js') as typeof import('./commands/notifications-ls.js')).notificationsLsCommand },
+  { path: ['notifications', 'retry'], summary: 'Send what is pending for a notification endpoint now', load: () => (require('./commands/notifications-retry.js') as typeof import('./commands/notifications-retry.js')).notificationsRetryCommand },
   { path: ['healthcheck'], summary: 'Check that the configured registry answers /health (the image\'s HEALTHCHECK)', load: () => (require('./commands/healthcheck.js') as typeof import('./commands/healthcheck.js')).healthcheckCommand },
   { path: ['backup'], operator: true, summary: 'Copy the whole registry into a folder while it serves', load: () => (require('./commands/backup.js') as typeof import('./commands/backup.js')).backupCommand },
   { path: ['restore'], operator: true, summary: 'Restore a backup into an empty root, then check it', load: () => (require('./commands/restore.js') as typeof import('./commands/restore.js')).restoreCommand },
@@ -38,6 +40,7 @@ export const COMMANDS: CommandEntry[] = [
 
 /** Words that only group commands, with what the group is for. */
 const GROUPS: Record<string, string> = {
+  notifications: 'See and retry the delivery of notifications to their endpoints',
   pack: 'Build, push, list, pull, tag and delete packs',
   'pack tag': 'Add and remove tags of pack versions',
   registry: 'Log in to and out of pack registries',

@@ -12,6 +12,7 @@ import { DURATION_HINT, parseDuration } from './duration.js'
 import { isLeaf, LETS_ENCRYPT_DIRECTORY, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
 import type { S3Settings } from '../store/s3.js'
 import { parseSyncRegistries, proxyRegistry, type SyncRegistryConfig } from './sync.js'
+import { type NotificationEndpoint, parseEndpoints } from './notifications.js'
 
 export const DEFAULT_CONFIG_PATH = '/etc/spectro/config.yml'
 
@@ -112,6 +113,12 @@ export interface Config {
     enabled: boolean
     /** metrics.addr: a listener of its own for /metrics (no credentials); null: /metrics on http.addr, with credentials. */
     addr: { addr: string; host: string; port: number } | null
+  }
+  notifications: {
+    /** Every configured endpoint, the disabled ones too (they are shown, not sent to). */
+    endpoints: NotificationEndpoint[]
+    includeReferences: boolean
+    retention: { maxAgeMs: number; maxEvents: number }
   }
   oci: { namespace: string; listParentTags: boolean }
   /** The pack browser; path is `/` or a path without a trailing slash (`/ui`). */
@@ -227,7 +234,12 @@ function applyEnv(doc: Doc, env: NodeJS.ProcessEnv): void {
     }
     if (isLeaf(node)) {
       const parent = ensureSection(doc, path.slice(0, -1), name)
-      parent[path[path.length - 1] as string] = fromEnvString(node.type, value)
+      try {
+        parent[path[path.length - 1] as string] = fromEnvString(node.type, value)
+      } catch (err) {
+        // Lists and maps come as YAML flow (`[{name: ci, url: "..."}]`).
+        throw new ConfigError(name, `not valid YAML flow: ${(err as Error).message.split('\n')[0]}`)
+      }
     } else {
       ensureSection(doc, path, name)
     }
@@ -276,6 +288,7 @@ function fromEnvString(type: LeafType, value: string): unknown {
     case 'stringmap':
     case 'headers':
     case 'syncregistries':
+    case 'endpoints':
       return parseYaml(value)
     default:
       return value
@@ -351,6 +364,11 @@ function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
     },
     packs: { strictValidation: get<string>('packs.validation') === 'strict' },
     metrics: { enabled: metricsEnabled, addr: metricsEnabled ? metricsAt : null },
+    notifications: {
+      endpoints: get('notifications.endpoints'),
+      includeReferences: get('notifications.events.includereferences'),
+      retention: { maxAgeMs: get('notifications.retention.maxage'), maxEvents: get('notifications.retention.maxevents') },
+    },
     oci: { namespace: validateNamespace(get('oci.namespace')), listParentTags: get('oci.listparenttags') },
     ui: { enabled: get('ui.enabled'), path: validateUiPath(get('ui.path')) },
     sync: { registries: syncRegistries(get) },
@@ -589,6 +607,8 @@ export function parseLeaf(key: string, type: LeafType, value: unknown): unknown 
     }
     case 'syncregistries':
       return parseSyncRegistries(key, value)
+    case 'endpoints':
+      return parseEndpoints(key, value)
     case 'ignored':
     case 'unsupported':
       return undefined

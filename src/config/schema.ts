@@ -13,6 +13,7 @@ export type LeafType =
   | { kind: 'strings' }
   | { kind: 'stringmap' }
   | { kind: 'headers' }
+  | { kind: 'endpoints' }
   | { kind: 'ignored' }
   | { kind: 'unsupported' }
   | { kind: 'syncregistries' }
@@ -54,7 +55,6 @@ export const SCHEMA: Section = {
   loglevel: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; log.level sets the level'),
   middleware: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; storage.redirect covers S3 redirects'),
   reporting: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility'),
-  notifications: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; GET /v1/_events is the audit trail'),
   redis: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; blob descriptors are cached by SQLite'),
   health: leaf({ kind: 'ignored' }, undefined, 'accepted for compatibility; /health always answers'),
   // distribution's pull-through cache: one on-demand upstream (sync.registries) with all content.
@@ -203,6 +203,16 @@ export const SCHEMA: Section = {
   metrics: {
     enabled: leaf({ kind: 'bool' }, true, 'serve Prometheus metrics at /metrics'),
     addr: leaf({ kind: 'string' }, '', 'host:port of a separate listener for /metrics, without credentials (empty: on http.addr, with credentials)'),
+  },
+  notifications: {
+    endpoints: leaf({ kind: 'endpoints' }, [], 'webhook receivers (name, url, headers, timeout, threshold, backoff, ignoredmediatypes, ignore.mediatypes, ignore.actions, disabled, format: distribution or cloudevents); REGISTRY_NOTIFICATIONS_ENDPOINTS takes the list as YAML flow'),
+    events: {
+      includereferences: leaf({ kind: 'bool' }, false, "add a manifest's references (its layers, config, child manifests) to its events' target"),
+    },
+    retention: {
+      maxage: leaf({ kind: 'duration' }, 7 * 24 * 3600_000, 'an event not delivered within this time is dropped (and counted)'),
+      maxevents: leaf({ kind: 'int', min: 1, max: 100_000_000 }, 1_000_000, 'most undelivered events kept per endpoint; the oldest past it are dropped (and counted)'),
+    },
   },
   oci: {
     namespace: leaf({ kind: 'string', nonEmpty: true }, 'spectro-packs/archive', 'where packs appear on /v2'),

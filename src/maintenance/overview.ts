@@ -1,5 +1,5 @@
 // The registry page's figures: version, storage backend, bytes and counts, the latest pushes,
-// and what garbage collection would do now with the default grace period, from the metadata
+// each notification endpoint's delivery state, and what garbage collection would do now with the default grace period, from the metadata
 // (assessRecorded, the computation `packyard garbage-collect` starts with; only bytes the
 // metadata has no record of need the store listed, too slow for a page view).
 
@@ -8,6 +8,7 @@ import type { Db } from '../meta/db.js'
 import { DEFAULT_GRACE_MS, type GarbageSummary, summaryLines } from './garbage.js'
 import { assessRecorded } from './gc.js'
 import { SyncMeta } from '../meta/sync.js'
+import type { EndpointStatus } from '../notifications/sender.js'
 
 export interface OverviewSettings {
   version: string
@@ -15,6 +16,8 @@ export interface OverviewSettings {
   /** the OCI namespace packs appear under, to name a push's repository */
   ociNamespace: string
   latestPushes: number
+  /** The notification endpoints' state (none without notifications.endpoints). */
+  notifications: () => EndpointStatus[]
 }
 
 export interface PushView {
@@ -41,6 +44,7 @@ export interface RegistrySummary {
   /** `lines`: the figures in the words `packyard garbage-collect` prints them in */
   garbage: GarbageSummary & { lines: string[] }
   latestPushes: PushView[]
+  notifications: EndpointStatus[]
   /** Each upstream `packyard sync` or the server's periodic mirror has run against: its last run. */
   mirrors: MirrorView[]
 }
@@ -117,6 +121,7 @@ export class RegistryOverview {
               },
             ],
       ),
+      notifications: this.settings.notifications(),
     }
   }
 

@@ -11,6 +11,7 @@
 import type { Statement } from 'better-sqlite3'
 import { BlobMeta } from './blobs.js'
 import { type Db, writeTransaction } from './db.js'
+import { isRecording, recordNotification } from './outbox.js'
 import { type EventAction, EventLog } from './events.js'
 import { TagSequence } from './sequence.js'
 
@@ -117,6 +118,9 @@ const SQL = {
 type StatementName = keyof typeof SQL
 
 const NOT_DURABLE = { durable: false }
+
+/** What distribution's events call a blob's media type. */
+const BLOB_MEDIA_TYPE = 'application/octet-stream'
 
 export class OciMeta {
   private readonly s: Record<StatementName, Statement>
@@ -257,21 +261,24 @@ export class OciMeta {
   }
 
   /** Links a blob of repository `fromId` into `repo`; null when `fromId` does not have it. */
-  mountBlob(repo: RepositoryKey, digest: string, fromId: number, now: number): BlobRow | null {
+  mountBlob(repo: RepositoryKey, digest: string, from: { id: number; key: RepositoryKey }, now: number, actor: string): BlobRow | null {
     return writeTransaction(this.db, () => {
-      const blob = this.blob(fromId, digest)
+      const blob = this.blob(from.id, digest)
       if (!blob) return null
       // Accepted again, as an upload of the same bytes would be: its grace period restarts, so
       // garbage collection leaves it to the manifest about to name it.
       this.blobs.recordInRepository(this.ensureRepository(repo, now), blob, now)
+      recordNotification(this.db, { action: 'mount', actor, repository: repo, mediaType: BLOB_MEDIA_TYPE, size: blob.size, digest, fromRepository: from.key })
       return blob
     })
   }
 
   /** Removes a blob from a repository (the bytes stay for garbage collection). */
-  unlinkBlob(repositoryId: number, digest: string, log: { actor: string; repository: string; now: number }): boolean {
+  unlinkBlob(repo: RepositoryKey, repositoryId: number, digest: string, log: { actor: string; repository: string; now: number }): boolean {
     return writeTransaction(this.db, () => {
+      const size = this.blob(repositoryId, digest)?.size ?? 0
       if (!this.blobs.unlink(repositoryId, digest)) return false
+      recordNotification(this.db, { action: 'delete', actor: log.actor, repository: repo, mediaType: BLOB_MEDIA_TYPE, size, digest })
       this.event({ at: log.now, actor: log.actor, action: 'blob.delete', repository: log.repository, old: digest })
       return true
     })
@@ -322,16 +329,27 @@ export class OciMeta {
         const action: EventAction = tag === null || previousDigest === null ? (created ? 'create' : 'tag') : 'update'
         this.event({ at: now, actor: log.actor, action, repository: log.repository, tag, old: previousDigest, new: m.digest })
       }
+      recordNotification(this.db, {
+        action: 'push',
+        actor: log.actor,
+        repository: repo,
+        mediaType: m.mediaType,
+        size: m.content.length,
+        digest: m.digest,
+        tag,
+        references: [...m.blobs, ...m.manifests].map((r) => r.digest),
+      })
       if (tag === null) return { ok: true, outcome: created ? 'created' : 'unchanged' }
       return { ok: true, outcome: previousDigest === null ? 'created' : previousDigest === m.digest ? 'unchanged' : 'updated' }
     })
   }
 
   /** Deletes a manifest and every tag on it; null when the repository has no such manifest. */
-  deleteManifest(repositoryId: number, digest: string, log: { actor: string; repository: string; now: number }): { tags: string[] } | null {
+  deleteManifest(repo: RepositoryKey, repositoryId: number, digest: string, log: { actor: string; repository: string; now: number }): { tags: string[] } | null {
     return writeTransaction(this.db, () => {
       const manifest = this.manifestByDigest(repositoryId, digest)
       if (!manifest) return null
+      recordNotification(this.db, { action: 'delete', actor: log.actor, repository: repo, mediaType: manifest.media_type, size: manifest.size, digest })
       const tags = this.all<{ name: string }>('tagsOfManifest', manifest.id).map((r) => r.name)
       this.run('deleteTagsOfManifest', manifest.id)
       this.run('deleteManifest', manifest.id)
@@ -342,10 +360,14 @@ export class OciMeta {
   }
 
   /** Deletes a tag (the manifest stays); false when there is no such tag. */
-  deleteTag(repositoryId: number, tag: string, log: { actor: string; repository: string; now: number }): boolean {
+  deleteTag(repo: RepositoryKey, repositoryId: number, tag: string, log: { actor: string; repository: string; now: number }): boolean {
     return writeTransaction(this.db, () => {
       const found = this.get<{ id: number; digest: string }>('tag', repositoryId, tag)
       if (!found) return false
+      if (isRecording(this.db)) {
+        const manifest = this.manifestByDigest(repositoryId, found.digest)
+        recordNotification(this.db, { action: 'delete', actor: log.actor, repository: repo, mediaType: manifest?.media_type ?? '', size: manifest?.size ?? 0, digest: found.digest, tag })
+      }
       this.run('deleteTag', found.id)
       this.event({ at: log.now, actor: log.actor, action: 'untag', repository: log.repository, tag, old: found.digest })
       return true

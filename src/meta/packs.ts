@@ -5,6 +5,7 @@
 
 import { BlobMeta } from './blobs.js'
 import { type Db, writeTransaction } from './db.js'
+import { type OutboxDraft, recordNotification } from './outbox.js'
 import { type EventRow, EventLog, type NewEvent } from './events.js'
 import { TagSequence } from './sequence.js'
 
@@ -257,12 +258,23 @@ export class PackMeta {
       ),
       moveTag: p('UPDATE tags SET manifest_id = ?, seq = ?, updated_at = ?, target = ? WHERE id = ?'),
       deleteTag: p('DELETE FROM tags WHERE id = ?'),
+      manifestDescriptor: p<{ digest: string; mediaType: string; size: number }>('SELECT digest, media_type AS mediaType, size FROM manifests WHERE id = ?'),
       deleteTagsOfManifest: p("DELETE FROM tags WHERE manifest_id = ? AND kind != 'parent'"),
     }
   }
 
   transaction<T>(fn: () => T): T {
     return writeTransaction(this.db, fn)
+  }
+
+  /** Inside the transaction of the change: its notification (nothing when no endpoint listens). */
+  notify(draft: OutboxDraft): void {
+    recordNotification(this.db, draft)
+  }
+
+  /** A manifest's digest, media type and size, for its events. */
+  manifestDescriptor(manifestId: number): { digest: string; mediaType: string; size: number } | undefined {
+    return this.s.manifestDescriptor.get(manifestId)
   }
 
   /** Inside the transaction that records what the lease protected. */

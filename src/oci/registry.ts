@@ -13,6 +13,7 @@ import type { BlobStore, ByteRange } from '../store/types.js'
 import { parseManifest } from './manifests.js'
 import { locateRepository, parseReference, type RepositoryLocator } from './names.js'
 import type { ManifestOutcome, PackOciBridge } from './pack-bridge.js'
+import type { OutboxDraft } from '../meta/outbox.js'
 
 export interface OciRegistrySettings {
   namespace: string
@@ -20,6 +21,8 @@ export interface OciRegistrySettings {
   checkPackName: (name: string) => void
   pageSize: number
   deleteEnabled: boolean
+  /** Told of every manifest GET, for its pull event (absent: no endpoint listens). */
+  onPull?: (draft: OutboxDraft) => void
 }
 
 export interface ReferrerDescriptor {
@@ -81,6 +84,20 @@ export class OciRegistry {
     const row = ref.kind === 'digest' ? this.meta.manifestByDigest(id, ref.digest) : this.meta.manifestByTag(id, ref.tag)
     if (!row) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not in ${repo.oci}`, { name: repo.oci, reference })
     return row
+  }
+
+  /** A manifest was fetched with GET: its pull event, as distribution sends one. */
+  pulled(repo: RepositoryLocator, reference: string, manifest: ManifestRow, actor: string): void {
+    const ref = parseReference(reference)
+    this.settings.onPull?.({
+      action: 'pull',
+      actor,
+      repository: repo,
+      mediaType: manifest.media_type,
+      size: manifest.size,
+      digest: manifest.digest,
+      tag: ref.kind === 'tag' ? ref.tag : null,
+    })
   }
 
   /** A blob the repository may serve (its link and its bytes). */
@@ -181,7 +198,7 @@ export class OciRegistry {
     }
     const id = this.repositoryId(repo)
     const log = { actor, repository: repo.oci, now: Date.now() }
-    const found = ref.kind === 'digest' ? this.meta.deleteManifest(id, ref.digest, log) !== null : this.meta.deleteTag(id, ref.tag, log)
+    const found = ref.kind === 'digest' ? this.meta.deleteManifest(repo, id, ref.digest, log) !== null : this.meta.deleteTag(repo, id, ref.tag, log)
     if (!found) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not in ${repo.oci}`, { name: repo.oci, reference })
   }
 
@@ -193,7 +210,7 @@ export class OciRegistry {
     }
     assertDigest(digest)
     const id = this.repositoryId(repo)
-    if (!this.meta.unlinkBlob(id, digest, { actor, repository: repo.oci, now: Date.now() })) {
+    if (!this.meta.unlinkBlob(repo, id, digest, { actor, repository: repo.oci, now: Date.now() })) {
       throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in ${repo.oci}`, { name: repo.oci, digest })
     }
   }

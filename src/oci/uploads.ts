@@ -94,10 +94,10 @@ export class OciUploads {
   }
 
   /** Links a blob of `from` into `repo`; null when `from` does not have it. */
-  mount(repo: RepositoryLocator, digest: string, from: RepositoryLocator): BlobRow | null {
+  mount(repo: RepositoryLocator, digest: string, from: RepositoryLocator, actor: string): BlobRow | null {
     assertDigest(digest)
     const fromId = this.meta.repositoryId(from)
-    return fromId === null ? null : this.meta.mountBlob(repo, digest, fromId, Date.now())
+    return fromId === null ? null : this.meta.mountBlob(repo, digest, { id: fromId, key: from }, Date.now(), actor)
   }
 
   /** Bytes received so far. */

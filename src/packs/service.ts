@@ -12,6 +12,7 @@ import { PassThrough, Readable } from 'node:stream'
 import type { BlobIntake, Lease } from '../blobs/intake.js'
 import { type ErrorCode, RegistryError } from '../errors.js'
 import type { NewManifest, PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
+import type { PackEventDetail } from '../meta/outbox.js'
 import type { PendingTasks } from '../meta/tasks.js'
 import type { BlobInfo, BlobStore } from '../store/types.js'
 import { isJsonObject, type JsonObject } from '../json.js'
@@ -354,6 +355,7 @@ export class PackService {
         previousDigest = existing.archive_digest ?? existing.manifest_digest
         const previous = this.meta.version(existing.manifest_id)
         if (previous && !options.skipDigestCheck && previous.content_digest === r.archive.contentDigest) {
+          this.notifyPackPush(r, options, [], false)
           return this.result(repo.id, r, previous, 'unchanged', [])
         }
       }
@@ -374,8 +376,41 @@ export class PackService {
         forced: options.force && existing !== undefined,
         message: options.message,
       })
+      this.notifyPackPush(r, options, moved, options.force && existing !== undefined)
       return this.result(repoId, r, this.meta.version(manifestId) as PackVersionRow, existing ? 'updated' : 'created', moved, previousDigest)
     })
+  }
+
+  /** A pack push's event: the manifest a distribution client would have pushed, and the pack. */
+  private notifyPackPush(r: ReceivedPack, options: PublishOptions, moved: ParentTagMove[], forced: boolean): void {
+    const { checked, manifest } = r
+    this.meta.notify({
+      action: 'push',
+      actor: options.actor,
+      repository: { kind: 'pack', name: checked.pack.name },
+      mediaType: manifest.mediaType,
+      size: manifest.content.length,
+      digest: manifest.digest,
+      tag: checked.tag,
+      references: [...manifest.blobs, ...manifest.manifests].map((b) => b.digest),
+      pack: {
+        name: checked.pack.name,
+        version: checked.pack.version,
+        tag: checked.tag,
+        group: checked.group,
+        parentTags: moved,
+        forced,
+        message: options.message,
+        warnings: checked.warnings.map((w) => ({ file: w.file, field: w.field, message: w.message })),
+      },
+    })
+  }
+
+  /** A pack repository's manifest event: a tag added or deleted, a version or artifact deleted. */
+  private notifyManifest(action: 'push' | 'delete', name: string, manifestId: number, actor: string, tag: string | null, pack?: PackEventDetail): void {
+    const manifest = this.meta.manifestDescriptor(manifestId)
+    if (!manifest) return
+    this.meta.notify({ action, actor, repository: { kind: 'pack', name }, mediaType: manifest.mediaType, size: manifest.size, digest: manifest.digest, tag, ...(pack ? { pack } : {}) })
   }
 
   private insertVersion(repoId: number, r: ReceivedPack, options: PublishOptions, now: number): number {
@@ -454,6 +489,7 @@ export class PackService {
           forced: previous !== undefined,
           message: push.message,
         })
+        this.notifyManifest('push', name, manifestId, push.actor, push.tag)
         return { outcome: previous ? ('updated' as const) : ('created' as const) }
       })
     } catch (err) {
@@ -594,8 +630,9 @@ export class PackService {
       const changes = new TagChanges()
       this.writeTag(repoId, tag, version.manifest_id, now, changes)
       this.meta.touchRepo(repoId, now)
-      this.settle(repoId, changes, now)
+      const moved = this.settle(repoId, changes, now)
       this.meta.appendEvent({ at: now, actor, action: 'tag', repository: name, tag, oldDigest: null, newDigest: version.archive_digest, forced: false, message: null })
+      this.notifyManifest('push', name, version.manifest_id, actor, tag, packDetail(name, version, tag, moved))
       return 'created' as const
     })
     return { status, tag: this.views.tag(name, tag) }
@@ -611,6 +648,7 @@ export class PackService {
       const current = this.meta.tag(repoId, tag)
       if (!current) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${tag}`, { name, tag })
       if (current.kind === 'parent') throw parentTagRefused(tag, parentCode)
+      this.notifyManifest('delete', name, current.manifest_id, actor, tag)
       this.meta.deleteTag(current.id)
       const changes = new TagChanges()
       this.noteRemoved(current, changes)
@@ -663,6 +701,8 @@ export class PackService {
     const now = Date.now()
     return this.meta.transaction(() => {
       const rows = this.meta.tagRowsOfManifest(manifestId).filter((t) => t.kind !== 'parent')
+      const version = this.meta.version(manifestId)
+      this.notifyManifest('delete', name, manifestId, actor, null, version && packDetail(name, version, formatTag(version.group_name, version.version), []))
       const changes = new TagChanges()
       for (const row of rows) this.noteRemoved(row, changes)
       this.meta.deleteUserTagsOf(manifestId)
@@ -936,4 +976,9 @@ function extractedBytes(known: PackArchive | RegistryError): number {
   let total = 0
   for (const data of known.extracted.values()) total += data.length
   return total
+}
+
+/** The pack object of an event about an existing version (a tag added to it, its deletion). */
+function packDetail(name: string, version: PackVersionRow, tag: string, parentTags: ParentTagMove[]): PackEventDetail {
+  return { name, version: version.version, tag, group: version.group_name, parentTags, forced: false, message: null, warnings: [] }
 }

@@ -113,8 +113,9 @@ validation:
   )
   const c = loadConfig({ file, env: {} })
   t.equal(c.http.port, 5000)
-  t.same([...c.ignoredKeys].sort(), ['health', 'http.debug', 'http.http2', 'log.accesslog', 'loglevel', 'middleware', 'notifications', 'redis', 'validation'])
+  t.same([...c.ignoredKeys].sort(), ['health', 'http.debug', 'http.http2', 'log.accesslog', 'loglevel', 'middleware', 'redis', 'validation'])
   t.match(c.sync.registries, [{ url: 'https://registry-1.docker.io', api: 'v2', onDemand: true, content: [] }], 'proxy.remoteurl is an on-demand upstream')
+  t.same(c.notifications.endpoints.map((e) => [e.name, e.url, e.timeoutMs, e.threshold, e.backoffMs, e.format]), [['alistener', 'https://listener.example.com/event', 1000, 10, 1000, 'distribution']])
 })
 
 t.test('storage.s3 with distribution\'s keys, Spectro\'s host and port, and REGISTRY_STORAGE_S3_*', async (t) => {
@@ -367,4 +368,87 @@ t.test('parseAddr', async (t) => {
   t.same(parseAddr('127.0.0.1:80'), { host: '127.0.0.1', port: 80 })
   t.same(parseAddr('[::1]:443'), { host: '::1', port: 443 })
   t.throws(() => parseAddr('5000'))
+})
+
+t.test('notifications: distribution\'s endpoint keys, ours, REGISTRY_NOTIFICATIONS_* and clear errors', async (t) => {
+  const c = loadConfig({
+    doc: {
+      notifications: {
+        events: { includereferences: true },
+        retention: { maxage: '48h', maxevents: 500 },
+        endpoints: [
+          {
+            name: 'ci',
+            url: 'http://ci.example.com/hook',
+            headers: { Authorization: ['Bearer x'] },
+            timeout: '500ms',
+            threshold: 5,
+            backoff: '2s',
+            ignoredmediatypes: ['application/octet-stream'],
+            ignore: { mediatypes: ['application/vnd.oci.image.config.v1+json'], actions: ['pull'] },
+          },
+          { name: 'chat', url: 'https://chat.example.com/', disabled: true, format: 'cloudevents' },
+        ],
+      },
+    },
+    env: {},
+  })
+  t.same(c.notifications.retention, { maxAgeMs: 48 * 3600_000, maxEvents: 500 })
+  t.equal(c.notifications.includeReferences, true)
+  t.same(c.notifications.endpoints[0], {
+    name: 'ci',
+    url: 'http://ci.example.com/hook',
+    headers: { Authorization: ['Bearer x'] },
+    timeoutMs: 500,
+    threshold: 5,
+    backoffMs: 2000,
+    ignoredMediaTypes: ['application/octet-stream', 'application/vnd.oci.image.config.v1+json'],
+    ignoredActions: ['pull'],
+    disabled: false,
+    format: 'distribution',
+  })
+  t.match(c.notifications.endpoints[1], { name: 'chat', disabled: true, format: 'cloudevents', timeoutMs: 1000 })
+
+  const none = loadConfig({ doc: {}, env: {} })
+  t.same(none.notifications, { endpoints: [], includeReferences: false, retention: { maxAgeMs: 7 * 24 * 3600_000, maxEvents: 1_000_000 } })
+
+  const env = loadConfig({
+    doc: {},
+    env: {
+      REGISTRY_NOTIFICATIONS_ENDPOINTS: '[{name: ci, url: "http://ci:8080/e", ignore: {actions: [pull]}}]',
+      REGISTRY_NOTIFICATIONS_EVENTS_INCLUDEREFERENCES: 'true',
+      REGISTRY_NOTIFICATIONS_RETENTION_MAXAGE: '1h',
+    },
+  })
+  t.match(env.notifications, { endpoints: [{ name: 'ci', url: 'http://ci:8080/e', ignoredActions: ['pull'] }], includeReferences: true, retention: { maxAgeMs: 3600_000 } })
+
+  const bad: Array<[unknown, string, RegExp]> = [
+    [{ name: 'ci' }, 'notifications.endpoints[0] (ci).url', /must not be empty/],
+    [{ url: 'http://x/' }, 'notifications.endpoints[0].name', /must not be empty/],
+    [{ name: 'a b', url: 'http://x/' }, 'notifications.endpoints[0].name', /letters, digits/],
+    [{ name: 'ci', url: 'ftp://x/' }, 'notifications.endpoints[0] (ci).url', /http:\/\/ or https:\/\//],
+    [{ name: 'ci', url: 'https://user:secret@x/' }, 'notifications.endpoints[0] (ci).url', /send credentials in headers/],
+    [{ name: 'ci', url: 'http://x/', timeout: 'soon' }, 'notifications.endpoints[0] (ci).timeout', /duration/],
+    [{ name: 'ci', url: 'http://x/', timeout: '0s' }, 'notifications.endpoints[0] (ci).timeout', /longer than 0s/],
+    [{ name: 'ci', url: 'http://x/', backoff: 0 }, 'notifications.endpoints[0] (ci).backoff', /longer than 0s/],
+    [{ name: 'ci', url: 'http://x/', threshold: 0 }, 'notifications.endpoints[0] (ci).threshold', /between 1 and/],
+    [{ name: 'ci', url: 'http://x/', ignore: { actions: ['upload'] } }, 'notifications.endpoints[0] (ci).ignore.actions', /push, pull, delete, mount/],
+    [{ name: 'ci', url: 'http://x/', ignore: { verbs: [] } }, 'notifications.endpoints[0] (ci).ignore.verbs', /unknown key/],
+    [{ name: 'ci', url: 'http://x/', format: 'xml' }, 'notifications.endpoints[0] (ci).format', /distribution, cloudevents/],
+    [{ name: 'ci', url: 'http://x/', retries: 3 }, 'notifications.endpoints[0] (ci).retries', /unknown key/],
+    ['http://x/', 'notifications.endpoints[0]', /mapping with name and url/],
+  ]
+  for (const [entry, key, message] of bad) {
+    const err = catchError(() => loadConfig({ doc: { notifications: { endpoints: [entry] } }, env: {} }))
+    t.type(err, ConfigError)
+    t.equal((err as ConfigError).key, key, JSON.stringify(entry))
+    t.match((err as ConfigError).reason, message, JSON.stringify(entry))
+  }
+  const twice = catchError(() => loadConfig({ doc: { notifications: { endpoints: [{ name: 'ci', url: 'http://a/' }, { name: 'ci', url: 'http://b/' }] } }, env: {} }))
+  t.equal((twice as ConfigError).key, 'notifications.endpoints[1].name')
+  const badEnv = catchError(() => loadConfig({ doc: {}, env: { REGISTRY_NOTIFICATIONS_ENDPOINTS: '[{name: ci' } }))
+  t.equal((badEnv as ConfigError).key, 'REGISTRY_NOTIFICATIONS_ENDPOINTS')
+  t.match((badEnv as ConfigError).reason, /^not valid YAML flow: /)
+  const notList = catchError(() => loadConfig({ doc: { notifications: { endpoints: { name: 'ci' } } }, env: {} }))
+  t.equal((notList as ConfigError).key, 'notifications.endpoints')
 })

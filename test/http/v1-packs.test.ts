@@ -452,7 +452,7 @@ t.test('pack headers stored before they were normalised are rebuilt at start-up'
   // (nor of the later ones, whose tables go too: a database of schema 10).
   const { tags: _tags, ...header } = (await get(before, '/v1/_packs')).json().packs[0]
   before.registry.db.prepare('UPDATE pack_headers SET header = ?').run(JSON.stringify({ ...header, cloudTypes: 'aws' }))
-  before.registry.db.exec('DROP TABLE pack_search; DROP TABLE pack_readmes; DROP INDEX pack_versions_addon_type; DROP INDEX pack_versions_group')
+  before.registry.db.exec('DROP TABLE pack_search; DROP TABLE pack_readmes; DROP INDEX pack_versions_addon_type; DROP INDEX pack_versions_group; DROP TABLE notification_outbox; DROP TABLE notification_endpoints')
   before.registry.db.exec('DROP TABLE sync_origins; DROP INDEX events_sync_runs')
   before.registry.db.prepare('DELETE FROM schema_migrations WHERE version >= 11').run()
   t.equal((await get(before, '/v1/_packs')).json().packs[0].cloudTypes, 'aws', 'the listing is read as stored')

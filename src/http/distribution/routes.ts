@@ -90,6 +90,7 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
           if (repo.kind === 'pack') await opts.onDemand?.(repo.name, endpoint.reference)
           const manifest = registry.manifest(repo, endpoint.reference)
           notePull(request, refOf(repo, endpoint.reference), manifest.digest)
+          if (request.method === 'GET') registry.pulled(repo, endpoint.reference, manifest, actorOf(request))
           return sendManifest(request, reply, manifest, endpoint.reference)
         }
         case 'blob':
@@ -131,7 +132,7 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
       const { digest, mount, from } = request.query
       if (mount !== undefined && from !== undefined) {
         // Not found in `from`: fall back to an ordinary upload session, as the spec says.
-        const mounted = uploads.mount(repo, mount, surface.locate(from))
+        const mounted = uploads.mount(repo, mount, surface.locate(from), actorOf(request))
         if (mounted) {
           noteChange(request, `mounted blob ${shortDigest(mounted.digest)} (${formatBytes(mounted.size)}) from ${from} into ${surface.nameOf(repo)}`)
           return blobCreated(reply, pathOf(repo, `/blobs/${mounted.digest}`), mounted.digest)

@@ -1,5 +1,5 @@
 // The /v1 API surface: the login check `GET /v1/`, the pack routes (`/v1/_packs...`), the event
-// log (`/v1/_events`), and the distribution API as spectro-registry serves it
+// log (`/v1/_events`), the notification endpoints' state (`/v1/_notifications`), and the distribution API as spectro-registry serves it
 // (`/v1/<pack>/manifests/...`, blobs, uploads, tags/list, referrers, `/v1/_catalog`), the same
 // handlers as /v2. Every route here needs credentials; state-changing routes (and the event log)
 // also need a writer. `GET /v1/` also says who the caller is and whether it may push, so a
@@ -16,6 +16,8 @@ import { apiVersionHeader, distributionRoutes } from '../distribution/routes.js'
 import { v1Surface } from '../distribution/surface.js'
 import { errorResponses } from '../errors.js'
 import { v1EventsPlugin } from './events.js'
+import { v1NotificationsPlugin } from './notifications.js'
+import type { Notifications } from '../../notifications/sender.js'
 import { v1PacksPlugin } from './packs.js'
 import type { PullThrough } from '../../sync/on-demand.js'
 
@@ -51,6 +53,8 @@ export interface V1Options {
   blobRedirect: BlobRedirect | null
   /** Pull-through: fetches a pack (a tag of it) that is not here from an on-demand upstream before a pull reads it; null without one. */
   onDemand: PullThrough | null
+  /** The notification senders; null without endpoints. */
+  notifications: Notifications | null
 }
 
 export async function v1Plugin(app: FastifyInstance, opts: V1Options): Promise<void> {
@@ -59,6 +63,7 @@ export async function v1Plugin(app: FastifyInstance, opts: V1Options): Promise<v
   app.get('/', { schema: rootSchema }, async (request) => ({ user: request.identity?.user ?? 'anonymous', canPush: request.identity?.writer === true }))
   await app.register(v1PacksPlugin, { packs: opts.packs, views: opts.views, bodyIdleMs: opts.bodyIdleMs, onDemand: opts.onDemand })
   await app.register(v1EventsPlugin, { audit: opts.audit })
+  await app.register(v1NotificationsPlugin, { notifications: opts.notifications })
   await app.register(distributionRoutes, {
     registry: opts.registry,
     uploads: opts.uploads,

@@ -361,3 +361,44 @@ export const eventsSchema = {
     ...errorResponses,
   },
 } as const
+
+const endpointStatus = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    url: { type: 'string' },
+    format: { type: 'string', enum: ['distribution', 'cloudevents'] },
+    state: { type: 'string', enum: ['delivering', 'idle', 'retrying', 'failing', 'disabled'], description: 'failing: threshold attempts in a row failed' },
+    pending: { type: 'integer', description: 'events in the outbox not yet delivered' },
+    delivered: { type: 'integer', description: 'events delivered since the registry started' },
+    failedAttempts: { type: 'integer', description: 'failed deliveries since the registry started' },
+    consecutiveFailures: { type: 'integer' },
+    dropped: { type: 'integer', description: 'events dropped past notifications.retention since the registry started' },
+    lastError: { type: ['string', 'null'] },
+    lastDeliveryAt: { type: ['string', 'null'], format: 'date-time' },
+    nextAttemptAt: { type: ['string', 'null'], format: 'date-time', description: 'when a failing endpoint is tried again' },
+  },
+  required: ['name', 'url', 'format', 'state', 'pending', 'delivered', 'failedAttempts', 'consecutiveFailures', 'dropped', 'lastError', 'lastDeliveryAt', 'nextAttemptAt'],
+  additionalProperties: false,
+} as const
+
+export const notificationsSchema = {
+  operationId: 'listNotificationEndpoints',
+  summary: "Each notification endpoint's delivery state (writers only)",
+  tags: ['operations'],
+  response: {
+    200: { type: 'object', properties: { endpoints: { type: 'array', items: endpointStatus } }, required: ['endpoints'], additionalProperties: false },
+    ...errorResponses,
+  },
+} as const
+
+export const notificationRetrySchema = {
+  operationId: 'retryNotificationEndpoint',
+  summary: 'Send what is pending for an endpoint now, out of its backoff (writers only)',
+  tags: ['operations'],
+  params: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 256 } }, required: ['name'] },
+  response: {
+    202: { type: 'object', properties: { endpoint: endpointStatus }, required: ['endpoint'], additionalProperties: false },
+    ...errorResponses,
+  },
+} as const

@@ -1,0 +1,180 @@
+// The notification outbox (migration 0013): writers describe what changed (an OutboxDraft)
+// inside their own write transaction, and the recorder app.ts attached to the database turns
+// that into an event row in the same transaction. Without a recorder (no endpoint configured)
+// recording costs nothing. The senders read the rows back in order, keep each endpoint's place,
+// and remove the rows every endpoint is past.
+
+import type { Statement } from 'better-sqlite3'
+import { type Db, writeTransaction } from './db.js'
+import type { RepositoryKey } from './oci.js'
+
+export type OutboxAction = 'push' | 'pull' | 'delete' | 'mount'
+
+/** The parent tags a pack push created or moved (`1.x` from 1.2.0 to 1.3.0). */
+export interface PackParentTagMove {
+  tag: string
+  from: string | null
+  to: string
+}
+
+/** The pack a pack event is about: what a CI pipeline or a chat message wants to say. */
+export interface PackEventDetail {
+  name: string
+  version: string | null
+  tag: string | null
+  group: string | null
+  parentTags: PackParentTagMove[]
+  forced: boolean
+  message: string | null
+  warnings: Array<{ file: string; field: string | null; message: string }>
+}
+
+/** What a writer knows of its change; the recorder adds the id, time, request and source. */
+export interface OutboxDraft {
+  action: OutboxAction
+  actor: string
+  repository: RepositoryKey
+  /** The manifest or blob: its media type, size and digest. */
+  mediaType: string
+  size: number
+  digest: string
+  tag?: string | null
+  /** The digests a manifest refers to (sent when notifications.events.includereferences is on). */
+  references?: string[]
+  /** A mount's source repository. */
+  fromRepository?: RepositoryKey
+  pack?: PackEventDetail
+}
+
+/** An event as the outbox stores it: `event` is its JSON. */
+export interface OutboxEventRow {
+  at: number
+  action: OutboxAction
+  mediaType: string
+  event: string
+}
+
+export interface OutboxRecorder {
+  /** Called inside the writer's transaction (or, for a pull, during the request); returns the row to insert. */
+  event(draft: OutboxDraft): OutboxEventRow
+  /** After the transaction: wakes the senders (called whether it committed or not). */
+  recorded(): void
+}
+
+const recorders = new WeakMap<Db, { recorder: OutboxRecorder; insert: Statement }>()
+
+/** From now on, drafts recorded on `db` become outbox rows. */
+export function attachOutbox(db: Db, recorder: OutboxRecorder): void {
+  recorders.set(db, { recorder, insert: db.prepare('INSERT INTO notification_outbox (at, action, media_type, event) VALUES (?, ?, ?, ?)') })
+}
+
+/** Inside the transaction of the change `draft` describes; nothing when no endpoint listens. */
+export function recordNotification(db: Db, draft: OutboxDraft): void {
+  const attached = recorders.get(db)
+  if (!attached) return
+  const row = attached.recorder.event(draft)
+  attached.insert.run(row.at, row.action, row.mediaType, row.event)
+  queueMicrotask(() => attached.recorder.recorded())
+}
+
+/** Whether drafts on `db` are recorded (a writer may skip building a costly one when not). */
+export function isRecording(db: Db): boolean {
+  return recorders.has(db)
+}
+
+/**
+ * Pull events, which are not changes: rows built when each pull happened, a batch of them in one
+ * transaction of their own (not fsynced: a crash may lose the pulls of its last moments, never
+ * a change's event).
+ */
+export function recordPulls(db: Db, rows: OutboxEventRow[]): void {
+  const attached = recorders.get(db)
+  if (!attached || rows.length === 0) return
+  writeTransaction(db, () => {
+    for (const row of rows) attached.insert.run(row.at, row.action, row.mediaType, row.event)
+  }, { durable: false })
+  attached.recorder.recorded()
+}
+
+export interface OutboxRow {
+  seq: number
+  at: number
+  action: OutboxAction
+  media_type: string
+  event: string
+}
+
+/** The senders' view of the outbox: the rows past an endpoint's place, and its place. */
+export class OutboxReader {
+  private readonly s: Record<'rows' | 'pending' | 'place' | 'setPlace' | 'last' | 'remove' | 'endpoints' | 'forget' | 'olderThan' | 'nth', Statement>
+
+  constructor(private readonly db: Db) {
+    this.s = {
+      rows: db.prepare('SELECT seq, at, action, media_type, event FROM notification_outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
+      pending: db.prepare('SELECT COUNT(*) AS n FROM notification_outbox WHERE seq > ?'),
+      place: db.prepare('SELECT delivered_seq AS seq FROM notification_endpoints WHERE name = ?'),
+      setPlace: db.prepare('INSERT INTO notification_endpoints (name, delivered_seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET delivered_seq = excluded.delivered_seq'),
+      last: db.prepare("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'notification_outbox'), 0) AS seq"),
+      remove: db.prepare('DELETE FROM notification_outbox WHERE seq <= ?'),
+      endpoints: db.prepare('SELECT name FROM notification_endpoints'),
+      forget: db.prepare('DELETE FROM notification_endpoints WHERE name = ?'),
+      olderThan: db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM notification_outbox WHERE seq > ? AND at < ?'),
+      nth: db.prepare('SELECT seq FROM notification_outbox WHERE seq > ? ORDER BY seq LIMIT 1 OFFSET ?'),
+    }
+  }
+
+  /**
+   * At start: an endpoint seen before resumes where it was; a new one, or a disabled one, starts
+   * at the end (it is sent what happens from now on). Endpoints no longer configured are forgotten.
+   * Returns each enabled endpoint's place.
+   */
+  start(endpoints: Array<{ name: string; disabled: boolean }>): Map<string, number> {
+    return writeTransaction(this.db, () => {
+      const names = new Set(endpoints.map((e) => e.name))
+      for (const { name } of this.s.endpoints.all() as Array<{ name: string }>) if (!names.has(name)) this.s.forget.run(name)
+      const last = (this.s.last.get() as { seq: number }).seq
+      const places = new Map<string, number>()
+      for (const e of endpoints) {
+        const known = this.s.place.get(e.name) as { seq: number } | undefined
+        const place = e.disabled || known === undefined ? last : known.seq
+        this.s.setPlace.run(e.name, place)
+        if (!e.disabled) places.set(e.name, place)
+      }
+      this.s.remove.run(places.size === 0 ? last : Math.min(...places.values()))
+      return places
+    })
+  }
+
+  rowsAfter(seq: number, limit: number): OutboxRow[] {
+    return this.s.rows.all(seq, limit) as OutboxRow[]
+  }
+
+  pendingAfter(seq: number): number {
+    return (this.s.pending.get(seq) as { n: number }).n
+  }
+
+  /** The last row past `seq` written before `before` (ms), or `seq` when there is none. */
+  lastOlderThan(seq: number, before: number): number {
+    return Math.max(seq, (this.s.olderThan.get(seq, before) as { seq: number }).seq)
+  }
+
+  /** The `n`th row past `seq` (1: the next one). */
+  nthAfter(seq: number, n: number): number {
+    return (this.s.nth.get(seq, n - 1) as { seq: number } | undefined)?.seq ?? seq
+  }
+
+  /**
+   * Moves an endpoint's place (not fsynced: a place lost in a crash only sends its events again,
+   * which at-least-once delivery allows) and removes the rows every endpoint is past.
+   */
+  advance(name: string, seq: number, everyone: () => number): void {
+    writeTransaction(
+      this.db,
+      () => {
+        this.s.setPlace.run(name, seq)
+        this.s.remove.run(everyone())
+      },
+      { durable: false },
+    )
+  }
+}

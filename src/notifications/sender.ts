@@ -1,0 +1,379 @@
+// Delivery of the outbox to the configured endpoints: one sender per enabled endpoint, each on
+// its own, so a slow or failing receiver holds back only itself and never a push (pushes only
+// insert a row). A sender posts the events past its place in order, in batches, and moves its
+// place only when the receiver accepted the batch (2xx or 3xx, as distribution counts it);
+// otherwise it waits `backoff`, doubled per consecutive failure up to MAX_BACKOFF_MS, and sends
+// the same events again with the same ids (at least once: the receiver drops duplicates by id).
+// The place is kept in the database, so a restart resumes where delivery stopped. Events older
+// than notifications.retention.maxage, or past maxevents undelivered, are dropped, counted and
+// logged.
+
+import type { NotificationEndpoint } from '../config/notifications.js'
+import { MAX_BACKOFF_MS } from '../config/notifications.js'
+import type { Db } from '../meta/db.js'
+import { attachOutbox, type OutboxDraft, type OutboxEventRow, OutboxReader, type OutboxRow, recordPulls } from '../meta/outbox.js'
+import { envelope, EventRecorder } from './events.js'
+
+/** Most events in one POST (distribution sends them one by one; a batch catches up faster). */
+const BATCH_SIZE = 100
+/** A pull is written with the others of the same few milliseconds, in one transaction. */
+const PULL_FLUSH_MS = 50
+/** How often an endpoint's pending events are counted against retention.maxevents. */
+const RETENTION_COUNT_MS = 10_000
+/** Most pulls waiting to be written; past it they are written at once. */
+const PULL_BATCH = 500
+
+export type EndpointState = 'delivering' | 'idle' | 'retrying' | 'failing' | 'disabled'
+
+export interface EndpointStatus {
+  name: string
+  url: string
+  format: 'distribution' | 'cloudevents'
+  state: EndpointState
+  pending: number
+  delivered: number
+  failedAttempts: number
+  consecutiveFailures: number
+  dropped: number
+  lastError: string | null
+  lastDeliveryAt: string | null
+  nextAttemptAt: string | null
+}
+
+export interface NotificationLog {
+  info(obj: object, message: string): void
+  warn(obj: object, message: string): void
+  error(obj: object, message: string): void
+}
+
+export interface NotificationSettings {
+  endpoints: NotificationEndpoint[]
+  includeReferences: boolean
+  retention: { maxAgeMs: number; maxEvents: number }
+  namespace: string
+  port: number
+}
+
+/** Told of each delivered event's time from its change to its receiver's answer. */
+export type LatencyObserver = (endpoint: string, seconds: number) => void
+
+class EndpointSender {
+  delivered = 0
+  failedAttempts = 0
+  consecutiveFailures = 0
+  dropped = 0
+  lastError: string | null = null
+  lastDeliveryAt: number | null = null
+  nextAttemptAt: number | null = null
+  private sending = false
+  private stopped = false
+  private wakeUp: (() => void) | null = null
+  /** When the number of pending events is next held against retention.maxevents. */
+  private nextCount = 0
+  /** The current sleep is a backoff: new events do not end it, only a retry does. */
+  private backingOff = false
+  private inFlight: AbortController | null = null
+  private loop: Promise<void> | null = null
+
+  constructor(
+    readonly endpoint: NotificationEndpoint,
+    public place: number,
+    private readonly outbox: OutboxReader,
+    private readonly everyone: () => number,
+    private readonly retention: { maxAgeMs: number; maxEvents: number },
+    private readonly log: NotificationLog,
+    private readonly observe: LatencyObserver,
+  ) {}
+
+  start(): void {
+    this.loop = this.run()
+  }
+
+  /** New events: a sender waiting for some goes now (one backing off keeps waiting). */
+  wake(): void {
+    if (!this.backingOff) this.wakeUp?.()
+  }
+
+  /** An operator's retry: a sender backing off tries again now. */
+  retry(): void {
+    this.nextAttemptAt = null
+    this.nextCount = 0
+    this.wakeUp?.()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.inFlight?.abort()
+    this.wakeUp?.()
+    await this.loop
+  }
+
+  state(): EndpointState {
+    if (this.consecutiveFailures >= this.endpoint.threshold) return 'failing'
+    if (this.consecutiveFailures > 0) return 'retrying'
+    return this.sending ? 'delivering' : 'idle'
+  }
+
+  pending(): number {
+    return this.outbox.pendingAfter(this.place)
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      let rows: OutboxRow[]
+      try {
+        this.dropPastRetention()
+        rows = this.outbox.rowsAfter(this.place, BATCH_SIZE)
+      } catch (err) {
+        // The database is closing or failing: try again after a backoff.
+        this.log.error({ endpoint: this.endpoint.name, err }, `notifications: reading the outbox for ${this.endpoint.name} failed`)
+        await this.sleep(this.endpoint.backoffMs)
+        continue
+      }
+      if (rows.length === 0) {
+        await this.sleep(null)
+        continue
+      }
+      const events = rows.filter((r) => this.wanted(r))
+      const last = (rows[rows.length - 1] as OutboxRow).seq
+      if (events.length === 0) {
+        this.moveTo(last)
+        continue
+      }
+      this.sending = true
+      const error = await this.post(events)
+      this.sending = false
+      if (this.stopped) return
+      if (error === null) {
+        const now = Date.now()
+        for (const e of events) this.observe(this.endpoint.name, Math.max(0, now - e.at) / 1000)
+        this.delivered += events.length
+        this.lastDeliveryAt = now
+        if (this.consecutiveFailures >= this.endpoint.threshold) {
+          this.log.info({ endpoint: this.endpoint.name }, `notifications: ${this.endpoint.name} accepts events again after ${this.consecutiveFailures} failed attempts`)
+        }
+        this.consecutiveFailures = 0
+        this.lastError = null
+        this.moveTo(last)
+        continue
+      }
+      this.failedAttempts++
+      this.consecutiveFailures++
+      this.lastError = error
+      const wait = Math.min(MAX_BACKOFF_MS, this.endpoint.backoffMs * 2 ** Math.min(this.consecutiveFailures - 1, 30))
+      const about = { endpoint: this.endpoint.name, url: this.endpoint.url, error, failures: this.consecutiveFailures, retryInMs: wait }
+      if (this.consecutiveFailures === this.endpoint.threshold) {
+        this.log.error(about, `notifications: endpoint ${this.endpoint.name} is failing: ${this.consecutiveFailures} attempts in a row refused (${error}); events wait in the outbox and are retried`)
+      } else {
+        this.log.warn(about, `notifications: delivery to ${this.endpoint.name} failed (${error}); retrying in ${wait} ms`)
+      }
+      this.nextAttemptAt = Date.now() + wait
+      this.backingOff = true
+      await this.sleep(wait)
+      this.backingOff = false
+      this.nextAttemptAt = null
+    }
+  }
+
+  private wanted(row: OutboxRow): boolean {
+    return !this.endpoint.ignoredActions.includes(row.action) && !this.endpoint.ignoredMediaTypes.includes(row.media_type)
+  }
+
+  private moveTo(seq: number): void {
+    this.place = seq
+    try {
+      this.outbox.advance(this.endpoint.name, seq, this.everyone)
+    } catch (err) {
+      // Kept in memory: the next move writes it; a restart before then sends these again.
+      this.log.error({ endpoint: this.endpoint.name, err }, `notifications: recording ${this.endpoint.name}'s place in the outbox failed`)
+    }
+  }
+
+  /**
+   * Events past the retention go, counted: the oldest first, by age and then by number. The age
+   * is read from the next event alone (events are written in time order); the number, which
+   * counts through up to maxevents rows, every RETENTION_COUNT_MS (and on a retry).
+   */
+  private dropPastRetention(): void {
+    const { maxAgeMs, maxEvents } = this.retention
+    const before = this.place
+    const now = Date.now()
+    const next = this.outbox.rowsAfter(before, 1)[0]
+    let to = next !== undefined && next.at < now - maxAgeMs ? this.outbox.lastOlderThan(before, now - maxAgeMs) : before
+    if (now >= this.nextCount) {
+      this.nextCount = now + RETENTION_COUNT_MS
+      if (this.outbox.nthAfter(to, maxEvents + 1) !== to) to = this.outbox.nthAfter(to, this.outbox.pendingAfter(to) - maxEvents)
+    }
+    if (to === before) return
+    const dropped = this.outbox.pendingAfter(before) - this.outbox.pendingAfter(to)
+    this.dropped += dropped
+    this.log.error(
+      { endpoint: this.endpoint.name, dropped, maxAgeMs, maxEvents },
+      `notifications: dropped ${dropped} events ${this.endpoint.name} had not accepted, past notifications.retention`,
+    )
+    this.moveTo(to)
+  }
+
+  /** null when the receiver accepted the batch, else what went wrong. */
+  private async post(events: OutboxRow[]): Promise<string | null> {
+    const { contentType, body } = envelope(this.endpoint.format, events.map((e) => e.event))
+    const headers: Array<[string, string]> = [['content-type', contentType]]
+    for (const [name, values] of Object.entries(this.endpoint.headers)) for (const v of values) headers.push([name, v])
+    const controller = new AbortController()
+    this.inFlight = controller
+    const timer = setTimeout(() => controller.abort(new Error(`no answer within ${this.endpoint.timeoutMs} ms`)), this.endpoint.timeoutMs)
+    try {
+      const response = await fetch(this.endpoint.url, { method: 'POST', headers, body, signal: controller.signal })
+      await response.arrayBuffer()
+      return response.status >= 200 && response.status < 400 ? null : `HTTP ${response.status}`
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause
+      if (controller.signal.aborted) return String((controller.signal.reason as Error)?.message ?? 'aborted')
+      return cause?.code ?? cause?.message ?? (err as Error).message
+    } finally {
+      clearTimeout(timer)
+      this.inFlight = null
+    }
+  }
+
+  /** Until woken, or `ms` passed (null: until woken). */
+  private sleep(ms: number | null): Promise<void> {
+    if (this.stopped) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = ms === null ? null : setTimeout(done, ms)
+      function done(): void {
+        if (timer) clearTimeout(timer)
+        resolve()
+      }
+      this.wakeUp = () => {
+        this.wakeUp = null
+        done()
+      }
+    })
+  }
+
+  status(): EndpointStatus {
+    return {
+      name: this.endpoint.name,
+      url: this.endpoint.url,
+      format: this.endpoint.format,
+      state: this.state(),
+      pending: this.pending(),
+      delivered: this.delivered,
+      failedAttempts: this.failedAttempts,
+      consecutiveFailures: this.consecutiveFailures,
+      dropped: this.dropped,
+      lastError: this.lastError,
+      lastDeliveryAt: this.lastDeliveryAt === null ? null : new Date(this.lastDeliveryAt).toISOString(),
+      nextAttemptAt: this.nextAttemptAt === null ? null : new Date(this.nextAttemptAt).toISOString(),
+    }
+  }
+}
+
+/** Every endpoint's sender, the recorder of events and the pulls waiting to be written. */
+export class Notifications {
+  readonly recorder: EventRecorder
+  private readonly senders: EndpointSender[] = []
+  private readonly disabled: NotificationEndpoint[]
+  private pulls: OutboxEventRow[] = []
+  private pullTimer: NodeJS.Timeout | null = null
+  private stopped = false
+
+  constructor(
+    private readonly db: Db,
+    settings: NotificationSettings,
+    private readonly log: NotificationLog,
+    observe: LatencyObserver = () => {},
+  ) {
+    this.recorder = new EventRecorder({ namespace: settings.namespace, includeReferences: settings.includeReferences, port: settings.port, wake: () => this.wakeAll() })
+    const outbox = new OutboxReader(db)
+    const places = outbox.start(settings.endpoints)
+    const everyone = () => Math.min(...this.senders.map((s) => s.place))
+    for (const endpoint of settings.endpoints) {
+      const place = places.get(endpoint.name)
+      if (place !== undefined) this.senders.push(new EndpointSender(endpoint, place, outbox, everyone, settings.retention, log, observe))
+    }
+    this.disabled = settings.endpoints.filter((e) => e.disabled)
+  }
+
+  /** Whether any endpoint is sent to (else nothing is recorded). */
+  get active(): boolean {
+    return this.senders.length > 0
+  }
+
+  /** Whether any endpoint takes pull events (else pulls are not recorded at all). */
+  get recordsPulls(): boolean {
+    return this.senders.some((s) => !s.endpoint.ignoredActions.includes('pull'))
+  }
+
+  /** Records events from now on and starts delivering (what the outbox holds first). */
+  start(): void {
+    if (!this.active) return
+    attachOutbox(this.db, this.recorder)
+    for (const s of this.senders) s.start()
+  }
+
+  /**
+   * Writes the pulls still waiting and stops every sender (an in-flight POST is abandoned, and
+   * sent again at the next start). Changes are still recorded until the database closes: a push
+   * finishing during the shutdown keeps its event for the next start.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.flushPulls()
+    await Promise.all(this.senders.map((s) => s.stop()))
+  }
+
+  /** A manifest GET: its event is built now (with its request) and written with the others of the next few milliseconds. */
+  pulled(draft: OutboxDraft): void {
+    if (this.stopped || !this.recordsPulls) return
+    this.pulls.push(this.recorder.event(draft))
+    if (this.pulls.length >= PULL_BATCH) this.flushPulls()
+    else if (this.pullTimer === null) {
+      this.pullTimer = setTimeout(() => this.flushPulls(), PULL_FLUSH_MS)
+      this.pullTimer.unref()
+    }
+  }
+
+  private flushPulls(): void {
+    if (this.pullTimer) clearTimeout(this.pullTimer)
+    this.pullTimer = null
+    const rows = this.pulls
+    this.pulls = []
+    try {
+      recordPulls(this.db, rows)
+    } catch (err) {
+      this.log.error({ err, pulls: rows.length }, `notifications: ${rows.length} pull events could not be written to the outbox`)
+    }
+  }
+
+  private wakeAll(): void {
+    for (const s of this.senders) s.wake()
+  }
+
+  /** Every configured endpoint, the disabled ones too. */
+  status(): EndpointStatus[] {
+    const off = this.disabled.map((e): EndpointStatus => ({
+      name: e.name,
+      url: e.url,
+      format: e.format,
+      state: 'disabled',
+      pending: 0,
+      delivered: 0,
+      failedAttempts: 0,
+      consecutiveFailures: 0,
+      dropped: 0,
+      lastError: null,
+      lastDeliveryAt: null,
+      nextAttemptAt: null,
+    }))
+    return [...this.senders.map((s) => s.status()), ...off].sort((a, b) => a.name.localeCompare(b.name))
+  }
+
+  /** Sends what is pending for `name` now, out of its backoff; false when no such endpoint is sent to. */
+  retry(name: string): boolean {
+    const sender = this.senders.find((s) => s.endpoint.name === name)
+    sender?.retry()
+    return sender !== undefined
+  }
+}

@@ -1,0 +1,358 @@
+// Notifications against a real receiver (a node:http server recording what it is sent): the
+// envelope field by field for a push, a pull, a delete and a cross-repository mount, the pack
+// object of a /v1/_packs push and of a pack pushed as oras does, the CloudEvents form, delivery
+// in order through a receiver that fails and then is down, a restart between acknowledgement and
+// delivery, a receiver that hangs without holding back pushes, retention by age and by number,
+// an endpoint added later, and the registry page.
+
+import t, { type Test } from 'tap'
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../../src/app.js'
+import type { DistributionEvent } from '../../src/notifications/events.js'
+import { ADMIN, tempDir, testConfig } from '../helpers.js'
+import { archive, get, orasPush, packFiles, push } from '../pack-fixtures.js'
+import { makeImage, OCTET, pushImage } from '../http/v2-helpers.js'
+
+interface Received {
+  headers: IncomingHttpHeaders
+  body: unknown
+}
+
+/** A receiver: `answer` decides each request's status (null: never answer). */
+class Receiver {
+  readonly requests: Received[] = []
+  answer: () => number | null = () => 200
+  private server: Server | null = null
+  port = 0
+
+  async start(t: Test, port = 0): Promise<void> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        const status = this.answer()
+        if (status === null) return
+        if (status < 300) this.requests.push({ headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) })
+        res.writeHead(status).end()
+      })
+    })
+    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve))
+    this.port = (this.server.address() as AddressInfo).port
+    t.teardown(() => this.stop())
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server
+    this.server = null
+    if (!server) return
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/events`
+  }
+
+  /** Every event accepted, in the order received. */
+  events(): DistributionEvent[] {
+    return this.requests.flatMap((r) => (r.body as { events: DistributionEvent[] }).events)
+  }
+
+  async waitFor(count: number, ms = 10_000): Promise<DistributionEvent[]> {
+    const until = Date.now() + ms
+    while (this.events().length < count) {
+      if (Date.now() > until) throw new Error(`${this.events().length} events received, waited for ${count}`)
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    return this.events()
+  }
+}
+
+function endpoint(receiver: Receiver, extra: Record<string, unknown> = {}) {
+  return { notifications: { endpoints: [{ name: 'ci', url: receiver.url, timeout: '2s', backoff: '50ms', threshold: 3, headers: { Authorization: ['Bearer hook'] }, ...extra }] } }
+}
+
+async function app(t: Test, doc: Record<string, unknown>): Promise<FastifyInstance> {
+  const a = await buildApp(testConfig(t, doc, { storage: 'filesystem' }))
+  t.teardown(() => a.close())
+  return a
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
+
+t.test("distribution's envelope: push, pull, delete and mount, field by field", async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  const registry = await app(t, { ...endpoint(receiver), notifications: { ...endpoint(receiver).notifications, events: { includereferences: true } } })
+  const image = makeImage('one')
+  await pushImage(t, registry, 'images/app', image, 'latest')
+  const pulled = await registry.inject({ url: '/v2/images/app/manifests/latest', headers: { authorization: ADMIN, 'user-agent': 'docker/27' } })
+  t.equal(pulled.statusCode, 200)
+  const mounted = await registry.inject({ method: 'POST', url: `/v2/images/copy/blobs/uploads/?mount=${image.layers.length > 0 ? digestOfLayer(image) : ''}&from=images/app`, headers: { authorization: ADMIN } })
+  t.equal(mounted.statusCode, 201)
+  t.equal((await registry.inject({ method: 'DELETE', url: `/v2/images/app/manifests/${image.digest}`, headers: { authorization: ADMIN } })).statusCode, 202)
+
+  // A pull is written with the others of its 50 ms, so it may come after a later change.
+  const received = await receiver.waitFor(4)
+  const [push_, pull, mount, del] = ['push', 'pull', 'mount', 'delete'].map((a) => received.find((e) => e.action === a))
+  t.same(received.filter((e) => e.action !== 'pull').map((e) => e.action), ['push', 'mount', 'delete'], 'changes in order')
+  const first = receiver.requests[0] as Received
+  t.equal(first.headers['content-type'], 'application/vnd.docker.distribution.events.v1+json')
+  t.equal(first.headers.authorization, 'Bearer hook', 'the endpoint headers are sent')
+  t.same(Object.keys(first.body as object), ['events'])
+
+  t.match(push_, {
+    id: UUID,
+    timestamp: TIME,
+    action: 'push',
+    target: {
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      size: image.manifest.length,
+      digest: image.digest,
+      length: image.manifest.length,
+      repository: 'images/app',
+      url: `http://localhost:80/v2/images/app/manifests/${image.digest}`,
+      tag: 'latest',
+    },
+    request: { id: UUID, addr: '127.0.0.1', host: 'localhost:80', method: 'PUT' },
+    actor: { name: 'admin' },
+    source: { addr: /:\d+$/, instanceID: UUID },
+  })
+  t.equal(push_?.target.references?.length, 3, 'includereferences: the config and both layers')
+  t.notOk(push_?.pack, 'no pack object on an image')
+  t.match(pull, { action: 'pull', target: { digest: image.digest, tag: 'latest', repository: 'images/app', size: image.manifest.length }, request: { method: 'GET', useragent: 'docker/27' }, actor: { name: 'admin' } })
+  t.match(mount, {
+    action: 'mount',
+    target: { mediaType: OCTET, digest: digestOfLayer(image), repository: 'images/copy', fromRepository: 'images/app', url: `http://localhost:80/v2/images/copy/blobs/${digestOfLayer(image)}` },
+    request: { method: 'POST' },
+  })
+  t.match(del, { action: 'delete', target: { digest: image.digest, repository: 'images/app' }, request: { method: 'DELETE' } })
+  const ids = receiver.events().map((e) => e.id)
+  t.equal(new Set(ids).size, ids.length, 'every event has its own id')
+  t.equal(new Set(receiver.events().map((e) => e.source.instanceID)).size, 1, 'one instance')
+})
+
+function digestOfLayer(image: ReturnType<typeof makeImage>): string {
+  const m = JSON.parse(image.manifest.toString('utf8')) as { layers: Array<{ digest: string }> }
+  return (m.layers[0] as { digest: string }).digest
+}
+
+t.test('a pack pushed over /v1/_packs: the manifest event a distribution push would send, with the pack object', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  const registry = await app(t, endpoint(receiver))
+  const first = await push(registry, await archive(packFiles()))
+  t.equal(first.statusCode, 201)
+  const forced = await push(registry, await archive(packFiles({}, { 'values.yaml': 'replicas: 2\n' })), { force: 'true', message: 'two replicas' })
+  t.equal(forced.statusCode, 200)
+  const tagged = await registry.inject({ method: 'PUT', url: '/v1/_packs/hellouniverse/_tags/stable', headers: { authorization: ADMIN }, payload: { ref: '1.0.0' } })
+  t.equal(tagged.statusCode, 201)
+  t.equal((await registry.inject({ method: 'DELETE', url: '/v1/_packs/hellouniverse/1.0.0', headers: { authorization: ADMIN } })).statusCode, 200)
+  const events = await receiver.waitFor(4)
+  t.same(events.map((e) => [e.action, e.target.repository, e.target.tag ?? null]), [
+    ['push', 'spectro-packs/archive/hellouniverse', '1.0.0'],
+    ['push', 'spectro-packs/archive/hellouniverse', '1.0.0'],
+    ['push', 'spectro-packs/archive/hellouniverse', 'stable'],
+    ['delete', 'spectro-packs/archive/hellouniverse', null],
+  ])
+  const body = first.json() as { manifestDigest: string; parentTagsMoved: unknown[] }
+  t.match(events[0], {
+    target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: body.manifestDigest, url: `http://localhost:80/v2/spectro-packs/archive/hellouniverse/manifests/${body.manifestDigest}` },
+    request: { method: 'POST' },
+    pack: { name: 'hellouniverse', version: '1.0.0', tag: '1.0.0', group: null, forced: false, message: null, warnings: [] },
+  })
+  t.same(events[0]?.pack?.parentTags, body.parentTagsMoved, 'the parent tags the push moved')
+  t.ok((events[0]?.pack?.parentTags.length ?? 0) > 0, 'a first version creates its parent tags')
+  t.match(events[1]?.pack, { forced: true, message: 'two replicas' })
+  t.equal(events[1]?.target.digest, forced.json().manifestDigest)
+  t.match(events[3], { target: { digest: forced.json().manifestDigest }, pack: { name: 'hellouniverse', version: '1.0.0' } })
+})
+
+t.test('a pack pushed over the distribution API (as oras pushes it): the same event, pack object included', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  const registry = await app(t, endpoint(receiver))
+  const tgz = await archive(packFiles({ name: 'ubuntu', version: '22.04' }))
+  const res = await orasPush(registry, 'spectro-packs/archive/ubuntu', '22.04', tgz, 'ubuntu-22.04.tar.gz')
+  t.equal(res.statusCode, 201)
+  const [event] = await receiver.waitFor(1)
+  t.match(event, {
+    action: 'push',
+    target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: res.headers['docker-content-digest'], repository: 'spectro-packs/archive/ubuntu', tag: '22.04' },
+    request: { method: 'PUT' },
+    pack: { name: 'ubuntu', version: '22.04', tag: '22.04', forced: false },
+  })
+})
+
+t.test('format: cloudevents carries the same event as CloudEvents 1.0 structured JSON; ignore.actions drops pulls', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  const registry = await app(t, endpoint(receiver, { format: 'cloudevents', ignore: { actions: ['pull'] } }))
+  await pushImage(t, registry, 'images/app', makeImage('two'), 'v1')
+  t.equal((await get(registry, '/v2/images/app/manifests/v1')).statusCode, 200)
+  await pushImage(t, registry, 'images/app', makeImage('three'), 'v2')
+  const until = Date.now() + 10_000
+  while (receiver.requests.flatMap((r) => r.body as unknown[]).length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+  t.equal(receiver.requests[0]?.headers['content-type'], 'application/cloudevents-batch+json')
+  const sent = receiver.requests.flatMap((r) => r.body as Array<Record<string, unknown>>)
+  t.same(sent.map((e) => (e.data as DistributionEvent).target.tag), ['v1', 'v2'], 'no pull')
+  t.match(sent[0], { specversion: '1.0', id: UUID, type: 'io.packyard.registry.push', source: /^packyard:\/\//, time: TIME, datacontenttype: 'application/json', subject: /^images\/app:v1@sha256:/ })
+  t.equal(sent[0]?.id, (sent[0]?.data as DistributionEvent).id)
+})
+
+t.test('a receiver that fails, then is down, then accepts: every event arrives, in order, none missing', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  const port = receiver.port
+  const registry = await app(t, endpoint(receiver))
+  receiver.answer = () => 500
+  const pushed: string[] = []
+  for (let i = 0; i < 5; i++) {
+    const image = makeImage(`fail-${i}`, 1)
+    await pushImage(t, registry, 'images/app', image, `t${i}`)
+    pushed.push(image.digest)
+  }
+  const until = Date.now() + 10_000
+  while (registry.registry.notifications?.status()[0]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+  const failing = registry.registry.notifications?.status()[0]
+  t.ok((failing?.failedAttempts ?? 0) >= 3, `failed attempts counted (${failing?.failedAttempts})`)
+  t.equal(failing?.state, 'failing', 'threshold consecutive failures: failing')
+  t.equal(failing?.pending, 5)
+  await receiver.stop()
+  for (let i = 5; i < 10; i++) {
+    const image = makeImage(`fail-${i}`, 1)
+    await pushImage(t, registry, 'images/app', image, `t${i}`)
+    pushed.push(image.digest)
+  }
+  const metrics = await registry.inject({ url: '/metrics', headers: { authorization: ADMIN } })
+  t.match(metrics.body, /packyard_notification_pending\{endpoint="ci"\} 10/)
+  t.match(metrics.body, /packyard_notification_failing\{endpoint="ci"\} 1/)
+  t.match(metrics.body, /packyard_notification_failed_attempts_total\{endpoint="ci"\} [1-9]/)
+  const accepting = new Receiver()
+  await accepting.start(t, port)
+  t.ok(registry.registry.notifications?.retry('ci'))
+  const events = await accepting.waitFor(10)
+  t.same(events.map((e) => e.target.digest), pushed, 'in order, none missing')
+  t.same(events.map((e) => e.target.tag), pushed.map((_, i) => `t${i}`))
+  const after = registry.registry.notifications?.status()[0]
+  t.match(after, { state: 'idle', pending: 0, delivered: 10, consecutiveFailures: 0, dropped: 0 })
+  const scraped = await registry.inject({ url: '/metrics', headers: { authorization: ADMIN } })
+  t.match(scraped.body, /packyard_notification_delivered_total\{endpoint="ci"\} 10/)
+  t.match(scraped.body, /packyard_notification_delivery_seconds_count\{endpoint="ci"\} 10/)
+})
+
+t.test('a restart between acknowledgement and delivery: the new process sends the event', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  receiver.answer = () => null
+  const root = join(tempDir(t), 'data')
+  const doc = { ...endpoint(receiver, { timeout: '200ms' }), storage: { filesystem: { rootdirectory: root } } }
+  const first = await app(t, doc)
+  const image = makeImage('restart', 1)
+  await pushImage(t, first, 'images/app', image, 'v1')
+  await first.close()
+  t.same(receiver.events(), [], 'nothing was accepted before the restart')
+  receiver.answer = () => 200
+  const second = await app(t, doc)
+  const [event] = await receiver.waitFor(1)
+  t.match(event, { action: 'push', target: { digest: image.digest, tag: 'v1' } })
+  t.not(event?.source.instanceID, second.registry.notifications?.recorder.instanceID, 'recorded by the first instance, sent by the second')
+})
+
+t.test('a receiver that never answers does not slow pushes', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  receiver.answer = () => null
+  const timePushes = async (registry: FastifyInstance, seed: string) => {
+    const started = process.hrtime.bigint()
+    for (let i = 0; i < 10; i++) await pushImage(t, registry, 'images/app', makeImage(`${seed}-${i}`, 1), `t${i}`)
+    return Number(process.hrtime.bigint() - started) / 1e6
+  }
+  const without = await timePushes(await app(t, {}), 'plain')
+  const hanging = await app(t, endpoint(receiver, { timeout: '30s' }))
+  const withHanging = await timePushes(hanging, 'hang')
+  t.ok(withHanging < without * 2 + 500, `10 pushes: ${withHanging.toFixed(0)} ms with a receiver that hangs for 30s, ${without.toFixed(0)} ms without an endpoint`)
+  t.match(hanging.registry.notifications?.status()[0], { state: 'delivering', pending: 10, delivered: 0 })
+})
+
+t.test('retention: events past maxevents or maxage are dropped and counted', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  receiver.answer = () => 500
+  const registry = await app(t, { ...endpoint(receiver, { backoff: '100ms' }), notifications: { ...endpoint(receiver, { backoff: '100ms' }).notifications, retention: { maxevents: 2 } } })
+  const pushed: string[] = []
+  for (let i = 0; i < 4; i++) {
+    const image = makeImage(`keep-${i}`, 1)
+    await pushImage(t, registry, 'images/app', image, `t${i}`)
+    pushed.push(image.digest)
+  }
+  receiver.answer = () => 200
+  registry.registry.notifications?.retry('ci')
+  const events = await receiver.waitFor(2)
+  await new Promise((r) => setTimeout(r, 200))
+  const delivered = events.map((e) => e.target.digest)
+  t.same(delivered.slice(-2), pushed.slice(-2), 'the newest two arrive')
+  t.ok(delivered.length < 4, 'the oldest went past maxevents')
+  t.equal(registry.registry.notifications?.status()[0]?.dropped, 4 - delivered.length, 'each drop counted')
+})
+
+t.test('retention: an event older than maxage is dropped, counted, and later ones still arrive', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  receiver.answer = () => 500
+  const doc = endpoint(receiver, { backoff: '10s' })
+  const registry = await app(t, { notifications: { ...doc.notifications, retention: { maxage: '200ms' } } })
+  await pushImage(t, registry, 'images/app', makeImage('too-old', 1), 'old')
+  await new Promise((r) => setTimeout(r, 400))
+  receiver.answer = () => 200
+  const fresh = makeImage('fresh', 1)
+  await pushImage(t, registry, 'images/app', fresh, 'fresh')
+  registry.registry.notifications?.retry('ci')
+  const [event] = await receiver.waitFor(1)
+  t.equal(event?.target.digest, fresh.digest)
+  t.match(registry.registry.notifications?.status()[0], { dropped: 1, delivered: 1, pending: 0 })
+})
+
+t.test("the registry page shows each endpoint's state; without endpoints, no such section", async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  receiver.answer = () => 503
+  const registry = await app(t, { notifications: { endpoints: [{ name: 'ci', url: receiver.url, backoff: '1h', threshold: 1 }, { name: 'chat', url: receiver.url, disabled: true, format: 'cloudevents' }] } })
+  await pushImage(t, registry, 'images/app', makeImage('page', 1), 'v1')
+  const until = Date.now() + 5000
+  while (registry.registry.notifications?.status()[1]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+  const html = (await get(registry, '/registry')).body
+  t.match(html, /<h2>Notifications<\/h2>/)
+  t.match(html, /<td>chat <span class="muted">\(cloudevents\)<\/span><\/td>\s*<td><span class="badge">disabled<\/span><\/td>/)
+  t.match(html, /<td>ci <span class="muted">\(distribution\)<\/span><\/td>\s*<td><span class="badge forced">failing<\/span> <span class="muted">next try <time[^>]*>[^<]+<\/time><\/span><\/td>\s*<td>1<\/td>\s*<td>0<\/td>\s*<td>1<\/td>\s*<td>0<\/td>\s*<td><\/td>\s*<td>HTTP 503<\/td>/)
+  t.notMatch(html, new RegExp(receiver.url), 'the receiver URL is not shown')
+  const plain = await app(t, {})
+  t.notMatch((await get(plain, '/registry')).body, /<h2>Notifications<\/h2>/)
+})
+
+t.test('a new endpoint is sent what happens from its first start on; a restart resumes each where it was', async (t) => {
+  const first = new Receiver()
+  await first.start(t)
+  const second = new Receiver()
+  await second.start(t)
+  const root = join(tempDir(t), 'data')
+  const storage = { filesystem: { rootdirectory: root } }
+  const one = await app(t, { storage, notifications: { endpoints: [{ name: 'a', url: first.url }] } })
+  const before = makeImage('before', 1)
+  await pushImage(t, one, 'images/app', before, 'before')
+  await first.waitFor(1)
+  await one.close()
+
+  const two = await app(t, { storage, notifications: { endpoints: [{ name: 'a', url: first.url }, { name: 'b', url: second.url }] } })
+  const after = makeImage('after', 1)
+  await pushImage(t, two, 'images/app', after, 'after')
+  t.same((await first.waitFor(2)).map((e) => e.target.digest), [before.digest, after.digest], 'a: nothing sent twice, nothing missed')
+  t.same((await second.waitFor(1)).map((e) => e.target.digest), [after.digest], 'b: only what happened since it was added')
+  await new Promise((r) => setTimeout(r, 100))
+  t.equal(first.events().length, 2)
+  t.equal(second.events().length, 1)
+})
