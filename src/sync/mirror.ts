@@ -99,7 +99,7 @@ export class Mirror {
         done++
         progress()
       })
-      if (options.signal?.aborted) report.error = `stopped after ${done} of ${work.length} tags (the registry is closing); the next run goes on from there`
+      if (options.signal?.aborted && done < work.length) report.error = `stopped after ${done} of ${work.length} tags (the registry is closing); the next run goes on from there`
     } catch (err) {
       report.error = messageOf(err)
     }
