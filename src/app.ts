@@ -87,9 +87,6 @@ export interface BuildOptions {
 /** How often the metrics re-read what the metadata says about stored blobs and collections. */
 const METRICS_REFRESH_MS = 60_000
 
-/** How long a pull of a pack not here waits for an on-demand upstream before answering 503. */
-const ON_DEMAND_TIMEOUT_MS = 30_000
-
 /** How long the YAML files of one pushed pack may take to check (plain values: about 1 MiB a second). */
 const YAML_CHECK_BUDGET_MS = 1000
 
@@ -236,7 +233,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }
     // sync.registries with ondemand (or distribution's proxy.remoteurl): pulls of what is not here fetch it first.
     const onDemandFrom = config.sync.registries.filter((r) => r.onDemand)
-    const onDemand = mirror && onDemandFrom.length > 0 ? new OnDemand(mirror, onDemandFrom, packMeta, ON_DEMAND_TIMEOUT_MS) : null
+    const onDemand = mirror && onDemandFrom.length > 0 ? new OnDemand(mirror, onDemandFrom, packMeta) : null
     const pullThrough = onDemand ? (name: string, ref: string | null) => onDemand.ensure(name, ref) : null
     const uploads = new OciUploads(db, intake, storage.staging, { maxSessionsPerUser: limits.uploadSessions }, (source, digest) => packs.watchUpload(source, digest))
     const bodyIdleMs = config.http.bodyIdleTimeoutMs

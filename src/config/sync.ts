@@ -31,6 +31,8 @@ export interface SyncRegistryConfig {
   certDir: string | null
   /** Pull-through: a pull of a pack or tag not here that the content rules allow fetches it first. */
   onDemand: boolean
+  /** How long a pull waits for an on-demand fetch before answering 503 (the fetch goes on). */
+  onDemandTimeoutMs: number
   /** 0: no periodic runs (only `packyard sync`). */
   pollIntervalMs: number
   /** Empty: everything. */
@@ -40,7 +42,7 @@ export interface SyncRegistryConfig {
   maxConcurrency: number
 }
 
-const ENTRY_KEYS = ['url', 'api', 'basepath', 'username', 'password', 'credentialsfile', 'tlsverify', 'certdir', 'ondemand', 'pollinterval', 'content', 'retries', 'retrydelay', 'maxconcurrency']
+const ENTRY_KEYS = ['url', 'api', 'basepath', 'username', 'password', 'credentialsfile', 'tlsverify', 'certdir', 'ondemand', 'ondemandtimeout', 'pollinterval', 'content', 'retries', 'retrydelay', 'maxconcurrency']
 const RULE_KEYS = ['packs', 'versions', 'tags', 'excludetags']
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/
 
@@ -97,6 +99,7 @@ function parseEntry(at: string, entry: unknown): SyncRegistryConfig {
     tlsVerify: bool(`${at}.tlsverify`, doc.tlsverify, true),
     certDir: certDir === '' ? null : certDir,
     onDemand: bool(`${at}.ondemand`, doc.ondemand, false),
+    onDemandTimeoutMs: positiveDuration(`${at}.ondemandtimeout`, doc.ondemandtimeout, 30_000),
     pollIntervalMs: duration(`${at}.pollinterval`, doc.pollinterval, 0),
     content: parseContent(`${at}.content`, doc.content),
     retries: int(`${at}.retries`, doc.retries, 3, 0, 10),
@@ -167,6 +170,12 @@ function duration(at: string, value: unknown, def: number): number {
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value * 1000
   const ms = value === '0' ? 0 : typeof value === 'string' ? parseDuration(value) : null
   if (ms === null) throw new ConfigError(at, `${DURATION_HINT} (got ${JSON.stringify(value)})`)
+  return ms
+}
+
+function positiveDuration(at: string, value: unknown, def: number): number {
+  const ms = duration(at, value, def)
+  if (ms <= 0) throw new ConfigError(at, 'must be longer than 0s')
   return ms
 }
 

@@ -3,9 +3,9 @@
 // that upstream first (through the mirror, so it is validated and stored as a synced pack) and is
 // then served from here. A parent tag (`1.x`, `edge__1.28.x`) fetches the versions it covers,
 // and is computed here. Concurrent pulls of the same missing thing share one fetch. A pull waits
-// at most `timeoutMs`: past it, or when the upstream fails, it is answered 503 naming the
-// upstream's failure (the fetch goes on, and a later pull finds its result). What is here is
-// always served without asking the upstream.
+// at most the upstream's ondemandtimeout: past it, or when the upstream fails, it is answered 503
+// naming the upstream's failure (the fetch goes on, and a later pull finds its result). What is
+// here is always served without asking the upstream.
 
 import { RegistryError } from '../errors.js'
 import type { SyncRegistryConfig } from '../config/sync.js'
@@ -27,7 +27,6 @@ export class OnDemand {
     private readonly mirror: Mirror,
     private readonly registries: SyncRegistryConfig[],
     private readonly packMeta: PackMeta,
-    private readonly timeoutMs: number,
   ) {}
 
   /**
@@ -54,7 +53,7 @@ export class OnDemand {
       }
       let timer: NodeJS.Timeout | undefined
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs / 1000}s`)), this.timeoutMs)
+        timer = setTimeout(() => reject(new Error(`no answer within ${registry.onDemandTimeoutMs / 1000}s`)), registry.onDemandTimeoutMs)
       })
       try {
         await Promise.race([fetch, timeout])

@@ -18,6 +18,7 @@ t.test('an entry with every key, and the defaults', async (t) => {
       tlsverify: false,
       certdir: '/certs',
       ondemand: true,
+      ondemandtimeout: '5s',
       pollinterval: '6h',
       content: [{ packs: ['kubernetes', 'cni-*'], versions: '>=1.28.0', tags: '^1\\.', excludetags: '-rc' }],
       retries: 5,
@@ -25,10 +26,10 @@ t.test('an entry with every key, and the defaults', async (t) => {
       maxconcurrency: 8,
     },
   ]).sync.registries
-  t.match(r, { url: 'https://up.example.com', api: 'v2', basePath: 'production', username: 'u', password: 'p', credentialsFile: null, tlsVerify: false, certDir: '/certs', onDemand: true, pollIntervalMs: 6 * 3600_000, retries: 5, retryDelayMs: 2000, maxConcurrency: 8 })
+  t.match(r, { url: 'https://up.example.com', api: 'v2', basePath: 'production', username: 'u', password: 'p', credentialsFile: null, tlsVerify: false, certDir: '/certs', onDemand: true, onDemandTimeoutMs: 5000, pollIntervalMs: 6 * 3600_000, retries: 5, retryDelayMs: 2000, maxConcurrency: 8 })
   t.match(r?.content[0], { packs: ['kubernetes', 'cni-*'], versions: '>=1.28.0', tags: /^1\./, excludeTags: /-rc/ })
   const [d] = load([{ url: 'http://up:5000' }]).sync.registries
-  t.match(d, { api: 'v1', basePath: '', username: null, tlsVerify: true, onDemand: false, pollIntervalMs: 0, content: [], retries: 3, retryDelayMs: 1000, maxConcurrency: 4 })
+  t.match(d, { api: 'v1', basePath: '', username: null, tlsVerify: true, onDemand: false, onDemandTimeoutMs: 30_000, pollIntervalMs: 0, content: [], retries: 3, retryDelayMs: 1000, maxConcurrency: 4 })
 })
 
 t.test('REGISTRY_SYNC_REGISTRIES takes the list as YAML flow', async (t) => {
@@ -62,6 +63,7 @@ t.test('each bad value names its entry and key', async (t) => {
     [[{ url: 'https://a', username: 'u', password: 'p', credentialsfile: '/f' }], 'sync.registries[0].credentialsfile', /not both/],
     [[{ url: 'https://a', ondemand: 'sometimes' }], 'sync.registries[0].ondemand', /true or false/],
     [[{ url: 'https://a', pollinterval: 'often' }], 'sync.registries[0].pollinterval', /duration/],
+    [[{ url: 'https://a', ondemandtimeout: '0s' }], 'sync.registries[0].ondemandtimeout', /longer than 0s/],
     [[{ url: 'https://a', maxconcurrency: 0 }], 'sync.registries[0].maxconcurrency', /between 1 and 64/],
     [[{ url: 'https://a', tlsverify: 'maybe' }], 'sync.registries[0].tlsverify', /true or false/],
     [[{ url: 'https://a', colour: 'red' }], 'sync.registries[0].colour', /unknown key/],

@@ -1,9 +1,12 @@
 // Pull-through (sync.registries[].ondemand): a pull of a pack or tag not here fetches it from the
 // upstream first (one upstream fetch for 16 concurrent pulls), a parent tag fetches the versions
-// it covers, the content rules bound what is fetched, and a down upstream answers a clear 503 at
-// once while what is here is served as usual.
+// it covers, the content rules bound what is fetched, a down upstream answers a clear 503 at once
+// while what is here is served as usual, and a slow one a 503 within ondemandtimeout while the
+// fetch goes on for the next pull.
 
 import t from 'tap'
+import { createServer, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { buildApp } from '../../src/app.js'
 import { listeningApp, testApp, testConfig } from '../helpers.js'
 import { get, pushPack } from '../pack-fixtures.js'
@@ -64,4 +67,41 @@ t.test('a down upstream: a clear 503 at once for what is missing, what is here s
   t.match(missing.json(), { errors: [{ code: 'UNAVAILABLE', message: /^hellouniverse:1\.1\.0 is not here, and fetching it from http:\/\/127\.0\.0\.1:9 failed: cannot reach http:\/\/127\.0\.0\.1:9: ECONNREFUSED/ }] })
   const v2 = await app.inject({ method: 'GET', url: '/v2/spectro-packs/archive/other/manifests/1.0.0', headers: { accept: OCI } })
   t.equal(v2.statusCode, 503, 'over /v2 too')
+})
+
+t.test('a slow upstream: 503 within ondemandtimeout, and the fetch goes on for the next pull', async (t) => {
+  const upstream = await listeningApp(t, {}, { auth: false })
+  await pushPack(upstream.app, { version: '1.0.0' })
+  // A proxy that answers everything 1.5s late.
+  const slow = createServer((req, res) => {
+    setTimeout(() => {
+      const out = request(`http://${upstream.server}${req.url}`, { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(res)
+      })
+      out.end()
+    }, 1500)
+  })
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    slow.closeAllConnections()
+    slow.close()
+  })
+  const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`
+  const app = await buildApp(testConfig(t, { sync: { registries: [{ url, ondemand: true, ondemandtimeout: '300ms' }] } }, { auth: false }))
+  t.teardown(() => app.close())
+
+  const started = Date.now()
+  const first = await get(app, '/v1/_packs/hellouniverse/1.0.0/archive')
+  t.ok(Date.now() - started < 1200, 'answered within the timeout, not after the upstream')
+  t.equal(first.statusCode, 503)
+  t.match(first.json(), { errors: [{ code: 'UNAVAILABLE', message: `hellouniverse:1.0.0 is not here, and fetching it from ${url} failed: no answer within 0.3s` }] })
+  const deadline = Date.now() + 20_000
+  let later = first
+  while (later.statusCode !== 200) {
+    if (Date.now() > deadline) throw new Error(`the fetch did not finish: ${later.body}`)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    later = await get(app, '/v1/_packs/hellouniverse/1.0.0/archive')
+  }
+  t.equal(upstream.requests.filter((r) => r.startsWith('GET /v1/hellouniverse/manifests/1.0.0')).length, 1, 'one fetch, which went on')
 })
