@@ -235,6 +235,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const onDemandFrom = config.sync.registries.filter((r) => r.onDemand)
     const onDemand = mirror && onDemandFrom.length > 0 ? new OnDemand(mirror, onDemandFrom, packMeta) : null
     const pullThrough = onDemand ? (name: string, ref: string | null) => onDemand.ensure(name, ref) : null
+    if (onDemand) app.addHook('preClose', () => onDemand.close())
     const uploads = new OciUploads(db, intake, storage.staging, { maxSessionsPerUser: limits.uploadSessions }, (source, digest) => packs.watchUpload(source, digest))
     const bodyIdleMs = config.http.bodyIdleTimeoutMs
 

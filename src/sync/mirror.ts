@@ -113,7 +113,7 @@ export class Mirror {
    * now (no run event: each copy is its own create event). Throws when the upstream cannot list
    * the pack's tags; a pack the upstream does not have is an empty report.
    */
-  async fetchPack(config: SyncRegistryConfig, pack: string, wanted: (tag: string) => boolean, actor: string): Promise<SyncReport> {
+  async fetchPack(config: SyncRegistryConfig, pack: string, wanted: (tag: string) => boolean, actor: string, signal?: AbortSignal): Promise<SyncReport> {
     const report = emptyReport(config, false)
     const upstream = new Upstream(config)
     let tags: string[]
@@ -124,7 +124,7 @@ export class Mirror {
       throw err
     }
     const work = tags.filter((tag) => wanted(tag) && selectTag(config.content, pack, tag).selected)
-    await eachLimited(work, config.maxConcurrency, undefined, async (tag) => {
+    await eachLimited(work, config.maxConcurrency, signal, async (tag) => {
       let item: TagReport
       try {
         item = await retrying(config, () => this.copyTag(upstream, pack, tag, { dryRun: false, actor }, report))
@@ -147,13 +147,16 @@ export class Mirror {
   }
 
   private async copyTag(upstream: Upstream, pack: string, tag: string, options: RunOptions, report: SyncReport): Promise<TagReport> {
-    const { packs, packMeta, ociMeta, intake, store, sync } = this.parts
+    const { packs, packMeta, store, sync } = this.parts
     const remote = await upstream.manifest(pack, tag)
     const item = (outcome: TagOutcome, message: string | null = null): TagReport => ({ pack, tag, outcome, digest: remote.digest, message })
     const parsed = parseManifest(remote.body, remote.contentType)
     const repo = packMeta.repoByName(pack)
     const local = repo ? packMeta.tag(repo.id, tag) : undefined
-    if (local?.manifest_digest === remote.digest) return item('unchanged')
+    if (local?.manifest_digest === remote.digest) {
+      if (!options.dryRun) await this.copyReferrers(upstream, pack, remote.digest, options.actor, report)
+      return item('unchanged')
+    }
     const owned = local !== undefined && sync.origin(pack, tag)?.manifest_digest === local.manifest_digest
     const conflict = (localDigest: string) => {
       if (!options.dryRun) sync.recordConflict(options.actor, pack, tag, localDigest, remote.digest, upstream.label)
@@ -169,23 +172,7 @@ export class Mirror {
       report.blobsCopied += missing.length
       return item('would copy')
     }
-    for (const blob of parsed.blobs) {
-      const lease = intake.newLease()
-      try {
-        if (missing.includes(blob)) {
-          const download = await upstream.blob(pack, blob.digest)
-          await intake.put(packs.watchUpload(download, blob.digest), lease, { digest: blob.digest, size: blob.size })
-          report.blobsCopied++
-          report.bytesCopied += blob.size
-        } else {
-          lease.take([blob.digest])
-        }
-        ociMeta.addBlob({ kind: 'pack', name: pack }, { digest: blob.digest, size: blob.size }, Date.now(), { leaseId: lease.id })
-      } catch (err) {
-        lease.release()
-        throw err
-      }
-    }
+    await this.copyBlobs(upstream, pack, parsed.blobs, missing, report)
 
     const held = await packs.holdReferences(pack, parsed)
     const manifest = { digest: remote.digest, mediaType: parsed.mediaType, artifactType: parsed.artifactType, content: remote.body, subjectDigest: parsed.subject?.digest ?? null, blobs: parsed.blobs, manifests: parsed.manifests }
@@ -219,7 +206,52 @@ export class Mirror {
       }
       throw err
     }
+    await this.copyReferrers(upstream, pack, remote.digest, options.actor, report)
     return item('copied')
+  }
+
+  /** Each blob linked to the pack's repository; those in `missing` downloaded first, verified by digest. */
+  private async copyBlobs(upstream: Upstream, pack: string, blobs: Array<{ digest: string; size: number }>, missing: Array<{ digest: string }>, report: SyncReport): Promise<void> {
+    const { packs, ociMeta, intake } = this.parts
+    for (const blob of blobs) {
+      const lease = intake.newLease()
+      try {
+        if (missing.includes(blob)) {
+          const download = await upstream.blob(pack, blob.digest)
+          await intake.put(packs.watchUpload(download, blob.digest), lease, { digest: blob.digest, size: blob.size })
+          report.blobsCopied++
+          report.bytesCopied += blob.size
+        } else {
+          lease.take([blob.digest])
+        }
+        ociMeta.addBlob({ kind: 'pack', name: pack }, { digest: blob.digest, size: blob.size }, Date.now(), { leaseId: lease.id })
+      } catch (err) {
+        lease.release()
+        throw err
+      }
+    }
+  }
+
+  /**
+   * The manifests the upstream lists as referring to `subject` (signatures, SBOMs) and that are
+   * not here yet, byte for byte with their blobs, stored as artifacts of the pack.
+   */
+  private async copyReferrers(upstream: Upstream, pack: string, subject: string, actor: string, report: SyncReport): Promise<void> {
+    const { packs, packMeta, store } = this.parts
+    for (const referrer of await upstream.referrers(pack, subject)) {
+      const repo = packMeta.repoByName(pack)
+      if (repo && packMeta.manifestId(repo.id, referrer.digest) !== undefined) continue
+      const remote = await upstream.manifest(pack, referrer.digest)
+      if (remote.digest !== referrer.digest) throw new UpstreamError(`${upstream.label}: the referrer ${referrer.digest} of ${pack} came back as ${remote.digest}`, false)
+      const parsed = parseManifest(remote.body, remote.contentType)
+      if (parsed.subject?.digest !== subject) continue
+      const missing = []
+      for (const blob of parsed.blobs) if ((await store.stat(blob.digest))?.size !== blob.size) missing.push(blob)
+      await this.copyBlobs(upstream, pack, parsed.blobs, missing, report)
+      const lease = await packs.holdReferences(pack, parsed)
+      const manifest = { digest: remote.digest, mediaType: parsed.mediaType, artifactType: parsed.artifactType, content: remote.body, subjectDigest: subject, blobs: parsed.blobs, manifests: parsed.manifests }
+      packs.commitArtifact(pack, { manifest, tag: null, lease, actor, message: `mirrored from ${upstream.label}` })
+    }
   }
 }
 

@@ -22,6 +22,7 @@ export type PullThrough = (name: string, ref: string | null) => Promise<void>
 
 export class OnDemand {
   private readonly inFlight = new Map<string, Promise<void>>()
+  private readonly closing = new AbortController()
 
   constructor(
     private readonly mirror: Mirror,
@@ -44,7 +45,7 @@ export class OnDemand {
       const key = `${label}\n${name}\n${ref ?? ''}`
       let fetch = this.inFlight.get(key)
       if (!fetch) {
-        fetch = this.mirror.fetchPack(registry, name, wanted, ON_DEMAND_ACTOR).then((report) => {
+        fetch = this.mirror.fetchPack(registry, name, wanted, ON_DEMAND_ACTOR, this.closing.signal).then((report) => {
           const failure = report.tags.find((t) => t.outcome === 'failed')
           if (failure && !this.isHere(name, ref)) throw new Error(failure.message ?? 'the copy failed')
         })
@@ -64,6 +65,12 @@ export class OnDemand {
       }
       if (this.isHere(name, ref)) return
     }
+  }
+
+  /** On close: no further tag is started; resolves when the fetches in progress have ended. */
+  async close(): Promise<void> {
+    this.closing.abort()
+    await Promise.allSettled([...this.inFlight.values()])
   }
 
   private isHere(name: string, ref: string | null): boolean {

@@ -83,10 +83,27 @@ export class Upstream {
     return tags
   }
 
-  async manifest(pack: string, tag: string): Promise<UpstreamManifest> {
-    const res = await this.get(`${this.repository(pack)}/manifests/${encodeURIComponent(tag)}`, { accept: MANIFEST_TYPES }, false)
+  /** By tag, or by digest. */
+  async manifest(pack: string, reference: string): Promise<UpstreamManifest> {
+    const res = await this.get(`${this.repository(pack)}/manifests/${reference.startsWith('sha256:') ? reference : encodeURIComponent(reference)}`, { accept: MANIFEST_TYPES }, false)
     const body = await readBody(res, MAX_LIST_BYTES)
     return { body, contentType: res.headers['content-type'], digest: `sha256:${createHash('sha256').update(body).digest('hex')}` }
+  }
+
+  /** The manifests whose subject is `digest` (signatures, SBOMs); none when the upstream has no referrers API. */
+  async referrers(pack: string, digest: string): Promise<Array<{ digest: string; size: number }>> {
+    const found: Array<{ digest: string; size: number }> = []
+    try {
+      for await (const page of this.pages(`${this.repository(pack)}/referrers/${digest}`)) {
+        for (const m of ((page as { manifests?: unknown }).manifests as Array<{ digest?: unknown; size?: unknown }> | undefined) ?? []) {
+          if (typeof m.digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(m.digest) && typeof m.size === 'number') found.push({ digest: m.digest, size: m.size })
+        }
+      }
+    } catch (err) {
+      if (err instanceof UpstreamError && (err.status === 404 || err.status === 400 || err.status === 405)) return []
+      throw err
+    }
+    return found
   }
 
   /** The blob's bytes as the upstream sends them; the caller verifies the digest as they stream in. */

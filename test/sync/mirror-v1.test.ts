@@ -1,14 +1,16 @@
 // packyard sync against a real upstream Packyard listening on loopback (api: v1): content rules,
 // --dry-run, digests equal to the upstream's, parent tags computed here (groups, pre-releases),
-// a pack refused by this registry's validation, a conflict with a tag pushed here, a second run
-// that copies nothing, and the events.
+// a pack refused by this registry's validation, a conflict with a tag pushed here, a signature
+// copied along with its version, a second run that copies nothing, and the events.
 
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
 import { ADMIN, listeningApp, runCliHere, tempDir, testApp, USERS } from '../helpers.js'
-import { get, pushPack } from '../pack-fixtures.js'
+import { get, pushPack, uploadBlob } from '../pack-fixtures.js'
+import { EMPTY_CONFIG } from '../../src/packs/oras-manifest.js'
+import { sha256Digest } from '../../src/store/digest.js'
 import type { EventView } from '../../src/audit.js'
 import { eventRows } from '../../src/cli/commands/events.js'
 
@@ -18,7 +20,7 @@ t.test('sync copies the selected packs from an upstream Packyard over /v1', asyn
   const upstream = await listeningApp(t)
   const up = upstream.app
   await pushPack(up, { version: '1.0.0' })
-  await pushPack(up, { version: '1.1.0' })
+  const v110 = await pushPack(up, { version: '1.1.0' })
   await pushPack(up, { version: '2.0.0-rc.1' })
   await pushPack(up, { version: '1.2.0', group: 'edge' })
   await pushPack(up, { name: 'cni-calico', version: '3.26.0' })
@@ -26,6 +28,22 @@ t.test('sync copies the selected packs from an upstream Packyard over /v1', asyn
   await pushPack(up, { name: 'other', version: '1.0.0' })
   // Accepted upstream; this registry's limits.filesize refuses its README.
   await pushPack(up, { name: 'warned', version: '1.0.0' }, { 'README.md': 'x'.repeat(40_000) })
+
+  // A signature of 1.1.0 (a manifest whose subject is the version's), copied along with it.
+  const signature = Buffer.from('a signature')
+  t.equal((await uploadBlob(up, 'spectro-packs/archive/hellouniverse', signature)).statusCode, 201)
+  t.equal((await uploadBlob(up, 'spectro-packs/archive/hellouniverse', EMPTY_CONFIG)).statusCode, 201)
+  const sigManifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI,
+    artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256Digest(EMPTY_CONFIG), size: EMPTY_CONFIG.length },
+    layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', digest: sha256Digest(signature), size: signature.length }],
+    subject: { mediaType: OCI, digest: v110.manifestDigest, size: 0 },
+  })
+  const sigDigest = sha256Digest(Buffer.from(sigManifest))
+  const sigPut = await up.inject({ method: 'PUT', url: `/v2/spectro-packs/archive/hellouniverse/manifests/${sigDigest}`, payload: sigManifest, headers: { authorization: ADMIN, 'content-type': OCI } })
+  t.equal(sigPut.statusCode, 201, sigPut.body)
 
   const dir = tempDir(t)
   const doc = {
@@ -79,6 +97,10 @@ t.test('sync copies the selected packs from an upstream Packyard over /v1', asyn
     t.equal(b.headers['docker-content-digest'], a.headers['docker-content-digest'], `${pack}:${tag} keeps the upstream's digest`)
     t.equal(b.body, a.body, 'byte for byte')
   }
+  const referrers = await here.inject({ method: 'GET', url: `/v2/spectro-packs/archive/hellouniverse/referrers/${v110.manifestDigest}` })
+  t.match(referrers.json(), { manifests: [{ digest: sigDigest, artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json' }] }, 'the signature came along')
+  const sigHere = await here.inject({ method: 'GET', url: `/v2/spectro-packs/archive/hellouniverse/manifests/${sigDigest}`, headers: { accept: OCI } })
+  t.equal(sigHere.body, sigManifest, 'byte for byte')
   const packs = (await get(here, '/v1/_packs?name=hellouniverse')).json() as { items?: unknown }
   const text = JSON.stringify(packs)
   t.match(text, /"tag":"1\.1\.0"/)

@@ -79,6 +79,7 @@ t.test('a slow upstream: 503 within ondemandtimeout, and the fetch goes on for t
         res.writeHead(answer.statusCode ?? 502, answer.headers)
         answer.pipe(res)
       })
+      out.on('error', () => res.destroy())
       out.end()
     }, 1500)
   })

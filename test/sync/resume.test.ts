@@ -32,6 +32,7 @@ t.test('a sync killed mid-download resumes without redoing finished packs', asyn
       res.writeHead(answer.statusCode ?? 502, answer.headers)
       answer.pipe(res)
     })
+    out.on('error', () => res.destroy())
     out.end()
   })
   await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve))

@@ -20,6 +20,7 @@ function forward(upstream: string, req: IncomingMessage, res: ServerResponse): v
     res.writeHead(answer.statusCode ?? 502, answer.headers)
     answer.pipe(res)
   })
+  out.on('error', () => res.destroy())
   out.end()
 }
 
