@@ -4,11 +4,13 @@
 // its digest (and read as a pack archive on the way, as an upload is), is linked to the pack
 // repository, and the manifest, byte for byte, goes through pack recognition, validation and
 // the publish transaction, which computes the parent tags here; the version's referrers
-// (signatures, SBOMs) follow as artifacts. A pack refused by validation is reported, not stored. Sync moves only tags it wrote (sync_origins); a tag pushed here is left
-// alone and the conflict recorded. Nothing is ever deleted here because the upstream deleted it.
-// A finished tag already points at the upstream's manifest, so an interrupted run that is
-// started again only compares manifests until it reaches the work left. One tag's failure never
-// stops the run; transient upstream failures are retried with a doubling delay.
+// (signatures, SBOMs) follow as artifacts. A pack refused by validation is reported, not stored.
+// Sync moves only tags it wrote (sync_origins); a tag pushed here is left alone and the conflict
+// recorded. Nothing is ever deleted here because the upstream deleted it. A finished tag already
+// points at the upstream's manifest, so an interrupted run that is started again only compares
+// manifests until it reaches the work left. One tag's failure never stops the run; transient
+// upstream failures are retried with a doubling delay. The same copy serves pull-through
+// (fetchPack, for on-demand.ts).
 
 import { isRegistryError } from '../errors.js'
 import type { SyncRegistryConfig } from '../config/sync.js'
