@@ -54,6 +54,8 @@ export class Upstream {
   readonly label: string
   private readonly ca: string[] | undefined
   private readonly auth: string | null
+  /** Bearer tokens of the token flow, by repository (or `_catalog`). */
+  private readonly tokens = new Map<string, string>()
 
   constructor(private readonly config: SyncRegistryConfig, env: NodeJS.ProcessEnv = process.env) {
     this.label = config.basePath === '' ? config.url : `${config.url}/${config.basePath}`
@@ -130,15 +132,30 @@ export class Upstream {
     }
   }
 
-  /** A 2xx answer to GET `path`; redirects only when `redirects` (blob downloads). */
+  /**
+   * A 2xx answer to GET `path`; redirects only when `redirects` (blob downloads). An upstream that
+   * answers 401 with a Bearer challenge (the distribution token flow: Harbor, Docker Hub...) gets
+   * the request again with a token from its realm, kept per repository for the next requests.
+   */
   private async get(path: string, headers: Record<string, string>, redirects: boolean): Promise<IncomingMessage> {
     let url = new URL(path, this.config.url)
+    const scope = scopeKey(path)
+    let challenged = false
     for (let hop = 0; ; hop++) {
       const own = url.origin === this.config.url
-      const res = await this.send(url, { 'user-agent': 'packyard-sync', ...headers, ...(own && this.auth ? { authorization: this.auth } : {}) })
+      const token = this.tokens.get(scope)
+      const authorization = token ? `Bearer ${token}` : this.auth
+      const res = await this.send(url, { 'user-agent': 'packyard-sync', ...headers, ...(own && authorization ? { authorization } : {}) })
       const status = res.statusCode ?? 0
       if (status >= 200 && status < 300) return res
       res.resume()
+      const challenge = own && status === 401 && !challenged ? bearerChallenge(res.headers['www-authenticate']) : null
+      if (challenge) {
+        challenged = true
+        this.tokens.set(scope, await this.token(challenge))
+        hop--
+        continue
+      }
       const location = res.headers.location
       if (redirects && [301, 302, 303, 307, 308].includes(status) && location && hop < MAX_REDIRECTS) {
         url = new URL(location, url)
@@ -148,6 +165,25 @@ export class Upstream {
       if (status === 401 || status === 403) throw new UpstreamError(`${where} answered ${status}: check the username and password (or credentialsfile) of this upstream`, false, status)
       throw new UpstreamError(`${where} answered ${status}`, status === 429 || status >= 500, status)
     }
+  }
+
+  /** A token from the challenge's realm, asked with the upstream's credentials (only over HTTPS or on the upstream's own origin). */
+  private async token(challenge: URL): Promise<string> {
+    const trusted = challenge.protocol === 'https:' || challenge.origin === this.config.url
+    const res = await this.send(challenge, { 'user-agent': 'packyard-sync', accept: 'application/json', ...(trusted && this.auth ? { authorization: this.auth } : {}) })
+    const status = res.statusCode ?? 0
+    const body = await readBody(res, 1024 * 1024)
+    if (status === 401 || status === 403) throw new UpstreamError(`${this.label}: its token service ${challenge.origin}${challenge.pathname} answered ${status}: check the username and password (or credentialsfile) of this upstream`, false, status)
+    if (status < 200 || status >= 300) throw new UpstreamError(`${this.label}: its token service ${challenge.origin}${challenge.pathname} answered ${status}`, status === 429 || status >= 500, status)
+    let doc: { token?: unknown; access_token?: unknown }
+    try {
+      doc = JSON.parse(body.toString('utf8')) as typeof doc
+    } catch {
+      throw new UpstreamError(`${this.label}: its token service answered no JSON`, false)
+    }
+    const token = typeof doc.token === 'string' ? doc.token : doc.access_token
+    if (typeof token !== 'string' || token === '') throw new UpstreamError(`${this.label}: its token service answered no token`, false)
+    return token
   }
 
   private send(url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
@@ -164,6 +200,33 @@ export class Upstream {
       req.end()
     })
   }
+}
+
+/** Which token a request needs: its repository's, or the catalog's. */
+function scopeKey(path: string): string {
+  const m = /^\/v[12]\/(.+?)\/(?:tags|manifests|blobs|referrers)\//.exec(path)
+  return m ? (m[1] as string) : path.split('?')[0] as string
+}
+
+/** The token URL of `WWW-Authenticate: Bearer realm="...",service="...",scope="..."`, or null. */
+export function bearerChallenge(header: string | undefined): URL | null {
+  if (!header || !/^bearer\s/i.test(header)) return null
+  const params = new Map<string, string>()
+  for (const m of header.slice(7).matchAll(/([a-zA-Z_]+)="([^"]*)"/g)) params.set((m[1] as string).toLowerCase(), m[2] as string)
+  const realm = params.get('realm')
+  if (!realm) return null
+  let url: URL
+  try {
+    url = new URL(realm)
+  } catch {
+    return null
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return null
+  for (const key of ['service', 'scope']) {
+    const value = params.get(key)
+    if (value !== undefined) url.searchParams.append(key, value)
+  }
+  return url
 }
 
 function isPackName(name: string): boolean {

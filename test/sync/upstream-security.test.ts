@@ -1,6 +1,7 @@
 // How sync talks to an upstream: Basic credentials (here from a credentialsfile) to the upstream's
 // own host only, a blob download redirected to another host followed without them (as a bucket's
-// pre-signed URL would be), a 503 retried, and a refusal of the credentials said as such.
+// pre-signed URL would be), a 503 retried, a refusal of the credentials said as such, and the
+// distribution token flow (a Bearer challenge answered with a token from the realm).
 
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
@@ -88,4 +89,48 @@ t.test('credentials stay with the upstream, redirected blobs are fetched without
   t.equal(refused.code, 1)
   t.match(refused.stdout, /GET \/v1\/_catalog answered 401: check the username and password \(or credentialsfile\)/)
   t.notMatch(refused.stdout + refused.stderr, 'wrong')
+})
+
+t.test('the token flow: a Bearer challenge is answered with a token from the realm, asked with the credentials', async (t) => {
+  const upstream = await listeningApp(t, {}, { auth: false })
+  const pushed = await pushPack(upstream.app, { version: '1.0.0' })
+  const tokenRequests: string[] = []
+  let port = 0
+  port = await listen(t, (req, res) => {
+    if (req.url?.startsWith('/token?')) {
+      tokenRequests.push(req.url)
+      if (req.headers.authorization !== AUTH) {
+        res.writeHead(401).end()
+        return
+      }
+      const scope = new URL(req.url, 'http://x').searchParams.get('scope') ?? ''
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `token for ${scope}` }))
+      return
+    }
+    const repo = /^\/v2\/(.+?)\/(?:tags|manifests|blobs|referrers)\//.exec(req.url ?? '')?.[1]
+    const scope = repo ? `repository:${repo}:pull` : 'registry:catalog:*'
+    if (req.headers.authorization !== `Bearer token for ${scope}`) {
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${port}/token",service="front",scope="${scope}"` }).end()
+      return
+    }
+    forward(upstream.server, req, res)
+  })
+  const dir = tempDir(t)
+  const doc = {
+    storage: { filesystem: { rootdirectory: join(dir, 'data') } },
+    log: { level: 'silent' },
+    sync: { registries: [{ url: `http://127.0.0.1:${port}`, api: 'v2', username: 'mirror', password: 'mirror-secret' }] },
+  }
+  const file = join(dir, 'config.yml')
+  writeFileSync(file, stringify({ ...doc, auth: 'none' }))
+  const run = await runCliHere(['sync', file, '--once'])
+  t.equal(run.code, 0, run.stdout + run.stderr)
+  t.match(run.stdout, /copied 1 pack /)
+  t.same(
+    tokenRequests.map((u) => new URL(u, 'http://x').searchParams.get('scope')),
+    ['registry:catalog:*', 'repository:spectro-packs/archive/hellouniverse:pull'],
+    'one token per repository, kept for its next requests',
+  )
+  const here = await testApp(t, doc, { auth: false })
+  t.match((await get(here, '/v1/_packs/hellouniverse/1.0.0')).body, pushed.digest)
 })
