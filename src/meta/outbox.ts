@@ -39,8 +39,8 @@ export interface OutboxDraft {
   size: number
   digest: string
   tag?: string | null
-  /** The digests a manifest refers to (sent when notifications.events.includereferences is on). */
-  references?: string[]
+  /** The descriptors a manifest refers to, as distribution sends them (when notifications.events.includereferences is on). */
+  references?: Array<{ mediaType: string; digest: string; size: number }>
   /** A mount's source repository. */
   fromRepository?: RepositoryKey
   pack?: PackEventDetail

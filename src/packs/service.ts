@@ -392,7 +392,7 @@ export class PackService {
       size: manifest.content.length,
       digest: manifest.digest,
       tag: checked.tag,
-      references: [...manifest.blobs, ...manifest.manifests].map((b) => b.digest),
+      references: [...manifest.blobs, ...manifest.manifests].map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
       pack: {
         name: checked.pack.name,
         version: checked.pack.version,

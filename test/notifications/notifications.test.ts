@@ -123,6 +123,12 @@ t.test("distribution's envelope: push, pull, delete and mount, field by field", 
     source: { addr: /:\d+$/, instanceID: UUID },
   })
   t.equal(push_?.target.references?.length, 3, 'includereferences: the config and both layers')
+  const m = JSON.parse(image.manifest.toString('utf8')) as { config: { mediaType: string; digest: string; size: number }; layers: Array<{ mediaType: string; digest: string; size: number }> }
+  t.same(
+    push_?.target.references,
+    [m.config, ...m.layers].map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
+    'references are descriptors (distribution.Descriptor), not bare digests',
+  )
   t.notOk(push_?.pack, 'no pack object on an image')
   t.match(pull, { action: 'pull', target: { digest: image.digest, tag: 'latest', repository: 'images/app', size: image.manifest.length }, request: { method: 'GET', useragent: 'docker/27' }, actor: { name: 'admin' } })
   t.match(mount, {
