@@ -27,6 +27,7 @@ export type EndpointState = 'delivering' | 'idle' | 'retrying' | 'failing' | 'di
 
 export interface EndpointStatus {
   name: string
+  /** The receiver's origin only: a webhook URL's path and the headers often carry its secret. */
   url: string
   format: 'distribution' | 'cloudevents'
   state: EndpointState
@@ -52,6 +53,11 @@ export interface NotificationSettings {
   retention: { maxAgeMs: number; maxEvents: number }
   namespace: string
   port: number
+}
+
+/** What is shown and logged of a receiver's URL: its origin (the path may hold a token). */
+export function shownUrl(url: string): string {
+  return new URL(url).origin
 }
 
 /** Told of each delivered event's time from its change to its receiver's answer. */
@@ -161,7 +167,7 @@ class EndpointSender {
       this.consecutiveFailures++
       this.lastError = error
       const wait = Math.min(MAX_BACKOFF_MS, this.endpoint.backoffMs * 2 ** Math.min(this.consecutiveFailures - 1, 30))
-      const about = { endpoint: this.endpoint.name, url: this.endpoint.url, error, failures: this.consecutiveFailures, retryInMs: wait }
+      const about = { endpoint: this.endpoint.name, origin: shownUrl(this.endpoint.url), error, failures: this.consecutiveFailures, retryInMs: wait }
       if (this.consecutiveFailures === this.endpoint.threshold) {
         this.log.error(about, `notifications: endpoint ${this.endpoint.name} is failing: ${this.consecutiveFailures} attempts in a row refused (${error}); events wait in the outbox and are retried`)
       } else {
@@ -255,7 +261,7 @@ class EndpointSender {
   status(): EndpointStatus {
     return {
       name: this.endpoint.name,
-      url: this.endpoint.url,
+      url: shownUrl(this.endpoint.url),
       format: this.endpoint.format,
       state: this.state(),
       pending: this.pending(),
@@ -355,7 +361,7 @@ export class Notifications {
   status(): EndpointStatus[] {
     const off = this.disabled.map((e): EndpointStatus => ({
       name: e.name,
-      url: e.url,
+      url: shownUrl(e.url),
       format: e.format,
       state: 'disabled',
       pending: 0,

@@ -10,9 +10,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import pino from 'pino'
 import { buildApp } from '../../src/app.js'
 import type { DistributionEvent } from '../../src/notifications/events.js'
-import { ADMIN, tempDir, testConfig } from '../helpers.js'
+import { ADMIN, captureStream, tempDir, testConfig } from '../helpers.js'
 import { archive, get, orasPush, packFiles, push } from '../pack-fixtures.js'
 import { makeImage, OCTET, pushImage } from '../http/v2-helpers.js'
 
@@ -321,6 +322,29 @@ t.test('retention: an event older than maxage is dropped, counted, and later one
   const [event] = await receiver.waitFor(1)
   t.equal(event?.target.digest, fresh.digest)
   t.match(registry.registry.notifications?.status()[0], { dropped: 1, delivered: 1, pending: 0 })
+})
+
+t.test("a webhook URL's path and headers (its secret) are neither logged nor shown: the origin is", async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  receiver.answer = () => 500
+  const secret = `http://127.0.0.1:${receiver.port}/hooks/T0K3N-s3cr3t`
+  const log = captureStream()
+  const registry = await buildApp(testConfig(t, { notifications: { endpoints: [{ name: 'ci', url: secret, backoff: '10ms', threshold: 2, headers: { Authorization: ['Bearer h3ad3r'] } }] } }, { storage: 'filesystem' }), { logger: pino({ level: 'info' }, log) })
+  t.teardown(() => registry.close())
+  await pushImage(t, registry, 'images/app', makeImage('secret', 1), 'v1')
+  const until = Date.now() + 10_000
+  while (registry.registry.notifications?.status()[0]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+  const listed = await registry.inject({ url: '/v1/_notifications', headers: { authorization: ADMIN } })
+  t.equal(listed.json().endpoints[0].url, `http://127.0.0.1:${receiver.port}`, 'GET /v1/_notifications shows the origin')
+  const logged = log.text()
+  t.match(logged, /delivery to ci failed/, 'failed attempts are logged')
+  t.match(logged, /is failing/)
+  t.match(logged, new RegExp(`"origin":"http://127.0.0.1:${receiver.port}"`), 'with the origin')
+  for (const shown of [logged, listed.body]) {
+    t.notMatch(shown, /T0K3N/, 'never the path')
+    t.notMatch(shown, /h3ad3r/, 'never the headers')
+  }
 })
 
 t.test("the registry page shows each endpoint's state; without endpoints, no such section", async (t) => {
