@@ -382,7 +382,7 @@ export class PackService {
   }
 
   /** A pack push's event: the manifest a distribution client would have pushed, and the pack. */
-  private notifyPackPush(r: ReceivedPack, options: PublishOptions, moved: ParentTagMove[], forced: boolean): void {
+  private notifyPackPush(r: ReceivedPack, options: { actor: string; message: string | null }, moved: ParentTagMove[], forced: boolean): void {
     const { checked, manifest } = r
     this.meta.notify({
       action: 'push',
@@ -469,11 +469,16 @@ export class PackService {
         }
         const manifestId = known ?? this.meta.insertManifest(repoId, push.manifest, now)
         if (push.tag !== null) {
-          if (previous?.manifest_id === manifestId) return { outcome: 'unchanged' as const }
+          // Unchanged, but distribution sends a push event for every manifest PUT.
+          if (previous?.manifest_id === manifestId) {
+            this.notifyManifest('push', name, manifestId, push.actor, push.tag)
+            return { outcome: 'unchanged' as const }
+          }
           const changes = new TagChanges()
           this.writeTag(repoId, push.tag, manifestId, now, changes)
           this.settle(repoId, changes, now)
         } else if (known !== undefined) {
+          this.notifyManifest('push', name, manifestId, push.actor, null)
           return { outcome: 'unchanged' as const }
         } else {
           this.relist(repoId)
@@ -606,10 +611,22 @@ export class PackService {
     }
   }
 
-  /** Whether every one of `tags` already points at the manifest `manifestDigest`. */
-  alreadyTagged(name: string, tags: string[], manifestDigest: string): boolean {
-    const repo = this.meta.repoByName(name)
-    return repo !== undefined && tags.every((tag) => this.meta.tag(repo.id, tag)?.manifest_digest === manifestDigest)
+  /**
+   * A pack manifest PUT that changes nothing (a repeated copy by skopeo or oras: every one of
+   * `tags` already on its manifest) records its push event alone, as distribution sends one per
+   * manifest PUT. false, recording nothing, when the push would change something. The lease ends
+   * when it is true.
+   */
+  repushed(r: ReceivedPack, tags: string[], actor: string, message: string | null): boolean {
+    const name = r.checked.pack.name
+    const same = this.meta.transaction(() => {
+      const repo = this.meta.repoByName(name)
+      if (repo === undefined || !tags.every((tag) => this.meta.tag(repo.id, tag)?.manifest_digest === r.manifest.digest)) return false
+      this.notifyPackPush(r, { actor, message }, [], false)
+      return true
+    })
+    if (same) r.lease.release()
+    return same
   }
 
   // ---- tags and deletes -------------------------------------------------------------------

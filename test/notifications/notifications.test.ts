@@ -195,6 +195,32 @@ t.test('a pack pushed over the distribution API (as oras pushes it): the same ev
   })
 })
 
+t.test('every acknowledged manifest PUT has its push event, an unchanged pack or artifact pushed again too', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  const registry = await app(t, endpoint(receiver))
+  const tgz = await archive(packFiles({ name: 'ubuntu', version: '22.04' }))
+  for (let i = 0; i < 2; i++) t.equal((await orasPush(registry, 'spectro-packs/archive/ubuntu', '22.04', tgz, 'ubuntu-22.04.tar.gz')).statusCode, 201)
+  const sbom = makeImage('sbom', 1)
+  await pushImage(t, registry, 'spectro-packs/archive/ubuntu', sbom, 'sbom')
+  await pushImage(t, registry, 'spectro-packs/archive/ubuntu', sbom, 'sbom')
+  await pushImage(t, registry, 'spectro-packs/archive/ubuntu', sbom)
+  const events = await receiver.waitFor(5)
+  t.same(
+    events.map((e) => [e.action, e.target.tag ?? null, e.pack?.version ?? null]),
+    [
+      ['push', '22.04', '22.04'],
+      ['push', '22.04', '22.04'],
+      ['push', 'sbom', null],
+      ['push', 'sbom', null],
+      ['push', null, null],
+    ],
+  )
+  t.equal(events[1]?.target.digest, events[0]?.target.digest, 'the same pack manifest')
+  t.match(events[1]?.pack, { parentTags: [], forced: false }, 'an unchanged push moves nothing')
+  t.same([events[2], events[3], events[4]].map((e) => e?.target.digest), [sbom.digest, sbom.digest, sbom.digest])
+})
+
 t.test('format: cloudevents carries the same event as CloudEvents 1.0 structured JSON; ignore.actions drops pulls', async (t) => {
   const receiver = new Receiver()
   await receiver.start(t)
