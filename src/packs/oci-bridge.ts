@@ -57,7 +57,7 @@ export class PackBridge implements PackOciBridge {
       throw refuse(`the tag ${reference} names a version, but pack.json says version ${pack.version} (tag ${tag})`, { tag: reference, versionTag: tag })
     }
     // A repeated copy of the same manifest (skopeo, oras) changes nothing: its push event alone.
-    if (this.packs.repushed(received, [tag, ...(byTag ? [reference] : [])], actor, message)) {
+    if (this.packs.repushed(received, [tag, ...(byTag ? [reference] : [])], actor, message, byTag ? reference : undefined)) {
       return { digest: parsed.digest, outcome: 'unchanged' }
     }
     let result

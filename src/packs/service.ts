@@ -355,7 +355,7 @@ export class PackService {
         previousDigest = existing.archive_digest ?? existing.manifest_digest
         const previous = this.meta.version(existing.manifest_id)
         if (previous && !options.skipDigestCheck && previous.content_digest === r.archive.contentDigest) {
-          this.notifyPackPush(r, options, [], false)
+          this.notifyPackPush(r, options, [], false, aliasTag)
           return this.result(repo.id, r, previous, 'unchanged', [])
         }
       }
@@ -376,13 +376,17 @@ export class PackService {
         forced: options.force && existing !== undefined,
         message: options.message,
       })
-      this.notifyPackPush(r, options, moved, options.force && existing !== undefined)
+      this.notifyPackPush(r, options, moved, options.force && existing !== undefined, aliasTag)
       return this.result(repoId, r, this.meta.version(manifestId) as PackVersionRow, existing ? 'updated' : 'created', moved, previousDigest)
     })
   }
 
-  /** A pack push's event: the manifest a distribution client would have pushed, and the pack. */
-  private notifyPackPush(r: ReceivedPack, options: { actor: string; message: string | null }, moved: ParentTagMove[], forced: boolean): void {
+  /**
+   * A pack push's event: the manifest a distribution client would have pushed, and the pack.
+   * target.tag is the tag the client pushed (`latest`: aliasTag), else the version tag;
+   * pack.tag is always the version tag.
+   */
+  private notifyPackPush(r: ReceivedPack, options: { actor: string; message: string | null }, moved: ParentTagMove[], forced: boolean, aliasTag?: string): void {
     const { checked, manifest } = r
     this.meta.notify({
       action: 'push',
@@ -391,7 +395,7 @@ export class PackService {
       mediaType: manifest.mediaType,
       size: manifest.content.length,
       digest: manifest.digest,
-      tag: checked.tag,
+      tag: aliasTag ?? checked.tag,
       references: [...manifest.blobs, ...manifest.manifests].map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
       pack: {
         name: checked.pack.name,
@@ -617,12 +621,12 @@ export class PackService {
    * manifest PUT. false, recording nothing, when the push would change something. The lease ends
    * when it is true.
    */
-  repushed(r: ReceivedPack, tags: string[], actor: string, message: string | null): boolean {
+  repushed(r: ReceivedPack, tags: string[], actor: string, message: string | null, aliasTag?: string): boolean {
     const name = r.checked.pack.name
     const same = this.meta.transaction(() => {
       const repo = this.meta.repoByName(name)
       if (repo === undefined || !tags.every((tag) => this.meta.tag(repo.id, tag)?.manifest_digest === r.manifest.digest)) return false
-      this.notifyPackPush(r, { actor, message }, [], false)
+      this.notifyPackPush(r, { actor, message }, [], false, aliasTag)
       return true
     })
     if (same) r.lease.release()

@@ -221,6 +221,23 @@ t.test('every acknowledged manifest PUT has its push event, an unchanged pack or
   t.same([events[2], events[3], events[4]].map((e) => e?.target.digest), [sbom.digest, sbom.digest, sbom.digest])
 })
 
+t.test('a pack pushed over /v2 by an alias tag: target.tag is the pushed tag, pack.tag the version tag', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  const registry = await app(t, endpoint(receiver))
+  const tgz = await archive(packFiles({ name: 'ubuntu', version: '22.04' }))
+  for (let i = 0; i < 2; i++) t.equal((await orasPush(registry, 'spectro-packs/archive/ubuntu', 'latest', tgz, 'ubuntu-22.04.tar.gz')).statusCode, 201)
+  const events = await receiver.waitFor(2)
+  t.same(
+    events.map((e) => [e.target.tag, e.pack?.tag]),
+    [
+      ['latest', '22.04'],
+      ['latest', '22.04'],
+    ],
+    'the first push and the unchanged one again',
+  )
+})
+
 t.test('format: cloudevents carries the same event as CloudEvents 1.0 structured JSON; ignore.actions drops pulls', async (t) => {
   const receiver = new Receiver()
   await receiver.start(t)
