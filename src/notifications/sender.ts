@@ -18,8 +18,13 @@ import { envelope, EventRecorder } from './events.js'
 const BATCH_SIZE = 100
 /** A pull is written with the others of the same few milliseconds, in one transaction. */
 const PULL_FLUSH_MS = 50
-/** How often an endpoint's pending events are counted against retention.maxevents. */
+/** How often the events written since are counted against retention.maxevents. */
 const RETENTION_COUNT_MS = 10_000
+/**
+ * Most rows retention reads in one go (counting new ones, or dropping old ones), so a backlog of
+ * millions is worked through a slice per turn of the loop and never holds the event loop.
+ */
+const RETENTION_SLICE = 10_000
 /** Most pulls waiting to be written; past it they are written at once. */
 const PULL_BATCH = 500
 
@@ -74,8 +79,12 @@ class EndpointSender {
   private sending = false
   private stopped = false
   private wakeUp: (() => void) | null = null
-  /** When the number of pending events is next held against retention.maxevents. */
+  /** When the rows written since `counted` are next counted. */
   private nextCount = 0
+  /** The rows up to this seq are counted in `waiting`. */
+  private counted: number
+  /** Rows between the place and `counted`: what is held against retention.maxevents. */
+  private waiting = 0
   /** The current sleep is a backoff: new events do not end it, only a retry does. */
   private backingOff = false
   private inFlight: AbortController | null = null
@@ -89,7 +98,9 @@ class EndpointSender {
     private readonly retention: { maxAgeMs: number; maxEvents: number },
     private readonly log: NotificationLog,
     private readonly observe: LatencyObserver,
-  ) {}
+  ) {
+    this.counted = place
+  }
 
   start(): void {
     this.loop = this.run()
@@ -120,8 +131,9 @@ class EndpointSender {
     return this.sending ? 'delivering' : 'idle'
   }
 
+  /** Rows past the place: a subtraction, so a scrape of /metrics never counts the outbox. */
   pending(): number {
-    return this.outbox.pendingAfter(this.place)
+    return Math.max(0, this.outbox.last() - this.place)
   }
 
   private async run(): Promise<void> {
@@ -143,7 +155,7 @@ class EndpointSender {
       const events = rows.filter((r) => this.wanted(r))
       const last = (rows[rows.length - 1] as OutboxRow).seq
       if (events.length === 0) {
-        this.moveTo(last)
+        this.moveTo(last, rows.length)
         continue
       }
       this.sending = true
@@ -160,7 +172,7 @@ class EndpointSender {
         }
         this.consecutiveFailures = 0
         this.lastError = null
-        this.moveTo(last)
+        this.moveTo(last, rows.length)
         continue
       }
       this.failedAttempts++
@@ -185,7 +197,10 @@ class EndpointSender {
     return !this.endpoint.ignoredActions.includes(row.action) && !this.endpoint.ignoredMediaTypes.includes(row.media_type)
   }
 
-  private moveTo(seq: number): void {
+  /** The place moves to `seq`, past `passed` of the rows counted in `waiting`. */
+  private moveTo(seq: number, passed: number): void {
+    this.waiting = seq >= this.counted ? 0 : this.waiting - passed
+    this.counted = Math.max(this.counted, seq)
     this.place = seq
     try {
       this.outbox.advance(this.endpoint.name, seq, this.everyone)
@@ -196,28 +211,44 @@ class EndpointSender {
   }
 
   /**
-   * Events past the retention go, counted: the oldest first, by age and then by number. The age
-   * is read from the next event alone (events are written in time order); the number, which
-   * counts through up to maxevents rows, every RETENTION_COUNT_MS (and on a retry).
+   * Events past the retention go, counted: the oldest first, while older than maxage or more
+   * than maxevents wait. Nothing counts the whole outbox: the rows written since the last count
+   * are added to `waiting` (every RETENTION_COUNT_MS, and on a retry), and the rows dropped are
+   * read from the place on; both a slice at a time.
    */
   private dropPastRetention(): void {
     const { maxAgeMs, maxEvents } = this.retention
-    const before = this.place
     const now = Date.now()
-    const next = this.outbox.rowsAfter(before, 1)[0]
-    let to = next !== undefined && next.at < now - maxAgeMs ? this.outbox.lastOlderThan(before, now - maxAgeMs) : before
-    if (now >= this.nextCount) {
-      this.nextCount = now + RETENTION_COUNT_MS
-      if (this.outbox.nthAfter(to, maxEvents + 1) !== to) to = this.outbox.nthAfter(to, this.outbox.pendingAfter(to) - maxEvents)
+    if (now >= this.nextCount && this.countNew()) this.nextCount = now + RETENTION_COUNT_MS
+    const cutoff = now - maxAgeMs
+    let excess = this.waiting - maxEvents
+    let to = this.place
+    let dropped = 0
+    for (const row of this.outbox.kindsAfter(this.place)) {
+      if (row.at >= cutoff && excess <= 0) break
+      to = row.seq
+      dropped++
+      excess--
+      if (dropped >= RETENTION_SLICE) break
     }
-    if (to === before) return
-    const dropped = this.outbox.pendingAfter(before) - this.outbox.pendingAfter(to)
+    if (dropped === 0) return
     this.dropped += dropped
     this.log.error(
       { endpoint: this.endpoint.name, dropped, maxAgeMs, maxEvents },
       `notifications: dropped ${dropped} events ${this.endpoint.name} had not accepted, past notifications.retention`,
     )
-    this.moveTo(to)
+    this.moveTo(to, dropped)
+  }
+
+  /** Counts a slice of the rows written since the last count; true once all are counted. */
+  private countNew(): boolean {
+    let read = 0
+    for (const row of this.outbox.kindsAfter(this.counted)) {
+      this.counted = row.seq
+      this.waiting++
+      if (++read >= RETENTION_SLICE) return false
+    }
+    return true
   }
 
   /** null when the receiver accepted the batch, else what went wrong. */

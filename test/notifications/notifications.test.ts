@@ -367,6 +367,73 @@ t.test('retention: an event older than maxage is dropped, counted, and later one
   t.match(registry.registry.notifications?.status()[0], { dropped: 1, delivered: 1, pending: 0 })
 })
 
+/** `n` more rows like the outbox's first one (its event pretending to be `action`), written now. */
+function backlog(registry: FastifyInstance, n: number, action = 'push'): void {
+  registry.registry.db
+    .prepare(
+      `WITH RECURSIVE i(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM i WHERE k < ?)
+       INSERT INTO notification_outbox (at, action, media_type, event)
+       SELECT ?, ?, o.media_type, o.event FROM i, notification_outbox o WHERE o.seq = (SELECT MIN(seq) FROM notification_outbox)`,
+    )
+    .run(n, Date.now(), action)
+}
+
+/** The SQL every statement on `registry`'s database runs while `during` goes. */
+async function statementsRun(registry: FastifyInstance, during: () => Promise<void>): Promise<string[]> {
+  const proto = Object.getPrototypeOf(registry.registry.db.prepare('SELECT 1')) as Record<'get' | 'all' | 'iterate' | 'run', (...a: unknown[]) => unknown>
+  const seen: string[] = []
+  const originals = { get: proto.get, all: proto.all, iterate: proto.iterate, run: proto.run }
+  for (const name of ['get', 'all', 'iterate', 'run'] as const) {
+    const original = originals[name]
+    proto[name] = function (this: { source: string }, ...args: unknown[]) {
+      seen.push(this.source)
+      return original.apply(this, args)
+    }
+  }
+  try {
+    await during()
+  } finally {
+    Object.assign(proto, originals)
+  }
+  return seen
+}
+
+t.test('a scrape of /metrics and the endpoint list never count the outbox, however long its backlog', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  receiver.answer = () => 500
+  const registry = await app(t, endpoint(receiver, { backoff: '1h', threshold: 1 }))
+  await pushImage(t, registry, 'images/app', makeImage('backlog', 1), 'v1')
+  const until = Date.now() + 10_000
+  while (registry.registry.notifications?.status()[0]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+  backlog(registry, 30_000)
+  let scraped = ''
+  let listed: Array<{ pending: number }> = []
+  const sql = await statementsRun(registry, async () => {
+    scraped = (await registry.inject({ url: '/metrics', headers: { authorization: ADMIN } })).body
+    listed = (await registry.inject({ url: '/v1/_notifications', headers: { authorization: ADMIN } })).json().endpoints
+  })
+  t.match(scraped, /packyard_notification_pending\{endpoint="ci"\} 30001/)
+  t.equal(listed[0]?.pending, 30_001)
+  t.same(sql.filter((q) => /FROM notification_outbox/i.test(q)), [], 'no statement reads the outbox rows')
+  t.ok(sql.some((q) => /sqlite_sequence/.test(q)), 'pending is the last seq less the place')
+})
+
+t.test('retention.maxevents over a backlog larger than one slice: exactly the oldest past it are dropped', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  receiver.answer = () => 500
+  const doc = endpoint(receiver, { backoff: '10ms', threshold: 1 })
+  const registry = await app(t, { notifications: { ...doc.notifications, retention: { maxevents: 25_000 } } })
+  await pushImage(t, registry, 'images/app', makeImage('slices', 1), 'v1')
+  backlog(registry, 30_000)
+  registry.registry.notifications?.retry('ci')
+  const until = Date.now() + 20_000
+  while ((registry.registry.notifications?.status()[0]?.dropped ?? 0) < 5001 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+  await new Promise((r) => setTimeout(r, 200))
+  t.match(registry.registry.notifications?.status()[0], { dropped: 5001, pending: 25_000 })
+})
+
 t.test("a webhook URL's path and headers (its secret) are neither logged nor shown: the origin is", async (t) => {
   const receiver = new Receiver()
   await receiver.start(t)
