@@ -83,7 +83,7 @@ class EndpointSender {
   private nextCount = 0
   /** The rows up to this seq are counted in `waiting`. */
   private counted: number
-  /** Rows between the place and `counted`: what is held against retention.maxevents. */
+  /** Rows between the place and `counted` this endpoint would be sent: what is held against retention.maxevents. */
   private waiting = 0
   /** The current sleep is a backoff: new events do not end it, only a retry does. */
   private backingOff = false
@@ -155,7 +155,7 @@ class EndpointSender {
       const events = rows.filter((r) => this.wanted(r))
       const last = (rows[rows.length - 1] as OutboxRow).seq
       if (events.length === 0) {
-        this.moveTo(last, rows.length)
+        this.moveTo(last, 0)
         continue
       }
       this.sending = true
@@ -172,7 +172,7 @@ class EndpointSender {
         }
         this.consecutiveFailures = 0
         this.lastError = null
-        this.moveTo(last, rows.length)
+        this.moveTo(last, events.length)
         continue
       }
       this.failedAttempts++
@@ -193,7 +193,7 @@ class EndpointSender {
     }
   }
 
-  private wanted(row: OutboxRow): boolean {
+  private wanted(row: Pick<OutboxRow, 'action' | 'media_type'>): boolean {
     return !this.endpoint.ignoredActions.includes(row.action) && !this.endpoint.ignoredMediaTypes.includes(row.media_type)
   }
 
@@ -212,7 +212,8 @@ class EndpointSender {
 
   /**
    * Events past the retention go, counted: the oldest first, while older than maxage or more
-   * than maxevents wait. Nothing counts the whole outbox: the rows written since the last count
+   * than maxevents wait. Only the events this endpoint would be sent count, towards maxevents
+   * and as dropped: another endpoint's pulls never push out its pushes. Nothing counts the whole outbox: the rows written since the last count
    * are added to `waiting` (every RETENTION_COUNT_MS, and on a retry), and the rows dropped are
    * read from the place on; both a slice at a time.
    */
@@ -224,12 +225,20 @@ class EndpointSender {
     let excess = this.waiting - maxEvents
     let to = this.place
     let dropped = 0
+    let read = 0
     for (const row of this.outbox.kindsAfter(this.place)) {
       if (row.at >= cutoff && excess <= 0) break
       to = row.seq
-      dropped++
-      excess--
-      if (dropped >= RETENTION_SLICE) break
+      if (this.wanted(row)) {
+        dropped++
+        excess--
+      }
+      if (++read >= RETENTION_SLICE) break
+    }
+    if (to !== this.place && dropped === 0) {
+      // Only rows it ignores: passed by, as sending would.
+      this.moveTo(to, 0)
+      return
     }
     if (dropped === 0) return
     this.dropped += dropped
@@ -245,7 +254,7 @@ class EndpointSender {
     let read = 0
     for (const row of this.outbox.kindsAfter(this.counted)) {
       this.counted = row.seq
-      this.waiting++
+      if (this.wanted(row)) this.waiting++
       if (++read >= RETENTION_SLICE) return false
     }
     return true

@@ -373,9 +373,9 @@ function backlog(registry: FastifyInstance, n: number, action = 'push'): void {
     .prepare(
       `WITH RECURSIVE i(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM i WHERE k < ?)
        INSERT INTO notification_outbox (at, action, media_type, event)
-       SELECT ?, ?, o.media_type, o.event FROM i, notification_outbox o WHERE o.seq = (SELECT MIN(seq) FROM notification_outbox)`,
+       SELECT ?, ?, o.media_type, json_set(o.event, '$.action', ?) FROM i, notification_outbox o WHERE o.seq = (SELECT MIN(seq) FROM notification_outbox)`,
     )
-    .run(n, Date.now(), action)
+    .run(n, Date.now(), action, action)
 }
 
 /** The SQL every statement on `registry`'s database runs while `during` goes. */
@@ -432,6 +432,37 @@ t.test('retention.maxevents over a backlog larger than one slice: exactly the ol
   while ((registry.registry.notifications?.status()[0]?.dropped ?? 0) < 5001 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
   await new Promise((r) => setTimeout(r, 200))
   t.match(registry.registry.notifications?.status()[0], { dropped: 5001, pending: 25_000 })
+})
+
+t.test("retention counts only what the endpoint would be sent: another endpoint's pulls never push out its pushes", async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  receiver.answer = () => 500
+  const both = { url: receiver.url, backoff: '10ms', threshold: 1 }
+  const registry = await app(t, { notifications: { endpoints: [{ name: 'ci', ...both, ignore: { actions: ['pull'] } }, { name: 'audit', ...both }], retention: { maxevents: 3 } } })
+  const pushed: string[] = []
+  for (let i = 0; i < 3; i++) {
+    const image = makeImage(`mine-${i}`, 1)
+    await pushImage(t, registry, 'images/app', image, `t${i}`)
+    pushed.push(image.digest)
+  }
+  backlog(registry, 20, 'pull')
+  // A retry counts what was written since at once (else every 10 s).
+  registry.registry.notifications?.retry('audit')
+  registry.registry.notifications?.retry('ci')
+  const status = () => Object.fromEntries((registry.registry.notifications?.status() ?? []).map((s) => [s.name, s]))
+  const until = Date.now() + 10_000
+  while ((status().audit?.dropped ?? 0) < 20 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+  t.equal(status().audit?.dropped, 20, 'the endpoint taking pulls keeps its newest 3')
+  t.equal(status().ci?.dropped, 0, 'the one ignoring pulls has 3 pushes waiting: none past maxevents')
+  receiver.answer = () => 200
+  registry.registry.notifications?.retry('ci')
+  registry.registry.notifications?.retry('audit')
+  await receiver.waitFor(6)
+  await new Promise((r) => setTimeout(r, 200))
+  const pushes = receiver.events().filter((e) => e.action === 'push').map((e) => e.target.digest)
+  t.same(pushes, pushed, "ci's pushes all arrive")
+  t.equal(receiver.events().length, 6, 'and audit its newest 3 (the pulls)')
 })
 
 t.test("a webhook URL's path and headers (its secret) are neither logged nor shown: the origin is", async (t) => {
