@@ -619,16 +619,22 @@ export class PackService {
    * A pack manifest PUT that changes nothing (a repeated copy by skopeo or oras: every one of
    * `tags` already on its manifest) records its push event alone, as distribution sends one per
    * manifest PUT. false, recording nothing, when the push would change something. The lease ends
-   * when it is true.
+   * unless it is false.
    */
   repushed(r: ReceivedPack, tags: string[], actor: string, message: string | null, aliasTag?: string): boolean {
     const name = r.checked.pack.name
-    const same = this.meta.transaction(() => {
-      const repo = this.meta.repoByName(name)
-      if (repo === undefined || !tags.every((tag) => this.meta.tag(repo.id, tag)?.manifest_digest === r.manifest.digest)) return false
-      this.notifyPackPush(r, { actor, message }, [], false, aliasTag)
-      return true
-    })
+    let same: boolean
+    try {
+      same = this.meta.transaction(() => {
+        const repo = this.meta.repoByName(name)
+        if (repo === undefined || !tags.every((tag) => this.meta.tag(repo.id, tag)?.manifest_digest === r.manifest.digest)) return false
+        this.notifyPackPush(r, { actor, message }, [], false, aliasTag)
+        return true
+      })
+    } catch (err) {
+      r.lease.release()
+      throw err
+    }
     if (same) r.lease.release()
     return same
   }
