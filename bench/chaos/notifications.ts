@@ -72,7 +72,7 @@ export async function notificationsCategory(ctx: ChaosContext): Promise<Figure[]
       await server.restart()
       ctx.progress(`notifications round ${round}/${rounds}: ${ledger.acknowledged} pushes acknowledged, ${seen.size} events delivered so far`)
     }
-    const archives = () => new Set(firstOrder.filter((e) => e.action === 'push').flatMap((e) => e.target.references ?? []))
+    const archives = () => new Set(firstOrder.filter((e) => e.action === 'push').flatMap((e) => (e.target.references ?? []).map((r) => r.digest)))
     const until = Date.now() + DRAIN_MS
     while (ledger.acknowledgedDigests.some((d) => !archives().has(d)) && Date.now() < until) await new Promise((r) => setTimeout(r, 200))
     const delivered = archives()

@@ -367,7 +367,7 @@ function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
     notifications: {
       endpoints: get('notifications.endpoints'),
       includeReferences: get('notifications.events.includereferences'),
-      retention: { maxAgeMs: get('notifications.retention.maxage'), maxEvents: get('notifications.retention.maxevents') },
+      retention: { maxAgeMs: validateMaxAge(get('notifications.retention.maxage')), maxEvents: get('notifications.retention.maxevents') },
     },
     oci: { namespace: validateNamespace(get('oci.namespace')), listParentTags: get('oci.listparenttags') },
     ui: { enabled: get('ui.enabled'), path: validateUiPath(get('ui.path')) },
@@ -657,6 +657,12 @@ function validateUiPath(path: string): string {
   const clash = API_PATHS.find((api) => normalized === api || normalized.startsWith(`${api}/`))
   if (clash) throw new ConfigError('ui.path', `${normalized} is inside ${clash}, which the API serves; choose another path such as /ui`)
   return normalized
+}
+
+/** notifications.retention.maxage: 0s would drop every event before its first attempt. */
+function validateMaxAge(ms: number): number {
+  if (ms <= 0) throw new ConfigError('notifications.retention.maxage', 'must be longer than 0s (with 0s every event would be dropped before it is sent), such as 168h')
+  return ms
 }
 
 function validateNamespace(ns: string): string {

@@ -27,6 +27,12 @@ export interface NotificationEndpoint {
 /** distribution's defaults for an endpoint that leaves them out. */
 export const ENDPOINT_DEFAULTS = { timeoutMs: 1000, threshold: 10, backoffMs: 1000 } as const
 
+/**
+ * The longest timeout an endpoint may set: a timer past 2^31-1 ms would fire at once, and a
+ * receiver silent for an hour is down anyway.
+ */
+export const MAX_TIMEOUT_MS = 3600_000
+
 /** The longest wait between two attempts, whatever the backoff doubled to. */
 export const MAX_BACKOFF_MS = 5 * 60_000
 
@@ -83,6 +89,7 @@ function parseEndpoint(at: string, entry: unknown): NotificationEndpoint {
   ]
   const timeoutMs = opt('timeout', { kind: 'duration' }, ENDPOINT_DEFAULTS.timeoutMs)
   if (timeoutMs <= 0) throw new ConfigError(`${here}.timeout`, 'must be longer than 0s (a receiver that never answers would hold the endpoint forever)')
+  if (timeoutMs > MAX_TIMEOUT_MS) throw new ConfigError(`${here}.timeout`, `must be at most 1h (got ${timeoutMs} ms); a receiver that has not answered in an hour is down`)
   const backoffMs = opt('backoff', { kind: 'duration' }, ENDPOINT_DEFAULTS.backoffMs)
   if (backoffMs <= 0) throw new ConfigError(`${here}.backoff`, 'must be longer than 0s (retrying at once would hammer a failing receiver)')
   return {

@@ -51,8 +51,8 @@ export interface ManifestRecord {
   artifactType: string | null
   content: Buffer
   subjectDigest: string | null
-  blobs: Array<{ digest: string; size: number }>
-  manifests: Array<{ digest: string; size: number }>
+  blobs: Array<{ mediaType: string; digest: string; size: number }>
+  manifests: Array<{ mediaType: string; digest: string; size: number }>
 }
 
 /** A reference of a manifest that the repository cannot satisfy. */
@@ -337,7 +337,7 @@ export class OciMeta {
         size: m.content.length,
         digest: m.digest,
         tag,
-        references: [...m.blobs, ...m.manifests].map((r) => r.digest),
+        references: [...m.blobs, ...m.manifests].map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
       })
       if (tag === null) return { ok: true, outcome: created ? 'created' : 'unchanged' }
       return { ok: true, outcome: previousDigest === null ? 'created' : previousDigest === m.digest ? 'unchanged' : 'updated' }

@@ -39,8 +39,8 @@ export interface OutboxDraft {
   size: number
   digest: string
   tag?: string | null
-  /** The digests a manifest refers to (sent when notifications.events.includereferences is on). */
-  references?: string[]
+  /** The descriptors a manifest refers to, as distribution sends them (when notifications.events.includereferences is on). */
+  references?: Array<{ mediaType: string; digest: string; size: number }>
   /** A mount's source repository. */
   fromRepository?: RepositoryKey
   pack?: PackEventDetail
@@ -96,6 +96,14 @@ export function recordPulls(db: Db, rows: OutboxEventRow[]): void {
   attached.recorder.recorded()
 }
 
+/** What retention reads of a row: its place, time and whether the endpoint wants it. */
+export interface OutboxKind {
+  seq: number
+  at: number
+  action: OutboxAction
+  media_type: string
+}
+
 export interface OutboxRow {
   seq: number
   at: number
@@ -106,20 +114,19 @@ export interface OutboxRow {
 
 /** The senders' view of the outbox: the rows past an endpoint's place, and its place. */
 export class OutboxReader {
-  private readonly s: Record<'rows' | 'pending' | 'place' | 'setPlace' | 'last' | 'remove' | 'endpoints' | 'forget' | 'olderThan' | 'nth', Statement>
+  private readonly s: Record<'rows' | 'kinds' | 'place' | 'setPlace' | 'last' | 'remove' | 'endpoints' | 'forget', Statement>
 
   constructor(private readonly db: Db) {
     this.s = {
       rows: db.prepare('SELECT seq, at, action, media_type, event FROM notification_outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
-      pending: db.prepare('SELECT COUNT(*) AS n FROM notification_outbox WHERE seq > ?'),
+      // The columns before `event` in the record: reading them leaves the event's pages unread.
+      kinds: db.prepare('SELECT seq, at, action, media_type FROM notification_outbox WHERE seq > ? ORDER BY seq'),
       place: db.prepare('SELECT delivered_seq AS seq FROM notification_endpoints WHERE name = ?'),
       setPlace: db.prepare('INSERT INTO notification_endpoints (name, delivered_seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET delivered_seq = excluded.delivered_seq'),
       last: db.prepare("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'notification_outbox'), 0) AS seq"),
       remove: db.prepare('DELETE FROM notification_outbox WHERE seq <= ?'),
       endpoints: db.prepare('SELECT name FROM notification_endpoints'),
       forget: db.prepare('DELETE FROM notification_endpoints WHERE name = ?'),
-      olderThan: db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM notification_outbox WHERE seq > ? AND at < ?'),
-      nth: db.prepare('SELECT seq FROM notification_outbox WHERE seq > ? ORDER BY seq LIMIT 1 OFFSET ?'),
     }
   }
 
@@ -149,18 +156,18 @@ export class OutboxReader {
     return this.s.rows.all(seq, limit) as OutboxRow[]
   }
 
-  pendingAfter(seq: number): number {
-    return (this.s.pending.get(seq) as { n: number }).n
+  /**
+   * The last seq handed out: one lookup in sqlite_sequence, not a count. seq has no gaps past
+   * the oldest endpoint's place (a rolled-back insert rolls sqlite_sequence back with it, and
+   * rows go only once every endpoint is past them), so `last() - place` is what is pending.
+   */
+  last(): number {
+    return (this.s.last.get() as { seq: number }).seq
   }
 
-  /** The last row past `seq` written before `before` (ms), or `seq` when there is none. */
-  lastOlderThan(seq: number, before: number): number {
-    return Math.max(seq, (this.s.olderThan.get(seq, before) as { seq: number }).seq)
-  }
-
-  /** The `n`th row past `seq` (1: the next one). */
-  nthAfter(seq: number, n: number): number {
-    return (this.s.nth.get(seq, n - 1) as { seq: number } | undefined)?.seq ?? seq
+  /** The rows past `seq`, oldest first, read one by one as the caller goes (break to stop). */
+  kindsAfter(seq: number): IterableIterator<OutboxKind> {
+    return this.s.kinds.iterate(seq) as IterableIterator<OutboxKind>
   }
 
   /**

@@ -134,8 +134,8 @@ export interface NewManifest {
   artifactType: string | null
   content: Buffer
   subjectDigest: string | null
-  blobs: Array<{ digest: string }>
-  manifests: Array<{ digest: string }>
+  blobs: Array<{ mediaType: string; digest: string; size: number }>
+  manifests: Array<{ mediaType: string; digest: string; size: number }>
 }
 
 const TAG_COLUMNS = `t.id, t.name, t.group_name, t.label, t.kind, t.manifest_id, t.seq, t.updated_at, t.line, t.target, t.view,

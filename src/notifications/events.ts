@@ -27,7 +27,7 @@ export interface DistributionEvent {
     repository: string
     url: string
     tag?: string
-    references?: string[]
+    references?: Array<{ mediaType: string; digest: string; size: number }>
     fromRepository?: string
   }
   request: { id: string; addr: string; host: string; method: string; useragent: string }

@@ -18,8 +18,13 @@ import { envelope, EventRecorder } from './events.js'
 const BATCH_SIZE = 100
 /** A pull is written with the others of the same few milliseconds, in one transaction. */
 const PULL_FLUSH_MS = 50
-/** How often an endpoint's pending events are counted against retention.maxevents. */
+/** How often the events written since are counted against retention.maxevents. */
 const RETENTION_COUNT_MS = 10_000
+/**
+ * Most rows retention reads in one go (counting new ones, or dropping old ones), so a backlog of
+ * millions is worked through a slice per turn of the loop and never holds the event loop.
+ */
+const RETENTION_SLICE = 10_000
 /** Most pulls waiting to be written; past it they are written at once. */
 const PULL_BATCH = 500
 
@@ -27,6 +32,7 @@ export type EndpointState = 'delivering' | 'idle' | 'retrying' | 'failing' | 'di
 
 export interface EndpointStatus {
   name: string
+  /** The receiver's origin only: a webhook URL's path and the headers often carry its secret. */
   url: string
   format: 'distribution' | 'cloudevents'
   state: EndpointState
@@ -54,6 +60,11 @@ export interface NotificationSettings {
   port: number
 }
 
+/** What is shown and logged of a receiver's URL: its origin (the path may hold a token). */
+export function shownUrl(url: string): string {
+  return new URL(url).origin
+}
+
 /** Told of each delivered event's time from its change to its receiver's answer. */
 export type LatencyObserver = (endpoint: string, seconds: number) => void
 
@@ -68,8 +79,12 @@ class EndpointSender {
   private sending = false
   private stopped = false
   private wakeUp: (() => void) | null = null
-  /** When the number of pending events is next held against retention.maxevents. */
+  /** When the rows written since `counted` are next counted. */
   private nextCount = 0
+  /** The rows up to this seq are counted in `waiting`. */
+  private counted: number
+  /** Rows between the place and `counted` this endpoint would be sent: what is held against retention.maxevents. */
+  private waiting = 0
   /** The current sleep is a backoff: new events do not end it, only a retry does. */
   private backingOff = false
   private inFlight: AbortController | null = null
@@ -83,7 +98,9 @@ class EndpointSender {
     private readonly retention: { maxAgeMs: number; maxEvents: number },
     private readonly log: NotificationLog,
     private readonly observe: LatencyObserver,
-  ) {}
+  ) {
+    this.counted = place
+  }
 
   start(): void {
     this.loop = this.run()
@@ -114,8 +131,9 @@ class EndpointSender {
     return this.sending ? 'delivering' : 'idle'
   }
 
+  /** Rows past the place: a subtraction, so a scrape of /metrics never counts the outbox. */
   pending(): number {
-    return this.outbox.pendingAfter(this.place)
+    return Math.max(0, this.outbox.last() - this.place)
   }
 
   private async run(): Promise<void> {
@@ -137,7 +155,7 @@ class EndpointSender {
       const events = rows.filter((r) => this.wanted(r))
       const last = (rows[rows.length - 1] as OutboxRow).seq
       if (events.length === 0) {
-        this.moveTo(last)
+        this.moveTo(last, 0)
         continue
       }
       this.sending = true
@@ -154,14 +172,14 @@ class EndpointSender {
         }
         this.consecutiveFailures = 0
         this.lastError = null
-        this.moveTo(last)
+        this.moveTo(last, events.length)
         continue
       }
       this.failedAttempts++
       this.consecutiveFailures++
       this.lastError = error
       const wait = Math.min(MAX_BACKOFF_MS, this.endpoint.backoffMs * 2 ** Math.min(this.consecutiveFailures - 1, 30))
-      const about = { endpoint: this.endpoint.name, url: this.endpoint.url, error, failures: this.consecutiveFailures, retryInMs: wait }
+      const about = { endpoint: this.endpoint.name, origin: shownUrl(this.endpoint.url), error, failures: this.consecutiveFailures, retryInMs: wait }
       if (this.consecutiveFailures === this.endpoint.threshold) {
         this.log.error(about, `notifications: endpoint ${this.endpoint.name} is failing: ${this.consecutiveFailures} attempts in a row refused (${error}); events wait in the outbox and are retried`)
       } else {
@@ -175,11 +193,14 @@ class EndpointSender {
     }
   }
 
-  private wanted(row: OutboxRow): boolean {
+  private wanted(row: Pick<OutboxRow, 'action' | 'media_type'>): boolean {
     return !this.endpoint.ignoredActions.includes(row.action) && !this.endpoint.ignoredMediaTypes.includes(row.media_type)
   }
 
-  private moveTo(seq: number): void {
+  /** The place moves to `seq`, past `passed` of the rows counted in `waiting`. */
+  private moveTo(seq: number, passed: number): void {
+    this.waiting = seq >= this.counted ? 0 : this.waiting - passed
+    this.counted = Math.max(this.counted, seq)
     this.place = seq
     try {
       this.outbox.advance(this.endpoint.name, seq, this.everyone)
@@ -190,28 +211,53 @@ class EndpointSender {
   }
 
   /**
-   * Events past the retention go, counted: the oldest first, by age and then by number. The age
-   * is read from the next event alone (events are written in time order); the number, which
-   * counts through up to maxevents rows, every RETENTION_COUNT_MS (and on a retry).
+   * Events past the retention go, counted: the oldest first, while older than maxage or more
+   * than maxevents wait. Only the events this endpoint would be sent count, towards maxevents
+   * and as dropped: another endpoint's pulls never push out its pushes. Nothing counts the whole outbox: the rows written since the last count
+   * are added to `waiting` (every RETENTION_COUNT_MS, and on a retry), and the rows dropped are
+   * read from the place on; both a slice at a time.
    */
   private dropPastRetention(): void {
     const { maxAgeMs, maxEvents } = this.retention
-    const before = this.place
     const now = Date.now()
-    const next = this.outbox.rowsAfter(before, 1)[0]
-    let to = next !== undefined && next.at < now - maxAgeMs ? this.outbox.lastOlderThan(before, now - maxAgeMs) : before
-    if (now >= this.nextCount) {
-      this.nextCount = now + RETENTION_COUNT_MS
-      if (this.outbox.nthAfter(to, maxEvents + 1) !== to) to = this.outbox.nthAfter(to, this.outbox.pendingAfter(to) - maxEvents)
+    if (now >= this.nextCount && this.countNew()) this.nextCount = now + RETENTION_COUNT_MS
+    const cutoff = now - maxAgeMs
+    let excess = this.waiting - maxEvents
+    let to = this.place
+    let dropped = 0
+    let read = 0
+    for (const row of this.outbox.kindsAfter(this.place)) {
+      if (row.at >= cutoff && excess <= 0) break
+      to = row.seq
+      if (this.wanted(row)) {
+        dropped++
+        excess--
+      }
+      if (++read >= RETENTION_SLICE) break
     }
-    if (to === before) return
-    const dropped = this.outbox.pendingAfter(before) - this.outbox.pendingAfter(to)
+    if (to !== this.place && dropped === 0) {
+      // Only rows it ignores: passed by, as sending would.
+      this.moveTo(to, 0)
+      return
+    }
+    if (dropped === 0) return
     this.dropped += dropped
     this.log.error(
       { endpoint: this.endpoint.name, dropped, maxAgeMs, maxEvents },
       `notifications: dropped ${dropped} events ${this.endpoint.name} had not accepted, past notifications.retention`,
     )
-    this.moveTo(to)
+    this.moveTo(to, dropped)
+  }
+
+  /** Counts a slice of the rows written since the last count; true once all are counted. */
+  private countNew(): boolean {
+    let read = 0
+    for (const row of this.outbox.kindsAfter(this.counted)) {
+      this.counted = row.seq
+      if (this.wanted(row)) this.waiting++
+      if (++read >= RETENTION_SLICE) return false
+    }
+    return true
   }
 
   /** null when the receiver accepted the batch, else what went wrong. */
@@ -255,7 +301,7 @@ class EndpointSender {
   status(): EndpointStatus {
     return {
       name: this.endpoint.name,
-      url: this.endpoint.url,
+      url: shownUrl(this.endpoint.url),
       format: this.endpoint.format,
       state: this.state(),
       pending: this.pending(),
@@ -355,7 +401,7 @@ export class Notifications {
   status(): EndpointStatus[] {
     const off = this.disabled.map((e): EndpointStatus => ({
       name: e.name,
-      url: e.url,
+      url: shownUrl(e.url),
       format: e.format,
       state: 'disabled',
       pending: 0,

@@ -56,9 +56,8 @@ export class PackBridge implements PackOciBridge {
     if (byTag && label !== pack.version && parseVersion(label) !== null) {
       throw refuse(`the tag ${reference} names a version, but pack.json says version ${pack.version} (tag ${tag})`, { tag: reference, versionTag: tag })
     }
-    // A repeated copy of the same manifest (skopeo, oras) is a no-op, not a new event.
-    if (this.packs.alreadyTagged(packName, [tag, ...(byTag ? [reference] : [])], parsed.digest)) {
-      lease.release()
+    // A repeated copy of the same manifest (skopeo, oras) changes nothing: its push event alone.
+    if (this.packs.repushed(received, [tag, ...(byTag ? [reference] : [])], actor, message, byTag ? reference : undefined)) {
       return { digest: parsed.digest, outcome: 'unchanged' }
     }
     let result

@@ -23,7 +23,7 @@ export interface PackManifest {
   /** What the referrers API reports: the config's media type, as for any image manifest. */
   artifactType: string
   /** Blobs the manifest refers to (config and layers). */
-  blobs: Array<{ digest: string; size: number }>
+  blobs: Array<{ mediaType: string; digest: string; size: number }>
 }
 
 export function archiveFileName(name: string, version: string): string {
@@ -43,6 +43,6 @@ export function packManifest(archive: { digest: string; size: number }, fileName
     digest: sha256Digest(content),
     mediaType: OCI_MANIFEST_MEDIA_TYPE,
     artifactType: ORAS_CONFIG_MEDIA_TYPE,
-    blobs: [{ digest: EMPTY_CONFIG_DIGEST, size: EMPTY_CONFIG.length }, archive],
+    blobs: [manifest.config, { mediaType: ORAS_FILE_MEDIA_TYPE, digest: archive.digest, size: archive.size }],
   }
 }

@@ -355,7 +355,7 @@ export class PackService {
         previousDigest = existing.archive_digest ?? existing.manifest_digest
         const previous = this.meta.version(existing.manifest_id)
         if (previous && !options.skipDigestCheck && previous.content_digest === r.archive.contentDigest) {
-          this.notifyPackPush(r, options, [], false)
+          this.notifyPackPush(r, options, [], false, aliasTag)
           return this.result(repo.id, r, previous, 'unchanged', [])
         }
       }
@@ -376,13 +376,17 @@ export class PackService {
         forced: options.force && existing !== undefined,
         message: options.message,
       })
-      this.notifyPackPush(r, options, moved, options.force && existing !== undefined)
+      this.notifyPackPush(r, options, moved, options.force && existing !== undefined, aliasTag)
       return this.result(repoId, r, this.meta.version(manifestId) as PackVersionRow, existing ? 'updated' : 'created', moved, previousDigest)
     })
   }
 
-  /** A pack push's event: the manifest a distribution client would have pushed, and the pack. */
-  private notifyPackPush(r: ReceivedPack, options: PublishOptions, moved: ParentTagMove[], forced: boolean): void {
+  /**
+   * A pack push's event: the manifest a distribution client would have pushed, and the pack.
+   * target.tag is the tag the client pushed (`latest`: aliasTag), else the version tag;
+   * pack.tag is always the version tag.
+   */
+  private notifyPackPush(r: ReceivedPack, options: { actor: string; message: string | null }, moved: ParentTagMove[], forced: boolean, aliasTag?: string): void {
     const { checked, manifest } = r
     this.meta.notify({
       action: 'push',
@@ -391,8 +395,8 @@ export class PackService {
       mediaType: manifest.mediaType,
       size: manifest.content.length,
       digest: manifest.digest,
-      tag: checked.tag,
-      references: [...manifest.blobs, ...manifest.manifests].map((b) => b.digest),
+      tag: aliasTag ?? checked.tag,
+      references: [...manifest.blobs, ...manifest.manifests].map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
       pack: {
         name: checked.pack.name,
         version: checked.pack.version,
@@ -469,11 +473,16 @@ export class PackService {
         }
         const manifestId = known ?? this.meta.insertManifest(repoId, push.manifest, now)
         if (push.tag !== null) {
-          if (previous?.manifest_id === manifestId) return { outcome: 'unchanged' as const }
+          // Unchanged, but distribution sends a push event for every manifest PUT.
+          if (previous?.manifest_id === manifestId) {
+            this.notifyManifest('push', name, manifestId, push.actor, push.tag)
+            return { outcome: 'unchanged' as const }
+          }
           const changes = new TagChanges()
           this.writeTag(repoId, push.tag, manifestId, now, changes)
           this.settle(repoId, changes, now)
         } else if (known !== undefined) {
+          this.notifyManifest('push', name, manifestId, push.actor, null)
           return { outcome: 'unchanged' as const }
         } else {
           this.relist(repoId)
@@ -606,10 +615,28 @@ export class PackService {
     }
   }
 
-  /** Whether every one of `tags` already points at the manifest `manifestDigest`. */
-  alreadyTagged(name: string, tags: string[], manifestDigest: string): boolean {
-    const repo = this.meta.repoByName(name)
-    return repo !== undefined && tags.every((tag) => this.meta.tag(repo.id, tag)?.manifest_digest === manifestDigest)
+  /**
+   * A pack manifest PUT that changes nothing (a repeated copy by skopeo or oras: every one of
+   * `tags` already on its manifest) records its push event alone, as distribution sends one per
+   * manifest PUT. false, recording nothing, when the push would change something. The lease ends
+   * unless it is false.
+   */
+  repushed(r: ReceivedPack, tags: string[], actor: string, message: string | null, aliasTag?: string): boolean {
+    const name = r.checked.pack.name
+    let same: boolean
+    try {
+      same = this.meta.transaction(() => {
+        const repo = this.meta.repoByName(name)
+        if (repo === undefined || !tags.every((tag) => this.meta.tag(repo.id, tag)?.manifest_digest === r.manifest.digest)) return false
+        this.notifyPackPush(r, { actor, message }, [], false, aliasTag)
+        return true
+      })
+    } catch (err) {
+      r.lease.release()
+      throw err
+    }
+    if (same) r.lease.release()
+    return same
   }
 
   // ---- tags and deletes -------------------------------------------------------------------

@@ -430,6 +430,9 @@ t.test('notifications: distribution\'s endpoint keys, ours, REGISTRY_NOTIFICATIO
     [{ name: 'ci', url: 'https://user:secret@x/' }, 'notifications.endpoints[0] (ci).url', /send credentials in headers/],
     [{ name: 'ci', url: 'http://x/', timeout: 'soon' }, 'notifications.endpoints[0] (ci).timeout', /duration/],
     [{ name: 'ci', url: 'http://x/', timeout: '0s' }, 'notifications.endpoints[0] (ci).timeout', /longer than 0s/],
+    // Past 2^31-1 ms a timer fires at once: every attempt would time out after 1 ms.
+    [{ name: 'ci', url: 'http://x/', timeout: '600h' }, 'notifications.endpoints[0] (ci).timeout', /at most 1h/],
+    [{ name: 'ci', url: 'http://x/', timeout: '61m' }, 'notifications.endpoints[0] (ci).timeout', /at most 1h/],
     [{ name: 'ci', url: 'http://x/', backoff: 0 }, 'notifications.endpoints[0] (ci).backoff', /longer than 0s/],
     [{ name: 'ci', url: 'http://x/', threshold: 0 }, 'notifications.endpoints[0] (ci).threshold', /between 1 and/],
     [{ name: 'ci', url: 'http://x/', ignore: { actions: ['upload'] } }, 'notifications.endpoints[0] (ci).ignore.actions', /push, pull, delete, mount/],
@@ -443,6 +446,13 @@ t.test('notifications: distribution\'s endpoint keys, ours, REGISTRY_NOTIFICATIO
     t.type(err, ConfigError)
     t.equal((err as ConfigError).key, key, JSON.stringify(entry))
     t.match((err as ConfigError).reason, message, JSON.stringify(entry))
+  }
+  t.equal(loadConfig({ doc: { notifications: { endpoints: [{ name: 'ci', url: 'http://x/', timeout: '1h' }] } }, env: {} }).notifications.endpoints[0]?.timeoutMs, 3600_000, 'a timeout of 1h is allowed')
+  for (const maxage of ['0s', 0]) {
+    const zero = catchError(() => loadConfig({ doc: { notifications: { retention: { maxage } } }, env: {} }))
+    t.type(zero, ConfigError)
+    t.equal((zero as ConfigError).key, 'notifications.retention.maxage')
+    t.match((zero as ConfigError).reason, /longer than 0s/)
   }
   const twice = catchError(() => loadConfig({ doc: { notifications: { endpoints: [{ name: 'ci', url: 'http://a/' }, { name: 'ci', url: 'http://b/' }] } }, env: {} }))
   t.equal((twice as ConfigError).key, 'notifications.endpoints[1].name')

@@ -10,9 +10,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import pino from 'pino'
 import { buildApp } from '../../src/app.js'
 import type { DistributionEvent } from '../../src/notifications/events.js'
-import { ADMIN, tempDir, testConfig } from '../helpers.js'
+import { ADMIN, captureStream, tempDir, testConfig } from '../helpers.js'
 import { archive, get, orasPush, packFiles, push } from '../pack-fixtures.js'
 import { makeImage, OCTET, pushImage } from '../http/v2-helpers.js'
 
@@ -123,6 +124,12 @@ t.test("distribution's envelope: push, pull, delete and mount, field by field", 
     source: { addr: /:\d+$/, instanceID: UUID },
   })
   t.equal(push_?.target.references?.length, 3, 'includereferences: the config and both layers')
+  const m = JSON.parse(image.manifest.toString('utf8')) as { config: { mediaType: string; digest: string; size: number }; layers: Array<{ mediaType: string; digest: string; size: number }> }
+  t.same(
+    push_?.target.references,
+    [m.config, ...m.layers].map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
+    'references are descriptors (distribution.Descriptor), not bare digests',
+  )
   t.notOk(push_?.pack, 'no pack object on an image')
   t.match(pull, { action: 'pull', target: { digest: image.digest, tag: 'latest', repository: 'images/app', size: image.manifest.length }, request: { method: 'GET', useragent: 'docker/27' }, actor: { name: 'admin' } })
   t.match(mount, {
@@ -186,6 +193,49 @@ t.test('a pack pushed over the distribution API (as oras pushes it): the same ev
     request: { method: 'PUT' },
     pack: { name: 'ubuntu', version: '22.04', tag: '22.04', forced: false },
   })
+})
+
+t.test('every acknowledged manifest PUT has its push event, an unchanged pack or artifact pushed again too', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  const registry = await app(t, endpoint(receiver))
+  const tgz = await archive(packFiles({ name: 'ubuntu', version: '22.04' }))
+  for (let i = 0; i < 2; i++) t.equal((await orasPush(registry, 'spectro-packs/archive/ubuntu', '22.04', tgz, 'ubuntu-22.04.tar.gz')).statusCode, 201)
+  const sbom = makeImage('sbom', 1)
+  await pushImage(t, registry, 'spectro-packs/archive/ubuntu', sbom, 'sbom')
+  await pushImage(t, registry, 'spectro-packs/archive/ubuntu', sbom, 'sbom')
+  await pushImage(t, registry, 'spectro-packs/archive/ubuntu', sbom)
+  const events = await receiver.waitFor(5)
+  t.same(
+    events.map((e) => [e.action, e.target.tag ?? null, e.pack?.version ?? null]),
+    [
+      ['push', '22.04', '22.04'],
+      ['push', '22.04', '22.04'],
+      ['push', 'sbom', null],
+      ['push', 'sbom', null],
+      ['push', null, null],
+    ],
+  )
+  t.equal(events[1]?.target.digest, events[0]?.target.digest, 'the same pack manifest')
+  t.match(events[1]?.pack, { parentTags: [], forced: false }, 'an unchanged push moves nothing')
+  t.same([events[2], events[3], events[4]].map((e) => e?.target.digest), [sbom.digest, sbom.digest, sbom.digest])
+})
+
+t.test('a pack pushed over /v2 by an alias tag: target.tag is the pushed tag, pack.tag the version tag', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  const registry = await app(t, endpoint(receiver))
+  const tgz = await archive(packFiles({ name: 'ubuntu', version: '22.04' }))
+  for (let i = 0; i < 2; i++) t.equal((await orasPush(registry, 'spectro-packs/archive/ubuntu', 'latest', tgz, 'ubuntu-22.04.tar.gz')).statusCode, 201)
+  const events = await receiver.waitFor(2)
+  t.same(
+    events.map((e) => [e.target.tag, e.pack?.tag]),
+    [
+      ['latest', '22.04'],
+      ['latest', '22.04'],
+    ],
+    'the first push and the unchanged one again',
+  )
 })
 
 t.test('format: cloudevents carries the same event as CloudEvents 1.0 structured JSON; ignore.actions drops pulls', async (t) => {
@@ -315,6 +365,127 @@ t.test('retention: an event older than maxage is dropped, counted, and later one
   const [event] = await receiver.waitFor(1)
   t.equal(event?.target.digest, fresh.digest)
   t.match(registry.registry.notifications?.status()[0], { dropped: 1, delivered: 1, pending: 0 })
+})
+
+/** `n` more rows like the outbox's first one (its event pretending to be `action`), written now. */
+function backlog(registry: FastifyInstance, n: number, action = 'push'): void {
+  registry.registry.db
+    .prepare(
+      `WITH RECURSIVE i(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM i WHERE k < ?)
+       INSERT INTO notification_outbox (at, action, media_type, event)
+       SELECT ?, ?, o.media_type, json_set(o.event, '$.action', ?) FROM i, notification_outbox o WHERE o.seq = (SELECT MIN(seq) FROM notification_outbox)`,
+    )
+    .run(n, Date.now(), action, action)
+}
+
+/** The SQL every statement on `registry`'s database runs while `during` goes. */
+async function statementsRun(registry: FastifyInstance, during: () => Promise<void>): Promise<string[]> {
+  const proto = Object.getPrototypeOf(registry.registry.db.prepare('SELECT 1')) as Record<'get' | 'all' | 'iterate' | 'run', (...a: unknown[]) => unknown>
+  const seen: string[] = []
+  const originals = { get: proto.get, all: proto.all, iterate: proto.iterate, run: proto.run }
+  for (const name of ['get', 'all', 'iterate', 'run'] as const) {
+    const original = originals[name]
+    proto[name] = function (this: { source: string }, ...args: unknown[]) {
+      seen.push(this.source)
+      return original.apply(this, args)
+    }
+  }
+  try {
+    await during()
+  } finally {
+    Object.assign(proto, originals)
+  }
+  return seen
+}
+
+t.test('a scrape of /metrics and the endpoint list never count the outbox, however long its backlog', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  receiver.answer = () => 500
+  const registry = await app(t, endpoint(receiver, { backoff: '1h', threshold: 1 }))
+  await pushImage(t, registry, 'images/app', makeImage('backlog', 1), 'v1')
+  const until = Date.now() + 10_000
+  while (registry.registry.notifications?.status()[0]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+  backlog(registry, 30_000)
+  let scraped = ''
+  let listed: Array<{ pending: number }> = []
+  const sql = await statementsRun(registry, async () => {
+    scraped = (await registry.inject({ url: '/metrics', headers: { authorization: ADMIN } })).body
+    listed = (await registry.inject({ url: '/v1/_notifications', headers: { authorization: ADMIN } })).json().endpoints
+  })
+  t.match(scraped, /packyard_notification_pending\{endpoint="ci"\} 30001/)
+  t.equal(listed[0]?.pending, 30_001)
+  t.same(sql.filter((q) => /FROM notification_outbox/i.test(q)), [], 'no statement reads the outbox rows')
+  t.ok(sql.some((q) => /sqlite_sequence/.test(q)), 'pending is the last seq less the place')
+})
+
+t.test('retention.maxevents over a backlog larger than one slice: exactly the oldest past it are dropped', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  receiver.answer = () => 500
+  const doc = endpoint(receiver, { backoff: '10ms', threshold: 1 })
+  const registry = await app(t, { notifications: { ...doc.notifications, retention: { maxevents: 25_000 } } })
+  await pushImage(t, registry, 'images/app', makeImage('slices', 1), 'v1')
+  backlog(registry, 30_000)
+  registry.registry.notifications?.retry('ci')
+  const until = Date.now() + 20_000
+  while ((registry.registry.notifications?.status()[0]?.dropped ?? 0) < 5001 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+  await new Promise((r) => setTimeout(r, 200))
+  t.match(registry.registry.notifications?.status()[0], { dropped: 5001, pending: 25_000 })
+})
+
+t.test("retention counts only what the endpoint would be sent: another endpoint's pulls never push out its pushes", async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  receiver.answer = () => 500
+  const both = { url: receiver.url, backoff: '10ms', threshold: 1 }
+  const registry = await app(t, { notifications: { endpoints: [{ name: 'ci', ...both, ignore: { actions: ['pull'] } }, { name: 'audit', ...both }], retention: { maxevents: 3 } } })
+  const pushed: string[] = []
+  for (let i = 0; i < 3; i++) {
+    const image = makeImage(`mine-${i}`, 1)
+    await pushImage(t, registry, 'images/app', image, `t${i}`)
+    pushed.push(image.digest)
+  }
+  backlog(registry, 20, 'pull')
+  // A retry counts what was written since at once (else every 10 s).
+  registry.registry.notifications?.retry('audit')
+  registry.registry.notifications?.retry('ci')
+  const status = () => Object.fromEntries((registry.registry.notifications?.status() ?? []).map((s) => [s.name, s]))
+  const until = Date.now() + 10_000
+  while ((status().audit?.dropped ?? 0) < 20 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+  t.equal(status().audit?.dropped, 20, 'the endpoint taking pulls keeps its newest 3')
+  t.equal(status().ci?.dropped, 0, 'the one ignoring pulls has 3 pushes waiting: none past maxevents')
+  receiver.answer = () => 200
+  registry.registry.notifications?.retry('ci')
+  registry.registry.notifications?.retry('audit')
+  await receiver.waitFor(6)
+  await new Promise((r) => setTimeout(r, 200))
+  const pushes = receiver.events().filter((e) => e.action === 'push').map((e) => e.target.digest)
+  t.same(pushes, pushed, "ci's pushes all arrive")
+  t.equal(receiver.events().length, 6, 'and audit its newest 3 (the pulls)')
+})
+
+t.test("a webhook URL's path and headers (its secret) are neither logged nor shown: the origin is", async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  receiver.answer = () => 500
+  const secret = `http://127.0.0.1:${receiver.port}/hooks/T0K3N-s3cr3t`
+  const log = captureStream()
+  const registry = await buildApp(testConfig(t, { notifications: { endpoints: [{ name: 'ci', url: secret, backoff: '10ms', threshold: 2, headers: { Authorization: ['Bearer h3ad3r'] } }] } }, { storage: 'filesystem' }), { logger: pino({ level: 'info' }, log) })
+  t.teardown(() => registry.close())
+  await pushImage(t, registry, 'images/app', makeImage('secret', 1), 'v1')
+  const until = Date.now() + 10_000
+  while (registry.registry.notifications?.status()[0]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+  const listed = await registry.inject({ url: '/v1/_notifications', headers: { authorization: ADMIN } })
+  t.equal(listed.json().endpoints[0].url, `http://127.0.0.1:${receiver.port}`, 'GET /v1/_notifications shows the origin')
+  const logged = log.text()
+  t.match(logged, /delivery to ci failed/, 'failed attempts are logged')
+  t.match(logged, /is failing/)
+  t.match(logged, new RegExp(`"origin":"http://127.0.0.1:${receiver.port}"`), 'with the origin')
+  for (const shown of [logged, listed.body]) {
+    t.notMatch(shown, /T0K3N/, 'never the path')
+    t.notMatch(shown, /h3ad3r/, 'never the headers')
+  }
 })
 
 t.test("the registry page shows each endpoint's state; without endpoints, no such section", async (t) => {

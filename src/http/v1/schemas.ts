@@ -366,7 +366,7 @@ const endpointStatus = {
   type: 'object',
   properties: {
     name: { type: 'string' },
-    url: { type: 'string' },
+    url: { type: 'string', description: "the receiver's origin (scheme, host, port): its path and headers may hold a secret and are never shown" },
     format: { type: 'string', enum: ['distribution', 'cloudevents'] },
     state: { type: 'string', enum: ['delivering', 'idle', 'retrying', 'failing', 'disabled'], description: 'failing: threshold attempts in a row failed' },
     pending: { type: 'integer', description: 'events in the outbox not yet delivered' },
