@@ -10,6 +10,7 @@
 import { RegistryError } from '../errors.js'
 import type { SyncRegistryConfig } from '../config/sync.js'
 import type { PackMeta } from '../meta/packs.js'
+import { packNameProblem } from '../packs/names.js'
 import { packMayMatch } from '../packs/sync-rules.js'
 import { isParentLabel, parseTag } from '../packs/tags.js'
 import { parseVersion } from '../packs/versions.js'
@@ -36,7 +37,8 @@ export class OnDemand {
    * usual 404). References by digest are never fetched.
    */
   async ensure(name: string, ref: string | null): Promise<void> {
-    if (ref !== null && ref.includes(':')) return
+    // A bad name or reference is the pull's own 400 or 404; a digest names no tag to fetch.
+    if (packNameProblem(name) !== null || (ref !== null && ref.includes(':'))) return
     const wanted = wantedTags(ref)
     if (wanted === null || this.isHere(name, ref)) return
     for (const registry of this.registries) {
@@ -79,6 +81,7 @@ export class OnDemand {
     return ref === null || this.packMeta.tag(repo.id, ref) !== undefined
   }
 }
+
 
 /**
  * Which upstream tags a pull of `ref` needs: every version (a whole pack), the version itself, or

@@ -16,7 +16,7 @@ import { parse as parseYaml } from 'yaml'
 import type { SyncRegistryConfig } from '../config/sync.js'
 import { nextLink } from '../cli/http-client.js'
 import { systemCertificates } from '../cli/trust.js'
-import { validatePackName } from '../packs/names.js'
+import { packNameProblem } from '../packs/names.js'
 
 /** A silent connection (no bytes either way) this long is given up on. */
 const IDLE_TIMEOUT_MS = 60_000
@@ -71,7 +71,7 @@ export class Upstream {
       for (const repo of (page as { repositories?: unknown }).repositories as string[] ?? []) {
         if (typeof repo !== 'string' || !repo.startsWith(prefix)) continue
         const name = repo.slice(prefix.length)
-        if (isPackName(name)) names.push(name)
+        if (packNameProblem(name) === null) names.push(name)
       }
     }
     return names
@@ -229,14 +229,6 @@ export function bearerChallenge(header: string | undefined): URL | null {
   return url
 }
 
-function isPackName(name: string): boolean {
-  try {
-    validatePackName(name)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** `Basic ...` from username/password or the credentials file (read now: a rotated file is picked up at the next run). */
 function credentials(config: SyncRegistryConfig): string | null {

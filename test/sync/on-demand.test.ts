@@ -52,6 +52,9 @@ t.test('pulls of what is not here fetch it from the on-demand upstream first', a
   t.equal((await get(here, '/v1/_packs/hellouniverse/1.0.0/archive')).statusCode, 200)
   t.equal(upstream.requests.length, before, 'what is here is served without asking the upstream')
   t.equal((await get(here, '/v1/_packs/hellouniverse/stable')).statusCode, 404, 'an alias is not fetched')
+  const requests = upstream.requests.length
+  t.equal((await get(here, '/v1/_packs/Bad..Name/1.0.0')).statusCode, 400, 'a bad name is the pull\'s own 400')
+  t.equal(upstream.requests.length, requests, 'the upstream is not asked')
 })
 
 t.test('a down upstream: a clear 503 at once for what is missing, what is here served as usual', async (t) => {
