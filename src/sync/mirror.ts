@@ -220,7 +220,15 @@ export class Mirror {
       try {
         if (missing.includes(blob)) {
           const download = await upstream.blob(pack, blob.digest)
-          await intake.put(packs.watchUpload(download, blob.digest), lease, { digest: blob.digest, size: blob.size })
+          try {
+            await intake.put(packs.watchUpload(download, blob.digest), lease, { digest: blob.digest, size: blob.size })
+          } catch (err) {
+            // Bytes that are not what the manifest names: the upstream's fault, not the pack's.
+            if (isRegistryError(err) && (err.code === 'DIGEST_INVALID' || err.code === 'SIZE_INVALID')) {
+              throw new UpstreamError(`${upstream.label}: the blob ${blob.digest} of ${pack} it sent does not match its digest (${err.message}); nothing of it was kept`, false)
+            }
+            throw err
+          }
           report.blobsCopied++
           report.bytesCopied += blob.size
         } else {

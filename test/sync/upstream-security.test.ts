@@ -1,7 +1,8 @@
 // How sync talks to an upstream: Basic credentials (here from a credentialsfile) to the upstream's
 // own host only, a blob download redirected to another host followed without them (as a bucket's
 // pre-signed URL would be), a 503 retried, a refusal of the credentials said as such, and the
-// distribution token flow (a Bearer challenge answered with a token from the realm).
+// distribution token flow (a Bearer challenge answered with a token from the realm); a blob whose
+// bytes do not match its digest is refused as it streams in.
 
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
@@ -133,4 +134,33 @@ t.test('the token flow: a Bearer challenge is answered with a token from the rea
   )
   const here = await testApp(t, doc, { auth: false })
   t.match((await get(here, '/v1/_packs/hellouniverse/1.0.0')).body, pushed.digest)
+})
+
+t.test('a blob whose bytes do not match its digest: the tag fails, nothing of it is kept', async (t) => {
+  const upstream = await listeningApp(t, {}, { auth: false })
+  await pushPack(upstream.app, { version: '1.0.0' }, { 'README.md': 'r'.repeat(5000) })
+  const port = await listen(t, (req, res) => {
+    if (!req.url?.includes('/blobs/')) return forward(upstream.server, req, res)
+    // Same length, one byte changed.
+    const out = request(`http://${upstream.server}${req.url}`, (answer) => {
+      const chunks: Buffer[] = []
+      answer.on('data', (c: Buffer) => chunks.push(c))
+      answer.on('end', () => {
+        const body = Buffer.concat(chunks)
+        if (body.length > 0) body[body.length - 1] = (body[body.length - 1] as number) ^ 0xff
+        res.writeHead(answer.statusCode ?? 502, { 'content-length': String(body.length) }).end(body)
+      })
+    })
+    out.on('error', () => res.destroy())
+    out.end()
+  })
+  const dir = tempDir(t)
+  const doc = { storage: { filesystem: { rootdirectory: join(dir, 'data') } }, log: { level: 'silent' }, sync: { registries: [{ url: `http://127.0.0.1:${port}` }] } }
+  const file = join(dir, 'config.yml')
+  writeFileSync(file, stringify({ ...doc, auth: 'none' }))
+  const run = await runCliHere(['sync', file, '--once'])
+  t.equal(run.code, 1)
+  t.match(run.stdout, /failed +hellouniverse:1\.0\.0 +http:\/\/127\.0\.0\.1:\d+: the blob sha256:[0-9a-f]{64} of hellouniverse it sent does not match its digest/)
+  const here = await testApp(t, doc, { auth: false })
+  t.equal((await get(here, '/v1/_packs/hellouniverse/1.0.0')).statusCode, 404)
 })
