@@ -43,6 +43,8 @@ export interface Settings {
   /** `packyard` processes: `version` runs timed per round, and packs published one process each */
   cli: { versionRuns: number; packs: number }
   s3: { packs: number; blobBytes: number }
+  /** `packyard sync` against `skopeo copy` in a loop: `small` packs of 50-300 KB, `large` packs of `largeBytes` */
+  sync: { small: number; large: number; largeBytes: number }
 }
 
 export const FULL: Settings = {
@@ -60,6 +62,7 @@ export const FULL: Settings = {
   tags: { count: 10_000, sample: 100 },
   cli: { versionRuns: 21, packs: 200 },
   s3: { packs: 100, blobBytes: 100_000_000 },
+  sync: { small: 200, large: 5, largeBytes: 50_000_000 },
 }
 
 export const QUICK: Settings = {
@@ -78,6 +81,7 @@ export const QUICK: Settings = {
   tags: { count: 1000, sample: 50 },
   cli: { versionRuns: 5, packs: 20 },
   s3: { packs: 10, blobBytes: 10_000_000 },
+  sync: { small: 20, large: 2, largeBytes: 10_000_000 },
 }
 
 export interface Pair {

@@ -36,15 +36,16 @@ export interface PackSetSpec {
   count: number
   name: (index: number) => string
   version: (index: number) => string
-  /** mixed unless said */
-  sizes?: SizeMix
+  /** mixed unless said; `{ bytes }`: every chart exactly that size (the sync scenario's large packs) */
+  sizes?: SizeMix | { bytes: number }
 }
 
 const KB = 1000
 const MB = 1000 * KB
 
 /** Chart sizes for `count` packs: the mix is fixed by count, only the order and exact sizes vary. */
-function chartSizes(prng: Prng, count: number, mix: SizeMix): number[] {
+function chartSizes(prng: Prng, count: number, mix: SizeMix | { bytes: number }): number[] {
+  if (typeof mix === 'object') return new Array<number>(count).fill(mix.bytes)
   const huge = mix === 'mixed' ? Math.max(1, Math.round(count / 100)) : 0
   const large = mix === 'mixed' ? Math.max(1, Math.round(count / 10)) : 0
   const sizes: number[] = []

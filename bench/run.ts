@@ -27,6 +27,7 @@ import { pullScenario } from './scenarios/pull.js'
 import { pushScenario } from './scenarios/push.js'
 import { s3Scenario } from './scenarios/s3.js'
 import { tagsScenario } from './scenarios/tags.js'
+import { syncScenario } from './scenarios/sync.js'
 import { uiScenario } from './scenarios/ui.js'
 import { v1Scenario } from './scenarios/v1.js'
 import { type Figure, stat } from './stats.js'
@@ -47,6 +48,7 @@ const SCENARIOS: Record<string, (ctx: Context) => Promise<Figure[]>> = {
   cli: cliScenario,
   s3: s3Scenario,
   notifications: notificationsScenario,
+  sync: syncScenario,
 }
 /** The scenarios that run against Packyard alone, so need no reference registry installed. */
 const PACKYARD_ONLY = new Set(['cli', 'ui', 'notifications'])
