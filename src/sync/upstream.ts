@@ -29,6 +29,9 @@ const MANIFEST_TYPES = [
   'application/vnd.docker.distribution.manifest.list.v2+json',
 ].join(', ')
 const MAX_LIST_BYTES = 16 * 1024 * 1024
+/** Bounds on one paged listing (catalog, tags, referrers): past them the upstream is refused, not followed. */
+const MAX_PAGES = 10_000
+const MAX_ITEMS = 100_000
 
 /** An upstream's refusal or a network failure, in words that name the upstream but no secret. */
 export class UpstreamError extends Error {
@@ -67,21 +70,17 @@ export class Upstream {
   async packs(): Promise<string[]> {
     const names: string[] = []
     const prefix = this.config.api === 'v1' ? '' : `${this.config.basePath === '' ? '' : `${this.config.basePath}/`}${PACK_NAMESPACE}/`
-    for await (const page of this.pages(`/${this.config.api}/_catalog?n=1000`)) {
-      for (const repo of (page as { repositories?: unknown }).repositories as string[] ?? []) {
-        if (typeof repo !== 'string' || !repo.startsWith(prefix)) continue
-        const name = repo.slice(prefix.length)
-        if (packNameProblem(name) === null) names.push(name)
-      }
+    for await (const repo of this.listing(`/${this.config.api}/_catalog?n=1000`, 'repositories')) {
+      if (typeof repo !== 'string' || !repo.startsWith(prefix)) continue
+      const name = repo.slice(prefix.length)
+      if (packNameProblem(name) === null) names.push(name)
     }
     return names
   }
 
   async tags(pack: string): Promise<string[]> {
     const tags: string[] = []
-    for await (const page of this.pages(`${this.repository(pack)}/tags/list?n=1000`)) {
-      for (const tag of ((page as { tags?: unknown }).tags as string[] | null) ?? []) if (typeof tag === 'string') tags.push(tag)
-    }
+    for await (const tag of this.listing(`${this.repository(pack)}/tags/list?n=1000`, 'tags')) if (typeof tag === 'string') tags.push(tag)
     return tags
   }
 
@@ -96,10 +95,9 @@ export class Upstream {
   async referrers(pack: string, digest: string): Promise<Array<{ digest: string; size: number }>> {
     const found: Array<{ digest: string; size: number }> = []
     try {
-      for await (const page of this.pages(`${this.repository(pack)}/referrers/${digest}`)) {
-        for (const m of ((page as { manifests?: unknown }).manifests as Array<{ digest?: unknown; size?: unknown }> | undefined) ?? []) {
-          if (typeof m.digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(m.digest) && typeof m.size === 'number') found.push({ digest: m.digest, size: m.size })
-        }
+      for await (const item of this.listing(`${this.repository(pack)}/referrers/${digest}`, 'manifests')) {
+        const m = (item ?? {}) as { digest?: unknown; size?: unknown }
+        if (typeof m.digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(m.digest) && typeof m.size === 'number') found.push({ digest: m.digest, size: m.size })
       }
     } catch (err) {
       if (err instanceof UpstreamError && (err.status === 404 || err.status === 400 || err.status === 405)) return []
@@ -118,17 +116,33 @@ export class Upstream {
     return `/v2/${this.config.basePath === '' ? '' : `${this.config.basePath}/`}${PACK_NAMESPACE}/${pack}`
   }
 
-  private async *pages(first: string): AsyncIterable<unknown> {
-    let path: string | null = first
-    while (path !== null) {
+  /**
+   * The items under `key` of every page of a paged listing, following `rel="next"` links on the
+   * upstream's own origin only. A page asked twice, more than MAX_PAGES pages or MAX_ITEMS items
+   * end the listing with a (non-transient) error rather than following the upstream forever.
+   */
+  private async *listing(first: string, key: string): AsyncIterable<unknown> {
+    const seen = new Set<string>()
+    let count = 0
+    for (let path: string | null = first; path !== null; ) {
+      if (seen.has(path)) throw new UpstreamError(`${this.label}: its listing sends ${path} again as the next page`, false)
+      if (seen.size >= MAX_PAGES) throw new UpstreamError(`${this.label}: its listing from ${first} has more than ${MAX_PAGES} pages`, false)
+      seen.add(path)
       const res = await this.get(path, { accept: 'application/json' }, false)
       const text = (await readBody(res, MAX_LIST_BYTES)).toString('utf8')
+      let page: unknown
       try {
-        yield JSON.parse(text)
+        page = JSON.parse(text)
       } catch {
         throw new UpstreamError(`${this.label}${path}: the answer is not JSON`, false)
       }
-      path = nextLink(res.headers.link)
+      const items = (page as Record<string, unknown> | null)?.[key]
+      if (Array.isArray(items)) {
+        count += items.length
+        if (count > MAX_ITEMS) throw new UpstreamError(`${this.label}: its listing from ${first} has more than ${MAX_ITEMS} entries`, false)
+        yield* items
+      }
+      path = nextLink(res.headers.link, this.config.url)
     }
   }
 
