@@ -75,10 +75,14 @@ export class OnDemand {
     await Promise.allSettled([...this.inFlight.values()])
   }
 
+  /**
+   * A whole pack is here once it has a tag: a failed copy can leave its repository with blobs
+   * linked but no version, which must not count (the next pull tries again).
+   */
   private isHere(name: string, ref: string | null): boolean {
     const repo = this.packMeta.repoByName(name)
     if (!repo) return false
-    return ref === null || this.packMeta.tag(repo.id, ref) !== undefined
+    return ref === null ? this.packMeta.tagCount(repo.id) > 0 : this.packMeta.tag(repo.id, ref) !== undefined
   }
 }
 

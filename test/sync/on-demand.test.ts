@@ -72,6 +72,39 @@ t.test('a down upstream: a clear 503 at once for what is missing, what is here s
   t.equal(v2.statusCode, 503, 'over /v2 too')
 })
 
+t.test('a failed whole-pack pull answers 503 and leaves nothing that counts as here: the next pull tries again', async (t) => {
+  const upstream = await listeningApp(t, {}, { auth: false })
+  await pushPack(upstream.app, { version: '1.0.0' })
+  // The first copy fails at its second blob (the first is already linked to the repository here).
+  let blobs = 0
+  let failing = true
+  const flaky = createServer((req, res) => {
+    if (failing && req.url?.includes('/blobs/') && ++blobs === 2) {
+      failing = false
+      res.writeHead(404).end()
+      return
+    }
+    const out = request(`http://${upstream.server}${req.url}`, { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers)
+      answer.pipe(res)
+    })
+    out.on('error', () => res.destroy())
+    out.end()
+  })
+  await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => flaky.close())
+  const url = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`
+  const app = await buildApp(testConfig(t, { sync: { registries: [{ url, ondemand: true, retries: 0 }] } }, { auth: false }))
+  t.teardown(() => app.close())
+
+  const first = await get(app, '/v1/_packs/hellouniverse')
+  t.equal(first.statusCode, 503, 'the failed pull')
+  t.match(first.json(), { errors: [{ code: 'UNAVAILABLE', message: new RegExp(`^hellouniverse is not here, and fetching it from ${url.replace(/\./g, '\\.')} failed: .*answered 404`) }] })
+  const again = await get(app, '/v1/_packs/hellouniverse')
+  t.equal(again.statusCode, 200, 'a later pull tries again, and gets it')
+  t.match(again.body, /"1\.0\.0"/)
+})
+
 t.test('a slow upstream: 503 within ondemandtimeout, and the fetch goes on for the next pull', async (t) => {
   const upstream = await listeningApp(t, {}, { auth: false })
   await pushPack(upstream.app, { version: '1.0.0' })
