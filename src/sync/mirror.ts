@@ -5,9 +5,10 @@
 // repository, and the manifest, byte for byte, goes through pack recognition, validation and
 // the publish transaction, which computes the parent tags here; the version's referrers
 // (signatures, SBOMs) follow as artifacts. A pack refused by validation is reported, not stored.
-// Sync moves only tags it wrote (sync_origins); a tag pushed here is left alone and the conflict
-// recorded. Nothing is ever deleted here because the upstream deleted it. A finished tag already
-// points at the upstream's manifest, so an interrupted run that is started again only compares
+// Sync moves only tags it wrote from the same upstream (sync_origins); a tag pushed here, or
+// mirrored from another upstream, is left alone and the conflict recorded. Nothing is ever
+// deleted here because the upstream deleted it. A finished tag already points at the upstream's
+// manifest, so an interrupted run that is started again only compares
 // manifests until it reaches the work left. One tag's failure never stops the run; transient
 // upstream failures are retried with a doubling delay. The same copy serves pull-through
 // (fetchPack, for on-demand.ts).
@@ -159,12 +160,17 @@ export class Mirror {
       if (!options.dryRun) await this.copyReferrers(upstream, pack, remote.digest, options.actor, report)
       return item('unchanged')
     }
-    const owned = local !== undefined && sync.origin(pack, tag)?.manifest_digest === local.manifest_digest
-    const conflict = (localDigest: string) => {
-      if (!options.dryRun) sync.recordConflict(options.actor, pack, tag, localDigest, remote.digest, upstream.label)
-      return item('conflict', `${pack}:${tag} here was not written by sync (${localDigest}); the upstream has ${remote.digest}. Left as it is`)
+    // Owned: written by sync from this very upstream. A tag another upstream wrote is that one's,
+    // or two upstreams carrying the same pack would overwrite each other on every run.
+    const origin = local !== undefined ? sync.origin(pack, tag) : undefined
+    const synced = origin !== undefined && origin.manifest_digest === local?.manifest_digest
+    const owned = synced && origin.upstream === upstream.label
+    const conflict = (localDigest: string, owner: string | null = null) => {
+      if (!options.dryRun) sync.recordConflict(options.actor, pack, tag, localDigest, remote.digest, upstream.label, owner)
+      const why = owner === null ? 'was not written by sync' : `was mirrored from ${owner}`
+      return item('conflict', `${pack}:${tag} here ${why} (${localDigest}); the upstream has ${remote.digest}. Left as it is`)
     }
-    if (local !== undefined && !owned) return conflict(local.manifest_digest)
+    if (local !== undefined && !owned) return conflict(local.manifest_digest, synced ? origin.upstream : null)
     if (parsed.config === null) return item('refused', 'the upstream tag is an index, not a pack')
 
     const missing = []
