@@ -66,6 +66,8 @@ export interface MirrorParts {
   intake: BlobIntake
   store: BlobStore
   sync: SyncMeta
+  /** limits.manifestsize: the read cap of an upstream's manifests, as of a pushed one. */
+  manifestSize: number
 }
 
 export class Mirror {
@@ -75,7 +77,7 @@ export class Mirror {
   async run(config: SyncRegistryConfig, options: RunOptions): Promise<SyncReport> {
     const report = emptyReport(config, options.dryRun)
     try {
-      const upstream = new Upstream(config, options.env)
+      const upstream = new Upstream(config, this.parts.manifestSize, options.env)
       const work: Array<{ pack: string; tag: string }> = []
       const packs = await retrying(config, () => upstream.packs())
       for (const pack of packs.filter((p) => packMayMatch(config.content, p))) {
@@ -118,7 +120,7 @@ export class Mirror {
    */
   async fetchPack(config: SyncRegistryConfig, pack: string, wanted: (tag: string) => boolean, actor: string, signal?: AbortSignal): Promise<SyncReport> {
     const report = emptyReport(config, false)
-    const upstream = new Upstream(config)
+    const upstream = new Upstream(config, this.parts.manifestSize)
     let tags: string[]
     try {
       tags = await retrying(config, () => upstream.tags(pack))

@@ -16,6 +16,7 @@ import { parse as parseYaml } from 'yaml'
 import type { SyncRegistryConfig } from '../config/sync.js'
 import { nextLink } from '../cli/http-client.js'
 import { systemCertificates } from '../cli/trust.js'
+import { RegistryError } from '../errors.js'
 import { packNameProblem } from '../packs/names.js'
 
 /** A silent connection (no bytes either way) this long is given up on. */
@@ -60,7 +61,12 @@ export class Upstream {
   /** Bearer tokens of the token flow, by repository (or `_catalog`). */
   private readonly tokens = new Map<string, string>()
 
-  constructor(private readonly config: SyncRegistryConfig, env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    private readonly config: SyncRegistryConfig,
+    /** limits.manifestsize: a larger manifest (or referrer) is refused as a push of it would be. */
+    private readonly manifestSize: number,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
     this.label = config.basePath === '' ? config.url : `${config.url}/${config.basePath}`
     this.ca = config.certDir === null ? undefined : [...rootCertificates, ...systemCertificates(env), ...certificatesIn(config.certDir)]
     this.auth = credentials(config)
@@ -87,7 +93,12 @@ export class Upstream {
   /** By tag, or by digest. */
   async manifest(pack: string, reference: string): Promise<UpstreamManifest> {
     const res = await this.get(`${this.repository(pack)}/manifests/${reference.startsWith('sha256:') ? reference : encodeURIComponent(reference)}`, { accept: MANIFEST_TYPES }, false)
-    const body = await readBody(res, MAX_LIST_BYTES)
+    const tooLarge = () => new RegistryError('PAYLOAD_TOO_LARGE', `${pack}@${reference} at ${this.label}: the manifest is larger than the limit of ${this.manifestSize} bytes (limits.manifestsize)`, { limit: this.manifestSize })
+    if (Number(res.headers['content-length']) > this.manifestSize) {
+      res.destroy()
+      throw tooLarge()
+    }
+    const body = await readBody(res, this.manifestSize, tooLarge)
     return { body, contentType: res.headers['content-type'], digest: `sha256:${createHash('sha256').update(body).digest('hex')}` }
   }
 
@@ -275,14 +286,15 @@ function certificatesIn(dir: string): string[] {
   return names.map((n) => readFileSync(join(dir, n), 'utf8'))
 }
 
-async function readBody(res: IncomingMessage, limit: number): Promise<Buffer> {
+/** The answer's bytes; past `limit`, the `tooLarge` error (by default an upstream error). */
+async function readBody(res: IncomingMessage, limit: number, tooLarge?: () => Error): Promise<Buffer> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of res) {
     size += (chunk as Buffer).length
     if (size > limit) {
       res.destroy()
-      throw new UpstreamError(`an answer of the upstream is larger than ${limit} bytes`, false)
+      throw tooLarge?.() ?? new UpstreamError(`an answer of the upstream is larger than ${limit} bytes`, false)
     }
     chunks.push(chunk as Buffer)
   }

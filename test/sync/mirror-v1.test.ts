@@ -154,6 +154,28 @@ t.test('two upstreams carrying the same pack: the first one mirrored owns the ta
   t.match(log.body, `was mirrored from http://${first.server}, and an upstream never overwrites a tag another one wrote`)
 })
 
+t.test('an upstream manifest larger than limits.manifestsize is refused as a push of it would be', async (t) => {
+  const upstream = await listeningApp(t, {}, { auth: false })
+  await pushPack(upstream.app, { version: '1.0.0' })
+  const manifest = await upstream.app.inject({ method: 'GET', url: '/v2/spectro-packs/archive/hellouniverse/manifests/1.0.0', headers: { accept: OCI } })
+  const limit = manifest.rawPayload.length - 1
+  const dir = tempDir(t)
+  const doc = {
+    storage: { filesystem: { rootdirectory: join(dir, 'data') } },
+    log: { level: 'silent' },
+    limits: { manifestsize: limit },
+    sync: { registries: [{ url: `http://${upstream.server}`, retries: 0 }] },
+  }
+  const file = join(dir, 'config.yml')
+  writeFileSync(file, stringify({ ...doc, auth: 'none' }))
+  const here = await testApp(t, { ...doc, auth: { none: {} } }, { auth: false })
+  const run = await runCliHere(['sync', file, '--once'])
+  t.match(run.stdout, /copied 0 packs .*, 1 refused, 0 failed/)
+  t.match(run.stdout, new RegExp(`refused +hellouniverse:1\\.0\\.0 .*larger than the limit of ${limit} bytes \\(limits\\.manifestsize\\)`))
+  t.equal(upstream.requests.filter((r) => r.includes('/blobs/')).length, 0, 'no blob of it is downloaded')
+  t.equal((await get(here, '/v1/_packs/hellouniverse')).statusCode, 404, 'nothing of it stored')
+})
+
 t.test('an upstream that cannot be reached fails the run with a clear message and exit 1', async (t) => {
   const dir = tempDir(t)
   const file = join(dir, 'config.yml')

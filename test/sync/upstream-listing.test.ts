@@ -18,7 +18,7 @@ async function listen(t: Teardown, handler: (req: IncomingMessage, res: ServerRe
 
 function upstream(port: number): Upstream {
   const [config] = parseSyncRegistries('sync.registries', [{ url: `http://127.0.0.1:${port}`, api: 'v1' }])
-  return new Upstream(config!)
+  return new Upstream(config!, 4 * 1024 * 1024)
 }
 
 t.test('a next link to another origin is not followed', async (t) => {
