@@ -55,7 +55,7 @@ export interface RunOptions {
   actor: string
   onProgress?: (p: SyncProgress) => void
   env?: NodeJS.ProcessEnv
-  /** Once aborted, no further tag is started (the server is closing). */
+  /** Once aborted (the server is closing): no further listing, retry or tag is started, and the requests in progress are ended. */
   signal?: AbortSignal
 }
 
@@ -77,13 +77,15 @@ export class Mirror {
   async run(config: SyncRegistryConfig, options: RunOptions): Promise<SyncReport> {
     const report = emptyReport(config, options.dryRun)
     try {
-      const upstream = new Upstream(config, this.parts.manifestSize, options.env)
+      const { signal } = options
+      const upstream = new Upstream(config, this.parts.manifestSize, options.env, signal)
       const work: Array<{ pack: string; tag: string }> = []
-      const packs = await retrying(config, () => upstream.packs())
+      const packs = await retrying(config, signal, () => upstream.packs())
       for (const pack of packs.filter((p) => packMayMatch(config.content, p))) {
+        if (signal?.aborted) throw new Error('stopped while listing the upstream\'s tags (the registry is closing); the next run starts again')
         let tags: string[]
         try {
-          tags = await retrying(config, () => upstream.tags(pack))
+          tags = await retrying(config, signal, () => upstream.tags(pack))
         } catch (err) {
           this.note(report, { pack, tag: '*', outcome: 'failed', digest: null, message: messageOf(err) })
           continue
@@ -96,7 +98,7 @@ export class Mirror {
       await eachLimited(work, config.maxConcurrency, options.signal, async ({ pack, tag }) => {
         let item: TagReport
         try {
-          item = await retrying(config, () => this.copyTag(upstream, pack, tag, options, report))
+          item = await retrying(config, signal, () => this.copyTag(upstream, pack, tag, options, report))
         } catch (err) {
           item = { pack, tag, outcome: isRegistryError(err) && err.status < 500 ? 'refused' : 'failed', digest: null, message: messageOf(err) }
         }
@@ -120,10 +122,10 @@ export class Mirror {
    */
   async fetchPack(config: SyncRegistryConfig, pack: string, wanted: (tag: string) => boolean, actor: string, signal?: AbortSignal): Promise<SyncReport> {
     const report = emptyReport(config, false)
-    const upstream = new Upstream(config, this.parts.manifestSize)
+    const upstream = new Upstream(config, this.parts.manifestSize, process.env, signal)
     let tags: string[]
     try {
-      tags = await retrying(config, () => upstream.tags(pack))
+      tags = await retrying(config, signal, () => upstream.tags(pack))
     } catch (err) {
       if (err instanceof UpstreamError && err.status === 404) return report
       throw err
@@ -132,7 +134,7 @@ export class Mirror {
     await eachLimited(work, config.maxConcurrency, signal, async (tag) => {
       let item: TagReport
       try {
-        item = await retrying(config, () => this.copyTag(upstream, pack, tag, { dryRun: false, actor }, report))
+        item = await retrying(config, signal, () => this.copyTag(upstream, pack, tag, { dryRun: false, actor }, report))
       } catch (err) {
         item = { pack, tag, outcome: isRegistryError(err) && err.status < 500 ? 'refused' : 'failed', digest: null, message: messageOf(err) }
       }
@@ -300,14 +302,26 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
-/** `fn`, again after retryDelay, 2×, 4×... while it fails with a transient upstream error. */
-async function retrying<T>(config: SyncRegistryConfig, fn: () => Promise<T>): Promise<T> {
+/**
+ * `fn`, again after retryDelay, 2×, 4×... while it fails with a transient upstream error; once
+ * `signal` is aborted, no wait goes on and no further attempt is made (the last error stands).
+ */
+async function retrying<T>(config: SyncRegistryConfig, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn()
     } catch (err) {
-      if (!(err instanceof UpstreamError) || !err.transient || attempt >= config.retries) throw err
-      await new Promise((resolve) => setTimeout(resolve, config.retryDelayMs * 2 ** attempt))
+      if (!(err instanceof UpstreamError) || !err.transient || attempt >= config.retries || signal?.aborted) throw err
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer)
+          signal?.removeEventListener('abort', done)
+          resolve()
+        }
+        const timer = setTimeout(done, config.retryDelayMs * 2 ** attempt)
+        signal?.addEventListener('abort', done, { once: true })
+      })
+      if (signal?.aborted) throw err
     }
   }
 }

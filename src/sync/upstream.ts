@@ -66,6 +66,8 @@ export class Upstream {
     /** limits.manifestsize: a larger manifest (or referrer) is refused as a push of it would be. */
     private readonly manifestSize: number,
     env: NodeJS.ProcessEnv = process.env,
+    /** Once aborted (the registry is closing), every request in progress, blob downloads too, is ended. */
+    private readonly signal?: AbortSignal,
   ) {
     this.label = config.basePath === '' ? config.url : `${config.url}/${config.basePath}`
     this.ca = config.certDir === null ? undefined : [...rootCertificates, ...systemCertificates(env), ...certificatesIn(config.certDir)]
@@ -213,14 +215,15 @@ export class Upstream {
 
   private send(url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const options = { method: 'GET', headers, rejectUnauthorized: this.config.tlsVerify, ...(this.ca ? { ca: this.ca } : {}) }
+      const options = { method: 'GET', headers, rejectUnauthorized: this.config.tlsVerify, ...(this.ca ? { ca: this.ca } : {}), ...(this.signal ? { signal: this.signal } : {}) }
       const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, (res) => {
         res.setTimeout(IDLE_TIMEOUT_MS, () => res.destroy(new UpstreamError(`${this.label}: ${url.pathname} sent nothing for ${IDLE_TIMEOUT_MS / 1000}s`, true)))
         resolve(res)
       })
       req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new UpstreamError(`${this.label}: no answer within ${IDLE_TIMEOUT_MS / 1000}s`, true)))
       req.on('error', (err: NodeJS.ErrnoException) => {
-        reject(err instanceof UpstreamError ? err : new UpstreamError(`cannot reach ${this.label}: ${err.code ?? err.message}`, true))
+        if (this.signal?.aborted) reject(new UpstreamError(`${this.label}: ${url.pathname} not finished: the registry is closing`, false))
+        else reject(err instanceof UpstreamError ? err : new UpstreamError(`cannot reach ${this.label}: ${err.code ?? err.message}`, true))
       })
       req.end()
     })
