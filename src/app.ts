@@ -213,7 +213,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       new PackBridge(packs),
     )
     // sync.registries with a pollinterval: mirrored from when the server is ready until it closes.
-    const mirror = config.sync.registries.length > 0 ? new Mirror({ packs, packMeta, ociMeta, intake, store, sync: syncMeta }) : null
+    const mirror = config.sync.registries.length > 0 ? new Mirror({ packs, packMeta, ociMeta, intake, store, sync: syncMeta, manifestSize: limits.manifestSize }) : null
     const polled = config.sync.registries.filter((r) => r.pollIntervalMs > 0)
     if (mirror && polled.length > 0) {
       let stopSync: (() => Promise<void>) | null = null

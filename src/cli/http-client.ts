@@ -419,13 +419,25 @@ async function readBody(res: IncomingMessage, limit: number): Promise<string> {
   return Buffer.concat(chunks).toString('utf8')
 }
 
-/** The `rel="next"` target of a Link header, when it is a path on the same server. */
-export function nextLink(header: string | string[] | undefined): string | null {
+/**
+ * The `rel="next"` target of a Link header as a path (with its query), when it resolves to the
+ * origin of `base` (the server that sent it): a link to another host (`https://x/...`, `//x/...`)
+ * is never followed.
+ */
+export function nextLink(header: string | string[] | undefined, base = 'http://same.invalid'): string | null {
   const value = Array.isArray(header) ? header.join(', ') : header
   if (!value) return null
+  const origin = new URL(base).origin
   for (const part of value.split(/,(?=\s*<)/)) {
     const [, target, params] = /^\s*<([^>]*)>\s*;(.*)$/.exec(part) ?? []
-    if (target?.startsWith('/') && params !== undefined && /(?:^|;)\s*rel="?next"?\s*(?:;|$)/.test(params)) return target
+    if (target === undefined || params === undefined || !/(?:^|;)\s*rel="?next"?\s*(?:;|$)/.test(params)) continue
+    let url: URL
+    try {
+      url = new URL(target, base)
+    } catch {
+      return null
+    }
+    return url.origin === origin ? url.pathname + url.search : null
   }
   return null
 }

@@ -68,7 +68,8 @@ export class SyncMeta {
   }
 
   /** A tag here that sync did not write, left as it is; the upstream has other content under it. */
-  recordConflict(actor: string, pack: string, tag: string, localDigest: string, upstreamDigest: string, upstream: string): void {
+  /** `owner`: the other upstream the tag here was mirrored from; null when it was pushed here. */
+  recordConflict(actor: string, pack: string, tag: string, localDigest: string, upstreamDigest: string, upstream: string, owner: string | null = null): void {
     writeTransaction(this.db, () =>
       this.events.append({
         at: Date.now(),
@@ -79,8 +80,10 @@ export class SyncMeta {
         oldDigest: localDigest,
         newDigest: upstreamDigest,
         forced: false,
-        message: `not mirrored from ${upstream}: ${pack}:${tag} was pushed here, and sync never overwrites a tag it did not write`,
-        detail: { upstream },
+        message: owner === null
+          ? `not mirrored from ${upstream}: ${pack}:${tag} was pushed here, and sync never overwrites a tag it did not write`
+          : `not mirrored from ${upstream}: ${pack}:${tag} was mirrored from ${owner}, and an upstream never overwrites a tag another one wrote`,
+        detail: owner === null ? { upstream } : { upstream, owner },
       }),
     )
   }

@@ -5,9 +5,10 @@
 // repository, and the manifest, byte for byte, goes through pack recognition, validation and
 // the publish transaction, which computes the parent tags here; the version's referrers
 // (signatures, SBOMs) follow as artifacts. A pack refused by validation is reported, not stored.
-// Sync moves only tags it wrote (sync_origins); a tag pushed here is left alone and the conflict
-// recorded. Nothing is ever deleted here because the upstream deleted it. A finished tag already
-// points at the upstream's manifest, so an interrupted run that is started again only compares
+// Sync moves only tags it wrote from the same upstream (sync_origins); a tag pushed here, or
+// mirrored from another upstream, is left alone and the conflict recorded. Nothing is ever
+// deleted here because the upstream deleted it. A finished tag already points at the upstream's
+// manifest, so an interrupted run that is started again only compares
 // manifests until it reaches the work left. One tag's failure never stops the run; transient
 // upstream failures are retried with a doubling delay. The same copy serves pull-through
 // (fetchPack, for on-demand.ts).
@@ -54,7 +55,7 @@ export interface RunOptions {
   actor: string
   onProgress?: (p: SyncProgress) => void
   env?: NodeJS.ProcessEnv
-  /** Once aborted, no further tag is started (the server is closing). */
+  /** Once aborted (the server is closing): no further listing, retry or tag is started, and the requests in progress are ended. */
   signal?: AbortSignal
 }
 
@@ -65,6 +66,8 @@ export interface MirrorParts {
   intake: BlobIntake
   store: BlobStore
   sync: SyncMeta
+  /** limits.manifestsize: the read cap of an upstream's manifests, as of a pushed one. */
+  manifestSize: number
 }
 
 export class Mirror {
@@ -74,13 +77,15 @@ export class Mirror {
   async run(config: SyncRegistryConfig, options: RunOptions): Promise<SyncReport> {
     const report = emptyReport(config, options.dryRun)
     try {
-      const upstream = new Upstream(config, options.env)
+      const { signal } = options
+      const upstream = new Upstream(config, this.parts.manifestSize, options.env, signal)
       const work: Array<{ pack: string; tag: string }> = []
-      const packs = await retrying(config, () => upstream.packs())
+      const packs = await retrying(config, signal, () => upstream.packs())
       for (const pack of packs.filter((p) => packMayMatch(config.content, p))) {
+        if (signal?.aborted) throw new Error('stopped while listing the upstream\'s tags (the registry is closing); the next run starts again')
         let tags: string[]
         try {
-          tags = await retrying(config, () => upstream.tags(pack))
+          tags = await retrying(config, signal, () => upstream.tags(pack))
         } catch (err) {
           this.note(report, { pack, tag: '*', outcome: 'failed', digest: null, message: messageOf(err) })
           continue
@@ -93,7 +98,7 @@ export class Mirror {
       await eachLimited(work, config.maxConcurrency, options.signal, async ({ pack, tag }) => {
         let item: TagReport
         try {
-          item = await retrying(config, () => this.copyTag(upstream, pack, tag, options, report))
+          item = await retrying(config, signal, () => this.copyTag(upstream, pack, tag, options, report))
         } catch (err) {
           item = { pack, tag, outcome: isRegistryError(err) && err.status < 500 ? 'refused' : 'failed', digest: null, message: messageOf(err) }
         }
@@ -117,10 +122,10 @@ export class Mirror {
    */
   async fetchPack(config: SyncRegistryConfig, pack: string, wanted: (tag: string) => boolean, actor: string, signal?: AbortSignal): Promise<SyncReport> {
     const report = emptyReport(config, false)
-    const upstream = new Upstream(config)
+    const upstream = new Upstream(config, this.parts.manifestSize, process.env, signal)
     let tags: string[]
     try {
-      tags = await retrying(config, () => upstream.tags(pack))
+      tags = await retrying(config, signal, () => upstream.tags(pack))
     } catch (err) {
       if (err instanceof UpstreamError && err.status === 404) return report
       throw err
@@ -129,7 +134,7 @@ export class Mirror {
     await eachLimited(work, config.maxConcurrency, signal, async (tag) => {
       let item: TagReport
       try {
-        item = await retrying(config, () => this.copyTag(upstream, pack, tag, { dryRun: false, actor }, report))
+        item = await retrying(config, signal, () => this.copyTag(upstream, pack, tag, { dryRun: false, actor }, report))
       } catch (err) {
         item = { pack, tag, outcome: isRegistryError(err) && err.status < 500 ? 'refused' : 'failed', digest: null, message: messageOf(err) }
       }
@@ -159,12 +164,17 @@ export class Mirror {
       if (!options.dryRun) await this.copyReferrers(upstream, pack, remote.digest, options.actor, report)
       return item('unchanged')
     }
-    const owned = local !== undefined && sync.origin(pack, tag)?.manifest_digest === local.manifest_digest
-    const conflict = (localDigest: string) => {
-      if (!options.dryRun) sync.recordConflict(options.actor, pack, tag, localDigest, remote.digest, upstream.label)
-      return item('conflict', `${pack}:${tag} here was not written by sync (${localDigest}); the upstream has ${remote.digest}. Left as it is`)
+    // Owned: written by sync from this very upstream. A tag another upstream wrote is that one's,
+    // or two upstreams carrying the same pack would overwrite each other on every run.
+    const origin = local !== undefined ? sync.origin(pack, tag) : undefined
+    const synced = origin !== undefined && origin.manifest_digest === local?.manifest_digest
+    const owned = synced && origin.upstream === upstream.label
+    const conflict = (localDigest: string, owner: string | null = null) => {
+      if (!options.dryRun) sync.recordConflict(options.actor, pack, tag, localDigest, remote.digest, upstream.label, owner)
+      const why = owner === null ? 'was not written by sync' : `was mirrored from ${owner}`
+      return item('conflict', `${pack}:${tag} here ${why} (${localDigest}); the upstream has ${remote.digest}. Left as it is`)
     }
-    if (local !== undefined && !owned) return conflict(local.manifest_digest)
+    if (local !== undefined && !owned) return conflict(local.manifest_digest, synced ? origin.upstream : null)
     if (parsed.config === null) return item('refused', 'the upstream tag is an index, not a pack')
 
     const missing = []
@@ -292,14 +302,26 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
-/** `fn`, again after retryDelay, 2×, 4×... while it fails with a transient upstream error. */
-async function retrying<T>(config: SyncRegistryConfig, fn: () => Promise<T>): Promise<T> {
+/**
+ * `fn`, again after retryDelay, 2×, 4×... while it fails with a transient upstream error; once
+ * `signal` is aborted, no wait goes on and no further attempt is made (the last error stands).
+ */
+async function retrying<T>(config: SyncRegistryConfig, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn()
     } catch (err) {
-      if (!(err instanceof UpstreamError) || !err.transient || attempt >= config.retries) throw err
-      await new Promise((resolve) => setTimeout(resolve, config.retryDelayMs * 2 ** attempt))
+      if (!(err instanceof UpstreamError) || !err.transient || attempt >= config.retries || signal?.aborted) throw err
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer)
+          signal?.removeEventListener('abort', done)
+          resolve()
+        }
+        const timer = setTimeout(done, config.retryDelayMs * 2 ** attempt)
+        signal?.addEventListener('abort', done, { once: true })
+      })
+      if (signal?.aborted) throw err
     }
   }
 }

@@ -2,10 +2,12 @@
 // or tag that is not here, but that an on-demand upstream's content rules allow, fetches it from
 // that upstream first (through the mirror, so it is validated and stored as a synced pack) and is
 // then served from here. A parent tag (`1.x`, `edge__1.28.x`) fetches the versions it covers,
-// and is computed here. Concurrent pulls of the same missing thing share one fetch. A pull waits
-// at most the upstream's ondemandtimeout: past it, or when the upstream fails, it is answered 503
-// naming the upstream's failure (the fetch goes on, and a later pull finds its result). What is
-// here is always served without asking the upstream.
+// and is computed here. Concurrent pulls of the same missing thing share one fetch. The on-demand
+// upstreams are tried in their order until one has it: after one fails, the next is tried. A pull
+// waits at most one deadline in all (the longest ondemandtimeout of those upstreams, not one per
+// upstream): past it, or when every upstream fails, it is answered 503 naming the upstreams'
+// failures (a fetch goes on, and a later pull finds its result). What is here is always served
+// without asking an upstream.
 
 import { RegistryError } from '../errors.js'
 import type { SyncRegistryConfig } from '../config/sync.js'
@@ -41,9 +43,17 @@ export class OnDemand {
     if (packNameProblem(name) !== null || (ref !== null && ref.includes(':'))) return
     const wanted = wantedTags(ref)
     if (wanted === null || this.isHere(name, ref)) return
-    for (const registry of this.registries) {
-      if (!packMayMatch(registry.content, name)) continue
+    const candidates = this.registries.filter((registry) => packMayMatch(registry.content, name))
+    if (candidates.length === 0) return
+    const deadline = Date.now() + Math.max(...candidates.map((r) => r.onDemandTimeoutMs))
+    const failures: Array<{ label: string; message: string }> = []
+    for (const registry of candidates) {
       const label = registry.basePath === '' ? registry.url : `${registry.url}/${registry.basePath}`
+      const left = deadline - Date.now()
+      if (left <= 0) {
+        failures.push({ label, message: 'not asked: the pull\'s time was up' })
+        continue
+      }
       const key = `${label}\n${name}\n${ref ?? ''}`
       let fetch = this.inFlight.get(key)
       if (!fetch) {
@@ -56,17 +66,21 @@ export class OnDemand {
       }
       let timer: NodeJS.Timeout | undefined
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${registry.onDemandTimeoutMs / 1000}s`)), registry.onDemandTimeoutMs)
+        timer = setTimeout(() => reject(new Error(`no answer within ${Math.min(left, registry.onDemandTimeoutMs) / 1000}s`)), Math.min(left, registry.onDemandTimeoutMs))
       })
       try {
         await Promise.race([fetch, timeout])
       } catch (err) {
-        throw new RegistryError('UNAVAILABLE', `${name}${ref === null ? '' : `:${ref}`} is not here, and fetching it from ${label} failed: ${(err as Error).message}`, { upstream: label }, { 'retry-after': '30' })
+        failures.push({ label, message: (err as Error).message })
+        continue
       } finally {
         clearTimeout(timer)
       }
       if (this.isHere(name, ref)) return
     }
+    if (this.isHere(name, ref) || failures.length === 0) return
+    const what = failures.map((f, i) => `${i === 0 ? 'fetching it from' : 'from'} ${f.label} failed: ${f.message}`).join('; ')
+    throw new RegistryError('UNAVAILABLE', `${name}${ref === null ? '' : `:${ref}`} is not here, and ${what}`, { upstream: failures[0]!.label, upstreams: failures.map((f) => f.label) }, { 'retry-after': '30' })
   }
 
   /** On close: no further tag is started; resolves when the fetches in progress have ended. */
@@ -75,10 +89,14 @@ export class OnDemand {
     await Promise.allSettled([...this.inFlight.values()])
   }
 
+  /**
+   * A whole pack is here once it has a tag: a failed copy can leave its repository with blobs
+   * linked but no version, which must not count (the next pull tries again).
+   */
   private isHere(name: string, ref: string | null): boolean {
     const repo = this.packMeta.repoByName(name)
     if (!repo) return false
-    return ref === null || this.packMeta.tag(repo.id, ref) !== undefined
+    return ref === null ? this.packMeta.tagCount(repo.id) > 0 : this.packMeta.tag(repo.id, ref) !== undefined
   }
 }
 

@@ -1,7 +1,8 @@
 // The server's periodic mirror: each upstream with a pollinterval is synced when the server is
 // ready and then that long after its previous run ended, so runs of one upstream never overlap.
-// Stopping cancels the timers, lets a run in progress finish the tags it has started (an
-// interrupted run resumes next time anyway) and resolves when it has.
+// Stopping cancels the timers, ends a run in progress (no further tag or retry is started, and
+// its requests to the upstream are aborted; an interrupted run resumes next time) and resolves
+// once it has ended.
 
 import type { SyncRegistryConfig } from '../config/sync.js'
 import type { Mirror, SyncReport } from './mirror.js'

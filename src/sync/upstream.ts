@@ -16,6 +16,7 @@ import { parse as parseYaml } from 'yaml'
 import type { SyncRegistryConfig } from '../config/sync.js'
 import { nextLink } from '../cli/http-client.js'
 import { systemCertificates } from '../cli/trust.js'
+import { RegistryError } from '../errors.js'
 import { packNameProblem } from '../packs/names.js'
 
 /** A silent connection (no bytes either way) this long is given up on. */
@@ -29,6 +30,9 @@ const MANIFEST_TYPES = [
   'application/vnd.docker.distribution.manifest.list.v2+json',
 ].join(', ')
 const MAX_LIST_BYTES = 16 * 1024 * 1024
+/** Bounds on one paged listing (catalog, tags, referrers): past them the upstream is refused, not followed. */
+const MAX_PAGES = 10_000
+const MAX_ITEMS = 100_000
 
 /** An upstream's refusal or a network failure, in words that name the upstream but no secret. */
 export class UpstreamError extends Error {
@@ -57,7 +61,14 @@ export class Upstream {
   /** Bearer tokens of the token flow, by repository (or `_catalog`). */
   private readonly tokens = new Map<string, string>()
 
-  constructor(private readonly config: SyncRegistryConfig, env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    private readonly config: SyncRegistryConfig,
+    /** limits.manifestsize: a larger manifest (or referrer) is refused as a push of it would be. */
+    private readonly manifestSize: number,
+    env: NodeJS.ProcessEnv = process.env,
+    /** Once aborted (the registry is closing), every request in progress, blob downloads too, is ended. */
+    private readonly signal?: AbortSignal,
+  ) {
     this.label = config.basePath === '' ? config.url : `${config.url}/${config.basePath}`
     this.ca = config.certDir === null ? undefined : [...rootCertificates, ...systemCertificates(env), ...certificatesIn(config.certDir)]
     this.auth = credentials(config)
@@ -67,28 +78,29 @@ export class Upstream {
   async packs(): Promise<string[]> {
     const names: string[] = []
     const prefix = this.config.api === 'v1' ? '' : `${this.config.basePath === '' ? '' : `${this.config.basePath}/`}${PACK_NAMESPACE}/`
-    for await (const page of this.pages(`/${this.config.api}/_catalog?n=1000`)) {
-      for (const repo of (page as { repositories?: unknown }).repositories as string[] ?? []) {
-        if (typeof repo !== 'string' || !repo.startsWith(prefix)) continue
-        const name = repo.slice(prefix.length)
-        if (packNameProblem(name) === null) names.push(name)
-      }
+    for await (const repo of this.listing(`/${this.config.api}/_catalog?n=1000`, 'repositories')) {
+      if (typeof repo !== 'string' || !repo.startsWith(prefix)) continue
+      const name = repo.slice(prefix.length)
+      if (packNameProblem(name) === null) names.push(name)
     }
     return names
   }
 
   async tags(pack: string): Promise<string[]> {
     const tags: string[] = []
-    for await (const page of this.pages(`${this.repository(pack)}/tags/list?n=1000`)) {
-      for (const tag of ((page as { tags?: unknown }).tags as string[] | null) ?? []) if (typeof tag === 'string') tags.push(tag)
-    }
+    for await (const tag of this.listing(`${this.repository(pack)}/tags/list?n=1000`, 'tags')) if (typeof tag === 'string') tags.push(tag)
     return tags
   }
 
   /** By tag, or by digest. */
   async manifest(pack: string, reference: string): Promise<UpstreamManifest> {
     const res = await this.get(`${this.repository(pack)}/manifests/${reference.startsWith('sha256:') ? reference : encodeURIComponent(reference)}`, { accept: MANIFEST_TYPES }, false)
-    const body = await readBody(res, MAX_LIST_BYTES)
+    const tooLarge = () => new RegistryError('PAYLOAD_TOO_LARGE', `${pack}@${reference} at ${this.label}: the manifest is larger than the limit of ${this.manifestSize} bytes (limits.manifestsize)`, { limit: this.manifestSize })
+    if (Number(res.headers['content-length']) > this.manifestSize) {
+      res.destroy()
+      throw tooLarge()
+    }
+    const body = await readBody(res, this.manifestSize, tooLarge)
     return { body, contentType: res.headers['content-type'], digest: `sha256:${createHash('sha256').update(body).digest('hex')}` }
   }
 
@@ -96,10 +108,9 @@ export class Upstream {
   async referrers(pack: string, digest: string): Promise<Array<{ digest: string; size: number }>> {
     const found: Array<{ digest: string; size: number }> = []
     try {
-      for await (const page of this.pages(`${this.repository(pack)}/referrers/${digest}`)) {
-        for (const m of ((page as { manifests?: unknown }).manifests as Array<{ digest?: unknown; size?: unknown }> | undefined) ?? []) {
-          if (typeof m.digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(m.digest) && typeof m.size === 'number') found.push({ digest: m.digest, size: m.size })
-        }
+      for await (const item of this.listing(`${this.repository(pack)}/referrers/${digest}`, 'manifests')) {
+        const m = (item ?? {}) as { digest?: unknown; size?: unknown }
+        if (typeof m.digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(m.digest) && typeof m.size === 'number') found.push({ digest: m.digest, size: m.size })
       }
     } catch (err) {
       if (err instanceof UpstreamError && (err.status === 404 || err.status === 400 || err.status === 405)) return []
@@ -118,17 +129,33 @@ export class Upstream {
     return `/v2/${this.config.basePath === '' ? '' : `${this.config.basePath}/`}${PACK_NAMESPACE}/${pack}`
   }
 
-  private async *pages(first: string): AsyncIterable<unknown> {
-    let path: string | null = first
-    while (path !== null) {
+  /**
+   * The items under `key` of every page of a paged listing, following `rel="next"` links on the
+   * upstream's own origin only. A page asked twice, more than MAX_PAGES pages or MAX_ITEMS items
+   * end the listing with a (non-transient) error rather than following the upstream forever.
+   */
+  private async *listing(first: string, key: string): AsyncIterable<unknown> {
+    const seen = new Set<string>()
+    let count = 0
+    for (let path: string | null = first; path !== null; ) {
+      if (seen.has(path)) throw new UpstreamError(`${this.label}: its listing sends ${path} again as the next page`, false)
+      if (seen.size >= MAX_PAGES) throw new UpstreamError(`${this.label}: its listing from ${first} has more than ${MAX_PAGES} pages`, false)
+      seen.add(path)
       const res = await this.get(path, { accept: 'application/json' }, false)
       const text = (await readBody(res, MAX_LIST_BYTES)).toString('utf8')
+      let page: unknown
       try {
-        yield JSON.parse(text)
+        page = JSON.parse(text)
       } catch {
         throw new UpstreamError(`${this.label}${path}: the answer is not JSON`, false)
       }
-      path = nextLink(res.headers.link)
+      const items = (page as Record<string, unknown> | null)?.[key]
+      if (Array.isArray(items)) {
+        count += items.length
+        if (count > MAX_ITEMS) throw new UpstreamError(`${this.label}: its listing from ${first} has more than ${MAX_ITEMS} entries`, false)
+        yield* items
+      }
+      path = nextLink(res.headers.link, this.config.url)
     }
   }
 
@@ -188,14 +215,15 @@ export class Upstream {
 
   private send(url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const options = { method: 'GET', headers, rejectUnauthorized: this.config.tlsVerify, ...(this.ca ? { ca: this.ca } : {}) }
+      const options = { method: 'GET', headers, rejectUnauthorized: this.config.tlsVerify, ...(this.ca ? { ca: this.ca } : {}), ...(this.signal ? { signal: this.signal } : {}) }
       const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, (res) => {
         res.setTimeout(IDLE_TIMEOUT_MS, () => res.destroy(new UpstreamError(`${this.label}: ${url.pathname} sent nothing for ${IDLE_TIMEOUT_MS / 1000}s`, true)))
         resolve(res)
       })
       req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new UpstreamError(`${this.label}: no answer within ${IDLE_TIMEOUT_MS / 1000}s`, true)))
       req.on('error', (err: NodeJS.ErrnoException) => {
-        reject(err instanceof UpstreamError ? err : new UpstreamError(`cannot reach ${this.label}: ${err.code ?? err.message}`, true))
+        if (this.signal?.aborted) reject(new UpstreamError(`${this.label}: ${url.pathname} not finished: the registry is closing`, false))
+        else reject(err instanceof UpstreamError ? err : new UpstreamError(`cannot reach ${this.label}: ${err.code ?? err.message}`, true))
       })
       req.end()
     })
@@ -261,14 +289,15 @@ function certificatesIn(dir: string): string[] {
   return names.map((n) => readFileSync(join(dir, n), 'utf8'))
 }
 
-async function readBody(res: IncomingMessage, limit: number): Promise<Buffer> {
+/** The answer's bytes; past `limit`, the `tooLarge` error (by default an upstream error). */
+async function readBody(res: IncomingMessage, limit: number, tooLarge?: () => Error): Promise<Buffer> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of res) {
     size += (chunk as Buffer).length
     if (size > limit) {
       res.destroy()
-      throw new UpstreamError(`an answer of the upstream is larger than ${limit} bytes`, false)
+      throw tooLarge?.() ?? new UpstreamError(`an answer of the upstream is larger than ${limit} bytes`, false)
     }
     chunks.push(chunk as Buffer)
   }

@@ -127,6 +127,55 @@ t.test('sync copies the selected packs from an upstream Packyard over /v1', asyn
   t.equal(log.events.filter((e) => e.action === 'sync').length, 2, 'the two runs; a dry run records nothing')
 })
 
+t.test('two upstreams carrying the same pack: the first one mirrored owns the tag, the other conflicts on every run', async (t) => {
+  const first = await listeningApp(t, {}, { auth: false })
+  const second = await listeningApp(t, {}, { auth: false })
+  const ours = await pushPack(first.app, { version: '1.0.0', displayName: 'First' })
+  const theirs = await pushPack(second.app, { version: '1.0.0', displayName: 'Second' })
+  t.not(ours.manifestDigest, theirs.manifestDigest, 'the two upstreams hold different content')
+  const dir = tempDir(t)
+  const doc = {
+    storage: { filesystem: { rootdirectory: join(dir, 'data') } },
+    log: { level: 'silent' },
+    sync: { registries: [{ url: `http://${first.server}`, retries: 0 }, { url: `http://${second.server}`, retries: 0 }] },
+  }
+  const file = join(dir, 'config.yml')
+  writeFileSync(file, stringify({ ...doc, auth: 'none' }))
+  const here = await testApp(t, { ...doc, auth: { none: {} } }, { auth: false })
+  const digestHere = async () => (await here.inject({ method: 'GET', url: '/v2/spectro-packs/archive/hellouniverse/manifests/1.0.0', headers: { accept: OCI } })).headers['docker-content-digest']
+
+  for (const run of [1, 2]) {
+    const out = await runCliHere(['sync', file, '--once'])
+    t.match(out.stdout, new RegExp(`http://${second.server}: copied 0 packs .*, 1 in conflict`), `run ${run}: the second upstream conflicts`)
+    t.match(out.stdout, new RegExp(`hellouniverse:1\\.0\\.0 here was mirrored from http://${first.server}`))
+    t.equal(await digestHere(), ours.manifestDigest, `run ${run}: the first upstream's version stays`)
+  }
+  const log = await get(here, '/v1/_events?action=sync.conflict')
+  t.match(log.body, `was mirrored from http://${first.server}, and an upstream never overwrites a tag another one wrote`)
+})
+
+t.test('an upstream manifest larger than limits.manifestsize is refused as a push of it would be', async (t) => {
+  const upstream = await listeningApp(t, {}, { auth: false })
+  await pushPack(upstream.app, { version: '1.0.0' })
+  const manifest = await upstream.app.inject({ method: 'GET', url: '/v2/spectro-packs/archive/hellouniverse/manifests/1.0.0', headers: { accept: OCI } })
+  const limit = manifest.rawPayload.length - 1
+  const dir = tempDir(t)
+  const doc = {
+    storage: { filesystem: { rootdirectory: join(dir, 'data') } },
+    log: { level: 'silent' },
+    limits: { manifestsize: limit },
+    sync: { registries: [{ url: `http://${upstream.server}`, retries: 0 }] },
+  }
+  const file = join(dir, 'config.yml')
+  writeFileSync(file, stringify({ ...doc, auth: 'none' }))
+  const here = await testApp(t, { ...doc, auth: { none: {} } }, { auth: false })
+  const run = await runCliHere(['sync', file, '--once'])
+  t.match(run.stdout, /copied 0 packs .*, 1 refused, 0 failed/)
+  t.match(run.stdout, new RegExp(`refused +hellouniverse:1\\.0\\.0 .*larger than the limit of ${limit} bytes \\(limits\\.manifestsize\\)`))
+  t.equal(upstream.requests.filter((r) => r.includes('/blobs/')).length, 0, 'no blob of it is downloaded')
+  t.equal((await get(here, '/v1/_packs/hellouniverse')).statusCode, 404, 'nothing of it stored')
+})
+
 t.test('an upstream that cannot be reached fails the run with a clear message and exit 1', async (t) => {
   const dir = tempDir(t)
   const file = join(dir, 'config.yml')

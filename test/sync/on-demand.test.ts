@@ -72,6 +72,69 @@ t.test('a down upstream: a clear 503 at once for what is missing, what is here s
   t.equal(v2.statusCode, 503, 'over /v2 too')
 })
 
+t.test('a failed whole-pack pull answers 503 and leaves nothing that counts as here: the next pull tries again', async (t) => {
+  const upstream = await listeningApp(t, {}, { auth: false })
+  await pushPack(upstream.app, { version: '1.0.0' })
+  // The first copy fails at its second blob (the first is already linked to the repository here).
+  let blobs = 0
+  let failing = true
+  const flaky = createServer((req, res) => {
+    if (failing && req.url?.includes('/blobs/') && ++blobs === 2) {
+      failing = false
+      res.writeHead(404).end()
+      return
+    }
+    const out = request(`http://${upstream.server}${req.url}`, { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers)
+      answer.pipe(res)
+    })
+    out.on('error', () => res.destroy())
+    out.end()
+  })
+  await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => flaky.close())
+  const url = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`
+  const app = await buildApp(testConfig(t, { sync: { registries: [{ url, ondemand: true, retries: 0 }] } }, { auth: false }))
+  t.teardown(() => app.close())
+
+  const first = await get(app, '/v1/_packs/hellouniverse')
+  t.equal(first.statusCode, 503, 'the failed pull')
+  t.match(first.json(), { errors: [{ code: 'UNAVAILABLE', message: new RegExp(`^hellouniverse is not here, and fetching it from ${url.replace(/\./g, '\\.')} failed: .*answered 404`) }] })
+  const again = await get(app, '/v1/_packs/hellouniverse')
+  t.equal(again.statusCode, 200, 'a later pull tries again, and gets it')
+  t.match(again.body, /"1\.0\.0"/)
+})
+
+t.test('several on-demand upstreams: the next is tried after one fails, all within one deadline', async (t) => {
+  const upstream = await listeningApp(t, {}, { auth: false })
+  await pushPack(upstream.app, { version: '1.0.0' })
+  const app = await buildApp(testConfig(t, { sync: { registries: [{ url: 'http://127.0.0.1:9', ondemand: true, retries: 0 }, { url: `http://${upstream.server}`, ondemand: true, retries: 0 }] } }, { auth: false }))
+  t.teardown(() => app.close())
+  t.equal((await get(app, '/v1/_packs/hellouniverse/1.0.0/archive')).statusCode, 200, 'the second upstream serves it after the first failed')
+
+  // Two upstreams that never answer: one deadline for both, and closing ends their requests.
+  const hung = createServer(() => {})
+  await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    hung.closeAllConnections()
+    hung.close()
+  })
+  const port = (hung.address() as AddressInfo).port
+  const slow = await buildApp(testConfig(t, { sync: { registries: [
+    { url: `http://127.0.0.1:${port}`, ondemand: true, ondemandtimeout: '500ms' },
+    { url: `http://localhost:${port}`, ondemand: true, ondemandtimeout: '500ms' },
+  ] } }, { auth: false }))
+  const started = Date.now()
+  const pull = await get(slow, '/v1/_packs/hellouniverse/1.0.0')
+  const took = Date.now() - started
+  t.equal(pull.statusCode, 503)
+  t.ok(took < 900, `one deadline, not one per upstream (${took}ms)`)
+  t.match(pull.json(), { errors: [{ code: 'UNAVAILABLE', message: `hellouniverse:1.0.0 is not here, and fetching it from http://127.0.0.1:${port} failed: no answer within 0.5s; from http://localhost:${port} failed: not asked: the pull's time was up` }] })
+  const closing = Date.now()
+  await slow.close()
+  t.ok(Date.now() - closing < 3000, 'closing aborts the fetch still waiting on the upstream')
+})
+
 t.test('a slow upstream: 503 within ondemandtimeout, and the fetch goes on for the next pull', async (t) => {
   const upstream = await listeningApp(t, {}, { auth: false })
   await pushPack(upstream.app, { version: '1.0.0' })

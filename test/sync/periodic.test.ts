@@ -3,7 +3,10 @@
 // waits for the run in progress.
 
 import t from 'tap'
-import { listeningApp, testApp, USERS } from '../helpers.js'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { buildApp } from '../../src/app.js'
+import { listeningApp, testApp, testConfig, USERS } from '../helpers.js'
 import { get, pushPack } from '../pack-fixtures.js'
 
 t.test('a server with a pollinterval mirrors its upstream, and shows it', async (t) => {
@@ -34,4 +37,26 @@ t.test('a server with a pollinterval mirrors its upstream, and shows it', async 
   t.match(metrics, `packyard_sync_packs_copied_total{upstream="${url}"} 2`)
   t.match(metrics, new RegExp(`packyard_sync_last_success_timestamp_seconds\\{upstream="${url.replace(/\./g, '\\.')}"\\} \\d+`))
   t.match(metrics, `packyard_sync_failed_runs_total{upstream="${url}"} 0`)
+})
+
+t.test('closing the server ends a run that waits to retry an unavailable upstream', async (t) => {
+  let asked = 0
+  const down = createServer((_req, res) => {
+    asked++
+    res.writeHead(503).end()
+  })
+  await new Promise<void>((resolve) => down.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => down.close())
+  const url = `http://127.0.0.1:${(down.address() as AddressInfo).port}`
+  const app = await buildApp(testConfig(t, { sync: { registries: [{ url, pollinterval: '1h', retries: 5, retrydelay: '30s' }] } }, { auth: false }))
+  await app.ready()
+  const deadline = Date.now() + 10_000
+  while (asked === 0) {
+    if (Date.now() > deadline) throw new Error('the periodic run never asked the upstream')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  const started = Date.now()
+  await app.close()
+  t.ok(Date.now() - started < 3000, 'close does not wait for the 30s retry delay')
+  t.equal(asked, 1, 'and no retry is made')
 })

@@ -102,7 +102,7 @@ export function openMirror(config: Config, db: Db, store: BlobStore): { mirror: 
     maxCompressionRatio: limits.maxCompressionRatio,
   }
   const packs = new PackService(store, intake, packMeta, new PackViews(packMeta, store, limits.pageSize), { archive, deleteEnabled: config.storage.deleteEnabled, strictValidation: config.packs.strictValidation }, yaml)
-  const mirror = new Mirror({ packs, packMeta, ociMeta: new OciMeta(db), intake, store, sync: new SyncMeta(db) })
+  const mirror = new Mirror({ packs, packMeta, ociMeta: new OciMeta(db), intake, store, sync: new SyncMeta(db), manifestSize: limits.manifestSize })
   return { mirror, close: async () => yaml.close() }
 }
 
