@@ -3,7 +3,7 @@
 // read here with the same value rules (parseLeaf) and the same errors, naming the entry by its
 // index and name: `notifications.endpoints[1] (ci).url: ...`.
 
-import { ConfigError, parseLeaf } from './load.js'
+import { ConfigError, parseLeaf } from './leaf.js'
 
 export type NotificationAction = 'push' | 'pull' | 'delete' | 'mount'
 export const NOTIFICATION_ACTIONS: readonly NotificationAction[] = ['push', 'pull', 'delete', 'mount']

@@ -3,7 +3,7 @@
 // Regexes, globs and semver ranges are compiled here, so a bad one stops start-up, not a sync run.
 
 import { validRange } from 'semver'
-import { ConfigError } from './load.js'
+import { ConfigError } from './leaf.js'
 import { parseDuration, DURATION_HINT } from './duration.js'
 
 /** One `content` rule: a tag is selected when its pack matches a glob and the rest agree. */

@@ -5,7 +5,7 @@
 
 import { readFile, stat } from 'node:fs/promises'
 import { isMissing, writeFileAtomic } from '../files.js'
-import { ConfigError } from '../config/load.js'
+import { ConfigError } from '../config/leaf.js'
 
 const FORMAT = 'packyard-acme-cache/1'
 const SETTING = 'http.tls.letsencrypt.cachefile'

@@ -10,7 +10,8 @@ import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import tls from 'node:tls'
 import type { FastifyBaseLogger } from 'fastify'
-import { type CertificateFiles, ConfigError } from '../config/load.js'
+import { ConfigError } from '../config/leaf.js'
+import type { CertificateFiles } from '../config/load.js'
 import type { CertificatePair, TlsServers, TlsService } from './servers.js'
 
 /** Where a PEM came from, for error messages: the setting and the file it names. */

@@ -7,7 +7,8 @@
 
 import { X509Certificate } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import { ConfigError, type TlsConfig } from '../config/load.js'
+import { ConfigError } from '../config/leaf.js'
+import type { TlsConfig } from '../config/load.js'
 import { FileCertificates, readSettingFile } from './certificates.js'
 import { TlsServers, type TlsService } from './servers.js'
 

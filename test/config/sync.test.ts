@@ -2,7 +2,8 @@
 // an error naming the entry and key for each bad value.
 
 import t from 'tap'
-import { ConfigError, loadConfig } from '../../src/config/load.js'
+import { ConfigError } from '../../src/config/leaf.js'
+import { loadConfig } from '../../src/config/load.js'
 
 const load = (registries: unknown, env: NodeJS.ProcessEnv = {}) => loadConfig({ doc: { storage: { inmemory: {} }, ...(registries === undefined ? {} : { sync: { registries } }) }, env })
 

@@ -1,7 +1,8 @@
 // packyard garbage-collect [CONFIG]: reclaim blobs nothing refers to, safely while serving, and
 // say what it removed and what it keeps in the registry page's words.
 
-import { type Config, loadConfig, parseLeaf } from '../../config/load.js'
+import { parseLeaf } from '../../config/leaf.js'
+import { type Config, loadConfig } from '../../config/load.js'
 import { amountText, DEFAULT_GRACE_MS, instantText, summaryLines } from '../../maintenance/garbage.js'
 import { collectGarbage, type GcReport, SAFE_GRACE_MS } from '../../maintenance/gc.js'
 import { onStorageFull, openDatabase } from '../../meta/db.js'

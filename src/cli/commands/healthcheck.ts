@@ -4,7 +4,8 @@
 
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { type Config, configFileFor, loadConfig, parseLeaf } from '../../config/load.js'
+import { parseLeaf } from '../../config/leaf.js'
+import { type Config, configFileFor, loadConfig } from '../../config/load.js'
 import { CliError, type Command, parseCommandArgs, parseFlagValue } from '../command.js'
 
 export const healthcheckCommand: Command = {
