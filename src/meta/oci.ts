@@ -12,16 +12,10 @@ import type { Statement } from 'better-sqlite3'
 import { BlobMeta } from './blobs.js'
 import { type Db, writeTransaction } from './db.js'
 import { isRecording, recordNotification } from './outbox.js'
+import type { RepositoryKey } from './repository-key.js'
 import { type EventAction, EventLog } from './events.js'
 import { TagSequence } from './sequence.js'
 
-export type RepositoryKind = 'pack' | 'oci'
-
-/** A repository as the caller names it; created on first write. */
-export interface RepositoryKey {
-  kind: RepositoryKind
-  name: string
-}
 
 export interface BlobRow {
   digest: string

@@ -6,7 +6,7 @@
 
 import type { Statement } from 'better-sqlite3'
 import { type Db, writeTransaction } from './db.js'
-import type { RepositoryKey } from './oci.js'
+import type { RepositoryKey } from './repository-key.js'
 
 export type OutboxAction = 'push' | 'pull' | 'delete' | 'mount'
 

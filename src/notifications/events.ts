@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { FastifyRequest } from 'fastify'
 import type { OutboxAction, OutboxDraft, OutboxEventRow, OutboxRecorder, PackEventDetail } from '../meta/outbox.js'
-import type { RepositoryKey } from '../meta/oci.js'
+import type { RepositoryKey } from '../meta/repository-key.js'
 
 /** distribution's envelope media type. */
 export const EVENTS_MEDIA_TYPE = 'application/vnd.docker.distribution.events.v1+json'
