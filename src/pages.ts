@@ -1,7 +1,8 @@
 // Paged listings, one meaning everywhere (catalogs, tags, packs, referrers): a page holds at most
 // `n` items, capped by limits.pagesize; the query fetches one row more than asked, and only when
 // that row exists is there a next page, named by the last item's key. A listing never links to
-// an empty page.
+// an empty page. followedLink is the other side: the next page a client (the CLI, the mirror)
+// reads from a Link header.
 
 export interface PageRequest {
   n?: number | undefined
@@ -65,4 +66,27 @@ export function fetchTwoWayPage<T>(
   const hasBefore = backwards ? more : request.after !== undefined && query('before', key(first), 1).length > 0
   const hasAfter = backwards ? query('after', key(last), 1).length > 0 : more
   return { items, n, next: hasAfter ? key(last) : null, previous: hasBefore ? key(first) : null }
+}
+
+/**
+ * The `rel="next"` target of a Link header as a path (with its query), when it resolves to the
+ * origin of `base` (the server that sent it): a link to another host (`https://x/...`, `//x/...`)
+ * is never followed.
+ */
+export function followedLink(header: string | string[] | undefined, base = 'http://same.invalid'): string | null {
+  const value = Array.isArray(header) ? header.join(', ') : header
+  if (!value) return null
+  const origin = new URL(base).origin
+  for (const part of value.split(/,(?=\s*<)/)) {
+    const [, target, params] = /^\s*<([^>]*)>\s*;(.*)$/.exec(part) ?? []
+    if (target === undefined || params === undefined || !/(?:^|;)\s*rel="?next"?\s*(?:;|$)/.test(params)) continue
+    let url: URL
+    try {
+      url = new URL(target, base)
+    } catch {
+      return null
+    }
+    return url.origin === origin ? url.pathname + url.search : null
+  }
+  return null
 }

@@ -26,6 +26,7 @@ import { CliError, type Io, UsageError } from './command.js'
 import { parseServer, readClientConfig, resolveHome, selectEntry, type ServerEntry } from './client-config.js'
 import { startProgress } from './progress.js'
 import { SYSTEM_CERTS_DIR, trustedCertificates } from './trust.js'
+import { followedLink } from '../pages.js'
 
 /** How long a silent connection may stay open (no bytes either way) before giving up. */
 const IDLE_TIMEOUT_MS = 120_000
@@ -148,7 +149,7 @@ export class RegistryClient {
       seen.add(next)
       const res: { headers: IncomingMessage['headers']; body: Record<string, T[] | undefined> } = await this.json('GET', next)
       items.push(...(res.body[key] ?? []))
-      next = nextLink(res.headers.link)
+      next = followedLink(res.headers.link)
     }
     return items
   }
@@ -417,29 +418,6 @@ async function readBody(res: IncomingMessage, limit: number): Promise<string> {
     if (size <= limit) chunks.push(chunk as Buffer)
   }
   return Buffer.concat(chunks).toString('utf8')
-}
-
-/**
- * The `rel="next"` target of a Link header as a path (with its query), when it resolves to the
- * origin of `base` (the server that sent it): a link to another host (`https://x/...`, `//x/...`)
- * is never followed.
- */
-export function nextLink(header: string | string[] | undefined, base = 'http://same.invalid'): string | null {
-  const value = Array.isArray(header) ? header.join(', ') : header
-  if (!value) return null
-  const origin = new URL(base).origin
-  for (const part of value.split(/,(?=\s*<)/)) {
-    const [, target, params] = /^\s*<([^>]*)>\s*;(.*)$/.exec(part) ?? []
-    if (target === undefined || params === undefined || !/(?:^|;)\s*rel="?next"?\s*(?:;|$)/.test(params)) continue
-    let url: URL
-    try {
-      url = new URL(target, base)
-    } catch {
-      return null
-    }
-    return url.origin === origin ? url.pathname + url.search : null
-  }
-  return null
 }
 
 /**

@@ -14,8 +14,8 @@ import { join } from 'node:path'
 import { rootCertificates } from 'node:tls'
 import { parse as parseYaml } from 'yaml'
 import type { SyncRegistryConfig } from '../config/sync.js'
-import { nextLink } from '../cli/http-client.js'
-import { systemCertificates } from '../cli/trust.js'
+import { followedLink } from '../pages.js'
+import { systemCertificates } from '../system-certificates.js'
 import { RegistryError } from '../errors.js'
 import { packNameProblem } from '../packs/names.js'
 
@@ -155,7 +155,7 @@ export class Upstream {
         if (count > MAX_ITEMS) throw new UpstreamError(`${this.label}: its listing from ${first} has more than ${MAX_ITEMS} entries`, false)
         yield* items
       }
-      path = nextLink(res.headers.link, this.config.url)
+      path = followedLink(res.headers.link, this.config.url)
     }
   }
 

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
 import type { Io } from '../../src/cli/command.js'
-import { ApiError, nextLink, RegistryClient } from '../../src/cli/http-client.js'
+import { ApiError, RegistryClient } from '../../src/cli/http-client.js'
+import { followedLink } from '../../src/pages.js'
 import { requireProgram, tempDir } from '../helpers.js'
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void
@@ -170,14 +171,14 @@ t.test('HTTPS: untrusted unless insecure or its CA is in certs.d', async (t) => 
   })
 })
 
-t.test('nextLink reads rel="next" paths only', async (t) => {
-  t.equal(nextLink('</v1/_packs?n=2&last=b>; rel="next"'), '/v1/_packs?n=2&last=b')
-  t.equal(nextLink(['</a>; rel="prev"', '</v1/x?last=c>; rel=next']), '/v1/x?last=c')
-  t.equal(nextLink('<https://evil.example/v1/x>; rel="next"'), null, 'never another host')
-  t.equal(nextLink('<//evil.example/v1/x>; rel="next"'), null, 'nor a scheme-relative link to one')
-  t.equal(nextLink('</\\evil.example/v1/x>; rel="next"'), null, 'nor a backslash that URL parsing reads as //')
-  t.equal(nextLink('<http://up.example:5000/v2/_catalog?last=a>; rel="next"', 'http://up.example:5000'), '/v2/_catalog?last=a', 'an absolute link to the same origin')
-  t.equal(nextLink('<http://up.example:5001/v2/_catalog>; rel="next"', 'http://up.example:5000'), null, 'but not to another port')
-  t.equal(nextLink(undefined), null)
-  t.equal(nextLink('garbage'), null)
+t.test('followedLink (src/pages.ts, as the client pages) reads rel="next" paths only', async (t) => {
+  t.equal(followedLink('</v1/_packs?n=2&last=b>; rel="next"'), '/v1/_packs?n=2&last=b')
+  t.equal(followedLink(['</a>; rel="prev"', '</v1/x?last=c>; rel=next']), '/v1/x?last=c')
+  t.equal(followedLink('<https://evil.example/v1/x>; rel="next"'), null, 'never another host')
+  t.equal(followedLink('<//evil.example/v1/x>; rel="next"'), null, 'nor a scheme-relative link to one')
+  t.equal(followedLink('</\\evil.example/v1/x>; rel="next"'), null, 'nor a backslash that URL parsing reads as //')
+  t.equal(followedLink('<http://up.example:5000/v2/_catalog?last=a>; rel="next"', 'http://up.example:5000'), '/v2/_catalog?last=a', 'an absolute link to the same origin')
+  t.equal(followedLink('<http://up.example:5001/v2/_catalog>; rel="next"', 'http://up.example:5000'), null, 'but not to another port')
+  t.equal(followedLink(undefined), null)
+  t.equal(followedLink('garbage'), null)
 })

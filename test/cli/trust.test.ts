@@ -11,7 +11,8 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { rootCertificates } from 'node:tls'
 import { RegistryClient } from '../../src/cli/http-client.js'
-import { certsDFiles, systemCertificates, trustedCertificates } from '../../src/cli/trust.js'
+import { certsDFiles, trustedCertificates } from '../../src/cli/trust.js'
+import { systemCertificates } from '../../src/system-certificates.js'
 import { captureStream, requireProgram, tempDir } from '../helpers.js'
 
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
