@@ -5,11 +5,12 @@
 // fetch goes on for the next pull.
 
 import t from 'tap'
-import { createServer, request } from 'node:http'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { buildApp } from '../../src/app.js'
 import { listeningApp, testApp, testConfig } from '../helpers.js'
 import { get, pushPack } from '../pack-fixtures.js'
+import { forward } from './forward.js'
 
 const OCI = 'application/vnd.oci.image.manifest.v1+json'
 
@@ -84,12 +85,7 @@ t.test('a failed whole-pack pull answers 503 and leaves nothing that counts as h
       res.writeHead(404).end()
       return
     }
-    const out = request(`http://${upstream.server}${req.url}`, { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(res)
-    })
-    out.on('error', () => res.destroy())
-    out.end()
+    forward(upstream.server, req, res)
   })
   await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve))
   t.teardown(() => flaky.close())
@@ -141,12 +137,7 @@ t.test('a slow upstream: 503 within ondemandtimeout, and the fetch goes on for t
   // A proxy that answers everything 1.5s late.
   const slow = createServer((req, res) => {
     setTimeout(() => {
-      const out = request(`http://${upstream.server}${req.url}`, { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers)
-        answer.pipe(res)
-      })
-      out.on('error', () => res.destroy())
-      out.end()
+      forward(upstream.server, req, res)
     }, 1500)
   })
   await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve))

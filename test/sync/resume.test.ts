@@ -4,12 +4,13 @@
 
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
-import { createServer, request } from 'node:http'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
 import { listeningApp, runCliHere, spawnBin, tempDir, testApp } from '../helpers.js'
 import { get, pushPack } from '../pack-fixtures.js'
+import { forward } from './forward.js'
 
 t.test('a sync killed mid-download resumes without redoing finished packs', async (t) => {
   const upstream = await listeningApp(t, {}, { auth: false })
@@ -28,12 +29,7 @@ t.test('a sync killed mid-download resumes without redoing finished packs', asyn
       stalled()
       return
     }
-    const out = request(`http://${upstream.server}${req.url}`, { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(res)
-    })
-    out.on('error', () => res.destroy())
-    out.end()
+    forward(upstream.server, req, res)
   })
   await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve))
   t.teardown(() => {
