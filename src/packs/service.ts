@@ -377,6 +377,7 @@ export class PackService {
         message: options.message,
       })
       this.notifyPackPush(r, options, moved, options.force && existing !== undefined, aliasTag)
+      this.notifyDropped(name, options.actor, changes)
       return this.result(repoId, r, this.meta.version(manifestId) as PackVersionRow, existing ? 'updated' : 'created', moved, previousDigest)
     })
   }
@@ -413,8 +414,20 @@ export class PackService {
   /** A pack repository's manifest event: a tag added or deleted, a version or artifact deleted. */
   private notifyManifest(action: 'push' | 'delete', name: string, manifestId: number, actor: string, tag: string | null, pack?: PackEventDetail): void {
     const manifest = this.meta.manifestDescriptor(manifestId)
-    if (!manifest) return
+    if (manifest) this.notifyDescriptor(action, name, manifest, actor, tag, pack)
+  }
+
+  /** notifyManifest() for a manifest read before the transaction removed it. */
+  private notifyDescriptor(action: 'push' | 'delete', name: string, manifest: ManifestDescriptor, actor: string, tag: string | null, pack?: PackEventDetail): void {
     this.meta.notify({ action, actor, repository: { kind: 'pack', name }, mediaType: manifest.mediaType, size: manifest.size, digest: manifest.digest, tag, ...(pack ? { pack } : {}) })
+  }
+
+  /**
+   * The versions settle() removed as untagged: a manifest delete each (no tag), as distribution
+   * sends when a manifest is deleted, after the event of the change that left them untagged.
+   */
+  private notifyDropped(name: string, actor: string, changes: TagChanges): void {
+    for (const manifest of changes.dropped) this.notifyDescriptor('delete', name, manifest, actor, null)
   }
 
   private insertVersion(repoId: number, r: ReceivedPack, options: PublishOptions, now: number): number {
@@ -465,6 +478,7 @@ export class PackService {
         const repoId = this.meta.ensureRepo(name, now)
         const known = this.meta.manifestId(repoId, push.manifest.digest)
         let previous: TagRow | undefined
+        let changes: TagChanges | undefined
         if (push.tag !== null) {
           previous = this.meta.tag(repoId, push.tag)
           if (previous && previous.archive_digest !== null && known !== previous.manifest_id) {
@@ -478,7 +492,7 @@ export class PackService {
             this.notifyManifest('push', name, manifestId, push.actor, push.tag)
             return { outcome: 'unchanged' as const }
           }
-          const changes = new TagChanges()
+          changes = new TagChanges()
           this.writeTag(repoId, push.tag, manifestId, now, changes)
           this.settle(repoId, changes, now)
         } else if (known !== undefined) {
@@ -499,6 +513,7 @@ export class PackService {
           message: push.message,
         })
         this.notifyManifest('push', name, manifestId, push.actor, push.tag)
+        if (changes) this.notifyDropped(name, push.actor, changes)
         return { outcome: previous ? ('updated' as const) : ('created' as const) }
       })
     } catch (err) {
@@ -542,7 +557,7 @@ export class PackService {
   private settle(repoId: number, changes: TagChanges, now: number, record?: ParentTagRecorder): ParentTagMove[] {
     const moved: ParentTagMove[] = []
     for (const { group, line } of changes.lines.values()) moved.push(...this.recomputeLine(repoId, group, line, now, changes, record))
-    for (const manifestId of changes.left) this.dropIfUntagged(manifestId)
+    for (const manifestId of changes.left) this.dropIfUntagged(manifestId, changes)
     for (const name of changes.views) this.renderView(repoId, name)
     this.relist(repoId)
     return moved
@@ -592,8 +607,11 @@ export class PackService {
   }
 
   /** A pack version no user tag points at is no longer part of the pack; an artifact stays. */
-  private dropIfUntagged(manifestId: number): void {
-    if (this.meta.isPackVersion(manifestId) && this.meta.userTagCount(manifestId) === 0) this.meta.deleteManifest(manifestId)
+  private dropIfUntagged(manifestId: number, changes: TagChanges): void {
+    if (!this.meta.isPackVersion(manifestId) || this.meta.userTagCount(manifestId) !== 0) return
+    const manifest = this.meta.manifestDescriptor(manifestId)
+    if (manifest) changes.dropped.push(manifest)
+    this.meta.deleteManifest(manifestId)
   }
 
   private result(repoId: number, r: ReceivedPack, version: PackVersionRow, status: PublishStatus, moved: ParentTagMove[], previousDigest?: string): PublishResult {
@@ -681,6 +699,7 @@ export class PackService {
       this.noteRemoved(current, changes)
       changes.left.push(current.manifest_id)
       this.settleAfterRemoval(repoId, changes, now)
+      this.notifyDropped(name, actor, changes)
       const digest = current.archive_digest ?? current.manifest_digest
       this.meta.appendEvent({ at: now, actor, action: 'untag', repository: name, tag, oldDigest: digest, newDigest: null, forced: false, message: null })
       return current
@@ -874,6 +893,9 @@ const SYSTEM_ACTOR = 'packyard'
 /** migrations/0009's work: lines, targets and views of existing tags, parent tags recomputed. */
 const TAG_LINES_TASK = 'tag-lines'
 
+/** A manifest as its events describe it. */
+type ManifestDescriptor = { digest: string; mediaType: string; size: number }
+
 /** Told of each parent tag a recomputation moves to another manifest. */
 type ParentTagRecorder = (parent: TagRow, target: TagRow) => void
 
@@ -885,6 +907,8 @@ class TagChanges {
   readonly views = new Set<string>()
   /** manifests that moved tags left, which may now be untagged */
   readonly left: number[] = []
+  /** pack versions settle() removed because the change left them untagged: each one's delete event */
+  readonly dropped: ManifestDescriptor[] = []
 
   line(group: string | null, line: string): void {
     this.lines.set(JSON.stringify([group, line]), { group, line })

@@ -1,6 +1,7 @@
 // Notifications against a real receiver (a node:http server recording what it is sent): the
 // envelope field by field for a push, a pull, a delete and a cross-repository mount, the pack
-// object of a /v1/_packs push and of a pack pushed as oras does, the CloudEvents form, delivery
+// object of a /v1/_packs push and of a pack pushed as oras does, the manifest delete of a version
+// a forced push or a tag delete left untagged, the CloudEvents form, delivery
 // in order through a receiver that fails and then is down, a restart between acknowledgement and
 // delivery, a receiver that hangs without holding back pushes, retention by age and by number,
 // an endpoint added later, and the registry page.
@@ -159,10 +160,11 @@ t.test('a pack pushed over /v1/_packs: the manifest event a distribution push wo
   const tagged = await registry.inject({ method: 'PUT', url: '/v1/_packs/hellouniverse/_tags/stable', headers: { authorization: ADMIN }, payload: { ref: '1.0.0' } })
   t.equal(tagged.statusCode, 201)
   t.equal((await registry.inject({ method: 'DELETE', url: '/v1/_packs/hellouniverse/1.0.0', headers: { authorization: ADMIN } })).statusCode, 200)
-  const events = await receiver.waitFor(4)
+  const events = await receiver.waitFor(5)
   t.same(events.map((e) => [e.action, e.target.repository, e.target.tag ?? null]), [
     ['push', 'spectro-packs/archive/hellouniverse', '1.0.0'],
     ['push', 'spectro-packs/archive/hellouniverse', '1.0.0'],
+    ['delete', 'spectro-packs/archive/hellouniverse', null],
     ['push', 'spectro-packs/archive/hellouniverse', 'stable'],
     ['delete', 'spectro-packs/archive/hellouniverse', null],
   ])
@@ -176,7 +178,31 @@ t.test('a pack pushed over /v1/_packs: the manifest event a distribution push wo
   t.ok((events[0]?.pack?.parentTags.length ?? 0) > 0, 'a first version creates its parent tags')
   t.match(events[1]?.pack, { forced: true, message: 'two replicas' })
   t.equal(events[1]?.target.digest, forced.json().manifestDigest)
-  t.match(events[3], { target: { digest: forced.json().manifestDigest }, pack: { name: 'hellouniverse', version: '1.0.0' } })
+  t.same(events[2]?.target, { mediaType: 'application/vnd.oci.image.manifest.v1+json', size: events[0]?.target.size, digest: body.manifestDigest, length: events[0]?.target.size, repository: 'spectro-packs/archive/hellouniverse', url: events[0]?.target.url }, 'the version the forced push left untagged is deleted: a manifest delete, no tag')
+  t.notOk(events[2]?.pack)
+  t.match(events[4], { target: { digest: forced.json().manifestDigest }, pack: { name: 'hellouniverse', version: '1.0.0' } })
+})
+
+t.test('a tag delete that leaves a version untagged: the tag delete, then the manifest delete', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  const registry = await app(t, endpoint(receiver))
+  const one = await push(registry, await archive(packFiles()))
+  const two = await push(registry, await archive(packFiles({ version: '1.1.0' })))
+  t.equal(two.statusCode, 201)
+  const deleted = await registry.inject({ method: 'DELETE', url: '/v1/_packs/hellouniverse/_tags/1.1.0', headers: { authorization: ADMIN } })
+  t.equal(deleted.statusCode, 200)
+  t.equal((await registry.inject({ url: '/v1/_packs/hellouniverse/1.1.0', headers: { authorization: ADMIN } })).statusCode, 404, 'the untagged version is gone')
+  const events = await receiver.waitFor(4)
+  t.same(events.map((e) => [e.action, e.target.digest, e.target.tag ?? null]), [
+    ['push', one.json().manifestDigest, '1.0.0'],
+    ['push', two.json().manifestDigest, '1.1.0'],
+    ['delete', two.json().manifestDigest, '1.1.0'],
+    ['delete', two.json().manifestDigest, null],
+  ])
+  t.notOk(events[3]?.pack, 'the manifest delete is distribution\'s, without a pack object')
+  t.equal(events[3]?.target.mediaType, 'application/vnd.oci.image.manifest.v1+json')
+  t.equal(events[3]?.target.repository, 'spectro-packs/archive/hellouniverse')
 })
 
 t.test('a pack pushed over the distribution API (as oras pushes it): the same event, pack object included', async (t) => {
