@@ -693,12 +693,15 @@ export class PackService {
       const current = this.meta.tag(repoId, tag)
       if (!current) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${tag}`, { name, tag })
       if (current.kind === 'parent') throw parentTagRefused(tag, parentCode)
-      this.notifyManifest('delete', name, current.manifest_id, actor, tag)
+      // Read before the manifest may go with its last tag.
+      const manifest = this.meta.manifestDescriptor(current.manifest_id)
+      const version = this.meta.version(current.manifest_id)
       this.meta.deleteTag(current.id)
       const changes = new TagChanges()
       this.noteRemoved(current, changes)
       changes.left.push(current.manifest_id)
-      this.settleAfterRemoval(repoId, changes, now)
+      const moved = this.settleAfterRemoval(repoId, changes, now)
+      if (manifest) this.notifyDescriptor('delete', name, manifest, actor, tag, version && packDetail(name, version, formatTag(version.group_name, version.version), moved))
       this.notifyDropped(name, actor, changes)
       const digest = current.archive_digest ?? current.manifest_digest
       this.meta.appendEvent({ at: now, actor, action: 'untag', repository: name, tag, oldDigest: digest, newDigest: null, forced: false, message: null })
@@ -748,26 +751,29 @@ export class PackService {
     return this.meta.transaction(() => {
       const rows = this.meta.tagRowsOfManifest(manifestId).filter((t) => t.kind !== 'parent')
       const version = this.meta.version(manifestId)
-      this.notifyManifest('delete', name, manifestId, actor, null, version && packDetail(name, version, formatTag(version.group_name, version.version), []))
+      const manifest = this.meta.manifestDescriptor(manifestId)
       const changes = new TagChanges()
       for (const row of rows) this.noteRemoved(row, changes)
       this.meta.deleteUserTagsOf(manifestId)
       // Parent tags on the manifest follow their lines to what remains before it goes.
-      for (const { group, line } of changes.lines.values()) this.recomputeLine(repoId, group, line, now, changes)
+      const moved: ParentTagMove[] = []
+      for (const { group, line } of changes.lines.values()) moved.push(...this.recomputeLine(repoId, group, line, now, changes))
       changes.lines.clear()
       this.meta.deleteManifest(manifestId)
       const tags = rows.map((t) => t.name)
-      this.settleAfterRemoval(repoId, changes, now)
+      moved.push(...this.settleAfterRemoval(repoId, changes, now))
+      if (manifest) this.notifyDescriptor('delete', name, manifest, actor, null, version && packDetail(name, version, formatTag(version.group_name, version.version), moved))
       this.meta.appendEvent({ at: now, actor, action: 'delete', repository: name, tag: tags[0] ?? null, oldDigest: digest, newDigest: null, forced: false, message: tags.join(',') })
       return tags
     })
   }
 
   /** settle() after tags or a manifest went; the pack repository goes when nothing is left in it. */
-  private settleAfterRemoval(repoId: number, changes: TagChanges, now: number): void {
+  private settleAfterRemoval(repoId: number, changes: TagChanges, now: number): ParentTagMove[] {
     this.meta.touchRepo(repoId, now)
-    this.settle(repoId, changes, now)
+    const moved = this.settle(repoId, changes, now)
     this.meta.deleteRepoIfEmpty(repoId)
+    return moved
   }
 
   /** Inside every transaction that changes a pack: its stored header (see views.ts) and search row follow. */

@@ -1,7 +1,8 @@
 // Notifications against a real receiver (a node:http server recording what it is sent): the
 // envelope field by field for a push, a pull, a delete and a cross-repository mount, the pack
 // object of a /v1/_packs push and of a pack pushed as oras does, the manifest delete of a version
-// a forced push or a tag delete left untagged, the CloudEvents form, delivery
+// a forced push or a tag delete left untagged, the parent tags a tag or version delete moved back,
+// the CloudEvents form, delivery
 // in order through a receiver that fails and then is down, a restart between acknowledgement and
 // delivery, a receiver that hangs without holding back pushes, retention by age and by number,
 // an endpoint added later, and the registry page.
@@ -183,7 +184,7 @@ t.test('a pack pushed over /v1/_packs: the manifest event a distribution push wo
   t.match(events[4], { target: { digest: forced.json().manifestDigest }, pack: { name: 'hellouniverse', version: '1.0.0' } })
 })
 
-t.test('a tag delete that leaves a version untagged: the tag delete, then the manifest delete', async (t) => {
+t.test('a tag delete that leaves a version untagged: the tag delete with the parent tags it moved, then the manifest delete', async (t) => {
   const receiver = new Receiver()
   await receiver.start(t)
   const registry = await app(t, endpoint(receiver))
@@ -200,9 +201,25 @@ t.test('a tag delete that leaves a version untagged: the tag delete, then the ma
     ['delete', two.json().manifestDigest, '1.1.0'],
     ['delete', two.json().manifestDigest, null],
   ])
+  t.match(events[2]?.pack, { name: 'hellouniverse', version: '1.1.0', tag: '1.1.0', forced: false })
+  // 1.1.x, which only 1.1.0 was on, is deleted: a move has somewhere to go, so it is not listed.
+  t.same(events[2]?.pack?.parentTags, [{ tag: '1.x', from: '1.1.0', to: '1.0.0' }], 'the tag delete moved 1.x back')
   t.notOk(events[3]?.pack, 'the manifest delete is distribution\'s, without a pack object')
   t.equal(events[3]?.target.mediaType, 'application/vnd.oci.image.manifest.v1+json')
   t.equal(events[3]?.target.repository, 'spectro-packs/archive/hellouniverse')
+})
+
+t.test('a version delete: the delete event carries the parent tags that moved back', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  const registry = await app(t, endpoint(receiver))
+  await push(registry, await archive(packFiles()))
+  const two = await push(registry, await archive(packFiles({ version: '1.1.0' })))
+  t.equal((await registry.inject({ method: 'DELETE', url: '/v1/_packs/hellouniverse/1.1.0', headers: { authorization: ADMIN } })).statusCode, 200)
+  const events = await receiver.waitFor(3)
+  t.same(events.map((e) => [e.action, e.target.tag ?? null]), [['push', '1.0.0'], ['push', '1.1.0'], ['delete', null]])
+  t.match(events[2], { target: { digest: two.json().manifestDigest }, pack: { name: 'hellouniverse', version: '1.1.0', tag: '1.1.0' } })
+  t.same(events[2]?.pack?.parentTags, [{ tag: '1.x', from: '1.1.0', to: '1.0.0' }], '1.x moves back to 1.0.0 (1.1.x, empty, is deleted)')
 })
 
 t.test('a pack pushed over the distribution API (as oras pushes it): the same event, pack object included', async (t) => {
