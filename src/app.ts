@@ -36,7 +36,7 @@ import { type Db, observeWriteTransactions, onStorageFull, openDatabase, pingDat
 import { BlobIntake } from './blobs/intake.js'
 import { BlobMeta } from './meta/blobs.js'
 import { EventLog } from './meta/events.js'
-import type { OutboxDraft } from './meta/outbox.js'
+import { type OutboxDraft, OutboxReader } from './meta/outbox.js'
 import { OciMeta } from './meta/oci.js'
 import { RegistryMetrics } from './metrics.js'
 import { PackMeta } from './meta/packs.js'
@@ -57,7 +57,7 @@ import { YamlChecker } from './packs/yaml-checker.js'
 import { validatePackName } from './packs/names.js'
 import { OciRegistry } from './oci/registry.js'
 import { withRequest } from './notifications/events.js'
-import { Notifications } from './notifications/sender.js'
+import { Notifications, startOutbox } from './notifications/sender.js'
 import { openStorage } from './store/index.js'
 import type { BlobStore } from './store/types.js'
 import type { UploadStaging } from './store/uploads.js'
@@ -127,7 +127,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       })
     : null
   if (metrics) observeWriteTransactions(db, (seconds) => metrics.writeTransaction(seconds))
-  const notifications = config.notifications.endpoints.length === 0 ? null : setUpNotifications(db, config, options.logger ?? pino({ level: 'silent' }), metrics)
+  const notificationLog = options.logger ?? pino({ level: 'silent' })
+  const notifications = config.notifications.endpoints.length === 0 ? null : setUpNotifications(db, config, notificationLog, metrics)
+  // Without endpoints nothing is recorded, but what was kept for endpoints since removed goes.
+  if (!notifications) startOutbox(new OutboxReader(db), [], notificationLog)
 
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),

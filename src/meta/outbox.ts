@@ -112,6 +112,15 @@ export interface OutboxRow {
   event: string
 }
 
+/** What OutboxReader.start() found: the enabled endpoints' places, and what it dropped. */
+export interface OutboxStart {
+  places: Map<string, number>
+  /** Endpoints no longer configured, whose places were removed. */
+  forgotten: string[]
+  /** Rows removed: every endpoint left was past them. */
+  removed: number
+}
+
 /** The senders' view of the outbox: the rows past an endpoint's place, and its place. */
 export class OutboxReader {
   private readonly s: Record<'rows' | 'kinds' | 'place' | 'setPlace' | 'last' | 'remove' | 'endpoints' | 'forget', Statement>
@@ -131,14 +140,21 @@ export class OutboxReader {
   }
 
   /**
-   * At start: an endpoint seen before resumes where it was; a new one, or a disabled one, starts
-   * at the end (it is sent what happens from now on). Endpoints no longer configured are forgotten.
-   * Returns each enabled endpoint's place.
+   * At start, also with no endpoint configured (else what the outbox kept for removed endpoints
+   * would stay forever): an endpoint seen before resumes where it was; a new one, or a disabled
+   * one, starts at the end (it is sent what happens from now on). Endpoints no longer configured
+   * are forgotten, and the rows every remaining enabled endpoint is past (all of them when none
+   * is) removed. Returns each enabled endpoint's place and what was dropped, for the log.
    */
-  start(endpoints: Array<{ name: string; disabled: boolean }>): Map<string, number> {
+  start(endpoints: Array<{ name: string; disabled: boolean }>): OutboxStart {
     return writeTransaction(this.db, () => {
       const names = new Set(endpoints.map((e) => e.name))
-      for (const { name } of this.s.endpoints.all() as Array<{ name: string }>) if (!names.has(name)) this.s.forget.run(name)
+      const forgotten: string[] = []
+      for (const { name } of this.s.endpoints.all() as Array<{ name: string }>) {
+        if (names.has(name)) continue
+        this.s.forget.run(name)
+        forgotten.push(name)
+      }
       const last = (this.s.last.get() as { seq: number }).seq
       const places = new Map<string, number>()
       for (const e of endpoints) {
@@ -147,8 +163,8 @@ export class OutboxReader {
         this.s.setPlace.run(e.name, place)
         if (!e.disabled) places.set(e.name, place)
       }
-      this.s.remove.run(places.size === 0 ? last : Math.min(...places.values()))
-      return places
+      const removed = this.s.remove.run(places.size === 0 ? last : Math.min(...places.values())).changes
+      return { places, forgotten, removed }
     })
   }
 

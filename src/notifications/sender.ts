@@ -316,6 +316,18 @@ class EndpointSender {
   }
 }
 
+/**
+ * The outbox at start (OutboxReader.start()), logging what it dropped. Also run with no endpoint
+ * configured, so the rows and places of endpoints removed from the config do not stay.
+ */
+export function startOutbox(outbox: OutboxReader, endpoints: Array<{ name: string; disabled: boolean }>, log: NotificationLog): Map<string, number> {
+  const { places, forgotten, removed } = outbox.start(endpoints)
+  if (forgotten.length > 0 || removed > 0) {
+    log.info({ forgottenEndpoints: forgotten, droppedEvents: removed }, `notifications: dropped ${removed} event(s) no configured endpoint is still to be sent${forgotten.length > 0 ? ` and the places of endpoints no longer configured (${forgotten.join(', ')})` : ''}`)
+  }
+  return places
+}
+
 /** Every endpoint's sender, the recorder of events and the pulls waiting to be written. */
 export class Notifications {
   readonly recorder: EventRecorder
@@ -333,7 +345,7 @@ export class Notifications {
   ) {
     this.recorder = new EventRecorder({ namespace: settings.namespace, includeReferences: settings.includeReferences, port: settings.port, wake: () => this.wakeAll() })
     const outbox = new OutboxReader(db)
-    const places = outbox.start(settings.endpoints)
+    const places = startOutbox(outbox, settings.endpoints, log)
     const everyone = () => Math.min(...this.senders.map((s) => s.place))
     for (const endpoint of settings.endpoints) {
       const place = places.get(endpoint.name)

@@ -5,7 +5,8 @@
 // the CloudEvents form, delivery
 // in order through a receiver that fails and then is down, a restart between acknowledgement and
 // delivery, a receiver that hangs without holding back pushes, retention by age and by number,
-// an endpoint added later, and the registry page.
+// an endpoint added later, endpoints removed from the config (their places and kept events go at
+// start), and the registry page.
 
 import t, { type Test } from 'tap'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
@@ -569,4 +570,35 @@ t.test('a new endpoint is sent what happens from its first start on; a restart r
   await new Promise((r) => setTimeout(r, 100))
   t.equal(first.events().length, 2)
   t.equal(second.events().length, 1)
+})
+
+t.test('endpoints removed from the config: at start their places and the events kept for them go, and the log says so', async (t) => {
+  const receiver = new Receiver()
+  await receiver.start(t)
+  receiver.answer = () => null
+  const root = join(tempDir(t), 'data')
+  const storage = { filesystem: { rootdirectory: root } }
+  const count = (a: FastifyInstance, table: string) => (a.registry.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n
+  const both = { storage, notifications: { endpoints: [{ name: 'a', url: receiver.url, timeout: '200ms' }, { name: 'b', url: receiver.url, timeout: '200ms' }] } }
+  const first = await app(t, both)
+  await pushImage(t, first, 'images/app', makeImage('kept', 1), 'v1')
+  await pushImage(t, first, 'images/app', makeImage('kept2', 1), 'v2')
+  await first.close()
+
+  // b removed: its place goes; the rows stay for a, which has not been sent them.
+  const log = captureStream()
+  const onlyA = await buildApp(testConfig(t, { storage, notifications: { endpoints: [{ name: 'a', url: receiver.url, timeout: '200ms' }] } }, { storage: 'filesystem' }), { logger: pino({ level: 'info' }, log) })
+  t.same((onlyA.registry.db.prepare('SELECT name FROM notification_endpoints').all() as Array<{ name: string }>).map((r) => r.name), ['a'])
+  t.equal(count(onlyA, 'notification_outbox'), 2, 'a still has both events to be sent')
+  t.match(log.text(), /places of endpoints no longer configured \(b\)/)
+  await onlyA.close()
+
+  const quiet = captureStream()
+  const none = await buildApp(testConfig(t, { storage }, { storage: 'filesystem' }), { logger: pino({ level: 'info' }, quiet) })
+  t.teardown(() => none.close())
+  t.equal(count(none, 'notification_outbox'), 0, 'no endpoint: the kept events are dropped')
+  t.equal(count(none, 'notification_endpoints'), 0, 'and the places of the removed endpoints')
+  t.match(quiet.text(), /dropped 2 event\(s\)/)
+  t.match(quiet.text(), /\(a\)/)
+  t.same(receiver.events(), [], 'nothing was delivered')
 })
