@@ -36,11 +36,11 @@ export async function writeBatched(fh: FileHandle, chunks: AsyncIterable<Buffer>
   let pendingBytes = 0
   const flush = async () => {
     if (pendingBytes === 0) return
-    const data = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes)
+    // One gathered write (writev) rather than copying the chunks into one buffer first.
+    await writeAllFully(fh, pending, position)
+    position += pendingBytes
     pending = []
     pendingBytes = 0
-    await writeFully(fh, data, position)
-    position += data.length
   }
   for await (const chunk of chunks) {
     onWrite?.(chunk)
@@ -50,6 +50,20 @@ export async function writeBatched(fh: FileHandle, chunks: AsyncIterable<Buffer>
   }
   await flush()
   return position
+}
+
+/** writeFully for several buffers, written in order from `position` with gathered writes. */
+export async function writeAllFully(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  let rest = buffers.filter((b) => b.length > 0)
+  while (rest.length > 0) {
+    const { bytesWritten } = await fh.writev(rest, position)
+    if (bytesWritten === 0) throw Object.assign(new Error(`no space to write ${rest.reduce((sum, b) => sum + b.length, 0)} more bytes`), { code: 'ENOSPC' })
+    position += bytesWritten
+    // A short write: drop the buffers it wrote whole, and the written head of the next one.
+    let skip = bytesWritten
+    while (rest.length > 0 && skip >= (rest[0] as Buffer).length) skip -= (rest.shift() as Buffer).length
+    if (skip > 0) rest[0] = (rest[0] as Buffer).subarray(skip)
+  }
 }
 
 /** A pipeline sink writing into an open file we still need afterwards (to fsync it). */
