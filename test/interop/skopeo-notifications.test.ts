@@ -39,7 +39,10 @@ t.test('skopeo push, inspect and delete of a pack: push (with the pack object), 
   await skopeo(['delete', '--tls-verify=false', '--creds', registry.creds, `${ref}@${manifest.digest}`])
 
   const until = Date.now() + 10_000
-  while (events.length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+  // Wait for each kind, not a count: skopeo may read the manifest more than once (more pulls),
+  // and pulls are written in batches, so they may arrive after the delete.
+  const arrived = () => ['push', 'pull', 'delete'].every((action) => events.some((e) => e.action === action))
+  while (!arrived() && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
   t.ok(types.every((type) => type === 'application/vnd.docker.distribution.events.v1+json'))
   const byAction = (action: string) => events.find((e) => e.action === action)
   const repository = 'spectro-packs/archive/hellouniverse'
