@@ -2,7 +2,7 @@
 // manifest keep that thread busy answering them, and the chunks of a push being uploaded wait
 // behind them (the bench's mixed scenario, `push-share`). So while any write is in flight (a
 // request that is not GET, HEAD or OPTIONS), reads are held to READS_WHILE_WRITING at once and to
-// READ_SHARE_WHILE_WRITING of the time (their turns summed over windows of READ_WINDOW_MS);
+// READ_SHARE_WHILE_WRITING of the time (the time any read holds a turn, per window of READ_WINDOW_MS);
 // the others wait their turn in arrival order, handed on from the event loop's check phase
 // (setImmediate), after the pending socket I/O of the writes has been read, or at the next
 // window. With no write in flight, reads never wait.
