@@ -70,8 +70,8 @@ export function isRegistryError(err: unknown): err is RegistryError {
   return err instanceof RegistryError
 }
 
-// What the operating system and SQLite say when the disk (or a quota) is full.
-const STORAGE_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL'])
+// What the operating system, SQLite and PostgreSQL (53100 disk_full) say when the disk (or a quota) is full.
+const STORAGE_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL', '53100'])
 
 export function isStorageFull(err: unknown): boolean {
   return typeof err === 'object' && err !== null && STORAGE_FULL_CODES.has(String((err as { code?: unknown }).code))

@@ -1,0 +1,83 @@
+// The metadata database as every table's owner sees it, whichever engine is behind it: SQLite
+// (embedded, one process) or PostgreSQL (several replicas). Statements are prepared once per
+// SQL text and answer asynchronously, because a network database must be waited on; a write is
+// one transaction, entered with `writeTransaction`, and every statement run while it is open
+// (found through the async context, so callees need no transaction argument) runs inside it.
+//
+// Writers are serialized by both engines, the same way: SQLite takes its write lock at BEGIN
+// IMMEDIATE, PostgreSQL takes one transaction-scoped advisory lock right after BEGIN. So the
+// rules that compare what is stored (parent tags, the tag sequence, upload-session limits) see
+// the same thing on both, with no engine-specific locking in the table owners.
+
+/** The engines; a statement whose SQL differs between them names both texts. */
+export type Dialect = 'sqlite' | 'postgres'
+
+/**
+ * SQL with `?` (positional) or `@name` (named, values from one object) placeholders; the
+ * PostgreSQL engine turns them into $1, $2, ... Portable SQL is one string; where the engines
+ * need different SQL, one text per engine.
+ */
+export type SqlText = string | Readonly<Record<Dialect, string>>
+
+export interface RunResult {
+  /** Rows the statement inserted, updated or deleted. */
+  changes: number
+}
+
+/** A prepared statement; parameters are the values of `?` in order, or one object for `@name`. */
+export interface Statement<Row = unknown> {
+  get(...params: unknown[]): Promise<Row | undefined>
+  all(...params: unknown[]): Promise<Row[]>
+  run(...params: unknown[]): Promise<RunResult>
+}
+
+export interface TransactionOptions {
+  /**
+   * false: bookkeeping a crash may lose without harm (upload sessions, leases), committed
+   * without waiting for the disk (SQLite synchronous=NORMAL, PostgreSQL synchronous_commit off).
+   */
+  durable: boolean
+}
+
+/**
+ * What to do when a write transaction fails because the disk is full: return true when space
+ * was freed (the space reserve released) and the transaction should be tried once more.
+ */
+export type StorageFullHandler = () => boolean
+
+export interface Database {
+  readonly dialect: Dialect
+  /** Where the metadata lives, for messages (a file path, or the PostgreSQL host without credentials). */
+  readonly location: string
+  /** The same statement object for the same SQL text: preparing is cheap to repeat. */
+  prepare<Row = unknown>(sql: SqlText): Statement<Row>
+  /** Runs `fn` in one write transaction (or, when one is already open here, in a savepoint of it). */
+  transaction<T>(fn: () => Promise<T>, options?: TransactionOptions): Promise<T>
+  /** Whether the caller runs inside one of this database's transactions. */
+  inTransaction(): boolean
+  /** The schema version the database is at. */
+  schemaVersion(): Promise<number>
+  /** Rejects when the database cannot answer (for /health). */
+  ping(): Promise<void>
+  onStorageFull(handler: StorageFullHandler): void
+  /** Called with each write transaction's duration, waiting for the write lock included. */
+  observeWriteTransactions(observer: (seconds: number) => void): void
+  close(): Promise<void>
+}
+
+/** The one way to write: see Database.transaction. */
+export function writeTransaction<T>(db: Database, fn: () => Promise<T>, options: TransactionOptions = { durable: true }): Promise<T> {
+  return db.transaction(fn, options)
+}
+
+/** The SQL of `sql` for `dialect`. */
+export function sqlFor(sql: SqlText, dialect: Dialect): string {
+  return typeof sql === 'string' ? sql : sql[dialect]
+}
+
+export class SchemaTooNewError extends Error {
+  constructor(readonly found: number, readonly known: number) {
+    super(`the database schema is version ${found}, newer than this Packyard knows (${known}); run a newer Packyard`)
+    this.name = 'SchemaTooNewError'
+  }
+}
