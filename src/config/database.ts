@@ -95,6 +95,10 @@ export function checkDatabaseUrl(url: string, key = 'database.url'): DatabaseUrl
     const why = mode === 'allow' ? ' (node-postgres cannot fall back from plain to TLS; use disable or require)' : ''
     throw new ConfigError(key, `sslmode=${mode} is not one of ${SSL_MODES.join(', ')}${why} (got ${shown})`)
   }
+  const negotiation = query.get('sslnegotiation')
+  if (negotiation !== null && !(negotiation === 'postgres' || (negotiation === 'direct' && ['require', 'verify-ca', 'verify-full'].includes(mode ?? '')))) {
+    throw new ConfigError(key, `sslnegotiation=${negotiation} needs to be postgres, or direct with sslmode=require, verify-ca or verify-full, as in libpq (got ${shown})`)
+  }
   const params = new URLSearchParams(query)
   params.delete('sslmode')
   return { host, port, sslmode: mode as SslMode | null, params }

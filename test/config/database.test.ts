@@ -68,6 +68,7 @@ t.test('bad URLs name the key and the problem, never the password', async (t) =>
     ['postgres://u:hunter2@h/d?sslmode=verify', /sslmode=verify is not one of/],
     ['postgres://u:hunter2@h/d?sslrootcert=/ca.pem', /sslrootcert parameter is not supported: set database.tls.ca/],
     ['postgres://u@h/d?password=hunter2&ssl=true', /ssl parameter is not supported/],
+    ['postgres://u:hunter2@h/d?sslnegotiation=direct', /sslnegotiation=direct needs to be postgres, or direct with sslmode=require/],
   ]
   for (const [url, reason] of cases) {
     const err = configError(() => withUrl(url))
@@ -94,6 +95,7 @@ t.test('pool, connecttimeout and the TLS files are checked', async (t) => {
   t.match(configError(() => withUrl('postgres://u:p@h/d?sslmode=verify-ca')), { key: 'database.tls.ca', message: /verify-ca needs the CA/ })
   t.match(configError(() => loadConfig({ doc: { ...FS, database: { tls: { ca: '/ca.pem' } } }, env: {} })), { key: 'database.tls.ca', message: /database.url is empty/ })
   t.equal(withUrl('postgres://u:p@h/d?sslmode=verify-ca', { tls: { ca: '/ca.pem', cert: '/c', key: '/k' } }).database.kind, 'postgres')
+  t.equal(withUrl('postgres://u:p@h/d?sslmode=verify-full&sslnegotiation=direct').database.kind, 'postgres')
 })
 
 t.test('redactDatabaseUrl and databaseHost', async (t) => {
