@@ -8,11 +8,13 @@
 // stops it. freshDatabase gives each test file its own database on it. A test file run on its
 // own (`node dist/test/x.test.js`) starts a server for its process instead and stops it at exit.
 // Tests that stop PostgreSQL under load take a server of their own (privatePostgres).
+// `tls: true` gives a server with ssl=on, its certificate (for 127.0.0.1 and localhost) signed by
+// a throwaway CA made with openssl in its directory, which also signs a client certificate.
 // A missing PostgreSQL fails, naming the package; it is never skipped.
 
 import { execFile, execFileSync } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -36,6 +38,8 @@ export interface PostgresServer {
   password: string
   /** False between stopPostgres and restartPostgres. */
   running: boolean
+  /** With `tls: true`: the throwaway CA, and a client certificate and key it signed (PEM files). */
+  tls?: { ca: string; clientCert: string; clientKey: string }
 }
 
 /** The bin directory of the newest installed PostgreSQL, or an error naming the package to install. */
@@ -100,7 +104,7 @@ const dataDir = (server: Pick<PostgresServer, 'dir'>) => join(server.dir, 'data'
  * on a free loopback port. `owner` is the process whose death, if nobody stopped the server,
  * stops it and removes `dir` (see test/watchdog.ts).
  */
-export async function startPostgres(dir: string, options: { owner?: number } = {}): Promise<PostgresServer> {
+export async function startPostgres(dir: string, options: { owner?: number; tls?: boolean } = {}): Promise<PostgresServer> {
   const bin = postgresBinaries()
   const user = serverUser()
   const server: PostgresServer = { dir, bin, port: await freePort(), password: randomBytes(18).toString('hex'), running: false }
@@ -129,12 +133,38 @@ export async function startPostgres(dir: string, options: { owner?: number } = {
       'full_page_writes = off',
       // Two test files at once, each with several apps holding a pool of connections.
       'max_connections = 200',
+      ...(options.tls ? tlsSettings(server, user) : []),
       '',
     ].join('\n'),
   )
   watchOwner({ owner: options.owner ?? process.pid, pidFile: join(dataDir(server), 'postmaster.pid'), signal: 'QUIT', dir })
   await restartPostgres(server)
   return server
+}
+
+/**
+ * A throwaway CA in `server.dir/tls`, a server certificate for 127.0.0.1 and localhost and a client
+ * certificate (CN packyard) it signed; the server's postgresql.conf lines to use them (plain
+ * connections stay allowed). The CA also checks the client certificates the server asks for.
+ */
+function tlsSettings(server: PostgresServer, user: { uid: number; gid: number } | undefined): string[] {
+  const dir = join(server.dir, 'tls')
+  mkdirSync(dir)
+  const file = (name: string) => join(dir, name)
+  const openssl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
+  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+  openssl(['req', '-x509', ...key, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=packyard test CA'])
+  writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n')
+  for (const [name, cn, ext] of [['server', 'localhost', ['-extfile', file('server.ext')]], ['client', SUPERUSER, []]] as const) {
+    openssl(['req', ...key, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', `/CN=${cn}`])
+    openssl(['x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-out', file(`${name}.pem`), ...ext])
+  }
+  // The server refuses a key readable by others, or (as root's postgres) one it does not own.
+  for (const name of ['server.key', 'client.key']) chmodSync(file(name), 0o600)
+  if (user) for (const name of readdirSync(dir)) chownSync(file(name), user.uid, user.gid)
+  if (user) chownSync(dir, user.uid, user.gid)
+  server.tls = { ca: file('ca.pem'), clientCert: file('client.pem'), clientKey: file('client.key') }
+  return ['ssl = on', `ssl_cert_file = '${file('server.pem')}'`, `ssl_key_file = '${file('server.key')}'`, `ssl_ca_file = '${file('ca.pem')}'`]
 }
 
 /**
@@ -153,8 +183,8 @@ export async function restartPostgres(server: PostgresServer): Promise<void> {
 }
 
 /** A server of the test's own, stopped and removed at teardown: for tests that stop it. */
-export async function privatePostgres(t: Teardown): Promise<PostgresServer> {
-  const server = await startPostgres(tempDir(t, 'packyard-postgres-'))
+export async function privatePostgres(t: Teardown, options: { tls?: boolean } = {}): Promise<PostgresServer> {
+  const server = await startPostgres(tempDir(t, 'packyard-postgres-'), options)
   t.teardown(async () => {
     if (server.running) await stopPostgres(server)
   })

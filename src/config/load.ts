@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { closest } from '../nearest.js'
 import { rootLayout } from '../store/layout.js'
+import { checkDatabaseUrl } from './database.js'
 import { ConfigError, parseLeaf } from './leaf.js'
 import { isLeaf, LETS_ENCRYPT_DIRECTORY, type Leaf, type LeafType, type Section, SCHEMA } from './schema.js'
 import type { S3Settings } from '../store/s3.js'
@@ -49,6 +50,14 @@ export interface LetsEncrypt {
 /** How log lines are written: `auto` is text on a terminal and JSON otherwise. */
 export type LogFormat = 'auto' | 'text' | 'json'
 
+/**
+ * Where the metadata lives: SQLite at storage.databasePath (database.url empty, the default), or
+ * PostgreSQL at database.url. The TLS files are paths, read when the pool is built.
+ */
+export type DatabaseConfig =
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'postgres'; url: string; pool: number; connectTimeoutMs: number; tls: { ca: string | null; cert: string | null; key: string | null } }
+
 /** storage.s3: the bucket and how to reach it, in the shape the S3 store takes. */
 export type S3Config = S3Settings
 
@@ -73,6 +82,7 @@ export interface Config {
     deleteEnabled: boolean
     uploadPurging: { enabled: boolean; ageMs: number; emptyAgeMs: number; intervalMs: number }
   }
+  database: DatabaseConfig
   http: {
     addr: string
     host: string
@@ -325,6 +335,7 @@ function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
         intervalMs: get('storage.maintenance.uploadpurging.interval'),
       },
     },
+    database: resolveDatabase(storage.databasePath, get),
     http: {
       addr,
       host,
@@ -445,6 +456,40 @@ function resolveS3(get: <T>(key: string) => T): S3Config {
     partSize,
     encryption: s('encrypt') ? (keyId === '' ? { kind: 'AES256' } : { kind: 'aws:kms', keyId }) : null,
     storageClass: storageClass === 'NONE' ? null : storageClass,
+  }
+}
+
+/**
+ * SQLite at the storage's database path unless database.url names a PostgreSQL server. TLS files
+ * that would go unused (no database.url, no sslmode asking for TLS) are refused rather than
+ * ignored: someone who set them expects them to be used.
+ */
+function resolveDatabase(sqlitePath: string, get: <T>(key: string) => T): DatabaseConfig {
+  const url = get<string>('database.url').trim()
+  const files = { ca: get<string>('database.tls.ca').trim(), cert: get<string>('database.tls.cert').trim(), key: get<string>('database.tls.key').trim() }
+  const set = (Object.keys(files) as (keyof typeof files)[]).filter((k) => files[k] !== '')
+  if (url === '') {
+    if (set.length > 0) throw new ConfigError(`database.tls.${set[0]}`, 'is for PostgreSQL, but database.url is empty (the metadata is in SQLite at database.path)')
+    return { kind: 'sqlite', path: sqlitePath }
+  }
+  const { host, sslmode } = checkDatabaseUrl(url)
+  if ((files.cert === '') !== (files.key === '')) {
+    throw new ConfigError(files.cert === '' ? 'database.tls.cert' : 'database.tls.key', 'a client certificate needs both database.tls.cert and database.tls.key')
+  }
+  if (set.length > 0 && !host.startsWith('/') && (sslmode === null || sslmode === 'disable')) {
+    throw new ConfigError(`database.tls.${set[0]}`, `is set, but database.url asks for no TLS (${sslmode === null ? 'no sslmode' : 'sslmode=disable'}); add ?sslmode=verify-full to it`)
+  }
+  if (sslmode === 'verify-ca' && files.ca === '') {
+    throw new ConfigError('database.tls.ca', 'sslmode=verify-ca needs the CA that signed the server\'s certificate (against the system CAs any certificate a public CA issued would pass, whatever its name): set database.tls.ca, or use sslmode=verify-full')
+  }
+  const connectTimeoutMs = get<number>('database.connecttimeout')
+  if (connectTimeoutMs <= 0) throw new ConfigError('database.connecttimeout', 'must be longer than 0s (start-up and requests would wait for ever), such as 10s')
+  return {
+    kind: 'postgres',
+    url,
+    pool: get('database.pool'),
+    connectTimeoutMs,
+    tls: { ca: files.ca || null, cert: files.cert || null, key: files.key || null },
   }
 }
 

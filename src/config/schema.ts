@@ -133,6 +133,14 @@ export const SCHEMA: Section = {
   },
   database: {
     path: leaf({ kind: 'string' }, '', 'the metadata database (SQLite); empty: <storage.filesystem.rootdirectory>/registry.db, or ./data/registry.db with storage.s3'),
+    url: leaf({ kind: 'string' }, '', 'the metadata on PostgreSQL: postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=verify-full (a Unix socket: ?host=/run/postgresql); empty: SQLite at database.path'),
+    pool: leaf({ kind: 'int', min: 1, max: 1000 }, 10, 'connections to PostgreSQL one Packyard process may hold'),
+    connecttimeout: leaf({ kind: 'duration' }, 10_000, 'how long start-up and each request wait for a PostgreSQL connection'),
+    tls: {
+      ca: leaf({ kind: 'string' }, '', "PEM CA file the PostgreSQL server's certificate is checked against (sslmode=verify-ca or verify-full); empty: the system CAs"),
+      cert: leaf({ kind: 'string' }, '', 'PEM client certificate for PostgreSQL (with key)'),
+      key: leaf({ kind: 'string' }, '', 'PEM private key of cert (unencrypted)'),
+    },
   },
   http: {
     addr: leaf({ kind: 'string', nonEmpty: true }, ':5000', 'listen address, host:port or :port'),
