@@ -2,7 +2,7 @@
 // a fresh PostgreSQL database given the file and an SQLite database given every SQLite migration
 // in order must have the same tables, the same columns in the same order with matching types and
 // nullability, the same unique keys, foreign keys (with their ON DELETE), explicit index names
-// and triggers. Each difference the engines force is listed below with its reason; anything
+// and triggers, and text compared by its bytes as SQLite compares it. Each difference the engines force is listed below with its reason; anything
 // else that differs fails. Then what the PostgreSQL file adds of its own is tried: the
 // append-only event log, the addon-type index expression on any pack.json, and the search table.
 
@@ -243,6 +243,13 @@ t.test('the PostgreSQL schema equals SQLite at version 14', async (t) => {
     t.ok(postgres.columns[table]?.some((c) => c.name === name), `PostgreSQL-only column ${column} exists (${reason})`)
   }
   for (const [index, reason] of Object.entries(POSTGRES_ONLY_INDEXES)) t.ok(postgres.indexes.includes(index), `PostgreSQL-only index ${index} exists (${reason})`)
+
+  // SQLite compares text by its bytes; so must every text column here, whatever the database's default.
+  const notC = await client.query<{ col: string }>(
+    `SELECT table_name || '.' || column_name AS col FROM information_schema.columns
+     WHERE table_schema = 'public' AND data_type = 'text' AND collation_name IS DISTINCT FROM 'C' ORDER BY 1`,
+  )
+  t.same(notC.rows, [], 'every text column compares in byte order (COLLATE "C")')
 
   // The rows a fresh SQLite database starts with that only matter for upgrading existing data.
   const pending = (await client.query<{ name: string }>('SELECT name FROM pending_tasks')).rows
