@@ -32,7 +32,7 @@ import { v1Plugin } from './http/v1/index.js'
 import { type UiOptions, uiPlugin } from './http/ui/index.js'
 import { v2Plugin } from './http/v2/index.js'
 import { uploadPurgingPlugin } from './http/distribution/upload-purging.js'
-import { type Db, observeWriteTransactions, onStorageFull, openDatabase, pingDatabase } from './meta/db.js'
+import { type Database, openDatabase } from './meta/db.js'
 import { BlobIntake } from './blobs/intake.js'
 import { BlobMeta } from './meta/blobs.js'
 import { EventLog } from './meta/events.js'
@@ -92,7 +92,7 @@ const YAML_CHECK_BUDGET_MS = 1000
 
 declare module 'fastify' {
   interface FastifyInstance {
-    registry: { config: Config; db: Db; store: BlobStore; staging: UploadStaging; tls: TlsService | null; metrics: RegistryMetrics | null; notifications: Notifications | null }
+    registry: { config: Config; db: Database; store: BlobStore; staging: UploadStaging; tls: TlsService | null; metrics: RegistryMetrics | null; notifications: Notifications | null }
   }
 }
 
@@ -102,8 +102,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const storageLog = options.logger ?? pino({ level: 'silent' })
   const storage = await openStorage(config.storage, { warn: (message) => storageLog.warn(message) })
   const { store } = storage
-  const db = openDatabase(storage.databaseFile)
-  onStorageFull(db, () => {
+  const db = await openDatabase(config.database.kind === 'sqlite' ? { kind: 'sqlite', path: storage.databaseFile } : config.database)
+  db.onStorageFull(() => {
     const freed = storage.releaseReserve()
     if (freed) app.log.warn('storage full: released the space reserve so this delete can go through; delete what is no longer needed and run garbage-collect')
     return freed
@@ -126,11 +126,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         syncTotals: () => syncMeta.upstreams(),
       })
     : null
-  if (metrics) observeWriteTransactions(db, (seconds) => metrics.writeTransaction(seconds))
+  if (metrics) db.observeWriteTransactions((seconds) => metrics.writeTransaction(seconds))
   const notificationLog = options.logger ?? pino({ level: 'silent' })
   const notifications = config.notifications.endpoints.length === 0 ? null : setUpNotifications(db, config, notificationLog, metrics)
   // Without endpoints nothing is recorded, but what was kept for endpoints since removed goes.
-  if (!notifications) startOutbox(new OutboxReader(db), [], notificationLog)
+  if (!notifications) await startOutbox(new OutboxReader(db), [], notificationLog)
 
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
@@ -151,7 +151,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await notifications?.stop()
     metrics?.stop()
     tls?.close()
-    db.close()
+    await db.close()
   })
 
   if (notifications?.active) {
@@ -171,7 +171,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const authenticator = await setUpAuth(app, config, storage.initialAdminPasswordFile, audit, metrics)
     if (authenticator && config.auth && config.file) reloadWriters(app, authenticator, config.file, config.auth.writers)
     await app.register(authPlugin, { authenticator })
-    await app.register(healthPlugin, { checkDatabase: () => pingDatabase(db), checkStorage: () => store.check() })
+    await app.register(healthPlugin, { checkDatabase: () => db.ping(), checkStorage: () => store.check() })
     const clientDownloads = new ClientDownloads(options.clientDir ?? CLIENT_DIR)
     await app.register(clientDownloadsPlugin, { downloads: clientDownloads })
     // With metrics.addr, /metrics is served by server.ts on that address instead.
@@ -196,7 +196,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       { archive: archiveLimits, deleteEnabled: config.storage.deleteEnabled, strictValidation: config.packs.strictValidation },
       yamlChecker,
     )
-    const done = packs.runPendingWork(new PendingTasks(db))
+    const done = await packs.runPendingWork(new PendingTasks(db))
     if (done.parentTagsMoved > 0) {
       app.log.warn(`${done.parentTagsMoved} parent tags moved off pre-releases back to releases (a parent tag never follows a pre-release while its line has a release); each move is in the audit trail`)
     }
@@ -277,7 +277,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
  * The outbox's recorder and a sender per enabled endpoint (started when the app is ready, so
  * what the outbox kept from before a restart is sent first), reporting to the metrics.
  */
-function setUpNotifications(db: Db, config: Config, log: FastifyBaseLogger, metrics: RegistryMetrics | null): Notifications {
+function setUpNotifications(db: Database, config: Config, log: FastifyBaseLogger, metrics: RegistryMetrics | null): Notifications {
   const { endpoints, includeReferences, retention } = config.notifications
   const notifications = new Notifications(
     db,

@@ -28,12 +28,12 @@ const PUSH_OUTCOMES: readonly PushOutcome[] = ['created', 'updated', 'unchanged'
 
 /** What the metadata says about stored things, read on each refresh or scrape. */
 export interface MetricSources {
-  storedBlobs(): { count: number; bytes: number }
-  packTotals(): { packs: number; versions: number }
-  gcTotals(): GcTotals
-  openUploads(): number
+  storedBlobs(): Promise<{ count: number; bytes: number }>
+  packTotals(): Promise<{ packs: number; versions: number }>
+  gcTotals(): Promise<GcTotals>
+  openUploads(): Promise<number>
   /** Each upstream's sync runs (packyard_sync_*). */
-  syncTotals(): SyncUpstreamTotals[]
+  syncTotals(): Promise<SyncUpstreamTotals[]>
 }
 
 export interface FinishedRequest {
@@ -154,8 +154,8 @@ export class RegistryMetrics {
       name: 'packyard_upload_sessions_open',
       help: 'OCI upload sessions started and not yet finished, cancelled or purged',
       registers,
-      collect() {
-        this.set(metrics.sources.openUploads())
+      async collect() {
+        this.set(await metrics.sources.openUploads())
       },
     })
     new Gauge({
@@ -273,21 +273,17 @@ export class RegistryMetrics {
   }
 
   /** Reads the stored blobs, the packs and versions and the garbage-collection totals from the metadata. */
-  refresh(): void {
-    this.stored = this.sources.storedBlobs()
-    this.packs = this.sources.packTotals()
-    this.gc = this.sources.gcTotals()
-    this.syncs = this.sources.syncTotals()
+  async refresh(): Promise<void> {
+    this.stored = await this.sources.storedBlobs()
+    this.packs = await this.sources.packTotals()
+    this.gc = await this.sources.gcTotals()
+    this.syncs = await this.sources.syncTotals()
   }
 
   /** Refreshes now, then every `intervalMs` until stop(); the timer never keeps the process alive. */
   start(intervalMs: number, onError: (err: unknown) => void): void {
     const refresh = () => {
-      try {
-        this.refresh()
-      } catch (err) {
-        onError(err)
-      }
+      this.refresh().catch(onError)
     }
     refresh()
     this.timer = setInterval(refresh, intervalMs)

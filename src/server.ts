@@ -12,6 +12,7 @@ import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import pino from 'pino'
 import { buildApp } from './app.js'
+import { redactDatabaseUrl } from './config/database.js'
 import { type Config, loadConfig } from './config/load.js'
 import { metricsListener } from './http/metrics.js'
 import { releaseStartupMemory } from './startup-memory.js'
@@ -57,7 +58,8 @@ export async function serve(configPath: string | undefined): Promise<void> {
 
 /**
  * One server per root and per database, both taken before the database is opened: the
- * database's own lock catches two roots sharing one database.path. In-memory storage has neither.
+ * database's own lock catches two roots sharing one database.path. In-memory storage has neither;
+ * with the metadata in PostgreSQL there is no database file to lock.
  */
 async function takeLocks(config: Config, logger: pino.Logger): Promise<HeldLock[]> {
   if (config.storage.kind === 'inmemory') return []
@@ -68,6 +70,7 @@ async function takeLocks(config: Config, logger: pino.Logger): Promise<HeldLock[
     onStorageFull: () => new SpaceReserve(rootLayout(rootdirectory).reservedSpace).release(),
   })
   const root = await lockRoot(rootdirectory, options(rootdirectory))
+  if (config.database.kind === 'postgres') return [root]
   try {
     return [root, await lockDatabase(databasePath, options(databasePath))]
   } catch (err) {
@@ -79,7 +82,8 @@ async function takeLocks(config: Config, logger: pino.Logger): Promise<HeldLock[
 async function run(config: Config, logger: pino.Logger, releaseLocks: () => Promise<unknown>): Promise<void> {
   const app = await buildApp(config, { logger })
   const bucket = config.storage.s3 ? { bucket: config.storage.s3.bucket, endpoint: config.storage.s3.endpoint ?? 'AWS' } : {}
-  logger.info({ config: config.source, storage: config.storage.kind, root: config.storage.rootdirectory, ...bucket, version: VERSION, commit: buildCommit() }, 'starting packyard')
+  const database = config.database.kind === 'sqlite' ? config.database.path : redactDatabaseUrl(config.database.url)
+  logger.info({ config: config.source, storage: config.storage.kind, root: config.storage.rootdirectory, ...bucket, database, version: VERSION, commit: buildCommit() }, 'starting packyard')
   if (config.ignoredKeys.length > 0) logger.warn({ keys: config.ignoredKeys }, 'config keys accepted for compatibility but without effect')
 
   const tls = app.registry.tls

@@ -55,6 +55,24 @@ function merge(a: Doc, b: Doc): Doc {
  */
 export const TEST_S3_ENDPOINT_VARIABLE = 'PACKYARD_TEST_S3_ENDPOINT'
 
+/**
+ * Set by test/postgres-matrix.test.ts for the suites it runs again: the URL of a PostgreSQL
+ * server's `postgres` database as its superuser; every testConfig that names no database of its
+ * own then keeps its metadata in a fresh database there (created with psql, synchronously, as
+ * testConfig is).
+ */
+export const TEST_POSTGRES_VARIABLE = 'PACKYARD_TEST_POSTGRES'
+
+function matrixDatabase(): Doc | null {
+  const admin = process.env[TEST_POSTGRES_VARIABLE]
+  if (!admin) return null
+  const name = `matrix_${randomUUID().replaceAll('-', '')}`
+  execFileSync('psql', [admin, '-q', '-v', 'ON_ERROR_STOP=1', '-c', `CREATE DATABASE ${name}`], { stdio: ['ignore', 'ignore', 'inherit'] })
+  const url = new URL(admin)
+  url.pathname = `/${name}`
+  return { url: url.toString(), pool: 4 }
+}
+
 function defaultStorage(dir: string): Doc {
   const endpoint = process.env[TEST_S3_ENDPOINT_VARIABLE]
   if (!endpoint) return { storage: { filesystem: { rootdirectory: join(dir, 'data') } } }
@@ -77,6 +95,8 @@ export function testConfig(t: Teardown, doc: Doc = {}, opts: { auth?: boolean; s
     log: { level: 'silent' },
     ...(driverGiven ? {} : opts.storage === 'inmemory' ? { storage: { inmemory: {} } } : opts.storage === 'filesystem' ? { storage: { filesystem: { rootdirectory: join(dir, 'data') } } } : defaultStorage(dir)),
   }
+  const postgres = 'database' in doc ? null : matrixDatabase()
+  if (postgres) base.database = { ...((base.database as Doc | undefined) ?? {}), ...postgres }
   base.auth = opts.auth === false ? { none: {} } : { htpasswd: { realm: 'test-realm', path: makeHtpasswd(dir, USERS) } }
   return loadConfig({ doc: merge(base, doc), env: {} })
 }

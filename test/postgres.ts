@@ -104,7 +104,11 @@ const dataDir = (server: Pick<PostgresServer, 'dir'>) => join(server.dir, 'data'
  * on a free loopback port. `owner` is the process whose death, if nobody stopped the server,
  * stops it and removes `dir` (see test/watchdog.ts).
  */
-export async function startPostgres(dir: string, options: { owner?: number; tls?: boolean } = {}): Promise<PostgresServer> {
+/**
+ * `acknowledgedDurable`: commits are acknowledged only once in the WAL (PostgreSQL's default),
+ * for tests that crash the server and count what survived; the others skip it for speed.
+ */
+export async function startPostgres(dir: string, options: { owner?: number; tls?: boolean; acknowledgedDurable?: boolean } = {}): Promise<PostgresServer> {
   const bin = postgresBinaries()
   const user = serverUser()
   const server: PostgresServer = { dir, bin, port: await freePort(), password: randomBytes(18).toString('hex'), running: false }
@@ -129,7 +133,7 @@ export async function startPostgres(dir: string, options: { owner?: number; tls?
       `unix_socket_directories = '${dir}'`,
       // Durability is not under test here, speed is: never on a real server.
       'fsync = off',
-      'synchronous_commit = off',
+      ...(options.acknowledgedDurable ? [] : ['synchronous_commit = off']),
       'full_page_writes = off',
       // Two test files at once, each with several apps holding a pool of connections.
       'max_connections = 200',
@@ -183,7 +187,7 @@ export async function restartPostgres(server: PostgresServer): Promise<void> {
 }
 
 /** A server of the test's own, stopped and removed at teardown: for tests that stop it. */
-export async function privatePostgres(t: Teardown, options: { tls?: boolean } = {}): Promise<PostgresServer> {
+export async function privatePostgres(t: Teardown, options: { tls?: boolean; acknowledgedDurable?: boolean } = {}): Promise<PostgresServer> {
   const server = await startPostgres(tempDir(t, 'packyard-postgres-'), options)
   t.teardown(async () => {
     if (server.running) await stopPostgres(server)

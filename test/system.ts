@@ -2,7 +2,7 @@
 // tests drive. Apart from test/helpers.ts (which re-exports them) because that one loads the
 // whole app, and tap's before/after scripts (test/postgres-before.ts) should start fast.
 
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -37,4 +37,20 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
     })
   })
+}
+
+/**
+ * Runs a compiled test file in a process of its own with `env` added (the storage and engine
+ * matrices rerun whole suites that way); what it printed, and its passing and failing lines.
+ */
+export async function runSuiteFile(file: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string; passes: number; failures: string[] }> {
+  const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--enable-source-maps', file], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()))
+    child.on('close', (exit) => resolve({ code: exit, output }))
+  })
+  const lines = output.split('\n')
+  return { code, output, passes: lines.filter((line) => /^\s*ok /.test(line)).length, failures: lines.filter((line) => /^\s*not ok /.test(line)) }
 }

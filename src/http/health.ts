@@ -3,6 +3,7 @@
 // HEALTHCHECK poll).
 
 import type { FastifyInstance } from 'fastify'
+import { isRegistryError } from '../errors.js'
 
 const healthSchema = {
   operationId: 'getHealth',
@@ -16,8 +17,8 @@ const healthSchema = {
 } as const
 
 export interface HealthChecks {
-  /** Throws when the metadata database cannot answer. */
-  checkDatabase: () => void
+  /** Rejects when the metadata database cannot answer. */
+  checkDatabase: () => Promise<void>
   /** Rejects when the blob storage cannot be used. */
   checkStorage: () => Promise<void>
 }
@@ -25,10 +26,12 @@ export interface HealthChecks {
 export async function healthPlugin(app: FastifyInstance, opts: HealthChecks): Promise<void> {
   app.get('/health', { schema: healthSchema, config: { logAtDebug: true } }, async (request, reply) => {
     try {
-      opts.checkDatabase()
+      await opts.checkDatabase()
     } catch (err) {
       request.log.error({ err }, 'health: database check failed')
-      return reply.code(503).send({ status: 'DOWN', reason: 'database unavailable' })
+      // The engines' connection errors name the server (never its password): say which is down.
+      const detail = isRegistryError(err) ? `: ${err.message}` : ''
+      return reply.code(503).send({ status: 'DOWN', reason: `database unavailable${detail}` })
     }
     try {
       await opts.checkStorage()

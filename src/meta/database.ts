@@ -53,6 +53,12 @@ export interface Database {
   prepare<Row = unknown>(sql: SqlText): Statement<Row>
   /** Runs `fn` in one write transaction (or, when one is already open here, in a savepoint of it). */
   transaction<T>(fn: () => Promise<T>, options?: TransactionOptions): Promise<T>
+  /**
+   * Runs `fn` reading one consistent snapshot of every table (a backup, a migration to another
+   * engine): PostgreSQL a read-only repeatable-read transaction, writers going on meanwhile;
+   * SQLite a transaction of its own, writers waiting until it ends.
+   */
+  snapshot<T>(fn: () => Promise<T>): Promise<T>
   /** Whether the caller runs inside one of this database's transactions. */
   inTransaction(): boolean
   /** The schema version the database is at. */

@@ -2,15 +2,14 @@
 // PostgreSQL when database.url is set (its driver is loaded only then). Either way the schema is
 // brought up to date before the database is returned, and one newer than the code is refused.
 
+import type { Config } from '../config/load.js'
 import type { Database } from './database.js'
 import { SqliteDatabase } from './sqlite.js'
 
 export type { Database } from './database.js'
 
-/** Where the metadata lives: what config.database resolves to. */
-export type DatabaseSettings =
-  | { kind: 'sqlite'; path: string }
-  | { kind: 'postgres'; url: string; pool: number; connectTimeoutMs: number; tls: { ca: string | null; cert: string | null; key: string | null } }
+/** Where the metadata lives: config.database. */
+export type DatabaseSettings = Config['database']
 
 export async function openDatabase(settings: DatabaseSettings): Promise<Database> {
   if (settings.kind === 'sqlite') return SqliteDatabase.open(settings.path)

@@ -92,13 +92,26 @@ export class PostgresDatabase implements Database {
     const open = this.context.getStore()
     if (open) return this.savepoint(open, fn)
     const started = this.observer ? process.hrtime.bigint() : 0n
+    try {
+      const settings = [`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`, ...(options.durable ? [] : ['SET LOCAL synchronous_commit = off'])]
+      return await this.onOneConnection('BEGIN', settings, fn)
+    } finally {
+      this.observer?.(Number(process.hrtime.bigint() - started) / 1e9)
+    }
+  }
+
+  snapshot<T>(fn: () => Promise<T>): Promise<T> {
+    return this.onOneConnection('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', [], fn)
+  }
+
+  /** `fn` in a transaction opened by `begin` then `settings`, on one pooled connection. */
+  private async onOneConnection<T>(begin: string, settings: string[], fn: () => Promise<T>): Promise<T> {
     const client = await this.connect()
     let broken: Error | undefined
     try {
-      await client.query('BEGIN')
+      await client.query(begin)
       try {
-        await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`)
-        if (!options.durable) await client.query('SET LOCAL synchronous_commit = off')
+        for (const statement of settings) await client.query(statement)
         const result = await this.context.run({ client, depth: 0 }, fn)
         await client.query('COMMIT')
         return result
@@ -111,7 +124,6 @@ export class PostgresDatabase implements Database {
     } finally {
       // A connection that failed mid-transaction is closed rather than reused.
       client.release(broken)
-      this.observer?.(Number(process.hrtime.bigint() - started) / 1e9)
     }
   }
 
@@ -202,7 +214,7 @@ export class PostgresDatabase implements Database {
   }
 
   async close(): Promise<void> {
-    await this.pool.end()
+    if (!this.pool.ended) await this.pool.end()
   }
 }
 

@@ -93,6 +93,10 @@ export class SqliteDatabase implements Database {
     }
   }
 
+  snapshot<T>(fn: () => Promise<T>): Promise<T> {
+    return this.transaction(fn, { durable: false })
+  }
+
   private async once<T>(fn: () => Promise<T>): Promise<T> {
     this.raw.exec('BEGIN IMMEDIATE')
     try {

@@ -8,11 +8,19 @@ import { join } from 'node:path'
 import pino from 'pino'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import { readMigrations } from '../../src/meta/db.js'
+import { readMigrations } from '../../src/meta/migrations.js'
+import { SqliteDatabase } from '../../src/meta/sqlite.js'
 import { README_SEARCH_BYTES } from '../../src/packs/search.js'
 import { ADMIN, tempDir, testConfig } from '../helpers.js'
 import { pushPack } from '../pack-fixtures.js'
 import type { FastifyInstance } from 'fastify'
+
+/** This test rewinds SQLite's schema by hand: the raw better-sqlite3 handle. */
+function sqlite(app: FastifyInstance) {
+  const db = app.registry.db
+  if (!(db instanceof SqliteDatabase)) throw new Error('this test is about SQLite')
+  return db.raw
+}
 
 async function found(app: FastifyInstance, q: string): Promise<string[]> {
   const res = await app.inject({ method: 'GET', url: `/?q=${encodeURIComponent(q)}`, headers: { authorization: ADMIN } })
@@ -33,15 +41,15 @@ t.test('a database from before 0012 is searchable after the upgrade, READMEs inc
   // pack.json nested deeper than SQLite's JSON functions read: the migration's index must not fail on it.
   await pushPack(before, { name: 'deep', version: '1.0.0', extra: JSON.parse(`${'['.repeat(1100)}${']'.repeat(1100)}`) as unknown })
   // What schema 11 holds: the same pack tables, without what 0012 (and the later migrations) add.
-  before.registry.db.exec(`DROP TABLE pack_search; DROP TABLE pack_readmes; DROP INDEX pack_versions_addon_type; DROP INDEX pack_versions_group;
+  sqlite(before).exec(`DROP TABLE pack_search; DROP TABLE pack_readmes; DROP INDEX pack_versions_addon_type; DROP INDEX pack_versions_group;
     DELETE FROM schema_migrations WHERE version >= 12`)
-  before.registry.db.exec(LATER_MIGRATIONS)
+  sqlite(before).exec(LATER_MIGRATIONS)
   await before.close()
 
   const after = await buildApp(config)
   t.teardown(() => after.close())
-  const db = after.registry.db
-  t.equal(db.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get(), readMigrations().length, 'migrated')
+  const db = sqlite(after)
+  t.equal(db.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get(), readMigrations('sqlite').length, 'migrated')
   t.equal(db.prepare('SELECT COUNT(*) FROM pack_readmes').pluck().get(), 3, 'every README read, of every version')
   t.equal(db.prepare('SELECT COUNT(*) FROM pack_search').pluck().get(), 4, 'a row per pack')
   t.same(await found(after, 'deep'), ['deep'], 'the deeply nested pack too')
@@ -64,12 +72,12 @@ t.test('a start-up with nothing to index changes nothing', async (t) => {
   const config = testConfig(t, { storage: { filesystem: { rootdirectory: join(tempDir(t), 'data') } } })
   const first = await buildApp(config)
   await pushPack(first, { name: 'dns', version: '1.0.0' }, { 'README.md': 'CoreDNS' })
-  const rows = () => first.registry.db.prepare('SELECT rowid, * FROM pack_search').all()
+  const rows = () => sqlite(first).prepare('SELECT rowid, * FROM pack_search').all()
   const indexed = rows()
   await first.close()
   const second = await buildApp(config)
   t.teardown(() => second.close())
-  t.same(second.registry.db.prepare('SELECT rowid, * FROM pack_search').all(), indexed)
+  t.same(sqlite(second).prepare('SELECT rowid, * FROM pack_search').all(), indexed)
   t.same(await found(second, 'coredns'), ['dns'])
 })
 
@@ -78,9 +86,9 @@ t.test('a README missing from storage is searched as empty; the start-up goes on
   const config = testConfig(t, { storage: { filesystem: { rootdirectory: root } } })
   const before = await buildApp(config)
   await pushPack(before, { name: 'lost', version: '1.0.0', description: 'Still described' }, { 'README.md': 'A README nobody will read' })
-  const digest = before.registry.db.prepare(`SELECT json_extract(files, '$."README.md".digest') FROM pack_versions`).pluck().get() as string
-  before.registry.db.exec('DROP TABLE pack_search; DROP TABLE pack_readmes; DROP INDEX pack_versions_addon_type; DROP INDEX pack_versions_group; DELETE FROM schema_migrations WHERE version >= 12')
-  before.registry.db.exec(LATER_MIGRATIONS)
+  const digest = sqlite(before).prepare(`SELECT json_extract(files, '$."README.md".digest') FROM pack_versions`).pluck().get() as string
+  sqlite(before).exec('DROP TABLE pack_search; DROP TABLE pack_readmes; DROP INDEX pack_versions_addon_type; DROP INDEX pack_versions_group; DELETE FROM schema_migrations WHERE version >= 12')
+  sqlite(before).exec(LATER_MIGRATIONS)
   await before.close()
   const hex = digest.slice('sha256:'.length)
   rmSync(join(root, 'blobs', 'sha256', hex.slice(0, 2), hex))
