@@ -5,7 +5,6 @@
 
 import { EventLog, type EventRow, NO_REPOSITORY } from './meta/events.js'
 import type { Database } from './meta/database.js'
-import { readPage } from './oci/async-pages.js'
 import { fetchPage, type Page, type PageRequest } from './pages.js'
 
 export interface EventView {
@@ -54,10 +53,7 @@ export class AuditTrail {
   /** Events matching `query`, oldest first; `last` is the id of the last event already seen. */
   page(query: EventQuery, request: PageRequest): Promise<Page<EventView>> {
     const filter = { since: query.since, repository: query.repository, actor: query.user }
-    return readPage(
-      (query: (after: string, limit: number) => EventView[]) => fetchPage(request, this.maxPageSize, (e) => String(e.id), query),
-      async (after: string, limit: number) => (await this.events.list(filter, after === '' ? 0 : Number(after), limit)).map(eventView),
-    )
+    return fetchPage(request, this.maxPageSize, (e: EventView) => String(e.id), async (after, limit) => (await this.events.list(filter, after === '' ? 0 : Number(after), limit)).map(eventView))
   }
 
   async recordLockout(lockout: Lockout): Promise<void> {

@@ -8,7 +8,6 @@ import { RegistryError } from '../errors.js'
 import { isJsonObject } from '../json.js'
 import type { BrowseMeta, OciManifestRow, OciRepositoryRow, OciTagRow } from '../meta/browse.js'
 import { fetchPage, fetchTwoWayPage, type Page, type PageRequest, type TwoWayPage, type TwoWayPageRequest } from '../pages.js'
-import { readPage } from './async-pages.js'
 import { DOCKER_LIST, OCI_INDEX } from './manifests.js'
 import type { RepositoryLocator } from './names.js'
 
@@ -102,14 +101,10 @@ export class OciBrowser {
 
   async repositories(request: TwoWayPageRequest & { q?: string | undefined }): Promise<OciRepositoryList> {
     const q = request.q?.trim() ? request.q.trim().toLowerCase() : null
-    const page = await readPage(
-      (rows: (direction: 'after' | 'before', key: string | null, limit: number) => OciRepositoryRow[]) =>
-        fetchTwoWayPage(
-          { n: request.n ?? this.settings.defaultPageSize, after: request.after || undefined, before: request.before || undefined },
-          this.settings.maxPageSize,
-          (row) => row.name,
-          rows,
-        ),
+    const page = await fetchTwoWayPage(
+      { n: request.n ?? this.settings.defaultPageSize, after: request.after || undefined, before: request.before || undefined },
+      this.settings.maxPageSize,
+      (row: OciRepositoryRow) => row.name,
       (direction, key, limit) => this.browse.ociRepositories(q, direction, key, limit),
     )
     return { ...page, items: page.items.map(repositoryView), total: await this.browse.ociRepositoryCount(q) }
@@ -121,9 +116,10 @@ export class OciBrowser {
     if (located.kind === 'pack') return { kind: 'pack', name: located.name }
     const row = await this.browse.ociRepository(located.name)
     if (!row || row.manifests === 0) throw new RegistryError('NAME_UNKNOWN', `repository ${name} is not known to this registry`, { name })
-    const tagRows = await readPage(
-      (rows: (after: string, limit: number) => OciTagRow[]) =>
-        fetchPage<OciTagRow>({ n: request.n ?? this.settings.defaultPageSize, last: request.last || undefined }, this.settings.maxPageSize, (t) => t.tag, rows),
+    const tagRows = await fetchPage<OciTagRow>(
+      { n: request.n ?? this.settings.defaultPageSize, last: request.last || undefined },
+      this.settings.maxPageSize,
+      (t) => t.tag,
       (after, limit) => this.browse.ociTags(row.id, after === '' ? null : after, limit, INDEX_TYPES),
     )
     const referrers = await this.browse.referrersOf(row.id, [...new Set(tagRows.items.map((t) => t.digest))])

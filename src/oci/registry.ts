@@ -10,7 +10,6 @@ import { type BlobRow, type ManifestRow, OciMeta } from '../meta/oci.js'
 import { fetchPage, type Page, type PageRequest } from '../pages.js'
 import { assertDigest } from '../store/digest.js'
 import type { BlobStore, ByteRange } from '../store/types.js'
-import { readPage } from './async-pages.js'
 import { parseManifest } from './manifests.js'
 import { locateRepository, parseReference, type RepositoryLocator } from './names.js'
 import type { ManifestOutcome, PackOciBridge } from './pack-bridge.js'
@@ -73,7 +72,7 @@ export class OciRegistry {
   }
 
   private paged<T>(request: PageRequest, key: (item: T) => string, query: (after: string, limit: number) => Promise<T[]>): Promise<Page<T>> {
-    return readPage((rows: (after: string, limit: number) => T[]) => fetchPage(request, this.settings.pageSize, key, rows), query)
+    return fetchPage(request, this.settings.pageSize, key, query)
   }
 
   // ---- reads

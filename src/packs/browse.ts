@@ -12,9 +12,8 @@
 import { Readable } from 'node:stream'
 import { RegistryError } from '../errors.js'
 import { LruMap } from '../lru.js'
-import type { BrowseMeta, OciManifestRow, PackCursor, PackListRow, PackSort, PageDirection } from '../meta/browse.js'
+import type { BrowseMeta, OciManifestRow, PackCursor, PackListRow, PackSort } from '../meta/browse.js'
 import type { PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
-import { readPage } from '../oci/async-pages.js'
 import { fetchTwoWayPage, type TwoWayPage } from '../pages.js'
 import { assertDigest } from '../store/digest.js'
 import type { BlobInfo, ByteRange } from '../store/types.js'
@@ -250,10 +249,8 @@ export class PackBrowser {
     if (after !== undefined) parse('after', after)
     if (before !== undefined) parse('before', before)
     const key = (row: PackListRow) => (sort === 'name' ? row.name : `${row.updated_at}:${row.name}`)
-    const page = await readPage(
-      (query: (direction: PageDirection, cursor: string | null, limit: number) => PackListRow[]) =>
-        fetchTwoWayPage({ n: request.n ?? this.settings.defaultPageSize, after, before }, this.settings.maxPageSize, key, query),
-      (direction: PageDirection, cursor: string | null, limit: number) => this.browse.packs(filter, sort, direction, cursor === null ? null : parse(direction, cursor), limit),
+    const page = await fetchTwoWayPage({ n: request.n ?? this.settings.defaultPageSize, after, before }, this.settings.maxPageSize, key, (direction, cursor, limit) =>
+      this.browse.packs(filter, sort, direction, cursor === null ? null : parse(direction, cursor), limit),
     )
     const tagsByRepo = await this.packs.tagsOfMany(page.items.map((r) => r.id))
     const [total, layers, addonTypes, groups] = await Promise.all([this.browse.packCount(filter), this.browse.packLayers(), this.browse.packAddonTypes(), this.browse.packGroups()])

@@ -7,7 +7,6 @@ import { RegistryError } from '../errors.js'
 import type { Readable } from 'node:stream'
 import type { EventRow } from '../meta/events.js'
 import type { PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
-import { readPage } from '../oci/async-pages.js'
 import { fetchPage, type Page, type PageRequest } from '../pages.js'
 import { assertDigest } from '../store/digest.js'
 import type { BlobInfo, BlobStore, ByteRange } from '../store/types.js'
@@ -253,10 +252,7 @@ export class PackViews {
   }
 
   catalog(request: PageRequest): Promise<Page<string>> {
-    return readPage(
-      (query: (after: string, limit: number) => string[]) => fetchPage(request, this.maxPageSize, (name) => name, query),
-      (after: string, limit: number) => this.meta.catalog(after, limit),
-    )
+    return fetchPage(request, this.maxPageSize, (name: string) => name, (after, limit) => this.meta.catalog(after, limit))
   }
 
   /**
@@ -266,9 +262,8 @@ export class PackViews {
    */
   async listPacks(filter: PackListFilter, request: PageRequest): Promise<Page<Buffer>> {
     type Listing = { name: string; header: string; tags: string | null }
-    const page = await readPage(
-      (query: (after: string, limit: number) => Listing[]) => fetchPage(request, this.maxPageSize, (row) => row.name, query),
-      (after: string, limit: number) => this.meta.listings({ name: withoutNul(filter.name), layer: withoutNul(filter.layer), last: after, limit }),
+    const page = await fetchPage(request, this.maxPageSize, (row: Listing) => row.name, (after, limit) =>
+      this.meta.listings({ name: withoutNul(filter.name), layer: withoutNul(filter.layer), last: after, limit }),
     )
     return { ...page, items: page.items.map((row) => Buffer.from(`${row.header.slice(0, -1)},"tags":[${row.tags ?? ''}]}`)) }
   }
@@ -286,10 +281,7 @@ export class PackViews {
 
   /** A page of a pack's tag rows (every kind) by name. */
   private tagRows(repoId: number, request: PageRequest): Promise<Page<TagRow>> {
-    return readPage(
-      (query: (after: string, limit: number) => TagRow[]) => fetchPage(request, this.maxPageSize, (t) => t.name, query),
-      (after: string, limit: number) => this.meta.tagPage(repoId, after, limit),
-    )
+    return fetchPage(request, this.maxPageSize, (t: TagRow) => t.name, (after, limit) => this.meta.tagPage(repoId, after, limit))
   }
 
   /** Tags as stored with them, in order. */
@@ -347,7 +339,7 @@ export class PackViews {
     const { repoId, version } = await this.resolve(name, ref)
     const mine = await this.meta.tagRowsOfManifest(version.manifest_id)
     const userTags = mine.filter((t) => t.kind !== 'parent').map((t) => t.name)
-    const tags = fetchPage(request, this.maxPageSize, (t: TagRow) => t.name, (after, limit) => mine.filter((t) => t.name > after).slice(0, limit))
+    const tags = await fetchPage(request, this.maxPageSize, (t: TagRow) => t.name, (after, limit) => mine.filter((t) => t.name > after).slice(0, limit))
     const views = await this.tagViewsOf(repoId, tags.items)
     const detail: VersionDetailView = {
       name,
