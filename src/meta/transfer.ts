@@ -129,7 +129,9 @@ async function sequences(db: Database): Promise<Record<string, number>> {
   for (const t of TABLES) {
     if (t.identity === undefined) continue
     if (db.dialect === 'postgres') {
-      const row = await db.prepare<{ v: number | null }>(`SELECT last_value AS v FROM pg_sequences WHERE schemaname = current_schema() AND sequencename = ?`).get(`${t.name}_${t.identity}_seq`)
+      const row = await db
+        .prepare<{ v: number | null }>("SELECT last_value AS v FROM pg_sequences WHERE quote_ident(schemaname) || '.' || quote_ident(sequencename) = pg_get_serial_sequence(?, ?)")
+        .get(t.name, t.identity)
       found[t.name] = row?.v ?? 0
     } else if (t.autoincrement) {
       const row = await db.prepare<{ v: number | null }>('SELECT seq AS v FROM sqlite_sequence WHERE name = ?').get(t.name)

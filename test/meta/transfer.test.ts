@@ -131,6 +131,7 @@ t.test('PostgreSQL exported and loaded into another PostgreSQL database comes ba
   await copyMetadata(lite, first)
   await first.prepare("INSERT INTO notification_outbox (at, action, media_type, event) VALUES (1, 'push', 'x', '{}')").run()
   const lines = await exported(first)
+  t.same(JSON.parse(lines[0] as string).sequences, { repositories: 2, manifests: 3, tags: 7, events: 5, notification_outbox: 4 }, 'the header carries each sequence')
   const second = await postgres(t)
   await importMetadata(second, linesOf(lines))
   t.same(await exported(second), lines, 'every row, and every sequence, the same')
