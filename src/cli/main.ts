@@ -26,6 +26,7 @@ export const COMMANDS: CommandEntry[] = [
   { path: ['healthcheck'], summary: 'Check that the configured registry answers /health (the image\'s HEALTHCHECK)', load: () => (require('./commands/healthcheck.js') as typeof import('./commands/healthcheck.js')).healthcheckCommand },
   { path: ['backup'], operator: true, summary: 'Copy the whole registry into a folder while it serves', load: () => (require('./commands/backup.js') as typeof import('./commands/backup.js')).backupCommand },
   { path: ['restore'], operator: true, summary: 'Restore a backup into an empty root, then check it', load: () => (require('./commands/restore.js') as typeof import('./commands/restore.js')).restoreCommand },
+  { path: ['migrate-metadata'], operator: true, summary: 'Move the metadata from SQLite into an empty PostgreSQL database, and verify it', load: () => (require('./commands/migrate-metadata.js') as typeof import('./commands/migrate-metadata.js')).migrateMetadataCommand },
   { path: ['version'], summary: 'Print the version', load: () => (require('./commands/version.js') as typeof import('./commands/version.js')).versionCommand },
   { path: ['registry', 'login'], summary: 'Log in to a pack registry and save the login', load: () => (require('./commands/registry-login.js') as typeof import('./commands/registry-login.js')).registryLoginCommand },
   { path: ['registry', 'logout'], summary: 'Remove a saved registry login', load: () => (require('./commands/registry-logout.js') as typeof import('./commands/registry-logout.js')).registryLogoutCommand },
