@@ -19,8 +19,9 @@
 // export is one consistent state and never the whole registry in memory.
 //
 // What is copied: every table of the schema at its latest version except schema_migrations
-// (the target has its own, for its own engine) and SQLite's internals; pack_search as its rowid
-// and text columns (PostgreSQL computes its `document` column). The import goes into an empty
+// (the target has its own, for its own engine), SQLite's internals and pack_search: each engine
+// writes its own search rows (PostgreSQL's hold accent-folded words for its tsvector), and the
+// server builds the missing ones at its next start, from pack_versions and pack_readmes. The import goes into an empty
 // database only, at its engine's latest schema, in ONE transaction: a failure (a truncated
 // stream, a constraint the data breaks, a lost connection) leaves the target empty, so the
 // operator can simply run it again, and no reader of the target ever sees half a registry.
@@ -72,7 +73,6 @@ export const TABLES: readonly TableSpec[] = [
   },
   { name: 'pack_headers', columns: ['repository_id', 'name', 'layer', 'header'], key: ['repository_id'] },
   { name: 'pending_tasks', columns: ['name'], key: ['name'] },
-  { name: 'pack_search', columns: ['rowid', 'name', 'display_name', 'addon_type', 'description', 'readme'], key: ['rowid'] },
   { name: 'pack_readmes', columns: ['manifest_id', 'text'], key: ['manifest_id'] },
   { name: 'upload_sessions', columns: ['id', 'repository', 'size', 'started_at', 'updated_at', 'owner'], key: ['id'] },
   {

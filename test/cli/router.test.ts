@@ -171,7 +171,7 @@ t.test('the single-file client (clientOnly): the server and operator commands an
     return { code, stdout: stdout.text(), stderr: stderr.text() }
   }
   const operators = COMMANDS.filter((c) => c.operator)
-  t.same(operators.map((c) => c.path.join(' ')), ['serve', 'user add', 'user ls', 'user delete', 'garbage-collect', 'sync', 'fsck', 'backup', 'restore'])
+  t.same(operators.map((c) => c.path.join(' ')), ['serve', 'user add', 'user ls', 'user delete', 'garbage-collect', 'sync', 'fsck', 'backup', 'restore', 'migrate-metadata'])
   for (const c of operators) {
     for (const args of [c.path, [...c.path, '--help'], ['help', ...c.path]]) {
       const refused = await run(args)
@@ -187,7 +187,7 @@ t.test('the single-file client (clientOnly): the server and operator commands an
   const help = await run(['--help'])
   t.equal(help.code, 0)
   for (const c of COMMANDS) t.equal(help.stdout.includes(`\n  ${c.path.join(' ')} `), !c.operator, c.path.join(' '))
-  t.match(help.stdout, '\nThe server and operator commands (serve, user, garbage-collect, sync, fsck, backup, restore) run from the Docker image or the npm package.\n')
+  t.match(help.stdout, '\nThe server and operator commands (serve, user, garbage-collect, sync, fsck, backup, restore, migrate-metadata) run from the Docker image or the npm package.\n')
 
   const version = await run(['version'])
   t.equal(version.code, 0, 'client commands run as before')
