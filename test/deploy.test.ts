@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { PACKAGE_ROOT } from '../src/paths.js'
 import { COMMANDS } from '../src/cli/main.js'
+import { loadConfig } from '../src/config/load.js'
 import { basic, freePort, makeHtpasswd, requireProgram, runBin, runCliHere, startServer, tempDir } from './helpers.js'
 
 const dockerfile = readFileSync(join(PACKAGE_ROOT, 'Dockerfile'), 'utf8')
@@ -58,6 +59,27 @@ t.test('docker-compose.tls.yml: a certificate and an htpasswd mounted, the serve
   t.same(svc.environment, { REGISTRY_AUTH_HTPASSWD_PATH: '/auth/htpasswd', REGISTRY_HTTP_TLS_CERTIFICATE: '/certs/tls.crt', REGISTRY_HTTP_TLS_KEY: '/certs/tls.key' })
   const targets = svc.volumes.map((v) => v.split(':')[1])
   t.same(targets.sort(), ['/auth', '/certs', '/data', '/etc/spectro/config.yml'])
+})
+
+t.test('docker-compose.postgres.yml: a PostgreSQL service, the server pointed at it once it is healthy', async (t) => {
+  requireProgram('docker-compose')
+  const compose = (env: NodeJS.ProcessEnv) =>
+    spawnSync('docker-compose', ['-f', join(PACKAGE_ROOT, 'docker-compose.yml'), '-f', join(PACKAGE_ROOT, 'docker-compose.postgres.yml'), 'config'], { encoding: 'utf8', cwd: PACKAGE_ROOT, env: { PATH: process.env.PATH, ...env } })
+  const unset = compose({})
+  t.not(unset.status, 0, 'refused without POSTGRES_PASSWORD')
+  t.match(unset.stderr, /set POSTGRES_PASSWORD/)
+  const resolved = parseYaml(compose({ POSTGRES_PASSWORD: 'compose-secret' }).stdout) as {
+    services: { packyard: { environment: Record<string, string>; depends_on: Record<string, { condition: string }> }; postgres: { image: string; environment: Record<string, string>; healthcheck: { test: string[] } } }
+  }
+  const { packyard, postgres } = resolved.services
+  const url = packyard.environment.REGISTRY_DATABASE_URL as string
+  t.equal(url, 'postgres://packyard:compose-secret@postgres:5432/packyard')
+  t.same(packyard.depends_on, { postgres: { condition: 'service_healthy' } })
+  t.match(postgres.image, /^postgres:\d+$/)
+  t.same(postgres.environment, { POSTGRES_USER: 'packyard', POSTGRES_DB: 'packyard', POSTGRES_PASSWORD: 'compose-secret' })
+  t.same(postgres.healthcheck.test, ['CMD', 'pg_isready', '-U', 'packyard', '-d', 'packyard'])
+  const config = loadConfig({ doc: {}, env: { REGISTRY_DATABASE_URL: url } })
+  t.match(config.database, { kind: 'postgres', url }, 'the URL is one the server takes')
 })
 
 t.test('what the TLS override runs: the example config with its environment, probed by packyard healthcheck', async (t) => {
