@@ -13,7 +13,7 @@
 import pg from 'pg'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { RegistryError } from '../errors.js'
-import { type Database, type RunResult, type SqlText, sqlFor, type Statement, type StorageFullHandler, type TransactionOptions } from './database.js'
+import { type Database, type RunResult, SchemaTooNewError, type SqlText, sqlFor, type Statement, type StorageFullHandler, type TransactionOptions } from './database.js'
 import { applyMigrations, type Migration, readMigrations } from './migrations.js'
 
 /** pg_advisory_xact_lock key every write transaction takes ('pkyw'). */
@@ -60,7 +60,12 @@ export class PostgresDatabase implements Database {
       await db.migrate(migrations)
     } catch (err) {
       await pool.end().catch(() => {})
-      throw db.describe(err)
+      const described = db.describe(err)
+      // Whatever stops the start (credentials refused, no such database, a migration), the
+      // operator must learn which server said so.
+      if (described instanceof RegistryError || described instanceof SchemaTooNewError) throw described
+      const reason = described instanceof Error ? described.message : String(described)
+      throw new RegistryError('UNAVAILABLE', `the metadata database (PostgreSQL at ${location}) refused to open: ${reason}`)
     }
     return db
   }
