@@ -10,17 +10,18 @@ const FILE_DIGESTS = {
   postgres: "SELECT f.value ->> 'digest' AS digest FROM pack_versions pv, jsonb_each(pv.files::jsonb) AS f(key, value)",
 } as const
 
+/** One statement whose only difference between the engines is how it reads the files' digests. */
+function withFileDigests(sql: (fileDigests: string) => string): { sqlite: string; postgres: string } {
+  return { sqlite: sql(FILE_DIGESTS.sqlite), postgres: sql(FILE_DIGESTS.postgres) }
+}
+
 /** Every blob the metadata has accepted or refers to: what a backup must hold (also read from a raw SQLite snapshot). */
-export const EVERY_DIGEST = {
-  sqlite: `SELECT digest FROM blobs
-           UNION SELECT archive_digest FROM pack_versions
-           UNION ${FILE_DIGESTS.sqlite}
-           UNION SELECT digest FROM manifest_references WHERE kind = 'blob'`,
-  postgres: `SELECT digest FROM blobs
-             UNION SELECT archive_digest FROM pack_versions
-             UNION ${FILE_DIGESTS.postgres}
-             UNION SELECT digest FROM manifest_references WHERE kind = 'blob'`,
-} as const satisfies SqlText
+export const EVERY_DIGEST = withFileDigests(
+  (files) => `SELECT digest FROM blobs
+              UNION SELECT archive_digest FROM pack_versions
+              UNION ${files}
+              UNION SELECT digest FROM manifest_references WHERE kind = 'blob'`,
+) satisfies SqlText
 
 export class MaintenanceMeta {
   private readonly s: {
@@ -37,30 +38,24 @@ export class MaintenanceMeta {
 
   constructor(db: Database) {
     this.s = {
-      packDigests: db.prepare({
-        sqlite: `SELECT archive_digest AS digest FROM pack_versions UNION ${FILE_DIGESTS.sqlite}`,
-        postgres: `SELECT archive_digest AS digest FROM pack_versions UNION ${FILE_DIGESTS.postgres}`,
-      }),
+      packDigests: db.prepare(withFileDigests((files) => `SELECT archive_digest AS digest FROM pack_versions UNION ${files}`)),
       manifestReference: db.prepare("SELECT 1 AS one FROM manifest_references WHERE digest = ? AND kind = 'blob' LIMIT 1"),
       uploadSession: db.prepare('SELECT 1 AS one FROM upload_sessions WHERE id = ?'),
       knownBlobs: db.prepare('SELECT digest, size FROM blobs ORDER BY digest'),
       recordedAt: db.prepare('SELECT created_at FROM blobs WHERE digest = ?'),
-      unreferenced: db.prepare({
-        sqlite: `SELECT b.digest, b.size, b.created_at,
-                   CASE WHEN EXISTS (SELECT 1 FROM blob_leases l WHERE l.digest = b.digest AND l.taken_at >= ?) THEN 1 ELSE 0 END AS leased
-                 FROM blobs b
-                 WHERE NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.digest = b.digest AND mr.kind = 'blob')
-                   AND NOT EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.archive_digest = b.digest)
-                   AND b.digest NOT IN (${FILE_DIGESTS.sqlite})
-                 ORDER BY b.digest`,
-        postgres: `SELECT b.digest, b.size, b.created_at,
-                     CASE WHEN EXISTS (SELECT 1 FROM blob_leases l WHERE l.digest = b.digest AND l.taken_at >= ?) THEN 1 ELSE 0 END AS leased
-                   FROM blobs b
-                   WHERE NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.digest = b.digest AND mr.kind = 'blob')
-                     AND NOT EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.archive_digest = b.digest)
-                     AND b.digest NOT IN (${FILE_DIGESTS.postgres})
-                   ORDER BY b.digest`,
-      }),
+      // NOT IN reads the files' digests once (a hashed list); its NULLs are left out, or one file
+      // entry without a digest would make NOT IN unknown for every blob, and nothing be collected.
+      unreferenced: db.prepare(
+        withFileDigests(
+          (files) => `SELECT b.digest, b.size, b.created_at,
+                        CASE WHEN EXISTS (SELECT 1 FROM blob_leases l WHERE l.digest = b.digest AND l.taken_at >= ?) THEN 1 ELSE 0 END AS leased
+                      FROM blobs b
+                      WHERE NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.digest = b.digest AND mr.kind = 'blob')
+                        AND NOT EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.archive_digest = b.digest)
+                        AND b.digest NOT IN (SELECT fd.digest FROM (${files}) fd WHERE fd.digest IS NOT NULL)
+                      ORDER BY b.digest`,
+        ),
+      ),
       everyDigest: db.prepare(EVERY_DIGEST),
       versionsUsing: db.prepare({
         sqlite: `SELECT r.name, pv.version FROM pack_versions pv JOIN repositories r ON r.id = pv.repository_id
