@@ -128,7 +128,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     : null
   if (metrics) db.observeWriteTransactions((seconds) => metrics.writeTransaction(seconds))
   const notificationLog = options.logger ?? pino({ level: 'silent' })
-  const notifications = config.notifications.endpoints.length === 0 ? null : setUpNotifications(db, config, notificationLog, metrics)
+  const notifications = config.notifications.endpoints.length === 0 ? null : await setUpNotifications(db, config, notificationLog, metrics)
   // Without endpoints nothing is recorded, but what was kept for endpoints since removed goes.
   if (!notifications) await startOutbox(new OutboxReader(db), [], notificationLog)
 
@@ -277,9 +277,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
  * The outbox's recorder and a sender per enabled endpoint (started when the app is ready, so
  * what the outbox kept from before a restart is sent first), reporting to the metrics.
  */
-function setUpNotifications(db: Database, config: Config, log: FastifyBaseLogger, metrics: RegistryMetrics | null): Notifications {
+async function setUpNotifications(db: Database, config: Config, log: FastifyBaseLogger, metrics: RegistryMetrics | null): Promise<Notifications> {
   const { endpoints, includeReferences, retention } = config.notifications
-  const notifications = new Notifications(
+  const notifications = await Notifications.open(
     db,
     { endpoints, includeReferences, retention, namespace: config.oci.namespace, port: config.http.port },
     log,
@@ -386,12 +386,8 @@ async function setUpAuth(
         `login locked for ${user === null ? address : `${address}/${user}`} after ${failures} failures, for ${Math.round(forMs / 60_000)} min (restart the registry to lift it)`,
       )
       metrics?.lockout(user === null ? 'address' : 'user')
-      try {
-        audit.recordLockout(lockout)
-      } catch (err) {
-        // The lockout holds whether or not the event log can take it.
-        app.log.error({ err }, 'the lockout could not be written to the event log')
-      }
+      // The lockout holds whether or not the event log can take it.
+      void audit.recordLockout(lockout).catch((err: unknown) => app.log.error({ err }, 'the lockout could not be written to the event log'))
     },
   })
   try {

@@ -4,7 +4,7 @@
 // appended while a client pages through are never skipped or repeated.
 
 import { EventLog, type EventRow, NO_REPOSITORY } from './meta/events.js'
-import type { Db } from './meta/db.js'
+import type { Database } from './meta/database.js'
 import { fetchPage, type Page, type PageRequest } from './pages.js'
 
 export interface EventView {
@@ -44,20 +44,20 @@ export class AuditTrail {
   private readonly events: EventLog
 
   constructor(
-    db: Db,
+    db: Database,
     private readonly maxPageSize: number,
   ) {
     this.events = new EventLog(db)
   }
 
   /** Events matching `query`, oldest first; `last` is the id of the last event already seen. */
-  page(query: EventQuery, request: PageRequest): Page<EventView> {
+  page(query: EventQuery, request: PageRequest): Promise<Page<EventView>> {
     const filter = { since: query.since, repository: query.repository, actor: query.user }
-    return fetchPage(request, this.maxPageSize, (e) => String(e.id), (after, limit) => this.events.list(filter, after === '' ? 0 : Number(after), limit).map(eventView))
+    return fetchPage(request, this.maxPageSize, (e: EventView) => String(e.id), async (after, limit) => (await this.events.list(filter, after === '' ? 0 : Number(after), limit)).map(eventView))
   }
 
-  recordLockout(lockout: Lockout): void {
-    this.events.appendRegistryEvent(lockout.user ?? '', 'lockout', {
+  async recordLockout(lockout: Lockout): Promise<void> {
+    await this.events.appendRegistryEvent(lockout.user ?? '', 'lockout', {
       address: lockout.address,
       scope: lockout.user === null ? 'address' : 'user',
       failures: lockout.failures,

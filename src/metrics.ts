@@ -79,7 +79,7 @@ export class RegistryMetrics {
   private readonly purgedUploads: Counter<'what'>
   private readonly purgedBytes: Counter
   private readonly deliveries: Histogram<'endpoint'>
-  private notificationStatus: () => EndpointStatus[] = () => []
+  private notificationStatus: () => Promise<EndpointStatus[]> = async () => []
   private stored = { count: 0, bytes: 0 }
   private packs = { packs: 0, versions: 0 }
   private gc: GcTotals = { runs: 0, blobsRemoved: 0, bytesFreed: 0 }
@@ -198,9 +198,10 @@ export class RegistryMetrics {
     })
     // Read from the senders at scrape time; they count from the process's start.
     const perEndpoint = (name: string, help: string, kind: 'gauge' | 'counter', value: (s: EndpointStatus) => number) => {
-      const collect = function (this: Gauge<'endpoint'> | Counter<'endpoint'>): void {
+      const collect = async function (this: Gauge<'endpoint'> | Counter<'endpoint'>): Promise<void> {
+        const statuses = await metrics.notificationStatus()
         this.reset()
-        for (const status of metrics.notificationStatus()) this.inc({ endpoint: status.name }, value(status))
+        for (const status of statuses) this.inc({ endpoint: status.name }, value(status))
       }
       if (kind === 'gauge') new Gauge({ name, help, labelNames: ['endpoint'], registers, collect })
       else new Counter({ name, help, labelNames: ['endpoint'], registers, collect })
@@ -257,7 +258,7 @@ export class RegistryMetrics {
   }
 
   /** Where the notification metrics read each endpoint's state. */
-  watchNotifications(status: () => EndpointStatus[]): void {
+  watchNotifications(status: () => Promise<EndpointStatus[]>): void {
     this.notificationStatus = status
   }
 

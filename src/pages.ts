@@ -1,7 +1,7 @@
 // Paged listings, one meaning everywhere (catalogs, tags, packs, referrers): a page holds at most
 // `n` items, capped by limits.pagesize; the query fetches one row more than asked, and only when
 // that row exists is there a next page, named by the last item's key. A listing never links to
-// an empty page. followedLink is the other side: the next page a client (the CLI, the mirror)
+// an empty page. Queries answer at once or asynchronously (the metadata's do). followedLink is the other side: the next page a client (the CLI, the mirror)
 // reads from a Link header.
 
 export interface PageRequest {
@@ -17,10 +17,13 @@ export interface Page<T> {
   next: string | null
 }
 
-export function fetchPage<T>(request: PageRequest, maxPageSize: number, key: (item: T) => string, query: (after: string, limit: number) => T[]): Page<T> {
+/** What a page query answers: rows at once, or when the metadata has read them. */
+type Rows<T> = T[] | Promise<T[]>
+
+export async function fetchPage<T>(request: PageRequest, maxPageSize: number, key: (item: T) => string, query: (after: string, limit: number) => Rows<T>): Promise<Page<T>> {
   const n = Math.min(request.n ?? maxPageSize, maxPageSize)
   if (n <= 0) return { items: [], n, next: null }
-  const rows = query(request.last ?? '', n + 1)
+  const rows = await query(request.last ?? '', n + 1)
   const items = rows.slice(0, n)
   const last = items[items.length - 1]
   return { items, n, next: rows.length > n && last !== undefined ? key(last) : null }
@@ -47,24 +50,24 @@ export interface TwoWayPage<T> extends Page<T> {
  * says whether there is more ahead, and one row looked up behind says whether there is more
  * behind.
  */
-export function fetchTwoWayPage<T>(
+export async function fetchTwoWayPage<T>(
   request: TwoWayPageRequest,
   maxPageSize: number,
   key: (item: T) => string,
-  query: (direction: 'after' | 'before', key: string | null, limit: number) => T[],
-): TwoWayPage<T> {
+  query: (direction: 'after' | 'before', key: string | null, limit: number) => Rows<T>,
+): Promise<TwoWayPage<T>> {
   const n = Math.min(request.n ?? maxPageSize, maxPageSize)
   if (n <= 0) return { items: [], n, next: null, previous: null }
   const backwards = request.before !== undefined
-  const rows = backwards ? query('before', request.before ?? null, n + 1) : query('after', request.after ?? null, n + 1)
+  const rows = await (backwards ? query('before', request.before ?? null, n + 1) : query('after', request.after ?? null, n + 1))
   const items = rows.slice(0, n)
   if (backwards) items.reverse()
   const first = items[0]
   const last = items[items.length - 1]
   if (first === undefined || last === undefined) return { items, n, next: null, previous: null }
   const more = rows.length > n
-  const hasBefore = backwards ? more : request.after !== undefined && query('before', key(first), 1).length > 0
-  const hasAfter = backwards ? query('after', key(last), 1).length > 0 : more
+  const hasBefore = backwards ? more : request.after !== undefined && (await query('before', key(first), 1)).length > 0
+  const hasAfter = backwards ? (await query('after', key(last), 1)).length > 0 : more
   return { items, n, next: hasAfter ? key(last) : null, previous: hasBefore ? key(first) : null }
 }
 

@@ -9,7 +9,7 @@
 import Database from 'better-sqlite3'
 import { cpSync, existsSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { readMigrations } from '../../src/meta/db.js'
+import { readMigrations } from '../../src/meta/migrations.js'
 import { Prng } from '../random.js'
 import type { ChaosContext } from './context.js'
 import { type Figure, INFO, POSITIVE, TRUE, ZERO } from './report.js'
@@ -44,7 +44,7 @@ function editManifest(dir: string, edit: (manifest: Record<string, unknown>) => 
   writeFileSync(file, JSON.stringify(manifest, null, 2))
 }
 
-const known = readMigrations().length
+const known = readMigrations('sqlite').length
 
 const DAMAGES: Damage[] = [
   {

@@ -26,15 +26,15 @@ export class Lease {
   constructor(private readonly meta: BlobMeta) {}
 
   /** Leases more digests; returns those being deleted right now (with when that started). */
-  take(digests: string[], now = Date.now()): Map<string, number> {
+  async take(digests: string[], now = Date.now()): Promise<Map<string, number>> {
     if (digests.length === 0) return new Map()
     this.taken = true
     return this.meta.takeLease(this.id, digests, now)
   }
 
   /** Keeps a lease held for longer than LEASE_TTL_MS alive; call well within that. */
-  renew(now = Date.now()): void {
-    if (this.taken) this.meta.renewLease(this.id, now)
+  async renew(now = Date.now()): Promise<void> {
+    if (this.taken) await this.meta.renewLease(this.id, now)
   }
 
   /**
@@ -42,9 +42,9 @@ export class Lease {
    * lease that cannot be released now (the disk is full) expires by itself, so the request's
    * own error is what the client hears.
    */
-  release(): void {
+  async release(): Promise<void> {
     try {
-      if (this.taken) this.meta.dropLease(this.id)
+      if (this.taken) await this.meta.dropLease(this.id)
     } catch {
       // expires after LEASE_TTL_MS
     }
@@ -73,7 +73,7 @@ export class BlobIntake {
    */
   async placeAll(staged: StagedBlob[], lease: Lease): Promise<BlobInfo[]> {
     try {
-      const deleting = lease.take(staged.map((s) => s.digest))
+      const deleting = await lease.take(staged.map((s) => s.digest))
       for (const [digest, startedAt] of deleting) await this.waitForDeletion(digest, startedAt)
       await placeTogether(staged)
       return staged.map((s) => ({ digest: s.digest, size: s.size }))
@@ -89,7 +89,7 @@ export class BlobIntake {
    */
   async placeBuffers(buffers: Buffer[], lease: Lease): Promise<BlobInfo[]> {
     const infos = buffers.map((data) => ({ digest: sha256Digest(data), size: data.length }))
-    const deleting = lease.take(infos.map((i) => i.digest))
+    const deleting = await lease.take(infos.map((i) => i.digest))
     for (const [digest, startedAt] of deleting) await this.waitForDeletion(digest, startedAt)
     const missing: Buffer[] = []
     await Promise.all(
@@ -112,7 +112,7 @@ export class BlobIntake {
     let since = startedAt
     while (since !== null && Date.now() - since < DELETION_STALE_MS) {
       await new Promise((resolve) => setTimeout(resolve, DELETION_POLL_MS))
-      since = this.meta.deletionStartedAt(digest) as number
+      since = (await this.meta.deletionStartedAt(digest)) as number
     }
   }
 }

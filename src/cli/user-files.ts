@@ -9,7 +9,7 @@ import { BOOTSTRAP_USER, retireInitialPassword } from '../auth/bootstrap.js'
 import { readHtpasswd } from '../auth/htpasswd.js'
 import { type Config, configFileFor, loadConfig } from '../config/load.js'
 import { isMissing } from '../files.js'
-import { openDatabase } from '../meta/db.js'
+import { type Database, openDatabase } from '../meta/db.js'
 import { EventLog } from '../meta/events.js'
 import { rootLayout } from '../store/layout.js'
 import { CliError, type Io } from './command.js'
@@ -54,7 +54,7 @@ function isTheRegistrys(files: UserFiles): boolean {
  * the command. The change stands either way: when it cannot be recorded (another htpasswd
  * file, no database yet, in-memory storage, a database that does not open) the output says so.
  */
-export function recordUserChange(files: UserFiles, io: Io, action: 'user.add' | 'user.delete', detail: Record<string, unknown>): void {
+export async function recordUserChange(files: UserFiles, io: Io, action: 'user.add' | 'user.delete', detail: Record<string, unknown>): Promise<void> {
   const note = (why: string): void => {
     io.stdout.write(`Not recorded in the audit trail: ${why}\n`)
   }
@@ -62,18 +62,18 @@ export function recordUserChange(files: UserFiles, io: Io, action: 'user.add' | 
   if (storage.kind === 'inmemory') return note('the registry keeps its data in memory')
   if (!isTheRegistrys(files)) return note(`${files.htpasswd} is not the htpasswd file of ${files.configFile ?? 'the built-in configuration'}`)
   if (!existsSync(storage.databasePath)) return note(`there is no registry database at ${storage.databasePath} yet (the server creates it when it first starts)`)
-  let db: ReturnType<typeof openDatabase>
+  let db: Database
   try {
-    db = openDatabase(storage.databasePath)
+    db = await openDatabase({ kind: 'sqlite', path: storage.databasePath })
   } catch (err) {
     return note(`cannot open ${storage.databasePath}: ${(err as Error).message}`)
   }
   try {
-    new EventLog(db).appendRegistryEvent(operatingSystemUser(), action, detail)
+    await new EventLog(db).appendRegistryEvent(operatingSystemUser(), action, detail)
   } catch (err) {
     note(`cannot write to ${storage.databasePath}: ${(err as Error).message}`)
   } finally {
-    db.close()
+    await db.close()
   }
 }
 

@@ -1,5 +1,5 @@
 // Paged listings over HTTP, as the distribution API does them: the domain returns a Page (see
-// meta/pages.ts) and the route adds `Link: <path?n=..&last=..>; rel="next"` when there is a next
+// src/pages.ts) and the route adds `Link: <path?n=..&last=..>; rel="next"` when there is a next
 // page, keeping the request's other query parameters.
 
 import type { FastifyReply } from 'fastify'

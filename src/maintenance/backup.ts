@@ -30,7 +30,9 @@ import { isRegistryError } from '../errors.js'
 import { removeFile, unlessMissing, writeFileAtomic } from '../files.js'
 import { inspectSnapshot, restoreDatabase, snapshotDatabase } from '../meta/backup.js'
 import { BlobMeta } from '../meta/blobs.js'
-import { type Db, onStorageFull, openDatabase, readMigrations } from '../meta/db.js'
+import type { Database } from '../meta/database.js'
+import { openDatabase } from '../meta/db.js'
+import { readMigrations } from '../meta/migrations.js'
 import { MaintenanceMeta } from '../meta/maintenance.js'
 import { FilesystemBlobStore } from '../store/fs.js'
 import type { Storage } from '../store/index.js'
@@ -78,7 +80,7 @@ export interface BackupManifest {
 }
 
 export interface BackupSource {
-  db: Db
+  db: Database
   store: BlobStore
   root: string
   /** The users' file, or null when there is none (no auth, or users in memory). */
@@ -109,12 +111,12 @@ export async function backupRegistry(source: BackupSource, dest: string, progres
   const lease = new BlobIntake(source.store, new BlobMeta(source.db)).newLease()
   try {
     // Everything the metadata knows, leased before the snapshot can refer to it.
-    lease.take(new MaintenanceMeta(source.db).everyDigest())
+    await lease.take(await new MaintenanceMeta(source.db).everyDigest())
     const snapshotAt = new Date()
     const snapshotFile = join(dest, DATABASE)
     const snapshot = await snapshotDatabase(source.db, snapshotFile)
     const written = await digestOfStream(createReadStream(snapshotFile))
-    lease.take(snapshot.digests)
+    await lease.take(snapshot.digests)
     await progress.onSnapshot?.({ at: snapshotAt, blobs: snapshot.digests.length })
 
     const target = new FilesystemBlobStore(dest)
@@ -126,7 +128,7 @@ export async function backupRegistry(source: BackupSource, dest: string, progres
     await eachConcurrently(snapshot.digests, COPY_CONCURRENCY, async (digest) => {
       if (Date.now() - renewedAt >= renewEveryMs) {
         renewedAt = Date.now()
-        lease.renew()
+        await lease.renew()
       }
       try {
         const blob = await putBlob(target, await source.store.open(digest), { digest })
@@ -136,7 +138,7 @@ export async function backupRegistry(source: BackupSource, dest: string, progres
         problems.push({ digest, detail: (err as Error).message })
       }
     })
-    lease.release()
+    await lease.release()
     // The copy is a backup, not a registry: no space reserve, no upload area.
     target.reserve.release()
     await rmdir(rootLayout(dest).uploads).catch(() => undefined)
@@ -159,7 +161,7 @@ export async function backupRegistry(source: BackupSource, dest: string, progres
     await writeFileAtomic(join(dest, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, 0o600)
     return { manifest, problems }
   } finally {
-    lease.release()
+    await lease.release()
   }
 }
 
@@ -220,7 +222,7 @@ const NAMED = 5
  */
 export async function verifyBackup(src: string): Promise<VerifiedBackup> {
   const manifest = await readBackupManifest(src)
-  const known = readMigrations().length
+  const known = readMigrations('sqlite').length
   if (manifest.schemaVersion > known) {
     throw new BackupError(`${src} holds a database of schema version ${manifest.schemaVersion}, newer than this Packyard knows (${known}); restore it with the Packyard that made it (${manifest.packyard}) or a newer one`)
   }
@@ -325,13 +327,13 @@ export async function restoreRegistry(backup: VerifiedBackup, target: RestoreTar
     }
   }
 
-  const db = openDatabase(databaseFile)
+  const db = await openDatabase({ kind: 'sqlite', path: databaseFile })
   try {
-    onStorageFull(db, target.storage.releaseReserve)
+    db.onStorageFull(target.storage.releaseReserve)
     const fsck = await checkStore(db, store)
     return { manifest, blobs, bytes, users, fsck }
   } finally {
-    db.close()
+    await db.close()
   }
 }
 

@@ -6,7 +6,7 @@
 // blob's name instead, and the report counts which blobs were checked which way.
 
 import { digestOfStream } from '../store/digest.js'
-import type { Db } from '../meta/db.js'
+import type { Database } from '../meta/database.js'
 import { MaintenanceMeta } from '../meta/maintenance.js'
 import type { BlobStore } from '../store/types.js'
 
@@ -27,7 +27,7 @@ export interface FsckReport {
   problems: FsckProblem[]
 }
 
-export async function checkStore(db: Db, store: BlobStore, onProgress?: (digest: string) => void): Promise<FsckReport> {
+export async function checkStore(db: Database, store: BlobStore, onProgress?: (digest: string) => void): Promise<FsckReport> {
   const meta = new MaintenanceMeta(db)
   const report: FsckReport = { blobsChecked: 0, bytesChecked: 0, rehashed: 0, comparedChecksums: 0, problems: [] }
   const present = new Set<string>()
@@ -41,22 +41,22 @@ export async function checkStore(db: Db, store: BlobStore, onProgress?: (digest:
       if (recorded !== null) {
         report.comparedChecksums++
         if (recorded !== blob.digest) {
-          report.problems.push({ digest: blob.digest, problem: 'corrupt', detail: `the storage's SHA-256 checksum of the content is ${recorded}`, usedBy: meta.users(blob.digest) })
+          report.problems.push({ digest: blob.digest, problem: 'corrupt', detail: `the storage's SHA-256 checksum of the content is ${recorded}`, usedBy: await meta.users(blob.digest) })
         }
         continue
       }
       report.rehashed++
       const actual = (await digestOfStream(await store.open(blob.digest))).digest
       if (actual !== blob.digest) {
-        report.problems.push({ digest: blob.digest, problem: 'corrupt', detail: `content hashes to ${actual}`, usedBy: meta.users(blob.digest) })
+        report.problems.push({ digest: blob.digest, problem: 'corrupt', detail: `content hashes to ${actual}`, usedBy: await meta.users(blob.digest) })
       }
     } catch (err) {
-      report.problems.push({ digest: blob.digest, problem: 'unreadable', detail: (err as NodeJS.ErrnoException).code ?? String(err), usedBy: meta.users(blob.digest) })
+      report.problems.push({ digest: blob.digest, problem: 'unreadable', detail: (err as NodeJS.ErrnoException).code ?? String(err), usedBy: await meta.users(blob.digest) })
     }
   }
-  for (const known of meta.knownBlobs()) {
+  for (const known of await meta.knownBlobs()) {
     if (!present.has(known.digest)) {
-      report.problems.push({ digest: known.digest, problem: 'missing', detail: 'recorded in the metadata but not in the blob store', usedBy: meta.users(known.digest) })
+      report.problems.push({ digest: known.digest, problem: 'missing', detail: 'recorded in the metadata but not in the blob store', usedBy: await meta.users(known.digest) })
     }
   }
   return report

@@ -24,7 +24,7 @@
 
 import { LEASE_TTL_MS } from '../blobs/intake.js'
 import { BlobMeta } from '../meta/blobs.js'
-import { type Db, writeTransaction } from '../meta/db.js'
+import { type Database, writeTransaction } from '../meta/database.js'
 import { EventLog } from '../meta/events.js'
 import { MaintenanceMeta } from '../meta/maintenance.js'
 import type { BlobStore } from '../store/types.js'
@@ -67,29 +67,29 @@ export interface GcReport {
  * The recorded blobs nothing refers to, judged at `now` with `graceMs`: the registry page's
  * figures and the first pass of a collection.
  */
-export function assessRecorded(db: Db, now: number, graceMs: number): { summary: GarbageSummary; removable: UnreferencedBlob[] } {
+export async function assessRecorded(db: Database, now: number, graceMs: number): Promise<{ summary: GarbageSummary; removable: UnreferencedBlob[] }> {
   const summary = emptySummary(graceMs)
   const removable: UnreferencedBlob[] = []
-  for (const blob of new MaintenanceMeta(db).unreferencedBlobs(Date.now() - LEASE_TTL_MS)) {
+  for (const blob of await new MaintenanceMeta(db).unreferencedBlobs(Date.now() - LEASE_TTL_MS)) {
     if (tally(summary, blob, now) === 'removable') removable.push(blob)
   }
   return { summary, removable }
 }
 
-export async function collectGarbage(db: Db, store: BlobStore, staging: UploadStaging, options: GcOptions): Promise<GcReport> {
+export async function collectGarbage(db: Database, store: BlobStore, staging: UploadStaging, options: GcOptions): Promise<GcReport> {
   const meta = new MaintenanceMeta(db)
   const blobs = new BlobMeta(db)
   const now = options.now ?? Date.now()
   const leaseCutoff = Date.now() - LEASE_TTL_MS
   const batchSize = options.batchSize ?? 500
-  if (!options.dryRun) writeTransaction(db, () => blobs.dropExpiredLeases(leaseCutoff))
-  const { summary, removable } = assessRecorded(db, now, options.graceMs)
+  if (!options.dryRun) await writeTransaction(db, () => blobs.dropExpiredLeases(leaseCutoff))
+  const { summary, removable } = await assessRecorded(db, now, options.graceMs)
   // What goes is counted as it goes: a blob referenced, leased or accepted again since the
   // assessment stays, and is not counted as removable.
   const report: GcReport = {
     blobsRemoved: [],
     bytesFreed: 0,
-    blobsKept: blobs.totals().count - summary.removable.blobs - summary.withinGrace.blobs - summary.leased.blobs,
+    blobsKept: (await blobs.totals()).count - summary.removable.blobs - summary.withinGrace.blobs - summary.leased.blobs,
     garbage: { ...summary, removable: { blobs: 0, bytes: 0 } },
     unrecorded: { blobs: 0, bytes: 0 },
     tempFilesRemoved: [],
@@ -102,15 +102,17 @@ export async function collectGarbage(db: Db, store: BlobStore, staging: UploadSt
     // Decides a batch in one write transaction (the blob is still what the candidate says it
     // is), marks it as being deleted, deletes the bytes, then removes the marks.
     const collect = async (candidates: RemovedBlob[]) => {
-      const condemned = writeTransaction(db, () => {
-        const packDigests = meta.packDigests()
-        return candidates.filter((blob) => {
-          const recordedAt = meta.recordedAt(blob.digest)
+      const condemned = await writeTransaction(db, async () => {
+        const packDigests = await meta.packDigests()
+        const chosen: RemovedBlob[] = []
+        for (const blob of candidates) {
+          const recordedAt = await meta.recordedAt(blob.digest)
           const unchanged = blob.recorded ? recordedAt !== null && judge({ since: recordedAt, leased: false }, now, options.graceMs) === 'removable' : recordedAt === null
-          if (!unchanged || packDigests.has(blob.digest) || meta.referencedByManifest(blob.digest) || blobs.isLeased(blob.digest, leaseCutoff)) return false
-          if (!options.dryRun) blobs.startDeletion(blob.digest, Date.now())
-          return true
-        })
+          if (!unchanged || packDigests.has(blob.digest) || (await meta.referencedByManifest(blob.digest)) || (await blobs.isLeased(blob.digest, leaseCutoff))) continue
+          if (!options.dryRun) await blobs.startDeletion(blob.digest, Date.now())
+          chosen.push(blob)
+        }
+        return chosen
       })
       for (const blob of condemned) {
         if (!options.dryRun) await store.delete(blob.digest)
@@ -123,7 +125,11 @@ export async function collectGarbage(db: Db, store: BlobStore, staging: UploadSt
           report.unrecorded.bytes += blob.size
         }
       }
-      if (!options.dryRun && condemned.length > 0) writeTransaction(db, () => condemned.forEach((b) => blobs.finishDeletion(b.digest)))
+      if (!options.dryRun && condemned.length > 0) {
+        await writeTransaction(db, async () => {
+          for (const b of condemned) await blobs.finishDeletion(b.digest)
+        })
+      }
     }
 
     for (let i = 0; i < removable.length; i += batchSize) await collect(removable.slice(i, i + batchSize).map((b) => ({ ...b, recorded: true })))
@@ -132,14 +138,14 @@ export async function collectGarbage(db: Db, store: BlobStore, staging: UploadSt
     // store's listing may still show what was just deleted.
     const judged = new Set(removable.map((b) => b.digest))
     let batch: RemovedBlob[] = []
-    let packDigests = meta.packDigests()
+    let packDigests = await meta.packDigests()
     for await (const stored of store.list()) {
-      if (judged.has(stored.digest) || meta.recordedAt(stored.digest) !== null) continue
-      if (packDigests.has(stored.digest) || meta.referencedByManifest(stored.digest)) {
+      if (judged.has(stored.digest) || (await meta.recordedAt(stored.digest)) !== null) continue
+      if (packDigests.has(stored.digest) || (await meta.referencedByManifest(stored.digest))) {
         report.blobsKept++
         continue
       }
-      const blob = { digest: stored.digest, size: stored.size, since: stored.modifiedAt, leased: blobs.isLeased(stored.digest, leaseCutoff), recorded: false }
+      const blob = { digest: stored.digest, size: stored.size, since: stored.modifiedAt, leased: await blobs.isLeased(stored.digest, leaseCutoff), recorded: false }
       if (judge(blob, now, options.graceMs) !== 'removable') {
         tally(report.garbage, blob, now)
         report.unrecorded.blobs++
@@ -150,7 +156,7 @@ export async function collectGarbage(db: Db, store: BlobStore, staging: UploadSt
       if (batch.length >= batchSize) {
         await collect(batch)
         batch = []
-        packDigests = meta.packDigests()
+        packDigests = await meta.packDigests()
       }
     }
     await collect(batch)
@@ -159,7 +165,7 @@ export async function collectGarbage(db: Db, store: BlobStore, staging: UploadSt
     // request can still be writing them.
     const stagedCutoff = Math.min(now - options.graceMs, now - STAGED_FILE_MIN_AGE_MS)
     for await (const entry of staging.list()) {
-      if (entry.modifiedAt >= stagedCutoff || meta.hasUploadSession(entry.id)) continue
+      if (entry.modifiedAt >= stagedCutoff || (await meta.hasUploadSession(entry.id))) continue
       if (!options.dryRun) await staging.cancel(entry.id)
       report.tempFilesRemoved.push(entry.id)
     }
@@ -169,7 +175,7 @@ export async function collectGarbage(db: Db, store: BlobStore, staging: UploadSt
   } finally {
     if (!options.dryRun) {
       try {
-        recordRun(db, report, options, failure)
+        await recordRun(db, report, options, failure)
       } catch (recordFailure) {
         if (failure === null) throw recordFailure
       }
@@ -178,8 +184,8 @@ export async function collectGarbage(db: Db, store: BlobStore, staging: UploadSt
   return report
 }
 
-function recordRun(db: Db, report: GcReport, options: GcOptions, failure: unknown): void {
-  new EventLog(db).appendRegistryEvent(options.actor, 'gc', {
+async function recordRun(db: Database, report: GcReport, options: GcOptions, failure: unknown): Promise<void> {
+  await new EventLog(db).appendRegistryEvent(options.actor, 'gc', {
     blobsRemoved: report.blobsRemoved.length,
     bytesFreed: report.bytesFreed,
     tempFilesRemoved: report.tempFilesRemoved.length,

@@ -4,7 +4,7 @@
 // metadata has no record of need the store listed, too slow for a page view).
 
 import type { BrowseMeta } from '../meta/browse.js'
-import type { Db } from '../meta/db.js'
+import type { Database } from '../meta/database.js'
 import { DEFAULT_GRACE_MS, type GarbageSummary, summaryLines } from './garbage.js'
 import { assessRecorded } from './gc.js'
 import { SyncMeta } from '../meta/sync.js'
@@ -17,7 +17,7 @@ export interface OverviewSettings {
   ociNamespace: string
   latestPushes: number
   /** The notification endpoints' state (none without notifications.endpoints). */
-  notifications: () => EndpointStatus[]
+  notifications: () => EndpointStatus[] | Promise<EndpointStatus[]>
 }
 
 export interface PushView {
@@ -65,7 +65,7 @@ export interface MirrorView {
 export class RegistryOverview {
   constructor(
     private readonly browse: BrowseMeta,
-    private readonly db: Db,
+    private readonly db: Database,
     private readonly settings: OverviewSettings,
   ) {
     this.sync = new SyncMeta(db)
@@ -73,8 +73,10 @@ export class RegistryOverview {
 
   private readonly sync: SyncMeta
 
-  summary(): RegistrySummary {
-    const c = this.browse.counts()
+  async summary(): Promise<RegistrySummary> {
+    const c = await this.browse.counts()
+    const latest = await this.browse.latestPushes(this.settings.latestPushes)
+    const upstreams = await this.sync.upstreams()
     return {
       version: this.settings.version,
       storage: this.settings.storage,
@@ -90,8 +92,8 @@ export class RegistryOverview {
         blobs: c.blobs,
         uploads: c.uploads,
       },
-      garbage: this.garbage(),
-      latestPushes: this.browse.latestPushes(this.settings.latestPushes).map((e) => ({
+      garbage: await this.garbage(),
+      latestPushes: latest.map((e) => ({
         at: new Date(e.at).toISOString(),
         actor: e.actor,
         action: e.action,
@@ -103,7 +105,7 @@ export class RegistryOverview {
         forced: e.forced === 1,
         message: e.message,
       })),
-      mirrors: this.sync.upstreams().flatMap((u) =>
+      mirrors: upstreams.flatMap((u) =>
         u.last === null
           ? []
           : [
@@ -121,12 +123,12 @@ export class RegistryOverview {
               },
             ],
       ),
-      notifications: this.settings.notifications(),
+      notifications: await this.settings.notifications(),
     }
   }
 
-  private garbage(): RegistrySummary['garbage'] {
-    const { summary } = assessRecorded(this.db, Date.now(), DEFAULT_GRACE_MS)
+  private async garbage(): Promise<RegistrySummary['garbage']> {
+    const { summary } = await assessRecorded(this.db, Date.now(), DEFAULT_GRACE_MS)
     return { ...summary, lines: summaryLines(summary, 'removable now') }
   }
 }

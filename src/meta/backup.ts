@@ -6,10 +6,14 @@
 // beside it). Before a restore, a snapshot is read (never written) to say whether it is whole:
 // SQLite's integrity check, its schema version, the blobs it refers to. Restore then copies
 // such a file into place the same way.
+//
+// These work on SQLite files only: a registry whose metadata is in PostgreSQL is refused with
+// SnapshotUnsupportedError.
 
-import Database from 'better-sqlite3'
-import { type Db, openDatabase, schemaVersion } from './db.js'
-import { MaintenanceMeta } from './maintenance.js'
+import Sqlite from 'better-sqlite3'
+import { type Database, writeTransaction } from './database.js'
+import { EVERY_DIGEST, MaintenanceMeta } from './maintenance.js'
+import { SqliteDatabase } from './sqlite.js'
 
 /** Every page in one backup step: one read transaction, one state. */
 const ALL_PAGES = 0x7fffffff
@@ -20,18 +24,39 @@ export interface Snapshot {
   schemaVersion: number
 }
 
-/** Copies the live database to `path` (a new file) as one consistent snapshot, made self-contained. */
-export async function snapshotDatabase(db: Db, path: string): Promise<Snapshot> {
-  await db.backup(path, { progress: () => ALL_PAGES })
-  const snapshot = openDatabase(path)
+/** A snapshot asked of a database that is not an SQLite file. */
+export class SnapshotUnsupportedError extends Error {
+  constructor(readonly location: string) {
+    super(`backup and restore copy an SQLite metadata file; the metadata here is in PostgreSQL (${location}), which they do not support yet`)
+    this.name = 'SnapshotUnsupportedError'
+  }
+}
+
+/**
+ * Copies the live database to `path` (a new file) as one consistent snapshot, made
+ * self-contained. The copy is read through a connection of its own: the server's connection
+ * may hold a write transaction open between two statements, whose pages a backup through it
+ * would copy before they are committed.
+ */
+export async function snapshotDatabase(db: Database, path: string): Promise<Snapshot> {
+  if (!(db instanceof SqliteDatabase)) throw new SnapshotUnsupportedError(db.location)
+  const source = new Sqlite(db.location, { readonly: true, fileMustExist: true })
   try {
-    snapshot.transaction(() => {
-      snapshot.exec('DELETE FROM blob_leases; DELETE FROM blob_deletions; DELETE FROM upload_sessions;')
-    }).immediate()
-    snapshot.pragma('journal_mode = DELETE')
-    return { digests: new MaintenanceMeta(snapshot).everyDigest(), schemaVersion: schemaVersion(snapshot) }
+    await source.backup(path, { progress: () => ALL_PAGES })
   } finally {
-    snapshot.close()
+    source.close()
+  }
+  const snapshot = await SqliteDatabase.open(path)
+  try {
+    await writeTransaction(snapshot, async () => {
+      for (const table of ['blob_leases', 'blob_deletions', 'upload_sessions']) await snapshot.prepare(`DELETE FROM ${table}`).run()
+    })
+    const digests = await new MaintenanceMeta(snapshot).everyDigest()
+    const schemaVersion = await snapshot.schemaVersion()
+    snapshot.raw.pragma('journal_mode = DELETE')
+    return { digests, schemaVersion }
+  } finally {
+    await snapshot.close()
   }
 }
 
@@ -49,9 +74,9 @@ export interface SnapshotInspection {
 const INTEGRITY_LINES = 5
 
 export function inspectSnapshot(path: string): SnapshotInspection {
-  let snapshot: Database.Database
+  let snapshot: Sqlite.Database
   try {
-    snapshot = new Database(path, { readonly: true, fileMustExist: true })
+    snapshot = new Sqlite(path, { readonly: true, fileMustExist: true })
   } catch (err) {
     return { problems: [`cannot be opened (${(err as Error).message})`], schemaVersion: 0, digests: null }
   }
@@ -64,7 +89,8 @@ export function inspectSnapshot(path: string): SnapshotInspection {
     const hasSchema = snapshot.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get() !== undefined
     if (!hasSchema) return { problems: [], schemaVersion: 0, digests: null }
     const { v } = snapshot.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }
-    return { problems: [], schemaVersion: v ?? 0, digests: new MaintenanceMeta(snapshot).everyDigest() }
+    const digests = (snapshot.prepare(EVERY_DIGEST.sqlite).all() as Array<{ digest: string }>).map((r) => r.digest)
+    return { problems: [], schemaVersion: v ?? 0, digests }
   } catch (err) {
     // SQLITE_NOTADB, SQLITE_CORRUPT: a truncated or overwritten file fails here.
     return { problems: [`is not a readable SQLite database (${(err as Error).message})`], schemaVersion: 0, digests: null }
@@ -75,7 +101,7 @@ export function inspectSnapshot(path: string): SnapshotInspection {
 
 /** Copies a snapshot file to `path` (which must not exist), leaving the snapshot untouched. */
 export async function restoreDatabase(snapshotPath: string, path: string): Promise<void> {
-  const snapshot = new Database(snapshotPath, { readonly: true, fileMustExist: true })
+  const snapshot = new Sqlite(snapshotPath, { readonly: true, fileMustExist: true })
   try {
     await snapshot.backup(path, { progress: () => ALL_PAGES })
   } finally {

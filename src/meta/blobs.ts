@@ -5,68 +5,70 @@
 // database so that a `packyard garbage-collect` in another process sees the server's leases,
 // and the server sees its deletions.
 
-import type { Statement } from 'better-sqlite3'
-import { type Db, writeTransaction } from './db.js'
+import { type Database, type SqlText, type Statement, writeTransaction } from './database.js'
 
 const SQL = {
   // created_at is when the registry last accepted the bytes: accepting them again restarts the
   // grace period garbage collection gives them, as the stores do with the bytes' own timestamp.
-  record: 'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET created_at = MAX(created_at, excluded.created_at)',
+  record: {
+    sqlite: 'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET created_at = MAX(blobs.created_at, excluded.created_at)',
+    postgres: 'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET created_at = GREATEST(blobs.created_at, excluded.created_at)',
+  },
   link: 'INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
   unlink: 'DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?',
   inRepository: 'SELECT b.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest WHERE rb.repository_id = ? AND rb.digest = ?',
-  takeLease: 'INSERT OR IGNORE INTO blob_leases (lease_id, digest, taken_at) VALUES (?, ?, ?)',
+  takeLease: 'INSERT INTO blob_leases (lease_id, digest, taken_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
   releaseLease: 'DELETE FROM blob_leases WHERE lease_id = ?',
   renewLease: 'UPDATE blob_leases SET taken_at = ? WHERE lease_id = ?',
   leasedSince: 'SELECT 1 AS one FROM blob_leases WHERE digest = ? AND taken_at >= ? LIMIT 1',
   dropExpiredLeases: 'DELETE FROM blob_leases WHERE taken_at < ?',
   deletion: 'SELECT started_at FROM blob_deletions WHERE digest = ?',
-  startDeletion: 'INSERT OR REPLACE INTO blob_deletions (digest, started_at) VALUES (?, ?)',
+  startDeletion: 'INSERT INTO blob_deletions (digest, started_at) VALUES (?, ?) ON CONFLICT (digest) DO UPDATE SET started_at = excluded.started_at',
   finishDeletion: 'DELETE FROM blob_deletions WHERE digest = ?',
   unlinkEverywhere: 'DELETE FROM repository_blobs WHERE digest = ?',
   forget: 'DELETE FROM blobs WHERE digest = ?',
   totals: 'SELECT COUNT(*) AS count, COALESCE(SUM(size), 0) AS bytes FROM blobs',
-} as const
+} as const satisfies Record<string, SqlText>
 
 export class BlobMeta {
   private readonly s: Record<keyof typeof SQL, Statement>
 
-  constructor(private readonly db: Db) {
+  constructor(private readonly db: Database) {
     this.s = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Record<keyof typeof SQL, Statement>
   }
 
   /** Records an accepted blob and links it to a repository (inside the caller's transaction). */
-  recordInRepository(repositoryId: number, blob: { digest: string; size: number }, now: number): void {
-    this.s.record.run(blob.digest, blob.size, now)
-    this.s.link.run(repositoryId, blob.digest, now)
+  async recordInRepository(repositoryId: number, blob: { digest: string; size: number }, now: number): Promise<void> {
+    await this.s.record.run(blob.digest, blob.size, now)
+    await this.s.link.run(repositoryId, blob.digest, now)
   }
 
   /** How many blobs the registry has accepted, and their bytes (one scan of the table, for the metrics). */
-  totals(): { count: number; bytes: number } {
-    return this.s.totals.get() as { count: number; bytes: number }
+  async totals(): Promise<{ count: number; bytes: number }> {
+    return (await this.s.totals.get()) as { count: number; bytes: number }
   }
 
   /** Unlinks a blob from a repository; false when it was not linked. */
-  unlink(repositoryId: number, digest: string): boolean {
-    return this.s.unlink.run(repositoryId, digest).changes > 0
+  async unlink(repositoryId: number, digest: string): Promise<boolean> {
+    return (await this.s.unlink.run(repositoryId, digest)).changes > 0
   }
 
   /** The blob when the repository may serve it. */
-  inRepository(repositoryId: number, digest: string): { digest: string; size: number } | null {
-    return (this.s.inRepository.get(repositoryId, digest) as { digest: string; size: number } | undefined) ?? null
+  async inRepository(repositoryId: number, digest: string): Promise<{ digest: string; size: number } | null> {
+    return ((await this.s.inRepository.get(repositoryId, digest)) as { digest: string; size: number } | undefined) ?? null
   }
 
   /**
    * Leases `digests` under `leaseId` (committed at once) and returns those garbage collection
    * is deleting right now, with when it started.
    */
-  takeLease(leaseId: string, digests: string[], now: number): Map<string, number> {
+  takeLease(leaseId: string, digests: string[], now: number): Promise<Map<string, number>> {
     // Not durable: a lease only matters while the process that took it lives.
-    return writeTransaction(this.db, () => {
+    return writeTransaction(this.db, async () => {
       const deleting = new Map<string, number>()
       for (const digest of digests) {
-        this.s.takeLease.run(leaseId, digest, now)
-        const row = this.s.deletion.get(digest) as { started_at: number } | undefined
+        await this.s.takeLease.run(leaseId, digest, now)
+        const row = (await this.s.deletion.get(digest)) as { started_at: number } | undefined
         if (row) deleting.set(digest, row.started_at)
       }
       return deleting
@@ -74,45 +76,45 @@ export class BlobMeta {
   }
 
   /** Ends a lease, inside the transaction that records the references it protected. */
-  releaseLease(leaseId: string): void {
-    this.s.releaseLease.run(leaseId)
+  async releaseLease(leaseId: string): Promise<void> {
+    await this.s.releaseLease.run(leaseId)
   }
 
   /** Ends a lease on its own (the request failed); not durable, like taking it. */
-  dropLease(leaseId: string): void {
-    writeTransaction(this.db, () => this.s.releaseLease.run(leaseId), { durable: false })
+  async dropLease(leaseId: string): Promise<void> {
+    await writeTransaction(this.db, () => this.s.releaseLease.run(leaseId), { durable: false })
   }
 
   /** Restarts a long-held lease's clock (a backup copying for hours), so it never counts as a crashed request's. */
-  renewLease(leaseId: string, now: number): void {
-    writeTransaction(this.db, () => this.s.renewLease.run(now, leaseId), { durable: false })
+  async renewLease(leaseId: string, now: number): Promise<void> {
+    await writeTransaction(this.db, () => this.s.renewLease.run(now, leaseId), { durable: false })
   }
 
   /** When garbage collection started deleting `digest`, or null when it is not. */
-  deletionStartedAt(digest: string): number | null {
-    return (this.s.deletion.get(digest) as { started_at: number } | undefined)?.started_at ?? null
+  async deletionStartedAt(digest: string): Promise<number | null> {
+    return ((await this.s.deletion.get(digest)) as { started_at: number } | undefined)?.started_at ?? null
   }
 
   // ---- for garbage collection, inside its transaction
 
   /** Whether a lease taken at or after `since` holds the blob. */
-  isLeased(digest: string, since: number): boolean {
-    return this.s.leasedSince.get(digest, since) !== undefined
+  async isLeased(digest: string, since: number): Promise<boolean> {
+    return (await this.s.leasedSince.get(digest, since)) !== undefined
   }
 
   /** Forgets leases a crashed request left behind. */
-  dropExpiredLeases(before: number): void {
-    this.s.dropExpiredLeases.run(before)
+  async dropExpiredLeases(before: number): Promise<void> {
+    await this.s.dropExpiredLeases.run(before)
   }
 
   /** Forgets the blob everywhere and marks its bytes as being deleted. */
-  startDeletion(digest: string, now: number): void {
-    this.s.unlinkEverywhere.run(digest)
-    this.s.forget.run(digest)
-    this.s.startDeletion.run(digest, now)
+  async startDeletion(digest: string, now: number): Promise<void> {
+    await this.s.unlinkEverywhere.run(digest)
+    await this.s.forget.run(digest)
+    await this.s.startDeletion.run(digest, now)
   }
 
-  finishDeletion(digest: string): void {
-    this.s.finishDeletion.run(digest)
+  async finishDeletion(digest: string): Promise<void> {
+    await this.s.finishDeletion.run(digest)
   }
 }

@@ -4,8 +4,7 @@
 // a pack version, pages of the audit trail (GET /v1/_events), and the totals of garbage
 // collection for the metrics.
 
-import type { Statement } from 'better-sqlite3'
-import { type Db, writeTransaction } from './db.js'
+import { type Database, type Statement, writeTransaction } from './database.js'
 
 /**
  * - create: a tag that did not exist now points at pushed content
@@ -82,26 +81,32 @@ export class EventLog {
   /** One statement per combination of filters, prepared on first use. */
   private readonly pages = new Map<string, Statement>()
 
-  constructor(private readonly db: Db) {
+  constructor(private readonly db: Database) {
     this.insert = db.prepare(
       `INSERT INTO events (at, actor, action, repository, tag, old_digest, new_digest, forced, message, detail)
        VALUES (@at, @actor, @action, @repository, @tag, @oldDigest, @newDigest, @forced, @message, @detail)`,
     )
-    this.historyOfTags = db.prepare(
-      `SELECT ${COLUMNS} FROM events
-       WHERE repository = ? AND (tag IN (SELECT value FROM json_each(?)) OR new_digest = ? OR old_digest = ?) ORDER BY id`,
-    )
-    this.gc = db.prepare(
-      `SELECT COUNT(*) AS runs,
-              COALESCE(SUM(json_extract(detail, '$.blobsRemoved')), 0) AS blobsRemoved,
-              COALESCE(SUM(json_extract(detail, '$.bytesFreed')), 0) AS bytesFreed
-       FROM events WHERE action = 'gc'`,
-    )
+    this.historyOfTags = db.prepare({
+      sqlite: `SELECT ${COLUMNS} FROM events
+               WHERE repository = ? AND (tag IN (SELECT value FROM json_each(?)) OR new_digest = ? OR old_digest = ?) ORDER BY id`,
+      postgres: `SELECT ${COLUMNS} FROM events
+                 WHERE repository = ? AND (tag IN (SELECT jsonb_array_elements_text(?::jsonb)) OR new_digest = ? OR old_digest = ?) ORDER BY id`,
+    })
+    this.gc = db.prepare({
+      sqlite: `SELECT COUNT(*) AS runs,
+                      COALESCE(SUM(json_extract(detail, '$.blobsRemoved')), 0) AS "blobsRemoved",
+                      COALESCE(SUM(json_extract(detail, '$.bytesFreed')), 0) AS "bytesFreed"
+               FROM events WHERE action = 'gc'`,
+      postgres: `SELECT COUNT(*) AS runs,
+                        COALESCE(SUM((detail::jsonb ->> 'blobsRemoved')::bigint), 0) AS "blobsRemoved",
+                        COALESCE(SUM((detail::jsonb ->> 'bytesFreed')::bigint), 0) AS "bytesFreed"
+                 FROM events WHERE action = 'gc'`,
+    })
   }
 
   /** Inside the transaction of the change it records. */
-  append(e: NewEvent): void {
-    this.insert.run({ ...e, forced: e.forced ? 1 : 0, detail: e.detail === undefined ? null : JSON.stringify(e.detail) })
+  async append(e: NewEvent): Promise<void> {
+    await this.insert.run({ ...e, forced: e.forced ? 1 : 0, detail: e.detail === undefined ? null : JSON.stringify(e.detail) })
   }
 
   /**
@@ -109,24 +114,26 @@ export class EventLog {
    * repository, tag or digest, and a write transaction of its own, since no other change goes
    * with it.
    */
-  appendRegistryEvent(actor: string, action: 'gc' | 'lockout' | 'user.add' | 'user.delete', detail: Record<string, unknown>): void {
-    writeTransaction(this.db, () =>
+  async appendRegistryEvent(actor: string, action: 'gc' | 'lockout' | 'user.add' | 'user.delete', detail: Record<string, unknown>): Promise<void> {
+    await writeTransaction(this.db, () =>
       this.append({ at: Date.now(), actor, action, repository: NO_REPOSITORY, tag: null, oldDigest: null, newDigest: null, forced: false, message: null, detail }),
     )
   }
 
   /** What happened to these tags of a repository, or to content with `digest`, oldest first. */
-  history(repository: string, tags: string[], digest: string): EventRow[] {
-    return this.historyOfTags.all(repository, JSON.stringify(tags), digest, digest) as EventRow[]
+  async history(repository: string, tags: string[], digest: string): Promise<EventRow[]> {
+    return (await this.historyOfTags.all(repository, JSON.stringify(tags), digest, digest)) as EventRow[]
   }
 
   /** Up to `limit` events after the event with id `afterId`, oldest first. */
-  list(filter: EventFilter, afterId: number, limit: number): EventRow[] {
+  async list(filter: EventFilter, afterId: number, limit: number): Promise<EventRow[]> {
     // With `since`, the first page is read in id order from the first event at or after that time
     // (found through the index on `at`; none: from past the last one), not from the start of the
-    // log: one lower bound on the id, so SQLite can seek to it. Later pages start after the last
-    // id they were given, which is past that bound already.
-    const firstSince = 'COALESCE((SELECT MIN(id) FROM events INDEXED BY events_at WHERE at >= @since) - 1, (SELECT COALESCE(MAX(id), 0) FROM events))'
+    // log: one lower bound on the id, so the engine can seek to it. Later pages start after the
+    // last id they were given, which is past that bound already. SQLite is told to use the index
+    // on `at` (its planner may prefer the id order); PostgreSQL's planner takes it by itself.
+    const atIndex = this.db.dialect === 'sqlite' ? ' INDEXED BY events_at' : ''
+    const firstSince = `COALESCE((SELECT MIN(id) FROM events${atIndex} WHERE at >= @since) - 1, (SELECT COALESCE(MAX(id), 0) FROM events))`
     const where = [filter.since === undefined || afterId > 0 ? 'id > @afterId' : `id > ${firstSince}`]
     if (filter.since !== undefined) where.push('at >= @since')
     if (filter.repository !== undefined) where.push('repository = @repository')
@@ -141,11 +148,11 @@ export class EventLog {
     if (filter.since !== undefined) params.since = filter.since
     if (filter.repository !== undefined) params.repository = filter.repository
     if (filter.actor !== undefined) params.actor = filter.actor
-    return statement.all(params) as EventRow[]
+    return (await statement.all(params)) as EventRow[]
   }
 
   /** Every garbage-collection run recorded, whichever process ran it. */
-  gcTotals(): GcTotals {
-    return this.gc.get() as GcTotals
+  async gcTotals(): Promise<GcTotals> {
+    return (await this.gc.get()) as GcTotals
   }
 }

@@ -2,10 +2,11 @@
 // inside their own write transaction, and the recorder app.ts attached to the database turns
 // that into an event row in the same transaction. Without a recorder (no endpoint configured)
 // recording costs nothing. The senders read the rows back in order, keep each endpoint's place,
-// and remove the rows every endpoint is past.
+// and remove the rows every endpoint is past. Every row is inserted in a write transaction, and
+// both engines run one writer at a time, so rows commit in seq order: a sender reading past its
+// place never skips a row that commits later with a lower seq.
 
-import type { Statement } from 'better-sqlite3'
-import { type Db, writeTransaction } from './db.js'
+import { type Database, type Statement, writeTransaction } from './database.js'
 import type { RepositoryKey } from './repository-key.js'
 
 export type OutboxAction = 'push' | 'pull' | 'delete' | 'mount'
@@ -57,28 +58,32 @@ export interface OutboxEventRow {
 export interface OutboxRecorder {
   /** Called inside the writer's transaction (or, for a pull, during the request); returns the row to insert. */
   event(draft: OutboxDraft): OutboxEventRow
-  /** After the transaction: wakes the senders (called whether it committed or not). */
+  /**
+   * Wakes the senders: called once the row is inserted, possibly before its transaction ends
+   * (committed or not), so a sender woken waits for the writers (OutboxReader.afterWriters)
+   * before it reads.
+   */
   recorded(): void
 }
 
-const recorders = new WeakMap<Db, { recorder: OutboxRecorder; insert: Statement }>()
+const recorders = new WeakMap<Database, { recorder: OutboxRecorder; insert: Statement }>()
 
 /** From now on, drafts recorded on `db` become outbox rows. */
-export function attachOutbox(db: Db, recorder: OutboxRecorder): void {
+export function attachOutbox(db: Database, recorder: OutboxRecorder): void {
   recorders.set(db, { recorder, insert: db.prepare('INSERT INTO notification_outbox (at, action, media_type, event) VALUES (?, ?, ?, ?)') })
 }
 
 /** Inside the transaction of the change `draft` describes; nothing when no endpoint listens. */
-export function recordNotification(db: Db, draft: OutboxDraft): void {
+export async function recordNotification(db: Database, draft: OutboxDraft): Promise<void> {
   const attached = recorders.get(db)
   if (!attached) return
   const row = attached.recorder.event(draft)
-  attached.insert.run(row.at, row.action, row.mediaType, row.event)
+  await attached.insert.run(row.at, row.action, row.mediaType, row.event)
   queueMicrotask(() => attached.recorder.recorded())
 }
 
 /** Whether drafts on `db` are recorded (a writer may skip building a costly one when not). */
-export function isRecording(db: Db): boolean {
+export function isRecording(db: Database): boolean {
   return recorders.has(db)
 }
 
@@ -87,11 +92,11 @@ export function isRecording(db: Db): boolean {
  * transaction of their own (not fsynced: a crash may lose the pulls of its last moments, never
  * a change's event).
  */
-export function recordPulls(db: Db, rows: OutboxEventRow[]): void {
+export async function recordPulls(db: Database, rows: OutboxEventRow[]): Promise<void> {
   const attached = recorders.get(db)
   if (!attached || rows.length === 0) return
-  writeTransaction(db, () => {
-    for (const row of rows) attached.insert.run(row.at, row.action, row.mediaType, row.event)
+  await writeTransaction(db, async () => {
+    for (const row of rows) await attached.insert.run(row.at, row.action, row.mediaType, row.event)
   }, { durable: false })
   attached.recorder.recorded()
 }
@@ -125,14 +130,21 @@ export interface OutboxStart {
 export class OutboxReader {
   private readonly s: Record<'rows' | 'kinds' | 'place' | 'setPlace' | 'last' | 'remove' | 'endpoints' | 'forget', Statement>
 
-  constructor(private readonly db: Db) {
+  constructor(private readonly db: Database) {
     this.s = {
       rows: db.prepare('SELECT seq, at, action, media_type, event FROM notification_outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
       // The columns before `event` in the record: reading them leaves the event's pages unread.
-      kinds: db.prepare('SELECT seq, at, action, media_type FROM notification_outbox WHERE seq > ? ORDER BY seq'),
+      kinds: db.prepare('SELECT seq, at, action, media_type FROM notification_outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
       place: db.prepare('SELECT delivered_seq AS seq FROM notification_endpoints WHERE name = ?'),
       setPlace: db.prepare('INSERT INTO notification_endpoints (name, delivered_seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET delivered_seq = excluded.delivered_seq'),
-      last: db.prepare("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'notification_outbox'), 0) AS seq"),
+      last: db.prepare({
+        sqlite: "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'notification_outbox'), 0) AS seq",
+        // A PostgreSQL sequence is not rolled back with its transaction, so its value may be past
+        // every row: the last row kept, or when none is, the furthest place (rows go only once
+        // every endpoint is past them). Two index lookups.
+        postgres: `SELECT GREATEST(COALESCE((SELECT MAX(seq) FROM notification_outbox), 0),
+                                   COALESCE((SELECT MAX(delivered_seq) FROM notification_endpoints), 0)) AS seq`,
+      }),
       remove: db.prepare('DELETE FROM notification_outbox WHERE seq <= ?'),
       endpoints: db.prepare('SELECT name FROM notification_endpoints'),
       forget: db.prepare('DELETE FROM notification_endpoints WHERE name = ?'),
@@ -146,56 +158,68 @@ export class OutboxReader {
    * are forgotten, and the rows every remaining enabled endpoint is past (all of them when none
    * is) removed. Returns each enabled endpoint's place and what was dropped, for the log.
    */
-  start(endpoints: Array<{ name: string; disabled: boolean }>): OutboxStart {
-    return writeTransaction(this.db, () => {
+  start(endpoints: Array<{ name: string; disabled: boolean }>): Promise<OutboxStart> {
+    return writeTransaction(this.db, async () => {
       const names = new Set(endpoints.map((e) => e.name))
       const forgotten: string[] = []
-      for (const { name } of this.s.endpoints.all() as Array<{ name: string }>) {
+      for (const { name } of (await this.s.endpoints.all()) as Array<{ name: string }>) {
         if (names.has(name)) continue
-        this.s.forget.run(name)
+        await this.s.forget.run(name)
         forgotten.push(name)
       }
-      const last = (this.s.last.get() as { seq: number }).seq
+      const last = ((await this.s.last.get()) as { seq: number }).seq
       const places = new Map<string, number>()
       for (const e of endpoints) {
-        const known = this.s.place.get(e.name) as { seq: number } | undefined
+        const known = (await this.s.place.get(e.name)) as { seq: number } | undefined
         const place = e.disabled || known === undefined ? last : known.seq
-        this.s.setPlace.run(e.name, place)
+        await this.s.setPlace.run(e.name, place)
         if (!e.disabled) places.set(e.name, place)
       }
-      const removed = this.s.remove.run(places.size === 0 ? last : Math.min(...places.values())).changes
+      const removed = (await this.s.remove.run(places.size === 0 ? last : Math.min(...places.values()))).changes
       return { places, forgotten, removed }
     })
   }
 
-  rowsAfter(seq: number, limit: number): OutboxRow[] {
-    return this.s.rows.all(seq, limit) as OutboxRow[]
+  async rowsAfter(seq: number, limit: number): Promise<OutboxRow[]> {
+    return (await this.s.rows.all(seq, limit)) as OutboxRow[]
+  }
+
+  /**
+   * Resolves once every write transaction open when it was called has ended: a sender woken by a
+   * row recorded inside a writer's transaction waits here, so its next read sees the row (on
+   * PostgreSQL a read does not wait for writers). An empty, non-durable write transaction: both
+   * engines grant them one at a time.
+   */
+  async afterWriters(): Promise<void> {
+    await writeTransaction(this.db, async () => {}, { durable: false })
   }
 
   /**
    * The last seq handed out: one lookup in sqlite_sequence, not a count. seq has no gaps past
    * the oldest endpoint's place (a rolled-back insert rolls sqlite_sequence back with it, and
    * rows go only once every endpoint is past them), so `last() - place` is what is pending.
+   * On PostgreSQL the last seq kept: a rolled-back insert leaves a gap there, counted as pending
+   * until the endpoints are past it.
    */
-  last(): number {
-    return (this.s.last.get() as { seq: number }).seq
+  async last(): Promise<number> {
+    return ((await this.s.last.get()) as { seq: number }).seq
   }
 
-  /** The rows past `seq`, oldest first, read one by one as the caller goes (break to stop). */
-  kindsAfter(seq: number): IterableIterator<OutboxKind> {
-    return this.s.kinds.iterate(seq) as IterableIterator<OutboxKind>
+  /** Up to `limit` rows past `seq`, oldest first. */
+  async kindsAfter(seq: number, limit: number): Promise<OutboxKind[]> {
+    return (await this.s.kinds.all(seq, limit)) as OutboxKind[]
   }
 
   /**
    * Moves an endpoint's place (not fsynced: a place lost in a crash only sends its events again,
    * which at-least-once delivery allows) and removes the rows every endpoint is past.
    */
-  advance(name: string, seq: number, everyone: () => number): void {
-    writeTransaction(
+  async advance(name: string, seq: number, everyone: () => number): Promise<void> {
+    await writeTransaction(
       this.db,
-      () => {
-        this.s.setPlace.run(name, seq)
-        this.s.remove.run(everyone())
+      async () => {
+        await this.s.setPlace.run(name, seq)
+        await this.s.remove.run(everyone())
       },
       { durable: false },
     )

@@ -1,10 +1,12 @@
 // SQL for packs: pack repositories, their versions, tags and history, and what is kept of them
 // for fast reading (stored headers, full-text search rows, the READMEs' searchable text).
-// Statements are prepared once; callers run the write methods inside one db.transaction so a
-// publish, a tag move and the parent-tag recomputation land together or not at all.
+// Every method answers asynchronously (the database may be PostgreSQL); callers run the write
+// methods inside one transaction (transaction() below) so a publish, a tag move and the
+// parent-tag recomputation land together or not at all. Where SQLite and PostgreSQL need
+// different SQL (JSON functions, FTS5 against a tsvector, group_concat) a statement names both.
 
 import { BlobMeta } from './blobs.js'
-import { type Db, writeTransaction } from './db.js'
+import { type Database, type SqlText, writeTransaction } from './database.js'
 import { type OutboxDraft, recordNotification } from './outbox.js'
 import { type EventRow, EventLog, type NewEvent } from './events.js'
 import { TagSequence } from './sequence.js'
@@ -138,6 +140,16 @@ export interface NewManifest {
   manifests: Array<{ mediaType: string; digest: string; size: number }>
 }
 
+/**
+ * Text as PostgreSQL's pack_search keeps it: accents removed and every run of characters that
+ * are not letters or digits made one space, so the 'simple' parser finds the words FTS5's
+ * unicode61 tokenizer finds (it keeps `hello.world`, `v1.2` or `a@b.c` whole, FTS5 splits
+ * them; it does not fold accents, FTS5 does). packs/search.ts splits what is typed the same way.
+ */
+export function searchWords(text: string): string {
+  return text.normalize('NFD').replace(/\p{M}+/gu, '').replace(/[^\p{L}\p{N}]+/gu, ' ')
+}
+
 const TAG_COLUMNS = `t.id, t.name, t.group_name, t.label, t.kind, t.manifest_id, t.seq, t.updated_at, t.line, t.target, t.view,
   m.digest AS manifest_digest, pv.archive_digest, pv.version`
 // A pack repository may hold artifacts (any manifest a distribution client pushed) next to
@@ -154,15 +166,15 @@ export class PackMeta {
   private readonly events: EventLog
   private readonly seq: TagSequence
 
-  constructor(private readonly db: Db) {
+  constructor(private readonly db: Database) {
     this.blobs = new BlobMeta(db)
     this.events = new EventLog(db)
     this.seq = new TagSequence(db)
-    const p = <T = unknown>(sql: string) => db.prepare<unknown[], T>(sql)
+    const p = <T = unknown>(sql: SqlText) => db.prepare<T>(sql)
     this.s = {
       repoByName: p<PackRepoRow>("SELECT id, name, created_at, updated_at FROM repositories WHERE kind = 'pack' AND name = ?"),
       repoName: p<{ name: string }>('SELECT name FROM repositories WHERE id = ?'),
-      insertRepo: p("INSERT INTO repositories (kind, name, created_at, updated_at) VALUES ('pack', ?, ?, ?)"),
+      insertRepo: p<{ id: number }>("INSERT INTO repositories (kind, name, created_at, updated_at) VALUES ('pack', ?, ?, ?) RETURNING id"),
       touchRepo: p('UPDATE repositories SET updated_at = ? WHERE id = ?'),
       deleteRepo: p('DELETE FROM repositories WHERE id = ?'),
       countManifests: p<{ n: number }>('SELECT COUNT(*) AS n FROM manifests WHERE repository_id = ?'),
@@ -173,13 +185,18 @@ export class PackMeta {
          AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id) ORDER BY name LIMIT ?`,
       ),
       // Each pack's header with the stored views of its tags (parent tags are not listed).
-      listings: p<{ name: string; header: string; tags: string | null }>(
-        `SELECT h.name, h.header,
+      listings: p<{ name: string; header: string; tags: string | null }>({
+        sqlite: `SELECT h.name, h.header,
            (SELECT group_concat(t.view, ',' ORDER BY t.name) FROM tags t WHERE t.repository_id = h.repository_id AND t.kind <> 'parent') AS tags
          FROM pack_headers h
-         WHERE h.name > @last AND (@name IS NULL OR instr(h.name, @name) > 0) AND (@layer IS NULL OR h.layer = @layer)
+         WHERE h.name > @last AND (CAST(@name AS TEXT) IS NULL OR instr(h.name, @name) > 0) AND (CAST(@layer AS TEXT) IS NULL OR h.layer = @layer)
          ORDER BY h.name LIMIT @limit`,
-      ),
+        postgres: `SELECT h.name, h.header,
+           (SELECT string_agg(t.view, ',' ORDER BY t.name) FROM tags t WHERE t.repository_id = h.repository_id AND t.kind <> 'parent') AS tags
+         FROM pack_headers h
+         WHERE h.name > @last AND (CAST(@name AS TEXT) IS NULL OR strpos(h.name, @name) > 0) AND (CAST(@layer AS TEXT) IS NULL OR h.layer = @layer)
+         ORDER BY h.name LIMIT @limit`,
+      }),
       saveHeader: p(
         `INSERT INTO pack_headers (repository_id, name, layer, header) VALUES (?, ?, ?, ?)
          ON CONFLICT (repository_id) DO UPDATE SET name = excluded.name, layer = excluded.layer, header = excluded.header`,
@@ -189,21 +206,33 @@ export class PackMeta {
         `SELECT r.name, pv.display_name, pv.pack_json, (SELECT text FROM pack_readmes pr WHERE pr.manifest_id = pv.manifest_id) AS readme
          FROM repositories r JOIN pack_versions pv ON ${LATEST_VERSION} WHERE r.id = ?`,
       ),
-      dropSearch: p('DELETE FROM pack_search WHERE rowid = ?'),
-      insertSearch: p('INSERT INTO pack_search (rowid, name, display_name, addon_type, description, readme) VALUES (?, ?, ?, ?, ?, ?)'),
-      insertReadme: p('INSERT OR REPLACE INTO pack_readmes (manifest_id, text) VALUES (?, ?)'),
+      // SQLite's FTS5 table keys a pack's row by rowid; PostgreSQL's plain table by repository_id.
+      dropSearch: p({ sqlite: 'DELETE FROM pack_search WHERE rowid = ?', postgres: 'DELETE FROM pack_search WHERE repository_id = ?' }),
+      insertSearch: p({
+        sqlite: 'INSERT INTO pack_search (rowid, name, display_name, addon_type, description, readme) VALUES (?, ?, ?, ?, ?, ?)',
+        postgres: 'INSERT INTO pack_search (repository_id, name, display_name, addon_type, description, readme) VALUES (?, ?, ?, ?, ?, ?)',
+      }),
+      insertReadme: p('INSERT INTO pack_readmes (manifest_id, text) VALUES (?, ?) ON CONFLICT (manifest_id) DO UPDATE SET text = excluded.text'),
       // Versions pushed before migration 0012 with a README whose text was never kept.
-      readmesToRead: p<ReadmeToRead>(
-        `SELECT pv.manifest_id, pv.repository_id, json_extract(pv.files, '$."README.md".digest') AS digest,
+      // pv.files is always JSON.stringify of a flat object (name -> {digest, size}): PostgreSQL's cast never fails on it.
+      readmesToRead: p<ReadmeToRead>({
+        sqlite: `SELECT pv.manifest_id, pv.repository_id, json_extract(pv.files, '$."README.md".digest') AS digest,
            json_extract(pv.files, '$."README.md".size') AS size FROM pack_versions pv
          WHERE json_extract(pv.files, '$."README.md".digest') IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM pack_readmes pr WHERE pr.manifest_id = pv.manifest_id)
          ORDER BY pv.manifest_id`,
-      ),
-      reposWithoutSearch: p<{ id: number }>(
-        `SELECT r.id FROM repositories r WHERE r.kind = 'pack' AND EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.repository_id = r.id)
+        postgres: `SELECT pv.manifest_id, pv.repository_id, CAST(pv.files AS jsonb) -> 'README.md' ->> 'digest' AS digest,
+           CAST(CAST(pv.files AS jsonb) -> 'README.md' ->> 'size' AS BIGINT) AS size FROM pack_versions pv
+         WHERE CAST(pv.files AS jsonb) -> 'README.md' ->> 'digest' IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM pack_readmes pr WHERE pr.manifest_id = pv.manifest_id)
+         ORDER BY pv.manifest_id`,
+      }),
+      reposWithoutSearch: p<{ id: number }>({
+        sqlite: `SELECT r.id FROM repositories r WHERE r.kind = 'pack' AND EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.repository_id = r.id)
            AND r.id NOT IN (SELECT rowid FROM pack_search)`,
-      ),
+        postgres: `SELECT r.id FROM repositories r WHERE r.kind = 'pack' AND EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.repository_id = r.id)
+           AND NOT EXISTS (SELECT 1 FROM pack_search ps WHERE ps.repository_id = r.id)`,
+      }),
       reposWithoutHeader: p<{ id: number }>(
         `SELECT r.id FROM repositories r WHERE r.kind = 'pack' AND NOT EXISTS (SELECT 1 FROM pack_headers h WHERE h.repository_id = r.id)
            AND EXISTS (SELECT 1 FROM pack_versions pv WHERE pv.repository_id = r.id)`,
@@ -214,14 +243,16 @@ export class PackMeta {
          FROM repositories r JOIN pack_versions pv ON ${LATEST_VERSION} WHERE r.id = ?`,
       ),
       tagsOfRepo: p<TagRow>(`SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.repository_id = ? ORDER BY t.name`),
-      tagsOfRepos: p<TagRow & { repository_id: number }>(
-        `SELECT t.repository_id, ${TAG_COLUMNS} FROM ${TAG_JOIN}
+      tagsOfRepos: p<TagRow & { repository_id: number }>({
+        sqlite: `SELECT t.repository_id, ${TAG_COLUMNS} FROM ${TAG_JOIN}
          WHERE t.repository_id IN (SELECT value FROM json_each(?)) ORDER BY t.repository_id, t.name`,
-      ),
+        postgres: `SELECT t.repository_id, ${TAG_COLUMNS} FROM ${TAG_JOIN}
+         WHERE t.repository_id IN (SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text(CAST(? AS jsonb))) ORDER BY t.repository_id, t.name`,
+      }),
       tagByName: p<TagRow>(`SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.repository_id = ? AND t.name = ?`),
       tagPage: p<TagRow>(`SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.repository_id = ? AND t.name > ? ORDER BY t.name LIMIT ?`),
       tagCount: p<{ n: number }>('SELECT COUNT(*) AS n FROM tags WHERE repository_id = ?'),
-      tagsOfLine: p<TagRow>(`SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.repository_id = ? AND t.line = ? AND t.group_name IS ?`),
+      tagsOfLine: p<TagRow>(`SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.repository_id = ? AND t.line = ? AND t.group_name IS NOT DISTINCT FROM ?`),
       tagRowsOfManifest: p<TagRow>(`SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.manifest_id = ? ORDER BY t.name`),
       parentsFollowing: p<{ name: string }>("SELECT name FROM tags WHERE repository_id = ? AND target = ? AND kind = 'parent' ORDER BY name"),
       setView: p('UPDATE tags SET view = ? WHERE id = ?'),
@@ -239,11 +270,11 @@ export class PackMeta {
       manifestByDigest: p<{ id: number; size: number }>('SELECT id, size FROM manifests WHERE repository_id = ? AND digest = ?'),
       isPackVersion: p<{ one: number }>('SELECT 1 AS one FROM pack_versions WHERE manifest_id = ?'),
       tagsOfManifest: p<{ id: number; name: string; kind: TagRow['kind'] }>('SELECT id, name, kind FROM tags WHERE manifest_id = ? ORDER BY name'),
-      insertManifest: p(
+      insertManifest: p<{ id: number }>(
         `INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, content, subject_digest, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       ),
-      insertReference: p('INSERT OR IGNORE INTO manifest_references (manifest_id, digest, kind) VALUES (?, ?, ?)'),
+      insertReference: p('INSERT INTO manifest_references (manifest_id, digest, kind) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
       deleteManifest: p('DELETE FROM manifests WHERE id = ?'),
       userTagsOnManifest: p<{ n: number }>("SELECT COUNT(*) AS n FROM tags WHERE manifest_id = ? AND kind != 'parent'"),
       insertVersion: p(
@@ -258,128 +289,134 @@ export class PackMeta {
       ),
       moveTag: p('UPDATE tags SET manifest_id = ?, seq = ?, updated_at = ?, target = ? WHERE id = ?'),
       deleteTag: p('DELETE FROM tags WHERE id = ?'),
-      manifestDescriptor: p<{ digest: string; mediaType: string; size: number }>('SELECT digest, media_type AS mediaType, size FROM manifests WHERE id = ?'),
+      manifestDescriptor: p<{ digest: string; mediaType: string; size: number }>('SELECT digest, media_type AS "mediaType", size FROM manifests WHERE id = ?'),
       deleteTagsOfManifest: p("DELETE FROM tags WHERE manifest_id = ? AND kind != 'parent'"),
     }
   }
 
-  transaction<T>(fn: () => T): T {
+  transaction<T>(fn: () => Promise<T>): Promise<T> {
     return writeTransaction(this.db, fn)
   }
 
   /** Inside the transaction of the change: its notification (nothing when no endpoint listens). */
-  notify(draft: OutboxDraft): void {
-    recordNotification(this.db, draft)
+  async notify(draft: OutboxDraft): Promise<void> {
+    await recordNotification(this.db, draft)
   }
 
   /** A manifest's digest, media type and size, for its events. */
-  manifestDescriptor(manifestId: number): { digest: string; mediaType: string; size: number } | undefined {
+  manifestDescriptor(manifestId: number): Promise<{ digest: string; mediaType: string; size: number } | undefined> {
     return this.s.manifestDescriptor.get(manifestId)
   }
 
   /** Inside the transaction that records what the lease protected. */
-  releaseLease(leaseId: string): void {
-    this.blobs.releaseLease(leaseId)
+  async releaseLease(leaseId: string): Promise<void> {
+    await this.blobs.releaseLease(leaseId)
   }
 
-  repoByName(name: string): PackRepoRow | undefined {
+  repoByName(name: string): Promise<PackRepoRow | undefined> {
     return this.s.repoByName.get(name)
   }
 
-  repoName(id: number): string {
-    return (this.s.repoName.get(id) as { name: string }).name
+  async repoName(id: number): Promise<string> {
+    return ((await this.s.repoName.get(id)) as { name: string }).name
   }
 
-  ensureRepo(name: string, now: number): number {
-    const existing = this.s.repoByName.get(name)
+  async ensureRepo(name: string, now: number): Promise<number> {
+    const existing = await this.s.repoByName.get(name)
     if (existing) {
-      this.s.touchRepo.run(now, existing.id)
+      await this.s.touchRepo.run(now, existing.id)
       return existing.id
     }
-    return Number(this.s.insertRepo.run(name, now, now).lastInsertRowid)
+    return ((await this.s.insertRepo.get(name, now, now)) as { id: number }).id
   }
 
-  touchRepo(id: number, now: number): void {
-    this.s.touchRepo.run(now, id)
+  async touchRepo(id: number, now: number): Promise<void> {
+    await this.s.touchRepo.run(now, id)
   }
 
   /** Removes a pack repository that has no versions left; true when it did. */
-  deleteRepoIfEmpty(id: number): boolean {
-    if ((this.s.countManifests.get(id) as { n: number }).n > 0) return false
-    this.s.deleteRepo.run(id)
+  async deleteRepoIfEmpty(id: number): Promise<boolean> {
+    if (((await this.s.countManifests.get(id)) as { n: number }).n > 0) return false
+    await this.s.deleteRepo.run(id)
     return true
   }
 
   /** Packs (with at least one version) and pack versions, for the metrics. */
-  totals(): { packs: number; versions: number } {
-    return this.s.totals.get() as { packs: number; versions: number }
+  async totals(): Promise<{ packs: number; versions: number }> {
+    return (await this.s.totals.get()) as { packs: number; versions: number }
   }
 
-  catalog(last: string, limit: number): string[] {
-    return this.s.catalog.all(last, limit).map((r) => r.name)
+  async catalog(last: string, limit: number): Promise<string[]> {
+    return (await this.s.catalog.all(last, limit)).map((r) => r.name)
   }
 
   /**
    * A page of packs by name: each pack's stored header and the stored views of its tags, joined
    * by commas in tag order (null: no tags), both UTF-8 JSON.
    */
-  listings(filter: { name: string | null; layer: string | null; last: string; limit: number }): Array<{ name: string; header: string; tags: string | null }> {
+  listings(filter: { name: string | null; layer: string | null; last: string; limit: number }): Promise<Array<{ name: string; header: string; tags: string | null }>> {
     return this.s.listings.all(filter)
   }
 
   /** Keeps a pack's stored header; null drops it (the repository holds no pack version). */
-  saveHeader(repoId: number, header: { name: string; layer: string; json: string } | null): void {
-    if (header === null) this.s.dropHeader.run(repoId)
-    else this.s.saveHeader.run(repoId, header.name, header.layer, header.json)
+  async saveHeader(repoId: number, header: { name: string; layer: string; json: string } | null): Promise<void> {
+    if (header === null) await this.s.dropHeader.run(repoId)
+    else await this.s.saveHeader.run(repoId, header.name, header.layer, header.json)
   }
 
   /** The version a pack's search row is made from; undefined when the repository holds no pack version. */
-  searchSource(repoId: number): PackSearchSource | undefined {
+  searchSource(repoId: number): Promise<PackSearchSource | undefined> {
     return this.s.searchSource.get(repoId)
   }
 
-  /** Keeps a pack's full-text row; null drops it (FTS5 rows have no foreign key to cascade). */
-  saveSearch(repoId: number, row: PackSearchRow | null): void {
-    this.s.dropSearch.run(repoId)
-    if (row !== null) this.s.insertSearch.run(repoId, row.name, row.displayName, row.addonType, row.description, row.readme)
+  /**
+   * Keeps a pack's full-text row; null drops it (FTS5 rows have no foreign key to cascade). On
+   * PostgreSQL the text is stored as searchWords() makes it, so its tsvector holds the words
+   * FTS5 finds in the same text.
+   */
+  async saveSearch(repoId: number, row: PackSearchRow | null): Promise<void> {
+    await this.s.dropSearch.run(repoId)
+    if (row === null) return
+    const text = this.db.dialect === 'postgres' ? searchWords : (value: string) => value
+    await this.s.insertSearch.run(repoId, text(row.name), text(row.displayName), text(row.addonType), text(row.description), text(row.readme))
   }
 
   /** Keeps the searchable start of a version's README. */
-  saveReadme(manifestId: number, text: string): void {
-    this.s.insertReadme.run(manifestId, text)
+  async saveReadme(manifestId: number, text: string): Promise<void> {
+    await this.s.insertReadme.run(manifestId, text)
   }
 
   /** Versions with a README whose searchable text was never kept (pushed before migration 0012). */
-  readmesToRead(): ReadmeToRead[] {
+  readmesToRead(): Promise<ReadmeToRead[]> {
     return this.s.readmesToRead.all()
   }
 
   /** Pack repositories with versions and no full-text row (written before the index existed). */
-  reposWithoutSearch(): number[] {
-    return this.s.reposWithoutSearch.all().map((r) => r.id)
+  async reposWithoutSearch(): Promise<number[]> {
+    return (await this.s.reposWithoutSearch.all()).map((r) => r.id)
   }
 
   /** Pack repositories with versions whose header was never stored (written before the table existed). */
-  reposWithoutHeader(): number[] {
-    return this.s.reposWithoutHeader.all().map((r) => r.id)
+  async reposWithoutHeader(): Promise<number[]> {
+    return (await this.s.reposWithoutHeader.all()).map((r) => r.id)
   }
 
   /** Every pack repository, for work over all of them (a migration's). */
-  packRepoIds(): number[] {
-    return this.s.packRepoIds.all().map((r) => r.id)
+  async packRepoIds(): Promise<number[]> {
+    return (await this.s.packRepoIds.all()).map((r) => r.id)
   }
 
-  packSummary(repoId: number): PackSummaryRow | undefined {
+  packSummary(repoId: number): Promise<PackSummaryRow | undefined> {
     return this.s.packSummary.get(repoId)
   }
 
-  tagsOf(repoId: number): TagRow[] {
+  tagsOf(repoId: number): Promise<TagRow[]> {
     return this.s.tagsOfRepo.all(repoId)
   }
 
-  tagsOfMany(repoIds: number[]): Map<number, TagRow[]> {
+  async tagsOfMany(repoIds: number[]): Promise<Map<number, TagRow[]>> {
     const out = new Map<number, TagRow[]>()
-    for (const row of this.s.tagsOfRepos.all(JSON.stringify(repoIds))) {
+    for (const row of await this.s.tagsOfRepos.all(JSON.stringify(repoIds))) {
       const list = out.get(row.repository_id) ?? []
       list.push(row)
       out.set(row.repository_id, list)
@@ -387,129 +424,129 @@ export class PackMeta {
     return out
   }
 
-  tag(repoId: number, name: string): TagRow | undefined {
+  tag(repoId: number, name: string): Promise<TagRow | undefined> {
     return this.s.tagByName.get(repoId, name)
   }
 
   /** Up to `limit` tags (every kind) after `after`, by name. */
-  tagPage(repoId: number, after: string, limit: number): TagRow[] {
+  tagPage(repoId: number, after: string, limit: number): Promise<TagRow[]> {
     return this.s.tagPage.all(repoId, after, limit)
   }
 
-  tagCount(repoId: number): number {
-    return (this.s.tagCount.get(repoId) as { n: number }).n
+  async tagCount(repoId: number): Promise<number> {
+    return ((await this.s.tagCount.get(repoId)) as { n: number }).n
   }
 
   /** The version and parent tags of one (group, major) line. */
-  tagsOfLine(repoId: number, group: string | null, line: string): TagRow[] {
+  tagsOfLine(repoId: number, group: string | null, line: string): Promise<TagRow[]> {
     return this.s.tagsOfLine.all(repoId, line, group)
   }
 
   /** Every tag on a manifest, by name. */
-  tagRowsOfManifest(manifestId: number): TagRow[] {
+  tagRowsOfManifest(manifestId: number): Promise<TagRow[]> {
     return this.s.tagRowsOfManifest.all(manifestId)
   }
 
   /** The parent tags that follow the version tag `target`, by name. */
-  parentsFollowing(repoId: number, target: string): string[] {
-    return this.s.parentsFollowing.all(repoId, target).map((r) => r.name)
+  async parentsFollowing(repoId: number, target: string): Promise<string[]> {
+    return (await this.s.parentsFollowing.all(repoId, target)).map((r) => r.name)
   }
 
-  setView(tagId: number, view: string): void {
-    this.s.setView.run(view, tagId)
+  async setView(tagId: number, view: string): Promise<void> {
+    await this.s.setView.run(view, tagId)
   }
 
-  setLine(tagId: number, line: string | null): void {
-    this.s.setLine.run(line, tagId)
+  async setLine(tagId: number, line: string | null): Promise<void> {
+    await this.s.setLine.run(line, tagId)
   }
 
-  version(manifestId: number): PackVersionRow | undefined {
+  version(manifestId: number): Promise<PackVersionRow | undefined> {
     return this.s.versionByManifest.get(manifestId)
   }
 
-  versionByDigest(repoId: number, digest: string): PackVersionRow | undefined {
+  versionByDigest(repoId: number, digest: string): Promise<PackVersionRow | undefined> {
     return this.s.versionByDigest.get({ repo: repoId, digest })
   }
 
-  versionsOf(repoId: number): PackVersionRow[] {
+  versionsOf(repoId: number): Promise<PackVersionRow[]> {
     return this.s.versionsOfRepo.all(repoId)
   }
 
-  manifestId(repoId: number, digest: string): number | undefined {
-    return this.s.manifestByDigest.get(repoId, digest)?.id
+  async manifestId(repoId: number, digest: string): Promise<number | undefined> {
+    return (await this.s.manifestByDigest.get(repoId, digest))?.id
   }
 
   /** The size of a manifest of the repository; null when it has no such manifest. */
-  manifestSize(repoId: number, digest: string): number | null {
-    return this.s.manifestByDigest.get(repoId, digest)?.size ?? null
+  async manifestSize(repoId: number, digest: string): Promise<number | null> {
+    return (await this.s.manifestByDigest.get(repoId, digest))?.size ?? null
   }
 
   /** Whether the manifest is a pack version (else it is an artifact). */
-  isPackVersion(manifestId: number): boolean {
-    return this.s.isPackVersion.get(manifestId) !== undefined
+  async isPackVersion(manifestId: number): Promise<boolean> {
+    return (await this.s.isPackVersion.get(manifestId)) !== undefined
   }
 
-  tagsOfManifest(manifestId: number): Array<{ id: number; name: string; kind: TagRow['kind'] }> {
+  tagsOfManifest(manifestId: number): Promise<Array<{ id: number; name: string; kind: TagRow['kind'] }>> {
     return this.s.tagsOfManifest.all(manifestId)
   }
 
-  insertManifest(repoId: number, m: NewManifest, now: number): number {
-    const id = Number(this.s.insertManifest.run(repoId, m.digest, m.mediaType, m.artifactType, m.content.length, m.content, m.subjectDigest, now).lastInsertRowid)
-    for (const blob of m.blobs) this.s.insertReference.run(id, blob.digest, 'blob')
-    for (const child of m.manifests) this.s.insertReference.run(id, child.digest, 'manifest')
+  async insertManifest(repoId: number, m: NewManifest, now: number): Promise<number> {
+    const { id } = (await this.s.insertManifest.get(repoId, m.digest, m.mediaType, m.artifactType, m.content.length, m.content, m.subjectDigest, now)) as { id: number }
+    for (const blob of m.blobs) await this.s.insertReference.run(id, blob.digest, 'blob')
+    for (const child of m.manifests) await this.s.insertReference.run(id, child.digest, 'manifest')
     return id
   }
 
-  deleteManifest(id: number): void {
-    this.s.deleteManifest.run(id)
+  async deleteManifest(id: number): Promise<void> {
+    await this.s.deleteManifest.run(id)
   }
 
   /** Tags other than parent tags still pointing at a manifest. */
-  userTagCount(manifestId: number): number {
-    return (this.s.userTagsOnManifest.get(manifestId) as { n: number }).n
+  async userTagCount(manifestId: number): Promise<number> {
+    return ((await this.s.userTagsOnManifest.get(manifestId)) as { n: number }).n
   }
 
-  recordBlob(repoId: number, digest: string, size: number, now: number): void {
-    this.blobs.recordInRepository(repoId, { digest, size }, now)
+  async recordBlob(repoId: number, digest: string, size: number, now: number): Promise<void> {
+    await this.blobs.recordInRepository(repoId, { digest, size }, now)
   }
 
   /** The size of a blob linked to the repository; null when it is not linked. */
-  repoBlobSize(repoId: number, digest: string): number | null {
-    return this.blobs.inRepository(repoId, digest)?.size ?? null
+  async repoBlobSize(repoId: number, digest: string): Promise<number | null> {
+    return (await this.blobs.inRepository(repoId, digest))?.size ?? null
   }
 
-  insertVersion(v: NewPackVersion): void {
+  async insertVersion(v: NewPackVersion): Promise<void> {
     const { readme, ...row } = v
-    this.s.insertVersion.run(row)
-    if (readme !== null) this.s.insertReadme.run(v.manifestId, readme)
+    await this.s.insertVersion.run(row)
+    if (readme !== null) await this.s.insertReadme.run(v.manifestId, readme)
   }
 
-  nextSeq(): number {
+  nextSeq(): Promise<number> {
     return this.seq.next()
   }
 
-  insertTag(repoId: number, t: NewTag, manifestId: number, seq: number, now: number): void {
-    this.s.insertTag.run(repoId, t.name, t.group, t.label, t.kind, manifestId, seq, now, t.line, t.target)
+  async insertTag(repoId: number, t: NewTag, manifestId: number, seq: number, now: number): Promise<void> {
+    await this.s.insertTag.run(repoId, t.name, t.group, t.label, t.kind, manifestId, seq, now, t.line, t.target)
   }
 
   /** Points a tag at another manifest; a parent tag also names the version tag it now follows. */
-  moveTag(tagId: number, manifestId: number, seq: number, now: number, target: string | null = null): void {
-    this.s.moveTag.run(manifestId, seq, now, target, tagId)
+  async moveTag(tagId: number, manifestId: number, seq: number, now: number, target: string | null = null): Promise<void> {
+    await this.s.moveTag.run(manifestId, seq, now, target, tagId)
   }
 
-  deleteTag(tagId: number): void {
-    this.s.deleteTag.run(tagId)
+  async deleteTag(tagId: number): Promise<void> {
+    await this.s.deleteTag.run(tagId)
   }
 
-  deleteUserTagsOf(manifestId: number): void {
-    this.s.deleteTagsOfManifest.run(manifestId)
+  async deleteUserTagsOf(manifestId: number): Promise<void> {
+    await this.s.deleteTagsOfManifest.run(manifestId)
   }
 
-  appendEvent(e: NewEvent): void {
-    this.events.append(e)
+  async appendEvent(e: NewEvent): Promise<void> {
+    await this.events.append(e)
   }
 
-  history(repository: string, tags: string[], digest: string): EventRow[] {
+  history(repository: string, tags: string[], digest: string): Promise<EventRow[]> {
     return this.events.history(repository, tags, digest)
   }
 }

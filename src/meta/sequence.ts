@@ -2,17 +2,16 @@
 // tie, the most recently written version wins" compares it. Read inside the writing transaction,
 // so two writers never get the same number (the index of migration 0002 keeps it cheap).
 
-import type { Statement } from 'better-sqlite3'
-import type { Db } from './db.js'
+import type { Database, Statement } from './database.js'
 
 export class TagSequence {
   private readonly nextStatement: Statement
 
-  constructor(db: Db) {
+  constructor(db: Database) {
     this.nextStatement = db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM tags')
   }
 
-  next(): number {
-    return (this.nextStatement.get() as { seq: number }).seq
+  async next(): Promise<number> {
+    return ((await this.nextStatement.get()) as { seq: number }).seq
   }
 }

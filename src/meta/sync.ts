@@ -4,8 +4,7 @@
 // metrics show, read back from those events so that runs of the command and of the server count
 // alike.
 
-import type { Statement } from 'better-sqlite3'
-import { type Db, writeTransaction } from './db.js'
+import { type Database, type Statement, writeTransaction } from './database.js'
 import { EventLog, NO_REPOSITORY } from './events.js'
 
 export interface SyncOrigin {
@@ -48,29 +47,32 @@ export class SyncMeta {
   private readonly putOrigin: Statement
   private readonly runs: Statement
 
-  constructor(private readonly db: Db) {
+  constructor(private readonly db: Database) {
     this.events = new EventLog(db)
     this.getOrigin = db.prepare('SELECT upstream, manifest_digest FROM sync_origins WHERE repository = ? AND tag = ?')
     this.putOrigin = db.prepare(
       `INSERT INTO sync_origins (repository, tag, upstream, manifest_digest, synced_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (repository, tag) DO UPDATE SET upstream = excluded.upstream, manifest_digest = excluded.manifest_digest, synced_at = excluded.synced_at`,
     )
-    this.runs = db.prepare(`SELECT at, detail FROM events INDEXED BY events_sync_runs WHERE action = 'sync' ORDER BY id`)
+    this.runs = db.prepare({
+      sqlite: `SELECT at, detail FROM events INDEXED BY events_sync_runs WHERE action = 'sync' ORDER BY id`,
+      postgres: `SELECT at, detail FROM events WHERE action = 'sync' ORDER BY id`,
+    })
   }
 
-  origin(pack: string, tag: string): SyncOrigin | undefined {
-    return this.getOrigin.get(pack, tag) as SyncOrigin | undefined
+  async origin(pack: string, tag: string): Promise<SyncOrigin | undefined> {
+    return (await this.getOrigin.get(pack, tag)) as SyncOrigin | undefined
   }
 
   /** Before the publish that writes the tag (see migration 0014). */
-  recordOrigin(pack: string, tag: string, upstream: string, manifestDigest: string, now = Date.now()): void {
-    writeTransaction(this.db, () => this.putOrigin.run(pack, tag, upstream, manifestDigest, now))
+  async recordOrigin(pack: string, tag: string, upstream: string, manifestDigest: string, now = Date.now()): Promise<void> {
+    await writeTransaction(this.db, () => this.putOrigin.run(pack, tag, upstream, manifestDigest, now))
   }
 
   /** A tag here that sync did not write, left as it is; the upstream has other content under it. */
   /** `owner`: the other upstream the tag here was mirrored from; null when it was pushed here. */
-  recordConflict(actor: string, pack: string, tag: string, localDigest: string, upstreamDigest: string, upstream: string, owner: string | null = null): void {
-    writeTransaction(this.db, () =>
+  async recordConflict(actor: string, pack: string, tag: string, localDigest: string, upstreamDigest: string, upstream: string, owner: string | null = null): Promise<void> {
+    await writeTransaction(this.db, () =>
       this.events.append({
         at: Date.now(),
         actor,
@@ -88,16 +90,16 @@ export class SyncMeta {
     )
   }
 
-  recordRun(actor: string, detail: SyncRunDetail): void {
-    writeTransaction(this.db, () =>
+  async recordRun(actor: string, detail: SyncRunDetail): Promise<void> {
+    await writeTransaction(this.db, () =>
       this.events.append({ at: Date.now(), actor, action: 'sync', repository: NO_REPOSITORY, tag: null, oldDigest: null, newDigest: null, forced: false, message: null, detail: { ...detail } }),
     )
   }
 
   /** Every upstream that has run, in name order, with its totals and its last run. */
-  upstreams(): SyncUpstreamTotals[] {
+  async upstreams(): Promise<SyncUpstreamTotals[]> {
     const by = new Map<string, SyncUpstreamTotals>()
-    for (const row of this.runs.iterate() as Iterable<{ at: number; detail: string }>) {
+    for (const row of (await this.runs.all()) as Array<{ at: number; detail: string }>) {
       const run = JSON.parse(row.detail) as SyncRunDetail
       if (run.dryRun) continue
       let t = by.get(run.upstream)

@@ -10,7 +10,7 @@
 
 import type { NotificationEndpoint } from '../config/notifications.js'
 import { MAX_BACKOFF_MS } from '../config/notifications.js'
-import type { Db } from '../meta/db.js'
+import type { Database } from '../meta/database.js'
 import { attachOutbox, type OutboxDraft, type OutboxEventRow, OutboxReader, type OutboxRow, recordPulls } from '../meta/outbox.js'
 import { envelope, EventRecorder } from './events.js'
 
@@ -87,6 +87,11 @@ class EndpointSender {
   private waiting = 0
   /** The current sleep is a backoff: new events do not end it, only a retry does. */
   private backingOff = false
+  /**
+   * Events were recorded since the last read began: the next read waits for the writers first
+   * (their rows may not be committed yet), and the sender does not go to sleep before it.
+   */
+  private woken = false
   private inFlight: AbortController | null = null
   private loop: Promise<void> | null = null
 
@@ -108,6 +113,7 @@ class EndpointSender {
 
   /** New events: a sender waiting for some goes now (one backing off keeps waiting). */
   wake(): void {
+    this.woken = true
     if (!this.backingOff) this.wakeUp?.()
   }
 
@@ -131,17 +137,16 @@ class EndpointSender {
     return this.sending ? 'delivering' : 'idle'
   }
 
-  /** Rows past the place: a subtraction, so a scrape of /metrics never counts the outbox. */
-  pending(): number {
-    return Math.max(0, this.outbox.last() - this.place)
-  }
-
   private async run(): Promise<void> {
     while (!this.stopped) {
       let rows: OutboxRow[]
       try {
-        this.dropPastRetention()
-        rows = this.outbox.rowsAfter(this.place, BATCH_SIZE)
+        if (this.woken) {
+          this.woken = false
+          await this.outbox.afterWriters()
+        }
+        await this.dropPastRetention()
+        rows = await this.outbox.rowsAfter(this.place, BATCH_SIZE)
       } catch (err) {
         // The database is closing or failing: try again after a backoff.
         this.log.error({ endpoint: this.endpoint.name, err }, `notifications: reading the outbox for ${this.endpoint.name} failed`)
@@ -149,13 +154,13 @@ class EndpointSender {
         continue
       }
       if (rows.length === 0) {
-        await this.sleep(null)
+        if (!this.woken) await this.sleep(null)
         continue
       }
       const events = rows.filter((r) => this.wanted(r))
       const last = (rows[rows.length - 1] as OutboxRow).seq
       if (events.length === 0) {
-        this.moveTo(last, 0)
+        await this.moveTo(last, 0)
         continue
       }
       this.sending = true
@@ -172,7 +177,7 @@ class EndpointSender {
         }
         this.consecutiveFailures = 0
         this.lastError = null
-        this.moveTo(last, events.length)
+        await this.moveTo(last, events.length)
         continue
       }
       this.failedAttempts++
@@ -198,12 +203,12 @@ class EndpointSender {
   }
 
   /** The place moves to `seq`, past `passed` of the rows counted in `waiting`. */
-  private moveTo(seq: number, passed: number): void {
+  private async moveTo(seq: number, passed: number): Promise<void> {
     this.waiting = seq >= this.counted ? 0 : this.waiting - passed
     this.counted = Math.max(this.counted, seq)
     this.place = seq
     try {
-      this.outbox.advance(this.endpoint.name, seq, this.everyone)
+      await this.outbox.advance(this.endpoint.name, seq, this.everyone)
     } catch (err) {
       // Kept in memory: the next move writes it; a restart before then sends these again.
       this.log.error({ endpoint: this.endpoint.name, err }, `notifications: recording ${this.endpoint.name}'s place in the outbox failed`)
@@ -217,27 +222,29 @@ class EndpointSender {
    * are added to `waiting` (every RETENTION_COUNT_MS, and on a retry), and the rows dropped are
    * read from the place on; both a slice at a time.
    */
-  private dropPastRetention(): void {
+  private async dropPastRetention(): Promise<void> {
     const { maxAgeMs, maxEvents } = this.retention
     const now = Date.now()
-    if (now >= this.nextCount && this.countNew()) this.nextCount = now + RETENTION_COUNT_MS
+    if (now >= this.nextCount && (await this.countNew())) this.nextCount = now + RETENTION_COUNT_MS
     const cutoff = now - maxAgeMs
     let excess = this.waiting - maxEvents
     let to = this.place
     let dropped = 0
-    let read = 0
-    for (const row of this.outbox.kindsAfter(this.place)) {
+    // Usually nothing is past the retention, which the first row tells: one row read.
+    let rows = await this.outbox.kindsAfter(this.place, 1)
+    const oldest = rows[0]
+    if (oldest !== undefined && (oldest.at < cutoff || excess > 0)) rows = await this.outbox.kindsAfter(this.place, RETENTION_SLICE)
+    for (const row of rows) {
       if (row.at >= cutoff && excess <= 0) break
       to = row.seq
       if (this.wanted(row)) {
         dropped++
         excess--
       }
-      if (++read >= RETENTION_SLICE) break
     }
     if (to !== this.place && dropped === 0) {
       // Only rows it ignores: passed by, as sending would.
-      this.moveTo(to, 0)
+      await this.moveTo(to, 0)
       return
     }
     if (dropped === 0) return
@@ -246,18 +253,17 @@ class EndpointSender {
       { endpoint: this.endpoint.name, dropped, maxAgeMs, maxEvents },
       `notifications: dropped ${dropped} events ${this.endpoint.name} had not accepted, past notifications.retention`,
     )
-    this.moveTo(to, dropped)
+    await this.moveTo(to, dropped)
   }
 
   /** Counts a slice of the rows written since the last count; true once all are counted. */
-  private countNew(): boolean {
-    let read = 0
-    for (const row of this.outbox.kindsAfter(this.counted)) {
+  private async countNew(): Promise<boolean> {
+    const rows = await this.outbox.kindsAfter(this.counted, RETENTION_SLICE)
+    for (const row of rows) {
       this.counted = row.seq
       if (this.wanted(row)) this.waiting++
-      if (++read >= RETENTION_SLICE) return false
     }
-    return true
+    return rows.length < RETENTION_SLICE
   }
 
   /** null when the receiver accepted the batch, else what went wrong. */
@@ -298,13 +304,13 @@ class EndpointSender {
     })
   }
 
-  status(): EndpointStatus {
+  status(last: number): EndpointStatus {
     return {
       name: this.endpoint.name,
       url: shownUrl(this.endpoint.url),
       format: this.endpoint.format,
       state: this.state(),
-      pending: this.pending(),
+      pending: Math.max(0, last - this.place),
       delivered: this.delivered,
       failedAttempts: this.failedAttempts,
       consecutiveFailures: this.consecutiveFailures,
@@ -320,8 +326,8 @@ class EndpointSender {
  * The outbox at start (OutboxReader.start()), logging what it dropped. Also run with no endpoint
  * configured, so the rows and places of endpoints removed from the config do not stay.
  */
-export function startOutbox(outbox: OutboxReader, endpoints: Array<{ name: string; disabled: boolean }>, log: NotificationLog): Map<string, number> {
-  const { places, forgotten, removed } = outbox.start(endpoints)
+export async function startOutbox(outbox: OutboxReader, endpoints: Array<{ name: string; disabled: boolean }>, log: NotificationLog): Promise<Map<string, number>> {
+  const { places, forgotten, removed } = await outbox.start(endpoints)
   if (forgotten.length > 0 || removed > 0) {
     log.info({ forgottenEndpoints: forgotten, droppedEvents: removed }, `notifications: dropped ${removed} event(s) no configured endpoint is still to be sent${forgotten.length > 0 ? ` and the places of endpoints no longer configured (${forgotten.join(', ')})` : ''}`)
   }
@@ -335,21 +341,30 @@ export class Notifications {
   private readonly disabled: NotificationEndpoint[]
   private pulls: OutboxEventRow[] = []
   private pullTimer: NodeJS.Timeout | null = null
+  /** The pull batches being written, one after the other. */
+  private flushing: Promise<void> = Promise.resolve()
   private stopped = false
 
-  constructor(
-    private readonly db: Db,
+  /** Starts the outbox (startOutbox) for these endpoints and sets up their senders. */
+  static async open(db: Database, settings: NotificationSettings, log: NotificationLog, observe: LatencyObserver = () => {}): Promise<Notifications> {
+    const outbox = new OutboxReader(db)
+    const places = await startOutbox(outbox, settings.endpoints, log)
+    return new Notifications(db, outbox, places, settings, log, observe)
+  }
+
+  private constructor(
+    private readonly db: Database,
+    private readonly outbox: OutboxReader,
+    places: Map<string, number>,
     settings: NotificationSettings,
     private readonly log: NotificationLog,
-    observe: LatencyObserver = () => {},
+    observe: LatencyObserver,
   ) {
     this.recorder = new EventRecorder({ namespace: settings.namespace, includeReferences: settings.includeReferences, port: settings.port, wake: () => this.wakeAll() })
-    const outbox = new OutboxReader(db)
-    const places = startOutbox(outbox, settings.endpoints, log)
     const everyone = () => Math.min(...this.senders.map((s) => s.place))
     for (const endpoint of settings.endpoints) {
       const place = places.get(endpoint.name)
-      if (place !== undefined) this.senders.push(new EndpointSender(endpoint, place, outbox, everyone, settings.retention, log, observe))
+      if (place !== undefined) this.senders.push(new EndpointSender(endpoint, place, this.outbox, everyone, settings.retention, log, observe))
     }
     this.disabled = settings.endpoints.filter((e) => e.disabled)
   }
@@ -378,7 +393,7 @@ export class Notifications {
    */
   async stop(): Promise<void> {
     this.stopped = true
-    this.flushPulls()
+    await this.flushPulls()
     await Promise.all(this.senders.map((s) => s.stop()))
   }
 
@@ -386,31 +401,39 @@ export class Notifications {
   pulled(draft: OutboxDraft): void {
     if (this.stopped || !this.recordsPulls) return
     this.pulls.push(this.recorder.event(draft))
-    if (this.pulls.length >= PULL_BATCH) this.flushPulls()
+    if (this.pulls.length >= PULL_BATCH) void this.flushPulls()
     else if (this.pullTimer === null) {
-      this.pullTimer = setTimeout(() => this.flushPulls(), PULL_FLUSH_MS)
+      this.pullTimer = setTimeout(() => void this.flushPulls(), PULL_FLUSH_MS)
       this.pullTimer.unref()
     }
   }
 
-  private flushPulls(): void {
+  /** Writes the pulls waiting, after the batches already being written; never rejects (a failure is logged). */
+  private flushPulls(): Promise<void> {
     if (this.pullTimer) clearTimeout(this.pullTimer)
     this.pullTimer = null
     const rows = this.pulls
     this.pulls = []
-    try {
-      recordPulls(this.db, rows)
-    } catch (err) {
-      this.log.error({ err, pulls: rows.length }, `notifications: ${rows.length} pull events could not be written to the outbox`)
-    }
+    this.flushing = this.flushing.then(async () => {
+      try {
+        await recordPulls(this.db, rows)
+      } catch (err) {
+        this.log.error({ err, pulls: rows.length }, `notifications: ${rows.length} pull events could not be written to the outbox`)
+      }
+    })
+    return this.flushing
   }
 
   private wakeAll(): void {
     for (const s of this.senders) s.wake()
   }
 
-  /** Every configured endpoint, the disabled ones too. */
-  status(): EndpointStatus[] {
+  /**
+   * Every configured endpoint, the disabled ones too. Pending is a subtraction from the outbox's
+   * last seq (one lookup), so a scrape of /metrics never counts the outbox.
+   */
+  async status(): Promise<EndpointStatus[]> {
+    const last = this.senders.length === 0 ? 0 : await this.outbox.last()
     const off = this.disabled.map((e): EndpointStatus => ({
       name: e.name,
       url: shownUrl(e.url),
@@ -425,7 +448,7 @@ export class Notifications {
       lastDeliveryAt: null,
       nextAttemptAt: null,
     }))
-    return [...this.senders.map((s) => s.status()), ...off].sort((a, b) => a.name.localeCompare(b.name))
+    return [...this.senders.map((s) => s.status(last)), ...off].sort((a, b) => a.name.localeCompare(b.name))
   }
 
   /** Sends what is pending for `name` now, out of its backoff; false when no such endpoint is sent to. */

@@ -99,30 +99,30 @@ export class OciBrowser {
     private readonly settings: OciBrowserSettings,
   ) {}
 
-  repositories(request: TwoWayPageRequest & { q?: string | undefined }): OciRepositoryList {
+  async repositories(request: TwoWayPageRequest & { q?: string | undefined }): Promise<OciRepositoryList> {
     const q = request.q?.trim() ? request.q.trim().toLowerCase() : null
-    const page = fetchTwoWayPage(
+    const page = await fetchTwoWayPage(
       { n: request.n ?? this.settings.defaultPageSize, after: request.after || undefined, before: request.before || undefined },
       this.settings.maxPageSize,
       (row: OciRepositoryRow) => row.name,
       (direction, key, limit) => this.browse.ociRepositories(q, direction, key, limit),
     )
-    return { ...page, items: page.items.map(repositoryView), total: this.browse.ociRepositoryCount(q) }
+    return { ...page, items: page.items.map(repositoryView), total: await this.browse.ociRepositoryCount(q) }
   }
 
   /** A repository's page, or where the pack it names is when it is under the pack namespace. */
-  repository(name: string, request: PageRequest): OciRepositoryPage {
+  async repository(name: string, request: PageRequest): Promise<OciRepositoryPage> {
     const located = this.locate(name)
     if (located.kind === 'pack') return { kind: 'pack', name: located.name }
-    const row = this.browse.ociRepository(located.name)
+    const row = await this.browse.ociRepository(located.name)
     if (!row || row.manifests === 0) throw new RegistryError('NAME_UNKNOWN', `repository ${name} is not known to this registry`, { name })
-    const tagRows = fetchPage<OciTagRow>(
+    const tagRows = await fetchPage<OciTagRow>(
       { n: request.n ?? this.settings.defaultPageSize, last: request.last || undefined },
       this.settings.maxPageSize,
       (t) => t.tag,
       (after, limit) => this.browse.ociTags(row.id, after === '' ? null : after, limit, INDEX_TYPES),
     )
-    const referrers = this.browse.referrersOf(row.id, [...new Set(tagRows.items.map((t) => t.digest))])
+    const referrers = await this.browse.referrersOf(row.id, [...new Set(tagRows.items.map((t) => t.digest))])
     const tags = {
       ...tagRows,
       items: tagRows.items.map((t) => ({
@@ -137,6 +137,7 @@ export class OciBrowser {
         referrers: referrers.filter((r) => r.subject_digest === t.digest).map(manifestView),
       })),
     }
-    return { kind: 'oci', repository: repositoryView(row), tags, untagged: this.browse.untaggedManifests(row.id, this.settings.maxUntagged).map(manifestView) }
+    const untagged = await this.browse.untaggedManifests(row.id, this.settings.maxUntagged)
+    return { kind: 'oci', repository: repositoryView(row), tags, untagged: untagged.map(manifestView) }
   }
 }

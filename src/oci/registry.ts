@@ -5,7 +5,7 @@
 
 import type { Readable } from 'node:stream'
 import { RegistryError } from '../errors.js'
-import type { Db } from '../meta/db.js'
+import type { Database } from '../meta/database.js'
 import { type BlobRow, type ManifestRow, OciMeta } from '../meta/oci.js'
 import { fetchPage, type Page, type PageRequest } from '../pages.js'
 import { assertDigest } from '../store/digest.js'
@@ -46,7 +46,7 @@ export class OciRegistry {
   private readonly meta: OciMeta
 
   constructor(
-    db: Db,
+    db: Database,
     private readonly store: BlobStore,
     private readonly settings: OciRegistrySettings,
     private readonly bridge: PackOciBridge | undefined,
@@ -65,23 +65,23 @@ export class OciRegistry {
     return { kind: 'pack', name, oci: `${this.settings.namespace}/${name}` }
   }
 
-  private repositoryId(repo: RepositoryLocator): number {
-    const id = this.meta.repositoryId(repo)
+  private async repositoryId(repo: RepositoryLocator): Promise<number> {
+    const id = await this.meta.repositoryId(repo)
     if (id === null) throw new RegistryError('NAME_UNKNOWN', `repository ${repo.oci} is not known to this registry`, { name: repo.oci })
     return id
   }
 
-  private paged<T>(request: PageRequest, key: (item: T) => string, query: (after: string, limit: number) => T[]): Page<T> {
+  private paged<T>(request: PageRequest, key: (item: T) => string, query: (after: string, limit: number) => Promise<T[]>): Promise<Page<T>> {
     return fetchPage(request, this.settings.pageSize, key, query)
   }
 
   // ---- reads
 
   /** A manifest by tag (any tag kind, parent tags included) or by digest. */
-  manifest(repo: RepositoryLocator, reference: string): ManifestRow {
+  async manifest(repo: RepositoryLocator, reference: string): Promise<ManifestRow> {
     const ref = parseReference(reference)
-    const id = this.repositoryId(repo)
-    const row = ref.kind === 'digest' ? this.meta.manifestByDigest(id, ref.digest) : this.meta.manifestByTag(id, ref.tag)
+    const id = await this.repositoryId(repo)
+    const row = ref.kind === 'digest' ? await this.meta.manifestByDigest(id, ref.digest) : await this.meta.manifestByTag(id, ref.tag)
     if (!row) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not in ${repo.oci}`, { name: repo.oci, reference })
     return row
   }
@@ -103,7 +103,7 @@ export class OciRegistry {
   /** A blob the repository may serve (its link and its bytes). */
   async blob(repo: RepositoryLocator, digest: string): Promise<BlobRow> {
     assertDigest(digest)
-    const row = this.meta.blob(this.repositoryId(repo), digest)
+    const row = await this.meta.blob(await this.repositoryId(repo), digest)
     // The link alone is not enough: the bytes must still be in the store.
     if (!row || !(await this.store.stat(digest))) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in ${repo.oci}`, { name: repo.oci, digest })
     return row
@@ -114,25 +114,25 @@ export class OciRegistry {
   }
 
   /** Tags in byte order; the parent tags (1.x, 1.0.x) of a pack repository when `withParents`. */
-  tags(repo: RepositoryLocator, request: PageRequest, withParents: boolean): Page<string> {
-    const id = this.repositoryId(repo)
+  async tags(repo: RepositoryLocator, request: PageRequest, withParents: boolean): Promise<Page<string>> {
+    const id = await this.repositoryId(repo)
     return this.paged(request, (t) => t, (after, limit) => this.meta.tags(id, { after, limit }, withParents))
   }
 
   /** Every repository by OCI name, packs under the namespace. */
-  catalog(request: PageRequest): Page<string> {
+  catalog(request: PageRequest): Promise<Page<string>> {
     return this.paged(request, (r) => r, (after, limit) => this.meta.catalog(this.settings.namespace, { after, limit }))
   }
 
   /** The manifests of the repository whose subject is `digest`, as an OCI index. */
-  referrers(repo: RepositoryLocator, digest: string, artifactType: string | null, request: PageRequest): Page<ReferrerDescriptor> {
+  async referrers(repo: RepositoryLocator, digest: string, artifactType: string | null, request: PageRequest): Promise<Page<ReferrerDescriptor>> {
     assertDigest(digest)
     if (request.last !== undefined) assertDigest(request.last)
-    const id = this.repositoryId(repo)
+    const id = await this.repositoryId(repo)
     return this.paged(
       request,
       (d) => d.digest,
-      (after, limit) => this.meta.referrers(id, digest, artifactType, { after, limit }).map(referrerDescriptor),
+      async (after, limit) => (await this.meta.referrers(id, digest, artifactType, { after, limit })).map(referrerDescriptor),
     )
   }
 
@@ -152,7 +152,7 @@ export class OciRegistry {
       const stored = await bridge.putManifest(repo.name, reference, body, parsed, actor)
       return { digest: stored.digest, subject, outcome: stored.outcome, size }
     }
-    const result = this.meta.putManifest(
+    const result = await this.meta.putManifest(
       repo,
       {
         digest: parsed.digest,
@@ -196,21 +196,21 @@ export class OciRegistry {
       else await bridge.deleteTag(repo.name, ref.tag, actor)
       return
     }
-    const id = this.repositoryId(repo)
+    const id = await this.repositoryId(repo)
     const log = { actor, repository: repo.oci, now: Date.now() }
-    const found = ref.kind === 'digest' ? this.meta.deleteManifest(repo, id, ref.digest, log) !== null : this.meta.deleteTag(repo, id, ref.tag, log)
+    const found = ref.kind === 'digest' ? (await this.meta.deleteManifest(repo, id, ref.digest, log)) !== null : await this.meta.deleteTag(repo, id, ref.tag, log)
     if (!found) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not in ${repo.oci}`, { name: repo.oci, reference })
   }
 
   /** Unlinks a blob from the repository; garbage collection reclaims unreferenced bytes. */
-  deleteBlob(repo: RepositoryLocator, digest: string, actor: string): void {
+  async deleteBlob(repo: RepositoryLocator, digest: string, actor: string): Promise<void> {
     this.requireDelete()
     if (repo.kind === 'pack') {
       throw new RegistryError('UNSUPPORTED', `blobs of packs cannot be deleted one by one; delete the pack version and garbage collection reclaims its blobs`, { name: repo.oci })
     }
     assertDigest(digest)
-    const id = this.repositoryId(repo)
-    if (!this.meta.unlinkBlob(repo, id, digest, { actor, repository: repo.oci, now: Date.now() })) {
+    const id = await this.repositoryId(repo)
+    if (!(await this.meta.unlinkBlob(repo, id, digest, { actor, repository: repo.oci, now: Date.now() }))) {
       throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in ${repo.oci}`, { name: repo.oci, digest })
     }
   }

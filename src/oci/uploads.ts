@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type { BlobIntake } from '../blobs/intake.js'
 import { isRegistryError, RegistryError } from '../errors.js'
-import type { Db } from '../meta/db.js'
+import type { Database } from '../meta/database.js'
 import { type BlobRow, OciMeta } from '../meta/oci.js'
 import { assertDigest } from '../store/digest.js'
 import type { ChunkExpectation, StagedEntry, UploadStaging } from '../store/uploads.js'
@@ -45,7 +45,7 @@ export class OciUploads {
   private readonly busy = new Map<string, Promise<void>>()
 
   constructor(
-    db: Db,
+    db: Database,
     private readonly intake: BlobIntake,
     private readonly staging: UploadStaging,
     private readonly settings: UploadSettings,
@@ -63,7 +63,7 @@ export class OciUploads {
     const max = this.settings.maxSessionsPerUser
     // Row first, so a request past the cap touches no disk. A crash before the file leaves a
     // session without bytes, which the next purge of empty sessions removes.
-    if (!this.meta.createSession(id, repo.oci, user, Date.now(), max)) {
+    if (!(await this.meta.createSession(id, repo.oci, user, Date.now(), max))) {
       throw new RegistryError(
         'TOOMANYREQUESTS',
         `user ${user} already has ${max} upload sessions open, the most limits.uploadsessions allows; finish or cancel some (DELETE the session's Location) before starting another. Sessions that never receive a byte are removed after storage.maintenance.uploadpurging.emptyage, others after storage.maintenance.uploadpurging.age`,
@@ -73,7 +73,7 @@ export class OciUploads {
     try {
       await this.staging.create(id)
     } catch (err) {
-      this.meta.deleteSession(id)
+      await this.meta.deleteSession(id)
       throw err
     }
     return id
@@ -85,18 +85,18 @@ export class OciUploads {
     const lease = this.intake.newLease()
     try {
       const info = await this.intake.put(this.watched(repo, source, digest), lease, { digest, size })
-      this.meta.addBlob(repo, info, Date.now(), { leaseId: lease.id })
+      await this.meta.addBlob(repo, info, Date.now(), { leaseId: lease.id })
       return info
     } catch (err) {
-      lease.release()
+      await lease.release()
       throw err
     }
   }
 
   /** Links a blob of `from` into `repo`; null when `from` does not have it. */
-  mount(repo: RepositoryLocator, digest: string, from: RepositoryLocator, actor: string): BlobRow | null {
+  async mount(repo: RepositoryLocator, digest: string, from: RepositoryLocator, actor: string): Promise<BlobRow | null> {
     assertDigest(digest)
-    const fromId = this.meta.repositoryId(from)
+    const fromId = await this.meta.repositoryId(from)
     return fromId === null ? null : this.meta.mountBlob(repo, digest, { id: fromId, key: from }, Date.now(), actor)
   }
 
@@ -109,7 +109,7 @@ export class OciUploads {
   async append(repo: RepositoryLocator, id: string, source: Readable, chunk: ChunkExpectation): Promise<number> {
     return this.exclusive(repo, id, async () => {
       const size = await this.staging.append(id, source, chunk)
-      this.meta.touchSession(id, size, Date.now())
+      await this.meta.touchSession(id, size, Date.now())
       return size
     })
   }
@@ -133,10 +133,10 @@ export class OciUploads {
       const lease = this.intake.newLease()
       try {
         const [info] = (await this.intake.placeAll([staged], lease)) as [BlobRow]
-        this.meta.addBlob(repo, info, Date.now(), { sessionId: id, leaseId: lease.id })
+        await this.meta.addBlob(repo, info, Date.now(), { sessionId: id, leaseId: lease.id })
         return info
       } catch (err) {
-        lease.release()
+        await lease.release()
         throw err
       }
     })
@@ -154,14 +154,14 @@ export class OciUploads {
    */
   async purgeEmpty(emptyAgeMs: number, now = Date.now()): Promise<PurgeResult> {
     const sessions: string[] = []
-    for (const session of this.meta.emptySessions(now - emptyAgeMs)) {
+    for (const session of await this.meta.emptySessions(now - emptyAgeMs)) {
       if (this.busy.has(session.id)) continue
       const staged = await this.staging.size(session.id).catch((err: unknown) => {
         if (isRegistryError(err) && err.code === 'BLOB_UPLOAD_UNKNOWN') return 0
         throw err
       })
       if (staged > 0 || this.busy.has(session.id)) continue
-      await this.end(session.id)
+      await this.serialized(session.id, () => this.end(session.id))
       sessions.push(session.id)
     }
     return { sessions, files: [], bytes: 0 }
@@ -178,17 +178,17 @@ export class OciUploads {
     for await (const entry of this.staging.list()) entries.set(entry.id, entry)
     const sessions: string[] = []
     let bytes = 0
-    for (const session of this.meta.staleSessions(cutoff)) {
+    for (const session of await this.meta.staleSessions(cutoff)) {
       const entry = entries.get(session.id)
       if (this.busy.has(session.id) || (entry && entry.modifiedAt >= cutoff)) continue
-      await this.end(session.id)
+      await this.serialized(session.id, () => this.end(session.id))
       entries.delete(session.id)
       sessions.push(session.id)
       bytes += entry?.size ?? 0
     }
     const files: string[] = []
     for (const entry of entries.values()) {
-      if (entry.modifiedAt >= cutoff || this.busy.has(entry.id) || this.meta.session(entry.id)) continue
+      if (entry.modifiedAt >= cutoff || (await this.meta.session(entry.id)) || this.busy.has(entry.id)) continue
       if (await this.staging.cancel(entry.id)) {
         files.push(entry.id)
         bytes += entry.size
@@ -203,20 +203,29 @@ export class OciUploads {
 
   /** Row first, so no request can continue the session while its bytes go. */
   private async end(id: string): Promise<void> {
-    this.meta.deleteSession(id)
+    await this.meta.deleteSession(id)
     await this.staging.cancel(id)
   }
 
   /** Runs `fn` once the session's earlier requests are done, if the session is `repo`'s. */
-  private async exclusive<T>(repo: RepositoryLocator, id: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.busy.get(id) ?? Promise.resolve()
-    const run = previous.then(async () => {
-      const session = this.meta.session(id)
+  private exclusive<T>(repo: RepositoryLocator, id: string, fn: () => Promise<T>): Promise<T> {
+    return this.serialized(id, async () => {
+      const session = await this.meta.session(id)
       if (!session || session.repository !== repo.oci) {
         throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `blob upload ${id} is not known in ${repo.oci} (finished, cancelled or expired)`, { uuid: id })
       }
       return fn()
     })
+  }
+
+  /**
+   * Runs `fn` once the work queued on session `id` is done; work queued later waits for it. A
+   * purge that found the session idle queues its removal at once, so a request arriving while
+   * the row goes waits and then finds no session.
+   */
+  private async serialized<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.busy.get(id) ?? Promise.resolve()
+    const run = previous.then(fn)
     const tail = run.then(
       () => undefined,
       () => undefined,

@@ -234,7 +234,7 @@ export class PackBrowser {
     private readonly settings: PackBrowserSettings,
   ) {}
 
-  listPacks(request: PackListRequest): PackListPage {
+  async listPacks(request: PackListRequest): Promise<PackListPage> {
     const sort = request.sort ?? 'name'
     const filter = packFilter(request)
     const parse = (which: string, value: string): PackCursor => {
@@ -249,21 +249,19 @@ export class PackBrowser {
     if (after !== undefined) parse('after', after)
     if (before !== undefined) parse('before', before)
     const key = (row: PackListRow) => (sort === 'name' ? row.name : `${row.updated_at}:${row.name}`)
-    const page = fetchTwoWayPage(
-      { n: request.n ?? this.settings.defaultPageSize, after, before },
-      this.settings.maxPageSize,
-      key,
-      (direction, cursor, limit) => this.browse.packs(filter, sort, direction, cursor === null ? null : parse(direction, cursor), limit),
+    const page = await fetchTwoWayPage({ n: request.n ?? this.settings.defaultPageSize, after, before }, this.settings.maxPageSize, key, (direction, cursor, limit) =>
+      this.browse.packs(filter, sort, direction, cursor === null ? null : parse(direction, cursor), limit),
     )
-    const tagsByRepo = this.packs.tagsOfMany(page.items.map((r) => r.id))
+    const tagsByRepo = await this.packs.tagsOfMany(page.items.map((r) => r.id))
+    const [total, layers, addonTypes, groups] = await Promise.all([this.browse.packCount(filter), this.browse.packLayers(), this.browse.packAddonTypes(), this.browse.packGroups()])
     return {
       ...page,
       items: page.items.map((row) => this.listEntry(row, tagsByRepo.get(row.id) ?? [])),
       sort,
-      total: this.browse.packCount(filter),
-      layers: this.browse.packLayers(),
-      addonTypes: this.browse.packAddonTypes(),
-      groups: this.browse.packGroups(),
+      total,
+      layers,
+      addonTypes,
+      groups,
     }
   }
 
@@ -285,19 +283,19 @@ export class PackBrowser {
 
   /** One pack with `ref` (a tag or digest) selected, or its newest version (or artifact). */
   async pack(name: string, ref: string | null): Promise<PackPage> {
-    const repoId = this.views.repoId(name)
-    const summary = this.packs.packSummary(repoId)
-    const tags = this.packs.tagsOf(repoId)
+    const repoId = await this.views.repoId(name)
+    const summary = await this.packs.packSummary(repoId)
+    const tags = await this.packs.tagsOf(repoId)
     const parents = tags.flatMap((t): ParentLink[] => (t.kind === 'parent' && t.target !== null ? [{ tag: t.name, target: t.target }] : []))
     const onManifest = tagsByManifest(tags)
-    const versions = this.packs.versionsOf(repoId).map((v) => versionEntry(v, onManifest.get(v.manifest_id) ?? [], parents))
-    const artifacts = this.browse.packArtifacts(repoId, this.settings.maxArtifacts).map((m) => artifactEntry(m, onManifest.get(m.id) ?? [], parents, versions))
+    const versions = (await this.packs.versionsOf(repoId)).map((v) => versionEntry(v, onManifest.get(v.manifest_id) ?? [], parents))
+    const artifacts = (await this.browse.packArtifacts(repoId, this.settings.maxArtifacts)).map((m) => artifactEntry(m, onManifest.get(m.id) ?? [], parents, versions))
     // Blobs uploaded ahead of a manifest make a repository, not a pack.
     if (versions.length === 0 && artifacts.length === 0) throw new RegistryError('NAME_UNKNOWN', `there is no pack named ${name} in this registry`, { name })
 
     const chosen: VersionEntry | ArtifactEntry = ref === null ? (newestVersion(versions) ?? (artifacts[0] as ArtifactEntry)) : this.find(name, ref, tags, versions, artifacts)
     chosen.selected = true
-    const updatedAt = this.packs.repoByName(name)?.updated_at ?? 0
+    const updatedAt = (await this.packs.repoByName(name))?.updated_at ?? 0
     const base = {
       pack: packHeader(name, summary ?? { ...NO_VERSION, updated_at: updatedAt }),
       logo: shownLogo(summary?.files ?? null),
@@ -307,7 +305,7 @@ export class PackBrowser {
       ref,
     }
     if ('version' in chosen) return { ...base, selected: await this.selectedVersion(name, chosen) }
-    const history = this.packs.history(name, chosen.tags, chosen.digest).map(historyView)
+    const history = (await this.packs.history(name, chosen.tags, chosen.digest)).map(historyView)
     return { ...base, selected: { kind: 'artifact', artifact: chosen, history } }
   }
 
@@ -315,8 +313,8 @@ export class PackBrowser {
    * The logo a pack's header shows, named by its digest (so a new logo is a new URL and the old
    * one can be cached for good); refused over LOGO_MAX_BYTES.
    */
-  logo(name: string, digest: string): LogoToSend {
-    const logo = shownLogo(this.packs.packSummary(this.views.repoId(name))?.files ?? null)
+  async logo(name: string, digest: string): Promise<LogoToSend> {
+    const logo = shownLogo((await this.packs.packSummary(await this.views.repoId(name)))?.files ?? null)
     if (logo === null || logo.digest !== digest) throw new RegistryError('NOT_FOUND', `${name} shows no logo ${digest}`, { name, digest })
     if (!logo.shown) {
       throw new RegistryError('NOT_FOUND', `the logo of ${name} is ${logo.size} bytes, more than the ${LOGO_MAX_BYTES} the browser shows; the API serves it at /v1/${name}/blobs/${digest}`, {
@@ -349,7 +347,7 @@ export class PackBrowser {
   }
 
   private async selectedVersion(name: string, entry: VersionEntry): Promise<SelectedVersion> {
-    const { detail } = this.views.versionDetail(name, entry.ref, { n: SHOWN_VERSION_TAGS })
+    const { detail } = await this.views.versionDetail(name, entry.ref, { n: SHOWN_VERSION_TAGS })
     const [readme, values, presets, schema, archive] = await Promise.all([
       this.shownFile(detail.files[SHOWN_FILES.readme]),
       this.shownFile(detail.files[SHOWN_FILES.values]),
@@ -399,7 +397,7 @@ export class PackBrowser {
    */
   async file(name: string, ref: string, path: string): Promise<PackFilePage> {
     const levels = splitFilePath(path)
-    const { version } = this.views.resolve(name, ref)
+    const { version } = await this.views.resolve(name, ref)
     const fileName = path.slice(path.lastIndexOf('/') + 1)
     const page = { name, ref, version: version.version, group: version.group_name, archiveDigest: version.archive_digest, path, fileName }
     if (isArchiveName(fileName)) {
@@ -416,7 +414,7 @@ export class PackBrowser {
   /** The whole file at `path` in a version, for a download; at most limits.filesize. */
   async rawFile(name: string, ref: string, path: string): Promise<{ data: Buffer; fileName: string }> {
     const levels = splitFilePath(path)
-    const { version } = this.views.resolve(name, ref)
+    const { version } = await this.views.resolve(name, ref)
     const limit = this.settings.archive.maxExtractedFileBytes
     const file = await this.readFile(name, ref, version, levels, limit)
     if (file.truncated) {

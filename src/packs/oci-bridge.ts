@@ -36,33 +36,33 @@ export class PackBridge implements PackOciBridge {
     try {
       received = await this.packs.recognise(parsed, manifest, lease)
     } catch (err) {
-      lease.release()
+      await lease.release()
       throw asManifestInvalid(err, (e) => e.status < 500 && e.code !== 'MANIFEST_INVALID')
     }
     if (received === null) {
-      const stored = this.packs.commitArtifact(packName, { manifest, tag: byTag ? reference : null, lease, actor, message })
+      const stored = await this.packs.commitArtifact(packName, { manifest, tag: byTag ? reference : null, lease, actor, message })
       return { digest: parsed.digest, outcome: stored.outcome }
     }
 
     const { pack, tag } = received.checked
-    const refuse = (problem: string, detail: Record<string, unknown>) => {
-      lease.release()
+    const refuse = async (problem: string, detail: Record<string, unknown>) => {
+      await lease.release()
       return new RegistryError('MANIFEST_INVALID', `manifest invalid: ${problem}`, detail)
     }
     if (pack.name !== packName) {
-      throw refuse(`it holds pack ${pack.name}, not ${packName}; push it to the repository named after the pack`, { pack: pack.name })
+      throw await refuse(`it holds pack ${pack.name}, not ${packName}; push it to the repository named after the pack`, { pack: pack.name })
     }
     const label = tagParts(reference).label
     if (byTag && label !== pack.version && parseVersion(label) !== null) {
-      throw refuse(`the tag ${reference} names a version, but pack.json says version ${pack.version} (tag ${tag})`, { tag: reference, versionTag: tag })
+      throw await refuse(`the tag ${reference} names a version, but pack.json says version ${pack.version} (tag ${tag})`, { tag: reference, versionTag: tag })
     }
     // A repeated copy of the same manifest (skopeo, oras) changes nothing: its push event alone.
-    if (this.packs.repushed(received, [tag, ...(byTag ? [reference] : [])], actor, message, byTag ? reference : undefined)) {
+    if (await this.packs.repushed(received, [tag, ...(byTag ? [reference] : [])], actor, message, byTag ? reference : undefined)) {
       return { digest: parsed.digest, outcome: 'unchanged' }
     }
     let result
     try {
-      result = this.packs.commit(
+      result = await this.packs.commit(
         received,
         { force: true, message: message ?? `pushed with a distribution client as ${reference}`, skipDigestCheck: true, strict: false, actor },
         byTag ? reference : undefined,
@@ -75,11 +75,11 @@ export class PackBridge implements PackOciBridge {
   }
 
   async deleteManifest(packName: string, digest: string, actor: string): Promise<void> {
-    this.packs.deleteManifest(packName, digest, actor)
+    await this.packs.deleteManifest(packName, digest, actor)
   }
 
   async deleteTag(packName: string, tag: string, actor: string): Promise<void> {
-    this.packs.deleteTag(packName, tag, actor, 'DENIED')
+    await this.packs.deleteTag(packName, tag, actor, 'DENIED')
   }
 }
 

@@ -1,12 +1,12 @@
 // The pack browser's search rules, pure: what of a pack is searchable (its name, display name,
 // addon type, description and annotations from pack.json, the start of its README), how a
-// README becomes searchable text, and how what a person typed becomes an SQLite FTS5 query that
-// can never be a syntax error: every word is quoted (so `"`, `*`, `-`, `(`, `NEAR`, `AND`,
-// `col:` are only text) and searched as a word prefix, all words required; and the listing's
-// filters as the database is asked them.
+// README becomes searchable text, and how what a person typed becomes a full-text query that
+// can never be a syntax error, for SQLite's FTS5 and for PostgreSQL's tsquery alike: every word
+// is quoted (so `"`, `*`, `-`, `(`, `NEAR`, `AND`, `col:`, `&`, `!` are only text) and searched as
+// a word prefix, all words required; and the listing's filters as the database is asked them.
 
 import type { PackFilterParams } from '../meta/browse.js'
-import type { PackSearchRow } from '../meta/packs.js'
+import { type PackSearchRow, searchWords } from '../meta/packs.js'
 
 /** Bytes of a README kept for search: the start of a long README says what the pack does. */
 export const README_SEARCH_BYTES = 32 * 1024
@@ -14,10 +14,13 @@ export const README_SEARCH_BYTES = 32 * 1024
 /** At most this many words of a query are searched (the query itself is at most 128 characters). */
 const MAX_TERMS = 16
 
-/** The searchable text of a README's bytes: the first README_SEARCH_BYTES, as UTF-8. */
+/**
+ * The searchable text of a README's bytes: the first README_SEARCH_BYTES, as UTF-8, a NUL made a
+ * space (the tokenizer splits words at either; PostgreSQL's text cannot hold a NUL).
+ */
 export function readmeText(bytes: Buffer): string {
   // A cut through a multi-byte character decodes to U+FFFD, which the tokenizer skips.
-  return bytes.subarray(0, README_SEARCH_BYTES).toString('utf8')
+  return bytes.subarray(0, README_SEARCH_BYTES).toString('utf8').replaceAll('\u0000', ' ')
 }
 
 /**
@@ -43,14 +46,39 @@ export function searchDocument(name: string, displayName: string, packJson: stri
  * tokenizer would find nothing in them). Null when nothing searchable is left.
  */
 export function ftsQuery(typed: string): string | null {
+  const terms = searchTerms(typed)
+  if (terms.length === 0) return null
+  return terms.map((word) => `"${word.replace(/"/g, '""')}"*`).join(' ')
+}
+
+/**
+ * The same query for PostgreSQL's to_tsquery('simple', ...) over pack_search as it is stored
+ * there (meta/packs.ts searchWords): each word split into the words FTS5 would split it into,
+ * those a phrase (`<->`) whose last word is a prefix, as FTS5 reads `"foo-bar"*`; every word
+ * required (`&`). The parts are only letters and digits, quoted, so nothing typed is an
+ * operator. Null when nothing searchable is left.
+ */
+export function tsQuery(typed: string): string | null {
+  const terms = searchTerms(typed).map((word) => searchWords(word).trim().split(' ').filter((part) => part !== ''))
+  const phrases = terms.filter((parts) => parts.length > 0).map((parts) => `(${parts.map((part, i) => `'${part}'${i === parts.length - 1 ? ':*' : ''}`).join(' <-> ')})`)
+  return phrases.length === 0 ? null : phrases.join(' & ')
+}
+
+/** The whitespace-separated words typed that hold a letter or digit, at most MAX_TERMS. */
+function searchTerms(typed: string): string[] {
   // Control characters (a NUL among them) are no text anyone searches for.
-  const terms = typed
+  return typed
     .replace(/\p{Cc}/gu, ' ')
     .split(/\s+/u)
     .filter((word) => /[\p{L}\p{N}]/u.test(word))
     .slice(0, MAX_TERMS)
-  if (terms.length === 0) return null
-  return terms.map((word) => `"${word.replace(/"/g, '""')}"*`).join(' ')
+}
+
+/** Both engines' queries for what was typed; null when nothing searchable is left. */
+function fullTextQuery(typed: string): PackFilterParams['fts'] {
+  const sqlite = ftsQuery(typed)
+  const postgres = tsQuery(typed)
+  return sqlite === null || postgres === null ? null : { sqlite, postgres }
 }
 
 /** The listing's filters as a person sets them (the packs page's query). */
@@ -63,8 +91,12 @@ export interface PackFilterRequest {
   warnings?: boolean | undefined
 }
 
-function blankToNull(value: string | undefined): string | null {
-  const trimmed = value?.trim() ?? ''
+/**
+ * A filter's text as the database is asked it. NUL is left out: no stored text holds one
+ * (PostgreSQL's text cannot), so both engines answer the same without it.
+ */
+export function filterText(value: string | undefined): string | null {
+  const trimmed = value?.replaceAll('\u0000', '').trim() ?? ''
   return trimmed === '' ? null : trimmed
 }
 
@@ -73,14 +105,14 @@ function blankToNull(value: string | undefined): string | null {
  * case, and as words (prefixes) in the full-text index; every filter set must hold.
  */
 export function packFilter(request: PackFilterRequest): PackFilterParams {
-  const q = blankToNull(request.q)
+  const q = filterText(request.q)
   return {
     q: q?.toLowerCase() ?? null,
-    fts: q === null ? null : ftsQuery(q),
-    layer: blankToNull(request.layer),
-    cloud: blankToNull(request.cloud),
-    addonType: blankToNull(request.addonType),
-    group: blankToNull(request.group),
+    fts: q === null ? null : fullTextQuery(q),
+    layer: filterText(request.layer),
+    cloud: filterText(request.cloud),
+    addonType: filterText(request.addonType),
+    group: filterText(request.group),
     warnings: request.warnings === true ? 1 : null,
   }
 }

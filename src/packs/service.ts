@@ -1,9 +1,9 @@
 // The pack registry's writes: publishing packs (from /v1/_packs, or recognised in a manifest a
 // distribution client pushed), storing artifacts in pack repositories, tags, untags, deletes.
 // Every write does its async work first (stream the archive into the blob store while reading
-// it, validate, store the small files) and then commits all metadata in ONE synchronous SQLite
-// transaction: the manifest, the version, the tag moves, the recomputed parent tags and the
-// event. A crash leaves the old state or the new one; the blobs are leased until that commit.
+// it, validate, store the small files) and then commits all metadata in ONE transaction, whose
+// body does database work only: the manifest, the version, the tag moves, the recomputed parent
+// tags and the event. A crash leaves the old state or the new one; the blobs are leased until that commit.
 //
 // Tag rules are the same whatever the manifest: a tag named `[group__]version` is a version tag
 // and gets parent tags (`M.x`, `M.m.x`), which clients can never write or delete.
@@ -142,7 +142,7 @@ export class PackService {
       const served = packManifest({ digest: archive.archiveDigest, size: archive.archiveSize }, archiveFileName(received.checked.pack.name, received.checked.pack.version))
       return { ...received, manifest: { ...served, subjectDigest: null, manifests: [] } }
     } catch (err) {
-      lease.release()
+      await lease.release()
       throw err
     }
   }
@@ -249,11 +249,11 @@ export class PackService {
    */
   async holdReferences(name: string, refs: { blobs: Array<{ digest: string; size: number }>; manifests: Array<{ digest: string; size: number }> }): Promise<Lease> {
     const lease = this.intake.newLease()
-    lease.take(refs.blobs.map((b) => b.digest))
+    await lease.take(refs.blobs.map((b) => b.digest))
     try {
-      const repo = this.meta.repoByName(name)
+      const repo = await this.meta.repoByName(name)
       for (const [i, blob] of refs.blobs.entries()) {
-        const size = repo ? this.meta.repoBlobSize(repo.id, blob.digest) : null
+        const size = repo ? await this.meta.repoBlobSize(repo.id, blob.digest) : null
         if (size === null || !(await this.store.stat(blob.digest))) {
           throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${blob.digest} is not in ${name}; push it first`, { digest: blob.digest })
         }
@@ -266,7 +266,7 @@ export class PackService {
         }
       }
       for (const child of refs.manifests) {
-        const size = repo ? this.meta.manifestSize(repo.id, child.digest) : null
+        const size = repo ? await this.meta.manifestSize(repo.id, child.digest) : null
         if (size === null) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${child.digest} is not in ${name}; push it first`, { digest: child.digest })
         if (size !== child.size) {
           throw new RegistryError('MANIFEST_INVALID', `manifest invalid: it declares manifest ${child.digest} as ${child.size} bytes, but it has ${size}`, {
@@ -277,7 +277,7 @@ export class PackService {
         }
       }
     } catch (err) {
-      lease.release()
+      await lease.release()
       throw err
     }
     return lease
@@ -324,26 +324,26 @@ export class PackService {
     return { lease, checked, archive, files }
   }
 
-  /** The synchronous half of a publish: one transaction, or nothing. The lease ends either way. */
-  commit(r: ReceivedPack, options: PublishOptions, aliasTag?: string): PublishResult {
+  /** The metadata half of a publish: one transaction, or nothing. The lease ends either way. */
+  async commit(r: ReceivedPack, options: PublishOptions, aliasTag?: string): Promise<PublishResult> {
     try {
       if ((options.strict || this.settings.strictValidation) && r.checked.warnings.length > 0) throw warningsRefused(r.checked.warnings)
-      return this.commitOnce(r, options, aliasTag)
+      return await this.commitOnce(r, options, aliasTag)
     } catch (err) {
-      r.lease.release()
+      await r.lease.release()
       throw err
     }
   }
 
-  private commitOnce(r: ReceivedPack, options: PublishOptions, aliasTag?: string): PublishResult {
+  private async commitOnce(r: ReceivedPack, options: PublishOptions, aliasTag?: string): Promise<PublishResult> {
     PackService.checkForceMessage(options)
     const { pack, tag } = r.checked
     const name = pack.name
     const now = Date.now()
-    return this.meta.transaction(() => {
-      this.meta.releaseLease(r.lease.id)
-      const repo = this.meta.repoByName(name)
-      const existing = repo ? this.meta.tag(repo.id, tag) : undefined
+    return await this.meta.transaction(async () => {
+      await this.meta.releaseLease(r.lease.id)
+      const repo = await this.meta.repoByName(name)
+      const existing = repo ? await this.meta.tag(repo.id, tag) : undefined
       let previousDigest: string | undefined
       if (repo && existing) {
         if (!options.force) {
@@ -353,19 +353,19 @@ export class PackService {
           })
         }
         previousDigest = existing.archive_digest ?? existing.manifest_digest
-        const previous = this.meta.version(existing.manifest_id)
+        const previous = await this.meta.version(existing.manifest_id)
         if (previous && !options.skipDigestCheck && previous.content_digest === r.archive.contentDigest) {
-          this.notifyPackPush(r, options, [], false, aliasTag)
-          return this.result(repo.id, r, previous, 'unchanged', [])
+          await this.notifyPackPush(r, options, [], false, aliasTag)
+          return await this.result(repo.id, r, previous, 'unchanged', [])
         }
       }
-      const repoId = this.meta.ensureRepo(name, now)
-      const manifestId = this.insertVersion(repoId, r, options, now)
+      const repoId = await this.meta.ensureRepo(name, now)
+      const manifestId = await this.insertVersion(repoId, r, options, now)
       const changes = new TagChanges()
-      this.writeTag(repoId, tag, manifestId, now, changes)
-      if (aliasTag !== undefined && aliasTag !== tag) this.writeTag(repoId, aliasTag, manifestId, now, changes)
-      const moved = this.settle(repoId, changes, now)
-      this.meta.appendEvent({
+      await this.writeTag(repoId, tag, manifestId, now, changes)
+      if (aliasTag !== undefined && aliasTag !== tag) await this.writeTag(repoId, aliasTag, manifestId, now, changes)
+      const moved = await this.settle(repoId, changes, now)
+      await this.meta.appendEvent({
         at: now,
         actor: options.actor,
         action: existing ? 'update' : 'create',
@@ -376,9 +376,9 @@ export class PackService {
         forced: options.force && existing !== undefined,
         message: options.message,
       })
-      this.notifyPackPush(r, options, moved, options.force && existing !== undefined, aliasTag)
-      this.notifyDropped(name, options.actor, changes)
-      return this.result(repoId, r, this.meta.version(manifestId) as PackVersionRow, existing ? 'updated' : 'created', moved, previousDigest)
+      await this.notifyPackPush(r, options, moved, options.force && existing !== undefined, aliasTag)
+      await this.notifyDropped(name, options.actor, changes)
+      return await this.result(repoId, r, (await this.meta.version(manifestId)) as PackVersionRow, existing ? 'updated' : 'created', moved, previousDigest)
     })
   }
 
@@ -387,9 +387,9 @@ export class PackService {
    * target.tag is the tag the client pushed (`latest`: aliasTag), else the version tag;
    * pack.tag is always the version tag.
    */
-  private notifyPackPush(r: ReceivedPack, options: { actor: string; message: string | null }, moved: ParentTagMove[], forced: boolean, aliasTag?: string): void {
+  private async notifyPackPush(r: ReceivedPack, options: { actor: string; message: string | null }, moved: ParentTagMove[], forced: boolean, aliasTag?: string): Promise<void> {
     const { checked, manifest } = r
-    this.meta.notify({
+    await this.meta.notify({
       action: 'push',
       actor: options.actor,
       repository: { kind: 'pack', name: checked.pack.name },
@@ -412,35 +412,35 @@ export class PackService {
   }
 
   /** A pack repository's manifest event: a tag added or deleted, a version or artifact deleted. */
-  private notifyManifest(action: 'push' | 'delete', name: string, manifestId: number, actor: string, tag: string | null, pack?: PackEventDetail): void {
-    const manifest = this.meta.manifestDescriptor(manifestId)
-    if (manifest) this.notifyDescriptor(action, name, manifest, actor, tag, pack)
+  private async notifyManifest(action: 'push' | 'delete', name: string, manifestId: number, actor: string, tag: string | null, pack?: PackEventDetail): Promise<void> {
+    const manifest = await this.meta.manifestDescriptor(manifestId)
+    if (manifest) await this.notifyDescriptor(action, name, manifest, actor, tag, pack)
   }
 
   /** notifyManifest() for a manifest read before the transaction removed it. */
-  private notifyDescriptor(action: 'push' | 'delete', name: string, manifest: ManifestDescriptor, actor: string, tag: string | null, pack?: PackEventDetail): void {
-    this.meta.notify({ action, actor, repository: { kind: 'pack', name }, mediaType: manifest.mediaType, size: manifest.size, digest: manifest.digest, tag, ...(pack ? { pack } : {}) })
+  private async notifyDescriptor(action: 'push' | 'delete', name: string, manifest: ManifestDescriptor, actor: string, tag: string | null, pack?: PackEventDetail): Promise<void> {
+    await this.meta.notify({ action, actor, repository: { kind: 'pack', name }, mediaType: manifest.mediaType, size: manifest.size, digest: manifest.digest, tag, ...(pack ? { pack } : {}) })
   }
 
   /**
    * The versions settle() removed as untagged: a manifest delete each (no tag), as distribution
    * sends when a manifest is deleted, after the event of the change that left them untagged.
    */
-  private notifyDropped(name: string, actor: string, changes: TagChanges): void {
-    for (const manifest of changes.dropped) this.notifyDescriptor('delete', name, manifest, actor, null)
+  private async notifyDropped(name: string, actor: string, changes: TagChanges): Promise<void> {
+    for (const manifest of changes.dropped) await this.notifyDescriptor('delete', name, manifest, actor, null)
   }
 
-  private insertVersion(repoId: number, r: ReceivedPack, options: PublishOptions, now: number): number {
-    const known = this.meta.manifestId(repoId, r.manifest.digest)
+  private async insertVersion(repoId: number, r: ReceivedPack, options: PublishOptions, now: number): Promise<number> {
+    const known = await this.meta.manifestId(repoId, r.manifest.digest)
     // The archive is one of the manifest's blobs, except for a pack pushed as files, whose
     // archive the registry built: it is recorded here like the rest.
     const archive = { digest: r.archive.archiveDigest, size: r.archive.archiveSize }
-    for (const blob of [...r.manifest.blobs, ...Object.values(r.files), archive]) this.meta.recordBlob(repoId, blob.digest, (blob as BlobInfo).size, now)
-    if (known !== undefined && this.meta.isPackVersion(known)) return known
-    const manifestId = known ?? this.meta.insertManifest(repoId, r.manifest, now)
+    for (const blob of [...r.manifest.blobs, ...Object.values(r.files), archive]) await this.meta.recordBlob(repoId, blob.digest, (blob as BlobInfo).size, now)
+    if (known !== undefined && (await this.meta.isPackVersion(known))) return known
+    const manifestId = known ?? (await this.meta.insertManifest(repoId, r.manifest, now))
     const { checked } = r
     const readme = r.archive.extracted.get('README.md')
-    this.meta.insertVersion({
+    await this.meta.insertVersion({
       manifestId,
       repositoryId: repoId,
       version: checked.pack.version,
@@ -469,39 +469,39 @@ export class PackService {
    * artifact pushed to it is refused. Overwriting an artifact's tag is recorded like a forced
    * push. The lease ends either way.
    */
-  commitArtifact(name: string, push: ArtifactPush): { outcome: PublishStatus } {
+  async commitArtifact(name: string, push: ArtifactPush): Promise<{ outcome: PublishStatus }> {
     try {
       if (push.tag !== null) checkPushedTag(push.tag)
       const now = Date.now()
-      return this.meta.transaction(() => {
-        this.meta.releaseLease(push.lease.id)
-        const repoId = this.meta.ensureRepo(name, now)
-        const known = this.meta.manifestId(repoId, push.manifest.digest)
+      return await this.meta.transaction(async () => {
+        await this.meta.releaseLease(push.lease.id)
+        const repoId = await this.meta.ensureRepo(name, now)
+        const known = await this.meta.manifestId(repoId, push.manifest.digest)
         let previous: TagRow | undefined
         let changes: TagChanges | undefined
         if (push.tag !== null) {
-          previous = this.meta.tag(repoId, push.tag)
+          previous = await this.meta.tag(repoId, push.tag)
           if (previous && previous.archive_digest !== null && known !== previous.manifest_id) {
             throw packTagTaken(name, push.tag, previous)
           }
         }
-        const manifestId = known ?? this.meta.insertManifest(repoId, push.manifest, now)
+        const manifestId = known ?? (await this.meta.insertManifest(repoId, push.manifest, now))
         if (push.tag !== null) {
           // Unchanged, but distribution sends a push event for every manifest PUT.
           if (previous?.manifest_id === manifestId) {
-            this.notifyManifest('push', name, manifestId, push.actor, push.tag)
+            await this.notifyManifest('push', name, manifestId, push.actor, push.tag)
             return { outcome: 'unchanged' as const }
           }
           changes = new TagChanges()
-          this.writeTag(repoId, push.tag, manifestId, now, changes)
-          this.settle(repoId, changes, now)
+          await this.writeTag(repoId, push.tag, manifestId, now, changes)
+          await this.settle(repoId, changes, now)
         } else if (known !== undefined) {
-          this.notifyManifest('push', name, manifestId, push.actor, null)
+          await this.notifyManifest('push', name, manifestId, push.actor, null)
           return { outcome: 'unchanged' as const }
         } else {
-          this.relist(repoId)
+          await this.relist(repoId)
         }
-        this.meta.appendEvent({
+        await this.meta.appendEvent({
           at: now,
           actor: push.actor,
           action: previous ? 'update' : known === undefined ? 'create' : 'tag',
@@ -512,12 +512,12 @@ export class PackService {
           forced: previous !== undefined,
           message: push.message,
         })
-        this.notifyManifest('push', name, manifestId, push.actor, push.tag)
-        if (changes) this.notifyDropped(name, push.actor, changes)
+        await this.notifyManifest('push', name, manifestId, push.actor, push.tag)
+        if (changes) await this.notifyDropped(name, push.actor, changes)
         return { outcome: previous ? ('updated' as const) : ('created' as const) }
       })
     } catch (err) {
-      push.lease.release()
+      await push.lease.release()
       throw err
     }
   }
@@ -527,21 +527,21 @@ export class PackService {
    * follows its name: a label that is a version makes a version tag (with parent tags on its
    * line), anything else an alias.
    */
-  private writeTag(repoId: number, tag: string, manifestId: number, now: number, changes: TagChanges): void {
-    const current = this.meta.tag(repoId, tag)
+  private async writeTag(repoId: number, tag: string, manifestId: number, now: number, changes: TagChanges): Promise<void> {
+    const current = await this.meta.tag(repoId, tag)
     if (current?.manifest_id === manifestId) return
     const parsed = tagParts(tag)
     const version = parseVersion(parsed.label)
     const line = version ? String(version.major) : null
     if (line !== null) changes.line(parsed.group, line)
     changes.views.add(tag)
-    const seq = this.meta.nextSeq()
+    const seq = await this.meta.nextSeq()
     if (current) {
-      this.meta.moveTag(current.id, manifestId, seq, now)
+      await this.meta.moveTag(current.id, manifestId, seq, now)
       changes.left.push(current.manifest_id)
       return
     }
-    this.meta.insertTag(repoId, { name: tag, group: parsed.group, label: parsed.label, kind: version ? 'version' : 'alias', line, target: null }, manifestId, seq, now)
+    await this.meta.insertTag(repoId, { name: tag, group: parsed.group, label: parsed.label, kind: version ? 'version' : 'alias', line, target: null }, manifestId, seq, now)
   }
 
   /** Notes that a tag is going: its line's parent tags follow. */
@@ -554,12 +554,12 @@ export class PackService {
    * follow, versions the moves left untagged go, the touched tags' stored views and the pack's
    * header are rewritten. Costs what the change touched, not what the pack holds.
    */
-  private settle(repoId: number, changes: TagChanges, now: number, record?: ParentTagRecorder): ParentTagMove[] {
+  private async settle(repoId: number, changes: TagChanges, now: number, record?: ParentTagRecorder): Promise<ParentTagMove[]> {
     const moved: ParentTagMove[] = []
-    for (const { group, line } of changes.lines.values()) moved.push(...this.recomputeLine(repoId, group, line, now, changes, record))
-    for (const manifestId of changes.left) this.dropIfUntagged(manifestId, changes)
-    for (const name of changes.views) this.renderView(repoId, name)
-    this.relist(repoId)
+    for (const { group, line } of changes.lines.values()) moved.push(...await this.recomputeLine(repoId, group, line, now, changes, record))
+    for (const manifestId of changes.left) await this.dropIfUntagged(manifestId, changes)
+    for (const name of changes.views) await this.renderView(repoId, name)
+    await this.relist(repoId)
     return moved
   }
 
@@ -568,8 +568,8 @@ export class PackService {
    * from its version tags on pack versions: new ones created, moved ones re-linked, empty ones
    * deleted. Parent tags only ever point at pack versions, never at artifacts.
    */
-  private recomputeLine(repoId: number, group: string | null, line: string, now: number, changes: TagChanges, record?: ParentTagRecorder): ParentTagMove[] {
-    const tags = this.meta.tagsOfLine(repoId, group, line)
+  private async recomputeLine(repoId: number, group: string | null, line: string, now: number, changes: TagChanges, record?: ParentTagRecorder): Promise<ParentTagMove[]> {
+    const tags = await this.meta.tagsOfLine(repoId, group, line)
     const byName = new Map(tags.map((t) => [t.name, t]))
     const wanted = computeParentTags(
       tags.filter((t) => t.kind === 'version' && t.archive_digest !== null).map((t) => ({ tag: t.name, group: t.group_name, label: t.label, seq: t.seq })),
@@ -581,11 +581,11 @@ export class PackService {
       const current = byName.get(w.tag)
       if (current && current.target === w.target && current.manifest_id === target.manifest_id) continue
       if (current) {
-        this.meta.moveTag(current.id, target.manifest_id, this.meta.nextSeq(), now, w.target)
+        await this.meta.moveTag(current.id, target.manifest_id, await this.meta.nextSeq(), now, w.target)
         if (current.target !== null) changes.views.add(current.target)
-        if (current.manifest_id !== target.manifest_id) record?.(current, target)
+        if (current.manifest_id !== target.manifest_id) await record?.(current, target)
       } else {
-        this.meta.insertTag(repoId, { name: w.tag, group: w.group, label: w.label, kind: 'parent', line, target: w.target }, target.manifest_id, this.meta.nextSeq(), now)
+        await this.meta.insertTag(repoId, { name: w.tag, group: w.group, label: w.label, kind: 'parent', line, target: w.target }, target.manifest_id, await this.meta.nextSeq(), now)
       }
       changes.views.add(w.tag)
       changes.views.add(w.target)
@@ -593,28 +593,28 @@ export class PackService {
     }
     for (const t of tags) {
       if (t.kind !== 'parent' || wantedNames.has(t.name)) continue
-      this.meta.deleteTag(t.id)
+      await this.meta.deleteTag(t.id)
       if (t.target !== null) changes.views.add(t.target)
     }
     return moved
   }
 
   /** Stores a tag's view as the API shows it (a tag deleted meanwhile has none to store). */
-  private renderView(repoId: number, name: string): void {
-    const row = this.meta.tag(repoId, name)
+  private async renderView(repoId: number, name: string): Promise<void> {
+    const row = await this.meta.tag(repoId, name)
     if (!row) return
-    this.meta.setView(row.id, JSON.stringify(tagView(row, row.kind === 'version' ? this.meta.parentsFollowing(repoId, name) : [])))
+    await this.meta.setView(row.id, JSON.stringify(tagView(row, row.kind === 'version' ? await this.meta.parentsFollowing(repoId, name) : [])))
   }
 
   /** A pack version no user tag points at is no longer part of the pack; an artifact stays. */
-  private dropIfUntagged(manifestId: number, changes: TagChanges): void {
-    if (!this.meta.isPackVersion(manifestId) || this.meta.userTagCount(manifestId) !== 0) return
-    const manifest = this.meta.manifestDescriptor(manifestId)
+  private async dropIfUntagged(manifestId: number, changes: TagChanges): Promise<void> {
+    if (!(await this.meta.isPackVersion(manifestId)) || (await this.meta.userTagCount(manifestId)) !== 0) return
+    const manifest = await this.meta.manifestDescriptor(manifestId)
     if (manifest) changes.dropped.push(manifest)
-    this.meta.deleteManifest(manifestId)
+    await this.meta.deleteManifest(manifestId)
   }
 
-  private result(repoId: number, r: ReceivedPack, version: PackVersionRow, status: PublishStatus, moved: ParentTagMove[], previousDigest?: string): PublishResult {
+  private async result(repoId: number, r: ReceivedPack, version: PackVersionRow, status: PublishStatus, moved: ParentTagMove[], previousDigest?: string): Promise<PublishResult> {
     const { pack, group, tag, warnings } = r.checked
     return {
       name: pack.name,
@@ -627,7 +627,7 @@ export class PackService {
       contentDigest: version.content_digest,
       status,
       ...(previousDigest !== undefined ? { previousDigest } : {}),
-      parentTags: this.meta.parentsFollowing(repoId, tag),
+      parentTags: await this.meta.parentsFollowing(repoId, tag),
       parentTagsMoved: moved,
       warnings,
     }
@@ -639,32 +639,33 @@ export class PackService {
    * manifest PUT. false, recording nothing, when the push would change something. The lease ends
    * unless it is false.
    */
-  repushed(r: ReceivedPack, tags: string[], actor: string, message: string | null, aliasTag?: string): boolean {
+  async repushed(r: ReceivedPack, tags: string[], actor: string, message: string | null, aliasTag?: string): Promise<boolean> {
     const name = r.checked.pack.name
     let same: boolean
     try {
-      same = this.meta.transaction(() => {
-        const repo = this.meta.repoByName(name)
-        if (repo === undefined || !tags.every((tag) => this.meta.tag(repo.id, tag)?.manifest_digest === r.manifest.digest)) return false
-        this.notifyPackPush(r, { actor, message }, [], false, aliasTag)
+      same = await this.meta.transaction(async () => {
+        const repo = await this.meta.repoByName(name)
+        if (repo === undefined) return false
+        for (const tag of tags) if ((await this.meta.tag(repo.id, tag))?.manifest_digest !== r.manifest.digest) return false
+        await this.notifyPackPush(r, { actor, message }, [], false, aliasTag)
         return true
       })
     } catch (err) {
-      r.lease.release()
+      await r.lease.release()
       throw err
     }
-    if (same) r.lease.release()
+    if (same) await r.lease.release()
     return same
   }
 
   // ---- tags and deletes -------------------------------------------------------------------
 
-  addTag(name: string, tag: string, ref: string, actor: string): { status: 'created' | 'unchanged'; tag: TagView } {
+  async addTag(name: string, tag: string, ref: string, actor: string): Promise<{ status: 'created' | 'unchanged'; tag: TagView }> {
     validateUserTag(tag)
-    const { repoId, version } = this.views.resolve(name, ref)
+    const { repoId, version } = await this.views.resolve(name, ref)
     const now = Date.now()
-    const status = this.meta.transaction(() => {
-      const current = this.meta.tag(repoId, tag)
+    const status = await this.meta.transaction(async () => {
+      const current = await this.meta.tag(repoId, tag)
       if (current) {
         if (current.manifest_id === version.manifest_id) return 'unchanged' as const
         throw new RegistryError('TAG_EXISTS', `${name}:${tag} already points at version ${current.version} (${current.archive_digest}); delete it first to move it`, {
@@ -673,38 +674,38 @@ export class PackService {
         })
       }
       const changes = new TagChanges()
-      this.writeTag(repoId, tag, version.manifest_id, now, changes)
-      this.meta.touchRepo(repoId, now)
-      const moved = this.settle(repoId, changes, now)
-      this.meta.appendEvent({ at: now, actor, action: 'tag', repository: name, tag, oldDigest: null, newDigest: version.archive_digest, forced: false, message: null })
-      this.notifyManifest('push', name, version.manifest_id, actor, tag, packDetail(name, version, tag, moved))
+      await this.writeTag(repoId, tag, version.manifest_id, now, changes)
+      await this.meta.touchRepo(repoId, now)
+      const moved = await this.settle(repoId, changes, now)
+      await this.meta.appendEvent({ at: now, actor, action: 'tag', repository: name, tag, oldDigest: null, newDigest: version.archive_digest, forced: false, message: null })
+      await this.notifyManifest('push', name, version.manifest_id, actor, tag, packDetail(name, version, tag, moved))
       return 'created' as const
     })
-    return { status, tag: this.views.tag(name, tag) }
+    return { status, tag: await this.views.tag(name, tag) }
   }
 
   /** Deletes a tag (never a parent tag: `parentCode` says how the asking surface refuses it). */
-  deleteTag(name: string, tag: string, actor: string, parentCode: ParentTagCode = 'TAG_PROTECTED'): TagRow {
+  async deleteTag(name: string, tag: string, actor: string, parentCode: ParentTagCode = 'TAG_PROTECTED'): Promise<TagRow> {
     this.requireDeletes()
-    const repoId = this.views.repoId(name)
+    const repoId = await this.views.repoId(name)
     if (isParentLabel(tagParts(tag).label)) throw parentTagRefused(tag, parentCode)
     const now = Date.now()
-    return this.meta.transaction(() => {
-      const current = this.meta.tag(repoId, tag)
+    return await this.meta.transaction(async () => {
+      const current = await this.meta.tag(repoId, tag)
       if (!current) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${tag}`, { name, tag })
       if (current.kind === 'parent') throw parentTagRefused(tag, parentCode)
       // Read before the manifest may go with its last tag.
-      const manifest = this.meta.manifestDescriptor(current.manifest_id)
-      const version = this.meta.version(current.manifest_id)
-      this.meta.deleteTag(current.id)
+      const manifest = await this.meta.manifestDescriptor(current.manifest_id)
+      const version = await this.meta.version(current.manifest_id)
+      await this.meta.deleteTag(current.id)
       const changes = new TagChanges()
       this.noteRemoved(current, changes)
       changes.left.push(current.manifest_id)
-      const moved = this.settleAfterRemoval(repoId, changes, now)
-      if (manifest) this.notifyDescriptor('delete', name, manifest, actor, tag, version && packDetail(name, version, formatTag(version.group_name, version.version), moved))
-      this.notifyDropped(name, actor, changes)
+      const moved = await this.settleAfterRemoval(repoId, changes, now)
+      if (manifest) await this.notifyDescriptor('delete', name, manifest, actor, tag, version && packDetail(name, version, formatTag(version.group_name, version.version), moved))
+      await this.notifyDropped(name, actor, changes)
       const digest = current.archive_digest ?? current.manifest_digest
-      this.meta.appendEvent({ at: now, actor, action: 'untag', repository: name, tag, oldDigest: digest, newDigest: null, forced: false, message: null })
+      await this.meta.appendEvent({ at: now, actor, action: 'untag', repository: name, tag, oldDigest: digest, newDigest: null, forced: false, message: null })
       return current
     })
   }
@@ -716,9 +717,9 @@ export class PackService {
    * semantic or not: `1.2.3.4` or `latest` as a version is stored as an alias kind (no parent
    * tags) but is still that version's own tag.
    */
-  deleteVersion(name: string, ref: string, actor: string): { version: PackVersionRow; tags: string[] } {
+  async deleteVersion(name: string, ref: string, actor: string): Promise<{ version: PackVersionRow; tags: string[] }> {
     this.requireDeletes()
-    const { repoId, version, tag } = this.views.resolve(name, ref)
+    const { repoId, version, tag } = await this.views.resolve(name, ref)
     const versionTag = formatTag(version.group_name, version.version)
     if (tag !== null && tag.kind !== 'version' && tag.name !== versionTag) {
       const what = tag.kind === 'parent' ? 'a parent tag, which follows the highest version' : 'an alias, which can be moved'
@@ -728,7 +729,7 @@ export class PackService {
         { tag: ref, kind: tag.kind, versionTag, digest: version.archive_digest },
       )
     }
-    const tags = this.deleteManifestAndTags(name, repoId, version.manifest_id, version.archive_digest, actor)
+    const tags = await this.deleteManifestAndTags(name, repoId, version.manifest_id, version.archive_digest, actor)
     return { version, tags }
   }
 
@@ -737,55 +738,55 @@ export class PackService {
    * version with its tags, or an artifact with its tags. Parent tags are re-linked to what
    * remains.
    */
-  deleteManifest(name: string, digest: string, actor: string): void {
+  async deleteManifest(name: string, digest: string, actor: string): Promise<void> {
     this.requireDeletes()
-    const repoId = this.views.repoId(name)
-    const manifestId = this.meta.manifestId(repoId, digest)
+    const repoId = await this.views.repoId(name)
+    const manifestId = await this.meta.manifestId(repoId, digest)
     if (manifestId === undefined) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${digest} is not in ${name}`, { name, digest })
-    const version = this.meta.version(manifestId)
-    this.deleteManifestAndTags(name, repoId, manifestId, version?.archive_digest ?? digest, actor)
+    const version = await this.meta.version(manifestId)
+    await this.deleteManifestAndTags(name, repoId, manifestId, version?.archive_digest ?? digest, actor)
   }
 
-  private deleteManifestAndTags(name: string, repoId: number, manifestId: number, digest: string, actor: string): string[] {
+  private async deleteManifestAndTags(name: string, repoId: number, manifestId: number, digest: string, actor: string): Promise<string[]> {
     const now = Date.now()
-    return this.meta.transaction(() => {
-      const rows = this.meta.tagRowsOfManifest(manifestId).filter((t) => t.kind !== 'parent')
-      const version = this.meta.version(manifestId)
-      const manifest = this.meta.manifestDescriptor(manifestId)
+    return await this.meta.transaction(async () => {
+      const rows = (await this.meta.tagRowsOfManifest(manifestId)).filter((t) => t.kind !== 'parent')
+      const version = await this.meta.version(manifestId)
+      const manifest = await this.meta.manifestDescriptor(manifestId)
       const changes = new TagChanges()
       for (const row of rows) this.noteRemoved(row, changes)
-      this.meta.deleteUserTagsOf(manifestId)
+      await this.meta.deleteUserTagsOf(manifestId)
       // Parent tags on the manifest follow their lines to what remains before it goes.
       const moved: ParentTagMove[] = []
-      for (const { group, line } of changes.lines.values()) moved.push(...this.recomputeLine(repoId, group, line, now, changes))
+      for (const { group, line } of changes.lines.values()) moved.push(...await this.recomputeLine(repoId, group, line, now, changes))
       changes.lines.clear()
-      this.meta.deleteManifest(manifestId)
+      await this.meta.deleteManifest(manifestId)
       const tags = rows.map((t) => t.name)
-      moved.push(...this.settleAfterRemoval(repoId, changes, now))
-      if (manifest) this.notifyDescriptor('delete', name, manifest, actor, null, version && packDetail(name, version, formatTag(version.group_name, version.version), moved))
-      this.meta.appendEvent({ at: now, actor, action: 'delete', repository: name, tag: tags[0] ?? null, oldDigest: digest, newDigest: null, forced: false, message: tags.join(',') })
+      moved.push(...await this.settleAfterRemoval(repoId, changes, now))
+      if (manifest) await this.notifyDescriptor('delete', name, manifest, actor, null, version && packDetail(name, version, formatTag(version.group_name, version.version), moved))
+      await this.meta.appendEvent({ at: now, actor, action: 'delete', repository: name, tag: tags[0] ?? null, oldDigest: digest, newDigest: null, forced: false, message: tags.join(',') })
       return tags
     })
   }
 
   /** settle() after tags or a manifest went; the pack repository goes when nothing is left in it. */
-  private settleAfterRemoval(repoId: number, changes: TagChanges, now: number): ParentTagMove[] {
-    this.meta.touchRepo(repoId, now)
-    const moved = this.settle(repoId, changes, now)
-    this.meta.deleteRepoIfEmpty(repoId)
+  private async settleAfterRemoval(repoId: number, changes: TagChanges, now: number): Promise<ParentTagMove[]> {
+    await this.meta.touchRepo(repoId, now)
+    const moved = await this.settle(repoId, changes, now)
+    await this.meta.deleteRepoIfEmpty(repoId)
     return moved
   }
 
   /** Inside every transaction that changes a pack: its stored header (see views.ts) and search row follow. */
-  private relist(repoId: number): void {
-    this.meta.saveHeader(repoId, this.views.headerOf(repoId))
-    this.reindex(repoId)
+  private async relist(repoId: number): Promise<void> {
+    await this.meta.saveHeader(repoId, await this.views.headerOf(repoId))
+    await this.reindex(repoId)
   }
 
   /** The pack's full-text row, from the version its header shows; none without a pack version. */
-  private reindex(repoId: number): void {
-    const source = this.meta.searchSource(repoId)
-    this.meta.saveSearch(repoId, source ? searchDocument(source.name, source.display_name, source.pack_json, source.readme ?? '') : null)
+  private async reindex(repoId: number): Promise<void> {
+    const source = await this.meta.searchSource(repoId)
+    await this.meta.saveSearch(repoId, source ? searchDocument(source.name, source.display_name, source.pack_json, source.readme ?? '') : null)
   }
 
   /**
@@ -798,7 +799,7 @@ export class PackService {
   async indexForSearch(): Promise<{ readmes: number; unreadable: number; packs: number }> {
     let unreadable = 0
     const reindexed = new Set<number>()
-    const pending = this.meta.readmesToRead()
+    const pending = await this.meta.readmesToRead()
     for (let start = 0; start < pending.length; start += README_BATCH) {
       const batch: Array<{ manifestId: number; repoId: number; text: string }> = []
       for (const version of pending.slice(start, start + README_BATCH)) {
@@ -811,17 +812,17 @@ export class PackService {
         }
         batch.push({ manifestId: version.manifest_id, repoId: version.repository_id, text })
       }
-      this.meta.transaction(() => {
-        for (const { manifestId, text } of batch) this.meta.saveReadme(manifestId, text)
+      await this.meta.transaction(async () => {
+        for (const { manifestId, text } of batch) await this.meta.saveReadme(manifestId, text)
         for (const repoId of new Set(batch.map((b) => b.repoId))) {
-          this.reindex(repoId)
+          await this.reindex(repoId)
           reindexed.add(repoId)
         }
       })
     }
-    this.meta.transaction(() => {
-      for (const repoId of this.meta.reposWithoutSearch()) {
-        this.reindex(repoId)
+    await this.meta.transaction(async () => {
+      for (const repoId of await this.meta.reposWithoutSearch()) {
+        await this.reindex(repoId)
         reindexed.add(repoId)
       }
     })
@@ -832,18 +833,18 @@ export class PackService {
    * At start-up: the work migrations left to the code (see migrations/0009), then the headers
    * of packs written before headers were stored.
    */
-  runPendingWork(tasks: PendingTasks): { headers: number; parentTagsMoved: number } {
+  async runPendingWork(tasks: PendingTasks): Promise<{ headers: number; parentTagsMoved: number }> {
     let parentTagsMoved = 0
-    if (tasks.pending().includes(TAG_LINES_TASK)) {
-      parentTagsMoved = this.meta.transaction(() => {
-        const moved = this.fillTagLines()
-        tasks.finish(TAG_LINES_TASK)
+    if ((await tasks.pending()).includes(TAG_LINES_TASK)) {
+      parentTagsMoved = await this.meta.transaction(async () => {
+        const moved = await this.fillTagLines()
+        await tasks.finish(TAG_LINES_TASK)
         return moved
       })
     }
-    const headers = this.meta.transaction(() => {
-      const missing = this.meta.reposWithoutHeader()
-      for (const repoId of missing) this.relist(repoId)
+    const headers = await this.meta.transaction(async () => {
+      const missing = await this.meta.reposWithoutHeader()
+      for (const repoId of missing) await this.relist(repoId)
       return missing.length
     })
     return { headers, parentTagsMoved }
@@ -854,22 +855,22 @@ export class PackService {
    * target, under the rule that pre-releases never take a parent tag from a release; each
    * parent tag that now points elsewhere is recorded in the event log. Returns how many moved.
    */
-  private fillTagLines(): number {
+  private async fillTagLines(): Promise<number> {
     let moved = 0
     const now = Date.now()
-    for (const repoId of this.meta.packRepoIds()) {
-      const repo = this.meta.repoName(repoId)
+    for (const repoId of await this.meta.packRepoIds()) {
+      const repo = await this.meta.repoName(repoId)
       const changes = new TagChanges()
-      for (const t of this.meta.tagPage(repoId, '', Number.MAX_SAFE_INTEGER)) {
+      for (const t of await this.meta.tagPage(repoId, '', Number.MAX_SAFE_INTEGER)) {
         const version = t.kind === 'alias' ? null : parseVersion(t.kind === 'parent' ? t.label.slice(0, t.label.indexOf('.')) : t.label)
         const line = version ? String(version.major) : null
-        this.meta.setLine(t.id, line)
+        await this.meta.setLine(t.id, line)
         if (line !== null) changes.line(t.group_name, line)
         changes.views.add(t.name)
       }
-      this.settle(repoId, changes, now, (parent, target) => {
+      await this.settle(repoId, changes, now, async (parent, target) => {
         moved++
-        this.meta.appendEvent({
+        await this.meta.appendEvent({
           at: now,
           actor: SYSTEM_ACTOR,
           action: 'update',
@@ -903,7 +904,7 @@ const TAG_LINES_TASK = 'tag-lines'
 type ManifestDescriptor = { digest: string; mediaType: string; size: number }
 
 /** Told of each parent tag a recomputation moves to another manifest. */
-type ParentTagRecorder = (parent: TagRow, target: TagRow) => void
+type ParentTagRecorder = (parent: TagRow, target: TagRow) => Promise<void>
 
 /** What one transaction did to a pack's tags, for settle() to follow up once at its end. */
 class TagChanges {

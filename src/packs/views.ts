@@ -116,6 +116,11 @@ export interface PackListFilter {
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
+/** A listing filter as asked: empty is none; NUL left out (no stored text holds one: PostgreSQL's text cannot). */
+function withoutNul(value: string | undefined): string | null {
+  return value?.replaceAll('\u0000', '') || null
+}
+
 /** What the header is made from: the latest-pushed version's row, all null for a repository of artifacts only. */
 export interface PackHeaderRow {
   display_name: string | null
@@ -217,25 +222,25 @@ export class PackViews {
   ) {}
 
   /** The pack repository's id; NAME_UNKNOWN when there is no such pack. */
-  repoId(name: string): number {
+  async repoId(name: string): Promise<number> {
     validatePackName(name)
-    const repo = this.meta.repoByName(name)
+    const repo = await this.meta.repoByName(name)
     if (!repo) throw new RegistryError('NAME_UNKNOWN', `there is no pack named ${name} in this registry`, { name })
     return repo.id
   }
 
-  resolve(name: string, ref: string): ResolvedVersion {
-    const repoId = this.repoId(name)
+  async resolve(name: string, ref: string): Promise<ResolvedVersion> {
+    const repoId = await this.repoId(name)
     if (ref.includes(':')) {
       assertDigest(ref)
-      const version = this.meta.versionByDigest(repoId, ref)
+      const version = await this.meta.versionByDigest(repoId, ref)
       if (!version) throw new RegistryError('MANIFEST_UNKNOWN', `${name} has no version with digest ${ref}`, { name, digest: ref })
       return { repoId, version, tag: null }
     }
     parseTag(ref)
-    const tag = this.meta.tag(repoId, ref)
+    const tag = await this.meta.tag(repoId, ref)
     if (!tag) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${ref}`, { name, tag: ref })
-    const version = this.meta.version(tag.manifest_id)
+    const version = await this.meta.version(tag.manifest_id)
     if (!version) {
       throw new RegistryError('MANIFEST_UNKNOWN', `${name}:${ref} is an artifact a distribution client pushed, not a pack version; read it at /v1/${name}/manifests/${ref}`, {
         name,
@@ -246,8 +251,8 @@ export class PackViews {
     return { repoId, version, tag }
   }
 
-  catalog(request: PageRequest): Page<string> {
-    return fetchPage(request, this.maxPageSize, (name) => name, (after, limit) => this.meta.catalog(after, limit))
+  catalog(request: PageRequest): Promise<Page<string>> {
+    return fetchPage(request, this.maxPageSize, (name: string) => name, (after, limit) => this.meta.catalog(after, limit))
   }
 
   /**
@@ -255,9 +260,10 @@ export class PackViews {
    * stored views of its tags: read, not computed, so a page of 1,000 packs costs one index
    * range read and the tags' index.
    */
-  listPacks(filter: PackListFilter, request: PageRequest): Page<Buffer> {
-    const page = fetchPage(request, this.maxPageSize, (row: { name: string }) => row.name, (after, limit) =>
-      this.meta.listings({ name: filter.name || null, layer: filter.layer || null, last: after, limit }),
+  async listPacks(filter: PackListFilter, request: PageRequest): Promise<Page<Buffer>> {
+    type Listing = { name: string; header: string; tags: string | null }
+    const page = await fetchPage(request, this.maxPageSize, (row: Listing) => row.name, (after, limit) =>
+      this.meta.listings({ name: withoutNul(filter.name), layer: withoutNul(filter.layer), last: after, limit }),
     )
     return { ...page, items: page.items.map((row) => Buffer.from(`${row.header.slice(0, -1)},"tags":[${row.tags ?? ''}]}`)) }
   }
@@ -267,16 +273,28 @@ export class PackViews {
    * inside every transaction that changes the pack; null when the repository holds no pack
    * version.
    */
-  headerOf(repoId: number): { name: string; layer: string; json: string } | null {
-    const summary = this.meta.packSummary(repoId)
+  async headerOf(repoId: number): Promise<{ name: string; layer: string; json: string } | null> {
+    const summary = await this.meta.packSummary(repoId)
     if (!summary) return null
     return { name: summary.name, layer: summary.layer, json: JSON.stringify(packHeader(summary.name, summary)) }
   }
 
+  /** A page of a pack's tag rows (every kind) by name. */
+  private tagRows(repoId: number, request: PageRequest): Promise<Page<TagRow>> {
+    return fetchPage(request, this.maxPageSize, (t: TagRow) => t.name, (after, limit) => this.meta.tagPage(repoId, after, limit))
+  }
+
+  /** Tags as stored with them, in order. */
+  private async tagViewsOf(repoId: number, rows: TagRow[]): Promise<TagView[]> {
+    const views: TagView[] = []
+    for (const row of rows) views.push(await this.tagViewOf(repoId, row))
+    return views
+  }
+
   /** A tag as stored with it (every tag of a pack repository has its view). */
-  private tagViewOf(repoId: number, row: TagRow): TagView {
+  private async tagViewOf(repoId: number, row: TagRow): Promise<TagView> {
     if (row.view !== null) return JSON.parse(row.view) as TagView
-    return tagView(row, row.kind === 'version' ? this.meta.parentsFollowing(repoId, row.name) : [])
+    return tagView(row, row.kind === 'version' ? await this.meta.parentsFollowing(repoId, row.name) : [])
   }
 
   /**
@@ -285,15 +303,15 @@ export class PackViews {
    * shows its tags, of kind artifact, and no versions.
    */
   async packDetail(name: string, request: PageRequest = {}): Promise<Page<TagView> & { detail: PackDetailView }> {
-    const repoId = this.repoId(name)
-    const summary = this.meta.packSummary(repoId)
-    const tagCount = this.meta.tagCount(repoId)
+    const repoId = await this.repoId(name)
+    const summary = await this.meta.packSummary(repoId)
+    const tagCount = await this.meta.tagCount(repoId)
     // Blobs uploaded ahead of a manifest make a repository, not a pack.
     if (!summary && tagCount === 0) throw new RegistryError('NAME_UNKNOWN', `there is no pack named ${name} in this registry`, { name })
-    const header = packHeader(name, summary ?? { ...NO_VERSION, updated_at: this.meta.repoByName(name)?.updated_at ?? 0 })
-    const tags = fetchPage(request, this.maxPageSize, (t: TagRow) => t.name, (after, limit) => this.meta.tagPage(repoId, after, limit))
+    const header = packHeader(name, summary ?? { ...NO_VERSION, updated_at: (await this.meta.repoByName(name))?.updated_at ?? 0 })
+    const tags = await this.tagRows(repoId, request)
     const versions = await Promise.all(
-      this.meta.versionsOf(repoId).map(async (v) => {
+      (await this.meta.versionsOf(repoId)).map(async (v) => {
         const files = filesOf(v)
         return {
           version: v.version,
@@ -301,7 +319,7 @@ export class PackViews {
           digest: v.archive_digest,
           manifestDigest: v.manifest_digest,
           contentDigest: v.content_digest,
-          tags: this.meta.tagRowsOfManifest(v.manifest_id).map((t) => t.name),
+          tags: (await this.meta.tagRowsOfManifest(v.manifest_id)).map((t) => t.name),
           pushedAt: iso(v.pushed_at),
           pushedBy: v.pushed_by,
           packJson: JSON.parse(v.pack_json) as object,
@@ -312,17 +330,17 @@ export class PackViews {
         }
       }),
     )
-    const views = tags.items.map((t) => this.tagViewOf(repoId, t))
+    const views = await this.tagViewsOf(repoId, tags.items)
     return { ...tags, items: views, detail: { ...header, tags: views, tagCount, versions } }
   }
 
   /** A version with a page of its tags (`request`: n and last, by tag name). */
-  versionDetail(name: string, ref: string, request: PageRequest = {}): Page<TagView> & { detail: VersionDetailView } {
-    const { repoId, version } = this.resolve(name, ref)
-    const mine = this.meta.tagRowsOfManifest(version.manifest_id)
+  async versionDetail(name: string, ref: string, request: PageRequest = {}): Promise<Page<TagView> & { detail: VersionDetailView }> {
+    const { repoId, version } = await this.resolve(name, ref)
+    const mine = await this.meta.tagRowsOfManifest(version.manifest_id)
     const userTags = mine.filter((t) => t.kind !== 'parent').map((t) => t.name)
-    const tags = fetchPage(request, this.maxPageSize, (t: TagRow) => t.name, (after, limit) => mine.filter((t) => t.name > after).slice(0, limit))
-    const views = tags.items.map((t) => this.tagViewOf(repoId, t))
+    const tags = await fetchPage(request, this.maxPageSize, (t: TagRow) => t.name, (after, limit) => mine.filter((t) => t.name > after).slice(0, limit))
+    const views = await this.tagViewsOf(repoId, tags.items)
     const detail: VersionDetailView = {
       name,
       version: version.version,
@@ -340,35 +358,35 @@ export class PackViews {
       pushedBy: version.pushed_by,
       message: version.message,
       warnings: JSON.parse(version.warnings) as PackProblem[],
-      history: this.meta.history(name, userTags, version.archive_digest).map(historyView),
+      history: (await this.meta.history(name, userTags, version.archive_digest)).map(historyView),
     }
     return { ...tags, items: views, detail }
   }
 
   /** A page of a pack's tags (every kind) by name, and how many it has. */
-  tagPage(name: string, request: PageRequest): Page<TagView> & { tagCount: number } {
-    const repoId = this.repoId(name)
-    const page = fetchPage(request, this.maxPageSize, (t: TagRow) => t.name, (after, limit) => this.meta.tagPage(repoId, after, limit))
-    return { ...page, items: page.items.map((t) => this.tagViewOf(repoId, t)), tagCount: this.meta.tagCount(repoId) }
+  async tagPage(name: string, request: PageRequest): Promise<Page<TagView> & { tagCount: number }> {
+    const repoId = await this.repoId(name)
+    const page = await this.tagRows(repoId, request)
+    return { ...page, items: await this.tagViewsOf(repoId, page.items), tagCount: await this.meta.tagCount(repoId) }
   }
 
   /** One tag of a pack as the API shows it. */
-  tag(name: string, tag: string): TagView {
-    const repoId = this.repoId(name)
-    const row = this.meta.tag(repoId, tag)
+  async tag(name: string, tag: string): Promise<TagView> {
+    const repoId = await this.repoId(name)
+    const row = await this.meta.tag(repoId, tag)
     if (!row) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${tag}`, { name, tag })
     return this.tagViewOf(repoId, row)
   }
 
   /** What a pull of the archive sends. */
-  archive(name: string, ref: string): BlobInfo & { fileName: string } {
-    const { version } = this.resolve(name, ref)
+  async archive(name: string, ref: string): Promise<BlobInfo & { fileName: string }> {
+    const { version } = await this.resolve(name, ref)
     return { digest: version.archive_digest, size: version.archive_size, fileName: archiveFileName(name, version.version) }
   }
 
   /** One of the files a version serves on its own. */
-  file(name: string, ref: string, path: string): BlobInfo {
-    const files = filesOf(this.resolve(name, ref).version)
+  async file(name: string, ref: string, path: string): Promise<BlobInfo> {
+    const files = filesOf((await this.resolve(name, ref)).version)
     const entry = files[path]
     if (!entry) {
       throw new RegistryError('FILE_UNKNOWN', `${path} is not served on its own; files served are ${Object.keys(files).sort().join(', ')} (download the archive for the rest)`, { path })

@@ -111,7 +111,7 @@ export class Mirror {
       report.error = messageOf(err)
     }
     report.ok = report.error === null && report.failed === 0
-    if (!options.dryRun) this.parts.sync.recordRun(options.actor, runDetail(report))
+    if (!options.dryRun) await this.parts.sync.recordRun(options.actor, runDetail(report))
     return report
   }
 
@@ -158,23 +158,23 @@ export class Mirror {
     const remote = await upstream.manifest(pack, tag)
     const item = (outcome: TagOutcome, message: string | null = null): TagReport => ({ pack, tag, outcome, digest: remote.digest, message })
     const parsed = parseManifest(remote.body, remote.contentType)
-    const repo = packMeta.repoByName(pack)
-    const local = repo ? packMeta.tag(repo.id, tag) : undefined
+    const repo = await packMeta.repoByName(pack)
+    const local = repo ? await packMeta.tag(repo.id, tag) : undefined
     if (local?.manifest_digest === remote.digest) {
       if (!options.dryRun) await this.copyReferrers(upstream, pack, remote.digest, options.actor, report)
       return item('unchanged')
     }
     // Owned: written by sync from this very upstream. A tag another upstream wrote is that one's,
     // or two upstreams carrying the same pack would overwrite each other on every run.
-    const origin = local !== undefined ? sync.origin(pack, tag) : undefined
+    const origin = local !== undefined ? await sync.origin(pack, tag) : undefined
     const synced = origin !== undefined && origin.manifest_digest === local?.manifest_digest
     const owned = synced && origin.upstream === upstream.label
-    const conflict = (localDigest: string, owner: string | null = null) => {
-      if (!options.dryRun) sync.recordConflict(options.actor, pack, tag, localDigest, remote.digest, upstream.label, owner)
+    const conflict = async (localDigest: string, owner: string | null = null) => {
+      if (!options.dryRun) await sync.recordConflict(options.actor, pack, tag, localDigest, remote.digest, upstream.label, owner)
       const why = owner === null ? 'was not written by sync' : `was mirrored from ${owner}`
       return item('conflict', `${pack}:${tag} here ${why} (${localDigest}); the upstream has ${remote.digest}. Left as it is`)
     }
-    if (local !== undefined && !owned) return conflict(local.manifest_digest, synced ? origin.upstream : null)
+    if (local !== undefined && !owned) return await conflict(local.manifest_digest, synced ? origin.upstream : null)
     if (parsed.config === null) return item('refused', 'the upstream tag is an index, not a pack')
 
     const missing = []
@@ -192,29 +192,29 @@ export class Mirror {
     try {
       received = await packs.recognise(parsed, manifest, held)
     } catch (err) {
-      held.release()
+      await held.release()
       throw err
     }
     if (received === null) {
-      held.release()
+      await held.release()
       return item('refused', 'the upstream tag holds no pack (no pack.json in a tar.gz layer)')
     }
     const { pack: packJson, tag: versionTag } = received.checked
     if (packJson.name !== pack || versionTag !== tag) {
-      held.release()
+      await held.release()
       return item('refused', `pack.json says ${packJson.name}:${versionTag}, not ${pack}:${tag}`)
     }
-    sync.recordOrigin(pack, tag, upstream.label, remote.digest)
+    await sync.recordOrigin(pack, tag, upstream.label, remote.digest)
     try {
-      packs.commit(received, { force: owned, message: `mirrored from ${upstream.label}`, skipDigestCheck: true, strict: false, actor: options.actor })
+      await packs.commit(received, { force: owned, message: `mirrored from ${upstream.label}`, skipDigestCheck: true, strict: false, actor: options.actor })
     } catch (err) {
       if (isRegistryError(err) && err.code === 'TAG_EXISTS') {
         // Written meanwhile: by another copy of the same manifest (a pull through, a periodic
         // run), or by a push here, which wins.
-        const now = packMeta.repoByName(pack)
-        const tagged = now ? packMeta.tag(now.id, tag) : undefined
+        const now = await packMeta.repoByName(pack)
+        const tagged = now ? await packMeta.tag(now.id, tag) : undefined
         if (tagged?.manifest_digest === remote.digest) return item('unchanged')
-        return conflict(tagged?.manifest_digest ?? String(err.detail?.digest ?? 'a pushed tag'))
+        return await conflict(tagged?.manifest_digest ?? String(err.detail?.digest ?? 'a pushed tag'))
       }
       throw err
     }
@@ -242,11 +242,11 @@ export class Mirror {
           report.blobsCopied++
           report.bytesCopied += blob.size
         } else {
-          lease.take([blob.digest])
+          await lease.take([blob.digest])
         }
-        ociMeta.addBlob({ kind: 'pack', name: pack }, { digest: blob.digest, size: blob.size }, Date.now(), { leaseId: lease.id })
+        await ociMeta.addBlob({ kind: 'pack', name: pack }, { digest: blob.digest, size: blob.size }, Date.now(), { leaseId: lease.id })
       } catch (err) {
-        lease.release()
+        await lease.release()
         throw err
       }
     }
@@ -259,8 +259,8 @@ export class Mirror {
   private async copyReferrers(upstream: Upstream, pack: string, subject: string, actor: string, report: SyncReport): Promise<void> {
     const { packs, packMeta, store } = this.parts
     for (const referrer of await upstream.referrers(pack, subject)) {
-      const repo = packMeta.repoByName(pack)
-      if (repo && packMeta.manifestId(repo.id, referrer.digest) !== undefined) continue
+      const repo = await packMeta.repoByName(pack)
+      if (repo && (await packMeta.manifestId(repo.id, referrer.digest)) !== undefined) continue
       const remote = await upstream.manifest(pack, referrer.digest)
       if (remote.digest !== referrer.digest) throw new UpstreamError(`${upstream.label}: the referrer ${referrer.digest} of ${pack} came back as ${remote.digest}`, false)
       const parsed = parseManifest(remote.body, remote.contentType)
@@ -270,7 +270,7 @@ export class Mirror {
       await this.copyBlobs(upstream, pack, parsed.blobs, missing, report)
       const lease = await packs.holdReferences(pack, parsed)
       const manifest = { digest: remote.digest, mediaType: parsed.mediaType, artifactType: parsed.artifactType, content: remote.body, subjectDigest: subject, blobs: parsed.blobs, manifests: parsed.manifests }
-      packs.commitArtifact(pack, { manifest, tag: null, lease, actor, message: `mirrored from ${upstream.label}` })
+      await packs.commitArtifact(pack, { manifest, tag: null, lease, actor, message: `mirrored from ${upstream.label}` })
     }
   }
 }

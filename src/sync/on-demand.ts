@@ -42,7 +42,7 @@ export class OnDemand {
     // A bad name or reference is the pull's own 400 or 404; a digest names no tag to fetch.
     if (packNameProblem(name) !== null || (ref !== null && ref.includes(':'))) return
     const wanted = wantedTags(ref)
-    if (wanted === null || this.isHere(name, ref)) return
+    if (wanted === null || (await this.isHere(name, ref))) return
     const candidates = this.registries.filter((registry) => packMayMatch(registry.content, name))
     if (candidates.length === 0) return
     const deadline = Date.now() + Math.max(...candidates.map((r) => r.onDemandTimeoutMs))
@@ -57,9 +57,9 @@ export class OnDemand {
       const key = `${label}\n${name}\n${ref ?? ''}`
       let fetch = this.inFlight.get(key)
       if (!fetch) {
-        fetch = this.mirror.fetchPack(registry, name, wanted, ON_DEMAND_ACTOR, this.closing.signal).then((report) => {
+        fetch = this.mirror.fetchPack(registry, name, wanted, ON_DEMAND_ACTOR, this.closing.signal).then(async (report) => {
           const failure = report.tags.find((t) => t.outcome === 'failed')
-          if (failure && !this.isHere(name, ref)) throw new Error(failure.message ?? 'the copy failed')
+          if (failure && !(await this.isHere(name, ref))) throw new Error(failure.message ?? 'the copy failed')
         })
         fetch.finally(() => this.inFlight.delete(key)).catch(() => {})
         this.inFlight.set(key, fetch)
@@ -76,9 +76,9 @@ export class OnDemand {
       } finally {
         clearTimeout(timer)
       }
-      if (this.isHere(name, ref)) return
+      if (await this.isHere(name, ref)) return
     }
-    if (this.isHere(name, ref) || failures.length === 0) return
+    if ((await this.isHere(name, ref)) || failures.length === 0) return
     const what = failures.map((f, i) => `${i === 0 ? 'fetching it from' : 'from'} ${f.label} failed: ${f.message}`).join('; ')
     throw new RegistryError('UNAVAILABLE', `${name}${ref === null ? '' : `:${ref}`} is not here, and ${what}`, { upstream: failures[0]!.label, upstreams: failures.map((f) => f.label) }, { 'retry-after': '30' })
   }
@@ -93,10 +93,10 @@ export class OnDemand {
    * A whole pack is here once it has a tag: a failed copy can leave its repository with blobs
    * linked but no version, which must not count (the next pull tries again).
    */
-  private isHere(name: string, ref: string | null): boolean {
-    const repo = this.packMeta.repoByName(name)
+  private async isHere(name: string, ref: string | null): Promise<boolean> {
+    const repo = await this.packMeta.repoByName(name)
     if (!repo) return false
-    return ref === null ? this.packMeta.tagCount(repo.id) > 0 : this.packMeta.tag(repo.id, ref) !== undefined
+    return ref === null ? (await this.packMeta.tagCount(repo.id)) > 0 : (await this.packMeta.tag(repo.id, ref)) !== undefined
   }
 }
 

@@ -34,7 +34,7 @@ t.test('packyard notifications ls and retry', async (t) => {
 
   await pushImage(t, app, 'images/app', makeImage('cli', 1), 'v1')
   const until = Date.now() + 5000
-  while (app.registry.notifications?.status()[1]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+  while ((await app.registry.notifications?.status())?.[1]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
 
   const table = await cli(['notifications', 'ls'])
   t.equal(table.code, 0, table.stderr)

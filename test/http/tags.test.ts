@@ -49,9 +49,11 @@ t.test('a registry written before the pre-release rule gets its parent tags mend
   // What migration 0009 leaves of a registry the rule did not hold in: 2.x on the rc, and no
   // lines, targets, views or headers yet.
   const db = first.registry.db
-  const rcManifest = (db.prepare('SELECT id FROM manifests WHERE digest = ?').get(rc.manifestDigest) as { id: number }).id
-  db.prepare("UPDATE tags SET manifest_id = ? WHERE name = '2.x'").run(rcManifest)
-  db.exec("UPDATE tags SET line = NULL, target = NULL, view = NULL; DELETE FROM pack_headers; INSERT INTO pending_tasks (name) VALUES ('tag-lines')")
+  const rcManifest = ((await db.prepare('SELECT id FROM manifests WHERE digest = ?').get(rc.manifestDigest)) as { id: number }).id
+  await db.prepare("UPDATE tags SET manifest_id = ? WHERE name = '2.x'").run(rcManifest)
+  await db.prepare('UPDATE tags SET line = NULL, target = NULL, view = NULL').run()
+  await db.prepare('DELETE FROM pack_headers').run()
+  await db.prepare("INSERT INTO pending_tasks (name) VALUES ('tag-lines')").run()
   await first.close()
 
   const app = await buildApp(config)
@@ -69,7 +71,7 @@ t.test('a registry written before the pre-release rule gets its parent tags mend
   const events = (await get(app, '/v1/_events?pack=old')).json().events as Array<{ action: string; user: string; tag: string; message: string }>
   t.match(events.at(-1), { action: 'update', user: 'packyard', tag: '2.x', message: /pre-release/ })
   t.equal(events.filter((e) => e.user === 'packyard').length, 1, 'only the tag that moved is recorded')
-  t.equal(app.registry.db.prepare('SELECT COUNT(*) AS n FROM pending_tasks').pluck().get(), 0, 'done once')
+  t.same(await app.registry.db.prepare('SELECT COUNT(*) AS n FROM pending_tasks').get(), { n: 0 }, 'done once')
 })
 
 /** What the rules say the parent tags of these listed tags are, from scratch. */

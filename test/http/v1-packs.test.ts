@@ -3,9 +3,10 @@
 
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
-import { ADMIN, READER, testApp, testConfig } from '../helpers.js'
+import { ADMIN, READER, tempDir, testApp, testConfig } from '../helpers.js'
 import { handArchive } from '../tar-fixtures.js'
 import { archive, get, multipart, orasPush, packFiles, push, pushPack } from '../pack-fixtures.js'
 
@@ -445,16 +446,18 @@ t.test('a pack header has the types the API promises, whatever a pack accepted w
 })
 
 t.test('pack headers stored before they were normalised are rebuilt at start-up', async (t) => {
-  const config = testConfig(t)
+  // An SQLite registry of schema 10 (PostgreSQL registries start at the current schema).
+  const config = testConfig(t, { database: { path: join(tempDir(t), 'registry.db') } })
   const before = await buildApp(config)
   await pushPack(before, { name: 'stale', cloudTypes: 'aws' })
   // What an older registry stored: the string as pack.json had it, and no record of the migration
   // (nor of the later ones, whose tables go too: a database of schema 10).
   const { tags: _tags, ...header } = (await get(before, '/v1/_packs')).json().packs[0]
-  before.registry.db.prepare('UPDATE pack_headers SET header = ?').run(JSON.stringify({ ...header, cloudTypes: 'aws' }))
-  before.registry.db.exec('DROP TABLE pack_search; DROP TABLE pack_readmes; DROP INDEX pack_versions_addon_type; DROP INDEX pack_versions_group; DROP TABLE notification_outbox; DROP TABLE notification_endpoints')
-  before.registry.db.exec('DROP TABLE sync_origins; DROP INDEX events_sync_runs')
-  before.registry.db.prepare('DELETE FROM schema_migrations WHERE version >= 11').run()
+  const db = before.registry.db
+  await db.prepare('UPDATE pack_headers SET header = ?').run(JSON.stringify({ ...header, cloudTypes: 'aws' }))
+  const dropped = ['TABLE pack_search', 'TABLE pack_readmes', 'INDEX pack_versions_addon_type', 'INDEX pack_versions_group', 'TABLE notification_outbox', 'TABLE notification_endpoints', 'TABLE sync_origins', 'INDEX events_sync_runs']
+  for (const what of dropped) await db.prepare(`DROP ${what}`).run()
+  await db.prepare('DELETE FROM schema_migrations WHERE version >= 11').run()
   t.equal((await get(before, '/v1/_packs')).json().packs[0].cloudTypes, 'aws', 'the listing is read as stored')
   await before.close()
   const after = await buildApp(config)

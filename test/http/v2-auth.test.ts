@@ -63,7 +63,7 @@ t.test('open mode: with auth: none anyone may push', async (t) => {
   const app = await testApp(t, {}, { auth: false })
   const image = makeImage('open')
   await pushImage(t, app, 'a', image, 'v1')
-  const events = app.registry.db.prepare('SELECT actor FROM events').all()
+  const events = await app.registry.db.prepare('SELECT actor FROM events').all()
   t.same(events, [{ actor: 'anonymous' }])
 })
 

@@ -36,7 +36,7 @@ t.test('DELETE by digest removes the manifest and every tag on it', async (t) =>
   t.equal(errorCode(await app.inject({ method: 'DELETE', url: `/v2/a/manifests/${image.digest}`, headers: auth })), 'MANIFEST_UNKNOWN')
   t.equal(errorCode(await app.inject({ method: 'DELETE', url: `/v2/nowhere/manifests/${image.digest}`, headers: auth })), 'NAME_UNKNOWN')
 
-  const actions = app.registry.db.prepare("SELECT action, tag, old_digest, message FROM events WHERE action = 'delete' ORDER BY id").all()
+  const actions = await app.registry.db.prepare("SELECT action, tag, old_digest, message FROM events WHERE action = 'delete' ORDER BY id").all()
   t.same(actions, [
     { action: 'delete', tag: 'latest', old_digest: image.digest, message: 'latest,v1' },
   ])

@@ -63,7 +63,7 @@ t.test('the catalog lists packs under the namespace among OCI repositories', asy
 t.test('blob uploads into the namespace link to the pack repository, created on first upload', async (t) => {
   const app = await testApp(t)
   const digest = await pushBlob(t, app, 'spectro-packs/archive/newpack', 'an archive on its way')
-  const rows = app.registry.db.prepare('SELECT r.kind, r.name, rb.digest FROM repositories r JOIN repository_blobs rb ON rb.repository_id = r.id').all()
+  const rows = await app.registry.db.prepare('SELECT r.kind, r.name, rb.digest FROM repositories r JOIN repository_blobs rb ON rb.repository_id = r.id').all()
   t.same(rows, [{ kind: 'pack', name: 'newpack', digest }])
   t.equal((await app.inject({ method: 'HEAD', url: `/v2/spectro-packs/archive/newpack/blobs/${digest}`, headers: auth })).statusCode, 200)
   const badName = await app.inject({ method: 'POST', url: '/v2/spectro-packs/archive/Bad__name/blobs/uploads/', headers: auth })

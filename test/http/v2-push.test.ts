@@ -34,9 +34,9 @@ t.test('monolithic upload: POST ?digest= stores the blob, links it, leaves no te
   t.equal(head.headers['content-length'], String(data.length))
 
   const { db, config, store } = app.registry
-  t.same(db.prepare('SELECT digest, size FROM blobs').all(), [{ digest, size: data.length }], 'a blobs row')
+  t.same(await db.prepare('SELECT digest, size FROM blobs').all(), [{ digest, size: data.length }], 'a blobs row')
   t.same(
-    db.prepare('SELECT r.kind, r.name, rb.digest FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id').all(),
+    await db.prepare('SELECT r.kind, r.name, rb.digest FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id').all(),
     [{ kind: 'oci', name: 'team/app', digest }],
     'linked to the repository, created on first upload',
   )
@@ -221,7 +221,7 @@ t.test('manifest push by tag and by digest', async (t) => {
   t.equal(byDigest.headers['oci-subject'], undefined)
   const tags = await app.inject({ url: '/v2/a/b/tags/list', headers: auth })
   t.same(tags.json(), { name: 'a/b', tags: ['v1'] })
-  const rows = app.registry.db.prepare("SELECT kind, digest FROM manifest_references ORDER BY kind, digest").all() as Array<{ kind: string; digest: string }>
+  const rows = (await app.registry.db.prepare("SELECT kind, digest FROM manifest_references ORDER BY kind, digest").all()) as Array<{ kind: string; digest: string }>
   t.same(
     rows.map((r) => r.digest).sort(),
     [digestOf(image.config), ...image.layers.map((l) => digestOf(l))].sort(),
@@ -237,7 +237,7 @@ t.test('moving a tag, and the event log', async (t) => {
   await pushImage(t, app, 'a', two, 'latest')
   const got = await app.inject({ url: '/v2/a/manifests/latest', headers: auth })
   t.equal(got.headers['docker-content-digest'], two.digest)
-  const events = app.registry.db.prepare('SELECT actor, action, repository, tag, old_digest, new_digest FROM events ORDER BY id').all()
+  const events = await app.registry.db.prepare('SELECT actor, action, repository, tag, old_digest, new_digest FROM events ORDER BY id').all()
   t.same(events, [
     { actor: 'admin', action: 'create', repository: 'a', tag: 'latest', old_digest: null, new_digest: one.digest },
     { actor: 'admin', action: 'update', repository: 'a', tag: 'latest', old_digest: one.digest, new_digest: two.digest },

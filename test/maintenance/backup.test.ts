@@ -17,7 +17,7 @@ import { loadConfig } from '../../src/config/load.js'
 import { backupRegistry } from '../../src/maintenance/backup.js'
 import { collectGarbage } from '../../src/maintenance/gc.js'
 import { BlobMeta } from '../../src/meta/blobs.js'
-import { readMigrations } from '../../src/meta/db.js'
+import { readMigrations } from '../../src/meta/migrations.js'
 import { sha256Digest } from '../../src/store/digest.js'
 import { lockRoot } from '../../src/store/root-lock.js'
 import { putBlob } from '../../src/store/types.js'
@@ -164,11 +164,11 @@ t.test('a lease renewed while a long copy runs is never taken for a crashed requ
   const intake = new BlobIntake(store, new BlobMeta(db))
   const lease = intake.newLease()
   const blob = await putBlob(store, Readable.from([Buffer.from('held for hours')]))
-  lease.take([blob.digest], Date.now() - 2 * 3600_000)
-  lease.renew()
+  await lease.take([blob.digest], Date.now() - 2 * 3600_000)
+  await lease.renew()
   await collectGarbage(db, store, staging, { actor: 'test', dryRun: false, graceMs: 0, now: FAR_FUTURE() })
   t.ok(await store.stat(blob.digest), 'kept: the renewed lease counts')
-  lease.release()
+  await lease.release()
   await collectGarbage(db, store, staging, { actor: 'test', dryRun: false, graceMs: 0, now: FAR_FUTURE() })
   t.equal(await store.stat(blob.digest), null)
 })
@@ -277,13 +277,13 @@ t.test('backup.json records the snapshot: size, sha256, schema version, the blob
   const db = readFileSync(join(backup, 'registry.db'))
   t.equal(manifest.format, 2)
   t.same(manifest.database, { file: 'registry.db', size: db.length, digest: sha256Digest(db), references: manifest.blobs })
-  t.equal(manifest.schemaVersion, readMigrations().length)
+  t.equal(manifest.schemaVersion, readMigrations('sqlite').length)
   t.equal(blobFiles(backup).length, manifest.blobs)
 })
 
 t.test('a damaged backup is refused before anything is written, naming what is wrong', async (t) => {
   const { dir, backup } = await pristineBackup(t)
-  const known = readMigrations().length
+  const known = readMigrations('sqlite').length
   let n = 0
   const cases: Array<[string, (copy: string) => void, RegExp]> = [
     ['an emptied registry.db', (c) => writeFileSync(join(c, 'registry.db'), ''), /registry\.db is 0 bytes, but backup\.json recorded \d+; registry\.db is of schema version 0, but backup\.json recorded \d+ \(it holds no registry/],

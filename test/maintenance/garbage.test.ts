@@ -85,8 +85,8 @@ async function pageLines(t: Test, app: FastifyInstance): Promise<string[]> {
   return [...list.matchAll(/<li>(.*?)<\/li>/g)].map((m) => m[1] as string)
 }
 
-function backdate(t: Test, app: FastifyInstance, digest: string, at: number): void {
-  t.equal(app.registry.db.prepare('UPDATE blobs SET created_at = ? WHERE digest = ?').run(at, digest).changes, 1, `${digest} is recorded`)
+async function backdate(t: Test, app: FastifyInstance, digest: string, at: number): Promise<void> {
+  t.equal((await app.registry.db.prepare('UPDATE blobs SET created_at = ? WHERE digest = ?').run(at, digest)).changes, 1, `${digest} is recorded`)
 }
 
 /** Uploads a blob to team/app that no manifest refers to. */
@@ -99,18 +99,18 @@ async function upload(t: Test, app: FastifyInstance, text: string): Promise<{ di
 t.test('accepting the same bytes again restarts the grace period', async (t) => {
   const app = await testApp(t)
   const blob = await upload(t, app, 'uploaded twice')
-  backdate(t, app, blob.digest, Date.now() - 2 * HOUR)
+  await backdate(t, app, blob.digest, Date.now() - 2 * HOUR)
   t.equal((await pageLines(t, app))[0], `removable now: ${amountText({ blobs: 1, bytes: blob.size })}`)
   await upload(t, app, 'uploaded twice')
   const lines = await pageLines(t, app)
   t.equal(lines[0], 'removable now: 0 blobs (0 B)')
   t.match(lines[1], `within the 1h grace period: ${amountText({ blobs: 1, bytes: blob.size })} nothing refers to`)
-  const { id } = app.registry.db.prepare("SELECT id FROM repositories WHERE name = 'team/app'").get() as { id: number }
-  new BlobMeta(app.registry.db).recordInRepository(id, blob, 0)
+  const { id } = (await app.registry.db.prepare("SELECT id FROM repositories WHERE name = 'team/app'").get()) as { id: number }
+  await new BlobMeta(app.registry.db).recordInRepository(id, blob, 0)
   t.match((await pageLines(t, app))[1], 'within the 1h grace period: 1 blob', 'an older acceptance never moves the clock back')
 
   // A cross-repository mount accepts the bytes again too.
-  backdate(t, app, blob.digest, Date.now() - 2 * HOUR)
+  await backdate(t, app, blob.digest, Date.now() - 2 * HOUR)
   t.equal((await pageLines(t, app))[0], `removable now: ${amountText({ blobs: 1, bytes: blob.size })}`)
   const mounted = await app.inject({ method: 'POST', url: `/v2/team/other/blobs/uploads/?mount=${blob.digest}&from=team/app`, headers: { authorization: ADMIN } })
   t.equal(mounted.statusCode, 201, 'mounted')
@@ -127,19 +127,19 @@ t.test('the registry page and garbage-collect show the same figures; --dry-run l
   // Left by a forced push three hours ago (the old archive and the file it changed): removable.
   await pushPack(app, {})
   await push(app, await archive(packFiles({}, { 'values.yaml': 'changed: true\n' })), { force: 'true', message: 'new values' })
-  const replaced = new MaintenanceMeta(app.registry.db).unreferencedBlobs(0)
+  const replaced = await new MaintenanceMeta(app.registry.db).unreferencedBlobs(0)
   t.equal(replaced.length, 2, 'the old archive and its values.yaml')
-  for (const blob of replaced) backdate(t, app, blob.digest, now - 3 * HOUR)
+  for (const blob of replaced) await backdate(t, app, blob.digest, now - 3 * HOUR)
   // Uploaded for a manifest that never came, two hours ago: removable.
   const abandoned = await upload(t, app, 'abandoned upload')
-  backdate(t, app, abandoned.digest, now - 2 * HOUR)
+  await backdate(t, app, abandoned.digest, now - 2 * HOUR)
   // Uploaded twenty minutes ago, its manifest may still come: within the grace period.
   const waiting = await upload(t, app, 'waiting for its manifest')
-  backdate(t, app, waiting.digest, now - 20 * 60_000)
+  await backdate(t, app, waiting.digest, now - 20 * 60_000)
   // Old, but a push in progress is about to reference it: held.
   const held = await upload(t, app, 'a push is about to use me')
-  backdate(t, app, held.digest, now - 5 * HOUR)
-  new BlobMeta(app.registry.db).takeLease('push-in-progress', [held.digest], Date.now())
+  await backdate(t, app, held.digest, now - 5 * HOUR)
+  await new BlobMeta(app.registry.db).takeLease('push-in-progress', [held.digest], Date.now())
   // Bytes a failed push stored without a record, two hours ago: only the command sees them.
   const unrecorded = await putBlob(store, Readable.from([Buffer.from('left by a failed push')]))
   const old = new Date(now - 2 * HOUR)

@@ -127,9 +127,9 @@ t.test('the commands against a stopped server\'s data', async (t) => {
         'temp files of interrupted writes: removed 0\nin use \\(a pack version or manifest refers to them\\): \\d+ blobs\n$',
     ),
   )
-  const db = openDatabase(rootLayout(config.storage.rootdirectory).database)
-  const runs = db.prepare("SELECT actor, repository, detail FROM events WHERE action = 'gc'").all() as Array<{ actor: string; repository: string; detail: string }>
-  db.close()
+  const db = await openDatabase({ kind: 'sqlite', path: rootLayout(config.storage.rootdirectory).database })
+  const runs = (await db.prepare("SELECT actor, repository, detail FROM events WHERE action = 'gc'").all()) as Array<{ actor: string; repository: string; detail: string }>
+  await db.close()
   t.equal(runs.length, 1, 'the run is in the event log; the dry run is not')
   t.match(runs[0], { actor: userInfo().username, repository: '' })
   t.match(JSON.parse(runs[0]?.detail ?? '{}'), { blobsRemoved: 1, bytesFreed: 6, tempFilesRemoved: 0, graceSeconds: 0 })

@@ -10,7 +10,7 @@ import { BlobIntake } from '../../src/blobs/intake.js'
 import { checkStore } from '../../src/maintenance/fsck.js'
 import { collectGarbage } from '../../src/maintenance/gc.js'
 import { BlobMeta } from '../../src/meta/blobs.js'
-import { writeTransaction } from '../../src/meta/db.js'
+import { writeTransaction } from '../../src/meta/database.js'
 import type { FilesystemBlobStore } from '../../src/store/fs.js'
 import { sha256Digest } from '../../src/store/digest.js'
 import { testApp } from '../helpers.js'
@@ -27,7 +27,7 @@ t.test('a leased blob survives collection at grace 0 until the lease ends', asyn
   const blob = await intake.put(Readable.from([Buffer.from('about to be referenced')]), lease)
   await collectGarbage(db, store, staging, { actor: 'test', dryRun: false, graceMs: 0, now: FAR_FUTURE() })
   t.ok(await store.stat(blob.digest), 'kept while leased')
-  lease.release()
+  await lease.release()
   await collectGarbage(db, store, staging, { actor: 'test', dryRun: false, graceMs: 0, now: FAR_FUTURE() })
   t.equal(await store.stat(blob.digest), null, 'collected once the lease ended with nothing referencing it')
 })
@@ -41,15 +41,15 @@ t.test('a writer that leases a blob being deleted waits and places its own copy'
   const digest = sha256Digest(data)
   await putBlob(store, Readable.from([data]))
   // Collection has condemned the blob and is about to delete its bytes.
-  writeTransaction(db, () => meta.startDeletion(digest, Date.now()))
+  await writeTransaction(db, () => meta.startDeletion(digest, Date.now()))
   const lease = intake.newLease()
   const placing = intake.put(Readable.from([data]), lease)
   await new Promise((resolve) => setTimeout(resolve, 100))
   await store.delete(digest)
-  writeTransaction(db, () => meta.finishDeletion(digest))
+  await writeTransaction(db, () => meta.finishDeletion(digest))
   await placing
   t.ok(existsSync((store as FilesystemBlobStore).pathOf(digest)), 'the writer placed its verified copy after the deletion')
-  lease.release()
+  await lease.release()
 })
 
 t.test('pushes over /v1 and /v2 racing collection at grace 0: every acknowledged push pulls back intact', async (t) => {

@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
 import { buildApp } from '../../src/app.js'
+import type { SqliteDatabase } from '../../src/meta/sqlite.js'
 import type { DistributionEvent } from '../../src/notifications/events.js'
 import { ADMIN, captureStream, tempDir, testConfig } from '../helpers.js'
 import { archive, get, orasPush, packFiles, push } from '../pack-fixtures.js'
@@ -311,8 +312,8 @@ t.test('a receiver that fails, then is down, then accepts: every event arrives, 
     pushed.push(image.digest)
   }
   const until = Date.now() + 10_000
-  while (registry.registry.notifications?.status()[0]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
-  const failing = registry.registry.notifications?.status()[0]
+  while ((await registry.registry.notifications?.status())?.[0]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+  const failing = (await registry.registry.notifications?.status())?.[0]
   t.ok((failing?.failedAttempts ?? 0) >= 3, `failed attempts counted (${failing?.failedAttempts})`)
   t.equal(failing?.state, 'failing', 'threshold consecutive failures: failing')
   t.equal(failing?.pending, 5)
@@ -332,7 +333,7 @@ t.test('a receiver that fails, then is down, then accepts: every event arrives, 
   const events = await accepting.waitFor(10)
   t.same(events.map((e) => e.target.digest), pushed, 'in order, none missing')
   t.same(events.map((e) => e.target.tag), pushed.map((_, i) => `t${i}`))
-  const after = registry.registry.notifications?.status()[0]
+  const after = (await registry.registry.notifications?.status())?.[0]
   t.match(after, { state: 'idle', pending: 0, delivered: 10, consecutiveFailures: 0, dropped: 0 })
   const scraped = await registry.inject({ url: '/metrics', headers: { authorization: ADMIN } })
   t.match(scraped.body, /packyard_notification_delivered_total\{endpoint="ci"\} 10/)
@@ -370,7 +371,7 @@ t.test('a receiver that never answers does not slow pushes', async (t) => {
   const hanging = await app(t, endpoint(receiver, { timeout: '30s' }))
   const withHanging = await timePushes(hanging, 'hang')
   t.ok(withHanging < without * 2 + 500, `10 pushes: ${withHanging.toFixed(0)} ms with a receiver that hangs for 30s, ${without.toFixed(0)} ms without an endpoint`)
-  t.match(hanging.registry.notifications?.status()[0], { state: 'delivering', pending: 10, delivered: 0 })
+  t.match((await hanging.registry.notifications?.status())?.[0], { state: 'delivering', pending: 10, delivered: 0 })
 })
 
 t.test('retention: events past maxevents or maxage are dropped and counted', async (t) => {
@@ -391,7 +392,7 @@ t.test('retention: events past maxevents or maxage are dropped and counted', asy
   const delivered = events.map((e) => e.target.digest)
   t.same(delivered.slice(-2), pushed.slice(-2), 'the newest two arrive')
   t.ok(delivered.length < 4, 'the oldest went past maxevents')
-  t.equal(registry.registry.notifications?.status()[0]?.dropped, 4 - delivered.length, 'each drop counted')
+  t.equal((await registry.registry.notifications?.status())?.[0]?.dropped, 4 - delivered.length, 'each drop counted')
 })
 
 t.test('retention: an event older than maxage is dropped, counted, and later ones still arrive', async (t) => {
@@ -408,12 +409,12 @@ t.test('retention: an event older than maxage is dropped, counted, and later one
   registry.registry.notifications?.retry('ci')
   const [event] = await receiver.waitFor(1)
   t.equal(event?.target.digest, fresh.digest)
-  t.match(registry.registry.notifications?.status()[0], { dropped: 1, delivered: 1, pending: 0 })
+  t.match((await registry.registry.notifications?.status())?.[0], { dropped: 1, delivered: 1, pending: 0 })
 })
 
 /** `n` more rows like the outbox's first one (its event pretending to be `action`), written now. */
-function backlog(registry: FastifyInstance, n: number, action = 'push'): void {
-  registry.registry.db
+async function backlog(registry: FastifyInstance, n: number, action = 'push'): Promise<void> {
+  await registry.registry.db
     .prepare(
       `WITH RECURSIVE i(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM i WHERE k < ?)
        INSERT INTO notification_outbox (at, action, media_type, event)
@@ -422,9 +423,9 @@ function backlog(registry: FastifyInstance, n: number, action = 'push'): void {
     .run(n, Date.now(), action, action)
 }
 
-/** The SQL every statement on `registry`'s database runs while `during` goes. */
+/** The SQL every statement on `registry`'s database (SQLite, through better-sqlite3) runs while `during` goes. */
 async function statementsRun(registry: FastifyInstance, during: () => Promise<void>): Promise<string[]> {
-  const proto = Object.getPrototypeOf(registry.registry.db.prepare('SELECT 1')) as Record<'get' | 'all' | 'iterate' | 'run', (...a: unknown[]) => unknown>
+  const proto = Object.getPrototypeOf((registry.registry.db as SqliteDatabase).raw.prepare('SELECT 1')) as Record<'get' | 'all' | 'iterate' | 'run', (...a: unknown[]) => unknown>
   const seen: string[] = []
   const originals = { get: proto.get, all: proto.all, iterate: proto.iterate, run: proto.run }
   for (const name of ['get', 'all', 'iterate', 'run'] as const) {
@@ -449,8 +450,8 @@ t.test('a scrape of /metrics and the endpoint list never count the outbox, howev
   const registry = await app(t, endpoint(receiver, { backoff: '1h', threshold: 1 }))
   await pushImage(t, registry, 'images/app', makeImage('backlog', 1), 'v1')
   const until = Date.now() + 10_000
-  while (registry.registry.notifications?.status()[0]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
-  backlog(registry, 30_000)
+  while ((await registry.registry.notifications?.status())?.[0]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+  await backlog(registry, 30_000)
   let scraped = ''
   let listed: Array<{ pending: number }> = []
   const sql = await statementsRun(registry, async () => {
@@ -470,12 +471,12 @@ t.test('retention.maxevents over a backlog larger than one slice: exactly the ol
   const doc = endpoint(receiver, { backoff: '10ms', threshold: 1 })
   const registry = await app(t, { notifications: { ...doc.notifications, retention: { maxevents: 25_000 } } })
   await pushImage(t, registry, 'images/app', makeImage('slices', 1), 'v1')
-  backlog(registry, 30_000)
+  await backlog(registry, 30_000)
   registry.registry.notifications?.retry('ci')
   const until = Date.now() + 20_000
-  while ((registry.registry.notifications?.status()[0]?.dropped ?? 0) < 5001 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+  while (((await registry.registry.notifications?.status())?.[0]?.dropped ?? 0) < 5001 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
   await new Promise((r) => setTimeout(r, 200))
-  t.match(registry.registry.notifications?.status()[0], { dropped: 5001, pending: 25_000 })
+  t.match((await registry.registry.notifications?.status())?.[0], { dropped: 5001, pending: 25_000 })
 })
 
 t.test("retention counts only what the endpoint would be sent: another endpoint's pulls never push out its pushes", async (t) => {
@@ -490,15 +491,15 @@ t.test("retention counts only what the endpoint would be sent: another endpoint'
     await pushImage(t, registry, 'images/app', image, `t${i}`)
     pushed.push(image.digest)
   }
-  backlog(registry, 20, 'pull')
+  await backlog(registry, 20, 'pull')
   // A retry counts what was written since at once (else every 10 s).
   registry.registry.notifications?.retry('audit')
   registry.registry.notifications?.retry('ci')
-  const status = () => Object.fromEntries((registry.registry.notifications?.status() ?? []).map((s) => [s.name, s]))
+  const status = async () => Object.fromEntries(((await registry.registry.notifications?.status()) ?? []).map((s) => [s.name, s]))
   const until = Date.now() + 10_000
-  while ((status().audit?.dropped ?? 0) < 20 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
-  t.equal(status().audit?.dropped, 20, 'the endpoint taking pulls keeps its newest 3')
-  t.equal(status().ci?.dropped, 0, 'the one ignoring pulls has 3 pushes waiting: none past maxevents')
+  while (((await status()).audit?.dropped ?? 0) < 20 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+  t.equal((await status()).audit?.dropped, 20, 'the endpoint taking pulls keeps its newest 3')
+  t.equal((await status()).ci?.dropped, 0, 'the one ignoring pulls has 3 pushes waiting: none past maxevents')
   receiver.answer = () => 200
   registry.registry.notifications?.retry('ci')
   registry.registry.notifications?.retry('audit')
@@ -519,7 +520,7 @@ t.test("a webhook URL's path and headers (its secret) are neither logged nor sho
   t.teardown(() => registry.close())
   await pushImage(t, registry, 'images/app', makeImage('secret', 1), 'v1')
   const until = Date.now() + 10_000
-  while (registry.registry.notifications?.status()[0]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+  while ((await registry.registry.notifications?.status())?.[0]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
   const listed = await registry.inject({ url: '/v1/_notifications', headers: { authorization: ADMIN } })
   t.equal(listed.json().endpoints[0].url, `http://127.0.0.1:${receiver.port}`, 'GET /v1/_notifications shows the origin')
   const logged = log.text()
@@ -539,7 +540,7 @@ t.test("the registry page shows each endpoint's state; without endpoints, no suc
   const registry = await app(t, { notifications: { endpoints: [{ name: 'ci', url: receiver.url, backoff: '1h', threshold: 1 }, { name: 'chat', url: receiver.url, disabled: true, format: 'cloudevents' }] } })
   await pushImage(t, registry, 'images/app', makeImage('page', 1), 'v1')
   const until = Date.now() + 5000
-  while (registry.registry.notifications?.status()[1]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+  while ((await registry.registry.notifications?.status())?.[1]?.state !== 'failing' && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
   const html = (await get(registry, '/registry')).body
   t.match(html, /<h2>Notifications<\/h2>/)
   t.match(html, /<td>chat <span class="muted">\(cloudevents\)<\/span><\/td>\s*<td><span class="badge">disabled<\/span><\/td>/)
@@ -578,7 +579,7 @@ t.test('endpoints removed from the config: at start their places and the events 
   receiver.answer = () => null
   const root = join(tempDir(t), 'data')
   const storage = { filesystem: { rootdirectory: root } }
-  const count = (a: FastifyInstance, table: string) => (a.registry.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n
+  const count = async (a: FastifyInstance, table: string) => ((await a.registry.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get()) as { n: number }).n
   const both = { storage, notifications: { endpoints: [{ name: 'a', url: receiver.url, timeout: '200ms' }, { name: 'b', url: receiver.url, timeout: '200ms' }] } }
   const first = await app(t, both)
   await pushImage(t, first, 'images/app', makeImage('kept', 1), 'v1')
@@ -588,16 +589,16 @@ t.test('endpoints removed from the config: at start their places and the events 
   // b removed: its place goes; the rows stay for a, which has not been sent them.
   const log = captureStream()
   const onlyA = await buildApp(testConfig(t, { storage, notifications: { endpoints: [{ name: 'a', url: receiver.url, timeout: '200ms' }] } }, { storage: 'filesystem' }), { logger: pino({ level: 'info' }, log) })
-  t.same((onlyA.registry.db.prepare('SELECT name FROM notification_endpoints').all() as Array<{ name: string }>).map((r) => r.name), ['a'])
-  t.equal(count(onlyA, 'notification_outbox'), 2, 'a still has both events to be sent')
+  t.same(((await onlyA.registry.db.prepare('SELECT name FROM notification_endpoints').all()) as Array<{ name: string }>).map((r) => r.name), ['a'])
+  t.equal(await count(onlyA, 'notification_outbox'), 2, 'a still has both events to be sent')
   t.match(log.text(), /places of endpoints no longer configured \(b\)/)
   await onlyA.close()
 
   const quiet = captureStream()
   const none = await buildApp(testConfig(t, { storage }, { storage: 'filesystem' }), { logger: pino({ level: 'info' }, quiet) })
   t.teardown(() => none.close())
-  t.equal(count(none, 'notification_outbox'), 0, 'no endpoint: the kept events are dropped')
-  t.equal(count(none, 'notification_endpoints'), 0, 'and the places of the removed endpoints')
+  t.equal(await count(none, 'notification_outbox'), 0, 'no endpoint: the kept events are dropped')
+  t.equal(await count(none, 'notification_endpoints'), 0, 'and the places of the removed endpoints')
   t.match(quiet.text(), /dropped 2 event\(s\)/)
   t.match(quiet.text(), /\(a\)/)
   t.same(receiver.events(), [], 'nothing was delivered')

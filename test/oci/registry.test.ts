@@ -4,7 +4,7 @@
 
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { type Db, openDatabase } from '../../src/meta/db.js'
+import { openDatabase } from '../../src/meta/db.js'
 import { OCI_INDEX, OCI_MANIFEST, type ParsedManifest } from '../../src/oci/manifests.js'
 import type { PackOciBridge } from '../../src/oci/pack-bridge.js'
 import { OciRegistry, type OciRegistrySettings } from '../../src/oci/registry.js'
@@ -29,8 +29,8 @@ class RecordingBridge implements PackOciBridge {
 
 const settings: OciRegistrySettings = { namespace: 'spectro-packs/archive', checkPackName: validatePackName, pageSize: 100, deleteEnabled: true }
 
-function setUp(t: { teardown(fn: () => void): void }, bridge?: PackOciBridge, overrides: Partial<OciRegistrySettings> = {}) {
-  const db: Db = openDatabase(':memory:')
+async function setUp(t: { teardown(fn: () => Promise<void>): void }, bridge?: PackOciBridge, overrides: Partial<OciRegistrySettings> = {}) {
+  const db = await openDatabase({ kind: 'sqlite', path: ':memory:' })
   t.teardown(() => db.close())
   return new OciRegistry(db, new MemoryBlobStore(), { ...settings, ...overrides }, bridge)
 }
@@ -47,7 +47,7 @@ const manifest = Buffer.from(
 
 t.test('writes under the namespace go to the bridge with the pack name', async (t) => {
   const bridge = new RecordingBridge()
-  const registry = setUp(t, bridge)
+  const registry = await setUp(t, bridge)
   const repo = registry.locate('spectro-packs/archive/hello')
   const pushed = await registry.putManifest(repo, '1.0.0', manifest, `${OCI_MANIFEST}; charset=utf-8`, 'admin')
   t.same(pushed, { digest: d(manifest), subject: d('subject'), outcome: 'created', size: manifest.length + 2 + 7 }, 'the subject is reported for OCI-Subject; the size counts the config and layer')
@@ -64,20 +64,20 @@ t.test('writes under the namespace go to the bridge with the pack name', async (
 
 t.test('what fails the generic checks never reaches the bridge', async (t) => {
   const bridge = new RecordingBridge()
-  const registry = setUp(t, bridge)
+  const registry = await setUp(t, bridge)
   const repo = registry.locate('spectro-packs/archive/hello')
   await t.rejects(registry.putManifest(repo, '1.0.0', Buffer.from('{'), OCI_MANIFEST, 'admin'), { code: 'MANIFEST_INVALID' })
   await t.rejects(registry.putManifest(repo, '1.0.0', manifest, OCI_INDEX, 'admin'), { code: 'MANIFEST_INVALID' })
   await t.rejects(registry.putManifest(repo, d('other'), manifest, OCI_MANIFEST, 'admin'), { code: 'DIGEST_INVALID' })
   await t.rejects(registry.putManifest(repo, 'bad/tag', manifest, OCI_MANIFEST, 'admin'), { code: 'TAG_INVALID' })
   await t.rejects(registry.deleteManifest(repo, 'sha256:short', 'admin'), { code: 'DIGEST_INVALID' })
-  const noDelete = setUp(t, bridge, { deleteEnabled: false })
+  const noDelete = await setUp(t, bridge, { deleteEnabled: false })
   await t.rejects(noDelete.deleteManifest(noDelete.locate('spectro-packs/archive/hello'), '1.0.0', 'admin'), { code: 'UNSUPPORTED' })
   t.same(bridge.calls, [])
 })
 
 t.test('without a bridge, writes under the namespace are 405 UNSUPPORTED; plain repositories work', async (t) => {
-  const registry = setUp(t)
+  const registry = await setUp(t)
   const repo = registry.locate('spectro-packs/archive/hello')
   await t.rejects(registry.putManifest(repo, '1.0.0', manifest, OCI_MANIFEST, 'admin'), { code: 'UNSUPPORTED', status: 405, message: /spectro-packs\/archive/ })
   await t.rejects(registry.deleteManifest(repo, '1.0.0', 'admin'), { code: 'UNSUPPORTED' })

@@ -33,7 +33,7 @@ t.test('purge removes idle sessions and stray files, and keeps what is recent', 
   const abandoned = await abandonUpload(app, 'a')
   const abandonedId = abandoned.split('/').pop() as string
   backdate(join(uploadsDir, abandonedId), 2 * hour)
-  app.registry.db.prepare('UPDATE upload_sessions SET updated_at = ? WHERE id = ?').run(Date.now() - 2 * hour, abandonedId)
+  await app.registry.db.prepare('UPDATE upload_sessions SET updated_at = ? WHERE id = ?').run(Date.now() - 2 * hour, abandonedId)
   const active = await abandonUpload(app, 'a')
 
   const strayPut = join(uploadsDir, 'put-11111111-2222-4333-8444-555555555555')
@@ -63,7 +63,7 @@ t.test('a session whose row is old but whose file is being written is kept', asy
   const app = await testApp(t)
   const location = await abandonUpload(app, 'a')
   const id = location.split('/').pop() as string
-  app.registry.db.prepare('UPDATE upload_sessions SET updated_at = ? WHERE id = ?').run(Date.now() - 7200_000, id)
+  await app.registry.db.prepare('UPDATE upload_sessions SET updated_at = ? WHERE id = ?').run(Date.now() - 7200_000, id)
   t.same(await app.ociUploads.purge(3600_000), { sessions: [], files: [], bytes: 0 })
   t.equal((await app.inject({ url: location, headers: auth })).statusCode, 204)
 })
@@ -119,12 +119,12 @@ t.test('limits.uploadsessions: a user past the cap gets 429 TOOMANYREQUESTS nami
 
 t.test('the cap is counted from an index of the user\'s sessions, not by reading them all', async (t) => {
   const app = await testApp(t)
-  const plan = app.registry.db.prepare('EXPLAIN QUERY PLAN SELECT COUNT(*) AS n FROM (SELECT 1 FROM upload_sessions WHERE owner = ? LIMIT ?)').all('admin', 100) as Array<{ detail: string }>
+  const plan = (await app.registry.db.prepare('EXPLAIN QUERY PLAN SELECT COUNT(*) AS n FROM (SELECT 1 FROM upload_sessions WHERE owner = ? LIMIT ?) owned').all('admin', 100)) as Array<{ detail: string }>
   t.match(plan.map((p) => p.detail).join('\n'), /USING COVERING INDEX upload_sessions_owner \(owner=\?\)/)
   const insert = app.registry.db.prepare("INSERT INTO upload_sessions (id, repository, owner, size, started_at, updated_at) VALUES (?, 'a', 'someone-else', 0, 0, ?)")
-  app.registry.db.transaction(() => {
-    for (let i = 0; i < 5000; i++) insert.run(`filler-${i}`, Date.now())
-  })()
+  await app.registry.db.transaction(async () => {
+    for (let i = 0; i < 5000; i++) await insert.run(`filler-${i}`, Date.now())
+  })
   const res = await app.inject({ method: 'POST', url: '/v2/a/blobs/uploads/', headers: auth })
   t.equal(res.statusCode, 202, "another user's 5,000 open sessions do not count against admin")
 })
@@ -135,7 +135,7 @@ t.test('sessions that never received a byte are purged after emptyage; ones with
   const emptyOld = (await app.inject({ method: 'POST', url: '/v2/a/blobs/uploads/', headers: auth })).headers.location as string
   const withBytes = await abandonUpload(app, 'a')
   const emptyOldId = emptyOld.split('/').pop() as string
-  app.registry.db.prepare('UPDATE upload_sessions SET updated_at = ?').run(Date.now() - 20 * minute)
+  await app.registry.db.prepare('UPDATE upload_sessions SET updated_at = ?').run(Date.now() - 20 * minute)
   const emptyNew = (await app.inject({ method: 'POST', url: '/v2/a/blobs/uploads/', headers: auth })).headers.location as string
   t.same(await app.ociUploads.purgeEmpty(10 * minute), { sessions: [emptyOldId], files: [], bytes: 0 })
   t.equal(errorCode(await app.inject({ url: emptyOld, headers: auth })), 'BLOB_UPLOAD_UNKNOWN')

@@ -5,7 +5,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { openDatabase } from '../../src/meta/db.js'
+import { SqliteDatabase } from '../../src/meta/sqlite.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
 import { FilesystemBlobStore } from '../../src/store/fs.js'
 import { tempDir } from '../helpers.js'
@@ -15,16 +15,18 @@ const { FilesystemBlobStore } = require(${JSON.stringify(join(PACKAGE_ROOT, 'dis
 const { openDatabase } = require(${JSON.stringify(join(PACKAGE_ROOT, 'dist/src/meta/db.js'))})
 const { Readable } = require('node:stream')
 const root = process.argv[1]
-const db = openDatabase(root + '/registry.db')
-db.prepare("INSERT INTO events (at, actor, action, repository) VALUES (1, 'admin', 'push', 'x')").run()
-const store = new FilesystemBlobStore(root)
-let sent = 0
-const endless = new Readable({ read() {
-  sent += 65536
-  if (sent === 65536 * 32) process.stdout.write('writing\\n')
-  setTimeout(() => this.push(Buffer.alloc(65536, 1)), 1)
-} })
-store.init().then(() => store.stage(endless))
+openDatabase({ kind: 'sqlite', path: root + '/registry.db' }).then(async (db) => {
+  await db.prepare("INSERT INTO events (at, actor, action, repository) VALUES (1, 'admin', 'push', 'x')").run()
+  const store = new FilesystemBlobStore(root)
+  let sent = 0
+  const endless = new Readable({ read() {
+    sent += 65536
+    if (sent === 65536 * 32) process.stdout.write('writing\\n')
+    setTimeout(() => this.push(Buffer.alloc(65536, 1)), 1)
+  } })
+  await store.init()
+  await store.stage(endless)
+})
 `
 
 t.test('SIGKILL mid-write leaves no visible blob and a clean database', async (t) => {
@@ -40,8 +42,8 @@ t.test('SIGKILL mid-write leaves no visible blob and a clean database', async (t
   const blobs = []
   for await (const b of store.list()) blobs.push(b)
   t.same(blobs, [], 'no partial blob is visible')
-  const db = openDatabase(join(root, 'registry.db'))
+  const db = await SqliteDatabase.open(join(root, 'registry.db'))
   t.teardown(() => db.close())
-  t.equal(db.pragma('integrity_check', { simple: true }), 'ok')
-  t.equal((db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n, 1, 'committed rows survive')
+  t.equal(db.raw.pragma('integrity_check', { simple: true }), 'ok')
+  t.equal(((await db.prepare('SELECT COUNT(*) AS n FROM events').get()) as { n: number }).n, 1, 'committed rows survive')
 })

@@ -111,7 +111,9 @@ t.test("a pack.json nested past SQLite's JSON depth is stored, listed and filter
     const res = await page(app, `/?${new URLSearchParams(query)}`)
     t.equal(res.status, 200, `packs page with ${JSON.stringify(query)}`)
   }
-  t.notOk((await search(app, { addonType: 'ingress' })).includes('deep'), 'its addon type is not read from a pack.json SQLite cannot read')
+  // PostgreSQL's jsonb reads far deeper than SQLite's JSON functions (and than JavaScript writes).
+  const readable = app.registry.db.dialect === 'postgres'
+  t.equal((await search(app, { addonType: 'ingress' })).includes('deep'), readable, readable ? 'PostgreSQL reads its addon type' : 'its addon type is not read from a pack.json SQLite cannot read')
   const group = `g${'x'.repeat(100)}`
   await pushPack(app, { name: 'grouped', version: '1.0.0', group })
   const res = await page(app, '/')
@@ -162,7 +164,7 @@ t.test('the index follows every change: a newer push, a forced push, deletes', a
 
   await app.inject({ method: 'DELETE', url: '/v1/_packs/dns/1.0.0', headers: { authorization: ADMIN } })
   t.same(await search(app, { q: 'kube-dns' }), [], 'a deleted pack is found no more')
-  t.equal(app.registry.db.prepare('SELECT COUNT(*) FROM pack_search').pluck().get(), 0, 'and its row is gone')
+  t.same(await app.registry.db.prepare('SELECT COUNT(*) AS n FROM pack_search').get(), { n: 0 }, 'and its row is gone')
 })
 
 t.test('newest version: the newest release, a pre-release only without one, marked wherever listed', async (t) => {

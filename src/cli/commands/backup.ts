@@ -37,7 +37,7 @@ CONFIG is the server's config (default as for serve).`,
       }
       io.stdout.write(`Backup complete: ${dest}\n`)
     } finally {
-      db.close()
+      await db.close()
     }
   },
 }

@@ -27,7 +27,7 @@ manifests that use it, and exits 1 when it finds any. Read-only; safe while serv
       io.stdout.write(`checked ${report.blobsChecked} blobs (${formatBytes(report.bytesChecked)}; ${how}): ${report.problems.length === 0 ? 'no problems' : `${report.problems.length} problems`}\n`)
       if (report.problems.length > 0) throw new CliError(`${report.problems.length} damaged or missing blobs; re-push the packs listed above`)
     } finally {
-      db.close()
+      await db.close()
     }
   },
 }

@@ -5,7 +5,7 @@ import { parseLeaf } from '../../config/leaf.js'
 import { type Config, loadConfig } from '../../config/load.js'
 import { amountText, DEFAULT_GRACE_MS, instantText, summaryLines } from '../../maintenance/garbage.js'
 import { collectGarbage, type GcReport, SAFE_GRACE_MS } from '../../maintenance/gc.js'
-import { onStorageFull, openDatabase } from '../../meta/db.js'
+import { openDatabase } from '../../meta/db.js'
 import { openStorage } from '../../store/index.js'
 import { CliError, type Command, parseCommandArgs, parseFlagValue } from '../command.js'
 import { operatingSystemUser } from '../operator.js'
@@ -43,7 +43,7 @@ CONFIG is the server's config (default as for serve).`,
       const report = await collectGarbage(db, storage.store, storage.staging, { dryRun, graceMs, actor: operatingSystemUser() })
       io.stdout.write(reportText(report, dryRun))
     } finally {
-      db.close()
+      await db.close()
     }
   },
 }
@@ -63,11 +63,14 @@ export function reportText(report: GcReport, dryRun: boolean): string {
   return `${lines.join('\n')}\n`
 }
 
-/** The server's storage, opened by an operator command next to a running server. */
+/**
+ * The server's storage and metadata, opened by an operator command next to a running server:
+ * the one place garbage-collect, fsck, backup and sync open the database.
+ */
 export async function openMaintenanceStorage(config: Config) {
   if (config.storage.kind === 'inmemory') throw new CliError('this registry keeps its data in memory; there is nothing on disk to check or collect')
   const storage = await openStorage(config.storage)
-  const db = openDatabase(storage.databaseFile)
-  onStorageFull(db, storage.releaseReserve)
+  const db = await openDatabase({ kind: 'sqlite', path: storage.databaseFile })
+  db.onStorageFull(storage.releaseReserve)
   return { db, storage }
 }

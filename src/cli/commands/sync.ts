@@ -7,7 +7,7 @@ import { type Config, loadConfig } from '../../config/load.js'
 import type { SyncRegistryConfig } from '../../config/sync.js'
 import { formatBytes } from '../../format.js'
 import { BlobMeta } from '../../meta/blobs.js'
-import type { Db } from '../../meta/db.js'
+import type { Database } from '../../meta/database.js'
 import { OciMeta } from '../../meta/oci.js'
 import { PackMeta } from '../../meta/packs.js'
 import { SyncMeta } from '../../meta/sync.js'
@@ -73,7 +73,7 @@ could not be read or a tag failed to copy.`,
       if (failed) throw new CliError('some packs could not be mirrored (see above)')
     } finally {
       await close()
-      db.close()
+      await db.close()
     }
   },
 }
@@ -89,7 +89,7 @@ function chosenRegistries(config: Config, url: string | undefined): SyncRegistry
 }
 
 /** The mirror over this registry's metadata and blobs, with the server's pack rules. */
-export function openMirror(config: Config, db: Db, store: BlobStore): { mirror: Mirror; close: () => Promise<void> } {
+export function openMirror(config: Config, db: Database, store: BlobStore): { mirror: Mirror; close: () => Promise<void> } {
   const { limits } = config
   const packMeta = new PackMeta(db)
   const intake = new BlobIntake(store, new BlobMeta(db))

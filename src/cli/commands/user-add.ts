@@ -62,7 +62,7 @@ Changing admin's password deletes the root's initial-admin-password.`,
           : `${name} already is in auth.access.writers\n`,
       )
     }
-    recordUserChange(files, io, 'user.add', { user: name, outcome, writer: writers !== null })
+    await recordUserChange(files, io, 'user.add', { user: name, outcome, writer: writers !== null })
     await retireInitialPasswordAfter(name, files, io)
   },
 }

@@ -23,7 +23,7 @@ Deleting admin deletes the root's initial-admin-password.`,
         `${name} is still listed in auth.access.writers (${files.configFile ?? 'the built-in default'}); remove it there so that a new user of that name does not get write access\n`,
       )
     }
-    recordUserChange(files, io, 'user.delete', { user: name })
+    await recordUserChange(files, io, 'user.delete', { user: name })
     await retireInitialPasswordAfter(name, files, io)
   },
 }

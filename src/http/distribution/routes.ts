@@ -74,7 +74,7 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload))
 
   app.get<{ Querystring: { n?: number; last?: string } }>('/_catalog', { schema: catalogSchema }, async (request, reply) => {
-    const page = surface.catalog(request.query)
+    const page = await surface.catalog(request.query)
     setNextLink(reply, `${surface.prefix}/_catalog`, {}, page)
     return { repositories: page.items }
   })
@@ -88,7 +88,7 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
       switch (endpoint.kind) {
         case 'manifest': {
           if (repo.kind === 'pack') await opts.onDemand?.(repo.name, endpoint.reference)
-          const manifest = registry.manifest(repo, endpoint.reference)
+          const manifest = await registry.manifest(repo, endpoint.reference)
           notePull(request, refOf(repo, endpoint.reference), manifest.digest)
           if (request.method === 'GET') registry.pulled(repo, endpoint.reference, manifest, actorOf(request))
           return sendManifest(request, reply, manifest, endpoint.reference)
@@ -96,13 +96,13 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
         case 'blob':
           return serveBlob(request, reply, repo, endpoint.digest)
         case 'tags': {
-          const page = registry.tags(repo, request.query, surface.listsParentTags(repo))
+          const page = await registry.tags(repo, request.query, surface.listsParentTags(repo))
           setNextLink(reply, pathOf(repo, '/tags/list'), {}, page)
           return { name: surface.nameOf(repo), tags: page.items }
         }
         case 'referrers': {
           const { artifactType } = request.query
-          const page = registry.referrers(repo, endpoint.digest, artifactType ?? null, request.query)
+          const page = await registry.referrers(repo, endpoint.digest, artifactType ?? null, request.query)
           if (artifactType !== undefined) reply.header('oci-filters-applied', 'artifactType')
           setNextLink(reply, pathOf(repo, `/referrers/${endpoint.digest}`), { artifactType }, page)
           // Serialized by its schema, sent as bytes so the media type stays exact.
@@ -132,7 +132,7 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
       const { digest, mount, from } = request.query
       if (mount !== undefined && from !== undefined) {
         // Not found in `from`: fall back to an ordinary upload session, as the spec says.
-        const mounted = uploads.mount(repo, mount, surface.locate(from), actorOf(request))
+        const mounted = await uploads.mount(repo, mount, surface.locate(from), actorOf(request))
         if (mounted) {
           noteChange(request, `mounted blob ${shortDigest(mounted.digest)} (${formatBytes(mounted.size)}) from ${from} into ${surface.nameOf(repo)}`)
           return blobCreated(reply, pathOf(repo, `/blobs/${mounted.digest}`), mounted.digest)
@@ -207,7 +207,7 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
           return reply.code(202).header('content-length', '0').send()
         }
         case 'blob':
-          registry.deleteBlob(repo, endpoint.digest, actorOf(request))
+          await registry.deleteBlob(repo, endpoint.digest, actorOf(request))
           noteChange(request, `unlinked blob ${shortDigest(endpoint.digest)} from ${surface.nameOf(repo)}`)
           return reply.code(202).header('content-length', '0').send()
         case 'upload':

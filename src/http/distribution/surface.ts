@@ -22,7 +22,7 @@ export interface Surface {
   nameOf(repo: RepositoryLocator): string
   /** Whether tags/list shows the parent tags (1.x, 1.0.x) of a repository. */
   listsParentTags(repo: RepositoryLocator): boolean
-  catalog(request: PageRequest): Page<string>
+  catalog(request: PageRequest): Promise<Page<string>>
 }
 
 export function v2Surface(registry: OciRegistry, listParentTags: boolean): Surface {
@@ -35,7 +35,7 @@ export function v2Surface(registry: OciRegistry, listParentTags: boolean): Surfa
   }
 }
 
-export function v1Surface(registry: OciRegistry, packCatalog: (request: PageRequest) => Page<string>): Surface {
+export function v1Surface(registry: OciRegistry, packCatalog: (request: PageRequest) => Promise<Page<string>>): Surface {
   return {
     prefix: '/v1',
     locate: (name) => registry.locatePack(name),

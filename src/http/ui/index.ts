@@ -110,7 +110,7 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
 
     pages.get<{ Querystring: PackListRequest }>('/', { schema: S.packsSchema }, async (request, reply) => {
       const query = request.query
-      const page = packs.listPacks(query)
+      const page = await packs.listPacks(query)
       const { q, layer, cloud, addonType, group, warnings } = query
       const filters = { q, layer, cloud, addonType, group, warnings: warnings ? 'true' : undefined, sort: page.sort === 'name' ? undefined : page.sort, n: query.n }
       const layers = [...new Set([...LAYERS, ...page.layers])]
@@ -119,7 +119,7 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
     })
 
     pages.get<{ Params: { name: string; digest: string } }>('/_logo/:name/:digest', { schema: S.logoSchema }, async (request, reply) => {
-      const logo = packs.logo(request.params.name, request.params.digest)
+      const logo = await packs.logo(request.params.name, request.params.digest)
       return sendBlob(request, reply, { ...logo, contentType: logo.type, cacheControl: 'private, max-age=31536000, immutable' })
     })
 
@@ -147,19 +147,19 @@ export async function uiPlugin(app: FastifyInstance, opts: UiOptions): Promise<v
     })
 
     pages.get<{ Querystring: TwoWayPageRequest & { q?: string } }>('/oci', { schema: S.ociRepositoriesSchema }, async (request, reply) => {
-      const page = oci.repositories(request.query)
+      const page = await oci.repositories(request.query)
       return render(request, reply, 'oci', 'oci', 'Other OCI content', { page, q: request.query.q ?? '', n: request.query.n, namespace: ociNamespace })
     })
 
     pages.get<{ Params: { '*': string }; Querystring: PageRequest }>('/oci/*', { schema: S.ociRepositorySchema }, async (request, reply) => {
       const name = request.params['*']
-      const page = oci.repository(name, request.query)
+      const page = await oci.repository(name, request.query)
       if (page.kind === 'pack') return reply.redirect(`${base}/packs/${page.name}`)
       return render(request, reply, 'oci-repository', 'oci', name, { ...page, site: siteOf(request), n: request.query.n })
     })
 
     pages.get('/registry', { schema: S.registrySchema }, async (request, reply) => {
-      const summary = overview.summary()
+      const summary = await overview.summary()
       return render(request, reply, 'registry', 'registry', 'Registry', { summary, palette: paletteSettings(siteOf(request), ociNamespace) })
     })
 

@@ -27,7 +27,7 @@ export async function v1EventsPlugin(app: FastifyInstance, opts: { audit: AuditT
     if (sinceMs !== undefined && !Number.isFinite(sinceMs)) {
       throw new RegistryError('BAD_REQUEST', `since=${since} is not a time this registry can read; use the form 2026-11-23T06:00:00Z`, { since })
     }
-    const page = opts.audit.page({ since: sinceMs, repository: pack, user }, request.query)
+    const page = await opts.audit.page({ since: sinceMs, repository: pack, user }, request.query)
     setNextLink(reply, '/v1/_events', { since, pack, user }, page)
     return { events: page.items }
   })

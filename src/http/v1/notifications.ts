@@ -16,13 +16,14 @@ async function requireWriterForNotifications(request: FastifyRequest): Promise<v
 
 export async function v1NotificationsPlugin(app: FastifyInstance, opts: { notifications: Notifications | null }): Promise<void> {
   const { notifications } = opts
-  app.get('/_notifications', { schema: notificationsSchema, onRequest: requireWriterForNotifications }, async () => ({ endpoints: notifications?.status() ?? [] }))
+  app.get('/_notifications', { schema: notificationsSchema, onRequest: requireWriterForNotifications }, async () => ({ endpoints: (await notifications?.status()) ?? [] }))
 
   app.post<{ Params: { name: string } }>('/_notifications/:name/retry', { schema: notificationRetrySchema, onRequest: requireWriterForNotifications }, async (request, reply) => {
     const { name } = request.params
-    const status = notifications?.status().find((e) => e.name === name)
+    const endpoints = (await notifications?.status()) ?? []
+    const status = endpoints.find((e) => e.name === name)
     if (!status) {
-      const known = notifications?.status().map((e) => e.name) ?? []
+      const known = endpoints.map((e) => e.name)
       throw new RegistryError('NOT_FOUND', `no notification endpoint ${name}${known.length > 0 ? ` (configured: ${known.join(', ')})` : ' (notifications.endpoints is empty)'}`, { name })
     }
     if (!notifications?.retry(name)) throw new RegistryError('BAD_REQUEST', `endpoint ${name} is disabled; set disabled: false in its config to send to it`, { name })

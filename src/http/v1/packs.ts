@@ -59,7 +59,7 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
 
   app.get<{ Querystring: PageRequest & { name?: string; layer?: string } }>('/_packs', { schema: S.listPacksSchema }, async (request, reply) => {
     const { name, layer } = request.query
-    const page = views.listPacks({ name, layer }, request.query)
+    const page = await views.listPacks({ name, layer }, request.query)
     setNextLink(reply, '/v1/_packs', { name, layer }, page)
     // Each pack is stored as the JSON listPacksSchema describes: joined as bytes, not parsed and re-serialized.
     const parts: Buffer[] = [PACKS_OPEN]
@@ -77,7 +77,7 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
       return packs.receive(file)
     })
     if (!form.file) throw new RegistryError('BAD_REQUEST', 'the form has no file part named "archive" (the pack .tar.gz)')
-    const result = packs.commit(form.file, publishOptions(form.fields, actor))
+    const result = await packs.commit(form.file, publishOptions(form.fields, actor))
     notePush(request, { what: `${result.name}:${result.tag}`, outcome: result.status, size: result.size, digest: result.digest })
     return reply.code(result.status === 'created' ? 201 : 200).send(result)
   })
@@ -94,7 +94,7 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
   app.get<RefParams & { Querystring: PageRequest }>('/_packs/:name/:ref', { schema: S.versionDetailSchema }, async (request, reply) => {
     const { name, ref } = request.params
     await onDemand?.(name, ref)
-    const page = views.versionDetail(name, ref, request.query)
+    const page = await views.versionDetail(name, ref, request.query)
     setNextLink(reply, `/v1/_packs/${name}/${ref}`, {}, page)
     return page.detail
   })
@@ -102,7 +102,7 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
   app.get<RefParams>('/_packs/:name/:ref/archive', { schema: S.archiveSchema }, async (request, reply) => {
     const { name, ref } = request.params
     await onDemand?.(name, ref)
-    const archive = views.archive(name, ref)
+    const archive = await views.archive(name, ref)
     notePull(request, `${name}:${ref}`, archive.digest)
     return sendBlob(request, reply, { ...archive, contentType: 'application/gzip', open: (range) => views.open(archive.digest, range) })
   })
@@ -110,34 +110,34 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
   app.get<{ Params: { name: string; ref: string; '*': string } }>('/_packs/:name/:ref/files/*', { schema: S.fileSchema }, async (request, reply) => {
     const { name, ref, '*': path } = request.params
     await onDemand?.(name, ref)
-    const file = views.file(name, ref, path)
+    const file = await views.file(name, ref, path)
     return sendBlob(request, reply, { ...file, contentType: S.FILE_TYPES[path] ?? 'application/octet-stream', open: (range) => views.open(file.digest, range) })
   })
 
   app.get<NameParams & { Querystring: PageRequest }>('/_packs/:name/_tags', { schema: S.listTagsSchema }, async (request, reply) => {
     const { name } = request.params
-    const page = views.tagPage(name, request.query)
+    const page = await views.tagPage(name, request.query)
     setNextLink(reply, `/v1/_packs/${name}/_tags`, {}, page)
     return { name, tags: page.items, tagCount: page.tagCount }
   })
 
   app.put<TagParams & { Body: { ref: string } }>('/_packs/:name/_tags/:tag', { schema: S.addTagSchema, onRequest: app.requireWriter }, async (request, reply) => {
     const { name, tag } = request.params
-    const result = packs.addTag(name, tag, request.body.ref, actorOf(request))
+    const result = await packs.addTag(name, tag, request.body.ref, actorOf(request))
     noteChange(request, `tagged ${name}:${request.body.ref} as ${name}:${tag}${result.status === 'unchanged' ? ' (it already was)' : ''}`)
     return reply.code(result.status === 'created' ? 201 : 200).send({ name, status: result.status, ...result.tag })
   })
 
   app.delete<TagParams>('/_packs/:name/_tags/:tag', { schema: S.deleteTagSchema, onRequest: app.requireWriter }, async (request) => {
     const { name, tag } = request.params
-    const removed = packs.deleteTag(name, tag, actorOf(request))
+    const removed = await packs.deleteTag(name, tag, actorOf(request))
     noteChange(request, `deleted tag ${name}:${tag} (was ${shortDigest(removed.archive_digest ?? removed.manifest_digest)})`)
     return { name, tag, digest: removed.archive_digest }
   })
 
   app.delete<RefParams>('/_packs/:name/:ref', { schema: S.deleteVersionSchema, onRequest: app.requireWriter }, async (request) => {
     const { name, ref } = request.params
-    const { version, tags } = packs.deleteVersion(name, ref, actorOf(request))
+    const { version, tags } = await packs.deleteVersion(name, ref, actorOf(request))
     noteChange(request, `deleted ${name} ${version.version} (${shortDigest(version.archive_digest)}) and its tags ${tags.join(', ')}`)
     return { name, version: version.version, digest: version.archive_digest, tags }
   })
