@@ -184,20 +184,19 @@ CREATE TABLE pending_tasks (
   name  TEXT COLLATE "C" PRIMARY KEY
 );
 
--- The pack browser's search: one row per pack (rowid = repositories.id) with its name, display
--- name, addon type, description and annotations, and the start of its README, rewritten by the
--- transaction of every change to the pack. SQLite keeps it in FTS5; here it is a plain table with
--- the same columns, keyed by a column named rowid so `INSERT INTO pack_search (rowid, ...)`,
--- `DELETE FROM pack_search WHERE rowid = ?` and `SELECT rowid FROM pack_search` run unchanged,
--- and a generated tsvector of the 'simple' configuration (lower-cased words, no stemming, no stop
+-- The pack browser's search: one row per pack (repository_id = repositories.id; SQLite's FTS5
+-- table keys it by its rowid) with its name, display name, addon type, description and
+-- annotations, and the start of its README, rewritten by the transaction of every change to the
+-- pack. SQLite keeps it in FTS5; here it is a plain table with the same text columns and a
+-- generated tsvector of the 'simple' configuration (lower-cased words, no stemming, no stop
 -- words: FTS5's unicode61 words) with a GIN index. A query asks
---   SELECT rowid FROM pack_search WHERE document @@ to_tsquery('simple', ?)
+--   SELECT repository_id FROM pack_search WHERE document @@ to_tsquery('simple', ?)
 -- with every typed word a prefix (`word:*`), all required (`&`), and a word the tokenizer
 -- splits (`foo-bar`) as a phrase (`foo <-> bar:*`); FTS5's `MATCH` text does not parse here.
--- 'simple' does not fold accents as FTS5's remove_diacritics does, so for "cafe" to find "café"
--- the code must fold them (NFD, combining marks removed) in what it writes here and searches for.
+-- 'simple' does not fold accents as FTS5's remove_diacritics does: the code folds them (NFD,
+-- combining marks removed) in what it writes here and searches for (src/packs/search.ts).
 CREATE TABLE pack_search (
-  rowid         BIGINT PRIMARY KEY,
+  repository_id BIGINT PRIMARY KEY,
   name          TEXT COLLATE "C",
   display_name  TEXT COLLATE "C",
   addon_type    TEXT COLLATE "C",

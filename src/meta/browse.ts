@@ -116,19 +116,15 @@ function position(dialect: Dialect, haystack: string, needle: string): string {
 }
 
 /**
- * pack.json's addonType when it is a string, else NULL, from the column `json`.
- * SQLite: pack.json is stored as sent, and a pack may nest extra fields deeper than SQLite's
- * JSON functions go (1,000 levels), where json_extract and json_each fail the whole statement:
- * json_valid is 0 for such text, so these read NULL (no addon type, no cloud types) instead. The
- * addon type's expression is also migration 0012's index, written the same way.
- * PostgreSQL: the column always holds JSON.stringify's text, and JavaScript cannot write JSON
- * nested more than a few thousand levels, well under what PostgreSQL's jsonb reads (over 10,000
- * at the default max_stack_depth), so the cast cannot fail; only a string reads as one (->> would
- * also answer a number as text, which SQLite's comparison never matches).
+ * pack.json's addonType, from the column `json`: one text on both engines, which is also each
+ * engine's index (SQLite's migration 0012, PostgreSQL's 0001), so the filter lists read an index.
+ * A pack may nest extra fields deeper than SQLite's JSON functions go (1,000 levels), where
+ * json_extract and json_each fail the whole statement, and a string may hold what PostgreSQL's
+ * jsonb refuses (\u0000, a lone surrogate): json_valid is false for such text (PostgreSQL's
+ * json_valid and json_extract are the schema's own functions), so these read NULL instead.
  */
-function addonType(dialect: Dialect, json: string): string {
-  if (dialect === 'sqlite') return `CASE WHEN json_valid(${json}) THEN json_extract(${json}, '$.addonType') END`
-  return `CASE WHEN jsonb_typeof(CAST(${json} AS jsonb) -> 'addonType') = 'string' THEN CAST(${json} AS jsonb) ->> 'addonType' END`
+function addonType(json: string): string {
+  return `CASE WHEN json_valid(${json}) THEN json_extract(${json}, '$.addonType') END`
 }
 
 /**
@@ -140,7 +136,7 @@ function cloudMatches(dialect: Dialect): string {
   if (dialect === 'sqlite') {
     return `EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(pv.pack_json) THEN pv.pack_json END, '$.cloudTypes') c WHERE c.value IN (@cloud, 'all'))`
   }
-  const clouds = `CAST(pv.pack_json AS jsonb) -> 'cloudTypes'`
+  const clouds = `(CASE WHEN json_valid(pv.pack_json) THEN CAST(pv.pack_json AS jsonb) END) -> 'cloudTypes'`
   return `EXISTS (SELECT 1 FROM jsonb_array_elements(CASE jsonb_typeof(${clouds})
       WHEN 'array' THEN ${clouds} WHEN 'object' THEN jsonb_path_query_array(${clouds}, '$.*') WHEN 'string' THEN jsonb_build_array(${clouds}) ELSE '[]' END) c(value)
     WHERE c.value IN (to_jsonb(CAST(@cloud AS TEXT)), to_jsonb(CAST('all' AS TEXT))))`
@@ -163,7 +159,7 @@ function packFilters(dialect: Dialect): string {
   AND (CAST(@q AS TEXT) IS NULL OR ${position(dialect, 'lower(r.name)', '@q')} > 0 OR ${position(dialect, 'lower(pv.display_name)', '@q')} > 0
     OR (CAST(@fts AS TEXT) IS NOT NULL AND r.id IN (${fullTextMatches(dialect)})))
   AND (CAST(@layer AS TEXT) IS NULL OR pv.layer = @layer)
-  AND (CAST(@addonType AS TEXT) IS NULL OR ${addonType(dialect, 'pv.pack_json')} = @addonType)
+  AND (CAST(@addonType AS TEXT) IS NULL OR ${addonType('pv.pack_json')} = @addonType)
   AND (CAST(@group AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM pack_versions g WHERE g.repository_id = r.id AND g.group_name = @group))
   AND (CAST(@warnings AS INTEGER) IS NULL OR pv.warnings <> '[]')
   AND (CAST(@cloud AS TEXT) IS NULL OR ${cloudMatches(dialect)})`
@@ -217,7 +213,7 @@ const SQL = {
     - (SELECT COUNT(*) FROM repositories r WHERE r.kind = 'oci' AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)) AS n`,
   packLayers: () => 'SELECT DISTINCT layer FROM pack_versions ORDER BY layer',
   // Both read from their index (migration 0012); addon types that are not strings are left out.
-  packAddonTypes: (d: Dialect) => `SELECT DISTINCT ${addonType(d, 'pack_json')} AS t FROM pack_versions WHERE ${addonType(d, 'pack_json')} IS NOT NULL ORDER BY 1`,
+  packAddonTypes: () => `SELECT DISTINCT ${addonType('pack_json')} AS t FROM pack_versions WHERE ${addonType('pack_json')} IS NOT NULL ORDER BY 1`,
   packGroups: () => 'SELECT DISTINCT group_name FROM pack_versions WHERE group_name IS NOT NULL ORDER BY group_name',
 
   ociRepositoriesAfter: (d: Dialect) => `SELECT ${OCI_REPOSITORY_COLUMNS} FROM repositories r

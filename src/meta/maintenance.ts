@@ -1,13 +1,13 @@
 // SQL for the operator commands: which blobs the metadata still needs (garbage collection, fsck,
 // backup), and who uses a blob. Pack versions list their extracted files as a JSON array in
-// pack_versions.files, read with json_each on SQLite and jsonb_array_elements on PostgreSQL.
+// pack_versions.files, read with json_each on SQLite and jsonb_each on PostgreSQL (an object: path -> {digest, size}).
 
 import { type Database, type SqlText, type Statement } from './database.js'
 
 /** The digests of the files of every pack version, as `digest`, from `pv` (pack_versions). */
 const FILE_DIGESTS = {
   sqlite: "SELECT json_extract(f.value, '$.digest') AS digest FROM pack_versions pv, json_each(pv.files) f",
-  postgres: "SELECT f.value ->> 'digest' AS digest FROM pack_versions pv, jsonb_array_elements(pv.files::jsonb) AS f(value)",
+  postgres: "SELECT f.value ->> 'digest' AS digest FROM pack_versions pv, jsonb_each(pv.files::jsonb) AS f(key, value)",
 } as const
 
 /** Every blob the metadata has accepted or refers to: what a backup must hold (also read from a raw SQLite snapshot). */
@@ -66,7 +66,7 @@ export class MaintenanceMeta {
         sqlite: `SELECT r.name, pv.version FROM pack_versions pv JOIN repositories r ON r.id = pv.repository_id
                  WHERE pv.archive_digest = ? OR EXISTS (SELECT 1 FROM json_each(pv.files) f WHERE json_extract(f.value, '$.digest') = ?)`,
         postgres: `SELECT r.name, pv.version FROM pack_versions pv JOIN repositories r ON r.id = pv.repository_id
-                   WHERE pv.archive_digest = ? OR EXISTS (SELECT 1 FROM jsonb_array_elements(pv.files::jsonb) AS f(value) WHERE f.value ->> 'digest' = ?)`,
+                   WHERE pv.archive_digest = ? OR EXISTS (SELECT 1 FROM jsonb_each(pv.files::jsonb) AS f(key, value) WHERE f.value ->> 'digest' = ?)`,
       }),
       manifestsUsing: db.prepare(
         `SELECT r.name, m.digest FROM manifest_references mr JOIN manifests m ON m.id = mr.manifest_id

@@ -190,9 +190,17 @@ export class PostgresDatabase implements Database {
     }
   }
 
-  /** Connection failures become a 503 naming the server; SQL errors stay as PostgreSQL gave them. */
+  /**
+   * Connection failures become a 503 naming the server; text PostgreSQL cannot hold (a NUL
+   * character, which SQLite stores) a 400; other SQL errors stay as PostgreSQL gave them.
+   */
   describe(err: unknown): unknown {
-    if (err instanceof RegistryError || !isConnectionFailure(err)) return err
+    if (err instanceof RegistryError) return err
+    const code = (err as { code?: unknown } | null)?.code
+    if (code === '22021' || code === '22P05') {
+      return new RegistryError('BAD_REQUEST', 'the request holds text PostgreSQL cannot store (a NUL character); remove it and try again')
+    }
+    if (!isConnectionFailure(err)) return err
     const reason = err instanceof Error ? err.message : String(err)
     return new RegistryError('UNAVAILABLE', `the metadata database (PostgreSQL at ${this.location}) cannot be reached: ${reason}`)
   }

@@ -38,9 +38,8 @@ const FTS5_SHADOW_TABLES = /^pack_search_(data|idx|content|docsize|config)$/
 
 /** Columns only PostgreSQL has, each with why. */
 const POSTGRES_ONLY_COLUMNS: Record<string, string> = {
-  // FTS5 has an implicit rowid (= repositories.id); here it is a real column of the same name so
-  // the statements that write and read it by that name run unchanged.
-  'pack_search.rowid': 'FTS5 rowid made a real column',
+  // FTS5 has an implicit rowid (= repositories.id); here it is a real column.
+  'pack_search.repository_id': "FTS5's rowid made a real column",
   // What PostgreSQL full-text search matches: the tsvector of the five text columns.
   'pack_search.document': 'generated tsvector for full-text search',
 }
@@ -223,8 +222,8 @@ t.test('the PostgreSQL schema equals SQLite at version 14', async (t) => {
       sqliteColumns.map((c) => `${c.name} ${TYPE_EXCEPTIONS[`${table}.${c.name}`] ?? TYPE_MAP[c.type] ?? `unmapped ${c.type}`}`),
       `${table}: INTEGER is bigint, TEXT text, BLOB bytea`,
     )
-    // pack_search's key is its rowid, implicit in FTS5 (see POSTGRES_ONLY_COLUMNS).
-    const expectedUniques = table === 'pack_search' ? ['rowid'] : sqlite.uniques[table]
+    // pack_search's key is FTS5's implicit rowid (see POSTGRES_ONLY_COLUMNS).
+    const expectedUniques = table === 'pack_search' ? ['repository_id'] : sqlite.uniques[table]
     t.same(postgres.uniques[table], expectedUniques, `${table}: the same primary and unique keys`)
     t.same(postgres.foreignKeys[table], sqlite.foreignKeys[table], `${table}: the same foreign keys and ON DELETE`)
   }
@@ -299,9 +298,9 @@ t.test('what the PostgreSQL schema adds of its own works', async (t) => {
   await client.query('RESET enable_seqscan')
 
   // The search table: every word a prefix, all required.
-  await client.query("INSERT INTO pack_search (rowid, name, display_name, addon_type, description, readme) VALUES (1, 'dns', 'Cluster DNS', 'networking', 'Resolves service names', 'CoreDNS caches them')")
-  await client.query("INSERT INTO pack_search (rowid, name, display_name, addon_type, description, readme) VALUES (2, 'metrics', 'Metrics', 'monitoring', NULL, NULL)")
-  const search = async (query: string) => (await client.query<{ rowid: string }>("SELECT rowid FROM pack_search WHERE document @@ to_tsquery('simple', $1) ORDER BY rowid", [query])).rows.map((r) => Number(r.rowid))
+  await client.query("INSERT INTO pack_search (repository_id, name, display_name, addon_type, description, readme) VALUES (1, 'dns', 'Cluster DNS', 'networking', 'Resolves service names', 'CoreDNS caches them')")
+  await client.query("INSERT INTO pack_search (repository_id, name, display_name, addon_type, description, readme) VALUES (2, 'metrics', 'Metrics', 'monitoring', NULL, NULL)")
+  const search = async (query: string) => (await client.query<{ repository_id: string }>("SELECT repository_id FROM pack_search WHERE document @@ to_tsquery('simple', $1) ORDER BY repository_id", [query])).rows.map((r) => Number(r.repository_id))
   t.same(await search('clus:* & reso:*'), [1], 'prefixes of words of several columns')
   t.same(await search('coredns:*'), [1], 'the README is searched')
   t.same(await search('monit:*'), [2])
