@@ -23,9 +23,12 @@ export function listedPackName(index: number): string {
 
 const seeding = new WeakMap<Registry, Promise<void>>()
 
-/** Seeds ctx.packs() with settings.v1.packs packs the first time it is called in a run. */
-export async function seedPackListing(ctx: Context): Promise<void> {
-  const registry = await ctx.packs()
+/**
+ * Seeds ctx.packs() (or `on`, a Packyard of the scenario's own: the postgres scenario's) with
+ * settings.v1.packs packs the first time it is called in a run for that registry.
+ */
+export async function seedPackListing(ctx: Context, on?: Registry): Promise<void> {
+  const registry = on ?? (await ctx.packs())
   let done = seeding.get(registry)
   if (!done) {
     done = seed(ctx, registry)

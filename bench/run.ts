@@ -5,7 +5,8 @@
 // `--only` name that reproduces the figure) and writes
 // bench/results/latest.json (quick.json for --quick, partial.json for --only). Any failure exits
 // non-zero with the reason, which is what lets CI run the quick mode as a smoke test. Whatever
-// happens, every server is killed and the scratch directories are removed.
+// happens, every server is killed and the scratch directories are removed (the postgres
+// scenario's PostgreSQL server and its directory too: see bench/postgres.ts).
 
 import { execFileSync } from 'node:child_process'
 import { accessSync, constants, mkdtempSync, statfsSync } from 'node:fs'
@@ -25,6 +26,7 @@ import { mixedScenario } from './scenarios/mixed.js'
 import { notificationsScenario } from './scenarios/notifications.js'
 import { pullScenario } from './scenarios/pull.js'
 import { pushScenario } from './scenarios/push.js'
+import { postgresScenario } from './scenarios/postgres.js'
 import { s3Scenario } from './scenarios/s3.js'
 import { tagsScenario } from './scenarios/tags.js'
 import { syncScenario } from './scenarios/sync.js'
@@ -47,6 +49,7 @@ const SCENARIOS: Record<string, (ctx: Context) => Promise<Figure[]>> = {
   ui: uiScenario,
   cli: cliScenario,
   s3: s3Scenario,
+  postgres: postgresScenario,
   notifications: notificationsScenario,
   sync: syncScenario,
 }

@@ -1,6 +1,7 @@
 // A real PostgreSQL server for the tests, from Debian's `postgresql` package: initdb and pg_ctl
 // from the newest /usr/lib/postgresql/<version>/bin, a temp data directory, a free loopback port
-// with password (scram) authentication, the Unix socket in the temp directory, fsync off.
+// with password (scram) authentication, the Unix socket in the temp directory, fsync off (on, as
+// PostgreSQL ships it, with `durable`: the benchmark's and the chaos campaign's server).
 //
 // One server serves a whole test run: tap's `before` script (test/postgres-before.ts, named in
 // package.json) starts it and records it in a directory named after the tap runner's pid, which
@@ -107,8 +108,11 @@ const dataDir = (server: Pick<PostgresServer, 'dir'>) => join(server.dir, 'data'
 /**
  * `acknowledgedDurable`: commits are acknowledged only once in the WAL (PostgreSQL's default),
  * for tests that crash the server and count what survived; the others skip it for speed.
+ * `durable`: PostgreSQL's own durability settings, untouched (fsync, full page writes, synchronous
+ * commit), as a real server runs: for the benchmark and the chaos campaign, whose figures must be
+ * those of a real deployment.
  */
-export async function startPostgres(dir: string, options: { owner?: number; tls?: boolean; acknowledgedDurable?: boolean } = {}): Promise<PostgresServer> {
+export async function startPostgres(dir: string, options: { owner?: number; tls?: boolean; acknowledgedDurable?: boolean; durable?: boolean } = {}): Promise<PostgresServer> {
   const bin = postgresBinaries()
   const user = serverUser()
   const server: PostgresServer = { dir, bin, port: await freePort(), password: randomBytes(18).toString('hex'), running: false }
@@ -132,9 +136,8 @@ export async function startPostgres(dir: string, options: { owner?: number; tls?
       "listen_addresses = '127.0.0.1'",
       `unix_socket_directories = '${dir}'`,
       // Durability is not under test here, speed is: never on a real server.
-      'fsync = off',
-      ...(options.acknowledgedDurable ? [] : ['synchronous_commit = off']),
-      'full_page_writes = off',
+      ...(options.durable ? [] : ['fsync = off', 'full_page_writes = off']),
+      ...(options.durable || options.acknowledgedDurable ? [] : ['synchronous_commit = off']),
       // Two test files at once, each with several apps holding a pool of connections.
       'max_connections = 200',
       ...(options.tls ? tlsSettings(server, user) : []),

@@ -5,16 +5,18 @@
 // then with the default grace. Afterwards every acknowledged push must pull back intact
 // (verify.ts), `packyard fsck` must find every recorded blob, and no push may have been answered
 // 5xx. A /v2 push refused with a 4xx is counted but allowed: with no grace, a blob uploaded but
-// not yet referenced by a manifest is garbage by definition, and the client is told so.
+// not yet referenced by a manifest is garbage by definition, and the client is told so. The
+// gc-race-postgres category runs the same races with the metadata in PostgreSQL (a durable
+// server, bench/postgres.ts), which the server and every garbage-collect process share.
 
 import { join } from 'node:path'
+import { withPostgres } from '../postgres.js'
 import type { ChaosContext } from './context.js'
 import { type Figure, INFO, POSITIVE, ZERO } from './report.js'
 import { ChaosServer, fsck, runCli } from './server.js'
 import { Findings, verifyLedger } from './verify.js'
 import { Ledger, Writers } from './workload.js'
 
-const CATEGORY = 'GC racing pushes'
 
 interface Phase {
   label: string
@@ -22,11 +24,19 @@ interface Phase {
   seconds: number
 }
 
-export async function gcRaceCategory(ctx: ChaosContext): Promise<Figure[]> {
+export function gcRaceCategory(ctx: ChaosContext): Promise<Figure[]> {
+  return gcRaces(ctx, 'GC racing pushes')
+}
+
+export function gcRacePostgresCategory(ctx: ChaosContext): Promise<Figure[]> {
+  return withPostgres((databaseUrl) => gcRaces(ctx, 'GC racing pushes, metadata in PostgreSQL', databaseUrl))
+}
+
+async function gcRaces(ctx: ChaosContext, category: string, databaseUrl?: string): Promise<Figure[]> {
   const { writers: writerCount, graceZeroSeconds, defaultGraceSeconds } = ctx.settings.gc
-  const server = await ChaosServer.start({ dir: ctx.dir, root: join(ctx.dir, 'root'), users: ctx.users })
+  const server = await ChaosServer.start({ dir: ctx.dir, root: join(ctx.dir, 'root'), users: ctx.users, ...(databaseUrl ? { databaseUrl } : {}) })
   const figures: Figure[] = []
-  const figure = (name: string, value: number, rule = ZERO) => figures.push({ category: CATEGORY, name, value, rule })
+  const figure = (name: string, value: number, rule = ZERO) => figures.push({ category, name, value, rule })
   try {
     const phases: Phase[] = [
       { label: 'grace 0', args: ['--grace', '0s', '--force'], seconds: graceZeroSeconds },

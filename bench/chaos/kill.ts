@@ -3,24 +3,32 @@
 // re-hashes every blob; then the server restarts on the same root and every acknowledged push
 // is checked through the API (verify.ts: lost, dangling, corrupt, wrong parent tags). After the
 // last round every tag is fetched again from scratch. A server that dies before it is killed
-// counts as a crash.
+// counts as a crash. The kill-postgres category runs the same rounds with the metadata in
+// PostgreSQL (a durable server, bench/postgres.ts), which outlives every kill of Packyard.
 
 import { join } from 'node:path'
 import { Prng } from '../random.js'
 import type { ChaosContext } from './context.js'
+import { withPostgres } from '../postgres.js'
 import { type Figure, INFO, POSITIVE, ZERO } from './report.js'
 import { ChaosServer, fsck } from './server.js'
 import { Findings, type IntactCache, verifyLedger } from './verify.js'
 import { Ledger, Writers } from './workload.js'
 
-const CATEGORY = 'kill -9'
+export function killCategory(ctx: ChaosContext): Promise<Figure[]> {
+  return killRounds(ctx, 'kill -9')
+}
 
-export async function killCategory(ctx: ChaosContext): Promise<Figure[]> {
+export function killPostgresCategory(ctx: ChaosContext): Promise<Figure[]> {
+  return withPostgres((databaseUrl) => killRounds(ctx, 'kill -9, metadata in PostgreSQL', databaseUrl))
+}
+
+async function killRounds(ctx: ChaosContext, category: string, databaseUrl?: string): Promise<Figure[]> {
   const { rounds, writers: writerCount, minMs, maxMs } = ctx.settings.kill
   const prng = new Prng('chaos-kill-timing')
   const ledger = new Ledger(ctx.detail)
   const writers = new Writers(ledger, ctx.dir, 'kill', writerCount)
-  const server = await ChaosServer.start({ dir: ctx.dir, root: join(ctx.dir, 'root'), users: ctx.users })
+  const server = await ChaosServer.start({ dir: ctx.dir, root: join(ctx.dir, 'root'), users: ctx.users, ...(databaseUrl ? { databaseUrl } : {}) })
   const findings = new Findings(ctx.detail)
   const cache: IntactCache = new Map()
   let crashes = 0
@@ -58,7 +66,7 @@ export async function killCategory(ctx: ChaosContext): Promise<Figure[]> {
     }
     await verifyLedger(server, ledger, new Map(), findings)
     await runFsck('after the last restart')
-    const figures = (name: string, value: number, rule = ZERO): Figure => ({ category: CATEGORY, name, value, rule })
+    const figures = (name: string, value: number, rule = ZERO): Figure => ({ category, name, value, rule })
     return [
       figures('rounds', rounds, POSITIVE),
       figures('pushes acknowledged', ledger.acknowledged, POSITIVE),

@@ -52,6 +52,8 @@ export interface ServerSpec {
   http?: Record<string, unknown>
   /** database.path (default: in the root) */
   database?: string
+  /** database.url: the metadata in PostgreSQL rather than SQLite */
+  databaseUrl?: string
   /** extra keys of storage.maintenance.uploadpurging */
   uploadPurging?: Record<string, unknown>
   /** the notifications section */
@@ -85,12 +87,13 @@ export class ChaosServer {
     mkdirSync(spec.root, { recursive: true })
     const port = await freePort()
     const config = join(spec.dir, 'config.yml')
+    const database = { ...(spec.database ? { path: spec.database } : {}), ...(spec.databaseUrl ? { url: spec.databaseUrl } : {}) }
     // JSON is YAML.
     const doc = {
       version: 0.1,
       log: { level: 'warn' },
       storage: { filesystem: { rootdirectory: spec.root }, delete: { enabled: true }, ...(spec.uploadPurging ? { maintenance: { uploadpurging: spec.uploadPurging } } : {}) },
-      ...(spec.database ? { database: { path: spec.database } } : {}),
+      ...(Object.keys(database).length > 0 ? { database } : {}),
       http: { addr: `127.0.0.1:${port}`, draintimeout: '5s', bodyidletimeout: '2s', ...spec.http },
       auth: { htpasswd: { realm: 'chaos', path: spec.users.htpasswd }, access: { writers: [spec.users.admin.user] } },
       limits: { maxcompressionratio: 200, ...spec.limits },
