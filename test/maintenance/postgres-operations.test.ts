@@ -2,7 +2,8 @@
 // beside a real app): backup writes a logical export of one snapshot with the blobs it needs,
 // restore loads it into a fresh root and an empty database and the app started on it answers
 // the same packs, tags, parent tags and archive bytes; a non-empty database, or a SQLite
-// registry, is refused. garbage-collect, fsck and events walk a push, a delete and a collection.
+// registry, is refused. garbage-collect, fsck, user add and events walk a push, a delete, a
+// collection and a user change.
 
 import t from 'tap'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -102,7 +103,7 @@ t.test('PostgreSQL: backup, restore into a fresh root and an empty database, the
   t.notOk(existsSync(sqliteRoot))
 })
 
-t.test('PostgreSQL: garbage-collect, fsck and events on a push, a delete and a collection', async (t) => {
+t.test('PostgreSQL: garbage-collect, fsck, user add and events on a push, a delete, a collection and a new user', async (t) => {
   const dir = tempDir(t)
   const root = join(dir, 'live')
   const url = await freshDatabase(t)
@@ -123,6 +124,11 @@ t.test('PostgreSQL: garbage-collect, fsck and events on a push, a delete and a c
   t.equal(fsck.code, 0, fsck.stdout)
   t.match(fsck.stdout, /: no problems\n$/)
 
+  // A user change is recorded in the PostgreSQL audit trail (the config's own htpasswd: <root>/htpasswd).
+  const user = await runCliHere(['user', 'add', 'ci-bot', '--password-stdin', '--config', config], { input: 'ci-secret' })
+  t.equal(user.code, 0, user.stderr)
+  t.notMatch(user.stdout, /Not recorded/)
+
   const home = join(dir, 'home')
   mkdirSync(home)
   const env = { HOME: home }
@@ -130,5 +136,5 @@ t.test('PostgreSQL: garbage-collect, fsck and events on a push, a delete and a c
   const events = await runCliHere(['events', '--output', 'json'], { env })
   t.equal(events.code, 0, events.stderr)
   const actions = (JSON.parse(events.stdout) as { events: Array<{ action: string; repository: string | null; tag: string | null }> }).events.map((e) => [e.action, e.repository, e.tag])
-  t.match(actions, [['create', 'alpha', '1.0.0'], ['create', 'alpha', '1.1.0'], ['delete', 'alpha', '1.0.0'], ['gc', null, null]])
+  t.match(actions, [['create', 'alpha', '1.0.0'], ['create', 'alpha', '1.1.0'], ['delete', 'alpha', '1.0.0'], ['gc', null, null], ['user.add', null, null]])
 })
