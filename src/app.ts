@@ -32,7 +32,7 @@ import { v1Plugin } from './http/v1/index.js'
 import { type UiOptions, uiPlugin } from './http/ui/index.js'
 import { v2Plugin } from './http/v2/index.js'
 import { uploadPurgingPlugin } from './http/distribution/upload-purging.js'
-import { type Database, openDatabase } from './meta/db.js'
+import type { Database } from './meta/db.js'
 import { BlobIntake } from './blobs/intake.js'
 import { BlobMeta } from './meta/blobs.js'
 import { EventLog } from './meta/events.js'
@@ -58,7 +58,7 @@ import { validatePackName } from './packs/names.js'
 import { OciRegistry } from './oci/registry.js'
 import { withRequest } from './notifications/events.js'
 import { Notifications, startOutbox } from './notifications/sender.js'
-import { openStorage } from './store/index.js'
+import { openRegistryData } from './registry-data.js'
 import type { BlobStore } from './store/types.js'
 import type { UploadStaging } from './store/uploads.js'
 import { createTlsService, type TlsService } from './tls/index.js'
@@ -100,14 +100,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // Read the certificate files (or the ACME cache) first: a bad one must fail before anything is opened.
   const tls = config.http.tls ? await createTlsService(config.http.tls, options.logger ?? pino({ level: 'silent' })) : null
   const storageLog = options.logger ?? pino({ level: 'silent' })
-  const storage = await openStorage(config.storage, { warn: (message) => storageLog.warn(message) })
-  const { store } = storage
-  const db = await openDatabase(config.database.kind === 'sqlite' ? { kind: 'sqlite', path: storage.databaseFile } : config.database)
-  db.onStorageFull(() => {
-    const freed = storage.releaseReserve()
-    if (freed) app.log.warn('storage full: released the space reserve so this delete can go through; delete what is no longer needed and run garbage-collect')
-    return freed
+  const data = await openRegistryData(config, {
+    warn: (message) => storageLog.warn(message),
+    onReserveReleased: () => app.log.warn('storage full: released the space reserve so this delete can go through; delete what is no longer needed and run garbage-collect'),
   })
+  const { storage, store, db } = data
 
   const { limits } = config
   const blobMeta = new BlobMeta(db)
@@ -151,7 +148,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await notifications?.stop()
     metrics?.stop()
     tls?.close()
-    await db.close()
+    await data.close()
   })
 
   if (notifications?.active) {

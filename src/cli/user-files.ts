@@ -49,8 +49,8 @@ function isTheRegistrys(files: UserFiles): boolean {
 }
 
 /**
- * Records a change of the users in the registry's audit trail (its database, opened as
- * garbage-collect opens it, next to a running server), by the operating-system user who ran
+ * Records a change of the users in the registry's audit trail (its metadata, SQLite or
+ * PostgreSQL as the config says, opened next to a running server; the storage is not needed), by the operating-system user who ran
  * the command. The change stands either way: when it cannot be recorded (another htpasswd
  * file, no database yet, in-memory storage, a database that does not open) the output says so.
  */
@@ -58,20 +58,21 @@ export async function recordUserChange(files: UserFiles, io: Io, action: 'user.a
   const note = (why: string): void => {
     io.stdout.write(`Not recorded in the audit trail: ${why}\n`)
   }
-  const { storage } = files.config
+  const { storage, database } = files.config
   if (storage.kind === 'inmemory') return note('the registry keeps its data in memory')
   if (!isTheRegistrys(files)) return note(`${files.htpasswd} is not the htpasswd file of ${files.configFile ?? 'the built-in configuration'}`)
-  if (!existsSync(storage.databasePath)) return note(`there is no registry database at ${storage.databasePath} yet (the server creates it when it first starts)`)
+  // SQLite: a file the server has not created yet is left alone (opening it would create it).
+  if (database.kind === 'sqlite' && !existsSync(database.path)) return note(`there is no registry database at ${database.path} yet (the server creates it when it first starts)`)
   let db: Database
   try {
-    db = await openDatabase({ kind: 'sqlite', path: storage.databasePath })
+    db = await openDatabase(database)
   } catch (err) {
-    return note(`cannot open ${storage.databasePath}: ${(err as Error).message}`)
+    return note(`cannot open the registry database: ${(err as Error).message}`)
   }
   try {
     await new EventLog(db).appendRegistryEvent(operatingSystemUser(), action, detail)
   } catch (err) {
-    note(`cannot write to ${storage.databasePath}: ${(err as Error).message}`)
+    note(`cannot write to the registry database (${db.location}): ${(err as Error).message}`)
   } finally {
     await db.close()
   }

@@ -1,30 +1,45 @@
 // Backup and restore of a whole registry, online and backend-neutral (blobs are read and written
-// only through BlobStore, so an S3 registry backs up the same way).
+// only through BlobStore, so an S3 registry backs up the same way), for metadata in SQLite or
+// PostgreSQL.
 //
-// A backup is a folder laid out like a filesystem storage root, plus what lives beside it:
-//   backup.json      what it holds (written last: a folder without it is an unfinished backup),
-//                    with the snapshot's size, sha256, schema version and number of blobs
-//   registry.db      the metadata snapshot
-//   blobs/sha256/..  every blob the snapshot has accepted or refers to, re-verified as copied
-//   htpasswd         the users, when the registry keeps them in a file
-//   config.yml       the config file, when there is one
+// A backup is a folder laid out like a filesystem storage root, plus what lives beside it (the
+// names are drawn in store/layout.ts, backupLayout):
+//   backup.json         what it holds (written last: a folder without it is an unfinished backup)
+//   registry.db         SQLite registries: the metadata snapshot; backup.json records its size,
+//                       sha256, schema version and number of blobs (`database`, format 2)
+//   metadata.jsonl      PostgreSQL registries: a logical export of one snapshot of the metadata
+//                       (meta/transfer.ts's JSON lines), and
+//   metadata-blobs.txt  every blob that same snapshot has accepted or refers to, one digest a
+//                       line; backup.json records both files' size and sha256, the schema
+//                       version, the rows of each table and the number of blobs (`metadata`,
+//                       format 3)
+//   blobs/sha256/..     every blob the snapshot has accepted or refers to, re-verified as copied
+//   htpasswd            the users, when the registry keeps them in a file
+//   config.yml          the config file, when there is one
+// Leases, deletions in progress and upload sessions belong to the live registry, not to a
+// backup: the SQLite snapshot deletes them, the PostgreSQL export writes those tables empty.
 //
-// Consistent while pushes run: the snapshot is one SQLite state; the blobs it needs are leased
-// in the live database (before the snapshot, everything the metadata knows; after it, whatever
-// the snapshot added), so garbage collection, in the server or as a command, cannot remove them
-// while they are copied; the lease is renewed while the copy runs and released at the end. A
-// backup is never made inside the storage root it copies.
+// Consistent while pushes run: the snapshot is one state of the metadata (SQLite's online backup,
+// or one REPEATABLE READ transaction that exports the tables and then lists the blobs); the blobs
+// it needs are leased in the live database (before the snapshot, everything the metadata knows;
+// after it, whatever the snapshot added), so garbage collection, in the server or as a command,
+// cannot remove them while they are copied; the lease is renewed while the copy runs and
+// released at the end. A backup is never made inside the storage root it copies.
 //
-// Restore first checks the backup without writing anything (verifyBackup): the snapshot against
-// what backup.json recorded (size, sha256, schema version, number of blobs), SQLite's integrity
-// check, a schema this Packyard knows, and every blob the snapshot refers to present. Then it
-// fills an empty root: the snapshot's blobs (each verified as it is written; if any is damaged,
-// those copied are removed again and the restore refused), the database last, then the users,
-// then fsck.
+// Restore first checks the backup without writing anything (verifyBackup): the metadata file
+// against what backup.json recorded (size, sha256, schema version, number of blobs), for SQLite
+// its integrity check and a schema this Packyard knows, and every blob it refers to present. A
+// backup restores into the engine it came from: a SQLite backup into a registry whose metadata is
+// SQLite, a PostgreSQL one into an empty PostgreSQL database (packyard migrate-metadata moves
+// SQLite metadata to PostgreSQL afterwards). Then it fills an empty root: the blobs (each
+// verified as it is written; if any is damaged, those copied are removed again and the restore
+// refused), the metadata last (the file copied into place, or the export loaded in one
+// transaction), then the users, then fsck.
 
 import { constants as fsConstants, createReadStream } from 'node:fs'
-import { copyFile, mkdir, readdir, readFile, realpath, rmdir, stat } from 'node:fs/promises'
+import { copyFile, mkdir, open, readdir, readFile, realpath, rmdir, stat } from 'node:fs/promises'
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
+import { createInterface } from 'node:readline'
 import { BlobIntake, LEASE_TTL_MS } from '../blobs/intake.js'
 import { isRegistryError } from '../errors.js'
 import { removeFile, unlessMissing, writeFileAtomic } from '../files.js'
@@ -34,21 +49,32 @@ import type { Database } from '../meta/database.js'
 import { openDatabase } from '../meta/db.js'
 import { readMigrations } from '../meta/migrations.js'
 import { MaintenanceMeta } from '../meta/maintenance.js'
+import { exportMetadata, firstNonEmptyTable, importMetadata, type RowCounts, TransferError } from '../meta/transfer.js'
 import { FilesystemBlobStore } from '../store/fs.js'
 import type { Storage } from '../store/index.js'
 import { digestOfStream } from '../store/digest.js'
-import { rootLayout } from '../store/layout.js'
+import { backupLayout, rootLayout } from '../store/layout.js'
 import { type BlobStore, putBlob } from '../store/types.js'
 import { VERSION } from '../version.js'
 import { checkStore, type FsckReport } from './fsck.js'
 
-/** 2 records the snapshot's size, sha256 and blob count; format 1 backups are still restored. */
+/**
+ * 2 records the SQLite snapshot's size, sha256 and blob count; 3 is a PostgreSQL registry's
+ * logical export (an older Packyard refuses it by its format). Format 1 backups are still restored.
+ */
 export const BACKUP_FORMAT = 2
-const READABLE_FORMATS = [1, 2]
-const MANIFEST = 'backup.json'
-const DATABASE = 'registry.db'
-const HTPASSWD = 'htpasswd'
-const CONFIG = 'config.yml'
+export const LOGICAL_BACKUP_FORMAT = 3
+const READABLE_FORMATS = [1, 2, 3]
+/** The backup's files by name (relative to the folder), as backup.json records them. */
+const NAMES = backupLayout('')
+const MANIFEST = NAMES.manifest
+const DATABASE = NAMES.database
+const HTPASSWD = NAMES.htpasswd
+const CONFIG = NAMES.config
+/** Tables of the live registry only: written empty in a logical export. */
+const LIVE_ONLY_TABLES = ['blob_leases', 'blob_deletions', 'upload_sessions']
+/** Bytes of export lines gathered before a write to the file. */
+const WRITE_CHUNK = 1 << 16
 /** Blobs copied at once. */
 const COPY_CONCURRENCY = 4
 
@@ -70,13 +96,33 @@ export interface BackupManifest {
   /** Blobs copied and their bytes. */
   blobs: number
   bytes: number
-  /** The snapshot file as written, and how many blobs it refers to (absent in format 1). */
+  /** The snapshot file as written, and how many blobs it refers to (formats 2, SQLite). */
   database?: { file: string; size: number; digest: string; references: number }
+  /** The logical export and the list of the blobs it needs, as written (format 3, PostgreSQL). */
+  metadata?: LogicalMetadata
   /** File names in the backup, or null when the registry had none. */
   htpasswd: string | null
   config: string | null
   /** Where it came from, for the operator. */
   source: { root: string; config: string | null; htpasswd: string | null }
+}
+
+export interface LogicalMetadata {
+  engine: 'postgres'
+  file: string
+  size: number
+  digest: string
+  /** Rows of each table in the export. */
+  rows: RowCounts
+  /** The blobs the snapshot has accepted or refers to: their list file, its sha256, how many. */
+  blobList: string
+  blobListDigest: string
+  references: number
+}
+
+/** The engine whose metadata a backup holds. */
+export function backupEngine(manifest: BackupManifest): 'sqlite' | 'postgres' {
+  return manifest.metadata ? manifest.metadata.engine : 'sqlite'
 }
 
 export interface BackupSource {
@@ -113,9 +159,7 @@ export async function backupRegistry(source: BackupSource, dest: string, progres
     // Everything the metadata knows, leased before the snapshot can refer to it.
     await lease.take(await new MaintenanceMeta(source.db).everyDigest())
     const snapshotAt = new Date()
-    const snapshotFile = join(dest, DATABASE)
-    const snapshot = await snapshotDatabase(source.db, snapshotFile)
-    const written = await digestOfStream(createReadStream(snapshotFile))
+    const snapshot = source.db.dialect === 'sqlite' ? await sqliteSnapshot(source.db, dest) : await logicalSnapshot(source.db, dest)
     await lease.take(snapshot.digests)
     await progress.onSnapshot?.({ at: snapshotAt, blobs: snapshot.digests.length })
 
@@ -146,14 +190,14 @@ export async function backupRegistry(source: BackupSource, dest: string, progres
     const htpasswd = source.htpasswd !== null && (await copyIfPresent(source.htpasswd, join(dest, HTPASSWD), 0o600)) ? HTPASSWD : null
     const config = source.configFile !== undefined && (await copyIfPresent(source.configFile, join(dest, CONFIG), 0o600)) ? CONFIG : null
     const manifest: BackupManifest = {
-      format: BACKUP_FORMAT,
+      format: snapshot.format,
       packyard: VERSION,
       startedAt: startedAt.toISOString(),
       snapshotAt: snapshotAt.toISOString(),
       schemaVersion: snapshot.schemaVersion,
       blobs: copied.blobs,
       bytes: copied.bytes,
-      database: { file: DATABASE, size: written.size, digest: written.digest, references: snapshot.digests.length },
+      ...snapshot.record,
       htpasswd,
       config,
       source: { root: source.root, config: source.configFile ?? null, htpasswd: source.htpasswd },
@@ -165,9 +209,97 @@ export async function backupRegistry(source: BackupSource, dest: string, progres
   }
 }
 
+/** The metadata of one state, in the backup folder, and every blob it needs. */
+interface TakenSnapshot {
+  format: number
+  schemaVersion: number
+  digests: string[]
+  record: Pick<BackupManifest, 'database' | 'metadata'>
+}
+
+/** SQLite: a copy of the file (meta/backup.ts). */
+async function sqliteSnapshot(db: Database, dest: string): Promise<TakenSnapshot> {
+  const file = join(dest, DATABASE)
+  const snapshot = await snapshotDatabase(db, file)
+  const written = await digestOfStream(createReadStream(file))
+  return {
+    format: BACKUP_FORMAT,
+    schemaVersion: snapshot.schemaVersion,
+    digests: snapshot.digests,
+    record: { database: { file: DATABASE, size: written.size, digest: written.digest, references: snapshot.digests.length } },
+  }
+}
+
+/**
+ * PostgreSQL: the logical export, and in the same snapshot transaction the blobs it has accepted
+ * or refers to, so every blob the export names is in the list (and so in the backup).
+ */
+async function logicalSnapshot(db: Database, dest: string): Promise<TakenSnapshot> {
+  const file = join(dest, NAMES.metadata)
+  const out = await open(file, 'wx', 0o600)
+  let digests: string[] = []
+  let rows: RowCounts
+  let schemaVersion = 0
+  try {
+    let chunk: string[] = []
+    let chunkBytes = 0
+    const flush = async () => {
+      if (chunk.length === 0) return
+      await out.write(chunk.join(''))
+      chunk = []
+      chunkBytes = 0
+    }
+    rows = await exportMetadata(
+      db,
+      async (line) => {
+        chunk.push(`${line}\n`)
+        chunkBytes += line.length + 1
+        if (chunkBytes >= WRITE_CHUNK) await flush()
+      },
+      {
+        leaveEmpty: LIVE_ONLY_TABLES,
+        alsoInSnapshot: async () => {
+          digests = (await new MaintenanceMeta(db).everyDigest()).sort()
+          schemaVersion = await db.schemaVersion()
+        },
+      },
+    )
+    await flush()
+    await out.sync()
+  } finally {
+    await out.close()
+  }
+  const listFile = join(dest, NAMES.metadataBlobs)
+  await writeFileAtomic(listFile, digests.map((d) => `${d}\n`).join(''), 0o600)
+  const [written, list] = await Promise.all([digestOfStream(createReadStream(file)), digestOfStream(createReadStream(listFile))])
+  return {
+    format: LOGICAL_BACKUP_FORMAT,
+    schemaVersion,
+    digests,
+    record: {
+      metadata: {
+        engine: 'postgres',
+        file: NAMES.metadata,
+        size: written.size,
+        digest: written.digest,
+        rows,
+        blobList: NAMES.metadataBlobs,
+        blobListDigest: list.digest,
+        references: digests.length,
+      },
+    },
+  }
+}
+
 export interface RestoreTarget {
   /** The target's storage, opened on a root that assertEmptyRoot() accepted. */
   storage: Storage
+  /**
+   * PostgreSQL registries: the target database, opened (so at its latest schema); the export is
+   * loaded into it when it is empty. null when the metadata is SQLite (the file is copied into
+   * the storage's database path, which must not exist yet).
+   */
+  db: Database | null
   /** Where the users go, or null when the target config has no users file. */
   htpasswd: string | null
 }
@@ -196,10 +328,25 @@ export async function readBackupManifest(src: string): Promise<BackupManifest> {
     throw new BackupError(`${src} is a backup in format ${JSON.stringify((manifest as Partial<BackupManifest> | null)?.format)}; this Packyard reads formats ${READABLE_FORMATS.join(' and ')}`)
   }
   const db = manifest.database
+  const meta = manifest.metadata
   const wellFormed =
     Number.isInteger(manifest.schemaVersion) &&
-    (manifest.format === 1 || (typeof db === 'object' && db !== null && db.file === DATABASE && Number.isInteger(db.size) && typeof db.digest === 'string' && Number.isInteger(db.references)))
-  if (!wellFormed) throw new BackupError(`${file} lacks what format ${manifest.format} records (schemaVersion${manifest.format === 1 ? '' : ', database.size, .digest, .references'}); the backup is damaged`)
+    (manifest.format === 1 ||
+      (manifest.format === BACKUP_FORMAT && typeof db === 'object' && db !== null && db.file === DATABASE && Number.isInteger(db.size) && typeof db.digest === 'string' && Number.isInteger(db.references)) ||
+      (manifest.format === LOGICAL_BACKUP_FORMAT &&
+        typeof meta === 'object' &&
+        meta !== null &&
+        meta.engine === 'postgres' &&
+        meta.file === NAMES.metadata &&
+        meta.blobList === NAMES.metadataBlobs &&
+        Number.isInteger(meta.size) &&
+        typeof meta.digest === 'string' &&
+        typeof meta.blobListDigest === 'string' &&
+        Number.isInteger(meta.references)))
+  if (!wellFormed) {
+    const recorded = { 1: '', 2: ', database.size, .digest, .references', 3: ', metadata.engine, .file, .size, .digest, .blobList, .blobListDigest, .references' }[manifest.format as 1 | 2 | 3]
+    throw new BackupError(`${file} lacks what format ${manifest.format} records (schemaVersion${recorded}); the backup is damaged`)
+  }
   return manifest
 }
 
@@ -207,6 +354,8 @@ export async function readBackupManifest(src: string): Promise<BackupManifest> {
 export interface VerifiedBackup {
   src: string
   manifest: BackupManifest
+  /** The engine its metadata comes from, and restores into. */
+  engine: 'sqlite' | 'postgres'
   /** Every blob the snapshot refers to, each present in the backup. */
   digests: string[]
 }
@@ -222,6 +371,7 @@ const NAMED = 5
  */
 export async function verifyBackup(src: string): Promise<VerifiedBackup> {
   const manifest = await readBackupManifest(src)
+  if (manifest.metadata) return verifyLogicalBackup(src, manifest, manifest.metadata)
   const known = readMigrations('sqlite').length
   if (manifest.schemaVersion > known) {
     throw new BackupError(`${src} holds a database of schema version ${manifest.schemaVersion}, newer than this Packyard knows (${known}); restore it with the Packyard that made it (${manifest.packyard}) or a newer one`)
@@ -249,21 +399,64 @@ export async function verifyBackup(src: string): Promise<VerifiedBackup> {
   if (recorded && inspection.digests !== null && digests.length !== recorded.references) {
     problems.push(`${DATABASE} refers to ${digests.length} blobs, but backup.json recorded ${recorded.references}`)
   }
+  problems.push(...(await checkPresent(src, digests, DATABASE)))
+  problems.push(...(await usersProblems(src, manifest)))
+  if (problems.length > 0) throw new BackupError(`${src} is damaged, so nothing was restored: ${problems.join('; ')}`)
+  return { src, manifest, engine: 'sqlite', digests }
+}
+
+/**
+ * A PostgreSQL backup: the export and its blob list are the files backup.json describes (size,
+ * sha256), the schema is one this Packyard knows, the list names well-formed digests as many as
+ * recorded, and every one is in the backup. The export's own rows are checked as it is loaded
+ * (one transaction: a truncated or damaged export leaves the target empty).
+ */
+async function verifyLogicalBackup(src: string, manifest: BackupManifest, meta: LogicalMetadata): Promise<VerifiedBackup> {
+  const known = readMigrations('postgres').length
+  if (manifest.schemaVersion > known) {
+    throw new BackupError(`${src} holds PostgreSQL metadata of schema version ${manifest.schemaVersion}, newer than this Packyard knows (${known}); restore it with the Packyard that made it (${manifest.packyard}) or a newer one`)
+  }
+  const problems: string[] = []
+  for (const [name, size, digest] of [[meta.file, meta.size, meta.digest], [meta.blobList, null, meta.blobListDigest]] as const) {
+    const path = join(src, name)
+    const st = await unlessMissing(stat(path))
+    if (st === null) throw new BackupError(`${src} is damaged: ${name} is missing; nothing was restored`)
+    if (size !== null && st.size !== size) {
+      problems.push(`${name} is ${st.size} bytes, but backup.json recorded ${size}`)
+      continue
+    }
+    const found = await digestOfStream(createReadStream(path))
+    if (found.digest !== digest) problems.push(`${name} has sha256 ${found.digest.slice(7)}, but backup.json recorded ${digest.slice(7)} (its bytes changed)`)
+  }
+  if (problems.length > 0) throw new BackupError(`${src} is damaged, so nothing was restored: ${problems.join('; ')}`)
+  const digests = (await readFile(join(src, meta.blobList), 'utf8')).split('\n').filter((line) => line !== '')
+  const malformed = digests.find((d) => !/^sha256:[a-f0-9]{64}$/.test(d))
+  if (malformed !== undefined) problems.push(`${meta.blobList} names ${JSON.stringify(malformed.slice(0, 80))}, not a digest`)
+  if (digests.length !== meta.references) problems.push(`${meta.blobList} names ${digests.length} blobs, but backup.json recorded ${meta.references}`)
+  if (malformed === undefined) problems.push(...(await checkPresent(src, digests, meta.file)))
+  problems.push(...(await usersProblems(src, manifest)))
+  if (problems.length > 0) throw new BackupError(`${src} is damaged, so nothing was restored: ${problems.join('; ')}`)
+  return { src, manifest, engine: 'postgres', digests }
+}
+
+/** The blobs of `digests` the backup lacks, as one problem naming the first few. */
+async function checkPresent(src: string, digests: string[], what: string): Promise<string[]> {
   const from = new FilesystemBlobStore(src)
   const missing: string[] = []
   await eachConcurrently(digests, COPY_CONCURRENCY, async (digest) => {
     if ((await from.stat(digest)) === null) missing.push(digest)
   })
-  if (missing.length > 0) {
-    missing.sort()
-    const more = missing.length > NAMED ? `, and ${missing.length - NAMED} more` : ''
-    problems.push(`${missing.length} of the ${digests.length} blobs ${DATABASE} refers to are not in the backup (${missing.slice(0, NAMED).join(', ')}${more})`)
-  }
+  if (missing.length === 0) return []
+  missing.sort()
+  const more = missing.length > NAMED ? `, and ${missing.length - NAMED} more` : ''
+  return [`${missing.length} of the ${digests.length} blobs ${what} refers to are not in the backup (${missing.slice(0, NAMED).join(', ')}${more})`]
+}
+
+async function usersProblems(src: string, manifest: BackupManifest): Promise<string[]> {
   if (manifest.htpasswd !== null && (await unlessMissing(stat(join(src, manifest.htpasswd)))) === null) {
-    problems.push(`the users' file ${manifest.htpasswd} that backup.json names is missing`)
+    return [`the users' file ${manifest.htpasswd} that backup.json names is missing`]
   }
-  if (problems.length > 0) throw new BackupError(`${src} is damaged, so nothing was restored: ${problems.join('; ')}`)
-  return { src, manifest, digests }
+  return []
 }
 
 /**
@@ -284,8 +477,14 @@ export async function assertEmptyRoot(root: string, allowed: string[] = []): Pro
 export async function restoreRegistry(backup: VerifiedBackup, target: RestoreTarget): Promise<RestoreReport> {
   const { src, manifest, digests } = backup
   const { store, databaseFile } = target.storage
+  checkRestoreEngine(backup, target.db === null ? 'sqlite' : 'postgres')
   for await (const blob of store.list()) throw new BackupError(`the target storage already holds blobs (${blob.digest}, ...); restore only into an empty one`)
-  if ((await unlessMissing(stat(databaseFile))) !== null) throw new BackupError(`${databaseFile} exists; restore only into an empty root`)
+  if (target.db === null) {
+    if ((await unlessMissing(stat(databaseFile))) !== null) throw new BackupError(`${databaseFile} exists; restore only into an empty root`)
+  } else {
+    const occupied = await firstNonEmptyTable(target.db)
+    if (occupied !== null) throw new BackupError(`the target database (${target.db.location}) is not empty: table ${occupied} has rows; restore only into an empty database`)
+  }
 
   const from = new FilesystemBlobStore(src)
   let bytes = 0
@@ -301,8 +500,11 @@ export async function restoreRegistry(backup: VerifiedBackup, target: RestoreTar
       damaged.push({ digest, detail: err.message })
     }
   })
-  if (damaged.length > 0) {
+  const removeCopied = async () => {
     for (const digest of copied) await store.delete(digest)
+  }
+  if (damaged.length > 0) {
+    await removeCopied()
     damaged.sort((a, b) => a.digest.localeCompare(b.digest))
     const more = damaged.length > NAMED ? `; and ${damaged.length - NAMED} more` : ''
     throw new BackupError(
@@ -312,8 +514,18 @@ export async function restoreRegistry(backup: VerifiedBackup, target: RestoreTar
         .join('; ')}${more}`,
     )
   }
-  // The database last: until it is there, the root is visibly unfinished.
-  await restoreDatabase(join(src, DATABASE), databaseFile)
+  // The metadata last: until it is there, the registry is visibly unfinished.
+  if (target.db === null) await restoreDatabase(join(src, DATABASE), databaseFile)
+  else {
+    try {
+      await importMetadata(target.db, exportLines(join(src, NAMES.metadata)))
+    } catch (err) {
+      // One transaction: the database is as it was, so the blobs go too and the root is empty again.
+      if (!(err instanceof TransferError)) throw err
+      await removeCopied()
+      throw new BackupError(`${src}/${NAMES.metadata} was not loaded, so nothing was restored: ${err.message}`)
+    }
+  }
   const blobs = copied.length
 
   let users: RestoreReport['users'] = null
@@ -327,6 +539,7 @@ export async function restoreRegistry(backup: VerifiedBackup, target: RestoreTar
     }
   }
 
+  if (target.db !== null) return { manifest, blobs, bytes, users, fsck: await checkStore(target.db, store) }
   const db = await openDatabase({ kind: 'sqlite', path: databaseFile })
   try {
     db.onStorageFull(target.storage.releaseReserve)
@@ -335,6 +548,28 @@ export async function restoreRegistry(backup: VerifiedBackup, target: RestoreTar
   } finally {
     await db.close()
   }
+}
+
+/**
+ * A backup restores into the engine it came from; the other way round is refused before
+ * anything is written, saying how to get there.
+ */
+export function checkRestoreEngine(backup: VerifiedBackup, target: 'sqlite' | 'postgres'): void {
+  if (backup.engine === target) return
+  if (backup.engine === 'sqlite') {
+    throw new BackupError(
+      `${backup.src} holds SQLite metadata (registry.db), but this registry keeps its metadata in PostgreSQL (database.url). Restore it with database.url unset, then move the metadata with packyard migrate-metadata --from sqlite:PATH --to postgres://...`,
+    )
+  }
+  throw new BackupError(
+    `${backup.src} holds PostgreSQL metadata (${NAMES.metadata}), but this registry keeps its metadata in SQLite. Restore it into a registry with database.url set to an empty PostgreSQL database (packyard migrate-metadata moves metadata from SQLite to PostgreSQL only)`,
+  )
+}
+
+/** The lines of an export file, read as they are loaded. */
+async function* exportLines(path: string): AsyncGenerator<string> {
+  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity })
+  for await (const line of lines) if (line !== '') yield line
 }
 
 /** Whether `path` is `root` or inside it, symbolic links resolved as far as they exist. */

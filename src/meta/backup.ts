@@ -7,8 +7,9 @@
 // SQLite's integrity check, its schema version, the blobs it refers to. Restore then copies
 // such a file into place the same way.
 //
-// These work on SQLite files only: a registry whose metadata is in PostgreSQL is refused with
-// SnapshotUnsupportedError.
+// These work on SQLite files only: a registry whose metadata is in PostgreSQL is backed up as a
+// logical export (meta/transfer.ts, maintenance/backup.ts), and handing one to snapshotDatabase
+// is refused with SnapshotUnsupportedError.
 
 import Sqlite from 'better-sqlite3'
 import { type Database, writeTransaction } from './database.js'
@@ -27,7 +28,7 @@ export interface Snapshot {
 /** A snapshot asked of a database that is not an SQLite file. */
 export class SnapshotUnsupportedError extends Error {
   constructor(readonly location: string) {
-    super(`backup and restore copy an SQLite metadata file; the metadata here is in PostgreSQL (${location}), which they do not support yet`)
+    super(`a snapshot copies an SQLite metadata file; the metadata here is in PostgreSQL (${location}), which is backed up as a logical export`)
     this.name = 'SnapshotUnsupportedError'
   }
 }

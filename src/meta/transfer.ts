@@ -171,11 +171,19 @@ async function* pages(db: Database, table: TableSpec): AsyncGenerator<unknown[][
   }
 }
 
+export interface ExportOptions {
+  /** Tables written with their header and no rows (a backup leaves out what only the live registry needs). */
+  leaveEmpty?: readonly string[]
+  /** Runs inside the export's snapshot once every table is written: what else must come from that one state. */
+  alsoInSnapshot?: () => Promise<void>
+}
+
 /**
  * Writes every table of `db` as JSON lines (the format above) to `write`, from one snapshot.
  * Returns the rows written per table.
  */
-export async function exportMetadata(db: Database, write: (line: string) => Promise<void>): Promise<RowCounts> {
+export async function exportMetadata(db: Database, write: (line: string) => Promise<void>, options: ExportOptions = {}): Promise<RowCounts> {
+  const leaveEmpty = new Set(options.leaveEmpty ?? [])
   return db.snapshot(async () => {
     const header: Header = { format: FORMAT, version: FORMAT_VERSION, source: { dialect: db.dialect, schema: await checkSchema(db, 'source') }, sequences: await sequences(db) }
     await write(JSON.stringify(header))
@@ -183,13 +191,15 @@ export async function exportMetadata(db: Database, write: (line: string) => Prom
     for (const table of TABLES) {
       await write(JSON.stringify({ table: table.name, columns: table.columns }))
       let n = 0
-      for await (const page of pages(db, table)) {
+      const rows = leaveEmpty.has(table.name) ? [] : pages(db, table)
+      for await (const page of rows) {
         for (const row of page) await write(JSON.stringify(row.map(encode)))
         n += page.length
       }
       counts[table.name] = n
     }
     await write(JSON.stringify({ end: true, rows: counts }))
+    await options.alsoInSnapshot?.()
     return counts
   })
 }

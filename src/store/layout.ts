@@ -1,7 +1,8 @@
-// The storage root, drawn once (as distribution's paths.go). Everything that needs a path under
-// the root asks here; nothing else spells these names. With S3 storage this is the local data
-// directory (the database's folder); the bucket's keys mirror it under storage.s3.rootdirectory:
-// `blobs/sha256/<2 hex>/<64 hex>` and `uploads/` (temp objects, assembled uploads).
+// The storage root, the S3 bucket's keys and a backup folder, drawn once (as distribution's
+// paths.go). Everything that needs a path under the root, a key in the bucket or a file of a
+// backup asks here; nothing else spells these names. With S3 storage the root is the local data
+// directory (the database's folder), and the bucket's keys mirror it under
+// storage.s3.rootdirectory (bucketLayout below).
 //
 //   <root>/
 //     blobs/sha256/<2 hex>/<64 hex>   content-addressed blobs (filesystem storage)
@@ -16,10 +17,27 @@
 //     packyard.lock                    which server uses this root (pid, host, start time)
 //     registry.db.lock                 which server uses the database: `<database>.lock`, beside
 //                                      the database wherever database.path puts it
+//
+//   bucket: <storage.s3.rootdirectory>/
+//     blobs/sha256/<2 hex>/<64 hex>   content-addressed blobs
+//     uploads/put-<uuid>               a blob being received (multipart), until copied into place
+//     uploads/<uuid>                   a chunked upload session's multipart object
+//
+//   backup folder (packyard backup DEST):
+//     backup.json                      what the backup holds, written last
+//     registry.db                      the metadata, SQLite registries: a snapshot of the file
+//     metadata.jsonl                   the metadata, PostgreSQL registries: a logical export of one
+//                                      snapshot (meta/transfer.ts's JSON lines)
+//     metadata-blobs.txt               with metadata.jsonl: every blob that snapshot has accepted or
+//                                      refers to, one digest a line, sorted
+//     blobs/sha256/<2 hex>/<64 hex>   those blobs, laid out as in a filesystem root
+//     htpasswd, config.yml             the users and the config file, when there are any
 
 import { join } from 'node:path'
 
 export const PUT_TEMP_PREFIX = 'put-'
+/** The ending of an S3 upload's state file (uploadStateFile). */
+export const UPLOAD_STATE_SUFFIX = '.json'
 
 export interface RootLayout {
   root: string
@@ -53,4 +71,69 @@ export function blobPath(layout: RootLayout, hex: string): string {
 /** The lock of a database file, beside it: `<database>.lock`. */
 export function databaseLockFile(databaseFile: string): string {
   return `${databaseFile}.lock`
+}
+
+/** The bucket's keys, under storage.s3.rootdirectory (no leading or trailing slash; '' for the bucket root). */
+export interface BucketLayout {
+  /** `<rootdirectory>/`, or '' */
+  prefix: string
+  /** The prefix every blob key starts with: `<prefix>blobs/sha256/`. */
+  blobs: string
+  /** `<prefix>uploads/` */
+  uploads: string
+}
+
+export function bucketLayout(rootdirectory: string): BucketLayout {
+  const prefix = rootdirectory === '' ? '' : `${rootdirectory}/`
+  return { prefix, blobs: `${prefix}blobs/sha256/`, uploads: `${prefix}uploads/` }
+}
+
+/** A blob's key: `<blobs>/<2 hex>/<64 hex>`; `hex` is already validated. */
+export function blobKey(layout: BucketLayout, hex: string): string {
+  return `${layout.blobs}${hex.slice(0, 2)}/${hex}`
+}
+
+/** A temp object or an upload session's object: `<uploads>/<name>`. */
+export function uploadKey(layout: BucketLayout, name: string): string {
+  return `${layout.uploads}${name}`
+}
+
+/** A temp name for a blob being received: `put-<uuid>`. */
+export function putTempName(uuid: string): string {
+  return `${PUT_TEMP_PREFIX}${uuid}`
+}
+
+/** A chunked S3 upload's state in the local data directory's uploads folder: `<id>.json`. */
+export function uploadStateFile(uploads: string, id: string): string {
+  return join(uploads, `${id}${UPLOAD_STATE_SUFFIX}`)
+}
+
+/** The bytes after an S3 upload's last full part: `<id>.<generation>.tail`. */
+export function uploadTailFile(uploads: string, id: string, generation: number): string {
+  return join(uploads, `${id}.${generation}.tail`)
+}
+
+export interface BackupLayout {
+  folder: string
+  manifest: string
+  /** SQLite registries: the snapshot file. */
+  database: string
+  /** PostgreSQL registries: the logical export, and the blobs it needs. */
+  metadata: string
+  metadataBlobs: string
+  htpasswd: string
+  config: string
+}
+
+/** The files of a backup folder; each name is also what backup.json records. */
+export function backupLayout(folder: string): BackupLayout {
+  return {
+    folder,
+    manifest: join(folder, 'backup.json'),
+    database: join(folder, 'registry.db'),
+    metadata: join(folder, 'metadata.jsonl'),
+    metadataBlobs: join(folder, 'metadata-blobs.txt'),
+    htpasswd: join(folder, 'htpasswd'),
+    config: join(folder, 'config.yml'),
+  }
 }

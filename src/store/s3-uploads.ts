@@ -26,6 +26,7 @@ import { RegistryError } from '../errors.js'
 import { removeFile, unlessMissing, writeFileAtomic } from '../files.js'
 import { isJsonObject } from '../json.js'
 import { assertDigest, digestOfStream, verifyExpectation } from './digest.js'
+import { UPLOAD_STATE_SUFFIX, uploadStateFile, uploadTailFile } from './layout.js'
 import type { S3BlobStore } from './s3.js'
 import type { BlobInfo, StagedBlob } from './types.js'
 import { checkOffset, type ChunkExpectation, type CommitExpectation, ENTRY_NAME, type StagedEntry, unknownUpload, type UploadStaging, wrongLength } from './uploads.js'
@@ -54,7 +55,6 @@ interface RunningHash {
   size: number
 }
 
-const STATE_SUFFIX = '.json'
 
 function sha256Base64(data: Buffer): string {
   return createHash('sha256').update(data).digest('base64')
@@ -95,11 +95,11 @@ export class S3UploadStaging implements UploadStaging {
   }
 
   private statePath(id: string): string {
-    return join(this.dir, `${id}${STATE_SUFFIX}`)
+    return uploadStateFile(this.dir, id)
   }
 
   private tailPath(id: string, generation: number): string {
-    return join(this.dir, `${id}.${generation}.tail`)
+    return uploadTailFile(this.dir, id, generation)
   }
 
   private async load(id: string): Promise<UploadState | null> {
@@ -312,8 +312,8 @@ export class S3UploadStaging implements UploadStaging {
   async *list(): AsyncIterable<StagedEntry> {
     const entries = new Map<string, StagedEntry>()
     for (const name of await readdir(this.dir)) {
-      if (!name.endsWith(STATE_SUFFIX)) continue
-      const id = name.slice(0, -STATE_SUFFIX.length)
+      if (!name.endsWith(UPLOAD_STATE_SUFFIX)) continue
+      const id = name.slice(0, -UPLOAD_STATE_SUFFIX.length)
       if (!ENTRY_NAME.test(id)) continue
       const path = join(this.dir, name)
       const [text, st] = await Promise.all([unlessMissing(readFile(path, 'utf8')), unlessMissing(stat(path))])

@@ -36,6 +36,7 @@ import { PassThrough, Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { isRegistryError, RegistryError } from '../errors.js'
 import { assertDigest, HashingStream, verifyExpectation } from './digest.js'
+import { blobKey, type BucketLayout, bucketLayout, putTempName, uploadKey } from './layout.js'
 import type { BlobInfo, BlobStore, ByteRange, DownloadHeaders, PutExpectation, StagedBlob, StoredBlob } from './types.js'
 
 /** What the S3 store needs of storage.s3 (built by the config loader). */
@@ -119,8 +120,8 @@ export class S3BlobStore implements BlobStore {
   private readonly placing = new Map<string, Promise<void>>()
   readonly client: S3Client
   readonly bucket: string
-  /** `<rootdirectory>/` or '' */
-  readonly prefix: string
+  /** Where its keys are (layout.ts). */
+  readonly layout: BucketLayout
   /** For messages: the bucket and where it is. */
   readonly where: string
   readonly maxBlobBytes: number
@@ -132,7 +133,7 @@ export class S3BlobStore implements BlobStore {
   ) {
     this.client = createS3Client(settings, options.maxAttempts)
     this.bucket = settings.bucket
-    this.prefix = settings.rootdirectory === '' ? '' : `${settings.rootdirectory}/`
+    this.layout = bucketLayout(settings.rootdirectory)
     this.where = `bucket "${settings.bucket}" at ${settings.endpoint ?? `AWS ${settings.region}`}`
     this.maxBlobBytes = options.maxBlobBytes ?? S3_MAX_BLOB_BYTES
     this.warn = options.warn ?? (() => undefined)
@@ -149,13 +150,12 @@ export class S3BlobStore implements BlobStore {
 
   blobKey(digest: string): string {
     assertDigest(digest)
-    const hex = digest.slice('sha256:'.length)
-    return `${this.prefix}blobs/sha256/${hex.slice(0, 2)}/${hex}`
+    return blobKey(this.layout, digest.slice('sha256:'.length))
   }
 
   /** Where temp objects and assembled uploads wait: `<rootdirectory>/uploads/<name>`. */
   uploadKey(name: string): string {
-    return `${this.prefix}uploads/${name}`
+    return uploadKey(this.layout, name)
   }
 
   /** 503 naming the backend, for an S3 call that failed for good (retries included). */
@@ -260,7 +260,7 @@ export class S3BlobStore implements BlobStore {
     if (expected.digest !== undefined) assertDigest(expected.digest)
     const limit = Math.min(expected.maxSize ?? Number.POSITIVE_INFINITY, this.maxBlobBytes)
     const hashing = limit === expected.maxSize ? new HashingStream(limit) : new HashingStream(limit, () => this.tooLarge())
-    const key = this.uploadKey(`put-${randomUUID()}`)
+    const key = this.uploadKey(putTempName(randomUUID()))
     // lib-storage would take HashingStream's byte counter (`size`) for the body's length.
     const body = new PassThrough()
     const upload = new Upload({
@@ -397,7 +397,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   async *list(): AsyncIterable<StoredBlob> {
-    const prefix = `${this.prefix}blobs/sha256/`
+    const prefix = this.layout.blobs
     for await (const object of this.listKeys(prefix)) {
       const match = /^([a-f0-9]{2})\/([a-f0-9]{64})$/.exec(object.key.slice(prefix.length))
       if (!match || !(match[2] as string).startsWith(match[1] as string)) continue

@@ -2,19 +2,21 @@
 
 import { configFileFor, loadConfig } from '../../config/load.js'
 import { backupRegistry } from '../../maintenance/backup.js'
+import { openOperatorData } from '../operator.js'
 import { CliError, type Command, parseCommandArgs } from '../command.js'
 import { formatBytes } from '../../format.js'
-import { openMaintenanceStorage } from './garbage-collect.js'
 
 export const backupCommand: Command = {
   usage: `Usage: packyard backup DEST [CONFIG]
 
 Copies the registry into the folder DEST (new or empty, outside the storage root)
-while it keeps serving: a snapshot of the metadata (SQLite's online backup), then
-every blob that snapshot refers to (re-verified as it is copied, and kept from
-garbage collection meanwhile), then the users (htpasswd) and the config file. Every
-push acknowledged before the snapshot is in the backup. DEST/backup.json, written
-last, says what it holds: the snapshot's size, sha256, schema version and number of
+while it keeps serving: a snapshot of the metadata (SQLite: registry.db, by SQLite's
+online backup; PostgreSQL: metadata.jsonl, a logical export of one snapshot
+transaction, with metadata-blobs.txt listing the blobs it needs), then every blob
+that snapshot refers to (re-verified as it is copied, and kept from garbage
+collection meanwhile), then the users (htpasswd) and the config file. Every push
+acknowledged before the snapshot is in the backup. DEST/backup.json, written last,
+says what it holds: the metadata's size, sha256, schema version and number of
 blobs, which packyard restore checks. Bring it back with packyard restore DEST.
 CONFIG is the server's config (default as for serve).`,
   async run(args, io) {
@@ -22,10 +24,10 @@ CONFIG is the server's config (default as for serve).`,
     const dest = positionals[0] as string
     const configFile = configFileFor(positionals[1])
     const config = loadConfig({ file: configFile, env: io.env })
-    const { db, storage } = await openMaintenanceStorage(config)
+    const data = await openOperatorData(config)
     try {
       const { manifest, problems } = await backupRegistry(
-        { db, store: storage.store, root: config.storage.rootdirectory, htpasswd: config.auth?.htpasswdPath ?? null, configFile },
+        { db: data.db, store: data.store, root: config.storage.rootdirectory, htpasswd: config.auth?.htpasswdPath ?? null, configFile },
         dest,
         { onSnapshot: ({ at, blobs }) => void io.stdout.write(`Snapshot of the metadata taken at ${at.toISOString()}; copying ${blobs} blobs\n`) },
       )
@@ -37,7 +39,7 @@ CONFIG is the server's config (default as for serve).`,
       }
       io.stdout.write(`Backup complete: ${dest}\n`)
     } finally {
-      await db.close()
+      await data.close()
     }
   },
 }

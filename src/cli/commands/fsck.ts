@@ -2,9 +2,9 @@
 
 import { loadConfig } from '../../config/load.js'
 import { checkStore } from '../../maintenance/fsck.js'
+import { openOperatorData } from '../operator.js'
 import { CliError, type Command, parseCommandArgs } from '../command.js'
 import { formatBytes } from '../../format.js'
-import { openMaintenanceStorage } from './garbage-collect.js'
 
 export const fsckCommand: Command = {
   usage: `Usage: packyard fsck [CONFIG]
@@ -17,9 +17,9 @@ manifests that use it, and exits 1 when it finds any. Read-only; safe while serv
   async run(args, io) {
     const { positionals } = parseCommandArgs(args, {}, { min: 0, max: 1 })
     const config = loadConfig({ file: positionals[0], env: io.env })
-    const { db, storage } = await openMaintenanceStorage(config)
+    const data = await openOperatorData(config)
     try {
-      const report = await checkStore(db, storage.store)
+      const report = await checkStore(data.db, data.store)
       for (const p of report.problems) {
         io.stdout.write(`${p.problem} ${p.digest}: ${p.detail}${p.usedBy.length ? `; used by ${p.usedBy.join(', ')}` : ''}\n`)
       }
@@ -27,7 +27,7 @@ manifests that use it, and exits 1 when it finds any. Read-only; safe while serv
       io.stdout.write(`checked ${report.blobsChecked} blobs (${formatBytes(report.bytesChecked)}; ${how}): ${report.problems.length === 0 ? 'no problems' : `${report.problems.length} problems`}\n`)
       if (report.problems.length > 0) throw new CliError(`${report.problems.length} damaged or missing blobs; re-push the packs listed above`)
     } finally {
-      await db.close()
+      await data.close()
     }
   },
 }

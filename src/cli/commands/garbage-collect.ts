@@ -2,13 +2,11 @@
 // say what it removed and what it keeps in the registry page's words.
 
 import { parseLeaf } from '../../config/leaf.js'
-import { type Config, loadConfig } from '../../config/load.js'
+import { loadConfig } from '../../config/load.js'
 import { amountText, DEFAULT_GRACE_MS, instantText, summaryLines } from '../../maintenance/garbage.js'
 import { collectGarbage, type GcReport, SAFE_GRACE_MS } from '../../maintenance/gc.js'
-import { openDatabase } from '../../meta/db.js'
-import { openStorage } from '../../store/index.js'
 import { CliError, type Command, parseCommandArgs, parseFlagValue } from '../command.js'
-import { operatingSystemUser } from '../operator.js'
+import { openOperatorData, operatingSystemUser } from '../operator.js'
 import { formatBytes } from '../../format.js'
 
 export const garbageCollectCommand: Command = {
@@ -38,12 +36,12 @@ CONFIG is the server's config (default as for serve).`,
       )
     }
     const dryRun = values['dry-run'] === true
-    const { db, storage } = await openMaintenanceStorage(config)
+    const data = await openOperatorData(config)
     try {
-      const report = await collectGarbage(db, storage.store, storage.staging, { dryRun, graceMs, actor: operatingSystemUser() })
+      const report = await collectGarbage(data.db, data.store, data.staging, { dryRun, graceMs, actor: operatingSystemUser() })
       io.stdout.write(reportText(report, dryRun))
     } finally {
-      await db.close()
+      await data.close()
     }
   },
 }
@@ -61,16 +59,4 @@ export function reportText(report: GcReport, dryRun: boolean): string {
   lines.push(`temp files of interrupted writes: ${dryRun ? 'would remove' : 'removed'} ${report.tempFilesRemoved.length}`)
   lines.push(`in use (a pack version or manifest refers to them): ${report.blobsKept} ${report.blobsKept === 1 ? 'blob' : 'blobs'}`)
   return `${lines.join('\n')}\n`
-}
-
-/**
- * The server's storage and metadata, opened by an operator command next to a running server:
- * the one place garbage-collect, fsck, backup and sync open the database.
- */
-export async function openMaintenanceStorage(config: Config) {
-  if (config.storage.kind === 'inmemory') throw new CliError('this registry keeps its data in memory; there is nothing on disk to check or collect')
-  const storage = await openStorage(config.storage)
-  const db = await openDatabase({ kind: 'sqlite', path: storage.databaseFile })
-  db.onStorageFull(storage.releaseReserve)
-  return { db, storage }
 }

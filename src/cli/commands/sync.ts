@@ -17,8 +17,7 @@ import { YamlChecker } from '../../packs/yaml-checker.js'
 import type { BlobStore } from '../../store/types.js'
 import { Mirror, type SyncProgress, type SyncReport } from '../../sync/mirror.js'
 import { CliError, type Command, type Io, parseCommandArgs } from '../command.js'
-import { operatingSystemUser } from '../operator.js'
-import { openMaintenanceStorage } from './garbage-collect.js'
+import { openOperatorData, operatingSystemUser } from '../operator.js'
 
 /** As the server gives the YAML files of one pack (see app.ts). */
 const YAML_CHECK_BUDGET_MS = 1000
@@ -47,8 +46,8 @@ could not be read or a tag failed to copy.`,
     const config = loadConfig({ file: positionals[0], env: io.env })
     const registries = chosenRegistries(config, values.registry)
     const dryRun = values['dry-run'] === true
-    const { db, storage } = await openMaintenanceStorage(config)
-    const { mirror, close } = openMirror(config, db, storage.store)
+    const data = await openOperatorData(config)
+    const { mirror, close } = openMirror(config, data.db, data.store)
     const actor = operatingSystemUser()
     try {
       let failed = false
@@ -73,7 +72,7 @@ could not be read or a tag failed to copy.`,
       if (failed) throw new CliError('some packs could not be mirrored (see above)')
     } finally {
       await close()
-      await db.close()
+      await data.close()
     }
   },
 }
