@@ -1,13 +1,13 @@
-// The pack browser's questions about packs: the listing with its search and filters (search.ts:
-// names, addon type, description, README; layer, cloud type, addon type, group, warnings), its
-// two orders (name, last change) and paging both ways; its logos, capped; and one pack as a
-// person looks at it: versions by group, newest first, with their tags and the
-// parent tags pointing at them, the artifacts a distribution client pushed next to them (not
-// packs: signatures, SBOMs, unrecognised formats), and what is selected: a version's details
-// (from the pack views, the same answer as GET /v1/_packs/NAME/REF), its served files as text
-// and the files in its archive, or an artifact with its history; and any file of a version's
-// archive, or of the charts inside it (file-paths.ts), as text, as binary, or as an archive's
-// file list. Knows nothing of HTML.
+// The pack browser's questions about packs: the listing with its search and filters
+// (packs/search.ts: names, addon type, description, README; layer, cloud type, addon type, group,
+// warnings), its two orders (name, last change) and paging both ways; its logos, capped; and one
+// pack as a person looks at it: versions by group, newest first, with their tags and the parent
+// tags pointing at them, the artifacts a distribution client pushed next to them (not packs:
+// signatures, SBOMs, unrecognised formats), and what is selected: a version's details (from the
+// pack views, the same answer as GET /v1/_packs/NAME/REF), its served files as text and the files
+// in its archive, or an artifact with its history; and any file of a version's archive, or of the
+// charts inside it (packs/file-paths.ts), as text, as binary, or as an archive's file list. Knows
+// nothing of HTML.
 
 import { Readable } from 'node:stream'
 import { RegistryError } from '../errors.js'
@@ -17,14 +17,14 @@ import type { PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
 import { fetchTwoWayPage, type TwoWayPage } from '../pages.js'
 import { assertDigest } from '../store/digest.js'
 import type { BlobInfo, ByteRange } from '../store/types.js'
-import { listTar, readTarFile, type TarFileHead } from './archive-files.js'
-import { type ArchiveLimits, readPackArchive } from './archive-read.js'
-import { isArchiveName, splitFilePath } from './file-paths.js'
-import { archiveFileName } from './oras-manifest.js'
-import { packFilter, type PackFilterRequest } from './search.js'
-import { parseTag } from './tags.js'
-import { groupVersions, isPrerelease, newestVersion, type VersionGroup } from './version-order.js'
-import { type HistoryView, historyView, logoOf, NO_VERSION, packHeader, type PackHeaderView, type PackViews, type VersionDetailView } from './views.js'
+import { listTar, readTarFile, type TarFileHead } from '../packs/archive-files.js'
+import { type ArchiveLimits, readPackArchive } from '../packs/archive-read.js'
+import { isArchiveName, splitFilePath } from '../packs/file-paths.js'
+import { archiveFileName } from '../packs/oras-manifest.js'
+import { packFilter, type PackFilterRequest } from '../packs/search.js'
+import { parseTag } from '../packs/tags.js'
+import { groupVersions, isPrerelease, newestVersion, type VersionGroup } from '../packs/version-order.js'
+import { type HistoryView, historyView, logoOf, NO_VERSION, packHeader, type PackHeaderView, type PackViews, type VersionDetailView } from '../packs/views.js'
 
 /** A parent tag and the version tag it follows. */
 interface ParentLink {
