@@ -24,7 +24,7 @@ import { archiveFileName } from '../packs/oras-manifest.js'
 import { packFilter, type PackFilterRequest } from '../packs/search.js'
 import { parseTag } from '../packs/tags.js'
 import { groupVersions, isPrerelease, newestVersion, type VersionGroup } from '../packs/version-order.js'
-import { type HistoryView, historyView, logoOf, NO_VERSION, packHeader, type PackHeaderView, type PackViews, type VersionDetailView } from '../packs/views.js'
+import { type HistoryView, historyView, logoOf, NO_VERSION, packHeader, type PackHeader, type PackHeaderRow, type PackViews, type VersionDetailView } from '../packs/views.js'
 
 /** A parent tag and the version tag it follows. */
 interface ParentLink {
@@ -77,8 +77,15 @@ export interface LogoToSend {
   open: (range?: ByteRange) => Promise<Readable>
 }
 
-export interface PackListEntry extends PackHeaderView {
+/**
+ * A pack's header as the browser shows it: the API's PackHeader and the logo the browser's own
+ * route serves (capped, by digest), in the list and on the pack's page alike.
+ */
+export interface ShownPackHeader extends PackHeader {
   logo: ShownLogo | null
+}
+
+export interface PackListEntry extends ShownPackHeader {
   /** its shown version was accepted with validation warnings */
   warnings: boolean
   /** the newest release (a pre-release only when there is no release) */
@@ -186,8 +193,7 @@ export interface PackFilePage {
 }
 
 export interface PackPage {
-  pack: PackHeaderView
-  logo: ShownLogo | null
+  pack: ShownPackHeader
   groups: VersionGroup<VersionEntry>[]
   artifacts: ArtifactEntry[]
   /** every parent tag and the tag it points at */
@@ -271,8 +277,7 @@ export class PackBrowser {
     const newest = newestVersion(own.filter((t) => t.kind === 'version').map((t) => ({ version: t.label, group: t.group_name, written: t.seq, tag: t.name })))
     const manifests = (packs: boolean) => new Set(own.filter((t) => (t.archive_digest !== null) === packs).map((t) => t.manifest_id)).size
     return {
-      ...packHeader(row.name, row),
-      logo: shownLogo(row.files),
+      ...shownHeader(row.name, row),
       warnings: row.warnings !== null && row.warnings !== '[]',
       newest: newest ? { version: newest.version, group: newest.group, tag: newest.tag, prerelease: isPrerelease(newest.version) } : null,
       versions: manifests(true),
@@ -297,8 +302,7 @@ export class PackBrowser {
     chosen.selected = true
     const updatedAt = (await this.packs.repoByName(name))?.updated_at ?? 0
     const base = {
-      pack: packHeader(name, summary ?? { ...NO_VERSION, updated_at: updatedAt }),
-      logo: shownLogo(summary?.files ?? null),
+      pack: shownHeader(name, summary ?? { ...NO_VERSION, updated_at: updatedAt }),
       groups: groupVersions(versions),
       artifacts,
       parentTags: parents,
@@ -484,6 +488,10 @@ function textOf(head: TarFileHead): string | null {
   } catch {
     return null
   }
+}
+
+function shownHeader(name: string, row: PackHeaderRow): ShownPackHeader {
+  return { ...packHeader(name, row), logo: shownLogo(row.files) }
 }
 
 function shownLogo(files: string | null): ShownLogo | null {
