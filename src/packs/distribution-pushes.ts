@@ -328,9 +328,7 @@ export class DistributionPushes implements PackOciBridge {
    * client's; the archive is what pulls of the version send.
    */
   private async receiveBuilt(archive: Readable, manifest: NewManifest, lease: Lease): Promise<ReceivedPack> {
-    const { stored, archive: read } = await this.receiver.storeWhileReading(archive, lease)
-    if (stored.digest !== read.archiveDigest) throw new RegistryError('INTERNAL', 'the stored archive and the read archive differ')
-    return { ...(await this.receiver.validateAndStoreFiles(read, lease)), manifest }
+    return { ...(await this.receiver.receive(archive, lease)), manifest }
   }
 
   /**

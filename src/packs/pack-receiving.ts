@@ -6,6 +6,7 @@
 
 import { PassThrough, type Readable } from 'node:stream'
 import type { BlobIntake, Lease } from '../blobs/intake.js'
+import { RegistryError } from '../errors.js'
 import type { BlobInfo } from '../store/types.js'
 import { type ArchiveLimits, type PackArchive, readPackArchive } from './archive-read.js'
 import { EMPTY_CONFIG } from './oras-manifest.js'
@@ -20,8 +21,17 @@ export class PackReceiver {
     private readonly yaml: YamlChecker,
   ) {}
 
-  /** One streaming pass: `upload` goes to the blob store under `lease` and to the archive reader. */
-async storeWhileReading(upload: Readable, lease: Lease): Promise<{ stored: BlobInfo; archive: PackArchive }> {
+  /**
+   * One streaming pass: `upload` goes to the blob store under `lease` and to the archive reader
+   * at once; the pack it holds is then validated and its small files stored.
+   */
+  async receive(upload: Readable, lease: Lease): Promise<Omit<ReceivedPack, 'manifest'>> {
+    const { stored, archive } = await this.storeWhileReading(upload, lease)
+    if (stored.digest !== archive.archiveDigest) throw new RegistryError('INTERNAL', 'the stored archive and the read archive differ')
+    return await this.validateAndStoreFiles(archive, lease)
+  }
+
+  private async storeWhileReading(upload: Readable, lease: Lease): Promise<{ stored: BlobInfo; archive: PackArchive }> {
     const toStore = new PassThrough({ highWaterMark: 1 << 20 })
     const toReader = new PassThrough({ highWaterMark: 1 << 20 })
     let failed = false
@@ -52,6 +62,7 @@ async storeWhileReading(upload: Readable, lease: Lease): Promise<{ stored: BlobI
     return { stored: stored.value, archive: archive.value }
   }
 
+  /** A pack archive already read: validated (pack.json, YAML), its small files stored under `lease`. */
   async validateAndStoreFiles(archive: PackArchive, lease: Lease): Promise<Omit<ReceivedPack, 'manifest'>> {
     const yamlProblems = await this.yaml.check(archive.extracted)
     const checked = checkPack(archive.extracted.get('pack.json')?.toString('utf8'), new Set(archive.files.map((f) => f.path)), { strict: false }, yamlProblems)

@@ -266,7 +266,7 @@ export class PackWrites {
   }
 
   /** Notes that a tag is going: its line's parent tags follow. */
-  noteRemoved(row: Pick<TagRow, 'kind' | 'group_name' | 'line'>, changes: TagChanges): void {
+  private noteRemoved(row: Pick<TagRow, 'kind' | 'group_name' | 'line'>, changes: TagChanges): void {
     if (row.kind === 'version' && row.line !== null) changes.line(row.group_name, row.line)
   }
 
@@ -431,10 +431,10 @@ export class PackWrites {
 }
 
 /** A manifest as its events describe it. */
-export type ManifestDescriptor = { digest: string; mediaType: string; size: number }
+type ManifestDescriptor = { digest: string; mediaType: string; size: number }
 
 /** Told of each parent tag a recomputation moves to another manifest. */
-export type ParentTagRecorder = (parent: TagRow, target: TagRow) => Promise<void>
+type ParentTagRecorder = (parent: TagRow, target: TagRow) => Promise<void>
 
 /** What one transaction did to a pack's tags, for settle() to follow up once at its end. */
 export class TagChanges {

@@ -27,15 +27,12 @@ export class PackPublishing {
     PackWrites.checkForceMessage(options)
   }
 
-  /** One streaming pass: the upload goes to the blob store and the archive reader at once. */
+  /** A pack archive uploaded to /v1/_packs, received under a lease of its own (ended if it fails). */
   async receive(upload: Readable): Promise<ReceivedPack> {
     const lease = this.intake.newLease()
     try {
-      const { stored, archive } = await this.receiver.storeWhileReading(upload, lease)
-      if (stored.digest !== archive.archiveDigest) {
-        throw new RegistryError('INTERNAL', 'the stored archive and the read archive differ')
-      }
-      const received = await this.receiver.validateAndStoreFiles(archive, lease)
+      const received = await this.receiver.receive(upload, lease)
+      const { archive } = received
       // A pack pushed as an archive is served as ORAS 1.0 pushes it (what Palette scans for).
       const served = packManifest({ digest: archive.archiveDigest, size: archive.archiveSize }, archiveFileName(received.checked.pack.name, received.checked.pack.version))
       return { ...received, manifest: { ...served, subjectDigest: null, manifests: [] } }
