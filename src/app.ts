@@ -46,12 +46,11 @@ import { Mirror } from './sync/mirror.js'
 import { startPeriodicSync } from './sync/schedule.js'
 import { OnDemand } from './sync/on-demand.js'
 import { BrowseMeta } from './meta/browse.js'
-import { RegistryOverview } from './maintenance/overview.js'
-import { OciBrowser } from './oci/browse.js'
-import { PackBrowser } from './packs/browse.js'
+import { RegistryOverview } from './browse/overview.js'
+import { OciBrowser } from './browse/oci.js'
+import { PackBrowser } from './browse/packs.js'
 import { OciUploads, type PurgeResult } from './oci/uploads.js'
-import { PackBridge } from './packs/oci-bridge.js'
-import { PackService } from './packs/service.js'
+import { packServices } from './packs/pack-services.js'
 import { PackViews } from './packs/views.js'
 import { YamlChecker } from './packs/yaml-checker.js'
 import { validatePackName } from './packs/names.js'
@@ -185,7 +184,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }
     const yamlChecker = new YamlChecker(YAML_CHECK_BUDGET_MS)
     app.addHook('onClose', () => yamlChecker.close())
-    const packs = new PackService(
+    const { publishing: packs, pushes, startUp } = packServices(
       store,
       intake,
       packMeta,
@@ -193,11 +192,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       { archive: archiveLimits, deleteEnabled: config.storage.deleteEnabled, strictValidation: config.packs.strictValidation },
       yamlChecker,
     )
-    const done = await packs.runPendingWork(new PendingTasks(db))
+    const done = await startUp.runPendingWork(new PendingTasks(db))
     if (done.parentTagsMoved > 0) {
       app.log.warn(`${done.parentTagsMoved} parent tags moved off pre-releases back to releases (a parent tag never follows a pre-release while its line has a release); each move is in the audit trail`)
     }
-    const indexed = await packs.indexForSearch()
+    const indexed = await startUp.indexForSearch()
     if (indexed.packs > 0) app.log.info(`indexed ${indexed.packs} packs for search (${indexed.readmes} READMEs read, migration 0012)`)
     if (indexed.unreadable > 0) app.log.warn(`${indexed.unreadable} READMEs could not be read from storage for search; run packyard fsck`)
     const registry = new OciRegistry(
@@ -210,10 +209,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         deleteEnabled: config.storage.deleteEnabled,
         ...(notifications?.recordsPulls ? { onPull: (draft: OutboxDraft) => notifications.pulled(draft) } : {}),
       },
-      new PackBridge(packs),
+      pushes,
     )
     // sync.registries with a pollinterval: mirrored from when the server is ready until it closes.
-    const mirror = config.sync.registries.length > 0 ? new Mirror({ packs, packMeta, ociMeta, intake, store, sync: syncMeta, manifestSize: limits.manifestSize }) : null
+    const mirror = config.sync.registries.length > 0 ? new Mirror({ packs: pushes, packMeta, ociMeta, intake, store, sync: syncMeta, manifestSize: limits.manifestSize }) : null
     const polled = config.sync.registries.filter((r) => r.pollIntervalMs > 0)
     if (mirror && polled.length > 0) {
       let stopSync: (() => Promise<void>) | null = null
@@ -236,7 +235,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const onDemand = mirror && onDemandFrom.length > 0 ? new OnDemand(mirror, onDemandFrom, packMeta) : null
     const pullThrough = onDemand ? (name: string, ref: string | null) => onDemand.ensure(name, ref) : null
     if (onDemand) app.addHook('preClose', () => onDemand.close())
-    const uploads = new OciUploads(db, intake, storage.staging, { maxSessionsPerUser: limits.uploadSessions }, (source, digest) => packs.watchUpload(source, digest))
+    const uploads = new OciUploads(db, intake, storage.staging, { maxSessionsPerUser: limits.uploadSessions }, (source, digest) => pushes.watchUpload(source, digest))
     const bodyIdleMs = config.http.bodyIdleTimeoutMs
 
     const manifestSize = limits.manifestSize

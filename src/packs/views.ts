@@ -28,7 +28,11 @@ export interface TagView {
   updatedAt: string
 }
 
-export interface PackHeaderView {
+/**
+ * A pack's header: the one shape every surface shows of a pack (GET /v1/_packs and its stored
+ * listing, GET /v1/_packs/NAME, the pack browser's list and pack page), made by packHeader().
+ */
+export interface PackHeader {
   name: string
   displayName: string
   layer: string
@@ -39,7 +43,8 @@ export interface PackHeaderView {
   updatedAt: string
 }
 
-export interface PackListItem extends PackHeaderView {
+/** A pack as GET /v1/_packs lists it: its header and its tags (stored: see listPacks). */
+export interface PackListItem extends PackHeader {
   tags: TagView[]
 }
 
@@ -59,7 +64,8 @@ export interface VersionSummaryView {
   schema: string | null
 }
 
-export interface PackDetailView extends PackHeaderView {
+/** A pack as GET /v1/_packs/NAME shows it: its header, a page of its tags, its versions. */
+export interface PackDetailView extends PackHeader {
   /** A page of the pack's tags (every kind), by name. */
   tags: TagView[]
   /** How many tags the pack has, on every page. */
@@ -121,7 +127,7 @@ function withoutNul(value: string | undefined): string | null {
   return value?.replaceAll('\u0000', '') || null
 }
 
-/** What the header is made from: the latest-pushed version's row, all null for a repository of artifacts only. */
+/** What a PackHeader is made from: the latest-pushed version's row, all null for a repository of artifacts only. */
 export interface PackHeaderRow {
   display_name: string | null
   layer: string | null
@@ -170,7 +176,7 @@ export function tagView(t: TagRow, parentTags: string[]): TagView {
  * each field is made the type the API schemas promise: a string cloudTypes is a list of one, any
  * other non-list no cloud types, non-string entries and addon types are left out.
  */
-export function packHeader(name: string, row: PackHeaderRow): PackHeaderView {
+export function packHeader(name: string, row: PackHeaderRow): PackHeader {
   if (row.display_name === null || row.layer === null || row.pack_json === null || row.files === null) {
     return { name, displayName: name, layer: '', addonType: null, addonSubType: null, cloudTypes: [], logoUrl: null, updatedAt: iso(row.updated_at) }
   }

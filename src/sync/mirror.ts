@@ -20,7 +20,7 @@ import type { OciMeta } from '../meta/oci.js'
 import type { PackMeta } from '../meta/packs.js'
 import type { SyncMeta, SyncRunDetail } from '../meta/sync.js'
 import { parseManifest } from '../oci/manifests.js'
-import type { PackService } from '../packs/service.js'
+import type { DistributionPushes } from '../packs/distribution-pushes.js'
 import { packMayMatch, selectTag } from '../packs/sync-rules.js'
 import type { BlobStore } from '../store/types.js'
 import { Upstream, UpstreamError } from './upstream.js'
@@ -60,7 +60,7 @@ export interface RunOptions {
 }
 
 export interface MirrorParts {
-  packs: PackService
+  packs: DistributionPushes
   packMeta: PackMeta
   ociMeta: OciMeta
   intake: BlobIntake

@@ -6,7 +6,7 @@
 
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { LOGO_MAX_BYTES } from '../../src/packs/browse.js'
+import { LOGO_MAX_BYTES } from '../../src/browse/packs.js'
 import { ADMIN, testApp } from '../helpers.js'
 import { archive, get, packFiles, push, pushPack } from '../pack-fixtures.js'
 

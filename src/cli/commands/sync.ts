@@ -11,7 +11,7 @@ import type { Database } from '../../meta/database.js'
 import { OciMeta } from '../../meta/oci.js'
 import { PackMeta } from '../../meta/packs.js'
 import { SyncMeta } from '../../meta/sync.js'
-import { PackService } from '../../packs/service.js'
+import { packServices } from '../../packs/pack-services.js'
 import { PackViews } from '../../packs/views.js'
 import { YamlChecker } from '../../packs/yaml-checker.js'
 import type { BlobStore } from '../../store/types.js'
@@ -100,7 +100,7 @@ export function openMirror(config: Config, db: Database, store: BlobStore): { mi
     maxExtractedFileBytes: limits.fileSize,
     maxCompressionRatio: limits.maxCompressionRatio,
   }
-  const packs = new PackService(store, intake, packMeta, new PackViews(packMeta, store, limits.pageSize), { archive, deleteEnabled: config.storage.deleteEnabled, strictValidation: config.packs.strictValidation }, yaml)
+  const packs = packServices(store, intake, packMeta, new PackViews(packMeta, store, limits.pageSize), { archive, deleteEnabled: config.storage.deleteEnabled, strictValidation: config.packs.strictValidation }, yaml).pushes
   const mirror = new Mirror({ packs, packMeta, ociMeta: new OciMeta(db), intake, store, sync: new SyncMeta(db), manifestSize: limits.manifestSize })
   return { mirror, close: async () => yaml.close() }
 }

@@ -1,7 +1,7 @@
 // The pack browser: server-rendered HTML pages under ui.path (packs, one pack, any file of a
 // pack version with its download, other OCI content, the registry), behind the same Basic auth as the API, so the browser shows its own
 // login prompt and read-only users browse what they can pull. Routes only parse the request,
-// ask a browsing service (packs/browse.ts, oci/browse.ts, maintenance/overview.ts) and render
+// ask a browsing service (browse/packs.ts, browse/oci.ts, browse/overview.ts) and render
 // an Eta template through @fastify/view; author-supplied text is made safe in render.ts.
 //
 // Every answer here carries a strict Content-Security-Policy of its own (scripts, styles and
@@ -17,10 +17,10 @@ import { constants } from 'node:zlib'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { RegistryError } from '../../errors.js'
 import { type ClientDownloads, NOT_BUILT } from '../../client-files.js'
-import type { RegistryOverview } from '../../maintenance/overview.js'
-import type { OciBrowser } from '../../oci/browse.js'
+import type { RegistryOverview } from '../../browse/overview.js'
+import type { OciBrowser } from '../../browse/oci.js'
 import type { PageRequest, TwoWayPageRequest } from '../../pages.js'
-import type { PackBrowser, PackFilePage, PackListRequest, PackPage } from '../../packs/browse.js'
+import type { PackBrowser, PackFilePage, PackListRequest, PackPage } from '../../browse/packs.js'
 import { crumbsOf } from '../../packs/file-paths.js'
 import { CLOUD_TYPES, LAYERS } from '../../packs/pack-json.js'
 import { buildCommit, VERSION } from '../../version.js'

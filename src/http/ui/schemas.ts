@@ -3,7 +3,7 @@
 // parameters still opens; a bad value is a 400 page naming it. Pages answer HTML (rendered as
 // strings, never serialized); the summaries are what /openapi.json says of each page.
 
-import { LOGO_MAX_BYTES } from '../../packs/browse.js'
+import { LOGO_MAX_BYTES } from '../../browse/packs.js'
 import { htmlPage, rawBody } from '../bodies.js'
 
 const text = (maxLength: number) => ({ type: 'string', maxLength }) as const

@@ -10,7 +10,7 @@ import type { BlobRedirect } from '../blob-response.js'
 import type { AuditTrail } from '../../audit.js'
 import type { OciRegistry } from '../../oci/registry.js'
 import type { OciUploads } from '../../oci/uploads.js'
-import type { PackService } from '../../packs/service.js'
+import type { PackPublishing } from '../../packs/publishing.js'
 import type { PackViews } from '../../packs/views.js'
 import { apiVersionHeader, distributionRoutes } from '../distribution/routes.js'
 import { v1Surface } from '../distribution/surface.js'
@@ -40,7 +40,7 @@ const rootSchema = {
 } as const
 
 export interface V1Options {
-  packs: PackService
+  packs: PackPublishing
   views: PackViews
   audit: AuditTrail
   registry: OciRegistry

@@ -1,12 +1,13 @@
 // The /v1 pack routes (`/v1/_packs...`): list, push, read, tag, delete packs. Routes only parse
-// the request and pick a view (packs/views.ts) or an operation (packs/service.ts), and note what
+// the request and pick a view (packs/views.ts) or an operation (packs/publishing.ts), and note what
 // the answer says happened for the request's log line (activity.ts). The rest of /v1 is the
 // distribution API (../distribution/).
 
 import type { FastifyInstance } from 'fastify'
 import { RegistryError } from '../../errors.js'
 import type { PageRequest } from '../../pages.js'
-import { PackService, type PublishOptions } from '../../packs/service.js'
+import type { PublishOptions } from '../../packs/pack-writes.js'
+import { PackPublishing } from '../../packs/publishing.js'
 import type { PackViews } from '../../packs/views.js'
 import { sendBlob } from '../blob-response.js'
 import { notePull, notePush, notePushAttempt, noteChange, shortDigest } from '../activity.js'
@@ -52,7 +53,7 @@ function publishOptions(fields: Record<string, string>, actor: string): PublishO
   }
 }
 
-export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackService; views: PackViews; bodyIdleMs: number; onDemand: PullThrough | null }): Promise<void> {
+export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackPublishing; views: PackViews; bodyIdleMs: number; onDemand: PullThrough | null }): Promise<void> {
   const { packs, views, bodyIdleMs, onDemand } = opts
   // The push form is read by readForm as it streams; Fastify must not parse it first.
   app.addContentTypeParser('multipart/form-data', (_request, _payload, done) => done(null))
@@ -73,7 +74,7 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackSer
     notePushAttempt(request, null)
     const form = await readForm(request, bodyIdleMs, 'archive', FORM_LIMITS, async (file, fieldsBefore) => {
       // Fields sent before the file are known now: refuse a forced push without a message before reading it.
-      PackService.checkForceMessage(publishOptions(fieldsBefore, actor))
+      PackPublishing.checkForceMessage(publishOptions(fieldsBefore, actor))
       return packs.receive(file)
     })
     if (!form.file) throw new RegistryError('BAD_REQUEST', 'the form has no file part named "archive" (the pack .tar.gz)')

@@ -1,6 +1,7 @@
 // JSON schemas of the /v1 pack routes: request validation and response serialization.
 // The shapes are documented for users in docs/v1-api.md.
 
+import type { PackHeader } from '../../packs/views.js'
 import { noBody, rawBody } from '../bodies.js'
 import { errorResponses } from '../errors.js'
 
@@ -34,6 +35,7 @@ export const tagView = {
   required: ['tag', 'group', 'label', 'kind', 'version', 'digest', 'manifestDigest', 'parentTags', 'updatedAt'],
 } as const
 
+/** The PackHeader (packs/views.ts) the list and a pack's detail answer: one property per field of it. */
 const packHeader = {
   name: { type: 'string' },
   displayName: { type: 'string' },
@@ -43,7 +45,7 @@ const packHeader = {
   cloudTypes: { type: 'array', items: { type: 'string' } },
   logoUrl: nullableString,
   updatedAt: { type: 'string' },
-} as const
+} as const satisfies Record<keyof PackHeader, unknown>
 
 const paging = {
   n: { type: 'integer', minimum: 1 },

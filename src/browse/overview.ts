@@ -3,10 +3,10 @@
 // (assessRecorded, the computation `packyard garbage-collect` starts with; only bytes the
 // metadata has no record of need the store listed, too slow for a page view).
 
+import { DEFAULT_GRACE_MS, type GarbageSummary, summaryLines } from '../maintenance/garbage.js'
+import { assessRecorded } from '../maintenance/gc.js'
 import type { BrowseMeta } from '../meta/browse.js'
 import type { Database } from '../meta/database.js'
-import { DEFAULT_GRACE_MS, type GarbageSummary, summaryLines } from './garbage.js'
-import { assessRecorded } from './gc.js'
 import { SyncMeta } from '../meta/sync.js'
 import type { EndpointStatus } from '../notifications/sender.js'
 

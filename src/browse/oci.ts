@@ -7,9 +7,9 @@
 import { RegistryError } from '../errors.js'
 import { isJsonObject } from '../json.js'
 import type { BrowseMeta, OciManifestRow, OciRepositoryRow, OciTagRow } from '../meta/browse.js'
+import { DOCKER_LIST, OCI_INDEX } from '../oci/manifests.js'
+import type { RepositoryLocator } from '../oci/names.js'
 import { fetchPage, fetchTwoWayPage, type Page, type PageRequest, type TwoWayPage, type TwoWayPageRequest } from '../pages.js'
-import { DOCKER_LIST, OCI_INDEX } from './manifests.js'
-import type { RepositoryLocator } from './names.js'
 
 export interface OciBrowserSettings {
   maxPageSize: number

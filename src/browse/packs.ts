@@ -1,13 +1,13 @@
-// The pack browser's questions about packs: the listing with its search and filters (search.ts:
-// names, addon type, description, README; layer, cloud type, addon type, group, warnings), its
-// two orders (name, last change) and paging both ways; its logos, capped; and one pack as a
-// person looks at it: versions by group, newest first, with their tags and the
-// parent tags pointing at them, the artifacts a distribution client pushed next to them (not
-// packs: signatures, SBOMs, unrecognised formats), and what is selected: a version's details
-// (from the pack views, the same answer as GET /v1/_packs/NAME/REF), its served files as text
-// and the files in its archive, or an artifact with its history; and any file of a version's
-// archive, or of the charts inside it (file-paths.ts), as text, as binary, or as an archive's
-// file list. Knows nothing of HTML.
+// The pack browser's questions about packs: the listing with its search and filters
+// (packs/search.ts: names, addon type, description, README; layer, cloud type, addon type, group,
+// warnings), its two orders (name, last change) and paging both ways; its logos, capped; and one
+// pack as a person looks at it: versions by group, newest first, with their tags and the parent
+// tags pointing at them, the artifacts a distribution client pushed next to them (not packs:
+// signatures, SBOMs, unrecognised formats), and what is selected: a version's details (from the
+// pack views, the same answer as GET /v1/_packs/NAME/REF), its served files as text and the files
+// in its archive, or an artifact with its history; and any file of a version's archive, or of the
+// charts inside it (packs/file-paths.ts), as text, as binary, or as an archive's file list. Knows
+// nothing of HTML.
 
 import { Readable } from 'node:stream'
 import { RegistryError } from '../errors.js'
@@ -17,14 +17,14 @@ import type { PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
 import { fetchTwoWayPage, type TwoWayPage } from '../pages.js'
 import { assertDigest } from '../store/digest.js'
 import type { BlobInfo, ByteRange } from '../store/types.js'
-import { listTar, readTarFile, type TarFileHead } from './archive-files.js'
-import { type ArchiveLimits, readPackArchive } from './archive-read.js'
-import { isArchiveName, splitFilePath } from './file-paths.js'
-import { archiveFileName } from './oras-manifest.js'
-import { packFilter, type PackFilterRequest } from './search.js'
-import { parseTag } from './tags.js'
-import { groupVersions, isPrerelease, newestVersion, type VersionGroup } from './version-order.js'
-import { type HistoryView, historyView, logoOf, NO_VERSION, packHeader, type PackHeaderView, type PackViews, type VersionDetailView } from './views.js'
+import { listTar, readTarFile, type TarFileHead } from '../packs/archive-files.js'
+import { type ArchiveLimits, readPackArchive } from '../packs/archive-read.js'
+import { isArchiveName, splitFilePath } from '../packs/file-paths.js'
+import { archiveFileName } from '../packs/oras-manifest.js'
+import { packFilter, type PackFilterRequest } from '../packs/search.js'
+import { parseTag } from '../packs/tags.js'
+import { groupVersions, isPrerelease, newestVersion, type VersionGroup } from '../packs/version-order.js'
+import { type HistoryView, historyView, logoOf, NO_VERSION, packHeader, type PackHeader, type PackHeaderRow, type PackViews, type VersionDetailView } from '../packs/views.js'
 
 /** A parent tag and the version tag it follows. */
 interface ParentLink {
@@ -77,8 +77,15 @@ export interface LogoToSend {
   open: (range?: ByteRange) => Promise<Readable>
 }
 
-export interface PackListEntry extends PackHeaderView {
+/**
+ * A pack's header as the browser shows it: the API's PackHeader and the logo the browser's own
+ * route serves (capped, by digest), in the list and on the pack's page alike.
+ */
+export interface ShownPackHeader extends PackHeader {
   logo: ShownLogo | null
+}
+
+export interface PackListEntry extends ShownPackHeader {
   /** its shown version was accepted with validation warnings */
   warnings: boolean
   /** the newest release (a pre-release only when there is no release) */
@@ -186,8 +193,7 @@ export interface PackFilePage {
 }
 
 export interface PackPage {
-  pack: PackHeaderView
-  logo: ShownLogo | null
+  pack: ShownPackHeader
   groups: VersionGroup<VersionEntry>[]
   artifacts: ArtifactEntry[]
   /** every parent tag and the tag it points at */
@@ -271,8 +277,7 @@ export class PackBrowser {
     const newest = newestVersion(own.filter((t) => t.kind === 'version').map((t) => ({ version: t.label, group: t.group_name, written: t.seq, tag: t.name })))
     const manifests = (packs: boolean) => new Set(own.filter((t) => (t.archive_digest !== null) === packs).map((t) => t.manifest_id)).size
     return {
-      ...packHeader(row.name, row),
-      logo: shownLogo(row.files),
+      ...shownHeader(row.name, row),
       warnings: row.warnings !== null && row.warnings !== '[]',
       newest: newest ? { version: newest.version, group: newest.group, tag: newest.tag, prerelease: isPrerelease(newest.version) } : null,
       versions: manifests(true),
@@ -297,8 +302,7 @@ export class PackBrowser {
     chosen.selected = true
     const updatedAt = (await this.packs.repoByName(name))?.updated_at ?? 0
     const base = {
-      pack: packHeader(name, summary ?? { ...NO_VERSION, updated_at: updatedAt }),
-      logo: shownLogo(summary?.files ?? null),
+      pack: shownHeader(name, summary ?? { ...NO_VERSION, updated_at: updatedAt }),
       groups: groupVersions(versions),
       artifacts,
       parentTags: parents,
@@ -484,6 +488,10 @@ function textOf(head: TarFileHead): string | null {
   } catch {
     return null
   }
+}
+
+function shownHeader(name: string, row: PackHeaderRow): ShownPackHeader {
+  return { ...packHeader(name, row), logo: shownLogo(row.files) }
 }
 
 function shownLogo(files: string | null): ShownLogo | null {
