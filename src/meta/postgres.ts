@@ -98,25 +98,25 @@ export class PostgresDatabase implements Database {
     if (open) return this.savepoint(open, fn)
     const started = this.observer ? process.hrtime.bigint() : 0n
     try {
-      const settings = [`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`, ...(options.durable ? [] : ['SET LOCAL synchronous_commit = off'])]
-      return await this.onOneConnection('BEGIN', settings, fn)
+      // One round trip: BEGIN, the lock and the commit setting as one simple-protocol query.
+      const begin = ['BEGIN', `SELECT pg_advisory_xact_lock(${WRITE_LOCK})`, ...(options.durable ? [] : ['SET LOCAL synchronous_commit = off'])].join('; ')
+      return await this.onOneConnection(begin, fn)
     } finally {
       this.observer?.(Number(process.hrtime.bigint() - started) / 1e9)
     }
   }
 
   snapshot<T>(fn: () => Promise<T>): Promise<T> {
-    return this.onOneConnection('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', [], fn)
+    return this.onOneConnection('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', fn)
   }
 
-  /** `fn` in a transaction opened by `begin` then `settings`, on one pooled connection. */
-  private async onOneConnection<T>(begin: string, settings: string[], fn: () => Promise<T>): Promise<T> {
+  /** `fn` in a transaction opened by `begin` (its statements sent as one query), on one pooled connection. */
+  private async onOneConnection<T>(begin: string, fn: () => Promise<T>): Promise<T> {
     const client = await this.connect()
     let broken: Error | undefined
     try {
-      await client.query(begin)
       try {
-        for (const statement of settings) await client.query(statement)
+        await client.query(begin)
         const result = await this.context.run({ client, depth: 0 }, fn)
         await client.query('COMMIT')
         return result
