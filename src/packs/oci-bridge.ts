@@ -7,7 +7,7 @@
 // too: parent tags cannot be deleted, and deleting a version re-links them.
 
 import { isRegistryError, RegistryError } from '../errors.js'
-import type { NewManifest } from '../meta/packs.js'
+import type { NewManifest } from '../meta/manifests.js'
 import type { ParsedManifest } from '../oci/manifests.js'
 import type { ManifestOutcome, PackOciBridge } from '../oci/pack-bridge.js'
 import { checkPushedTag, type PackService, type ReceivedPack, tagParts } from './service.js'

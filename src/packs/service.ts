@@ -11,7 +11,8 @@
 import { PassThrough, Readable } from 'node:stream'
 import type { BlobIntake, Lease } from '../blobs/intake.js'
 import { type ErrorCode, RegistryError } from '../errors.js'
-import type { NewManifest, PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
+import type { NewManifest } from '../meta/manifests.js'
+import type { PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
 import type { PackEventDetail } from '../meta/outbox.js'
 import type { PendingTasks } from '../meta/tasks.js'
 import type { BlobInfo, BlobStore } from '../store/types.js'
@@ -252,8 +253,11 @@ export class PackService {
     await lease.take(refs.blobs.map((b) => b.digest))
     try {
       const repo = await this.meta.repoByName(name)
+      const problems = await this.meta.referenceProblems(repo?.id ?? null, refs)
+      const problem = (kind: 'blob' | 'manifest', index: number) => problems.find((p) => p.kind === kind && p.index === index)
       for (const [i, blob] of refs.blobs.entries()) {
-        const size = repo ? await this.meta.repoBlobSize(repo.id, blob.digest) : null
+        const found = problem('blob', i)
+        const size = found ? found.actualSize : blob.size
         if (size === null || !(await this.store.stat(blob.digest))) {
           throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${blob.digest} is not in ${name}; push it first`, { digest: blob.digest })
         }
@@ -265,8 +269,9 @@ export class PackService {
           })
         }
       }
-      for (const child of refs.manifests) {
-        const size = repo ? await this.meta.manifestSize(repo.id, child.digest) : null
+      for (const [i, child] of refs.manifests.entries()) {
+        const found = problem('manifest', i)
+        const size = found ? found.actualSize : child.size
         if (size === null) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${child.digest} is not in ${name}; push it first`, { digest: child.digest })
         if (size !== child.size) {
           throw new RegistryError('MANIFEST_INVALID', `manifest invalid: it declares manifest ${child.digest} as ${child.size} bytes, but it has ${size}`, {
@@ -535,13 +540,12 @@ export class PackService {
     const line = version ? String(version.major) : null
     if (line !== null) changes.line(parsed.group, line)
     changes.views.add(tag)
-    const seq = await this.meta.nextSeq()
     if (current) {
-      await this.meta.moveTag(current.id, manifestId, seq, now)
+      await this.meta.moveTag(current.id, manifestId, now)
       changes.left.push(current.manifest_id)
       return
     }
-    await this.meta.insertTag(repoId, { name: tag, group: parsed.group, label: parsed.label, kind: version ? 'version' : 'alias', line, target: null }, manifestId, seq, now)
+    await this.meta.insertTag(repoId, { name: tag, group: parsed.group, label: parsed.label, kind: version ? 'version' : 'alias', line, target: null }, manifestId, now)
   }
 
   /** Notes that a tag is going: its line's parent tags follow. */
@@ -581,11 +585,11 @@ export class PackService {
       const current = byName.get(w.tag)
       if (current && current.target === w.target && current.manifest_id === target.manifest_id) continue
       if (current) {
-        await this.meta.moveTag(current.id, target.manifest_id, await this.meta.nextSeq(), now, w.target)
+        await this.meta.moveTag(current.id, target.manifest_id, now, w.target)
         if (current.target !== null) changes.views.add(current.target)
         if (current.manifest_id !== target.manifest_id) await record?.(current, target)
       } else {
-        await this.meta.insertTag(repoId, { name: w.tag, group: w.group, label: w.label, kind: 'parent', line, target: w.target }, target.manifest_id, await this.meta.nextSeq(), now)
+        await this.meta.insertTag(repoId, { name: w.tag, group: w.group, label: w.label, kind: 'parent', line, target: w.target }, target.manifest_id, now)
       }
       changes.views.add(w.tag)
       changes.views.add(w.target)
