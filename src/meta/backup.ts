@@ -12,8 +12,10 @@
 // is refused with SnapshotUnsupportedError.
 
 import Sqlite from 'better-sqlite3'
+import { BlobMeta } from './blobs.js'
 import { type Database, writeTransaction } from './database.js'
 import { EVERY_DIGEST, MaintenanceMeta } from './maintenance.js'
+import { OciMeta } from './oci.js'
 import { SqliteDatabase } from './sqlite.js'
 
 /** Every page in one backup step: one read transaction, one state. */
@@ -50,7 +52,9 @@ export async function snapshotDatabase(db: Database, path: string): Promise<Snap
   const snapshot = await SqliteDatabase.open(path)
   try {
     await writeTransaction(snapshot, async () => {
-      for (const table of ['blob_leases', 'blob_deletions', 'upload_sessions']) await snapshot.prepare(`DELETE FROM ${table}`).run()
+      // Through the tables' owners (database.ts lists them), as every write is.
+      await new BlobMeta(snapshot).forgetLeasesAndDeletions()
+      await new OciMeta(snapshot).forgetSessions()
     })
     const digests = await new MaintenanceMeta(snapshot).everyDigest()
     const schemaVersion = await snapshot.schemaVersion()

@@ -27,6 +27,8 @@ const SQL = {
   finishDeletion: 'DELETE FROM blob_deletions WHERE digest = ?',
   unlinkEverywhere: 'DELETE FROM repository_blobs WHERE digest = ?',
   forget: 'DELETE FROM blobs WHERE digest = ?',
+  forgetLeases: 'DELETE FROM blob_leases',
+  forgetDeletions: 'DELETE FROM blob_deletions',
   totals: 'SELECT COUNT(*) AS count, COALESCE(SUM(size), 0) AS bytes FROM blobs',
 } as const satisfies Record<string, SqlText>
 
@@ -116,5 +118,14 @@ export class BlobMeta {
 
   async finishDeletion(digest: string): Promise<void> {
     await this.s.finishDeletion.run(digest)
+  }
+
+  /**
+   * For a backup's copy, inside its transaction: forgets every lease and deletion in progress,
+   * which only meant something to the processes of the live registry.
+   */
+  async forgetLeasesAndDeletions(): Promise<void> {
+    await this.s.forgetLeases.run()
+    await this.s.forgetDeletions.run()
   }
 }

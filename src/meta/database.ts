@@ -8,6 +8,21 @@
 // IMMEDIATE, PostgreSQL takes one transaction-scoped advisory lock right after BEGIN. So the
 // rules that compare what is stored (parent tags, the tag sequence, upload-session limits) see
 // the same thing on both, with no engine-specific locking in the table owners.
+//
+// One owner per table: only the module named writes it (others may read it, or write through
+// the owner's methods).
+//   manifests.ts (ManifestStore): repositories, manifests, manifest_references, tags, for packs.ts
+//     and oci.ts alike; tags.seq comes from sequence.ts (the tag write order), read in the write
+//   blobs.ts: blobs, repository_blobs, blob_leases, blob_deletions
+//   oci.ts: upload_sessions
+//   packs.ts: pack_versions, pack_headers, pack_search, pack_readmes
+//   events.ts: events
+//   outbox.ts: notification_outbox, notification_endpoints
+//   sync.ts: sync_origins
+//   tasks.ts: pending_tasks (its rows come from migrations)
+//   sqlite.ts, postgres.ts: schema_migrations, each for its own engine
+// transfer.ts copies every table's rows into an empty database (migrate-metadata, a logical
+// restore) as they are: a copy applies no owner's rules, so it is no owner.
 
 /** The engines; a statement whose SQL differs between them names both texts. */
 export type Dialect = 'sqlite' | 'postgres'

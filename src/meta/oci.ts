@@ -1,9 +1,11 @@
-// The SQL behind the OCI distribution API: repositories, blob links, manifests and their
-// references, tags, referrers, the catalog, upload sessions and the event log, on either
-// engine. Statements are prepared once; every state change is one write transaction holding
-// only database work, so callers do their slow work (streaming, hashing, parsing) first and the
-// database moves from one consistent state to the next. Nothing here throws typed errors:
-// results say what was found, and src/oci/ decides what that means for a client.
+// The metadata behind the OCI distribution API: the one owner of upload sessions, and the
+// reads and transactions of plain repositories (manifests, tags, referrers, the catalog, blob
+// links, the event log), on either engine. Repositories, manifests, their references and tags
+// are written through manifests.ts, their one owner; blob links through blobs.ts. Statements
+// are prepared once; every state change is one write transaction holding only database work,
+// so callers do their slow work (streaming, hashing, parsing) first and the database moves from
+// one consistent state to the next. Nothing here throws typed errors: results say what was
+// found, and src/oci/ decides what that means for a client.
 //
 // manifests.artifact_type holds what the referrers API reports: the manifest's artifactType,
 // else an image manifest's config mediaType, else NULL.
@@ -14,10 +16,10 @@
 
 import { BlobMeta } from './blobs.js'
 import { type Database, type Statement, writeTransaction } from './database.js'
+import { type ManifestRow, ManifestStore, type NewManifest, type ReferenceProblem } from './manifests.js'
 import { isRecording, recordNotification } from './outbox.js'
 import type { RepositoryKey } from './repository-key.js'
 import { type EventAction, EventLog } from './events.js'
-import { TagSequence } from './sequence.js'
 
 
 export interface BlobRow {
@@ -25,40 +27,11 @@ export interface BlobRow {
   size: number
 }
 
-export interface ManifestRow {
-  id: number
-  digest: string
-  media_type: string
-  artifact_type: string | null
-  size: number
-  content: Buffer
-  subject_digest: string | null
-}
-
 export interface SessionRow {
   id: string
   repository: string
   started_at: number
   updated_at: number
-}
-
-export interface ManifestRecord {
-  digest: string
-  mediaType: string
-  artifactType: string | null
-  content: Buffer
-  subjectDigest: string | null
-  blobs: Array<{ mediaType: string; digest: string; size: number }>
-  manifests: Array<{ mediaType: string; digest: string; size: number }>
-}
-
-/** A reference of a manifest that the repository cannot satisfy. */
-export interface ReferenceProblem {
-  kind: 'blob' | 'manifest'
-  digest: string
-  declaredSize: number
-  /** null: not in the repository; else the size it has there. */
-  actualSize: number | null
 }
 
 /** outcome: what happened to the tag (pushed by digest: to the manifest). */
@@ -70,26 +43,8 @@ export interface Page {
 }
 
 const SQL = {
-  repository: 'SELECT id FROM repositories WHERE kind = ? AND name = ?',
-  ensureRepository: `INSERT INTO repositories (kind, name, created_at, updated_at) VALUES (@kind, @name, @now, @now)
-    ON CONFLICT (kind, name) DO UPDATE SET updated_at = excluded.updated_at RETURNING id`,
-  manifestByDigest: `SELECT id, digest, media_type, artifact_type, size, content, subject_digest FROM manifests
-    WHERE repository_id = ? AND digest = ?`,
   manifestByTag: `SELECT m.id, m.digest, m.media_type, m.artifact_type, m.size, m.content, m.subject_digest
     FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ? AND t.name = ?`,
-  insertManifest: `INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, content, subject_digest, created_at)
-    VALUES (@repo, @digest, @mediaType, @artifactType, @size, @content, @subject, @now)
-    ON CONFLICT (repository_id, digest) DO NOTHING`,
-  insertReference: 'INSERT INTO manifest_references (manifest_id, digest, kind) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
-  deleteManifest: 'DELETE FROM manifests WHERE id = ?',
-  tagsOfManifest: 'SELECT name FROM tags WHERE manifest_id = ? ORDER BY name',
-  deleteTagsOfManifest: 'DELETE FROM tags WHERE manifest_id = ?',
-  tag: 'SELECT t.id, m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ? AND t.name = ?',
-  upsertTag: `INSERT INTO tags (repository_id, name, group_name, label, kind, manifest_id, seq, updated_at)
-    VALUES (@repo, @name, NULL, @name, 'alias', @manifest, @seq, @now)
-    ON CONFLICT (repository_id, name) DO UPDATE
-    SET manifest_id = excluded.manifest_id, seq = excluded.seq, updated_at = excluded.updated_at`,
-  deleteTag: 'DELETE FROM tags WHERE id = ?',
   tags: `SELECT name FROM tags WHERE repository_id = @repo AND name > @after AND (@parents = 1 OR kind <> 'parent')
     ORDER BY name LIMIT @limit`,
   // Only repositories holding a manifest: blobs uploaded ahead of a manifest (or of a pack
@@ -114,6 +69,7 @@ const SQL = {
   staleSessions: 'SELECT id, repository, started_at, updated_at FROM upload_sessions WHERE updated_at < ? ORDER BY updated_at',
   emptySessions: 'SELECT id, repository, started_at, updated_at FROM upload_sessions WHERE size = 0 AND updated_at < ? ORDER BY updated_at',
   openSessions: 'SELECT COUNT(*) AS n FROM upload_sessions',
+  forgetSessions: 'DELETE FROM upload_sessions',
 } as const
 
 type StatementName = keyof typeof SQL
@@ -127,12 +83,12 @@ export class OciMeta {
   private readonly s: Record<StatementName, Statement>
   private readonly blobs: BlobMeta
   private readonly events: EventLog
-  private readonly seq: TagSequence
+  private readonly store: ManifestStore
 
   constructor(private readonly db: Database) {
     this.blobs = new BlobMeta(db)
     this.events = new EventLog(db)
-    this.seq = new TagSequence(db)
+    this.store = new ManifestStore(db)
     this.s = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Record<StatementName, Statement>
   }
 
@@ -146,10 +102,6 @@ export class OciMeta {
 
   private async run(name: StatementName, ...params: unknown[]): Promise<number> {
     return (await this.s[name].run(...params)).changes
-  }
-
-  private async ensureRepository(repo: RepositoryKey, now: number): Promise<number> {
-    return (await this.get<{ id: number }>('ensureRepository', { kind: repo.kind, name: repo.name, now }))?.id as number
   }
 
   private async event(e: { at: number; actor: string; action: EventAction; repository: string; tag?: string | null; old?: string | null; new?: string | null; message?: string }): Promise<void> {
@@ -169,7 +121,7 @@ export class OciMeta {
   // ---- reads
 
   async repositoryId(repo: RepositoryKey): Promise<number | null> {
-    return (await this.get<{ id: number }>('repository', repo.kind, repo.name))?.id ?? null
+    return (await this.store.repository(repo))?.id ?? null
   }
 
   /** The blob when it is linked to the repository. */
@@ -178,7 +130,7 @@ export class OciMeta {
   }
 
   async manifestByDigest(repositoryId: number, digest: string): Promise<ManifestRow | null> {
-    return (await this.get<ManifestRow>('manifestByDigest', repositoryId, digest)) ?? null
+    return await this.store.manifestByDigest(repositoryId, digest)
   }
 
   async manifestByTag(repositoryId: number, tag: string): Promise<ManifestRow | null> {
@@ -247,6 +199,11 @@ export class OciMeta {
     await writeTransaction(this.db, () => this.run('touchSession', size, now, id), NOT_DURABLE)
   }
 
+  /** For a backup's copy, inside its transaction: forgets every session (their bytes stay behind in the live registry). */
+  async forgetSessions(): Promise<void> {
+    await this.run('forgetSessions')
+  }
+
   async deleteSession(id: string): Promise<boolean> {
     return await writeTransaction(this.db, async () => (await this.run('deleteSession', id)) > 0, NOT_DURABLE)
   }
@@ -257,7 +214,7 @@ export class OciMeta {
    */
   async addBlob(repo: RepositoryKey, blob: BlobRow, now: number, done: { sessionId?: string; leaseId: string }): Promise<void> {
     await writeTransaction(this.db, async () => {
-      await this.blobs.recordInRepository(await this.ensureRepository(repo, now), blob, now)
+      await this.blobs.recordInRepository(await this.store.ensureRepository(repo, now), blob, now)
       if (done.sessionId !== undefined) await this.run('deleteSession', done.sessionId)
       await this.blobs.releaseLease(done.leaseId)
     })
@@ -270,7 +227,7 @@ export class OciMeta {
       if (!blob) return null
       // Accepted again, as an upload of the same bytes would be: its grace period restarts, so
       // garbage collection leaves it to the manifest about to name it.
-      await this.blobs.recordInRepository(await this.ensureRepository(repo, now), blob, now)
+      await this.blobs.recordInRepository(await this.store.ensureRepository(repo, now), blob, now)
       await recordNotification(this.db, { action: 'mount', actor, repository: repo, mediaType: BLOB_MEDIA_TYPE, size: blob.size, digest, fromRepository: from.key })
       return blob
     })
@@ -291,42 +248,18 @@ export class OciMeta {
    * Stores a manifest (and moves `tag` to it) after checking, in the same transaction, that
    * every blob and child manifest it names is in the repository with the declared size.
    */
-  async putManifest(repo: RepositoryKey, m: ManifestRecord, tag: string | null, log: { actor: string; repository: string; now: number }): Promise<PutManifestResult> {
+  async putManifest(repo: RepositoryKey, m: NewManifest, tag: string | null, log: { actor: string; repository: string; now: number }): Promise<PutManifestResult> {
     return await writeTransaction(this.db, async (): Promise<PutManifestResult> => {
-      const existingId = await this.repositoryId(repo)
-      const problems: ReferenceProblem[] = []
-      for (const ref of m.blobs) {
-        const found = existingId === null ? null : await this.blob(existingId, ref.digest)
-        if (found?.size !== ref.size) problems.push({ kind: 'blob', digest: ref.digest, declaredSize: ref.size, actualSize: found?.size ?? null })
-      }
-      for (const ref of m.manifests) {
-        const found = existingId === null ? null : await this.manifestByDigest(existingId, ref.digest)
-        if (found?.size !== ref.size) problems.push({ kind: 'manifest', digest: ref.digest, declaredSize: ref.size, actualSize: found?.size ?? null })
-      }
+      const problems = await this.store.referenceProblems(await this.repositoryId(repo), m)
       if (problems.length > 0) return { ok: false, problems }
 
       const { now } = log
-      const repoId = await this.ensureRepository(repo, now)
-      const created =
-        (await this.run('insertManifest', {
-          repo: repoId,
-          digest: m.digest,
-          mediaType: m.mediaType,
-          artifactType: m.artifactType,
-          size: m.content.length,
-          content: m.content,
-          subject: m.subjectDigest,
-          now,
-        })) > 0
-      const manifestId = ((await this.manifestByDigest(repoId, m.digest)) as ManifestRow).id
-      if (created) {
-        for (const ref of m.blobs) await this.run('insertReference', manifestId, ref.digest, 'blob')
-        for (const ref of m.manifests) await this.run('insertReference', manifestId, ref.digest, 'manifest')
-      }
+      const repoId = await this.store.ensureRepository(repo, now)
+      const { id: manifestId, created } = await this.store.insertManifest(repoId, m, now)
       let previousDigest: string | null = null
       if (tag !== null) {
-        previousDigest = (await this.get<{ digest: string }>('tag', repoId, tag))?.digest ?? null
-        await this.run('upsertTag', { repo: repoId, name: tag, manifest: manifestId, seq: await this.seq.next(), now })
+        previousDigest = (await this.store.tag(repoId, tag))?.digest ?? null
+        await this.store.upsertTag(repoId, tag, manifestId, now)
       }
       if (created || (tag !== null && previousDigest !== m.digest)) {
         const action: EventAction = tag === null || previousDigest === null ? (created ? 'create' : 'tag') : 'update'
@@ -353,9 +286,9 @@ export class OciMeta {
       const manifest = await this.manifestByDigest(repositoryId, digest)
       if (!manifest) return null
       await recordNotification(this.db, { action: 'delete', actor: log.actor, repository: repo, mediaType: manifest.media_type, size: manifest.size, digest })
-      const tags = (await this.all<{ name: string }>('tagsOfManifest', manifest.id)).map((r) => r.name)
-      await this.run('deleteTagsOfManifest', manifest.id)
-      await this.run('deleteManifest', manifest.id)
+      // A plain repository has no parent tags: every tag on the manifest is a user's, and goes.
+      const tags = await this.store.deleteAllTagsOf(manifest.id)
+      await this.store.deleteManifest(manifest.id)
       // As for a pack version: the first tag, and all of them in the message.
       await this.event({ at: log.now, actor: log.actor, action: 'delete', repository: log.repository, tag: tags[0] ?? null, old: digest, message: tags.join(',') })
       return { tags }
@@ -365,13 +298,13 @@ export class OciMeta {
   /** Deletes a tag (the manifest stays); false when there is no such tag. */
   async deleteTag(repo: RepositoryKey, repositoryId: number, tag: string, log: { actor: string; repository: string; now: number }): Promise<boolean> {
     return await writeTransaction(this.db, async () => {
-      const found = await this.get<{ id: number; digest: string }>('tag', repositoryId, tag)
+      const found = await this.store.tag(repositoryId, tag)
       if (!found) return false
       if (isRecording(this.db)) {
         const manifest = await this.manifestByDigest(repositoryId, found.digest)
         await recordNotification(this.db, { action: 'delete', actor: log.actor, repository: repo, mediaType: manifest?.media_type ?? '', size: manifest?.size ?? 0, digest: found.digest, tag })
       }
-      await this.run('deleteTag', found.id)
+      await this.store.deleteTag(found.id)
       await this.event({ at: log.now, actor: log.actor, action: 'untag', repository: log.repository, tag, old: found.digest })
       return true
     })

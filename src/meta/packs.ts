@@ -1,5 +1,8 @@
 // SQL for packs: pack repositories, their versions, tags and history, and what is kept of them
-// for fast reading (stored headers, full-text search rows, the READMEs' searchable text).
+// for fast reading (stored headers, full-text search rows, the READMEs' searchable text). The
+// one owner of pack_versions, pack_headers, pack_search and pack_readmes; repositories,
+// manifests, their references and tags are written through manifests.ts, their one owner, so a
+// pack push and a distribution push store them by the same rules.
 // Every method answers asynchronously (the database may be PostgreSQL); callers run the write
 // methods inside one transaction (transaction() below) so a publish, a tag move and the
 // parent-tag recomputation land together or not at all. Where SQLite and PostgreSQL need
@@ -7,9 +10,9 @@
 
 import { BlobMeta } from './blobs.js'
 import { type Database, type SqlText, writeTransaction } from './database.js'
+import { ManifestStore, type NewManifest, type NewTag, type ReferenceProblem, type TagKind } from './manifests.js'
 import { type OutboxDraft, recordNotification } from './outbox.js'
 import { type EventRow, EventLog, type NewEvent } from './events.js'
-import { TagSequence } from './sequence.js'
 
 export interface PackRepoRow {
   id: number
@@ -23,7 +26,7 @@ export interface TagRow {
   name: string
   group_name: string | null
   label: string
-  kind: 'version' | 'alias' | 'parent'
+  kind: TagKind
   manifest_id: number
   seq: number
   updated_at: number
@@ -59,16 +62,6 @@ export interface PackVersionRow {
   /** JSON array of the validation warnings it was accepted with. */
   warnings: string
   manifest_digest: string
-}
-
-/** A tag to insert: its parts, its kind, and for version and parent tags its line. */
-export interface NewTag {
-  name: string
-  group: string | null
-  label: string
-  kind: TagRow['kind']
-  line: string | null
-  target: string | null
 }
 
 export interface PackSummaryRow {
@@ -129,17 +122,6 @@ export interface PackSearchRow {
   readme: string
 }
 
-/** A manifest to store, with everything it refers to. */
-export interface NewManifest {
-  digest: string
-  mediaType: string
-  artifactType: string | null
-  content: Buffer
-  subjectDigest: string | null
-  blobs: Array<{ mediaType: string; digest: string; size: number }>
-  manifests: Array<{ mediaType: string; digest: string; size: number }>
-}
-
 /**
  * Text as PostgreSQL's pack_search keeps it: accents removed and every run of characters that
  * are not letters or digits made one space, so the 'simple' parser finds the words FTS5's
@@ -164,20 +146,15 @@ export class PackMeta {
   private readonly s
   private readonly blobs: BlobMeta
   private readonly events: EventLog
-  private readonly seq: TagSequence
+  private readonly store: ManifestStore
 
   constructor(private readonly db: Database) {
     this.blobs = new BlobMeta(db)
     this.events = new EventLog(db)
-    this.seq = new TagSequence(db)
+    this.store = new ManifestStore(db)
     const p = <T = unknown>(sql: SqlText) => db.prepare<T>(sql)
     this.s = {
-      repoByName: p<PackRepoRow>("SELECT id, name, created_at, updated_at FROM repositories WHERE kind = 'pack' AND name = ?"),
       repoName: p<{ name: string }>('SELECT name FROM repositories WHERE id = ?'),
-      insertRepo: p<{ id: number }>("INSERT INTO repositories (kind, name, created_at, updated_at) VALUES ('pack', ?, ?, ?) RETURNING id"),
-      touchRepo: p('UPDATE repositories SET updated_at = ? WHERE id = ?'),
-      deleteRepo: p('DELETE FROM repositories WHERE id = ?'),
-      countManifests: p<{ n: number }>('SELECT COUNT(*) AS n FROM manifests WHERE repository_id = ?'),
       totals: p<{ packs: number; versions: number }>('SELECT COUNT(DISTINCT repository_id) AS packs, COUNT(*) AS versions FROM pack_versions'),
       // A pack repository can exist with nothing in it yet: blob uploads come before the manifest.
       catalog: p<{ name: string }>(
@@ -255,8 +232,6 @@ export class PackMeta {
       tagsOfLine: p<TagRow>(`SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.repository_id = ? AND t.line = ? AND t.group_name IS NOT DISTINCT FROM ?`),
       tagRowsOfManifest: p<TagRow>(`SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.manifest_id = ? ORDER BY t.name`),
       parentsFollowing: p<{ name: string }>("SELECT name FROM tags WHERE repository_id = ? AND target = ? AND kind = 'parent' ORDER BY name"),
-      setView: p('UPDATE tags SET view = ? WHERE id = ?'),
-      setLine: p('UPDATE tags SET line = ? WHERE id = ?'),
       versionByManifest: p<PackVersionRow>(`SELECT ${VERSION_COLUMNS} FROM pack_versions pv JOIN manifests m ON m.id = pv.manifest_id WHERE pv.manifest_id = ?`),
       versionByDigest: p<PackVersionRow>(
         `SELECT ${VERSION_COLUMNS} FROM pack_versions pv JOIN manifests m ON m.id = pv.manifest_id
@@ -267,15 +242,8 @@ export class PackMeta {
         `SELECT ${VERSION_COLUMNS} FROM pack_versions pv JOIN manifests m ON m.id = pv.manifest_id
          WHERE pv.repository_id = ? ORDER BY pv.pushed_at DESC, pv.manifest_id DESC`,
       ),
-      manifestByDigest: p<{ id: number; size: number }>('SELECT id, size FROM manifests WHERE repository_id = ? AND digest = ?'),
       isPackVersion: p<{ one: number }>('SELECT 1 AS one FROM pack_versions WHERE manifest_id = ?'),
-      tagsOfManifest: p<{ id: number; name: string; kind: TagRow['kind'] }>('SELECT id, name, kind FROM tags WHERE manifest_id = ? ORDER BY name'),
-      insertManifest: p<{ id: number }>(
-        `INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, content, subject_digest, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-      ),
-      insertReference: p('INSERT INTO manifest_references (manifest_id, digest, kind) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
-      deleteManifest: p('DELETE FROM manifests WHERE id = ?'),
+      tagsOfManifest: p<{ id: number; name: string; kind: TagKind }>('SELECT id, name, kind FROM tags WHERE manifest_id = ? ORDER BY name'),
       userTagsOnManifest: p<{ n: number }>("SELECT COUNT(*) AS n FROM tags WHERE manifest_id = ? AND kind != 'parent'"),
       insertVersion: p(
         `INSERT INTO pack_versions (manifest_id, repository_id, version, group_name, display_name, layer, pack_json,
@@ -283,14 +251,7 @@ export class PackMeta {
          VALUES (@manifestId, @repositoryId, @version, @group, @displayName, @layer, @packJson,
            @archiveDigest, @archiveSize, @contentDigest, @unpackedSize, @files, @pushedAt, @pushedBy, @message, @warnings)`,
       ),
-      insertTag: p(
-        `INSERT INTO tags (repository_id, name, group_name, label, kind, manifest_id, seq, updated_at, line, target)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      moveTag: p('UPDATE tags SET manifest_id = ?, seq = ?, updated_at = ?, target = ? WHERE id = ?'),
-      deleteTag: p('DELETE FROM tags WHERE id = ?'),
       manifestDescriptor: p<{ digest: string; mediaType: string; size: number }>('SELECT digest, media_type AS "mediaType", size FROM manifests WHERE id = ?'),
-      deleteTagsOfManifest: p("DELETE FROM tags WHERE manifest_id = ? AND kind != 'parent'"),
     }
   }
 
@@ -313,32 +274,26 @@ export class PackMeta {
     await this.blobs.releaseLease(leaseId)
   }
 
-  repoByName(name: string): Promise<PackRepoRow | undefined> {
-    return this.s.repoByName.get(name)
+  async repoByName(name: string): Promise<PackRepoRow | undefined> {
+    return (await this.store.repository({ kind: 'pack', name })) ?? undefined
   }
 
   async repoName(id: number): Promise<string> {
     return ((await this.s.repoName.get(id)) as { name: string }).name
   }
 
-  async ensureRepo(name: string, now: number): Promise<number> {
-    const existing = await this.s.repoByName.get(name)
-    if (existing) {
-      await this.s.touchRepo.run(now, existing.id)
-      return existing.id
-    }
-    return ((await this.s.insertRepo.get(name, now, now)) as { id: number }).id
+  /** The pack repository's id, created if new; its updated_at becomes `now` either way. */
+  ensureRepo(name: string, now: number): Promise<number> {
+    return this.store.ensureRepository({ kind: 'pack', name }, now)
   }
 
-  async touchRepo(id: number, now: number): Promise<void> {
-    await this.s.touchRepo.run(now, id)
+  touchRepo(id: number, now: number): Promise<void> {
+    return this.store.touchRepository(id, now)
   }
 
   /** Removes a pack repository that has no versions left; true when it did. */
-  async deleteRepoIfEmpty(id: number): Promise<boolean> {
-    if (((await this.s.countManifests.get(id)) as { n: number }).n > 0) return false
-    await this.s.deleteRepo.run(id)
-    return true
+  deleteRepoIfEmpty(id: number): Promise<boolean> {
+    return this.store.deleteRepositoryIfEmpty(id)
   }
 
   /** Packs (with at least one version) and pack versions, for the metrics. */
@@ -452,12 +407,12 @@ export class PackMeta {
     return (await this.s.parentsFollowing.all(repoId, target)).map((r) => r.name)
   }
 
-  async setView(tagId: number, view: string): Promise<void> {
-    await this.s.setView.run(view, tagId)
+  setView(tagId: number, view: string): Promise<void> {
+    return this.store.setTagView(tagId, view)
   }
 
-  async setLine(tagId: number, line: string | null): Promise<void> {
-    await this.s.setLine.run(line, tagId)
+  setLine(tagId: number, line: string | null): Promise<void> {
+    return this.store.setTagLine(tagId, line)
   }
 
   version(manifestId: number): Promise<PackVersionRow | undefined> {
@@ -473,12 +428,12 @@ export class PackMeta {
   }
 
   async manifestId(repoId: number, digest: string): Promise<number | undefined> {
-    return (await this.s.manifestByDigest.get(repoId, digest))?.id
+    return (await this.store.manifestIdAndSize(repoId, digest))?.id
   }
 
-  /** The size of a manifest of the repository; null when it has no such manifest. */
-  async manifestSize(repoId: number, digest: string): Promise<number | null> {
-    return (await this.s.manifestByDigest.get(repoId, digest))?.size ?? null
+  /** What of `refs` the repository (null: none yet) cannot satisfy: manifests.ts's one check. */
+  referenceProblems(repoId: number | null, refs: { blobs: Array<{ digest: string; size: number }>; manifests: Array<{ digest: string; size: number }> }): Promise<ReferenceProblem[]> {
+    return this.store.referenceProblems(repoId, refs)
   }
 
   /** Whether the manifest is a pack version (else it is an artifact). */
@@ -486,19 +441,18 @@ export class PackMeta {
     return (await this.s.isPackVersion.get(manifestId)) !== undefined
   }
 
-  tagsOfManifest(manifestId: number): Promise<Array<{ id: number; name: string; kind: TagRow['kind'] }>> {
+  tagsOfManifest(manifestId: number): Promise<Array<{ id: number; name: string; kind: TagKind }>> {
     return this.s.tagsOfManifest.all(manifestId)
   }
 
+  /** Stores a manifest with its references; the id of the stored one when the repository holds it already. */
   async insertManifest(repoId: number, m: NewManifest, now: number): Promise<number> {
-    const { id } = (await this.s.insertManifest.get(repoId, m.digest, m.mediaType, m.artifactType, m.content.length, m.content, m.subjectDigest, now)) as { id: number }
-    for (const blob of m.blobs) await this.s.insertReference.run(id, blob.digest, 'blob')
-    for (const child of m.manifests) await this.s.insertReference.run(id, child.digest, 'manifest')
-    return id
+    return (await this.store.insertManifest(repoId, m, now)).id
   }
 
-  async deleteManifest(id: number): Promise<void> {
-    await this.s.deleteManifest.run(id)
+  /** Deletes a manifest; its tags must be gone (deleteUserTagsOf, parent tags moved away). */
+  deleteManifest(id: number): Promise<void> {
+    return this.store.deleteManifest(id)
   }
 
   /** Tags other than parent tags still pointing at a manifest. */
@@ -510,36 +464,29 @@ export class PackMeta {
     await this.blobs.recordInRepository(repoId, { digest, size }, now)
   }
 
-  /** The size of a blob linked to the repository; null when it is not linked. */
-  async repoBlobSize(repoId: number, digest: string): Promise<number | null> {
-    return (await this.blobs.inRepository(repoId, digest))?.size ?? null
-  }
-
   async insertVersion(v: NewPackVersion): Promise<void> {
     const { readme, ...row } = v
     await this.s.insertVersion.run(row)
     if (readme !== null) await this.s.insertReadme.run(v.manifestId, readme)
   }
 
-  nextSeq(): Promise<number> {
-    return this.seq.next()
-  }
-
-  async insertTag(repoId: number, t: NewTag, manifestId: number, seq: number, now: number): Promise<void> {
-    await this.s.insertTag.run(repoId, t.name, t.group, t.label, t.kind, manifestId, seq, now, t.line, t.target)
+  /** Inserts a tag; it takes the next place in the tag write order. */
+  insertTag(repoId: number, t: NewTag, manifestId: number, now: number): Promise<void> {
+    return this.store.insertTag(repoId, t, manifestId, now)
   }
 
   /** Points a tag at another manifest; a parent tag also names the version tag it now follows. */
-  async moveTag(tagId: number, manifestId: number, seq: number, now: number, target: string | null = null): Promise<void> {
-    await this.s.moveTag.run(manifestId, seq, now, target, tagId)
+  moveTag(tagId: number, manifestId: number, now: number, target: string | null = null): Promise<void> {
+    return this.store.moveTag(tagId, manifestId, now, target)
   }
 
-  async deleteTag(tagId: number): Promise<void> {
-    await this.s.deleteTag.run(tagId)
+  deleteTag(tagId: number): Promise<void> {
+    return this.store.deleteTag(tagId)
   }
 
-  async deleteUserTagsOf(manifestId: number): Promise<void> {
-    await this.s.deleteTagsOfManifest.run(manifestId)
+  /** Deletes a manifest's version and alias tags; its parent tags stay for the caller to move. */
+  deleteUserTagsOf(manifestId: number): Promise<void> {
+    return this.store.deleteUserTagsOf(manifestId)
   }
 
   async appendEvent(e: NewEvent): Promise<void> {

@@ -1,6 +1,7 @@
-// The write order of tags (tags.seq), shared by every writer of tags: the parent-tag rule "on a
-// tie, the most recently written version wins" compares it. Read inside the writing transaction,
-// so two writers never get the same number (the index of migration 0002 keeps it cheap).
+// The write order of tags (tags.seq), taken by manifests.ts for every tag it writes: the
+// parent-tag rule "on a tie, the most recently written version wins" compares it. Read inside
+// the writing transaction, so two writers never get the same number (the index of migration
+// 0002 keeps it cheap).
 
 import type { Database, Statement } from './database.js'
 

@@ -13,7 +13,8 @@ import { PassThrough, Readable } from 'node:stream'
 import type { BlobIntake, Lease } from '../blobs/intake.js'
 import { isRegistryError, RegistryError } from '../errors.js'
 import { isJsonObject, type JsonObject } from '../json.js'
-import type { NewManifest, PackMeta, TagRow } from '../meta/packs.js'
+import type { NewManifest } from '../meta/manifests.js'
+import type { PackMeta, TagRow } from '../meta/packs.js'
 import type { ParsedManifest } from '../oci/manifests.js'
 import type { ManifestOutcome, PackOciBridge } from '../oci/pack-bridge.js'
 import type { BlobStore } from '../store/types.js'
@@ -216,8 +217,11 @@ export class DistributionPushes implements PackOciBridge {
     await lease.take(refs.blobs.map((b) => b.digest))
     try {
       const repo = await this.meta.repoByName(name)
+      const problems = await this.meta.referenceProblems(repo?.id ?? null, refs)
+      const problem = (kind: 'blob' | 'manifest', index: number) => problems.find((p) => p.kind === kind && p.index === index)
       for (const [i, blob] of refs.blobs.entries()) {
-        const size = repo ? await this.meta.repoBlobSize(repo.id, blob.digest) : null
+        const found = problem('blob', i)
+        const size = found ? found.actualSize : blob.size
         if (size === null || !(await this.store.stat(blob.digest))) {
           throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${blob.digest} is not in ${name}; push it first`, { digest: blob.digest })
         }
@@ -229,8 +233,9 @@ export class DistributionPushes implements PackOciBridge {
           })
         }
       }
-      for (const child of refs.manifests) {
-        const size = repo ? await this.meta.manifestSize(repo.id, child.digest) : null
+      for (const [i, child] of refs.manifests.entries()) {
+        const found = problem('manifest', i)
+        const size = found ? found.actualSize : child.size
         if (size === null) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${child.digest} is not in ${name}; push it first`, { digest: child.digest })
         if (size !== child.size) {
           throw new RegistryError('MANIFEST_INVALID', `manifest invalid: it declares manifest ${child.digest} as ${child.size} bytes, but it has ${size}`, {

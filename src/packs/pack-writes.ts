@@ -12,7 +12,8 @@
 
 import type { Lease } from '../blobs/intake.js'
 import { type ErrorCode, RegistryError } from '../errors.js'
-import type { NewManifest, PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
+import type { NewManifest } from '../meta/manifests.js'
+import type { PackMeta, PackVersionRow, TagRow } from '../meta/packs.js'
 import type { PackEventDetail } from '../meta/outbox.js'
 import type { BlobInfo } from '../store/types.js'
 import type { PackArchive } from './archive-read.js'
@@ -256,13 +257,12 @@ export class PackWrites {
     const line = version ? String(version.major) : null
     if (line !== null) changes.line(parsed.group, line)
     changes.views.add(tag)
-    const seq = await this.meta.nextSeq()
     if (current) {
-      await this.meta.moveTag(current.id, manifestId, seq, now)
+      await this.meta.moveTag(current.id, manifestId, now)
       changes.left.push(current.manifest_id)
       return
     }
-    await this.meta.insertTag(repoId, { name: tag, group: parsed.group, label: parsed.label, kind: version ? 'version' : 'alias', line, target: null }, manifestId, seq, now)
+    await this.meta.insertTag(repoId, { name: tag, group: parsed.group, label: parsed.label, kind: version ? 'version' : 'alias', line, target: null }, manifestId, now)
   }
 
   /** Notes that a tag is going: its line's parent tags follow. */
@@ -302,11 +302,11 @@ export class PackWrites {
       const current = byName.get(w.tag)
       if (current && current.target === w.target && current.manifest_id === target.manifest_id) continue
       if (current) {
-        await this.meta.moveTag(current.id, target.manifest_id, await this.meta.nextSeq(), now, w.target)
+        await this.meta.moveTag(current.id, target.manifest_id, now, w.target)
         if (current.target !== null) changes.views.add(current.target)
         if (current.manifest_id !== target.manifest_id) await record?.(current, target)
       } else {
-        await this.meta.insertTag(repoId, { name: w.tag, group: w.group, label: w.label, kind: 'parent', line, target: w.target }, target.manifest_id, await this.meta.nextSeq(), now)
+        await this.meta.insertTag(repoId, { name: w.tag, group: w.group, label: w.label, kind: 'parent', line, target: w.target }, target.manifest_id, now)
       }
       changes.views.add(w.tag)
       changes.views.add(w.target)
