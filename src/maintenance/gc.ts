@@ -113,7 +113,7 @@ export async function collectGarbage(db: Database, store: BlobStore, staging: Up
           chosen.push(blob)
         }
         return chosen
-      })
+      }, { durable: true, serialize: 'collection' })
       for (const blob of condemned) {
         if (!options.dryRun) await store.delete(blob.digest)
         report.blobsRemoved.push(blob)

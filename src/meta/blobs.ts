@@ -65,7 +65,8 @@ export class BlobMeta {
    * is deleting right now, with when it started.
    */
   takeLease(leaseId: string, digests: string[], now: number): Promise<Map<string, number>> {
-    // Not durable: a lease only matters while the process that took it lives.
+    // Not durable: a lease only matters while the process that took it lives. Ordered against
+    // garbage collection's decisions only: leases of other requests may be taken meanwhile.
     return writeTransaction(this.db, async () => {
       const deleting = new Map<string, number>()
       for (const digest of digests) {
@@ -74,7 +75,7 @@ export class BlobMeta {
         if (row) deleting.set(digest, row.started_at)
       }
       return deleting
-    }, { durable: false })
+    }, { durable: false, serialize: 'blobs' })
   }
 
   /** Ends a lease, inside the transaction that records the references it protected. */
@@ -84,12 +85,12 @@ export class BlobMeta {
 
   /** Ends a lease on its own (the request failed); not durable, like taking it. */
   async dropLease(leaseId: string): Promise<void> {
-    await writeTransaction(this.db, () => this.s.releaseLease.run(leaseId), { durable: false })
+    await writeTransaction(this.db, () => this.s.releaseLease.run(leaseId), { durable: false, serialize: 'none' })
   }
 
   /** Restarts a long-held lease's clock (a backup copying for hours), so it never counts as a crashed request's. */
   async renewLease(leaseId: string, now: number): Promise<void> {
-    await writeTransaction(this.db, () => this.s.renewLease.run(now, leaseId), { durable: false })
+    await writeTransaction(this.db, () => this.s.renewLease.run(now, leaseId), { durable: false, serialize: 'none' })
   }
 
   /** When garbage collection started deleting `digest`, or null when it is not. */

@@ -6,8 +6,11 @@
 //
 // Writers are serialized by both engines, the same way: SQLite takes its write lock at BEGIN
 // IMMEDIATE, PostgreSQL takes one transaction-scoped advisory lock right after BEGIN. So the
-// rules that compare what is stored (parent tags, the tag sequence, upload-session limits) see
-// the same thing on both, with no engine-specific locking in the table owners.
+// rules that compare what is stored (parent tags, the tag sequence, the outbox's order) see the
+// same thing on both, with no engine-specific locking in the table owners. The bookkeeping of a
+// request receiving blobs (its lease, its blob's record, its upload session) names the narrower
+// order it needs (TransactionOptions.serialize), so on PostgreSQL it does not queue behind every
+// pack's commit; SQLite serializes it with everything anyway.
 //
 // One owner per table: only the module named writes it (others may read it, or write through
 // the owner's methods).
@@ -52,6 +55,16 @@ export interface TransactionOptions {
    * without waiting for the disk (SQLite synchronous=NORMAL, PostgreSQL synchronous_commit off).
    */
   durable: boolean
+  /**
+   * What the transaction must not overlap with, on PostgreSQL (SQLite serializes every write):
+   * - 'writes' (the default): any other write of this kind, or garbage collection;
+   * - 'blobs': only garbage collection's decisions (a lease taken, a received blob recorded:
+   *   what collection reads to decide a blob is garbage), never another request's;
+   * - 'collection': garbage collection's decisions, which overlap neither of the above;
+   * - { key }: only other transactions naming the same key (one owner's upload-session count);
+   * - 'none': nothing (single statements on rows of one request).
+   */
+  serialize?: 'writes' | 'blobs' | 'collection' | 'none' | { key: string }
 }
 
 /**

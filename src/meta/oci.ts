@@ -74,8 +74,6 @@ const SQL = {
 
 type StatementName = keyof typeof SQL
 
-const NOT_DURABLE = { durable: false }
-
 /** What distribution's events call a blob's media type. */
 const BLOB_MEDIA_TYPE = 'application/octet-stream'
 
@@ -191,12 +189,12 @@ export class OciMeta {
         await this.run('createSession', id, repository, owner, now, now)
         return true
       },
-      NOT_DURABLE,
+      { durable: false, serialize: { key: `upload-sessions:${owner}` } },
     )
   }
 
   async touchSession(id: string, size: number, now: number): Promise<void> {
-    await writeTransaction(this.db, () => this.run('touchSession', size, now, id), NOT_DURABLE)
+    await writeTransaction(this.db, () => this.run('touchSession', size, now, id), { durable: false, serialize: 'none' })
   }
 
   /** For a backup's copy, inside its transaction: forgets every session (their bytes stay behind in the live registry). */
@@ -205,7 +203,7 @@ export class OciMeta {
   }
 
   async deleteSession(id: string): Promise<boolean> {
-    return await writeTransaction(this.db, async () => (await this.run('deleteSession', id)) > 0, NOT_DURABLE)
+    return await writeTransaction(this.db, async () => (await this.run('deleteSession', id)) > 0, { durable: false, serialize: 'none' })
   }
 
   /**
@@ -217,7 +215,7 @@ export class OciMeta {
       await this.blobs.recordInRepository(await this.store.ensureRepository(repo, now), blob, now)
       if (done.sessionId !== undefined) await this.run('deleteSession', done.sessionId)
       await this.blobs.releaseLease(done.leaseId)
-    })
+    }, { durable: true, serialize: 'blobs' })
   }
 
   /** Links a blob of repository `fromId` into `repo`; null when `fromId` does not have it. */

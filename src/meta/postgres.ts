@@ -18,6 +18,8 @@ import { applyMigrations, type Migration, readMigrations } from './migrations.js
 
 /** pg_advisory_xact_lock key every write transaction takes ('pkyw'). */
 const WRITE_LOCK = 0x706b7977
+/** Taken shared by blob bookkeeping, exclusively by garbage collection's decisions ('pkyb'). */
+const BLOB_LOCK = 0x706b7962
 /** pg_advisory_lock key held while migrations run ('pkym'). */
 const MIGRATION_LOCK = 0x706b796d
 
@@ -98,8 +100,8 @@ export class PostgresDatabase implements Database {
     if (open) return this.savepoint(open, fn)
     const started = this.observer ? process.hrtime.bigint() : 0n
     try {
-      // One round trip: BEGIN, the lock and the commit setting as one simple-protocol query.
-      const begin = ['BEGIN', `SELECT pg_advisory_xact_lock(${WRITE_LOCK})`, ...(options.durable ? [] : ['SET LOCAL synchronous_commit = off'])].join('; ')
+      // One round trip: BEGIN, the locks and the commit setting as one simple-protocol query.
+      const begin = ['BEGIN', ...locksFor(options.serialize ?? 'writes'), ...(options.durable ? [] : ['SET LOCAL synchronous_commit = off'])].join('; ')
       return await this.onOneConnection(begin, fn)
     } finally {
       this.observer?.(Number(process.hrtime.bigint() - started) / 1e9)
@@ -259,6 +261,24 @@ class PostgresStatement<Row> implements Statement<Row> {
   async run(...params: unknown[]): Promise<RunResult> {
     return { changes: (await this.db.query({ name: this.name, text: this.text, values: this.values(params) })).rowCount ?? 0 }
   }
+}
+
+/**
+ * The advisory locks of TransactionOptions.serialize. Always WRITE_LOCK before BLOB_LOCK, and
+ * blob bookkeeping never waits for WRITE_LOCK, so no two transactions wait for each other.
+ */
+function locksFor(serialize: NonNullable<TransactionOptions['serialize']>): string[] {
+  if (serialize === 'writes') return [`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`]
+  if (serialize === 'blobs') return [`SELECT pg_advisory_xact_lock_shared(${BLOB_LOCK})`]
+  if (serialize === 'collection') return [`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`, `SELECT pg_advisory_xact_lock(${BLOB_LOCK})`]
+  if (serialize === 'none') return []
+  // hashtext gives the key's 32-bit lock number; the second argument keeps these apart from the above.
+  return [`SELECT pg_advisory_xact_lock(${BLOB_LOCK}, hashtext(${literal(serialize.key)}))`]
+}
+
+/** A string as an SQL literal (the locks are sent as one simple-protocol query, without parameters). */
+function literal(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`
 }
 
 function toParameter(value: unknown): unknown {

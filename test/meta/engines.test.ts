@@ -6,7 +6,7 @@
 
 import t from 'tap'
 import { join } from 'node:path'
-import type { Database, Dialect } from '../../src/meta/database.js'
+import type { Database, Dialect, TransactionOptions } from '../../src/meta/database.js'
 import { writeTransaction } from '../../src/meta/database.js'
 import { type Migration, readMigrations } from '../../src/meta/migrations.js'
 import { PostgresDatabase, translatePlaceholders } from '../../src/meta/postgres.js'
@@ -199,4 +199,59 @@ t.test('postgres: a server that cannot be reached at start-up fails within the t
   t.match(String((err as Error).message), /cannot be reached/)
   t.notMatch(String((err as Error).message), new RegExp(server.password), 'never the password')
   t.ok(Date.now() - started < 10_000)
+})
+
+t.test('postgres: each transaction waits only for what it names (TransactionOptions.serialize)', async (t) => {
+  const url = await freshDatabase(t)
+  const db = await PostgresDatabase.open({ connectionString: url, max: 8 }, 'test', SCHEMA)
+  t.teardown(() => db.close())
+  /** Holds a transaction of `serialize` open until the returned release is called. */
+  const hold = async (serialize: NonNullable<TransactionOptions['serialize']>) => {
+    let release!: () => void
+    let opened!: () => void
+    const isOpen = new Promise<void>((resolve) => { opened = resolve })
+    const done = writeTransaction(db, async () => {
+      opened()
+      await new Promise<void>((resolve) => { release = resolve })
+    }, { durable: true, serialize })
+    await isOpen
+    return async () => {
+      release()
+      await done
+    }
+  }
+  /** Whether a transaction of `serialize` finishes within 300 ms. */
+  const finishesAlongside = async (serialize: NonNullable<TransactionOptions['serialize']>) => {
+    const tx = writeTransaction(db, async () => true, { durable: true, serialize })
+    const quick = await Promise.race([tx, new Promise<false>((resolve) => setTimeout(() => resolve(false), 300))])
+    return { quick, tx }
+  }
+
+  let release = await hold('writes')
+  let other = await finishesAlongside('blobs')
+  t.equal(other.quick, true, 'blob bookkeeping does not wait for a write')
+  other = await finishesAlongside('writes')
+  t.equal(other.quick, false, 'another write does')
+  await release()
+  await other.tx
+
+  release = await hold('blobs')
+  t.equal((await finishesAlongside('blobs')).quick, true, 'blob bookkeeping of two requests overlaps')
+  other = await finishesAlongside('collection')
+  t.equal(other.quick, false, "garbage collection's decision waits for blob bookkeeping")
+  await release()
+  await other.tx
+
+  release = await hold('collection')
+  other = await finishesAlongside('blobs')
+  t.equal(other.quick, false, "and blob bookkeeping for garbage collection's decision")
+  await release()
+  await other.tx
+
+  release = await hold({ key: 'owner-a' })
+  t.equal((await finishesAlongside({ key: 'owner-b' })).quick, true, 'another key does not wait')
+  other = await finishesAlongside({ key: 'owner-a' })
+  t.equal(other.quick, false, 'the same key does')
+  await release()
+  await other.tx
 })
