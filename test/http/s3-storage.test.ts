@@ -4,10 +4,10 @@
 // asks for no particular storage an S3 bucket prefix of its own and a local database.
 
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { TEST_S3_ENDPOINT_VARIABLE } from '../helpers.js'
 import { startS3Server } from '../s3-helpers.js'
+import { runSuiteFile } from '../system.js'
 
 /** The suites about the HTTP API whatever stores the blobs (foundation.test.ts looks at the disk). */
 const SUITES = ['v1-packs', 'pack-bridge', 'v2-push', 'v2-pull', 'v2-packs', 'v2-management', 'v2-discovery', 'v2-auth', 'refusals', 'hostile-bodies', 'distribution-walk']
@@ -18,16 +18,7 @@ t.setTimeout(15 * 60_000)
 t.test('the HTTP suites with S3 storage', async (t) => {
   const s3 = await startS3Server(t)
   for (const suite of SUITES) {
-    const file = join(__dirname, `${suite}.test.js`)
-    const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--enable-source-maps', file], { env: { ...process.env, [TEST_S3_ENDPOINT_VARIABLE]: s3.endpoint }, stdio: ['ignore', 'pipe', 'pipe'] })
-      let output = ''
-      child.stdout.on('data', (d: Buffer) => (output += d.toString()))
-      child.stderr.on('data', (d: Buffer) => (output += d.toString()))
-      child.on('close', (exit) => resolve({ code: exit, output }))
-    })
-    const failures = output.split('\n').filter((line) => /^\s*not ok /.test(line))
-    const passes = output.split('\n').filter((line) => /^\s*ok /.test(line)).length
+    const { code, output, passes, failures } = await runSuiteFile(join(__dirname, `${suite}.test.js`), { [TEST_S3_ENDPOINT_VARIABLE]: s3.endpoint })
     t.equal(code, 0, `${suite}.test.js on S3: ${passes} passed, ${failures.length} failed${failures.length ? `\n${output.slice(-6000)}` : ''}`)
     t.ok(passes > 0, `${suite}.test.js ran its tests`)
   }
