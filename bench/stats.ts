@@ -56,6 +56,26 @@ export function targetMet(figure: Figure): boolean | null {
   return t.kind === 'ratio-at-least' ? r >= t.ratio : r <= t.ratio
 }
 
+/**
+ * One registry measured against two others at once (Packyard on S3 against Packyard on the
+ * filesystem and against the reference on S3): each comparison in its own Samples, the
+ * subject's value in both, each other registry's value as the reference column of its own.
+ */
+export class TwoComparisons<R> {
+  readonly first = new Samples()
+  readonly second = new Samples()
+
+  constructor(private readonly subject: R, private readonly firstOther: R) {}
+
+  add(key: string, registry: R, value: number): void {
+    if (registry === this.subject) {
+      this.first.add(key, 'packyard', value)
+      this.second.add(key, 'packyard', value)
+    } else if (registry === this.firstOther) this.first.add(key, 'reference', value)
+    else this.second.add(key, 'reference', value)
+  }
+}
+
 /** Collects one value per registry per round for each named measurement. */
 export class Samples {
   private readonly values = new Map<string, Record<RegistryKind, number[]>>()

@@ -22,7 +22,7 @@ import { forEachConcurrent } from '../pool.js'
 import { withPostgres } from '../postgres.js'
 import { type Registry, startPackyard } from '../registries.js'
 import { settleDisk } from '../settle.js'
-import { type Figure, roundOrder, Samples, seconds, type Target } from '../stats.js'
+import { type Figure, roundOrder, type Samples, seconds, type Target, TwoComparisons } from '../stats.js'
 
 const PACK = { name: 'postgres-bench-pull', version: '1.0.0' }
 
@@ -44,15 +44,9 @@ export async function postgresScenario(ctx: Context): Promise<Figure[]> {
       const registries = [onPostgres, onSqlite, reference]
       const label = (r: Registry) => (r === onPostgres ? 'Packyard on PostgreSQL' : r === onSqlite ? 'Packyard on SQLite' : 'reference')
 
-      const versusSqlite = new Samples()
-      const versusReference = new Samples()
-      const add = (key: string, registry: Registry, value: number) => {
-        if (registry === onPostgres) {
-          versusSqlite.add(key, 'packyard', value)
-          versusReference.add(key, 'packyard', value)
-        } else if (registry === onSqlite) versusSqlite.add(key, 'reference', value)
-        else versusReference.add(key, 'reference', value)
-      }
+      const comparisons = new TwoComparisons(onPostgres, onSqlite)
+      const { first: versusSqlite, second: versusReference } = comparisons
+      const add = (key: string, registry: Registry, value: number) => comparisons.add(key, registry, value)
 
       const pack = await writeTinyPack(ctx.work, PACK.name, PACK.version)
       for (const registry of registries) await pushPackOci(registry.ep, pack)

@@ -17,7 +17,7 @@ import { forEachConcurrent } from '../pool.js'
 import { randomBytes, randomStream, randomStreamDigest } from '../random.js'
 import { type Registry, startPackyard, startReference, startS3rver } from '../registries.js'
 import { settleDisk } from '../settle.js'
-import { type Figure, roundOrder, Samples, seconds, type Target } from '../stats.js'
+import { type Figure, roundOrder, type Samples, seconds, type Target, TwoComparisons } from '../stats.js'
 
 const PACK = { name: 's3-bench-pull', version: '1.0.0' }
 const BLOB_REPO = 'bench/s3-big'
@@ -33,15 +33,9 @@ export async function s3Scenario(ctx: Context): Promise<Figure[]> {
     const reference = await referenceOnS3(ctx, { ...s3, bucket: 'reference' })
     const registries = [onS3, onDisk, ...(reference ? [reference] : [])]
 
-    const versusDisk = new Samples()
-    const versusReference = new Samples()
-    const add = (key: string, registry: Registry, value: number) => {
-      if (registry === onS3) {
-        versusDisk.add(key, 'packyard', value)
-        versusReference.add(key, 'packyard', value)
-      } else if (registry === onDisk) versusDisk.add(key, 'reference', value)
-      else versusReference.add(key, 'reference', value)
-    }
+    const comparisons = new TwoComparisons(onS3, onDisk)
+    const { first: versusDisk, second: versusReference } = comparisons
+    const add = (key: string, registry: Registry, value: number) => comparisons.add(key, registry, value)
 
     const pack = await writeTinyPack(ctx.work, PACK.name, PACK.version)
     for (const registry of registries) await pushPackOci(registry.ep, pack)
