@@ -15,9 +15,32 @@ const SQL = {
     postgres: 'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET created_at = GREATEST(blobs.created_at, excluded.created_at)',
   },
   link: 'INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+  // The same for many blobs in one statement each (one round trip to PostgreSQL, not two per
+  // blob): created_at, then a JSON array of [digest, size] (digests distinct: an upsert may not
+  // touch one row twice), or of digests with the repository first.
+  recordMany: {
+    sqlite: `INSERT INTO blobs (digest, size, created_at) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ? FROM json_each(?) WHERE true
+             ON CONFLICT (digest) DO UPDATE SET created_at = MAX(blobs.created_at, excluded.created_at)`,
+    postgres: `INSERT INTO blobs (digest, size, created_at) SELECT e ->> 0, CAST(e ->> 1 AS BIGINT), CAST(? AS BIGINT) FROM jsonb_array_elements(CAST(? AS jsonb)) AS e
+               ON CONFLICT (digest) DO UPDATE SET created_at = GREATEST(blobs.created_at, excluded.created_at)`,
+  },
+  linkMany: {
+    sqlite: 'INSERT INTO repository_blobs (repository_id, digest, created_at) SELECT ?, value, ? FROM json_each(?) WHERE true ON CONFLICT DO NOTHING',
+    postgres: `INSERT INTO repository_blobs (repository_id, digest, created_at) SELECT CAST(? AS BIGINT), e, CAST(? AS BIGINT)
+               FROM jsonb_array_elements_text(CAST(? AS jsonb)) AS e ON CONFLICT DO NOTHING`,
+  },
   unlink: 'DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?',
   inRepository: 'SELECT b.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest WHERE rb.repository_id = ? AND rb.digest = ?',
-  takeLease: 'INSERT INTO blob_leases (lease_id, digest, taken_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+  // A lease on every digest of a JSON array, and which of them garbage collection is deleting.
+  takeLease: {
+    sqlite: 'INSERT INTO blob_leases (lease_id, digest, taken_at) SELECT ?, value, ? FROM json_each(?) WHERE true ON CONFLICT DO NOTHING',
+    postgres: `INSERT INTO blob_leases (lease_id, digest, taken_at) SELECT CAST(? AS TEXT), e, CAST(? AS BIGINT)
+               FROM jsonb_array_elements_text(CAST(? AS jsonb)) AS e ON CONFLICT DO NOTHING`,
+  },
+  deletions: {
+    sqlite: 'SELECT digest, started_at FROM blob_deletions WHERE digest IN (SELECT value FROM json_each(?))',
+    postgres: 'SELECT digest, started_at FROM blob_deletions WHERE digest IN (SELECT jsonb_array_elements_text(CAST(? AS jsonb)))',
+  },
   releaseLease: 'DELETE FROM blob_leases WHERE lease_id = ?',
   renewLease: 'UPDATE blob_leases SET taken_at = ? WHERE lease_id = ?',
   leasedSince: 'SELECT 1 AS one FROM blob_leases WHERE digest = ? AND taken_at >= ? LIMIT 1',
@@ -45,6 +68,14 @@ export class BlobMeta {
     await this.s.link.run(repositoryId, blob.digest, now)
   }
 
+  /** recordInRepository for many blobs at once (a pack's archive and files). */
+  async recordManyInRepository(repositoryId: number, blobs: Array<{ digest: string; size: number }>, now: number): Promise<void> {
+    const sizes = new Map(blobs.map((b) => [b.digest, b.size]))
+    if (sizes.size === 0) return
+    await this.s.recordMany.run(now, JSON.stringify([...sizes]))
+    await this.s.linkMany.run(repositoryId, now, JSON.stringify([...sizes.keys()]))
+  }
+
   /** How many blobs the registry has accepted, and their bytes (one scan of the table, for the metrics). */
   async totals(): Promise<{ count: number; bytes: number }> {
     return (await this.s.totals.get()) as { count: number; bytes: number }
@@ -68,13 +99,10 @@ export class BlobMeta {
     // Not durable: a lease only matters while the process that took it lives. Ordered against
     // garbage collection's decisions only: leases of other requests may be taken meanwhile.
     return writeTransaction(this.db, async () => {
-      const deleting = new Map<string, number>()
-      for (const digest of digests) {
-        await this.s.takeLease.run(leaseId, digest, now)
-        const row = (await this.s.deletion.get(digest)) as { started_at: number } | undefined
-        if (row) deleting.set(digest, row.started_at)
-      }
-      return deleting
+      const json = JSON.stringify(digests)
+      await this.s.takeLease.run(leaseId, now, json)
+      const rows = (await this.s.deletions.all(json)) as Array<{ digest: string; started_at: number }>
+      return new Map(rows.map((r) => [r.digest, r.started_at]))
     }, { durable: false, serialize: 'blobs' })
   }
 

@@ -460,8 +460,8 @@ export class PackMeta {
     return ((await this.s.userTagsOnManifest.get(manifestId)) as { n: number }).n
   }
 
-  async recordBlob(repoId: number, digest: string, size: number, now: number): Promise<void> {
-    await this.blobs.recordInRepository(repoId, { digest, size }, now)
+  async recordBlobs(repoId: number, blobs: Array<{ digest: string; size: number }>, now: number): Promise<void> {
+    await this.blobs.recordManyInRepository(repoId, blobs, now)
   }
 
   async insertVersion(v: NewPackVersion): Promise<void> {

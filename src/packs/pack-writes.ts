@@ -217,7 +217,7 @@ export class PackWrites {
     // The archive is one of the manifest's blobs, except for a pack pushed as files, whose
     // archive the registry built: it is recorded here like the rest.
     const archive = { digest: r.archive.archiveDigest, size: r.archive.archiveSize }
-    for (const blob of [...r.manifest.blobs, ...Object.values(r.files), archive]) await this.meta.recordBlob(repoId, blob.digest, (blob as BlobInfo).size, now)
+    await this.meta.recordBlobs(repoId, [...r.manifest.blobs, ...Object.values(r.files), archive], now)
     if (known !== undefined && (await this.meta.isPackVersion(known))) return known
     const manifestId = known ?? (await this.meta.insertManifest(repoId, r.manifest, now))
     const { checked } = r
