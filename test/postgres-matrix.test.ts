@@ -12,7 +12,7 @@ import { TEST_POSTGRES_VARIABLE } from './helpers.js'
 import { freshDatabase } from './postgres.js'
 import { runSuiteFile } from './system.js'
 
-const SUITES = ['http/v1-packs', 'http/tags', 'http/pack-bridge', 'http/v2-push', 'http/v2-pull', 'http/v2-management', 'http/distribution-walk', 'http/events', 'http/ui', 'ui/search', 'cli/e2e']
+const SUITES = ['http/v1-packs', 'http/tags', 'http/racing-writes', 'http/v2-discovery', 'http/pack-bridge', 'http/v2-push', 'http/v2-pull', 'http/v2-management', 'http/distribution-walk', 'http/events', 'http/ui', 'ui/search', 'cli/e2e']
 
 // The suites run one after another: a couple of minutes on two cores.
 t.setTimeout(20 * 60_000)

@@ -46,7 +46,8 @@ export function redactDatabaseUrl(url: string): string {
     const colon = userinfo.indexOf(':')
     if (colon >= 0) out = `${out.slice(0, start)}${userinfo.slice(0, colon)}:***${out.slice(at)}`
   }
-  return out.replace(/(\bpassword\s*=\s*)('[^']*'|[^\s&#]*)/gi, '$1***')
+  // Any parameter whose name ends in "password" (sslpassword too: \b does not match inside it).
+  return out.replace(/((?:^|[?&\s])[a-z_]*password\s*=\s*)('[^']*'|[^\s&#]*)/gi, '$1***')
 }
 
 /** The URL parsed; the query string split off first, because WHATWG URL refuses `user:pass@/db` (no host, socket in ?host=). */

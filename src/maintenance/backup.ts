@@ -520,9 +520,10 @@ export async function restoreRegistry(backup: VerifiedBackup, target: RestoreTar
     try {
       await importMetadata(target.db, exportLines(join(src, NAMES.metadata)))
     } catch (err) {
-      // One transaction: the database is as it was, so the blobs go too and the root is empty again.
-      if (!(err instanceof TransferError)) throw err
+      // One transaction, rolled back whatever failed (a refused line, a lost connection): the
+      // database is as it was, so the blobs go too and the root is empty again for a retry.
       await removeCopied()
+      if (!(err instanceof TransferError)) throw err
       throw new BackupError(`${src}/${NAMES.metadata} was not loaded, so nothing was restored: ${err.message}`)
     }
   }

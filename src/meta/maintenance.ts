@@ -1,5 +1,5 @@
 // SQL for the operator commands: which blobs the metadata still needs (garbage collection, fsck,
-// backup), and who uses a blob. Pack versions list their extracted files as a JSON array in
+// backup), and who uses a blob. Pack versions list their extracted files as a JSON object in
 // pack_versions.files, read with json_each on SQLite and jsonb_each on PostgreSQL (an object: path -> {digest, size}).
 
 import { type Database, type SqlText, type Statement } from './database.js'

@@ -26,6 +26,8 @@ const MIGRATION_LOCK = 0x706b796d
 interface OpenTransaction {
   client: pg.PoolClient
   depth: number
+  /** False once it committed or rolled back: work it started that outlives it runs outside it. */
+  open: boolean
 }
 
 const toNumber = (value: string): number => Number(value)
@@ -44,6 +46,12 @@ export class PostgresDatabase implements Database {
   private readonly context = new AsyncLocalStorage<OpenTransaction>()
   private readonly watched = new WeakSet<pg.PoolClient>()
   private observer: ((seconds: number) => void) | null = null
+  /**
+   * This process's writers take turns before they take a connection: only one of them at a time
+   * holds a connection waiting for WRITE_LOCK, so a burst of writes cannot take every pooled
+   * connection from the reads and the blob bookkeeping, which do not wait for writers.
+   */
+  private writerTurn: Promise<void> = Promise.resolve()
 
   private constructor(private readonly pool: pg.Pool, readonly location: string) {}
 
@@ -83,11 +91,17 @@ export class PostgresDatabase implements Database {
   }
 
   inTransaction(): boolean {
-    return this.context.getStore() !== undefined
+    return this.current() !== undefined
+  }
+
+  /** The transaction the caller runs in, if it is still open. */
+  private current(): OpenTransaction | undefined {
+    const tx = this.context.getStore()
+    return tx?.open ? tx : undefined
   }
 
   async query(config: pg.QueryConfig): Promise<pg.QueryResult> {
-    const tx = this.context.getStore()
+    const tx = this.current()
     try {
       return await (tx ? tx.client.query(config) : this.pool.query(config))
     } catch (err) {
@@ -96,15 +110,29 @@ export class PostgresDatabase implements Database {
   }
 
   async transaction<T>(fn: () => Promise<T>, options: TransactionOptions = { durable: true }): Promise<T> {
-    const open = this.context.getStore()
+    const open = this.current()
     if (open) return this.savepoint(open, fn)
     const started = this.observer ? process.hrtime.bigint() : 0n
+    const serialize = options.serialize ?? 'writes'
     try {
       // One round trip: BEGIN, the locks and the commit setting as one simple-protocol query.
-      const begin = ['BEGIN', ...locksFor(options.serialize ?? 'writes'), ...(options.durable ? [] : ['SET LOCAL synchronous_commit = off'])].join('; ')
-      return await this.onOneConnection(begin, fn)
+      const begin = ['BEGIN', ...locksFor(serialize), ...(options.durable ? [] : ['SET LOCAL synchronous_commit = off'])].join('; ')
+      const run = () => this.onOneConnection(begin, fn)
+      return await (serialize === 'writes' || serialize === 'collection' ? this.inWriterTurn(run) : run())
     } finally {
       this.observer?.(Number(process.hrtime.bigint() - started) / 1e9)
+    }
+  }
+
+  private async inWriterTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const previous = this.writerTurn
+    let done!: () => void
+    this.writerTurn = new Promise<void>((resolve) => { done = resolve })
+    await previous
+    try {
+      return await fn()
+    } finally {
+      done()
     }
   }
 
@@ -115,11 +143,12 @@ export class PostgresDatabase implements Database {
   /** `fn` in a transaction opened by `begin` (its statements sent as one query), on one pooled connection. */
   private async onOneConnection<T>(begin: string, fn: () => Promise<T>): Promise<T> {
     const client = await this.connect()
+    const tx: OpenTransaction = { client, depth: 0, open: true }
     let broken: Error | undefined
     try {
       try {
         await client.query(begin)
-        const result = await this.context.run({ client, depth: 0 }, fn)
+        const result = await this.context.run(tx, fn)
         await client.query('COMMIT')
         return result
       } catch (err) {
@@ -129,6 +158,7 @@ export class PostgresDatabase implements Database {
     } catch (err) {
       throw this.describe(err)
     } finally {
+      tx.open = false
       // A connection that failed mid-transaction is closed rather than reused.
       client.release(broken)
     }
@@ -272,13 +302,16 @@ function locksFor(serialize: NonNullable<TransactionOptions['serialize']>): stri
   if (serialize === 'blobs') return [`SELECT pg_advisory_xact_lock_shared(${BLOB_LOCK})`]
   if (serialize === 'collection') return [`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`, `SELECT pg_advisory_xact_lock(${BLOB_LOCK})`]
   if (serialize === 'none') return []
-  // hashtext gives the key's 32-bit lock number; the second argument keeps these apart from the above.
-  return [`SELECT pg_advisory_xact_lock(${BLOB_LOCK}, hashtext(${literal(serialize.key)}))`]
+  // The two-number form keeps keyed locks apart from the single-number ones above; the key's
+  // number is computed here, so no text of it reaches the SQL.
+  return [`SELECT pg_advisory_xact_lock(${BLOB_LOCK}, ${lockNumber(serialize.key)})`]
 }
 
-/** A string as an SQL literal (the locks are sent as one simple-protocol query, without parameters). */
-function literal(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`
+/** A 32-bit signed number for `key` (FNV-1a over its UTF-8 bytes): what the keyed locks are taken on. */
+function lockNumber(key: string): number {
+  let hash = 0x811c9dc5
+  for (const byte of Buffer.from(key, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193)
+  return hash | 0
 }
 
 function toParameter(value: unknown): unknown {

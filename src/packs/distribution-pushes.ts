@@ -121,11 +121,14 @@ export class DistributionPushes implements PackOciBridge {
    */
   async deleteManifest(name: string, digest: string, actor: string): Promise<void> {
     this.writes.requireDeletes()
-    const repoId = await this.views.repoId(name)
-    const manifestId = await this.meta.manifestId(repoId, digest)
-    if (manifestId === undefined) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${digest} is not in ${name}`, { name, digest })
-    const version = await this.meta.version(manifestId)
-    await this.writes.deleteManifestAndTags(name, repoId, manifestId, version?.archive_digest ?? digest, actor)
+    // Found and deleted in one transaction: two deletes of one manifest cannot both happen.
+    await this.meta.transaction(async () => {
+      const repoId = await this.views.repoId(name)
+      const manifestId = await this.meta.manifestId(repoId, digest)
+      if (manifestId === undefined) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${digest} is not in ${name}`, { name, digest })
+      const version = await this.meta.version(manifestId)
+      await this.writes.deleteManifestAndTags(name, repoId, manifestId, version?.archive_digest ?? digest, actor)
+    })
   }
 
   /** Deletes one tag of the pack; a parent tag is refused as DENIED, as distribution says it. */

@@ -357,10 +357,10 @@ export class PackWrites {
   /** Deletes a tag (never a parent tag: `parentCode` says how the asking surface refuses it). */
   async deleteTag(name: string, tag: string, actor: string, parentCode: ParentTagCode = 'TAG_PROTECTED'): Promise<TagRow> {
     this.requireDeletes()
-    const repoId = await this.views.repoId(name)
     if (isParentLabel(tagParts(tag).label)) throw parentTagRefused(tag, parentCode)
     const now = Date.now()
     return await this.meta.transaction(async () => {
+      const repoId = await this.views.repoId(name)
       const current = await this.meta.tag(repoId, tag)
       if (!current) throw new RegistryError('TAG_UNKNOWN', `${name} has no tag ${tag}`, { name, tag })
       if (current.kind === 'parent') throw parentTagRefused(tag, parentCode)

@@ -44,9 +44,10 @@ export class PackPublishing {
 
   async addTag(name: string, tag: string, ref: string, actor: string): Promise<{ status: 'created' | 'unchanged'; tag: TagView }> {
     validateUserTag(tag)
-    const { repoId, version } = await this.views.resolve(name, ref)
     const now = Date.now()
+    // Resolved inside the transaction: a version deleted meanwhile is a 404, not a tag on nothing.
     const status = await this.meta.transaction(async () => {
+      const { repoId, version } = await this.views.resolve(name, ref)
       const current = await this.meta.tag(repoId, tag)
       if (current) {
         if (current.manifest_id === version.manifest_id) return 'unchanged' as const
@@ -75,6 +76,11 @@ export class PackPublishing {
    */
   async deleteVersion(name: string, ref: string, actor: string): Promise<{ version: PackVersionRow; tags: string[] }> {
     this.writes.requireDeletes()
+    // Resolved and deleted in one transaction: two deletes of one version cannot both happen.
+    return await this.meta.transaction(() => this.deleteResolvedVersion(name, ref, actor))
+  }
+
+  private async deleteResolvedVersion(name: string, ref: string, actor: string): Promise<{ version: PackVersionRow; tags: string[] }> {
     const { repoId, version, tag } = await this.views.resolve(name, ref)
     const versionTag = formatTag(version.group_name, version.version)
     if (tag !== null && tag.kind !== 'version' && tag.name !== versionTag) {

@@ -102,6 +102,8 @@ t.test('redactDatabaseUrl and databaseHost', async (t) => {
   t.equal(redactDatabaseUrl('postgres://reg:s3cret@db:5432/p'), 'postgres://reg:***@db:5432/p')
   t.equal(redactDatabaseUrl('postgres://reg:a@b/c@db/p'), 'postgres://reg:***@db/p', 'an unencoded @ or / in the password is hidden whole')
   t.equal(redactDatabaseUrl('postgres://reg@db/p?password=s3cret&sslmode=require'), 'postgres://reg@db/p?password=***&sslmode=require')
+  t.equal(redactDatabaseUrl('postgres://reg:a@db/p?sslpassword=keypass&sslmode=require'), 'postgres://reg:***@db/p?sslpassword=***&sslmode=require', 'sslpassword too')
+  t.equal(redactDatabaseUrl('postgres://reg@db/p?passwordless=1'), 'postgres://reg@db/p?passwordless=1', 'only a parameter named ...password')
   t.equal(redactDatabaseUrl('postgres://db/p'), 'postgres://db/p')
   t.equal(databaseHost('postgres://reg:s3cret@db.example.com/p'), 'db.example.com:5432')
   t.equal(databaseHost('postgres://reg:s3cret@[::1]:6000/p'), '[::1]:6000')
