@@ -102,7 +102,13 @@ const SQL = {
     ON CONFLICT (repository_id, name) DO UPDATE
     SET manifest_id = excluded.manifest_id, seq = excluded.seq, updated_at = excluded.updated_at`,
   moveTag: 'UPDATE tags SET manifest_id = ?, seq = ?, updated_at = ?, target = ? WHERE id = ?',
-  setTagView: 'UPDATE tags SET view = ? WHERE id = ?',
+  // Many views in one statement: a JSON array of [tag id, view].
+  setTagViews: {
+    sqlite: `UPDATE tags SET view = v.view
+             FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS view FROM json_each(?)) AS v WHERE tags.id = v.id`,
+    postgres: `UPDATE tags SET view = v.view
+               FROM (SELECT CAST(e ->> 0 AS BIGINT) AS id, e ->> 1 AS view FROM jsonb_array_elements(CAST(? AS jsonb)) AS e) AS v WHERE tags.id = v.id`,
+  },
   setTagLine: 'UPDATE tags SET line = ? WHERE id = ?',
   deleteTag: 'DELETE FROM tags WHERE id = ?',
   tagNamesOf: 'SELECT name FROM tags WHERE manifest_id = ? ORDER BY name',
@@ -223,8 +229,9 @@ export class ManifestStore {
   }
 
   /** Keeps a tag as the /v1 API shows it (UTF-8 JSON). */
-  async setTagView(tagId: number, view: string): Promise<void> {
-    await this.s.setTagView.run(view, tagId)
+  /** Stores the views of many tags at once (one round trip to PostgreSQL). */
+  async setTagViews(views: Array<[tagId: number, view: string]>): Promise<void> {
+    if (views.length > 0) await this.s.setTagViews.run(JSON.stringify(views))
   }
 
   async setTagLine(tagId: number, line: string | null): Promise<void> {

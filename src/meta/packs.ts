@@ -232,6 +232,15 @@ export class PackMeta {
       tagsOfLine: p<TagRow>(`SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.repository_id = ? AND t.line = ? AND t.group_name IS NOT DISTINCT FROM ?`),
       tagRowsOfManifest: p<TagRow>(`SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.manifest_id = ? ORDER BY t.name`),
       parentsFollowing: p<{ name: string }>("SELECT name FROM tags WHERE repository_id = ? AND target = ? AND kind = 'parent' ORDER BY name"),
+      // The same two reads for many names at once (a JSON array of names).
+      tagsNamed: p<TagRow>({
+        sqlite: `SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.repository_id = ? AND t.name IN (SELECT value FROM json_each(?)) ORDER BY t.name`,
+        postgres: `SELECT ${TAG_COLUMNS} FROM ${TAG_JOIN} WHERE t.repository_id = ? AND t.name IN (SELECT jsonb_array_elements_text(CAST(? AS jsonb))) ORDER BY t.name`,
+      }),
+      parentsFollowingAny: p<{ name: string; target: string }>({
+        sqlite: "SELECT name, target FROM tags WHERE repository_id = ? AND kind = 'parent' AND target IN (SELECT value FROM json_each(?)) ORDER BY name",
+        postgres: "SELECT name, target FROM tags WHERE repository_id = ? AND kind = 'parent' AND target IN (SELECT jsonb_array_elements_text(CAST(? AS jsonb))) ORDER BY name",
+      }),
       versionByManifest: p<PackVersionRow>(`SELECT ${VERSION_COLUMNS} FROM pack_versions pv JOIN manifests m ON m.id = pv.manifest_id WHERE pv.manifest_id = ?`),
       versionByDigest: p<PackVersionRow>(
         `SELECT ${VERSION_COLUMNS} FROM pack_versions pv JOIN manifests m ON m.id = pv.manifest_id
@@ -407,8 +416,24 @@ export class PackMeta {
     return (await this.s.parentsFollowing.all(repoId, target)).map((r) => r.name)
   }
 
-  setView(tagId: number, view: string): Promise<void> {
-    return this.store.setTagView(tagId, view)
+  /** The tags of `names` that exist, by name. */
+  tagsNamed(repoId: number, names: string[]): Promise<TagRow[]> {
+    return this.s.tagsNamed.all(repoId, JSON.stringify(names))
+  }
+
+  /** The parent tags following each of the version tags `targets`, each list by name. */
+  async parentsFollowingEach(repoId: number, targets: string[]): Promise<Map<string, string[]>> {
+    const following = new Map<string, string[]>()
+    for (const { name, target } of await this.s.parentsFollowingAny.all(repoId, JSON.stringify(targets))) {
+      const names = following.get(target)
+      if (names) names.push(name)
+      else following.set(target, [name])
+    }
+    return following
+  }
+
+  setViews(views: Array<[tagId: number, view: string]>): Promise<void> {
+    return this.store.setTagViews(views)
   }
 
   setLine(tagId: number, line: string | null): Promise<void> {

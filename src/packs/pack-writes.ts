@@ -279,7 +279,7 @@ export class PackWrites {
     const moved: ParentTagMove[] = []
     for (const { group, line } of changes.lines.values()) moved.push(...await this.recomputeLine(repoId, group, line, now, changes, record))
     for (const manifestId of changes.left) await this.dropIfUntagged(manifestId, changes)
-    for (const name of changes.views) await this.renderView(repoId, name)
+    await this.renderViews(repoId, [...changes.views])
     await this.relist(repoId)
     return moved
   }
@@ -320,11 +320,13 @@ export class PackWrites {
     return moved
   }
 
-  /** Stores a tag's view as the API shows it (a tag deleted meanwhile has none to store). */
-  private async renderView(repoId: number, name: string): Promise<void> {
-    const row = await this.meta.tag(repoId, name)
-    if (!row) return
-    await this.meta.setView(row.id, JSON.stringify(tagView(row, row.kind === 'version' ? await this.meta.parentsFollowing(repoId, name) : [])))
+  /** Stores the tags' views as the API shows them (a tag deleted meanwhile has none to store), in three statements. */
+  private async renderViews(repoId: number, names: string[]): Promise<void> {
+    if (names.length === 0) return
+    const rows = await this.meta.tagsNamed(repoId, names)
+    const versions = rows.filter((row) => row.kind === 'version').map((row) => row.name)
+    const following = versions.length > 0 ? await this.meta.parentsFollowingEach(repoId, versions) : new Map<string, string[]>()
+    await this.meta.setViews(rows.map((row) => [row.id, JSON.stringify(tagView(row, row.kind === 'version' ? (following.get(row.name) ?? []) : []))]))
   }
 
   /** A pack version no user tag points at is no longer part of the pack; an artifact stays. */
