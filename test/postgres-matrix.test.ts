@@ -3,8 +3,9 @@
 // browser and its search, events, the CLI end to end) once more with the metadata in
 // PostgreSQL. Each suite file runs as it is, in its own process, with PACKYARD_TEST_POSTGRES
 // set: testConfig (test/helpers.ts) then gives every app that names no database of its own a
-// fresh PostgreSQL database on this run's server. The metadata conformance of the engines
-// themselves is test/meta/engines.test.ts.
+// fresh PostgreSQL database on this run's server, with an ICU collation as real servers' defaults
+// have (so any paging that relies on byte order without the schema's COLLATE "C" shows). The
+// metadata conformance of the engines themselves is test/meta/engines.test.ts.
 
 import t from 'tap'
 import { join } from 'node:path'
