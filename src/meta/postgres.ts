@@ -20,6 +20,8 @@ import { applyMigrations, type Migration, readMigrations } from './migrations.js
 const WRITE_LOCK = 0x706b7977
 /** Taken shared by blob bookkeeping, exclusively by garbage collection's decisions ('pkyb'). */
 const BLOB_LOCK = 0x706b7962
+/** How long /health waits for PostgreSQL to answer. */
+const PING_TIMEOUT_MS = 5000
 /** pg_advisory_lock key held while migrations run ('pkym'). */
 const MIGRATION_LOCK = 0x706b796d
 
@@ -247,8 +249,14 @@ export class PostgresDatabase implements Database {
     return Number(rows[0].v)
   }
 
+  /**
+   * A server that stopped answering (a network partition, a frozen host) must not hang the
+   * load balancer's health check: PING_TIMEOUT_MS, then a 503 like an unreachable server.
+   */
   async ping(): Promise<void> {
-    await this.query({ text: 'SELECT 1' })
+    // pg reads a query's own query_timeout; its types know only the client-wide one.
+    const ping: pg.QueryConfig & { query_timeout: number } = { text: 'SELECT 1', query_timeout: PING_TIMEOUT_MS }
+    await this.query(ping)
   }
 
   /** PostgreSQL's disk is the server's own: nothing this process frees would help. */
@@ -353,7 +361,7 @@ export function translatePlaceholders(sql: string): { text: string; names: strin
 // PostgreSQL's own classes for it: 08 connection exception, 57P01-57P03 shutting down or
 // starting, 53300 too many connections.
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300'])
-const CONNECTION_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|connect ECONNREFUSED|Client was closed/i
+const CONNECTION_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|connect ECONNREFUSED|Client was closed|Query read timeout/i
 
 function isConnectionFailure(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false

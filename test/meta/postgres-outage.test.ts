@@ -4,6 +4,9 @@
 // names the database; /health says DOWN meanwhile; the registry needs no restart.
 
 import t from 'tap'
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildApp } from '../../src/app.js'
 import { ADMIN, testConfig } from '../helpers.js'
@@ -60,4 +63,32 @@ t.test('PostgreSQL stops while 8 clients push: nothing acknowledged is lost, ref
     if (res.statusCode !== 200 || !res.body.includes(digest)) lost.push(`${name}:${version} (${res.statusCode})`)
   }
   t.same(lost, [], `all ${acknowledged.length} acknowledged pushes are there`)
+})
+
+t.test('a PostgreSQL that stops answering (frozen, not down): /health says so within seconds, and recovers', async (t) => {
+  const server = await privatePostgres(t)
+  const url = await freshDatabase(t, server)
+  const app = await buildApp(testConfig(t, { database: { url, connecttimeout: '2s' } }))
+  t.teardown(() => app.close())
+  t.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200)
+  // Every process of the server: its postmaster and its children, the backend serving the pool's connection among them.
+  const postmaster = Number(readFileSync(join(server.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0])
+  const children = execFileSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' }).trim().split('\n').map(Number)
+  const pids = [postmaster, ...children]
+  for (const pid of pids) process.kill(pid, 'SIGSTOP')
+  try {
+    const started = Date.now()
+    const health = await app.inject({ method: 'GET', url: '/health' })
+    t.equal(health.statusCode, 503)
+    t.match((health.json() as { reason: string }).reason, /database unavailable: .*PostgreSQL at/)
+    t.ok(Date.now() - started < 9000, `answered within ${Date.now() - started} ms`)
+  } finally {
+    for (const pid of pids) process.kill(pid, 'SIGCONT')
+  }
+  let healthy = false
+  for (let i = 0; i < 50 && !healthy; i++) {
+    healthy = (await app.inject({ method: 'GET', url: '/health' })).statusCode === 200
+    if (!healthy) await sleep(100)
+  }
+  t.ok(healthy, 'healthy again once it answers')
 })
