@@ -347,12 +347,13 @@ export class DistributionPushes implements PackOciBridge {
    */
   private async repushed(r: ReceivedPack, tags: string[], actor: string, message: string | null, aliasTag?: string): Promise<boolean> {
     const name = r.checked.pack.name
-    let same: boolean
+    // Most pushes change something, which reads tell without a transaction; only what looks
+    // like a repeat takes one (and checks again inside it) to record its event.
+    let same = await this.tagsOn(name, tags, r.manifest.digest)
+    if (!same) return false
     try {
       same = await this.meta.transaction(async () => {
-        const repo = await this.meta.repoByName(name)
-        if (repo === undefined) return false
-        for (const tag of tags) if ((await this.meta.tag(repo.id, tag))?.manifest_digest !== r.manifest.digest) return false
+        if (!(await this.tagsOn(name, tags, r.manifest.digest))) return false
         await this.writes.notifyPackPush(r, { actor, message }, [], false, aliasTag)
         return true
       })
@@ -362,6 +363,14 @@ export class DistributionPushes implements PackOciBridge {
     }
     if (same) await r.lease.release()
     return same
+  }
+
+  /** Whether every one of `tags` of pack `name` is on the manifest `digest`. */
+  private async tagsOn(name: string, tags: string[], digest: string): Promise<boolean> {
+    const repo = await this.meta.repoByName(name)
+    if (repo === undefined) return false
+    for (const tag of tags) if ((await this.meta.tag(repo.id, tag))?.manifest_digest !== digest) return false
+    return true
   }
 
   // ---- tags and deletes -------------------------------------------------------------------
