@@ -10,6 +10,7 @@
 // too: parent tags cannot be deleted, and deleting a version re-links them.
 
 import { PassThrough, Readable } from 'node:stream'
+import { buffer } from 'node:stream/consumers'
 import type { BlobIntake, Lease } from '../blobs/intake.js'
 import { isRegistryError, RegistryError } from '../errors.js'
 import { isJsonObject, type JsonObject } from '../json.js'
@@ -23,7 +24,6 @@ import { writeReproducibleArchive } from './archive-write.js'
 import type { PackReceiver } from './pack-receiving.js'
 import { checkPushedTag, type PackWrites, type PublishOptions, type PublishResult, type PublishStatus, type ReceivedPack, TagChanges, tagParts } from './pack-writes.js'
 import { packShapeOf } from './recognize.js'
-import { readAll } from './stream-bytes.js'
 import { parseVersion } from './versions.js'
 import type { PackViews } from './views.js'
 
@@ -195,7 +195,7 @@ export class DistributionPushes implements PackOciBridge {
     }
     if (shape.kind === 'files') {
       if (shape.packJson.size > this.limits.maxExtractedFileBytes) return null
-      const text = (await readAll(await this.store.open(shape.packJson.digest))).toString('utf8')
+      const text = (await buffer(await this.store.open(shape.packJson.digest))).toString('utf8')
       const doc = parseJsonOrNull(text)
       if (!doc || typeof doc.name !== 'string' || typeof doc.version !== 'string') return null
       const blobInput = (path: string, blob: { digest: string; size: number }) => ({

@@ -3,12 +3,12 @@
 // stored headers and search rows of packs written before those were stored. It changes packs
 // through the same rules as every write (pack-writes.ts).
 
+import { buffer } from 'node:stream/consumers'
 import type { PackMeta } from '../meta/packs.js'
 import type { PendingTasks } from '../meta/tasks.js'
 import type { BlobStore } from '../store/types.js'
 import { type PackWrites, TagChanges } from './pack-writes.js'
 import { README_SEARCH_BYTES, readmeText } from './search.js'
-import { readAll } from './stream-bytes.js'
 import { parseVersion } from './versions.js'
 
 export class PackStartUpWork {
@@ -35,7 +35,7 @@ export class PackStartUpWork {
         let text = ''
         try {
           const range = version.size > README_SEARCH_BYTES ? { start: 0, end: README_SEARCH_BYTES - 1 } : undefined
-          text = readmeText(await readAll(await this.store.open(version.digest, range)))
+          text = readmeText(await buffer(await this.store.open(version.digest, range)))
         } catch {
           unreadable++
         }
