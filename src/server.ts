@@ -2,9 +2,10 @@
 // redirect listener of http.tls.letsencrypt.httpaddr, and the metrics.addr listener), start the
 // TLS service (which may wait for a first ACME certificate), reload certificates on SIGHUP, and
 // shut down gracefully on SIGTERM/SIGINT (stop accepting, let in-flight requests finish within
-// http.draintimeout, close the database). Holds the storage root's lock and the database's from
-// before the database is opened until it is closed, so a second server on the same root or the
-// same database refuses to start. Once it listens, what start-up allocated is given back
+// http.draintimeout, close the database). With SQLite it holds the storage root's lock and the
+// database's from before the database is opened until it is closed, so a second server on the
+// same root or the same database refuses to start; with the metadata in PostgreSQL it takes
+// neither, since replicas share one root by design and coordinate in the database. Once it listens, what start-up allocated is given back
 // (startup-memory.ts). The only file that listens on a port.
 
 import type { FastifyInstance } from 'fastify'
@@ -59,10 +60,12 @@ export async function serve(configPath: string | undefined): Promise<void> {
 /**
  * One server per root and per database, both taken before the database is opened: the
  * database's own lock catches two roots sharing one database.path. In-memory storage has neither;
- * with the metadata in PostgreSQL there is no database file to lock.
+ * with the metadata in PostgreSQL, replicas share the root and the database (every piece of
+ * state they share is in PostgreSQL or the blob store, and one-at-a-time work takes advisory
+ * locks there), so no lock file is used.
  */
 async function takeLocks(config: Config, logger: pino.Logger): Promise<HeldLock[]> {
-  if (config.storage.kind === 'inmemory') return []
+  if (config.storage.kind === 'inmemory' || config.database.kind === 'postgres') return []
   const { rootdirectory, databasePath } = config.storage
   const options = (what: string) => ({
     purpose: `serve on ${config.http.addr}`,
@@ -70,7 +73,6 @@ async function takeLocks(config: Config, logger: pino.Logger): Promise<HeldLock[
     onStorageFull: () => new SpaceReserve(rootLayout(rootdirectory).reservedSpace).release(),
   })
   const root = await lockRoot(rootdirectory, options(rootdirectory))
-  if (config.database.kind === 'postgres') return [root]
   try {
     return [root, await lockDatabase(databasePath, options(databasePath))]
   } catch (err) {

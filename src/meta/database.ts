@@ -67,6 +67,9 @@ export interface TransactionOptions {
   serialize?: 'writes' | 'blobs' | 'collection' | 'none' | { key: string }
 }
 
+/** What `Database.exclusively` did: ran `fn` (and what it returned), or found the work taken. */
+export type ExclusiveOutcome<T> = { ran: true; value: T } | { ran: false }
+
 /**
  * What to do when a write transaction fails because the disk is full: return true when space
  * was freed (the space reserve released) and the transaction should be tried once more.
@@ -87,6 +90,15 @@ export interface Database {
    * SQLite a transaction of its own, writers waiting until it ends.
    */
   snapshot<T>(fn: () => Promise<T>): Promise<T>
+  /**
+   * Runs `fn` unless work of the same `name` runs now in any process on this database (another
+   * replica, an operator command): work that must happen one at a time (garbage collection,
+   * upload purging, certificate renewal, one endpoint's notifications). Returns `{ ran: false }`
+   * at once when it is taken. PostgreSQL holds a session advisory lock on one connection while
+   * `fn` runs (a replica that dies lets go with its connection); SQLite, whose database one
+   * server holds, a lock within this process.
+   */
+  exclusively<T>(name: string, fn: () => Promise<T>): Promise<ExclusiveOutcome<T>>
   /** Whether the caller runs inside one of this database's transactions. */
   inTransaction(): boolean
   /** The schema version the database is at. */

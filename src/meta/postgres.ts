@@ -13,7 +13,7 @@
 import pg from 'pg'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { RegistryError } from '../errors.js'
-import { type Database, type RunResult, SchemaTooNewError, type SqlText, sqlFor, type Statement, type StorageFullHandler, type TransactionOptions } from './database.js'
+import { type Database, type ExclusiveOutcome, type RunResult, SchemaTooNewError, type SqlText, sqlFor, type Statement, type StorageFullHandler, type TransactionOptions } from './database.js'
 import { applyMigrations, type Migration, readMigrations } from './migrations.js'
 
 /** pg_advisory_xact_lock key every write transaction takes ('pkyw'). */
@@ -24,6 +24,8 @@ const BLOB_LOCK = 0x706b7962
 const PING_TIMEOUT_MS = 5000
 /** pg_advisory_lock key held while migrations run ('pkym'). */
 const MIGRATION_LOCK = 0x706b796d
+/** First number of the session advisory locks of `exclusively`, the second is the name's ('pkyx'). */
+const EXCLUSIVE_LOCK = 0x706b7978
 
 interface OpenTransaction {
   client: pg.PoolClient
@@ -195,6 +197,25 @@ export class PostgresDatabase implements Database {
       this.watched.add(client)
     }
     return client
+  }
+
+  async exclusively<T>(name: string, fn: () => Promise<T>): Promise<ExclusiveOutcome<T>> {
+    const client = await this.connect()
+    const key = `${EXCLUSIVE_LOCK}, ${lockNumber(name)}`
+    let locked = false
+    try {
+      const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${key}) AS locked`)
+      locked = rows[0]?.locked === true
+      if (!locked) return { ran: false }
+      return { ran: true, value: await fn() }
+    } catch (err) {
+      throw this.describe(err)
+    } finally {
+      // A connection that failed may hold the lock no longer (or at all): it is closed, not reused.
+      let healthy = true
+      if (locked) healthy = await client.query(`SELECT pg_advisory_unlock(${key})`).then(() => true, () => false)
+      client.release(!healthy)
+    }
   }
 
   private async migrate(migrations: Migration[]): Promise<void> {

@@ -10,7 +10,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { isStorageFull } from '../errors.js'
-import { type Database, type RunResult, type SqlText, sqlFor, type Statement, type StorageFullHandler, type TransactionOptions } from './database.js'
+import { type Database, type ExclusiveOutcome, type RunResult, type SqlText, sqlFor, type Statement, type StorageFullHandler, type TransactionOptions } from './database.js'
 import { applyMigrations, type Migration, readMigrations } from './migrations.js'
 
 /** The transaction a piece of async work runs in (an object per transaction, compared by identity). */
@@ -26,6 +26,8 @@ export class SqliteDatabase implements Database {
   private open: { tx: OpenTransaction; ended: Promise<void> } | null = null
   private fullHandler: StorageFullHandler | null = null
   private observer: ((seconds: number) => void) | null = null
+  /** Names of the `exclusively` work running in this process. */
+  private readonly running = new Set<string>()
 
   private constructor(readonly raw: Sqlite.Database, readonly location: string) {}
 
@@ -54,6 +56,16 @@ export class SqliteDatabase implements Database {
       this.statements.set(text, statement)
     }
     return statement as Statement<Row>
+  }
+
+  async exclusively<T>(name: string, fn: () => Promise<T>): Promise<ExclusiveOutcome<T>> {
+    if (this.running.has(name)) return { ran: false }
+    this.running.add(name)
+    try {
+      return { ran: true, value: await fn() }
+    } finally {
+      this.running.delete(name)
+    }
   }
 
   inTransaction(): boolean {

@@ -78,10 +78,10 @@ export const TABLES: readonly TableSpec[] = [
   { name: 'pack_headers', columns: ['repository_id', 'name', 'layer', 'header'], key: ['repository_id'] },
   { name: 'pending_tasks', columns: ['name'], key: ['name'] },
   { name: 'pack_readmes', columns: ['manifest_id', 'text'], key: ['manifest_id'] },
-  { name: 'upload_sessions', columns: ['id', 'repository', 'size', 'started_at', 'updated_at', 'owner'], key: ['id'] },
+  { name: 'upload_sessions', columns: ['id', 'repository', 'size', 'started_at', 'updated_at', 'owner', 'claimed_by', 'claimed_until'], key: ['id'] },
   {
     name: 'events',
-    columns: ['id', 'at', 'actor', 'action', 'repository', 'tag', 'old_digest', 'new_digest', 'forced', 'message', 'detail'],
+    columns: ['id', 'at', 'actor', 'action', 'repository', 'tag', 'old_digest', 'new_digest', 'forced', 'message', 'detail', 'replica'],
     key: ['id'],
     identity: 'id',
   },
@@ -90,6 +90,8 @@ export const TABLES: readonly TableSpec[] = [
   { name: 'notification_outbox', columns: ['seq', 'at', 'action', 'media_type', 'event'], key: ['seq'], identity: 'seq', autoincrement: true },
   { name: 'notification_endpoints', columns: ['name', 'delivered_seq'], key: ['name'] },
   { name: 'sync_origins', columns: ['repository', 'tag', 'upstream', 'manifest_digest', 'synced_at'], key: ['repository', 'tag'] },
+  { name: 'replicas', columns: ['id', 'address', 'version', 'started_at', 'last_seen'], key: ['id'] },
+  { name: 'login_failures', columns: ['key', 'count', 'last_at'], key: ['key'] },
 ]
 
 /** Rows read per page, and inserted per statement. */

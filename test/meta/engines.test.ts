@@ -137,6 +137,36 @@ for (const engine of [sqliteEngine(), postgresEngine()]) {
       t.equal(seen, 0, 'the read saw the committed value')
     })
 
+    t.test('exclusively: work of one name runs one at a time, others are told at once', async (t) => {
+      const db = await engine.open(t)
+      // Another process on the same database where the engine has one (a replica, a command).
+      const other = engine.name === 'postgres' && engine.reopen ? await engine.reopen(SCHEMA) : db
+      if (other !== db) t.teardown(() => other.close())
+      let release = () => {}
+      const held = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      let started = () => {}
+      const running = new Promise<void>((resolve) => {
+        started = resolve
+      })
+      const first = db.exclusively('gc', async () => {
+        started()
+        await held
+        return 'collected'
+      })
+      await running
+      t.same(await other.exclusively('gc', async () => 'second'), { ran: false }, 'the same name elsewhere is refused while the first runs')
+      t.same(await other.exclusively('purge', async () => 'purged'), { ran: true, value: 'purged' }, 'another name runs beside it')
+      release()
+      t.same(await first, { ran: true, value: 'collected' })
+      t.same(await other.exclusively('gc', async () => 'again'), { ran: true, value: 'again' }, 'free once the first ended')
+      await t.rejects(db.exclusively('gc', async () => {
+        throw new Error('failed midway')
+      }), /failed midway/)
+      t.same(await other.exclusively('gc', async () => 'after a failure'), { ran: true, value: 'after a failure' }, 'a failure lets go too')
+    })
+
     t.test('migrations: applied once, a failing one rolled back, a newer schema refused', async (t) => {
       const db = await engine.open(t)
       t.equal(await db.schemaVersion(), 2)

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { type Database, writeTransaction } from '../../src/meta/database.js'
 import { openDatabase } from '../../src/meta/db.js'
 import { SqliteDatabase } from '../../src/meta/sqlite.js'
-import { copyMetadata, exportMetadata, firstNonEmptyTable, importMetadata, TABLES, verifyCopy } from '../../src/meta/transfer.js'
+import { copyMetadata, exportMetadata, firstNonEmptyTable, importMetadata, TABLES, TRANSFER_SCHEMAS, verifyCopy } from '../../src/meta/transfer.js'
 import { freshDatabase } from '../postgres.js'
 import { tempDir, type Teardown } from '../system.js'
 import { BINARY_CONTENT, fillRegistry } from './transfer-rows.js'
@@ -70,7 +70,7 @@ t.test('SQLite copied into PostgreSQL: the same rows, verified; sequences contin
   const source = await exported(from)
   const copy = await exported(to)
   t.same(copy.slice(1), source.slice(1), 'every value of every table is the same on both engines')
-  t.same(JSON.parse(copy[0] as string).source, { dialect: 'postgres', schema: 1 })
+  t.same(JSON.parse(copy[0] as string).source, { dialect: 'postgres', schema: TRANSFER_SCHEMAS.postgres })
 
   const manifest = await to.prepare<{ content: Buffer }>('SELECT content FROM manifests WHERE id = 1').get()
   t.ok(manifest !== undefined && Buffer.isBuffer(manifest.content) && manifest.content.equals(BINARY_CONTENT), 'manifest bytes are identical')
@@ -115,7 +115,7 @@ t.test('a truncated or foreign export loads nothing', async (t) => {
   t.equal(await firstNonEmptyTable(to), null, 'the target stays empty')
   await t.rejects(importMetadata(to, linesOf([JSON.stringify({ format: 'other', version: 1 })])), { name: 'TransferError', problem: 'format' })
   const header = JSON.parse(lines[0] as string)
-  await t.rejects(importMetadata(to, linesOf([JSON.stringify({ ...header, source: { dialect: 'sqlite', schema: 15 } }), ...lines.slice(1)])), { name: 'TransferError', problem: 'schema' })
+  await t.rejects(importMetadata(to, linesOf([JSON.stringify({ ...header, source: { dialect: 'sqlite', schema: TRANSFER_SCHEMAS.sqlite + 1 } }), ...lines.slice(1)])), { name: 'TransferError', problem: 'schema' })
   const end = JSON.parse(lines[lines.length - 1] as string)
   const lying = [...lines.slice(0, -1), JSON.stringify({ ...end, rows: { ...end.rows, events: 4 } })]
   await t.rejects(importMetadata(to, linesOf(lying)), { problem: 'format', message: /table events: the export announces 4 rows but holds 3/ })
