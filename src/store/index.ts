@@ -1,8 +1,8 @@
 // Opens the storage the config asks for, in the one way the server and the operator commands
 // share: the blob store, its upload staging, where the metadata database lives, and how to free
-// the space reserve when the disk is full. With S3 the blobs live in the bucket and the local
-// data directory (the database's folder) keeps the database, the upload staging's state and
-// tail files, and the initial admin password; the AWS SDK is loaded only then.
+// the space reserve when the disk is full. With S3 the blobs and the chunked uploads (their
+// state included) live in the bucket, and the local data directory (the database's folder)
+// keeps the database and the initial admin password; the AWS SDK is loaded only then.
 
 import { FilesystemBlobStore } from './fs.js'
 import { rootLayout } from './layout.js'
@@ -46,9 +46,7 @@ export async function openStorage(settings: StorageSettings, options: StorageOpt
     const [{ S3BlobStore }, { S3UploadStaging }] = await Promise.all([import('./s3.js'), import('./s3-uploads.js')])
     const store = new S3BlobStore(settings.s3, { ...(options.warn ? { warn: options.warn } : {}) })
     await store.verifyBucket()
-    const staging = new S3UploadStaging(store, layout.uploads)
-    await staging.init()
-    return { store, staging, databaseFile: settings.databasePath, initialAdminPasswordFile: layout.initialAdminPassword, releaseReserve: () => false }
+    return { store, staging: new S3UploadStaging(store), databaseFile: settings.databasePath, initialAdminPasswordFile: layout.initialAdminPassword, releaseReserve: () => false }
   }
   const store = new FilesystemBlobStore(settings.rootdirectory)
   await store.init()

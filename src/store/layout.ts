@@ -8,8 +8,6 @@
 //     blobs/sha256/<2 hex>/<64 hex>   content-addressed blobs (filesystem storage)
 //     uploads/<uuid>                   chunked upload sessions in progress
 //     uploads/put-<uuid>               a blob being received, until verified and linked
-//     uploads/<uuid>.json, .<n>.tail   with S3 storage: a chunked upload's state and the bytes
-//                                      after its last full part (the parts are in the bucket)
 //     registry.db (+ -wal, -shm)       the metadata (SQLite), unless database.path says otherwise
 //     reserved-space                   space kept back so deletes work on a full disk
 //     initial-admin-password           the first admin password (0600), until changed
@@ -22,6 +20,9 @@
 //     blobs/sha256/<2 hex>/<64 hex>   content-addressed blobs
 //     uploads/put-<uuid>               a blob being received (multipart), until copied into place
 //     uploads/<uuid>                   a chunked upload session's multipart object
+//     uploads/<uuid>.json              its state: multipart upload id, parts, tail generation
+//     uploads/<uuid>.<n>.tail          the bytes after its last full part (generation n), so any
+//                                      replica can continue the upload (nothing on local disk)
 //
 //   backup folder (packyard backup DEST):
 //     backup.json                      what the backup holds, written last
@@ -36,8 +37,8 @@
 import { join } from 'node:path'
 
 export const PUT_TEMP_PREFIX = 'put-'
-/** The ending of an S3 upload's state file (uploadStateFile). */
-export const UPLOAD_STATE_SUFFIX = '.json'
+const UPLOAD_STATE_SUFFIX = '.json'
+const UPLOAD_TAIL = /^(.+)\.(\d+)\.tail$/
 
 export interface RootLayout {
   root: string
@@ -103,14 +104,24 @@ export function putTempName(uuid: string): string {
   return `${PUT_TEMP_PREFIX}${uuid}`
 }
 
-/** A chunked S3 upload's state in the local data directory's uploads folder: `<id>.json`. */
-export function uploadStateFile(uploads: string, id: string): string {
-  return join(uploads, `${id}${UPLOAD_STATE_SUFFIX}`)
+/** A chunked S3 upload's state object: `<uploads>/<id>.json`. */
+export function uploadStateKey(layout: BucketLayout, id: string): string {
+  return `${layout.uploads}${id}${UPLOAD_STATE_SUFFIX}`
 }
 
-/** The bytes after an S3 upload's last full part: `<id>.<generation>.tail`. */
-export function uploadTailFile(uploads: string, id: string, generation: number): string {
-  return join(uploads, `${id}.${generation}.tail`)
+/** The bytes after a chunked S3 upload's last full part: `<uploads>/<id>.<generation>.tail`. */
+export function uploadTailKey(layout: BucketLayout, id: string, generation: number): string {
+  return `${layout.uploads}${id}.${generation}.tail`
+}
+
+/** What a key under `<uploads>/` is: an upload's state, one of its tails, or an object (temp or multipart); null for other keys. */
+export function parseUploadKey(layout: BucketLayout, key: string): { kind: 'state' | 'tail' | 'object'; id: string } | null {
+  if (!key.startsWith(layout.uploads)) return null
+  const name = key.slice(layout.uploads.length)
+  if (name.endsWith(UPLOAD_STATE_SUFFIX)) return { kind: 'state', id: name.slice(0, -UPLOAD_STATE_SUFFIX.length) }
+  const tail = UPLOAD_TAIL.exec(name)
+  if (tail) return { kind: 'tail', id: tail[1] as string }
+  return { kind: 'object', id: name }
 }
 
 export interface BackupLayout {

@@ -4,7 +4,17 @@
 // commits by verifying, fsyncing and linking it into place,
 // so a crash never leaves a partial blob visible; the in-memory staging feeds the in-memory
 // store. Both pass test/store/uploads-conformance.ts. Staging knows nothing of HTTP or
-// sessions' owners; the registry keeps those in upload_sessions.
+// sessions' owners; the registry keeps those in upload_sessions, and serializes the requests
+// of one upload across processes (oci/uploads.ts), so a staging never sees two at once.
+//
+// Several replicas may share one filesystem root (an NFS or RWX volume), each request of an
+// upload landing on any of them. The file is the whole truth: its size is read from the file
+// at every request (NFS's close-to-open consistency makes an open see what the last writer
+// closed), and the bytes below the size a successful append left are never rewritten (appends
+// write only after the size they found, and a failed one truncates back to that size). So the
+// running hash a process kept for the first n bytes is still true whenever the file holds
+// exactly n bytes; when another process appended since, the sizes differ and the commit
+// re-hashes the file.
 
 import { createHash, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
@@ -36,6 +46,12 @@ export interface CommitExpectation {
   size?: number | undefined
 }
 
+/** The last chunk, sent with the request that finishes the upload. */
+export interface FinalChunk {
+  source: Readable
+  chunk: ChunkExpectation
+}
+
 export interface UploadStaging {
   /** Starts an empty upload under `id`. */
   create(id: string): Promise<void>
@@ -49,11 +65,12 @@ export interface UploadStaging {
    */
   append(id: string, source: Readable, chunk?: ChunkExpectation): Promise<number>
   /**
-   * Hashes the staged bytes and verifies them against `expected`; the result places them as a
-   * blob (and its discard() removes the upload). When verification fails the upload is left
-   * for the caller to cancel.
+   * Appends `last` as append() would (a staging may skip writing down what it would at once
+   * discard), hashes the staged bytes and verifies them against `expected`; the result places
+   * them as a blob (and its discard() removes the upload). When verification fails the upload
+   * is left, `last` included, for the caller to cancel; when `last` fails, as it was.
    */
-  commit(id: string, expected: CommitExpectation): Promise<StagedBlob>
+  commit(id: string, expected: CommitExpectation, last?: FinalChunk): Promise<StagedBlob>
   /** Removes the upload (or any other entry list() showed); false when it was not there. */
   cancel(id: string): Promise<boolean>
   /** Every entry of the staging area, including temp files other writers left (for purging). */
@@ -86,8 +103,8 @@ interface RunningHash {
 export class FilesystemUploadStaging implements UploadStaging {
   /**
    * sha256 of each upload's bytes as they were appended in this process, so a commit need
-   * not read the file back. Missing after a restart (or an append it did not see): the
-   * commit then re-hashes the file.
+   * not read the file back. Missing after a restart, and of no use after an append it did not
+   * see (the sizes differ, see the header): the commit then re-hashes the file.
    */
   private readonly running = new Map<string, RunningHash>()
 
@@ -152,8 +169,9 @@ export class FilesystemUploadStaging implements UploadStaging {
     }
   }
 
-  async commit(id: string, expected: CommitExpectation): Promise<StagedBlob> {
+  async commit(id: string, expected: CommitExpectation, last?: FinalChunk): Promise<StagedBlob> {
     assertDigest(expected.digest)
+    if (last) await this.append(id, last.source, last.chunk)
     const path = this.pathOf(id)
     const fh = await this.openExisting(id, 'r+')
     let info: BlobInfo
@@ -236,8 +254,9 @@ export class MemoryUploadStaging implements UploadStaging {
     return entry.size
   }
 
-  async commit(id: string, expected: CommitExpectation): Promise<StagedBlob> {
+  async commit(id: string, expected: CommitExpectation, last?: FinalChunk): Promise<StagedBlob> {
     assertDigest(expected.digest)
+    if (last) await this.append(id, last.source, last.chunk)
     const entry = this.get(id)
     const staged = await this.store.stage(Readable.from(entry.chunks), expected)
     this.entries.delete(id)

@@ -4,7 +4,6 @@
 
 import t from 'tap'
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
-import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { openStorage } from '../../src/store/index.js'
@@ -35,12 +34,10 @@ t.test('S3', async (t) => {
    * requests on one key overlap (its files trip over each other; seen more often under Node 24),
    * and the retry absorbs that as it absorbs S3's own occasional 500s.
    */
-  async function fixture(t: { teardown(fn: () => void): void }, options: { endpoint?: string; warn?: (m: string) => void } = {}) {
+  async function fixture(_t: unknown, options: { endpoint?: string; warn?: (m: string) => void } = {}) {
     const store = new S3BlobStore(s3Settings(options.endpoint ?? s3.endpoint), { ...(options.endpoint ? { maxAttempts: 2 } : {}), ...(options.warn ? { warn: options.warn } : {}) })
-    const dir = join(tempDir(t), 'uploads')
-    const staging = new S3UploadStaging(store, dir)
-    await staging.init()
-    return { store, staging, dir }
+    // Another replica on the same bucket: a client, a store and a staging of its own.
+    return { store, staging: new S3UploadStaging(store), replica: () => new S3UploadStaging(new S3BlobStore(store.settings, { ...(options.endpoint ? { maxAttempts: 2 } : {}) })) }
   }
 
   t.test('blob store conformance', async (t) => {
@@ -89,7 +86,7 @@ t.test('S3', async (t) => {
   })
 
   t.test('a chunked upload spans parts and survives a restart of the process', async (t) => {
-    const { store, staging, dir } = await fixture(t)
+    const { store, staging } = await fixture(t)
     const id = '3f1d2c3b-4a59-4876-9504-a3b2c1d0e9f8'
     const data = Buffer.alloc(12 * MiB + 123)
     for (let i = 0; i + 4 <= data.length; i += 4) data.writeUInt32BE(i * 7, i)
@@ -99,21 +96,22 @@ t.test('S3', async (t) => {
       offset = await staging.append(id, Readable.from([data.subarray(offset, cut)]), { offset })
     }
     t.equal(offset, 9 * MiB + 5)
-    t.ok(readdirSync(dir).some((name) => name.endsWith('.tail')), 'the bytes after the last full part wait locally')
-    // A new process: no running hash, state and tail from disk.
-    const restarted = new S3UploadStaging(store, dir)
+    const keys = await leftovers(store)
+    t.ok(keys.some((key) => key.endsWith(`${id}.json`)), 'the state is in the bucket')
+    t.ok(keys.some((key) => key.endsWith('.tail')), 'the bytes after the last full part wait in the bucket')
+    // A new process (or another replica): no running hash, state and tail from the bucket.
+    const restarted = new S3UploadStaging(store)
     t.equal(await restarted.size(id), offset)
     t.equal(await restarted.append(id, Readable.from([data.subarray(offset)]), { offset }), data.length)
     t.same(await commitPlaced(restarted, id, { digest: digestOf(data), size: data.length }), { digest: digestOf(data), size: data.length })
     t.ok((await readAll(await store.open(digestOf(data)))).equals(data))
-    t.same(readdirSync(dir), [], 'nothing left locally')
     t.same(await leftovers(store), [], 'nothing left in the bucket')
   })
 
   t.test('cancelling an upload aborts its multipart upload', async (t) => {
     const proxy = await startFaultProxy(t, s3.endpoint)
     const warnings: string[] = []
-    const { staging, dir } = await fixture(t, { endpoint: proxy.endpoint, warn: (m) => warnings.push(m) })
+    const { store, staging } = await fixture(t, { endpoint: proxy.endpoint, warn: (m) => warnings.push(m) })
     const id = '4a2e3d4c-5b6a-4987-8a15-b4c3d2e1f0a9'
     await staging.create(id)
     await staging.append(id, Readable.from([Buffer.alloc(6 * MiB, 1)]))
@@ -123,7 +121,7 @@ t.test('S3', async (t) => {
     t.ok(abort, 'AbortMultipartUpload was sent')
     // s3rver has no AbortMultipartUpload (it answers 405): the operator is told where the parts are.
     t.match(warnings, [/does not implement AbortMultipartUpload.*lifecycle rule/])
-    t.same(readdirSync(dir), [])
+    t.same(await leftovers(store), [], 'the state and the tail are gone')
     await t.rejects(staging.size(id), { code: 'BLOB_UPLOAD_UNKNOWN' })
   })
 
@@ -141,13 +139,14 @@ t.test('S3', async (t) => {
   t.test('blobs larger than one CopyObject can copy are refused with 413', async (t) => {
     const store = new S3BlobStore(s3Settings(s3.endpoint), { maxBlobBytes: 1000 })
     await t.rejects(putBlob(store, Readable.from([Buffer.alloc(600), Buffer.alloc(600)])), { code: 'PAYLOAD_TOO_LARGE', message: /S3 storage keeps blobs of at most 1000 bytes/ })
-    const staging = new S3UploadStaging(store, join(tempDir(t), 'uploads'))
-    await staging.init()
+    const staging = new S3UploadStaging(store)
     const id = '5b3f4e5d-6c7b-4a98-9b26-c5d4e3f2a1b0'
     await staging.create(id)
     await staging.append(id, Readable.from([Buffer.alloc(900)]))
     await t.rejects(staging.append(id, Readable.from([Buffer.alloc(200)])), { code: 'PAYLOAD_TOO_LARGE' })
     t.equal(await staging.size(id), 900, 'the refused chunk changed nothing')
+    t.same(await leftovers(store), [store.uploadKey(`${id}.1.tail`), store.uploadKey(`${id}.json`)], 'only the upload: its tail and its state')
+    await staging.cancel(id)
     t.same(await leftovers(store), [])
   })
 
@@ -191,11 +190,11 @@ t.test('S3', async (t) => {
     proxy.rule = () => 'pass'
     const id = '6c4a5f6e-7d8c-4ba9-8c37-d6e5f4a3b2c1'
     await staging.create(id)
+    await staging.append(id, Readable.from([Buffer.from('a small blob')]))
     proxy.rule = (req) => (req.method === 'PUT' ? 'internal' : 'pass')
-    await staging.append(id, Readable.from([Buffer.from('small stays local')]))
-    await t.rejects(commitPlaced(staging, id, { digest: digestOf('small stays local') }), { code: 'UNAVAILABLE', message: /InternalError/ })
+    await t.rejects(commitPlaced(staging, id, { digest: digestOf('a small blob') }), { code: 'UNAVAILABLE', message: /InternalError/ })
     proxy.rule = () => 'pass'
-    t.same(await commitPlaced(staging, id, { digest: digestOf('small stays local') }), { digest: digestOf('small stays local'), size: 17 }, 'the same commit succeeds once S3 is back')
+    t.same(await commitPlaced(staging, id, { digest: digestOf('a small blob') }), { digest: digestOf('a small blob'), size: 12 }, 'the same commit succeeds once S3 is back')
   })
 
   t.test('openStorage checks the bucket and names the bucket, the endpoint and the S3 error', async (t) => {

@@ -14,9 +14,11 @@ import { commitPlaced, stagingConformance } from './uploads-conformance.js'
 import { putBlob } from '../../src/store/types.js'
 
 async function fsFixture(t: { teardown(fn: () => void): void }) {
-  const store = new FilesystemBlobStore(join(tempDir(t), 'root'))
+  const root = join(tempDir(t), 'root')
+  const store = new FilesystemBlobStore(root)
   await store.init()
-  return { store, staging: new FilesystemUploadStaging(store) }
+  // Another replica on the same root (a shared volume): a store and a staging of its own.
+  return { store, staging: new FilesystemUploadStaging(store), replica: () => new FilesystemUploadStaging(new FilesystemBlobStore(root)) }
 }
 
 t.test('in-memory staging', async (t) => {
