@@ -11,6 +11,7 @@
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RouteOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
 import pino from 'pino'
 import { AuditTrail } from './audit.js'
 import { Authenticator } from './auth/authenticator.js'
@@ -235,7 +236,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const onDemand = mirror && onDemandFrom.length > 0 ? new OnDemand(mirror, onDemandFrom, packMeta) : null
     const pullThrough = onDemand ? (name: string, ref: string | null) => onDemand.ensure(name, ref) : null
     if (onDemand) app.addHook('preClose', () => onDemand.close())
-    const uploads = new OciUploads(db, intake, storage.staging, { maxSessionsPerUser: limits.uploadSessions }, (source, digest) => pushes.watchUpload(source, digest))
+    // Who holds this process's upload-session claims: unique among the replicas sharing the
+    // database (host and pid), until replica records give each replica its id.
+    const replicaId = `${hostname()}:${process.pid}`
+    const uploads = new OciUploads(db, intake, storage.staging, { maxSessionsPerUser: limits.uploadSessions, replicaId }, (source, digest) => pushes.watchUpload(source, digest))
     const bodyIdleMs = config.http.bodyIdleTimeoutMs
 
     const manifestSize = limits.manifestSize

@@ -7,6 +7,11 @@
 // one consistent state to the next. Nothing here throws typed errors: results say what was
 // found, and src/oci/ decides what that means for a client.
 //
+// Upload sessions carry a claim (claimed_by, claimed_until in ms since the epoch): the replica
+// handling a request on the session holds it, renews it while the request streams, and lets it
+// go at the end; a claim not renewed expires, so a replica that died frees its sessions by
+// itself. Taking a claim is one conditional UPDATE, so two replicas cannot both hold one.
+//
 // manifests.artifact_type holds what the referrers API reports: the manifest's artifactType,
 // else an image manifest's config mediaType, else NULL.
 //
@@ -30,6 +35,8 @@ export interface BlobRow {
 export interface SessionRow {
   id: string
   repository: string
+  /** Bytes recorded by the last request that appended. */
+  size: number
   started_at: number
   updated_at: number
 }
@@ -63,11 +70,16 @@ const SQL = {
   createSession: 'INSERT INTO upload_sessions (id, repository, owner, size, started_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)',
   // Counts no further than the cap, from the owner index: as cheap with a million sessions as with one.
   ownedSessions: 'SELECT COUNT(*) AS n FROM (SELECT 1 FROM upload_sessions WHERE owner = ? LIMIT ?) owned',
-  session: 'SELECT id, repository, started_at, updated_at FROM upload_sessions WHERE id = ?',
-  touchSession: 'UPDATE upload_sessions SET size = ?, updated_at = ? WHERE id = ?',
+  session: 'SELECT id, repository, size, started_at, updated_at FROM upload_sessions WHERE id = ?',
+  claimSession: `UPDATE upload_sessions SET claimed_by = @by, claimed_until = @until
+    WHERE id = @id AND (CAST(@repository AS TEXT) IS NULL OR repository = @repository) AND claimed_until < @now
+    RETURNING id, repository, size, started_at, updated_at`,
+  renewClaim: 'UPDATE upload_sessions SET claimed_until = @until WHERE id = @id AND claimed_by = @by',
+  releaseClaim: 'UPDATE upload_sessions SET claimed_by = NULL, claimed_until = 0 WHERE id = @id AND claimed_by = @by',
+  touchSession: 'UPDATE upload_sessions SET size = @size, updated_at = @now, claimed_by = NULL, claimed_until = 0 WHERE id = @id AND claimed_by = @by',
   deleteSession: 'DELETE FROM upload_sessions WHERE id = ?',
-  staleSessions: 'SELECT id, repository, started_at, updated_at FROM upload_sessions WHERE updated_at < ? ORDER BY updated_at',
-  emptySessions: 'SELECT id, repository, started_at, updated_at FROM upload_sessions WHERE size = 0 AND updated_at < ? ORDER BY updated_at',
+  staleSessions: 'SELECT id, repository, size, started_at, updated_at FROM upload_sessions WHERE updated_at < ? AND claimed_until < ? ORDER BY updated_at',
+  emptySessions: 'SELECT id, repository, size, started_at, updated_at FROM upload_sessions WHERE size = 0 AND updated_at < ? AND claimed_until < ? ORDER BY updated_at',
   openSessions: 'SELECT COUNT(*) AS n FROM upload_sessions',
   forgetSessions: 'DELETE FROM upload_sessions',
 } as const
@@ -161,14 +173,14 @@ export class OciMeta {
     return ((await this.get<{ n: number }>('openSessions')) as { n: number }).n
   }
 
-  /** Sessions last touched before `before` (ms since the epoch). */
-  async staleSessions(before: number): Promise<SessionRow[]> {
-    return await this.all<SessionRow>('staleSessions', before)
+  /** Sessions last touched before `before` (ms since the epoch) that no one holds at `now`. */
+  async staleSessions(before: number, now: number): Promise<SessionRow[]> {
+    return await this.all<SessionRow>('staleSessions', before, now)
   }
 
-  /** Sessions that have recorded no byte and were last touched before `before`. */
-  async emptySessions(before: number): Promise<SessionRow[]> {
-    return await this.all<SessionRow>('emptySessions', before)
+  /** Sessions that have recorded no byte, were last touched before `before` and no one holds at `now`. */
+  async emptySessions(before: number, now: number): Promise<SessionRow[]> {
+    return await this.all<SessionRow>('emptySessions', before, now)
   }
 
   // ---- state changes, one transaction each
@@ -193,8 +205,27 @@ export class OciMeta {
     )
   }
 
-  async touchSession(id: string, size: number, now: number): Promise<void> {
-    await writeTransaction(this.db, () => this.run('touchSession', size, now, id), { durable: false, serialize: 'none' })
+  /**
+   * Claims session `id` for `by` until `until` when no one holds it at `now` (and, with
+   * `repository`, it belongs there); returns it, or null when it is held or not there (the
+   * caller looks which).
+   */
+  async claimSession(id: string, repository: string | null, by: string, now: number, until: number): Promise<SessionRow | null> {
+    return await writeTransaction(this.db, async () => (await this.get<SessionRow>('claimSession', { id, repository, by, now, until })) ?? null, { durable: false, serialize: 'none' })
+  }
+
+  /** Extends `by`'s claim on `id`; false when `by` holds it no longer (it expired and was taken, or the session ended). */
+  async renewClaim(id: string, by: string, until: number): Promise<boolean> {
+    return await writeTransaction(this.db, async () => (await this.run('renewClaim', { id, by, until })) > 0, { durable: false, serialize: 'none' })
+  }
+
+  async releaseClaim(id: string, by: string): Promise<void> {
+    await writeTransaction(this.db, () => this.run('releaseClaim', { id, by }), { durable: false, serialize: 'none' })
+  }
+
+  /** Records the bytes `by`'s request appended and lets its claim go; false when `by` held it no longer. */
+  async touchSession(id: string, size: number, now: number, by: string): Promise<boolean> {
+    return await writeTransaction(this.db, async () => (await this.run('touchSession', { id, size, now, by })) > 0, { durable: false, serialize: 'none' })
   }
 
   /** For a backup's copy, inside its transaction: forgets every session (their bytes stay behind in the live registry). */

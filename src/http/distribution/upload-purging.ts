@@ -2,9 +2,10 @@
 // storage.maintenance.uploadpurging is enabled, every interval it removes upload sessions idle
 // for longer than the age, and staged files nobody owns; and, on a shorter beat, sessions that
 // never received a byte once they are older than emptyage (a client that opens sessions and
-// walks away holds them minutes, not a day). The timers are unref'd (they never keep the
-// process alive) and stopped on close, after any purge in progress, before the database
-// closes. The uploads service is decorated on the root instance as `ociUploads`, so tests and
+// walks away holds them minutes, not a day). Every replica runs the timers; a purge runs on one
+// replica at a time and skips sessions any replica is working on (OciUploads). The timers are
+// unref'd (they never keep the process alive) and stopped on close, after any purge in
+// progress, before the database closes. The uploads service is decorated on the root instance as `ociUploads`, so tests and
 // operators' code can run a purge by hand.
 
 import type { FastifyInstance } from 'fastify'
