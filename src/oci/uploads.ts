@@ -219,6 +219,8 @@ export class OciUploads {
       try {
         const [info] = (await this.intake.placeAll([staged], lease)) as [BlobRow]
         await this.meta.addBlob(repo, info, Date.now(), { sessionId: id, leaseId: lease.id })
+        // The session's row went with its claim.
+        claim.released = true
         return info
       } catch (err) {
         await lease.release()
@@ -229,7 +231,10 @@ export class OciUploads {
 
   /** DELETE: abandons the upload and its bytes. */
   async cancel(repo: RepositoryLocator, id: string): Promise<void> {
-    await this.exclusive(repo, id, () => this.end(id))
+    await this.exclusive(repo, id, async (claim) => {
+      await this.end(id)
+      claim.released = true
+    })
   }
 
   /**

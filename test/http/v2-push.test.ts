@@ -2,12 +2,11 @@
 // chunked blob uploads, mounts, and manifest pushes, with their error cases.
 
 import t from 'tap'
-import { readdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../../src/oci/manifests.js'
 import { ADMIN, testApp } from '../helpers.js'
 import { readAll } from '../store/conformance.js'
+import { stagedIds } from '../store/uploads-conformance.js'
 import { descriptorOf, digestOf, errorCode, makeImage, makeIndex, OCTET, pushBlob, pushImage, putManifest } from './v2-helpers.js'
 
 const auth = { authorization: ADMIN }
@@ -33,17 +32,16 @@ t.test('monolithic upload: POST ?digest= stores the blob, links it, leaves no te
   t.equal(head.statusCode, 200)
   t.equal(head.headers['content-length'], String(data.length))
 
-  const { db, config, store } = app.registry
+  const { db, store, staging } = app.registry
   t.same(await db.prepare('SELECT digest, size FROM blobs').all(), [{ digest, size: data.length }], 'a blobs row')
   t.same(
     await db.prepare('SELECT r.kind, r.name, rb.digest FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id').all(),
     [{ kind: 'oci', name: 'team/app', digest }],
     'linked to the repository, created on first upload',
   )
-  const root = config.storage.rootdirectory
-  // Through the store, so that the storage matrix (test/http/s3-storage.test.ts) checks S3 too.
+  // Through the store and the staging, so that the storage matrix (test/http/s3-storage.test.ts) checks S3 too.
   t.same(await readAll(await store.open(digest)), data)
-  t.same(readdirSync(join(root, 'uploads')), [])
+  t.same(await stagedIds(staging), [])
 })
 
 t.test('monolithic upload with the wrong digest is DIGEST_INVALID and stores nothing', async (t) => {
@@ -137,7 +135,7 @@ t.test('chunked upload: PATCH chunks with Content-Range, status, out-of-order ch
   const after = await app.inject({ url: location, headers: auth })
   t.equal(after.statusCode, 404)
   t.equal(errorCode(after), 'BLOB_UPLOAD_UNKNOWN', 'a finished session is gone')
-  t.same(readdirSync(join(app.registry.config.storage.rootdirectory, 'uploads')), [])
+  t.same(await stagedIds(app.registry.staging), [])
 })
 
 t.test('the closing PUT may carry the last chunk with its Content-Range', async (t) => {
@@ -167,7 +165,7 @@ t.test('a PUT with the wrong digest ends the session; a PUT without one is DIGES
   t.equal(wrong.statusCode, 400)
   t.equal(errorCode(wrong), 'DIGEST_INVALID')
   t.equal(errorCode(await app.inject({ url: location, headers: auth })), 'BLOB_UPLOAD_UNKNOWN')
-  t.same(readdirSync(join(app.registry.config.storage.rootdirectory, 'uploads')), [], 'its bytes are removed')
+  t.same(await stagedIds(app.registry.staging), [], 'its bytes are removed')
   t.equal((await app.inject({ method: 'HEAD', url: `/v2/a/blobs/${digestOf('bytes')}`, headers: auth })).statusCode, 404)
 })
 
@@ -186,7 +184,7 @@ t.test('DELETE cancels an upload; sessions belong to their repository', async (t
   t.equal(errorCode(patch), 'BLOB_UPLOAD_UNKNOWN')
   t.equal((await app.inject({ method: 'DELETE', url: location, headers: auth })).statusCode, 404)
   t.equal(errorCode(await app.inject({ url: '/v2/a/blobs/uploads/not-a-session', headers: auth })), 'BLOB_UPLOAD_UNKNOWN')
-  t.same(readdirSync(join(app.registry.config.storage.rootdirectory, 'uploads')), [])
+  t.same(await stagedIds(app.registry.staging), [])
 })
 
 t.test('cross-repository mount: 201 when the source has the blob, else an upload session', async (t) => {

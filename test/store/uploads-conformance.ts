@@ -9,7 +9,8 @@ import type { BlobInfo, BlobStore } from '../../src/store/types.js'
 import type { CommitExpectation, FinalChunk, UploadStaging } from '../../src/store/uploads.js'
 import { digestOf, failingStream, readAll } from './conformance.js'
 
-async function listIds(staging: UploadStaging): Promise<string[]> {
+/** What the staging holds, by id: temp files and objects of interrupted puts included, wherever the storage keeps them. */
+export async function stagedIds(staging: UploadStaging): Promise<string[]> {
   const ids: string[] = []
   for await (const entry of staging.list()) ids.push(entry.id)
   return ids
@@ -47,7 +48,7 @@ export function stagingConformance(t: Test, make: (t: Test) => Promise<StagingFi
     const info = await commitPlaced(staging, id, { digest: digestOf(data) })
     t.same(info, { digest: digestOf(data), size: data.length })
     t.same(await readAll(await store.open(info.digest)), data, 'the blob store holds the bytes')
-    t.same(await listIds(staging), [], 'a committed upload is gone')
+    t.same(await stagedIds(staging), [], 'a committed upload is gone')
     await t.rejects(staging.size(id), { code: 'BLOB_UPLOAD_UNKNOWN' })
   })
 
@@ -164,7 +165,7 @@ export function stagingConformance(t: Test, make: (t: Test) => Promise<StagingFi
     const info = await commitPlaced(staging, other, { digest: digestOf('first last'), size: 10 }, { source: Readable.from([Buffer.from('last')]), chunk: { offset: 6, length: 4 } })
     t.same(info, { digest: digestOf('first last'), size: 10 })
     t.same(await readAll(await store.open(info.digest)), Buffer.from('first last'))
-    t.same(await listIds(staging), [], 'nothing left')
+    t.same(await stagedIds(staging), [], 'nothing left')
   })
 
   t.test('replicas take turns on one upload: appends alternate, the last chunk and the commit land on another', async (t) => {
@@ -186,7 +187,7 @@ export function stagingConformance(t: Test, make: (t: Test) => Promise<StagingFi
     t.same(info, { digest: digestOf(data), size: data.length })
     t.ok((await readAll(await store.open(info.digest))).equals(data), 'the blob holds every byte in order')
     await t.rejects(a.size(id), { code: 'BLOB_UPLOAD_UNKNOWN' }, 'gone for the replica that started it too')
-    t.same(await listIds(a), [])
+    t.same(await stagedIds(a), [])
   })
 
   t.test('replicas take turns: a chunk that fails on one is sent again to the other; the first commits', async (t) => {
@@ -211,6 +212,6 @@ export function stagingConformance(t: Test, make: (t: Test) => Promise<StagingFi
     const info = await commitPlaced(a, id, { digest: digestOf(data), size: data.length })
     t.same(info, { digest: digestOf(data), size: data.length })
     t.ok((await readAll(await store.open(info.digest))).equals(data))
-    t.same(await listIds(b), [])
+    t.same(await stagedIds(b), [])
   })
 }
