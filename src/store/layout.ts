@@ -6,7 +6,7 @@
 //
 //   <root>/
 //     blobs/sha256/<2 hex>/<64 hex>   content-addressed blobs (filesystem storage)
-//     uploads/<uuid>                   chunked upload sessions in progress
+//     uploads/<uuid>                   chunked upload sessions in progress (filesystem storage)
 //     uploads/put-<uuid>               a blob being received, until verified and linked
 //     registry.db (+ -wal, -shm)       the metadata (SQLite), unless database.path says otherwise
 //     reserved-space                   space kept back so deletes work on a full disk
