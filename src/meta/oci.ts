@@ -11,6 +11,7 @@
 // handling a request on the session holds it, renews it while the request streams, and lets it
 // go at the end; a claim not renewed expires, so a replica that died frees its sessions by
 // itself. Taking a claim is one conditional UPDATE, so two replicas cannot both hold one.
+// claimed_by is `<replica id>/<token of the claim>` (oci/uploads.ts).
 //
 // manifests.artifact_type holds what the referrers API reports: the manifest's artifactType,
 // else an image manifest's config mediaType, else NULL.

@@ -57,7 +57,7 @@ export type PackUploadWatcher = (source: Readable, digest: string) => Readable
 export interface UploadSettings {
   /** limits.uploadsessions: upload sessions one user may hold open at once. */
   maxSessionsPerUser: number
-  /** Who holds the claims this process takes: the replica's id, unique among the replicas. */
+  /** The replica's id, which names this process in the claims it takes (each claim adds a token of its own). */
   replicaId: string
   /** How long a claim lasts unless renewed (a third of it between renewals while a request runs); 30 s by default. */
   claimTtlMs?: number
@@ -189,7 +189,7 @@ export class OciUploads {
     return this.exclusive(repo, id, async (claim) => {
       const size = await this.staging.append(id, claim.guard(source), chunk)
       // The size recorded and the claim let go in one statement.
-      claim.released = await this.meta.touchSession(id, size, Date.now(), this.settings.replicaId)
+      claim.released = await this.meta.touchSession(id, size, Date.now(), claim.by)
       // Lost at the last moment: the bytes are staged, but the session may be gone since.
       if (!claim.released && !(await this.meta.session(id))) throw unknownSession(repo, id)
       return size
@@ -300,10 +300,11 @@ export class OciUploads {
    */
   private async endIdle(id: string, idle: (row: SessionRow) => boolean): Promise<boolean> {
     return this.serialized(id, async () => {
-      const row = await this.meta.claimSession(id, null, this.settings.replicaId, Date.now(), Date.now() + this.claimTtlMs)
+      const by = this.claimant()
+      const row = await this.meta.claimSession(id, null, by, Date.now(), Date.now() + this.claimTtlMs)
       if (!row) return false
       if (!idle(row)) {
-        await this.meta.releaseClaim(id, this.settings.replicaId)
+        await this.meta.releaseClaim(id, by)
         return false
       }
       await this.end(id)
@@ -336,9 +337,18 @@ export class OciUploads {
     })
   }
 
+  /**
+   * Who a new claim is held by: the replica and a token of this claim's own, so that a request
+   * whose claim expired can never renew or let go of the next holder's, even one of a replica
+   * with the same id (ids may repeat: a restarted replica, or two configured alike).
+   */
+  private claimant(): string {
+    return `${this.settings.replicaId}/${randomUUID().slice(0, 8)}`
+  }
+
   /** Claims session `id` of `repo`, waiting (bounded) while another replica holds it. */
   private async claim(repo: RepositoryLocator, id: string): Promise<Claim> {
-    const by = this.settings.replicaId
+    const by = this.claimant()
     const deadline = Date.now() + this.claimWaitMs
     for (let wait: number = CLAIM_POLL_MS[0]; ; wait = Math.min(wait * 2, CLAIM_POLL_MS[1])) {
       const now = Date.now()
