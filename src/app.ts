@@ -36,6 +36,7 @@ import type { Database } from './meta/db.js'
 import { BlobIntake } from './blobs/intake.js'
 import { BlobMeta } from './meta/blobs.js'
 import { EventLog } from './meta/events.js'
+import { LoginFailures } from './meta/login-failures.js'
 import { type OutboxDraft, OutboxReader } from './meta/outbox.js'
 import { OciMeta } from './meta/oci.js'
 import { RegistryMetrics } from './metrics.js'
@@ -164,7 +165,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     installRequestLog(app, metrics)
     honourExpectContinue(app)
     await openApiPlugin(app)
-    const authenticator = await setUpAuth(app, config, storage.initialAdminPasswordFile, audit, metrics)
+    const authenticator = await setUpAuth(app, config, storage.initialAdminPasswordFile, audit, metrics, new LoginFailures(db))
     if (authenticator && config.auth && config.file) reloadWriters(app, authenticator, config.file, config.auth.writers)
     await app.register(authPlugin, { authenticator })
     await app.register(healthPlugin, { checkDatabase: () => db.ping(), checkStorage: () => store.check() })
@@ -326,6 +327,7 @@ async function setUpAuth(
   passwordFile: string | null,
   audit: AuditTrail,
   metrics: RegistryMetrics | null,
+  failures: LoginFailures,
 ): Promise<Authenticator | null> {
   if (!config.auth) {
     const loopback = /^(127\.|::1$|localhost$)/.test(config.http.host)
@@ -373,13 +375,14 @@ async function setUpAuth(
     maxFailures: config.limits.loginFailures,
     maxAddressFailures: config.limits.addressLoginFailures,
     failureWindowMs: config.limits.loginLockoutMs,
+    failures,
     onProblem: (message) => app.log.warn(message),
     onFailure: () => metrics?.authFailure(),
     onLockout: (lockout) => {
       const { address, user, failures, forMs } = lockout
       app.log.warn(
         { address, user, failures, lockoutSeconds: forMs / 1000 },
-        `login locked for ${user === null ? address : `${address}/${user}`} after ${failures} failures, for ${Math.round(forMs / 60_000)} min (restart the registry to lift it)`,
+        `login locked for ${user === null ? address : `${address}/${user}`} after ${failures} failures, for ${Math.round(forMs / 60_000)} min (counted in the database: every replica refuses it)`,
       )
       metrics?.lockout(user === null ? 'address' : 'user')
       // The lockout holds whether or not the event log can take it.
