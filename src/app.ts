@@ -33,6 +33,7 @@ import { type UiOptions, uiPlugin } from './http/ui/index.js'
 import { v2Plugin } from './http/v2/index.js'
 import { uploadPurgingPlugin } from './http/distribution/upload-purging.js'
 import type { Database } from './meta/db.js'
+import { exclusivelyWhenFree } from './meta/database.js'
 import { BlobIntake } from './blobs/intake.js'
 import { BlobMeta } from './meta/blobs.js'
 import { EventLog } from './meta/events.js'
@@ -98,7 +99,9 @@ declare module 'fastify' {
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   // Read the certificate files (or the ACME cache) first: a bad one must fail before anything is opened.
-  const tls = config.http.tls ? await createTlsService(config.http.tls, options.logger ?? pino({ level: 'silent' })) : null
+  // Orders start once the server listens (server.ts), when the database below is open.
+  const orderTurns = (order: () => Promise<void>) => exclusivelyWhenFree(data.db, 'certificate-renewal', order)
+  const tls = config.http.tls ? await createTlsService(config.http.tls, options.logger ?? pino({ level: 'silent' }), orderTurns) : null
   const storageLog = options.logger ?? pino({ level: 'silent' })
   const data = await openRegistryData(config, {
     warn: (message) => storageLog.warn(message),
@@ -193,11 +196,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       { archive: archiveLimits, deleteEnabled: config.storage.deleteEnabled, strictValidation: config.packs.strictValidation },
       yamlChecker,
     )
-    const done = await startUp.runPendingWork(new PendingTasks(db))
+    // Replicas starting together do it once: the others wait, then find nothing left to do.
+    const [done, indexed] = await exclusivelyWhenFree(db, 'start-up-work', async () => [await startUp.runPendingWork(new PendingTasks(db)), await startUp.indexForSearch()] as const)
     if (done.parentTagsMoved > 0) {
       app.log.warn(`${done.parentTagsMoved} parent tags moved off pre-releases back to releases (a parent tag never follows a pre-release while its line has a release); each move is in the audit trail`)
     }
-    const indexed = await startUp.indexForSearch()
     if (indexed.packs > 0) app.log.info(`indexed ${indexed.packs} packs for search (${indexed.readmes} READMEs read, migration 0012)`)
     if (indexed.unreadable > 0) app.log.warn(`${indexed.unreadable} READMEs could not be read from storage for search; run packyard fsck`)
     const registry = new OciRegistry(

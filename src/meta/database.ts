@@ -116,6 +116,19 @@ export function writeTransaction<T>(db: Database, fn: () => Promise<T>, options:
   return db.transaction(fn, options)
 }
 
+/**
+ * Runs `fn` once no other process runs work of the same `name` (Database.exclusively), asking
+ * again every `pollMs`: for work each replica needs done before it goes on, which the first to
+ * get there does and the others then find done.
+ */
+export async function exclusivelyWhenFree<T>(db: Database, name: string, fn: () => Promise<T>, pollMs = 500): Promise<T> {
+  for (;;) {
+    const outcome = await db.exclusively(name, fn)
+    if (outcome.ran) return outcome.value
+    await new Promise((resolve) => setTimeout(resolve, pollMs))
+  }
+}
+
 /** The SQL of `sql` for `dialect`. */
 export function sqlFor(sql: SqlText, dialect: Dialect): string {
   return typeof sql === 'string' ? sql : sql[dialect]
