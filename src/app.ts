@@ -228,7 +228,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
               `sync from ${r.upstream}: copied ${r.packsCopied} packs, ${r.conflicts} in conflict, ${r.refused} refused, ${r.failed} failed${r.error ? ` (${r.error})` : ''}`,
             ),
           error: (err, upstream) => app.log.error({ err, upstream }, `sync from ${upstream} failed`),
-        })
+        }, { exclusively: (name, run) => db.exclusively(name, run), lastRunAt: (upstream) => syncMeta.lastRunAt(upstream) })
       })
       app.addHook('preClose', async () => {
         await stopSync?.()
