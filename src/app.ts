@@ -245,13 +245,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const manifestSize = limits.manifestSize
     // storage.redirect.disable: false, on a store that can hand out download URLs (S3).
     const blobRedirect = config.storage.redirect && store.redirectUrl ? store.redirectUrl.bind(store) : null
-    await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, audit, manifestSize, bodyIdleMs, blobRedirect, notifications, onDemand: pullThrough })
+    // storage.filesystem.accelredirect: nginx in front sends blob files from its internal location.
+    const accelRedirect = config.storage.accelRedirect
+    await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, audit, manifestSize, bodyIdleMs, blobRedirect, accelRedirect, notifications, onDemand: pullThrough })
     await app.register(uploadPurgingPlugin, {
       uploads,
       ...config.storage.uploadPurging,
       ...(metrics ? { onPurged: (r: PurgeResult) => metrics.uploadsPurged({ sessions: r.sessions.length, files: r.files.length, bytes: r.bytes }) } : {}),
     })
-    await app.register(v2Plugin, { prefix: '/v2', registry, uploads, listParentTags: config.oci.listParentTags, manifestSize, bodyIdleMs, blobRedirect, onDemand: pullThrough })
+    await app.register(v2Plugin, { prefix: '/v2', registry, uploads, listParentTags: config.oci.listParentTags, manifestSize, bodyIdleMs, blobRedirect, accelRedirect, onDemand: pullThrough })
     if (config.ui.enabled) {
       const browseMeta = new BrowseMeta(db)
       const ui: UiOptions = {

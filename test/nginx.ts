@@ -13,8 +13,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort, requireProgram, type Teardown, tempDir } from './system.js'
 import { watchOwner } from './watchdog.js'
 
-/** Where the `accel` directory is served: an upstream answers `X-Accel-Redirect: /_accel/<path>`. */
-export const ACCEL_PREFIX = '/_accel/'
+/**
+ * Where the `accel` directory is served: an upstream answers `X-Accel-Redirect: <prefix><path>`.
+ * Packyard's storage.filesystem.accelredirect in the tests and the bench, with `accel` the root's blobs/.
+ */
+export const ACCEL_PREFIX = '/_packyard/blobs/'
 
 export interface NginxOptions {
   /** A directory nginx serves under ACCEL_PREFIX, only to an upstream's X-Accel-Redirect. */
@@ -36,13 +39,19 @@ function nginxBinary(): string {
 
 /**
  * On X-Accel-Redirect nginx answers with the file and drops the upstream's other headers, apart
- * from a few such as Content-Type: the digest a registry must send is passed on by hand.
+ * from Content-Type, Content-Disposition, Cache-Control and Accept-Ranges: the digest a registry
+ * must send is passed on by hand, and so are the ETag (in place of nginx's own, made of the
+ * file's date and size) and the headers that keep a browser from rendering the bytes.
  */
 function accelLocation(dir: string): string {
   return `    location ${ACCEL_PREFIX} {
       internal;
       alias ${dir}/;
+      etag off;
       add_header Docker-Content-Digest $upstream_http_docker_content_digest;
+      add_header ETag $upstream_http_etag;
+      add_header X-Content-Type-Options $upstream_http_x_content_type_options;
+      add_header Content-Security-Policy $upstream_http_content_security_policy;
     }
 `
 }

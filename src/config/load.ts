@@ -79,6 +79,11 @@ export interface Config {
     s3: S3Config | null
     /** storage.redirect.disable: false (S3 only): blob GETs answer 307 to a pre-signed URL. */
     redirect: boolean
+    /**
+     * storage.filesystem.accelredirect (filesystem only): the path prefix of nginx's internal
+     * location over `<rootdirectory>/blobs/`; blob GETs answer X-Accel-Redirect to it. null: off.
+     */
+    accelRedirect: string | null
     deleteEnabled: boolean
     uploadPurging: { enabled: boolean; ageMs: number; emptyAgeMs: number; intervalMs: number }
   }
@@ -303,6 +308,11 @@ function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
 
   const storageDoc = (doc.storage ?? {}) as Doc
   const drivers = STORAGE_DRIVERS.filter((d) => d in storageDoc)
+  // Named before the choice of one driver, which a filesystem section holding only this key would fail.
+  const other = drivers.find((d) => d !== 'filesystem')
+  if (other && get<string>('storage.filesystem.accelredirect') !== '') {
+    throw new ConfigError('storage.filesystem.accelredirect', `nginx can send blob files only from filesystem storage, not ${other}${other === 's3' ? ' (storage.redirect.disable: false sends downloads to the bucket instead)' : ''}; remove it`)
+  }
   if (drivers.length > 1) throw new ConfigError('storage', `choose one of filesystem, inmemory or s3, not ${drivers.length === 2 ? 'both ' : ''}${drivers.join(' and ')} (REGISTRY_STORAGE=s3 selects s3 in place of the file's driver)`)
   const kind = (drivers[0] ?? 'filesystem') as Config['storage']['kind']
   const storage = resolveStorage(kind, get)
@@ -402,16 +412,36 @@ function htpasswdPathFor(configured: string, inMemory: boolean, root: string): s
 }
 
 /** Where the local files and the database live, and the S3 settings when S3 stores the blobs. */
-function resolveStorage(kind: Config['storage']['kind'], get: <T>(key: string) => T): Pick<Config['storage'], 'kind' | 'rootdirectory' | 'databasePath' | 's3' | 'redirect'> {
+function resolveStorage(kind: Config['storage']['kind'], get: <T>(key: string) => T): Pick<Config['storage'], 'kind' | 'rootdirectory' | 'databasePath' | 's3' | 'redirect' | 'accelRedirect'> {
   const databasePath = get<string>('database.path')
   const redirect = !get<boolean>('storage.redirect.disable')
-  if (kind === 'inmemory') return { kind, rootdirectory: get('storage.filesystem.rootdirectory'), databasePath: ':memory:', s3: null, redirect: false }
+  if (kind === 'inmemory') return { kind, rootdirectory: get('storage.filesystem.rootdirectory'), databasePath: ':memory:', s3: null, redirect: false, accelRedirect: null }
   if (kind === 'filesystem') {
     const rootdirectory = get<string>('storage.filesystem.rootdirectory')
-    return { kind, rootdirectory, databasePath: databasePath === '' ? rootLayout(rootdirectory).database : databasePath, s3: null, redirect: false }
+    const accelRedirect = validateAccelRedirect(get('storage.filesystem.accelredirect'))
+    return { kind, rootdirectory, databasePath: databasePath === '' ? rootLayout(rootdirectory).database : databasePath, s3: null, redirect: false, accelRedirect }
   }
   const path = databasePath === '' ? rootLayout(join('.', 'data')).database : databasePath
-  return { kind, rootdirectory: dirname(path), databasePath: path, s3: resolveS3(get), redirect }
+  return { kind, rootdirectory: dirname(path), databasePath: path, s3: resolveS3(get), redirect, accelRedirect: null }
+}
+
+/**
+ * storage.filesystem.accelredirect: empty for off, else an nginx location such as
+ * /_packyard/blobs/ (X-Accel-Redirect values are that prefix and a relative path, so it starts
+ * and ends with a slash), never inside a path the API answers, which nginx would then keep.
+ */
+function validateAccelRedirect(value: string): string | null {
+  const prefix = value.trim()
+  if (prefix === '') return null
+  if (!/^\/(?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*\/)+$/.test(prefix)) {
+    throw new ConfigError(
+      'storage.filesystem.accelredirect',
+      `must be a path that starts and ends with /, such as /_packyard/blobs/, made of letters, digits and . _ ~ - (got ${JSON.stringify(value)}); empty turns it off`,
+    )
+  }
+  const clash = API_PATHS.find((api) => prefix.startsWith(`${api}/`))
+  if (clash) throw new ConfigError('storage.filesystem.accelredirect', `${prefix} is inside ${clash}, which the API serves; choose another path such as /_packyard/blobs/`)
+  return prefix
 }
 
 function resolveS3(get: <T>(key: string) => T): S3Config {

@@ -82,6 +82,11 @@ export const SCHEMA: Section = {
   storage: {
     filesystem: {
       rootdirectory: leaf({ kind: 'string', nonEmpty: true }, './data', 'where blobs, uploads and registry.db live'),
+      accelredirect: leaf(
+        { kind: 'string' },
+        '',
+        "an nginx internal location over <rootdirectory>/blobs/, such as /_packyard/blobs/: blob GETs answer X-Accel-Redirect to it and nginx sends the file (needs nginx in front); empty: Packyard sends the bytes",
+      ),
     },
     // Keep everything in memory (tests, demos): a driver without settings, selected by its presence.
     inmemory: {},

@@ -159,6 +159,14 @@ t.test('storage.s3 with distribution\'s keys, Spectro\'s host and port, and REGI
   t.match(fs.storage, { kind: 'filesystem', databasePath: join('/srv/p', 'registry.db'), redirect: false, s3: null })
 })
 
+t.test('storage.filesystem.accelredirect: off by default, a location prefix from the file or the environment', async (t) => {
+  t.equal(loadConfig({ doc: { storage: { filesystem: {} } }, env: {} }).storage.accelRedirect, null)
+  t.equal(loadConfig({ doc: { storage: { filesystem: { accelredirect: '' } } }, env: {} }).storage.accelRedirect, null, 'empty: off')
+  t.equal(loadConfig({ doc: { storage: { filesystem: { accelredirect: '/_packyard/blobs/' } } }, env: {} }).storage.accelRedirect, '/_packyard/blobs/')
+  t.equal(loadConfig({ env: { REGISTRY_STORAGE_FILESYSTEM_ACCELREDIRECT: '/internal/blob-files/' } }).storage.accelRedirect, '/internal/blob-files/')
+  t.equal(loadConfig({ doc: { storage: { s3: { bucket: 'b' } } }, env: {} }).storage.accelRedirect, null, 'S3: off')
+})
+
 t.test('a config file without an auth section keeps users, as no config does; an open registry is asked for by name', async (t) => {
   const root = { storage: { filesystem: { rootdirectory: '/srv/p' } } }
   const noAuth = loadConfig({ doc: root, env: {} })
@@ -242,6 +250,15 @@ t.test('unknown keys and bad values stop start-up naming the key', async (t) => 
     [{ http: { tls: { letsencrypt: { cachefile: '/c.json', hosts: ['r.example.com'], httpaddr: '80' } } } }, {}, 'http.tls.letsencrypt.httpaddr', /host:port/],
     [{ http: { tls: { letsencrypt: { cachefile: '/c.json', hosts: ['r.example.com'], starttimeout: 'a while' } } } }, {}, 'http.tls.letsencrypt.starttimeout', /duration/],
     [{ oci: { namespace: 'Spectro Packs' } }, {}, 'oci.namespace', /repository path/],
+    [{ storage: { s3: { bucket: 'b' }, filesystem: { accelredirect: '/_packyard/blobs/' } } }, {}, 'storage.filesystem.accelredirect', /only from filesystem storage, not s3 \(storage\.redirect\.disable: false/],
+    [{ storage: { s3: { bucket: 'b' } } }, { REGISTRY_STORAGE_FILESYSTEM_ACCELREDIRECT: '/_packyard/blobs/' }, 'storage.filesystem.accelredirect', /not s3/],
+    [{ storage: { inmemory: {} } }, { REGISTRY_STORAGE_FILESYSTEM_ACCELREDIRECT: '/_packyard/blobs/' }, 'storage.filesystem.accelredirect', /only from filesystem storage, not inmemory; remove it/],
+    [{ storage: { filesystem: { accelredirect: '_packyard/blobs' } } }, {}, 'storage.filesystem.accelredirect', /must be a path that starts and ends with \//],
+    [{ storage: { filesystem: { accelredirect: '/_packyard/blobs' } } }, {}, 'storage.filesystem.accelredirect', /starts and ends with \/.*got "\/_packyard\/blobs"/],
+    [{}, { REGISTRY_STORAGE_FILESYSTEM_ACCELREDIRECT: '_packyard/blobs/' }, 'storage.filesystem.accelredirect', /starts and ends with \//],
+    [{ storage: { filesystem: { accelredirect: '/' } } }, {}, 'storage.filesystem.accelredirect', /such as \/_packyard\/blobs\//],
+    [{ storage: { filesystem: { accelredirect: '/blobs/../' } } }, {}, 'storage.filesystem.accelredirect', /letters, digits/],
+    [{ storage: { filesystem: { accelredirect: '/v2/blobs/' } } }, {}, 'storage.filesystem.accelredirect', /inside \/v2, which the API serves/],
     [{ ui: { path: 'ui' } }, {}, 'ui.path', /must be \/ or a path such as \/ui/],
     [{ ui: { path: '/a b' } }, {}, 'ui.path', /letters, digits/],
     [{ ui: { path: '/v2' } }, {}, 'ui.path', /inside \/v2, which the API serves/],
