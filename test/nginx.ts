@@ -69,6 +69,9 @@ events {
 }
 http {
   access_log off;
+  # As Debian's nginx.conf: files (X-Accel-Redirect) go from the page cache to the socket in the kernel.
+  sendfile on;
+  tcp_nopush on;
   client_body_temp_path ${temp('client-body')};
   proxy_temp_path ${temp('proxy')};
   fastcgi_temp_path ${temp('fastcgi')};
