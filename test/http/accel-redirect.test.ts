@@ -5,7 +5,8 @@
 // key unset Packyard sends the bytes. Headers are checked with app.inject(); then through a real
 // nginx (test/nginx.ts, its internal location aliased to the root's blobs/) in front of Packyard
 // listening on a port: the bytes, a range, a HEAD, a refused anonymous GET, a pack archive, and
-// the sent-bytes metric counting only what Packyard itself sent.
+// the sent-bytes metric counting only what Packyard itself sent; and with the key unset, the
+// bytes from Packyard through the same nginx.
 
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -171,4 +172,24 @@ t.test('through nginx: the bytes, a range, HEAD, a refused anonymous GET, a pack
   const sent = /^packyard_http_sent_bytes_total\{route="\/v2\/\*"\} (\d+)$/m.exec(metrics)
   t.ok(sent && Number(sent[1]) < 64 * 1024, `Packyard counts only the headers it sent, not the ${data.length} bytes nginx did (${sent?.[1]})`)
   t.match(metrics, /^packyard_pulls_total\{surface="v1-packs"\} 1$/m, 'the archive pull is counted')
+})
+
+t.test('through nginx with the key unset: Packyard sends the bytes itself', async (t) => {
+  const root = join(tempDir(t), 'data')
+  const { server } = await listeningApp(t, accelConfig(root, null))
+  const nginx = await startNginx(t, [server], { accel: join(root, 'blobs') })
+  const data = randomBytes(2 * 1024 * 1024)
+  const digest = digestOf(data)
+  const pushed = await fetch(`${nginx.url}/v2/team/app/blobs/uploads/?digest=${digest}`, { method: 'POST', headers: { authorization: ADMIN, 'content-type': OCTET }, body: data })
+  t.equal(pushed.status, 201)
+  const whole = await fetch(`${nginx.url}/v2/team/app/blobs/${digest}`, { headers: { authorization: ADMIN } })
+  t.ok(Buffer.from(await whole.arrayBuffer()).equals(data), 'byte-identical')
+  t.equal(whole.headers.get('docker-content-digest'), digest)
+  t.equal(whole.headers.get('accept-ranges'), 'bytes')
+  const direct = await fetch(`http://${server}/v2/team/app/blobs/${digest}`, { headers: { authorization: ADMIN } })
+  t.ok(Buffer.from(await direct.arrayBuffer()).equals(data), 'and straight from Packyard')
+  t.notOk(direct.headers.get('x-accel-redirect'), 'without X-Accel-Redirect')
+  const metrics = await (await fetch(`${nginx.url}/metrics`, { headers: { authorization: ADMIN } })).text()
+  const sent = /^packyard_http_sent_bytes_total\{route="\/v2\/\*"\} (\d+)$/m.exec(metrics)
+  t.ok(sent && Number(sent[1]) >= 2 * data.length, `Packyard counts the bytes it sent (${sent?.[1]})`)
 })
