@@ -34,8 +34,8 @@ export class ReplicaPresence {
   private stopped = false
   private beats = 0
   private failing = false
-  /** Whether another process with this id was reported and has not stopped writing since. */
-  private sharing = false
+  /** When another process with this id was last found to have written the row (ms), or null. */
+  private otherSeenAt: number | null = null
 
   constructor(
     private readonly table: ReplicaTable,
@@ -96,20 +96,22 @@ export class ReplicaPresence {
     const first = this.beats === 0
     this.beats++
     try {
-      const { other, forgotten } = await this.table.beat(this.record, this.now(), { liveWithinMs: this.liveWithinMs, forgetAfterMs: FORGET_AFTER_MS })
+      const now = this.now()
+      const { other, forgotten } = await this.table.beat(this.record, now, { liveWithinMs: this.liveWithinMs, forgetAfterMs: FORGET_AFTER_MS })
       if (this.failing) this.log.info({ replica: this.id }, `replica ${this.id}: heartbeat written again`)
       this.failing = false
       if (forgotten > 0) this.log.info({ replica: this.id, forgotten }, `forgot ${forgotten} replicas not seen for a day`)
       if (other && first) {
         // At start a recent row may be this replica's own, left by a process that died moments ago (a restart).
         this.log.info({ replica: this.id, previous: describe(other) }, `replica ${this.id}: took over its record, last written at ${new Date(other.last_seen).toISOString()} by a process started at ${new Date(other.started_at).toISOString()} (a restart; if another process runs with this replica.id, the next heartbeats say so)`)
-      } else if (other && !this.sharing) {
+      } else if (other && (this.otherSeenAt === null || now - this.otherSeenAt > this.liveWithinMs)) {
+        // Once per episode: the two take turns writing the row, so a beat of ours may follow our own.
         this.log.warn(
           { replica: this.id, other: describe(other) },
           `another process runs with replica.id ${this.id} (started at ${new Date(other.started_at).toISOString()}, version ${other.version}, at ${other.address}): give each replica its own replica.id, or the registry page and the event log cannot tell them apart`,
         )
       }
-      if (!first) this.sharing = other !== null
+      if (other && !first) this.otherSeenAt = now
     } catch (err) {
       // The database may be unreachable for a while: said once, then quiet until a beat succeeds.
       if (!this.failing) this.log.warn({ err, replica: this.id }, `replica ${this.id}: writing its heartbeat failed; trying again every ${this.intervalMs / 1000}s`)
