@@ -149,7 +149,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.decorate('registry', { config, db, store, staging: storage.staging, tls, metrics, notifications })
   // Before the metrics' first refresh, which counts this replica then.
   app.addHook('onReady', () => replica.start())
-  app.addHook('onReady', async () => metrics?.start(METRICS_REFRESH_MS, (err) => app.log.error({ err }, 'metrics: reading the blob, pack and garbage-collection totals failed')))
+  app.addHook('onReady', async () => metrics?.start(METRICS_REFRESH_MS, (err) => app.log.error({ err }, 'metrics: reading the blob, pack, garbage-collection, sync and replica totals failed')))
   app.addHook('onClose', async () => {
     // Before the database closes: the pulls still waiting are written, the senders stop.
     await notifications?.stop()
