@@ -164,7 +164,8 @@ for (const engine of engines) {
       await presence.start()
       await new Promise((resolve) => setTimeout(resolve, 80))
       await presence.stop()
-      t.match(lines(), [{ level: 'warn', msg: 'replica r1: writing its heartbeat failed; trying again every 0.01s' }], 'one warning for the beats that failed')
+      t.equal(lines().length, 1, 'one line for the several beats that failed')
+      t.match(lines()[0], { level: 'warn', msg: 'replica r1: writing its heartbeat failed; trying again every 0.01s' })
     })
   })
 }
