@@ -5,9 +5,10 @@
 // (also the metrics.addr listener, with the handler built here), and tests use app.inject().
 // With notification endpoints configured it also starts their senders once ready (see
 // notifications/sender.ts), and with sync.registries that have a pollinterval the periodic
-// mirror. Closing the app stops the mirror and the senders, closes the database and stops the
-// TLS service, the metrics refresh and the watch of the config file (auth.access.writers
-// reloads).
+// mirror. From when it is ready it records this replica in the database (replica-presence.ts),
+// and every event it writes names the replica. Closing the app stops the mirror and the senders,
+// the replica's heartbeat, closes the database and stops the TLS service, the metrics refresh
+// and the watch of the config file (auth.access.writers reloads).
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RouteOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
@@ -36,8 +37,10 @@ import type { Database } from './meta/db.js'
 import { exclusivelyWhenFree } from './meta/database.js'
 import { BlobIntake } from './blobs/intake.js'
 import { BlobMeta } from './meta/blobs.js'
-import { EventLog } from './meta/events.js'
+import { EventLog, recordReplica } from './meta/events.js'
 import { LoginFailures } from './meta/login-failures.js'
+import { ReplicaTable } from './meta/replicas.js'
+import { ReplicaPresence } from './replica-presence.js'
 import { type OutboxDraft, OutboxReader } from './meta/outbox.js'
 import { OciMeta } from './meta/oci.js'
 import { RegistryMetrics } from './metrics.js'
@@ -110,6 +113,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const { storage, store, db } = data
 
   const { limits } = config
+  recordReplica(db, config.replica.id)
+  const replica = new ReplicaPresence(new ReplicaTable(db), { ...config.replica, version: VERSION }, options.logger ?? pino({ level: 'silent' }))
   const blobMeta = new BlobMeta(db)
   const intake = new BlobIntake(store, blobMeta)
   const events = new EventLog(db)
@@ -124,7 +129,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         gcTotals: () => events.gcTotals(),
         openUploads: () => ociMeta.openSessions(),
         syncTotals: () => syncMeta.upstreams(),
-      })
+        replicaCounts: () => replica.counts(),
+      }, config.replica.id)
     : null
   if (metrics) db.observeWriteTransactions((seconds) => metrics.writeTransaction(seconds))
   const notificationLog = options.logger ?? pino({ level: 'silent' })
@@ -145,11 +151,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }) as unknown as FastifyInstance
   if (options.onRoute) app.addHook('onRoute', options.onRoute)
   app.decorate('registry', { config, db, store, staging: storage.staging, tls, metrics, notifications })
-  app.addHook('onReady', async () => metrics?.start(METRICS_REFRESH_MS, (err) => app.log.error({ err }, 'metrics: reading the blob, pack and garbage-collection totals failed')))
+  // Before the metrics' first refresh, which counts this replica then.
+  app.addHook('onReady', () => replica.start())
+  app.addHook('onReady', async () => metrics?.start(METRICS_REFRESH_MS, (err) => app.log.error({ err }, 'metrics: reading the blob, pack, garbage-collection, sync and replica totals failed')))
   app.addHook('onClose', async () => {
     // Before the database closes: the pulls still waiting are written, the senders stop.
     await notifications?.stop()
     metrics?.stop()
+    await replica.stop()
     tls?.close()
     await data.close()
   })
@@ -259,7 +268,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       const ui: UiOptions = {
         packs: new PackBrowser(browseMeta, packMeta, views, { ...UI_PAGES, archive: archiveLimits }),
         oci: new OciBrowser(browseMeta, (name) => registry.locate(name), UI_PAGES),
-        overview: new RegistryOverview(browseMeta, db, { version: VERSION, storage: config.storage.kind, ociNamespace: config.oci.namespace, latestPushes: 20, notifications: () => notifications?.status() ?? [] }),
+        overview: new RegistryOverview(browseMeta, db, {
+          version: VERSION,
+          storage: config.storage.kind,
+          ociNamespace: config.oci.namespace,
+          latestPushes: 20,
+          notifications: () => notifications?.status() ?? [],
+          replica: config.replica.id,
+          replicas: () => replica.list(),
+        }),
         ociNamespace: config.oci.namespace,
         client: clientDownloads,
         authenticated: config.auth !== null,

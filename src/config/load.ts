@@ -4,6 +4,7 @@
 
 import { existsSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
+import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { closest } from '../nearest.js'
@@ -138,6 +139,11 @@ export interface Config {
   oci: { namespace: string; listParentTags: boolean }
   /** The pack browser; path is `/` or a path without a trailing slash (`/ui`). */
   ui: { enabled: boolean; path: string }
+  /**
+   * This server process among the replicas sharing the metadata: its id (replica.id, default
+   * `<host name>:<port>`) and the URL it is reachable at (replica.address).
+   */
+  replica: { id: string; address: string }
   /** sync.registries: the upstreams `packyard sync` (and the server, with a pollinterval) mirrors. */
   sync: { registries: SyncRegistryConfig[] }
   /** Keys that were accepted for compatibility but have no effect. */
@@ -383,8 +389,38 @@ function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
     oci: { namespace: validateNamespace(get('oci.namespace')), listParentTags: get('oci.listparenttags') },
     ui: { enabled: get('ui.enabled'), path: validateUiPath(get('ui.path')) },
     sync: { registries: syncRegistries(get) },
+    replica: resolveReplica(get, port, certificates !== null),
     ignoredKeys,
   }
+}
+
+/** Characters a replica id may hold: what a host name and a port are written with. */
+const REPLICA_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
+
+/**
+ * replica.id and replica.address, defaulting to this host's name and http.addr's port: stable
+ * across restarts on one host, and distinct for two servers on one host (they cannot share a port).
+ */
+function resolveReplica(get: <T>(key: string) => T, port: number, tls: boolean): Config['replica'] {
+  const host = hostname()
+  const configuredId = get<string>('replica.id').trim()
+  const id = configuredId === '' ? `${host}:${port}` : configuredId
+  if (!REPLICA_ID.test(id)) {
+    const why = configuredId === '' ? ` (the default, from this host's name ${JSON.stringify(host)}); set replica.id` : ''
+    throw new ConfigError('replica.id', `${JSON.stringify(id)} is not a replica id: 1 to 128 letters, digits and . _ : - starting with a letter or digit, such as registry-1 or host-a:5000${why}`)
+  }
+  const configuredAddress = get<string>('replica.address').trim()
+  if (configuredAddress === '') return { id, address: `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}` }
+  let url: URL | null = null
+  try {
+    url = new URL(configuredAddress)
+  } catch {
+    // Not a URL at all: refused below with the form it must take.
+  }
+  if (url === null || !/^https?:$/.test(url.protocol) || url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '' || !/^\/?$/.test(url.pathname) || /[\s<>"']/.test(configuredAddress)) {
+    throw new ConfigError('replica.address', `must be the URL this replica is reached at, http(s)://host:port without a path, credentials or query, such as http://10.0.0.7:5000 (got ${JSON.stringify(configuredAddress)})`)
+  }
+  return { id, address: url.origin }
 }
 
 /** sync.registries, and distribution's proxy.remoteurl as one more (on demand, all content). */

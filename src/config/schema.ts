@@ -234,6 +234,12 @@ export const SCHEMA: Section = {
   sync: {
     registries: leaf({ kind: 'syncregistries' }, [], 'upstream pack registries to mirror (url, api, basepath, credentials, content rules...; see README "Mirroring packs")'),
   },
+  // Several replicas on one database (README "Several replicas"): how this process is named and
+  // reached on the registry page, in /metrics and in the event log.
+  replica: {
+    id: leaf({ kind: 'string' }, '', "this server's name among the replicas sharing the metadata (registry page, /metrics, event log): letters, digits and . _ : - (at most 128); empty: <host name>:<port of http.addr>, the same across restarts on one host"),
+    address: leaf({ kind: 'string' }, '', 'where this replica is reachable, as the registry page lists it: http(s)://host:port; empty: http://<host name>:<port of http.addr> (https with http.tls)'),
+  },
   ui: {
     enabled: leaf({ kind: 'bool' }, true, 'serve the pack browser (HTML pages, same Basic auth as the API)'),
     path: leaf({ kind: 'string', nonEmpty: true }, '/', 'where the pack browser is served: / or a path such as /ui'),

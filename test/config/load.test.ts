@@ -1,5 +1,6 @@
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { readFileSync } from 'node:fs'
@@ -479,4 +480,33 @@ t.test('notifications: distribution\'s endpoint keys, ours, REGISTRY_NOTIFICATIO
   t.match((badEnv as ConfigError).reason, /^not valid YAML flow: /)
   const notList = catchError(() => loadConfig({ doc: { notifications: { endpoints: { name: 'ci' } } }, env: {} }))
   t.equal((notList as ConfigError).key, 'notifications.endpoints')
+})
+
+t.test('replica: <host name>:<port> by default, REGISTRY_REPLICA_ID and _ADDRESS override, bad values refused naming the key', async (t) => {
+  const host = hostname()
+  const defaults = loadConfig({ env: {}, doc: { storage: { inmemory: {} } } })
+  t.same(defaults.replica, { id: `${host}:5000`, address: `http://${host}:5000` }, 'the same on every start on this host')
+  t.same(loadConfig({ env: { REGISTRY_HTTP_ADDR: '127.0.0.1:5443' }, doc: { storage: { inmemory: {} }, http: { tls: { certificate: 'c.pem', key: 'k.pem' } } } }).replica, {
+    id: `${host}:5443`,
+    address: `https://${host}:5443`,
+  }, "http.addr's port, https with http.tls")
+  const env = { REGISTRY_REPLICA_ID: 'registry-2', REGISTRY_REPLICA_ADDRESS: 'http://10.0.0.7:5000/' }
+  t.same(loadConfig({ env, doc: { storage: { inmemory: {} }, replica: { id: 'from-file' } } }).replica, { id: 'registry-2', address: 'http://10.0.0.7:5000' }, 'the environment wins over the file')
+  t.same(loadConfig({ env: {}, doc: { storage: { inmemory: {} }, replica: { id: 'eu-west.a:5000', address: 'https://[fd00::7]:8443' } } }).replica, { id: 'eu-west.a:5000', address: 'https://[fd00::7]:8443' })
+
+  const refused = (replica: Record<string, string>) => catchError(() => loadConfig({ env: {}, doc: { storage: { inmemory: {} }, replica } })) as ConfigError
+  for (const id of ['a b', 'r1<script>', '-r1', 'x'.repeat(129), 'r/1']) {
+    const err = refused({ id })
+    t.type(err, ConfigError, JSON.stringify(id))
+    t.equal(err.key, 'replica.id')
+    t.match(err.message, /^config: replica\.id: ".*" is not a replica id: 1 to 128 letters, digits and \. _ : - starting with a letter or digit/)
+  }
+  for (const address of ['10.0.0.7:5000', 'ftp://host', 'http://user:pw@host:5000', 'http://host:5000/registry', 'http://host?x=1', 'http://', 'http://ho"st']) {
+    const err = refused({ address })
+    t.type(err, ConfigError, address)
+    t.equal(err.key, 'replica.address')
+    t.match(err.message, /^config: replica\.address: must be the URL this replica is reached at, http\(s\):\/\/host:port/)
+  }
+  const fromEnv = catchError(() => loadConfig({ env: { REGISTRY_REPLICA_ID: 'two words' }, doc: { storage: { inmemory: {} } } })) as ConfigError
+  t.equal(fromEnv.key, 'replica.id', 'from the environment too')
 })

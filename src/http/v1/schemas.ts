@@ -339,8 +339,9 @@ const eventView = {
     forced: { type: 'boolean' },
     message: nullableString,
     detail: { type: ['object', 'null'], additionalProperties: true },
+    replica: { type: ['string', 'null'], description: 'replica.id of the server that handled the change; null for operator commands (packyard garbage-collect, user add...)' },
   },
-  required: ['id', 'at', 'action', 'user', 'repository', 'tag', 'oldDigest', 'newDigest', 'forced', 'message', 'detail'],
+  required: ['id', 'at', 'action', 'user', 'repository', 'tag', 'oldDigest', 'newDigest', 'forced', 'message', 'detail', 'replica'],
 } as const
 
 export const eventsSchema = {
