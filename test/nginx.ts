@@ -1,17 +1,23 @@
 // nginx (Debian's `nginx` package) in front of several servers, for the tests of Packyard's
 // replicas: plain round-robin with no stickiness and no server ever marked down, request and
 // response bodies streamed both ways (no size limit, no buffering), the Host header kept, and
-// optionally a directory served through X-Accel-Redirect. Everything nginx writes (config, pid,
-// error log, temp files) stays in a temp dir; nothing is logged per request. A missing nginx
-// fails, naming the package; it is never skipped.
+// optionally a directory served through X-Accel-Redirect. The proxy settings are the repo's own
+// deploy/nginx-proxy.conf, included as it is, so the tests run through what operators deploy;
+// only the upstream block differs (here no replica is ever marked down). Everything nginx
+// writes (config, pid, error log, temp files) stays in a temp dir; nothing is logged per
+// request. A missing nginx fails, naming the package; it is never skipped.
 
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { PACKAGE_ROOT } from '../src/paths.js'
 import { freePort, requireProgram, type Teardown, tempDir } from './system.js'
 import { watchOwner } from './watchdog.js'
+
+/** The proxy directives of deploy/nginx-ha.conf's server block, shared with the tests. */
+export const PROXY_SETTINGS = join(PACKAGE_ROOT, 'deploy', 'nginx-proxy.conf')
 
 /**
  * Where the `accel` directory is served: an upstream answers `X-Accel-Redirect: <prefix><path>`.
@@ -33,7 +39,7 @@ export interface Nginx {
 }
 
 /** Debian's nginx is in /usr/sbin, which is on root's PATH but not always on a user's. */
-function nginxBinary(): string {
+export function nginxBinary(): string {
   return existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : requireProgram('nginx')
 }
 
@@ -83,15 +89,7 @@ ${upstreams.map((upstream) => `    server ${upstream} max_fails=0;`).join('\n')}
   }
   server {
     listen 127.0.0.1:${port};
-    client_max_body_size 0;
-    proxy_request_buffering off;
-    proxy_buffering off;
-    proxy_http_version 1.1;
-    proxy_set_header Host $http_host;
-    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    proxy_set_header X-Forwarded-Proto $scheme;
-    proxy_read_timeout 1h;
-    proxy_send_timeout 1h;
+    include ${PROXY_SETTINGS};
     location / {
       proxy_pass http://packyard;
     }
