@@ -1,13 +1,15 @@
 // Several Packyard replicas behind nginx, as docker-compose.ha.yml runs them, for the tests (and
 // for the chaos campaign and the bench, which pass their own teardown): a PostgreSQL database
-// (freshDatabase, or a URL given), s3rver for the blobs, N `node bin/packyard.js serve`
-// processes, each with its own working directory, local data directory and port but otherwise
-// the same config (one shared htpasswd file, the same bucket prefix, the same database), and
-// nginx round-robin in front (test/nginx.ts, with the repo's deploy/nginx-proxy.conf). A replica
-// can be killed with SIGKILL and started again on the same port and directory. Everything stops
-// at teardown, and test/watchdog.ts stops whatever a killed test process leaves behind.
+// (freshDatabase, or a URL given), s3rver for the blobs (or one filesystem root all replicas
+// share, as an NFS volume would be), N `node bin/packyard.js serve` processes, each with its own
+// working directory and port (and with S3 its own local data directory) but otherwise the same config (one shared
+// htpasswd file, the same bucket prefix or root, the same database), and nginx round-robin in
+// front (test/nginx.ts, with the repo's deploy/nginx-proxy.conf). A replica can be killed with
+// SIGKILL and started again on the same port and directory. Everything stops at teardown, and
+// test/watchdog.ts stops whatever a killed test process leaves behind.
 //
 // s3rver's folder-removal race is kept out by a file in the uploads folder (see below).
+//
 // With log level info (the default) each replica's request log lines are read as they come:
 // per replica, how many requests it answered and which ones got a 5xx; nothing else is kept but
 // the tail of its output, for the message when it dies.
@@ -17,7 +19,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { PACKAGE_ROOT } from '../src/paths.js'
-import { type Nginx, startNginx } from './nginx.js'
+import { type Nginx, type NginxOptions, startNginx } from './nginx.js'
 import { freshDatabase } from './postgres.js'
 import { S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, type S3Server, startS3Server } from './s3-helpers.js'
 import { freePort, requireProgram, type Teardown, tempDir } from './system.js'
@@ -37,8 +39,12 @@ export interface ReplicaSetOptions {
   databaseUrl?: string
   /** info (default) logs each request, counted per replica; warn for the bench */
   logLevel?: 'info' | 'warn'
+  /** where the blobs are: s3 (the default, on s3rver) or one filesystem root all replicas share */
+  storage?: 's3' | 'filesystem'
   /** merged over every replica's config (limits, http timeouts...) */
   config?: Record<string, unknown>
+  /** for nginx, e.g. `accel: <root>/blobs` for X-Accel-Redirect with filesystem storage */
+  nginx?: NginxOptions
 }
 
 export interface Replica {
@@ -48,7 +54,7 @@ export interface Replica {
   url: string
   /** 127.0.0.1:PORT */
   address: string
-  /** its working directory: config.yml, data/ (its local data: upload staging, first-start files) */
+  /** its working directory: config.yml and, with S3, data/ (its local data: upload staging, first-start files) */
   dir: string
   /** its config file, for operator commands (`packyard fsck CONFIG`) */
   config: string
@@ -80,9 +86,11 @@ export interface ReplicaSet {
   admin: User
   reader: User
   databaseUrl: string
-  s3: S3Server
-  /** the key prefix all replicas store under */
-  s3Prefix: string
+  /** with S3 storage: s3rver, and the key prefix all replicas store under */
+  s3: S3Server | null
+  s3Prefix: string | null
+  /** with filesystem storage: the root all replicas share */
+  root: string | null
   /** every replica's 5xx answers */
   serverErrors(): string[]
 }
@@ -218,9 +226,9 @@ class ReplicaProcess implements Replica {
 }
 
 /**
- * Starts PostgreSQL's database (unless given), s3rver, `replicas` Packyard processes and nginx in
- * front of them; `t.teardown` stops them all. The first replica starts alone (it creates the
- * schema), the others together.
+ * Starts PostgreSQL's database (unless given), s3rver (unless the storage is a filesystem root),
+ * `replicas` Packyard processes and nginx in front of them; `t.teardown` stops them all. The
+ * first replica starts alone (it creates the schema), the others together.
  */
 export async function startReplicas(t: Teardown, options: ReplicaSetOptions = {}): Promise<ReplicaSet> {
   requireProgram('htpasswd', 'apache2-utils')
@@ -233,21 +241,27 @@ export async function startReplicas(t: Teardown, options: ReplicaSetOptions = {}
   const line = (u: User) => execFileSync('htpasswd', ['-Bbn', '-C', '5', u.user, u.password], { encoding: 'utf8' }).trim()
   writeFileSync(htpasswd, `${line(admin)}\n${line(reader)}\n`)
 
-  const s3 = await startS3Server(t)
   const databaseUrl = options.databaseUrl ?? (await freshDatabase(t))
-  const s3Prefix = `replicas-${Date.now().toString(36)}`
-  // s3rver removes a folder of its store once a delete empties it, and crashes when another
-  // request is writing into that folder at that moment (ENOENT, unhandled): replicas storing and
-  // deleting upload objects side by side do exactly that. A file without s3rver's object suffix
-  // keeps the folder and is not listed as an object.
-  const uploads = join(s3.directory, S3_BUCKET, s3Prefix, 'uploads')
-  mkdirSync(uploads, { recursive: true })
-  writeFileSync(join(uploads, 'keep-this-folder'), '')
+  const filesystem = options.storage === 'filesystem'
+  const s3 = filesystem ? null : await startS3Server(t)
+  const s3Prefix = s3 ? `replicas-${Date.now().toString(36)}` : null
+  const root = filesystem ? join(configDir, 'root') : null
+  if (s3 && s3Prefix) {
+    // s3rver removes a folder of its store once a delete empties it, and crashes when another
+    // request is writing into that folder at that moment (ENOENT, unhandled): replicas storing
+    // and deleting upload objects side by side do exactly that. A file without s3rver's object
+    // suffix keeps the folder and is not listed as an object.
+    const uploads = join(s3.directory, S3_BUCKET, s3Prefix, 'uploads')
+    mkdirSync(uploads, { recursive: true })
+    writeFileSync(join(uploads, 'keep-this-folder'), '')
+  }
   const base: Doc = {
     version: 0.1,
     log: { level: options.logLevel ?? 'info', formatter: 'json' },
     storage: {
-      s3: { bucket: S3_BUCKET, region: 'us-east-1', regionendpoint: s3.endpoint, accesskey: S3_ACCESS_KEY, secretkey: S3_SECRET_KEY, rootdirectory: s3Prefix, chunksize: '5MiB' },
+      ...(s3
+        ? { s3: { bucket: S3_BUCKET, region: 'us-east-1', regionendpoint: s3.endpoint, accesskey: S3_ACCESS_KEY, secretkey: S3_SECRET_KEY, rootdirectory: s3Prefix, chunksize: '5MiB' } }
+        : { filesystem: { rootdirectory: root } }),
       delete: { enabled: true },
     },
     database: { url: databaseUrl, pool: 5 },
@@ -261,9 +275,10 @@ export async function startReplicas(t: Teardown, options: ReplicaSetOptions = {}
     const dir = join(configDir, `replica-${index}`)
     mkdirSync(dir)
     const address = `127.0.0.1:${await freePort()}`
-    // The same config but for the address and the local data directory (database.path's folder
-    // is the local root with S3 storage; the metadata itself is in PostgreSQL).
-    const doc = merge(merge(base, { http: { addr: address }, database: { path: join(dir, 'data', 'registry.db') } }), options.config ?? {})
+    // The same config but for the address and, with S3, the local data directory (database.path's
+    // folder is the local root with S3 storage; the metadata itself is in PostgreSQL).
+    const own: Doc = { http: { addr: address }, ...(s3 ? { database: { path: join(dir, 'data', 'registry.db') } } : {}) }
+    const doc = merge(merge(base, own), options.config ?? {})
     const config = join(dir, 'config.yml')
     // JSON is YAML.
     writeFileSync(config, `${JSON.stringify(doc, null, 2)}\n`)
@@ -279,6 +294,7 @@ export async function startReplicas(t: Teardown, options: ReplicaSetOptions = {}
   const nginx = await startNginx(
     t,
     replicas.map((replica) => replica.address),
+    options.nginx ?? {},
   )
   return {
     url: nginx.url,
@@ -292,6 +308,7 @@ export async function startReplicas(t: Teardown, options: ReplicaSetOptions = {}
     databaseUrl,
     s3,
     s3Prefix,
+    root,
     serverErrors: () => replicas.flatMap((replica) => replica.serverErrors().map((error) => `replica-${replica.index}: ${error}`)),
   }
 }
