@@ -223,8 +223,10 @@ t.test('docker-compose.ha.yml: PostgreSQL, MinIO and its bucket, the shared user
   const mounts = Object.fromEntries((nginx.volumes ?? []).map((v) => (typeof v === 'string' ? [v.split(':')[1], v.split(':')[0]] : [v.target, v.source])))
   t.equal(mounts['/etc/nginx/conf.d/default.conf'], join(PACKAGE_ROOT, 'deploy', 'nginx-ha.conf'))
   t.equal(mounts['/etc/nginx/packyard/nginx-proxy.conf'], join(PACKAGE_ROOT, 'deploy', 'nginx-proxy.conf'))
+  t.equal(mounts['/etc/nginx/packyard/nginx-accel.conf'], join(PACKAGE_ROOT, 'deploy', 'nginx-accel.conf'))
   const ha = readFileSync(join(PACKAGE_ROOT, 'deploy', 'nginx-ha.conf'), 'utf8')
   t.match(ha, /^ {2}include \/etc\/nginx\/packyard\/nginx-proxy\.conf;$/m, 'the server block includes the proxy settings where compose mounts them')
+  t.match(ha, /^ {4}include \/etc\/nginx\/packyard\/nginx-accel\.conf;$/m, 'and the accel location its settings')
   t.same(
     [...ha.matchAll(/^ {2}server (\S+)/gm)].map((m) => m[1]),
     ['packyard-1:5000', 'packyard-2:5000', 'packyard-3:5000'],
@@ -233,7 +235,7 @@ t.test('docker-compose.ha.yml: PostgreSQL, MinIO and its bucket, the shared user
   t.equal(config.http.addr, ':5000')
 })
 
-t.test('deploy/nginx-ha.conf and nginx-proxy.conf: what large, long transfers need, and nginx -t accepts them', async (t) => {
+t.test('deploy/nginx-ha.conf, nginx-proxy.conf and nginx-accel.conf: what large, long transfers and X-Accel-Redirect need, and nginx -t accepts them', async (t) => {
   const proxy = readFileSync(join(PACKAGE_ROOT, 'deploy', 'nginx-proxy.conf'), 'utf8')
   for (const directive of [
     'client_max_body_size 0;',
@@ -250,12 +252,14 @@ t.test('deploy/nginx-ha.conf and nginx-proxy.conf: what large, long transfers ne
     t.ok(proxy.split('\n').includes(directive), directive)
   }
   const ha = readFileSync(join(PACKAGE_ROOT, 'deploy', 'nginx-ha.conf'), 'utf8')
-  t.match(ha, /location \/_packyard\/blobs\/ \{\n\s+internal;\n\s+alias \/var\/lib\/packyard\/blobs\/;\n\s+add_header Docker-Content-Digest \$upstream_http_docker_content_digest;\n\s+\}/, 'the X-Accel-Redirect target')
+  t.match(ha, /location \/_packyard\/blobs\/ \{\n\s+alias \/var\/lib\/packyard\/blobs\/;\n/, 'the X-Accel-Redirect target, over the root\'s blobs/')
+  const accel = readFileSync(join(PACKAGE_ROOT, 'deploy', 'nginx-accel.conf'), 'utf8').split('\n')
+  for (const directive of ['internal;', 'etag off;', 'add_header Docker-Content-Digest $upstream_http_docker_content_digest;', 'add_header ETag $upstream_http_etag;']) t.ok(accel.includes(directive), directive)
 
-  // nginx -t resolves upstream host names and reads the include: the compose service names are
-  // not resolvable here, so they become loopback addresses, and the include names the repo file.
+  // nginx -t resolves upstream host names and reads the includes: the compose service names are
+  // not resolvable here, so they become loopback addresses, and the includes name the repo files.
   const prefix = tempDir(t)
-  const site = ha.replace(/packyard-\d:5000/g, '127.0.0.1:5000').replace('/etc/nginx/packyard/nginx-proxy.conf', join(PACKAGE_ROOT, 'deploy', 'nginx-proxy.conf'))
+  const site = ha.replace(/packyard-\d:5000/g, '127.0.0.1:5000').replaceAll('/etc/nginx/packyard/', `${join(PACKAGE_ROOT, 'deploy')}/`)
   writeFileSync(join(prefix, 'site.conf'), site)
   writeFileSync(
     join(prefix, 'nginx.conf'),

@@ -2,7 +2,8 @@
 // replicas: plain round-robin with no stickiness and no server ever marked down, request and
 // response bodies streamed both ways (no size limit, no buffering), the Host header kept, and
 // optionally a directory served through X-Accel-Redirect. The proxy settings are the repo's own
-// deploy/nginx-proxy.conf, included as it is, so the tests run through what operators deploy;
+// deploy/nginx-proxy.conf (and deploy/nginx-accel.conf in the accel location), included as they
+// are, so the tests run through what operators deploy;
 // only the upstream block differs (here no replica is ever marked down). Everything nginx
 // writes (config, pid, error log, temp files) stays in a temp dir; nothing is logged per
 // request. A missing nginx fails, naming the package; it is never skipped.
@@ -43,21 +44,13 @@ export function nginxBinary(): string {
   return existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : requireProgram('nginx')
 }
 
-/**
- * On X-Accel-Redirect nginx answers with the file and drops the upstream's other headers, apart
- * from Content-Type, Content-Disposition, Cache-Control and Accept-Ranges: the digest a registry
- * must send is passed on by hand, and so are the ETag (in place of nginx's own, made of the
- * file's date and size) and the headers that keep a browser from rendering the bytes.
- */
+/** The accel location's directives but its alias (internal, the headers passed on), shared with deploy/nginx-ha.conf. */
+export const ACCEL_SETTINGS = join(PACKAGE_ROOT, 'deploy', 'nginx-accel.conf')
+
 function accelLocation(dir: string): string {
   return `    location ${ACCEL_PREFIX} {
-      internal;
       alias ${dir}/;
-      etag off;
-      add_header Docker-Content-Digest $upstream_http_docker_content_digest;
-      add_header ETag $upstream_http_etag;
-      add_header X-Content-Type-Options $upstream_http_x_content_type_options;
-      add_header Content-Security-Policy $upstream_http_content_security_policy;
+      include ${ACCEL_SETTINGS};
     }
 `
 }
