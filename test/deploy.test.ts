@@ -185,6 +185,7 @@ t.test('docker-compose.ha.yml: PostgreSQL, MinIO and its bucket, the shared user
     ports?: unknown[]
     volumes?: Array<string | { source: string; target: string }>
     depends_on?: Record<string, { condition: string }>
+    hostname?: string
   }
   const { services, volumes } = parseYaml(run.stdout) as { services: Record<string, Service>; volumes: Record<string, unknown> }
   t.same(Object.keys(services).sort(), ['bucket', 'minio', 'nginx', 'packyard-1', 'packyard-2', 'packyard-3', 'postgres', 'users'])
@@ -196,6 +197,7 @@ t.test('docker-compose.ha.yml: PostgreSQL, MinIO and its bucket, the shared user
     t.same(svc.command, ['serve', '/etc/spectro/config.yml'])
     t.same(svc.environment, replicas[0]?.environment, `replica ${i + 1}: the same settings as the first`)
     t.same(svc.ports ?? [], [], 'no port of its own: clients go through nginx')
+    t.equal(svc.hostname, `packyard-${i + 1}`, 'a fixed hostname, so its replica.id (hostname:port) survives a recreated container')
     t.same(targets(svc), ['/auth', '/data'])
     t.same(svc.depends_on, { postgres: { condition: 'service_healthy' }, bucket: { condition: 'service_completed_successfully' }, users: { condition: 'service_completed_successfully' } })
   }
