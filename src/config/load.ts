@@ -351,7 +351,7 @@ function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
         intervalMs: get('storage.maintenance.uploadpurging.interval'),
       },
     },
-    database: resolveDatabase(storage.databasePath, get),
+    database: checkPool(resolveDatabase(storage.databasePath, get), get<NotificationEndpoint[]>('notifications.endpoints')),
     http: {
       addr,
       host,
@@ -530,6 +530,25 @@ function resolveS3(get: <T>(key: string) => T): S3Config {
  * that would go unused (no database.url, no sslmode asking for TLS) are refused rather than
  * ignored: someone who set them expects them to be used.
  */
+/** Connections beside the notification senders' for requests and one-at-a-time work. */
+const POOL_BESIDE_SENDERS = 4
+
+/**
+ * database.pool must leave connections for requests: the replica delivering a notification
+ * endpoint holds one for it as long as it runs, and one-at-a-time work (garbage collection,
+ * upload purging, start-up work) holds one while its own statements need another.
+ */
+function checkPool(database: DatabaseConfig, endpoints: NotificationEndpoint[]): DatabaseConfig {
+  if (database.kind !== 'postgres') return database
+  const senders = endpoints.filter((e) => !e.disabled).length
+  const needed = senders + POOL_BESIDE_SENDERS
+  if (database.pool < needed) {
+    const held = senders > 0 ? `each of the ${senders} notification endpoints holds one connection on the replica that delivers it, and ` : ''
+    throw new ConfigError('database.pool', `is ${database.pool}, but ${held}work that runs one replica at a time (garbage collection, upload purging) holds one while its statements need others: set at least ${needed}`)
+  }
+  return database
+}
+
 function resolveDatabase(sqlitePath: string, get: <T>(key: string) => T): DatabaseConfig {
   const url = get<string>('database.url').trim()
   const files = { ca: get<string>('database.tls.ca').trim(), cert: get<string>('database.tls.cert').trim(), key: get<string>('database.tls.key').trim() }
