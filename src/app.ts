@@ -5,13 +5,13 @@
 // (also the metrics.addr listener, with the handler built here), and tests use app.inject().
 // With notification endpoints configured it also starts their senders once ready (see
 // notifications/sender.ts), and with sync.registries that have a pollinterval the periodic
-// mirror. Closing the app stops the mirror and the senders, closes the database and stops the
-// TLS service, the metrics refresh and the watch of the config file (auth.access.writers
-// reloads).
+// mirror. From when it is ready it records this replica in the database (replica-presence.ts),
+// and every event it writes names the replica. Closing the app stops the mirror and the senders,
+// the replica's heartbeat, closes the database and stops the TLS service, the metrics refresh
+// and the watch of the config file (auth.access.writers reloads).
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RouteOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
-import { hostname } from 'node:os'
 import pino from 'pino'
 import { AuditTrail } from './audit.js'
 import { Authenticator } from './auth/authenticator.js'
@@ -34,9 +34,13 @@ import { type UiOptions, uiPlugin } from './http/ui/index.js'
 import { v2Plugin } from './http/v2/index.js'
 import { uploadPurgingPlugin } from './http/distribution/upload-purging.js'
 import type { Database } from './meta/db.js'
+import { exclusivelyWhenFree } from './meta/database.js'
 import { BlobIntake } from './blobs/intake.js'
 import { BlobMeta } from './meta/blobs.js'
-import { EventLog } from './meta/events.js'
+import { EventLog, recordReplica } from './meta/events.js'
+import { LoginFailures } from './meta/login-failures.js'
+import { ReplicaTable } from './meta/replicas.js'
+import { ReplicaPresence } from './replica-presence.js'
 import { type OutboxDraft, OutboxReader } from './meta/outbox.js'
 import { OciMeta } from './meta/oci.js'
 import { RegistryMetrics } from './metrics.js'
@@ -98,7 +102,9 @@ declare module 'fastify' {
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   // Read the certificate files (or the ACME cache) first: a bad one must fail before anything is opened.
-  const tls = config.http.tls ? await createTlsService(config.http.tls, options.logger ?? pino({ level: 'silent' })) : null
+  // Orders start once the server listens (server.ts), when the database below is open.
+  const orderTurns = (order: () => Promise<void>) => exclusivelyWhenFree(data.db, 'certificate-renewal', order)
+  const tls = config.http.tls ? await createTlsService(config.http.tls, options.logger ?? pino({ level: 'silent' }), orderTurns) : null
   const storageLog = options.logger ?? pino({ level: 'silent' })
   const data = await openRegistryData(config, {
     warn: (message) => storageLog.warn(message),
@@ -107,6 +113,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const { storage, store, db } = data
 
   const { limits } = config
+  recordReplica(db, config.replica.id)
+  const replica = new ReplicaPresence(new ReplicaTable(db), { ...config.replica, version: VERSION }, options.logger ?? pino({ level: 'silent' }))
   const blobMeta = new BlobMeta(db)
   const intake = new BlobIntake(store, blobMeta)
   const events = new EventLog(db)
@@ -121,7 +129,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         gcTotals: () => events.gcTotals(),
         openUploads: () => ociMeta.openSessions(),
         syncTotals: () => syncMeta.upstreams(),
-      })
+        replicaCounts: () => replica.counts(),
+      }, config.replica.id)
     : null
   if (metrics) db.observeWriteTransactions((seconds) => metrics.writeTransaction(seconds))
   const notificationLog = options.logger ?? pino({ level: 'silent' })
@@ -142,11 +151,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }) as unknown as FastifyInstance
   if (options.onRoute) app.addHook('onRoute', options.onRoute)
   app.decorate('registry', { config, db, store, staging: storage.staging, tls, metrics, notifications })
-  app.addHook('onReady', async () => metrics?.start(METRICS_REFRESH_MS, (err) => app.log.error({ err }, 'metrics: reading the blob, pack and garbage-collection totals failed')))
+  // Before the metrics' first refresh, which counts this replica then.
+  app.addHook('onReady', () => replica.start())
+  app.addHook('onReady', async () => metrics?.start(METRICS_REFRESH_MS, (err) => app.log.error({ err }, 'metrics: reading the blob, pack, garbage-collection, sync and replica totals failed')))
   app.addHook('onClose', async () => {
     // Before the database closes: the pulls still waiting are written, the senders stop.
     await notifications?.stop()
     metrics?.stop()
+    await replica.stop()
     tls?.close()
     await data.close()
   })
@@ -165,7 +177,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     installRequestLog(app, metrics)
     honourExpectContinue(app)
     await openApiPlugin(app)
-    const authenticator = await setUpAuth(app, config, storage.initialAdminPasswordFile, audit, metrics)
+    const authenticator = await setUpAuth(app, config, storage.initialAdminPasswordFile, audit, metrics, new LoginFailures(db))
     if (authenticator && config.auth && config.file) reloadWriters(app, authenticator, config.file, config.auth.writers)
     await app.register(authPlugin, { authenticator })
     await app.register(healthPlugin, { checkDatabase: () => db.ping(), checkStorage: () => store.check() })
@@ -193,11 +205,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       { archive: archiveLimits, deleteEnabled: config.storage.deleteEnabled, strictValidation: config.packs.strictValidation },
       yamlChecker,
     )
-    const done = await startUp.runPendingWork(new PendingTasks(db))
+    // Replicas starting together do it once: the others wait, then find nothing left to do.
+    const [done, indexed] = await exclusivelyWhenFree(db, 'start-up-work', async () => [await startUp.runPendingWork(new PendingTasks(db)), await startUp.indexForSearch()] as const)
     if (done.parentTagsMoved > 0) {
       app.log.warn(`${done.parentTagsMoved} parent tags moved off pre-releases back to releases (a parent tag never follows a pre-release while its line has a release); each move is in the audit trail`)
     }
-    const indexed = await startUp.indexForSearch()
     if (indexed.packs > 0) app.log.info(`indexed ${indexed.packs} packs for search (${indexed.readmes} READMEs read, migration 0012)`)
     if (indexed.unreadable > 0) app.log.warn(`${indexed.unreadable} READMEs could not be read from storage for search; run packyard fsck`)
     const registry = new OciRegistry(
@@ -225,7 +237,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
               `sync from ${r.upstream}: copied ${r.packsCopied} packs, ${r.conflicts} in conflict, ${r.refused} refused, ${r.failed} failed${r.error ? ` (${r.error})` : ''}`,
             ),
           error: (err, upstream) => app.log.error({ err, upstream }, `sync from ${upstream} failed`),
-        })
+        }, { exclusively: (name, run) => db.exclusively(name, run), lastRunAt: (upstream) => syncMeta.lastRunAt(upstream) })
       })
       app.addHook('preClose', async () => {
         await stopSync?.()
@@ -236,28 +248,35 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const onDemand = mirror && onDemandFrom.length > 0 ? new OnDemand(mirror, onDemandFrom, packMeta) : null
     const pullThrough = onDemand ? (name: string, ref: string | null) => onDemand.ensure(name, ref) : null
     if (onDemand) app.addHook('preClose', () => onDemand.close())
-    // Who holds this process's upload-session claims: unique among the replicas sharing the
-    // database (host and pid), until replica records give each replica its id.
-    const replicaId = `${hostname()}:${process.pid}`
-    const uploads = new OciUploads(db, intake, storage.staging, { maxSessionsPerUser: limits.uploadSessions, replicaId }, (source, digest) => pushes.watchUpload(source, digest))
+    const uploads = new OciUploads(db, intake, storage.staging, { maxSessionsPerUser: limits.uploadSessions, replicaId: config.replica.id }, (source, digest) => pushes.watchUpload(source, digest))
     const bodyIdleMs = config.http.bodyIdleTimeoutMs
 
     const manifestSize = limits.manifestSize
     // storage.redirect.disable: false, on a store that can hand out download URLs (S3).
     const blobRedirect = config.storage.redirect && store.redirectUrl ? store.redirectUrl.bind(store) : null
-    await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, audit, manifestSize, bodyIdleMs, blobRedirect, notifications, onDemand: pullThrough })
+    // storage.filesystem.accelredirect: nginx in front sends blob files from its internal location.
+    const accelRedirect = config.storage.accelRedirect
+    await app.register(v1Plugin, { prefix: '/v1', packs, views, registry, uploads, audit, manifestSize, bodyIdleMs, blobRedirect, accelRedirect, notifications, onDemand: pullThrough })
     await app.register(uploadPurgingPlugin, {
       uploads,
       ...config.storage.uploadPurging,
       ...(metrics ? { onPurged: (r: PurgeResult) => metrics.uploadsPurged({ sessions: r.sessions.length, files: r.files.length, bytes: r.bytes }) } : {}),
     })
-    await app.register(v2Plugin, { prefix: '/v2', registry, uploads, listParentTags: config.oci.listParentTags, manifestSize, bodyIdleMs, blobRedirect, onDemand: pullThrough })
+    await app.register(v2Plugin, { prefix: '/v2', registry, uploads, listParentTags: config.oci.listParentTags, manifestSize, bodyIdleMs, blobRedirect, accelRedirect, onDemand: pullThrough })
     if (config.ui.enabled) {
       const browseMeta = new BrowseMeta(db)
       const ui: UiOptions = {
         packs: new PackBrowser(browseMeta, packMeta, views, { ...UI_PAGES, archive: archiveLimits }),
         oci: new OciBrowser(browseMeta, (name) => registry.locate(name), UI_PAGES),
-        overview: new RegistryOverview(browseMeta, db, { version: VERSION, storage: config.storage.kind, ociNamespace: config.oci.namespace, latestPushes: 20, notifications: () => notifications?.status() ?? [] }),
+        overview: new RegistryOverview(browseMeta, db, {
+          version: VERSION,
+          storage: config.storage.kind,
+          ociNamespace: config.oci.namespace,
+          latestPushes: 20,
+          notifications: () => notifications?.status() ?? [],
+          replica: config.replica.id,
+          replicas: () => replica.list(),
+        }),
         ociNamespace: config.oci.namespace,
         client: clientDownloads,
         authenticated: config.auth !== null,
@@ -330,6 +349,7 @@ async function setUpAuth(
   passwordFile: string | null,
   audit: AuditTrail,
   metrics: RegistryMetrics | null,
+  failures: LoginFailures,
 ): Promise<Authenticator | null> {
   if (!config.auth) {
     const loopback = /^(127\.|::1$|localhost$)/.test(config.http.host)
@@ -377,13 +397,14 @@ async function setUpAuth(
     maxFailures: config.limits.loginFailures,
     maxAddressFailures: config.limits.addressLoginFailures,
     failureWindowMs: config.limits.loginLockoutMs,
+    failures,
     onProblem: (message) => app.log.warn(message),
     onFailure: () => metrics?.authFailure(),
     onLockout: (lockout) => {
       const { address, user, failures, forMs } = lockout
       app.log.warn(
         { address, user, failures, lockoutSeconds: forMs / 1000 },
-        `login locked for ${user === null ? address : `${address}/${user}`} after ${failures} failures, for ${Math.round(forMs / 60_000)} min (restart the registry to lift it)`,
+        `login locked for ${user === null ? address : `${address}/${user}`} after ${failures} failures, for ${Math.round(forMs / 60_000)} min (counted in the database: every replica refuses it)`,
       )
       metrics?.lockout(user === null ? 'address' : 'user')
       // The lockout holds whether or not the event log can take it.

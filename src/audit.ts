@@ -23,6 +23,8 @@ export interface EventView {
   message: string | null
   /** Extras of the action: what garbage collection removed, the address of a lockout. */
   detail: Record<string, unknown> | null
+  /** replica.id of the server that handled it; null for operator commands (and events from before replicas were recorded). */
+  replica: string | null
 }
 
 export interface EventQuery {
@@ -79,5 +81,6 @@ function eventView(row: EventRow): EventView {
     forced: row.forced === 1,
     message: row.message,
     detail: row.detail === null ? null : (JSON.parse(row.detail) as Record<string, unknown>),
+    replica: row.replica,
   }
 }

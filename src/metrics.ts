@@ -5,11 +5,13 @@
 // count of stored things (blobs, bytes, open uploads, garbage-collection runs recorded by any
 // process) is read from the metadata: blobs, packs, versions and collections every refresh interval (a
 // database scan per scrape would let the scrape rate decide the load), open uploads at scrape
-// time (one indexed count). Process metrics (collectDefaultMetrics) belong to the process, not
+// time (one indexed count). This process's replica id is a label of packyard_replica_info, and
+// the replicas recorded in the database are counted by state at each refresh. Process metrics (collectDefaultMetrics) belong to the process, not
 // to one app: they are collected once, in a registry of their own, and scraped with each app's.
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { GcTotals } from './meta/events.js'
+import { REPLICA_STATES, type ReplicaState } from './meta/replicas.js'
 import type { SyncUpstreamTotals } from './meta/sync.js'
 import { registerSyncMetrics } from './sync/metrics.js'
 import type { EndpointStatus } from './notifications/sender.js'
@@ -34,6 +36,8 @@ export interface MetricSources {
   openUploads(): Promise<number>
   /** Each upstream's sync runs (packyard_sync_*). */
   syncTotals(): Promise<SyncUpstreamTotals[]>
+  /** The replicas recorded in the database, counted by state (packyard_replicas). */
+  replicaCounts(): Promise<Record<ReplicaState, number>>
 }
 
 export interface FinishedRequest {
@@ -84,9 +88,14 @@ export class RegistryMetrics {
   private packs = { packs: 0, versions: 0 }
   private gc: GcTotals = { runs: 0, blobsRemoved: 0, bytesFreed: 0 }
   private syncs: SyncUpstreamTotals[] = []
+  private replicas: Record<ReplicaState, number> = { live: 0, gone: 0 }
   private timer: NodeJS.Timeout | undefined
 
-  constructor(private readonly sources: MetricSources) {
+  /** `replica`: this process's replica.id. */
+  constructor(
+    private readonly sources: MetricSources,
+    replica: string,
+  ) {
     const registers = [this.registry]
     this.requests = new Counter({ name: 'packyard_http_requests_total', help: 'HTTP requests answered, by method, route pattern and status', labelNames: ['method', 'route', 'status'], registers })
     this.latency = new Histogram({
@@ -134,6 +143,21 @@ export class RegistryMetrics {
 
     const metrics = this
     new Gauge({ name: 'packyard_build_info', help: 'Always 1; the version label says which Packyard is running', labelNames: ['version'], registers }).set({ version: VERSION }, 1)
+    new Gauge({
+      name: 'packyard_replica_info',
+      help: 'Always 1; the replica label is this server\'s replica.id, the version label its Packyard version',
+      labelNames: ['replica', 'version'],
+      registers,
+    }).set({ replica, version: VERSION }, 1)
+    new Gauge({
+      name: 'packyard_replicas',
+      help: 'Replicas recorded in the database, by state: live (its heartbeat seen within the last three beats), gone (not seen since; forgotten after a day); refreshed every minute',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        for (const state of REPLICA_STATES) this.set({ state }, metrics.replicas[state])
+      },
+    })
     new Gauge({
       name: 'packyard_packs',
       help: 'Packs with at least one version (refreshed every minute)',
@@ -273,12 +297,13 @@ export class RegistryMetrics {
     this.purgedBytes.inc(result.bytes)
   }
 
-  /** Reads the stored blobs, the packs and versions and the garbage-collection totals from the metadata. */
+  /** Reads the stored blobs, the packs and versions, the garbage-collection totals and the replicas from the metadata. */
   async refresh(): Promise<void> {
     this.stored = await this.sources.storedBlobs()
     this.packs = await this.sources.packTotals()
     this.gc = await this.sources.gcTotals()
     this.syncs = await this.sources.syncTotals()
+    this.replicas = await this.sources.replicaCounts()
   }
 
   /** Refreshes now, then every `intervalMs` until stop(); the timer never keeps the process alive. */

@@ -85,7 +85,7 @@ async function run(config: Config, logger: pino.Logger, releaseLocks: () => Prom
   const app = await buildApp(config, { logger })
   const bucket = config.storage.s3 ? { bucket: config.storage.s3.bucket, endpoint: config.storage.s3.endpoint ?? 'AWS' } : {}
   const database = config.database.kind === 'sqlite' ? config.database.path : redactDatabaseUrl(config.database.url)
-  logger.info({ config: config.source, storage: config.storage.kind, root: config.storage.rootdirectory, ...bucket, database, version: VERSION, commit: buildCommit() }, 'starting packyard')
+  logger.info({ config: config.source, storage: config.storage.kind, root: config.storage.rootdirectory, ...bucket, database, replica: config.replica.id, version: VERSION, commit: buildCommit() }, 'starting packyard')
   if (config.ignoredKeys.length > 0) logger.warn({ keys: config.ignoredKeys }, 'config keys accepted for compatibility but without effect')
 
   const tls = app.registry.tls

@@ -1,16 +1,18 @@
 // The Dockerfile and compose files cannot be run here (no Docker engine), so this keeps them in
 // step with what the other tests exercise: the same command, config, port and volumes, the
-// TLS override's environment, and the healthcheck command the image's HEALTHCHECK runs.
+// TLS override's environment, the healthcheck command the image's HEALTHCHECK runs, and the
+// replicas' compose file with its nginx config (which nginx -t must accept).
 
 import t from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { PACKAGE_ROOT } from '../src/paths.js'
 import { COMMANDS } from '../src/cli/main.js'
 import { loadConfig } from '../src/config/load.js'
 import { basic, freePort, makeHtpasswd, requireProgram, runBin, runCliHere, startServer, tempDir } from './helpers.js'
+import { nginxBinary } from './nginx.js'
 
 const dockerfile = readFileSync(join(PACKAGE_ROOT, 'Dockerfile'), 'utf8')
 const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
@@ -160,4 +162,112 @@ t.test('a Node.js older than "engines": npm ci stops at once (engine-strict), an
   const run = spawnSync(oldNode, [join(PACKAGE_ROOT, 'bin', 'packyard.js'), 'version'], { encoding: 'utf8' })
   t.equal(run.status, 1)
   t.match(run.stderr, `Error: Packyard needs Node.js ${required} (package.json "engines"; 24 LTS recommended); this is Node.js v${major}.`)
+})
+
+t.test('docker-compose.ha.yml: PostgreSQL, MinIO and its bucket, the shared users, three identical replicas, nginx in front', async (t) => {
+  requireProgram('docker-compose')
+  const compose = (env: NodeJS.ProcessEnv) =>
+    spawnSync('docker-compose', ['-f', join(PACKAGE_ROOT, 'docker-compose.ha.yml'), 'config'], { encoding: 'utf8', cwd: PACKAGE_ROOT, env: { PATH: process.env.PATH, ...env } })
+  const passwords = { POSTGRES_PASSWORD: 'pg-secret', MINIO_ROOT_PASSWORD: 'minio-secret', PACKYARD_ADMIN_PASSWORD: 'admin-secret' }
+  for (const missing of Object.keys(passwords)) {
+    const without = compose({ ...passwords, [missing]: '' })
+    t.not(without.status, 0, `refused without ${missing}`)
+    t.match(without.stderr, `set ${missing}`)
+  }
+  const run = compose(passwords)
+  t.equal(run.status, 0, run.stderr)
+  interface Service {
+    image?: string
+    build?: { context: string }
+    command?: string[]
+    entrypoint?: string[]
+    environment?: Record<string, string>
+    ports?: unknown[]
+    volumes?: Array<string | { source: string; target: string }>
+    depends_on?: Record<string, { condition: string }>
+    hostname?: string
+  }
+  const { services, volumes } = parseYaml(run.stdout) as { services: Record<string, Service>; volumes: Record<string, unknown> }
+  t.same(Object.keys(services).sort(), ['bucket', 'minio', 'nginx', 'packyard-1', 'packyard-2', 'packyard-3', 'postgres', 'users'])
+  const replicas = ['packyard-1', 'packyard-2', 'packyard-3'].map((name) => services[name] as Service)
+  const targets = (svc: Service) => (svc.volumes ?? []).map((v) => (typeof v === 'string' ? (v.split(':')[1] as string) : v.target)).sort()
+  for (const [i, svc] of replicas.entries()) {
+    t.equal(svc.image, 'packyard:latest', `replica ${i + 1}: the image docker-compose.yml builds`)
+    t.equal(svc.build?.context, PACKAGE_ROOT)
+    t.same(svc.command, ['serve', '/etc/spectro/config.yml'])
+    t.same(svc.environment, replicas[0]?.environment, `replica ${i + 1}: the same settings as the first`)
+    t.same(svc.ports ?? [], [], 'no port of its own: clients go through nginx')
+    t.equal(svc.hostname, `packyard-${i + 1}`, 'a fixed hostname, so its replica.id (hostname:port) survives a recreated container')
+    t.same(targets(svc), ['/auth', '/data'])
+    t.same(svc.depends_on, { postgres: { condition: 'service_healthy' }, bucket: { condition: 'service_completed_successfully' }, users: { condition: 'service_completed_successfully' } })
+  }
+  const env = replicas[0]?.environment ?? {}
+  const config = loadConfig({ doc: parseYaml(readFileSync(join(PACKAGE_ROOT, 'config.example.yaml'), 'utf8')) as Record<string, unknown>, env })
+  t.match(config.database, { kind: 'postgres', url: 'postgres://packyard:pg-secret@postgres:5432/packyard' }, 'the metadata in the postgres service')
+  t.match(config.storage.s3, { bucket: 'packyard', endpoint: 'http://minio:9000', credentials: { accessKeyId: 'packyard', secretAccessKey: 'minio-secret' } }, 'the blobs in the bucket the bucket service creates')
+  t.equal(config.auth?.htpasswdPath, '/auth/htpasswd', 'the shared users file')
+  t.same(config.http.trustedProxies, ['172.29.70.0/24'], "nginx's X-Forwarded-For is believed from the compose network")
+
+  const bucket = services.bucket as Service
+  t.equal(bucket.image, 'minio/mc')
+  t.match(bucket.entrypoint?.join(' ') ?? '', /^sh -c$/)
+  t.match(JSON.stringify(bucket.command), /mc mb --ignore-existing minio\/packyard/)
+  const users = services.users as Service
+  t.equal(users.image, 'packyard:latest')
+  t.match(JSON.stringify(users.command), /test -s \/auth\/htpasswd \|\| .*packyard user add admin --password-stdin --htpasswd \/auth\/htpasswd/)
+  t.same(targets(users), ['/auth'])
+  t.same((services.minio as Service).environment, { MINIO_ROOT_USER: 'packyard', MINIO_ROOT_PASSWORD: 'minio-secret' })
+  t.same(Object.keys(volumes).sort(), ['packyard-1-data', 'packyard-2-data', 'packyard-3-data', 'packyard-auth', 'packyard-minio', 'packyard-postgres'])
+
+  const nginx = services.nginx as Service
+  t.match(nginx.image, /^nginx:/)
+  t.match(JSON.stringify(nginx.ports), /"published":5000,"target":80|5000:80/)
+  const mounts = Object.fromEntries((nginx.volumes ?? []).map((v) => (typeof v === 'string' ? [v.split(':')[1], v.split(':')[0]] : [v.target, v.source])))
+  t.equal(mounts['/etc/nginx/conf.d/default.conf'], join(PACKAGE_ROOT, 'deploy', 'nginx-ha.conf'))
+  t.equal(mounts['/etc/nginx/packyard/nginx-proxy.conf'], join(PACKAGE_ROOT, 'deploy', 'nginx-proxy.conf'))
+  t.equal(mounts['/etc/nginx/packyard/nginx-accel.conf'], join(PACKAGE_ROOT, 'deploy', 'nginx-accel.conf'))
+  const ha = readFileSync(join(PACKAGE_ROOT, 'deploy', 'nginx-ha.conf'), 'utf8')
+  t.match(ha, /^ {2}include \/etc\/nginx\/packyard\/nginx-proxy\.conf;$/m, 'the server block includes the proxy settings where compose mounts them')
+  t.match(ha, /^ {4}include \/etc\/nginx\/packyard\/nginx-accel\.conf;$/m, 'and the accel location its settings')
+  t.same(
+    [...ha.matchAll(/^ {2}server (\S+)/gm)].map((m) => m[1]),
+    ['packyard-1:5000', 'packyard-2:5000', 'packyard-3:5000'],
+    'the upstream is the three replicas on the port the example config listens on',
+  )
+  t.equal(config.http.addr, ':5000')
+})
+
+t.test('deploy/nginx-ha.conf, nginx-proxy.conf and nginx-accel.conf: what large, long transfers and X-Accel-Redirect need, and nginx -t accepts them', async (t) => {
+  const proxy = readFileSync(join(PACKAGE_ROOT, 'deploy', 'nginx-proxy.conf'), 'utf8')
+  for (const directive of [
+    'client_max_body_size 0;',
+    'proxy_request_buffering off;',
+    'proxy_buffering off;',
+    'proxy_http_version 1.1;',
+    'client_body_timeout 10m;',
+    'proxy_read_timeout 1h;',
+    'proxy_send_timeout 1h;',
+    'proxy_set_header Host $http_host;',
+    'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+    'proxy_set_header X-Forwarded-Proto $scheme;',
+  ]) {
+    t.ok(proxy.split('\n').includes(directive), directive)
+  }
+  const ha = readFileSync(join(PACKAGE_ROOT, 'deploy', 'nginx-ha.conf'), 'utf8')
+  t.match(ha, /location \/_packyard\/blobs\/ \{\n\s+alias \/var\/lib\/packyard\/blobs\/;\n/, 'the X-Accel-Redirect target, over the root\'s blobs/')
+  const accel = readFileSync(join(PACKAGE_ROOT, 'deploy', 'nginx-accel.conf'), 'utf8').split('\n')
+  for (const directive of ['internal;', 'etag off;', 'add_header Docker-Content-Digest $upstream_http_docker_content_digest;', 'add_header ETag $upstream_http_etag;']) t.ok(accel.includes(directive), directive)
+
+  // nginx -t resolves upstream host names and reads the includes: the compose service names are
+  // not resolvable here, so they become loopback addresses, and the includes name the repo files.
+  const prefix = tempDir(t)
+  const site = ha.replace(/packyard-\d:5000/g, '127.0.0.1:5000').replaceAll('/etc/nginx/packyard/', `${join(PACKAGE_ROOT, 'deploy')}/`)
+  writeFileSync(join(prefix, 'site.conf'), site)
+  writeFileSync(
+    join(prefix, 'nginx.conf'),
+    `pid ${join(prefix, 'nginx.pid')};\nerror_log ${join(prefix, 'error.log')};\nevents {}\nhttp {\n  client_body_temp_path ${join(prefix, 'body')};\n  proxy_temp_path ${join(prefix, 'proxy')};\n  include ${join(prefix, 'site.conf')};\n}\n`,
+  )
+  const test = spawnSync(nginxBinary(), ['-t', '-p', prefix, '-c', join(prefix, 'nginx.conf'), '-e', join(prefix, 'error.log')], { encoding: 'utf8' })
+  t.equal(test.status, 0, test.stderr)
+  t.match(test.stderr, /test is successful/)
 })

@@ -1,15 +1,15 @@
-// The nginx test harness (test/nginx.ts) in front of two plain Node HTTP servers: requests
-// alternate between them with the client's Host kept, a large upload streams through without
-// being buffered, and a file in the accel directory is served by nginx on X-Accel-Redirect
-// (ranges too) but never to a client asking for it directly.
+// The nginx test harness (test/nginx.ts, with the repo's deploy/nginx-proxy.conf) in front of two
+// plain Node HTTP servers: requests alternate between them with the client's Host kept, a large
+// upload streams through without being buffered, and a file in the accel directory is served by
+// nginx on X-Accel-Redirect (ranges too) but never to a client asking for it directly.
 
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { type IncomingMessage, request, type ServerResponse, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
-import { ACCEL_PREFIX, startNginx } from './nginx.js'
+import { ACCEL_PREFIX, PROXY_SETTINGS, startNginx } from './nginx.js'
 import { type Teardown, tempDir } from './system.js'
 
 interface Upstream {
@@ -45,6 +45,7 @@ t.test('requests alternate between the upstreams, with the Host the client sent'
   t.same(names.slice(2), names.slice(0, 4), 'a repeating pair')
   t.not(names[0], names[1], 'of the two upstreams')
   t.same(new Set(answers.map((answer) => answer.host)), new Set([`127.0.0.1:${nginx.port}`]))
+  t.ok(readFileSync(join(nginx.dir, 'nginx.conf'), 'utf8').includes(`include ${PROXY_SETTINGS};`), "the proxy settings are the repo's deploy/nginx-proxy.conf")
 })
 
 t.test('a 64 MiB upload streams through to the upstream, unbuffered and unchanged', async (t) => {

@@ -1,20 +1,30 @@
 // nginx (Debian's `nginx` package) in front of several servers, for the tests of Packyard's
 // replicas: plain round-robin with no stickiness and no server ever marked down, request and
 // response bodies streamed both ways (no size limit, no buffering), the Host header kept, and
-// optionally a directory served through X-Accel-Redirect. Everything nginx writes (config, pid,
-// error log, temp files) stays in a temp dir; nothing is logged per request. A missing nginx
-// fails, naming the package; it is never skipped.
+// optionally a directory served through X-Accel-Redirect. The proxy settings are the repo's own
+// deploy/nginx-proxy.conf (and deploy/nginx-accel.conf in the accel location), included as they
+// are, so the tests run through what operators deploy;
+// only the upstream block differs (here no replica is ever marked down). Everything nginx
+// writes (config, pid, error log, temp files) stays in a temp dir; nothing is logged per
+// request. A missing nginx fails, naming the package; it is never skipped.
 
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { PACKAGE_ROOT } from '../src/paths.js'
 import { freePort, requireProgram, type Teardown, tempDir } from './system.js'
 import { watchOwner } from './watchdog.js'
 
-/** Where the `accel` directory is served: an upstream answers `X-Accel-Redirect: /_accel/<path>`. */
-export const ACCEL_PREFIX = '/_accel/'
+/** The proxy directives of deploy/nginx-ha.conf's server block, shared with the tests. */
+export const PROXY_SETTINGS = join(PACKAGE_ROOT, 'deploy', 'nginx-proxy.conf')
+
+/**
+ * Where the `accel` directory is served: an upstream answers `X-Accel-Redirect: <prefix><path>`.
+ * Packyard's storage.filesystem.accelredirect in the tests and the bench, with `accel` the root's blobs/.
+ */
+export const ACCEL_PREFIX = '/_packyard/blobs/'
 
 export interface NginxOptions {
   /** A directory nginx serves under ACCEL_PREFIX, only to an upstream's X-Accel-Redirect. */
@@ -30,19 +40,17 @@ export interface Nginx {
 }
 
 /** Debian's nginx is in /usr/sbin, which is on root's PATH but not always on a user's. */
-function nginxBinary(): string {
+export function nginxBinary(): string {
   return existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : requireProgram('nginx')
 }
 
-/**
- * On X-Accel-Redirect nginx answers with the file and drops the upstream's other headers, apart
- * from a few such as Content-Type: the digest a registry must send is passed on by hand.
- */
+/** The accel location's directives but its alias (internal, the headers passed on), shared with deploy/nginx-ha.conf. */
+export const ACCEL_SETTINGS = join(PACKAGE_ROOT, 'deploy', 'nginx-accel.conf')
+
 function accelLocation(dir: string): string {
   return `    location ${ACCEL_PREFIX} {
-      internal;
       alias ${dir}/;
-      add_header Docker-Content-Digest $upstream_http_docker_content_digest;
+      include ${ACCEL_SETTINGS};
     }
 `
 }
@@ -60,6 +68,9 @@ events {
 }
 http {
   access_log off;
+  # As Debian's nginx.conf: files (X-Accel-Redirect) go from the page cache to the socket in the kernel.
+  sendfile on;
+  tcp_nopush on;
   client_body_temp_path ${temp('client-body')};
   proxy_temp_path ${temp('proxy')};
   fastcgi_temp_path ${temp('fastcgi')};
@@ -71,15 +82,7 @@ ${upstreams.map((upstream) => `    server ${upstream} max_fails=0;`).join('\n')}
   }
   server {
     listen 127.0.0.1:${port};
-    client_max_body_size 0;
-    proxy_request_buffering off;
-    proxy_buffering off;
-    proxy_http_version 1.1;
-    proxy_set_header Host $http_host;
-    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    proxy_set_header X-Forwarded-Proto $scheme;
-    proxy_read_timeout 1h;
-    proxy_send_timeout 1h;
+    include ${PROXY_SETTINGS};
     location / {
       proxy_pass http://packyard;
     }

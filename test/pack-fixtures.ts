@@ -1,10 +1,11 @@
-// Building pack archives and multipart push bodies for tests.
+// Building pack archives and multipart push bodies for tests, and pushing them through an app's
+// inject (or the same calls over HTTP: test/fetch-inject.ts).
 
 import { Readable } from 'node:stream'
-import type { FastifyInstance } from 'fastify'
 import { writeReproducibleArchive } from '../src/packs/archive-write.js'
 import { EMPTY_CONFIG, packManifest } from '../src/packs/oras-manifest.js'
 import { sha256Digest as sha } from '../src/store/digest.js'
+import type { Injector } from './fetch-inject.js'
 import { ADMIN } from './helpers.js'
 
 export type PackFiles = Record<string, string | Buffer>
@@ -42,23 +43,23 @@ export function multipart(fields: Record<string, string>, file: Buffer | null, f
   return { payload: Buffer.concat(parts), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } }
 }
 
-export async function push(app: FastifyInstance, tgz: Buffer, fields: Record<string, string> = {}, authorization = ADMIN) {
+export async function push(app: Injector, tgz: Buffer, fields: Record<string, string> = {}, authorization = ADMIN) {
   const body = multipart(fields, tgz)
   return app.inject({ method: 'POST', url: '/v1/_packs', payload: body.payload, headers: { ...body.headers, authorization } })
 }
 
 /** Pushes a valid pack with the given pack.json fields; fails the test unless it is created. */
-export async function pushPack(app: FastifyInstance, fields: Record<string, unknown>, extra: PackFiles = {}, form: Record<string, string> = {}) {
+export async function pushPack(app: Injector, fields: Record<string, unknown>, extra: PackFiles = {}, form: Record<string, string> = {}) {
   const res = await push(app, await archive(packFiles(fields, extra)), form)
   if (res.statusCode >= 300) throw new Error(`push failed: ${res.statusCode} ${res.body}`)
   return res.json() as { tag: string; digest: string; manifestDigest: string; contentDigest: string; status: string; parentTags: string[] }
 }
 
-export async function get(app: FastifyInstance, url: string, authorization = ADMIN) {
+export async function get(app: Injector, url: string, authorization = ADMIN) {
   return app.inject({ method: 'GET', url, headers: { authorization } })
 }
 
-export async function uploadBlob(app: FastifyInstance, repo: string, data: Buffer, authorization = ADMIN) {
+export async function uploadBlob(app: Injector, repo: string, data: Buffer, authorization = ADMIN) {
   return app.inject({
     method: 'POST',
     url: `/v2/${repo}/blobs/uploads/?digest=${sha(data)}`,
@@ -68,7 +69,7 @@ export async function uploadBlob(app: FastifyInstance, repo: string, data: Buffe
 }
 
 /** What `oras push <repo>:<ref> NAME-VERSION.tar.gz` does: blobs, then the manifest. */
-export async function orasPush(app: FastifyInstance, repo: string, ref: string, tgz: Buffer, fileName: string, authorization = ADMIN) {
+export async function orasPush(app: Injector, repo: string, ref: string, tgz: Buffer, fileName: string, authorization = ADMIN) {
   for (const blob of [EMPTY_CONFIG, tgz]) {
     const res = await uploadBlob(app, repo, blob, authorization)
     if (res.statusCode !== 201) return res

@@ -2,22 +2,21 @@
 // objects in a temp directory) started as its own process on a free loopback port, with OpenSSL's
 // legacy provider because it signs its ListObjectsV2 continuation tokens with DES; a fault
 // injection proxy that can answer 503 SlowDown or reset the connection for chosen requests and
-// records every request; and the settings that point Packyard at them. The AWS_* variables of
+// records every request; and the settings that point Packyard at them. A test process killed
+// before its teardown leaves no s3rver running (test/watchdog.ts). The AWS_* variables of
 // the machine are removed from this process (and so from every server it starts), so that
 // neither the SDK in the tests nor a spawned Packyard picks up someone's profile or CA bundle.
 
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { request, createServer, type IncomingMessage, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../src/paths.js'
 import type { S3Settings } from '../src/store/s3.js'
-import { freePort, tempDir } from './helpers.js'
-
-interface Teardown {
-  teardown(fn: () => void | Promise<void>): void
-}
+import { freePort, type Teardown, tempDir } from './system.js'
+import { watchOwner } from './watchdog.js'
 
 for (const name of Object.keys(process.env)) if (name.startsWith('AWS_')) delete process.env[name]
 
@@ -36,7 +35,10 @@ export interface S3Server {
 
 /** Starts s3rver with bucket `packyard` on a free loopback port; stopped at teardown. */
 export async function startS3Server(t: Teardown, buckets: string[] = [S3_BUCKET]): Promise<S3Server> {
-  const directory = tempDir(t, 'packyard-s3rver-')
+  // The buckets in data/, beside the pid file the watchdog reads.
+  const home = tempDir(t, 'packyard-s3rver-')
+  const directory = join(home, 'data')
+  mkdirSync(directory)
   const port = await freePort()
   const bin = join(PACKAGE_ROOT, 'node_modules', 's3rver', 'bin', 's3rver.js')
   const args = ['--openssl-legacy-provider', bin, '-d', directory, '-a', '127.0.0.1', '-p', String(port), '-s', '--no-vhost-buckets', ...buckets.flatMap((b) => ['--configure-bucket', b])]
@@ -44,6 +46,8 @@ export async function startS3Server(t: Teardown, buckets: string[] = [S3_BUCKET]
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)))
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
+  writeFileSync(join(home, 's3rver.pid'), `${child.pid}\n`)
+  watchOwner({ owner: process.pid, pidFile: join(home, 's3rver.pid'), signal: 'TERM', dir: home })
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM')

@@ -1,7 +1,7 @@
-// Cleans up after a server a test started (PostgreSQL, nginx) when the process that owns it dies
-// without stopping it: killed by tap's timeout, by Ctrl-C, or by SIGKILL, where no exit handler
-// or teardown runs. A detached shell polls the owner; once it is gone, it signals the process
-// named in the server's pid file, waits for it to exit, and removes the server's directory. A
+// Cleans up after a server a test started (PostgreSQL, nginx, s3rver, Packyard replicas) when
+// the process that owns it dies without stopping it: killed by tap's timeout, by Ctrl-C, or by
+// SIGKILL, where no exit handler or teardown runs. A detached shell polls the owner; once it is
+// gone, it signals the process named in the server's pid file, waits for it to exit, and removes the server's directory. A
 // server stopped the normal way has no pid file left, so the watchdog then only removes what the
 // owner already removed.
 
@@ -24,8 +24,8 @@ export interface Watch {
   owner: number
   /** The server's pid file; its first line is the pid to signal. */
   pidFile: string
-  /** The signal that stops the server at once (PostgreSQL: QUIT, nginx: TERM). */
-  signal: 'QUIT' | 'TERM'
+  /** The signal that stops the server at once (PostgreSQL: QUIT, nginx and s3rver: TERM, Packyard: KILL). */
+  signal: 'QUIT' | 'TERM' | 'KILL'
   /** Removed once the server is gone. */
   dir: string
 }

@@ -23,7 +23,7 @@ ALTER TABLE upload_sessions ADD COLUMN claimed_by TEXT;
 ALTER TABLE upload_sessions ADD COLUMN claimed_until INTEGER NOT NULL DEFAULT 0;
 
 -- Failed logins, counted here rather than in one replica's memory, so a lockout holds whichever
--- replica a client reaches. Keyed by address, and by address + NUL + user name.
+-- replica a client reaches. Keyed by address, and by address + a hash of the user name.
 CREATE TABLE login_failures (
   key      TEXT PRIMARY KEY,
   count    INTEGER NOT NULL,

@@ -9,11 +9,15 @@
 // or a proxy many clients share an address, so one misconfigured job must not lock out Palette:
 // a separate, much higher ceiling (`limits.addressloginfailures`) applies to the address as a
 // whole. An unknown user name is checked against a dummy hash of the same bcrypt cost, so
-// timing does not tell which names exist.
+// timing does not tell which names exist. Failures are counted in the database (LoginFailures),
+// so a lockout holds on every replica and across restarts: this process knows the counts of the
+// failures it saw, and the lockouts of every replica, read again at most once a second, so a
+// request costs no database round trip for them.
 
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import { RegistryError } from '../errors.js'
+import type { LoginFailures } from '../meta/login-failures.js'
 import { hashPassword, parseHtpasswd, verifyPassword } from './htpasswd.js'
 
 export interface Identity {
@@ -34,6 +38,10 @@ export interface AuthenticatorOptions {
   maxAddressFailures?: number
   /** Failures are forgotten (and a lockout lifted) this long after the last one. */
   failureWindowMs?: number
+  /** Where failures are counted: the database every replica shares. */
+  failures: LoginFailures
+  /** How often the lockouts of every replica are read again; tests set 0. */
+  lockoutRefreshMs?: number
   /** Delay added per failure beyond the third, capped at 2 s; tests set 0. */
   failureDelayMs?: number
   onProblem?: (message: string) => void
@@ -52,6 +60,8 @@ export interface AuthenticatorOptions {
 
 const CACHE_MAX = 1024
 const RELOAD_CHECK_MS = 1000
+/** How often failures past the window are deleted from the database. */
+const FORGET_EVERY_MS = 60_000
 
 interface FailureRecord {
   count: number
@@ -65,8 +75,15 @@ export class Authenticator {
   private reloading: Promise<void> | null = null
   private readonly verified = new Map<string, string>()
   private readonly inFlight = new Map<string, Promise<boolean>>()
-  /** Keyed by address, and by address + NUL + user name. */
+  /** Failures seen here, as the database counted them; keyed by address, and by pairKey. */
   private readonly failures = new Map<string, FailureRecord>()
+  /** Every replica's lockouts, as last read from the database. */
+  private lockouts = new Map<string, FailureRecord>()
+  private lockoutsReadAt = 0
+  private readingLockouts: Promise<void> | null = null
+  private forgottenAt = 0
+  /** The database could not be read for lockouts (said once, until it can again). */
+  private lockoutsUnreadable = false
   private writers: Set<string>
   private readonly windowMs: number
   private readonly delayMs: number
@@ -126,10 +143,11 @@ export class Authenticator {
 
   /** Returns the identity for an Authorization header, or throws UNAUTHORIZED / TOO_MANY_REQUESTS. */
   async authenticate(authorization: string | undefined, address: string): Promise<Identity> {
+    await this.readLockouts()
     this.refuseIfLocked(address, this.maxAddressFailures, address)
     const credentials = parseBasic(authorization)
     if (!credentials) throw this.challenge('authentication required')
-    const pair = `${address}\0${credentials.user}`
+    const pair = pairKey(address, credentials.user)
     this.refuseIfLocked(pair, this.options.maxFailures, `${address} as ${credentials.user}`)
     await this.maybeReload()
     const hash = this.users.get(credentials.user)
@@ -145,7 +163,11 @@ export class Authenticator {
       await this.recordFailure(address, credentials.user)
       throw this.challenge('invalid username or password')
     }
-    this.failures.delete(pair)
+    if (this.failures.has(pair) || this.lockouts.has(pair)) {
+      this.failures.delete(pair)
+      this.lockouts.delete(pair)
+      await this.options.failures.clear(pair)
+    }
     return { user: credentials.user, writer: this.writers.has(credentials.user) }
   }
 
@@ -165,12 +187,44 @@ export class Authenticator {
     return ok
   }
 
+  /**
+   * Reads every replica's lockouts again when the last read is older than lockoutRefreshMs (one
+   * read shared by the requests that arrive meanwhile), and now and then deletes old failures.
+   * A database that cannot be read keeps the last lockouts known: logging in must not fail
+   * because of them.
+   */
+  private async readLockouts(): Promise<void> {
+    const now = Date.now()
+    if (now - this.lockoutsReadAt < (this.options.lockoutRefreshMs ?? 1000)) return
+    this.readingLockouts ??= (async () => {
+      const since = now - this.windowMs
+      if (now - this.forgottenAt >= FORGET_EVERY_MS) {
+        await this.options.failures.forgetBefore(since)
+        this.forgottenAt = now
+      }
+      const rows = await this.options.failures.atLeast(Math.min(this.options.maxFailures, this.maxAddressFailures), since)
+      this.lockouts = new Map(rows.map((row) => [row.key, { count: row.count, last: row.last }]))
+      this.lockoutsReadAt = now
+      this.lockoutsUnreadable = false
+    })()
+      .catch((err: unknown) => {
+        if (!this.lockoutsUnreadable) this.options.onProblem?.(`cannot read the login lockouts from the database (${err instanceof Error ? err.message : String(err)}); using the last ones read`)
+        this.lockoutsUnreadable = true
+      })
+      .finally(() => {
+        this.readingLockouts = null
+      })
+    await this.readingLockouts
+  }
+
   private refuseIfLocked(key: string, max: number, who: string): void {
-    const record = this.failures.get(key)
+    const [here, anywhere] = [this.failures.get(key), this.lockouts.get(key)]
+    const record = here && anywhere ? (here.last >= anywhere.last ? here : anywhere) : (here ?? anywhere)
     if (!record) return
     const now = Date.now()
     if (now - record.last > this.windowMs) {
       this.failures.delete(key)
+      this.lockouts.delete(key)
       return
     }
     if (record.count >= max) {
@@ -186,8 +240,7 @@ export class Authenticator {
 
   private async recordFailure(address: string, user: string): Promise<void> {
     this.options.onFailure?.({ address, user })
-    const pair = this.count(`${address}\0${user}`)
-    const whole = this.count(address)
+    const [pair, whole] = (await this.count([pairKey(address, user), address])) as [number, number]
     if (pair === this.options.maxFailures) this.options.onLockout?.({ address, user: this.nameToRecord(user), failures: pair, forMs: this.windowMs })
     if (whole === this.maxAddressFailures) this.options.onLockout?.({ address, user: null, failures: whole, forMs: this.windowMs })
     const delay = Math.min(2000, Math.max(0, pair - 3) * this.delayMs)
@@ -204,23 +257,31 @@ export class Authenticator {
     return `(unknown user ${createHash('sha256').update(user).digest('hex').slice(0, 12)})`
   }
 
-  /** Counts one more failure under `key` and returns the count. */
-  private count(key: string): number {
+  /** Counts one more failure under each key, in the database, and returns the counts. */
+  private async count(keys: string[]): Promise<number[]> {
     const now = Date.now()
-    const record = this.failures.get(key)
-    const fresh = record && now - record.last <= this.windowMs ? record : { count: 0, last: 0 }
-    fresh.count += 1
-    fresh.last = now
-    this.failures.delete(key)
-    this.failures.set(key, fresh)
+    const counts = await this.options.failures.count(keys, now, now - this.windowMs)
+    keys.forEach((key, i) => {
+      this.failures.delete(key)
+      this.failures.set(key, { count: counts[i] as number, last: now })
+    })
     // Bounded memory: the oldest record goes first (the map keeps insertion order).
-    if (this.failures.size > 100_000) this.failures.delete(this.failures.keys().next().value as string)
-    return fresh.count
+    while (this.failures.size > 100_000) this.failures.delete(this.failures.keys().next().value as string)
+    return counts
   }
 
   private challenge(message: string): RegistryError {
     return new RegistryError('UNAUTHORIZED', message, undefined, { 'www-authenticate': `Basic realm="${this.options.realm}"` })
   }
+}
+
+/**
+ * The key of one user name from one address: the name as a hash, since what is typed there is
+ * sometimes a password, and the database keeps the key for the lockout window. Addresses hold
+ * no space, so the key cannot be mistaken for another address's.
+ */
+function pairKey(address: string, user: string): string {
+  return `${address} ${createHash('sha256').update(user).digest('hex').slice(0, 32)}`
 }
 
 export function parseBasic(header: string | undefined): { user: string; password: string } | null {

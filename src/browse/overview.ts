@@ -1,5 +1,6 @@
 // The registry page's figures: version, storage backend, bytes and counts, the latest pushes,
-// each notification endpoint's delivery state, and what garbage collection would do now with the default grace period, from the metadata
+// each notification endpoint's delivery state, the replicas recorded in the database with their
+// state, and what garbage collection would do now with the default grace period, from the metadata
 // (assessRecorded, the computation `packyard garbage-collect` starts with; only bytes the
 // metadata has no record of need the store listed, too slow for a page view).
 
@@ -8,6 +9,7 @@ import { assessRecorded } from '../maintenance/gc.js'
 import type { BrowseMeta } from '../meta/browse.js'
 import type { Database } from '../meta/database.js'
 import { SyncMeta } from '../meta/sync.js'
+import type { ReplicaStatus } from '../meta/replicas.js'
 import type { EndpointStatus } from '../notifications/sender.js'
 
 export interface OverviewSettings {
@@ -18,6 +20,10 @@ export interface OverviewSettings {
   latestPushes: number
   /** The notification endpoints' state (none without notifications.endpoints). */
   notifications: () => EndpointStatus[] | Promise<EndpointStatus[]>
+  /** This server's replica.id, marked in the list. */
+  replica: string
+  /** Every replica recorded in the database, with its state now. */
+  replicas: () => Promise<ReplicaStatus[]>
 }
 
 export interface PushView {
@@ -47,6 +53,18 @@ export interface RegistrySummary {
   notifications: EndpointStatus[]
   /** Each upstream `packyard sync` or the server's periodic mirror has run against: its last run. */
   mirrors: MirrorView[]
+  /** The server processes sharing this metadata, by id; `current`: the one answering. */
+  replicas: ReplicaView[]
+}
+
+export interface ReplicaView {
+  id: string
+  address: string
+  version: string
+  startedAt: string
+  lastSeen: string
+  state: ReplicaStatus['state']
+  current: boolean
 }
 
 export interface MirrorView {
@@ -124,6 +142,15 @@ export class RegistryOverview {
             ],
       ),
       notifications: await this.settings.notifications(),
+      replicas: (await this.settings.replicas()).map((r) => ({
+        id: r.id,
+        address: r.address,
+        version: r.version,
+        startedAt: new Date(r.started_at).toISOString(),
+        lastSeen: new Date(r.last_seen).toISOString(),
+        state: r.state,
+        current: r.id === this.settings.replica,
+      })),
     }
   }
 

@@ -4,6 +4,7 @@
 
 import { existsSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
+import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { closest } from '../nearest.js'
@@ -79,6 +80,11 @@ export interface Config {
     s3: S3Config | null
     /** storage.redirect.disable: false (S3 only): blob GETs answer 307 to a pre-signed URL. */
     redirect: boolean
+    /**
+     * storage.filesystem.accelredirect (filesystem only): the path prefix of nginx's internal
+     * location over `<rootdirectory>/blobs/`; blob GETs answer X-Accel-Redirect to it. null: off.
+     */
+    accelRedirect: string | null
     deleteEnabled: boolean
     uploadPurging: { enabled: boolean; ageMs: number; emptyAgeMs: number; intervalMs: number }
   }
@@ -133,6 +139,11 @@ export interface Config {
   oci: { namespace: string; listParentTags: boolean }
   /** The pack browser; path is `/` or a path without a trailing slash (`/ui`). */
   ui: { enabled: boolean; path: string }
+  /**
+   * This server process among the replicas sharing the metadata: its id (replica.id, default
+   * `<host name>:<port>`) and the URL it is reachable at (replica.address).
+   */
+  replica: { id: string; address: string }
   /** sync.registries: the upstreams `packyard sync` (and the server, with a pollinterval) mirrors. */
   sync: { registries: SyncRegistryConfig[] }
   /** Keys that were accepted for compatibility but have no effect. */
@@ -303,6 +314,11 @@ function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
 
   const storageDoc = (doc.storage ?? {}) as Doc
   const drivers = STORAGE_DRIVERS.filter((d) => d in storageDoc)
+  // Named before the choice of one driver, which a filesystem section holding only this key would fail.
+  const other = drivers.find((d) => d !== 'filesystem')
+  if (other && get<string>('storage.filesystem.accelredirect') !== '') {
+    throw new ConfigError('storage.filesystem.accelredirect', `nginx can send blob files only from filesystem storage, not ${other}${other === 's3' ? ' (storage.redirect.disable: false sends downloads to the bucket instead)' : ''}; remove it`)
+  }
   if (drivers.length > 1) throw new ConfigError('storage', `choose one of filesystem, inmemory or s3, not ${drivers.length === 2 ? 'both ' : ''}${drivers.join(' and ')} (REGISTRY_STORAGE=s3 selects s3 in place of the file's driver)`)
   const kind = (drivers[0] ?? 'filesystem') as Config['storage']['kind']
   const storage = resolveStorage(kind, get)
@@ -335,7 +351,7 @@ function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
         intervalMs: get('storage.maintenance.uploadpurging.interval'),
       },
     },
-    database: resolveDatabase(storage.databasePath, get),
+    database: checkPool(resolveDatabase(storage.databasePath, get), get<NotificationEndpoint[]>('notifications.endpoints')),
     http: {
       addr,
       host,
@@ -373,8 +389,38 @@ function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
     oci: { namespace: validateNamespace(get('oci.namespace')), listParentTags: get('oci.listparenttags') },
     ui: { enabled: get('ui.enabled'), path: validateUiPath(get('ui.path')) },
     sync: { registries: syncRegistries(get) },
+    replica: resolveReplica(get, port, certificates !== null),
     ignoredKeys,
   }
+}
+
+/** Characters a replica id may hold: what a host name and a port are written with. */
+const REPLICA_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
+
+/**
+ * replica.id and replica.address, defaulting to this host's name and http.addr's port: stable
+ * across restarts on one host, and distinct for two servers on one host (they cannot share a port).
+ */
+function resolveReplica(get: <T>(key: string) => T, port: number, tls: boolean): Config['replica'] {
+  const host = hostname()
+  const configuredId = get<string>('replica.id').trim()
+  const id = configuredId === '' ? `${host}:${port}` : configuredId
+  if (!REPLICA_ID.test(id)) {
+    const why = configuredId === '' ? ` (the default, from this host's name ${JSON.stringify(host)}); set replica.id` : ''
+    throw new ConfigError('replica.id', `${JSON.stringify(id)} is not a replica id: 1 to 128 letters, digits and . _ : - starting with a letter or digit, such as registry-1 or host-a:5000${why}`)
+  }
+  const configuredAddress = get<string>('replica.address').trim()
+  if (configuredAddress === '') return { id, address: `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}` }
+  let url: URL | null = null
+  try {
+    url = new URL(configuredAddress)
+  } catch {
+    // Not a URL at all: refused below with the form it must take.
+  }
+  if (url === null || !/^https?:$/.test(url.protocol) || url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '' || !/^\/?$/.test(url.pathname) || /[\s<>"']/.test(configuredAddress)) {
+    throw new ConfigError('replica.address', `must be the URL this replica is reached at, http(s)://host:port without a path, credentials or query, such as http://10.0.0.7:5000 (got ${JSON.stringify(configuredAddress)})`)
+  }
+  return { id, address: url.origin }
 }
 
 /** sync.registries, and distribution's proxy.remoteurl as one more (on demand, all content). */
@@ -402,16 +448,36 @@ function htpasswdPathFor(configured: string, inMemory: boolean, root: string): s
 }
 
 /** Where the local files and the database live, and the S3 settings when S3 stores the blobs. */
-function resolveStorage(kind: Config['storage']['kind'], get: <T>(key: string) => T): Pick<Config['storage'], 'kind' | 'rootdirectory' | 'databasePath' | 's3' | 'redirect'> {
+function resolveStorage(kind: Config['storage']['kind'], get: <T>(key: string) => T): Pick<Config['storage'], 'kind' | 'rootdirectory' | 'databasePath' | 's3' | 'redirect' | 'accelRedirect'> {
   const databasePath = get<string>('database.path')
   const redirect = !get<boolean>('storage.redirect.disable')
-  if (kind === 'inmemory') return { kind, rootdirectory: get('storage.filesystem.rootdirectory'), databasePath: ':memory:', s3: null, redirect: false }
+  if (kind === 'inmemory') return { kind, rootdirectory: get('storage.filesystem.rootdirectory'), databasePath: ':memory:', s3: null, redirect: false, accelRedirect: null }
   if (kind === 'filesystem') {
     const rootdirectory = get<string>('storage.filesystem.rootdirectory')
-    return { kind, rootdirectory, databasePath: databasePath === '' ? rootLayout(rootdirectory).database : databasePath, s3: null, redirect: false }
+    const accelRedirect = validateAccelRedirect(get('storage.filesystem.accelredirect'))
+    return { kind, rootdirectory, databasePath: databasePath === '' ? rootLayout(rootdirectory).database : databasePath, s3: null, redirect: false, accelRedirect }
   }
   const path = databasePath === '' ? rootLayout(join('.', 'data')).database : databasePath
-  return { kind, rootdirectory: dirname(path), databasePath: path, s3: resolveS3(get), redirect }
+  return { kind, rootdirectory: dirname(path), databasePath: path, s3: resolveS3(get), redirect, accelRedirect: null }
+}
+
+/**
+ * storage.filesystem.accelredirect: empty for off, else an nginx location such as
+ * /_packyard/blobs/ (X-Accel-Redirect values are that prefix and a relative path, so it starts
+ * and ends with a slash), never inside a path the API answers, which nginx would then keep.
+ */
+function validateAccelRedirect(value: string): string | null {
+  const prefix = value.trim()
+  if (prefix === '') return null
+  if (!/^\/(?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*\/)+$/.test(prefix)) {
+    throw new ConfigError(
+      'storage.filesystem.accelredirect',
+      `must be a path that starts and ends with /, such as /_packyard/blobs/, made of letters, digits and . _ ~ - (got ${JSON.stringify(value)}); empty turns it off`,
+    )
+  }
+  const clash = API_PATHS.find((api) => prefix.startsWith(`${api}/`))
+  if (clash) throw new ConfigError('storage.filesystem.accelredirect', `${prefix} is inside ${clash}, which the API serves; choose another path such as /_packyard/blobs/`)
+  return prefix
 }
 
 function resolveS3(get: <T>(key: string) => T): S3Config {
@@ -464,6 +530,25 @@ function resolveS3(get: <T>(key: string) => T): S3Config {
  * that would go unused (no database.url, no sslmode asking for TLS) are refused rather than
  * ignored: someone who set them expects them to be used.
  */
+/** Connections beside the notification senders' for requests and one-at-a-time work. */
+const POOL_BESIDE_SENDERS = 4
+
+/**
+ * database.pool must leave connections for requests: the replica delivering a notification
+ * endpoint holds one for it as long as it runs, and one-at-a-time work (garbage collection,
+ * upload purging, start-up work) holds one while its own statements need another.
+ */
+function checkPool(database: DatabaseConfig, endpoints: NotificationEndpoint[]): DatabaseConfig {
+  if (database.kind !== 'postgres') return database
+  const senders = endpoints.filter((e) => !e.disabled).length
+  const needed = senders + POOL_BESIDE_SENDERS
+  if (database.pool < needed) {
+    const held = senders > 0 ? `each of the ${senders} notification endpoints holds one connection on the replica that delivers it, and ` : ''
+    throw new ConfigError('database.pool', `is ${database.pool}, but ${held}work that runs one replica at a time (garbage collection, upload purging) holds one while its statements need others: set at least ${needed}`)
+  }
+  return database
+}
+
 function resolveDatabase(sqlitePath: string, get: <T>(key: string) => T): DatabaseConfig {
   const url = get<string>('database.url').trim()
   const files = { ca: get<string>('database.tls.ca').trim(), cert: get<string>('database.tls.cert').trim(), key: get<string>('database.tls.key').trim() }

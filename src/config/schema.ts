@@ -82,6 +82,11 @@ export const SCHEMA: Section = {
   storage: {
     filesystem: {
       rootdirectory: leaf({ kind: 'string', nonEmpty: true }, './data', 'where blobs, uploads and registry.db live'),
+      accelredirect: leaf(
+        { kind: 'string' },
+        '',
+        "an nginx internal location over <rootdirectory>/blobs/, such as /_packyard/blobs/: blob GETs answer X-Accel-Redirect to it and nginx sends the file (needs nginx in front); empty: Packyard sends the bytes",
+      ),
     },
     // Keep everything in memory (tests, demos): a driver without settings, selected by its presence.
     inmemory: {},
@@ -228,6 +233,12 @@ export const SCHEMA: Section = {
   },
   sync: {
     registries: leaf({ kind: 'syncregistries' }, [], 'upstream pack registries to mirror (url, api, basepath, credentials, content rules...; see README "Mirroring packs")'),
+  },
+  // Several replicas on one database (README "Several replicas"): how this process is named and
+  // reached on the registry page, in /metrics and in the event log.
+  replica: {
+    id: leaf({ kind: 'string' }, '', "this server's name among the replicas sharing the metadata (registry page, /metrics, event log): letters, digits and . _ : - (at most 128); empty: <host name>:<port of http.addr>, the same across restarts on one host"),
+    address: leaf({ kind: 'string' }, '', 'where this replica is reachable, as the registry page lists it: http(s)://host:port; empty: http://<host name>:<port of http.addr> (https with http.tls)'),
   },
   ui: {
     enabled: leaf({ kind: 'bool' }, true, 'serve the pack browser (HTML pages, same Basic auth as the API)'),

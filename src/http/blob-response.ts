@@ -1,6 +1,7 @@
 // Sending content-addressed bytes: ETag and Docker-Content-Digest from the digest, immutable
 // caching, If-None-Match → 304, a single `Range: bytes=...` → 206 (416 when unsatisfiable), or
-// a 307 to the storage's own download URL when the route offers one (S3 with redirects on);
+// a 307 to the storage's own download URL when the route offers one (S3 with redirects on), or
+// an empty 200 whose X-Accel-Redirect has nginx send the file (storage.filesystem.accelredirect);
 // and manifests, with the Accept negotiation of the distribution API. Shared by every route
 // that serves a blob, an archive or a manifest, on /v1 and /v2.
 
@@ -8,9 +9,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { RegistryError } from '../errors.js'
 import { acceptsManifest } from './distribution/headers.js'
+import { accelPath } from '../store/layout.js'
 import type { ByteRange, DownloadHeaders } from '../store/types.js'
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable'
+const SHA256 = 'sha256:'
 
 /**
  * The media types a client may ask a blob to be served as (`?type=`, as Spectro's logo URLs
@@ -81,6 +84,11 @@ export interface BlobToSend {
    * these headers; null: serve them.
    */
   redirect?: ((headers: DownloadHeaders) => Promise<string>) | null
+  /**
+   * storage.filesystem.accelredirect: the prefix of nginx's internal location over
+   * `<root>/blobs/`, which sends the file of a GET in Packyard's place; null: Packyard sends it.
+   */
+  accel?: string | null
 }
 
 /** A blob store's redirectUrl: a download URL for `digest` answered with `headers`. */
@@ -135,6 +143,15 @@ export async function sendBlob(request: FastifyRequest, reply: FastifyReply, blo
     // The client follows it with its Range header; the URL expires, so it is never cached.
     const location = await blob.redirect({ contentType: blob.contentType, contentDisposition: disposition })
     return reply.code(307).header('cache-control', 'no-store').header('location', location).send()
+  }
+  if (blob.accel && request.method === 'GET' && disposition !== null && blob.digest.startsWith(SHA256)) {
+    // nginx answers with the file, Range included, keeping the headers set above that it passes
+    // on (Content-Type, -Disposition, Cache-Control) and those its location adds back
+    // (Docker-Content-Digest, ETag, X-Content-Type-Options); Accept-Ranges is its own, and would
+    // be said twice. Only attachments: an image shown inline keeps its sandboxing CSP whatever
+    // nginx's config says, since Packyard sends it.
+    reply.removeHeader('accept-ranges')
+    return reply.header('x-accel-redirect', accelPath(blob.accel, blob.digest.slice(SHA256.length))).send()
   }
   const range = parseRange(request.headers.range, blob.size)
   if (range) {

@@ -19,6 +19,10 @@
 //   its own verified copy.
 // The grace period only limits how long an upload that no manifest has referenced yet lives.
 //
+// One run at a time per database, whichever replica or command starts it (Database.exclusively):
+// two runs would each be safe, but would race to delete the same bytes and report them twice.
+// A dry run deletes nothing and runs beside anything.
+//
 // A run that is not a dry run ends with a `gc` event in the event log (what it removed, who ran
 // it), which the audit trail shows and the server's metrics count, whichever process ran it.
 
@@ -76,7 +80,19 @@ export async function assessRecorded(db: Database, now: number, graceMs: number)
   return { summary, removable }
 }
 
+/** The name under which runs take turns (Database.exclusively). */
+const GC_WORK = 'garbage-collection'
+
 export async function collectGarbage(db: Database, store: BlobStore, staging: UploadStaging, options: GcOptions): Promise<GcReport> {
+  if (options.dryRun) return collect(db, store, staging, options)
+  const outcome = await db.exclusively(GC_WORK, () => collect(db, store, staging, options))
+  if (!outcome.ran) {
+    throw new Error(`another garbage collection is running on this registry's database (${db.location}), started by another command or replica; run again once it has finished`)
+  }
+  return outcome.value
+}
+
+async function collect(db: Database, store: BlobStore, staging: UploadStaging, options: GcOptions): Promise<GcReport> {
   const meta = new MaintenanceMeta(db)
   const blobs = new BlobMeta(db)
   const now = options.now ?? Date.now()

@@ -22,6 +22,7 @@
 //   events.ts: events
 //   outbox.ts: notification_outbox, notification_endpoints
 //   sync.ts: sync_origins
+//   replicas.ts: replicas (events.replica is written by events.ts, which names the server's replica)
 //   tasks.ts: pending_tasks (its rows come from migrations)
 //   sqlite.ts, postgres.ts: schema_migrations, each for its own engine
 // transfer.ts copies every table's rows into an empty database (migrate-metadata, a logical
@@ -114,6 +115,19 @@ export interface Database {
 /** The one way to write: see Database.transaction. */
 export function writeTransaction<T>(db: Database, fn: () => Promise<T>, options: TransactionOptions = { durable: true }): Promise<T> {
   return db.transaction(fn, options)
+}
+
+/**
+ * Runs `fn` once no other process runs work of the same `name` (Database.exclusively), asking
+ * again every `pollMs`: for work each replica needs done before it goes on, which the first to
+ * get there does and the others then find done.
+ */
+export async function exclusivelyWhenFree<T>(db: Database, name: string, fn: () => Promise<T>, pollMs = 500): Promise<T> {
+  for (;;) {
+    const outcome = await db.exclusively(name, fn)
+    if (outcome.ran) return outcome.value
+    await new Promise((resolve) => setTimeout(resolve, pollMs))
+  }
 }
 
 /** The SQL of `sql` for `dialect`. */

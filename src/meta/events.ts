@@ -2,7 +2,10 @@
 // vocabulary every writer records in it. Written inside the transaction of the change it
 // describes, so the log never disagrees with the state. Read back three ways: the history of
 // a pack version, pages of the audit trail (GET /v1/_events), and the totals of garbage
-// collection for the metrics.
+// collection for the metrics. Each event names the replica that wrote it (events.replica): the
+// server says once which replica writes through its database handle (recordReplica), so every
+// table owner's EventLog records it without being handed it; operator commands name none, and
+// their events keep NULL (the actor already says who ran them, and no replica handled them).
 
 import { type Database, type Statement, writeTransaction } from './database.js'
 
@@ -56,6 +59,8 @@ export interface EventRow {
   message: string | null
   /** JSON, or null. */
   detail: string | null
+  /** replica.id of the server that wrote it; null for operator commands and events older than replicas. */
+  replica: string | null
 }
 
 /** Which events a page of the audit trail holds; every field is optional. */
@@ -72,7 +77,15 @@ export interface GcTotals {
   bytesFreed: number
 }
 
-const COLUMNS = 'id, at, actor, action, repository, tag, old_digest, new_digest, forced, message, detail'
+const COLUMNS = 'id, at, actor, action, repository, tag, old_digest, new_digest, forced, message, detail, replica'
+
+/** The replica writing through each database handle (a server's); handles of commands have none. */
+const replicas = new WeakMap<Database, string>()
+
+/** Every event written through `db` from now on names replica `id` (the server, at start). */
+export function recordReplica(db: Database, id: string): void {
+  replicas.set(db, id)
+}
 
 export class EventLog {
   private readonly insert: Statement
@@ -83,8 +96,8 @@ export class EventLog {
 
   constructor(private readonly db: Database) {
     this.insert = db.prepare(
-      `INSERT INTO events (at, actor, action, repository, tag, old_digest, new_digest, forced, message, detail)
-       VALUES (@at, @actor, @action, @repository, @tag, @oldDigest, @newDigest, @forced, @message, @detail)`,
+      `INSERT INTO events (at, actor, action, repository, tag, old_digest, new_digest, forced, message, detail, replica)
+       VALUES (@at, @actor, @action, @repository, @tag, @oldDigest, @newDigest, @forced, @message, @detail, @replica)`,
     )
     this.historyOfTags = db.prepare({
       sqlite: `SELECT ${COLUMNS} FROM events
@@ -106,7 +119,7 @@ export class EventLog {
 
   /** Inside the transaction of the change it records. */
   async append(e: NewEvent): Promise<void> {
-    await this.insert.run({ ...e, forced: e.forced ? 1 : 0, detail: e.detail === undefined ? null : JSON.stringify(e.detail) })
+    await this.insert.run({ ...e, forced: e.forced ? 1 : 0, detail: e.detail === undefined ? null : JSON.stringify(e.detail), replica: replicas.get(this.db) ?? null })
   }
 
   /**

@@ -5,6 +5,13 @@
 // and remove the rows every endpoint is past. Every row is inserted in a write transaction, and
 // both engines run one writer at a time, so rows commit in seq order: a sender reading past its
 // place never skips a row that commits later with a lower seq.
+//
+// Several replicas on one PostgreSQL database share the outbox; each endpoint is delivered by
+// one of them at a time (notifications/sender.ts). A place therefore only ever moves forward in
+// the database (a replica that lost its turn unknowingly cannot move it back), an advance tells
+// the sender whether the place was still where it left it (if not, another replica delivered
+// meanwhile), and rows go once every endpoint in the table is past them, read from the table in
+// the same transaction: never from one replica's memory, which may be behind.
 
 import { type Database, type Statement, writeTransaction } from './database.js'
 import type { RepositoryKey } from './repository-key.js'
@@ -136,7 +143,11 @@ export class OutboxReader {
       // The columns before `event` in the record: reading them leaves the event's pages unread.
       kinds: db.prepare('SELECT seq, at, action, media_type FROM notification_outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
       place: db.prepare('SELECT delivered_seq AS seq FROM notification_endpoints WHERE name = ?'),
-      setPlace: db.prepare('INSERT INTO notification_endpoints (name, delivered_seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET delivered_seq = excluded.delivered_seq'),
+      // Never backwards: SQLite's two-argument MAX is PostgreSQL's GREATEST.
+      setPlace: db.prepare({
+        sqlite: 'INSERT INTO notification_endpoints (name, delivered_seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET delivered_seq = MAX(notification_endpoints.delivered_seq, excluded.delivered_seq)',
+        postgres: 'INSERT INTO notification_endpoints (name, delivered_seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET delivered_seq = GREATEST(notification_endpoints.delivered_seq, excluded.delivered_seq)',
+      }),
       last: db.prepare({
         sqlite: "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'notification_outbox'), 0) AS seq",
         // A PostgreSQL sequence is not rolled back with its transaction, so its value may be past
@@ -146,7 +157,7 @@ export class OutboxReader {
                                    COALESCE((SELECT MAX(delivered_seq) FROM notification_endpoints), 0)) AS seq`,
       }),
       remove: db.prepare('DELETE FROM notification_outbox WHERE seq <= ?'),
-      endpoints: db.prepare('SELECT name FROM notification_endpoints'),
+      endpoints: db.prepare('SELECT name, delivered_seq AS seq FROM notification_endpoints'),
       forget: db.prepare('DELETE FROM notification_endpoints WHERE name = ?'),
     }
   }
@@ -210,16 +221,33 @@ export class OutboxReader {
     return (await this.s.kinds.all(seq, limit)) as OutboxKind[]
   }
 
+  /** The endpoint's place in the database (undefined when no place is recorded for it). */
+  async placeOf(name: string): Promise<number | undefined> {
+    return ((await this.s.place.get(name)) as { seq: number } | undefined)?.seq
+  }
+
+  /** Every recorded place, by endpoint name: one read of a table of a few rows. */
+  async places(): Promise<Map<string, number>> {
+    return new Map(((await this.s.endpoints.all()) as Array<{ name: string; seq: number }>).map((r) => [r.name, r.seq]))
+  }
+
   /**
-   * Moves an endpoint's place (not fsynced: a place lost in a crash only sends its events again,
-   * which at-least-once delivery allows) and removes the rows every endpoint is past.
+   * Moves an endpoint's place from `from` (where its sender last recorded it) to `to`, never
+   * backwards (not fsynced: a place lost in a crash only sends its events again, which
+   * at-least-once delivery allows), and removes the rows every endpoint is past, the endpoints
+   * in `notSent` (disabled ones, whose places stay where they were) left out. Returns false when
+   * the place was no longer at `from`: another replica delivered meanwhile. Inside one write
+   * transaction, which both engines grant one at a time, so the comparison and the move are one.
    */
-  async advance(name: string, seq: number, everyone: () => number): Promise<void> {
-    await writeTransaction(
+  async advance(name: string, from: number, to: number, notSent: ReadonlySet<string>): Promise<boolean> {
+    return await writeTransaction(
       this.db,
       async () => {
-        await this.s.setPlace.run(name, seq)
-        await this.s.remove.run(everyone())
+        const was = await this.placeOf(name)
+        await this.s.setPlace.run(name, to)
+        const sent = [...(await this.places())].filter(([endpoint]) => !notSent.has(endpoint)).map(([, seq]) => seq)
+        if (sent.length > 0) await this.s.remove.run(Math.min(...sent))
+        return was === undefined || was === from
       },
       { durable: false },
     )

@@ -41,11 +41,15 @@ export interface SyncUpstreamTotals {
   last: (SyncRunDetail & { at: number }) | null
 }
 
+/** Sync runs read per page, newest first. */
+const RUNS_PAGE = 100
+
 export class SyncMeta {
   private readonly events: EventLog
   private readonly getOrigin: Statement
   private readonly putOrigin: Statement
   private readonly runs: Statement
+  private readonly runsBefore: Statement
 
   constructor(private readonly db: Database) {
     this.events = new EventLog(db)
@@ -57,6 +61,10 @@ export class SyncMeta {
     this.runs = db.prepare({
       sqlite: `SELECT at, detail FROM events INDEXED BY events_sync_runs WHERE action = 'sync' ORDER BY id`,
       postgres: `SELECT at, detail FROM events WHERE action = 'sync' ORDER BY id`,
+    })
+    this.runsBefore = db.prepare({
+      sqlite: `SELECT id, at, detail FROM events INDEXED BY events_sync_runs WHERE action = 'sync' AND id < ? ORDER BY id DESC LIMIT ${RUNS_PAGE}`,
+      postgres: `SELECT id, at, detail FROM events WHERE action = 'sync' AND id < ? ORDER BY id DESC LIMIT ${RUNS_PAGE}`,
     })
   }
 
@@ -94,6 +102,20 @@ export class SyncMeta {
     await writeTransaction(this.db, () =>
       this.events.append({ at: Date.now(), actor, action: 'sync', repository: NO_REPOSITORY, tag: null, oldDigest: null, newDigest: null, forced: false, message: null, detail: { ...detail } }),
     )
+  }
+
+  /** When the last run (not a dry run) of `upstream` ended, or null when none has: read from the newest back. */
+  async lastRunAt(upstream: string): Promise<number | null> {
+    let before = Number.MAX_SAFE_INTEGER
+    for (;;) {
+      const rows = (await this.runsBefore.all(before)) as Array<{ id: number; at: number; detail: string }>
+      for (const row of rows) {
+        const run = JSON.parse(row.detail) as SyncRunDetail
+        if (run.upstream === upstream && !run.dryRun) return row.at
+      }
+      if (rows.length < RUNS_PAGE) return null
+      before = (rows[rows.length - 1] as { id: number }).id
+    }
   }
 
   /** Every upstream that has run, in name order, with its totals and its last run. */

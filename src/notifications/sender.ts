@@ -7,10 +7,28 @@
 // The place is kept in the database, so a restart resumes where delivery stopped. Events older
 // than notifications.retention.maxage, or past maxevents undelivered, are dropped, counted and
 // logged.
+//
+// Several replicas on one PostgreSQL database: each endpoint is delivered by one replica at a
+// time, the one whose sender holds `notifications:<endpoint>` (Database.exclusively, a session
+// advisory lock). The holder keeps it for as long as it runs: at the start of each turn it reads
+// the place from the database (another replica may have delivered meanwhile), and when idle it
+// reads the outbox again when a write of its own process wakes it or every POLL_MS, which is
+// how events written on other replicas reach it. The others try to take it every TAKEOVER_MS,
+// so when the holder stops (its lock is released) or dies (PostgreSQL drops its connection and
+// the lock with it) another delivers what remains within seconds. Holding costs one pooled
+// connection per endpoint on the holding replica for as long as it holds (database.pool must
+// leave room for them); giving the lock up now and then would not spare it (the holder would
+// take it straight back) but would open a window for duplicates at each hand-over. A holder
+// whose lock connection died while the process lives does not learn it from the lock: it
+// checks every POLL_MS that the lock is not free, and each advance of its place tells it
+// whether another replica moved the place meanwhile (OutboxReader.advance); either ends its turn
+// (a batch may then be delivered twice, which at-least-once allows). On SQLite (one server) the
+// lock is within the process, the sender always holds it, and every write wakes it: it neither
+// polls nor checks its lock.
 
 import type { NotificationEndpoint } from '../config/notifications.js'
 import { MAX_BACKOFF_MS } from '../config/notifications.js'
-import type { Database } from '../meta/database.js'
+import type { Database, ExclusiveOutcome } from '../meta/database.js'
 import { attachOutbox, type OutboxDraft, type OutboxEventRow, OutboxReader, type OutboxRow, recordPulls } from '../meta/outbox.js'
 import { envelope, EventRecorder } from './events.js'
 
@@ -27,8 +45,16 @@ const RETENTION_COUNT_MS = 10_000
 const RETENTION_SLICE = 10_000
 /** Most pulls waiting to be written; past it they are written at once. */
 const PULL_BATCH = 500
+/**
+ * How often an idle holder reads the outbox with nothing waking it (events written on another
+ * replica wake nothing here: they are delivered within about this), and checks its lock.
+ */
+const POLL_MS = 1000
+/** How often a replica whose endpoint another holds tries to take it (a dead holder's successor waits at most this). */
+const TAKEOVER_MS = 3000
 
-export type EndpointState = 'delivering' | 'idle' | 'retrying' | 'failing' | 'disabled'
+/** standby: another replica holds the endpoint and delivers it (several replicas on one database). */
+export type EndpointState = 'delivering' | 'idle' | 'retrying' | 'failing' | 'disabled' | 'standby'
 
 export interface EndpointStatus {
   name: string
@@ -94,17 +120,39 @@ class EndpointSender {
   private woken = false
   private inFlight: AbortController | null = null
   private loop: Promise<void> | null = null
+  /** Whether this process delivers the endpoint now, another replica does ('other'), or neither is known yet. */
+  private holder: 'this' | 'other' | null = null
+  /** The current sleep waits for a turn another replica holds: this process's writes do not end it. */
+  private standingBy = false
+  /** The place as last read from or written to the database: what an advance expects to find. */
+  private stored: number
+  /** An advance found the place moved by another replica: the turn ends. */
+  private overtaken = false
+  /** When the holder next checks that its lock is still held. */
+  private nextProbe = 0
+  /** How long an idle holder waits for a wake-up before it reads the outbox again (null: until woken, SQLite). */
+  private readonly poll: number | null
 
   constructor(
     readonly endpoint: NotificationEndpoint,
+    /** The last place this process delivered to or read: behind the database's when another replica delivered since. */
     public place: number,
+    private readonly db: Database,
     private readonly outbox: OutboxReader,
-    private readonly everyone: () => number,
+    /** The endpoints not sent to, left out when working out which rows every endpoint is past. */
+    private readonly notSent: ReadonlySet<string>,
     private readonly retention: { maxAgeMs: number; maxEvents: number },
     private readonly log: NotificationLog,
     private readonly observe: LatencyObserver,
   ) {
     this.counted = place
+    this.stored = place
+    this.poll = db.dialect === 'postgres' ? POLL_MS : null
+  }
+
+  /** The Database.exclusively name under which replicas take turns delivering this endpoint. */
+  private get lockName(): string {
+    return `notifications:${this.endpoint.name}`
   }
 
   start(): void {
@@ -114,10 +162,10 @@ class EndpointSender {
   /** New events: a sender waiting for some goes now (one backing off keeps waiting). */
   wake(): void {
     this.woken = true
-    if (!this.backingOff) this.wakeUp?.()
+    if (!this.backingOff && !this.standingBy) this.wakeUp?.()
   }
 
-  /** An operator's retry: a sender backing off tries again now. */
+  /** An operator's retry: a sender backing off tries again now (one standing by tries to take the endpoint now). */
   retry(): void {
     this.nextAttemptAt = null
     this.nextCount = 0
@@ -132,13 +180,95 @@ class EndpointSender {
   }
 
   state(): EndpointState {
+    if (this.holder === 'other') return 'standby'
     if (this.consecutiveFailures >= this.endpoint.threshold) return 'failing'
     if (this.consecutiveFailures > 0) return 'retrying'
     return this.sending ? 'delivering' : 'idle'
   }
 
+  /**
+   * Takes turns with the other replicas: delivers while it holds the endpoint, else tries again
+   * every TAKEOVER_MS. A turn ends only when the sender stops or finds it lost the endpoint; it
+   * then tries to take it again at once.
+   */
   private async run(): Promise<void> {
     while (!this.stopped) {
+      let turn: ExclusiveOutcome<void>
+      try {
+        turn = await this.db.exclusively(this.lockName, () => this.deliver())
+      } catch (err) {
+        this.holder = null
+        this.log.error({ endpoint: this.endpoint.name, err }, `notifications: taking ${this.endpoint.name}'s turn in the database failed`)
+        await this.standBy(this.endpoint.backoffMs)
+        continue
+      }
+      if (!turn.ran) {
+        this.holder = 'other'
+        await this.standBy(TAKEOVER_MS)
+      }
+    }
+  }
+
+  /** Waits `ms` for another try at the endpoint's turn (a retry or stop ends the wait). */
+  private async standBy(ms: number): Promise<void> {
+    this.standingBy = true
+    await this.sleep(ms)
+    this.standingBy = false
+  }
+
+  /**
+   * The place from the database at the start of a turn: where another replica may have moved
+   * it. When it moved, what retention counted from the old place counts no longer.
+   */
+  private async resume(): Promise<void> {
+    const stored = await this.outbox.placeOf(this.endpoint.name)
+    if (stored !== undefined && stored !== this.place) {
+      this.place = stored
+      this.counted = stored
+      this.waiting = 0
+      this.nextCount = 0
+    }
+    this.stored = this.place
+    this.overtaken = false
+    this.nextProbe = this.poll === null ? Number.POSITIVE_INFINITY : Date.now() + this.poll
+  }
+
+  /**
+   * Whether the lock this turn runs under is free: its connection died, PostgreSQL let it go,
+   * and this process has delivered without it since. Trying to take it from another connection
+   * tells (it is refused while held; SQLite, within this process, always refuses). A failing
+   * database answers nothing: the turn goes on, its reads failing until it answers.
+   */
+  private async lostTurn(): Promise<boolean> {
+    try {
+      return (await this.db.exclusively(this.lockName, async () => {})).ran
+    } catch {
+      return false
+    }
+  }
+
+  /** One turn, holding the endpoint: until stopped, overtaken by another replica, or the lock is found lost. */
+  private async deliver(): Promise<void> {
+    this.holder = 'this'
+    try {
+      await this.resume()
+    } catch (err) {
+      this.log.error({ endpoint: this.endpoint.name, err }, `notifications: reading ${this.endpoint.name}'s place failed`)
+      await this.sleep(this.endpoint.backoffMs)
+      return
+    }
+    while (!this.stopped) {
+      if (this.overtaken) {
+        this.log.warn({ endpoint: this.endpoint.name }, `notifications: another replica moved ${this.endpoint.name}'s place; this one stops delivering it and takes turns again`)
+        return
+      }
+      if (Date.now() >= this.nextProbe) {
+        if (await this.lostTurn()) {
+          this.log.warn({ endpoint: this.endpoint.name }, `notifications: the database let go of ${this.endpoint.name}'s turn (its connection closed); taking turns again`)
+          return
+        }
+        this.nextProbe = Date.now() + (this.poll ?? 0)
+      }
       let rows: OutboxRow[]
       try {
         if (this.woken) {
@@ -154,7 +284,7 @@ class EndpointSender {
         continue
       }
       if (rows.length === 0) {
-        if (!this.woken) await this.sleep(null)
+        if (!this.woken) await this.sleep(this.poll)
         continue
       }
       const events = rows.filter((r) => this.wanted(r))
@@ -202,13 +332,17 @@ class EndpointSender {
     return !this.endpoint.ignoredActions.includes(row.action) && !this.endpoint.ignoredMediaTypes.includes(row.media_type)
   }
 
-  /** The place moves to `seq`, past `passed` of the rows counted in `waiting`. */
+  /**
+   * The place moves to `seq`, past `passed` of the rows counted in `waiting`. When the database
+   * had it elsewhere than this sender left it, another replica delivers too: the turn ends.
+   */
   private async moveTo(seq: number, passed: number): Promise<void> {
     this.waiting = seq >= this.counted ? 0 : this.waiting - passed
     this.counted = Math.max(this.counted, seq)
     this.place = seq
     try {
-      await this.outbox.advance(this.endpoint.name, seq, this.everyone)
+      if (!(await this.outbox.advance(this.endpoint.name, this.stored, seq, this.notSent))) this.overtaken = true
+      this.stored = seq
     } catch (err) {
       // Kept in memory: the next move writes it; a restart before then sends these again.
       this.log.error({ endpoint: this.endpoint.name, err }, `notifications: recording ${this.endpoint.name}'s place in the outbox failed`)
@@ -304,13 +438,18 @@ class EndpointSender {
     })
   }
 
-  status(last: number): EndpointStatus {
+  /**
+   * `stored`: the place in the database. Pending counts from the furthest of it and this
+   * process's place (ahead of the database while a write of it failed; behind it when another
+   * replica delivered since), so every replica shows the same.
+   */
+  status(last: number, stored: number | undefined): EndpointStatus {
     return {
       name: this.endpoint.name,
       url: shownUrl(this.endpoint.url),
       format: this.endpoint.format,
       state: this.state(),
-      pending: Math.max(0, last - this.place),
+      pending: Math.max(0, last - Math.max(this.place, stored ?? 0)),
       delivered: this.delivered,
       failedAttempts: this.failedAttempts,
       consecutiveFailures: this.consecutiveFailures,
@@ -361,12 +500,12 @@ export class Notifications {
     observe: LatencyObserver,
   ) {
     this.recorder = new EventRecorder({ namespace: settings.namespace, includeReferences: settings.includeReferences, port: settings.port, wake: () => this.wakeAll() })
-    const everyone = () => Math.min(...this.senders.map((s) => s.place))
+    this.disabled = settings.endpoints.filter((e) => e.disabled)
+    const notSent = new Set(this.disabled.map((e) => e.name))
     for (const endpoint of settings.endpoints) {
       const place = places.get(endpoint.name)
-      if (place !== undefined) this.senders.push(new EndpointSender(endpoint, place, this.outbox, everyone, settings.retention, log, observe))
+      if (place !== undefined) this.senders.push(new EndpointSender(endpoint, place, db, this.outbox, notSent, settings.retention, log, observe))
     }
-    this.disabled = settings.endpoints.filter((e) => e.disabled)
   }
 
   /** Whether any endpoint is sent to (else nothing is recorded). */
@@ -429,11 +568,13 @@ export class Notifications {
   }
 
   /**
-   * Every configured endpoint, the disabled ones too. Pending is a subtraction from the outbox's
-   * last seq (one lookup), so a scrape of /metrics never counts the outbox.
+   * Every configured endpoint, the disabled ones too, as this replica sees it: the counts are its
+   * own since it started, the state 'standby' while another replica delivers the endpoint.
+   * Pending is a subtraction from the outbox's last seq and the place in the database (two
+   * lookups), so it is the same on every replica and a scrape of /metrics never counts the outbox.
    */
   async status(): Promise<EndpointStatus[]> {
-    const last = this.senders.length === 0 ? 0 : await this.outbox.last()
+    const [last, stored] = this.senders.length === 0 ? [0, new Map<string, number>()] : await Promise.all([this.outbox.last(), this.outbox.places()])
     const off = this.disabled.map((e): EndpointStatus => ({
       name: e.name,
       url: shownUrl(e.url),
@@ -448,7 +589,7 @@ export class Notifications {
       lastDeliveryAt: null,
       nextAttemptAt: null,
     }))
-    return [...this.senders.map((s) => s.status(last)), ...off].sort((a, b) => a.name.localeCompare(b.name))
+    return [...this.senders.map((s) => s.status(last, stored.get(s.endpoint.name))), ...off].sort((a, b) => a.name.localeCompare(b.name))
   }
 
   /** Sends what is pending for `name` now, out of its backoff; false when no such endpoint is sent to. */

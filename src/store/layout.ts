@@ -5,7 +5,8 @@
 // storage.s3.rootdirectory (bucketLayout below).
 //
 //   <root>/
-//     blobs/sha256/<2 hex>/<64 hex>   content-addressed blobs (filesystem storage)
+//     blobs/sha256/<2 hex>/<64 hex>   content-addressed blobs (filesystem storage); nginx sends
+//                                      them from <accelredirect>sha256/... (accelPath)
 //     uploads/<uuid>                   chunked upload sessions in progress (filesystem storage)
 //     uploads/put-<uuid>               a blob being received, until verified and linked
 //     registry.db (+ -wal, -shm)       the metadata (SQLite), unless database.path says otherwise
@@ -67,6 +68,14 @@ export function rootLayout(root: string): RootLayout {
 /** Where a blob's bytes live: `<blobs>/<2 hex>/<64 hex>`; `hex` is already validated. */
 export function blobPath(layout: RootLayout, hex: string): string {
   return join(layout.blobs, hex.slice(0, 2), hex)
+}
+
+/**
+ * Where nginx finds a blob under storage.filesystem.accelredirect, an internal location aliased
+ * to `<root>/blobs/`: `<prefix>sha256/<2 hex>/<64 hex>`, the path of blobPath below `blobs/`.
+ */
+export function accelPath(prefix: string, hex: string): string {
+  return `${prefix}sha256/${hex.slice(0, 2)}/${hex}`
 }
 
 /** The lock of a database file, beside it: `<database>.lock`. */

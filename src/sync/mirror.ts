@@ -275,9 +275,14 @@ export class Mirror {
   }
 }
 
+/** How runs, reports and the event log name an upstream. */
+export function upstreamName(config: SyncRegistryConfig): string {
+  return config.basePath === '' ? config.url : `${config.url}/${config.basePath}`
+}
+
 function emptyReport(config: SyncRegistryConfig, dryRun: boolean): SyncReport {
   return {
-    upstream: config.basePath === '' ? config.url : `${config.url}/${config.basePath}`,
+    upstream: upstreamName(config),
     dryRun,
     ok: true,
     startedAt: Date.now(),

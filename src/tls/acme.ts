@@ -6,6 +6,9 @@
 // starttimeout). It is renewed in the background once a third of its lifetime, at most 30 days,
 // remains, and swapped in for new handshakes only. Every failure is logged with the ACME problem
 // type and detail and retried with backoff while the current certificate keeps being served.
+// Replicas on one database order one at a time (`turns`): each order begins by reading the
+// cache file again, so with the file on storage the replicas share, the certificate another
+// replica just obtained is taken instead of ordering a second one.
 // Loaded only when configured (index.ts).
 
 import { AsyncLocalStorage } from 'node:async_hooks'
@@ -70,6 +73,9 @@ function problemsIn(data: unknown): AcmeProblem[] {
   return [...asProblem(d), ...asProblem(d.error), ...(Array.isArray(d.challenges) ? d.challenges.flatMap((c) => asProblem(c?.error)) : [])]
 }
 
+/** Runs an order once no other replica runs one (Database.exclusively, waiting for its turn). */
+export type OrderTurns = (order: () => Promise<void>) => Promise<void>
+
 export class LetsEncryptCertificates implements TlsService {
   readonly httpHandler: RequestListener | null
   readonly serverFactory: TlsService['serverFactory']
@@ -84,12 +90,12 @@ export class LetsEncryptCertificates implements TlsService {
   private wake: (() => void) | null = null
   private closed = false
 
-  static async load(config: LetsEncrypt, servers: TlsServers, log: FastifyBaseLogger): Promise<LetsEncryptCertificates> {
+  static async load(config: LetsEncrypt, servers: TlsServers, log: FastifyBaseLogger, turns: OrderTurns): Promise<LetsEncryptCertificates> {
     const cache = await readAcmeCache(config.cachefile)
     // Written back at once: a cache file that cannot be written stops start-up here, naming
     // it, instead of failing every ACME order until http.tls.letsencrypt.starttimeout.
     await writeAcmeCache(config.cachefile, cache)
-    return new LetsEncryptCertificates(config, servers, log, cache)
+    return new LetsEncryptCertificates(config, servers, log, cache, turns)
   }
 
   private constructor(
@@ -97,6 +103,7 @@ export class LetsEncryptCertificates implements TlsService {
     private readonly servers: TlsServers,
     private readonly log: FastifyBaseLogger,
     private cache: AcmeCache,
+    private readonly turns: OrderTurns,
   ) {
     this.challengeTypes = config.httpAddr ? ['http-01', 'tls-alpn-01'] : ['tls-alpn-01']
     const cached = this.usableCachedCertificate()
@@ -216,12 +223,23 @@ export class LetsEncryptCertificates implements TlsService {
   }
 
   private async order(): Promise<void> {
-    const found: AcmeProblem[] = []
-    try {
-      await orderProblems.run(found, () => this.orderCertificate())
-    } catch (err) {
-      throw new AcmeFailure(found.at(-1) ?? null, err)
-    }
+    await this.turns(async () => {
+      // Another replica may have renewed meanwhile, into a cache file they share.
+      this.cache = await readAcmeCache(this.config.cachefile)
+      const cached = this.usableCachedCertificate()
+      if (cached && renewAt(cached) > Date.now()) {
+        if (this.closed) return
+        this.servers.serve(cached)
+        this.log.info({ ...certificateFields(cached), renewAt: new Date(renewAt(cached)).toISOString() }, 'serving the certificate another replica obtained (http.tls.letsencrypt.cachefile)')
+        return
+      }
+      const found: AcmeProblem[] = []
+      try {
+        await orderProblems.run(found, () => this.orderCertificate())
+      } catch (err) {
+        throw new AcmeFailure(found.at(-1) ?? null, err)
+      }
+    })
   }
 
   private async orderCertificate(): Promise<void> {

@@ -11,10 +11,12 @@ import { ConfigError } from '../config/leaf.js'
 import type { TlsConfig } from '../config/load.js'
 import { FileCertificates, readSettingFile } from './certificates.js'
 import { TlsServers, type TlsService } from './servers.js'
+import type { OrderTurns } from './acme.js'
 
 export type { TlsService } from './servers.js'
 
-export async function createTlsService(config: TlsConfig, log: FastifyBaseLogger): Promise<TlsService> {
+/** `orderTurns`: how Let's Encrypt orders take turns with other replicas. */
+export async function createTlsService(config: TlsConfig, log: FastifyBaseLogger, orderTurns: OrderTurns): Promise<TlsService> {
   const clientCas = config.clientcas.map((path) => {
     const pem = readSettingFile({ setting: 'http.tls.clientcas', path })
     try {
@@ -28,5 +30,5 @@ export async function createTlsService(config: TlsConfig, log: FastifyBaseLogger
   const source = config.certificates
   if (source.kind === 'files') return new FileCertificates(source, new TlsServers({ ...settings, serverNames: null }), log)
   const { LetsEncryptCertificates } = await import('./acme.js')
-  return LetsEncryptCertificates.load(source, new TlsServers({ ...settings, serverNames: new Set(source.hosts) }), log)
+  return LetsEncryptCertificates.load(source, new TlsServers({ ...settings, serverNames: new Set(source.hosts) }), log, orderTurns)
 }

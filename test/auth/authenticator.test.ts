@@ -1,24 +1,35 @@
-import t from 'tap'
+import t, { type Test as Tap } from 'tap'
 import { execFileSync } from 'node:child_process'
 import { appendFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { Authenticator, parseBasic } from '../../src/auth/authenticator.js'
 import type { RegistryError } from '../../src/errors.js'
 import { verifyPassword } from '../../src/auth/htpasswd.js'
+import { LoginFailures } from '../../src/meta/login-failures.js'
+import { PostgresDatabase } from '../../src/meta/postgres.js'
+import { SqliteDatabase } from '../../src/meta/sqlite.js'
+import { freshDatabase } from '../postgres.js'
 import { basic, makeHtpasswd, tempDir, USERS } from '../helpers.js'
 
-function make(path: string, maxFailures = 5) {
-  return new Authenticator({ realm: 'r', htpasswdPath: path, writers: ['admin'], maxFailures, failureDelayMs: 0 })
+/** Failures counted in a database of the registry's own schema, as the server counts them. */
+async function failureStore(t: Tap): Promise<LoginFailures> {
+  const db = await SqliteDatabase.open(':memory:')
+  t.teardown(() => db.close())
+  return new LoginFailures(db)
+}
+
+async function make(t: Tap, path: string, maxFailures = 5) {
+  return new Authenticator({ realm: 'r', htpasswdPath: path, writers: ['admin'], maxFailures, failureDelayMs: 0, failures: await failureStore(t) })
 }
 
 t.test('valid users, writers and read-only users', async (t) => {
-  const auth = make(makeHtpasswd(tempDir(t), USERS))
+  const auth = await make(t, makeHtpasswd(tempDir(t), USERS))
   await auth.load()
   t.same(await auth.authenticate(basic('admin', USERS.admin), '10.0.0.1'), { user: 'admin', writer: true })
   t.same(await auth.authenticate(basic('reader', USERS.reader), '10.0.0.1'), { user: 'reader', writer: false })
 })
 
 t.test('missing, malformed and wrong credentials get a Basic challenge', async (t) => {
-  const auth = make(makeHtpasswd(tempDir(t), USERS), 100)
+  const auth = await make(t, makeHtpasswd(tempDir(t), USERS), 100)
   await auth.load()
   const cases = [undefined, '', 'Bearer abc', 'Basic !!!', `Basic ${Buffer.from('nocolon').toString('base64')}`, basic('admin', 'wrong'), basic('nobody', 'x')]
   for (const header of cases) {
@@ -35,6 +46,7 @@ t.test('verified credentials are cached; a changed password is not', async (t) =
     writers: ['admin'],
     maxFailures: 5,
     failureDelayMs: 0,
+    failures: await failureStore(t),
     verify: (p, h) => {
       calls++
       return verifyPassword(p, h)
@@ -52,7 +64,7 @@ t.test('verified credentials are cached; a changed password is not', async (t) =
 t.test('the file is reloaded when it changes', async (t) => {
   const dir = tempDir(t)
   const path = makeHtpasswd(dir, { admin: 'one' })
-  const auth = make(path)
+  const auth = await make(t, path)
   await auth.load()
   await t.rejects(auth.authenticate(basic('newbie', 'two'), '2.2.2.2'))
   appendFileSync(path, execFileSync('htpasswd', ['-Bbn', 'newbie', 'two'], { encoding: 'utf8' }))
@@ -75,6 +87,7 @@ t.test('failures lock out one user name from one address; other users and addres
     maxFailures: 3,
     maxAddressFailures: 5,
     failureDelayMs: 0,
+    failures: await failureStore(t),
     onLockout: (l) => lockouts.push(l),
   })
   await auth.load()
@@ -99,6 +112,28 @@ t.test('failures lock out one user name from one address; other users and addres
   t.notMatch(JSON.stringify(lockouts), /hunter2/)
 })
 
+t.test('two replicas on one PostgreSQL database: failures add up, a lockout holds on both, a login clears it', async (t) => {
+  const url = await freshDatabase(t)
+  const htpasswdPath = makeHtpasswd(tempDir(t), USERS)
+  const replica = async () => {
+    const db = await PostgresDatabase.open({ connectionString: url, max: 2, connectionTimeoutMillis: 5000 }, 'test')
+    t.teardown(() => db.close())
+    const lockouts: unknown[] = []
+    const auth = new Authenticator({ realm: 'r', htpasswdPath, writers: ['admin'], maxFailures: 4, failureDelayMs: 0, lockoutRefreshMs: 0, failures: new LoginFailures(db), onLockout: (l) => lockouts.push(l) })
+    await auth.load()
+    return { auth, lockouts }
+  }
+  const [a, b] = [await replica(), await replica()]
+  await t.rejects(a.auth.authenticate(basic('admin', 'guess'), '9.9.9.9'), { code: 'UNAUTHORIZED' })
+  t.same(await b.auth.authenticate(basic('admin', USERS.admin), '9.9.9.9'), { user: 'admin', writer: true }, 'below the limit a login works anywhere')
+  await Promise.all([a, b, a, b].map((r) => r.auth.authenticate(basic('admin', 'guess'), '9.9.9.9').catch((e: unknown) => e)))
+  t.equal(a.lockouts.length + b.lockouts.length, 1, 'four failures spread over two replicas lock the pair once')
+  for (const r of [a, b]) {
+    await t.rejects(r.auth.authenticate(basic('admin', USERS.admin), '9.9.9.9'), { code: 'TOO_MANY_REQUESTS' }, 'refused on either replica, even with the right password')
+  }
+  t.same(await a.auth.authenticate(basic('admin', USERS.admin), '9.9.9.10'), { user: 'admin', writer: true }, 'another address is not locked')
+})
+
 t.test('an unknown user name costs the same bcrypt work as a wrong password', async (t) => {
   const hashesChecked: string[] = []
   const auth = new Authenticator({
@@ -107,6 +142,7 @@ t.test('an unknown user name costs the same bcrypt work as a wrong password', as
     writers: ['admin'],
     maxFailures: 100,
     failureDelayMs: 0,
+    failures: await failureStore(t),
     verify: (p, h) => {
       hashesChecked.push(h)
       return verifyPassword(p, h)

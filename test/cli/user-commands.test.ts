@@ -194,11 +194,11 @@ t.test('the initial admin password is deleted once admin\'s password changes: by
 })
 
 /** The events of the registry at `root`'s database, as GET /v1/_events shows them to admin. */
-async function userEvents(app: FastifyInstance, root: string): Promise<Array<{ action: string; user: string; repository: string | null; detail: Record<string, unknown> | null }>> {
+async function userEvents(app: FastifyInstance, root: string): Promise<Array<{ action: string; user: string; repository: string | null; detail: Record<string, unknown> | null; replica: string | null }>> {
   const password = readFileSync(join(root, 'initial-admin-password'), 'utf8').trim()
   const res = await app.inject({ url: '/v1/_events', headers: { authorization: basic('admin', password) } })
   if (res.statusCode !== 200) throw new Error(`/v1/_events answered ${res.statusCode}: ${res.body}`)
-  return (res.json() as { events: Array<{ action: string; user: string; repository: string | null; detail: Record<string, unknown> | null }> }).events.filter((e) => e.action.startsWith('user.'))
+  return (res.json() as { events: Array<{ action: string; user: string; repository: string | null; detail: Record<string, unknown> | null; replica: string | null }> }).events.filter((e) => e.action.startsWith('user.'))
 }
 
 t.test('user add and delete are in the audit trail, by the operating-system user who ran them', async (t) => {
@@ -223,8 +223,9 @@ t.test('user add and delete are in the audit trail, by the operating-system user
       ['user.delete', me, null, { user: 'ci-bot' }],
     ],
   )
+  t.same(events.map((e) => e.replica), [null, null, null], 'a command is no replica: its events name none')
   const { eventRows } = await import('../../src/cli/commands/events.js')
-  const details = eventRows((await app.inject({ url: '/v1/_events', headers: { authorization: basic('admin', readFileSync(join(root, 'initial-admin-password'), 'utf8').trim()) } })).json().events).map((row) => row.slice(1, 3).concat(row[6] ?? ''))
+  const details = eventRows((await app.inject({ url: '/v1/_events', headers: { authorization: basic('admin', readFileSync(join(root, 'initial-admin-password'), 'utf8').trim()) } })).json().events).map((row) => row.slice(1, 3).concat(row[7] ?? ''))
   t.same(details.filter((row) => String(row[1]).startsWith('user.')), [
     [me, 'user.add', 'added ci-bot'],
     [me, 'user.add', 'new password for ci-bot (writer)'],

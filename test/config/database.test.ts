@@ -86,6 +86,13 @@ t.test('pool, connecttimeout and the TLS files are checked', async (t) => {
   const url = 'postgres://u:p@h/d?sslmode=verify-full'
   t.match(configError(() => withUrl(url, { pool: 0 })), { key: 'database.pool', message: /between 1 and 1000/ })
   t.match(configError(() => withUrl(url, { pool: 1001 })), { key: 'database.pool' })
+  t.match(configError(() => withUrl(url, { pool: 3 })), { key: 'database.pool', message: /is 3, but work that runs one replica at a time .* set at least 4/ })
+  t.equal(loadConfig({ doc: { ...FS, database: { url, pool: 4 } }, env: {} }).database.kind, 'postgres', 'four leave room for requests beside one-at-a-time work')
+  const endpoints = [{ name: 'a', url: 'http://a.example/hook' }, { name: 'b', url: 'http://b.example/hook' }, { name: 'c', url: 'http://c.example/hook', disabled: true }]
+  t.match(configError(() => loadConfig({ doc: { ...FS, database: { url, pool: 5 }, notifications: { endpoints } }, env: {} })), {
+    key: 'database.pool',
+    message: /each of the 2 notification endpoints holds one connection .* set at least 6/,
+  })
   t.match(configError(() => withUrl(url, { connecttimeout: 'soon' })), { key: 'database.connecttimeout', message: /duration/ })
   t.match(configError(() => withUrl(url, { connecttimeout: '0s' })), { key: 'database.connecttimeout', message: /longer than 0s/ })
   t.match(configError(() => withUrl(url, { tls: { cert: '/c.pem' } })), { key: 'database.tls.key', message: /both database.tls.cert and database.tls.key/ })

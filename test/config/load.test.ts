@@ -1,5 +1,6 @@
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { readFileSync } from 'node:fs'
@@ -159,6 +160,14 @@ t.test('storage.s3 with distribution\'s keys, Spectro\'s host and port, and REGI
   t.match(fs.storage, { kind: 'filesystem', databasePath: join('/srv/p', 'registry.db'), redirect: false, s3: null })
 })
 
+t.test('storage.filesystem.accelredirect: off by default, a location prefix from the file or the environment', async (t) => {
+  t.equal(loadConfig({ doc: { storage: { filesystem: {} } }, env: {} }).storage.accelRedirect, null)
+  t.equal(loadConfig({ doc: { storage: { filesystem: { accelredirect: '' } } }, env: {} }).storage.accelRedirect, null, 'empty: off')
+  t.equal(loadConfig({ doc: { storage: { filesystem: { accelredirect: '/_packyard/blobs/' } } }, env: {} }).storage.accelRedirect, '/_packyard/blobs/')
+  t.equal(loadConfig({ env: { REGISTRY_STORAGE_FILESYSTEM_ACCELREDIRECT: '/internal/blob-files/' } }).storage.accelRedirect, '/internal/blob-files/')
+  t.equal(loadConfig({ doc: { storage: { s3: { bucket: 'b' } } }, env: {} }).storage.accelRedirect, null, 'S3: off')
+})
+
 t.test('a config file without an auth section keeps users, as no config does; an open registry is asked for by name', async (t) => {
   const root = { storage: { filesystem: { rootdirectory: '/srv/p' } } }
   const noAuth = loadConfig({ doc: root, env: {} })
@@ -242,6 +251,15 @@ t.test('unknown keys and bad values stop start-up naming the key', async (t) => 
     [{ http: { tls: { letsencrypt: { cachefile: '/c.json', hosts: ['r.example.com'], httpaddr: '80' } } } }, {}, 'http.tls.letsencrypt.httpaddr', /host:port/],
     [{ http: { tls: { letsencrypt: { cachefile: '/c.json', hosts: ['r.example.com'], starttimeout: 'a while' } } } }, {}, 'http.tls.letsencrypt.starttimeout', /duration/],
     [{ oci: { namespace: 'Spectro Packs' } }, {}, 'oci.namespace', /repository path/],
+    [{ storage: { s3: { bucket: 'b' }, filesystem: { accelredirect: '/_packyard/blobs/' } } }, {}, 'storage.filesystem.accelredirect', /only from filesystem storage, not s3 \(storage\.redirect\.disable: false/],
+    [{ storage: { s3: { bucket: 'b' } } }, { REGISTRY_STORAGE_FILESYSTEM_ACCELREDIRECT: '/_packyard/blobs/' }, 'storage.filesystem.accelredirect', /not s3/],
+    [{ storage: { inmemory: {} } }, { REGISTRY_STORAGE_FILESYSTEM_ACCELREDIRECT: '/_packyard/blobs/' }, 'storage.filesystem.accelredirect', /only from filesystem storage, not inmemory; remove it/],
+    [{ storage: { filesystem: { accelredirect: '_packyard/blobs' } } }, {}, 'storage.filesystem.accelredirect', /must be a path that starts and ends with \//],
+    [{ storage: { filesystem: { accelredirect: '/_packyard/blobs' } } }, {}, 'storage.filesystem.accelredirect', /starts and ends with \/.*got "\/_packyard\/blobs"/],
+    [{}, { REGISTRY_STORAGE_FILESYSTEM_ACCELREDIRECT: '_packyard/blobs/' }, 'storage.filesystem.accelredirect', /starts and ends with \//],
+    [{ storage: { filesystem: { accelredirect: '/' } } }, {}, 'storage.filesystem.accelredirect', /such as \/_packyard\/blobs\//],
+    [{ storage: { filesystem: { accelredirect: '/blobs/../' } } }, {}, 'storage.filesystem.accelredirect', /letters, digits/],
+    [{ storage: { filesystem: { accelredirect: '/v2/blobs/' } } }, {}, 'storage.filesystem.accelredirect', /inside \/v2, which the API serves/],
     [{ ui: { path: 'ui' } }, {}, 'ui.path', /must be \/ or a path such as \/ui/],
     [{ ui: { path: '/a b' } }, {}, 'ui.path', /letters, digits/],
     [{ ui: { path: '/v2' } }, {}, 'ui.path', /inside \/v2, which the API serves/],
@@ -462,4 +480,33 @@ t.test('notifications: distribution\'s endpoint keys, ours, REGISTRY_NOTIFICATIO
   t.match((badEnv as ConfigError).reason, /^not valid YAML flow: /)
   const notList = catchError(() => loadConfig({ doc: { notifications: { endpoints: { name: 'ci' } } }, env: {} }))
   t.equal((notList as ConfigError).key, 'notifications.endpoints')
+})
+
+t.test('replica: <host name>:<port> by default, REGISTRY_REPLICA_ID and _ADDRESS override, bad values refused naming the key', async (t) => {
+  const host = hostname()
+  const defaults = loadConfig({ env: {}, doc: { storage: { inmemory: {} } } })
+  t.same(defaults.replica, { id: `${host}:5000`, address: `http://${host}:5000` }, 'the same on every start on this host')
+  t.same(loadConfig({ env: { REGISTRY_HTTP_ADDR: '127.0.0.1:5443' }, doc: { storage: { inmemory: {} }, http: { tls: { certificate: 'c.pem', key: 'k.pem' } } } }).replica, {
+    id: `${host}:5443`,
+    address: `https://${host}:5443`,
+  }, "http.addr's port, https with http.tls")
+  const env = { REGISTRY_REPLICA_ID: 'registry-2', REGISTRY_REPLICA_ADDRESS: 'http://10.0.0.7:5000/' }
+  t.same(loadConfig({ env, doc: { storage: { inmemory: {} }, replica: { id: 'from-file' } } }).replica, { id: 'registry-2', address: 'http://10.0.0.7:5000' }, 'the environment wins over the file')
+  t.same(loadConfig({ env: {}, doc: { storage: { inmemory: {} }, replica: { id: 'eu-west.a:5000', address: 'https://[fd00::7]:8443' } } }).replica, { id: 'eu-west.a:5000', address: 'https://[fd00::7]:8443' })
+
+  const refused = (replica: Record<string, string>) => catchError(() => loadConfig({ env: {}, doc: { storage: { inmemory: {} }, replica } })) as ConfigError
+  for (const id of ['a b', 'r1<script>', '-r1', 'x'.repeat(129), 'r/1']) {
+    const err = refused({ id })
+    t.type(err, ConfigError, JSON.stringify(id))
+    t.equal(err.key, 'replica.id')
+    t.match(err.message, /^config: replica\.id: ".*" is not a replica id: 1 to 128 letters, digits and \. _ : - starting with a letter or digit/)
+  }
+  for (const address of ['10.0.0.7:5000', 'ftp://host', 'http://user:pw@host:5000', 'http://host:5000/registry', 'http://host?x=1', 'http://', 'http://ho"st']) {
+    const err = refused({ address })
+    t.type(err, ConfigError, address)
+    t.equal(err.key, 'replica.address')
+    t.match(err.message, /^config: replica\.address: must be the URL this replica is reached at, http\(s\):\/\/host:port/)
+  }
+  const fromEnv = catchError(() => loadConfig({ env: { REGISTRY_REPLICA_ID: 'two words' }, doc: { storage: { inmemory: {} } } })) as ConfigError
+  t.equal(fromEnv.key, 'replica.id', 'from the environment too')
 })

@@ -51,6 +51,8 @@ const FAMILIES = [
   'packyard_upload_purged_bytes_total',
   'packyard_db_write_transaction_seconds',
   'packyard_build_info',
+  'packyard_replica_info',
+  'packyard_replicas',
   'packyard_packs',
   'packyard_pack_versions',
   'process_cpu_seconds_total',

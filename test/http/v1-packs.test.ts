@@ -455,8 +455,12 @@ t.test('pack headers stored before they were normalised are rebuilt at start-up'
   const { tags: _tags, ...header } = (await get(before, '/v1/_packs')).json().packs[0]
   const db = before.registry.db
   await db.prepare('UPDATE pack_headers SET header = ?').run(JSON.stringify({ ...header, cloudTypes: 'aws' }))
-  const dropped = ['TABLE pack_search', 'TABLE pack_readmes', 'INDEX pack_versions_addon_type', 'INDEX pack_versions_group', 'TABLE notification_outbox', 'TABLE notification_endpoints', 'TABLE sync_origins', 'INDEX events_sync_runs']
-  for (const what of dropped) await db.prepare(`DROP ${what}`).run()
+  const dropped = [
+    'DROP TABLE pack_search', 'DROP TABLE pack_readmes', 'DROP INDEX pack_versions_addon_type', 'DROP INDEX pack_versions_group', 'DROP TABLE notification_outbox',
+    'DROP TABLE notification_endpoints', 'DROP TABLE sync_origins', 'DROP INDEX events_sync_runs', 'DROP TABLE replicas', 'DROP TABLE login_failures',
+    'ALTER TABLE events DROP COLUMN replica', 'ALTER TABLE upload_sessions DROP COLUMN claimed_by', 'ALTER TABLE upload_sessions DROP COLUMN claimed_until',
+  ]
+  for (const statement of dropped) await db.prepare(statement).run()
   await db.prepare('DELETE FROM schema_migrations WHERE version >= 11').run()
   t.equal((await get(before, '/v1/_packs')).json().packs[0].cloudTypes, 'aws', 'the listing is read as stored')
   await before.close()

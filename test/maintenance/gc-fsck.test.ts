@@ -43,6 +43,22 @@ t.test('garbage collection removes what replaced and deleted packs left, keeps t
   t.same((await checkStore(app.registry.db, store)).problems, [], 'fsck is clean after collection')
 })
 
+t.test('one run at a time: a second run while one collects is refused, a dry run goes beside it', async (t) => {
+  const app = await testApp(t)
+  const store = app.registry.store as Fs
+  await putBlob(store, Readable.from([Buffer.from('uploaded, never used')]))
+  const options = { actor: 'test', graceMs: 0, now: LATER() }
+  const [first, second, dry] = await Promise.allSettled([
+    collectGarbage(app.registry.db, store, app.registry.staging, { ...options, dryRun: false }),
+    collectGarbage(app.registry.db, store, app.registry.staging, { ...options, dryRun: false }),
+    collectGarbage(app.registry.db, store, app.registry.staging, { ...options, dryRun: true }),
+  ])
+  t.equal(first.status, 'fulfilled')
+  t.match(second, { status: 'rejected', reason: { message: /another garbage collection is running on this registry's database/ } })
+  t.equal(dry.status, 'fulfilled')
+  t.equal((await collectGarbage(app.registry.db, store, app.registry.staging, { ...options, dryRun: false })).blobsRemoved.length, 0, 'free again once the first ended')
+})
+
 t.test('the grace period protects new blobs; reusing an old blob makes it new again', async (t) => {
   const app = await testApp(t)
   const store = app.registry.store as Fs

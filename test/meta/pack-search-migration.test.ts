@@ -29,7 +29,9 @@ async function found(app: FastifyInstance, q: string): Promise<string[]> {
 }
 
 /** What the migrations after 0012 add, dropped so that a rewind to schema 11 runs them again. */
-const LATER_MIGRATIONS = 'DROP TABLE notification_outbox; DROP TABLE notification_endpoints; DROP TABLE sync_origins; DROP INDEX events_sync_runs'
+const LATER_MIGRATIONS = `DROP TABLE notification_outbox; DROP TABLE notification_endpoints; DROP TABLE sync_origins; DROP INDEX events_sync_runs;
+  DROP TABLE replicas; DROP TABLE login_failures; ALTER TABLE events DROP COLUMN replica; ALTER TABLE upload_sessions DROP COLUMN claimed_by;
+  ALTER TABLE upload_sessions DROP COLUMN claimed_until`
 
 t.test('a database from before 0012 is searchable after the upgrade, READMEs included', async (t) => {
   const config = testConfig(t, { storage: { filesystem: { rootdirectory: join(tempDir(t), 'data') } } })

@@ -1,9 +1,12 @@
 // `packyard serve` with database.url: a server it cannot use stops the start within
 // database.connecttimeout, naming the host and PostgreSQL's error and never the password; a
-// working one serves, and says where its metadata is (without the password).
+// working one serves, says where its metadata is (without the password) and records itself in
+// the replicas table.
 
 import t from 'tap'
 import { join } from 'node:path'
+import { Client } from 'pg'
+import { VERSION } from '../../src/version.js'
 import { makeHtpasswd, runBin, startServer, tempDir, USERS } from '../helpers.js'
 import { freshDatabase, privatePostgres, stopPostgres } from '../postgres.js'
 
@@ -40,11 +43,17 @@ t.test('wrong credentials, and a server that is down: the start stops, naming th
   t.ok(Date.now() - started < 15_000, `gave up within the connect timeout (${Date.now() - started} ms)`)
 })
 
-t.test('a working database: the server starts and logs where the metadata is, without the password', async (t) => {
+t.test('a working database: the server starts, logs where the metadata is (without the password) and records itself as a replica', async (t) => {
   const url = await freshDatabase(t)
-  const running = await startServer(t, [], env(tempDir(t), url))
+  const running = await startServer(t, [], { ...env(tempDir(t), url), REGISTRY_REPLICA_ID: 'replica-1', REGISTRY_REPLICA_ADDRESS: 'http://10.0.0.7:5000' })
   const starting = running.logs().find((line) => line.msg === 'starting packyard')
   t.ok(starting, 'the start line')
   t.equal(starting?.database, url.replace(/:[^:@/]*@/, ':***@'))
+  t.equal(starting?.replica, 'replica-1')
   t.equal((await fetch(`${running.url}/health`)).status, 200)
+  const client = new Client({ connectionString: url })
+  await client.connect()
+  t.teardown(() => client.end())
+  const { rows } = await client.query<{ id: string; address: string; version: string }>('SELECT id, address, version FROM replicas')
+  t.same(rows, [{ id: 'replica-1', address: 'http://10.0.0.7:5000', version: VERSION }], 'its row, written once it was ready')
 })

@@ -1,6 +1,7 @@
 // A small registry's metadata written with SQL into every table migrate-metadata copies, for the
 // transfer tests: a pack and an OCI repository, manifest bytes that are not UTF-8, tags whose
-// names sort differently by bytes and by letters, a search row with an accent, events, and an
+// names sort differently by bytes and by letters, a search row with an accent, events of two
+// replicas and a command, the replicas themselves, and an
 // outbox whose highest number was delivered and deleted (its sequence is ahead of its rows).
 
 import { type Database, writeTransaction } from '../../src/meta/database.js'
@@ -22,7 +23,9 @@ export async function fillRegistry(db: Database): Promise<void> {
     await run("INSERT INTO pack_headers (repository_id, name, layer, header) VALUES (1, 'hello', 'addon', '{\"name\":\"hello\"}')")
     await run("INSERT INTO pack_readmes (manifest_id, text) VALUES (1, '# Hello')")
     await run("INSERT INTO upload_sessions (id, repository, size, started_at, updated_at, owner) VALUES ('u1', 'library/busybox', 0, 3000, 3000, 'admin')")
-    await run("INSERT INTO events (id, at, actor, action, repository, tag, old_digest, new_digest, forced, message, detail) VALUES (1, 2000, 'admin', 'push', 'hello', '1.0.0', NULL, 'sha256:m1', 0, 'first', NULL), (2, 2100, 'admin', 'tag', 'library/busybox', 'latest', NULL, 'sha256:m2', 1, NULL, '{\"x\":1}'), (5, 2200, 'ops', 'gc', '', NULL, NULL, NULL, 0, NULL, '{\"blobsRemoved\":0,\"bytesFreed\":0}')")
+    // Events of two replicas, and one of an operator command (no replica).
+    await run("INSERT INTO events (id, at, actor, action, repository, tag, old_digest, new_digest, forced, message, detail, replica) VALUES (1, 2000, 'admin', 'push', 'hello', '1.0.0', NULL, 'sha256:m1', 0, 'first', NULL, 'host-a:5000'), (2, 2100, 'admin', 'tag', 'library/busybox', 'latest', NULL, 'sha256:m2', 1, NULL, '{\"x\":1}', 'host-b:5000'), (5, 2200, 'ops', 'gc', '', NULL, NULL, NULL, 0, NULL, '{\"blobsRemoved\":0,\"bytesFreed\":0}', NULL)")
+    await run("INSERT INTO replicas (id, address, version, started_at, last_seen) VALUES ('host-a:5000', 'http://host-a:5000', '1.0.0', 1000, 2500), ('host-b:5000', 'https://10.0.0.8', '1.0.0', 1100, 2400)")
     await run("INSERT INTO blob_leases (lease_id, digest, taken_at) VALUES ('l1', 'sha256:bb', 3000)")
     await run("INSERT INTO blob_deletions (digest, started_at) VALUES ('sha256:zz', 3000)")
     await run("INSERT INTO notification_outbox (at, action, media_type, event) VALUES (2000, 'push', 'application/vnd.docker.distribution.events.v1+json', '{\"n\":1}'), (2001, 'push', 'application/vnd.docker.distribution.events.v1+json', '{\"n\":2}'), (2002, 'push', 'application/vnd.docker.distribution.events.v1+json', '{\"n\":3}')")

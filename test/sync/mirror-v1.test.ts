@@ -123,7 +123,7 @@ t.test('sync copies the selected packs from an upstream Packyard over /v1', asyn
   const rows = eventRows(log.events).map((r) => r.join(' | '))
   t.match(rows.join('\n'), /create \| hellouniverse \| 1\.1\.0 \| .* \| mirrored from http:\/\/127\.0\.0\.1/)
   t.match(rows.join('\n'), /sync\.conflict \| cni-calico \| 3\.26\.0 \| .*not mirrored from http/)
-  t.match(rows.join('\n'), /\| sync \| - \| - \| - \| http:\/\/127\.0\.0\.1:\d+: copied 4 packs \(.*\), 1 in conflict, 1 refused, 0 failed/)
+  t.match(rows.join('\n'), /\| sync \| - \| - \| - \| - \| http:\/\/127\.0\.0\.1:\d+: copied 4 packs \(.*\), 1 in conflict, 1 refused, 0 failed/)
   t.equal(log.events.filter((e) => e.action === 'sync').length, 2, 'the two runs; a dry run records nothing')
 })
 

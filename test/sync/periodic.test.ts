@@ -6,7 +6,10 @@ import t from 'tap'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { buildApp } from '../../src/app.js'
-import { listeningApp, testApp, testConfig, USERS } from '../helpers.js'
+import { join } from 'node:path'
+import { SyncMeta } from '../../src/meta/sync.js'
+import { listeningApp, tempDir, testApp, testConfig, USERS } from '../helpers.js'
+import { freshDatabase } from '../postgres.js'
 import { get, pushPack } from '../pack-fixtures.js'
 
 t.test('a server with a pollinterval mirrors its upstream, and shows it', async (t) => {
@@ -37,6 +40,30 @@ t.test('a server with a pollinterval mirrors its upstream, and shows it', async 
   t.match(metrics, `packyard_sync_packs_copied_total{upstream="${url}"} 2`)
   t.match(metrics, new RegExp(`packyard_sync_last_success_timestamp_seconds\\{upstream="${url.replace(/\./g, '\\.')}"\\} \\d+`))
   t.match(metrics, `packyard_sync_failed_runs_total{upstream="${url}"} 0`)
+})
+
+t.test('two replicas on one PostgreSQL database poll an upstream as one: one run per interval', async (t) => {
+  const upstream = await listeningApp(t)
+  await pushPack(upstream.app, { version: '1.0.0' })
+  let asked = 0
+  upstream.app.server.on('request', () => asked++)
+  const url = `http://${upstream.server}`
+  const database = { url: await freshDatabase(t) }
+  const shared = { rootdirectory: join(tempDir(t), 'data') }
+  const sync = { registries: [{ url, username: 'admin', password: USERS.admin, pollinterval: '1h' }] }
+  const replicas = [await testApp(t, { database, storage: { filesystem: shared }, sync }), await testApp(t, { database, storage: { filesystem: shared }, sync })]
+  const deadline = Date.now() + 20_000
+  let runs = 0
+  while (runs === 0) {
+    if (Date.now() > deadline) throw new Error('no sync run within 20s')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    runs = (await new SyncMeta(replicas[0]!.registry.db).upstreams()).find((u) => u.upstream === url)?.runs ?? 0
+  }
+  // The other replica's turn came while the first ran, or after it, within the interval: skipped.
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  t.equal((await new SyncMeta(replicas[1]!.registry.db).upstreams()).find((u) => u.upstream === url)?.runs, 1, 'one run, not one per replica')
+  for (const replica of replicas) t.equal((await get(replica, '/v1/_packs/hellouniverse/1.0.0')).statusCode, 200, 'the mirrored pack is on both')
+  t.ok(asked > 0)
 })
 
 t.test('closing the server ends a run that waits to retry an unavailable upstream', async (t) => {

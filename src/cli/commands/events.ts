@@ -1,5 +1,6 @@
 // packyard events [SERVER]: the registry's audit trail (GET /v1/_events, all pages), oldest
-// first, as a table or as JSON. Writers only, as on the server.
+// first, as a table or as JSON, with the replica that handled each change. Writers only, as on
+// the server.
 
 import type { EventView } from '../../audit.js'
 import { DURATION_HINT, parseDuration } from '../../config/duration.js'
@@ -9,7 +10,7 @@ import { registryOption } from '../client-config.js'
 import { chosenServer, connect } from '../http-client.js'
 import { formatTable, formatTime, parseOutput, shortDigest } from '../output.js'
 
-const HEADER = ['TIME', 'USER', 'ACTION', 'PACK', 'TAG', 'DIGEST', 'DETAIL']
+const HEADER = ['TIME', 'USER', 'ACTION', 'PACK', 'TAG', 'DIGEST', 'REPLICA', 'DETAIL']
 
 /** What the DETAIL column says about an event. */
 function detailOf(e: EventView): string {
@@ -45,7 +46,8 @@ function detailOf(e: EventView): string {
 export function eventRows(events: EventView[]): string[][] {
   return events.map((e) => {
     const digest = e.newDigest ?? e.oldDigest
-    return [formatTime(e.at), e.user || '-', e.action, e.repository ?? '-', e.tag ?? '-', digest ? shortDigest(digest) : '-', detailOf(e) || '-']
+    // An operator command's events name no replica; a server older than replicas sends no field.
+    return [formatTime(e.at), e.user || '-', e.action, e.repository ?? '-', e.tag ?? '-', digest ? shortDigest(digest) : '-', e.replica ?? '-', detailOf(e) || '-']
   })
 }
 
@@ -67,7 +69,8 @@ export const eventsCommand: Command = {
 Prints the audit trail of the registry (SERVER, or -r, or the default registry), oldest
 first: every push and forced push (create, update), tag change (tag, untag), delete,
 garbage collection (gc), login lockout (lockout), user change (user.add,
-user.delete) and mirror run or conflict (sync, sync.conflict), with when and by whom. Only users
+user.delete) and mirror run or conflict (sync, sync.conflict), with when, by whom and on which
+replica (replica.id of the server that handled it; - for operator commands). Only users
 in the registry's auth.access.writers may read it.
 
 Flags:

@@ -14,7 +14,8 @@ export const notificationsLsCommand: Command = {
 
 Lists the notification endpoints of the registry (SERVER, or -r, or the default
 registry) with their state: idle (all delivered), delivering, retrying (an attempt
-failed), failing (threshold attempts in a row failed) or disabled; the events pending in
+failed), failing (threshold attempts in a row failed), disabled, or standby (another
+replica of the registry delivers it); the events pending in
 the outbox; and, since the registry started, the events delivered, the failed attempts
 and the events dropped past notifications.retention. Only users in the registry's
 auth.access.writers may read it.

@@ -45,6 +45,8 @@ export interface DistributionOptions {
   bodyIdleMs: number
   /** A pre-signed download URL for a blob, when blob GETs redirect to the storage (S3); else null. */
   blobRedirect: BlobRedirect | null
+  /** storage.filesystem.accelredirect: nginx's internal location over the blob files, which sends blob GETs' bytes; else null. */
+  accelRedirect: string | null
   /** Pull-through: fetches a pack (a tag of it) that is not here from an on-demand upstream before a pull reads it; null without one. */
   onDemand: PullThrough | null
 }
@@ -236,6 +238,7 @@ export async function distributionRoutes(app: FastifyInstance, opts: Distributio
       contentType,
       open: (range) => registry.openBlob(blob.digest, range),
       redirect: opts.blobRedirect && ((headers) => (opts.blobRedirect as BlobRedirect)(blob.digest, headers)),
+      accel: opts.accelRedirect,
     })
   }
 

@@ -51,6 +51,8 @@ export interface V1Options {
   bodyIdleMs: number
   /** A pre-signed download URL for a blob, when blob GETs redirect to the storage (S3); else null. */
   blobRedirect: BlobRedirect | null
+  /** storage.filesystem.accelredirect: nginx's internal location over the blob files, which sends blob GETs' bytes; else null. */
+  accelRedirect: string | null
   /** Pull-through: fetches a pack (a tag of it) that is not here from an on-demand upstream before a pull reads it; null without one. */
   onDemand: PullThrough | null
   /** The notification senders; null without endpoints. */
@@ -61,7 +63,7 @@ export async function v1Plugin(app: FastifyInstance, opts: V1Options): Promise<v
   apiVersionHeader(app)
   app.addHook('onRequest', app.authenticate)
   app.get('/', { schema: rootSchema }, async (request) => ({ user: request.identity?.user ?? 'anonymous', canPush: request.identity?.writer === true }))
-  await app.register(v1PacksPlugin, { packs: opts.packs, views: opts.views, bodyIdleMs: opts.bodyIdleMs, onDemand: opts.onDemand })
+  await app.register(v1PacksPlugin, { packs: opts.packs, views: opts.views, bodyIdleMs: opts.bodyIdleMs, onDemand: opts.onDemand, accelRedirect: opts.accelRedirect })
   await app.register(v1EventsPlugin, { audit: opts.audit })
   await app.register(v1NotificationsPlugin, { notifications: opts.notifications })
   await app.register(distributionRoutes, {
@@ -71,6 +73,7 @@ export async function v1Plugin(app: FastifyInstance, opts: V1Options): Promise<v
     manifestSize: opts.manifestSize,
     bodyIdleMs: opts.bodyIdleMs,
     blobRedirect: opts.blobRedirect,
+    accelRedirect: opts.accelRedirect,
     onDemand: opts.onDemand,
   })
 }

@@ -53,8 +53,11 @@ function publishOptions(fields: Record<string, string>, actor: string): PublishO
   }
 }
 
-export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackPublishing; views: PackViews; bodyIdleMs: number; onDemand: PullThrough | null }): Promise<void> {
-  const { packs, views, bodyIdleMs, onDemand } = opts
+export async function v1PacksPlugin(
+  app: FastifyInstance,
+  opts: { packs: PackPublishing; views: PackViews; bodyIdleMs: number; onDemand: PullThrough | null; accelRedirect: string | null },
+): Promise<void> {
+  const { packs, views, bodyIdleMs, onDemand, accelRedirect } = opts
   // The push form is read by readForm as it streams; Fastify must not parse it first.
   app.addContentTypeParser('multipart/form-data', (_request, _payload, done) => done(null))
 
@@ -105,14 +108,14 @@ export async function v1PacksPlugin(app: FastifyInstance, opts: { packs: PackPub
     await onDemand?.(name, ref)
     const archive = await views.archive(name, ref)
     notePull(request, `${name}:${ref}`, archive.digest)
-    return sendBlob(request, reply, { ...archive, contentType: 'application/gzip', open: (range) => views.open(archive.digest, range) })
+    return sendBlob(request, reply, { ...archive, contentType: 'application/gzip', open: (range) => views.open(archive.digest, range), accel: accelRedirect })
   })
 
   app.get<{ Params: { name: string; ref: string; '*': string } }>('/_packs/:name/:ref/files/*', { schema: S.fileSchema }, async (request, reply) => {
     const { name, ref, '*': path } = request.params
     await onDemand?.(name, ref)
     const file = await views.file(name, ref, path)
-    return sendBlob(request, reply, { ...file, contentType: S.FILE_TYPES[path] ?? 'application/octet-stream', open: (range) => views.open(file.digest, range) })
+    return sendBlob(request, reply, { ...file, contentType: S.FILE_TYPES[path] ?? 'application/octet-stream', open: (range) => views.open(file.digest, range), accel: accelRedirect })
   })
 
   app.get<NameParams & { Querystring: PageRequest }>('/_packs/:name/_tags', { schema: S.listTagsSchema }, async (request, reply) => {

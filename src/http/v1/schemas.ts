@@ -339,8 +339,9 @@ const eventView = {
     forced: { type: 'boolean' },
     message: nullableString,
     detail: { type: ['object', 'null'], additionalProperties: true },
+    replica: { type: ['string', 'null'], description: 'replica.id of the server that handled the change; null for operator commands (packyard garbage-collect, user add...)' },
   },
-  required: ['id', 'at', 'action', 'user', 'repository', 'tag', 'oldDigest', 'newDigest', 'forced', 'message', 'detail'],
+  required: ['id', 'at', 'action', 'user', 'repository', 'tag', 'oldDigest', 'newDigest', 'forced', 'message', 'detail', 'replica'],
 } as const
 
 export const eventsSchema = {
@@ -370,7 +371,7 @@ const endpointStatus = {
     name: { type: 'string' },
     url: { type: 'string', description: "the receiver's origin (scheme, host, port): its path and headers may hold a secret and are never shown" },
     format: { type: 'string', enum: ['distribution', 'cloudevents'] },
-    state: { type: 'string', enum: ['delivering', 'idle', 'retrying', 'failing', 'disabled'], description: 'failing: threshold attempts in a row failed' },
+    state: { type: 'string', enum: ['delivering', 'idle', 'retrying', 'failing', 'disabled', 'standby'], description: 'failing: threshold attempts in a row failed; standby: another replica delivers this endpoint' },
     pending: { type: 'integer', description: 'events in the outbox not yet delivered' },
     delivered: { type: 'integer', description: 'events delivered since the registry started' },
     failedAttempts: { type: 'integer', description: 'failed deliveries since the registry started' },

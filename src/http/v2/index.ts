@@ -21,6 +21,8 @@ export interface V2Options {
   bodyIdleMs: number
   /** A pre-signed download URL for a blob, when blob GETs redirect to the storage (S3); else null. */
   blobRedirect: BlobRedirect | null
+  /** storage.filesystem.accelredirect: nginx's internal location over the blob files, which sends blob GETs' bytes; else null. */
+  accelRedirect: string | null
   /** Pull-through: fetches a pack (a tag of it) that is not here from an on-demand upstream before a pull reads it; null without one. */
   onDemand: PullThrough | null
 }
@@ -36,6 +38,7 @@ export async function v2Plugin(app: FastifyInstance, opts: V2Options): Promise<v
     manifestSize: opts.manifestSize,
     bodyIdleMs: opts.bodyIdleMs,
     blobRedirect: opts.blobRedirect,
+    accelRedirect: opts.accelRedirect,
     onDemand: opts.onDemand,
   })
 }
