@@ -179,9 +179,17 @@ export class OciUploads {
     return fromId === null ? null : this.meta.mountBlob(repo, digest, { id: fromId, key: from }, Date.now(), actor)
   }
 
-  /** Bytes received so far. */
+  /**
+   * Bytes received so far. Waits for this process's requests on the session, but takes no claim:
+   * a client asking where to resume is answered at once even while another replica works on the
+   * session (a chunk in progress there is either counted when it ends or refused with the size).
+   */
   async status(repo: RepositoryLocator, id: string): Promise<number> {
-    return this.exclusive(repo, id, () => this.staging.size(id))
+    return this.serialized(id, async () => {
+      const session = await this.meta.session(id)
+      if (!session || session.repository !== repo.oci) throw unknownSession(repo, id)
+      return this.staging.size(id)
+    })
   }
 
   /** PATCH: appends a chunk; returns the new size. */
