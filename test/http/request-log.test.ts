@@ -76,7 +76,7 @@ t.test('a lockout is one warning naming the address and the user', async (t) => 
   t.equal((await app.inject(wrong)).statusCode, 429)
   const locked = lines().filter((l) => l.msg.startsWith('login locked'))
   t.equal(locked.length, 1, 'once, when it starts')
-  t.match(locked[0], { level: 'warn', address: '10.0.0.7', user: 'admin', failures: 3, lockoutSeconds: 900, msg: 'login locked for 10.0.0.7/admin after 3 failures, for 15 min (restart the registry to lift it)' })
+  t.match(locked[0], { level: 'warn', address: '10.0.0.7', user: 'admin', failures: 3, lockoutSeconds: 900, msg: 'login locked for 10.0.0.7/admin after 3 failures, for 15 min (counted in the database: every replica refuses it)' })
   t.match(lines().filter((l) => l.status === 401)[0], { ip: '10.0.0.7', msg: 'GET /v1/: 401 UNAUTHORIZED: invalid username or password' })
   t.match(lines().at(-1), { status: 429, msg: /^GET \/v1\/: 429 TOO_MANY_REQUESTS: too many failed logins from 10\.0\.0\.7 as admin/ })
   t.notMatch(output.text(), 'not-the-password')
