@@ -14,7 +14,7 @@ import { buildApp } from '../src/app.js'
 import { runCli } from '../src/cli/main.js'
 import { type Config, loadConfig } from '../src/config/load.js'
 import { PACKAGE_ROOT } from '../src/paths.js'
-import { requireProgram, type Teardown, tempDir } from './system.js'
+import { type Doc, merge, requireProgram, type Teardown, tempDir } from './system.js'
 
 export const BIN = join(PACKAGE_ROOT, 'bin', 'packyard.js')
 
@@ -38,15 +38,6 @@ export function basic(user: string, password: string): string {
 export const ADMIN = basic('admin', USERS.admin)
 export const READER = basic('reader', USERS.reader)
 
-type Doc = Record<string, unknown>
-
-function merge(a: Doc, b: Doc): Doc {
-  const out: Doc = { ...a }
-  for (const [k, v] of Object.entries(b)) {
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && out[k] && typeof out[k] === 'object' ? merge(out[k] as Doc, v as Doc) : v
-  }
-  return out
-}
 
 /**
  * Set by test/http/s3-storage.test.ts for the suites it runs again: the endpoint of an S3 server

@@ -22,7 +22,7 @@ import { PACKAGE_ROOT } from '../src/paths.js'
 import { type Nginx, type NginxOptions, startNginx } from './nginx.js'
 import { freshDatabase } from './postgres.js'
 import { S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, type S3Server, startS3Server } from './s3-helpers.js'
-import { freePort, requireProgram, type Teardown, tempDir } from './system.js'
+import { type Doc, freePort, merge, requireProgram, type Teardown, tempDir } from './system.js'
 import { watchOwner } from './watchdog.js'
 
 export interface User {
@@ -103,15 +103,6 @@ function user(name: string, password: string): User {
   return { user: name, password, authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}` }
 }
 
-type Doc = Record<string, unknown>
-
-function merge(a: Doc, b: Doc): Doc {
-  const out: Doc = { ...a }
-  for (const [k, v] of Object.entries(b)) {
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && out[k] && typeof out[k] === 'object' ? merge(out[k] as Doc, v as Doc) : v
-  }
-  return out
-}
 
 /** The parent's environment without REGISTRY_* and AWS_* (the server would obey a stray one). */
 function cleanEnv(): NodeJS.ProcessEnv {

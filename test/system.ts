@@ -54,3 +54,15 @@ export async function runSuiteFile(file: string, env: NodeJS.ProcessEnv): Promis
   const lines = output.split('\n')
   return { code, output, passes: lines.filter((line) => /^\s*ok /.test(line)).length, failures: lines.filter((line) => /^\s*not ok /.test(line)) }
 }
+
+/** A config document (YAML as parsed). */
+export type Doc = Record<string, unknown>
+
+/** `b` laid over `a`: objects merged key by key, anything else (lists included) replaced. */
+export function merge(a: Doc, b: Doc): Doc {
+  const out: Doc = { ...a }
+  for (const [k, v] of Object.entries(b)) {
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && out[k] && typeof out[k] === 'object' ? merge(out[k] as Doc, v as Doc) : v
+  }
+  return out
+}
