@@ -327,6 +327,7 @@ function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
   const { host, port } = parseAddr(addr)
 
   const certificates = resolveCertificates(get)
+  const sync = { registries: syncRegistries(get) }
   // Checked even when metrics are off, so turning them back on cannot reveal a typo.
   const metricsAddr = get<string>('metrics.addr')
   const metricsAt = metricsAddr === '' ? null : { addr: metricsAddr, ...parseAddr(metricsAddr, 'metrics.addr') }
@@ -351,7 +352,11 @@ function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
         intervalMs: get('storage.maintenance.uploadpurging.interval'),
       },
     },
-    database: checkPool(resolveDatabase(storage.databasePath, get), get<NotificationEndpoint[]>('notifications.endpoints')),
+    database: checkPool(resolveDatabase(storage.databasePath, get), {
+      senders: get<NotificationEndpoint[]>('notifications.endpoints').filter((e) => !e.disabled).length,
+      polledUpstreams: sync.registries.filter((r) => r.pollIntervalMs > 0).length,
+      certificateOrders: certificates?.kind === 'letsencrypt' ? 1 : 0,
+    }),
     http: {
       addr,
       host,
@@ -388,7 +393,7 @@ function resolve(doc: Doc, source: string): Omit<Config, 'file'> {
     },
     oci: { namespace: validateNamespace(get('oci.namespace')), listParentTags: get('oci.listparenttags') },
     ui: { enabled: get('ui.enabled'), path: validateUiPath(get('ui.path')) },
-    sync: { registries: syncRegistries(get) },
+    sync,
     replica: resolveReplica(get, port, certificates !== null),
     ignoredKeys,
   }
@@ -530,21 +535,34 @@ function resolveS3(get: <T>(key: string) => T): S3Config {
  * that would go unused (no database.url, no sslmode asking for TLS) are refused rather than
  * ignored: someone who set them expects them to be used.
  */
-/** Connections beside the notification senders' for requests and one-at-a-time work. */
-const POOL_BESIDE_SENDERS = 4
+/** Connections beside those held for long (LongHolders), for requests and short one-at-a-time work. */
+const POOL_BESIDE_LONG_HOLDERS = 4
+
+/** What holds a pooled connection for long (Database.exclusively): each of these at once, at worst. */
+interface LongHolders {
+  /** Enabled notification endpoints: the replica delivering one holds its turn as long as it runs. */
+  senders: number
+  /** sync.registries with a pollinterval: each run holds its turn. */
+  polledUpstreams: number
+  /** A Let's Encrypt order holds its turn while it runs. */
+  certificateOrders: number
+}
 
 /**
- * database.pool must leave connections for requests: the replica delivering a notification
- * endpoint holds one for it as long as it runs, and one-at-a-time work (garbage collection,
- * upload purging, start-up work) holds one while its own statements need another.
+ * database.pool must leave connections for requests beside everything that may hold one for
+ * long at once, and for upload purging, which holds one while its statements need others.
  */
-function checkPool(database: DatabaseConfig, endpoints: NotificationEndpoint[]): DatabaseConfig {
+function checkPool(database: DatabaseConfig, holders: LongHolders): DatabaseConfig {
   if (database.kind !== 'postgres') return database
-  const senders = endpoints.filter((e) => !e.disabled).length
-  const needed = senders + POOL_BESIDE_SENDERS
+  const needed = holders.senders + holders.polledUpstreams + holders.certificateOrders + POOL_BESIDE_LONG_HOLDERS
   if (database.pool < needed) {
-    const held = senders > 0 ? `each of the ${senders} notification endpoints holds one connection on the replica that delivers it, and ` : ''
-    throw new ConfigError('database.pool', `is ${database.pool}, but ${held}work that runs one replica at a time (garbage collection, upload purging) holds one while its statements need others: set at least ${needed}`)
+    const held = [
+      holders.senders > 0 ? `${holders.senders} notification endpoints` : '',
+      holders.polledUpstreams > 0 ? `${holders.polledUpstreams} sync.registries with a pollinterval` : '',
+      holders.certificateOrders > 0 ? "Let's Encrypt" : '',
+    ].filter(Boolean)
+    const each = held.length > 0 ? `each of ${held.join(', ')} holds one connection while it works, and ` : ''
+    throw new ConfigError('database.pool', `is ${database.pool}, but ${each}work that runs one replica at a time (garbage collection, upload purging) holds one while its statements need others: set at least ${needed}`)
   }
   return database
 }

@@ -17,6 +17,14 @@ export { databaseHost, redactDatabaseUrl } from '../config/database.js'
 
 export type PostgresDatabase = Extract<Config['database'], { kind: 'postgres' }>
 
+/**
+ * The server drops the session of a replica whose machine died (no FIN, no RST) within about
+ * 30 s, not the operating system's two hours, and with it the advisory locks of its one-at-a-time
+ * work (Database.exclusively): TCP keepalives every 5 s after 10 s idle, 3 missed, and unacknowledged
+ * data given up after 30 s. Ignored over a Unix socket, where a dead peer cannot happen.
+ */
+const SERVER_KEEPALIVES = '-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3 -c tcp_user_timeout=30000'
+
 /** The pool config for `db`; reads the database.tls.* files now, a ConfigError naming the key when one cannot be read. */
 export function postgresPoolSettings(db: PostgresDatabase): PoolConfig {
   const { host, sslmode, params } = checkDatabaseUrl(db.url)
@@ -27,6 +35,10 @@ export function postgresPoolSettings(db: PostgresDatabase): PoolConfig {
   const connection = toClientConfig(parse(query === '' ? base : `${base}?${query}`))
   return {
     ...connection,
+    options: [connection.options, SERVER_KEEPALIVES].filter(Boolean).join(' '),
+    // This side notices a server that is gone the same way.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     max: db.pool,
     connectionTimeoutMillis: db.connectTimeoutMs,
     // libpq never uses TLS over a Unix socket, whatever sslmode says; the server answers "no" to it.

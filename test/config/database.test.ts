@@ -91,7 +91,7 @@ t.test('pool, connecttimeout and the TLS files are checked', async (t) => {
   const endpoints = [{ name: 'a', url: 'http://a.example/hook' }, { name: 'b', url: 'http://b.example/hook' }, { name: 'c', url: 'http://c.example/hook', disabled: true }]
   t.match(configError(() => loadConfig({ doc: { ...FS, database: { url, pool: 5 }, notifications: { endpoints } }, env: {} })), {
     key: 'database.pool',
-    message: /each of the 2 notification endpoints holds one connection .* set at least 6/,
+    message: /each of 2 notification endpoints holds one connection .* set at least 6/,
   })
   t.match(configError(() => withUrl(url, { connecttimeout: 'soon' })), { key: 'database.connecttimeout', message: /duration/ })
   t.match(configError(() => withUrl(url, { connecttimeout: '0s' })), { key: 'database.connecttimeout', message: /longer than 0s/ })

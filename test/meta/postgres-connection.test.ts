@@ -10,7 +10,7 @@ import t from 'tap'
 import { ConfigError } from '../../src/config/leaf.js'
 import { type PostgresDatabase, postgresPoolSettings } from '../../src/meta/postgres-connection.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
-import { postgresUrl, privatePostgres } from '../postgres.js'
+import { freshDatabase, postgresUrl, privatePostgres } from '../postgres.js'
 
 t.setTimeout(120_000)
 
@@ -109,4 +109,14 @@ t.test('loading the module does not load pg', async (t) => {
   const module = join(PACKAGE_ROOT, 'dist', 'src', 'meta', 'postgres-connection.js')
   const script = `require(${JSON.stringify(module)}); console.log(Object.keys(require.cache).filter((f) => /node_modules[\\\\/]pg[\\\\/]/.test(f)).length)`
   t.equal(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim(), '0')
+})
+
+t.test("the server gives up on a dead replica's session within seconds: TCP keepalives set for every connection, the URL's own options kept", async (t) => {
+  const url = await freshDatabase(t)
+  const pool = new Pool(postgresPoolSettings(database(`${url}?options=-c%20statement_timeout%3D60000`)))
+  t.teardown(() => pool.end())
+  const { rows } = await pool.query<Record<string, string>>(
+    "SELECT current_setting('tcp_keepalives_idle') AS idle, current_setting('tcp_keepalives_interval') AS interval, current_setting('tcp_keepalives_count') AS count, current_setting('tcp_user_timeout') AS user_timeout, current_setting('statement_timeout') AS statement",
+  )
+  t.same(rows[0], { idle: '10', interval: '5', count: '3', user_timeout: '30000', statement: '1min' })
 })
