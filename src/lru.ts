@@ -1,5 +1,6 @@
 // A small least-recently-used map, for caches of things that never change under their key
-// (what a digest names): rendered READMEs and highlighted files, archive listings.
+// (what a digest names): rendered READMEs and highlighted files, archive listings; and for what
+// a process may forget at any time at the cost of some work (an upload's running hash).
 
 export class LruMap<K, V> {
   private readonly entries = new Map<K, V>()
@@ -13,6 +14,10 @@ export class LruMap<K, V> {
       this.entries.set(key, found)
     }
     return found
+  }
+
+  delete(key: K): boolean {
+    return this.entries.delete(key)
   }
 
   set(key: K, value: V): void {

@@ -34,11 +34,12 @@ import type { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
 import { RegistryError } from '../errors.js'
 import { isJsonObject } from '../json.js'
+import { LruMap } from '../lru.js'
 import { assertDigest, digestOfStream, verifyExpectation } from './digest.js'
 import { parseUploadKey, uploadStateKey, uploadTailKey } from './layout.js'
 import type { S3BlobStore } from './s3.js'
 import type { BlobInfo, StagedBlob } from './types.js'
-import { checkOffset, type ChunkExpectation, type CommitExpectation, ENTRY_NAME, type FinalChunk, type StagedEntry, unknownUpload, type UploadStaging, wrongLength } from './uploads.js'
+import { checkOffset, type ChunkExpectation, type CommitExpectation, ENTRY_NAME, type FinalChunk, RUNNING_HASHES_KEPT, type StagedEntry, unknownUpload, type UploadStaging, wrongLength } from './uploads.js'
 
 interface Part {
   PartNumber: number
@@ -97,7 +98,7 @@ function parseState(text: string, key: string): UploadState {
 
 export class S3UploadStaging implements UploadStaging {
   /** sha256 of each upload's bytes as this process received them (see the header). */
-  private readonly running = new Map<string, RunningHash>()
+  private readonly running = new LruMap<string, RunningHash>(RUNNING_HASHES_KEPT)
 
   constructor(private readonly store: S3BlobStore) {}
 
@@ -150,7 +151,6 @@ export class S3UploadStaging implements UploadStaging {
   async create(id: string): Promise<void> {
     this.checkId(id)
     await this.save(id, { uploadId: null, parts: [], tail: 0, tailSize: 0, assembled: false })
-    this.running.set(id, { hash: createHash('sha256'), size: 0 })
   }
 
   async size(id: string): Promise<number> {
@@ -207,7 +207,8 @@ export class S3UploadStaging implements UploadStaging {
     checkOffset(expected, start)
     const partSize = this.store.settings.partSize
     const known = this.running.get(id)
-    const hash = known?.size === start ? known.hash.copy() : null
+    // From the first byte every replica can hash; past it, only one that saw every byte.
+    const hash = known?.size === start ? known.hash.copy() : start === 0 ? createHash('sha256') : null
     // Bytes are copied into a part-sized buffer as they arrive; a full one is sent while the
     // next fills the other buffer, so an append holds two parts whatever the blob's size. A
     // chunk of known length smaller than a part gets a buffer of its size.

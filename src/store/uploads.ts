@@ -23,6 +23,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { RegistryError } from '../errors.js'
+import { LruMap } from '../lru.js'
 import { assertDigest, digestOfStream, verifyExpectation } from './digest.js'
 import { removeFile, unlessMissing } from '../files.js'
 import { writeBatched } from './file-writes.js'
@@ -77,6 +78,13 @@ export interface UploadStaging {
   list(): AsyncIterable<StagedEntry>
 }
 
+/**
+ * Running hashes a staging keeps, the most recently used: behind a load balancer an upload's
+ * requests end on other replicas, which leaves hashes here nobody will finish (a forgotten one
+ * only costs a commit that reads the bytes back).
+ */
+export const RUNNING_HASHES_KEPT = 1024
+
 export function unknownUpload(id: string): RegistryError {
   return new RegistryError('BLOB_UPLOAD_UNKNOWN', `blob upload ${id} is not known (finished, cancelled or expired)`, { uuid: id })
 }
@@ -106,7 +114,7 @@ export class FilesystemUploadStaging implements UploadStaging {
    * not read the file back. Missing after a restart, and of no use after an append it did not
    * see (the sizes differ, see the header): the commit then re-hashes the file.
    */
-  private readonly running = new Map<string, RunningHash>()
+  private readonly running = new LruMap<string, RunningHash>(RUNNING_HASHES_KEPT)
 
   constructor(private readonly store: FilesystemBlobStore) {}
 
@@ -124,7 +132,6 @@ export class FilesystemUploadStaging implements UploadStaging {
   async create(id: string): Promise<void> {
     const fh = await open(this.pathOf(id), 'wx', 0o644)
     await fh.close()
-    this.running.set(id, { hash: createHash('sha256'), size: 0 })
   }
 
   async size(id: string): Promise<number> {
@@ -144,7 +151,8 @@ export class FilesystemUploadStaging implements UploadStaging {
       const limit = expected.length === undefined ? Number.POSITIVE_INFINITY : start + expected.length
       const known = this.running.get(id)
       this.running.delete(id)
-      const hashing = known?.size === start ? { hash: known.hash.copy(), size: start } : null
+      // From the first byte every process can hash; past it, only one that saw every byte.
+      const hashing = known?.size === start ? { hash: known.hash.copy(), size: start } : start === 0 ? { hash: createHash('sha256'), size: 0 } : null
       let received = start
       let position = start
       try {

@@ -108,13 +108,16 @@ t.test('S3', async (t) => {
     t.same(await leftovers(store), [], 'nothing left in the bucket')
   })
 
-  t.test('the common ORAS path (a session, then one PUT with the whole blob) costs seven S3 requests', async (t) => {
+  t.test('the common ORAS path (a session, then one PUT with the whole blob) costs seven S3 requests, on two replicas too', async (t) => {
     const proxy = await startFaultProxy(t, s3.endpoint)
-    const { staging } = await fixture(t, { endpoint: proxy.endpoint })
+    const { store, staging } = await fixture(t, { endpoint: proxy.endpoint })
     const id = '2e0c1b2a-3948-4765-8493-a2b1c0d9e8f7'
     const data = Buffer.from('the whole blob in the closing PUT')
     await staging.create(id)
-    await commitPlaced(staging, id, { digest: digestOf(data) }, { source: Readable.from([data]), chunk: {} })
+    // The PUT on another replica, as a round-robin balancer sends it: it hashes from the first
+    // byte, so nothing is read back.
+    const other = new S3UploadStaging(store)
+    await commitPlaced(other, id, { digest: digestOf(data) }, { source: Readable.from([data]), chunk: {} })
     const hex = digestOf(data).slice('sha256:'.length)
     // Method and last key segment: the state, the upload's object, the blob.
     const seen = proxy.requests.map((r) => {
