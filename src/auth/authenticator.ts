@@ -11,8 +11,10 @@
 // whole. An unknown user name is checked against a dummy hash of the same bcrypt cost, so
 // timing does not tell which names exist. Failures are counted in the database (LoginFailures),
 // so a lockout holds on every replica and across restarts: this process knows the counts of the
-// failures it saw, and the lockouts of every replica, read again at most once a second, so a
-// request costs no database round trip for them.
+// failures it saw, and every replica's recent failures, read again at most once a second, so a
+// request costs no database round trip for them, and a login here clears failures counted
+// elsewhere. While the database cannot be reached, failures are counted here alone: logging in
+// never fails because of the count.
 
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
@@ -77,13 +79,13 @@ export class Authenticator {
   private readonly inFlight = new Map<string, Promise<boolean>>()
   /** Failures seen here, as the database counted them; keyed by address, and by pairKey. */
   private readonly failures = new Map<string, FailureRecord>()
-  /** Every replica's lockouts, as last read from the database. */
-  private lockouts = new Map<string, FailureRecord>()
-  private lockoutsReadAt = 0
-  private readingLockouts: Promise<void> | null = null
+  /** Every replica's recent failures, as last read from the database. */
+  private others = new Map<string, FailureRecord>()
+  private othersReadAt = 0
+  private readingOthers: Promise<void> | null = null
   private forgottenAt = 0
-  /** The database could not be read for lockouts (said once, until it can again). */
-  private lockoutsUnreadable = false
+  /** The database could not be read or written for failures (said once, until it can again). */
+  private othersUnreadable = false
   private writers: Set<string>
   private readonly windowMs: number
   private readonly delayMs: number
@@ -143,7 +145,7 @@ export class Authenticator {
 
   /** Returns the identity for an Authorization header, or throws UNAUTHORIZED / TOO_MANY_REQUESTS. */
   async authenticate(authorization: string | undefined, address: string): Promise<Identity> {
-    await this.readLockouts()
+    await this.readOthers()
     this.refuseIfLocked(address, this.maxAddressFailures, address)
     const credentials = parseBasic(authorization)
     if (!credentials) throw this.challenge('authentication required')
@@ -163,10 +165,10 @@ export class Authenticator {
       await this.recordFailure(address, credentials.user)
       throw this.challenge('invalid username or password')
     }
-    if (this.failures.has(pair) || this.lockouts.has(pair)) {
+    if (this.failures.has(pair) || this.others.has(pair)) {
       this.failures.delete(pair)
-      this.lockouts.delete(pair)
-      await this.options.failures.clear(pair)
+      this.others.delete(pair)
+      await this.options.failures.clear(pair).then(() => this.databaseBack(), (err: unknown) => this.databaseFailed(err))
     }
     return { user: credentials.user, writer: this.writers.has(credentials.user) }
   }
@@ -188,43 +190,41 @@ export class Authenticator {
   }
 
   /**
-   * Reads every replica's lockouts again when the last read is older than lockoutRefreshMs (one
-   * read shared by the requests that arrive meanwhile), and now and then deletes old failures.
-   * A database that cannot be read keeps the last lockouts known: logging in must not fail
-   * because of them.
+   * Reads every replica's recent failures again when the last read is older than
+   * lockoutRefreshMs (one read shared by the requests that arrive meanwhile), and now and then
+   * deletes old failures. A database that cannot be read keeps the last ones known.
    */
-  private async readLockouts(): Promise<void> {
+  private async readOthers(): Promise<void> {
     const now = Date.now()
-    if (now - this.lockoutsReadAt < (this.options.lockoutRefreshMs ?? 1000)) return
-    this.readingLockouts ??= (async () => {
+    if (now - this.othersReadAt < (this.options.lockoutRefreshMs ?? 1000)) return
+    this.readingOthers ??= (async () => {
       const since = now - this.windowMs
       if (now - this.forgottenAt >= FORGET_EVERY_MS) {
         await this.options.failures.forgetBefore(since)
         this.forgottenAt = now
       }
-      const rows = await this.options.failures.atLeast(Math.min(this.options.maxFailures, this.maxAddressFailures), since)
-      this.lockouts = new Map(rows.map((row) => [row.key, { count: row.count, last: row.last }]))
-      this.lockoutsReadAt = now
-      this.lockoutsUnreadable = false
+      const rows = await this.options.failures.recent(since)
+      this.others = new Map(rows.map((row) => [row.key, { count: row.count, last: row.last }]))
+      this.othersReadAt = now
+      this.databaseBack()
     })()
-      .catch((err: unknown) => {
-        if (!this.lockoutsUnreadable) this.options.onProblem?.(`cannot read the login lockouts from the database (${err instanceof Error ? err.message : String(err)}); using the last ones read`)
-        this.lockoutsUnreadable = true
-      })
+      .catch((err: unknown) => this.databaseFailed(err))
       .finally(() => {
-        this.readingLockouts = null
+        this.readingOthers = null
       })
-    await this.readingLockouts
+    await this.readingOthers
   }
 
   private refuseIfLocked(key: string, max: number, who: string): void {
-    const [here, anywhere] = [this.failures.get(key), this.lockouts.get(key)]
-    const record = here && anywhere ? (here.last >= anywhere.last ? here : anywhere) : (here ?? anywhere)
+    const [here, anywhere] = [this.failures.get(key), this.others.get(key)]
+    // The higher count: the database's when it was read after this process's last failure, this
+    // process's own when the read is older (or the database is unreachable).
+    const record = here && anywhere ? { count: Math.max(here.count, anywhere.count), last: Math.max(here.last, anywhere.last) } : (here ?? anywhere)
     if (!record) return
     const now = Date.now()
     if (now - record.last > this.windowMs) {
       this.failures.delete(key)
-      this.lockouts.delete(key)
+      this.others.delete(key)
       return
     }
     if (record.count >= max) {
@@ -257,10 +257,31 @@ export class Authenticator {
     return `(unknown user ${createHash('sha256').update(user).digest('hex').slice(0, 12)})`
   }
 
-  /** Counts one more failure under each key, in the database, and returns the counts. */
+  private databaseFailed(err: unknown): void {
+    if (!this.othersUnreadable) this.options.onProblem?.(`cannot count failed logins in the database (${err instanceof Error ? err.message : String(err)}); counting them in this process until it can`)
+    this.othersUnreadable = true
+  }
+
+  private databaseBack(): void {
+    this.othersUnreadable = false
+  }
+
+  /** Counts one more failure under each key, in the database (here alone while it fails), and returns the counts. */
   private async count(keys: string[]): Promise<number[]> {
     const now = Date.now()
-    const counts = await this.options.failures.count(keys, now, now - this.windowMs)
+    const counts = await this.options.failures.count(keys, now, now - this.windowMs).then(
+      (counted) => {
+        this.databaseBack()
+        return counted
+      },
+      (err: unknown) => {
+        this.databaseFailed(err)
+        return keys.map((key) => {
+          const record = this.failures.get(key)
+          return record && now - record.last <= this.windowMs ? record.count + 1 : 1
+        })
+      },
+    )
     keys.forEach((key, i) => {
       this.failures.delete(key)
       this.failures.set(key, { count: counts[i] as number, last: now })

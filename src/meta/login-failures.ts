@@ -15,6 +15,9 @@ export interface FailureCount {
   last: number
 }
 
+/** Most keys `recent` returns: far more than a registry sees failing within a window, bar an attack. */
+const RECENT_KEYS = 10_000
+
 export class LoginFailures {
   private readonly add: Statement<{ count: number }>
   private readonly clearKey: Statement
@@ -30,7 +33,8 @@ export class LoginFailures {
        RETURNING count`,
     )
     this.clearKey = db.prepare('DELETE FROM login_failures WHERE key = ?')
-    this.locked = db.prepare('SELECT key, count, last_at AS last FROM login_failures WHERE count >= ? AND last_at >= ?')
+    // The most failed first, so a limit never leaves out a lockout before a single failure.
+    this.locked = db.prepare(`SELECT key, count, last_at AS last FROM login_failures WHERE last_at >= ? ORDER BY count DESC LIMIT ${RECENT_KEYS}`)
     this.forget = db.prepare('DELETE FROM login_failures WHERE last_at < ?')
   }
 
@@ -56,9 +60,9 @@ export class LoginFailures {
     await this.clearKey.run(key)
   }
 
-  /** Keys with at least `min` failures, the last of them at or after `since`: the lockouts. */
-  async atLeast(min: number, since: number): Promise<FailureCount[]> {
-    return this.locked.all(min, since)
+  /** Keys whose last failure is at or after `since` (at most RECENT_KEYS, the most failed first). */
+  async recent(since: number): Promise<FailureCount[]> {
+    return this.locked.all(since)
   }
 
   /** Deletes the failures older than `before`. */

@@ -7,7 +7,7 @@ import { verifyPassword } from '../../src/auth/htpasswd.js'
 import { LoginFailures } from '../../src/meta/login-failures.js'
 import { PostgresDatabase } from '../../src/meta/postgres.js'
 import { SqliteDatabase } from '../../src/meta/sqlite.js'
-import { freshDatabase } from '../postgres.js'
+import { freshDatabase, postgresUrl, privatePostgres, stopPostgres } from '../postgres.js'
 import { basic, makeHtpasswd, tempDir, USERS } from '../helpers.js'
 
 /** Failures counted in a database of the registry's own schema, as the server counts them. */
@@ -124,14 +124,37 @@ t.test('two replicas on one PostgreSQL database: failures add up, a lockout hold
     return { auth, lockouts }
   }
   const [a, b] = [await replica(), await replica()]
-  await t.rejects(a.auth.authenticate(basic('admin', 'guess'), '9.9.9.9'), { code: 'UNAUTHORIZED' })
+  const fail = async (r: { auth: Authenticator }) => t.rejects(r.auth.authenticate(basic('admin', 'guess'), '9.9.9.9'), { code: 'UNAUTHORIZED' })
+  for (let i = 0; i < 3; i++) await fail(a)
   t.same(await b.auth.authenticate(basic('admin', USERS.admin), '9.9.9.9'), { user: 'admin', writer: true }, 'below the limit a login works anywhere')
+  for (let i = 0; i < 3; i++) await fail(a)
+  t.same(await a.auth.authenticate(basic('admin', USERS.admin), '9.9.9.9'), { user: 'admin', writer: true }, "the login on B cleared A's three failures: three more are still below the limit")
+  t.equal(a.lockouts.length + b.lockouts.length, 0)
   await Promise.all([a, b, a, b].map((r) => r.auth.authenticate(basic('admin', 'guess'), '9.9.9.9').catch((e: unknown) => e)))
   t.equal(a.lockouts.length + b.lockouts.length, 1, 'four failures spread over two replicas lock the pair once')
   for (const r of [a, b]) {
     await t.rejects(r.auth.authenticate(basic('admin', USERS.admin), '9.9.9.9'), { code: 'TOO_MANY_REQUESTS' }, 'refused on either replica, even with the right password')
   }
   t.same(await a.auth.authenticate(basic('admin', USERS.admin), '9.9.9.10'), { user: 'admin', writer: true }, 'another address is not locked')
+})
+
+t.test('while the database cannot count failures, they are counted in the process and logins keep working', async (t) => {
+  const server = await privatePostgres(t)
+  const db = await PostgresDatabase.open({ connectionString: postgresUrl(server), max: 2, connectionTimeoutMillis: 2000 }, 'test')
+  t.teardown(() => db.close())
+  const problems: string[] = []
+  const auth = new Authenticator({
+    realm: 'r', htpasswdPath: makeHtpasswd(tempDir(t), USERS), writers: ['admin'], maxFailures: 3, failureDelayMs: 0, lockoutRefreshMs: 0,
+    failures: new LoginFailures(db), onProblem: (message) => problems.push(message),
+  })
+  await auth.load()
+  await stopPostgres(server)
+  for (let i = 0; i < 2; i++) await t.rejects(auth.authenticate(basic('admin', 'guess'), '5.5.5.5'), { code: 'UNAUTHORIZED' }, 'a wrong password is still a 401')
+  t.same(await auth.authenticate(basic('reader', USERS.reader), '5.5.5.5'), { user: 'reader', writer: false }, 'a right one still gets in')
+  for (let i = 0; i < 3; i++) await auth.authenticate(basic('admin', 'guess'), '5.5.5.6').catch((e: unknown) => e)
+  await t.rejects(auth.authenticate(basic('admin', USERS.admin), '5.5.5.6'), { code: 'TOO_MANY_REQUESTS' }, 'and the lockout holds in this process')
+  t.equal(problems.length, 1, 'said once')
+  t.match(problems[0], /cannot count failed logins in the database/)
 })
 
 t.test('an unknown user name costs the same bcrypt work as a wrong password', async (t) => {
