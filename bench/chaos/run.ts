@@ -55,7 +55,7 @@ const CATEGORIES: Record<string, (ctx: ChaosContext) => Promise<Figure[]>> = {
 }
 
 const USAGE = `usage: npm run chaos -- [--quick] [--only=${Object.keys(CATEGORIES).join(',')}]
-  --quick  smaller counts, under two minutes (CI runs this)
+  --quick  smaller counts, about three minutes on two cores (CI runs this)
   --only   run only these categories (figures go to bench/results/chaos-partial.json)`
 
 

@@ -13,9 +13,10 @@
 // Behind a proxy (the replica categories) a push whose replica dies under it is answered 502 by
 // the proxy, not by Packyard; with a retry policy the writer then sends the same push again, as
 // real clients do, a bounded number of times. A retried push is one push in the ledger: it is
-// acknowledged once, when an attempt is answered 2xx, or when a forced-less /v1 retry is refused
-// with 409 naming the very archive it sent (the cut-off attempt had committed it). Any other
-// refusal after a cut-off attempt leaves the push pending, since that attempt may have committed.
+// acknowledged once, when an attempt is answered 2xx, or when a /v1 retry without force is
+// refused with 409 naming the very archive it sent (the cut-off attempt had committed it). Any
+// other refusal after a cut-off attempt leaves the push pending, since that attempt may have
+// committed (a 5xx still counts as Packyard's error).
 
 import { createHash } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
@@ -85,12 +86,22 @@ export class Ledger {
 
   refuse(s: TagState, digest: string, status: number, text: string): void {
     s.pending.delete(digest)
-    if (status >= 500) {
-      this.serverErrors++
-      this.detail(`push of ${s.name}:${s.tag} over ${s.surface} answered ${text}`)
-    } else {
-      this.refused++
-    }
+    if (status >= 500) this.serverError(s, text)
+    else this.refused++
+  }
+
+  /**
+   * A refusal after an attempt of the same push was cut off: that attempt may have committed,
+   * so the push stays pending whatever this answer says.
+   */
+  refuseAfterCutOff(s: TagState, status: number, text: string): void {
+    if (status >= 500) this.serverError(s, text)
+    else this.refusedAfterCutOff++
+  }
+
+  private serverError(s: TagState, text: string): void {
+    this.serverErrors++
+    this.detail(`push of ${s.name}:${s.tag} over ${s.surface} answered ${text}`)
   }
 }
 
@@ -189,7 +200,7 @@ export class Writers {
     else if (cut && outcome.status === 409 && outcome.text.includes(pack.digest)) {
       this.ledger.confirmedByConflict++
       this.ledger.ack(state, pack.digest)
-    } else if (cut && outcome.status < 500) this.ledger.refusedAfterCutOff++
+    } else if (cut) this.ledger.refuseAfterCutOff(state, outcome.status, outcome.text)
     else this.ledger.refuse(state, pack.digest, outcome.status, outcome.text)
   }
 }
