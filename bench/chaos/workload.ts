@@ -55,7 +55,7 @@ export class Ledger {
   refused = 0
   /** pushes that got no answer (the server was killed under them); with retries, after the last attempt */
   unanswered = 0
-  /** attempts cut off: no answer, or 502/504 from the proxy in front (retry policy only) */
+  /** attempts cut off: no answer, or 502/503/504 from the proxy in front (retry policy only) */
   cutOff = 0
   /** attempts sent again after a cut-off one */
   retries = 0
@@ -243,13 +243,16 @@ export async function pushArchive(ep: Endpoint, surface: Surface, pack: PackToPu
 /**
  * An attempt that got no answer from Packyard: the connection died, or the proxy answered 502 or
  * 504 because the replica behind it did (Packyard itself never answers either; the proxy's own
- * pages name nginx, and a HEAD's answer has no body to name anything).
+ * pages name nginx, and a HEAD's answer has no body to name anything), or 503 from nginx itself
+ * (no replica it could reach; Packyard's own 503s are JSON, or bodiless on a HEAD, and count as
+ * Packyard's).
  */
 export function cutOff(outcome: PushOutcome): boolean {
   if (outcome.status === null) return true
-  if (outcome.status !== 502 && outcome.status !== 504) return false
+  if (outcome.status !== 502 && outcome.status !== 503 && outcome.status !== 504) return false
   const body = /: answered \d{3}, expected [^:]*: ?(.*)$/s.exec(outcome.text)?.[1] ?? outcome.text.slice(4)
-  return body.trim() === '' || body.includes('<center>nginx')
+  const fromNginx = body.includes('<center>nginx')
+  return outcome.status === 503 ? fromNginx : fromNginx || body.trim() === ''
 }
 
 export function sha256(data: Buffer): string {
