@@ -5,8 +5,9 @@
 // `--only` name that reproduces the figure) and writes
 // bench/results/latest.json (quick.json for --quick, partial.json for --only). Any failure exits
 // non-zero with the reason, which is what lets CI run the quick mode as a smoke test. Whatever
-// happens, every server is killed and the scratch directories are removed (the postgres
-// scenario's PostgreSQL server and its directory too: see bench/postgres.ts).
+// happens, every server is killed and the scratch directories are removed (the postgres and
+// replicas scenarios' PostgreSQL server and its directory too: see bench/postgres.ts; the
+// replicas scenario's nginx by its teardown, or by test/nginx.ts's watchdog on a hard exit).
 
 import { execFileSync } from 'node:child_process'
 import { accessSync, constants, mkdtempSync, statfsSync } from 'node:fs'
@@ -27,6 +28,7 @@ import { notificationsScenario } from './scenarios/notifications.js'
 import { pullScenario } from './scenarios/pull.js'
 import { pushScenario } from './scenarios/push.js'
 import { postgresScenario } from './scenarios/postgres.js'
+import { replicasScenario } from './scenarios/replicas.js'
 import { s3Scenario } from './scenarios/s3.js'
 import { tagsScenario } from './scenarios/tags.js'
 import { syncScenario } from './scenarios/sync.js'
@@ -50,6 +52,7 @@ const SCENARIOS: Record<string, (ctx: Context) => Promise<Figure[]>> = {
   cli: cliScenario,
   s3: s3Scenario,
   postgres: postgresScenario,
+  replicas: replicasScenario,
   notifications: notificationsScenario,
   sync: syncScenario,
 }

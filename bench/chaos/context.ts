@@ -2,7 +2,8 @@
 // directory of its own, the users, a place for the details behind its figures, and a progress
 // line. The quick sizes keep every kind of probe (at least 300 bad-input cases, kill rounds,
 // both GC races, the full disk, the auth checks, every kind of damaged backup, a second server
-// on one database, a flood of upload sessions) but fit CI's budget on two cores.
+// on one database, a flood of upload sessions, replicas killed behind nginx and racing garbage
+// collection) but fit CI's budget on two cores.
 
 import type { Users } from './server.js'
 
@@ -27,6 +28,11 @@ export interface Settings {
   sharedDatabase: { attempts: number }
   /** upload sessions one writer asks for, at this many at once, against a cap of `cap` */
   uploadSessions: { sessions: number; concurrency: number; cap: number }
+  /**
+   * Three replicas behind nginx: `writers` push through it; `kills` kill -9 of a random replica,
+   * one every `minMs`-`maxMs`, each restarted after `downMs`; a GC race of `gcSeconds`.
+   */
+  replicas: { writers: number; kills: number; minMs: number; maxMs: number; downMs: number; gcSeconds: number }
 }
 
 const MiB = 1 << 20
@@ -41,6 +47,7 @@ export const FULL: Settings = {
   backups: { packs: 24, rounds: 3 },
   sharedDatabase: { attempts: 5 },
   uploadSessions: { sessions: 20_000, concurrency: 32, cap: 100 },
+  replicas: { writers: 8, kills: 20, minMs: 1000, maxMs: 4000, downMs: 1000, gcSeconds: 40 },
 }
 
 export const QUICK: Settings = {
@@ -53,6 +60,7 @@ export const QUICK: Settings = {
   backups: { packs: 8, rounds: 1 },
   sharedDatabase: { attempts: 2 },
   uploadSessions: { sessions: 2000, concurrency: 32, cap: 100 },
+  replicas: { writers: 8, kills: 3, minMs: 1200, maxMs: 2500, downMs: 500, gcSeconds: 6 },
 }
 
 export interface ChaosContext {

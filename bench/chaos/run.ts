@@ -4,12 +4,14 @@
 // every route, kill -9 under concurrent writers, garbage collection racing pushes, a full disk,
 // brute-force logins, compression bombs on every path that inflates an archive (with the
 // server CPU time per request bounded), damaged backups, a second server on one database, a
-// flood of upload sessions, notifications delivered through kill -9 rounds, and the kill -9 and
-// GC-race categories again with the metadata in PostgreSQL. It prints one table of figures,
-// writes bench/results/chaos.json (chaos-quick.json for --quick, chaos-partial.json for --only)
-// and exits 1 when a figure that must be 0 is not, or a figure that must hold does not. Whatever
-// happens, every server is killed (PostgreSQL too, see bench/postgres.ts), the tmpfs is
-// unmounted and the scratch directory is removed.
+// flood of upload sessions, notifications delivered through kill -9 rounds, the kill -9 and
+// GC-race categories again with the metadata in PostgreSQL, and three replicas on one root and
+// one PostgreSQL behind nginx, killed one at a time and racing garbage collection while writers
+// push through nginx (replicas.ts). It prints one table of figures, writes
+// bench/results/chaos.json (chaos-quick.json for --quick, chaos-partial.json for --only) and
+// exits 1 when a figure that must be 0 is not, or a figure that must hold does not. Whatever
+// happens, every server is killed (PostgreSQL and nginx too, see bench/postgres.ts and
+// test/nginx.ts), the tmpfs is unmounted and the scratch directory is removed.
 
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -26,6 +28,7 @@ import { fullDiskCategory, unmountAllNow } from './full-disk.js'
 import { gcRaceCategory, gcRacePostgresCategory } from './gc-race.js'
 import { killCategory, killPostgresCategory } from './kill.js'
 import { notificationsCategory } from './notifications.js'
+import { replicasGcRaceCategory, replicasKillCategory } from './replicas.js'
 import { failed, type Figure, table, TRUE, writeResults } from './report.js'
 import { createUsers } from './server.js'
 import { sharedDatabaseCategory } from './shared-database.js'
@@ -46,10 +49,13 @@ const CATEGORIES: Record<string, (ctx: ChaosContext) => Promise<Figure[]>> = {
   // The kill -9 and GC-race categories again, with the metadata in PostgreSQL.
   'kill-postgres': killPostgresCategory,
   'gc-race-postgres': gcRacePostgresCategory,
+  // Three replicas on one root and one PostgreSQL behind nginx (issue 23).
+  'replicas-kill': replicasKillCategory,
+  'replicas-gc-race': replicasGcRaceCategory,
 }
 
 const USAGE = `usage: npm run chaos -- [--quick] [--only=${Object.keys(CATEGORIES).join(',')}]
-  --quick  smaller counts, under two minutes (CI runs this)
+  --quick  smaller counts, about three minutes on two cores (CI runs this)
   --only   run only these categories (figures go to bench/results/chaos-partial.json)`
 
 

@@ -7,36 +7,75 @@
 // - corrupt: a fetched archive whose bytes do not hash to the digest the tag names (per archive);
 // - wrong parent tags: the parent tags differ from what src/packs/parent-tags.ts computes from
 //   the version tags (a missing, extra or misdirected `M.x` / `M.m.x`).
-// After a check the ledger holds what the server holds, so the next round starts from there.
+// After a check the ledger holds what the server holds, so the next round starts from there;
+// checked on several replicas in turn (verifyOnEach), the second and third must then hold
+// exactly what the first did, or the difference counts as lost.
 // Fetches are skipped for tags already proven intact at the same digest (the cache a category
 // keeps between rounds; a new one re-fetches everything). A problem seen in several rounds is
-// counted once.
+// counted once. Packs are checked several at a time.
 
 import { computeParentTags } from '../../src/packs/parent-tags.js'
 import { MANIFEST_ACCEPT, PACK_NAMESPACE } from '../oci-client.js'
+import { forEachConcurrent } from '../pool.js'
 import { describe, type Outcome, probe } from './probe.js'
 import { authorization, type ChaosServer } from './server.js'
 import type { Ledger } from './workload.js'
 
+interface Found {
+  lost: number
+  dangling: Set<string>
+  corrupt: Set<string>
+  wrongParents: Set<string>
+}
+
 /** What the checks of one category found, each problem once, each reported once through `detail`. */
 export class Findings {
-  lost = 0
-  readonly dangling = new Set<string>()
-  readonly corrupt = new Set<string>()
-  readonly wrongParents = new Set<string>()
+  private readonly found: Found
 
-  constructor(private readonly detail: (line: string) => void) {}
+  /** `where`: the server the lines are about, when several are checked (replicas); `shared`: see at(). */
+  constructor(
+    private readonly detail: (line: string) => void,
+    private readonly where = '',
+    shared?: Found,
+  ) {
+    this.found = shared ?? { lost: 0, dangling: new Set(), corrupt: new Set(), wrongParents: new Set() }
+  }
+
+  get lost(): number {
+    return this.found.lost
+  }
+
+  get dangling(): ReadonlySet<string> {
+    return this.found.dangling
+  }
+
+  get corrupt(): ReadonlySet<string> {
+    return this.found.corrupt
+  }
+
+  get wrongParents(): ReadonlySet<string> {
+    return this.found.wrongParents
+  }
+
+  /** The same findings, counted once whichever replica shows them, with lines naming `where`. */
+  at(where: string): Findings {
+    return new Findings(this.detail, where, this.found)
+  }
+
+  private say(text: string): void {
+    this.detail(this.where ? `${this.where}: ${text}` : text)
+  }
 
   /** Counts a problem once per `key` (default: its text), however many rounds or tags show it. */
   note(kind: 'dangling' | 'corrupt' | 'wrongParents', text: string, key = text): void {
-    if (this[kind].has(key)) return
-    this[kind].add(key)
-    this.detail(text)
+    if (this.found[kind].has(key)) return
+    this.found[kind].add(key)
+    this.say(text)
   }
 
   noteLost(text: string): void {
-    this.lost++
-    this.detail(text)
+    this.found.lost++
+    this.say(text)
   }
 }
 
@@ -52,6 +91,9 @@ interface TagView {
 export type IntactCache = Map<string, string>
 
 type Answered = Extract<Outcome, { kind: 'answered' }>
+
+// Packs checked at once on one server: enough to keep it busy, few enough for a 2-core machine.
+const PACKS_AT_ONCE = 8
 
 /**
  * Fetches through probe.ts rather than a keep-alive client: a damaged blob can make the server
@@ -108,7 +150,8 @@ function parentProblems(name: string, tags: TagView[]): string[] {
 
 export async function verifyLedger(server: ChaosServer, ledger: Ledger, cache: IntactCache, findings: Findings): Promise<void> {
   const http = new Fetcher(server)
-  for (const name of [...ledger.names].sort()) {
+  // Packs in parallel: each pack's tag states are its own, so the checks of two packs never meet.
+  await forEachConcurrent([...ledger.names].sort(), PACKS_AT_ONCE, async (name) => {
     const pack = await http.fetch('GET', `/v1/_packs/${name}`)
     const states = [...ledger.tags.values()].filter((s) => s.name === name)
     let tags: TagView[] = []
@@ -147,5 +190,20 @@ export async function verifyLedger(server: ChaosServer, ledger: Ledger, cache: I
       }
     }
     if (found) for (const p of parentProblems(name, tags)) findings.note('wrongParents', p)
+  })
+}
+
+/**
+ * verifyLedger on every server (replicas of one registry), each fetching everything afresh: the
+ * first settles the ledger to what it holds, then the others are checked against that at once
+ * (a check changes the ledger only where a replica disagrees, which counts as lost either way).
+ */
+export async function verifyOnEach(servers: ChaosServer[], ledger: Ledger, findings: Findings): Promise<void> {
+  const [first, ...others] = servers as [ChaosServer, ...ChaosServer[]]
+  const each = (server: ChaosServer) => {
+    const where = servers.length > 1 ? `replica ${servers.indexOf(server) + 1} (${server.base})` : ''
+    return verifyLedger(server, ledger, new Map(), findings.at(where))
   }
+  await each(first)
+  await Promise.all(others.map(each))
 }

@@ -9,6 +9,14 @@
 // For every tag the ledger keeps the archive digest of its last acknowledged push, and the
 // digests of pushes sent after it that got no answer (the server may have committed them before
 // it died). A push refused with a status is not pending: the server said it did not happen.
+//
+// Behind a proxy (the replica categories) a push whose replica dies under it is answered 502 by
+// the proxy, not by Packyard; with a retry policy the writer then sends the same push again, as
+// real clients do, a bounded number of times. A retried push is one push in the ledger: it is
+// acknowledged once, when an attempt is answered 2xx, or when a /v1 retry without force is
+// refused with 409 naming the very archive it sent (the cut-off attempt had committed it). Any
+// other refusal after a cut-off attempt leaves the push pending, since that attempt may have
+// committed (a 5xx still counts as Packyard's error).
 
 import { createHash } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
@@ -45,8 +53,16 @@ export class Ledger {
   serverErrors = 0
   /** pushes refused with a 4xx (in a GC race: a blob collected between upload and manifest) */
   refused = 0
-  /** pushes that got no answer (the server was killed under them) */
+  /** pushes that got no answer (the server was killed under them); with retries, after the last attempt */
   unanswered = 0
+  /** attempts cut off: no answer, or 502/503/504 from the proxy in front (retry policy only) */
+  cutOff = 0
+  /** attempts sent again after a cut-off one */
+  retries = 0
+  /** pushes acknowledged by a 409 naming their own archive, after a cut-off attempt had committed it */
+  confirmedByConflict = 0
+  /** pushes refused with a 4xx after a cut-off attempt: still pending, the cut-off one may have committed */
+  refusedAfterCutOff = 0
 
   constructor(private readonly detail: (line: string) => void) {}
 
@@ -70,13 +86,31 @@ export class Ledger {
 
   refuse(s: TagState, digest: string, status: number, text: string): void {
     s.pending.delete(digest)
-    if (status >= 500) {
-      this.serverErrors++
-      this.detail(`push of ${s.name}:${s.tag} over ${s.surface} answered ${text}`)
-    } else {
-      this.refused++
-    }
+    if (status >= 500) this.serverError(s, text)
+    else this.refused++
   }
+
+  /**
+   * A refusal after an attempt of the same push was cut off: that attempt may have committed,
+   * so the push stays pending whatever this answer says.
+   */
+  refuseAfterCutOff(s: TagState, status: number, text: string): void {
+    if (status >= 500) this.serverError(s, text)
+    else this.refusedAfterCutOff++
+  }
+
+  private serverError(s: TagState, text: string): void {
+    this.serverErrors++
+    this.detail(`push of ${s.name}:${s.tag} over ${s.surface} answered ${text}`)
+  }
+}
+
+/** How a writer behind a proxy retries a push whose attempt was cut off. */
+export interface RetryPolicy {
+  /** attempts per push, the first included */
+  attempts: number
+  /** wait before the n-th retry: n times this */
+  backoffMs: number
 }
 
 interface WriterPlan {
@@ -99,6 +133,7 @@ export class Writers {
     private readonly dir: string,
     prefix: string,
     count: number,
+    private readonly retry: RetryPolicy | null = null,
   ) {
     this.prng = new Prng(`chaos-writers-${prefix}`)
     this.plans = Array.from({ length: count }, (_, id) => ({
@@ -108,9 +143,12 @@ export class Writers {
     }))
   }
 
-  /** Runs every writer until `stop()` says so; resolves when all have finished their last push. */
-  async run(server: ChaosServer, stop: () => boolean): Promise<void> {
-    await Promise.all(this.plans.map((plan) => this.loop(plan, server.admin, stop)))
+  /**
+   * Runs every writer until `stop()` says so; resolves when all have finished their last push.
+   * `target` is a server, or the proxy in front of several (its admin endpoint is read once).
+   */
+  async run(target: Pick<ChaosServer, 'admin'>, stop: () => boolean): Promise<void> {
+    await Promise.all(this.plans.map((plan) => this.loop(plan, target.admin, stop)))
   }
 
   private async loop(plan: WriterPlan, ep: Endpoint, stop: () => boolean): Promise<void> {
@@ -145,9 +183,24 @@ export class Writers {
     const pack = { name, version, archive, digest: sha256(archive) }
     const state = this.ledger.state(name, version, plan.surface)
     state.pending.add(pack.digest)
-    const outcome = await pushArchive(ep, plan.surface, pack, { forced, scratch: join(this.dir, `w${plan.id}.tar.gz`) })
-    if (outcome.status === null) this.ledger.unanswered++
+    const attempts = this.retry?.attempts ?? 1
+    let outcome: PushOutcome
+    let cut = false
+    for (let attempt = 1; ; attempt++) {
+      outcome = await pushArchive(ep, plan.surface, pack, { forced, scratch: join(this.dir, `w${plan.id}.tar.gz`) })
+      if (this.retry === null || !cutOff(outcome)) break
+      cut = true
+      this.ledger.cutOff++
+      if (attempt >= attempts) break
+      this.ledger.retries++
+      await new Promise((resolve) => setTimeout(resolve, attempt * (this.retry as RetryPolicy).backoffMs))
+    }
+    if (outcome.status === null || (this.retry !== null && cutOff(outcome))) this.ledger.unanswered++
     else if (outcome.status < 300) this.ledger.ack(state, pack.digest)
+    else if (cut && outcome.status === 409 && outcome.text.includes(pack.digest)) {
+      this.ledger.confirmedByConflict++
+      this.ledger.ack(state, pack.digest)
+    } else if (cut) this.ledger.refuseAfterCutOff(state, outcome.status, outcome.text)
     else this.ledger.refuse(state, pack.digest, outcome.status, outcome.text)
   }
 }
@@ -185,6 +238,21 @@ export async function pushArchive(ep: Endpoint, surface: Surface, pack: PackToPu
     const answered = /answered (\d{3})/.exec(message)
     return { status: answered ? Number(answered[1]) : null, text: message.slice(0, 400) }
   }
+}
+
+/**
+ * An attempt that got no answer from Packyard: the connection died, or the proxy answered 502 or
+ * 504 because the replica behind it did (Packyard itself never answers either; the proxy's own
+ * pages name nginx, and a HEAD's answer has no body to name anything), or 503 from nginx itself
+ * (no replica it could reach; Packyard's own 503s are JSON, or bodiless on a HEAD, and count as
+ * Packyard's).
+ */
+export function cutOff(outcome: PushOutcome): boolean {
+  if (outcome.status === null) return true
+  if (outcome.status !== 502 && outcome.status !== 503 && outcome.status !== 504) return false
+  const body = /: answered \d{3}, expected [^:]*: ?(.*)$/s.exec(outcome.text)?.[1] ?? outcome.text.slice(4)
+  const fromNginx = body.includes('<center>nginx')
+  return outcome.status === 503 ? fromNginx : fromNginx || body.trim() === ''
 }
 
 export function sha256(data: Buffer): string {
