@@ -79,6 +79,7 @@ http {
   default_type application/octet-stream;
   upstream packyard {
 ${upstreams.map((upstream) => `    server ${upstream} max_fails=0;`).join('\n')}
+    keepalive 32;
   }
   server {
     listen 127.0.0.1:${port};

@@ -22,6 +22,7 @@
 //   events.ts: events
 //   outbox.ts: notification_outbox, notification_endpoints
 //   sync.ts: sync_origins
+//   login-failures.ts: login_failures
 //   replicas.ts: replicas (events.replica is written by events.ts, which names the server's replica)
 //   tasks.ts: pending_tasks (its rows come from migrations)
 //   sqlite.ts, postgres.ts: schema_migrations, each for its own engine

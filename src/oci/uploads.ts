@@ -198,8 +198,16 @@ export class OciUploads {
       const size = await this.staging.append(id, claim.guard(source), chunk)
       // The size recorded and the claim let go in one statement.
       claim.released = await this.meta.touchSession(id, size, Date.now(), claim.by)
-      // Lost at the last moment: the bytes are staged, but the session may be gone since.
-      if (!claim.released && !(await this.meta.session(id))) throw unknownSession(repo, id)
+      // Lost at the last moment (the claim expired and another request took the session, or the
+      // session ended): what this chunk left may have been overtaken, so the size is not told.
+      if (!claim.released) {
+        if (!(await this.meta.session(id))) throw unknownSession(repo, id)
+        throw new RegistryError(
+          'CONFLICT',
+          `blob upload ${id} was taken over by another request while this chunk arrived (this request held it longer than its claim); ask for the upload's status (GET its Location) and resume from the size it gives`,
+          { uuid: id },
+        )
+      }
       return size
     })
   }

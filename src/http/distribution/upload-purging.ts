@@ -5,8 +5,8 @@
 // walks away holds them minutes, not a day). Every replica runs the timers; a purge runs on one
 // replica at a time and skips sessions any replica is working on (OciUploads). The timers are
 // unref'd (they never keep the process alive) and stopped on close, after any purge in
-// progress, before the database closes. The uploads service is decorated on the root instance as `ociUploads`, so tests and
-// operators' code can run a purge by hand.
+// progress, before the database closes. The uploads service is decorated on the root instance
+// as `ociUploads`, so tests and operators' code can run a purge by hand.
 
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
