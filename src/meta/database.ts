@@ -80,6 +80,12 @@ export type StorageFullHandler = () => boolean
 
 export interface Database {
   readonly dialect: Dialect
+  /**
+   * Whether several server processes (replicas) may work on this database at once: PostgreSQL's
+   * yes; a SQLite file is held by one server (its lock file), so what that server orders among
+   * its own requests needs no claim in the database.
+   */
+  readonly sharedByReplicas: boolean
   /** Where the metadata lives, for messages (a file path, or the PostgreSQL host without credentials). */
   readonly location: string
   /** The same statement object for the same SQL text: preparing is cheap to repeat. */

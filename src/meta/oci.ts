@@ -78,6 +78,7 @@ const SQL = {
   renewClaim: 'UPDATE upload_sessions SET claimed_until = @until WHERE id = @id AND claimed_by = @by',
   releaseClaim: 'UPDATE upload_sessions SET claimed_by = NULL, claimed_until = 0 WHERE id = @id AND claimed_by = @by',
   touchSession: 'UPDATE upload_sessions SET size = @size, updated_at = @now, claimed_by = NULL, claimed_until = 0 WHERE id = @id AND claimed_by = @by',
+  recordSize: 'UPDATE upload_sessions SET size = @size, updated_at = @now WHERE id = @id',
   deleteSession: 'DELETE FROM upload_sessions WHERE id = ?',
   staleSessions: 'SELECT id, repository, size, started_at, updated_at FROM upload_sessions WHERE updated_at < ? AND claimed_until < ? ORDER BY updated_at',
   emptySessions: 'SELECT id, repository, size, started_at, updated_at FROM upload_sessions WHERE size = 0 AND updated_at < ? AND claimed_until < ? ORDER BY updated_at',
@@ -224,9 +225,17 @@ export class OciMeta {
     await writeTransaction(this.db, () => this.run('releaseClaim', { id, by }), { durable: false, serialize: 'none' })
   }
 
-  /** Records the bytes `by`'s request appended and lets its claim go; false when `by` held it no longer. */
-  async touchSession(id: string, size: number, now: number, by: string): Promise<boolean> {
-    return await writeTransaction(this.db, async () => (await this.run('touchSession', { id, size, now, by })) > 0, { durable: false, serialize: 'none' })
+  /**
+   * Records the bytes `by`'s request appended and lets its claim go; false when `by` held it no
+   * longer. `by` null: a request that took no claim (one server holds the database), false
+   * when the session is gone.
+   */
+  async touchSession(id: string, size: number, now: number, by: string | null): Promise<boolean> {
+    return await writeTransaction(
+      this.db,
+      async () => (by === null ? await this.run('recordSize', { id, size, now }) : await this.run('touchSession', { id, size, now, by })) > 0,
+      { durable: false, serialize: 'none' },
+    )
   }
 
   /** For a backup's copy, inside its transaction: forgets every session (their bytes stay behind in the live registry). */

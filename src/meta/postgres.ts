@@ -46,6 +46,7 @@ const TYPES = {
 
 export class PostgresDatabase implements Database {
   readonly dialect = 'postgres'
+  readonly sharedByReplicas = true
   private readonly statements = new Map<string, PostgresStatement<unknown>>()
   private readonly context = new AsyncLocalStorage<OpenTransaction>()
   private readonly watched = new WeakSet<pg.PoolClient>()

@@ -20,6 +20,7 @@ interface OpenTransaction {
 
 export class SqliteDatabase implements Database {
   readonly dialect = 'sqlite'
+  readonly sharedByReplicas = false
   private readonly statements = new Map<string, SqliteStatement<unknown>>()
   private readonly context = new AsyncLocalStorage<OpenTransaction>()
   /** The open write transaction, and a promise that settles when it ends. */

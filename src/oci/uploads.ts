@@ -9,7 +9,8 @@
 // Requests on one session are serialized, so chunks cannot interleave and a commit never races
 // an append, across replicas too (each request of an upload may land on a different one, and
 // the staging keeps everything in the shared store): within this process they queue, then the
-// request claims the session's row in the database (meta/oci.ts), waiting with a short backoff
+// request claims the session's row in the database (meta/oci.ts; not with SQLite, which one
+// server holds, so that the queue is all the order there is), waiting with a short backoff
 // while another replica holds it, and answering 409 CONFLICT if that lasts longer than a claim
 // can (claimWaitMs). The claim is renewed while the request streams and let go at its end; a
 // request whose claim is lost (this process stalled past the TTL, or the database could not
@@ -65,9 +66,12 @@ export interface UploadSettings {
   claimWaitMs?: number
 }
 
-/** A session claimed for one request; lost when it could not be renewed in time. */
+/**
+ * A session claimed for one request; lost when it could not be renewed in time. `by` null: a
+ * claim of this process alone, where one server holds the database (nothing to renew or let go).
+ */
 class Claim {
-  private readonly timer: NodeJS.Timeout
+  private readonly timer: NodeJS.Timeout | null
   private lost: Error | null = null
   private readonly losers: Array<(err: Error) => void> = []
   /** Set once the claim was let go by a statement that did more (touchSession). */
@@ -76,10 +80,10 @@ class Claim {
   constructor(
     private readonly meta: OciMeta,
     readonly session: SessionRow,
-    readonly by: string,
+    readonly by: string | null,
     ttlMs: number,
   ) {
-    this.timer = setInterval(() => {
+    this.timer = by === null ? null : setInterval(() => {
       meta.renewClaim(session.id, by, Date.now() + ttlMs).then(
         (held) => {
           if (!held) this.lose(new RegistryError('BLOB_UPLOAD_UNKNOWN', `blob upload ${session.id} was taken over or ended while this request ran (it was not renewed in time); ask for its status and resume`, { uuid: session.id }))
@@ -88,13 +92,13 @@ class Claim {
         (err: unknown) => this.lose(new RegistryError('UNAVAILABLE', `blob upload ${session.id}: its claim could not be renewed (${err instanceof Error ? err.message : String(err)}); try again`, { uuid: session.id }, { 'retry-after': '5' })),
       )
     }, Math.max(1, Math.floor(ttlMs / 3)))
-    this.timer.unref()
+    this.timer?.unref()
   }
 
   private lose(err: Error): void {
     if (this.lost || this.released) return
     this.lost = err
-    clearInterval(this.timer)
+    if (this.timer) clearInterval(this.timer)
     for (const loser of this.losers) loser(err)
   }
 
@@ -106,8 +110,8 @@ class Claim {
   }
 
   async release(): Promise<void> {
-    clearInterval(this.timer)
-    if (this.released || this.lost) return
+    if (this.timer) clearInterval(this.timer)
+    if (this.released || this.lost || this.by === null) return
     this.released = true
     // A claim that cannot be let go now (the database is away) expires by itself.
     await this.meta.releaseClaim(this.session.id, this.by).catch(() => undefined)
@@ -364,6 +368,13 @@ export class OciUploads {
 
   /** Claims session `id` of `repo`, waiting (bounded) while another replica holds it. */
   private async claim(repo: RepositoryLocator, id: string): Promise<Claim> {
+    if (!this.db.sharedByReplicas) {
+      // One server holds the database, and this process's queue (serialized) already orders the
+      // session's requests: a claim in the database would only wait behind other writes.
+      const session = await this.meta.session(id)
+      if (!session || session.repository !== repo.oci) throw unknownSession(repo, id)
+      return new Claim(this.meta, session, null, this.claimTtlMs)
+    }
     const by = this.claimant()
     const deadline = Date.now() + this.claimWaitMs
     for (let wait: number = CLAIM_POLL_MS[0]; ; wait = Math.min(wait * 2, CLAIM_POLL_MS[1])) {
