@@ -147,7 +147,8 @@ class EndpointSender {
   ) {
     this.counted = place
     this.stored = place
-    this.poll = db.dialect === 'postgres' ? POLL_MS : null
+    // Only where other replicas write to the outbox does anything happen that no wake-up here says.
+    this.poll = db.sharedByReplicas ? POLL_MS : null
   }
 
   /** The Database.exclusively name under which replicas take turns delivering this endpoint. */
