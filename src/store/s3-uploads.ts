@@ -32,7 +32,7 @@ import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObj
 import { createHash, type Hash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
-import { RegistryError } from '../errors.js'
+import { isRegistryError, RegistryError } from '../errors.js'
 import { isJsonObject } from '../json.js'
 import { LruMap } from '../lru.js'
 import { assertDigest, digestOfStream, verifyExpectation } from './digest.js'
@@ -88,10 +88,27 @@ function sizeOf(state: UploadState): number {
   return partsBytes(state) + state.tailSize
 }
 
-function parseState(text: string, key: string): UploadState {
-  const value: unknown = JSON.parse(text)
+/**
+ * An upload whose objects in the bucket do not agree (changed by hand, or by a bug): the client
+ * hears it and starts over, and a cancel or a purge still removes what is there.
+ */
+function damagedUpload(id: string, what: string): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_INVALID', `blob upload ${id} is damaged in storage (${what}); cancel it (DELETE its Location) and start again`, { uuid: id })
+}
+
+function isDamaged(err: unknown): boolean {
+  return isRegistryError(err) && err.code === 'BLOB_UPLOAD_INVALID'
+}
+
+function parseState(text: string, id: string, key: string): UploadState {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    value = null
+  }
   if (!isJsonObject(value) || !Array.isArray(value.parts) || typeof value.tail !== 'number' || typeof value.tailSize !== 'number') {
-    throw new Error(`${key} is not an upload state`)
+    throw damagedUpload(id, `${key} is not an upload state`)
   }
   return value as unknown as UploadState
 }
@@ -135,7 +152,7 @@ export class S3UploadStaging implements UploadStaging {
     this.checkId(id)
     const key = this.stateKey(id)
     const stream = await this.store.openKey(key, undefined, `read the state of upload ${id}`)
-    return stream ? parseState((await buffer(stream)).toString('utf8'), key) : null
+    return stream ? parseState((await buffer(stream)).toString('utf8'), id, key) : null
   }
 
   private async loadExisting(id: string): Promise<UploadState> {
@@ -161,7 +178,7 @@ export class S3UploadStaging implements UploadStaging {
     if (state.tailSize === 0) return Buffer.alloc(0)
     const stream = await this.store.openKey(this.tailKey(id, state.tail), undefined, `read the last bytes of upload ${id}`)
     const data = stream ? await buffer(stream) : Buffer.alloc(0)
-    if (data.length < state.tailSize) throw new Error(`upload ${id}: its tail object holds ${data.length} bytes, its state says ${state.tailSize}`)
+    if (data.length < state.tailSize) throw damagedUpload(id, `its last bytes hold ${data.length} bytes where its state says ${state.tailSize}`)
     return data.subarray(0, state.tailSize)
   }
 
@@ -382,7 +399,10 @@ export class S3UploadStaging implements UploadStaging {
   async cancel(id: string): Promise<boolean> {
     this.checkId(id)
     this.running.delete(id)
-    const state = await this.load(id)
+    const state = await this.load(id).catch((err: unknown) => {
+      if (isDamaged(err)) return null
+      throw err
+    })
     if (state?.uploadId) await this.store.abortMultipart(this.store.uploadKey(id), state.uploadId)
     let removed = await this.store.deleteKey(this.store.uploadKey(id))
     // Every generation, leftovers of requests cut short included.
@@ -415,7 +435,11 @@ export class S3UploadStaging implements UploadStaging {
     }
     const entries: StagedEntry[] = []
     for (const [id, modifiedAt] of states) {
-      const state = await this.load(id)
+      // A damaged state is listed with no size, for a purge to cancel.
+      const state = await this.load(id).catch((err: unknown) => {
+        if (isDamaged(err)) return { uploadId: null, parts: [], tail: 0, tailSize: 0, assembled: false }
+        throw err
+      })
       // Gone since the listing (finished or cancelled meanwhile): what it left is listed next time.
       if (state) entries.push({ id, size: sizeOf(state), modifiedAt })
     }

@@ -155,6 +155,20 @@ t.test('S3', async (t) => {
     t.same(await leftovers(store), [])
   })
 
+  t.test('an upload whose state in the bucket is damaged is refused with 400, listed, and cancelled', async (t) => {
+    const { store, staging } = await fixture(t)
+    const id = '6b5a4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d'
+    await staging.create(id)
+    await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: `${store.uploadKey(id)}.json`, Body: '{"parts": truncated' }))
+    await t.rejects(staging.size(id), { code: 'BLOB_UPLOAD_INVALID', status: 400, message: /is damaged in storage .*start again/ })
+    await t.rejects(staging.append(id, Readable.from([Buffer.from('more')])), { code: 'BLOB_UPLOAD_INVALID' })
+    const entries = []
+    for await (const entry of staging.list()) entries.push(entry)
+    t.match(entries, [{ id, size: 0 }], 'listed for a purge')
+    t.equal(await staging.cancel(id), true)
+    t.same(await leftovers(store), [])
+  })
+
   t.test('blobs larger than one CopyObject can copy are refused with 413', async (t) => {
     const store = new S3BlobStore(s3Settings(s3.endpoint), { maxBlobBytes: 1000 })
     await t.rejects(putBlob(store, Readable.from([Buffer.alloc(600), Buffer.alloc(600)])), { code: 'PAYLOAD_TOO_LARGE', message: /S3 storage keeps blobs of at most 1000 bytes/ })
